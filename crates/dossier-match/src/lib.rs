@@ -1,0 +1,7 @@
+//! # dossier-match
+//!
+//! Identifier normalisation and (soon) the screening index and scoring. Pure: it knows
+//! nothing of SQL or HTTP, takes STIX objects and applicant records in, and gives
+//! explained results out.
+
+pub mod wallet;

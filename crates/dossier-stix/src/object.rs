@@ -1,0 +1,198 @@
+//! A parsed STIX object that keeps its exact JSON.
+
+use serde_json::{Map, Value};
+
+use crate::id::StixId;
+use crate::timestamp::Timestamp;
+use crate::tlp::{self, Tlp};
+use crate::validate::{self, Invalid};
+
+/// The broad family of a STIX type, which decides its common properties.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// STIX Domain Object (including custom objects that carry `created`/`modified`).
+    Sdo,
+    /// STIX Relationship Object (`relationship`, `sighting`).
+    Sro,
+    /// STIX Cyber-observable Object.
+    Sco,
+    /// `marking-definition`, `language-content`, `extension-definition`.
+    Meta,
+}
+
+pub const SDO_TYPES: &[&str] = &[
+    "attack-pattern",
+    "campaign",
+    "course-of-action",
+    "grouping",
+    "identity",
+    "incident",
+    "indicator",
+    "infrastructure",
+    "intrusion-set",
+    "location",
+    "malware",
+    "malware-analysis",
+    "note",
+    "observed-data",
+    "opinion",
+    "report",
+    "threat-actor",
+    "tool",
+    "vulnerability",
+];
+pub const SRO_TYPES: &[&str] = &["relationship", "sighting"];
+pub const SCO_TYPES: &[&str] = &[
+    "artifact",
+    "autonomous-system",
+    "directory",
+    "domain-name",
+    "email-addr",
+    "email-message",
+    "file",
+    "ipv4-addr",
+    "ipv6-addr",
+    "mac-addr",
+    "mutex",
+    "network-traffic",
+    "process",
+    "software",
+    "url",
+    "user-account",
+    "windows-registry-key",
+    "x509-certificate",
+    "phone-number",
+    "cryptocurrency-wallet",
+    "bank-account",
+];
+pub const META_TYPES: &[&str] = &[
+    "marking-definition",
+    "language-content",
+    "extension-definition",
+];
+
+/// The family of `ty`. Unknown (custom) types are SDO-like when they carry `created`,
+/// otherwise SCO-like.
+pub fn family_of(ty: &str, object: &Map<String, Value>) -> Family {
+    if SDO_TYPES.contains(&ty) {
+        Family::Sdo
+    } else if SRO_TYPES.contains(&ty) {
+        Family::Sro
+    } else if SCO_TYPES.contains(&ty) {
+        Family::Sco
+    } else if META_TYPES.contains(&ty) {
+        Family::Meta
+    } else if object.contains_key("created") {
+        Family::Sdo
+    } else {
+        Family::Sco
+    }
+}
+
+/// One validated STIX object: its compact original JSON plus the parsed form.
+///
+/// The JSON is the input with insignificant whitespace removed and nothing else changed
+/// (same property order, same number and string tokens), so what goes in comes back equal.
+#[derive(Clone, Debug)]
+pub struct StixObject {
+    json: String,
+    map: Map<String, Value>,
+    id: StixId,
+    family: Family,
+    version: Option<Timestamp>,
+}
+
+impl StixObject {
+    /// Parses and validates one object from its JSON bytes.
+    pub fn parse(bytes: &[u8]) -> Result<Self, Vec<Invalid>> {
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+            vec![Invalid {
+                object_id: None,
+                path: String::new(),
+                reason: format!("invalid JSON: {e}"),
+            }]
+        })?;
+        let Value::Object(map) = value else {
+            return Err(vec![Invalid {
+                object_id: None,
+                path: String::new(),
+                reason: "a STIX object must be a JSON object".into(),
+            }]);
+        };
+        let checked = validate::validate(&map)?;
+        let json = String::from_utf8(crate::split::minify(bytes)).map_err(|_| {
+            vec![Invalid {
+                object_id: Some(checked.id.to_string()),
+                path: String::new(),
+                reason: "not UTF-8".into(),
+            }]
+        })?;
+        Ok(Self {
+            json,
+            map,
+            id: checked.id,
+            family: checked.family,
+            version: checked.version,
+        })
+    }
+
+    /// Parses a value that is already in memory (the JSON is re-serialised compactly).
+    pub fn from_value(value: &Value) -> Result<Self, Vec<Invalid>> {
+        let bytes = serde_json::to_vec(value).map_err(|e| {
+            vec![Invalid {
+                object_id: None,
+                path: String::new(),
+                reason: e.to_string(),
+            }]
+        })?;
+        Self::parse(&bytes)
+    }
+
+    pub fn id(&self) -> &StixId {
+        &self.id
+    }
+    pub fn object_type(&self) -> &str {
+        self.id.object_type()
+    }
+    pub fn family(&self) -> Family {
+        self.family
+    }
+    /// The compact original JSON.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+    pub fn properties(&self) -> &Map<String, Value> {
+        &self.map
+    }
+    pub fn get(&self, property: &str) -> Option<&Value> {
+        self.map.get(property)
+    }
+    pub fn get_str(&self, property: &str) -> Option<&str> {
+        self.map.get(property).and_then(Value::as_str)
+    }
+    /// The version timestamp: `modified`, else `created`, else none (most SCOs).
+    pub fn version(&self) -> Option<&Timestamp> {
+        self.version.as_ref()
+    }
+    pub fn spec_version(&self) -> Option<&str> {
+        self.get_str("spec_version")
+    }
+    /// `confidence` (0–100) when present.
+    pub fn confidence(&self) -> Option<u8> {
+        self.map
+            .get("confidence")
+            .and_then(Value::as_u64)
+            .and_then(|c| u8::try_from(c).ok())
+    }
+    /// The TLP level from `object_marking_refs`, if the object carries one.
+    pub fn tlp(&self) -> Option<Tlp> {
+        tlp::level_of(&self.map)
+    }
+    pub fn created_by_ref(&self) -> Option<&str> {
+        self.get_str("created_by_ref")
+    }
+    /// Typed, borrowed access to the properties of the well-known types.
+    pub fn typed(&self) -> Result<crate::typed::Typed<'_>, serde_json::Error> {
+        crate::typed::Typed::from_object(self)
+    }
+}

@@ -1,0 +1,308 @@
+//! # dossier-store
+//!
+//! Persistence behind capability traits ([`ObjectStore`], [`Directory`]), so a PostgreSQL
+//! backend can be added without touching callers. The embedded backend is SQLite
+//! ([`SqliteStore`]) in WAL mode with `synchronous = FULL`: a write is durable once the call
+//! that made it returns, and a crash at any point leaves the last committed state.
+//!
+//! ## Object versions
+//! Every version `(id, modified)` is one row holding its exact compact JSON. The version key
+//! is the instant of `modified` (else `created`), so `…00.1Z` and `…00.100Z` are the same
+//! version. Objects without either (most SCOs) have one version per distinct content: the
+//! first is keyed `""`, later different contents are keyed by the date they were added.
+//!
+//! ## Imports are atomic
+//! [`ObjectStore::import`] runs one transaction: every object valid → all stored; any
+//! invalid → nothing stored, and the error lists every invalid object with its position.
+//! Re-importing changes nothing; a newer version supersedes; an older version arriving later
+//! is kept as history and does not become the latest.
+
+mod schema;
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use dossier_stix::{Invalid, OrgId, Role, StixObject, Tlp};
+use serde::Serialize;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot use data directory {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "the data directory was written by a newer dossier (schema version {found}; this binary supports up to {supported}); upgrade dossier"
+    )]
+    NewerSchema { found: i64, supported: i64 },
+    #[error("{0}")]
+    Rejected(Rejection),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Why an import stored nothing.
+#[derive(Debug, Serialize)]
+pub struct Rejection {
+    /// Every invalid object (up to [`MAX_REPORTED_ERRORS`]), in input order.
+    pub errors: Vec<ItemError>,
+    /// How many invalid objects there were in all.
+    pub invalid_objects: usize,
+    /// A structural problem that stopped reading (truncated file, oversized object, …).
+    pub fatal: Option<String>,
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(fatal) = &self.fatal {
+            writeln!(f, "{fatal}")?;
+        }
+        if self.invalid_objects > 0 {
+            writeln!(f, "{} invalid object(s):", self.invalid_objects)?;
+        }
+        for e in &self.errors {
+            writeln!(f, "  {e}")?;
+        }
+        if self.errors.len() < self.invalid_objects {
+            writeln!(
+                f,
+                "  … and {} more",
+                self.invalid_objects - self.errors.len()
+            )?;
+        }
+        f.write_str("nothing was stored")
+    }
+}
+
+/// The most invalid objects one rejection lists in detail.
+pub const MAX_REPORTED_ERRORS: usize = 1000;
+
+/// One problem with one input object.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemError {
+    /// 0-based position among the input's objects.
+    pub index: usize,
+    /// 1-based line where the object starts.
+    pub line: u64,
+    pub problem: Invalid,
+}
+
+impl std::fmt::Display for ItemError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "object #{} (line {}): {}",
+            self.index, self.line, self.problem
+        )
+    }
+}
+
+/// One input item for [`ObjectStore::import`].
+pub enum Item {
+    Valid {
+        index: usize,
+        line: u64,
+        object: StixObject,
+    },
+    Invalid {
+        index: usize,
+        line: u64,
+        problems: Vec<Invalid>,
+    },
+    /// Reading stopped; the import must store nothing.
+    Broken(String),
+}
+
+/// Who submits, and where to.
+#[derive(Clone, Copy, Debug)]
+pub struct Submission {
+    pub org: OrgId,
+    pub collection: CollectionId,
+    /// Whether other members may see the submitter's real identity.
+    pub named: bool,
+}
+
+/// What an import did.
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Objects whose id was new.
+    pub added: u64,
+    /// New versions that became the latest of an existing object.
+    pub updated: u64,
+    /// Older versions stored as history (they did not become the latest).
+    pub history: u64,
+    /// Versions already stored with the same content.
+    pub unchanged: u64,
+}
+
+impl ImportSummary {
+    pub fn total(&self) -> u64 {
+        self.added + self.updated + self.history + self.unchanged
+    }
+}
+
+pub type CollectionId = i64;
+
+/// A collection.
+#[derive(Debug, Clone, Serialize)]
+pub struct Collection {
+    pub id: CollectionId,
+    pub uuid: String,
+    pub alias: Option<String>,
+    pub title: String,
+    pub description: Option<String>,
+    pub default_tlp: Tlp,
+}
+
+/// An organization.
+#[derive(Debug, Clone, Serialize)]
+pub struct Org {
+    pub id: OrgId,
+    pub name: String,
+    /// The STIX identity that stands for the organization in `created_by_ref`.
+    pub identity_id: String,
+    /// The ISAC itself (exactly one).
+    pub isac: bool,
+}
+
+/// A token as stored (never its secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo {
+    pub id: String,
+    pub org: OrgId,
+    pub role: Role,
+    pub label: Option<String>,
+    pub created: i64,
+    pub expires: Option<i64>,
+    pub revoked: Option<i64>,
+}
+
+/// A freshly created token; `secret` is shown once and never stored.
+#[derive(Debug)]
+pub struct NewToken {
+    pub info: TokenInfo,
+    pub secret: String,
+}
+
+/// Which versions of each object a query returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Versions {
+    Latest,
+    First,
+    All,
+    /// The version with this version key.
+    At(String),
+}
+
+/// A query over the objects of one collection (or all, when `collection` is `None`).
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub collection: Option<CollectionId>,
+    pub ids: Vec<String>,
+    pub types: Vec<String>,
+    pub versions: Vec<Versions>,
+    /// Only entries added strictly after this date (microseconds).
+    pub added_after: Option<i64>,
+    /// Only entries up to this TLP level.
+    pub max_tlp: Option<Tlp>,
+    pub limit: usize,
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Self {
+            collection: None,
+            ids: Vec::new(),
+            types: Vec::new(),
+            versions: vec![Versions::Latest],
+            added_after: None,
+            max_tlp: None,
+            limit: usize::MAX,
+        }
+    }
+}
+
+/// One stored object version as a query returns it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub vid: i64,
+    pub id: String,
+    pub object_type: String,
+    /// Original text of `modified`/`created`, or the date added for versionless objects.
+    pub version: String,
+    pub spec_version: Option<String>,
+    pub date_added: i64,
+    /// Effective TLP in the collection the entry was read from.
+    pub tlp: Tlp,
+    pub confidence: Option<u8>,
+    pub owner: OrgId,
+    pub json: String,
+}
+
+/// Storage of STIX object versions.
+pub trait ObjectStore: Send + Sync {
+    /// Stores a stream of objects atomically (see the crate docs). `progress` is called with
+    /// the number of items consumed so far, now and then.
+    fn import(
+        &self,
+        submission: &Submission,
+        items: &mut dyn Iterator<Item = Item>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ImportSummary, StoreError>;
+
+    /// Visits matching entries in date-added order (then insertion order), stopping after
+    /// `query.limit` or when `visit` returns `false`.
+    fn scan(&self, query: &Query, visit: &mut dyn FnMut(Entry) -> bool) -> Result<(), StoreError>;
+
+    /// Every stored version of `id`, oldest first.
+    fn versions(&self, id: &str) -> Result<Vec<Entry>, StoreError>;
+
+    /// The sequence number of the newest change-log entry (0 when empty).
+    fn last_change(&self) -> Result<i64, StoreError>;
+
+    /// Number of stored object versions and of distinct objects.
+    fn counts(&self) -> Result<(u64, u64), StoreError>;
+}
+
+/// Organizations, tokens and collections.
+pub trait Directory: Send + Sync {
+    fn add_org(&self, name: &str) -> Result<Org, StoreError>;
+    fn orgs(&self) -> Result<Vec<Org>, StoreError>;
+    fn org_by_name(&self, name: &str) -> Result<Org, StoreError>;
+    fn isac(&self) -> Result<Org, StoreError>;
+
+    fn create_token(
+        &self,
+        org: OrgId,
+        role: Role,
+        label: Option<&str>,
+        expires: Option<i64>,
+    ) -> Result<NewToken, StoreError>;
+    fn revoke_token(&self, id: &str) -> Result<(), StoreError>;
+    fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+    /// The live (unrevoked, unexpired at `now`) token with this secret.
+    fn token_for_secret(&self, secret: &str, now: i64) -> Result<Option<TokenInfo>, StoreError>;
+
+    fn add_collection(
+        &self,
+        title: &str,
+        alias: Option<&str>,
+        description: Option<&str>,
+        default_tlp: Tlp,
+    ) -> Result<Collection, StoreError>;
+    fn collections(&self) -> Result<Vec<Collection>, StoreError>;
+    /// By numeric id, UUID or alias.
+    fn collection(&self, key: &str) -> Result<Collection, StoreError>;
+    /// The collection imports go to when none is named.
+    fn default_collection(&self) -> Result<Collection, StoreError>;
+}

@@ -1,0 +1,81 @@
+//! Versioned schema migrations. `PRAGMA user_version` records how many have been applied;
+//! a data directory written by a newer binary is refused, never downgraded.
+
+/// Each entry upgrades the schema by one version. Never edit an entry once released:
+/// append a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: objects, collections, provenance, change log, organizations, tokens.
+    r#"
+    CREATE TABLE orgs (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        identity_id TEXT NOT NULL UNIQUE,
+        isac        INTEGER NOT NULL DEFAULT 0,
+        created     INTEGER NOT NULL
+    );
+    CREATE TABLE tokens (
+        id       TEXT PRIMARY KEY,
+        org      INTEGER NOT NULL REFERENCES orgs(id),
+        role     TEXT NOT NULL CHECK (role IN ('admin', 'analyst', 'member')),
+        hash     BLOB NOT NULL UNIQUE,
+        label    TEXT,
+        created  INTEGER NOT NULL,
+        expires  INTEGER,
+        revoked  INTEGER
+    );
+    CREATE TABLE collections (
+        id          INTEGER PRIMARY KEY,
+        uuid        TEXT NOT NULL UNIQUE,
+        alias       TEXT UNIQUE,
+        title       TEXT NOT NULL,
+        description TEXT,
+        default_tlp INTEGER NOT NULL,
+        created     INTEGER NOT NULL
+    );
+    -- One row per object version, with its exact compact JSON.
+    CREATE TABLE objects (
+        vid          INTEGER PRIMARY KEY,
+        id           TEXT NOT NULL,
+        type         TEXT NOT NULL,
+        version      TEXT NOT NULL,   -- sortable version key (see store docs)
+        modified     TEXT,            -- original text of modified/created, if any
+        spec_version TEXT,
+        tlp          INTEGER,         -- from object_marking_refs; NULL when unmarked
+        confidence   INTEGER,
+        org          INTEGER NOT NULL, -- first submitting organization
+        json         TEXT NOT NULL,
+        UNIQUE (id, version)
+    );
+    CREATE INDEX objects_type ON objects (type);
+    -- Membership of versions in collections; date_added is unique and strictly
+    -- increasing per collection (microseconds since the epoch).
+    CREATE TABLE collection_objects (
+        collection INTEGER NOT NULL,
+        date_added INTEGER NOT NULL,
+        vid        INTEGER NOT NULL,
+        latest     INTEGER NOT NULL,  -- 1 for the newest version of the id in this collection
+        tlp        INTEGER NOT NULL,  -- effective TLP (marking, else the collection default)
+        PRIMARY KEY (collection, date_added)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX collection_objects_vid ON collection_objects (collection, vid);
+    -- Every organization that submitted a version, and whether it chose to be named.
+    CREATE TABLE provenance (
+        vid   INTEGER NOT NULL,
+        org   INTEGER NOT NULL,
+        named INTEGER NOT NULL,
+        at    INTEGER NOT NULL,
+        PRIMARY KEY (vid, org)
+    ) WITHOUT ROWID;
+    -- Append-only change log that feeds, the screening index and sync follow.
+    CREATE TABLE changes (
+        seq        INTEGER PRIMARY KEY,
+        at         INTEGER NOT NULL,
+        op         TEXT NOT NULL CHECK (op IN ('add', 'remove')),
+        collection INTEGER NOT NULL,
+        vid        INTEGER NOT NULL
+    );
+    "#,
+];
+
+/// The schema version this binary writes.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;

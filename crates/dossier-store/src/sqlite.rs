@@ -1,0 +1,881 @@
+//! The embedded SQLite backend.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use dossier_stix::timestamp::{Timestamp, now_micros};
+use dossier_stix::{Family, Invalid, OrgId, Role, StixId, StixObject, Tlp};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use sha2::{Digest, Sha256};
+
+use crate::schema::{LATEST, MIGRATIONS};
+use crate::*;
+
+/// The SQLite store in one data directory (`dossier.db` plus its WAL).
+pub struct SqliteStore {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+const DB_FILE: &str = "dossier.db";
+
+/// The namespace for the STIX identities that stand for member organizations.
+const ORG_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_9b0e_4d7a_5c3b_8e2f_1a9d_0c4b_7e61);
+
+fn io_err(path: &Path, source: std::io::Error) -> StoreError {
+    StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `dir`, applying pending migrations.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        let path = dir.join(DB_FILE);
+        let conn = Connection::open(&path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "cache_size", -65_536)?; // 64 MiB page cache
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        let store = Self {
+            path,
+            conn: Mutex::new(conn),
+        };
+        store.migrate()?;
+        store.bootstrap()?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
+        // back on drop), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if found > LATEST {
+            return Err(StoreError::NewerSchema {
+                found,
+                supported: LATEST,
+            });
+        }
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+        let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        for (i, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(current).unwrap_or(0))
+        {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Creates the ISAC organization, the default collection and the built-in objects (TLP
+    /// markings, extension-definitions) on first open.
+    fn bootstrap(&self) -> Result<(), StoreError> {
+        let exists: bool = {
+            let conn = self.lock();
+            conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM orgs WHERE isac = 1)",
+                [],
+                |r| r.get(0),
+            )?
+        };
+        if exists {
+            return Ok(());
+        }
+        let isac = self.add_org_inner("ISAC", true)?;
+        let coll = self.add_collection(
+            "dossier intelligence",
+            Some("default"),
+            Some("Intelligence shared by the members"),
+            Tlp::Amber,
+        )?;
+        let builtins = dossier_stix::tlp::TLP2
+            .iter()
+            .chain(dossier_stix::tlp::TLP1.iter())
+            .map(|m| m.json)
+            .chain(dossier_stix::extension::DEFINITIONS);
+        let mut items = Vec::new();
+        for (index, json) in builtins.enumerate() {
+            let object = StixObject::parse(json.as_bytes()).map_err(|e| {
+                StoreError::Corrupt(format!("built-in object does not validate: {e:?}"))
+            })?;
+            items.push(Item::Valid {
+                index,
+                line: 1,
+                object,
+            });
+        }
+        self.import(
+            &Submission {
+                org: isac.id,
+                collection: coll.id,
+                named: true,
+            },
+            &mut items.into_iter(),
+            &mut |_| {},
+        )?;
+        Ok(())
+    }
+
+    fn add_org_inner(&self, name: &str, isac: bool) -> Result<Org, StoreError> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+            return Err(StoreError::Invalid(
+                "an organization name must be 1-200 printable characters".into(),
+            ));
+        }
+        let identity_id =
+            StixId::new_v5("identity", &ORG_NAMESPACE, &name.to_lowercase()).to_string();
+        let conn = self.lock();
+        let r = conn.execute(
+            "INSERT INTO orgs (name, identity_id, isac, created) VALUES (?1, ?2, ?3, ?4)",
+            params![name, identity_id, isac, now_micros()],
+        );
+        match r {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                return Err(StoreError::Conflict(format!("organization {name:?}")));
+            }
+            r => r?,
+        };
+        Ok(Org {
+            id: conn.last_insert_rowid(),
+            name: name.to_owned(),
+            identity_id,
+            isac,
+        })
+    }
+}
+
+fn hash_secret(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+fn random_hex(bytes: usize) -> Result<String, StoreError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)
+        .map_err(|e| StoreError::Invalid(format!("no system randomness: {e}")))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn tlp_of(code: i64) -> Result<Tlp, StoreError> {
+    Tlp::from_code(code).ok_or_else(|| StoreError::Corrupt(format!("unknown TLP code {code}")))
+}
+
+/// Per-import state inside the transaction.
+struct Importer<'t> {
+    tx: &'t Transaction<'t>,
+    sub: Submission,
+    default_tlp: Tlp,
+    last_date_added: i64,
+    now: i64,
+}
+
+struct Existing {
+    vid: i64,
+    version: String,
+    json: String,
+}
+
+enum Outcome {
+    Added,
+    Updated,
+    History,
+    Unchanged,
+}
+
+impl Importer<'_> {
+    fn next_date_added(&mut self) -> i64 {
+        // Unique and strictly increasing within the collection, close to wall-clock time.
+        let t = self.now.max(self.last_date_added + 1);
+        self.last_date_added = t;
+        t
+    }
+
+    fn existing(&self, id: &str) -> Result<Vec<Existing>, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT vid, version, json FROM objects WHERE id = ?1")?;
+        let rows = stmt.query_map([id], |r| {
+            Ok(Existing {
+                vid: r.get(0)?,
+                version: r.get(1)?,
+                json: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn same_content(stored: &str, object: &StixObject) -> bool {
+        stored == object.json()
+            || serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(stored)
+                .is_ok_and(|m| &m == object.properties())
+    }
+
+    fn store(&mut self, object: &StixObject) -> Result<Result<Outcome, Invalid>, StoreError> {
+        let id = object.id().as_str();
+        let existing = self.existing(id)?;
+        let version_key: String = match (object.family(), object.version()) {
+            (Family::Sco, _) | (_, None) => {
+                if let Some(e) = existing
+                    .iter()
+                    .find(|e| Self::same_content(&e.json, object))
+                {
+                    self.attach_existing(e.vid)?;
+                    return Ok(Ok(Outcome::Unchanged));
+                }
+                if existing.is_empty() {
+                    String::new()
+                } else {
+                    // A different content of a versionless object: a new version keyed by
+                    // the time it arrived.
+                    Timestamp::from_unix_micros(self.now.max(self.last_date_added + 1))
+                        .sort_key()
+                        .to_owned()
+                }
+            }
+            (_, Some(v)) => {
+                let key = v.sort_key().to_owned();
+                if let Some(e) = existing.iter().find(|e| e.version == key) {
+                    let fixed_tlp = dossier_stix::tlp::fixed_marking(id).is_some();
+                    if fixed_tlp || Self::same_content(&e.json, object) {
+                        self.attach_existing(e.vid)?;
+                        return Ok(Ok(Outcome::Unchanged));
+                    }
+                    return Ok(Err(Invalid {
+                        object_id: Some(id.to_owned()),
+                        path: "$.modified".into(),
+                        reason: format!(
+                            "version {} is already stored with different content; a changed object needs a new modified timestamp",
+                            v.as_str()
+                        ),
+                    }));
+                }
+                key
+            }
+        };
+        let newest_existing = existing.iter().map(|e| e.version.as_str()).max();
+        let outcome = match newest_existing {
+            None => Outcome::Added,
+            Some(n) if version_key.as_str() > n => Outcome::Updated,
+            Some(_) => Outcome::History,
+        };
+        let tlp = object.tlp();
+        let modified = object.version().map(|t| t.as_str().to_owned());
+        let vid = {
+            let mut stmt = self.tx.prepare_cached(
+                "INSERT INTO objects (id, type, version, modified, spec_version, tlp, confidence, org, json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            stmt.execute(params![
+                id,
+                object.object_type(),
+                version_key,
+                modified,
+                object.spec_version(),
+                tlp.map(Tlp::code),
+                object.confidence(),
+                self.sub.org,
+                object.json(),
+            ])?;
+            self.tx.last_insert_rowid()
+        };
+        self.add_to_collection(vid, id, &version_key, tlp, existing.is_empty())?;
+        self.add_provenance(vid)?;
+        Ok(Ok(outcome))
+    }
+
+    /// An already stored version was submitted again: make sure it is in this collection
+    /// and record this organization's provenance.
+    fn attach_existing(&mut self, vid: i64) -> Result<(), StoreError> {
+        let present: bool = {
+            let mut stmt = self.tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM collection_objects WHERE collection = ?1 AND vid = ?2)")?;
+            stmt.query_row(params![self.sub.collection, vid], |r| r.get(0))?
+        };
+        if !present {
+            let (id, version, tlp): (String, String, Option<i64>) = self.tx.query_row(
+                "SELECT id, version, tlp FROM objects WHERE vid = ?1",
+                [vid],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            let tlp = tlp.map(tlp_of).transpose()?;
+            self.add_to_collection(vid, &id, &version, tlp, false)?;
+        }
+        self.add_provenance(vid)
+    }
+
+    fn add_to_collection(
+        &mut self,
+        vid: i64,
+        id: &str,
+        version: &str,
+        tlp: Option<Tlp>,
+        new_id: bool,
+    ) -> Result<(), StoreError> {
+        let mut latest = true;
+        if !new_id {
+            // The current latest version of this id in this collection, if any.
+            let current: Option<(i64, String)> = {
+                let mut stmt = self.tx.prepare_cached(
+                    "SELECT co.vid, o.version FROM objects o
+                     JOIN collection_objects co ON co.collection = ?1 AND co.vid = o.vid
+                     WHERE o.id = ?2 AND co.latest = 1",
+                )?;
+                stmt.query_row(params![self.sub.collection, id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?
+            };
+            if let Some((cur_vid, cur_version)) = current {
+                if version > cur_version.as_str() {
+                    let mut stmt = self.tx.prepare_cached("UPDATE collection_objects SET latest = 0 WHERE collection = ?1 AND vid = ?2")?;
+                    stmt.execute(params![self.sub.collection, cur_vid])?;
+                } else {
+                    latest = false;
+                }
+            }
+        }
+        let date_added = self.next_date_added();
+        let effective = tlp.unwrap_or(self.default_tlp);
+        {
+            let mut stmt = self.tx.prepare_cached(
+                "INSERT INTO collection_objects (collection, date_added, vid, latest, tlp) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            stmt.execute(params![
+                self.sub.collection,
+                date_added,
+                vid,
+                latest,
+                effective.code()
+            ])?;
+        }
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO changes (at, op, collection, vid) VALUES (?1, 'add', ?2, ?3)",
+        )?;
+        stmt.execute(params![date_added, self.sub.collection, vid])?;
+        Ok(())
+    }
+
+    fn add_provenance(&mut self, vid: i64) -> Result<(), StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO provenance (vid, org, named, at) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        stmt.execute(params![vid, self.sub.org, self.sub.named, self.now])?;
+        Ok(())
+    }
+}
+
+const ENTRY_COLUMNS: &str = "o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, co.date_added, co.tlp, o.confidence, o.org, o.json";
+
+fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Entry, i64)> {
+    let tlp_code: i64 = r.get(6)?;
+    let date_added: i64 = r.get(5)?;
+    let version: String = r.get(3)?;
+    let version = if version.is_empty() {
+        Timestamp::from_unix_micros(date_added).as_str().to_owned()
+    } else {
+        version
+    };
+    Ok((
+        Entry {
+            vid: r.get(0)?,
+            id: r.get(1)?,
+            object_type: r.get(2)?,
+            version,
+            spec_version: r.get(4)?,
+            date_added,
+            tlp: Tlp::from_code(tlp_code).unwrap_or(Tlp::Red),
+            confidence: r
+                .get::<_, Option<i64>>(7)?
+                .and_then(|c| u8::try_from(c).ok()),
+            owner: r.get(8)?,
+            json: r.get(9)?,
+        },
+        tlp_code,
+    ))
+}
+
+impl ObjectStore for SqliteStore {
+    fn import(
+        &self,
+        submission: &Submission,
+        items: &mut dyn Iterator<Item = Item>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ImportSummary, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let default_tlp: i64 = tx
+            .query_row(
+                "SELECT default_tlp FROM collections WHERE id = ?1",
+                [submission.collection],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("collection {}", submission.collection)))?;
+        let last: Option<i64> = tx.query_row(
+            "SELECT max(date_added) FROM collection_objects WHERE collection = ?1",
+            [submission.collection],
+            |r| r.get(0),
+        )?;
+        let mut imp = Importer {
+            tx: &tx,
+            sub: *submission,
+            default_tlp: tlp_of(default_tlp)?,
+            last_date_added: last.unwrap_or(0),
+            now: now_micros(),
+        };
+        let mut summary = ImportSummary::default();
+        let mut errors: Vec<ItemError> = Vec::new();
+        let mut invalid_objects = 0usize;
+        let mut fatal = None;
+        let mut consumed = 0u64;
+        for item in items {
+            consumed += 1;
+            if consumed.is_multiple_of(8192) {
+                progress(consumed);
+            }
+            match item {
+                Item::Valid {
+                    index,
+                    line,
+                    object,
+                } => {
+                    // Once anything is invalid nothing will be stored: only keep validating.
+                    match imp.store(&object)? {
+                        Ok(_) if invalid_objects > 0 => {}
+                        Ok(Outcome::Added) => summary.added += 1,
+                        Ok(Outcome::Updated) => summary.updated += 1,
+                        Ok(Outcome::History) => summary.history += 1,
+                        Ok(Outcome::Unchanged) => summary.unchanged += 1,
+                        Err(problem) => {
+                            invalid_objects += 1;
+                            if errors.len() < MAX_REPORTED_ERRORS {
+                                errors.push(ItemError {
+                                    index,
+                                    line,
+                                    problem,
+                                });
+                            }
+                        }
+                    }
+                }
+                Item::Invalid {
+                    index,
+                    line,
+                    problems,
+                } => {
+                    invalid_objects += 1;
+                    for problem in problems {
+                        if errors.len() < MAX_REPORTED_ERRORS {
+                            errors.push(ItemError {
+                                index,
+                                line,
+                                problem,
+                            });
+                        }
+                    }
+                }
+                Item::Broken(message) => {
+                    fatal = Some(message);
+                    break;
+                }
+            }
+        }
+        progress(consumed);
+        if invalid_objects > 0 || fatal.is_some() {
+            drop(tx); // rolls back
+            return Err(StoreError::Rejected(Rejection {
+                errors,
+                invalid_objects,
+                fatal,
+            }));
+        }
+        tx.commit()?;
+        Ok(summary)
+    }
+
+    fn scan(&self, query: &Query, visit: &mut dyn FnMut(Entry) -> bool) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let mut sql = String::new();
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let arg = |v: rusqlite::types::Value, args: &mut Vec<rusqlite::types::Value>| {
+            args.push(v);
+            format!("?{}", args.len())
+        };
+        // Entries come from collection membership; without a collection, each version
+        // appears once, through the collection that holds it earliest.
+        sql.push_str(&format!("SELECT {ENTRY_COLUMNS} FROM collection_objects co JOIN objects o ON o.vid = co.vid WHERE 1=1"));
+        match query.collection {
+            Some(c) => {
+                let p = arg(c.into(), &mut args);
+                sql.push_str(&format!(" AND co.collection = {p}"));
+            }
+            None => sql.push_str(
+                " AND co.date_added = (SELECT min(c2.date_added) FROM collection_objects c2 WHERE c2.vid = co.vid)",
+            ),
+        }
+        if let Some(after) = query.added_after {
+            let p = arg(after.into(), &mut args);
+            sql.push_str(&format!(" AND co.date_added > {p}"));
+        }
+        if let Some(max) = query.max_tlp {
+            let p = arg(max.code().into(), &mut args);
+            sql.push_str(&format!(" AND co.tlp <= {p}"));
+        }
+        if !query.ids.is_empty() {
+            let ps: Vec<String> = query
+                .ids
+                .iter()
+                .map(|i| arg(i.clone().into(), &mut args))
+                .collect();
+            sql.push_str(&format!(" AND o.id IN ({})", ps.join(",")));
+        }
+        if !query.types.is_empty() {
+            let ps: Vec<String> = query
+                .types
+                .iter()
+                .map(|t| arg(t.clone().into(), &mut args))
+                .collect();
+            sql.push_str(&format!(" AND o.type IN ({})", ps.join(",")));
+        }
+        let mut alts = Vec::new();
+        for v in &query.versions {
+            match v {
+                Versions::All => {
+                    alts.clear();
+                    break;
+                }
+                Versions::Latest if query.collection.is_some() => alts.push("co.latest = 1".to_owned()),
+                Versions::Latest => {
+                    alts.push("NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.id = o.id AND o2.version > o.version)".to_owned())
+                }
+                Versions::First if query.collection.is_some() => alts.push(
+                    "NOT EXISTS (SELECT 1 FROM objects o2 JOIN collection_objects c2 ON c2.vid = o2.vid AND c2.collection = co.collection
+                      WHERE o2.id = o.id AND o2.version < o.version)"
+                        .to_owned(),
+                ),
+                Versions::First => {
+                    alts.push("NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.id = o.id AND o2.version < o.version)".to_owned())
+                }
+                Versions::At(key) => {
+                    let p = arg(key.clone().into(), &mut args);
+                    alts.push(format!("o.version = {p}"));
+                }
+            }
+        }
+        if !alts.is_empty() && !query.versions.contains(&Versions::All) {
+            sql.push_str(&format!(" AND ({})", alts.join(" OR ")));
+        }
+        sql.push_str(" ORDER BY co.date_added, o.vid");
+        if query.limit != usize::MAX {
+            let p = arg((query.limit as i64).into(), &mut args);
+            sql.push_str(&format!(" LIMIT {p}"));
+        }
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        while let Some(row) = rows.next()? {
+            let (entry, _) = entry_from_row(row)?;
+            if !visit(entry) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn versions(&self, id: &str) -> Result<Vec<Entry>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM objects o
+             JOIN collection_objects co ON co.vid = o.vid
+              AND co.date_added = (SELECT min(c2.date_added) FROM collection_objects c2 WHERE c2.vid = o.vid)
+             WHERE o.id = ?1 ORDER BY o.version"
+        ))?;
+        let rows = stmt.query_map([id], |r| entry_from_row(r).map(|(e, _)| e))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn last_change(&self) -> Result<i64, StoreError> {
+        let conn = self.lock();
+        Ok(
+            conn.query_row("SELECT COALESCE(max(seq), 0) FROM changes", [], |r| {
+                r.get(0)
+            })?,
+        )
+    }
+
+    fn counts(&self) -> Result<(u64, u64), StoreError> {
+        let conn = self.lock();
+        let versions: i64 = conn.query_row("SELECT count(*) FROM objects", [], |r| r.get(0))?;
+        let ids: i64 =
+            conn.query_row("SELECT count(DISTINCT id) FROM objects", [], |r| r.get(0))?;
+        Ok((versions as u64, ids as u64))
+    }
+}
+
+fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenInfo> {
+    let role: String = r.get(2)?;
+    Ok(TokenInfo {
+        id: r.get(0)?,
+        org: r.get(1)?,
+        role: Role::parse(&role).unwrap_or(Role::Member),
+        label: r.get(3)?,
+        created: r.get(4)?,
+        expires: r.get(5)?,
+        revoked: r.get(6)?,
+    })
+}
+
+fn collection_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Collection> {
+    let tlp: i64 = r.get(5)?;
+    Ok(Collection {
+        id: r.get(0)?,
+        uuid: r.get(1)?,
+        alias: r.get(2)?,
+        title: r.get(3)?,
+        description: r.get(4)?,
+        default_tlp: Tlp::from_code(tlp).unwrap_or(Tlp::Amber),
+    })
+}
+
+const COLLECTION_COLUMNS: &str = "id, uuid, alias, title, description, default_tlp";
+const TOKEN_COLUMNS: &str = "id, org, role, label, created, expires, revoked";
+
+impl Directory for SqliteStore {
+    fn add_org(&self, name: &str) -> Result<Org, StoreError> {
+        self.add_org_inner(name, false)
+    }
+
+    fn orgs(&self) -> Result<Vec<Org>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare("SELECT id, name, identity_id, isac FROM orgs ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Org {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                identity_id: r.get(2)?,
+                isac: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn org_by_name(&self, name: &str) -> Result<Org, StoreError> {
+        let conn = self.lock();
+        conn.query_row(
+            "SELECT id, name, identity_id, isac FROM orgs WHERE name = ?1",
+            [name.trim()],
+            |r| {
+                Ok(Org {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    identity_id: r.get(2)?,
+                    isac: r.get(3)?,
+                })
+            },
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("organization {name:?}")))
+    }
+
+    fn isac(&self) -> Result<Org, StoreError> {
+        let conn = self.lock();
+        conn.query_row(
+            "SELECT id, name, identity_id, isac FROM orgs WHERE isac = 1",
+            [],
+            |r| {
+                Ok(Org {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    identity_id: r.get(2)?,
+                    isac: r.get(3)?,
+                })
+            },
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::Corrupt("the ISAC organization is missing".into()))
+    }
+
+    fn create_token(
+        &self,
+        org: OrgId,
+        role: Role,
+        label: Option<&str>,
+        expires: Option<i64>,
+    ) -> Result<NewToken, StoreError> {
+        let id = format!("tok_{}", random_hex(6)?);
+        let secret = format!("dsk_{}", random_hex(24)?);
+        let created = now_micros();
+        let conn = self.lock();
+        let exists: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM orgs WHERE id = ?1)",
+            [org],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            return Err(StoreError::NotFound(format!("organization {org}")));
+        }
+        conn.execute(
+            "INSERT INTO tokens (id, org, role, hash, label, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![id, org, role.as_str(), hash_secret(&secret), label, created, expires],
+        )?;
+        Ok(NewToken {
+            info: TokenInfo {
+                id,
+                org,
+                role,
+                label: label.map(str::to_owned),
+                created,
+                expires,
+                revoked: None,
+            },
+            secret,
+        })
+    }
+
+    fn revoke_token(&self, id: &str) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let n = conn.execute(
+            "UPDATE tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
+            params![id, now_micros()],
+        )?;
+        if n == 0 {
+            let exists: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM tokens WHERE id = ?1)",
+                [id],
+                |r| r.get(0),
+            )?;
+            if !exists {
+                return Err(StoreError::NotFound(format!("token {id}")));
+            }
+        }
+        Ok(())
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created"
+        ))?;
+        let rows = stmt.query_map([], token_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn token_for_secret(&self, secret: &str, now: i64) -> Result<Option<TokenInfo>, StoreError> {
+        // Secrets carry 192 random bits, so looking up by their SHA-256 is safe; the final
+        // comparison of hashes runs in constant time.
+        let want = hash_secret(secret);
+        let conn = self.lock();
+        let found: Option<(TokenInfo, Vec<u8>)> = conn
+            .query_row(
+                &format!("SELECT {TOKEN_COLUMNS}, hash FROM tokens WHERE hash = ?1"),
+                [&want],
+                |r| Ok((token_from_row(r)?, r.get(7)?)),
+            )
+            .optional()?;
+        Ok(found.and_then(|(info, hash)| {
+            let same = hash.len() == want.len()
+                && hash
+                    .iter()
+                    .zip(&want)
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0;
+            let live = info.revoked.is_none() && info.expires.is_none_or(|e| e > now);
+            (same && live).then_some(info)
+        }))
+    }
+
+    fn add_collection(
+        &self,
+        title: &str,
+        alias: Option<&str>,
+        description: Option<&str>,
+        default_tlp: Tlp,
+    ) -> Result<Collection, StoreError> {
+        if title.trim().is_empty() {
+            return Err(StoreError::Invalid("a collection needs a title".into()));
+        }
+        if let Some(a) = alias
+            && (a.is_empty()
+                || !a
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        {
+            return Err(StoreError::Invalid(format!(
+                "alias {a:?} may only hold letters, digits, '-' and '_'"
+            )));
+        }
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let conn = self.lock();
+        let r = conn.execute(
+            "INSERT INTO collections (uuid, alias, title, description, default_tlp, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![uuid, alias, title.trim(), description, default_tlp.code(), now_micros()],
+        );
+        match r {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                return Err(StoreError::Conflict(format!(
+                    "collection alias {:?}",
+                    alias.unwrap_or_default()
+                )));
+            }
+            r => r?,
+        };
+        Ok(Collection {
+            id: conn.last_insert_rowid(),
+            uuid,
+            alias: alias.map(str::to_owned),
+            title: title.trim().to_owned(),
+            description: description.map(str::to_owned),
+            default_tlp,
+        })
+    }
+
+    fn collections(&self) -> Result<Vec<Collection>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLLECTION_COLUMNS} FROM collections ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([], collection_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn collection(&self, key: &str) -> Result<Collection, StoreError> {
+        let conn = self.lock();
+        conn.query_row(
+            &format!("SELECT {COLLECTION_COLUMNS} FROM collections WHERE uuid = ?1 OR alias = ?1 OR CAST(id AS TEXT) = ?1"),
+            [key],
+            collection_from_row,
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("collection {key:?}")))
+    }
+
+    fn default_collection(&self) -> Result<Collection, StoreError> {
+        let conn = self.lock();
+        conn.query_row(
+            &format!("SELECT {COLLECTION_COLUMNS} FROM collections ORDER BY id LIMIT 1"),
+            [],
+            collection_from_row,
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::Corrupt("no collection exists".into()))
+    }
+}

@@ -1,0 +1,1307 @@
+//! `dossier generate`: a realistic synthetic data set of DPRK-IT-worker-style teams, and
+//! applicant profiles to screen against it with a separate ground-truth file.
+//!
+//! What makes it realistic (and hard):
+//! - teams of 1–6 personas that reuse identifiers (wallets, phones, resumes, laptop-farm IPs)
+//!   across personas, as real teams do;
+//! - names drawn from the same Korean, Chinese, Japanese, Vietnamese, Eastern European and
+//!   Western distributions for operatives and for legitimate applicants, with romanisation
+//!   variants (Kim/Gim, Lee/Yi/Rhee, Park/Pak/Bak, Sato/Satou …);
+//! - legitimate applicants who share a persona's exact name, use the same VPN exits and
+//!   email providers, write resumes from the same stock phrases, or are the real person
+//!   whose identity was stolen;
+//! - operatives who come back under new personas with perturbed identifiers (Gmail dots and
+//!   `+tags`, phone formats, profile URLs vs handles, wallet case, edited resumes).
+
+use std::collections::HashSet;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use dossier_match::wallet;
+use dossier_stix::Tlp;
+use dossier_stix::id::deterministic_sco_id;
+use dossier_stix::timestamp::Timestamp;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::rng::Rng;
+
+#[derive(Args, Clone)]
+pub struct GenerateArgs {
+    /// Number of threat actors (teams).
+    #[arg(long, default_value_t = 100)]
+    pub actors: u32,
+    /// Random seed; the same seed gives the same output.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where to write the bundle (`-` for stdout).
+    #[arg(long, default_value = "-")]
+    pub out: String,
+    /// Number of applicant profiles to write (JSON Lines in the screening format).
+    #[arg(long, default_value_t = 0)]
+    pub applicants: u32,
+    /// Where to write applicants (required with --applicants).
+    #[arg(long)]
+    pub applicants_out: Option<PathBuf>,
+    /// Where to write the ground truth for the applicants.
+    #[arg(long)]
+    pub truth_out: Option<PathBuf>,
+    /// Share of applicants who are operatives presenting new personas.
+    #[arg(long, default_value_t = 0.05)]
+    pub operative_share: f64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Culture {
+    Korean,
+    Chinese,
+    Japanese,
+    Vietnamese,
+    EastEuropean,
+    Western,
+}
+
+#[derive(Clone, Debug)]
+struct Name {
+    given: String,
+    family: String,
+    culture: Culture,
+}
+
+impl Name {
+    fn full(&self) -> String {
+        format!("{} {}", self.given, self.family)
+    }
+}
+
+const KOREAN_FAMILY: &[&[&str]] = &[
+    &["Kim", "Gim"],
+    &["Lee", "Yi", "Rhee", "Ri"],
+    &["Park", "Pak", "Bak"],
+    &["Jung", "Jeong", "Chung", "Chong"],
+    &["Choi", "Choe"],
+    &["Cho", "Jo"],
+    &["Kang", "Gang"],
+    &["Yoon", "Yun"],
+    &["Jang", "Chang"],
+    &["Lim", "Im", "Rim"],
+    &["Han"],
+    &["Oh", "O"],
+    &["Seo", "Suh"],
+    &["Shin", "Sin"],
+    &["Kwon", "Gwon"],
+    &["Hwang"],
+    &["Ahn", "An"],
+    &["Song"],
+    &["Ryu", "Yu", "Yoo"],
+    &["Hong"],
+];
+const KOREAN_SYLLABLES: &[&[&str]] = &[
+    &["Chol", "Chul", "Cheol"],
+    &["Su", "Soo"],
+    &["Min"],
+    &["Jun", "Joon"],
+    &["Young", "Yong", "Yeong"],
+    &["Ho"],
+    &["Jin", "Chin"],
+    &["Hyun", "Hyeon"],
+    &["Sung", "Seong", "Song"],
+    &["Il"],
+    &["Kwang", "Gwang"],
+    &["Myong", "Myung"],
+    &["Dong"],
+    &["Sang"],
+    &["Hoon", "Hun"],
+    &["Tae"],
+    &["Kyung", "Gyeong"],
+    &["Jae"],
+    &["Woo", "U"],
+    &["Nam"],
+    &["Hyok", "Hyuk"],
+    &["Ji"],
+    &["Eun"],
+    &["Seo"],
+];
+const CHINESE_FAMILY: &[&[&str]] = &[
+    &["Wang", "Wong"],
+    &["Li", "Lee"],
+    &["Zhang", "Chang", "Cheung"],
+    &["Liu", "Lau"],
+    &["Chen", "Chan"],
+    &["Yang", "Yeung"],
+    &["Huang", "Wong"],
+    &["Zhao", "Chao"],
+    &["Wu", "Ng"],
+    &["Zhou", "Chou", "Chow"],
+    &["Xu", "Hsu"],
+    &["Sun"],
+    &["Ma"],
+    &["Zhu", "Chu"],
+    &["Hu"],
+    &["Guo", "Kuo"],
+    &["Lin", "Lam"],
+    &["Gao", "Kao"],
+];
+const CHINESE_GIVEN: &[&str] = &[
+    "Wei", "Fang", "Min", "Jing", "Lei", "Jun", "Yan", "Hao", "Tao", "Ming", "Xiaoming", "Yifan",
+    "Jian", "Hui", "Qiang", "Yong", "Lina", "Xin", "Bo", "Chen",
+];
+const JAPANESE_FAMILY: &[&[&str]] = &[
+    &["Sato", "Satou", "Satoh"],
+    &["Suzuki"],
+    &["Takahashi"],
+    &["Tanaka"],
+    &["Watanabe"],
+    &["Ito", "Itou", "Itoh"],
+    &["Yamamoto"],
+    &["Nakamura"],
+    &["Kobayashi"],
+    &["Kato", "Katou", "Katoh"],
+    &["Ono", "Ohno", "Oono"],
+    &["Saito", "Saitou"],
+];
+const JAPANESE_GIVEN: &[&[&str]] = &[
+    &["Hiroshi"],
+    &["Takeshi"],
+    &["Kenji"],
+    &["Yuki", "Yuuki"],
+    &["Haruto"],
+    &["Sota", "Souta"],
+    &["Yuto", "Yuuto"],
+    &["Ren"],
+    &["Daiki"],
+    &["Kenta"],
+    &["Shota", "Shouta"],
+    &["Ryo", "Ryou"],
+];
+const VIETNAMESE_FAMILY: &[&[&str]] = &[
+    &["Nguyễn", "Nguyen"],
+    &["Trần", "Tran"],
+    &["Lê", "Le"],
+    &["Phạm", "Pham"],
+    &["Hoàng", "Hoang", "Huynh"],
+    &["Phan"],
+    &["Vũ", "Vu", "Vo"],
+    &["Đặng", "Dang"],
+    &["Bùi", "Bui"],
+    &["Đỗ", "Do"],
+];
+const VIETNAMESE_GIVEN: &[&str] = &[
+    "Văn Anh",
+    "Minh",
+    "Thanh",
+    "Đức",
+    "Hùng",
+    "Quang",
+    "Thị Lan",
+    "Tuấn",
+    "Huy",
+    "Long",
+    "Thu Hà",
+    "Bảo",
+];
+const EAST_EU_FAMILY: &[&[&str]] = &[
+    &["Ivanov"],
+    &["Petrov"],
+    &["Kovalenko"],
+    &["Shevchenko", "Ševčenko"],
+    &["Nowak"],
+    &["Kowalski"],
+    &["Popescu"],
+    &["Horvat"],
+    &["Bondarenko"],
+    &["Novák", "Novak"],
+];
+const EAST_EU_GIVEN: &[&str] = &[
+    "Ivan",
+    "Dmytro",
+    "Oleksandr",
+    "Andrei",
+    "Piotr",
+    "Mihai",
+    "Tomasz",
+    "Sergiy",
+    "Marko",
+    "Pavel",
+    "Olena",
+    "Anna",
+];
+const WESTERN_FAMILY: &[&str] = &[
+    "Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Moore",
+    "Taylor", "Anderson", "Thomas", "Martin", "Walker", "Young", "Allen", "King", "Wright",
+    "Scott", "Green",
+];
+const WESTERN_GIVEN: &[&str] = &[
+    "James", "Michael", "Daniel", "Kevin", "Ryan", "Jason", "Eric", "Brian", "Kenneth", "David",
+    "Chris", "Alex", "Steven", "Andrew", "Mark", "Paul", "Emily", "Sarah", "Jessica", "Laura",
+];
+
+const EMAIL_DOMAINS: &[&str] = &[
+    "gmail.com",
+    "gmail.com",
+    "gmail.com",
+    "gmail.com",
+    "outlook.com",
+    "hotmail.com",
+    "proton.me",
+    "yahoo.com",
+];
+const US_AREA: &[u32] = &[
+    201, 212, 213, 305, 312, 415, 469, 512, 617, 646, 702, 713, 718, 786, 832, 917, 929,
+];
+const INTRUSION_SETS: &[&str] = &[
+    "DPRK IT Worker Programme (cluster A)",
+    "DPRK IT Worker Programme (cluster B)",
+    "DPRK IT Worker Programme (cluster C)",
+    "Laptop-farm facilitator network",
+];
+
+/// Stock resume sentences that legitimate and fraudulent resumes both draw from.
+const PHRASES: &[&str] = &[
+    "Senior full-stack engineer with a passion for building scalable web applications.",
+    "Experienced blockchain developer focused on DeFi protocols and smart contract security.",
+    "Designed and implemented RESTful APIs serving millions of requests per day.",
+    "Built decentralized exchange front ends with React, TypeScript and ethers.js.",
+    "Wrote and audited Solidity smart contracts for token launches and staking.",
+    "Led a team of five engineers delivering a cross-chain bridge on schedule.",
+    "Migrated a monolith to microservices on Kubernetes, cutting costs by 40%.",
+    "Strong background in Node.js, Python and Go backend development.",
+    "Integrated payment gateways and KYC providers for a fintech start-up.",
+    "Improved page load times by 60% through code splitting and caching.",
+    "Comfortable working remotely across time zones with distributed teams.",
+    "Developed NFT marketplace features including minting, bidding and royalties.",
+    "Implemented CI/CD pipelines with GitHub Actions, Docker and Terraform.",
+    "Contributed to open-source Web3 libraries and developer tooling.",
+    "Designed PostgreSQL schemas and optimised slow queries for analytics.",
+    "Built mobile wallets with React Native supporting multiple chains.",
+    "Experience with Rust and Substrate for blockchain runtime development.",
+    "Delivered real-time trading dashboards using WebSockets and Redis.",
+    "Mentored junior developers and ran weekly code reviews.",
+    "Bachelor of Science in Computer Science.",
+    "Fluent in English; available to start immediately.",
+    "Hands-on experience with AWS Lambda, S3, DynamoDB and CloudFront.",
+    "Created automated test suites with Jest, Cypress and Hardhat.",
+    "Worked closely with product managers to ship features every sprint.",
+    "Built GraphQL gateways aggregating on-chain and off-chain data.",
+    "Optimised gas usage of smart contracts by up to 35%.",
+    "Implemented role-based access control and OAuth2 single sign-on.",
+    "Developed trading bots and market-making strategies for centralized exchanges.",
+    "Designed Figma prototypes and turned them into responsive interfaces.",
+    "Maintained high availability services with 99.99% uptime.",
+    "Seeking a long-term remote contract with an innovative crypto company.",
+    "Experienced in Laravel, PHP and WordPress plugin development.",
+    "Implemented zero-knowledge proof verification in a rollup prototype.",
+    "Built data pipelines with Kafka, Spark and Airflow.",
+    "Excellent communication skills and a strong sense of ownership.",
+    "Shipped iOS and Android apps with Flutter used by 100k monthly users.",
+    "Audited DeFi lending protocols and reported critical vulnerabilities.",
+    "Master of Science in Software Engineering.",
+    "Integrated Chainlink oracles and The Graph subgraphs.",
+    "Managed cloud infrastructure costs and monitoring with Grafana and Prometheus.",
+];
+const COMPANIES: &[&str] = &[
+    "Blockwave Labs",
+    "Nimbus Pay",
+    "ChainForge",
+    "Helios Finance",
+    "Vertex Digital",
+    "Orbit Exchange",
+    "Lumen Wallet",
+    "Atlas Protocol",
+    "Quantum Ledger",
+    "BrightCode",
+    "Northwind Tech",
+    "Silverline Systems",
+    "Cobalt Capital",
+    "Meridian Software",
+    "Apex Web Studio",
+];
+
+#[derive(Clone, Debug, Default)]
+struct Persona {
+    id: String,
+    name: Option<Name>,
+    stolen: bool,
+    emails: Vec<String>,
+    phones: Vec<String>,
+    accounts: Vec<(String, String)>,
+    wallets: Vec<(wallet::Chain, String)>,
+    ips: Vec<String>,
+    resume: Option<String>,
+    resume_sha256: Option<String>,
+}
+
+#[derive(Debug)]
+struct Actor {
+    id: String,
+    personas: Vec<Persona>,
+    farm_ips: Vec<String>,
+}
+
+struct BundleWriter {
+    out: Box<dyn Write>,
+    first: bool,
+    count: u64,
+    emitted_scos: HashSet<String>,
+}
+
+impl BundleWriter {
+    fn new(mut out: Box<dyn Write>, bundle_id: &str) -> Result<Self> {
+        write!(
+            out,
+            "{{\"type\":\"bundle\",\"id\":\"{bundle_id}\",\"objects\":["
+        )?;
+        Ok(Self {
+            out,
+            first: true,
+            count: 0,
+            emitted_scos: HashSet::new(),
+        })
+    }
+    fn write(&mut self, v: &Value) -> Result<()> {
+        self.out
+            .write_all(if self.first { b"\n" } else { b",\n" })?;
+        self.first = false;
+        serde_json::to_writer(&mut self.out, v)?;
+        self.count += 1;
+        Ok(())
+    }
+    /// Writes an SCO once per bundle and returns its deterministic id.
+    fn sco(&mut self, mut v: Value, tlp: Tlp) -> Result<String> {
+        let ty = v["type"].as_str().unwrap_or_default().to_owned();
+        let id = v
+            .as_object()
+            .and_then(|m| deterministic_sco_id(&ty, m))
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| format!("{ty}--00000000-0000-4000-8000-000000000000"));
+        if self.emitted_scos.insert(id.clone()) {
+            if let Some(m) = v.as_object_mut() {
+                m.insert("id".into(), json!(id));
+                m.insert("spec_version".into(), json!("2.1"));
+                m.insert("object_marking_refs".into(), json!([tlp.marking_id()]));
+                if let Some(ext) = dossier_stix::extension::for_sco_type(&ty) {
+                    m.insert(
+                        "extensions".into(),
+                        json!({ ext: {"extension_type": "new-sco"} }),
+                    );
+                }
+            }
+            self.write(&v)?;
+        }
+        Ok(id)
+    }
+    fn finish(mut self) -> Result<u64> {
+        self.out.write_all(b"\n]}\n")?;
+        self.out.flush()?;
+        Ok(self.count)
+    }
+}
+
+/// A row of spelling variants, then one spelling (the first is the most common one).
+fn variant(rng: &mut Rng, table: &[&[&'static str]]) -> &'static str {
+    let row: &[&'static str] = table[rng.below(table.len() as u64) as usize];
+    if rng.chance(0.6) {
+        row[0]
+    } else {
+        row[rng.below(row.len() as u64) as usize]
+    }
+}
+
+fn culture(rng: &mut Rng, operative: bool) -> Culture {
+    let r = rng.below(100);
+    let weights: [(Culture, u64); 6] = if operative {
+        [
+            (Culture::Japanese, 25),
+            (Culture::Western, 30),
+            (Culture::Korean, 20),
+            (Culture::Chinese, 15),
+            (Culture::Vietnamese, 5),
+            (Culture::EastEuropean, 5),
+        ]
+    } else {
+        [
+            (Culture::Western, 30),
+            (Culture::Korean, 15),
+            (Culture::Chinese, 20),
+            (Culture::Japanese, 10),
+            (Culture::Vietnamese, 10),
+            (Culture::EastEuropean, 15),
+        ]
+    };
+    let mut acc = 0;
+    for (c, w) in weights {
+        acc += w;
+        if r < acc {
+            return c;
+        }
+    }
+    Culture::Western
+}
+
+fn korean_given(rng: &mut Rng) -> String {
+    let a = variant(rng, KOREAN_SYLLABLES);
+    let b = variant(rng, KOREAN_SYLLABLES).to_lowercase();
+    match rng.below(4) {
+        0 => format!("{a}-{b}"),
+        1 => format!("{a}{b}"),
+        2 => format!("{a} {}", capitalise(&b)),
+        _ => format!("{a}-{}", capitalise(&b)),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn name(rng: &mut Rng, operative: bool) -> Name {
+    let culture = culture(rng, operative);
+    let (given, family) = match culture {
+        Culture::Korean => (korean_given(rng), variant(rng, KOREAN_FAMILY).to_owned()),
+        Culture::Chinese => (
+            rng.pick(CHINESE_GIVEN).to_string(),
+            variant(rng, CHINESE_FAMILY).to_owned(),
+        ),
+        Culture::Japanese => (
+            variant(rng, JAPANESE_GIVEN).to_owned(),
+            variant(rng, JAPANESE_FAMILY).to_owned(),
+        ),
+        Culture::Vietnamese => (
+            rng.pick(VIETNAMESE_GIVEN).to_string(),
+            variant(rng, VIETNAMESE_FAMILY).to_owned(),
+        ),
+        Culture::EastEuropean => (
+            rng.pick(EAST_EU_GIVEN).to_string(),
+            variant(rng, EAST_EU_FAMILY).to_owned(),
+        ),
+        Culture::Western => (
+            rng.pick(WESTERN_GIVEN).to_string(),
+            rng.pick(WESTERN_FAMILY).to_string(),
+        ),
+    };
+    Name {
+        given,
+        family,
+        culture,
+    }
+}
+
+/// A romanisation or formatting variant of the same name.
+fn name_variant(rng: &mut Rng, n: &Name) -> (String, &'static str) {
+    let tables: &[&[&str]] = match n.culture {
+        Culture::Korean => KOREAN_FAMILY,
+        Culture::Chinese => CHINESE_FAMILY,
+        Culture::Japanese => JAPANESE_FAMILY,
+        Culture::Vietnamese => VIETNAMESE_FAMILY,
+        Culture::EastEuropean => EAST_EU_FAMILY,
+        Culture::Western => &[],
+    };
+    if let Some(row) = tables.iter().find(|row| row.contains(&n.family.as_str()))
+        && row.len() > 1
+        && rng.chance(0.5)
+    {
+        let other = row
+            .iter()
+            .find(|v| **v != n.family)
+            .copied()
+            .unwrap_or(row[0]);
+        return (format!("{} {other}", n.given), "name_romanisation");
+    }
+    match rng.below(3) {
+        0 => (format!("{} {}", n.family, n.given), "name_order"),
+        1 => (
+            format!("{} {}", n.given.replace(['-', ' '], ""), n.family).to_uppercase(),
+            "name_case_hyphen",
+        ),
+        _ => (format!("{}, {}", n.family, n.given), "name_comma"),
+    }
+}
+
+fn ascii_fold(s: &str) -> String {
+    let map = [
+        ("ễ", "e"),
+        ("ầ", "a"),
+        ("ê", "e"),
+        ("ạ", "a"),
+        ("à", "a"),
+        ("ũ", "u"),
+        ("ặ", "a"),
+        ("ù", "u"),
+        ("ỗ", "o"),
+        ("Đ", "D"),
+        ("đ", "d"),
+        ("ă", "a"),
+        ("ứ", "u"),
+        ("ù", "u"),
+        ("ả", "a"),
+        ("á", "a"),
+        ("ấ", "a"),
+        ("Š", "S"),
+        ("č", "c"),
+        ("š", "s"),
+    ];
+    let mut out = s.to_owned();
+    for (a, b) in map {
+        out = out.replace(a, b);
+    }
+    out.chars().filter(|c| c.is_ascii_alphanumeric()).collect()
+}
+
+fn email_for(rng: &mut Rng, n: &Name) -> String {
+    let g = ascii_fold(&n.given).to_lowercase();
+    let f = ascii_fold(&n.family).to_lowercase();
+    let digits = rng.range(1, 9999);
+    let local = match rng.below(6) {
+        0 => format!("{g}.{f}{digits}"),
+        1 => format!("{g}{f}{digits}"),
+        2 => format!("{}.{f}.dev{digits}", &g[..1.min(g.len())]),
+        3 => format!("{f}{g}{}", rng.range(70, 2005)),
+        4 => format!("{g}{}dev{digits}", &f[..1.min(f.len())]),
+        _ => format!(
+            "{g}.{f}.{}{}",
+            rng.pick(&["web3", "eng", "work", "jobs", "tech"]),
+            digits
+        ),
+    };
+    format!("{local}@{}", rng.pick(EMAIL_DOMAINS))
+}
+
+fn phone(rng: &mut Rng, operative: bool) -> String {
+    let us_share = if operative { 0.75 } else { 0.5 };
+    if rng.chance(us_share) {
+        let area = rng.pick(US_AREA);
+        format!("+1{area}{}{:06}", rng.range(2, 9), rng.below(1_000_000))
+    } else {
+        match rng.below(5) {
+            0 => format!("+8210{:08}", rng.below(100_000_000)),
+            1 => format!("+861{}{:09}", rng.range(3, 9), rng.below(1_000_000_000)),
+            2 => format!("+8190{:08}", rng.below(100_000_000)),
+            3 => format!(
+                "+84{}{:08}",
+                rng.pick(&[90, 91, 93, 97, 98]),
+                rng.below(100_000_000)
+            ),
+            _ => format!("+38067{:07}", rng.below(10_000_000)),
+        }
+    }
+}
+
+fn handle(rng: &mut Rng, n: &Name) -> String {
+    let g = ascii_fold(&n.given).to_lowercase();
+    let f = ascii_fold(&n.family).to_lowercase();
+    match rng.below(5) {
+        0 => format!("{g}{f}{}", rng.range(1, 999)),
+        1 => format!("{g}-{f}-dev{}", rng.range(1, 99)),
+        2 => format!("{}{f}{}", &g[..1.min(g.len())], rng.range(10, 9999)),
+        3 => format!(
+            "{f}{}{}",
+            rng.pick(&["code", "dev", "eth", "sol", "chain"]),
+            rng.range(1, 999)
+        ),
+        _ => format!(
+            "{g}{}{}",
+            rng.pick(&["_web3", "_eng", "dev", "_x"]),
+            rng.range(1, 9999)
+        ),
+    }
+}
+
+fn account(rng: &mut Rng, n: &Name, platform: &str) -> String {
+    match platform {
+        "linkedin" => format!("{}-{:x}", handle(rng, n), rng.below(1 << 28)),
+        "upwork" => format!("~01{:018x}", rng.next_u64() as u128 * 7 % (1u128 << 72)),
+        _ => handle(rng, n),
+    }
+}
+
+fn wallet_for(rng: &mut Rng) -> (wallet::Chain, String) {
+    let bytes = rng.bytes::<20>();
+    match rng.below(10) {
+        0..=4 => (wallet::Chain::Eth, wallet::eip55(&bytes)),
+        5..=7 => (wallet::Chain::Tron, wallet::tron_address(&bytes)),
+        _ => (wallet::Chain::Btc, wallet::btc_p2wpkh(&bytes)),
+    }
+}
+
+fn vpn_ip(rng: &mut Rng) -> String {
+    // A small pool of commercial VPN exits that operatives and ordinary people both use.
+    let i = rng.below(200);
+    format!(
+        "45.{}.{}.{}",
+        80 + i / 50,
+        10 + (i * 7) % 200,
+        1 + (i * 13) % 250
+    )
+}
+
+fn residential_ip(rng: &mut Rng) -> String {
+    format!(
+        "{}.{}.{}.{}",
+        rng.pick(&[24, 67, 71, 73, 98, 104, 172, 174]),
+        rng.below(256),
+        rng.below(256),
+        rng.range(1, 254)
+    )
+}
+
+fn resume_text(rng: &mut Rng, sentences: &[usize], n: &Name, years: u64) -> String {
+    let mut out = format!(
+        "{}\n{} years of professional experience.\n",
+        n.full(),
+        years
+    );
+    for &s in sentences {
+        out.push_str(PHRASES[s % PHRASES.len()]);
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "Previously at {} and {}.\n",
+        rng.pick(COMPANIES),
+        rng.pick(COMPANIES)
+    ));
+    out
+}
+
+fn sample_sentences(rng: &mut Rng, k: usize) -> Vec<usize> {
+    let mut chosen = Vec::with_capacity(k);
+    while chosen.len() < k {
+        let s = rng.below(PHRASES.len() as u64) as usize;
+        if !chosen.contains(&s) {
+            chosen.push(s);
+        }
+    }
+    chosen
+}
+
+/// A near-duplicate of a resume: a few words and one sentence changed.
+fn perturb_resume(rng: &mut Rng, text: &str, new_name: &str) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    if !lines.is_empty() {
+        lines[0] = new_name.to_owned();
+    }
+    if lines.len() > 4 && rng.chance(0.5) {
+        let i = rng.range(2, lines.len() as u64 - 2) as usize;
+        lines.remove(i);
+    }
+    let mut words: Vec<String> = lines.join("\n").split(' ').map(str::to_owned).collect();
+    let edits = (words.len() / 40).max(1);
+    for _ in 0..edits {
+        let i = rng.below(words.len() as u64) as usize;
+        words[i] = rng
+            .pick(&["strong", "solid", "extensive", "proven", "deep", "broad"])
+            .to_string();
+    }
+    words.join(" ")
+}
+
+fn ts(micros: i64) -> String {
+    Timestamp::from_unix_micros(micros).as_str().to_owned()
+}
+
+const BASE_TIME: i64 = 1_672_531_200_000_000; // 2023-01-01T00:00:00Z
+const YEAR: i64 = 365 * 86_400 * 1_000_000;
+
+fn tlp_for(rng: &mut Rng) -> Tlp {
+    match rng.below(100) {
+        0..=4 => Tlp::Clear,
+        5..=24 => Tlp::Green,
+        25..=84 => Tlp::Amber,
+        85..=89 => Tlp::AmberStrict,
+        _ => Tlp::Red,
+    }
+}
+
+fn open_out(path: &str) -> Result<Box<dyn Write>> {
+    Ok(if path == "-" {
+        Box::new(BufWriter::with_capacity(1 << 20, std::io::stdout()))
+    } else {
+        Box::new(BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(path).with_context(|| format!("creating {path}"))?,
+        ))
+    })
+}
+
+/// The TLP level and confidence every object of one actor carries.
+#[derive(Clone, Copy)]
+struct Marks {
+    tlp: Tlp,
+    confidence: u64,
+}
+
+fn relationship(
+    rng: &mut Rng,
+    w: &mut BundleWriter,
+    rel: &str,
+    src: &str,
+    dst: &str,
+    t: i64,
+    m: Marks,
+) -> Result<()> {
+    w.write(&json!({
+        "type": "relationship", "spec_version": "2.1", "id": format!("relationship--{}", rng.uuid()),
+        "created": ts(t), "modified": ts(t), "relationship_type": rel, "source_ref": src, "target_ref": dst,
+        "confidence": m.confidence, "object_marking_refs": [m.tlp.marking_id()],
+    }))
+}
+
+pub fn run(args: &GenerateArgs) -> Result<()> {
+    let mut rng = Rng::new(args.seed);
+    let mut w = BundleWriter::new(open_out(&args.out)?, &format!("bundle--{}", rng.uuid()))?;
+
+    let mut set_ids = Vec::new();
+    for name in INTRUSION_SETS {
+        let id = format!("intrusion-set--{}", rng.uuid());
+        w.write(&json!({
+            "type": "intrusion-set", "spec_version": "2.1", "id": id, "created": ts(BASE_TIME), "modified": ts(BASE_TIME),
+            "name": name, "aliases": ["Famous Chollima", "Jasper Sleet", "UNC5267"], "confidence": 80,
+            "object_marking_refs": [Tlp::Green.marking_id()],
+        }))?;
+        set_ids.push(id);
+    }
+
+    let mut actors = Vec::with_capacity(args.actors as usize);
+    for a in 0..args.actors {
+        let mut r = rng.fork(u64::from(a));
+        let actor = gen_actor(&mut r, &mut w, &set_ids, a)?;
+        actors.push(actor);
+    }
+    let objects = w.finish()?;
+    eprintln!("generated {} actors, {objects} objects", actors.len());
+
+    if args.applicants > 0 {
+        let path = args
+            .applicants_out
+            .as_ref()
+            .context("--applicants needs --applicants-out FILE")?;
+        let mut out = BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        );
+        let mut truth: Box<dyn Write> = match &args.truth_out {
+            Some(p) => Box::new(BufWriter::new(
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+            )),
+            None => Box::new(std::io::sink()),
+        };
+        let mut r = rng.fork(0xa991);
+        for i in 0..args.applicants {
+            let reference = format!("app-{:06}", i + 1);
+            let (app, t) = if !actors.is_empty() && r.chance(args.operative_share) {
+                operative_applicant(&mut r, &actors, &reference)
+            } else {
+                legit_applicant(&mut r, &actors, &reference)
+            };
+            serde_json::to_writer(&mut out, &app)?;
+            out.write_all(b"\n")?;
+            serde_json::to_writer(&mut truth, &t)?;
+            truth.write_all(b"\n")?;
+        }
+        out.flush()?;
+        truth.flush()?;
+        eprintln!("generated {} applicants", args.applicants);
+    }
+    Ok(())
+}
+
+fn gen_actor(r: &mut Rng, w: &mut BundleWriter, set_ids: &[String], a: u32) -> Result<Actor> {
+    let tlp = tlp_for(r);
+    let confidence = r.range(50, 95);
+    let first_seen = BASE_TIME + (r.below(2 * YEAR as u64) as i64);
+    let created = first_seen + (r.below(30 * 86_400_000_000) as i64);
+    let last_seen = created + (r.below(YEAR as u64) as i64);
+    let actor_id = format!("threat-actor--{}", r.uuid());
+    let codename = format!(
+        "{}-{}",
+        r.pick(&[
+            "JADE", "ONYX", "COBALT", "AMBERFOX", "NIGHTOWL", "SILKROAD", "PAEKTU", "TAEDONG"
+        ]),
+        100 + a
+    );
+    w.write(&json!({
+        "type": "threat-actor", "spec_version": "2.1", "id": actor_id, "created": ts(created), "modified": ts(last_seen),
+        "name": format!("IT worker team {codename}"), "threat_actor_types": ["nation-state", "criminal"],
+        "aliases": [codename], "first_seen": ts(first_seen), "last_seen": ts(last_seen), "roles": ["agent"],
+        "labels": ["dprk-it-worker"], "confidence": confidence, "object_marking_refs": [tlp.marking_id()],
+    }))?;
+    let set = r.pick(set_ids).clone();
+    relationship(
+        r,
+        w,
+        "attributed-to",
+        &set,
+        &actor_id,
+        created,
+        Marks { tlp, confidence },
+    )?;
+
+    let n_personas = match r.below(100) {
+        0..=19 => 1,
+        20..=44 => 2,
+        45..=69 => 3,
+        70..=84 => 4,
+        85..=94 => 5,
+        _ => 6,
+    };
+    let template = sample_sentences(r, 9);
+    let farm_ips: Vec<String> = (0..r.range(1, 3)).map(|_| residential_ip(r)).collect();
+    let team_wallets: Vec<(wallet::Chain, String)> =
+        (0..r.range(1, 3)).map(|_| wallet_for(r)).collect();
+    let team_phone = phone(r, true);
+    let mut personas = Vec::new();
+    for _ in 0..n_personas {
+        let stolen = r.chance(0.08);
+        let n = name(r, true);
+        let pid = format!("identity--{}", r.uuid());
+        let t = created + (r.below(YEAR as u64 / 2) as i64);
+        let mut p = Persona {
+            id: pid.clone(),
+            name: Some(n.clone()),
+            stolen,
+            ..Default::default()
+        };
+        let mut identity = json!({
+            "type": "identity", "spec_version": "2.1", "id": pid, "created": ts(t), "modified": ts(t),
+            "name": n.full(), "identity_class": "individual", "confidence": confidence,
+            "object_marking_refs": [tlp.marking_id()],
+        });
+        if stolen {
+            identity["labels"] = json!(["stolen-identity"]);
+            identity["x_dossier_stolen_identity"] = json!(true);
+            identity["description"] =
+                json!("Real person whose identity documents were used by the team.");
+        } else {
+            identity["labels"] = json!(["persona"]);
+        }
+        w.write(&identity)?;
+        if stolen {
+            relationship(
+                r,
+                w,
+                "impersonates",
+                &actor_id,
+                &pid,
+                t,
+                Marks { tlp, confidence },
+            )?;
+        } else {
+            relationship(
+                r,
+                w,
+                "attributed-to",
+                &pid,
+                &actor_id,
+                t,
+                Marks { tlp, confidence },
+            )?;
+        }
+        // Identifiers, some shared with the team.
+        for _ in 0..r.range(1, 2) {
+            p.emails.push(email_for(r, &n));
+        }
+        p.phones.push(if r.chance(0.4) {
+            team_phone.clone()
+        } else {
+            phone(r, true)
+        });
+        for platform in ["github", "linkedin", "telegram", "upwork"] {
+            if r.chance(if platform == "github" { 0.85 } else { 0.5 }) {
+                p.accounts
+                    .push((platform.to_owned(), account(r, &n, platform)));
+            }
+        }
+        if r.chance(0.8) {
+            p.wallets.push(if r.chance(0.7) {
+                r.pick(&team_wallets).clone()
+            } else {
+                wallet_for(r)
+            });
+        }
+        p.ips.push(if r.chance(0.6) {
+            r.pick(&farm_ips).clone()
+        } else {
+            vpn_ip(r)
+        });
+        if r.chance(0.8) {
+            let years = r.range(4, 12);
+            let text = resume_text(r, &template, &n, years);
+            p.resume_sha256 = Some(
+                Sha256::digest(text.as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
+            );
+            p.resume = Some(text);
+        }
+        emit_identifiers(r, w, &p, &n, t, tlp, confidence)?;
+        personas.push(p);
+    }
+    Ok(Actor {
+        id: actor_id,
+        personas,
+        farm_ips,
+    })
+}
+
+fn emit_identifiers(
+    r: &mut Rng,
+    w: &mut BundleWriter,
+    p: &Persona,
+    n: &Name,
+    t: i64,
+    tlp: Tlp,
+    confidence: u64,
+) -> Result<()> {
+    let mut sco_ids = Vec::new();
+    for e in &p.emails {
+        sco_ids.push(w.sco(
+            json!({"type": "email-addr", "value": e, "display_name": n.full()}),
+            tlp,
+        )?);
+    }
+    for ph in &p.phones {
+        sco_ids.push(w.sco(json!({"type": "phone-number", "value": ph}), tlp)?);
+    }
+    for (platform, login) in &p.accounts {
+        let v = if platform == "upwork" {
+            json!({"type": "user-account", "account_type": platform, "user_id": login, "display_name": n.full()})
+        } else {
+            json!({"type": "user-account", "account_type": platform, "account_login": login})
+        };
+        sco_ids.push(w.sco(v, tlp)?);
+    }
+    for (chain, addr) in &p.wallets {
+        let mut v = json!({"type": "cryptocurrency-wallet", "value": addr});
+        v["x_dossier_chain"] = json!(chain.as_str());
+        sco_ids.push(w.sco(v, tlp)?);
+    }
+    for ip in &p.ips {
+        sco_ids.push(w.sco(json!({"type": "ipv4-addr", "value": ip}), tlp)?);
+    }
+    if let (Some(text), Some(hash)) = (&p.resume, &p.resume_sha256) {
+        let file = w.sco(
+            json!({"type": "file", "name": format!("{}_Resume.pdf", ascii_fold(&n.full())), "hashes": {"SHA-256": hash}, "mime_type": "application/pdf"}),
+            tlp,
+        )?;
+        sco_ids.push(file);
+        w.write(&json!({
+            "type": "note", "spec_version": "2.1", "id": format!("note--{}", r.uuid()), "created": ts(t), "modified": ts(t),
+            "abstract": "Resume text", "content": text, "object_refs": [p.id], "object_marking_refs": [tlp.marking_id()],
+        }))?;
+    }
+    for sco in sco_ids {
+        relationship(
+            r,
+            w,
+            "related-to",
+            &p.id,
+            &sco,
+            t,
+            Marks { tlp, confidence },
+        )?;
+    }
+    Ok(())
+}
+
+// ---- applicants -------------------------------------------------------------------------
+
+fn format_phone(r: &mut Rng, e164: &str) -> (String, &'static str) {
+    if let Some(rest) = e164.strip_prefix("+1")
+        && rest.len() == 10
+    {
+        let (a, b, c) = (&rest[..3], &rest[3..6], &rest[6..]);
+        return match r.below(5) {
+            0 => (format!("+1 ({a}) {b}-{c}"), "phone_formatting"),
+            1 => (format!("({a}) {b}-{c}"), "phone_national"),
+            2 => (format!("1-{a}-{b}-{c}"), "phone_trunk_prefix"),
+            3 => (format!("{a}.{b}.{c}"), "phone_national"),
+            _ => (format!("+1 {a} {b} {c}"), "phone_formatting"),
+        };
+    }
+    if let Some(rest) = e164.strip_prefix("+82") {
+        return (
+            format!("0{}-{}-{}", &rest[..2], &rest[2..6], &rest[6..]),
+            "phone_national_kr",
+        );
+    }
+    let cc = if e164.starts_with("+380") { 4 } else { 3 };
+    (
+        format!("{} {} {}", &e164[..cc], &e164[cc..cc + 2], &e164[cc + 2..]),
+        "phone_formatting",
+    )
+}
+
+fn perturb_email(r: &mut Rng, email: &str) -> (String, &'static str) {
+    let Some((local, domain)) = email.split_once('@') else {
+        return (email.to_owned(), "email_exact");
+    };
+    let gmail = domain == "gmail.com";
+    match r.below(5) {
+        0 if gmail => {
+            let stripped = local.replace('.', "");
+            let mut dotted = String::new();
+            for (i, c) in stripped.chars().enumerate() {
+                if i > 0 && i % 3 == 0 {
+                    dotted.push('.');
+                }
+                dotted.push(c);
+            }
+            (format!("{dotted}@{domain}"), "email_gmail_dots")
+        }
+        1 if gmail || domain == "outlook.com" || domain == "proton.me" => (
+            format!(
+                "{local}+{}@{domain}",
+                r.pick(&["jobs", "work", "apply", "hr"])
+            ),
+            "email_plus_tag",
+        ),
+        2 if gmail => (format!("{local}@googlemail.com"), "email_googlemail"),
+        3 => (
+            format!("{}@{}", capitalise(local), domain.to_uppercase()),
+            "email_case",
+        ),
+        _ => (email.to_owned(), "email_exact"),
+    }
+}
+
+fn present_account(r: &mut Rng, platform: &str, login: &str) -> (Value, &'static str) {
+    match (platform, r.below(4)) {
+        ("github", 0) => (
+            json!({"url": format!("https://github.com/{login}")}),
+            "account_url",
+        ),
+        ("github", 1) => (
+            json!({"url": format!("github.com/{}/", login.to_uppercase())}),
+            "account_url_case",
+        ),
+        ("linkedin", 0 | 1) => (
+            json!({"url": format!("https://{}.linkedin.com/in/{login}/", r.pick(&["www", "uk", "de", "kr"]))}),
+            "account_url_locale",
+        ),
+        ("telegram", 0 | 1) => (
+            json!({"url": format!("https://t.me/{login}")}),
+            "account_url",
+        ),
+        ("telegram", 2) => (
+            json!({"platform": "telegram", "username": format!("@{login}")}),
+            "account_at_handle",
+        ),
+        ("upwork", 0 | 1) => (
+            json!({"url": format!("https://www.upwork.com/freelancers/{login}")}),
+            "account_url",
+        ),
+        (_, 3) => (
+            json!({"platform": platform, "username": login.to_uppercase()}),
+            "account_case",
+        ),
+        _ => (
+            json!({"platform": platform, "username": login}),
+            "account_exact",
+        ),
+    }
+}
+
+fn present_wallet(r: &mut Rng, chain: wallet::Chain, addr: &str) -> (Value, &'static str) {
+    match chain {
+        wallet::Chain::Eth if r.chance(0.5) => (
+            json!({"chain": "eth", "address": addr.to_lowercase()}),
+            "wallet_lowercase",
+        ),
+        wallet::Chain::Btc if r.chance(0.3) => {
+            (json!({"address": addr.to_uppercase()}), "wallet_uppercase")
+        }
+        _ if r.chance(0.5) => (json!({"address": addr}), "wallet_no_chain"),
+        _ => (
+            json!({"chain": chain.as_str(), "address": addr}),
+            "wallet_exact",
+        ),
+    }
+}
+
+fn fresh_identifiers(r: &mut Rng, n: &Name, app: &mut serde_json::Map<String, Value>) {
+    app.insert("emails".into(), json!([email_for(r, n)]));
+    let fresh_phone = phone(r, false);
+    let (ph, _) = format_phone(r, &fresh_phone);
+    app.insert("phones".into(), json!([ph]));
+    let mut accounts = Vec::new();
+    for platform in ["github", "linkedin"] {
+        if r.chance(0.6) {
+            let login = account(r, n, platform);
+            accounts.push(present_account(r, platform, &login).0);
+        }
+    }
+    if !accounts.is_empty() {
+        app.insert("accounts".into(), Value::Array(accounts));
+    }
+    if r.chance(0.3) {
+        let (chain, addr) = wallet_for(r);
+        app.insert("wallets".into(), json!([present_wallet(r, chain, &addr).0]));
+    }
+}
+
+fn legit_applicant(r: &mut Rng, actors: &[Actor], reference: &str) -> (Value, Value) {
+    let mut hard = Vec::new();
+    let mut n = name(r, false);
+    let roll = r.below(100);
+    if roll < 3 && !actors.is_empty() {
+        // Shares the exact name of a known persona.
+        let a = r.pick(actors);
+        if let Some(pn) = r.pick(&a.personas).name.clone() {
+            n = pn;
+            hard.push("same_name_as_persona");
+        }
+    } else if roll < 5 && !actors.is_empty() {
+        // The real person whose identity a team stole, applying under their own name.
+        let stolen: Vec<&Persona> = actors
+            .iter()
+            .flat_map(|a| a.personas.iter())
+            .filter(|p| p.stolen)
+            .take(500)
+            .collect();
+        if !stolen.is_empty()
+            && let Some(pn) = r.pick(&stolen).name.clone()
+        {
+            n = pn;
+            hard.push("stolen_identity_owner");
+        }
+    }
+    let mut app = serde_json::Map::new();
+    app.insert("ref".into(), json!(reference));
+    app.insert("names".into(), json!([n.full()]));
+    fresh_identifiers(r, &n, &mut app);
+    if r.chance(0.4) {
+        let ip = if r.chance(0.3) {
+            hard.push("shared_vpn_ip");
+            vpn_ip(r)
+        } else {
+            residential_ip(r)
+        };
+        app.insert("ips".into(), json!([ip]));
+    }
+    if r.chance(0.6) {
+        let sentences = sample_sentences(r, 8);
+        let years = r.range(1, 15);
+        let text = resume_text(r, &sentences, &n, years);
+        hard.push("stock_resume_phrases");
+        app.insert("resume_text".into(), json!(text));
+    }
+    (
+        Value::Object(app),
+        json!({"ref": reference, "label": "legit", "actor": null, "perturbations": [], "hard_negative": hard}),
+    )
+}
+
+fn operative_applicant(r: &mut Rng, actors: &[Actor], reference: &str) -> (Value, Value) {
+    let actor = r.pick(actors);
+    let source = r.pick(&actor.personas);
+    let mut perturbations: Vec<&'static str> = Vec::new();
+    let source_name = source.name.clone().unwrap_or_else(|| name(r, true));
+    let new_name = match r.below(10) {
+        0..=4 => {
+            perturbations.push("new_name");
+            name(r, true).full()
+        }
+        5..=7 => {
+            let (v, kind) = name_variant(r, &source_name);
+            perturbations.push(kind);
+            v
+        }
+        _ => {
+            perturbations.push("same_name");
+            source_name.full()
+        }
+    };
+    let mut app = serde_json::Map::new();
+    app.insert("ref".into(), json!(reference));
+    app.insert("names".into(), json!([new_name]));
+    let persona_name = Name {
+        given: new_name.clone(),
+        family: String::new(),
+        culture: source_name.culture,
+    };
+    // Which identifiers come back: usually one to three strong ones, sometimes only weak ties.
+    let pool: Vec<&Persona> = actor.personas.iter().collect();
+    let weak_only = r.chance(0.04);
+    let mut reused = 0;
+    if !weak_only {
+        let k = r.range(1, 3);
+        let mut kinds = vec!["email", "phone", "account", "wallet", "document"];
+        for _ in 0..k {
+            if kinds.is_empty() {
+                break;
+            }
+            let i = r.below(kinds.len() as u64) as usize;
+            let kind = kinds.remove(i);
+            let p = *r.pick(&pool);
+            match kind {
+                "email" if !p.emails.is_empty() => {
+                    let e = r.pick(&p.emails).clone();
+                    let (e, how) = perturb_email(r, &e);
+                    app.insert("emails".into(), json!([e]));
+                    perturbations.push(how);
+                    reused += 1;
+                }
+                "phone" if !p.phones.is_empty() => {
+                    let (ph, how) = format_phone(r, &p.phones[0]);
+                    app.insert("phones".into(), json!([ph]));
+                    perturbations.push(how);
+                    reused += 1;
+                }
+                "account" if !p.accounts.is_empty() => {
+                    let (platform, login) = r.pick(&p.accounts).clone();
+                    let (v, how) = present_account(r, &platform, &login);
+                    app.insert("accounts".into(), json!([v]));
+                    perturbations.push(how);
+                    reused += 1;
+                }
+                "wallet" if !p.wallets.is_empty() => {
+                    let (chain, addr) = r.pick(&p.wallets).clone();
+                    let (v, how) = present_wallet(r, chain, &addr);
+                    app.insert("wallets".into(), json!([v]));
+                    perturbations.push(how);
+                    reused += 1;
+                }
+                "document" if p.resume_sha256.is_some() => {
+                    app.insert("documents".into(), json!([{"sha256": p.resume_sha256}]));
+                    perturbations.push("document_hash");
+                    reused += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+    // Fill the rest with fresh identifiers, as a new persona would.
+    let mut fresh = serde_json::Map::new();
+    fresh_identifiers(r, &persona_name, &mut fresh);
+    for (k, v) in fresh {
+        app.entry(k).or_insert(v);
+    }
+    if r.chance(0.6) {
+        let ip = if r.chance(0.6) {
+            r.pick(&actor.farm_ips).clone()
+        } else {
+            vpn_ip(r)
+        };
+        app.insert("ips".into(), json!([ip]));
+        perturbations.push("ip_reuse");
+    }
+    if let Some(text) = pool.iter().find_map(|p| p.resume.as_ref())
+        && r.chance(if weak_only { 0.7 } else { 0.5 })
+    {
+        app.insert(
+            "resume_text".into(),
+            json!(perturb_resume(r, text, &new_name)),
+        );
+        perturbations.push("resume_near_duplicate");
+    }
+    let category = if reused > 0 { "strong" } else { "weak_only" };
+    (
+        Value::Object(app),
+        json!({"ref": reference, "label": "operative", "actor": actor.id, "persona": source.id, "category": category,
+               "perturbations": perturbations, "hard_negative": []}),
+    )
+}

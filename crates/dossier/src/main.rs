@@ -1,0 +1,480 @@
+//! `dossier`: the command-line entry point. The only place that reads argv and the
+//! environment and picks exit codes; everything else lives in the library crates.
+
+mod generate;
+mod pipeline;
+mod rng;
+
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use dossier_stix::{Role, Tlp};
+use dossier_store::{Directory, ObjectStore, Query, SqliteStore, StoreError, Versions};
+
+/// dossier: a self-hostable threat-intelligence exchange for screening job applicants and
+/// payment counterparties against known fake-identity operatives.
+#[derive(Parser)]
+#[command(name = "dossier", version, about, long_about = None)]
+struct Cli {
+    /// Data directory of the embedded store.
+    #[arg(
+        long,
+        global = true,
+        env = "DOSSIER_DATA",
+        default_value = "./dossier-data"
+    )]
+    data: PathBuf,
+    /// Log filter (e.g. `info`, `dossier=debug`); logs go to stderr.
+    #[arg(long, global = true, env = "DOSSIER_LOG", default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import a STIX 2.1 bundle or JSON Lines of objects (FILE, or - for stdin).
+    Import(ImportArgs),
+    /// Export objects as a STIX 2.1 bundle on stdout.
+    Export(ExportArgs),
+    /// Manage member organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage collections.
+    #[command(subcommand)]
+    Collection(CollectionCommand),
+    /// Write a realistic synthetic data set (a STIX bundle, and optionally applicants).
+    Generate(generate::GenerateArgs),
+    /// Make a fresh data directory with synthetic data and print what to do next.
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// The bundle or JSON Lines file; `-` reads stdin.
+    file: String,
+    /// Submitting organization (default: the ISAC itself).
+    #[arg(long)]
+    org: Option<String>,
+    /// Target collection (id, UUID or alias; default: the first collection).
+    #[arg(long)]
+    collection: Option<String>,
+    /// Let other members see the submitting organization (default: anonymous to them).
+    #[arg(long)]
+    named: bool,
+    /// Largest accepted object, in bytes.
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    max_object_bytes: usize,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// Only these object types (repeatable).
+    #[arg(long = "type")]
+    types: Vec<String>,
+    /// Only this collection (id, UUID or alias).
+    #[arg(long)]
+    collection: Option<String>,
+    /// Only objects added after this RFC 3339 timestamp (e.g. 2026-01-01T00:00:00Z).
+    #[arg(long)]
+    since: Option<String>,
+    /// Every version, not only the latest.
+    #[arg(long)]
+    all_versions: bool,
+    /// Leave out anything more restricted than this TLP level (e.g. `green` for a public export).
+    #[arg(long)]
+    max_tlp: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Add a member organization; prints its id.
+    Add { name: String },
+    /// List organizations (JSON Lines).
+    List,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; prints its id, then the secret alone on the last line.
+    Create {
+        /// Organization name.
+        #[arg(long)]
+        org: String,
+        /// admin, analyst or member.
+        #[arg(long)]
+        role: String,
+        /// A note on what the token is for.
+        #[arg(long)]
+        label: Option<String>,
+        /// Days until the token expires (default: never).
+        #[arg(long)]
+        expires_days: Option<u32>,
+    },
+    /// Revoke a token by id.
+    Revoke { id: String },
+    /// List tokens (never their secrets), as JSON Lines.
+    List,
+}
+
+#[derive(Subcommand)]
+enum CollectionCommand {
+    /// Add a collection; prints its UUID.
+    Add {
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        alias: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// TLP level given to unmarked objects.
+        #[arg(long, default_value = "amber")]
+        default_tlp: String,
+    },
+    /// List collections (JSON Lines).
+    List,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Number of threat actors to generate.
+    #[arg(long, default_value_t = 300)]
+    actors: u32,
+    /// Random seed.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Reuse a data directory that already exists.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Exit codes: 0 success, 1 failure (I/O, database), 2 bad command line (clap), 3 input
+/// rejected (invalid objects; nothing was stored).
+const EXIT_FAILURE: u8 = 1;
+const EXIT_REJECTED: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let rejected = err.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<StoreError>(),
+                    Some(StoreError::Rejected(_))
+                )
+            });
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(if rejected {
+                EXIT_REJECTED
+            } else {
+                EXIT_FAILURE
+            })
+        }
+    }
+}
+
+fn open(data: &Path) -> Result<SqliteStore> {
+    SqliteStore::open(data)
+        .with_context(|| format!("opening the data directory {}", data.display()))
+}
+
+fn parse_tlp(s: &str) -> Result<Tlp> {
+    Tlp::parse(s).with_context(|| {
+        format!("unknown TLP level {s:?} (clear, green, amber, amber+strict, red)")
+    })
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Import(args) => import(&cli.data, args),
+        Command::Export(args) => export(&cli.data, args),
+        Command::Org(cmd) => {
+            let store = open(&cli.data)?;
+            match cmd {
+                OrgCommand::Add { name } => {
+                    let org = store.add_org(&name)?;
+                    println!("{}", org.id);
+                }
+                OrgCommand::List => {
+                    for org in store.orgs()? {
+                        println!("{}", serde_json::to_string(&org)?);
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Token(cmd) => {
+            let store = open(&cli.data)?;
+            match cmd {
+                TokenCommand::Create {
+                    org,
+                    role,
+                    label,
+                    expires_days,
+                } => {
+                    let role = Role::parse(&role).with_context(|| {
+                        format!("unknown role {role:?} (admin, analyst, member)")
+                    })?;
+                    let org = store.org_by_name(&org)?;
+                    let expires = expires_days.map(|d| {
+                        dossier_stix::timestamp::now_micros() + i64::from(d) * 86_400_000_000
+                    });
+                    let token = store.create_token(org.id, role, label.as_deref(), expires)?;
+                    println!("{}", token.info.id);
+                    println!("{}", token.secret);
+                }
+                TokenCommand::Revoke { id } => {
+                    store.revoke_token(&id)?;
+                    println!("{id}");
+                }
+                TokenCommand::List => {
+                    for t in store.tokens()? {
+                        println!("{}", serde_json::to_string(&t)?);
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Collection(cmd) => {
+            let store = open(&cli.data)?;
+            match cmd {
+                CollectionCommand::Add {
+                    title,
+                    alias,
+                    description,
+                    default_tlp,
+                } => {
+                    let c = store.add_collection(
+                        &title,
+                        alias.as_deref(),
+                        description.as_deref(),
+                        parse_tlp(&default_tlp)?,
+                    )?;
+                    println!("{}", c.uuid);
+                }
+                CollectionCommand::List => {
+                    for c in store.collections()? {
+                        println!("{}", serde_json::to_string(&c)?);
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Generate(args) => generate::run(&args),
+        Command::Demo(args) => demo(&cli.data, args),
+    }
+}
+
+fn import(data: &Path, args: ImportArgs) -> Result<()> {
+    let store = open(data)?;
+    let org = match &args.org {
+        Some(name) => store.org_by_name(name)?,
+        None => store.isac()?,
+    };
+    let collection = match &args.collection {
+        Some(key) => store.collection(key)?,
+        None => store.default_collection()?,
+    };
+    let limits = dossier_stix::split::Limits {
+        max_object_bytes: args.max_object_bytes,
+        ..Default::default()
+    };
+    let (reader, size): (Box<dyn std::io::Read + Send>, Option<u64>) = if args.file == "-" {
+        (Box::new(std::io::stdin()), None)
+    } else {
+        let f =
+            std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file))?;
+        let size = f.metadata().ok().map(|m| m.len());
+        (Box::new(f), size)
+    };
+    let bar = pipeline::progress_bar(size);
+    let started = std::time::Instant::now();
+    let submission = dossier_store::Submission {
+        org: org.id,
+        collection: collection.id,
+        named: args.named,
+    };
+    let summary =
+        pipeline::import(&store, &submission, reader, limits, bar.clone()).with_context(|| {
+            format!(
+                "importing {}",
+                if args.file == "-" {
+                    "stdin"
+                } else {
+                    &args.file
+                }
+            )
+        })?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "imported {} objects in {secs:.2}s: {} added, {} updated, {} history, {} unchanged (org {}, collection {})",
+        summary.total(),
+        summary.added,
+        summary.updated,
+        summary.history,
+        summary.unchanged,
+        org.name,
+        collection.alias.as_deref().unwrap_or(&collection.uuid)
+    );
+    let out = serde_json::json!({
+        "added": summary.added, "updated": summary.updated, "history": summary.history,
+        "unchanged": summary.unchanged, "objects": summary.total(), "seconds": secs,
+    });
+    println!("{out}");
+    Ok(())
+}
+
+fn export(data: &Path, args: ExportArgs) -> Result<()> {
+    let store = open(data)?;
+    let collection = args
+        .collection
+        .as_deref()
+        .map(|c| store.collection(c))
+        .transpose()?;
+    let added_after = match &args.since {
+        Some(s) => Some(
+            dossier_stix::Timestamp::parse(s)
+                .map_err(|e| anyhow::anyhow!("--since {s:?}: {e}"))?
+                .unix_micros()
+                - 1,
+        ),
+        None => None,
+    };
+    let query = Query {
+        collection: collection.map(|c| c.id),
+        types: args.types,
+        versions: vec![if args.all_versions {
+            Versions::All
+        } else {
+            Versions::Latest
+        }],
+        added_after,
+        max_tlp: args.max_tlp.as_deref().map(parse_tlp).transpose()?,
+        ..Query::default()
+    };
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
+    write!(
+        out,
+        "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[",
+        uuid::Uuid::new_v4()
+    )?;
+    let mut first = true;
+    let mut io_err = None;
+    let mut n = 0u64;
+    store.scan(&query, &mut |entry| {
+        let sep: &[u8] = if first { b"\n" } else { b",\n" };
+        first = false;
+        n += 1;
+        match out
+            .write_all(sep)
+            .and_then(|()| out.write_all(entry.json.as_bytes()))
+        {
+            Ok(()) => true,
+            Err(e) => {
+                io_err = Some(e);
+                false
+            }
+        }
+    })?;
+    if let Some(e) = io_err {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Ok(());
+        }
+        return Err(e).context("writing the bundle to stdout");
+    }
+    out.write_all(b"\n]}\n")?;
+    out.flush()?;
+    if std::io::stderr().is_terminal() {
+        eprintln!("exported {n} objects");
+    }
+    Ok(())
+}
+
+fn demo(data: &Path, args: DemoArgs) -> Result<()> {
+    if data.join("dossier.db").exists() && !args.force {
+        bail!(
+            "{} already holds a data directory; pass --force to reuse it or --data DIR for another",
+            data.display()
+        );
+    }
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let bundle = data.join("demo-bundle.json");
+    let applicants = data.join("demo-applicants.jsonl");
+    let truth = data.join("demo-truth.jsonl");
+    eprintln!("generating {} actors (seed {}) …", args.actors, args.seed);
+    let stats = generate::run(&generate::GenerateArgs {
+        actors: args.actors,
+        seed: args.seed,
+        out: bundle.display().to_string(),
+        applicants: 1000,
+        applicants_out: Some(applicants.clone()),
+        truth_out: Some(truth.clone()),
+        operative_share: 0.05,
+    });
+    stats?;
+    let store = open(data)?;
+    let mut orgs = Vec::new();
+    for name in ["Example Exchange", "Example Wallet", "Example Recruiters"] {
+        match store.add_org(name) {
+            Ok(o) => orgs.push(o),
+            Err(StoreError::Conflict(_)) => orgs.push(store.org_by_name(name)?),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let collection = store.default_collection()?;
+    let isac = store.isac()?;
+    let f =
+        std::fs::File::open(&bundle).with_context(|| format!("opening {}", bundle.display()))?;
+    let bar = pipeline::progress_bar(f.metadata().ok().map(|m| m.len()));
+    let summary = pipeline::import(
+        &store,
+        &dossier_store::Submission {
+            org: isac.id,
+            collection: collection.id,
+            named: true,
+        },
+        Box::new(f),
+        Default::default(),
+        bar.clone(),
+    )?;
+    bar.finish_and_clear();
+    let admin = store.create_token(isac.id, Role::Admin, Some("demo admin"), None)?;
+    let member = store.create_token(orgs[0].id, Role::Member, Some("demo member"), None)?;
+    let (versions, ids) = store.counts()?;
+    let data_arg = data.display();
+    eprintln!(
+        "\ndemo data ready in {data_arg}: {} objects imported ({versions} versions of {ids} objects stored)\n\
+         \n  organizations: ISAC, {}\n  applicants to screen: {}\n  ground truth:         {}\n\
+         \nnext:\n  dossier --data {data_arg} export --type threat-actor | head\n  dossier --data {data_arg} org list\n  dossier --data {data_arg} token list\n\
+         \nmember token for {} (shown once): {}\nadmin token for ISAC (shown once, also on stdout):",
+        summary.total(),
+        orgs.iter()
+            .map(|o| o.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        applicants.display(),
+        truth.display(),
+        orgs[0].name,
+        member.secret,
+    );
+    println!("{}", admin.secret);
+    Ok(())
+}
