@@ -29,7 +29,7 @@ pub mod typed;
 pub mod validate;
 
 pub use id::StixId;
-pub use object::{Family, StixObject};
+pub use object::{Family, Record, StixObject};
 pub use policy::{Access, OrgId, Role, Viewer};
 pub use timestamp::Timestamp;
 pub use tlp::Tlp;

@@ -191,8 +191,43 @@ impl StixObject {
     pub fn created_by_ref(&self) -> Option<&str> {
         self.get_str("created_by_ref")
     }
+    /// What storage needs of the object, dropping the parsed properties (cheaper to move
+    /// between threads and to keep in bulk).
+    pub fn into_record(self) -> Record {
+        Record {
+            tlp: self.tlp(),
+            confidence: self.confidence(),
+            spec_version: self.spec_version().map(str::to_owned),
+            id: self.id,
+            family: self.family,
+            version: self.version,
+            json: self.json,
+        }
+    }
+
     /// Typed, borrowed access to the properties of the well-known types.
     pub fn typed(&self) -> Result<crate::typed::Typed<'_>, serde_json::Error> {
         crate::typed::Typed::from_object(self)
+    }
+}
+
+/// A validated object reduced to what storage needs: its identity, version, markings and
+/// exact JSON.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub id: StixId,
+    pub family: Family,
+    /// `modified`, else `created`; `None` for versionless objects (most SCOs).
+    pub version: Option<Timestamp>,
+    pub spec_version: Option<String>,
+    pub tlp: Option<Tlp>,
+    pub confidence: Option<u8>,
+    /// The compact original JSON.
+    pub json: String,
+}
+
+impl Record {
+    pub fn object_type(&self) -> &str {
+        self.id.object_type()
     }
 }

@@ -48,6 +48,19 @@ impl Timestamp {
         Ok(t)
     }
 
+    /// Checks that `s` is a STIX timestamp without allocating.
+    pub fn check(s: &str) -> Result<(), TimestampError> {
+        parts(s).map(|_| ())
+    }
+
+    /// Like [`Timestamp::check`], also requiring millisecond precision.
+    pub fn check_millis(s: &str) -> Result<(), TimestampError> {
+        match parts(s)? {
+            frac if frac.len() >= 3 => Ok(()),
+            _ => Err(TimestampError::Precision),
+        }
+    }
+
     /// A timestamp from microseconds since the Unix epoch, formatted with 6 fractional digits.
     pub fn from_unix_micros(micros: i64) -> Self {
         let raw = format_micros(micros);
@@ -118,7 +131,8 @@ fn digits(b: &[u8]) -> Option<u32> {
     Some(b.iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')))
 }
 
-fn sort_key(s: &str) -> Result<String, TimestampError> {
+/// Validates `s` and returns its fractional digits.
+fn parts(s: &str) -> Result<&[u8], TimestampError> {
     let b = s.as_bytes();
     if b.len() < 20 || b[b.len() - 1] != b'Z' {
         return Err(TimestampError::Format);
@@ -154,6 +168,11 @@ fn sort_key(s: &str) -> Result<String, TimestampError> {
     if second == 60 && !(hour == 23 && minute == 59) {
         return Err(TimestampError::Calendar);
     }
+    Ok(frac)
+}
+
+fn sort_key(s: &str) -> Result<String, TimestampError> {
+    let frac = parts(s)?;
     let mut key = String::with_capacity(24 + frac.len());
     key.push_str(&s[0..4]);
     key.push_str(&s[5..7]);

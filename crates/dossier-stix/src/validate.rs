@@ -366,10 +366,10 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-fn check_ref(ctx: &mut Ctx<'_>, path: &str, v: &Value, target: Target) {
+fn check_ref(ctx: &mut Ctx<'_>, path: &dyn Fn() -> String, v: &Value, target: Target) {
     let Some(s) = v.as_str() else {
         ctx.err(
-            path,
+            path(),
             format!("expected a STIX identifier string, found {}", json_kind(v)),
         );
         return;
@@ -377,7 +377,7 @@ fn check_ref(ctx: &mut Ctx<'_>, path: &str, v: &Value, target: Target) {
     let id = match StixId::parse(s) {
         Ok(id) => id,
         Err(e) => {
-            ctx.err(path, format!("{s:?} is not a STIX identifier: {e}"));
+            ctx.err(path(), format!("{s:?} is not a STIX identifier: {e}"));
             return;
         }
     };
@@ -423,32 +423,35 @@ fn check_ref(ctx: &mut Ctx<'_>, path: &str, v: &Value, target: Target) {
             Target::Any => String::new(),
         };
         ctx.err(
-            path,
+            path(),
             format!("references a {ty}, but must reference {allowed}"),
         );
     }
 }
 
-fn check_kind(ctx: &mut Ctx<'_>, path: &str, v: &Value, kind: Kind) {
+fn check_kind(ctx: &mut Ctx<'_>, path: &dyn Fn() -> String, v: &Value, kind: Kind) {
     match kind {
         Str => {
             if !v.is_string() {
-                ctx.err(path, format!("expected a string, found {}", json_kind(v)));
+                ctx.err(path(), format!("expected a string, found {}", json_kind(v)));
             }
         }
         Bool => {
             if !v.is_boolean() {
-                ctx.err(path, format!("expected a boolean, found {}", json_kind(v)));
+                ctx.err(
+                    path(),
+                    format!("expected a boolean, found {}", json_kind(v)),
+                );
             }
         }
         Int(min, max) => match v.as_i64() {
             Some(i) if (min..=max).contains(&i) => {}
             Some(i) => ctx.err(
-                path,
+                path(),
                 format!("{i} is outside the allowed range {min}..={max}"),
             ),
             None => ctx.err(
-                path,
+                path(),
                 format!(
                     "expected an integer, found {}",
                     if v.is_number() {
@@ -462,10 +465,10 @@ fn check_kind(ctx: &mut Ctx<'_>, path: &str, v: &Value, kind: Kind) {
         Float(min, max) => match v.as_f64() {
             Some(f) if f >= min && f <= max => {}
             Some(f) => ctx.err(
-                path,
+                path(),
                 format!("{f} is outside the allowed range {min}..={max}"),
             ),
-            None => ctx.err(path, format!("expected a number, found {}", json_kind(v))),
+            None => ctx.err(path(), format!("expected a number, found {}", json_kind(v))),
         },
         Ts | TsMillis => match v.as_str() {
             Some(s) => {
@@ -475,73 +478,79 @@ fn check_kind(ctx: &mut Ctx<'_>, path: &str, v: &Value, kind: Kind) {
                     Timestamp::parse(s)
                 };
                 if let Err(e) = r {
-                    ctx.err(path, format!("{s:?} is not a valid timestamp: {e}"));
+                    ctx.err(path(), format!("{s:?} is not a valid timestamp: {e}"));
                 }
             }
             None => ctx.err(
-                path,
+                path(),
                 format!("expected a timestamp string, found {}", json_kind(v)),
             ),
         },
         Ref(target) => check_ref(ctx, path, v, target),
         RefList(target) => match v.as_array() {
-            Some(items) if items.is_empty() => ctx.err(path, "must not be an empty list"),
+            Some(items) if items.is_empty() => ctx.err(path(), "must not be an empty list"),
             Some(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    check_ref(ctx, &format!("{path}[{i}]"), item, target);
+                    check_ref(ctx, &|| format!("{}[{i}]", path()), item, target);
                 }
             }
             None => ctx.err(
-                path,
+                path(),
                 format!("expected a list of identifiers, found {}", json_kind(v)),
             ),
         },
         StrList => match v.as_array() {
-            Some(items) if items.is_empty() => ctx.err(path, "must not be an empty list"),
+            Some(items) if items.is_empty() => ctx.err(path(), "must not be an empty list"),
             Some(items) => {
                 for (i, item) in items.iter().enumerate() {
                     if !item.is_string() {
                         ctx.err(
-                            format!("{path}[{i}]"),
+                            format!("{}[{i}]", path()),
                             format!("expected a string, found {}", json_kind(item)),
                         );
                     }
                 }
             }
             None => ctx.err(
-                path,
+                path(),
                 format!("expected a list of strings, found {}", json_kind(v)),
             ),
         },
         Obj => {
             if !v.is_object() {
-                ctx.err(path, format!("expected an object, found {}", json_kind(v)));
+                ctx.err(
+                    path(),
+                    format!("expected an object, found {}", json_kind(v)),
+                );
             }
         }
         ObjList => match v.as_array() {
-            Some(items) if items.is_empty() => ctx.err(path, "must not be an empty list"),
+            Some(items) if items.is_empty() => ctx.err(path(), "must not be an empty list"),
             Some(items) => {
                 for (i, item) in items.iter().enumerate() {
                     if !item.is_object() {
                         ctx.err(
-                            format!("{path}[{i}]"),
+                            format!("{}[{i}]", path()),
                             format!("expected an object, found {}", json_kind(item)),
                         );
                     }
                 }
             }
             None => ctx.err(
-                path,
+                path(),
                 format!("expected a list of objects, found {}", json_kind(v)),
             ),
         },
         Hashes => match v.as_object() {
-            Some(map) if map.is_empty() => ctx.err(path, "must not be empty"),
+            Some(map) if map.is_empty() => ctx.err(path(), "must not be empty"),
             Some(map) => {
                 for (alg, h) in map {
-                    let p = format!("{path}.{alg}");
+                    let p = || format!("{}.{alg}", path());
                     let Some(h) = h.as_str() else {
-                        ctx.err(p, format!("expected a hash string, found {}", json_kind(h)));
+                        ctx.err(
+                            p(),
+                            format!("expected a hash string, found {}", json_kind(h)),
+                        );
                         continue;
                     };
                     let want = match alg.as_str() {
@@ -554,12 +563,12 @@ fn check_kind(ctx: &mut Ctx<'_>, path: &str, v: &Value, kind: Kind) {
                     if let Some(n) = want
                         && (h.len() != n || !h.bytes().all(|b| b.is_ascii_hexdigit()))
                     {
-                        ctx.err(p, format!("expected {n} hexadecimal digits"));
+                        ctx.err(p(), format!("expected {n} hexadecimal digits"));
                     }
                 }
             }
             None => ctx.err(
-                path,
+                path(),
                 format!("expected a hashes dictionary, found {}", json_kind(v)),
             ),
         },
@@ -668,7 +677,7 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
     }
 
     for (name, value) in map {
-        let path = format!("$.{name}");
+        let path = || format!("$.{name}");
         if matches!(name.as_str(), "type" | "id" | "spec_version") {
             continue;
         }
@@ -712,7 +721,7 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
             match gm.get("marking_ref") {
                 Some(m) => check_ref(
                     &mut ctx,
-                    &format!("$.granular_markings[{i}].marking_ref"),
+                    &|| format!("$.granular_markings[{i}].marking_ref"),
                     m,
                     Target::Types(&["marking-definition"]),
                 ),

@@ -22,7 +22,7 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-use dossier_stix::{Invalid, OrgId, Role, StixObject, Tlp};
+use dossier_stix::{Invalid, OrgId, Record, Role, Tlp};
 use serde::Serialize;
 
 /// Errors of the store.
@@ -112,7 +112,7 @@ pub enum Item {
     Valid {
         index: usize,
         line: u64,
-        object: StixObject,
+        object: Record,
     },
     Invalid {
         index: usize,
@@ -249,6 +249,15 @@ pub struct Entry {
     pub json: String,
 }
 
+/// One organization's submission of an object.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Provenance {
+    pub org: OrgId,
+    pub named: bool,
+    /// When it first submitted the object (microseconds).
+    pub at: i64,
+}
+
 /// Storage of STIX object versions.
 pub trait ObjectStore: Send + Sync {
     /// Stores a stream of objects atomically (see the crate docs). `progress` is called with
@@ -266,6 +275,10 @@ pub trait ObjectStore: Send + Sync {
 
     /// Every stored version of `id`, oldest first.
     fn versions(&self, id: &str) -> Result<Vec<Entry>, StoreError>;
+
+    /// The organizations that submitted any version of `id`, with whether each chose to be
+    /// named, in order of first submission.
+    fn provenance(&self, id: &str) -> Result<Vec<Provenance>, StoreError>;
 
     /// The sequence number of the newest change-log entry (0 when empty).
     fn last_change(&self) -> Result<i64, StoreError>;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use dossier_stix::timestamp::{Timestamp, now_micros};
-use dossier_stix::{Family, Invalid, OrgId, Role, StixId, StixObject, Tlp};
+use dossier_stix::{Family, Invalid, OrgId, Record, Role, StixId, StixObject, Tlp};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
@@ -118,7 +118,7 @@ impl SqliteStore {
             items.push(Item::Valid {
                 index,
                 line: 1,
-                object,
+                object: object.into_record(),
             });
         }
         self.import(
@@ -179,9 +179,47 @@ fn tlp_of(code: i64) -> Result<Tlp, StoreError> {
     Tlp::from_code(code).ok_or_else(|| StoreError::Corrupt(format!("unknown TLP code {code}")))
 }
 
+/// The statements one import runs for every object, prepared once.
+struct Stmts<'t> {
+    existing: rusqlite::Statement<'t>,
+    insert_object: rusqlite::Statement<'t>,
+    in_collection: rusqlite::Statement<'t>,
+    version_of: rusqlite::Statement<'t>,
+    current_latest: rusqlite::Statement<'t>,
+    unset_latest: rusqlite::Statement<'t>,
+    insert_member: rusqlite::Statement<'t>,
+    insert_change: rusqlite::Statement<'t>,
+    insert_provenance: rusqlite::Statement<'t>,
+}
+
+impl<'t> Stmts<'t> {
+    fn new(tx: &'t Transaction<'t>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            existing: tx.prepare("SELECT vid, version, json FROM objects WHERE id = ?1")?,
+            insert_object: tx.prepare(
+                "INSERT INTO objects (id, type, version, modified, spec_version, tlp, confidence, org, json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?,
+            in_collection: tx.prepare("SELECT EXISTS (SELECT 1 FROM collection_objects WHERE collection = ?1 AND vid = ?2)")?,
+            version_of: tx.prepare("SELECT id, version, tlp FROM objects WHERE vid = ?1")?,
+            current_latest: tx.prepare(
+                "SELECT co.vid, o.version FROM objects o
+                 JOIN collection_objects co ON co.collection = ?1 AND co.vid = o.vid
+                 WHERE o.id = ?2 AND co.latest = 1",
+            )?,
+            unset_latest: tx.prepare("UPDATE collection_objects SET latest = 0 WHERE collection = ?1 AND vid = ?2")?,
+            insert_member: tx
+                .prepare("INSERT INTO collection_objects (collection, date_added, vid, latest, tlp) VALUES (?1, ?2, ?3, ?4, ?5)")?,
+            insert_change: tx.prepare("INSERT INTO changes (at, op, collection, vid) VALUES (?1, 'add', ?2, ?3)")?,
+            insert_provenance: tx.prepare("INSERT OR IGNORE INTO provenance (vid, org, named, at) VALUES (?1, ?2, ?3, ?4)")?,
+        })
+    }
+}
+
 /// Per-import state inside the transaction.
 struct Importer<'t> {
     tx: &'t Transaction<'t>,
+    st: Stmts<'t>,
     sub: Submission,
     default_tlp: Tlp,
     last_date_added: i64,
@@ -201,6 +239,22 @@ enum Outcome {
     Unchanged,
 }
 
+/// Same object content: identical text, or equal JSON values (property order and
+/// insignificant formatting aside).
+fn same_content(stored: &str, json: &str) -> bool {
+    if stored == json {
+        return true;
+    }
+    type Map = serde_json::Map<String, serde_json::Value>;
+    match (
+        serde_json::from_str::<Map>(stored),
+        serde_json::from_str::<Map>(json),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 impl Importer<'_> {
     fn next_date_added(&mut self) -> i64 {
         // Unique and strictly increasing within the collection, close to wall-clock time.
@@ -209,11 +263,8 @@ impl Importer<'_> {
         t
     }
 
-    fn existing(&self, id: &str) -> Result<Vec<Existing>, StoreError> {
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT vid, version, json FROM objects WHERE id = ?1")?;
-        let rows = stmt.query_map([id], |r| {
+    fn existing(&mut self, id: &str) -> Result<Vec<Existing>, StoreError> {
+        let rows = self.st.existing.query_map([id], |r| {
             Ok(Existing {
                 vid: r.get(0)?,
                 version: r.get(1)?,
@@ -223,20 +274,14 @@ impl Importer<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn same_content(stored: &str, object: &StixObject) -> bool {
-        stored == object.json()
-            || serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(stored)
-                .is_ok_and(|m| &m == object.properties())
-    }
-
-    fn store(&mut self, object: &StixObject) -> Result<Result<Outcome, Invalid>, StoreError> {
-        let id = object.id().as_str();
+    fn store(&mut self, object: &Record) -> Result<Result<Outcome, Invalid>, StoreError> {
+        let id = object.id.as_str();
         let existing = self.existing(id)?;
-        let version_key: String = match (object.family(), object.version()) {
+        let version_key: String = match (object.family, &object.version) {
             (Family::Sco, _) | (_, None) => {
                 if let Some(e) = existing
                     .iter()
-                    .find(|e| Self::same_content(&e.json, object))
+                    .find(|e| same_content(&e.json, &object.json))
                 {
                     self.attach_existing(e.vid)?;
                     return Ok(Ok(Outcome::Unchanged));
@@ -255,7 +300,7 @@ impl Importer<'_> {
                 let key = v.sort_key().to_owned();
                 if let Some(e) = existing.iter().find(|e| e.version == key) {
                     let fixed_tlp = dossier_stix::tlp::fixed_marking(id).is_some();
-                    if fixed_tlp || Self::same_content(&e.json, object) {
+                    if fixed_tlp || same_content(&e.json, &object.json) {
                         self.attach_existing(e.vid)?;
                         return Ok(Ok(Outcome::Unchanged));
                     }
@@ -277,27 +322,19 @@ impl Importer<'_> {
             Some(n) if version_key.as_str() > n => Outcome::Updated,
             Some(_) => Outcome::History,
         };
-        let tlp = object.tlp();
-        let modified = object.version().map(|t| t.as_str().to_owned());
-        let vid = {
-            let mut stmt = self.tx.prepare_cached(
-                "INSERT INTO objects (id, type, version, modified, spec_version, tlp, confidence, org, json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            stmt.execute(params![
-                id,
-                object.object_type(),
-                version_key,
-                modified,
-                object.spec_version(),
-                tlp.map(Tlp::code),
-                object.confidence(),
-                self.sub.org,
-                object.json(),
-            ])?;
-            self.tx.last_insert_rowid()
-        };
-        self.add_to_collection(vid, id, &version_key, tlp, existing.is_empty())?;
+        self.st.insert_object.execute(params![
+            id,
+            object.object_type(),
+            version_key,
+            object.version.as_ref().map(Timestamp::as_str),
+            object.spec_version,
+            object.tlp.map(Tlp::code),
+            object.confidence,
+            self.sub.org,
+            object.json,
+        ])?;
+        let vid = self.tx.last_insert_rowid();
+        self.add_to_collection(vid, id, &version_key, object.tlp, existing.is_empty())?;
         self.add_provenance(vid)?;
         Ok(Ok(outcome))
     }
@@ -305,16 +342,15 @@ impl Importer<'_> {
     /// An already stored version was submitted again: make sure it is in this collection
     /// and record this organization's provenance.
     fn attach_existing(&mut self, vid: i64) -> Result<(), StoreError> {
-        let present: bool = {
-            let mut stmt = self.tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM collection_objects WHERE collection = ?1 AND vid = ?2)")?;
-            stmt.query_row(params![self.sub.collection, vid], |r| r.get(0))?
-        };
+        let present: bool = self
+            .st
+            .in_collection
+            .query_row(params![self.sub.collection, vid], |r| r.get(0))?;
         if !present {
-            let (id, version, tlp): (String, String, Option<i64>) = self.tx.query_row(
-                "SELECT id, version, tlp FROM objects WHERE vid = ?1",
-                [vid],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?;
+            let (id, version, tlp): (String, String, Option<i64>) = self
+                .st
+                .version_of
+                .query_row([vid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             let tlp = tlp.map(tlp_of).transpose()?;
             self.add_to_collection(vid, &id, &version, tlp, false)?;
         }
@@ -332,21 +368,18 @@ impl Importer<'_> {
         let mut latest = true;
         if !new_id {
             // The current latest version of this id in this collection, if any.
-            let current: Option<(i64, String)> = {
-                let mut stmt = self.tx.prepare_cached(
-                    "SELECT co.vid, o.version FROM objects o
-                     JOIN collection_objects co ON co.collection = ?1 AND co.vid = o.vid
-                     WHERE o.id = ?2 AND co.latest = 1",
-                )?;
-                stmt.query_row(params![self.sub.collection, id], |r| {
+            let current: Option<(i64, String)> = self
+                .st
+                .current_latest
+                .query_row(params![self.sub.collection, id], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })
-                .optional()?
-            };
+                .optional()?;
             if let Some((cur_vid, cur_version)) = current {
                 if version > cur_version.as_str() {
-                    let mut stmt = self.tx.prepare_cached("UPDATE collection_objects SET latest = 0 WHERE collection = ?1 AND vid = ?2")?;
-                    stmt.execute(params![self.sub.collection, cur_vid])?;
+                    self.st
+                        .unset_latest
+                        .execute(params![self.sub.collection, cur_vid])?;
                 } else {
                     latest = false;
                 }
@@ -354,30 +387,23 @@ impl Importer<'_> {
         }
         let date_added = self.next_date_added();
         let effective = tlp.unwrap_or(self.default_tlp);
-        {
-            let mut stmt = self.tx.prepare_cached(
-                "INSERT INTO collection_objects (collection, date_added, vid, latest, tlp) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            stmt.execute(params![
-                self.sub.collection,
-                date_added,
-                vid,
-                latest,
-                effective.code()
-            ])?;
-        }
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO changes (at, op, collection, vid) VALUES (?1, 'add', ?2, ?3)",
-        )?;
-        stmt.execute(params![date_added, self.sub.collection, vid])?;
+        self.st.insert_member.execute(params![
+            self.sub.collection,
+            date_added,
+            vid,
+            latest,
+            effective.code()
+        ])?;
+        self.st
+            .insert_change
+            .execute(params![date_added, self.sub.collection, vid])?;
         Ok(())
     }
 
     fn add_provenance(&mut self, vid: i64) -> Result<(), StoreError> {
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO provenance (vid, org, named, at) VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        stmt.execute(params![vid, self.sub.org, self.sub.named, self.now])?;
+        self.st
+            .insert_provenance
+            .execute(params![vid, self.sub.org, self.sub.named, self.now])?;
         Ok(())
     }
 }
@@ -436,6 +462,7 @@ impl ObjectStore for SqliteStore {
         )?;
         let mut imp = Importer {
             tx: &tx,
+            st: Stmts::new(&tx)?,
             sub: *submission,
             default_tlp: tlp_of(default_tlp)?,
             last_date_added: last.unwrap_or(0),
@@ -499,6 +526,7 @@ impl ObjectStore for SqliteStore {
             }
         }
         progress(consumed);
+        drop(imp);
         if invalid_objects > 0 || fatal.is_some() {
             drop(tx); // rolls back
             return Err(StoreError::Rejected(Rejection {
@@ -608,6 +636,22 @@ impl ObjectStore for SqliteStore {
              WHERE o.id = ?1 ORDER BY o.version"
         ))?;
         let rows = stmt.query_map([id], |r| entry_from_row(r).map(|(e, _)| e))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn provenance(&self, id: &str) -> Result<Vec<Provenance>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT p.org, max(p.named), min(p.at) FROM provenance p JOIN objects o ON o.vid = p.vid
+             WHERE o.id = ?1 GROUP BY p.org ORDER BY min(p.at), p.org",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok(Provenance {
+                org: r.get(0)?,
+                named: r.get(1)?,
+                at: r.get(2)?,
+            })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
