@@ -79,9 +79,7 @@ pub fn base58check(version: u8, payload: &[u8]) -> String {
 
 /// Decodes base58check into `version ‖ payload` after verifying the checksum.
 pub fn base58check_decode(s: &str) -> Result<Vec<u8>, WalletError> {
-    let data = bs58::decode(s)
-        .into_vec()
-        .map_err(|_| WalletError::Unrecognised)?;
+    let data = bs58::decode(s).into_vec().map_err(|_| WalletError::Unrecognised)?;
     if data.len() < 5 {
         return Err(WalletError::Unrecognised);
     }
@@ -113,8 +111,7 @@ pub fn parse(address: &str) -> Result<Wallet, WalletError> {
     if let Some(hex) = a.strip_prefix("0x").or_else(|| a.strip_prefix("0X")) {
         if hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             let lower = hex.to_ascii_lowercase();
-            let mixed = hex.bytes().any(|b| b.is_ascii_lowercase())
-                && hex.bytes().any(|b| b.is_ascii_uppercase());
+            let mixed = hex.bytes().any(|b| b.is_ascii_lowercase()) && hex.bytes().any(|b| b.is_ascii_uppercase());
             if mixed {
                 let mut bytes = [0u8; 20];
                 for (i, chunk) in lower.as_bytes().chunks(2).enumerate() {
@@ -125,40 +122,28 @@ pub fn parse(address: &str) -> Result<Wallet, WalletError> {
                     return Err(WalletError::Eip55Checksum);
                 }
             }
-            return Ok(Wallet {
-                chain: Chain::Eth,
-                canonical: format!("0x{lower}"),
-            });
+            return Ok(Wallet { chain: Chain::Eth, canonical: format!("0x{lower}") });
         }
         return Err(WalletError::Unrecognised);
     }
     let lower = a.to_ascii_lowercase();
     if lower.starts_with("bc1") || lower.starts_with("tb1") {
         return match bech32::segwit::decode(a) {
-            Ok(_) => Ok(Wallet {
-                chain: Chain::Btc,
-                canonical: lower,
-            }),
+            Ok(_) => Ok(Wallet { chain: Chain::Btc, canonical: lower }),
             Err(e) => Err(WalletError::Bech32(e.to_string())),
         };
     }
     if a.starts_with('T') && a.len() == 34 {
         let body = base58check_decode(a)?;
         if body.len() == 21 && body[0] == 0x41 {
-            return Ok(Wallet {
-                chain: Chain::Tron,
-                canonical: a.to_owned(),
-            });
+            return Ok(Wallet { chain: Chain::Tron, canonical: a.to_owned() });
         }
         return Err(WalletError::Unrecognised);
     }
     if (a.starts_with('1') || a.starts_with('3')) && (26..=35).contains(&a.len()) {
         let body = base58check_decode(a)?;
         if body.len() == 21 && (body[0] == 0x00 || body[0] == 0x05) {
-            return Ok(Wallet {
-                chain: Chain::Btc,
-                canonical: a.to_owned(),
-            });
+            return Ok(Wallet { chain: Chain::Btc, canonical: a.to_owned() });
         }
     }
     Err(WalletError::Unrecognised)
@@ -183,34 +168,15 @@ mod tests {
             }
             assert_eq!(eip55(&bytes), want);
         }
-        assert_eq!(
-            parse("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"),
-            Err(WalletError::Eip55Checksum)
-        );
-        assert_eq!(
-            parse("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed")
-                .unwrap()
-                .chain,
-            Chain::Eth
-        );
+        assert_eq!(parse("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"), Err(WalletError::Eip55Checksum));
+        assert_eq!(parse("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed").unwrap().chain, Chain::Eth);
     }
 
     #[test]
     fn known_btc_and_tron_addresses_validate() {
-        assert_eq!(
-            parse("1KFHE7w8BhaENAswwryaoccDb6qcT6DbYY").unwrap().chain,
-            Chain::Btc
-        );
-        assert_eq!(
-            parse("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4")
-                .unwrap()
-                .chain,
-            Chain::Btc
-        );
-        assert_eq!(
-            parse("TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7").unwrap().chain,
-            Chain::Tron
-        );
+        assert_eq!(parse("1KFHE7w8BhaENAswwryaoccDb6qcT6DbYY").unwrap().chain, Chain::Btc);
+        assert_eq!(parse("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4").unwrap().chain, Chain::Btc);
+        assert_eq!(parse("TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7").unwrap().chain, Chain::Tron);
         assert!(parse("1KFHE7w8BhaENAswwryaoccDb6qcT6DbYZ").is_err());
         let k = [7u8; 20];
         assert_eq!(parse(&tron_address(&k)).unwrap().chain, Chain::Tron);

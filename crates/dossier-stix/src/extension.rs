@@ -5,8 +5,7 @@
 /// The `phone-number` SCO (`value`, E.164 preferred).
 pub const PHONE_NUMBER: &str = "extension-definition--14a97ee2-e666-5ada-a6bd-b7177f79e211";
 /// The `cryptocurrency-wallet` SCO (`value` = address).
-pub const CRYPTOCURRENCY_WALLET: &str =
-    "extension-definition--be78509e-6958-51b1-8b26-d17ee0eba2d7";
+pub const CRYPTOCURRENCY_WALLET: &str = "extension-definition--be78509e-6958-51b1-8b26-d17ee0eba2d7";
 
 /// The identity that published the two definitions.
 pub const PUBLISHER: &str = "identity--9779a2db-f98c-5f4b-8d08-8ee04e02dbb5";

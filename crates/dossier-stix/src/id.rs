@@ -47,10 +47,7 @@ impl StixId {
 
     /// The id of `ty` with UUIDv5 of `name` in `namespace`.
     pub fn new_v5(ty: &str, namespace: &Uuid, name: &str) -> Self {
-        Self(format!(
-            "{ty}--{}",
-            Uuid::new_v5(namespace, name.as_bytes())
-        ))
+        Self(format!("{ty}--{}", Uuid::new_v5(namespace, name.as_bytes())))
     }
 
     pub fn as_str(&self) -> &str {
@@ -74,8 +71,7 @@ impl fmt::Display for StixId {
 pub fn is_type_name(s: &str) -> bool {
     let b = s.as_bytes();
     (3..=250).contains(&b.len())
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
         && !s.contains("--")
@@ -95,16 +91,7 @@ pub fn id_contributing_properties(ty: &str) -> Option<&'static [&'static str]> {
         "ipv4-addr" | "ipv6-addr" => &["value"],
         "mac-addr" => &["value"],
         "mutex" => &["name"],
-        "network-traffic" => &[
-            "start",
-            "end",
-            "src_ref",
-            "dst_ref",
-            "src_port",
-            "dst_port",
-            "protocols",
-            "extensions",
-        ],
+        "network-traffic" => &["start", "end", "src_ref", "dst_ref", "src_port", "dst_port", "protocols", "extensions"],
         "process" => &[],
         "software" => &["name", "cpe", "swid", "vendor", "version"],
         "url" => &["value"],
@@ -167,14 +154,8 @@ mod tests {
         assert!(StixId::parse("threat-actor--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f").is_ok());
         assert!(StixId::parse("x-custom--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f").is_ok());
         assert_eq!(StixId::parse("threat-actor").unwrap_err(), IdError::Format);
-        assert_eq!(
-            StixId::parse("threat-actor--8E2E2D2B-17d4-4cbf-938f-98ee46b3cd3f").unwrap_err(),
-            IdError::Uuid
-        );
-        assert!(matches!(
-            StixId::parse("Threat--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"),
-            Err(IdError::TypeName(_))
-        ));
+        assert_eq!(StixId::parse("threat-actor--8E2E2D2B-17d4-4cbf-938f-98ee46b3cd3f").unwrap_err(), IdError::Uuid);
+        assert!(matches!(StixId::parse("Threat--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"), Err(IdError::TypeName(_))));
         assert_eq!(
             StixId::parse("ta--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3").unwrap_err(),
             IdError::TypeName("ta".into())

@@ -137,10 +137,7 @@ mod tests {
     #[test]
     fn sorts_keys_and_strips_whitespace() {
         let v = json!({"b": 1, "a": [true, null, "x\ny"], "\u{20ac}": 2, "\r": 3});
-        assert_eq!(
-            canonicalize(&v),
-            "{\"\\r\":3,\"a\":[true,null,\"x\\ny\"],\"b\":1,\"\u{20ac}\":2}"
-        );
+        assert_eq!(canonicalize(&v), "{\"\\r\":3,\"a\":[true,null,\"x\\ny\"],\"b\":1,\"\u{20ac}\":2}");
     }
 
     #[test]

@@ -65,11 +65,7 @@ pub const SCO_TYPES: &[&str] = &[
     "cryptocurrency-wallet",
     "bank-account",
 ];
-pub const META_TYPES: &[&str] = &[
-    "marking-definition",
-    "language-content",
-    "extension-definition",
-];
+pub const META_TYPES: &[&str] = &["marking-definition", "language-content", "extension-definition"];
 
 /// The family of `ty`. Unknown (custom) types are SDO-like when they carry `created`,
 /// otherwise SCO-like.
@@ -106,11 +102,7 @@ impl StixObject {
     /// Parses and validates one object from its JSON bytes.
     pub fn parse(bytes: &[u8]) -> Result<Self, Vec<Invalid>> {
         let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-            vec![Invalid {
-                object_id: None,
-                path: String::new(),
-                reason: format!("invalid JSON: {e}"),
-            }]
+            vec![Invalid { object_id: None, path: String::new(), reason: format!("invalid JSON: {e}") }]
         })?;
         let Value::Object(map) = value else {
             return Err(vec![Invalid {
@@ -121,30 +113,15 @@ impl StixObject {
         };
         let checked = validate::validate(&map)?;
         let json = String::from_utf8(crate::split::minify(bytes)).map_err(|_| {
-            vec![Invalid {
-                object_id: Some(checked.id.to_string()),
-                path: String::new(),
-                reason: "not UTF-8".into(),
-            }]
+            vec![Invalid { object_id: Some(checked.id.to_string()), path: String::new(), reason: "not UTF-8".into() }]
         })?;
-        Ok(Self {
-            json,
-            map,
-            id: checked.id,
-            family: checked.family,
-            version: checked.version,
-        })
+        Ok(Self { json, map, id: checked.id, family: checked.family, version: checked.version })
     }
 
     /// Parses a value that is already in memory (the JSON is re-serialised compactly).
     pub fn from_value(value: &Value) -> Result<Self, Vec<Invalid>> {
-        let bytes = serde_json::to_vec(value).map_err(|e| {
-            vec![Invalid {
-                object_id: None,
-                path: String::new(),
-                reason: e.to_string(),
-            }]
-        })?;
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| vec![Invalid { object_id: None, path: String::new(), reason: e.to_string() }])?;
         Self::parse(&bytes)
     }
 
@@ -179,10 +156,7 @@ impl StixObject {
     }
     /// `confidence` (0–100) when present.
     pub fn confidence(&self) -> Option<u8> {
-        self.map
-            .get("confidence")
-            .and_then(Value::as_u64)
-            .and_then(|c| u8::try_from(c).ok())
+        self.map.get("confidence").and_then(Value::as_u64).and_then(|c| u8::try_from(c).ok())
     }
     /// The TLP level from `object_marking_refs`, if the object carries one.
     pub fn tlp(&self) -> Option<Tlp> {

@@ -64,11 +64,7 @@ pub struct Access<'a> {
 pub fn may_see(viewer: &Viewer, access: &Access<'_>) -> bool {
     match access.tlp {
         Tlp::Clear | Tlp::Green | Tlp::Amber | Tlp::AmberStrict => true,
-        Tlp::Red => {
-            viewer.org == access.owner
-                || viewer.is_isac_staff()
-                || access.recipients.contains(&viewer.org)
-        }
+        Tlp::Red => viewer.org == access.owner || viewer.is_isac_staff() || access.recipients.contains(&viewer.org),
     }
 }
 
@@ -96,50 +92,19 @@ mod tests {
 
     #[test]
     fn red_is_seen_by_owner_recipients_and_isac_staff_only() {
-        let owner = Viewer {
-            org: 1,
-            role: Role::Member,
-            isac: false,
-        };
-        let other = Viewer {
-            org: 2,
-            role: Role::Admin,
-            isac: false,
-        };
-        let named = Viewer {
-            org: 3,
-            role: Role::Member,
-            isac: false,
-        };
-        let analyst = Viewer {
-            org: 9,
-            role: Role::Analyst,
-            isac: true,
-        };
-        let isac_member = Viewer {
-            org: 9,
-            role: Role::Member,
-            isac: true,
-        };
-        let red = Access {
-            tlp: Tlp::Red,
-            owner: 1,
-            recipients: &[3],
-        };
+        let owner = Viewer { org: 1, role: Role::Member, isac: false };
+        let other = Viewer { org: 2, role: Role::Admin, isac: false };
+        let named = Viewer { org: 3, role: Role::Member, isac: false };
+        let analyst = Viewer { org: 9, role: Role::Analyst, isac: true };
+        let isac_member = Viewer { org: 9, role: Role::Member, isac: true };
+        let red = Access { tlp: Tlp::Red, owner: 1, recipients: &[3] };
         assert!(may_see(&owner, &red));
         assert!(!may_see(&other, &red));
         assert!(may_see(&named, &red));
         assert!(may_see(&analyst, &red));
         assert!(!may_see(&isac_member, &red));
         for tlp in [Tlp::Clear, Tlp::Green, Tlp::Amber, Tlp::AmberStrict] {
-            assert!(may_see(
-                &other,
-                &Access {
-                    tlp,
-                    owner: 1,
-                    recipients: &[]
-                }
-            ));
+            assert!(may_see(&other, &Access { tlp, owner: 1, recipients: &[] }));
         }
     }
 }

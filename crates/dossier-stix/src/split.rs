@@ -22,10 +22,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_object_bytes: 16 * 1024 * 1024,
-            max_depth: 64,
-        }
+        Self { max_object_bytes: 16 * 1024 * 1024, max_depth: 64 }
     }
 }
 
@@ -44,20 +41,14 @@ pub struct RawObject {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SplitError {
     #[error("line {line}: object #{index} is larger than the limit of {limit} bytes")]
-    TooLarge {
-        index: usize,
-        line: u64,
-        limit: usize,
-    },
+    TooLarge { index: usize, line: u64, limit: usize },
     #[error("line {line}: nesting deeper than the limit of {limit} levels")]
     TooDeep { line: u64, limit: usize },
     #[error("line {line}: {message}")]
     Syntax { line: u64, message: String },
     #[error("line {line}: the input ends in the middle of {what}; the file is truncated")]
     Truncated { line: u64, what: &'static str },
-    #[error(
-        "line {line}: the top-level value with an `objects` array has type {found:?}, expected \"bundle\""
-    )]
+    #[error("line {line}: the top-level value with an `objects` array has type {found:?}, expected \"bundle\"")]
     NotABundle { line: u64, found: String },
 }
 
@@ -135,11 +126,7 @@ impl Splitter {
     }
 
     /// Feeds the next chunk; `emit` receives every object completed in it.
-    pub fn feed(
-        &mut self,
-        chunk: &[u8],
-        emit: &mut dyn FnMut(RawObject),
-    ) -> Result<(), SplitError> {
+    pub fn feed(&mut self, chunk: &[u8], emit: &mut dyn FnMut(RawObject)) -> Result<(), SplitError> {
         if self.failed {
             return Ok(());
         }
@@ -157,48 +144,29 @@ impl Splitter {
         }
         match (self.top, self.scan) {
             (Top::Between, _) => Ok(()),
-            (_, Scan::Str | Scan::Escape) => Err(SplitError::Truncated {
-                line: self.line,
-                what: "a string",
-            }),
+            (_, Scan::Str | Scan::Escape) => Err(SplitError::Truncated { line: self.line, what: "a string" }),
             (Top::BundleArray | Top::BundleElement | Top::BundleTail, _) => {
-                Err(SplitError::Truncated {
-                    line: self.line,
-                    what: "the bundle",
-                })
+                Err(SplitError::Truncated { line: self.line, what: "the bundle" })
             }
-            (Top::Object, _) => Err(SplitError::Truncated {
-                line: self.line,
-                what: "an object",
-            }),
+            (Top::Object, _) => Err(SplitError::Truncated { line: self.line, what: "an object" }),
         }
     }
 
     fn syntax(&self, message: impl Into<String>) -> SplitError {
-        SplitError::Syntax {
-            line: self.line,
-            message: message.into(),
-        }
+        SplitError::Syntax { line: self.line, message: message.into() }
     }
 
     fn buffering(&self) -> bool {
         matches!(self.top, Top::Object | Top::BundleElement)
     }
 
-    fn feed_inner(
-        &mut self,
-        chunk: &[u8],
-        emit: &mut dyn FnMut(RawObject),
-    ) -> Result<(), SplitError> {
+    fn feed_inner(&mut self, chunk: &[u8], emit: &mut dyn FnMut(RawObject)) -> Result<(), SplitError> {
         let mut i = 0;
         while i < chunk.len() {
             // Fast path: copy a run of ordinary string bytes while buffering.
             if self.scan == Scan::Str && self.buffering() && !self.in_key && !self.capture_value {
                 let rest = &chunk[i..];
-                let run = rest
-                    .iter()
-                    .position(|&b| b == b'"' || b == b'\\' || b == b'\n')
-                    .unwrap_or(rest.len());
+                let run = rest.iter().position(|&b| b == b'"' || b == b'\\' || b == b'\n').unwrap_or(rest.len());
                 if run > 0 {
                     self.push_bytes(&rest[..run])?;
                     i += run;
@@ -291,10 +259,7 @@ impl Splitter {
                         b'{' | b'[' => {
                             self.depth += 1;
                             if self.depth > self.limits.max_depth {
-                                return Err(SplitError::TooDeep {
-                                    line: self.line,
-                                    limit: self.limits.max_depth,
-                                });
+                                return Err(SplitError::TooDeep { line: self.line, limit: self.limits.max_depth });
                             }
                         }
                         b'}' | b']' => {
@@ -313,11 +278,7 @@ impl Splitter {
     }
 
     /// Handles a code byte inside a top-level object (buffered, or a bundle's head/tail).
-    fn code_in_top_object(
-        &mut self,
-        b: u8,
-        emit: &mut dyn FnMut(RawObject),
-    ) -> Result<(), SplitError> {
+    fn code_in_top_object(&mut self, b: u8, emit: &mut dyn FnMut(RawObject)) -> Result<(), SplitError> {
         let mut start_capture = false;
         if self.depth == 1 {
             // Recognise keys and the two values we care about at depth 1.
@@ -335,10 +296,7 @@ impl Splitter {
                     self.after_colon = false;
                     self.last_key.clear();
                 }
-                b'[' if self.after_colon
-                    && self.last_key == b"objects"
-                    && self.top == Top::Object =>
-                {
+                b'[' if self.after_colon && self.last_key == b"objects" && self.top == Top::Object => {
                     // This top-level value is a bundle: stream its elements, drop what was buffered.
                     self.top = Top::BundleArray;
                     self.depth = 2;
@@ -359,10 +317,7 @@ impl Splitter {
             b'{' | b'[' => {
                 self.depth += 1;
                 if self.depth > self.limits.max_depth {
-                    return Err(SplitError::TooDeep {
-                        line: self.line,
-                        limit: self.limits.max_depth,
-                    });
+                    return Err(SplitError::TooDeep { line: self.line, limit: self.limits.max_depth });
                 }
             }
             b'}' | b']' => {
@@ -374,10 +329,7 @@ impl Splitter {
                             if let Some(t) = self.bundle_type.take()
                                 && t != "bundle"
                             {
-                                return Err(SplitError::NotABundle {
-                                    line: self.bundle_line,
-                                    found: t,
-                                });
+                                return Err(SplitError::NotABundle { line: self.bundle_line, found: t });
                             }
                         }
                     }
@@ -428,11 +380,7 @@ impl Splitter {
 
     fn emit_buf(&mut self, emit: &mut dyn FnMut(RawObject)) {
         let bytes = std::mem::take(&mut self.buf);
-        emit(RawObject {
-            index: self.index,
-            line: self.start_line,
-            bytes,
-        });
+        emit(RawObject { index: self.index, line: self.start_line, bytes });
         self.index += 1;
     }
 }
@@ -487,10 +435,7 @@ mod tests {
     #[test]
     fn splits_a_bundle_in_any_key_order() {
         let b = r#"{"objects": [{"a": "}]\"x"}, {"b": [1, {"c": 2}]}], "type": "bundle", "id": "bundle--1"}"#;
-        assert_eq!(
-            texts(b),
-            vec![r#"{"a": "}]\"x"}"#, r#"{"b": [1, {"c": 2}]}"#]
-        );
+        assert_eq!(texts(b), vec![r#"{"a": "}]\"x"}"#, r#"{"b": [1, {"c": 2}]}"#]);
         let b = r#"{"type":"bundle","id":"bundle--1","objects":[]}"#;
         assert!(texts(b).is_empty());
     }
@@ -506,32 +451,18 @@ mod tests {
 
     #[test]
     fn refuses_a_non_bundle_with_objects_array() {
-        let err = split_all(
-            br#"{"type":"report","objects":[{"a":1}]}"#,
-            Limits::default(),
-        )
-        .unwrap_err();
+        let err = split_all(br#"{"type":"report","objects":[{"a":1}]}"#, Limits::default()).unwrap_err();
         assert!(matches!(err, SplitError::NotABundle { .. }), "{err}");
     }
 
     #[test]
     fn reports_truncation_size_and_depth() {
-        let err =
-            split_all(br#"{"type":"bundle","objects":[{"a":"b"#, Limits::default()).unwrap_err();
+        let err = split_all(br#"{"type":"bundle","objects":[{"a":"b"#, Limits::default()).unwrap_err();
         assert!(matches!(err, SplitError::Truncated { .. }), "{err}");
-        let limits = Limits {
-            max_object_bytes: 10,
-            max_depth: 4,
-        };
+        let limits = Limits { max_object_bytes: 10, max_depth: 4 };
         let err = split_all(br#"{"objects":[{"a":"0123456789"}]}"#, limits).unwrap_err();
-        assert!(
-            matches!(err, SplitError::TooLarge { index: 0, .. }),
-            "{err}"
-        );
-        let deep = Limits {
-            max_object_bytes: 1000,
-            max_depth: 4,
-        };
+        assert!(matches!(err, SplitError::TooLarge { index: 0, .. }), "{err}");
+        let deep = Limits { max_object_bytes: 1000, max_depth: 4 };
         let err = split_all(br#"{"objects":[{"a":[[[[1]]]]}]}"#, deep).unwrap_err();
         assert!(matches!(err, SplitError::TooDeep { .. }), "{err}");
         let err = split_all(b"[1,2]", limits).unwrap_err();
@@ -545,8 +476,7 @@ mod tests {
         let mut s = Splitter::new(Limits::default());
         let mut out = Vec::new();
         for b in input.iter() {
-            s.feed(std::slice::from_ref(b), &mut |o| out.push(o))
-                .unwrap();
+            s.feed(std::slice::from_ref(b), &mut |o| out.push(o)).unwrap();
         }
         s.finish().unwrap();
         assert_eq!(out.len(), whole.len());
@@ -557,9 +487,6 @@ mod tests {
 
     #[test]
     fn minify_keeps_strings() {
-        assert_eq!(
-            minify(b"{ \"a b\" : [ 1 , \"x \\\" y\" ] }"),
-            b"{\"a b\":[1,\"x \\\" y\"]}".to_vec()
-        );
+        assert_eq!(minify(b"{ \"a b\" : [ 1 , \"x \\\" y\" ] }"), b"{\"a b\":[1,\"x \\\" y\"]}".to_vec());
     }
 }

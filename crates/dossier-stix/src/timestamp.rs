@@ -32,10 +32,7 @@ impl Timestamp {
     /// Parses a STIX timestamp (any number of fractional digits).
     pub fn parse(s: &str) -> Result<Self, TimestampError> {
         let key = sort_key(s)?;
-        Ok(Self {
-            raw: s.to_owned(),
-            key,
-        })
+        Ok(Self { raw: s.to_owned(), key })
     }
 
     /// Parses a timestamp that must carry at least millisecond precision, as STIX requires
@@ -89,11 +86,7 @@ impl Timestamp {
     /// Microseconds since the Unix epoch (fraction beyond microseconds truncated).
     pub fn unix_micros(&self) -> i64 {
         let k = self.key.as_bytes();
-        let num = |a: usize, b: usize| -> i64 {
-            k[a..b]
-                .iter()
-                .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'))
-        };
+        let num = |a: usize, b: usize| -> i64 { k[a..b].iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')) };
         let (y, mo, d) = (num(0, 4), num(4, 6), num(6, 8));
         let (h, mi, s) = (num(8, 10), num(10, 12), num(12, 14));
         let micros = num(14, 20);
@@ -195,9 +188,7 @@ fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
-        _ if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
-            29
-        }
+        _ if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => 29,
         _ => 28,
     }
 }
@@ -231,19 +222,12 @@ fn format_micros(micros: i64) -> String {
     let frac = micros.rem_euclid(1_000_000);
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z",
-        sod / 3_600,
-        (sod / 60) % 60,
-        sod % 60
-    )
+    format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z", sod / 3_600, (sod / 60) % 60, sod % 60)
 }
 
 /// Microseconds since the Unix epoch of the system clock.
 pub fn now_micros() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(now.as_micros()).unwrap_or(i64::MAX)
 }
 
@@ -279,10 +263,7 @@ mod tests {
             assert!(Timestamp::parse(bad).is_err(), "{bad} should be rejected");
         }
         assert!(Timestamp::parse("2020-02-29T23:59:60Z").is_ok());
-        assert_eq!(
-            Timestamp::parse_millis("2020-01-01T00:00:00Z").unwrap_err(),
-            TimestampError::Precision
-        );
+        assert_eq!(Timestamp::parse_millis("2020-01-01T00:00:00Z").unwrap_err(), TimestampError::Precision);
     }
 
     #[test]

@@ -15,13 +15,7 @@ pub enum Tlp {
 }
 
 impl Tlp {
-    pub const ALL: [Tlp; 5] = [
-        Tlp::Clear,
-        Tlp::Green,
-        Tlp::Amber,
-        Tlp::AmberStrict,
-        Tlp::Red,
-    ];
+    pub const ALL: [Tlp; 5] = [Tlp::Clear, Tlp::Green, Tlp::Amber, Tlp::AmberStrict, Tlp::Red];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -58,10 +52,7 @@ impl Tlp {
 
     /// The fixed TLP 2.0 marking-definition id of this level.
     pub fn marking_id(self) -> &'static str {
-        TLP2.iter()
-            .find(|m| m.level == self)
-            .map(|m| m.id)
-            .unwrap_or_default()
+        TLP2.iter().find(|m| m.level == self).map(|m| m.id).unwrap_or_default()
     }
 }
 
@@ -116,63 +107,23 @@ macro_rules! tlp1 {
 }
 
 pub const TLP2: [FixedMarking; 5] = [
-    tlp2!(
-        "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
-        Tlp::Clear,
-        "TLP:CLEAR",
-        "clear"
-    ),
-    tlp2!(
-        "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
-        Tlp::Green,
-        "TLP:GREEN",
-        "green"
-    ),
-    tlp2!(
-        "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
-        Tlp::Amber,
-        "TLP:AMBER",
-        "amber"
-    ),
+    tlp2!("marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487", Tlp::Clear, "TLP:CLEAR", "clear"),
+    tlp2!("marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb", Tlp::Green, "TLP:GREEN", "green"),
+    tlp2!("marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421", Tlp::Amber, "TLP:AMBER", "amber"),
     tlp2!(
         "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
         Tlp::AmberStrict,
         "TLP:AMBER+STRICT",
         "amber+strict"
     ),
-    tlp2!(
-        "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
-        Tlp::Red,
-        "TLP:RED",
-        "red"
-    ),
+    tlp2!("marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1", Tlp::Red, "TLP:RED", "red"),
 ];
 
 pub const TLP1: [FixedMarking; 4] = [
-    tlp1!(
-        "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
-        Tlp::Clear,
-        "TLP:WHITE",
-        "white"
-    ),
-    tlp1!(
-        "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
-        Tlp::Green,
-        "TLP:GREEN",
-        "green"
-    ),
-    tlp1!(
-        "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
-        Tlp::Amber,
-        "TLP:AMBER",
-        "amber"
-    ),
-    tlp1!(
-        "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
-        Tlp::Red,
-        "TLP:RED",
-        "red"
-    ),
+    tlp1!("marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9", Tlp::Clear, "TLP:WHITE", "white"),
+    tlp1!("marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da", Tlp::Green, "TLP:GREEN", "green"),
+    tlp1!("marking-definition--f88d31f6-486f-44da-b317-01333bde0b82", Tlp::Amber, "TLP:AMBER", "amber"),
+    tlp1!("marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed", Tlp::Red, "TLP:RED", "red"),
 ];
 
 /// The fixed marking with this id, if any.
@@ -195,22 +146,12 @@ pub fn level_of(object: &serde_json::Map<String, Value>) -> Option<Tlp> {
 /// redefinition (the RED id claiming `clear`, say) can be refused.
 pub fn claimed_level(object: &serde_json::Map<String, Value>) -> Option<Tlp> {
     if let Some(ext) = object.get("extensions").and_then(|e| e.get(TLP2_EXTENSION)) {
-        return ext
-            .get("tlp_2_0")
-            .and_then(Value::as_str)
-            .and_then(Tlp::parse);
+        return ext.get("tlp_2_0").and_then(Value::as_str).and_then(Tlp::parse);
     }
-    if let Some(t) = object
-        .get("definition")
-        .and_then(|d| d.get("tlp"))
-        .and_then(Value::as_str)
-    {
+    if let Some(t) = object.get("definition").and_then(|d| d.get("tlp")).and_then(Value::as_str) {
         return Tlp::parse(t);
     }
-    object
-        .get("name")
-        .and_then(Value::as_str)
-        .and_then(Tlp::parse)
+    object.get("name").and_then(Value::as_str).and_then(Tlp::parse)
 }
 
 impl serde::Serialize for Tlp {
@@ -228,12 +169,7 @@ mod tests {
         for m in TLP2.iter().chain(TLP1.iter()) {
             let v: Value = serde_json::from_str(m.json).unwrap();
             assert_eq!(v["id"], m.id);
-            assert_eq!(
-                claimed_level(v.as_object().unwrap()),
-                Some(m.level),
-                "{}",
-                m.id
-            );
+            assert_eq!(claimed_level(v.as_object().unwrap()), Some(m.level), "{}", m.id);
         }
     }
 

@@ -124,9 +124,7 @@ impl<'a> Typed<'a> {
             "location" => Typed::Location(Location::deserialize(de)?),
             "observed-data" => Typed::ObservedData(ObservedData::deserialize(de)?),
             "marking-definition" => Typed::MarkingDefinition(MarkingDefinition::deserialize(de)?),
-            "extension-definition" => {
-                Typed::ExtensionDefinition(ExtensionDefinition::deserialize(de)?)
-            }
+            "extension-definition" => Typed::ExtensionDefinition(ExtensionDefinition::deserialize(de)?),
             "email-addr" => Typed::EmailAddr(EmailAddr::deserialize(de)?),
             "user-account" => Typed::UserAccount(UserAccount::deserialize(de)?),
             "url" => Typed::Url(Url::deserialize(de)?),
@@ -135,9 +133,7 @@ impl<'a> Typed<'a> {
             "ipv6-addr" => Typed::Ipv6Addr(IpAddr::deserialize(de)?),
             "file" => Typed::File(File::deserialize(de)?),
             "phone-number" => Typed::PhoneNumber(PhoneNumber::deserialize(de)?),
-            "cryptocurrency-wallet" => {
-                Typed::CryptocurrencyWallet(CryptocurrencyWallet::deserialize(de)?)
-            }
+            "cryptocurrency-wallet" => Typed::CryptocurrencyWallet(CryptocurrencyWallet::deserialize(de)?),
             _ => Typed::Other(o),
         })
     }
@@ -149,10 +145,7 @@ struct MapDe<'a>(&'a serde_json::Map<String, serde_json::Value>);
 
 impl<'de> serde::Deserializer<'de> for MapDe<'de> {
     type Error = serde_json::Error;
-    fn deserialize_any<V: serde::de::Visitor<'de>>(
-        self,
-        visitor: V,
-    ) -> Result<V::Value, Self::Error> {
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
         use serde::de::value::MapDeserializer;
         let iter = self.0.iter().map(|(k, v)| (k.as_str(), v));
         let mut de = MapDeserializer::new(iter);

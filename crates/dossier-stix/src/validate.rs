@@ -74,20 +74,14 @@ const SDO_COMMON: &[(&str, Kind)] = &[
     ("confidence", Int(0, 100)),
     ("lang", Str),
     ("external_references", ObjList),
-    (
-        "object_marking_refs",
-        RefList(Target::Types(&["marking-definition"])),
-    ),
+    ("object_marking_refs", RefList(Target::Types(&["marking-definition"]))),
     ("granular_markings", ObjList),
     ("extensions", Obj),
 ];
 
 const SCO_COMMON: &[(&str, Kind)] = &[
     ("defanged", Bool),
-    (
-        "object_marking_refs",
-        RefList(Target::Types(&["marking-definition"])),
-    ),
+    ("object_marking_refs", RefList(Target::Types(&["marking-definition"]))),
     ("granular_markings", ObjList),
     ("extensions", Obj),
 ];
@@ -171,25 +165,14 @@ fn type_props(ty: &str) -> (&'static [&'static str], &'static [(&'static str, Ki
                 ("last_seen", Ts),
                 ("count", Int(0, 999_999_999)),
                 ("sighting_of_ref", Ref(Target::Sdo)),
-                (
-                    "observed_data_refs",
-                    RefList(Target::Types(&["observed-data"])),
-                ),
-                (
-                    "where_sighted_refs",
-                    RefList(Target::Types(&["identity", "location"])),
-                ),
+                ("observed_data_refs", RefList(Target::Types(&["observed-data"]))),
+                ("where_sighted_refs", RefList(Target::Types(&["identity", "location"]))),
                 ("summary", Bool),
             ],
         ),
         "note" => (
             &["content", "object_refs"],
-            &[
-                ("abstract", Str),
-                ("content", Str),
-                ("authors", StrList),
-                ("object_refs", RefList(Target::Any)),
-            ],
+            &[("abstract", Str), ("content", Str), ("authors", StrList), ("object_refs", RefList(Target::Any))],
         ),
         "report" => (
             &["name", "published", "object_refs"],
@@ -201,14 +184,9 @@ fn type_props(ty: &str) -> (&'static [&'static str], &'static [(&'static str, Ki
                 ("object_refs", RefList(Target::Any)),
             ],
         ),
-        "grouping" => (
-            &["context", "object_refs"],
-            &[
-                ("name", Str),
-                ("context", Str),
-                ("object_refs", RefList(Target::Any)),
-            ],
-        ),
+        "grouping" => {
+            (&["context", "object_refs"], &[("name", Str), ("context", Str), ("object_refs", RefList(Target::Any))])
+        }
         "location" => (
             &[],
             &[
@@ -244,22 +222,13 @@ fn type_props(ty: &str) -> (&'static [&'static str], &'static [(&'static str, Ki
                 ("definition_type", Str),
                 ("definition", Obj),
                 ("external_references", ObjList),
-                (
-                    "object_marking_refs",
-                    RefList(Target::Types(&["marking-definition"])),
-                ),
+                ("object_marking_refs", RefList(Target::Types(&["marking-definition"]))),
                 ("granular_markings", ObjList),
                 ("extensions", Obj),
             ],
         ),
         "extension-definition" => (
-            &[
-                "name",
-                "schema",
-                "version",
-                "extension_types",
-                "created_by_ref",
-            ],
+            &["name", "schema", "version", "extension_types", "created_by_ref"],
             &[
                 ("name", Str),
                 ("description", Str),
@@ -271,32 +240,19 @@ fn type_props(ty: &str) -> (&'static [&'static str], &'static [(&'static str, Ki
         ),
         "email-addr" => (
             &["value"],
-            &[
-                ("value", Str),
-                ("display_name", Str),
-                ("belongs_to_ref", Ref(Target::Types(&["user-account"]))),
-            ],
+            &[("value", Str), ("display_name", Str), ("belongs_to_ref", Ref(Target::Types(&["user-account"])))],
         ),
         "url" => (&["value"], &[("value", Str)]),
         "domain-name" => (
             &["value"],
-            &[
-                ("value", Str),
-                (
-                    "resolves_to_refs",
-                    RefList(Target::Types(&["ipv4-addr", "ipv6-addr", "domain-name"])),
-                ),
-            ],
+            &[("value", Str), ("resolves_to_refs", RefList(Target::Types(&["ipv4-addr", "ipv6-addr", "domain-name"])))],
         ),
         "ipv4-addr" | "ipv6-addr" => (
             &["value"],
             &[
                 ("value", Str),
                 ("resolves_to_refs", RefList(Target::Types(&["mac-addr"]))),
-                (
-                    "belongs_to_refs",
-                    RefList(Target::Types(&["autonomous-system"])),
-                ),
+                ("belongs_to_refs", RefList(Target::Types(&["autonomous-system"]))),
             ],
         ),
         "user-account" => (
@@ -347,11 +303,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&mut self, path: impl Into<String>, reason: impl Into<String>) {
-        self.errors.push(Invalid {
-            object_id: self.id.map(str::to_owned),
-            path: path.into(),
-            reason: reason.into(),
-        });
+        self.errors.push(Invalid { object_id: self.id.map(str::to_owned), path: path.into(), reason: reason.into() });
     }
 }
 
@@ -368,10 +320,7 @@ fn json_kind(v: &Value) -> &'static str {
 
 fn check_ref(ctx: &mut Ctx<'_>, path: &dyn Fn() -> String, v: &Value, target: Target) {
     let Some(s) = v.as_str() else {
-        ctx.err(
-            path(),
-            format!("expected a STIX identifier string, found {}", json_kind(v)),
-        );
+        ctx.err(path(), format!("expected a STIX identifier string, found {}", json_kind(v)));
         return;
     };
     let id = match StixId::parse(s) {
@@ -399,19 +348,11 @@ fn check_ref(ctx: &mut Ctx<'_>, path: &dyn Fn() -> String, v: &Value, target: Ta
         }
         Target::SdoOrSco => !matches!(
             ty,
-            "relationship"
-                | "sighting"
-                | "marking-definition"
-                | "extension-definition"
-                | "language-content"
-                | "bundle"
+            "relationship" | "sighting" | "marking-definition" | "extension-definition" | "language-content" | "bundle"
         ),
         Target::Sco => {
             !SDO_TYPES.contains(&ty)
-                && !matches!(
-                    ty,
-                    "marking-definition" | "extension-definition" | "language-content" | "bundle"
-                )
+                && !matches!(ty, "marking-definition" | "extension-definition" | "language-content" | "bundle")
         }
     };
     if !ok {
@@ -422,10 +363,7 @@ fn check_ref(ctx: &mut Ctx<'_>, path: &dyn Fn() -> String, v: &Value, target: Ta
             Target::Sco => "a cyber-observable object".into(),
             Target::Any => String::new(),
         };
-        ctx.err(
-            path(),
-            format!("references a {ty}, but must reference {allowed}"),
-        );
+        ctx.err(path(), format!("references a {ty}, but must reference {allowed}"));
     }
 }
 
@@ -438,53 +376,33 @@ fn check_kind(ctx: &mut Ctx<'_>, path: &dyn Fn() -> String, v: &Value, kind: Kin
         }
         Bool => {
             if !v.is_boolean() {
-                ctx.err(
-                    path(),
-                    format!("expected a boolean, found {}", json_kind(v)),
-                );
+                ctx.err(path(), format!("expected a boolean, found {}", json_kind(v)));
             }
         }
         Int(min, max) => match v.as_i64() {
             Some(i) if (min..=max).contains(&i) => {}
-            Some(i) => ctx.err(
-                path(),
-                format!("{i} is outside the allowed range {min}..={max}"),
-            ),
+            Some(i) => ctx.err(path(), format!("{i} is outside the allowed range {min}..={max}")),
             None => ctx.err(
                 path(),
                 format!(
                     "expected an integer, found {}",
-                    if v.is_number() {
-                        "a non-integer number".to_string()
-                    } else {
-                        json_kind(v).to_string()
-                    }
+                    if v.is_number() { "a non-integer number".to_string() } else { json_kind(v).to_string() }
                 ),
             ),
         },
         Float(min, max) => match v.as_f64() {
             Some(f) if f >= min && f <= max => {}
-            Some(f) => ctx.err(
-                path(),
-                format!("{f} is outside the allowed range {min}..={max}"),
-            ),
+            Some(f) => ctx.err(path(), format!("{f} is outside the allowed range {min}..={max}")),
             None => ctx.err(path(), format!("expected a number, found {}", json_kind(v))),
         },
         Ts | TsMillis => match v.as_str() {
             Some(s) => {
-                let r = if matches!(kind, TsMillis) {
-                    Timestamp::parse_millis(s)
-                } else {
-                    Timestamp::parse(s)
-                };
+                let r = if matches!(kind, TsMillis) { Timestamp::parse_millis(s) } else { Timestamp::parse(s) };
                 if let Err(e) = r {
                     ctx.err(path(), format!("{s:?} is not a valid timestamp: {e}"));
                 }
             }
-            None => ctx.err(
-                path(),
-                format!("expected a timestamp string, found {}", json_kind(v)),
-            ),
+            None => ctx.err(path(), format!("expected a timestamp string, found {}", json_kind(v))),
         },
         Ref(target) => check_ref(ctx, path, v, target),
         RefList(target) => match v.as_array() {
@@ -494,34 +412,22 @@ fn check_kind(ctx: &mut Ctx<'_>, path: &dyn Fn() -> String, v: &Value, kind: Kin
                     check_ref(ctx, &|| format!("{}[{i}]", path()), item, target);
                 }
             }
-            None => ctx.err(
-                path(),
-                format!("expected a list of identifiers, found {}", json_kind(v)),
-            ),
+            None => ctx.err(path(), format!("expected a list of identifiers, found {}", json_kind(v))),
         },
         StrList => match v.as_array() {
             Some(items) if items.is_empty() => ctx.err(path(), "must not be an empty list"),
             Some(items) => {
                 for (i, item) in items.iter().enumerate() {
                     if !item.is_string() {
-                        ctx.err(
-                            format!("{}[{i}]", path()),
-                            format!("expected a string, found {}", json_kind(item)),
-                        );
+                        ctx.err(format!("{}[{i}]", path()), format!("expected a string, found {}", json_kind(item)));
                     }
                 }
             }
-            None => ctx.err(
-                path(),
-                format!("expected a list of strings, found {}", json_kind(v)),
-            ),
+            None => ctx.err(path(), format!("expected a list of strings, found {}", json_kind(v))),
         },
         Obj => {
             if !v.is_object() {
-                ctx.err(
-                    path(),
-                    format!("expected an object, found {}", json_kind(v)),
-                );
+                ctx.err(path(), format!("expected an object, found {}", json_kind(v)));
             }
         }
         ObjList => match v.as_array() {
@@ -529,17 +435,11 @@ fn check_kind(ctx: &mut Ctx<'_>, path: &dyn Fn() -> String, v: &Value, kind: Kin
             Some(items) => {
                 for (i, item) in items.iter().enumerate() {
                     if !item.is_object() {
-                        ctx.err(
-                            format!("{}[{i}]", path()),
-                            format!("expected an object, found {}", json_kind(item)),
-                        );
+                        ctx.err(format!("{}[{i}]", path()), format!("expected an object, found {}", json_kind(item)));
                     }
                 }
             }
-            None => ctx.err(
-                path(),
-                format!("expected a list of objects, found {}", json_kind(v)),
-            ),
+            None => ctx.err(path(), format!("expected a list of objects, found {}", json_kind(v))),
         },
         Hashes => match v.as_object() {
             Some(map) if map.is_empty() => ctx.err(path(), "must not be empty"),
@@ -547,10 +447,7 @@ fn check_kind(ctx: &mut Ctx<'_>, path: &dyn Fn() -> String, v: &Value, kind: Kin
                 for (alg, h) in map {
                     let p = || format!("{}.{alg}", path());
                     let Some(h) = h.as_str() else {
-                        ctx.err(
-                            p(),
-                            format!("expected a hash string, found {}", json_kind(h)),
-                        );
+                        ctx.err(p(), format!("expected a hash string, found {}", json_kind(h)));
                         continue;
                     };
                     let want = match alg.as_str() {
@@ -567,10 +464,7 @@ fn check_kind(ctx: &mut Ctx<'_>, path: &dyn Fn() -> String, v: &Value, kind: Kin
                     }
                 }
             }
-            None => ctx.err(
-                path(),
-                format!("expected a hashes dictionary, found {}", json_kind(v)),
-            ),
+            None => ctx.err(path(), format!("expected a hashes dictionary, found {}", json_kind(v))),
         },
     }
 }
@@ -578,10 +472,7 @@ fn check_kind(ctx: &mut Ctx<'_>, path: &dyn Fn() -> String, v: &Value, kind: Kin
 /// Validates one STIX object.
 pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
     let raw_id = map.get("id").and_then(Value::as_str);
-    let mut ctx = Ctx {
-        id: raw_id,
-        errors: Vec::new(),
-    };
+    let mut ctx = Ctx { id: raw_id, errors: Vec::new() };
 
     let ty = match map.get("type") {
         Some(Value::String(t)) if crate::id::is_type_name(t) => Some(t.as_str()),
@@ -590,10 +481,7 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
             None
         }
         Some(v) => {
-            ctx.err(
-                "$.type",
-                format!("expected a string, found {}", json_kind(v)),
-            );
+            ctx.err("$.type", format!("expected a string, found {}", json_kind(v)));
             None
         }
         None => {
@@ -611,13 +499,7 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
                 if let Some(t) = ty
                     && id.object_type() != t
                 {
-                    ctx.err(
-                        "$.id",
-                        format!(
-                            "the id's type prefix {:?} does not match type {t:?}",
-                            id.object_type()
-                        ),
-                    );
+                    ctx.err("$.id", format!("the id's type prefix {:?} does not match type {t:?}", id.object_type()));
                 }
                 Some(id)
             }
@@ -641,14 +523,10 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
 
     match map.get("spec_version") {
         Some(Value::String(v)) if v == "2.1" => {}
-        Some(Value::String(v)) => ctx.err(
-            "$.spec_version",
-            format!("{v:?} is not supported; dossier accepts STIX 2.1 only"),
-        ),
-        Some(v) => ctx.err(
-            "$.spec_version",
-            format!("expected the string \"2.1\", found {}", json_kind(v)),
-        ),
+        Some(Value::String(v)) => {
+            ctx.err("$.spec_version", format!("{v:?} is not supported; dossier accepts STIX 2.1 only"))
+        }
+        Some(v) => ctx.err("$.spec_version", format!("expected the string \"2.1\", found {}", json_kind(v))),
         None if family != Family::Sco => ctx.err("$.spec_version", "required property is missing"),
         None => {}
     }
@@ -661,10 +539,7 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
         Family::Sco => SCO_COMMON,
     };
     let mut req: Vec<&str> = required.to_vec();
-    if matches!(family, Family::Sdo | Family::Sro)
-        || ty == "extension-definition"
-        || ty == "language-content"
-    {
+    if matches!(family, Family::Sdo | Family::Sro) || ty == "extension-definition" || ty == "language-content" {
         req.extend(["created", "modified"]);
     }
     if ty == "marking-definition" {
@@ -681,17 +556,11 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
         if matches!(name.as_str(), "type" | "id" | "spec_version") {
             continue;
         }
-        let kind = props
-            .iter()
-            .chain(common.iter())
-            .find(|(n, _)| n == name)
-            .map(|(_, k)| *k);
+        let kind = props.iter().chain(common.iter()).find(|(n, _)| n == name).map(|(_, k)| *k);
         match kind {
             Some(k) => check_kind(&mut ctx, &path, value, k),
             None if name.ends_with("_ref") => check_ref(&mut ctx, &path, value, Target::Any),
-            None if name.ends_with("_refs") => {
-                check_kind(&mut ctx, &path, value, RefList(Target::Any))
-            }
+            None if name.ends_with("_refs") => check_kind(&mut ctx, &path, value, RefList(Target::Any)),
             None => {}
         }
     }
@@ -701,10 +570,7 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
             if let Some(r) = r.as_object()
                 && !r.get("source_name").is_some_and(Value::is_string)
             {
-                ctx.err(
-                    format!("$.external_references[{i}].source_name"),
-                    "required string property is missing",
-                );
+                ctx.err(format!("$.external_references[{i}].source_name"), "required string property is missing");
             }
         }
     }
@@ -713,10 +579,7 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
             let Some(gm) = gm.as_object() else { continue };
             match gm.get("selectors").and_then(Value::as_array) {
                 Some(s) if !s.is_empty() => {}
-                _ => ctx.err(
-                    format!("$.granular_markings[{i}].selectors"),
-                    "must be a non-empty list of selectors",
-                ),
+                _ => ctx.err(format!("$.granular_markings[{i}].selectors"), "must be a non-empty list of selectors"),
             }
             match gm.get("marking_ref") {
                 Some(m) => check_ref(
@@ -726,38 +589,25 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
                     Target::Types(&["marking-definition"]),
                 ),
                 None if gm.contains_key("lang") => {}
-                None => ctx.err(
-                    format!("$.granular_markings[{i}]"),
-                    "needs marking_ref or lang",
-                ),
+                None => ctx.err(format!("$.granular_markings[{i}]"), "needs marking_ref or lang"),
             }
         }
     }
     if let Some(ext) = map.get("extensions").and_then(Value::as_object) {
         for (k, v) in ext {
             if !v.is_object() {
-                ctx.err(
-                    format!("$.extensions.{k}"),
-                    format!("expected an object, found {}", json_kind(v)),
-                );
+                ctx.err(format!("$.extensions.{k}"), format!("expected an object, found {}", json_kind(v)));
             }
             if k.starts_with("extension-definition--")
                 && let Err(e) = StixId::parse(k)
             {
-                ctx.err(
-                    format!("$.extensions.{k}"),
-                    format!("not a valid extension-definition id: {e}"),
-                );
+                ctx.err(format!("$.extensions.{k}"), format!("not a valid extension-definition id: {e}"));
             }
         }
     }
 
     // Cross-property rules.
-    let ts = |name: &str| {
-        map.get(name)
-            .and_then(Value::as_str)
-            .and_then(|s| Timestamp::parse(s).ok())
-    };
+    let ts = |name: &str| map.get(name).and_then(Value::as_str).and_then(|s| Timestamp::parse(s).ok());
     for (early, late, strict) in [
         ("created", "modified", false),
         ("first_seen", "last_seen", false),
@@ -768,11 +618,7 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
         if let (Some(a), Some(b)) = (ts(early), ts(late))
             && (b < a || (strict && b == a))
         {
-            let rel = if strict {
-                "later than"
-            } else {
-                "later than or equal to"
-            };
+            let rel = if strict { "later than" } else { "later than or equal to" };
             ctx.err(format!("$.{late}"), format!("must be {rel} {early} ({a})"));
         }
     }
@@ -780,16 +626,10 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
         "location" => {
             let has = |k: &str| map.contains_key(k);
             if !(has("region") || has("country") || (has("latitude") && has("longitude"))) {
-                ctx.err(
-                    "$",
-                    "a location needs region, country, or latitude and longitude",
-                );
+                ctx.err("$", "a location needs region, country, or latitude and longitude");
             }
             if has("latitude") != has("longitude") {
-                ctx.err(
-                    "$.latitude",
-                    "latitude and longitude must be given together",
-                );
+                ctx.err("$.latitude", "latitude and longitude must be given together");
             }
         }
         "file" if !map.contains_key("hashes") && !map.contains_key("name") => {
@@ -800,22 +640,13 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
         }
         "marking-definition" => {
             if map.contains_key("modified") {
-                ctx.err(
-                    "$.modified",
-                    "marking-definitions are immutable and have no modified property",
-                );
+                ctx.err("$.modified", "marking-definitions are immutable and have no modified property");
             }
             if map.contains_key("definition") != map.contains_key("definition_type") {
-                ctx.err(
-                    "$.definition",
-                    "definition and definition_type must be given together",
-                );
+                ctx.err("$.definition", "definition and definition_type must be given together");
             }
             if !map.contains_key("definition") && !map.contains_key("extensions") {
-                ctx.err(
-                    "$.definition",
-                    "needs definition and definition_type, or extensions",
-                );
+                ctx.err("$.definition", "needs definition and definition_type, or extensions");
             }
             if let Some(id) = &id
                 && let Some(fixed) = tlp::fixed_marking(id.as_str())
@@ -834,9 +665,7 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
             }
         }
         "user-account"
-            if !["user_id", "account_login", "account_type", "display_name"]
-                .iter()
-                .any(|k| map.contains_key(*k)) =>
+            if !["user_id", "account_login", "account_type", "display_name"].iter().any(|k| map.contains_key(*k)) =>
         {
             ctx.err("$", "a user-account needs at least one of user_id, account_login, account_type, display_name");
         }
@@ -850,9 +679,5 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
         _ => ts("modified").or_else(|| ts("created")),
     };
     let id = id.ok_or_else(Vec::new)?;
-    Ok(Checked {
-        id,
-        family,
-        version,
-    })
+    Ok(Checked { id, family, version })
 }

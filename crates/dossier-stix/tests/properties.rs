@@ -7,33 +7,19 @@ use proptest::prelude::*;
 use serde_json::json;
 
 fn timestamp() -> impl Strategy<Value = (String, i64)> {
-    (
-        1970i64..2200,
-        1i64..=12,
-        1i64..=28,
-        0i64..24,
-        0i64..60,
-        0i64..60,
-        0u32..1_000_000,
-        0usize..7,
-    )
-        .prop_map(|(y, mo, d, h, mi, s, us, digits)| {
+    (1970i64..2200, 1i64..=12, 1i64..=28, 0i64..24, 0i64..60, 0i64..60, 0u32..1_000_000, 0usize..7).prop_map(
+        |(y, mo, d, h, mi, s, us, digits)| {
             let frac = format!("{us:06}");
             let text = if digits == 0 {
                 format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
             } else {
-                format!(
-                    "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{}Z",
-                    &frac[..digits]
-                )
+                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{}Z", &frac[..digits])
             };
-            let kept: i64 = if digits == 0 {
-                0
-            } else {
-                frac[..digits].parse::<i64>().unwrap() * 10i64.pow(6 - digits as u32)
-            };
+            let kept: i64 =
+                if digits == 0 { 0 } else { frac[..digits].parse::<i64>().unwrap() * 10i64.pow(6 - digits as u32) };
             (text, kept)
-        })
+        },
+    )
 }
 
 proptest! {

@@ -6,8 +6,7 @@ use serde_json::Value;
 
 #[test]
 fn deterministic_ids_match_the_oasis_stix2_library_for_every_sco_type() {
-    let fixture: Value =
-        serde_json::from_str(include_str!("../../../tests/fixtures/sco_ids.json")).unwrap();
+    let fixture: Value = serde_json::from_str(include_str!("../../../tests/fixtures/sco_ids.json")).unwrap();
     let cases = fixture["cases"].as_array().unwrap();
     let mut types = std::collections::BTreeSet::new();
     for case in cases {

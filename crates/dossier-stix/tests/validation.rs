@@ -29,17 +29,12 @@ fn without(mut v: Value, key: &str) -> Value {
 fn check(v: Value, path: &str, reason: &str) {
     let errs = StixObject::from_value(&v).expect_err("should be invalid");
     assert!(
-        errs.iter()
-            .any(|e| e.path == path && e.reason.contains(reason)),
+        errs.iter().any(|e| e.path == path && e.reason.contains(reason)),
         "expected {path}: …{reason}…, got {errs:#?}"
     );
     for e in &errs {
         if let Some(id) = v.get("id").and_then(Value::as_str) {
-            assert_eq!(
-                e.object_id.as_deref(),
-                Some(id),
-                "every error names the object"
-            );
+            assert_eq!(e.object_id.as_deref(), Some(id), "every error names the object");
         }
     }
 }
@@ -55,106 +50,34 @@ fn a_valid_actor_passes_and_keeps_its_json() {
 #[test]
 fn validation_table() {
     check(without(actor(), "type"), "$.type", "missing");
-    check(
-        with(actor(), "type", json!("Threat_Actor")),
-        "$.type",
-        "not a valid STIX type name",
-    );
-    check(
-        with(actor(), "id", json!("threat-actor--1234")),
-        "$.id",
-        "not a STIX identifier",
-    );
-    check(
-        with(
-            actor(),
-            "id",
-            json!("identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"),
-        ),
-        "$.id",
-        "does not match type",
-    );
-    check(
-        with(actor(), "spec_version", json!("2.0")),
-        "$.spec_version",
-        "STIX 2.1 only",
-    );
-    check(
-        without(actor(), "spec_version"),
-        "$.spec_version",
-        "missing",
-    );
+    check(with(actor(), "type", json!("Threat_Actor")), "$.type", "not a valid STIX type name");
+    check(with(actor(), "id", json!("threat-actor--1234")), "$.id", "not a STIX identifier");
+    check(with(actor(), "id", json!("identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f")), "$.id", "does not match type");
+    check(with(actor(), "spec_version", json!("2.0")), "$.spec_version", "STIX 2.1 only");
+    check(without(actor(), "spec_version"), "$.spec_version", "missing");
     check(without(actor(), "name"), "$.name", "missing");
-    check(
-        with(actor(), "name", json!(42)),
-        "$.name",
-        "expected a string, found a number",
-    );
-    check(
-        with(actor(), "created", json!("2024-01-01T00:00:00Z")),
-        "$.created",
-        "millisecond",
-    );
-    check(
-        with(actor(), "created", json!("2024-01-01 00:00:00.000Z")),
-        "$.created",
-        "not a valid timestamp",
-    );
-    check(
-        with(actor(), "modified", json!("2024-02-30T00:00:00.000Z")),
-        "$.modified",
-        "calendar",
-    );
-    check(
-        with(actor(), "modified", json!("2023-12-31T23:59:59.999Z")),
-        "$.modified",
-        "later than or equal to created",
-    );
-    check(
-        with(actor(), "confidence", json!(101)),
-        "$.confidence",
-        "outside the allowed range",
-    );
-    check(
-        with(actor(), "confidence", json!(50.5)),
-        "$.confidence",
-        "non-integer",
-    );
-    check(
-        with(actor(), "aliases", json!(["ok", 3])),
-        "$.aliases[1]",
-        "expected a string",
-    );
+    check(with(actor(), "name", json!(42)), "$.name", "expected a string, found a number");
+    check(with(actor(), "created", json!("2024-01-01T00:00:00Z")), "$.created", "millisecond");
+    check(with(actor(), "created", json!("2024-01-01 00:00:00.000Z")), "$.created", "not a valid timestamp");
+    check(with(actor(), "modified", json!("2024-02-30T00:00:00.000Z")), "$.modified", "calendar");
+    check(with(actor(), "modified", json!("2023-12-31T23:59:59.999Z")), "$.modified", "later than or equal to created");
+    check(with(actor(), "confidence", json!(101)), "$.confidence", "outside the allowed range");
+    check(with(actor(), "confidence", json!(50.5)), "$.confidence", "non-integer");
+    check(with(actor(), "aliases", json!(["ok", 3])), "$.aliases[1]", "expected a string");
     check(with(actor(), "aliases", json!([])), "$.aliases", "empty");
     check(
-        with(
-            actor(),
-            "created_by_ref",
-            json!("threat-actor--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"),
-        ),
+        with(actor(), "created_by_ref", json!("threat-actor--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f")),
         "$.created_by_ref",
         "must reference identity",
     );
     check(
-        with(
-            actor(),
-            "object_marking_refs",
-            json!(["identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]),
-        ),
+        with(actor(), "object_marking_refs", json!(["identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"])),
         "$.object_marking_refs[0]",
         "marking-definition",
     );
+    check(with(actor(), "x_target_ref", json!("nope")), "$.x_target_ref", "not a STIX identifier");
     check(
-        with(actor(), "x_target_ref", json!("nope")),
-        "$.x_target_ref",
-        "not a STIX identifier",
-    );
-    check(
-        with(
-            actor(),
-            "external_references",
-            json!([{"url": "https://example.com"}]),
-        ),
+        with(actor(), "external_references", json!([{"url": "https://example.com"}])),
         "$.external_references[0].source_name",
         "missing",
     );
@@ -164,11 +87,7 @@ fn validation_table() {
         "non-empty",
     );
     let seen = with(actor(), "first_seen", json!("2024-05-01T00:00:00Z"));
-    check(
-        with(seen, "last_seen", json!("2024-04-01T00:00:00Z")),
-        "$.last_seen",
-        "later than or equal to first_seen",
-    );
+    check(with(seen, "last_seen", json!("2024-04-01T00:00:00Z")), "$.last_seen", "later than or equal to first_seen");
 }
 
 #[test]
@@ -215,10 +134,7 @@ fn fixed_tlp_markings_cannot_be_redefined() {
         "created": "2022-10-01T00:00:00.000Z", "name": "TLP:CLEAR",
         "extensions": {"extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d": {"extension_type": "property-extension", "tlp_2_0": "clear"}}});
     check(red_as_clear, "$", "cannot be redefined");
-    for m in dossier_stix::tlp::TLP2
-        .iter()
-        .chain(dossier_stix::tlp::TLP1.iter())
-    {
+    for m in dossier_stix::tlp::TLP2.iter().chain(dossier_stix::tlp::TLP1.iter()) {
         StixObject::parse(m.json.as_bytes()).unwrap_or_else(|e| panic!("{}: {e:?}", m.id));
     }
     let with_modified = json!({"type": "marking-definition", "spec_version": "2.1", "id": "marking-definition--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
@@ -238,20 +154,10 @@ fn every_problem_is_reported_at_once() {
 
 #[test]
 fn non_objects_and_bad_json_are_refused() {
-    assert!(
-        StixObject::parse(b"[1,2]").unwrap_err()[0]
-            .reason
-            .contains("must be a JSON object")
-    );
-    assert!(
-        StixObject::parse(b"{\"type\":").unwrap_err()[0]
-            .reason
-            .contains("invalid JSON")
-    );
+    assert!(StixObject::parse(b"[1,2]").unwrap_err()[0].reason.contains("must be a JSON object"));
+    assert!(StixObject::parse(b"{\"type\":").unwrap_err()[0].reason.contains("invalid JSON"));
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    let text = format!(
-        "{{\"type\":\"x-deep\",\"id\":\"x-deep--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f\",\"v\":{deep}}}"
-    );
+    let text = format!("{{\"type\":\"x-deep\",\"id\":\"x-deep--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f\",\"v\":{deep}}}");
     assert!(
         StixObject::parse(text.as_bytes()).is_err(),
         "serde_json's recursion limit refuses it without overflowing the stack"

@@ -31,10 +31,7 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot use data directory {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error(
         "the data directory was written by a newer dossier (schema version {found}; this binary supports up to {supported}); upgrade dossier"
     )]
@@ -74,11 +71,7 @@ impl std::fmt::Display for Rejection {
             writeln!(f, "  {e}")?;
         }
         if self.errors.len() < self.invalid_objects {
-            writeln!(
-                f,
-                "  … and {} more",
-                self.invalid_objects - self.errors.len()
-            )?;
+            writeln!(f, "  … and {} more", self.invalid_objects - self.errors.len())?;
         }
         f.write_str("nothing was stored")
     }
@@ -99,11 +92,7 @@ pub struct ItemError {
 
 impl std::fmt::Display for ItemError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "object #{} (line {}): {}",
-            self.index, self.line, self.problem
-        )
+        write!(f, "object #{} (line {}): {}", self.index, self.line, self.problem)
     }
 }
 

@@ -43,10 +43,13 @@ pub const MIGRATIONS: &[&str] = &[
         tlp          INTEGER,         -- from object_marking_refs; NULL when unmarked
         confidence   INTEGER,
         org          INTEGER NOT NULL, -- first submitting organization
+        named        INTEGER NOT NULL, -- whether it chose to be named to other members
         json         TEXT NOT NULL,
-        UNIQUE (id, version)
+        idh          INTEGER NOT NULL  -- 64-bit hash of id: a compact key for the index below
     );
-    CREATE INDEX objects_type ON objects (type);
+    -- Versions by id. Keyed by the id's hash (8 bytes instead of ~50), so this random-key
+    -- index stays small; lookups compare the id itself as well.
+    CREATE UNIQUE INDEX objects_idh ON objects (idh, version, vid);
     -- Membership of versions in collections; date_added is unique and strictly
     -- increasing per collection (microseconds since the epoch).
     CREATE TABLE collection_objects (
@@ -58,7 +61,8 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (collection, date_added)
     ) WITHOUT ROWID;
     CREATE UNIQUE INDEX collection_objects_vid ON collection_objects (collection, vid);
-    -- Every organization that submitted a version, and whether it chose to be named.
+    -- Every further organization that submitted a version (the first is objects.org),
+    -- and whether it chose to be named.
     CREATE TABLE provenance (
         vid   INTEGER NOT NULL,
         org   INTEGER NOT NULL,

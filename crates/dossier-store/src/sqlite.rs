@@ -23,10 +23,7 @@ const DB_FILE: &str = "dossier.db";
 const ORG_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_9b0e_4d7a_5c3b_8e2f_1a9d_0c4b_7e61);
 
 fn io_err(path: &Path, source: std::io::Error) -> StoreError {
-    StoreError::Io {
-        path: path.display().to_string(),
-        source,
-    }
+    StoreError::Io { path: path.display().to_string(), source }
 }
 
 impl SqliteStore {
@@ -36,15 +33,14 @@ impl SqliteStore {
         let path = dir.join(DB_FILE);
         let conn = Connection::open(&path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Large pages suit rows of a few hundred bytes of JSON; only applies to a new file.
+        conn.pragma_update(None, "page_size", 16_384)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "cache_size", -65_536)?; // 64 MiB page cache
         conn.pragma_update(None, "temp_store", "MEMORY")?;
-        let store = Self {
-            path,
-            conn: Mutex::new(conn),
-        };
+        let store = Self { path, conn: Mutex::new(conn) };
         store.migrate()?;
         store.bootstrap()?;
         Ok(store)
@@ -65,18 +61,11 @@ impl SqliteStore {
         let mut conn = self.lock();
         let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if found > LATEST {
-            return Err(StoreError::NewerSchema {
-                found,
-                supported: LATEST,
-            });
+            return Err(StoreError::NewerSchema { found, supported: LATEST });
         }
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
         let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        for (i, sql) in MIGRATIONS
-            .iter()
-            .enumerate()
-            .skip(usize::try_from(current).unwrap_or(0))
-        {
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
         }
@@ -89,11 +78,7 @@ impl SqliteStore {
     fn bootstrap(&self) -> Result<(), StoreError> {
         let exists: bool = {
             let conn = self.lock();
-            conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM orgs WHERE isac = 1)",
-                [],
-                |r| r.get(0),
-            )?
+            conn.query_row("SELECT EXISTS (SELECT 1 FROM orgs WHERE isac = 1)", [], |r| r.get(0))?
         };
         if exists {
             return Ok(());
@@ -112,21 +97,12 @@ impl SqliteStore {
             .chain(dossier_stix::extension::DEFINITIONS);
         let mut items = Vec::new();
         for (index, json) in builtins.enumerate() {
-            let object = StixObject::parse(json.as_bytes()).map_err(|e| {
-                StoreError::Corrupt(format!("built-in object does not validate: {e:?}"))
-            })?;
-            items.push(Item::Valid {
-                index,
-                line: 1,
-                object: object.into_record(),
-            });
+            let object = StixObject::parse(json.as_bytes())
+                .map_err(|e| StoreError::Corrupt(format!("built-in object does not validate: {e:?}")))?;
+            items.push(Item::Valid { index, line: 1, object: object.into_record() });
         }
         self.import(
-            &Submission {
-                org: isac.id,
-                collection: coll.id,
-                named: true,
-            },
+            &Submission { org: isac.id, collection: coll.id, named: true },
             &mut items.into_iter(),
             &mut |_| {},
         )?;
@@ -136,32 +112,29 @@ impl SqliteStore {
     fn add_org_inner(&self, name: &str, isac: bool) -> Result<Org, StoreError> {
         let name = name.trim();
         if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
-            return Err(StoreError::Invalid(
-                "an organization name must be 1-200 printable characters".into(),
-            ));
+            return Err(StoreError::Invalid("an organization name must be 1-200 printable characters".into()));
         }
-        let identity_id =
-            StixId::new_v5("identity", &ORG_NAMESPACE, &name.to_lowercase()).to_string();
+        let identity_id = StixId::new_v5("identity", &ORG_NAMESPACE, &name.to_lowercase()).to_string();
         let conn = self.lock();
         let r = conn.execute(
             "INSERT INTO orgs (name, identity_id, isac, created) VALUES (?1, ?2, ?3, ?4)",
             params![name, identity_id, isac, now_micros()],
         );
         match r {
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
                 return Err(StoreError::Conflict(format!("organization {name:?}")));
             }
             r => r?,
         };
-        Ok(Org {
-            id: conn.last_insert_rowid(),
-            name: name.to_owned(),
-            identity_id,
-            isac,
-        })
+        Ok(Org { id: conn.last_insert_rowid(), name: name.to_owned(), identity_id, isac })
     }
+}
+
+/// A stable 64-bit hash of an object id (the first 8 bytes of its SHA-256), used as the
+/// compact key of the version index. Stable across releases: it is stored.
+fn id_hash(id: &str) -> i64 {
+    let d = Sha256::digest(id.as_bytes());
+    i64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
 }
 
 fn hash_secret(secret: &str) -> Vec<u8> {
@@ -170,8 +143,7 @@ fn hash_secret(secret: &str) -> Vec<u8> {
 
 fn random_hex(bytes: usize) -> Result<String, StoreError> {
     let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf)
-        .map_err(|e| StoreError::Invalid(format!("no system randomness: {e}")))?;
+    getrandom::fill(&mut buf).map_err(|e| StoreError::Invalid(format!("no system randomness: {e}")))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -183,34 +155,35 @@ fn tlp_of(code: i64) -> Result<Tlp, StoreError> {
 struct Stmts<'t> {
     existing: rusqlite::Statement<'t>,
     insert_object: rusqlite::Statement<'t>,
+    insert_member: rusqlite::Statement<'t>,
+    insert_change: rusqlite::Statement<'t>,
     in_collection: rusqlite::Statement<'t>,
     version_of: rusqlite::Statement<'t>,
     current_latest: rusqlite::Statement<'t>,
     unset_latest: rusqlite::Statement<'t>,
-    insert_member: rusqlite::Statement<'t>,
-    insert_change: rusqlite::Statement<'t>,
     insert_provenance: rusqlite::Statement<'t>,
 }
 
 impl<'t> Stmts<'t> {
     fn new(tx: &'t Transaction<'t>) -> rusqlite::Result<Self> {
         Ok(Self {
-            existing: tx.prepare("SELECT vid, version, json FROM objects WHERE id = ?1")?,
+            existing: tx.prepare("SELECT vid, version, json FROM objects WHERE idh = ?1 AND id = ?2")?,
             insert_object: tx.prepare(
-                "INSERT INTO objects (id, type, version, modified, spec_version, tlp, confidence, org, json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO objects (vid, id, type, version, modified, spec_version, tlp, confidence, org, json, idh, named)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?,
+            insert_member: tx.prepare(
+                "INSERT INTO collection_objects (collection, date_added, vid, latest, tlp) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?,
+            insert_change: tx.prepare("INSERT INTO changes (at, op, collection, vid) VALUES (?1, 'add', ?2, ?3)")?,
             in_collection: tx.prepare("SELECT EXISTS (SELECT 1 FROM collection_objects WHERE collection = ?1 AND vid = ?2)")?,
-            version_of: tx.prepare("SELECT id, version, tlp FROM objects WHERE vid = ?1")?,
+            version_of: tx.prepare("SELECT id, version, tlp, org FROM objects WHERE vid = ?1")?,
             current_latest: tx.prepare(
                 "SELECT co.vid, o.version FROM objects o
                  JOIN collection_objects co ON co.collection = ?1 AND co.vid = o.vid
-                 WHERE o.id = ?2 AND co.latest = 1",
+                 WHERE o.idh = ?3 AND o.id = ?2 AND co.latest = 1",
             )?,
             unset_latest: tx.prepare("UPDATE collection_objects SET latest = 0 WHERE collection = ?1 AND vid = ?2")?,
-            insert_member: tx
-                .prepare("INSERT INTO collection_objects (collection, date_added, vid, latest, tlp) VALUES (?1, ?2, ?3, ?4, ?5)")?,
-            insert_change: tx.prepare("INSERT INTO changes (at, op, collection, vid) VALUES (?1, 'add', ?2, ?3)")?,
             insert_provenance: tx.prepare("INSERT OR IGNORE INTO provenance (vid, org, named, at) VALUES (?1, ?2, ?3, ?4)")?,
         })
     }
@@ -218,8 +191,9 @@ impl<'t> Stmts<'t> {
 
 /// Per-import state inside the transaction.
 struct Importer<'t> {
-    tx: &'t Transaction<'t>,
     st: Stmts<'t>,
+    /// Version ids are assigned here: the import holds the write lock throughout.
+    next_vid: i64,
     sub: Submission,
     default_tlp: Tlp,
     last_date_added: i64,
@@ -246,10 +220,7 @@ fn same_content(stored: &str, json: &str) -> bool {
         return true;
     }
     type Map = serde_json::Map<String, serde_json::Value>;
-    match (
-        serde_json::from_str::<Map>(stored),
-        serde_json::from_str::<Map>(json),
-    ) {
+    match (serde_json::from_str::<Map>(stored), serde_json::from_str::<Map>(json)) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
@@ -264,12 +235,8 @@ impl Importer<'_> {
     }
 
     fn existing(&mut self, id: &str) -> Result<Vec<Existing>, StoreError> {
-        let rows = self.st.existing.query_map([id], |r| {
-            Ok(Existing {
-                vid: r.get(0)?,
-                version: r.get(1)?,
-                json: r.get(2)?,
-            })
+        let rows = self.st.existing.query_map(params![id_hash(id), id], |r| {
+            Ok(Existing { vid: r.get(0)?, version: r.get(1)?, json: r.get(2)? })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -279,10 +246,7 @@ impl Importer<'_> {
         let existing = self.existing(id)?;
         let version_key: String = match (object.family, &object.version) {
             (Family::Sco, _) | (_, None) => {
-                if let Some(e) = existing
-                    .iter()
-                    .find(|e| same_content(&e.json, &object.json))
-                {
+                if let Some(e) = existing.iter().find(|e| same_content(&e.json, &object.json)) {
                     self.attach_existing(e.vid)?;
                     return Ok(Ok(Outcome::Unchanged));
                 }
@@ -291,9 +255,7 @@ impl Importer<'_> {
                 } else {
                     // A different content of a versionless object: a new version keyed by
                     // the time it arrived.
-                    Timestamp::from_unix_micros(self.now.max(self.last_date_added + 1))
-                        .sort_key()
-                        .to_owned()
+                    Timestamp::from_unix_micros(self.now.max(self.last_date_added + 1)).sort_key().to_owned()
                 }
             }
             (_, Some(v)) => {
@@ -322,7 +284,10 @@ impl Importer<'_> {
             Some(n) if version_key.as_str() > n => Outcome::Updated,
             Some(_) => Outcome::History,
         };
+        let vid = self.next_vid;
+        self.next_vid += 1;
         self.st.insert_object.execute(params![
+            vid,
             id,
             object.object_type(),
             version_key,
@@ -332,29 +297,28 @@ impl Importer<'_> {
             object.confidence,
             self.sub.org,
             object.json,
+            id_hash(id),
+            self.sub.named,
         ])?;
-        let vid = self.tx.last_insert_rowid();
         self.add_to_collection(vid, id, &version_key, object.tlp, existing.is_empty())?;
-        self.add_provenance(vid)?;
         Ok(Ok(outcome))
     }
 
     /// An already stored version was submitted again: make sure it is in this collection
     /// and record this organization's provenance.
     fn attach_existing(&mut self, vid: i64) -> Result<(), StoreError> {
-        let present: bool = self
-            .st
-            .in_collection
-            .query_row(params![self.sub.collection, vid], |r| r.get(0))?;
+        let present: bool = self.st.in_collection.query_row(params![self.sub.collection, vid], |r| r.get(0))?;
+        let (id, version, tlp, first_org): (String, String, Option<i64>, OrgId) =
+            self.st.version_of.query_row([vid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         if !present {
-            let (id, version, tlp): (String, String, Option<i64>) = self
-                .st
-                .version_of
-                .query_row([vid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             let tlp = tlp.map(tlp_of).transpose()?;
             self.add_to_collection(vid, &id, &version, tlp, false)?;
         }
-        self.add_provenance(vid)
+        // The first submitter is recorded on the version itself.
+        if first_org != self.sub.org {
+            self.add_provenance(vid)?;
+        }
+        Ok(())
     }
 
     fn add_to_collection(
@@ -371,15 +335,11 @@ impl Importer<'_> {
             let current: Option<(i64, String)> = self
                 .st
                 .current_latest
-                .query_row(params![self.sub.collection, id], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .query_row(params![self.sub.collection, id, id_hash(id)], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             if let Some((cur_vid, cur_version)) = current {
                 if version > cur_version.as_str() {
-                    self.st
-                        .unset_latest
-                        .execute(params![self.sub.collection, cur_vid])?;
+                    self.st.unset_latest.execute(params![self.sub.collection, cur_vid])?;
                 } else {
                     latest = false;
                 }
@@ -387,38 +347,26 @@ impl Importer<'_> {
         }
         let date_added = self.next_date_added();
         let effective = tlp.unwrap_or(self.default_tlp);
-        self.st.insert_member.execute(params![
-            self.sub.collection,
-            date_added,
-            vid,
-            latest,
-            effective.code()
-        ])?;
-        self.st
-            .insert_change
-            .execute(params![date_added, self.sub.collection, vid])?;
+        self.st.insert_member.execute(params![self.sub.collection, date_added, vid, latest, effective.code()])?;
+        self.st.insert_change.execute(params![date_added, self.sub.collection, vid])?;
         Ok(())
     }
 
     fn add_provenance(&mut self, vid: i64) -> Result<(), StoreError> {
-        self.st
-            .insert_provenance
-            .execute(params![vid, self.sub.org, self.sub.named, self.now])?;
+        self.st.insert_provenance.execute(params![vid, self.sub.org, self.sub.named, self.now])?;
         Ok(())
     }
 }
 
-const ENTRY_COLUMNS: &str = "o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, co.date_added, co.tlp, o.confidence, o.org, o.json";
+const ENTRY_COLUMNS: &str =
+    "o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, co.date_added, co.tlp, o.confidence, o.org, o.json";
 
 fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Entry, i64)> {
     let tlp_code: i64 = r.get(6)?;
     let date_added: i64 = r.get(5)?;
     let version: String = r.get(3)?;
-    let version = if version.is_empty() {
-        Timestamp::from_unix_micros(date_added).as_str().to_owned()
-    } else {
-        version
-    };
+    let version =
+        if version.is_empty() { Timestamp::from_unix_micros(date_added).as_str().to_owned() } else { version };
     Ok((
         Entry {
             vid: r.get(0)?,
@@ -428,9 +376,7 @@ fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Entry, i64)> {
             spec_version: r.get(4)?,
             date_added,
             tlp: Tlp::from_code(tlp_code).unwrap_or(Tlp::Red),
-            confidence: r
-                .get::<_, Option<i64>>(7)?
-                .and_then(|c| u8::try_from(c).ok()),
+            confidence: r.get::<_, Option<i64>>(7)?.and_then(|c| u8::try_from(c).ok()),
             owner: r.get(8)?,
             json: r.get(9)?,
         },
@@ -448,11 +394,7 @@ impl ObjectStore for SqliteStore {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let default_tlp: i64 = tx
-            .query_row(
-                "SELECT default_tlp FROM collections WHERE id = ?1",
-                [submission.collection],
-                |r| r.get(0),
-            )
+            .query_row("SELECT default_tlp FROM collections WHERE id = ?1", [submission.collection], |r| r.get(0))
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("collection {}", submission.collection)))?;
         let last: Option<i64> = tx.query_row(
@@ -460,9 +402,10 @@ impl ObjectStore for SqliteStore {
             [submission.collection],
             |r| r.get(0),
         )?;
+        let next_vid: i64 = tx.query_row("SELECT COALESCE(max(vid), 0) + 1 FROM objects", [], |r| r.get(0))?;
         let mut imp = Importer {
-            tx: &tx,
             st: Stmts::new(&tx)?,
+            next_vid,
             sub: *submission,
             default_tlp: tlp_of(default_tlp)?,
             last_date_added: last.unwrap_or(0),
@@ -479,11 +422,7 @@ impl ObjectStore for SqliteStore {
                 progress(consumed);
             }
             match item {
-                Item::Valid {
-                    index,
-                    line,
-                    object,
-                } => {
+                Item::Valid { index, line, object } => {
                     // Once anything is invalid nothing will be stored: only keep validating.
                     match imp.store(&object)? {
                         Ok(_) if invalid_objects > 0 => {}
@@ -494,28 +433,16 @@ impl ObjectStore for SqliteStore {
                         Err(problem) => {
                             invalid_objects += 1;
                             if errors.len() < MAX_REPORTED_ERRORS {
-                                errors.push(ItemError {
-                                    index,
-                                    line,
-                                    problem,
-                                });
+                                errors.push(ItemError { index, line, problem });
                             }
                         }
                     }
                 }
-                Item::Invalid {
-                    index,
-                    line,
-                    problems,
-                } => {
+                Item::Invalid { index, line, problems } => {
                     invalid_objects += 1;
                     for problem in problems {
                         if errors.len() < MAX_REPORTED_ERRORS {
-                            errors.push(ItemError {
-                                index,
-                                line,
-                                problem,
-                            });
+                            errors.push(ItemError { index, line, problem });
                         }
                     }
                 }
@@ -529,11 +456,7 @@ impl ObjectStore for SqliteStore {
         drop(imp);
         if invalid_objects > 0 || fatal.is_some() {
             drop(tx); // rolls back
-            return Err(StoreError::Rejected(Rejection {
-                errors,
-                invalid_objects,
-                fatal,
-            }));
+            return Err(StoreError::Rejected(Rejection { errors, invalid_objects, fatal }));
         }
         tx.commit()?;
         Ok(summary)
@@ -549,7 +472,9 @@ impl ObjectStore for SqliteStore {
         };
         // Entries come from collection membership; without a collection, each version
         // appears once, through the collection that holds it earliest.
-        sql.push_str(&format!("SELECT {ENTRY_COLUMNS} FROM collection_objects co JOIN objects o ON o.vid = co.vid WHERE 1=1"));
+        sql.push_str(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM collection_objects co JOIN objects o ON o.vid = co.vid WHERE 1=1"
+        ));
         match query.collection {
             Some(c) => {
                 let p = arg(c.into(), &mut args);
@@ -568,19 +493,12 @@ impl ObjectStore for SqliteStore {
             sql.push_str(&format!(" AND co.tlp <= {p}"));
         }
         if !query.ids.is_empty() {
-            let ps: Vec<String> = query
-                .ids
-                .iter()
-                .map(|i| arg(i.clone().into(), &mut args))
-                .collect();
-            sql.push_str(&format!(" AND o.id IN ({})", ps.join(",")));
+            let ps: Vec<String> = query.ids.iter().map(|i| arg(i.clone().into(), &mut args)).collect();
+            let hs: Vec<String> = query.ids.iter().map(|i| arg(id_hash(i).into(), &mut args)).collect();
+            sql.push_str(&format!(" AND o.idh IN ({}) AND o.id IN ({})", hs.join(","), ps.join(",")));
         }
         if !query.types.is_empty() {
-            let ps: Vec<String> = query
-                .types
-                .iter()
-                .map(|t| arg(t.clone().into(), &mut args))
-                .collect();
+            let ps: Vec<String> = query.types.iter().map(|t| arg(t.clone().into(), &mut args)).collect();
             sql.push_str(&format!(" AND o.type IN ({})", ps.join(",")));
         }
         let mut alts = Vec::new();
@@ -592,15 +510,15 @@ impl ObjectStore for SqliteStore {
                 }
                 Versions::Latest if query.collection.is_some() => alts.push("co.latest = 1".to_owned()),
                 Versions::Latest => {
-                    alts.push("NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.id = o.id AND o2.version > o.version)".to_owned())
+                    alts.push("NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.idh = o.idh AND o2.id = o.id AND o2.version > o.version)".to_owned())
                 }
                 Versions::First if query.collection.is_some() => alts.push(
                     "NOT EXISTS (SELECT 1 FROM objects o2 JOIN collection_objects c2 ON c2.vid = o2.vid AND c2.collection = co.collection
-                      WHERE o2.id = o.id AND o2.version < o.version)"
+                      WHERE o2.idh = o.idh AND o2.id = o.id AND o2.version < o.version)"
                         .to_owned(),
                 ),
                 Versions::First => {
-                    alts.push("NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.id = o.id AND o2.version < o.version)".to_owned())
+                    alts.push("NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.idh = o.idh AND o2.id = o.id AND o2.version < o.version)".to_owned())
                 }
                 Versions::At(key) => {
                     let p = arg(key.clone().into(), &mut args);
@@ -633,42 +551,39 @@ impl ObjectStore for SqliteStore {
             "SELECT {ENTRY_COLUMNS} FROM objects o
              JOIN collection_objects co ON co.vid = o.vid
               AND co.date_added = (SELECT min(c2.date_added) FROM collection_objects c2 WHERE c2.vid = o.vid)
-             WHERE o.id = ?1 ORDER BY o.version"
+             WHERE o.idh = ?2 AND o.id = ?1 ORDER BY o.version"
         ))?;
-        let rows = stmt.query_map([id], |r| entry_from_row(r).map(|(e, _)| e))?;
+        let rows = stmt.query_map(params![id, id_hash(id)], |r| entry_from_row(r).map(|(e, _)| e))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn provenance(&self, id: &str) -> Result<Vec<Provenance>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
-            "SELECT p.org, max(p.named), min(p.at) FROM provenance p JOIN objects o ON o.vid = p.vid
-             WHERE o.id = ?1 GROUP BY p.org ORDER BY min(p.at), p.org",
+            "SELECT org, max(named), min(at) FROM (
+                 SELECT o.org AS org, o.named AS named,
+                        (SELECT min(co.date_added) FROM collection_objects co WHERE co.vid = o.vid) AS at
+                   FROM objects o WHERE o.idh = ?2 AND o.id = ?1
+                 UNION ALL
+                 SELECT p.org, p.named, p.at FROM provenance p JOIN objects o ON o.vid = p.vid
+                  WHERE o.idh = ?2 AND o.id = ?1)
+             GROUP BY org ORDER BY min(at), org",
         )?;
-        let rows = stmt.query_map([id], |r| {
-            Ok(Provenance {
-                org: r.get(0)?,
-                named: r.get(1)?,
-                at: r.get(2)?,
-            })
+        let rows = stmt.query_map(params![id, id_hash(id)], |r| {
+            Ok(Provenance { org: r.get(0)?, named: r.get(1)?, at: r.get(2)? })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn last_change(&self) -> Result<i64, StoreError> {
         let conn = self.lock();
-        Ok(
-            conn.query_row("SELECT COALESCE(max(seq), 0) FROM changes", [], |r| {
-                r.get(0)
-            })?,
-        )
+        Ok(conn.query_row("SELECT COALESCE(max(seq), 0) FROM changes", [], |r| r.get(0))?)
     }
 
     fn counts(&self) -> Result<(u64, u64), StoreError> {
         let conn = self.lock();
         let versions: i64 = conn.query_row("SELECT count(*) FROM objects", [], |r| r.get(0))?;
-        let ids: i64 =
-            conn.query_row("SELECT count(DISTINCT id) FROM objects", [], |r| r.get(0))?;
+        let ids: i64 = conn.query_row("SELECT count(DISTINCT id) FROM objects", [], |r| r.get(0))?;
         Ok((versions as u64, ids as u64))
     }
 }
@@ -709,49 +624,25 @@ impl Directory for SqliteStore {
     fn orgs(&self) -> Result<Vec<Org>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare("SELECT id, name, identity_id, isac FROM orgs ORDER BY id")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(Org {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                identity_id: r.get(2)?,
-                isac: r.get(3)?,
-            })
-        })?;
+        let rows = stmt
+            .query_map([], |r| Ok(Org { id: r.get(0)?, name: r.get(1)?, identity_id: r.get(2)?, isac: r.get(3)? }))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn org_by_name(&self, name: &str) -> Result<Org, StoreError> {
         let conn = self.lock();
-        conn.query_row(
-            "SELECT id, name, identity_id, isac FROM orgs WHERE name = ?1",
-            [name.trim()],
-            |r| {
-                Ok(Org {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    identity_id: r.get(2)?,
-                    isac: r.get(3)?,
-                })
-            },
-        )
+        conn.query_row("SELECT id, name, identity_id, isac FROM orgs WHERE name = ?1", [name.trim()], |r| {
+            Ok(Org { id: r.get(0)?, name: r.get(1)?, identity_id: r.get(2)?, isac: r.get(3)? })
+        })
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("organization {name:?}")))
     }
 
     fn isac(&self) -> Result<Org, StoreError> {
         let conn = self.lock();
-        conn.query_row(
-            "SELECT id, name, identity_id, isac FROM orgs WHERE isac = 1",
-            [],
-            |r| {
-                Ok(Org {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    identity_id: r.get(2)?,
-                    isac: r.get(3)?,
-                })
-            },
-        )
+        conn.query_row("SELECT id, name, identity_id, isac FROM orgs WHERE isac = 1", [], |r| {
+            Ok(Org { id: r.get(0)?, name: r.get(1)?, identity_id: r.get(2)?, isac: r.get(3)? })
+        })
         .optional()?
         .ok_or_else(|| StoreError::Corrupt("the ISAC organization is missing".into()))
     }
@@ -767,11 +658,7 @@ impl Directory for SqliteStore {
         let secret = format!("dsk_{}", random_hex(24)?);
         let created = now_micros();
         let conn = self.lock();
-        let exists: bool = conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM orgs WHERE id = ?1)",
-            [org],
-            |r| r.get(0),
-        )?;
+        let exists: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM orgs WHERE id = ?1)", [org], |r| r.get(0))?;
         if !exists {
             return Err(StoreError::NotFound(format!("organization {org}")));
         }
@@ -780,31 +667,18 @@ impl Directory for SqliteStore {
             params![id, org, role.as_str(), hash_secret(&secret), label, created, expires],
         )?;
         Ok(NewToken {
-            info: TokenInfo {
-                id,
-                org,
-                role,
-                label: label.map(str::to_owned),
-                created,
-                expires,
-                revoked: None,
-            },
+            info: TokenInfo { id, org, role, label: label.map(str::to_owned), created, expires, revoked: None },
             secret,
         })
     }
 
     fn revoke_token(&self, id: &str) -> Result<(), StoreError> {
         let conn = self.lock();
-        let n = conn.execute(
-            "UPDATE tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
-            params![id, now_micros()],
-        )?;
+        let n = conn
+            .execute("UPDATE tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL", params![id, now_micros()])?;
         if n == 0 {
-            let exists: bool = conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM tokens WHERE id = ?1)",
-                [id],
-                |r| r.get(0),
-            )?;
+            let exists: bool =
+                conn.query_row("SELECT EXISTS (SELECT 1 FROM tokens WHERE id = ?1)", [id], |r| r.get(0))?;
             if !exists {
                 return Err(StoreError::NotFound(format!("token {id}")));
             }
@@ -814,9 +688,7 @@ impl Directory for SqliteStore {
 
     fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created"
-        ))?;
+        let mut stmt = conn.prepare(&format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created"))?;
         let rows = stmt.query_map([], token_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -827,19 +699,12 @@ impl Directory for SqliteStore {
         let want = hash_secret(secret);
         let conn = self.lock();
         let found: Option<(TokenInfo, Vec<u8>)> = conn
-            .query_row(
-                &format!("SELECT {TOKEN_COLUMNS}, hash FROM tokens WHERE hash = ?1"),
-                [&want],
-                |r| Ok((token_from_row(r)?, r.get(7)?)),
-            )
+            .query_row(&format!("SELECT {TOKEN_COLUMNS}, hash FROM tokens WHERE hash = ?1"), [&want], |r| {
+                Ok((token_from_row(r)?, r.get(7)?))
+            })
             .optional()?;
         Ok(found.and_then(|(info, hash)| {
-            let same = hash.len() == want.len()
-                && hash
-                    .iter()
-                    .zip(&want)
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0;
+            let same = hash.len() == want.len() && hash.iter().zip(&want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
             let live = info.revoked.is_none() && info.expires.is_none_or(|e| e > now);
             (same && live).then_some(info)
         }))
@@ -856,14 +721,9 @@ impl Directory for SqliteStore {
             return Err(StoreError::Invalid("a collection needs a title".into()));
         }
         if let Some(a) = alias
-            && (a.is_empty()
-                || !a
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+            && (a.is_empty() || !a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
         {
-            return Err(StoreError::Invalid(format!(
-                "alias {a:?} may only hold letters, digits, '-' and '_'"
-            )));
+            return Err(StoreError::Invalid(format!("alias {a:?} may only hold letters, digits, '-' and '_'")));
         }
         let uuid = uuid::Uuid::new_v4().to_string();
         let conn = self.lock();
@@ -872,13 +732,8 @@ impl Directory for SqliteStore {
             params![uuid, alias, title.trim(), description, default_tlp.code(), now_micros()],
         );
         match r {
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                return Err(StoreError::Conflict(format!(
-                    "collection alias {:?}",
-                    alias.unwrap_or_default()
-                )));
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                return Err(StoreError::Conflict(format!("collection alias {:?}", alias.unwrap_or_default())));
             }
             r => r?,
         };
@@ -894,9 +749,7 @@ impl Directory for SqliteStore {
 
     fn collections(&self) -> Result<Vec<Collection>, StoreError> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {COLLECTION_COLUMNS} FROM collections ORDER BY id"
-        ))?;
+        let mut stmt = conn.prepare(&format!("SELECT {COLLECTION_COLUMNS} FROM collections ORDER BY id"))?;
         let rows = stmt.query_map([], collection_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -904,7 +757,9 @@ impl Directory for SqliteStore {
     fn collection(&self, key: &str) -> Result<Collection, StoreError> {
         let conn = self.lock();
         conn.query_row(
-            &format!("SELECT {COLLECTION_COLUMNS} FROM collections WHERE uuid = ?1 OR alias = ?1 OR CAST(id AS TEXT) = ?1"),
+            &format!(
+                "SELECT {COLLECTION_COLUMNS} FROM collections WHERE uuid = ?1 OR alias = ?1 OR CAST(id AS TEXT) = ?1"
+            ),
             [key],
             collection_from_row,
         )

@@ -1,18 +1,14 @@
 //! Store behaviour through its public traits.
 
 use dossier_stix::{Role, StixObject, Tlp};
-use dossier_store::{
-    Directory, Item, ObjectStore, Query, SqliteStore, StoreError, Submission, Versions,
-};
+use dossier_store::{Directory, Item, ObjectStore, Query, SqliteStore, StoreError, Submission, Versions};
 use serde_json::json;
 
 const ACTOR: &str = "threat-actor--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
 
 fn actor(modified: &str, name: &str) -> StixObject {
-    StixObject::from_value(
-        &json!({"type": "threat-actor", "spec_version": "2.1", "id": ACTOR,
-        "created": "2024-01-01T00:00:00.000Z", "modified": modified, "name": name}),
-    )
+    StixObject::from_value(&json!({"type": "threat-actor", "spec_version": "2.1", "id": ACTOR,
+        "created": "2024-01-01T00:00:00.000Z", "modified": modified, "name": name}))
     .unwrap()
 }
 
@@ -28,33 +24,24 @@ fn import(
     sub: &Submission,
     objects: Vec<StixObject>,
 ) -> Result<dossier_store::ImportSummary, StoreError> {
-    let mut items = objects
-        .into_iter()
-        .enumerate()
-        .map(|(index, object)| Item::Valid {
-            index,
-            line: 1,
-            object: object.into_record(),
-        });
+    let mut items = objects.into_iter().enumerate().map(|(index, object)| Item::Valid {
+        index,
+        line: 1,
+        object: object.into_record(),
+    });
     store.import(sub, &mut items, &mut |_| {})
 }
 
 fn setup() -> (tempfile::TempDir, SqliteStore, Submission) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
-    let sub = Submission {
-        org: store.isac().unwrap().id,
-        collection: store.default_collection().unwrap().id,
-        named: false,
-    };
+    let sub =
+        Submission { org: store.isac().unwrap().id, collection: store.default_collection().unwrap().id, named: false };
     (dir, store, sub)
 }
 
 fn latest(store: &SqliteStore, id: &str) -> Vec<String> {
-    let q = Query {
-        ids: vec![id.to_owned()],
-        ..Query::default()
-    };
+    let q = Query { ids: vec![id.to_owned()], ..Query::default() };
     let mut out = Vec::new();
     store
         .scan(&q, &mut |e| {
@@ -80,11 +67,7 @@ fn newer_version_supersedes_and_older_arrival_stays_history() {
     assert_eq!(l.len(), 1);
     assert!(l[0].contains("\"v3\""));
     let versions = store.versions(ACTOR).unwrap();
-    let names: Vec<bool> = ["v1", "v2", "v3"]
-        .iter()
-        .zip(&versions)
-        .map(|(n, e)| e.json.contains(n))
-        .collect();
+    let names: Vec<bool> = ["v1", "v2", "v3"].iter().zip(&versions).map(|(n, e)| e.json.contains(n)).collect();
     assert_eq!(names, vec![true, true, true], "oldest first");
     // First version and a given version.
     let mut first = Vec::new();
@@ -110,29 +93,13 @@ fn same_version_with_different_content_is_refused_and_nothing_is_stored() {
     let (_d, store, sub) = setup();
     import(&store, &sub, vec![actor("2024-02-01T00:00:00.000Z", "v2")]).unwrap();
     let before = store.last_change().unwrap();
-    let err = import(
-        &store,
-        &sub,
-        vec![
-            email("new@example.com"),
-            actor("2024-02-01T00:00:00.000Z", "changed"),
-        ],
-    )
-    .unwrap_err();
-    let StoreError::Rejected(r) = err else {
-        panic!("expected a rejection")
-    };
+    let err =
+        import(&store, &sub, vec![email("new@example.com"), actor("2024-02-01T00:00:00.000Z", "changed")]).unwrap_err();
+    let StoreError::Rejected(r) = err else { panic!("expected a rejection") };
     assert_eq!(r.invalid_objects, 1);
     assert_eq!(r.errors[0].index, 1);
-    assert!(
-        r.errors[0].problem.reason.contains("different content"),
-        "{r}"
-    );
-    assert_eq!(
-        store.last_change().unwrap(),
-        before,
-        "the valid email was not stored either"
-    );
+    assert!(r.errors[0].problem.reason.contains("different content"), "{r}");
+    assert_eq!(store.last_change().unwrap(), before, "the valid email was not stored either");
     assert!(latest(&store, email("new@example.com").id().as_str()).is_empty());
 }
 
@@ -141,69 +108,33 @@ fn two_organizations_submitting_one_sco_make_one_object() {
     let (_d, store, sub) = setup();
     let other = store.add_org("Example Exchange").unwrap();
     import(&store, &sub, vec![email("kim@example.com")]).unwrap();
-    let s = import(
-        &store,
-        &Submission {
-            org: other.id,
-            ..sub
-        },
-        vec![email("kim@example.com")],
-    )
-    .unwrap();
+    let s = import(&store, &Submission { org: other.id, ..sub }, vec![email("kim@example.com")]).unwrap();
     assert_eq!(s.unchanged, 1);
     let id = email("kim@example.com").id().to_string();
     assert_eq!(store.versions(&id).unwrap().len(), 1);
-    assert_eq!(
-        store.provenance(&id).unwrap().len(),
-        2,
-        "one object, two provenances"
-    );
+    assert_eq!(store.provenance(&id).unwrap().len(), 2, "one object, two provenances");
 }
 
 #[test]
 fn unmarked_objects_get_the_collection_default_tlp() {
     let (_d, store, _sub) = setup();
     let isac = store.isac().unwrap();
-    let c = store
-        .add_collection("Red room", Some("red-room"), None, Tlp::Red)
-        .unwrap();
-    import(
-        &store,
-        &Submission {
-            org: isac.id,
-            collection: c.id,
-            named: false,
-        },
-        vec![email("x@example.com")],
-    )
-    .unwrap();
+    let c = store.add_collection("Red room", Some("red-room"), None, Tlp::Red).unwrap();
+    import(&store, &Submission { org: isac.id, collection: c.id, named: false }, vec![email("x@example.com")]).unwrap();
     let mut tlps = Vec::new();
     store
-        .scan(
-            &Query {
-                collection: Some(c.id),
-                ..Query::default()
-            },
-            &mut |e| {
-                tlps.push(e.tlp);
-                true
-            },
-        )
+        .scan(&Query { collection: Some(c.id), ..Query::default() }, &mut |e| {
+            tlps.push(e.tlp);
+            true
+        })
         .unwrap();
     assert_eq!(tlps, vec![Tlp::Red]);
     let mut n = 0;
     store
-        .scan(
-            &Query {
-                collection: Some(c.id),
-                max_tlp: Some(Tlp::Amber),
-                ..Query::default()
-            },
-            &mut |_| {
-                n += 1;
-                true
-            },
-        )
+        .scan(&Query { collection: Some(c.id), max_tlp: Some(Tlp::Amber), ..Query::default() }, &mut |_| {
+            n += 1;
+            true
+        })
         .unwrap();
     assert_eq!(n, 0);
 }
@@ -211,23 +142,15 @@ fn unmarked_objects_get_the_collection_default_tlp() {
 #[test]
 fn date_added_is_strictly_increasing_within_a_collection() {
     let (_d, store, sub) = setup();
-    let objs: Vec<StixObject> = (0..200)
-        .map(|i| email(&format!("u{i}@example.com")))
-        .collect();
+    let objs: Vec<StixObject> = (0..200).map(|i| email(&format!("u{i}@example.com"))).collect();
     import(&store, &sub, objs).unwrap();
     import(&store, &sub, vec![email("late@example.com")]).unwrap();
     let mut dates = Vec::new();
     store
-        .scan(
-            &Query {
-                collection: Some(sub.collection),
-                ..Query::default()
-            },
-            &mut |e| {
-                dates.push(e.date_added);
-                true
-            },
-        )
+        .scan(&Query { collection: Some(sub.collection), ..Query::default() }, &mut |e| {
+            dates.push(e.date_added);
+            true
+        })
         .unwrap();
     assert!(dates.windows(2).all(|w| w[0] < w[1]));
 }
@@ -240,10 +163,7 @@ fn a_data_directory_from_a_newer_binary_is_refused() {
     conn.pragma_update(None, "user_version", 999).unwrap();
     drop(conn);
     let err = SqliteStore::open(dir.path()).err().expect("must refuse");
-    assert!(
-        matches!(err, StoreError::NewerSchema { found: 999, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, StoreError::NewerSchema { found: 999, .. }), "{err}");
     assert!(err.to_string().contains("newer dossier"));
 }
 
@@ -251,56 +171,31 @@ fn a_data_directory_from_a_newer_binary_is_refused() {
 fn tokens_are_hashed_expire_and_can_be_revoked() {
     let (dir, store, _sub) = setup();
     let org = store.add_org("Example Wallet").unwrap();
-    let t = store
-        .create_token(org.id, Role::Member, Some("ci"), None)
-        .unwrap();
+    let t = store.create_token(org.id, Role::Member, Some("ci"), None).unwrap();
     let now = dossier_stix::timestamp::now_micros();
-    assert_eq!(
-        store.token_for_secret(&t.secret, now).unwrap().unwrap().id,
-        t.info.id
-    );
+    assert_eq!(store.token_for_secret(&t.secret, now).unwrap().unwrap().id, t.info.id);
     assert!(store.token_for_secret("dsk_wrong", now).unwrap().is_none());
     // The secret is not in the database file.
     drop(store);
     let raw = std::fs::read(dir.path().join("dossier.db")).unwrap();
     let wal = std::fs::read(dir.path().join("dossier.db-wal")).unwrap_or_default();
     let needle = t.secret.as_bytes();
-    assert!(
-        !raw.windows(needle.len()).any(|w| w == needle)
-            && !wal.windows(needle.len()).any(|w| w == needle)
-    );
+    assert!(!raw.windows(needle.len()).any(|w| w == needle) && !wal.windows(needle.len()).any(|w| w == needle));
     let store = SqliteStore::open(dir.path()).unwrap();
-    let expiring = store
-        .create_token(org.id, Role::Analyst, None, Some(now + 1_000_000))
-        .unwrap();
-    assert!(
-        store
-            .token_for_secret(&expiring.secret, now)
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        store
-            .token_for_secret(&expiring.secret, now + 2_000_000)
-            .unwrap()
-            .is_none()
-    );
+    let expiring = store.create_token(org.id, Role::Analyst, None, Some(now + 1_000_000)).unwrap();
+    assert!(store.token_for_secret(&expiring.secret, now).unwrap().is_some());
+    assert!(store.token_for_secret(&expiring.secret, now + 2_000_000).unwrap().is_none());
     store.revoke_token(&t.info.id).unwrap();
     assert!(store.token_for_secret(&t.secret, now).unwrap().is_none());
-    assert!(matches!(
-        store.revoke_token("tok_missing"),
-        Err(StoreError::NotFound(_))
-    ));
+    assert!(matches!(store.revoke_token("tok_missing"), Err(StoreError::NotFound(_))));
 }
 
 #[test]
 fn builtin_tlp_markings_and_extension_definitions_are_present() {
     let (_d, store, _sub) = setup();
-    for id in [
-        Tlp::Red.marking_id(),
-        dossier_stix::extension::PHONE_NUMBER,
-        dossier_stix::extension::CRYPTOCURRENCY_WALLET,
-    ] {
+    for id in
+        [Tlp::Red.marking_id(), dossier_stix::extension::PHONE_NUMBER, dossier_stix::extension::CRYPTOCURRENCY_WALLET]
+    {
         assert_eq!(latest(&store, id).len(), 1, "{id}");
     }
 }

@@ -145,8 +145,8 @@ const CHINESE_FAMILY: &[&[&str]] = &[
     &["Gao", "Kao"],
 ];
 const CHINESE_GIVEN: &[&str] = &[
-    "Wei", "Fang", "Min", "Jing", "Lei", "Jun", "Yan", "Hao", "Tao", "Ming", "Xiaoming", "Yifan",
-    "Jian", "Hui", "Qiang", "Yong", "Lina", "Xin", "Bo", "Chen",
+    "Wei", "Fang", "Min", "Jing", "Lei", "Jun", "Yan", "Hao", "Tao", "Ming", "Xiaoming", "Yifan", "Jian", "Hui",
+    "Qiang", "Yong", "Lina", "Xin", "Bo", "Chen",
 ];
 const JAPANESE_FAMILY: &[&[&str]] = &[
     &["Sato", "Satou", "Satoh"],
@@ -188,20 +188,8 @@ const VIETNAMESE_FAMILY: &[&[&str]] = &[
     &["Bùi", "Bui"],
     &["Đỗ", "Do"],
 ];
-const VIETNAMESE_GIVEN: &[&str] = &[
-    "Văn Anh",
-    "Minh",
-    "Thanh",
-    "Đức",
-    "Hùng",
-    "Quang",
-    "Thị Lan",
-    "Tuấn",
-    "Huy",
-    "Long",
-    "Thu Hà",
-    "Bảo",
-];
+const VIETNAMESE_GIVEN: &[&str] =
+    &["Văn Anh", "Minh", "Thanh", "Đức", "Hùng", "Quang", "Thị Lan", "Tuấn", "Huy", "Long", "Thu Hà", "Bảo"];
 const EAST_EU_FAMILY: &[&[&str]] = &[
     &["Ivanov"],
     &["Petrov"],
@@ -214,43 +202,20 @@ const EAST_EU_FAMILY: &[&[&str]] = &[
     &["Bondarenko"],
     &["Novák", "Novak"],
 ];
-const EAST_EU_GIVEN: &[&str] = &[
-    "Ivan",
-    "Dmytro",
-    "Oleksandr",
-    "Andrei",
-    "Piotr",
-    "Mihai",
-    "Tomasz",
-    "Sergiy",
-    "Marko",
-    "Pavel",
-    "Olena",
-    "Anna",
-];
+const EAST_EU_GIVEN: &[&str] =
+    &["Ivan", "Dmytro", "Oleksandr", "Andrei", "Piotr", "Mihai", "Tomasz", "Sergiy", "Marko", "Pavel", "Olena", "Anna"];
 const WESTERN_FAMILY: &[&str] = &[
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Moore",
-    "Taylor", "Anderson", "Thomas", "Martin", "Walker", "Young", "Allen", "King", "Wright",
-    "Scott", "Green",
+    "Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Moore", "Taylor", "Anderson",
+    "Thomas", "Martin", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Green",
 ];
 const WESTERN_GIVEN: &[&str] = &[
-    "James", "Michael", "Daniel", "Kevin", "Ryan", "Jason", "Eric", "Brian", "Kenneth", "David",
-    "Chris", "Alex", "Steven", "Andrew", "Mark", "Paul", "Emily", "Sarah", "Jessica", "Laura",
+    "James", "Michael", "Daniel", "Kevin", "Ryan", "Jason", "Eric", "Brian", "Kenneth", "David", "Chris", "Alex",
+    "Steven", "Andrew", "Mark", "Paul", "Emily", "Sarah", "Jessica", "Laura",
 ];
 
-const EMAIL_DOMAINS: &[&str] = &[
-    "gmail.com",
-    "gmail.com",
-    "gmail.com",
-    "gmail.com",
-    "outlook.com",
-    "hotmail.com",
-    "proton.me",
-    "yahoo.com",
-];
-const US_AREA: &[u32] = &[
-    201, 212, 213, 305, 312, 415, 469, 512, 617, 646, 702, 713, 718, 786, 832, 917, 929,
-];
+const EMAIL_DOMAINS: &[&str] =
+    &["gmail.com", "gmail.com", "gmail.com", "gmail.com", "outlook.com", "hotmail.com", "proton.me", "yahoo.com"];
+const US_AREA: &[u32] = &[201, 212, 213, 305, 312, 415, 469, 512, 617, 646, 702, 713, 718, 786, 832, 917, 929];
 const INTRUSION_SETS: &[&str] = &[
     "DPRK IT Worker Programme (cluster A)",
     "DPRK IT Worker Programme (cluster B)",
@@ -349,20 +314,11 @@ struct BundleWriter {
 
 impl BundleWriter {
     fn new(mut out: Box<dyn Write>, bundle_id: &str) -> Result<Self> {
-        write!(
-            out,
-            "{{\"type\":\"bundle\",\"id\":\"{bundle_id}\",\"objects\":["
-        )?;
-        Ok(Self {
-            out,
-            first: true,
-            count: 0,
-            emitted_scos: HashSet::new(),
-        })
+        write!(out, "{{\"type\":\"bundle\",\"id\":\"{bundle_id}\",\"objects\":[")?;
+        Ok(Self { out, first: true, count: 0, emitted_scos: HashSet::new() })
     }
     fn write(&mut self, v: &Value) -> Result<()> {
-        self.out
-            .write_all(if self.first { b"\n" } else { b",\n" })?;
+        self.out.write_all(if self.first { b"\n" } else { b",\n" })?;
         self.first = false;
         serde_json::to_writer(&mut self.out, v)?;
         self.count += 1;
@@ -382,10 +338,7 @@ impl BundleWriter {
                 m.insert("spec_version".into(), json!("2.1"));
                 m.insert("object_marking_refs".into(), json!([tlp.marking_id()]));
                 if let Some(ext) = dossier_stix::extension::for_sco_type(&ty) {
-                    m.insert(
-                        "extensions".into(),
-                        json!({ ext: {"extension_type": "new-sco"} }),
-                    );
+                    m.insert("extensions".into(), json!({ ext: {"extension_type": "new-sco"} }));
                 }
             }
             self.write(&v)?;
@@ -402,11 +355,7 @@ impl BundleWriter {
 /// A row of spelling variants, then one spelling (the first is the most common one).
 fn variant(rng: &mut Rng, table: &[&[&'static str]]) -> &'static str {
     let row: &[&'static str] = table[rng.below(table.len() as u64) as usize];
-    if rng.chance(0.6) {
-        row[0]
-    } else {
-        row[rng.below(row.len() as u64) as usize]
-    }
+    if rng.chance(0.6) { row[0] } else { row[rng.below(row.len() as u64) as usize] }
 }
 
 fn culture(rng: &mut Rng, operative: bool) -> Culture {
@@ -463,32 +412,13 @@ fn name(rng: &mut Rng, operative: bool) -> Name {
     let culture = culture(rng, operative);
     let (given, family) = match culture {
         Culture::Korean => (korean_given(rng), variant(rng, KOREAN_FAMILY).to_owned()),
-        Culture::Chinese => (
-            rng.pick(CHINESE_GIVEN).to_string(),
-            variant(rng, CHINESE_FAMILY).to_owned(),
-        ),
-        Culture::Japanese => (
-            variant(rng, JAPANESE_GIVEN).to_owned(),
-            variant(rng, JAPANESE_FAMILY).to_owned(),
-        ),
-        Culture::Vietnamese => (
-            rng.pick(VIETNAMESE_GIVEN).to_string(),
-            variant(rng, VIETNAMESE_FAMILY).to_owned(),
-        ),
-        Culture::EastEuropean => (
-            rng.pick(EAST_EU_GIVEN).to_string(),
-            variant(rng, EAST_EU_FAMILY).to_owned(),
-        ),
-        Culture::Western => (
-            rng.pick(WESTERN_GIVEN).to_string(),
-            rng.pick(WESTERN_FAMILY).to_string(),
-        ),
+        Culture::Chinese => (rng.pick(CHINESE_GIVEN).to_string(), variant(rng, CHINESE_FAMILY).to_owned()),
+        Culture::Japanese => (variant(rng, JAPANESE_GIVEN).to_owned(), variant(rng, JAPANESE_FAMILY).to_owned()),
+        Culture::Vietnamese => (rng.pick(VIETNAMESE_GIVEN).to_string(), variant(rng, VIETNAMESE_FAMILY).to_owned()),
+        Culture::EastEuropean => (rng.pick(EAST_EU_GIVEN).to_string(), variant(rng, EAST_EU_FAMILY).to_owned()),
+        Culture::Western => (rng.pick(WESTERN_GIVEN).to_string(), rng.pick(WESTERN_FAMILY).to_string()),
     };
-    Name {
-        given,
-        family,
-        culture,
-    }
+    Name { given, family, culture }
 }
 
 /// A romanisation or formatting variant of the same name.
@@ -505,19 +435,12 @@ fn name_variant(rng: &mut Rng, n: &Name) -> (String, &'static str) {
         && row.len() > 1
         && rng.chance(0.5)
     {
-        let other = row
-            .iter()
-            .find(|v| **v != n.family)
-            .copied()
-            .unwrap_or(row[0]);
+        let other = row.iter().find(|v| **v != n.family).copied().unwrap_or(row[0]);
         return (format!("{} {other}", n.given), "name_romanisation");
     }
     match rng.below(3) {
         0 => (format!("{} {}", n.family, n.given), "name_order"),
-        1 => (
-            format!("{} {}", n.given.replace(['-', ' '], ""), n.family).to_uppercase(),
-            "name_case_hyphen",
-        ),
+        1 => (format!("{} {}", n.given.replace(['-', ' '], ""), n.family).to_uppercase(), "name_case_hyphen"),
         _ => (format!("{}, {}", n.family, n.given), "name_comma"),
     }
 }
@@ -562,11 +485,7 @@ fn email_for(rng: &mut Rng, n: &Name) -> String {
         2 => format!("{}.{f}.dev{digits}", &g[..1.min(g.len())]),
         3 => format!("{f}{g}{}", rng.range(70, 2005)),
         4 => format!("{g}{}dev{digits}", &f[..1.min(f.len())]),
-        _ => format!(
-            "{g}.{f}.{}{}",
-            rng.pick(&["web3", "eng", "work", "jobs", "tech"]),
-            digits
-        ),
+        _ => format!("{g}.{f}.{}{}", rng.pick(&["web3", "eng", "work", "jobs", "tech"]), digits),
     };
     format!("{local}@{}", rng.pick(EMAIL_DOMAINS))
 }
@@ -581,11 +500,7 @@ fn phone(rng: &mut Rng, operative: bool) -> String {
             0 => format!("+8210{:08}", rng.below(100_000_000)),
             1 => format!("+861{}{:09}", rng.range(3, 9), rng.below(1_000_000_000)),
             2 => format!("+8190{:08}", rng.below(100_000_000)),
-            3 => format!(
-                "+84{}{:08}",
-                rng.pick(&[90, 91, 93, 97, 98]),
-                rng.below(100_000_000)
-            ),
+            3 => format!("+84{}{:08}", rng.pick(&[90, 91, 93, 97, 98]), rng.below(100_000_000)),
             _ => format!("+38067{:07}", rng.below(10_000_000)),
         }
     }
@@ -598,16 +513,8 @@ fn handle(rng: &mut Rng, n: &Name) -> String {
         0 => format!("{g}{f}{}", rng.range(1, 999)),
         1 => format!("{g}-{f}-dev{}", rng.range(1, 99)),
         2 => format!("{}{f}{}", &g[..1.min(g.len())], rng.range(10, 9999)),
-        3 => format!(
-            "{f}{}{}",
-            rng.pick(&["code", "dev", "eth", "sol", "chain"]),
-            rng.range(1, 999)
-        ),
-        _ => format!(
-            "{g}{}{}",
-            rng.pick(&["_web3", "_eng", "dev", "_x"]),
-            rng.range(1, 9999)
-        ),
+        3 => format!("{f}{}{}", rng.pick(&["code", "dev", "eth", "sol", "chain"]), rng.range(1, 999)),
+        _ => format!("{g}{}{}", rng.pick(&["_web3", "_eng", "dev", "_x"]), rng.range(1, 9999)),
     }
 }
 
@@ -631,12 +538,7 @@ fn wallet_for(rng: &mut Rng) -> (wallet::Chain, String) {
 fn vpn_ip(rng: &mut Rng) -> String {
     // A small pool of commercial VPN exits that operatives and ordinary people both use.
     let i = rng.below(200);
-    format!(
-        "45.{}.{}.{}",
-        80 + i / 50,
-        10 + (i * 7) % 200,
-        1 + (i * 13) % 250
-    )
+    format!("45.{}.{}.{}", 80 + i / 50, 10 + (i * 7) % 200, 1 + (i * 13) % 250)
 }
 
 fn residential_ip(rng: &mut Rng) -> String {
@@ -650,20 +552,12 @@ fn residential_ip(rng: &mut Rng) -> String {
 }
 
 fn resume_text(rng: &mut Rng, sentences: &[usize], n: &Name, years: u64) -> String {
-    let mut out = format!(
-        "{}\n{} years of professional experience.\n",
-        n.full(),
-        years
-    );
+    let mut out = format!("{}\n{} years of professional experience.\n", n.full(), years);
     for &s in sentences {
         out.push_str(PHRASES[s % PHRASES.len()]);
         out.push('\n');
     }
-    out.push_str(&format!(
-        "Previously at {} and {}.\n",
-        rng.pick(COMPANIES),
-        rng.pick(COMPANIES)
-    ));
+    out.push_str(&format!("Previously at {} and {}.\n", rng.pick(COMPANIES), rng.pick(COMPANIES)));
     out
 }
 
@@ -692,9 +586,7 @@ fn perturb_resume(rng: &mut Rng, text: &str, new_name: &str) -> String {
     let edits = (words.len() / 40).max(1);
     for _ in 0..edits {
         let i = rng.below(words.len() as u64) as usize;
-        words[i] = rng
-            .pick(&["strong", "solid", "extensive", "proven", "deep", "broad"])
-            .to_string();
+        words[i] = rng.pick(&["strong", "solid", "extensive", "proven", "deep", "broad"]).to_string();
     }
     words.join(" ")
 }
@@ -734,15 +626,7 @@ struct Marks {
     confidence: u64,
 }
 
-fn relationship(
-    rng: &mut Rng,
-    w: &mut BundleWriter,
-    rel: &str,
-    src: &str,
-    dst: &str,
-    t: i64,
-    m: Marks,
-) -> Result<()> {
+fn relationship(rng: &mut Rng, w: &mut BundleWriter, rel: &str, src: &str, dst: &str, t: i64, m: Marks) -> Result<()> {
     w.write(&json!({
         "type": "relationship", "spec_version": "2.1", "id": format!("relationship--{}", rng.uuid()),
         "created": ts(t), "modified": ts(t), "relationship_type": rel, "source_ref": src, "target_ref": dst,
@@ -775,17 +659,13 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     eprintln!("generated {} actors, {objects} objects", actors.len());
 
     if args.applicants > 0 {
-        let path = args
-            .applicants_out
-            .as_ref()
-            .context("--applicants needs --applicants-out FILE")?;
-        let mut out = BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
-        );
+        let path = args.applicants_out.as_ref().context("--applicants needs --applicants-out FILE")?;
+        let mut out =
+            BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?);
         let mut truth: Box<dyn Write> = match &args.truth_out {
-            Some(p) => Box::new(BufWriter::new(
-                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-            )),
+            Some(p) => {
+                Box::new(BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?))
+            }
             None => Box::new(std::io::sink()),
         };
         let mut r = rng.fork(0xa991);
@@ -817,9 +697,7 @@ fn gen_actor(r: &mut Rng, w: &mut BundleWriter, set_ids: &[String], a: u32) -> R
     let actor_id = format!("threat-actor--{}", r.uuid());
     let codename = format!(
         "{}-{}",
-        r.pick(&[
-            "JADE", "ONYX", "COBALT", "AMBERFOX", "NIGHTOWL", "SILKROAD", "PAEKTU", "TAEDONG"
-        ]),
+        r.pick(&["JADE", "ONYX", "COBALT", "AMBERFOX", "NIGHTOWL", "SILKROAD", "PAEKTU", "TAEDONG"]),
         100 + a
     );
     w.write(&json!({
@@ -829,15 +707,7 @@ fn gen_actor(r: &mut Rng, w: &mut BundleWriter, set_ids: &[String], a: u32) -> R
         "labels": ["dprk-it-worker"], "confidence": confidence, "object_marking_refs": [tlp.marking_id()],
     }))?;
     let set = r.pick(set_ids).clone();
-    relationship(
-        r,
-        w,
-        "attributed-to",
-        &set,
-        &actor_id,
-        created,
-        Marks { tlp, confidence },
-    )?;
+    relationship(r, w, "attributed-to", &set, &actor_id, created, Marks { tlp, confidence })?;
 
     let n_personas = match r.below(100) {
         0..=19 => 1,
@@ -849,8 +719,7 @@ fn gen_actor(r: &mut Rng, w: &mut BundleWriter, set_ids: &[String], a: u32) -> R
     };
     let template = sample_sentences(r, 9);
     let farm_ips: Vec<String> = (0..r.range(1, 3)).map(|_| residential_ip(r)).collect();
-    let team_wallets: Vec<(wallet::Chain, String)> =
-        (0..r.range(1, 3)).map(|_| wallet_for(r)).collect();
+    let team_wallets: Vec<(wallet::Chain, String)> = (0..r.range(1, 3)).map(|_| wallet_for(r)).collect();
     let team_phone = phone(r, true);
     let mut personas = Vec::new();
     for _ in 0..n_personas {
@@ -858,12 +727,7 @@ fn gen_actor(r: &mut Rng, w: &mut BundleWriter, set_ids: &[String], a: u32) -> R
         let n = name(r, true);
         let pid = format!("identity--{}", r.uuid());
         let t = created + (r.below(YEAR as u64 / 2) as i64);
-        let mut p = Persona {
-            id: pid.clone(),
-            name: Some(n.clone()),
-            stolen,
-            ..Default::default()
-        };
+        let mut p = Persona { id: pid.clone(), name: Some(n.clone()), stolen, ..Default::default() };
         let mut identity = json!({
             "type": "identity", "spec_version": "2.1", "id": pid, "created": ts(t), "modified": ts(t),
             "name": n.full(), "identity_class": "individual", "confidence": confidence,
@@ -872,79 +736,40 @@ fn gen_actor(r: &mut Rng, w: &mut BundleWriter, set_ids: &[String], a: u32) -> R
         if stolen {
             identity["labels"] = json!(["stolen-identity"]);
             identity["x_dossier_stolen_identity"] = json!(true);
-            identity["description"] =
-                json!("Real person whose identity documents were used by the team.");
+            identity["description"] = json!("Real person whose identity documents were used by the team.");
         } else {
             identity["labels"] = json!(["persona"]);
         }
         w.write(&identity)?;
         if stolen {
-            relationship(
-                r,
-                w,
-                "impersonates",
-                &actor_id,
-                &pid,
-                t,
-                Marks { tlp, confidence },
-            )?;
+            relationship(r, w, "impersonates", &actor_id, &pid, t, Marks { tlp, confidence })?;
         } else {
-            relationship(
-                r,
-                w,
-                "attributed-to",
-                &pid,
-                &actor_id,
-                t,
-                Marks { tlp, confidence },
-            )?;
+            relationship(r, w, "attributed-to", &pid, &actor_id, t, Marks { tlp, confidence })?;
         }
         // Identifiers, some shared with the team.
         for _ in 0..r.range(1, 2) {
             p.emails.push(email_for(r, &n));
         }
-        p.phones.push(if r.chance(0.4) {
-            team_phone.clone()
-        } else {
-            phone(r, true)
-        });
+        p.phones.push(if r.chance(0.4) { team_phone.clone() } else { phone(r, true) });
         for platform in ["github", "linkedin", "telegram", "upwork"] {
             if r.chance(if platform == "github" { 0.85 } else { 0.5 }) {
-                p.accounts
-                    .push((platform.to_owned(), account(r, &n, platform)));
+                p.accounts.push((platform.to_owned(), account(r, &n, platform)));
             }
         }
         if r.chance(0.8) {
-            p.wallets.push(if r.chance(0.7) {
-                r.pick(&team_wallets).clone()
-            } else {
-                wallet_for(r)
-            });
+            p.wallets.push(if r.chance(0.7) { r.pick(&team_wallets).clone() } else { wallet_for(r) });
         }
-        p.ips.push(if r.chance(0.6) {
-            r.pick(&farm_ips).clone()
-        } else {
-            vpn_ip(r)
-        });
+        p.ips.push(if r.chance(0.6) { r.pick(&farm_ips).clone() } else { vpn_ip(r) });
         if r.chance(0.8) {
             let years = r.range(4, 12);
             let text = resume_text(r, &template, &n, years);
-            p.resume_sha256 = Some(
-                Sha256::digest(text.as_bytes())
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect(),
-            );
+            p.resume_sha256 = Some(Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect());
             p.resume = Some(text);
         }
         emit_identifiers(r, w, &p, &n, t, tlp, confidence)?;
         personas.push(p);
     }
-    Ok(Actor {
-        id: actor_id,
-        personas,
-        farm_ips,
-    })
+    Ok(Actor { id: actor_id, personas, farm_ips })
 }
 
 fn emit_identifiers(
@@ -958,10 +783,7 @@ fn emit_identifiers(
 ) -> Result<()> {
     let mut sco_ids = Vec::new();
     for e in &p.emails {
-        sco_ids.push(w.sco(
-            json!({"type": "email-addr", "value": e, "display_name": n.full()}),
-            tlp,
-        )?);
+        sco_ids.push(w.sco(json!({"type": "email-addr", "value": e, "display_name": n.full()}), tlp)?);
     }
     for ph in &p.phones {
         sco_ids.push(w.sco(json!({"type": "phone-number", "value": ph}), tlp)?);
@@ -994,15 +816,7 @@ fn emit_identifiers(
         }))?;
     }
     for sco in sco_ids {
-        relationship(
-            r,
-            w,
-            "related-to",
-            &p.id,
-            &sco,
-            t,
-            Marks { tlp, confidence },
-        )?;
+        relationship(r, w, "related-to", &p.id, &sco, t, Marks { tlp, confidence })?;
     }
     Ok(())
 }
@@ -1023,16 +837,10 @@ fn format_phone(r: &mut Rng, e164: &str) -> (String, &'static str) {
         };
     }
     if let Some(rest) = e164.strip_prefix("+82") {
-        return (
-            format!("0{}-{}-{}", &rest[..2], &rest[2..6], &rest[6..]),
-            "phone_national_kr",
-        );
+        return (format!("0{}-{}-{}", &rest[..2], &rest[2..6], &rest[6..]), "phone_national_kr");
     }
     let cc = if e164.starts_with("+380") { 4 } else { 3 };
-    (
-        format!("{} {} {}", &e164[..cc], &e164[cc..cc + 2], &e164[cc + 2..]),
-        "phone_formatting",
-    )
+    (format!("{} {} {}", &e164[..cc], &e164[cc..cc + 2], &e164[cc + 2..]), "phone_formatting")
 }
 
 fn perturb_email(r: &mut Rng, email: &str) -> (String, &'static str) {
@@ -1052,73 +860,39 @@ fn perturb_email(r: &mut Rng, email: &str) -> (String, &'static str) {
             }
             (format!("{dotted}@{domain}"), "email_gmail_dots")
         }
-        1 if gmail || domain == "outlook.com" || domain == "proton.me" => (
-            format!(
-                "{local}+{}@{domain}",
-                r.pick(&["jobs", "work", "apply", "hr"])
-            ),
-            "email_plus_tag",
-        ),
+        1 if gmail || domain == "outlook.com" || domain == "proton.me" => {
+            (format!("{local}+{}@{domain}", r.pick(&["jobs", "work", "apply", "hr"])), "email_plus_tag")
+        }
         2 if gmail => (format!("{local}@googlemail.com"), "email_googlemail"),
-        3 => (
-            format!("{}@{}", capitalise(local), domain.to_uppercase()),
-            "email_case",
-        ),
+        3 => (format!("{}@{}", capitalise(local), domain.to_uppercase()), "email_case"),
         _ => (email.to_owned(), "email_exact"),
     }
 }
 
 fn present_account(r: &mut Rng, platform: &str, login: &str) -> (Value, &'static str) {
     match (platform, r.below(4)) {
-        ("github", 0) => (
-            json!({"url": format!("https://github.com/{login}")}),
-            "account_url",
-        ),
-        ("github", 1) => (
-            json!({"url": format!("github.com/{}/", login.to_uppercase())}),
-            "account_url_case",
-        ),
+        ("github", 0) => (json!({"url": format!("https://github.com/{login}")}), "account_url"),
+        ("github", 1) => (json!({"url": format!("github.com/{}/", login.to_uppercase())}), "account_url_case"),
         ("linkedin", 0 | 1) => (
             json!({"url": format!("https://{}.linkedin.com/in/{login}/", r.pick(&["www", "uk", "de", "kr"]))}),
             "account_url_locale",
         ),
-        ("telegram", 0 | 1) => (
-            json!({"url": format!("https://t.me/{login}")}),
-            "account_url",
-        ),
-        ("telegram", 2) => (
-            json!({"platform": "telegram", "username": format!("@{login}")}),
-            "account_at_handle",
-        ),
-        ("upwork", 0 | 1) => (
-            json!({"url": format!("https://www.upwork.com/freelancers/{login}")}),
-            "account_url",
-        ),
-        (_, 3) => (
-            json!({"platform": platform, "username": login.to_uppercase()}),
-            "account_case",
-        ),
-        _ => (
-            json!({"platform": platform, "username": login}),
-            "account_exact",
-        ),
+        ("telegram", 0 | 1) => (json!({"url": format!("https://t.me/{login}")}), "account_url"),
+        ("telegram", 2) => (json!({"platform": "telegram", "username": format!("@{login}")}), "account_at_handle"),
+        ("upwork", 0 | 1) => (json!({"url": format!("https://www.upwork.com/freelancers/{login}")}), "account_url"),
+        (_, 3) => (json!({"platform": platform, "username": login.to_uppercase()}), "account_case"),
+        _ => (json!({"platform": platform, "username": login}), "account_exact"),
     }
 }
 
 fn present_wallet(r: &mut Rng, chain: wallet::Chain, addr: &str) -> (Value, &'static str) {
     match chain {
-        wallet::Chain::Eth if r.chance(0.5) => (
-            json!({"chain": "eth", "address": addr.to_lowercase()}),
-            "wallet_lowercase",
-        ),
-        wallet::Chain::Btc if r.chance(0.3) => {
-            (json!({"address": addr.to_uppercase()}), "wallet_uppercase")
+        wallet::Chain::Eth if r.chance(0.5) => {
+            (json!({"chain": "eth", "address": addr.to_lowercase()}), "wallet_lowercase")
         }
+        wallet::Chain::Btc if r.chance(0.3) => (json!({"address": addr.to_uppercase()}), "wallet_uppercase"),
         _ if r.chance(0.5) => (json!({"address": addr}), "wallet_no_chain"),
-        _ => (
-            json!({"chain": chain.as_str(), "address": addr}),
-            "wallet_exact",
-        ),
+        _ => (json!({"chain": chain.as_str(), "address": addr}), "wallet_exact"),
     }
 }
 
@@ -1156,12 +930,8 @@ fn legit_applicant(r: &mut Rng, actors: &[Actor], reference: &str) -> (Value, Va
         }
     } else if roll < 5 && !actors.is_empty() {
         // The real person whose identity a team stole, applying under their own name.
-        let stolen: Vec<&Persona> = actors
-            .iter()
-            .flat_map(|a| a.personas.iter())
-            .filter(|p| p.stolen)
-            .take(500)
-            .collect();
+        let stolen: Vec<&Persona> =
+            actors.iter().flat_map(|a| a.personas.iter()).filter(|p| p.stolen).take(500).collect();
         if !stolen.is_empty()
             && let Some(pn) = r.pick(&stolen).name.clone()
         {
@@ -1218,11 +988,7 @@ fn operative_applicant(r: &mut Rng, actors: &[Actor], reference: &str) -> (Value
     let mut app = serde_json::Map::new();
     app.insert("ref".into(), json!(reference));
     app.insert("names".into(), json!([new_name]));
-    let persona_name = Name {
-        given: new_name.clone(),
-        family: String::new(),
-        culture: source_name.culture,
-    };
+    let persona_name = Name { given: new_name.clone(), family: String::new(), culture: source_name.culture };
     // Which identifiers come back: usually one to three strong ones, sometimes only weak ties.
     let pool: Vec<&Persona> = actor.personas.iter().collect();
     let weak_only = r.chance(0.04);
@@ -1281,21 +1047,14 @@ fn operative_applicant(r: &mut Rng, actors: &[Actor], reference: &str) -> (Value
         app.entry(k).or_insert(v);
     }
     if r.chance(0.6) {
-        let ip = if r.chance(0.6) {
-            r.pick(&actor.farm_ips).clone()
-        } else {
-            vpn_ip(r)
-        };
+        let ip = if r.chance(0.6) { r.pick(&actor.farm_ips).clone() } else { vpn_ip(r) };
         app.insert("ips".into(), json!([ip]));
         perturbations.push("ip_reuse");
     }
     if let Some(text) = pool.iter().find_map(|p| p.resume.as_ref())
         && r.chance(if weak_only { 0.7 } else { 0.5 })
     {
-        app.insert(
-            "resume_text".into(),
-            json!(perturb_resume(r, text, &new_name)),
-        );
+        app.insert("resume_text".into(), json!(perturb_resume(r, text, &new_name)));
         perturbations.push("resume_near_duplicate");
     }
     let category = if reused > 0 { "strong" } else { "weak_only" };

@@ -20,12 +20,7 @@ use dossier_store::{Directory, ObjectStore, Query, SqliteStore, StoreError, Vers
 #[command(name = "dossier", version, about, long_about = None)]
 struct Cli {
     /// Data directory of the embedded store.
-    #[arg(
-        long,
-        global = true,
-        env = "DOSSIER_DATA",
-        default_value = "./dossier-data"
-    )]
+    #[arg(long, global = true, env = "DOSSIER_DATA", default_value = "./dossier-data")]
     data: PathBuf,
     /// Log filter (e.g. `info`, `dossier=debug`); logs go to stderr.
     #[arg(long, global = true, env = "DOSSIER_LOG", default_value = "warn")]
@@ -161,43 +156,28 @@ const EXIT_REJECTED: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let rejected = err.chain().any(|c| {
-                matches!(
-                    c.downcast_ref::<StoreError>(),
-                    Some(StoreError::Rejected(_))
-                )
-            });
+            let rejected = err.chain().any(|c| matches!(c.downcast_ref::<StoreError>(), Some(StoreError::Rejected(_))));
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
             }
-            ExitCode::from(if rejected {
-                EXIT_REJECTED
-            } else {
-                EXIT_FAILURE
-            })
+            ExitCode::from(if rejected { EXIT_REJECTED } else { EXIT_FAILURE })
         }
     }
 }
 
 fn open(data: &Path) -> Result<SqliteStore> {
-    SqliteStore::open(data)
-        .with_context(|| format!("opening the data directory {}", data.display()))
+    SqliteStore::open(data).with_context(|| format!("opening the data directory {}", data.display()))
 }
 
 fn parse_tlp(s: &str) -> Result<Tlp> {
-    Tlp::parse(s).with_context(|| {
-        format!("unknown TLP level {s:?} (clear, green, amber, amber+strict, red)")
-    })
+    Tlp::parse(s).with_context(|| format!("unknown TLP level {s:?} (clear, green, amber, amber+strict, red)"))
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -222,19 +202,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Token(cmd) => {
             let store = open(&cli.data)?;
             match cmd {
-                TokenCommand::Create {
-                    org,
-                    role,
-                    label,
-                    expires_days,
-                } => {
-                    let role = Role::parse(&role).with_context(|| {
-                        format!("unknown role {role:?} (admin, analyst, member)")
-                    })?;
+                TokenCommand::Create { org, role, label, expires_days } => {
+                    let role = Role::parse(&role)
+                        .with_context(|| format!("unknown role {role:?} (admin, analyst, member)"))?;
                     let org = store.org_by_name(&org)?;
-                    let expires = expires_days.map(|d| {
-                        dossier_stix::timestamp::now_micros() + i64::from(d) * 86_400_000_000
-                    });
+                    let expires =
+                        expires_days.map(|d| dossier_stix::timestamp::now_micros() + i64::from(d) * 86_400_000_000);
                     let token = store.create_token(org.id, role, label.as_deref(), expires)?;
                     println!("{}", token.info.id);
                     println!("{}", token.secret);
@@ -254,12 +227,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Collection(cmd) => {
             let store = open(&cli.data)?;
             match cmd {
-                CollectionCommand::Add {
-                    title,
-                    alias,
-                    description,
-                    default_tlp,
-                } => {
+                CollectionCommand::Add { title, alias, description, default_tlp } => {
                     let c = store.add_collection(
                         &title,
                         alias.as_deref(),
@@ -291,36 +259,19 @@ fn import(data: &Path, args: ImportArgs) -> Result<()> {
         Some(key) => store.collection(key)?,
         None => store.default_collection()?,
     };
-    let limits = dossier_stix::split::Limits {
-        max_object_bytes: args.max_object_bytes,
-        ..Default::default()
-    };
+    let limits = dossier_stix::split::Limits { max_object_bytes: args.max_object_bytes, ..Default::default() };
     let (reader, size): (Box<dyn std::io::Read + Send>, Option<u64>) = if args.file == "-" {
         (Box::new(std::io::stdin()), None)
     } else {
-        let f =
-            std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file))?;
+        let f = std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file))?;
         let size = f.metadata().ok().map(|m| m.len());
         (Box::new(f), size)
     };
     let bar = pipeline::progress_bar(size);
     let started = std::time::Instant::now();
-    let submission = dossier_store::Submission {
-        org: org.id,
-        collection: collection.id,
-        named: args.named,
-    };
-    let summary =
-        pipeline::import(&store, &submission, reader, limits, bar.clone()).with_context(|| {
-            format!(
-                "importing {}",
-                if args.file == "-" {
-                    "stdin"
-                } else {
-                    &args.file
-                }
-            )
-        })?;
+    let submission = dossier_store::Submission { org: org.id, collection: collection.id, named: args.named };
+    let summary = pipeline::import(&store, &submission, reader, limits, bar.clone())
+        .with_context(|| format!("importing {}", if args.file == "-" { "stdin" } else { &args.file }))?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
@@ -343,39 +294,24 @@ fn import(data: &Path, args: ImportArgs) -> Result<()> {
 
 fn export(data: &Path, args: ExportArgs) -> Result<()> {
     let store = open(data)?;
-    let collection = args
-        .collection
-        .as_deref()
-        .map(|c| store.collection(c))
-        .transpose()?;
+    let collection = args.collection.as_deref().map(|c| store.collection(c)).transpose()?;
     let added_after = match &args.since {
         Some(s) => Some(
-            dossier_stix::Timestamp::parse(s)
-                .map_err(|e| anyhow::anyhow!("--since {s:?}: {e}"))?
-                .unix_micros()
-                - 1,
+            dossier_stix::Timestamp::parse(s).map_err(|e| anyhow::anyhow!("--since {s:?}: {e}"))?.unix_micros() - 1,
         ),
         None => None,
     };
     let query = Query {
         collection: collection.map(|c| c.id),
         types: args.types,
-        versions: vec![if args.all_versions {
-            Versions::All
-        } else {
-            Versions::Latest
-        }],
+        versions: vec![if args.all_versions { Versions::All } else { Versions::Latest }],
         added_after,
         max_tlp: args.max_tlp.as_deref().map(parse_tlp).transpose()?,
         ..Query::default()
     };
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
-    write!(
-        out,
-        "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[",
-        uuid::Uuid::new_v4()
-    )?;
+    write!(out, "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[", uuid::Uuid::new_v4())?;
     let mut first = true;
     let mut io_err = None;
     let mut n = 0u64;
@@ -383,10 +319,7 @@ fn export(data: &Path, args: ExportArgs) -> Result<()> {
         let sep: &[u8] = if first { b"\n" } else { b",\n" };
         first = false;
         n += 1;
-        match out
-            .write_all(sep)
-            .and_then(|()| out.write_all(entry.json.as_bytes()))
-        {
+        match out.write_all(sep).and_then(|()| out.write_all(entry.json.as_bytes())) {
             Ok(()) => true,
             Err(e) => {
                 io_err = Some(e);
@@ -410,10 +343,7 @@ fn export(data: &Path, args: ExportArgs) -> Result<()> {
 
 fn demo(data: &Path, args: DemoArgs) -> Result<()> {
     if data.join("dossier.db").exists() && !args.force {
-        bail!(
-            "{} already holds a data directory; pass --force to reuse it or --data DIR for another",
-            data.display()
-        );
+        bail!("{} already holds a data directory; pass --force to reuse it or --data DIR for another", data.display());
     }
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let bundle = data.join("demo-bundle.json");
@@ -441,16 +371,11 @@ fn demo(data: &Path, args: DemoArgs) -> Result<()> {
     }
     let collection = store.default_collection()?;
     let isac = store.isac()?;
-    let f =
-        std::fs::File::open(&bundle).with_context(|| format!("opening {}", bundle.display()))?;
+    let f = std::fs::File::open(&bundle).with_context(|| format!("opening {}", bundle.display()))?;
     let bar = pipeline::progress_bar(f.metadata().ok().map(|m| m.len()));
     let summary = pipeline::import(
         &store,
-        &dossier_store::Submission {
-            org: isac.id,
-            collection: collection.id,
-            named: true,
-        },
+        &dossier_store::Submission { org: isac.id, collection: collection.id, named: true },
         Box::new(f),
         Default::default(),
         bar.clone(),
@@ -466,10 +391,7 @@ fn demo(data: &Path, args: DemoArgs) -> Result<()> {
          \nnext:\n  dossier --data {data_arg} export --type threat-actor | head\n  dossier --data {data_arg} org list\n  dossier --data {data_arg} token list\n\
          \nmember token for {} (shown once): {}\nadmin token for ISAC (shown once, also on stdout):",
         summary.total(),
-        orgs.iter()
-            .map(|o| o.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+        orgs.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", "),
         applicants.display(),
         truth.display(),
         orgs[0].name,

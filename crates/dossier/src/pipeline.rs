@@ -33,16 +33,8 @@ pub fn progress_bar(total: Option<u64>) -> ProgressBar {
 
 fn parse(raw: dossier_stix::split::RawObject) -> Item {
     match StixObject::parse(&raw.bytes) {
-        Ok(object) => Item::Valid {
-            index: raw.index,
-            line: raw.line,
-            object: object.into_record(),
-        },
-        Err(problems) => Item::Invalid {
-            index: raw.index,
-            line: raw.line,
-            problems,
-        },
+        Ok(object) => Item::Valid { index: raw.index, line: raw.line, object: object.into_record() },
+        Err(problems) => Item::Invalid { index: raw.index, line: raw.line, problems },
     }
 }
 
@@ -55,47 +47,41 @@ pub fn import(
     bar: ProgressBar,
 ) -> Result<ImportSummary> {
     let (tx, rx) = sync_channel::<Vec<Item>>(16);
-    let producer = std::thread::Builder::new()
-        .name("dossier-reader".into())
-        .spawn(move || {
-            let mut splitter = Splitter::new(limits);
-            let mut buf = vec![0u8; CHUNK];
-            let mut batch = Vec::with_capacity(BATCH);
-            loop {
-                let n = match reader.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        batch.push(Item::Broken(format!("reading the input failed: {e}")));
-                        let _ = tx.send(batch);
-                        return;
-                    }
-                };
-                bar.inc(n as u64);
-                let mut pending = Vec::new();
-                let r = splitter.feed(&buf[..n], &mut |raw| pending.push(raw));
-                for raw in pending {
-                    batch.push(parse(raw));
-                    if batch.len() >= BATCH
-                        && tx
-                            .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
-                            .is_err()
-                    {
-                        return;
-                    }
-                }
-                if let Err(e) = r {
-                    batch.push(Item::Broken(e.to_string()));
+    let producer = std::thread::Builder::new().name("dossier-reader".into()).spawn(move || {
+        let mut splitter = Splitter::new(limits);
+        let mut buf = vec![0u8; CHUNK];
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    batch.push(Item::Broken(format!("reading the input failed: {e}")));
                     let _ = tx.send(batch);
                     return;
                 }
+            };
+            bar.inc(n as u64);
+            let mut pending = Vec::new();
+            let r = splitter.feed(&buf[..n], &mut |raw| pending.push(raw));
+            for raw in pending {
+                batch.push(parse(raw));
+                if batch.len() >= BATCH && tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() {
+                    return;
+                }
             }
-            if let Err(e) = splitter.finish() {
+            if let Err(e) = r {
                 batch.push(Item::Broken(e.to_string()));
+                let _ = tx.send(batch);
+                return;
             }
-            let _ = tx.send(batch);
-        })?;
+        }
+        if let Err(e) = splitter.finish() {
+            batch.push(Item::Broken(e.to_string()));
+        }
+        let _ = tx.send(batch);
+    })?;
     let mut items = rx.into_iter().flatten();
     let result = store.import(submission, &mut items, &mut |_| {});
     // Drain so the producer can finish even when the store stopped early.
