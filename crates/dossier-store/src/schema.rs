@@ -60,7 +60,8 @@ pub const MIGRATIONS: &[&str] = &[
         tlp        INTEGER NOT NULL,  -- effective TLP (marking, else the collection default)
         PRIMARY KEY (collection, date_added)
     ) WITHOUT ROWID;
-    CREATE UNIQUE INDEX collection_objects_vid ON collection_objects (collection, vid);
+    -- By version: which collections hold it (covering: carries date_added, the key).
+    CREATE UNIQUE INDEX collection_objects_vid ON collection_objects (vid, collection);
     -- Every further organization that submitted a version (the first is objects.org),
     -- and whether it chose to be named.
     CREATE TABLE provenance (

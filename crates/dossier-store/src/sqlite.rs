@@ -470,18 +470,20 @@ impl ObjectStore for SqliteStore {
             args.push(v);
             format!("?{}", args.len())
         };
-        // Entries come from collection membership; without a collection, each version
-        // appears once, through the collection that holds it earliest.
-        sql.push_str(&format!(
-            "SELECT {ENTRY_COLUMNS} FROM collection_objects co JOIN objects o ON o.vid = co.vid WHERE 1=1"
-        ));
+        // With a collection: its memberships in date-added order. Without: every version
+        // once, in insertion order, through the earliest of its collections that matches.
         match query.collection {
             Some(c) => {
                 let p = arg(c.into(), &mut args);
-                sql.push_str(&format!(" AND co.collection = {p}"));
+                sql.push_str(&format!(
+                    "SELECT {ENTRY_COLUMNS} FROM collection_objects co JOIN objects o ON o.vid = co.vid WHERE co.collection = {p}"
+                ));
             }
+            // SQLite takes the bare columns (co.tlp) from the row that holds the min().
             None => sql.push_str(
-                " AND co.date_added = (SELECT min(c2.date_added) FROM collection_objects c2 WHERE c2.vid = co.vid)",
+                "SELECT o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, min(co.date_added), co.tlp,
+                        o.confidence, o.org, o.json
+                   FROM objects o JOIN collection_objects co ON co.vid = o.vid WHERE 1=1",
             ),
         }
         if let Some(after) = query.added_after {
@@ -529,7 +531,11 @@ impl ObjectStore for SqliteStore {
         if !alts.is_empty() && !query.versions.contains(&Versions::All) {
             sql.push_str(&format!(" AND ({})", alts.join(" OR ")));
         }
-        sql.push_str(" ORDER BY co.date_added, o.vid");
+        sql.push_str(if query.collection.is_some() {
+            " ORDER BY co.date_added"
+        } else {
+            " GROUP BY o.vid ORDER BY o.vid"
+        });
         if query.limit != usize::MAX {
             let p = arg((query.limit as i64).into(), &mut args);
             sql.push_str(&format!(" LIMIT {p}"));

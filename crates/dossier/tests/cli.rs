@@ -1,0 +1,393 @@
+//! Black-box tests of the `dossier` binary: every test gets its own data directory.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_dossier"))
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(bin()).arg("--data").arg(self.data()).args(args).output().unwrap()
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "dossier {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+    fn write(&self, name: &str, content: &[u8]) -> String {
+        let p = self.path(name);
+        std::fs::write(&p, content).unwrap();
+        p.display().to_string()
+    }
+    /// Every object currently exported, by id.
+    fn exported(&self) -> std::collections::BTreeMap<String, Value> {
+        let bundle: Value = serde_json::from_str(&self.ok(&["export"])).unwrap();
+        assert_eq!(bundle["type"], "bundle");
+        bundle["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| (o["id"].as_str().unwrap().to_owned(), o.clone()))
+            .collect()
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A hand-written bundle with everything that must survive: custom objects, unknown and
+/// nested properties, extensions, unusual timestamp precisions, escapes, non-ASCII text
+/// and number formats.
+const TRICKY: &str = r#"{
+  "type": "bundle",
+  "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
+  "objects": [
+    {
+      "type": "threat-actor", "spec_version": "2.1",
+      "id": "threat-actor--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+      "created": "2024-01-01T00:00:00.123Z", "modified": "2024-01-01T00:00:00.123456789Z",
+      "name": "Team \u00c9clair \"JADE\" 김철수", "confidence": 85,
+      "x_dossier_notes": {"nested": [1, 2.50, -0.0, 1e3, {"deep": null}], "flag": true},
+      "object_marking_refs": ["marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"]
+    },
+    {"type":"x-dossier-custom","spec_version":"2.1","id":"x-dossier-custom--1b0c3c77-7e0f-4c0d-9c2e-2f5b1a4f6e01","created":"2024-02-01T00:00:00.000Z","modified":"2024-02-01T00:00:00.000Z","anything":["goes",{"here":1}]},
+    {"type":"phone-number","spec_version":"2.1","id":"phone-number--4de5ad5e-9df5-5b26-8cd1-3f3e0a1b5f52","value":"+15550101234","extensions":{"extension-definition--14a97ee2-e666-5ada-a6bd-b7177f79e211":{"extension_type":"new-sco"}},"country":"USA"},
+    {"type":"email-addr","spec_version":"2.1","id":"email-addr--cf99966c-06a0-517e-8288-ff0092b901a3","value":"Chol.Su.Dev+jobs@Gmail.com","x_seen":"2025-03-04T05:06:07Z"}
+  ]
+}"#;
+
+#[test]
+fn round_trip_returns_every_object_equal_as_json() {
+    let env = Env::new();
+    let generated = env.path("gen.json");
+    env.ok(&["generate", "--actors", "25", "--seed", "11", "--out", generated.to_str().unwrap()]);
+    env.ok(&["import", generated.to_str().unwrap()]);
+    let tricky = env.write("tricky.json", TRICKY.as_bytes());
+    env.ok(&["import", &tricky]);
+
+    let exported = env.exported();
+    let mut checked = 0;
+    for input in [std::fs::read_to_string(&generated).unwrap(), TRICKY.to_owned()] {
+        let bundle: Value = serde_json::from_str(&input).unwrap();
+        for o in bundle["objects"].as_array().unwrap() {
+            let id = o["id"].as_str().unwrap();
+            assert_eq!(exported.get(id), Some(o), "{id} changed on the round trip");
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000);
+    // Tokens, not just values, survive: the timestamp and number texts are untouched.
+    let text = env.ok(&["export", "--type", "threat-actor"]);
+    assert!(text.contains(r#""modified":"2024-01-01T00:00:00.123456789Z""#));
+    assert!(text.contains(r#"[1,2.50,-0.0,1e3,{"deep":null}]"#));
+    assert!(text.contains(r#"Team \u00c9clair \"JADE\" 김철수"#));
+}
+
+#[test]
+fn reimporting_the_same_bundle_changes_nothing() {
+    let env = Env::new();
+    let f = env.write("t.json", TRICKY.as_bytes());
+    let first: Value = serde_json::from_str(&env.ok(&["import", &f])).unwrap();
+    assert_eq!(first["added"], 4);
+    let before = env.ok(&["export", "--all-versions"]);
+    let second: Value = serde_json::from_str(&env.ok(&["import", &f])).unwrap();
+    assert_eq!(
+        second,
+        json!({"added": 0, "updated": 0, "history": 0, "unchanged": 4, "objects": 4, "seconds": second["seconds"]})
+    );
+    let after = env.ok(&["export", "--all-versions"]);
+    // Bundle ids differ per export; the objects must not.
+    assert_eq!(before.split_once("\"objects\"").unwrap().1, after.split_once("\"objects\"").unwrap().1);
+}
+
+#[test]
+fn json_lines_and_stdin_are_accepted() {
+    let env = Env::new();
+    let bundle: Value = serde_json::from_str(TRICKY).unwrap();
+    let lines: Vec<String> = bundle["objects"].as_array().unwrap().iter().map(Value::to_string).collect();
+    let mut child = Command::new(bin())
+        .arg("--data")
+        .arg(env.data())
+        .args(["import", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(lines.join("\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["added"], 4);
+}
+
+#[test]
+fn a_bundle_with_one_bad_object_stores_nothing_and_names_the_problem() {
+    let env = Env::new();
+    let baseline = env.exported();
+    let mut bundle: Value = serde_json::from_str(TRICKY).unwrap();
+    bundle["objects"][1]["created"] = json!("yesterday");
+    bundle["objects"][3]["value"] = json!(17);
+    let text = serde_json::to_string_pretty(&bundle).unwrap();
+    let f = env.write("bad.json", text.as_bytes());
+    let out = env.run(&["import", &f]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("x-dossier-custom--1b0c3c77-7e0f-4c0d-9c2e-2f5b1a4f6e01: $.created"), "{err}");
+    assert!(err.contains("email-addr--cf99966c-06a0-517e-8288-ff0092b901a3: $.value: expected a string"), "{err}");
+    assert!(err.contains("2 invalid object(s)") && err.contains("nothing was stored"), "{err}");
+    assert!(err.contains("object #1 (line "), "positions are reported: {err}");
+    assert_eq!(env.exported(), baseline, "not even the valid objects were stored");
+}
+
+#[test]
+fn bad_input_is_refused_clearly_without_storing_anything() {
+    let env = Env::new();
+    let baseline = env.exported();
+    let valid =
+        r#"{"type":"email-addr","id":"email-addr--7165e2a9-671f-585d-b1e1-ca59c671d934","value":"john@example.com"}"#;
+    let huge =
+        format!(r#"{{"type":"bundle","objects":[{valid},{{"type":"note","x":"{}"}}]}}"#, "a".repeat(100 * 1024 * 1024));
+    let deep = format!(
+        r#"{{"type":"bundle","objects":[{valid},{{"type":"x-deep","v":{}{}}}]}}"#,
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("invalid JSON", format!("{{\"objects\":[{valid},{{\"type\":\"email-addr\",,}}]}}").into_bytes(), "invalid JSON"),
+        ("wrong types", format!("{{\"objects\":[{valid},{{\"type\":\"email-addr\",\"id\":\"email-addr--7165e2a9-671f-585d-b1e1-ca59c671d935\",\"value\":[1]}}]}}").into_bytes(), "expected a string"),
+        ("100 MB string", huge.into_bytes(), "larger than the limit"),
+        ("nesting 10,000 deep", deep.into_bytes(), "nesting deeper than the limit"),
+        ("truncated file", format!("{{\"type\":\"bundle\",\"objects\":[{valid},{{\"type\":\"email-addr\",\"val").into_bytes(), "truncated"),
+        ("not an object", b"[1,2,3]".to_vec(), "expected a JSON object"),
+        ("a bundle of the wrong type", format!("{{\"type\":\"report\",\"objects\":[{valid}]}}").into_bytes(), "expected \"bundle\""),
+    ];
+    for (name, content, want) in cases {
+        let f = env.write("bad.json", &content);
+        let out = env.run(&["import", &f]);
+        assert_eq!(out.status.code(), Some(3), "{name}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(want), "{name}: expected {want:?} in {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        assert_eq!(env.exported(), baseline, "{name}: nothing stored");
+    }
+}
+
+#[test]
+fn a_killed_import_leaves_all_or_none_of_the_bundle() {
+    let source = Env::new();
+    let big = source.path("big.json");
+    source.ok(&["generate", "--actors", "600", "--seed", "5", "--out", big.to_str().unwrap()]);
+    let ids: Vec<String> = {
+        let b: Value = serde_json::from_str(&std::fs::read_to_string(&big).unwrap()).unwrap();
+        b["objects"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect()
+    };
+    // How long a whole import takes here, so kills land inside it (the later ones in the
+    // commit itself).
+    let started = std::time::Instant::now();
+    source.ok(&["import", big.to_str().unwrap()]);
+    let full = started.elapsed();
+    let mut outcomes = Vec::new();
+    for fraction in [0.3, 0.6, 0.85, 0.95, 0.99] {
+        let env = Env::new();
+        let baseline = env.exported().len();
+        let mut child = Command::new(bin())
+            .arg("--data")
+            .arg(env.data())
+            .args(["import", big.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(full.mul_f64(fraction));
+        // SIGKILL: no destructor, rollback or checkpoint runs.
+        let was_running = child.try_wait().unwrap().is_none();
+        let _ = child.kill();
+        let _ = child.wait();
+        let exported = env.exported();
+        let present = ids.iter().filter(|id| exported.contains_key(*id)).count();
+        assert!(present == 0 || present == ids.len(), "half a bundle is stored: {present} of {}", ids.len());
+        assert_eq!(exported.len(), baseline + present);
+        outcomes.push((fraction, was_running, present));
+        // The store opens cleanly, passes SQLite's integrity check, and imports again.
+        let conn = rusqlite::Connection::open(env.data().join("dossier.db")).unwrap();
+        let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(check, "ok");
+        drop(conn);
+        env.ok(&["import", big.to_str().unwrap()]);
+        let exported = env.exported();
+        assert!(ids.iter().all(|id| exported.contains_key(id)));
+    }
+    eprintln!("full import {full:?}; (kill at fraction, was running, objects present): {outcomes:?}");
+    assert!(outcomes.iter().any(|(_, running, _)| *running), "at least one kill hit a running import");
+}
+
+#[test]
+fn organizations_and_tokens() {
+    let env = Env::new();
+    let id = env.ok(&["org", "add", "Example Exchange"]);
+    assert!(id.trim().parse::<i64>().is_ok(), "prints the new id: {id}");
+    let dup = env.run(&["org", "add", "example exchange"]);
+    assert_eq!(dup.status.code(), Some(1));
+    assert!(stderr(&dup).contains("already exists"));
+    let orgs = env.ok(&["org", "list"]);
+    assert!(orgs.contains("\"name\":\"ISAC\"") && orgs.contains("\"name\":\"Example Exchange\""));
+
+    let out = env.ok(&["token", "create", "--org", "Example Exchange", "--role", "member", "--label", "ci"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with("tok_"));
+    let secret = lines[1];
+    assert!(secret.starts_with("dsk_") && secret.len() > 40);
+    let list = env.ok(&["token", "list"]);
+    assert!(list.contains(lines[0]) && !list.contains(secret), "secrets are never listed");
+    env.ok(&["token", "revoke", lines[0]]);
+    assert!(
+        env.ok(&["token", "list"]).contains("\"revoked\":1") || env.ok(&["token", "list"]).contains("\"revoked\":")
+    );
+    let bad = env.run(&["token", "create", "--org", "Nobody", "--role", "member"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("organization \"Nobody\" not found"), "{}", stderr(&bad));
+    let bad_role = env.run(&["token", "create", "--org", "ISAC", "--role", "root"]);
+    assert!(stderr(&bad_role).contains("unknown role"));
+}
+
+#[test]
+fn import_is_attributed_to_the_named_org_and_collection() {
+    let env = Env::new();
+    env.ok(&["org", "add", "Example Wallet"]);
+    let uuid =
+        env.ok(&["collection", "add", "--title", "Wallet screening", "--alias", "wallets", "--default-tlp", "green"]);
+    assert_eq!(uuid.trim().len(), 36);
+    let f = env.write("t.json", TRICKY.as_bytes());
+    env.ok(&["import", &f, "--org", "Example Wallet", "--collection", "wallets"]);
+    let only = env.ok(&["export", "--collection", "wallets"]);
+    let b: Value = serde_json::from_str(&only).unwrap();
+    assert_eq!(b["objects"].as_array().unwrap().len(), 4);
+    // RED stays out of an export capped at AMBER; the unmarked objects take the green default.
+    let capped: Value =
+        serde_json::from_str(&env.ok(&["export", "--collection", "wallets", "--max-tlp", "amber"])).unwrap();
+    assert_eq!(capped["objects"].as_array().unwrap().len(), 3);
+    let missing = env.run(&["import", &f, "--collection", "nope"]);
+    assert!(stderr(&missing).contains("collection \"nope\" not found"));
+}
+
+#[test]
+fn export_filters_by_type_and_date() {
+    let env = Env::new();
+    let f = env.write("t.json", TRICKY.as_bytes());
+    env.ok(&["import", &f]);
+    let only: Value =
+        serde_json::from_str(&env.ok(&["export", "--type", "phone-number", "--type", "email-addr"])).unwrap();
+    assert_eq!(only["objects"].as_array().unwrap().len(), 2);
+    let future: Value = serde_json::from_str(&env.ok(&["export", "--since", "2999-01-01T00:00:00Z"])).unwrap();
+    assert!(future["objects"].as_array().unwrap().is_empty());
+    let bad = env.run(&["export", "--since", "last week"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("--since"));
+}
+
+#[test]
+fn versions_supersede_and_history_is_kept() {
+    let env = Env::new();
+    let v = |modified: &str, name: &str| {
+        json!({"type": "threat-actor", "spec_version": "2.1", "id": "threat-actor--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+               "created": "2024-01-01T00:00:00.000Z", "modified": modified, "name": name})
+        .to_string()
+    };
+    let f = env.write("a.json", v("2024-02-01T00:00:00.000Z", "second").as_bytes());
+    env.ok(&["import", &f]);
+    let f = env.write("b.json", v("2024-03-01T00:00:00.000Z", "third").as_bytes());
+    let s: Value = serde_json::from_str(&env.ok(&["import", &f])).unwrap();
+    assert_eq!(s["updated"], 1);
+    let f = env.write("c.json", v("2024-01-15T00:00:00.000Z", "first").as_bytes());
+    let s: Value = serde_json::from_str(&env.ok(&["import", &f])).unwrap();
+    assert_eq!(s["history"], 1);
+    let latest = env.ok(&["export", "--type", "threat-actor"]);
+    assert!(latest.contains("third") && !latest.contains("second") && !latest.contains("\"first\""));
+    let all = env.ok(&["export", "--type", "threat-actor", "--all-versions"]);
+    assert!(all.contains("third") && all.contains("second") && all.contains("\"first\""));
+}
+
+#[test]
+fn generate_is_deterministic_and_writes_applicants_and_truth() {
+    let env = Env::new();
+    let a = env.path("a.json");
+    let b = env.path("b.json");
+    let apps = env.path("apps.jsonl");
+    let truth = env.path("truth.jsonl");
+    env.ok(&[
+        "generate",
+        "--actors",
+        "40",
+        "--seed",
+        "3",
+        "--out",
+        a.to_str().unwrap(),
+        "--applicants",
+        "400",
+        "--applicants-out",
+        apps.to_str().unwrap(),
+        "--truth-out",
+        truth.to_str().unwrap(),
+    ]);
+    env.ok(&["generate", "--actors", "40", "--seed", "3", "--out", b.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let apps = std::fs::read_to_string(&apps).unwrap();
+    let truth = std::fs::read_to_string(&truth).unwrap();
+    assert_eq!(apps.lines().count(), 400);
+    assert_eq!(truth.lines().count(), 400);
+    let allowed = ["ref", "names", "emails", "phones", "accounts", "wallets", "ips", "resume_text", "documents"];
+    for line in apps.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        for k in v.as_object().unwrap().keys() {
+            assert!(allowed.contains(&k.as_str()), "applicant field {k} is not in the screening contract");
+        }
+    }
+    let operatives = truth.lines().filter(|l| l.contains("\"label\":\"operative\"")).count();
+    assert!((5..=50).contains(&operatives), "about 5% operatives, got {operatives}");
+    assert!(truth.contains("same_name_as_persona") && truth.contains("shared_vpn_ip"), "hard negatives are present");
+}
+
+#[test]
+fn demo_prepares_a_data_directory_and_prints_an_admin_token() {
+    let env = Env::new();
+    let out = env.run(&["demo", "--actors", "20"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(stdout.trim().starts_with("dsk_"), "the admin token alone on stdout: {stdout}");
+    let err = stderr(&out);
+    assert!(err.contains("next:"), "{err}");
+    assert!(env.exported().values().any(|o| o["type"] == "threat-actor"));
+    let again = env.run(&["demo", "--actors", "20"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("--force"));
+}
+
+#[test]
+fn help_is_available_for_every_command() {
+    for cmd in ["import", "export", "org", "token", "collection", "generate", "demo"] {
+        let out = Command::new(bin()).args([cmd, "--help"]).output().unwrap();
+        assert!(out.status.success(), "{cmd} --help");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{cmd}");
+    }
+}
