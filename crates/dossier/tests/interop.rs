@@ -1,0 +1,46 @@
+//! Interop with independent OASIS tools (`stix2-validator`, `stix2`), installed from PyPI by
+//! `tests/python/setup.sh`, which the README's test command runs first.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn python() -> PathBuf {
+    let p = std::env::var_os("DOSSIER_PYTHON").map(PathBuf::from).unwrap_or_else(|| workspace().join(".venv/bin/python"));
+    assert!(
+        p.exists(),
+        "{} not found: run tests/python/setup.sh (the README's test command does) or set DOSSIER_PYTHON",
+        p.display()
+    );
+    p
+}
+
+fn dossier(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_dossier")).arg("--data").arg(data).args(args).output().unwrap();
+    assert!(out.status.success(), "dossier {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+#[test]
+fn an_exported_generated_bundle_passes_stix2_validator_with_zero_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let generated = dir.path().join("gen.json");
+    dossier(&data, &["generate", "--actors", "60", "--seed", "21", "--out", generated.to_str().unwrap()]);
+    dossier(&data, &["import", generated.to_str().unwrap()]);
+    let exported = dossier(&data, &["export"]).stdout;
+    let path = dir.path().join("export.json");
+    std::fs::write(&path, &exported).unwrap();
+    let out = Command::new(python())
+        .arg(workspace().join("tests/python/check_export.py"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{report}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "OASIS tools found errors:\n{report}");
+    assert!(report.contains(" 0 errors"), "{report}");
+}
