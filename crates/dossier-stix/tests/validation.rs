@@ -163,3 +163,38 @@ fn non_objects_and_bad_json_are_refused() {
         "serde_json's recursion limit refuses it without overflowing the stack"
     );
 }
+
+#[test]
+fn typed_views_read_the_well_known_types() {
+    use dossier_stix::typed::Typed;
+    let ta = StixObject::from_value(&actor()).unwrap();
+    match ta.typed().unwrap() {
+        Typed::ThreatActor(t) => {
+            assert_eq!(t.name, "Team JADE");
+            assert_eq!(t.common.confidence, Some(80));
+            assert_eq!(t.common.object_marking_refs.len(), 1);
+        }
+        other => panic!("{other:?}"),
+    }
+    let wallet = StixObject::from_value(
+        &json!({"type": "cryptocurrency-wallet", "id": "cryptocurrency-wallet--8e2e2d2b-17d4-5cbf-938f-98ee46b3cd3f",
+        "value": "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7", "x_chain": "tron"}),
+    )
+    .unwrap();
+    match wallet.typed().unwrap() {
+        Typed::CryptocurrencyWallet(w) => assert_eq!(w.value, "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7"),
+        other => panic!("{other:?}"),
+    }
+    let file = StixObject::from_value(&json!({"type": "file", "id": "file--8e2e2d2b-17d4-5cbf-938f-98ee46b3cd3f",
+        "name": "cv.pdf", "hashes": {"SHA-256": "a".repeat(64)}}))
+    .unwrap();
+    match file.typed().unwrap() {
+        Typed::File(f) => assert_eq!(f.hashes.get("SHA-256").map(|h| h.len()), Some(64)),
+        other => panic!("{other:?}"),
+    }
+    let custom = StixObject::from_value(
+        &json!({"type": "x-thing", "id": "x-thing--8e2e2d2b-17d4-5cbf-938f-98ee46b3cd3f", "v": 1}),
+    )
+    .unwrap();
+    assert!(matches!(custom.typed().unwrap(), Typed::Other(_)));
+}

@@ -9,7 +9,8 @@ fn workspace() -> PathBuf {
 }
 
 fn python() -> PathBuf {
-    let p = std::env::var_os("DOSSIER_PYTHON").map(PathBuf::from).unwrap_or_else(|| workspace().join(".venv/bin/python"));
+    let p =
+        std::env::var_os("DOSSIER_PYTHON").map(PathBuf::from).unwrap_or_else(|| workspace().join(".venv/bin/python"));
     assert!(
         p.exists(),
         "{} not found: run tests/python/setup.sh (the README's test command does) or set DOSSIER_PYTHON",
@@ -34,11 +35,7 @@ fn an_exported_generated_bundle_passes_stix2_validator_with_zero_errors() {
     let exported = dossier(&data, &["export"]).stdout;
     let path = dir.path().join("export.json");
     std::fs::write(&path, &exported).unwrap();
-    let out = Command::new(python())
-        .arg(workspace().join("tests/python/check_export.py"))
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = Command::new(python()).arg(workspace().join("tests/python/check_export.py")).arg(&path).output().unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
     eprintln!("{report}{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "OASIS tools found errors:\n{report}");
