@@ -531,7 +531,14 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
         None => {}
     }
 
-    let (required, props) = type_props(ty);
+    // A type defined by an extension follows that extension's schema: dossier's own rules for
+    // phone-number and cryptocurrency-wallet apply only to the community definition.
+    let foreign_schema = crate::extension::for_sco_type(ty).is_some_and(|known| {
+        map.get("extensions")
+            .and_then(Value::as_object)
+            .is_some_and(|e| e.keys().any(|k| k.starts_with("extension-definition--") && k != known))
+    });
+    let (required, props) = if foreign_schema { (&[][..], &[][..]) } else { type_props(ty) };
     let common: &[(&str, Kind)] = match family {
         Family::Sdo | Family::Sro => SDO_COMMON,
         Family::Meta if ty == "extension-definition" || ty == "language-content" => SDO_COMMON,

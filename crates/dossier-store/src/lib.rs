@@ -142,6 +142,44 @@ impl ImportSummary {
 
 pub type CollectionId = i64;
 
+/// Who may read or write a collection, beyond TLP (which still applies to every object).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Every member organization.
+    Members,
+    /// ISAC analysts and admins only.
+    Analysts,
+    /// Nobody (writes only: a read-only collection fed by import).
+    Nobody,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Members => "members",
+            Access::Analysts => "analysts",
+            Access::Nobody => "nobody",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Access> {
+        match s {
+            "members" => Some(Access::Members),
+            "analysts" => Some(Access::Analysts),
+            "nobody" => Some(Access::Nobody),
+            _ => None,
+        }
+    }
+    /// Does this rule let `viewer` in?
+    pub fn allows(self, viewer: &dossier_stix::Viewer) -> bool {
+        match self {
+            Access::Members => true,
+            Access::Analysts => viewer.is_isac_staff(),
+            Access::Nobody => false,
+        }
+    }
+}
+
 /// A collection.
 #[derive(Debug, Clone, Serialize)]
 pub struct Collection {
@@ -151,6 +189,31 @@ pub struct Collection {
     pub title: String,
     pub description: Option<String>,
     pub default_tlp: Tlp,
+    pub read: Access,
+    pub write: Access,
+}
+
+/// One request recorded in the audit log. Identifiers a member searched for are stored
+/// hashed by the caller, never in clear.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRecord {
+    pub at: i64,
+    pub org: Option<OrgId>,
+    pub token: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub params: Option<String>,
+    pub status: u16,
+    pub returned: u64,
+}
+
+/// Filters for reading the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub org: Option<OrgId>,
+    pub since: Option<i64>,
+    pub path_prefix: Option<String>,
+    pub limit: usize,
 }
 
 /// An organization.
@@ -235,6 +298,8 @@ pub struct Entry {
     pub tlp: Tlp,
     pub confidence: Option<u8>,
     pub owner: OrgId,
+    /// Whether the first submitter chose to be named to other members.
+    pub named: bool,
     pub json: String,
 }
 
@@ -274,6 +339,21 @@ pub trait ObjectStore: Send + Sync {
 
     /// Number of stored object versions and of distinct objects.
     fn counts(&self) -> Result<(u64, u64), StoreError>;
+
+    /// Removes the matching versions of `id` from `collection` (every version when
+    /// `versions` is empty or holds `All`); returns how many memberships were removed.
+    /// Versions left in no collection are deleted.
+    fn delete(&self, collection: CollectionId, id: &str, versions: &[Versions]) -> Result<usize, StoreError>;
+
+    /// Stores a TAXII status resource (JSON) under its id.
+    fn put_status(&self, id: &str, org: OrgId, json: &str) -> Result<(), StoreError>;
+    /// A status resource and the organization that owns it.
+    fn status(&self, id: &str) -> Result<Option<(OrgId, String)>, StoreError>;
+
+    /// Appends to the audit log.
+    fn audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
+    /// Reads the audit log, newest first.
+    fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
 /// Organizations, tokens and collections.
@@ -302,6 +382,8 @@ pub trait Directory: Send + Sync {
         description: Option<&str>,
         default_tlp: Tlp,
     ) -> Result<Collection, StoreError>;
+    /// Sets who may read and write a collection.
+    fn set_collection_access(&self, id: CollectionId, read: Access, write: Access) -> Result<(), StoreError>;
     fn collections(&self) -> Result<Vec<Collection>, StoreError>;
     /// By numeric id, UUID or alias.
     fn collection(&self, key: &str) -> Result<Collection, StoreError>;

@@ -80,6 +80,34 @@ pub const MIGRATIONS: &[&str] = &[
         vid        INTEGER NOT NULL
     );
     "#,
+    // 2: collection access, TAXII status resources, the audit log.
+    r#"
+    ALTER TABLE collections ADD COLUMN read_access TEXT NOT NULL DEFAULT 'members'
+        CHECK (read_access IN ('members', 'analysts'));
+    ALTER TABLE collections ADD COLUMN write_access TEXT NOT NULL DEFAULT 'members'
+        CHECK (write_access IN ('members', 'analysts', 'nobody'));
+    CREATE TABLE statuses (
+        id      TEXT PRIMARY KEY,
+        org     INTEGER NOT NULL,
+        created INTEGER NOT NULL,
+        json    TEXT NOT NULL
+    );
+    -- Append-only: rows are inserted, never updated or deleted.
+    CREATE TABLE audit (
+        seq      INTEGER PRIMARY KEY,
+        at       INTEGER NOT NULL,
+        org      INTEGER,
+        token    TEXT,
+        method   TEXT NOT NULL,
+        path     TEXT NOT NULL,
+        params   TEXT,
+        status   INTEGER NOT NULL,
+        returned INTEGER NOT NULL
+    );
+    CREATE INDEX audit_org ON audit (org, at);
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -358,8 +358,7 @@ impl Importer<'_> {
     }
 }
 
-const ENTRY_COLUMNS: &str =
-    "o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, co.date_added, co.tlp, o.confidence, o.org, o.json";
+const ENTRY_COLUMNS: &str = "o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, co.date_added, co.tlp, o.confidence, o.org, o.json, o.named";
 
 fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Entry, i64)> {
     let tlp_code: i64 = r.get(6)?;
@@ -379,6 +378,7 @@ fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Entry, i64)> {
             confidence: r.get::<_, Option<i64>>(7)?.and_then(|c| u8::try_from(c).ok()),
             owner: r.get(8)?,
             json: r.get(9)?,
+            named: r.get(10)?,
         },
         tlp_code,
     ))
@@ -482,7 +482,7 @@ impl ObjectStore for SqliteStore {
             // SQLite takes the bare columns (co.tlp) from the row that holds the min().
             None => sql.push_str(
                 "SELECT o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, min(co.date_added), co.tlp,
-                        o.confidence, o.org, o.json
+                        o.confidence, o.org, o.json, o.named
                    FROM objects o JOIN collection_objects co ON co.vid = o.vid WHERE 1=1",
             ),
         }
@@ -581,6 +581,114 @@ impl ObjectStore for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn delete(&self, collection: CollectionId, id: &str, versions: &[Versions]) -> Result<usize, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Every membership of this id in the collection, oldest version first.
+        let members: Vec<(i64, String, i64)> = {
+            let mut stmt = tx.prepare(
+                "SELECT o.vid, o.version, co.date_added FROM objects o
+                 JOIN collection_objects co ON co.vid = o.vid AND co.collection = ?1
+                 WHERE o.idh = ?2 AND o.id = ?3 ORDER BY o.version",
+            )?;
+            let rows =
+                stmt.query_map(params![collection, id_hash(id), id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        if members.is_empty() {
+            return Ok(0);
+        }
+        let all = versions.is_empty() || versions.contains(&Versions::All);
+        let last = members.len() - 1;
+        let doomed: Vec<&(i64, String, i64)> = members
+            .iter()
+            .enumerate()
+            .filter(|(i, (_, v, _))| {
+                all || versions.iter().any(|sel| match sel {
+                    Versions::Latest => *i == last,
+                    Versions::First => *i == 0,
+                    Versions::At(key) => key == v,
+                    Versions::All => true,
+                })
+            })
+            .map(|(_, m)| m)
+            .collect();
+        let now = now_micros();
+        for (vid, _, date_added) in &doomed {
+            tx.execute(
+                "DELETE FROM collection_objects WHERE collection = ?1 AND date_added = ?2",
+                params![collection, date_added],
+            )?;
+            tx.execute(
+                "INSERT INTO changes (at, op, collection, vid) VALUES (?1, 'remove', ?2, ?3)",
+                params![now, collection, vid],
+            )?;
+            let still_held: bool =
+                tx.query_row("SELECT EXISTS (SELECT 1 FROM collection_objects WHERE vid = ?1)", [vid], |r| r.get(0))?;
+            if !still_held {
+                tx.execute("DELETE FROM provenance WHERE vid = ?1", [vid])?;
+                tx.execute("DELETE FROM objects WHERE vid = ?1", [vid])?;
+            }
+        }
+        // The newest remaining version in this collection is the latest again.
+        if let Some((vid, _, _)) = members.iter().rev().find(|m| !doomed.iter().any(|d| d.0 == m.0)) {
+            tx.execute(
+                "UPDATE collection_objects SET latest = 1 WHERE collection = ?1 AND vid = ?2",
+                params![collection, vid],
+            )?;
+        }
+        tx.commit()?;
+        Ok(doomed.len())
+    }
+
+    fn put_status(&self, id: &str, org: OrgId, json: &str) -> Result<(), StoreError> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT OR REPLACE INTO statuses (id, org, created, json) VALUES (?1, ?2, ?3, ?4)",
+            params![id, org, now_micros(), json],
+        )?;
+        Ok(())
+    }
+
+    fn status(&self, id: &str) -> Result<Option<(OrgId, String)>, StoreError> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row("SELECT org, json FROM statuses WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    fn audit(&self, r: &AuditRecord) -> Result<(), StoreError> {
+        let conn = self.lock();
+        conn.prepare_cached(
+            "INSERT INTO audit (at, org, token, method, path, params, status, returned) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![r.at, r.org, r.token, r.method, r.path, r.params, r.status, r.returned as i64])?;
+        Ok(())
+    }
+
+    fn audit_log(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT at, org, token, method, path, params, status, returned FROM audit
+             WHERE (?1 IS NULL OR org = ?1) AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR substr(path, 1, length(?3)) = ?3)
+             ORDER BY seq DESC LIMIT ?4",
+        )?;
+        let limit = if q.limit == 0 { 100 } else { q.limit } as i64;
+        let rows = stmt.query_map(params![q.org, q.since, q.path_prefix, limit], |r| {
+            Ok(AuditRecord {
+                at: r.get(0)?,
+                org: r.get(1)?,
+                token: r.get(2)?,
+                method: r.get(3)?,
+                path: r.get(4)?,
+                params: r.get(5)?,
+                status: r.get(6)?,
+                returned: r.get::<_, i64>(7)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn last_change(&self) -> Result<i64, StoreError> {
         let conn = self.lock();
         Ok(conn.query_row("SELECT COALESCE(max(seq), 0) FROM changes", [], |r| r.get(0))?)
@@ -616,10 +724,12 @@ fn collection_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Collection> {
         title: r.get(3)?,
         description: r.get(4)?,
         default_tlp: Tlp::from_code(tlp).unwrap_or(Tlp::Amber),
+        read: Access::parse(&r.get::<_, String>(6)?).unwrap_or(Access::Analysts),
+        write: Access::parse(&r.get::<_, String>(7)?).unwrap_or(Access::Nobody),
     })
 }
 
-const COLLECTION_COLUMNS: &str = "id, uuid, alias, title, description, default_tlp";
+const COLLECTION_COLUMNS: &str = "id, uuid, alias, title, description, default_tlp, read_access, write_access";
 const TOKEN_COLUMNS: &str = "id, org, role, label, created, expires, revoked";
 
 impl Directory for SqliteStore {
@@ -750,7 +860,24 @@ impl Directory for SqliteStore {
             title: title.trim().to_owned(),
             description: description.map(str::to_owned),
             default_tlp,
+            read: Access::Members,
+            write: Access::Members,
         })
+    }
+
+    fn set_collection_access(&self, id: CollectionId, read: Access, write: Access) -> Result<(), StoreError> {
+        if read == Access::Nobody {
+            return Err(StoreError::Invalid("a collection is readable by members or by analysts".into()));
+        }
+        let conn = self.lock();
+        let n = conn.execute(
+            "UPDATE collections SET read_access = ?2, write_access = ?3 WHERE id = ?1",
+            params![id, read.as_str(), write.as_str()],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("collection {id}")));
+        }
+        Ok(())
     }
 
     fn collections(&self) -> Result<Vec<Collection>, StoreError> {

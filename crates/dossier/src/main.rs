@@ -48,6 +48,24 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Make a fresh data directory with synthetic data and print what to do next.
     Demo(DemoArgs),
+    /// Serve TAXII 2.1 (and the other HTTP interfaces) on the data directory.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "DOSSIER_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Name of the TAXII API root.
+    #[arg(long, env = "DOSSIER_API_ROOT", default_value = "api")]
+    api_root: String,
+    /// Largest request body in bytes (TAXII max_content_length).
+    #[arg(long, env = "DOSSIER_MAX_CONTENT_LENGTH", default_value_t = 10 * 1024 * 1024)]
+    max_content_length: usize,
+    /// Objects per page when a client sets no limit.
+    #[arg(long, env = "DOSSIER_PAGE_SIZE", default_value_t = 1000)]
+    page_size: usize,
 }
 
 #[derive(Args)]
@@ -131,6 +149,12 @@ enum CollectionCommand {
         /// TLP level given to unmarked objects.
         #[arg(long, default_value = "amber")]
         default_tlp: String,
+        /// Who may read it: `members` or `analysts` (ISAC staff).
+        #[arg(long, default_value = "members")]
+        read: String,
+        /// Who may write it: `members`, `analysts` or `nobody` (filled by import only).
+        #[arg(long, default_value = "members")]
+        write: String,
     },
     /// List collections (JSON Lines).
     List,
@@ -227,13 +251,19 @@ fn run(cli: Cli) -> Result<()> {
         Command::Collection(cmd) => {
             let store = open(&cli.data)?;
             match cmd {
-                CollectionCommand::Add { title, alias, description, default_tlp } => {
+                CollectionCommand::Add { title, alias, description, default_tlp, read, write } => {
+                    let access = |s: &str| {
+                        dossier_store::Access::parse(s)
+                            .with_context(|| format!("unknown access {s:?} (members, analysts, nobody)"))
+                    };
+                    let (read, write) = (access(&read)?, access(&write)?);
                     let c = store.add_collection(
                         &title,
                         alias.as_deref(),
                         description.as_deref(),
                         parse_tlp(&default_tlp)?,
                     )?;
+                    store.set_collection_access(c.id, read, write)?;
                     println!("{}", c.uuid);
                 }
                 CollectionCommand::List => {
@@ -246,7 +276,48 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Generate(args) => generate::run(&args),
         Command::Demo(args) => demo(&cli.data, args),
+        Command::Serve(args) => serve(&cli.data, args),
     }
+}
+
+fn serve(data: &Path, args: ServeArgs) -> Result<()> {
+    let store = std::sync::Arc::new(open(data)?);
+    let config = dossier_server::Config {
+        api_root: args.api_root,
+        max_content_length: args.max_content_length,
+        default_page: args.page_size.max(1),
+        ..Default::default()
+    };
+    let state = dossier_server::AppState::new(store, config).context("starting the server")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        eprintln!("dossier serving TAXII 2.1 at http://{addr}/taxii2/ (data {})", data.display());
+        // Machine-readable: the bound address on stdout (useful with port 0).
+        println!("http://{addr}/taxii2/");
+        dossier_server::serve(listener, state, shutdown_signal()).await.context("serving")
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM; the server then stops accepting and lets in-flight
+/// requests finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    eprintln!("shutting down: finishing in-flight requests");
 }
 
 fn import(data: &Path, args: ImportArgs) -> Result<()> {

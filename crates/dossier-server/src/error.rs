@@ -1,0 +1,102 @@
+//! The one table of public errors: each maps to an HTTP status and a TAXII error message
+//! body. Internal details (database errors) are logged, never sent.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::media::TAXII_21;
+
+/// An error a request ends with.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub description: String,
+    /// Further structured detail (invalid objects, …).
+    pub details: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, title: &'static str, description: impl Into<String>) -> Self {
+        Self { status, title, description: description.into(), details: None }
+    }
+    pub fn bad_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "Bad request", description)
+    }
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "Authentication required",
+            "send an API token as HTTP Basic password or Bearer token",
+        )
+    }
+    pub fn forbidden(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Forbidden", description)
+    }
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "Not found", format!("{} not found", what.into()))
+    }
+    pub fn not_acceptable() -> Self {
+        Self::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "Not acceptable",
+            "this server answers application/taxii+json;version=2.1 only",
+        )
+    }
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported media type",
+            "send Content-Type: application/taxii+json;version=2.1",
+        )
+    }
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request too large",
+            format!("the body exceeds max_content_length ({limit} bytes)"),
+        )
+    }
+    pub fn unprocessable(description: impl Into<String>, details: serde_json::Value) -> Self {
+        Self {
+            details: Some(details),
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid STIX content", description)
+        }
+    }
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        tracing::error!(%err, "{context}");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", "the server could not complete the request")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "title": self.title,
+            "description": self.description,
+            "http_status": self.status.as_u16().to_string(),
+        });
+        if let Some(d) = self.details {
+            body["details"] = d;
+        }
+        let mut resp = (self.status, body.to_string()).into_response();
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(TAXII_21));
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"dossier\", Bearer realm=\"dossier\""),
+            );
+        }
+        resp
+    }
+}
+
+impl From<dossier_store::StoreError> for ApiError {
+    fn from(e: dossier_store::StoreError) -> Self {
+        match e {
+            dossier_store::StoreError::NotFound(what) => ApiError::not_found(what),
+            other => ApiError::internal("store error", other),
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! # dossier-server
+//!
+//! The HTTP face of dossier: TAXII 2.1 under `/taxii2/`, with authentication, the TLP policy
+//! applied to every read, and an audit record for every request. It knows the store only
+//! through its traits ([`dossier_store::ObjectStore`], [`dossier_store::Directory`]) — no
+//! SQL — and calls them on the blocking pool, since the embedded store is synchronous.
+//!
+//! [`app`] builds the router (tests drive it on a real listener on port 0); [`serve`] runs
+//! it until the shutdown future resolves, letting in-flight requests finish.
+
+mod auth;
+mod error;
+mod media;
+mod taxii;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use dossier_stix::Viewer;
+use dossier_stix::timestamp::now_micros;
+use dossier_store::{AuditRecord, Directory, ObjectStore, Org};
+
+pub use auth::Caller;
+pub use error::ApiError;
+pub use media::{STIX_21, TAXII_21};
+
+/// Everything the server needs from storage.
+pub trait Store: ObjectStore + Directory {}
+impl<T: ObjectStore + Directory> Store for T {}
+
+/// Server settings (see the README for the matching flags and environment variables).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Name of the single API root (`/taxii2/{api_root}/`).
+    pub api_root: String,
+    pub title: String,
+    /// Largest request body, in bytes (TAXII `max_content_length`).
+    pub max_content_length: usize,
+    /// Page size when a client gives no `limit`, and the largest it may ask for.
+    pub default_page: usize,
+    pub max_page: usize,
+    /// Failed authentications per address allowed within `auth_window`.
+    pub auth_failures: u32,
+    pub auth_window: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            api_root: "api".into(),
+            title: "dossier".into(),
+            max_content_length: 10 * 1024 * 1024,
+            default_page: 1000,
+            max_page: 10_000,
+            auth_failures: 20,
+            auth_window: Duration::from_secs(60),
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub store: Arc<dyn Store>,
+    pub config: Config,
+    pub isac: Org,
+    pub throttle: auth::Throttle,
+}
+
+/// Shared state of the server.
+#[derive(Clone)]
+pub struct AppState(pub(crate) Arc<Inner>);
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: Config) -> Result<Self, dossier_store::StoreError> {
+        let isac = store.isac()?;
+        let throttle = auth::Throttle::new(config.auth_failures, config.auth_window);
+        Ok(Self(Arc::new(Inner { store, config, isac, throttle })))
+    }
+
+    /// Runs a store call on the blocking pool.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let inner = self.0.clone();
+        tokio::task::spawn_blocking(move || f(inner.store.as_ref()))
+            .await
+            .map_err(|e| ApiError::internal("blocking task failed", e))?
+    }
+}
+
+/// How many objects a response returned, for the audit log.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Returned(pub u64);
+
+/// Builds the router.
+pub fn app(state: AppState) -> Router {
+    let authed =
+        taxii::router(state.clone()).layer(axum::middleware::from_fn_with_state(state.clone(), authenticate_and_audit));
+    Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .merge(authed)
+        .fallback(|| async { ApiError::not_found("this resource") })
+        .with_state(state)
+}
+
+/// Authenticates every TAXII request and writes its audit record. The audit write is part
+/// of the request: if it fails, the request fails.
+async fn authenticate_and_audit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let params = req.uri().query().map(str::to_owned);
+    let ip = peer.ip();
+    if let Err(e) = state.0.throttle.check(ip) {
+        return e.into_response();
+    }
+    let Some((user, secret)) = auth::presented_secret(req.headers()) else {
+        return ApiError::unauthorized().into_response();
+    };
+    let caller = state
+        .blocking(move |store| {
+            let now = now_micros();
+            let Some(token) = store.token_for_secret(&secret, now)? else { return Ok(None) };
+            let org = store.orgs()?.into_iter().find(|o| o.id == token.org);
+            Ok(org.map(|org| (token, org)))
+        })
+        .await;
+    let (token, org) = match caller {
+        Ok(Some((token, org)))
+            if user.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(&org.name) || u == token.id) =>
+        {
+            (token, org)
+        }
+        Ok(_) => {
+            state.0.throttle.failed(ip);
+            tracing::warn!(%ip, %path, "authentication failed");
+            return ApiError::unauthorized().into_response();
+        }
+        Err(e) => return e.into_response(),
+    };
+    state.0.throttle.succeeded(ip);
+    let viewer = Viewer { org: org.id, role: token.role, isac: org.isac };
+    let caller = Caller { token: token.clone(), org: org.clone(), viewer };
+    req.extensions_mut().insert(caller);
+    let mut resp = next.run(req).await;
+    let returned = resp.extensions().get::<Returned>().copied().unwrap_or_default().0;
+    let record = AuditRecord {
+        at: now_micros(),
+        org: Some(org.id),
+        token: Some(token.id.clone()),
+        method: method.clone(),
+        path: path.clone(),
+        params,
+        status: resp.status().as_u16(),
+        returned,
+    };
+    if let Err(e) = state.blocking(move |store| Ok(store.audit(&record)?)).await {
+        return e.into_response();
+    }
+    tracing::info!(%method, %path, status = resp.status().as_u16(), org = %org.name, returned, ms = started.elapsed().as_millis() as u64, "request");
+    resp.headers_mut().entry("cache-control").or_insert(HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` resolves; in-flight requests finish.
+///
+/// Header names go out in title case (`Content-Type`): HTTP says case does not matter, but
+/// some TAXII clients and test harnesses look headers up case-sensitively.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::TokioIo;
+    let router = app(state);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .title_case_headers(true)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(%e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let service = hyper_util::service::TowerToHyperService::new(
+                    router.clone().layer(axum::Extension(ConnectInfo(peer))),
+                );
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                let watched = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = watched.await {
+                        tracing::debug!(%e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,597 @@
+//! TAXII 2.1 endpoints. Every read goes through [`visible`], the one place that applies
+//! the TLP policy ([`dossier_stix::policy::may_see`]) to store entries; hidden objects
+//! never show up in bodies, counts, `more` flags, headers or errors.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use dossier_stix::StixObject;
+use dossier_stix::policy::{self, Access as PolicyAccess};
+use dossier_stix::timestamp::{Timestamp, now_micros};
+use dossier_store::{Collection, Entry, Item, Query as StoreQuery, Submission, Versions};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::media::{STIX_21, TAXII_21, accepts_taxii, is_taxii_content};
+use crate::{AppState, Caller, Returned};
+
+pub fn router(_state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/taxii2/", get(discovery))
+        .route("/taxii2/{root}/", get(api_root))
+        .route("/taxii2/{root}/status/{id}/", get(status))
+        .route("/taxii2/{root}/collections/", get(collections))
+        .route("/taxii2/{root}/collections/{cid}/", get(collection))
+        .route("/taxii2/{root}/collections/{cid}/objects/", get(get_objects).post(post_objects))
+        .route("/taxii2/{root}/collections/{cid}/objects/{oid}/", get(get_object).delete(delete_object))
+        .route("/taxii2/{root}/collections/{cid}/objects/{oid}/versions/", get(versions))
+        .route("/taxii2/{root}/collections/{cid}/manifest/", get(manifest))
+}
+
+fn taxii(status: StatusCode, body: Value) -> Response {
+    let mut resp = (status, body.to_string()).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(TAXII_21));
+    resp
+}
+
+fn negotiate(headers: &HeaderMap) -> Result<(), ApiError> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    if accepts_taxii(accept) { Ok(()) } else { Err(ApiError::not_acceptable()) }
+}
+
+fn check_root(state: &AppState, root: &str) -> Result<(), ApiError> {
+    if root == state.0.config.api_root { Ok(()) } else { Err(ApiError::not_found(format!("API root {root:?}"))) }
+}
+
+fn ts(micros: i64) -> String {
+    Timestamp::from_unix_micros(micros).as_str().to_owned()
+}
+
+async fn discovery(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    negotiate(&headers)?;
+    let root = format!("/taxii2/{}/", state.0.config.api_root);
+    Ok(taxii(
+        StatusCode::OK,
+        json!({
+            "title": state.0.config.title,
+            "description": "dossier: shared intelligence on fake-identity operatives",
+            "default": root,
+            "api_roots": [root],
+        }),
+    ))
+}
+
+async fn api_root(
+    State(state): State<AppState>,
+    Path(root): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    negotiate(&headers)?;
+    check_root(&state, &root)?;
+    Ok(taxii(
+        StatusCode::OK,
+        json!({
+            "title": state.0.config.title,
+            "versions": [TAXII_21],
+            "max_content_length": state.0.config.max_content_length,
+        }),
+    ))
+}
+
+/// A collection the caller may at least read or write; others do not exist for it.
+async fn find_collection(state: &AppState, caller: &Caller, cid: String) -> Result<Collection, ApiError> {
+    let viewer = caller.viewer;
+    let c = state
+        .blocking(move |store| match store.collection(&cid) {
+            Ok(c) if c.uuid == cid => Ok(Some(c)),
+            Ok(_) => Ok(None),
+            Err(dossier_store::StoreError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        })
+        .await?;
+    match c {
+        Some(c) if c.read.allows(&viewer) || c.write.allows(&viewer) => Ok(c),
+        _ => Err(ApiError::not_found("collection")),
+    }
+}
+
+fn collection_json(c: &Collection, caller: &Caller) -> Value {
+    let mut v = json!({
+        "id": c.uuid,
+        "title": c.title,
+        "can_read": c.read.allows(&caller.viewer),
+        "can_write": c.write.allows(&caller.viewer),
+        "media_types": [STIX_21],
+    });
+    if let Some(d) = &c.description {
+        v["description"] = json!(d);
+    }
+    if let Some(a) = &c.alias {
+        v["alias"] = json!(a);
+    }
+    v
+}
+
+async fn collections(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(root): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    negotiate(&headers)?;
+    check_root(&state, &root)?;
+    let all = state.blocking(|store| Ok(store.collections()?)).await?;
+    let list: Vec<Value> = all
+        .iter()
+        .filter(|c| c.read.allows(&caller.viewer) || c.write.allows(&caller.viewer))
+        .map(|c| collection_json(c, &caller))
+        .collect();
+    Ok(taxii(StatusCode::OK, if list.is_empty() { json!({}) } else { json!({ "collections": list }) }))
+}
+
+async fn collection(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((root, cid)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    negotiate(&headers)?;
+    check_root(&state, &root)?;
+    let c = find_collection(&state, &caller, cid).await?;
+    Ok(taxii(StatusCode::OK, collection_json(&c, &caller)))
+}
+
+/// The filters of objects, manifest, object and versions requests.
+struct Filters {
+    added_after: Option<i64>,
+    limit: usize,
+    cursor: Option<i64>,
+    ids: Vec<String>,
+    types: Vec<String>,
+    versions: Vec<Versions>,
+    spec_versions: Vec<String>,
+}
+
+fn parse_filters(
+    state: &AppState,
+    q: &HashMap<String, String>,
+    default_versions: Versions,
+) -> Result<Filters, ApiError> {
+    let cfg = &state.0.config;
+    let list = |k: &str| -> Vec<String> {
+        q.get(k)
+            .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default()
+    };
+    let added_after = match q.get("added_after") {
+        Some(s) => Some(
+            Timestamp::parse(s)
+                .map_err(|e| ApiError::bad_request(format!("added_after {s:?} is not a timestamp: {e}")))?
+                .unix_micros(),
+        ),
+        None => None,
+    };
+    let limit = match q.get("limit") {
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if n > 0 => n.min(cfg.max_page),
+            _ => return Err(ApiError::bad_request(format!("limit {s:?} must be a positive integer"))),
+        },
+        None => cfg.default_page,
+    };
+    let cursor = match q.get("next") {
+        Some(s) => Some(
+            s.strip_prefix('d')
+                .and_then(|d| d.parse::<i64>().ok())
+                .ok_or_else(|| ApiError::bad_request(format!("next {s:?} is not a cursor this server issued")))?,
+        ),
+        None => None,
+    };
+    for t in list("match[type]") {
+        if !dossier_stix::id::is_type_name(&t) {
+            return Err(ApiError::bad_request(format!("match[type] {t:?} is not a STIX type name")));
+        }
+    }
+    let mut versions = Vec::new();
+    for v in list("match[version]") {
+        versions.push(match v.as_str() {
+            "last" => Versions::Latest,
+            "first" => Versions::First,
+            "all" => Versions::All,
+            t => Versions::At(
+                Timestamp::parse(t)
+                    .map_err(|e| {
+                        ApiError::bad_request(format!(
+                            "match[version] {t:?} is not last, first, all or a timestamp: {e}"
+                        ))
+                    })?
+                    .sort_key()
+                    .to_owned(),
+            ),
+        });
+    }
+    if versions.is_empty() {
+        versions.push(default_versions);
+    }
+    Ok(Filters {
+        added_after,
+        limit,
+        cursor,
+        ids: list("match[id]"),
+        types: list("match[type]"),
+        versions,
+        spec_versions: list("match[spec_version]"),
+    })
+}
+
+/// One page of entries the caller may see, plus whether more exist.
+async fn visible(
+    state: &AppState,
+    caller: &Caller,
+    collection: &Collection,
+    f: Filters,
+) -> Result<(Vec<Entry>, bool), ApiError> {
+    let viewer = caller.viewer;
+    let query = StoreQuery {
+        collection: Some(collection.id),
+        ids: f.ids,
+        types: f.types,
+        versions: f.versions,
+        added_after: match (f.added_after, f.cursor) {
+            (Some(a), Some(c)) => Some(a.max(c)),
+            (a, c) => a.or(c),
+        },
+        max_tlp: None,
+        limit: usize::MAX,
+    };
+    let limit = f.limit;
+    let spec = f.spec_versions;
+    state
+        .blocking(move |store| {
+            let mut page = Vec::with_capacity(limit.min(4096));
+            let mut more = false;
+            store.scan(&query, &mut |e| {
+                let access = PolicyAccess { tlp: e.tlp, owner: e.owner, recipients: &[] };
+                if !policy::may_see(&viewer, &access) {
+                    return true;
+                }
+                if !spec.is_empty()
+                    && !spec.iter().any(|s| Some(s.as_str()) == e.spec_version.as_deref().or(Some("2.1")))
+                {
+                    return true;
+                }
+                if page.len() == limit {
+                    more = true;
+                    return false;
+                }
+                page.push(e);
+                true
+            })?;
+            Ok((page, more))
+        })
+        .await
+}
+
+/// The JSON a caller receives for an entry: the stored bytes, except that an anonymous
+/// submitter's identity is replaced by the ISAC's for viewers who may not know it.
+fn object_json(state: &AppState, caller: &Caller, e: &Entry, owner_identity: Option<&str>) -> String {
+    if let Some(identity) = owner_identity
+        && !policy::may_see_submitter(&caller.viewer, e.owner, e.named)
+    {
+        let from = format!("\"created_by_ref\":\"{identity}\"");
+        if e.json.contains(&from) {
+            return e.json.replace(&from, &format!("\"created_by_ref\":\"{}\"", state.0.isac.identity_id));
+        }
+    }
+    e.json.clone()
+}
+
+fn page_headers(resp: &mut Response, page: &[Entry]) {
+    if let (Some(first), Some(last)) =
+        (page.iter().map(|e| e.date_added).min(), page.iter().map(|e| e.date_added).max())
+    {
+        if let Ok(v) = HeaderValue::from_str(&ts(first)) {
+            resp.headers_mut().insert("X-TAXII-Date-Added-First", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&ts(last)) {
+            resp.headers_mut().insert("X-TAXII-Date-Added-Last", v);
+        }
+    }
+}
+
+async fn envelope(state: &AppState, caller: &Caller, page: Vec<Entry>, more: bool) -> Result<Response, ApiError> {
+    let orgs = state.blocking(|store| Ok(store.orgs()?)).await?;
+    let identity = |org: i64| orgs.iter().find(|o| o.id == org && !o.isac).map(|o| o.identity_id.clone());
+    let mut body = String::with_capacity(page.iter().map(|e| e.json.len() + 1).sum::<usize>() + 64);
+    body.push('{');
+    if !page.is_empty() {
+        body.push_str("\"more\":");
+        body.push_str(if more { "true" } else { "false" });
+        if more && let Some(last) = page.last() {
+            body.push_str(&format!(",\"next\":\"d{}\"", last.date_added));
+        }
+        body.push_str(",\"objects\":[");
+        for (i, e) in page.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(&object_json(state, caller, e, identity(e.owner).as_deref()));
+        }
+        body.push(']');
+    }
+    body.push('}');
+    let mut resp = (StatusCode::OK, body).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(TAXII_21));
+    page_headers(&mut resp, &page);
+    resp.extensions_mut().insert(Returned(page.len() as u64));
+    Ok(resp)
+}
+
+fn require_read(c: &Collection, caller: &Caller) -> Result<(), ApiError> {
+    if c.read.allows(&caller.viewer) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("this collection is not readable with these credentials"))
+    }
+}
+
+async fn get_objects(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((root, cid)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    negotiate(&headers)?;
+    check_root(&state, &root)?;
+    let c = find_collection(&state, &caller, cid).await?;
+    require_read(&c, &caller)?;
+    let f = parse_filters(&state, &q, Versions::Latest)?;
+    let (page, more) = visible(&state, &caller, &c, f).await?;
+    envelope(&state, &caller, page, more).await
+}
+
+async fn get_object(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((root, cid, oid)): Path<(String, String, String)>,
+    Query(mut q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    negotiate(&headers)?;
+    check_root(&state, &root)?;
+    let c = find_collection(&state, &caller, cid).await?;
+    require_read(&c, &caller)?;
+    q.insert("match[id]".into(), oid.clone());
+    let f = parse_filters(&state, &q, Versions::Latest)?;
+    let (page, more) = visible(&state, &caller, &c, f).await?;
+    if page.is_empty() {
+        return Err(ApiError::not_found(format!("object {oid}")));
+    }
+    envelope(&state, &caller, page, more).await
+}
+
+async fn versions(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((root, cid, oid)): Path<(String, String, String)>,
+    Query(mut q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    negotiate(&headers)?;
+    check_root(&state, &root)?;
+    let c = find_collection(&state, &caller, cid).await?;
+    require_read(&c, &caller)?;
+    q.insert("match[id]".into(), oid.clone());
+    q.insert("match[version]".into(), "all".into());
+    let f = parse_filters(&state, &q, Versions::All)?;
+    let (page, more) = visible(&state, &caller, &c, f).await?;
+    if page.is_empty() {
+        return Err(ApiError::not_found(format!("object {oid}")));
+    }
+    let mut body = json!({"more": more, "versions": page.iter().map(|e| e.version.clone()).collect::<Vec<_>>()});
+    if more && let Some(last) = page.last() {
+        body["next"] = json!(format!("d{}", last.date_added));
+    }
+    let mut resp = taxii(StatusCode::OK, body);
+    page_headers(&mut resp, &page);
+    resp.extensions_mut().insert(Returned(page.len() as u64));
+    Ok(resp)
+}
+
+async fn manifest(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((root, cid)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    negotiate(&headers)?;
+    check_root(&state, &root)?;
+    let c = find_collection(&state, &caller, cid).await?;
+    require_read(&c, &caller)?;
+    let f = parse_filters(&state, &q, Versions::Latest)?;
+    let (page, more) = visible(&state, &caller, &c, f).await?;
+    let mut body = json!({});
+    if !page.is_empty() {
+        body["more"] = json!(more);
+        if more && let Some(last) = page.last() {
+            body["next"] = json!(format!("d{}", last.date_added));
+        }
+        body["objects"] = page
+            .iter()
+            .map(|e| json!({"id": e.id, "date_added": ts(e.date_added), "version": e.version, "media_type": STIX_21}))
+            .collect();
+    }
+    let mut resp = taxii(StatusCode::OK, body);
+    page_headers(&mut resp, &page);
+    resp.extensions_mut().insert(Returned(page.len() as u64));
+    Ok(resp)
+}
+
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    objects: Vec<&'a serde_json::value::RawValue>,
+}
+
+async fn post_objects(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((root, cid)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    negotiate(&headers)?;
+    check_root(&state, &root)?;
+    let c = find_collection(&state, &caller, cid).await?;
+    if !c.write.allows(&caller.viewer) {
+        return Err(ApiError::forbidden("this collection is not writable with these credentials"));
+    }
+    if !is_taxii_content(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())) {
+        return Err(ApiError::unsupported_media_type());
+    }
+    let max = state.0.config.max_content_length;
+    if headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > max)
+    {
+        return Err(ApiError::too_large(max));
+    }
+    let bytes: Bytes = axum::body::to_bytes(body, max).await.map_err(|_| ApiError::too_large(max))?;
+    let request_timestamp = ts(now_micros());
+    let env: Envelope<'_> = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("the body is not a TAXII envelope {{\"objects\": [...]}}: {e}")))?;
+    // Validate everything first: a bad object refuses the whole request, nothing is stored.
+    let members: HashMap<String, String> =
+        state.blocking(|store| Ok(store.orgs()?.into_iter().map(|o| (o.identity_id, o.name)).collect())).await?;
+    let mut items = Vec::with_capacity(env.objects.len());
+    let mut problems = Vec::new();
+    for (index, raw) in env.objects.iter().enumerate() {
+        match StixObject::parse(raw.get().as_bytes()) {
+            Ok(o) => {
+                if let Some(by) = o.created_by_ref()
+                    && let Some(name) = members.get(by)
+                    && by != caller.org.identity_id
+                    && !caller.viewer.is_isac_staff()
+                {
+                    problems.push(json!({"index": index, "id": o.id().as_str(), "property": "$.created_by_ref",
+                        "reason": format!("names member organization {name:?}; you may only submit as {:?}", caller.org.name)}));
+                    continue;
+                }
+                items.push(o);
+            }
+            Err(errs) => {
+                for e in errs {
+                    problems.push(json!({"index": index, "id": e.object_id, "property": e.path, "reason": e.reason}));
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        let n = problems.len();
+        return Err(ApiError::unprocessable(
+            format!("{n} problem(s) in the submitted objects; nothing was stored"),
+            json!(problems),
+        ));
+    }
+    let successes: Vec<Value> = items
+        .iter()
+        .map(|o| {
+            let version = o.version().map(|t| t.as_str().to_owned()).unwrap_or_else(|| request_timestamp.clone());
+            json!({"id": o.id().as_str(), "version": version})
+        })
+        .collect();
+    let total = items.len();
+    let sub = Submission { org: caller.org.id, collection: c.id, named: false };
+    state
+        .blocking(move |store| {
+            let mut it =
+                items.into_iter().enumerate().map(|(index, o)| Item::Valid { index, line: 1, object: o.into_record() });
+            Ok(store.import(&sub, &mut it, &mut |_| {})?)
+        })
+        .await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut status = json!({
+        "id": id,
+        "status": "complete",
+        "request_timestamp": request_timestamp,
+        "total_count": total,
+        "success_count": total,
+        "failure_count": 0,
+        "pending_count": 0,
+    });
+    if !successes.is_empty() {
+        status["successes"] = json!(successes);
+    }
+    let stored = status.to_string();
+    let org = caller.org.id;
+    state.blocking(move |store| Ok(store.put_status(&id, org, &stored)?)).await?;
+    let mut resp = taxii(StatusCode::ACCEPTED, status);
+    resp.extensions_mut().insert(Returned(total as u64));
+    Ok(resp)
+}
+
+async fn status(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((root, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    negotiate(&headers)?;
+    check_root(&state, &root)?;
+    let found = state.blocking(move |store| Ok(store.status(&id)?)).await?;
+    match found {
+        Some((org, json)) if org == caller.org.id || caller.viewer.is_isac_staff() => {
+            let v: Value =
+                serde_json::from_str(&json).map_err(|e| ApiError::internal("stored status is not JSON", e))?;
+            Ok(taxii(StatusCode::OK, v))
+        }
+        _ => Err(ApiError::not_found("status")),
+    }
+}
+
+async fn delete_object(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((root, cid, oid)): Path<(String, String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    negotiate(&headers)?;
+    check_root(&state, &root)?;
+    let c = find_collection(&state, &caller, cid).await?;
+    if !(c.read.allows(&caller.viewer) && c.write.allows(&caller.viewer)) {
+        return Err(ApiError::forbidden("deleting needs read and write access to the collection"));
+    }
+    let mut q = q;
+    q.insert("match[id]".into(), oid.clone());
+    let requested = q.get("match[version]").cloned();
+    q.insert("match[version]".into(), "all".into());
+    let f = parse_filters(&state, &q, Versions::All)?;
+    let (page, _) = visible(&state, &caller, &c, Filters { limit: usize::MAX, ..f }).await?;
+    if page.is_empty() {
+        return Err(ApiError::not_found(format!("object {oid}")));
+    }
+    if !caller.viewer.is_isac_staff() && page.iter().any(|e| e.owner != caller.org.id) {
+        return Err(ApiError::forbidden("only the submitting organization or ISAC analysts may delete this object"));
+    }
+    let versions = match requested {
+        Some(v) => parse_filters(&state, &HashMap::from([("match[version]".to_owned(), v)]), Versions::All)?.versions,
+        None => vec![Versions::All],
+    };
+    let cid = c.id;
+    let removed = state.blocking(move |store| Ok(store.delete(cid, &oid, &versions)?)).await?;
+    if removed == 0 {
+        return Err(ApiError::not_found("matching version"));
+    }
+    let mut resp = StatusCode::OK.into_response();
+    resp.extensions_mut().insert(Returned(removed as u64));
+    Ok(resp)
+}
