@@ -370,7 +370,7 @@ async fn get_object(
     let f = parse_filters(&state, &q, Versions::Latest)?;
     let (page, more) = visible(&state, &caller, &c, f).await?;
     if page.is_empty() {
-        return Err(ApiError::not_found(format!("object {oid}")));
+        return Err(ApiError::not_found("object"));
     }
     envelope(&state, &caller, page, more).await
 }
@@ -391,7 +391,7 @@ async fn versions(
     let f = parse_filters(&state, &q, Versions::All)?;
     let (page, more) = visible(&state, &caller, &c, f).await?;
     if page.is_empty() {
-        return Err(ApiError::not_found(format!("object {oid}")));
+        return Err(ApiError::not_found("object"));
     }
     let mut body = json!({"more": more, "versions": page.iter().map(|e| e.version.clone()).collect::<Vec<_>>()});
     if more && let Some(last) = page.last() {
@@ -577,7 +577,7 @@ async fn delete_object(
     let f = parse_filters(&state, &q, Versions::All)?;
     let (page, _) = visible(&state, &caller, &c, Filters { limit: usize::MAX, ..f }).await?;
     if page.is_empty() {
-        return Err(ApiError::not_found(format!("object {oid}")));
+        return Err(ApiError::not_found("object"));
     }
     if !caller.viewer.is_isac_staff() && page.iter().any(|e| e.owner != caller.org.id) {
         return Err(ApiError::forbidden("only the submitting organization or ISAC analysts may delete this object"));

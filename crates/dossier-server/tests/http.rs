@@ -1,0 +1,306 @@
+//! Black-box tests of the TAXII server: a real listener on port 0, a fresh data directory
+//! per test, requests over plain HTTP/1.1.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use dossier_server::{AppState, Config};
+use dossier_stix::{Role, StixObject, Tlp};
+use dossier_store::{AuditQuery, Directory, Item, ObjectStore, SqliteStore, Submission};
+use serde_json::{Value, json};
+
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Response {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+struct App {
+    addr: std::net::SocketAddr,
+    store: Arc<SqliteStore>,
+    _dir: tempfile::TempDir,
+    tokens: std::collections::HashMap<&'static str, String>,
+    orgs: std::collections::HashMap<&'static str, dossier_store::Org>,
+    collection: String,
+}
+
+const MEMBERS: [&str; 3] = ["Exchange A", "Wallet B", "Recruiter C"];
+
+fn spawn_app(config: Config) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let mut tokens = std::collections::HashMap::new();
+    let mut orgs = std::collections::HashMap::new();
+    for name in MEMBERS {
+        let org = store.add_org(name).unwrap();
+        tokens.insert(name, store.create_token(org.id, Role::Member, None, None).unwrap().secret);
+        orgs.insert(name, org);
+    }
+    let isac = store.isac().unwrap();
+    tokens.insert("analyst", store.create_token(isac.id, Role::Analyst, None, None).unwrap().secret);
+    orgs.insert("analyst", isac);
+    let collection = store.default_collection().unwrap().uuid;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let state = AppState::new(store.clone(), config).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            dossier_server::serve(listener, state, std::future::pending()).await.unwrap();
+        });
+    });
+    App { addr, store, _dir: dir, tokens, orgs, collection }
+}
+
+impl App {
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        who: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Response {
+        let mut s = TcpStream::connect(self.addr).unwrap();
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        if let Some(who) = who {
+            req.push_str(&format!("Authorization: Bearer {}\r\n", self.tokens[who]));
+        }
+        let mut has_accept = false;
+        for (k, v) in headers {
+            has_accept |= k.eq_ignore_ascii_case("accept");
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !has_accept {
+            req.push_str("Accept: application/taxii+json;version=2.1\r\n");
+        }
+        if let Some(b) = body {
+            req.push_str(&format!("Content-Length: {}\r\n", b.len()));
+        }
+        req.push_str("\r\n");
+        if let Some(b) = body {
+            req.push_str(b);
+        }
+        s.write_all(req.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let mut lines = head.lines();
+        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let headers =
+            lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect();
+        Response { status, headers, body: body.to_owned() }
+    }
+    fn get(&self, path: &str, who: &str) -> Response {
+        self.request("GET", path, Some(who), &[], None)
+    }
+    fn col(&self, rest: &str) -> String {
+        format!("/taxii2/api/collections/{}/{rest}", self.collection)
+    }
+    /// Stores objects as if `org` had submitted them.
+    fn submit(&self, org: &str, named: bool, objects: &[Value]) {
+        let sub = Submission { org: self.orgs[org].id, collection: self.store.default_collection().unwrap().id, named };
+        let mut items = objects.iter().enumerate().map(|(index, v)| Item::Valid {
+            index,
+            line: 1,
+            object: StixObject::from_value(v).unwrap().into_record(),
+        });
+        self.store.import(&sub, &mut items, &mut |_| {}).unwrap();
+    }
+}
+
+fn email(value: &str, tlp: Tlp) -> Value {
+    let mut v =
+        json!({"type": "email-addr", "spec_version": "2.1", "value": value, "object_marking_refs": [tlp.marking_id()]});
+    let id = dossier_stix::id::deterministic_sco_id("email-addr", v.as_object().unwrap()).unwrap();
+    v["id"] = json!(id.as_str());
+    v
+}
+
+fn ids(body: &Value, key: &str) -> Vec<String> {
+    body[key].as_array().map(|a| a.iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect()).unwrap_or_default()
+}
+
+#[test]
+fn each_tlp_level_is_seen_by_exactly_the_right_organizations_on_every_read_path() {
+    let app = spawn_app(Config::default());
+    let mut by_level = Vec::new();
+    for tlp in Tlp::ALL {
+        let o = email(&format!("{}@owner-a.example", tlp.as_str().replace('+', "-")), tlp);
+        app.submit("Exchange A", false, std::slice::from_ref(&o));
+        by_level.push((tlp, o["id"].as_str().unwrap().to_owned()));
+    }
+    for viewer in ["Exchange A", "Wallet B", "Recruiter C", "analyst"] {
+        let objects = app.get(&app.col("objects/?limit=1000"), viewer).json();
+        let manifest = app.get(&app.col("manifest/"), viewer).json();
+        for (tlp, id) in &by_level {
+            let should = *tlp != Tlp::Red || viewer == "Exchange A" || viewer == "analyst";
+            assert_eq!(ids(&objects, "objects").contains(id), should, "objects: {viewer} / {tlp:?}");
+            assert_eq!(ids(&manifest, "objects").contains(id), should, "manifest: {viewer} / {tlp:?}");
+            let one = app.get(&app.col(&format!("objects/{id}/")), viewer);
+            assert_eq!(one.status == 200, should, "object: {viewer} / {tlp:?}: {}", one.body);
+            let versions = app.get(&app.col(&format!("objects/{id}/versions/")), viewer);
+            assert_eq!(versions.status == 200, should, "versions: {viewer} / {tlp:?}");
+            if !should {
+                // Indistinguishable from an object that does not exist.
+                let missing = app.get(&app.col("objects/email-addr--00000000-0000-5000-8000-000000000000/"), viewer);
+                assert_eq!(
+                    (one.status, one.json()["title"].clone()),
+                    (missing.status, missing.json()["title"].clone())
+                );
+                assert!(!one.body.contains(id.as_str()) && !one.body.contains("owner-a"), "errors reveal nothing");
+            }
+        }
+    }
+}
+
+#[test]
+fn paging_counts_and_more_flags_do_not_reveal_hidden_objects() {
+    let app = spawn_app(Config::default());
+    app.submit("Exchange A", false, &[email("visible@a.example", Tlp::Green)]);
+    let red: Vec<Value> = (0..5).map(|i| email(&format!("secret{i}@a.example"), Tlp::Red)).collect();
+    app.submit("Exchange A", false, &red);
+    let page = app.get(&app.col("objects/?match[type]=email-addr&limit=1"), "Wallet B").json();
+    assert_eq!(ids(&page, "objects").len(), 1);
+    assert_eq!(page["more"], false, "five hidden objects after it must not show up as more");
+    assert!(page.get("next").is_none());
+    let owner = app.get(&app.col("objects/?match[type]=email-addr&limit=1"), "Exchange A").json();
+    assert_eq!(owner["more"], true);
+    // Following `next` reaches every visible object exactly once.
+    let mut seen = ids(&owner, "objects");
+    let mut next = owner["next"].as_str().map(str::to_owned);
+    while let Some(n) = next {
+        let p = app.get(&app.col(&format!("objects/?match[type]=email-addr&limit=1&next={n}")), "Exchange A").json();
+        seen.extend(ids(&p, "objects"));
+        next = p["next"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen.len(), 6);
+}
+
+#[test]
+fn anonymous_submitters_are_shown_as_the_isac_to_other_members() {
+    let app = spawn_app(Config::default());
+    let a = app.orgs["Exchange A"].identity_id.clone();
+    let isac = app.orgs["analyst"].identity_id.clone();
+    let persona = json!({"type": "identity", "spec_version": "2.1", "id": "identity--0b0f4a0c-8f5e-4b8e-9a53-2b4d6e3f1a11",
+        "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z", "name": "Kim Chol-su",
+        "identity_class": "individual", "created_by_ref": a});
+    app.submit("Exchange A", false, &[persona]);
+    let path = app.col("objects/identity--0b0f4a0c-8f5e-4b8e-9a53-2b4d6e3f1a11/");
+    let by = |who: &str| app.get(&path, who).json()["objects"][0]["created_by_ref"].as_str().unwrap().to_owned();
+    assert_eq!(by("Exchange A"), a, "the submitter sees itself");
+    assert_eq!(by("analyst"), a, "analysts see the real submitter");
+    assert_eq!(by("Wallet B"), isac, "other members see the ISAC");
+}
+
+#[test]
+fn posting_as_another_member_is_refused_and_nothing_is_stored() {
+    let app = spawn_app(Config::default());
+    let b = app.orgs["Wallet B"].identity_id.clone();
+    let forged = json!({"type": "threat-actor", "spec_version": "2.1", "id": "threat-actor--3c0f4a0c-8f5e-4b8e-9a53-2b4d6e3f1a11",
+        "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z", "name": "x", "created_by_ref": b});
+    let ok = email("fine@example.com", Tlp::Green);
+    let body = json!({"objects": [ok, forged]}).to_string();
+    let r = app.request(
+        "POST",
+        &app.col("objects/"),
+        Some("Exchange A"),
+        &[("Content-Type", "application/taxii+json;version=2.1")],
+        Some(&body),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("created_by_ref") && r.body.contains("Wallet B"));
+    let after = app.get(&app.col("objects/?match[type]=email-addr"), "analyst").json();
+    assert!(ids(&after, "objects").is_empty(), "the valid object was not stored either");
+    // Its own identity is fine.
+    let own = json!({"objects": [email("fine@example.com", Tlp::Green)]}).to_string();
+    let r = app.request(
+        "POST",
+        &app.col("objects/"),
+        Some("Exchange A"),
+        &[("Content-Type", "application/taxii+json")],
+        Some(&own),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let status = r.json();
+    let s = app.get(&format!("/taxii2/api/status/{}/", status["id"].as_str().unwrap()), "Exchange A");
+    assert_eq!(s.json()["success_count"], 1);
+    assert_eq!(
+        app.get(&format!("/taxii2/api/status/{}/", status["id"].as_str().unwrap()), "Wallet B").status,
+        404,
+        "status is the poster's"
+    );
+}
+
+#[test]
+fn unauthenticated_requests_get_401_with_a_challenge_and_failures_are_throttled() {
+    let app = spawn_app(Config { auth_failures: 3, ..Config::default() });
+    let r = app.request("GET", "/taxii2/", None, &[], None);
+    assert_eq!(r.status, 401);
+    assert!(r.header("WWW-Authenticate").is_some_and(|v| v.contains("Basic")));
+    assert_eq!(r.header("Content-Type"), Some("application/taxii+json;version=2.1"));
+    assert_eq!(r.json()["http_status"], "401");
+    for _ in 0..3 {
+        let r = app.request("GET", "/taxii2/", None, &[("Authorization", "Bearer dsk_wrong")], None);
+        assert_eq!(r.status, 401);
+    }
+    let r = app.request("GET", "/taxii2/", None, &[("Authorization", "Bearer dsk_wrong")], None);
+    assert_eq!(r.status, 429, "throttled after repeated failures");
+    assert_eq!(app.request("GET", "/healthz", None, &[], None).status, 200);
+}
+
+#[test]
+fn every_request_is_audited_with_the_number_of_objects_returned() {
+    let app = spawn_app(Config::default());
+    app.submit("Exchange A", false, &[email("a@x.example", Tlp::Green), email("b@x.example", Tlp::Red)]);
+    let r = app.get(&app.col("objects/?match[type]=email-addr"), "Wallet B");
+    assert_eq!(ids(&r.json(), "objects").len(), 1);
+    let log = app.store.audit_log(&AuditQuery { org: Some(app.orgs["Wallet B"].id), ..Default::default() }).unwrap();
+    let rec = log.iter().find(|r| r.path.ends_with("/objects/")).expect("audited");
+    assert_eq!(rec.returned, 1);
+    assert_eq!(rec.status, 200);
+    assert_eq!(rec.params.as_deref(), Some("match[type]=email-addr"));
+    assert!(rec.token.as_deref().is_some_and(|t| t.starts_with("tok_")));
+}
+
+#[test]
+fn media_types_and_errors_follow_taxii() {
+    let app = spawn_app(Config { max_content_length: 1000, ..Config::default() });
+    let xml = app.request("GET", "/taxii2/", Some("Wallet B"), &[("Accept", "application/xml")], None);
+    assert_eq!(xml.status, 406);
+    let r = app.request(
+        "POST",
+        &app.col("objects/"),
+        Some("Wallet B"),
+        &[("Content-Type", "application/json")],
+        Some("{\"objects\":[]}"),
+    );
+    assert_eq!(r.status, 415);
+    let big = format!("{{\"objects\":[], \"pad\": \"{}\"}}", "x".repeat(2000));
+    let r = app.request(
+        "POST",
+        &app.col("objects/"),
+        Some("Wallet B"),
+        &[("Content-Type", "application/taxii+json")],
+        Some(&big),
+    );
+    assert_eq!(r.status, 413);
+    let r = app.get(&app.col("objects/?limit=0"), "Wallet B");
+    assert_eq!(r.status, 400);
+    assert!(r.json()["description"].as_str().unwrap().contains("limit"));
+    assert_eq!(app.get("/taxii2/nope/", "Wallet B").status, 404);
+    assert_eq!(app.get("/taxii2/api/collections/00000000-0000-4000-8000-000000000000/", "Wallet B").status, 404);
+}
