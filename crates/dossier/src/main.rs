@@ -50,6 +50,24 @@ enum Command {
     Demo(DemoArgs),
     /// Serve TAXII 2.1 (and the other HTTP interfaces) on the data directory.
     Serve(ServeArgs),
+    /// Read the audit log (newest first, JSON Lines).
+    Audit(AuditArgs),
+}
+
+#[derive(Args)]
+struct AuditArgs {
+    /// Only requests by this organization.
+    #[arg(long)]
+    org: Option<String>,
+    /// Only requests at or after this RFC 3339 timestamp.
+    #[arg(long)]
+    since: Option<String>,
+    /// Only requests whose path starts with this.
+    #[arg(long)]
+    path: Option<String>,
+    /// At most this many records.
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
 }
 
 #[derive(Args, Clone)]
@@ -171,6 +189,12 @@ struct DemoArgs {
     /// Reuse a data directory that already exists.
     #[arg(long)]
     force: bool,
+    /// Prepare the data only; do not start the server.
+    #[arg(long)]
+    no_serve: bool,
+    /// Address the demo server listens on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
 }
 
 /// Exit codes: 0 success, 1 failure (I/O, database), 2 bad command line (clap), 3 input
@@ -277,6 +301,24 @@ fn run(cli: Cli) -> Result<()> {
         Command::Generate(args) => generate::run(&args),
         Command::Demo(args) => demo(&cli.data, args),
         Command::Serve(args) => serve(&cli.data, args),
+        Command::Audit(args) => {
+            let store = open(&cli.data)?;
+            let org = args.org.as_deref().map(|o| store.org_by_name(o)).transpose()?;
+            let since = match &args.since {
+                Some(s) => Some(
+                    dossier_stix::Timestamp::parse(s).map_err(|e| anyhow::anyhow!("--since {s:?}: {e}"))?.unix_micros(),
+                ),
+                None => None,
+            };
+            let q =
+                dossier_store::AuditQuery { org: org.map(|o| o.id), since, path_prefix: args.path, limit: args.limit };
+            for r in store.audit_log(&q)? {
+                let mut v = serde_json::to_value(&r)?;
+                v["at"] = serde_json::json!(dossier_stix::Timestamp::from_unix_micros(r.at).as_str());
+                println!("{v}");
+            }
+            Ok(())
+        }
     }
 }
 
@@ -459,7 +501,7 @@ fn demo(data: &Path, args: DemoArgs) -> Result<()> {
     eprintln!(
         "\ndemo data ready in {data_arg}: {} objects imported ({versions} versions of {ids} objects stored)\n\
          \n  organizations: ISAC, {}\n  applicants to screen: {}\n  ground truth:         {}\n\
-         \nnext:\n  dossier --data {data_arg} export --type threat-actor | head\n  dossier --data {data_arg} org list\n  dossier --data {data_arg} token list\n\
+         \nnext:\n  dossier --data {data_arg} serve\n  dossier --data {data_arg} export --type threat-actor | head\n  dossier --data {data_arg} audit\n\
          \nmember token for {} (shown once): {}\nadmin token for ISAC (shown once, also on stdout):",
         summary.total(),
         orgs.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", "),
@@ -469,5 +511,21 @@ fn demo(data: &Path, args: DemoArgs) -> Result<()> {
         member.secret,
     );
     println!("{}", admin.secret);
-    Ok(())
+    if args.no_serve {
+        return Ok(());
+    }
+    drop(store);
+    eprintln!(
+        "\nstarting the TAXII server; try:\n  curl -u 'ISAC:{}' http://{}/taxii2/\n(Ctrl-C stops it)",
+        admin.secret, args.listen
+    );
+    serve(
+        data,
+        ServeArgs {
+            listen: args.listen,
+            api_root: "api".into(),
+            max_content_length: 10 * 1024 * 1024,
+            page_size: 1000,
+        },
+    )
 }

@@ -371,21 +371,63 @@ fn generate_is_deterministic_and_writes_applicants_and_truth() {
 #[test]
 fn demo_prepares_a_data_directory_and_prints_an_admin_token() {
     let env = Env::new();
-    let out = env.run(&["demo", "--actors", "20"]);
+    let out = env.run(&["demo", "--actors", "20", "--no-serve"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8(out.stdout.clone()).unwrap();
     assert!(stdout.trim().starts_with("dsk_"), "the admin token alone on stdout: {stdout}");
     let err = stderr(&out);
     assert!(err.contains("next:"), "{err}");
     assert!(env.exported().values().any(|o| o["type"] == "threat-actor"));
-    let again = env.run(&["demo", "--actors", "20"]);
+    let again = env.run(&["demo", "--actors", "20", "--no-serve"]);
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("--force"));
 }
 
 #[test]
+fn serve_stops_cleanly_on_sigterm_and_requests_are_in_the_audit_log() {
+    use std::io::{BufRead, BufReader, Read};
+    let env = Env::new();
+    env.ok(&["org", "add", "Example Exchange"]);
+    let token = env
+        .ok(&["token", "create", "--org", "Example Exchange", "--role", "member"])
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let mut child = Command::new(bin())
+        .arg("--data")
+        .arg(env.data())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    let addr = url.trim().strip_prefix("http://").unwrap().strip_suffix("/taxii2/").unwrap().to_owned();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "GET /taxii2/api/collections/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0, got {status:?}");
+    let log = env.ok(&["audit", "--org", "Example Exchange"]);
+    let rec: Value = serde_json::from_str(log.lines().next().expect("one audit record")).unwrap();
+    assert_eq!(rec["path"], "/taxii2/api/collections/");
+    assert_eq!(rec["status"], 200);
+    assert!(rec["at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
 fn help_is_available_for_every_command() {
-    for cmd in ["import", "export", "org", "token", "collection", "generate", "demo"] {
+    for cmd in ["import", "export", "org", "token", "collection", "generate", "demo", "serve", "audit"] {
         let out = Command::new(bin()).args([cmd, "--help"]).output().unwrap();
         assert!(out.status.success(), "{cmd} --help");
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{cmd}");
