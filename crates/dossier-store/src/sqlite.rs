@@ -14,8 +14,15 @@ use crate::*;
 /// The SQLite store in one data directory (`dossier.db` plus its WAL).
 pub struct SqliteStore {
     path: PathBuf,
+    /// The one writer (SQLite allows one at a time).
     conn: Mutex<Connection>,
+    /// Read-only connections: in WAL mode readers never wait for the writer.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
 }
+
+/// Read connections per store: enough for the server's blocking pool on a small machine.
+const READERS: usize = 4;
 
 const DB_FILE: &str = "dossier.db";
 
@@ -40,15 +47,38 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "cache_size", -65_536)?; // 64 MiB page cache
         conn.pragma_update(None, "temp_store", "MEMORY")?;
-        let store = Self { path, conn: Mutex::new(conn) };
+        let mut store = Self { path, conn: Mutex::new(conn), readers: Vec::new(), next_reader: Default::default() };
         store.migrate()?;
         store.bootstrap()?;
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                &store.path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            r.busy_timeout(std::time::Duration::from_secs(10))?;
+            r.pragma_update(None, "cache_size", -16_384)?; // 16 MiB each
+            store.readers.push(Mutex::new(r));
+        }
         Ok(store)
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A read-only connection: a free one if any, else the next in turn.
+    fn read(&self) -> std::sync::MutexGuard<'_, Connection> {
+        for r in &self.readers {
+            if let Ok(guard) = r.try_lock() {
+                return guard;
+            }
+        }
+        if self.readers.is_empty() {
+            return self.lock();
+        }
+        let i = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.readers.len();
+        self.readers[i].lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -463,7 +493,7 @@ impl ObjectStore for SqliteStore {
     }
 
     fn scan(&self, query: &Query, visit: &mut dyn FnMut(Entry) -> bool) -> Result<(), StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut sql = String::new();
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         let arg = |v: rusqlite::types::Value, args: &mut Vec<rusqlite::types::Value>| {
@@ -552,7 +582,7 @@ impl ObjectStore for SqliteStore {
     }
 
     fn versions(&self, id: &str) -> Result<Vec<Entry>, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {ENTRY_COLUMNS} FROM objects o
              JOIN collection_objects co ON co.vid = o.vid
@@ -564,7 +594,7 @@ impl ObjectStore for SqliteStore {
     }
 
     fn provenance(&self, id: &str) -> Result<Vec<Provenance>, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare_cached(
             "SELECT org, max(named), min(at) FROM (
                  SELECT o.org AS org, o.named AS named,
@@ -651,7 +681,7 @@ impl ObjectStore for SqliteStore {
     }
 
     fn status(&self, id: &str) -> Result<Option<(OrgId, String)>, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         Ok(conn
             .query_row("SELECT org, json FROM statuses WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?)
@@ -667,7 +697,7 @@ impl ObjectStore for SqliteStore {
     }
 
     fn audit_log(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare(
             "SELECT at, org, token, method, path, params, status, returned FROM audit
              WHERE (?1 IS NULL OR org = ?1) AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR substr(path, 1, length(?3)) = ?3)
@@ -690,12 +720,12 @@ impl ObjectStore for SqliteStore {
     }
 
     fn last_change(&self) -> Result<i64, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         Ok(conn.query_row("SELECT COALESCE(max(seq), 0) FROM changes", [], |r| r.get(0))?)
     }
 
     fn counts(&self) -> Result<(u64, u64), StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         let versions: i64 = conn.query_row("SELECT count(*) FROM objects", [], |r| r.get(0))?;
         let ids: i64 = conn.query_row("SELECT count(DISTINCT id) FROM objects", [], |r| r.get(0))?;
         Ok((versions as u64, ids as u64))
@@ -738,7 +768,7 @@ impl Directory for SqliteStore {
     }
 
     fn orgs(&self) -> Result<Vec<Org>, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare("SELECT id, name, identity_id, isac FROM orgs ORDER BY id")?;
         let rows = stmt
             .query_map([], |r| Ok(Org { id: r.get(0)?, name: r.get(1)?, identity_id: r.get(2)?, isac: r.get(3)? }))?;
@@ -746,7 +776,7 @@ impl Directory for SqliteStore {
     }
 
     fn org_by_name(&self, name: &str) -> Result<Org, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         conn.query_row("SELECT id, name, identity_id, isac FROM orgs WHERE name = ?1", [name.trim()], |r| {
             Ok(Org { id: r.get(0)?, name: r.get(1)?, identity_id: r.get(2)?, isac: r.get(3)? })
         })
@@ -755,7 +785,7 @@ impl Directory for SqliteStore {
     }
 
     fn isac(&self) -> Result<Org, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         conn.query_row("SELECT id, name, identity_id, isac FROM orgs WHERE isac = 1", [], |r| {
             Ok(Org { id: r.get(0)?, name: r.get(1)?, identity_id: r.get(2)?, isac: r.get(3)? })
         })
@@ -803,7 +833,7 @@ impl Directory for SqliteStore {
     }
 
     fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare(&format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created"))?;
         let rows = stmt.query_map([], token_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -813,7 +843,7 @@ impl Directory for SqliteStore {
         // Secrets carry 192 random bits, so looking up by their SHA-256 is safe; the final
         // comparison of hashes runs in constant time.
         let want = hash_secret(secret);
-        let conn = self.lock();
+        let conn = self.read();
         let found: Option<(TokenInfo, Vec<u8>)> = conn
             .query_row(&format!("SELECT {TOKEN_COLUMNS}, hash FROM tokens WHERE hash = ?1"), [&want], |r| {
                 Ok((token_from_row(r)?, r.get(7)?))
@@ -881,14 +911,14 @@ impl Directory for SqliteStore {
     }
 
     fn collections(&self) -> Result<Vec<Collection>, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare(&format!("SELECT {COLLECTION_COLUMNS} FROM collections ORDER BY id"))?;
         let rows = stmt.query_map([], collection_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn collection(&self, key: &str) -> Result<Collection, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         conn.query_row(
             &format!(
                 "SELECT {COLLECTION_COLUMNS} FROM collections WHERE uuid = ?1 OR alias = ?1 OR CAST(id AS TEXT) = ?1"
@@ -901,7 +931,7 @@ impl Directory for SqliteStore {
     }
 
     fn default_collection(&self) -> Result<Collection, StoreError> {
-        let conn = self.lock();
+        let conn = self.read();
         conn.query_row(
             &format!("SELECT {COLLECTION_COLUMNS} FROM collections ORDER BY id LIMIT 1"),
             [],

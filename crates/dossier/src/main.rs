@@ -70,20 +70,74 @@ struct AuditArgs {
     limit: usize,
 }
 
-#[derive(Args, Clone)]
+/// `dossier serve` settings. Precedence: flag, then environment variable, then the
+/// configuration file (`--config`, TOML with the same names in snake_case), then the default.
+#[derive(Args, Clone, Default)]
 struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "DOSSIER_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: String,
-    /// Name of the TAXII API root.
-    #[arg(long, env = "DOSSIER_API_ROOT", default_value = "api")]
-    api_root: String,
-    /// Largest request body in bytes (TAXII max_content_length).
-    #[arg(long, env = "DOSSIER_MAX_CONTENT_LENGTH", default_value_t = 10 * 1024 * 1024)]
-    max_content_length: usize,
-    /// Objects per page when a client sets no limit.
-    #[arg(long, env = "DOSSIER_PAGE_SIZE", default_value_t = 1000)]
-    page_size: usize,
+    /// TOML configuration file (keys: listen, api_root, title, max_content_length, page_size).
+    #[arg(long, env = "DOSSIER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "DOSSIER_LISTEN")]
+    listen: Option<String>,
+    /// Name of the TAXII API root [default: api].
+    #[arg(long, env = "DOSSIER_API_ROOT")]
+    api_root: Option<String>,
+    /// Title shown in TAXII discovery [default: dossier].
+    #[arg(long, env = "DOSSIER_TITLE")]
+    title: Option<String>,
+    /// Largest request body in bytes, TAXII max_content_length [default: 10485760].
+    #[arg(long, env = "DOSSIER_MAX_CONTENT_LENGTH")]
+    max_content_length: Option<usize>,
+    /// Objects per page when a client sets no limit [default: 1000].
+    #[arg(long, env = "DOSSIER_PAGE_SIZE")]
+    page_size: Option<usize>,
+}
+
+/// The configuration file's shape; unknown keys are an error, not silently ignored.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    api_root: Option<String>,
+    title: Option<String>,
+    max_content_length: Option<usize>,
+    page_size: Option<usize>,
+}
+
+impl ServeArgs {
+    /// Resolves flags, environment and file into the address and the server config.
+    fn resolve(&self) -> Result<(String, dossier_server::Config)> {
+        let file: FileConfig = match &self.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("configuration file {}", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let defaults = dossier_server::Config::default();
+        let listen = self.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let config = dossier_server::Config {
+            api_root: self.api_root.clone().or(file.api_root).unwrap_or(defaults.api_root.clone()),
+            title: self.title.clone().or(file.title).unwrap_or(defaults.title.clone()),
+            max_content_length: self
+                .max_content_length
+                .or(file.max_content_length)
+                .unwrap_or(defaults.max_content_length),
+            default_page: self
+                .page_size
+                .or(file.page_size)
+                .unwrap_or(defaults.default_page)
+                .clamp(1, defaults.max_page),
+            ..defaults
+        };
+        if config.api_root.is_empty()
+            || !config.api_root.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            bail!("api_root {:?} may only hold letters, digits, '-' and '_'", config.api_root);
+        }
+        Ok((listen, config))
+    }
 }
 
 #[derive(Args)]
@@ -323,19 +377,13 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn serve(data: &Path, args: ServeArgs) -> Result<()> {
+    let (listen, config) = args.resolve()?;
     let store = std::sync::Arc::new(open(data)?);
-    let config = dossier_server::Config {
-        api_root: args.api_root,
-        max_content_length: args.max_content_length,
-        default_page: args.page_size.max(1),
-        ..Default::default()
-    };
     let state = dossier_server::AppState::new(store, config).context("starting the server")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .with_context(|| format!("listening on {}", args.listen))?;
+        let listener =
+            tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
         let addr = listener.local_addr()?;
         eprintln!("dossier serving TAXII 2.1 at http://{addr}/taxii2/ (data {})", data.display());
         // Machine-readable: the bound address on stdout (useful with port 0).
@@ -519,13 +567,5 @@ fn demo(data: &Path, args: DemoArgs) -> Result<()> {
         "\nstarting the TAXII server; try:\n  curl -u 'ISAC:{}' http://{}/taxii2/\n(Ctrl-C stops it)",
         admin.secret, args.listen
     );
-    serve(
-        data,
-        ServeArgs {
-            listen: args.listen,
-            api_root: "api".into(),
-            max_content_length: 10 * 1024 * 1024,
-            page_size: 1000,
-        },
-    )
+    serve(data, ServeArgs { listen: Some(args.listen), ..ServeArgs::default() })
 }

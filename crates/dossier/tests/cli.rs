@@ -426,6 +426,43 @@ fn serve_stops_cleanly_on_sigterm_and_requests_are_in_the_audit_log() {
 }
 
 #[test]
+fn serve_reads_a_configuration_file_and_flags_override_it() {
+    use std::io::{BufRead, BufReader, Read};
+    let env = Env::new();
+    env.ok(&["org", "add", "Example Exchange"]);
+    let token = env
+        .ok(&["token", "create", "--org", "Example Exchange", "--role", "member"])
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let conf = env.write("dossier.toml", b"listen = \"127.0.0.1:1\"\napi_root = \"intel\"\ntitle = \"Example ISAC\"\n");
+    let mut child = Command::new(bin())
+        .arg("--data")
+        .arg(env.data())
+        .args(["serve", "--config", &conf, "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    let addr = url.trim().strip_prefix("http://").unwrap().strip_suffix("/taxii2/").unwrap().to_owned();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(s, "GET /taxii2/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(resp.contains("\"/taxii2/intel/\"") && resp.contains("Example ISAC"), "{resp}");
+    let bad = env.write("bad.toml", b"listen = \"127.0.0.1:0\"\nlisten_port = 8080\n");
+    let out = env.run(&["serve", "--config", &bad]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("listen_port"), "the unknown key is named: {}", stderr(&out));
+}
+
+#[test]
 fn help_is_available_for_every_command() {
     for cmd in ["import", "export", "org", "token", "collection", "generate", "demo", "serve", "audit"] {
         let out = Command::new(bin()).args([cmd, "--help"]).output().unwrap();
