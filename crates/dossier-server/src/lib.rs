@@ -69,6 +69,57 @@ pub(crate) struct Inner {
     pub config: Config,
     pub isac: Org,
     pub throttle: auth::Throttle,
+    pub audit: AuditWriter,
+}
+
+type AuditReply = tokio::sync::oneshot::Sender<Result<(), String>>;
+
+/// Group commit for the audit log: one thread writes whatever records are waiting in one
+/// durable transaction, and each request waits for its own record before it is answered.
+/// Under load many requests share one fsync instead of queueing for one each.
+pub(crate) struct AuditWriter {
+    tx: std::sync::Mutex<std::sync::mpsc::Sender<(AuditRecord, AuditReply)>>,
+}
+
+impl AuditWriter {
+    fn start(store: Arc<dyn Store>) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<(AuditRecord, AuditReply)>();
+        std::thread::Builder::new()
+            .name("dossier-audit".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < 1024 {
+                        match rx.try_recv() {
+                            Ok(next) => batch.push(next),
+                            Err(_) => break,
+                        }
+                    }
+                    let records: Vec<AuditRecord> = batch.iter().map(|(r, _)| r.clone()).collect();
+                    let result = store.audit_many(&records).map_err(|e| e.to_string());
+                    for (_, reply) in batch {
+                        let _ = reply.send(result.clone());
+                    }
+                }
+            })
+            .map(|_| ())
+            .unwrap_or_else(|e| tracing::error!(%e, "cannot start the audit writer"));
+        Self { tx: std::sync::Mutex::new(tx) }
+    }
+
+    /// Writes `record` durably; an error means the request must fail.
+    async fn write(&self, record: AuditRecord) -> Result<(), ApiError> {
+        let (reply, wait) = tokio::sync::oneshot::channel();
+        let sent = self.tx.lock().unwrap_or_else(|p| p.into_inner()).send((record, reply));
+        if sent.is_err() {
+            return Err(ApiError::internal("audit log", "the audit writer stopped"));
+        }
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(ApiError::internal("audit log write failed", e)),
+            Err(e) => Err(ApiError::internal("audit log", e)),
+        }
+    }
 }
 
 /// Shared state of the server.
@@ -79,7 +130,8 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config) -> Result<Self, dossier_store::StoreError> {
         let isac = store.isac()?;
         let throttle = auth::Throttle::new(config.auth_failures, config.auth_window);
-        Ok(Self(Arc::new(Inner { store, config, isac, throttle })))
+        let audit = AuditWriter::start(store.clone());
+        Ok(Self(Arc::new(Inner { store, config, isac, throttle, audit })))
     }
 
     /// Runs a store call on the blocking pool.
@@ -165,7 +217,7 @@ async fn authenticate_and_audit(
         status: resp.status().as_u16(),
         returned,
     };
-    if let Err(e) = state.blocking(move |store| Ok(store.audit(&record)?)).await {
+    if let Err(e) = state.0.audit.write(record).await {
         return e.into_response();
     }
     tracing::info!(%method, %path, status = resp.status().as_u16(), org = %org.name, returned, ms = started.elapsed().as_millis() as u64, "request");

@@ -278,16 +278,21 @@ async fn visible(
 
 /// The JSON a caller receives for an entry: the stored bytes, except that an anonymous
 /// submitter's identity is replaced by the ISAC's for viewers who may not know it.
-fn object_json(state: &AppState, caller: &Caller, e: &Entry, owner_identity: Option<&str>) -> String {
+fn object_json<'e>(
+    state: &AppState,
+    caller: &Caller,
+    e: &'e Entry,
+    owner_identity: Option<&str>,
+) -> std::borrow::Cow<'e, str> {
     if let Some(identity) = owner_identity
         && !policy::may_see_submitter(&caller.viewer, e.owner, e.named)
     {
         let from = format!("\"created_by_ref\":\"{identity}\"");
         if e.json.contains(&from) {
-            return e.json.replace(&from, &format!("\"created_by_ref\":\"{}\"", state.0.isac.identity_id));
+            return e.json.replace(&from, &format!("\"created_by_ref\":\"{}\"", state.0.isac.identity_id)).into();
         }
     }
-    e.json.clone()
+    std::borrow::Cow::Borrowed(&e.json)
 }
 
 fn page_headers(resp: &mut Response, page: &[Entry]) {

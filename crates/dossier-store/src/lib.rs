@@ -351,7 +351,11 @@ pub trait ObjectStore: Send + Sync {
     fn status(&self, id: &str) -> Result<Option<(OrgId, String)>, StoreError>;
 
     /// Appends to the audit log.
-    fn audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
+    fn audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        self.audit_many(std::slice::from_ref(record))
+    }
+    /// Appends several records in one durable transaction (group commit).
+    fn audit_many(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
     /// Reads the audit log, newest first.
     fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
 }

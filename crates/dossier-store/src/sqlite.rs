@@ -687,12 +687,18 @@ impl ObjectStore for SqliteStore {
             .optional()?)
     }
 
-    fn audit(&self, r: &AuditRecord) -> Result<(), StoreError> {
-        let conn = self.lock();
-        conn.prepare_cached(
-            "INSERT INTO audit (at, org, token, method, path, params, status, returned) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?
-        .execute(params![r.at, r.org, r.token, r.method, r.path, r.params, r.status, r.returned as i64])?;
+    fn audit_many(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO audit (at, org, token, method, path, params, status, returned) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for r in records {
+                stmt.execute(params![r.at, r.org, r.token, r.method, r.path, r.params, r.status, r.returned as i64])?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 
