@@ -8,6 +8,7 @@
 //! [`app`] builds the router (tests drive it on a real listener on port 0); [`serve`] runs
 //! it until the shutdown future resolves, letting in-flight requests finish.
 
+mod api;
 mod auth;
 mod error;
 mod media;
@@ -152,8 +153,9 @@ pub struct Returned(pub u64);
 
 /// Builds the router.
 pub fn app(state: AppState) -> Router {
-    let authed =
-        taxii::router(state.clone()).layer(axum::middleware::from_fn_with_state(state.clone(), authenticate_and_audit));
+    let authed = taxii::router(state.clone())
+        .merge(api::router())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate_and_audit));
     Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .merge(authed)

@@ -304,3 +304,17 @@ fn media_types_and_errors_follow_taxii() {
     assert_eq!(app.get("/taxii2/nope/", "Wallet B").status, 404);
     assert_eq!(app.get("/taxii2/api/collections/00000000-0000-4000-8000-000000000000/", "Wallet B").status, 404);
 }
+
+#[test]
+fn the_audit_api_is_for_analysts_only() {
+    let app = spawn_app(Config::default());
+    app.get(&app.col("objects/"), "Wallet B");
+    let member = app.get("/api/v1/audit", "Wallet B");
+    assert_eq!(member.status, 403);
+    let r = app.get("/api/v1/audit?org=Wallet%20B&limit=10", "analyst");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let records = r.json()["records"].as_array().unwrap().clone();
+    assert!(records.iter().any(|x| x["path"].as_str().unwrap().ends_with("/objects/") && x["org"] == "Wallet B"));
+    assert!(records.iter().all(|x| x["org"] == "Wallet B"), "filtered by organization");
+    assert_eq!(app.get("/api/v1/audit?since=yesterday", "analyst").status, 400);
+}
