@@ -49,6 +49,8 @@ pub struct Config {
     /// Failed authentications per address allowed within `auth_window`.
     pub auth_failures: u32,
     pub auth_window: Duration,
+    /// Page reads served at once (match the store's read connections).
+    pub concurrent_reads: usize,
 }
 
 impl Default for Config {
@@ -61,6 +63,7 @@ impl Default for Config {
             max_page: 10_000,
             auth_failures: 20,
             auth_window: Duration::from_secs(60),
+            concurrent_reads: 4,
         }
     }
 }
@@ -71,6 +74,10 @@ pub(crate) struct Inner {
     pub isac: Org,
     pub throttle: auth::Throttle,
     pub audit: AuditWriter,
+    /// Admission for page reads: as many at once as the store has readers, the rest wait
+    /// in arrival order (tokio's semaphore is fair), which keeps tail latency close to the
+    /// median under load.
+    pub read_slots: tokio::sync::Semaphore,
 }
 
 type AuditReply = tokio::sync::oneshot::Sender<Result<(), String>>;
@@ -132,7 +139,17 @@ impl AppState {
         let isac = store.isac()?;
         let throttle = auth::Throttle::new(config.auth_failures, config.auth_window);
         let audit = AuditWriter::start(store.clone());
-        Ok(Self(Arc::new(Inner { store, config, isac, throttle, audit })))
+        let read_slots = tokio::sync::Semaphore::new(config.concurrent_reads.max(1));
+        Ok(Self(Arc::new(Inner { store, config, isac, throttle, audit, read_slots })))
+    }
+
+    /// Runs a page read on the blocking pool once a read slot is free.
+    pub(crate) async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _slot = self.0.read_slots.acquire().await.map_err(|e| ApiError::internal("read slots closed", e))?;
+        self.blocking(f).await
     }
 
     /// Runs a store call on the blocking pool.

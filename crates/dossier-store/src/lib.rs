@@ -312,6 +312,50 @@ pub struct Provenance {
     pub at: i64,
 }
 
+/// One stored object version, borrowed from the store for the duration of a visit.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef<'a> {
+    pub vid: i64,
+    pub id: &'a str,
+    pub object_type: &'a str,
+    /// The version key's original text (empty for the first version of a versionless object).
+    pub modified: &'a str,
+    pub spec_version: Option<&'a str>,
+    pub date_added: i64,
+    pub tlp: Tlp,
+    pub confidence: Option<u8>,
+    pub owner: OrgId,
+    pub named: bool,
+    pub json: &'a str,
+}
+
+impl EntryRef<'_> {
+    /// The TAXII version: `modified`/`created`, else the date added.
+    pub fn version(&self) -> String {
+        if self.modified.is_empty() {
+            dossier_stix::Timestamp::from_unix_micros(self.date_added).as_str().to_owned()
+        } else {
+            self.modified.to_owned()
+        }
+    }
+
+    pub fn to_entry(&self) -> Entry {
+        Entry {
+            vid: self.vid,
+            id: self.id.to_owned(),
+            object_type: self.object_type.to_owned(),
+            version: self.version(),
+            spec_version: self.spec_version.map(str::to_owned),
+            date_added: self.date_added,
+            tlp: self.tlp,
+            confidence: self.confidence,
+            owner: self.owner,
+            named: self.named,
+            json: self.json.to_owned(),
+        }
+    }
+}
+
 /// Storage of STIX object versions.
 pub trait ObjectStore: Send + Sync {
     /// Stores a stream of objects atomically (see the crate docs). `progress` is called with
@@ -323,9 +367,24 @@ pub trait ObjectStore: Send + Sync {
         progress: &mut dyn FnMut(u64),
     ) -> Result<ImportSummary, StoreError>;
 
+    /// [`ObjectStore::import`], also storing a TAXII status resource `(id, json)` in the same
+    /// transaction: one durable commit for both.
+    fn import_with_status(
+        &self,
+        submission: &Submission,
+        items: &mut dyn Iterator<Item = Item>,
+        status: (&str, &str),
+    ) -> Result<ImportSummary, StoreError>;
+
     /// Visits matching entries in date-added order (then insertion order), stopping after
     /// `query.limit` or when `visit` returns `false`.
-    fn scan(&self, query: &Query, visit: &mut dyn FnMut(Entry) -> bool) -> Result<(), StoreError>;
+    fn scan(&self, query: &Query, visit: &mut dyn FnMut(Entry) -> bool) -> Result<(), StoreError> {
+        self.scan_raw(query, &mut |e| visit(e.to_entry()))
+    }
+
+    /// [`ObjectStore::scan`] without copying: each row is lent to `visit` (the hot path of
+    /// feeds, which write the JSON straight into a response).
+    fn scan_raw(&self, query: &Query, visit: &mut dyn FnMut(&EntryRef<'_>) -> bool) -> Result<(), StoreError>;
 
     /// Every stored version of `id`, oldest first.
     fn versions(&self, id: &str) -> Result<Vec<Entry>, StoreError>;

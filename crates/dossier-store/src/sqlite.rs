@@ -414,14 +414,17 @@ fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Entry, i64)> {
     ))
 }
 
-impl ObjectStore for SqliteStore {
-    fn import(
+impl SqliteStore {
+    /// One import transaction, optionally storing a status resource with it.
+    fn import_tx(
         &self,
         submission: &Submission,
         items: &mut dyn Iterator<Item = Item>,
         progress: &mut dyn FnMut(u64),
+        status: Option<(&str, &str)>,
     ) -> Result<ImportSummary, StoreError> {
         let mut conn = self.lock();
+
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let default_tlp: i64 = tx
             .query_row("SELECT default_tlp FROM collections WHERE id = ?1", [submission.collection], |r| r.get(0))
@@ -488,11 +491,37 @@ impl ObjectStore for SqliteStore {
             drop(tx); // rolls back
             return Err(StoreError::Rejected(Rejection { errors, invalid_objects, fatal }));
         }
+        if let Some((id, json)) = status {
+            tx.execute(
+                "INSERT OR REPLACE INTO statuses (id, org, created, json) VALUES (?1, ?2, ?3, ?4)",
+                params![id, submission.org, now_micros(), json],
+            )?;
+        }
         tx.commit()?;
         Ok(summary)
     }
+}
 
-    fn scan(&self, query: &Query, visit: &mut dyn FnMut(Entry) -> bool) -> Result<(), StoreError> {
+impl ObjectStore for SqliteStore {
+    fn import(
+        &self,
+        submission: &Submission,
+        items: &mut dyn Iterator<Item = Item>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ImportSummary, StoreError> {
+        self.import_tx(submission, items, progress, None)
+    }
+
+    fn import_with_status(
+        &self,
+        submission: &Submission,
+        items: &mut dyn Iterator<Item = Item>,
+        status: (&str, &str),
+    ) -> Result<ImportSummary, StoreError> {
+        self.import_tx(submission, items, &mut |_| {}, Some(status))
+    }
+
+    fn scan_raw(&self, query: &Query, visit: &mut dyn FnMut(&EntryRef<'_>) -> bool) -> Result<(), StoreError> {
         let conn = self.read();
         let mut sql = String::new();
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
@@ -573,8 +602,28 @@ impl ObjectStore for SqliteStore {
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
         while let Some(row) = rows.next()? {
-            let (entry, _) = entry_from_row(row)?;
-            if !visit(entry) {
+            let text = |i: usize| -> rusqlite::Result<&str> {
+                row.get_ref(i)?
+                    .as_str()
+                    .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+            };
+            let tlp_code: i64 = row.get(6)?;
+            let entry = EntryRef {
+                vid: row.get(0)?,
+                id: text(1)?,
+                object_type: text(2)?,
+                modified: text(3)?,
+                spec_version: row.get_ref(4)?.as_str_or_null().map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
+                })?,
+                date_added: row.get(5)?,
+                tlp: Tlp::from_code(tlp_code).unwrap_or(Tlp::Red),
+                confidence: row.get::<_, Option<i64>>(7)?.and_then(|c| u8::try_from(c).ok()),
+                owner: row.get(8)?,
+                json: text(9)?,
+                named: row.get(10)?,
+            };
+            if !visit(&entry) {
                 break;
             }
         }
