@@ -115,6 +115,17 @@ fn main() {
         return;
     };
     let store = Arc::new(SqliteStore::open(std::path::Path::new(&data)).unwrap());
+    // As `dossier serve` does: checkpoints in the background, not inside commits.
+    store.background_checkpoints().unwrap();
+    {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                let _ = store.checkpoint();
+            }
+        });
+    }
     let isac = store.isac().unwrap();
     let token = store.create_token(isac.id, Role::Analyst, Some("bench"), None).unwrap().secret;
     let col = store.default_collection().unwrap().uuid;

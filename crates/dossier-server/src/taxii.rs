@@ -260,9 +260,9 @@ async fn objects_page(
     let viewer = caller.viewer;
     let (query, limit, spec) = store_query(collection, f);
     let isac_identity = state.0.isac.identity_id.clone();
+    let orgs = state.orgs().await?;
     let (body, count, first, last) = state
         .read(move |store| {
-            let orgs = store.orgs()?;
             let identity = |org: i64| orgs.iter().find(|o| o.id == org && !o.isac).map(|o| o.identity_id.as_str());
             let mut objects = String::with_capacity(limit.min(2000) * 512);
             let (mut count, mut first, mut last, mut more) = (0usize, None, 0i64, false);
@@ -393,7 +393,7 @@ fn page_headers(resp: &mut Response, page: &[Entry]) {
 }
 
 async fn envelope(state: &AppState, caller: &Caller, page: Vec<Entry>, more: bool) -> Result<Response, ApiError> {
-    let orgs = state.blocking(|store| Ok(store.orgs()?)).await?;
+    let orgs = state.orgs().await?;
     let identity = |org: i64| orgs.iter().find(|o| o.id == org && !o.isac).map(|o| o.identity_id.clone());
     let mut body = String::with_capacity(page.iter().map(|e| e.json.len() + 1).sum::<usize>() + 64);
     body.push('{');

@@ -318,3 +318,12 @@ fn the_audit_api_is_for_analysts_only() {
     assert!(records.iter().all(|x| x["org"] == "Wallet B"), "filtered by organization");
     assert_eq!(app.get("/api/v1/audit?since=yesterday", "analyst").status, 400);
 }
+
+#[test]
+fn a_revoked_token_stops_working_once_the_cache_expires() {
+    let app = spawn_app(Config { cache_ttl: std::time::Duration::ZERO, ..Config::default() });
+    assert_eq!(app.get("/taxii2/", "Wallet B").status, 200);
+    let token = app.store.tokens().unwrap().into_iter().find(|t| t.org == app.orgs["Wallet B"].id).unwrap();
+    app.store.revoke_token(&token.id).unwrap();
+    assert_eq!(app.get("/taxii2/", "Wallet B").status, 401);
+}

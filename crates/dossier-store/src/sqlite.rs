@@ -44,6 +44,9 @@ impl SqliteStore {
         conn.pragma_update(None, "page_size", 16_384)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // After each WAL reset, shrink the file back to at most 64 MiB: a busy server must not
+        // keep a WAL the size of its largest burst forever.
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "cache_size", -65_536)?; // 64 MiB page cache
         conn.pragma_update(None, "temp_store", "MEMORY")?;
@@ -65,6 +68,27 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Moves committed WAL frames into the database file without blocking writers or readers
+    /// (a passive checkpoint on a connection of its own). A long-running server calls this
+    /// from a background thread and turns off the automatic checkpoint that otherwise runs
+    /// inside whichever commit crosses the WAL threshold (see [`SqliteStore::background_checkpoints`]).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // PASSIVE never waits for readers or writers. Once everything is copied, the writer's
+        // next transaction restarts the WAL and journal_size_limit shrinks the file.
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Stops checkpointing inside commits; the caller must then call [`SqliteStore::checkpoint`]
+    /// periodically (the server does, every second). The last connection to close still
+    /// checkpoints everything.
+    pub fn background_checkpoints(&self) -> Result<(), StoreError> {
+        self.lock().pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(())
     }
 
     /// A read-only connection: a free one if any, else the next in turn.

@@ -379,6 +379,19 @@ fn run(cli: Cli) -> Result<()> {
 fn serve(data: &Path, args: ServeArgs) -> Result<()> {
     let (listen, config) = args.resolve()?;
     let store = std::sync::Arc::new(open(data)?);
+    // Checkpoint the WAL in the background so no request pays for it inside its commit.
+    store.background_checkpoints()?;
+    {
+        let store = store.clone();
+        std::thread::Builder::new().name("dossier-checkpoint".into()).spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                if let Err(e) = store.checkpoint() {
+                    tracing::warn!(%e, "WAL checkpoint failed");
+                }
+            }
+        })?;
+    }
     let state = dossier_server::AppState::new(store, config).context("starting the server")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
