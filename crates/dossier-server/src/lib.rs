@@ -54,6 +54,8 @@ pub struct Config {
     /// How long an authenticated token and the organization list are cached: a revoked
     /// token stops working within this time.
     pub cache_ttl: Duration,
+    /// Longest time one request may take before it is answered with 503.
+    pub request_timeout: Duration,
 }
 
 impl Default for Config {
@@ -68,6 +70,7 @@ impl Default for Config {
             auth_window: Duration::from_secs(60),
             concurrent_reads: 4,
             cache_ttl: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -271,7 +274,18 @@ async fn authenticate_and_audit(
     let viewer = Viewer { org: org.id, role: token.role, isac: org.isac };
     let caller = Caller { token: token.clone(), org: org.clone(), viewer };
     req.extensions_mut().insert(caller);
-    let mut resp = next.run(req).await;
+    let mut resp = match tokio::time::timeout(state.0.config.request_timeout, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "Request timed out",
+            format!(
+                "the request took longer than {} s; narrow it (limit, filters)",
+                state.0.config.request_timeout.as_secs()
+            ),
+        )
+        .into_response(),
+    };
     let returned = resp.extensions().get::<Returned>().copied().unwrap_or_default().0;
     let record = AuditRecord {
         at: now_micros(),

@@ -92,6 +92,9 @@ struct ServeArgs {
     /// Objects per page when a client sets no limit [default: 1000].
     #[arg(long, env = "DOSSIER_PAGE_SIZE")]
     page_size: Option<usize>,
+    /// Seconds one request may take before it is answered with 503 [default: 60].
+    #[arg(long, env = "DOSSIER_REQUEST_TIMEOUT")]
+    request_timeout: Option<u64>,
 }
 
 /// The configuration file's shape; unknown keys are an error, not silently ignored.
@@ -103,6 +106,7 @@ struct FileConfig {
     title: Option<String>,
     max_content_length: Option<usize>,
     page_size: Option<usize>,
+    request_timeout: Option<u64>,
 }
 
 impl ServeArgs {
@@ -129,6 +133,10 @@ impl ServeArgs {
                 .or(file.page_size)
                 .unwrap_or(defaults.default_page)
                 .clamp(1, defaults.max_page),
+            request_timeout: self
+                .request_timeout
+                .or(file.request_timeout)
+                .map_or(defaults.request_timeout, |s| std::time::Duration::from_secs(s.max(1))),
             ..defaults
         };
         if config.api_root.is_empty()
