@@ -315,11 +315,7 @@ async fn objects_page(
     let mut resp = (StatusCode::OK, body).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(TAXII_21));
     if let Some(first) = first {
-        for (name, at) in [("X-TAXII-Date-Added-First", first), ("X-TAXII-Date-Added-Last", last)] {
-            if let Ok(v) = HeaderValue::from_str(&ts(at)) {
-                resp.headers_mut().insert(name, v);
-            }
-        }
+        date_headers(&mut resp, first, last);
     }
     resp.extensions_mut().insert(Returned(count as u64));
     Ok(resp)
@@ -379,16 +375,21 @@ fn object_json<'e>(
     std::borrow::Cow::Borrowed(&e.json)
 }
 
+/// `X-TAXII-Date-Added-First/Last` for a page whose entries were added between `first`
+/// and `last`.
+fn date_headers(resp: &mut Response, first: i64, last: i64) {
+    for (name, at) in [("X-TAXII-Date-Added-First", first), ("X-TAXII-Date-Added-Last", last)] {
+        if let Ok(v) = HeaderValue::from_str(&ts(at)) {
+            resp.headers_mut().insert(name, v);
+        }
+    }
+}
+
 fn page_headers(resp: &mut Response, page: &[Entry]) {
     if let (Some(first), Some(last)) =
         (page.iter().map(|e| e.date_added).min(), page.iter().map(|e| e.date_added).max())
     {
-        if let Ok(v) = HeaderValue::from_str(&ts(first)) {
-            resp.headers_mut().insert("X-TAXII-Date-Added-First", v);
-        }
-        if let Ok(v) = HeaderValue::from_str(&ts(last)) {
-            resp.headers_mut().insert("X-TAXII-Date-Added-Last", v);
-        }
+        date_headers(resp, first, last);
     }
 }
 
@@ -428,6 +429,22 @@ fn require_read(c: &Collection, caller: &Caller) -> Result<(), ApiError> {
     }
 }
 
+/// The checks every read of a collection starts with: media type, API root, a collection
+/// the caller knows of (404 otherwise) and may read (403 otherwise).
+async fn readable_collection(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    root: &str,
+    cid: String,
+) -> Result<Collection, ApiError> {
+    negotiate(headers)?;
+    check_root(state, root)?;
+    let c = find_collection(state, caller, cid).await?;
+    require_read(&c, caller)?;
+    Ok(c)
+}
+
 async fn get_objects(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -435,10 +452,7 @@ async fn get_objects(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    negotiate(&headers)?;
-    check_root(&state, &root)?;
-    let c = find_collection(&state, &caller, cid).await?;
-    require_read(&c, &caller)?;
+    let c = readable_collection(&state, &caller, &headers, &root, cid).await?;
     let f = parse_filters(&state, &q, Versions::Latest)?;
     objects_page(&state, &caller, &c, f).await
 }
@@ -450,10 +464,7 @@ async fn get_object(
     Query(mut q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    negotiate(&headers)?;
-    check_root(&state, &root)?;
-    let c = find_collection(&state, &caller, cid).await?;
-    require_read(&c, &caller)?;
+    let c = readable_collection(&state, &caller, &headers, &root, cid).await?;
     q.insert("match[id]".into(), oid.clone());
     let f = parse_filters(&state, &q, Versions::Latest)?;
     let (page, more) = visible(&state, &caller, &c, f).await?;
@@ -470,10 +481,7 @@ async fn versions(
     Query(mut q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    negotiate(&headers)?;
-    check_root(&state, &root)?;
-    let c = find_collection(&state, &caller, cid).await?;
-    require_read(&c, &caller)?;
+    let c = readable_collection(&state, &caller, &headers, &root, cid).await?;
     q.insert("match[id]".into(), oid.clone());
     q.insert("match[version]".into(), "all".into());
     let f = parse_filters(&state, &q, Versions::All)?;
@@ -498,10 +506,7 @@ async fn manifest(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    negotiate(&headers)?;
-    check_root(&state, &root)?;
-    let c = find_collection(&state, &caller, cid).await?;
-    require_read(&c, &caller)?;
+    let c = readable_collection(&state, &caller, &headers, &root, cid).await?;
     let f = parse_filters(&state, &q, Versions::Latest)?;
     let (page, more) = visible(&state, &caller, &c, f).await?;
     let mut body = json!({});
