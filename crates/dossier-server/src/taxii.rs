@@ -267,7 +267,8 @@ async fn objects_page(
             let mut objects = String::with_capacity(limit.min(2000) * 512);
             let (mut count, mut first, mut last, mut more) = (0usize, None, 0i64, false);
             store.scan_raw(&query, &mut |e| {
-                if !policy::may_see(&viewer, &PolicyAccess { tlp: e.tlp, owner: e.owner, recipients: &[] }) {
+                let recipients = if e.tlp == dossier_stix::Tlp::Red { e.recipients() } else { Vec::new() };
+                if !policy::may_see(&viewer, &PolicyAccess { tlp: e.tlp, owner: e.owner, recipients: &recipients }) {
                     return true;
                 }
                 if !spec_matches(&spec, e.spec_version) {
@@ -335,7 +336,7 @@ async fn visible(
             let mut page = Vec::with_capacity(limit.min(4096));
             let mut more = false;
             store.scan(&query, &mut |e| {
-                let access = PolicyAccess { tlp: e.tlp, owner: e.owner, recipients: &[] };
+                let access = PolicyAccess { tlp: e.tlp, owner: e.owner, recipients: &e.recipients };
                 if !policy::may_see(&viewer, &access) {
                     return true;
                 }

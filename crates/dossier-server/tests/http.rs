@@ -327,3 +327,25 @@ fn a_revoked_token_stops_working_once_the_cache_expires() {
     app.store.revoke_token(&token.id).unwrap();
     assert_eq!(app.get("/taxii2/", "Wallet B").status, 401);
 }
+
+#[test]
+fn red_shared_with_a_named_member_is_seen_by_that_member_only() {
+    let app = spawn_app(Config::default());
+    let mut o = email("shared@a.example", Tlp::Red);
+    o["x_dossier_share_with_refs"] =
+        json!([app.orgs["Recruiter C"].identity_id, "identity--0b0f4a0c-8f5e-4b8e-9a53-2b4d6e3f1a99"]);
+    app.submit("Exchange A", false, std::slice::from_ref(&o));
+    let id = o["id"].as_str().unwrap();
+    for (viewer, should) in [("Exchange A", true), ("Recruiter C", true), ("analyst", true), ("Wallet B", false)] {
+        let list = app.get(&app.col("objects/"), viewer).json();
+        assert_eq!(ids(&list, "objects").contains(&id.to_owned()), should, "objects: {viewer}");
+        assert_eq!(app.get(&app.col(&format!("objects/{id}/")), viewer).status == 200, should, "object: {viewer}");
+        assert_eq!(
+            app.get(&app.col(&format!("objects/{id}/versions/")), viewer).status == 200,
+            should,
+            "versions: {viewer}"
+        );
+        let manifest = app.get(&app.col("manifest/"), viewer).json();
+        assert_eq!(ids(&manifest, "objects").contains(&id.to_owned()), should, "manifest: {viewer}");
+    }
+}

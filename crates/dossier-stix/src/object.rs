@@ -168,7 +168,14 @@ impl StixObject {
     /// What storage needs of the object, dropping the parsed properties (cheaper to move
     /// between threads and to keep in bulk).
     pub fn into_record(self) -> Record {
+        let share_with = self
+            .map
+            .get(SHARE_WITH)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
         Record {
+            share_with,
             tlp: self.tlp(),
             confidence: self.confidence(),
             spec_version: self.spec_version().map(str::to_owned),
@@ -185,6 +192,10 @@ impl StixObject {
     }
 }
 
+/// The property that names the member organizations (by their STIX identity ids) that may
+/// see a TLP:RED object besides its submitter and ISAC analysts (design §5).
+pub const SHARE_WITH: &str = "x_dossier_share_with_refs";
+
 /// A validated object reduced to what storage needs: its identity, version, markings and
 /// exact JSON.
 #[derive(Clone, Debug)]
@@ -196,6 +207,8 @@ pub struct Record {
     pub spec_version: Option<String>,
     pub tlp: Option<Tlp>,
     pub confidence: Option<u8>,
+    /// Identity ids named in [`SHARE_WITH`].
+    pub share_with: Vec<String>,
     /// The compact original JSON.
     pub json: String,
 }

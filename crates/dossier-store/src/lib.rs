@@ -301,6 +301,8 @@ pub struct Entry {
     /// Whether the first submitter chose to be named to other members.
     pub named: bool,
     pub json: String,
+    /// Organizations the submitter shared a RED version with.
+    pub recipients: Vec<OrgId>,
 }
 
 /// One organization's submission of an object.
@@ -327,9 +329,16 @@ pub struct EntryRef<'a> {
     pub owner: OrgId,
     pub named: bool,
     pub json: &'a str,
+    /// Organizations (comma-separated ids) a RED version is shared with.
+    pub recipients: &'a str,
 }
 
 impl EntryRef<'_> {
+    /// The organizations the submitter shared this version with.
+    pub fn recipients(&self) -> Vec<OrgId> {
+        self.recipients.split(',').filter_map(|r| r.parse().ok()).collect()
+    }
+
     /// The TAXII version: `modified`/`created`, else the date added.
     pub fn version(&self) -> String {
         if self.modified.is_empty() {
@@ -352,6 +361,7 @@ impl EntryRef<'_> {
             owner: self.owner,
             named: self.named,
             json: self.json.to_owned(),
+            recipients: self.recipients(),
         }
     }
 }

@@ -108,6 +108,10 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     "#,
+    // 3: the organizations a TLP:RED version is shared with (comma-separated org ids).
+    r#"
+    ALTER TABLE objects ADD COLUMN recipients TEXT;
+    "#,
 ];
 
 /// The schema version this binary writes.

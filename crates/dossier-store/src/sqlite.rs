@@ -223,8 +223,8 @@ impl<'t> Stmts<'t> {
         Ok(Self {
             existing: tx.prepare("SELECT vid, version, json FROM objects WHERE idh = ?1 AND id = ?2")?,
             insert_object: tx.prepare(
-                "INSERT INTO objects (vid, id, type, version, modified, spec_version, tlp, confidence, org, json, idh, named)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "INSERT INTO objects (vid, id, type, version, modified, spec_version, tlp, confidence, org, json, idh, named, recipients)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?,
             insert_member: tx.prepare(
                 "INSERT INTO collection_objects (collection, date_added, vid, latest, tlp) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -248,6 +248,8 @@ struct Importer<'t> {
     st: Stmts<'t>,
     /// Version ids are assigned here: the import holds the write lock throughout.
     next_vid: i64,
+    /// Member organizations by the STIX identity that stands for them.
+    org_by_identity: std::collections::HashMap<String, OrgId>,
     sub: Submission,
     default_tlp: Tlp,
     last_date_added: i64,
@@ -281,6 +283,14 @@ fn same_content(stored: &str, json: &str) -> bool {
 }
 
 impl Importer<'_> {
+    /// The member organizations a version names in `x_dossier_share_with_refs`, as stored.
+    /// Identities that are not members grant nothing (they stay in the JSON).
+    fn recipients(&self, object: &Record) -> Option<String> {
+        let ids: Vec<String> =
+            object.share_with.iter().filter_map(|i| self.org_by_identity.get(i)).map(|o| o.to_string()).collect();
+        (!ids.is_empty()).then(|| ids.join(","))
+    }
+
     fn next_date_added(&mut self) -> i64 {
         // Unique and strictly increasing within the collection, close to wall-clock time.
         let t = self.now.max(self.last_date_added + 1);
@@ -353,6 +363,7 @@ impl Importer<'_> {
             object.json,
             id_hash(id),
             self.sub.named,
+            self.recipients(object),
         ])?;
         self.add_to_collection(vid, id, &version_key, object.tlp, existing.is_empty())?;
         Ok(Ok(outcome))
@@ -412,7 +423,7 @@ impl Importer<'_> {
     }
 }
 
-const ENTRY_COLUMNS: &str = "o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, co.date_added, co.tlp, o.confidence, o.org, o.json, o.named";
+const ENTRY_COLUMNS: &str = "o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, co.date_added, co.tlp, o.confidence, o.org, o.json, o.named, COALESCE(o.recipients, '')";
 
 fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Entry, i64)> {
     let tlp_code: i64 = r.get(6)?;
@@ -433,6 +444,7 @@ fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Entry, i64)> {
             owner: r.get(8)?,
             json: r.get(9)?,
             named: r.get(10)?,
+            recipients: r.get::<_, String>(11)?.split(',').filter_map(|x| x.parse().ok()).collect(),
         },
         tlp_code,
     ))
@@ -463,6 +475,11 @@ impl SqliteStore {
         let mut imp = Importer {
             st: Stmts::new(&tx)?,
             next_vid,
+            org_by_identity: {
+                let mut stmt = tx.prepare_cached("SELECT identity_id, id FROM orgs")?;
+                let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, OrgId>(1)?)))?;
+                rows.collect::<Result<_, _>>()?
+            },
             sub: *submission,
             default_tlp: tlp_of(default_tlp)?,
             last_date_added: last.unwrap_or(0),
@@ -565,7 +582,7 @@ impl ObjectStore for SqliteStore {
             // SQLite takes the bare columns (co.tlp) from the row that holds the min().
             None => sql.push_str(
                 "SELECT o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, min(co.date_added), co.tlp,
-                        o.confidence, o.org, o.json, o.named
+                        o.confidence, o.org, o.json, o.named, COALESCE(o.recipients, '')
                    FROM objects o JOIN collection_objects co ON co.vid = o.vid WHERE 1=1",
             ),
         }
@@ -646,6 +663,7 @@ impl ObjectStore for SqliteStore {
                 owner: row.get(8)?,
                 json: text(9)?,
                 named: row.get(10)?,
+                recipients: text(11)?,
             };
             if !visit(&entry) {
                 break;
