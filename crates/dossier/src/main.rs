@@ -286,6 +286,23 @@ fn open(data: &Path) -> Result<SqliteStore> {
     SqliteStore::open(data).with_context(|| format!("opening the data directory {}", data.display()))
 }
 
+/// Records a command in the audit log, like every HTTP request (design §5: every export is
+/// audited). Local commands run with the data directory's authority: no token.
+fn audit_cli(store: &SqliteStore, org: Option<i64>, command: &str, params: String, returned: u64) -> Result<()> {
+    store
+        .audit(&dossier_store::AuditRecord {
+            at: dossier_stix::timestamp::now_micros(),
+            org,
+            token: None,
+            method: "CLI".into(),
+            path: command.into(),
+            params: (!params.is_empty()).then_some(params),
+            status: 0,
+            returned,
+        })
+        .context("writing the audit log")
+}
+
 fn parse_tlp(s: &str) -> Result<Tlp> {
     Tlp::parse(s).with_context(|| format!("unknown TLP level {s:?} (clear, green, amber, amber+strict, red)"))
 }
@@ -456,6 +473,13 @@ fn import(data: &Path, args: ImportArgs) -> Result<()> {
         .with_context(|| format!("importing {}", if args.file == "-" { "stdin" } else { &args.file }))?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
+    audit_cli(
+        &store,
+        Some(org.id),
+        "import",
+        format!("file={} collection={}", args.file, collection.uuid),
+        summary.total(),
+    )?;
     eprintln!(
         "imported {} objects in {secs:.2}s: {} added, {} updated, {} history, {} unchanged (org {}, collection {})",
         summary.total(),
@@ -517,6 +541,15 @@ fn export(data: &Path, args: ExportArgs) -> Result<()> {
     }
     out.write_all(b"\n]}\n")?;
     out.flush()?;
+    let params = format!(
+        "types={} collection={} since={} all_versions={} max_tlp={}",
+        query.types.join(","),
+        args.collection.as_deref().unwrap_or("*"),
+        args.since.as_deref().unwrap_or("-"),
+        args.all_versions,
+        args.max_tlp.as_deref().unwrap_or("-")
+    );
+    audit_cli(&store, None, "export", params, n)?;
     if std::io::stderr().is_terminal() {
         eprintln!("exported {n} objects");
     }

@@ -304,6 +304,13 @@ fn export_filters_by_type_and_date() {
     let bad = env.run(&["export", "--since", "last week"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("--since"));
+    // Local exports and imports are audited like HTTP requests.
+    let log = env.ok(&["audit", "--path", "export", "--limit", "10"]);
+    let recent: Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert_eq!(recent["method"], "CLI");
+    assert_eq!(recent["returned"], 0, "the last export (since 2999) returned nothing");
+    assert!(log.lines().any(|l| l.contains("\"returned\":2") && l.contains("types=phone-number,email-addr")));
+    assert!(env.ok(&["audit", "--path", "import"]).contains("\"returned\":4"));
 }
 
 #[test]
