@@ -59,7 +59,7 @@ impl SqliteStore {
                 rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             r.busy_timeout(std::time::Duration::from_secs(10))?;
-            r.pragma_update(None, "cache_size", -16_384)?; // 16 MiB each
+            r.pragma_update(None, "cache_size", -65_536)?; // 64 MiB each (allocated only as used)
             store.readers.push(Mutex::new(r));
         }
         Ok(store)
