@@ -4,4 +4,5 @@
 //! nothing of SQL or HTTP, takes STIX objects and applicant records in, and gives
 //! explained results out.
 
+pub mod normalize;
 pub mod wallet;

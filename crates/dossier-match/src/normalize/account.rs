@@ -1,0 +1,162 @@
+//! Platform accounts: a profile URL, an `@handle` or a bare name become one key,
+//! `platform:kind:value`, where kind is `login` (a name the user chose) or `id` (a number or
+//! opaque id the platform assigned) — the two are never compared with each other.
+
+use super::NormalizeError;
+
+/// A normalised account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Account {
+    pub platform: String,
+    pub kind: Kind,
+    pub value: String,
+    /// The rules that changed the value, in the order applied.
+    pub rules: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Login,
+    Id,
+}
+
+impl Account {
+    /// The index key: `github:login:cs-dev`.
+    pub fn key(&self) -> String {
+        format!("{}:{}:{}", self.platform, if self.kind == Kind::Login { "login" } else { "id" }, self.value)
+    }
+}
+
+/// Hosts (without `www.` or a locale prefix) and the platform they belong to.
+const HOSTS: &[(&str, &str)] = &[
+    ("github.com", "github"),
+    ("gitlab.com", "gitlab"),
+    ("linkedin.com", "linkedin"),
+    ("t.me", "telegram"),
+    ("telegram.me", "telegram"),
+    ("upwork.com", "upwork"),
+    ("freelancer.com", "freelancer"),
+    ("twitter.com", "twitter"),
+    ("x.com", "twitter"),
+    ("discord.com", "discord"),
+    ("skype.com", "skype"),
+];
+
+/// Platform names people write, mapped to ours.
+fn platform_name(p: &str) -> String {
+    let p = p.trim().to_lowercase();
+    match p.as_str() {
+        "tg" | "telegram" => "telegram".into(),
+        "x" | "twitter" => "twitter".into(),
+        "gh" | "github" => "github".into(),
+        "li" | "linkedin" => "linkedin".into(),
+        _ => p,
+    }
+}
+
+/// From a profile URL.
+pub fn from_url(url: &str) -> Result<Account, NormalizeError> {
+    let mut rules = vec!["profile URL"];
+    let s = url.trim();
+    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")).unwrap_or(s);
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host = host.to_lowercase();
+    let host = host.split(':').next().unwrap_or("");
+    let mut bare = host.strip_prefix("www.").unwrap_or(host);
+    // Locale and mobile subdomains: uk.linkedin.com, de.linkedin.com, m.facebook.com …
+    if let Some((sub, parent)) = bare.split_once('.')
+        && (sub.len() == 2 || sub == "m" || sub == "mobile")
+        && HOSTS.iter().any(|(h, _)| *h == parent)
+    {
+        bare = parent;
+        rules.push("locale subdomain");
+    }
+    let platform = HOSTS
+        .iter()
+        .find(|(h, _)| *h == bare)
+        .map(|(_, p)| *p)
+        .ok_or(NormalizeError::Account("unknown platform host"))?;
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let value = match (platform, segments.as_slice()) {
+        ("linkedin", ["in", name, ..]) => name,
+        ("upwork", ["freelancers", id, ..]) | ("upwork", ["o", "profiles", "users", id, ..]) => {
+            return Ok(Account { platform: platform.into(), kind: Kind::Id, value: id.to_lowercase(), rules });
+        }
+        ("freelancer", ["u", name, ..]) => name,
+        ("discord", ["users", id, ..]) => {
+            return Ok(Account { platform: platform.into(), kind: Kind::Id, value: (*id).into(), rules });
+        }
+        (_, [name, ..]) => name,
+        _ => return Err(NormalizeError::Account("the URL names no profile")),
+    };
+    let mut a = from_handle(platform, value)?;
+    rules.append(&mut a.rules);
+    a.rules = rules;
+    Ok(a)
+}
+
+/// From a platform name and a handle (`@cs_dev`, `CS-Dev`, `123456789`).
+pub fn from_handle(platform: &str, handle: &str) -> Result<Account, NormalizeError> {
+    let platform = platform_name(platform);
+    if platform.is_empty() {
+        return Err(NormalizeError::Account("no platform"));
+    }
+    let mut rules = Vec::new();
+    let mut v = handle.trim();
+    if let Some(stripped) = v.strip_prefix('@') {
+        v = stripped;
+        rules.push("@ removed");
+    }
+    let v = v.trim_end_matches('/');
+    if v.is_empty() || v.len() > 100 || v.contains(char::is_whitespace) || v.contains('/') {
+        return Err(NormalizeError::Account("not a single user name"));
+    }
+    let lower = v.to_lowercase();
+    if lower != v {
+        rules.push("case");
+    }
+    let kind =
+        if lower.bytes().all(|b| b.is_ascii_digit()) || lower.starts_with("~0") { Kind::Id } else { Kind::Login };
+    Ok(Account { platform, kind, value: lower, rules })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn url(input: &str, want: &str) {
+        assert_eq!(from_url(input).unwrap().key(), want, "{input}");
+    }
+
+    #[test]
+    fn urls_handles_and_names_meet() {
+        url("https://github.com/CS-Dev", "github:login:cs-dev");
+        url("github.com/cs-dev/", "github:login:cs-dev");
+        url("http://www.github.com/cs-dev?tab=repositories", "github:login:cs-dev");
+        url("https://uk.linkedin.com/in/kim-chol-su-12ab/", "linkedin:login:kim-chol-su-12ab");
+        url("https://www.linkedin.com/in/Kim-Chol-Su-12ab", "linkedin:login:kim-chol-su-12ab");
+        url("https://t.me/csdev", "telegram:login:csdev");
+        url("telegram.me/CSDev", "telegram:login:csdev");
+        url("https://www.upwork.com/freelancers/~01ABCDEF0123456789", "upwork:id:~01abcdef0123456789");
+        url("https://www.freelancer.com/u/csdev", "freelancer:login:csdev");
+        url("https://x.com/csdev", "twitter:login:csdev");
+        assert_eq!(from_handle("telegram", "@CSDev").unwrap().key(), "telegram:login:csdev");
+        assert_eq!(from_handle("GitHub", "cs-dev").unwrap().key(), "github:login:cs-dev");
+        assert_eq!(from_handle("telegram", "123456789").unwrap().key(), "telegram:id:123456789");
+    }
+
+    #[test]
+    fn ids_and_logins_stay_apart() {
+        assert_ne!(from_handle("telegram", "12345").unwrap().key(), from_handle("telegram", "u12345").unwrap().key());
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_account() {
+        assert!(from_url("https://example.com/cs-dev").is_err());
+        assert!(from_url("https://github.com/").is_err());
+        assert!(from_handle("github", "two words").is_err());
+        assert!(from_handle("", "x").is_err());
+    }
+}

@@ -1,0 +1,19 @@
+//! Normalisation of identifiers, used both when intelligence is indexed and when an
+//! applicant is screened, so that the same person's identifier written two ways gives the
+//! same key. Each normaliser returns the canonical key plus the rules it applied, so a hit
+//! can be explained ("matched after removing Gmail dots and the +tag").
+
+pub mod account;
+pub mod email;
+pub mod ip;
+
+/// Why a value could not be normalised.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NormalizeError {
+    #[error("not an email address: {0}")]
+    Email(&'static str),
+    #[error("not a platform account: {0}")]
+    Account(&'static str),
+    #[error("not an IP address or CIDR range")]
+    Ip,
+}

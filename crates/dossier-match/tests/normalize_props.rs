@@ -1,0 +1,49 @@
+//! Normalisers are idempotent (a canonical value normalises to itself) and never panic.
+
+use dossier_match::normalize::{account, email, ip};
+use proptest::prelude::*;
+
+proptest! {
+    #[test]
+    fn email_normalisation_is_idempotent(local in "[A-Za-z0-9._+-]{1,20}", domain in prop::sample::select(vec!["gmail.com", "GoogleMail.com", "outlook.com", "example.org", "Proton.me"])) {
+        let first = email::normalize(&format!("{local}@{domain}"));
+        if let Ok(first) = first {
+            let again = email::normalize(&first.canonical).unwrap();
+            prop_assert_eq!(again.canonical, first.canonical);
+        }
+    }
+
+    #[test]
+    fn email_never_panics(s in "\\PC{0,80}") {
+        let _ = email::normalize(&s);
+    }
+
+    #[test]
+    fn handles_and_urls_give_the_same_key(name in "[A-Za-z][A-Za-z0-9-]{0,30}") {
+        let from_handle = account::from_handle("github", &format!("@{name}")).unwrap().key();
+        let from_url = account::from_url(&format!("https://www.github.com/{name}/")).unwrap().key();
+        prop_assert_eq!(&from_handle, &from_url);
+        let again = account::from_handle("github", from_handle.rsplit(':').next().unwrap()).unwrap().key();
+        prop_assert_eq!(again, from_handle);
+    }
+
+    #[test]
+    fn account_parsing_never_panics(s in "\\PC{0,80}") {
+        let _ = account::from_url(&s);
+        let _ = account::from_handle("telegram", &s);
+    }
+
+    #[test]
+    fn ip_canonical_form_round_trips(a in any::<u32>(), b in any::<u128>(), p4 in 0u8..=32, p6 in 0u8..=128) {
+        for text in [std::net::Ipv4Addr::from(a).to_string(), format!("{}/{p4}", std::net::Ipv4Addr::from(a)), format!("{}/{p6}", std::net::Ipv6Addr::from(b))] {
+            let n = ip::normalize(&text).unwrap();
+            prop_assert_eq!(ip::normalize(&n.canonical()).unwrap(), n);
+            prop_assert!(n.contains(n.addr) || n.addr.is_ipv6() != text.contains(':'));
+        }
+    }
+
+    #[test]
+    fn ip_never_panics(s in "\\PC{0,60}") {
+        let _ = ip::normalize(&s);
+    }
+}
