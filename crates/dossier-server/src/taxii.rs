@@ -244,6 +244,14 @@ fn store_query(collection: &Collection, f: Filters) -> (StoreQuery, usize, Vec<S
     (query, f.limit, f.spec_versions)
 }
 
+/// Whether `viewer` receives this row: the visibility policy (with the organizations a RED
+/// version is shared with) and the `match[spec_version]` filter. Every read path uses it.
+fn admits(viewer: &dossier_stix::Viewer, spec: &[String], e: &dossier_store::EntryRef<'_>) -> bool {
+    let recipients = if e.tlp == dossier_stix::Tlp::Red { e.recipients() } else { Vec::new() };
+    policy::may_see(viewer, &PolicyAccess { tlp: e.tlp, owner: e.owner, recipients: &recipients })
+        && spec_matches(spec, e.spec_version)
+}
+
 fn spec_matches(spec: &[String], entry: Option<&str>) -> bool {
     // Objects without spec_version (SCOs) are STIX 2.1 here.
     spec.is_empty() || spec.iter().any(|s| s == entry.unwrap_or("2.1"))
@@ -267,11 +275,7 @@ async fn objects_page(
             let mut objects = String::with_capacity(limit.min(2000) * 512);
             let (mut count, mut first, mut last, mut more) = (0usize, None, 0i64, false);
             store.scan_raw(&query, &mut |e| {
-                let recipients = if e.tlp == dossier_stix::Tlp::Red { e.recipients() } else { Vec::new() };
-                if !policy::may_see(&viewer, &PolicyAccess { tlp: e.tlp, owner: e.owner, recipients: &recipients }) {
-                    return true;
-                }
-                if !spec_matches(&spec, e.spec_version) {
+                if !admits(&viewer, &spec, e) {
                     return true;
                 }
                 if count == limit {
@@ -335,21 +339,15 @@ async fn visible(
         .read(move |store| {
             let mut page = Vec::with_capacity(limit.min(4096));
             let mut more = false;
-            store.scan(&query, &mut |e| {
-                let access = PolicyAccess { tlp: e.tlp, owner: e.owner, recipients: &e.recipients };
-                if !policy::may_see(&viewer, &access) {
-                    return true;
-                }
-                if !spec.is_empty()
-                    && !spec.iter().any(|s| Some(s.as_str()) == e.spec_version.as_deref().or(Some("2.1")))
-                {
+            store.scan_raw(&query, &mut |e| {
+                if !admits(&viewer, &spec, e) {
                     return true;
                 }
                 if page.len() == limit {
                     more = true;
                     return false;
                 }
-                page.push(e);
+                page.push(e.to_entry());
                 true
             })?;
             Ok((page, more))
