@@ -1,6 +1,6 @@
 //! Normalisers are idempotent (a canonical value normalises to itself) and never panic.
 
-use dossier_match::normalize::{account, email, ip};
+use dossier_match::normalize::{account, email, ip, phone};
 use proptest::prelude::*;
 
 proptest! {
@@ -40,6 +40,20 @@ proptest! {
             prop_assert_eq!(ip::normalize(&n.canonical()).unwrap(), n);
             prop_assert!(n.contains(n.addr) || n.addr.is_ipv6() != text.contains(':'));
         }
+    }
+
+    #[test]
+    fn phone_normalisation_is_idempotent_and_never_panics(s in "[+0-9 ().-]{0,24}", region in prop::sample::select(vec!["US", "KR", "JP", "GB", "VN"])) {
+        if let Ok(p) = phone::normalize(&s, Some(region)) {
+            prop_assert!(p.canonical.starts_with('+'));
+            prop_assert_eq!(phone::normalize(&p.canonical, None).unwrap().canonical, p.canonical);
+        }
+    }
+
+    #[test]
+    fn phone_never_panics_on_any_text(s in "\\PC{0,60}") {
+        let _ = phone::normalize(&s, Some("US"));
+        let _ = phone::normalize(&s, None);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod email;
 pub mod ip;
+pub mod phone;
 
 /// Why a value could not be normalised.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,4 +17,6 @@ pub enum NormalizeError {
     Account(&'static str),
     #[error("not an IP address or CIDR range")]
     Ip,
+    #[error("not a phone number: {0}")]
+    Phone(&'static str),
 }

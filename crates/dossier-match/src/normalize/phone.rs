@@ -1,0 +1,122 @@
+//! Phone numbers in E.164, with Google's numbering metadata (the `phonenumber` crate).
+//!
+//! A number written with `+` or an international prefix (`00`, `011`) needs nothing else; a
+//! national number (`(650) 253-0000`, `010-1234-5678`) needs a region hint, which the caller
+//! takes from the applicant's other data. VoIP, toll-free and premium numbers are flagged:
+//! they are cheap to obtain and weaker evidence.
+
+use phonenumber::{Mode, Type};
+
+use super::NormalizeError;
+
+/// A normalised phone number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone {
+    /// E.164, e.g. `+16502530000`.
+    pub canonical: String,
+    /// ISO 3166 region of the number, when the metadata knows it.
+    pub region: Option<String>,
+    /// `voip`, `toll-free`, `premium`, `shared-cost`, `personal`, `pager`, `uan`.
+    pub flags: Vec<&'static str>,
+    /// The rules that changed the value, in the order applied.
+    pub rules: Vec<&'static str>,
+}
+
+/// Normalises `input`; `region` (ISO 3166 alpha-2, e.g. `US`, `KR`) places a number written
+/// without a country code.
+pub fn normalize(input: &str, region: Option<&str>) -> Result<Phone, NormalizeError> {
+    let mut rules = Vec::new();
+    let mut s = input.trim().to_owned();
+    if s.is_empty() || s.len() > 40 {
+        return Err(NormalizeError::Phone("empty or longer than 40 characters"));
+    }
+    for prefix in ["00", "011"] {
+        if let Some(rest) = s.strip_prefix(prefix)
+            && !s.starts_with('+')
+            && rest.trim_start().starts_with(|c: char| c.is_ascii_digit() && c != '0')
+            && rest.chars().filter(char::is_ascii_digit).count() >= 8
+        {
+            s = format!("+{}", rest.trim_start());
+            rules.push("international prefix");
+            break;
+        }
+    }
+    let hint = if s.starts_with('+') {
+        None
+    } else {
+        let r = region.ok_or(NormalizeError::Phone("no country code and no region hint"))?;
+        Some(
+            r.trim()
+                .to_ascii_uppercase()
+                .parse::<phonenumber::country::Id>()
+                .map_err(|_| NormalizeError::Phone("unknown region"))?,
+        )
+    };
+    let number = phonenumber::parse(hint, &s).map_err(|_| NormalizeError::Phone("not a phone number"))?;
+    if !phonenumber::is_valid(&number) {
+        return Err(NormalizeError::Phone("not a valid number for its country"));
+    }
+    if hint.is_some() {
+        rules.push("national number placed by region hint");
+    }
+    let canonical = number.format().mode(Mode::E164).to_string();
+    if canonical != s.chars().filter(|c| *c == '+' || c.is_ascii_digit()).collect::<String>() {
+        rules.push("trunk prefix or formatting");
+    } else if canonical != s {
+        rules.push("formatting");
+    }
+    let flags = match number.number_type(&phonenumber::metadata::DATABASE) {
+        Type::Voip => vec!["voip"],
+        Type::TollFree => vec!["toll-free"],
+        Type::PremiumRate => vec!["premium"],
+        Type::SharedCost => vec!["shared-cost"],
+        Type::PersonalNumber => vec!["personal"],
+        Type::Pager => vec!["pager"],
+        Type::Uan => vec!["uan"],
+        _ => Vec::new(),
+    };
+    let region = number.country().id().map(|id| id.as_ref().to_owned());
+    Ok(Phone { canonical, region, flags, rules })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(input: &str, region: Option<&str>, want: &str) {
+        assert_eq!(normalize(input, region).unwrap().canonical, want, "{input} / {region:?}");
+    }
+
+    #[test]
+    fn formats_trunk_prefixes_and_region_hints_meet() {
+        check("+1 (650) 253-0000", None, "+16502530000");
+        check("+16502530000", None, "+16502530000");
+        check("(650) 253-0000", Some("US"), "+16502530000");
+        check("1-650-253-0000", Some("us"), "+16502530000");
+        check("650.253.0000", Some("US"), "+16502530000");
+        check("011 1 650 253 0000", None, "+16502530000");
+        check("010-1234-5678", Some("KR"), "+821012345678");
+        check("+82 10 1234 5678", None, "+821012345678");
+        check("090-1234-5678", Some("JP"), "+819012345678");
+        check("0044 20 7946 0958", None, "+442079460958");
+        check("020 7946 0958", Some("GB"), "+442079460958");
+    }
+
+    #[test]
+    fn flags_cheap_numbers() {
+        assert_eq!(normalize("+1 800 253 0000", None).unwrap().flags, vec!["toll-free"]);
+        let kr = normalize("010-1234-5678", Some("KR")).unwrap();
+        assert_eq!(kr.region.as_deref(), Some("KR"));
+        assert!(kr.rules.contains(&"national number placed by region hint"));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_number() {
+        assert!(normalize("(650) 253-0000", None).is_err(), "needs a region");
+        assert!(normalize("+1 123", None).is_err());
+        assert!(normalize("call me", Some("US")).is_err());
+        assert!(normalize("650 253 0000", Some("ZZ")).is_err());
+        assert!(normalize("", None).is_err());
+    }
+}
