@@ -1,6 +1,6 @@
 //! Normalisers are idempotent (a canonical value normalises to itself) and never panic.
 
-use dossier_match::normalize::{account, email, ip, phone};
+use dossier_match::normalize::{account, email, ip, name, phone};
 use proptest::prelude::*;
 
 proptest! {
@@ -54,6 +54,21 @@ proptest! {
     fn phone_never_panics_on_any_text(s in "\\PC{0,60}") {
         let _ = phone::normalize(&s, Some("US"));
         let _ = phone::normalize(&s, None);
+    }
+
+    #[test]
+    fn name_folding_is_idempotent_and_ignores_order(words in prop::collection::vec("[A-Za-z\u{00C0}-\u{017F}\u{AC00}-\u{AC20}-]{1,10}", 1..4)) {
+        let text = words.join(" ");
+        if let Some(n) = name::normalize(&text) {
+            prop_assert_eq!(&name::normalize(&n.key).unwrap().key, &n.key);
+            let reversed: Vec<&str> = words.iter().rev().map(String::as_str).collect();
+            prop_assert_eq!(name::normalize(&reversed.join(" ")).unwrap().key, n.key);
+        }
+    }
+
+    #[test]
+    fn name_never_panics(s in "\\PC{0,60}") {
+        let _ = name::normalize(&s);
     }
 
     #[test]

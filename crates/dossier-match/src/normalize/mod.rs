@@ -6,6 +6,7 @@
 pub mod account;
 pub mod email;
 pub mod ip;
+pub mod name;
 pub mod phone;
 
 /// Why a value could not be normalised.

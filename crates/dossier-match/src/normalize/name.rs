@@ -1,0 +1,223 @@
+//! Personal names, folded so that spellings of one name meet: Unicode NFKC, transliteration
+//! to Latin (Hangul syllable by syllable), diacritics, case, punctuation, hyphenated or
+//! joined Korean given names split into syllables, romanisation variants (Kim/Gim,
+//! Lee/Yi/Rhee/Ri, Park/Pak/Bak, Jung/Jeong/Chung, Sato/Satou/Satoh, …) mapped to one form,
+//! and token order ignored.
+//!
+//! A folded name is only ever weak evidence: common names collide by design here, and the
+//! scorer must never decide a match on a name alone.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// A folded name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name {
+    /// Canonical tokens, sorted.
+    pub tokens: Vec<String>,
+    /// The tokens joined by spaces: the blocking key.
+    pub key: String,
+    pub rules: Vec<&'static str>,
+}
+
+/// Spelling variants of one romanised name part, each mapped to its first entry.
+const VARIANTS: &[&[&str]] = &[
+    // Korean family names
+    &["kim", "gim"],
+    &["lee", "yi", "rhee", "ri", "rhie"],
+    &["park", "pak", "bak", "bag"],
+    &["jung", "jeong", "chung", "chong", "jong"],
+    &["choi", "choe", "coe"],
+    &["cho", "jo"],
+    &["kang", "gang"],
+    &["yoon", "yun"],
+    &["jang", "chang"],
+    &["lim", "im", "rim"],
+    &["oh"],
+    &["seo", "suh"],
+    &["shin", "sin"],
+    &["kwon", "gwon"],
+    &["ahn", "an"],
+    &["ryu", "yu", "yoo", "ryoo"],
+    // Korean given-name syllables
+    &["chol", "chul", "cheol", "ceol"],
+    &["su", "soo"],
+    &["yong", "young", "yeong"],
+    &["jun", "joon"],
+    &["hyon", "hyun", "hyeon"],
+    &["song", "sung", "seong"],
+    &["kyong", "kyung", "gyeong", "gyong"],
+    &["myong", "myung", "myeong"],
+    &["hun", "hoon"],
+    &["hyok", "hyuk", "hyeok"],
+    &["kwang", "gwang"],
+    &["eun", "un"],
+    &["jin", "chin"],
+    // Chinese (pinyin, Wade-Giles, Cantonese)
+    &["zhang", "cheung"],
+    &["zhou", "chou", "chow"],
+    &["xu", "hsu"],
+    &["chen", "chan"],
+    &["wang", "wong"],
+    &["wu", "ng"],
+    &["zhao", "chao"],
+    &["guo", "kuo"],
+    &["gao", "kao"],
+    &["zhu", "chu"],
+    &["liu", "lau"],
+    &["lin", "lam"],
+    // Japanese long vowels
+    &["sato", "satou", "satoh"],
+    &["ito", "itou", "itoh"],
+    &["kato", "katou", "katoh"],
+    &["ono", "ohno", "oono"],
+    &["saito", "saitou", "saitoh"],
+    &["yuki", "yuuki"],
+    &["sota", "souta"],
+    &["yuto", "yuuto"],
+    &["shota", "shouta"],
+    &["ryo", "ryou"],
+    // Vietnamese regional forms
+    &["hoang", "huynh"],
+    &["vu", "vo"],
+];
+
+/// Romanised Korean syllables that joined given names are split into.
+const SYLLABLES: &[&str] = &[
+    "chol", "chul", "cheol", "su", "soo", "min", "jun", "joon", "young", "yong", "yeong", "ho", "jin", "hyun", "hyeon",
+    "sung", "seong", "song", "il", "kwang", "gwang", "myong", "myung", "dong", "sang", "hoon", "hun", "tae", "kyung",
+    "gyeong", "jae", "woo", "nam", "hyok", "hyuk", "ji", "eun", "seo", "hye", "won", "hee", "yeon", "bin", "woon",
+];
+
+fn canonical(token: &str) -> &str {
+    VARIANTS.iter().find(|row| row.contains(&token)).map(|row| row[0]).unwrap_or(token)
+}
+
+/// Splits a joined romanised Korean given name ("cholsu", "minjun") into syllables when
+/// it is made of them entirely; anything else stays whole.
+fn split_syllables(token: &str) -> Option<Vec<&'static str>> {
+    fn go(rest: &str, acc: &mut Vec<&'static str>) -> bool {
+        if rest.is_empty() {
+            return (2..=3).contains(&acc.len());
+        }
+        let mut candidates: Vec<&'static str> = SYLLABLES.iter().copied().filter(|s| rest.starts_with(s)).collect();
+        candidates.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        for s in candidates {
+            acc.push(s);
+            if go(&rest[s.len()..], acc) {
+                return true;
+            }
+            acc.pop();
+        }
+        false
+    }
+    let mut acc = Vec::new();
+    (token.len() >= 4 && go(token, &mut acc)).then_some(acc)
+}
+
+fn is_hangul(c: char) -> bool {
+    ('\u{AC00}'..='\u{D7A3}').contains(&c)
+}
+
+/// Folds a personal name; `None` when nothing name-like is left.
+pub fn normalize(input: &str) -> Option<Name> {
+    let mut rules = Vec::new();
+    let nfkc: String = input.nfkc().collect();
+    // Hangul: one token per syllable, so 김철수 gives gim ceol su.
+    let spaced: String = if nfkc.chars().any(is_hangul) {
+        rules.push("Hangul romanised");
+        nfkc.chars()
+            .map(|c| {
+                if !is_hangul(c) {
+                    return c.to_string();
+                }
+                // 이 and 오 romanise to bare "i" and "o", which as Latin text are initials.
+                let r = match deunicode::deunicode_char(c).unwrap_or("") {
+                    "i" => "lee",
+                    "o" => "oh",
+                    other => other,
+                };
+                format!(" {r} ")
+            })
+            .collect()
+    } else {
+        nfkc
+    };
+    let latin = deunicode::deunicode(&spaced);
+    if latin != spaced {
+        rules.push("transliterated to Latin");
+    }
+    let lower = latin.to_lowercase();
+    let mut tokens: Vec<String> = Vec::new();
+    for raw in lower.split(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '\'') {
+        let raw = raw.trim_matches(|c| c == '-' || c == '\'');
+        if raw.is_empty() {
+            continue;
+        }
+        let parts: Vec<&str> = raw.split('-').filter(|p| !p.is_empty()).collect();
+        if parts.len() > 1 {
+            rules.push("hyphen split");
+        }
+        for p in parts {
+            let p = p.replace('\'', "");
+            if VARIANTS.iter().any(|row| row.contains(&p.as_str())) {
+                tokens.push(p);
+            } else if let Some(syllables) = split_syllables(&p) {
+                rules.push("joined given name split");
+                tokens.extend(syllables.into_iter().map(str::to_owned));
+            } else {
+                tokens.push(p);
+            }
+        }
+    }
+    if tokens.is_empty() {
+        return None;
+    }
+    let mut folded: Vec<String> = tokens.iter().map(|t| canonical(t).to_owned()).collect();
+    if folded != tokens {
+        rules.push("romanisation variant");
+    }
+    folded.sort();
+    let key = folded.join(" ");
+    Some(Name { tokens: folded, key, rules })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> String {
+        normalize(s).unwrap().key
+    }
+
+    #[test]
+    fn spellings_of_one_name_meet() {
+        let want = key("Kim Chol-su");
+        for v in ["Gim Cholsu", "CHOL SU KIM", "Kim, Chul-Soo", "김철수", "Cheol-su Kim", "kim chol su"] {
+            assert_eq!(key(v), want, "{v}");
+        }
+        assert_eq!(key("Lee Young-ho"), key("Rhee Yongho"));
+        assert_eq!(key("Park Min-jun"), key("Bak Minjoon"));
+        assert_eq!(key("Nguyễn Văn Anh"), key("Anh Van Nguyen"));
+        assert_eq!(key("Satou Yuuki"), key("Yuki Sato"));
+        assert_eq!(key("Ševčenko Olena"), key("Olena Sevcenko"));
+        assert_eq!(key("Zhang Wei"), key("Cheung Wei"));
+    }
+
+    #[test]
+    fn different_names_stay_apart() {
+        assert_ne!(key("Kim Chol-su"), key("Kim Min-jun"));
+        assert_ne!(key("Kim Chol-su"), key("Park Chol-su"));
+        assert_ne!(key("James Smith"), key("James Johnson"));
+        // Western names made of letters that happen to look Korean are not split.
+        assert_eq!(key("Johnson"), "johnson");
+        // Initials stay initials: "I." is not the surname Lee.
+        assert_eq!(key("J. I. Smith"), "i j smith");
+        assert_eq!(key("이영호"), key("Lee Young-ho"));
+    }
+
+    #[test]
+    fn nothing_name_like_is_none() {
+        assert!(normalize("  -- , ").is_none());
+        assert!(normalize("").is_none());
+    }
+}
