@@ -5,4 +5,5 @@
 //! explained results out.
 
 pub mod normalize;
+pub mod resume;
 pub mod wallet;

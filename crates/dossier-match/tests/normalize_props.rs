@@ -72,6 +72,16 @@ proptest! {
     }
 
     #[test]
+    fn resume_similarity_is_symmetric_bounded_and_one_for_identical_text(a in prop::collection::vec("[a-z]{2,8}", 20..60), b in prop::collection::vec("[a-z]{2,8}", 20..60)) {
+        let (ta, tb) = (a.join(" "), b.join(" "));
+        let (sa, sb) = (dossier_match::resume::signature(&ta).unwrap(), dossier_match::resume::signature(&tb).unwrap());
+        let s = sa.similarity(&sb);
+        prop_assert!((0.0..=1.0).contains(&s));
+        prop_assert_eq!(s, sb.similarity(&sa));
+        prop_assert_eq!(sa.similarity(&sa), 1.0);
+    }
+
+    #[test]
     fn ip_never_panics(s in "\\PC{0,60}") {
         let _ = ip::normalize(&s);
     }
