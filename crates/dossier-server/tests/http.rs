@@ -349,3 +349,25 @@ fn red_shared_with_a_named_member_is_seen_by_that_member_only() {
         assert_eq!(ids(&manifest, "objects").contains(&id.to_owned()), should, "manifest: {viewer}");
     }
 }
+
+#[test]
+fn submitting_an_object_another_member_holds_as_red_reveals_nothing_and_grants_only_your_copy() {
+    let app = spawn_app(Config::default());
+    let o = email("known@a.example", Tlp::Red);
+    app.submit("Exchange A", false, std::slice::from_ref(&o));
+    let id = o["id"].as_str().unwrap();
+    // Wallet B saw the same address and submits the identical (deterministic-id) object.
+    let body = json!({"objects": [o]}).to_string();
+    let r = app.request(
+        "POST",
+        &app.col("objects/"),
+        Some("Wallet B"),
+        &[("Content-Type", "application/taxii+json")],
+        Some(&body),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    // It can read what it submitted (otherwise a 202 followed by a 404 would reveal that
+    // someone else holds it as RED); a third member still cannot.
+    assert_eq!(app.get(&app.col(&format!("objects/{id}/")), "Wallet B").status, 200);
+    assert_eq!(app.get(&app.col(&format!("objects/{id}/")), "Recruiter C").status, 404);
+}

@@ -301,7 +301,7 @@ pub struct Entry {
     /// Whether the first submitter chose to be named to other members.
     pub named: bool,
     pub json: String,
-    /// Organizations the submitter shared a RED version with.
+    /// Organizations besides the first submitter that may see a RED version.
     pub recipients: Vec<OrgId>,
 }
 
@@ -329,7 +329,8 @@ pub struct EntryRef<'a> {
     pub owner: OrgId,
     pub named: bool,
     pub json: &'a str,
-    /// Organizations (comma-separated ids) a RED version is shared with.
+    /// Organizations (comma-separated ids) besides the first submitter that may see a RED
+    /// version: those it names, and those that submitted it too.
     pub recipients: &'a str,
 }
 

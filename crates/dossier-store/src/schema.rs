@@ -108,7 +108,9 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     "#,
-    // 3: the organizations a TLP:RED version is shared with (comma-separated org ids).
+    // 3: organizations besides the first submitter that may see a TLP:RED version
+    //    (comma-separated org ids): those it names in x_dossier_share_with_refs, and those
+    //    that submitted the same version too. Never edit: append a migration instead.
     r#"
     ALTER TABLE objects ADD COLUMN recipients TEXT;
     "#,

@@ -216,6 +216,7 @@ struct Stmts<'t> {
     current_latest: rusqlite::Statement<'t>,
     unset_latest: rusqlite::Statement<'t>,
     insert_provenance: rusqlite::Statement<'t>,
+    add_recipient: rusqlite::Statement<'t>,
 }
 
 impl<'t> Stmts<'t> {
@@ -239,6 +240,10 @@ impl<'t> Stmts<'t> {
             )?,
             unset_latest: tx.prepare("UPDATE collection_objects SET latest = 0 WHERE collection = ?1 AND vid = ?2")?,
             insert_provenance: tx.prepare("INSERT OR IGNORE INTO provenance (vid, org, named, at) VALUES (?1, ?2, ?3, ?4)")?,
+            add_recipient: tx.prepare(
+                "UPDATE objects SET recipients = CASE WHEN COALESCE(recipients, '') = '' THEN ?2 ELSE recipients || ',' || ?2 END
+                 WHERE vid = ?1 AND instr(',' || COALESCE(recipients, '') || ',', ',' || ?2 || ',') = 0",
+            )?,
         })
     }
 }
@@ -379,9 +384,13 @@ impl Importer<'_> {
             let tlp = tlp.map(tlp_of).transpose()?;
             self.add_to_collection(vid, &id, &version, tlp, false)?;
         }
-        // The first submitter is recorded on the version itself.
+        // The first submitter is recorded on the version itself. A later submitter of the
+        // same content already knows it, so it may see the version whatever its TLP: it joins
+        // the recipients (otherwise a success followed by "not found" would reveal that
+        // another member holds the object as RED).
         if first_org != self.sub.org {
             self.add_provenance(vid)?;
+            self.st.add_recipient.execute(params![vid, self.sub.org.to_string()])?;
         }
         Ok(())
     }
