@@ -257,14 +257,15 @@ fn spec_matches(spec: &[String], entry: Option<&str>) -> bool {
     spec.is_empty() || spec.iter().any(|s| s == entry.unwrap_or("2.1"))
 }
 
-/// The objects endpoint's page, written straight from the store's rows into the body: the
-/// same policy check as [`visible`], without copying each object's JSON twice.
+/// The objects and object endpoints' page, written straight from the store's rows into the
+/// body: the same admission as [`visible`], without copying each object's JSON twice.
+/// Returns the response and how many objects it holds.
 async fn objects_page(
     state: &AppState,
     caller: &Caller,
     collection: &Collection,
     f: Filters,
-) -> Result<Response, ApiError> {
+) -> Result<(Response, usize), ApiError> {
     let viewer = caller.viewer;
     let (query, limit, spec) = store_query(collection, f);
     let isac_identity = state.0.isac.identity_id.clone();
@@ -285,18 +286,8 @@ async fn objects_page(
                 if count > 0 {
                     objects.push(',');
                 }
-                match identity(e.owner) {
-                    Some(id) if !policy::may_see_submitter(&viewer, e.owner, e.named) => {
-                        let from = format!("\"created_by_ref\":\"{id}\"");
-                        if e.json.contains(&from) {
-                            objects
-                                .push_str(&e.json.replace(&from, &format!("\"created_by_ref\":\"{isac_identity}\"")));
-                        } else {
-                            objects.push_str(e.json);
-                        }
-                    }
-                    _ => objects.push_str(e.json),
-                }
+                let hide = !policy::may_see_submitter(&viewer, e.owner, e.named);
+                objects.push_str(&shown_json(e.json, identity(e.owner).filter(|_| hide), &isac_identity));
                 first.get_or_insert(e.date_added);
                 last = e.date_added;
                 count += 1;
@@ -323,7 +314,20 @@ async fn objects_page(
         date_headers(&mut resp, first, last);
     }
     resp.extensions_mut().insert(Returned(count as u64));
-    Ok(resp)
+    Ok((resp, count))
+}
+
+/// The JSON a viewer receives: the stored bytes, except that when `hidden_submitter` (the
+/// identity of an anonymous submitter the viewer may not know) is its `created_by_ref`, the
+/// ISAC's identity stands in its place.
+fn shown_json<'a>(json: &'a str, hidden_submitter: Option<&str>, isac_identity: &str) -> std::borrow::Cow<'a, str> {
+    if let Some(id) = hidden_submitter {
+        let from = format!("\"created_by_ref\":\"{id}\"");
+        if json.contains(&from) {
+            return json.replace(&from, &format!("\"created_by_ref\":\"{isac_identity}\"")).into();
+        }
+    }
+    std::borrow::Cow::Borrowed(json)
 }
 
 /// One page of entries the caller may see, plus whether more exist.
@@ -355,25 +359,6 @@ async fn visible(
         .await
 }
 
-/// The JSON a caller receives for an entry: the stored bytes, except that an anonymous
-/// submitter's identity is replaced by the ISAC's for viewers who may not know it.
-fn object_json<'e>(
-    state: &AppState,
-    caller: &Caller,
-    e: &'e Entry,
-    owner_identity: Option<&str>,
-) -> std::borrow::Cow<'e, str> {
-    if let Some(identity) = owner_identity
-        && !policy::may_see_submitter(&caller.viewer, e.owner, e.named)
-    {
-        let from = format!("\"created_by_ref\":\"{identity}\"");
-        if e.json.contains(&from) {
-            return e.json.replace(&from, &format!("\"created_by_ref\":\"{}\"", state.0.isac.identity_id)).into();
-        }
-    }
-    std::borrow::Cow::Borrowed(&e.json)
-}
-
 /// `X-TAXII-Date-Added-First/Last` for a page whose entries were added between `first`
 /// and `last`.
 fn date_headers(resp: &mut Response, first: i64, last: i64) {
@@ -390,34 +375,6 @@ fn page_headers(resp: &mut Response, page: &[Entry]) {
     {
         date_headers(resp, first, last);
     }
-}
-
-async fn envelope(state: &AppState, caller: &Caller, page: Vec<Entry>, more: bool) -> Result<Response, ApiError> {
-    let orgs = state.orgs().await?;
-    let identity = |org: i64| orgs.iter().find(|o| o.id == org && !o.isac).map(|o| o.identity_id.clone());
-    let mut body = String::with_capacity(page.iter().map(|e| e.json.len() + 1).sum::<usize>() + 64);
-    body.push('{');
-    if !page.is_empty() {
-        body.push_str("\"more\":");
-        body.push_str(if more { "true" } else { "false" });
-        if more && let Some(last) = page.last() {
-            body.push_str(&format!(",\"next\":\"d{}\"", last.date_added));
-        }
-        body.push_str(",\"objects\":[");
-        for (i, e) in page.iter().enumerate() {
-            if i > 0 {
-                body.push(',');
-            }
-            body.push_str(&object_json(state, caller, e, identity(e.owner).as_deref()));
-        }
-        body.push(']');
-    }
-    body.push('}');
-    let mut resp = (StatusCode::OK, body).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(TAXII_21));
-    page_headers(&mut resp, &page);
-    resp.extensions_mut().insert(Returned(page.len() as u64));
-    Ok(resp)
 }
 
 fn require_read(c: &Collection, caller: &Caller) -> Result<(), ApiError> {
@@ -453,7 +410,7 @@ async fn get_objects(
 ) -> Result<Response, ApiError> {
     let c = readable_collection(&state, &caller, &headers, &root, cid).await?;
     let f = parse_filters(&state, &q, Versions::Latest)?;
-    objects_page(&state, &caller, &c, f).await
+    Ok(objects_page(&state, &caller, &c, f).await?.0)
 }
 
 async fn get_object(
@@ -466,11 +423,10 @@ async fn get_object(
     let c = readable_collection(&state, &caller, &headers, &root, cid).await?;
     q.insert("match[id]".into(), oid.clone());
     let f = parse_filters(&state, &q, Versions::Latest)?;
-    let (page, more) = visible(&state, &caller, &c, f).await?;
-    if page.is_empty() {
-        return Err(ApiError::not_found("object"));
+    match objects_page(&state, &caller, &c, f).await? {
+        (_, 0) => Err(ApiError::not_found("object")),
+        (resp, _) => Ok(resp),
     }
-    envelope(&state, &caller, page, more).await
 }
 
 async fn versions(
