@@ -180,6 +180,14 @@ impl Access {
     }
 }
 
+/// Refuses access rules no collection can have (nobody may read it).
+pub fn validate_access(read: Access, _write: Access) -> Result<(), StoreError> {
+    if read == Access::Nobody {
+        return Err(StoreError::Invalid("a collection is readable by members or by analysts".into()));
+    }
+    Ok(())
+}
+
 /// A collection.
 #[derive(Debug, Clone, Serialize)]
 pub struct Collection {

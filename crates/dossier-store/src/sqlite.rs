@@ -1002,9 +1002,7 @@ impl Directory for SqliteStore {
     }
 
     fn set_collection_access(&self, id: CollectionId, read: Access, write: Access) -> Result<(), StoreError> {
-        if read == Access::Nobody {
-            return Err(StoreError::Invalid("a collection is readable by members or by analysts".into()));
-        }
+        crate::validate_access(read, write)?;
         let conn = self.lock();
         let n = conn.execute(
             "UPDATE collections SET read_access = ?2, write_access = ?3 WHERE id = ?1",

@@ -360,6 +360,8 @@ fn run(cli: Cli) -> Result<()> {
                             .with_context(|| format!("unknown access {s:?} (members, analysts, nobody)"))
                     };
                     let (read, write) = (access(&read)?, access(&write)?);
+                    // Checked before anything is created.
+                    dossier_store::validate_access(read, write)?;
                     let c = store.add_collection(
                         &title,
                         alias.as_deref(),

@@ -287,6 +287,11 @@ fn import_is_attributed_to_the_named_org_and_collection() {
     let capped: Value =
         serde_json::from_str(&env.ok(&["export", "--collection", "wallets", "--max-tlp", "amber"])).unwrap();
     assert_eq!(capped["objects"].as_array().unwrap().len(), 3);
+    // Bad access is refused before anything is created.
+    let bad = env.run(&["collection", "add", "--title", "Unreadable", "--alias", "unreadable", "--read", "nobody"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("readable by members or by analysts"), "{}", stderr(&bad));
+    assert!(!env.ok(&["collection", "list"]).contains("unreadable"), "nothing half-created");
     let missing = env.run(&["import", &f, "--collection", "nope"]);
     assert!(stderr(&missing).contains("collection \"nope\" not found"));
 }
