@@ -445,34 +445,9 @@ fn name_variant(rng: &mut Rng, n: &Name) -> (String, &'static str) {
     }
 }
 
+/// The ASCII letters and digits of a name, as people type it into handles and emails.
 fn ascii_fold(s: &str) -> String {
-    let map = [
-        ("ễ", "e"),
-        ("ầ", "a"),
-        ("ê", "e"),
-        ("ạ", "a"),
-        ("à", "a"),
-        ("ũ", "u"),
-        ("ặ", "a"),
-        ("ù", "u"),
-        ("ỗ", "o"),
-        ("Đ", "D"),
-        ("đ", "d"),
-        ("ă", "a"),
-        ("ứ", "u"),
-        ("ù", "u"),
-        ("ả", "a"),
-        ("á", "a"),
-        ("ấ", "a"),
-        ("Š", "S"),
-        ("č", "c"),
-        ("š", "s"),
-    ];
-    let mut out = s.to_owned();
-    for (a, b) in map {
-        out = out.replace(a, b);
-    }
-    out.chars().filter(|c| c.is_ascii_alphanumeric()).collect()
+    deunicode::deunicode(s).chars().filter(char::is_ascii_alphanumeric).collect()
 }
 
 fn email_for(rng: &mut Rng, n: &Name) -> String {
