@@ -838,6 +838,10 @@ impl ObjectStore for SqliteStore {
     }
 }
 
+fn org_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Org> {
+    Ok(Org { id: r.get(0)?, name: r.get(1)?, identity_id: r.get(2)?, isac: r.get(3)? })
+}
+
 fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenInfo> {
     let role: String = r.get(2)?;
     Ok(TokenInfo {
@@ -876,27 +880,22 @@ impl Directory for SqliteStore {
     fn orgs(&self) -> Result<Vec<Org>, StoreError> {
         let conn = self.read();
         let mut stmt = conn.prepare("SELECT id, name, identity_id, isac FROM orgs ORDER BY id")?;
-        let rows = stmt
-            .query_map([], |r| Ok(Org { id: r.get(0)?, name: r.get(1)?, identity_id: r.get(2)?, isac: r.get(3)? }))?;
+        let rows = stmt.query_map([], org_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn org_by_name(&self, name: &str) -> Result<Org, StoreError> {
         let conn = self.read();
-        conn.query_row("SELECT id, name, identity_id, isac FROM orgs WHERE name = ?1", [name.trim()], |r| {
-            Ok(Org { id: r.get(0)?, name: r.get(1)?, identity_id: r.get(2)?, isac: r.get(3)? })
-        })
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("organization {name:?}")))
+        conn.query_row("SELECT id, name, identity_id, isac FROM orgs WHERE name = ?1", [name.trim()], org_from_row)
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("organization {name:?}")))
     }
 
     fn isac(&self) -> Result<Org, StoreError> {
         let conn = self.read();
-        conn.query_row("SELECT id, name, identity_id, isac FROM orgs WHERE isac = 1", [], |r| {
-            Ok(Org { id: r.get(0)?, name: r.get(1)?, identity_id: r.get(2)?, isac: r.get(3)? })
-        })
-        .optional()?
-        .ok_or_else(|| StoreError::Corrupt("the ISAC organization is missing".into()))
+        conn.query_row("SELECT id, name, identity_id, isac FROM orgs WHERE isac = 1", [], org_from_row)
+            .optional()?
+            .ok_or_else(|| StoreError::Corrupt("the ISAC organization is missing".into()))
     }
 
     fn create_token(
