@@ -434,29 +434,32 @@ impl Importer<'_> {
 
 const ENTRY_COLUMNS: &str = "o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, co.date_added, co.tlp, o.confidence, o.org, o.json, o.named, COALESCE(o.recipients, '')";
 
-fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Entry, i64)> {
-    let tlp_code: i64 = r.get(6)?;
-    let date_added: i64 = r.get(5)?;
-    let version: String = r.get(3)?;
-    let version =
-        if version.is_empty() { Timestamp::from_unix_micros(date_added).as_str().to_owned() } else { version };
-    Ok((
-        Entry {
-            vid: r.get(0)?,
-            id: r.get(1)?,
-            object_type: r.get(2)?,
-            version,
-            spec_version: r.get(4)?,
-            date_added,
-            tlp: Tlp::from_code(tlp_code).unwrap_or(Tlp::Red),
-            confidence: r.get::<_, Option<i64>>(7)?.and_then(|c| u8::try_from(c).ok()),
-            owner: r.get(8)?,
-            json: r.get(9)?,
-            named: r.get(10)?,
-            recipients: r.get::<_, String>(11)?.split(',').filter_map(|x| x.parse().ok()).collect(),
-        },
-        tlp_code,
-    ))
+/// One row of [`ENTRY_COLUMNS`], borrowed.
+fn entry_ref<'r>(row: &'r rusqlite::Row<'_>) -> rusqlite::Result<EntryRef<'r>> {
+    let text = |i: usize| -> rusqlite::Result<&'r str> {
+        row.get_ref(i)?
+            .as_str()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+    };
+    let tlp_code: i64 = row.get(6)?;
+    Ok(EntryRef {
+        vid: row.get(0)?,
+        id: text(1)?,
+        object_type: text(2)?,
+        modified: text(3)?,
+        spec_version: row
+            .get_ref(4)?
+            .as_str_or_null()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e)))?,
+        date_added: row.get(5)?,
+        // An unknown code is treated as the most restrictive level.
+        tlp: Tlp::from_code(tlp_code).unwrap_or(Tlp::Red),
+        confidence: row.get::<_, Option<i64>>(7)?.and_then(|c| u8::try_from(c).ok()),
+        owner: row.get(8)?,
+        json: text(9)?,
+        named: row.get(10)?,
+        recipients: text(11)?,
+    })
 }
 
 impl SqliteStore {
@@ -652,28 +655,7 @@ impl ObjectStore for SqliteStore {
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
         while let Some(row) = rows.next()? {
-            let text = |i: usize| -> rusqlite::Result<&str> {
-                row.get_ref(i)?
-                    .as_str()
-                    .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
-            };
-            let tlp_code: i64 = row.get(6)?;
-            let entry = EntryRef {
-                vid: row.get(0)?,
-                id: text(1)?,
-                object_type: text(2)?,
-                modified: text(3)?,
-                spec_version: row.get_ref(4)?.as_str_or_null().map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
-                })?,
-                date_added: row.get(5)?,
-                tlp: Tlp::from_code(tlp_code).unwrap_or(Tlp::Red),
-                confidence: row.get::<_, Option<i64>>(7)?.and_then(|c| u8::try_from(c).ok()),
-                owner: row.get(8)?,
-                json: text(9)?,
-                named: row.get(10)?,
-                recipients: text(11)?,
-            };
+            let entry = entry_ref(row)?;
             if !visit(&entry) {
                 break;
             }
@@ -689,7 +671,7 @@ impl ObjectStore for SqliteStore {
               AND co.date_added = (SELECT min(c2.date_added) FROM collection_objects c2 WHERE c2.vid = o.vid)
              WHERE o.idh = ?2 AND o.id = ?1 ORDER BY o.version"
         ))?;
-        let rows = stmt.query_map(params![id, id_hash(id)], |r| entry_from_row(r).map(|(e, _)| e))?;
+        let rows = stmt.query_map(params![id, id_hash(id)], |r| entry_ref(r).map(|e| e.to_entry()))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
