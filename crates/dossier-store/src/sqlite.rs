@@ -19,6 +19,8 @@ pub struct SqliteStore {
     /// Read-only connections: in WAL mode readers never wait for the writer.
     readers: Vec<Mutex<Connection>>,
     next_reader: std::sync::atomic::AtomicUsize,
+    /// The background checkpointer's own connection, opened on first use.
+    checkpointer: Mutex<Option<Connection>>,
 }
 
 /// Read connections per store: enough for the server's blocking pool on a small machine.
@@ -50,7 +52,13 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "cache_size", -65_536)?; // 64 MiB page cache
         conn.pragma_update(None, "temp_store", "MEMORY")?;
-        let mut store = Self { path, conn: Mutex::new(conn), readers: Vec::new(), next_reader: Default::default() };
+        let mut store = Self {
+            path,
+            conn: Mutex::new(conn),
+            readers: Vec::new(),
+            next_reader: Default::default(),
+            checkpointer: Mutex::new(None),
+        };
         store.migrate()?;
         store.bootstrap()?;
         for _ in 0..READERS {
@@ -75,8 +83,13 @@ impl SqliteStore {
     /// from a background thread and turns off the automatic checkpoint that otherwise runs
     /// inside whichever commit crosses the WAL threshold (see [`SqliteStore::background_checkpoints`]).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
-        let conn = Connection::open(&self.path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mut slot = self.checkpointer.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            let conn = Connection::open(&self.path)?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            *slot = Some(conn);
+        }
+        let Some(conn) = slot.as_ref() else { return Ok(()) };
         // PASSIVE never waits for readers or writers. Once everything is copied, the writer's
         // next transaction restarts the WAL and journal_size_limit shrinks the file.
         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;

@@ -199,3 +199,14 @@ fn builtin_tlp_markings_and_extension_definitions_are_present() {
         assert_eq!(latest(&store, id).len(), 1, "{id}");
     }
 }
+
+#[test]
+fn background_checkpoints_keep_the_data_readable() {
+    let (_d, store, sub) = setup();
+    store.background_checkpoints().unwrap();
+    import(&store, &sub, vec![email("a@example.com")]).unwrap();
+    store.checkpoint().unwrap();
+    import(&store, &sub, vec![email("b@example.com")]).unwrap();
+    store.checkpoint().unwrap();
+    assert_eq!(latest(&store, email("b@example.com").id().as_str()).len(), 1);
+}
