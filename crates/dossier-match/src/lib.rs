@@ -6,4 +6,5 @@
 
 pub mod normalize;
 pub mod resume;
+pub mod screen;
 pub mod wallet;

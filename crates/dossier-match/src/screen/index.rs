@@ -1,0 +1,791 @@
+//! The screening index: the parts of the STIX graph screening needs, in memory.
+//!
+//! Nodes are threat actors, identities (personas and stolen real identities), identifier
+//! SCOs and resume notes; edges are relationships (any type, either direction) and a note's
+//! `object_refs`. Identifier keys, folded names and resume LSH bands point at nodes. The
+//! graph is resolved at query time, so objects may arrive in any order (a relationship before
+//! its endpoints) and a change to one object never requires rebuilding others.
+//!
+//! Memory is kept small for millions of objects: ids are stored as (type, UUID), access facts
+//! are interned (most objects share a handful), and key postings are chained through the
+//! nodes instead of one vector per key.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::net::IpAddr;
+
+use serde::Deserialize;
+
+use super::Access;
+use crate::normalize::{account, email, ip, name, phone};
+use crate::resume::{self, Signature};
+use crate::wallet;
+
+type Fast = foldhash::fast::FixedState;
+const NONE: u32 = u32::MAX;
+/// The edge of a note to an object it refers to (not a relationship).
+pub(crate) const NOTE_REF: u32 = u32::MAX - 1;
+
+/// Object types the index keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Ty {
+    ThreatActor,
+    Identity,
+    EmailAddr,
+    PhoneNumber,
+    Wallet,
+    UserAccount,
+    Url,
+    Ipv4,
+    Ipv6,
+    File,
+    Note,
+    Relationship,
+}
+
+impl Ty {
+    pub fn parse(s: &str) -> Option<Ty> {
+        Some(match s {
+            "threat-actor" => Ty::ThreatActor,
+            "identity" => Ty::Identity,
+            "email-addr" => Ty::EmailAddr,
+            "phone-number" => Ty::PhoneNumber,
+            "cryptocurrency-wallet" => Ty::Wallet,
+            "user-account" => Ty::UserAccount,
+            "url" => Ty::Url,
+            "ipv4-addr" => Ty::Ipv4,
+            "ipv6-addr" => Ty::Ipv6,
+            "file" => Ty::File,
+            "note" => Ty::Note,
+            "relationship" => Ty::Relationship,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ty::ThreatActor => "threat-actor",
+            Ty::Identity => "identity",
+            Ty::EmailAddr => "email-addr",
+            Ty::PhoneNumber => "phone-number",
+            Ty::Wallet => "cryptocurrency-wallet",
+            Ty::UserAccount => "user-account",
+            Ty::Url => "url",
+            Ty::Ipv4 => "ipv4-addr",
+            Ty::Ipv6 => "ipv6-addr",
+            Ty::File => "file",
+            Ty::Note => "note",
+            Ty::Relationship => "relationship",
+        }
+    }
+}
+
+/// Which normalised key space a value lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum KeyKind {
+    Email,
+    Phone,
+    Wallet,
+    Account,
+    Ip,
+    Document,
+    Name,
+}
+
+/// Parses `type--uuid` into (type, UUID bits).
+pub fn parse_id(id: &str) -> Option<(Ty, u128)> {
+    let (ty, uuid) = id.split_once("--")?;
+    let ty = Ty::parse(ty)?;
+    let mut v: u128 = 0;
+    let mut n = 0;
+    for b in uuid.bytes() {
+        if b == b'-' {
+            continue;
+        }
+        let d = (b as char).to_digit(16)?;
+        v = (v << 4) | u128::from(d);
+        n += 1;
+    }
+    (n == 32).then_some((ty, v))
+}
+
+/// Formats an id back.
+pub fn format_id(ty: Ty, uuid: u128) -> String {
+    let h = format!("{uuid:032x}");
+    format!("{}--{}-{}-{}-{}-{}", ty.as_str(), &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+pub(crate) const ALIVE: u8 = 1;
+pub(crate) const STOLEN: u8 = 2;
+pub(crate) const INDIVIDUAL: u8 = 4;
+pub(crate) const CHEAP_PHONE: u8 = 8;
+pub(crate) const ACCOUNT_ID: u8 = 16;
+/// A second node of one object, holding its second key.
+pub(crate) const IS_TWIN: u8 = 32;
+
+pub(crate) struct Node {
+    pub uuid: u128,
+    pub ty: Ty,
+    pub flags: u8,
+    pub access: u32,
+    /// The next node with the same key hash (a chain through the nodes).
+    pub next: u32,
+    /// The signature slot of a resume note.
+    pub sig: u32,
+    /// The canonical value (identifiers), the name (actors, identities).
+    pub label: Box<str>,
+    pub edges: Vec<Edge>,
+}
+
+impl Node {
+    pub fn alive(&self) -> bool {
+        self.flags & ALIVE != 0
+    }
+    /// The node holding this object's edges (itself, unless it is a twin).
+    pub fn primary(&self, me: u32) -> u32 {
+        if self.flags & IS_TWIN != 0 { self.edges.first().map_or(me, |e| e.other) } else { me }
+    }
+    pub fn id(&self) -> String {
+        format_id(self.ty, self.uuid)
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Edge {
+    /// The relationship, or [`NOTE_REF`].
+    pub rel: u32,
+    pub other: u32,
+}
+
+pub(crate) struct Rel {
+    pub access: u32,
+    pub src: u32,
+    pub dst: u32,
+    pub alive: bool,
+}
+
+/// Sizes, for stats and benchmarks.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct IndexStats {
+    pub nodes: usize,
+    pub relationships: usize,
+    pub keys: usize,
+    pub names: usize,
+    pub resumes: usize,
+    pub access_facts: usize,
+    /// Stored values that could not be normalised (kept as objects, never matched).
+    pub unusable_values: usize,
+    /// Estimated heap bytes.
+    pub approx_bytes: usize,
+}
+
+/// The screening index.
+pub struct Index {
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) rels: Vec<Rel>,
+    /// (type, uuid) → node.
+    ids: HashMap<(u8, u128), u32, Fast>,
+    rel_ids: HashMap<u128, u32, Fast>,
+    /// Key hash → first node of its chain.
+    keys: HashMap<u64, u32, Fast>,
+    /// Name key hash → first identity of its chain (through `Node::next` of a separate
+    /// space: identities have no identifier key, so the field is free).
+    names: HashMap<u64, u32, Fast>,
+    /// Stored CIDR ranges.
+    pub(crate) ranges: Vec<(ip::Net, u32)>,
+    pub(crate) sigs: Vec<Signature>,
+    /// LSH band → notes, sorted (bulk) plus a map for later additions.
+    bands_sorted: Vec<(u64, u32)>,
+    bands_extra: HashMap<u64, Vec<u32>, Fast>,
+    pub(crate) access: Vec<Access>,
+    access_ids: HashMap<Access, u32, Fast>,
+    unusable: usize,
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub(crate) fn key_hash(kind: KeyKind, canonical: &str) -> u64 {
+    let mut h = Fast::default().build_hasher();
+    (kind as u8).hash(&mut h);
+    canonical.hash(&mut h);
+    h.finish()
+}
+
+/// The fields the index reads, borrowed from the object's JSON.
+#[derive(Deserialize, Default)]
+struct Fields<'a> {
+    #[serde(borrow, default)]
+    name: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    identity_class: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    labels: Vec<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    x_dossier_stolen_identity: Option<bool>,
+    #[serde(default)]
+    revoked: Option<bool>,
+    #[serde(borrow, default)]
+    source_ref: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    target_ref: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    value: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    account_type: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    account_login: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    user_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    hashes: Option<HashMap<std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>>>,
+    #[serde(borrow, default)]
+    content: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    object_refs: Vec<std::borrow::Cow<'a, str>>,
+}
+
+/// An object prepared for the index: parsed and normalised, ready to apply. Preparing is
+/// the costly part and needs no access to the index, so a bulk load can prepare on several
+/// threads and apply on one.
+pub struct Prepared {
+    ty: Ty,
+    uuid: u128,
+    access: Access,
+    body: Body,
+}
+
+enum Body {
+    /// Revoked, or nothing the index uses: remove any older version.
+    Gone,
+    Actor {
+        name: String,
+    },
+    Identity {
+        name: String,
+        flags: u8,
+    },
+    Identifier {
+        keys: Vec<(KeyKind, String, u8)>,
+        ranges: Vec<ip::Net>,
+    },
+    Note {
+        sig: Box<Signature>,
+        refs: Vec<(Ty, u128)>,
+    },
+    Rel {
+        src: (Ty, u128),
+        dst: (Ty, u128),
+    },
+}
+
+fn is_stolen(f: &Fields<'_>) -> bool {
+    f.x_dossier_stolen_identity == Some(true)
+        || f.labels
+            .iter()
+            .any(|l| matches!(l.as_ref(), "stolen-identity" | "stolen_identity" | "identity-theft-victim" | "stolen"))
+}
+
+/// The SHA-256 of a `hashes` dictionary, lower-case hex.
+fn sha256_of(hashes: &HashMap<std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>>) -> Option<String> {
+    hashes.iter().find_map(|(k, v)| {
+        let k = k.to_ascii_uppercase().replace('-', "");
+        (k == "SHA256" && v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit())).then(|| v.to_ascii_lowercase())
+    })
+}
+
+/// The normalised key of a stored account.
+fn account_keys(f: &Fields<'_>) -> Vec<(KeyKind, String, u8)> {
+    let mut out = Vec::new();
+    let Some(platform) = f.account_type.as_deref() else {
+        return out;
+    };
+    for v in [f.account_login.as_deref(), f.user_id.as_deref()].into_iter().flatten() {
+        let parsed = if v.contains('/') { account::from_url(v) } else { account::from_handle(platform, v) };
+        if let Ok(a) = parsed {
+            let flag = if a.kind == account::Kind::Id { ACCOUNT_ID } else { 0 };
+            let key = (KeyKind::Account, a.key(), flag);
+            if !out.contains(&key) {
+                out.push(key);
+            }
+        }
+    }
+    out
+}
+
+/// Prepares a stored object version (its compact JSON) for the index. `None` when the type is
+/// not one the index keeps.
+pub fn prepare(id: &str, json: &str, access: Access) -> Option<Prepared> {
+    let (ty, uuid) = parse_id(id)?;
+    let f: Fields<'_> = serde_json::from_str(json).unwrap_or_default();
+    let body = if f.revoked == Some(true) {
+        Body::Gone
+    } else {
+        match ty {
+            Ty::ThreatActor => Body::Actor { name: f.name.as_deref().unwrap_or_default().to_owned() },
+            Ty::Identity => {
+                let mut flags = 0;
+                if is_stolen(&f) {
+                    flags |= STOLEN;
+                }
+                if matches!(f.identity_class.as_deref(), None | Some("individual")) {
+                    flags |= INDIVIDUAL;
+                }
+                Body::Identity { name: f.name.as_deref().unwrap_or_default().to_owned(), flags }
+            }
+            Ty::Relationship => {
+                let src = f.source_ref.as_deref().and_then(parse_id);
+                let dst = f.target_ref.as_deref().and_then(parse_id);
+                match (src, dst) {
+                    (Some(s), Some(d)) if s.0 != Ty::Relationship && d.0 != Ty::Relationship => {
+                        Body::Rel { src: s, dst: d }
+                    }
+                    _ => Body::Gone,
+                }
+            }
+            Ty::Note => {
+                let refs: Vec<(Ty, u128)> = f
+                    .object_refs
+                    .iter()
+                    .filter_map(|r| parse_id(r))
+                    .filter(|(t, _)| matches!(t, Ty::Identity | Ty::ThreatActor))
+                    .collect();
+                match (f.content.as_deref().and_then(resume::signature), refs.is_empty()) {
+                    (Some(sig), false) => Body::Note { sig: Box::new(sig), refs },
+                    _ => Body::Gone,
+                }
+            }
+            _ => {
+                let value = f.value.as_deref().unwrap_or_default();
+                let mut keys = Vec::new();
+                let mut ranges = Vec::new();
+                match ty {
+                    Ty::EmailAddr => {
+                        if let Ok(e) = email::normalize(value) {
+                            keys.push((KeyKind::Email, e.canonical, 0));
+                        }
+                    }
+                    Ty::PhoneNumber => {
+                        if let Ok(p) = phone::normalize(value, None) {
+                            let cheap = p.flags.iter().any(|f| *f != "personal");
+                            keys.push((KeyKind::Phone, p.canonical, if cheap { CHEAP_PHONE } else { 0 }));
+                        }
+                    }
+                    Ty::Wallet => match wallet::parse(value) {
+                        Ok(w) => keys.push((KeyKind::Wallet, w.canonical, 0)),
+                        // An address format dossier does not know (Solana, Monero …) is still
+                        // matched, exactly as written.
+                        Err(wallet::WalletError::Unrecognised) if !value.trim().is_empty() => {
+                            keys.push((KeyKind::Wallet, value.trim().to_owned(), 0));
+                        }
+                        Err(_) => {}
+                    },
+                    Ty::UserAccount => keys = account_keys(&f),
+                    Ty::Url => {
+                        if let Ok(a) = account::from_url(value) {
+                            let flag = if a.kind == account::Kind::Id { ACCOUNT_ID } else { 0 };
+                            keys.push((KeyKind::Account, a.key(), flag));
+                        }
+                    }
+                    Ty::Ipv4 | Ty::Ipv6 => {
+                        if let Ok(n) = ip::normalize(value) {
+                            if n.is_single() {
+                                keys.push((KeyKind::Ip, n.canonical(), 0));
+                            } else {
+                                ranges.push(n);
+                            }
+                        }
+                    }
+                    Ty::File => {
+                        if let Some(h) = f.hashes.as_ref().and_then(sha256_of) {
+                            keys.push((KeyKind::Document, h, 0));
+                        }
+                    }
+                    _ => {}
+                }
+                Body::Identifier { keys, ranges }
+            }
+        }
+    };
+    Some(Prepared { ty, uuid, access, body })
+}
+
+impl Index {
+    pub fn new() -> Self {
+        Self {
+            nodes: Vec::new(),
+            rels: Vec::new(),
+            ids: HashMap::with_hasher(Fast::default()),
+            rel_ids: HashMap::with_hasher(Fast::default()),
+            keys: HashMap::with_hasher(Fast::default()),
+            names: HashMap::with_hasher(Fast::default()),
+            ranges: Vec::new(),
+            sigs: Vec::new(),
+            bands_sorted: Vec::new(),
+            bands_extra: HashMap::with_hasher(Fast::default()),
+            access: Vec::new(),
+            access_ids: HashMap::with_hasher(Fast::default()),
+            unusable: 0,
+        }
+    }
+
+    /// Prepares and applies one object version (the newest the store holds for its id).
+    pub fn upsert(&mut self, id: &str, json: &str, access: Access) {
+        if let Some(p) = prepare(id, json, access) {
+            self.apply(p);
+        }
+    }
+
+    fn intern(&mut self, access: Access) -> u32 {
+        if let Some(i) = self.access_ids.get(&access) {
+            return *i;
+        }
+        let i = self.access.len() as u32;
+        self.access.push(access.clone());
+        self.access_ids.insert(access, i);
+        i
+    }
+
+    /// The node for (type, uuid), created as a placeholder when unknown.
+    fn node(&mut self, ty: Ty, uuid: u128) -> u32 {
+        if let Some(n) = self.ids.get(&(ty as u8, uuid)) {
+            return *n;
+        }
+        let n = self.nodes.len() as u32;
+        self.nodes.push(Node {
+            uuid,
+            ty,
+            flags: 0,
+            access: 0,
+            next: NONE,
+            sig: NONE,
+            label: Box::from(""),
+            edges: Vec::new(),
+        });
+        self.ids.insert((ty as u8, uuid), n);
+        n
+    }
+
+    /// Applies a prepared object: it replaces whatever the index held for its id.
+    pub fn apply(&mut self, p: Prepared) {
+        let access = self.intern(p.access);
+        if p.ty == Ty::Relationship {
+            let existing = self.rel_ids.get(&p.uuid).copied();
+            if let Some(r) = existing {
+                self.unlink_rel(r);
+            }
+            if let Body::Rel { src, dst } = p.body {
+                let s = self.node(src.0, src.1);
+                let d = self.node(dst.0, dst.1);
+                let r = match existing {
+                    Some(r) => r,
+                    None => {
+                        self.rels.push(Rel { access, src: s, dst: d, alive: false });
+                        let r = (self.rels.len() - 1) as u32;
+                        self.rel_ids.insert(p.uuid, r);
+                        r
+                    }
+                };
+                self.rels[r as usize] = Rel { access, src: s, dst: d, alive: true };
+                self.nodes[s as usize].edges.push(Edge { rel: r, other: d });
+                self.nodes[d as usize].edges.push(Edge { rel: r, other: s });
+            }
+            return;
+        }
+        let n = self.node(p.ty, p.uuid);
+        self.clear_node(n);
+        let node_access = access;
+        match p.body {
+            Body::Gone => return,
+            Body::Actor { name } => {
+                self.nodes[n as usize].label = name.into_boxed_str();
+            }
+            Body::Identity { name, flags } => {
+                if flags & INDIVIDUAL != 0
+                    && let Some(folded) = name::normalize(&name)
+                {
+                    let h = key_hash(KeyKind::Name, &folded.key);
+                    let head = self.names.insert(h, n).unwrap_or(NONE);
+                    self.nodes[n as usize].next = head;
+                }
+                let node = &mut self.nodes[n as usize];
+                node.label = name.into_boxed_str();
+                node.flags |= flags;
+            }
+            Body::Identifier { keys, ranges } => {
+                if keys.is_empty() && ranges.is_empty() {
+                    self.unusable += 1;
+                }
+                // One key per node keeps the chain simple; a second key (an account with
+                // both a login and an id) is chained through a twin node.
+                let mut first = true;
+                for (kind, canonical, flags) in keys {
+                    let target = if first { n } else { self.twin(n) };
+                    first = false;
+                    let h = key_hash(kind, &canonical);
+                    let head = self.keys.insert(h, target).unwrap_or(NONE);
+                    let node = &mut self.nodes[target as usize];
+                    node.next = head;
+                    node.label = canonical.into_boxed_str();
+                    node.flags |= flags | ALIVE;
+                    node.access = node_access;
+                }
+                for net in ranges {
+                    self.ranges.push((net, n));
+                    self.nodes[n as usize].label = net.canonical().into_boxed_str();
+                }
+            }
+            Body::Note { sig, refs } => {
+                let slot = self.sigs.len() as u32;
+                for band in sig.bands() {
+                    self.bands_extra.entry(band).or_default().push(n);
+                }
+                self.sigs.push(*sig);
+                self.nodes[n as usize].sig = slot;
+                for (ty, uuid) in refs {
+                    let o = self.node(ty, uuid);
+                    self.nodes[n as usize].edges.push(Edge { rel: NOTE_REF, other: o });
+                    self.nodes[o as usize].edges.push(Edge { rel: NOTE_REF, other: n });
+                }
+            }
+            Body::Rel { .. } => {}
+        }
+        let node = &mut self.nodes[n as usize];
+        node.flags |= ALIVE;
+        node.access = node_access;
+    }
+
+    /// A second node sharing `n`'s identity (same type and UUID) for a second key: it is
+    /// reached through `n`'s id only via `n`, and carries `n`'s edges through `twin_of`.
+    fn twin(&mut self, n: u32) -> u32 {
+        let (ty, uuid) = (self.nodes[n as usize].ty, self.nodes[n as usize].uuid);
+        let t = self.nodes.len() as u32;
+        self.nodes.push(Node {
+            uuid,
+            ty,
+            flags: IS_TWIN,
+            access: 0,
+            next: NONE,
+            sig: NONE,
+            label: Box::from(""),
+            edges: vec![Edge { rel: TWIN, other: n }],
+        });
+        self.nodes[n as usize].edges.push(Edge { rel: TWIN, other: t });
+        t
+    }
+
+    /// Removes an object (deleted, or its newest version revoked).
+    pub fn remove(&mut self, id: &str) {
+        let Some((ty, uuid)) = parse_id(id) else { return };
+        if ty == Ty::Relationship {
+            if let Some(r) = self.rel_ids.get(&uuid).copied() {
+                self.unlink_rel(r);
+            }
+            return;
+        }
+        if let Some(n) = self.ids.get(&(ty as u8, uuid)).copied() {
+            self.clear_node(n);
+        }
+    }
+
+    fn unlink_rel(&mut self, r: u32) {
+        let rel = &mut self.rels[r as usize];
+        if !rel.alive {
+            return;
+        }
+        rel.alive = false;
+        let (s, d) = (rel.src, rel.dst);
+        for n in [s, d] {
+            self.nodes[n as usize].edges.retain(|e| e.rel != r);
+        }
+    }
+
+    /// Takes a node out of every key, name and band it was in, and drops its own edges
+    /// (a note's refs, twins); relationships stay, as they are objects of their own.
+    fn clear_node(&mut self, n: u32) {
+        if !self.nodes[n as usize].alive() {
+            return;
+        }
+        let twins: Vec<u32> = self.nodes[n as usize].edges.iter().filter(|e| e.rel == TWIN).map(|e| e.other).collect();
+        for t in twins.iter().copied().chain(std::iter::once(n)) {
+            self.unchain(t);
+        }
+        for t in &twins {
+            let node = &mut self.nodes[*t as usize];
+            node.flags = IS_TWIN;
+            node.edges.clear();
+        }
+        let refs: Vec<u32> =
+            self.nodes[n as usize].edges.iter().filter(|e| e.rel == NOTE_REF).map(|e| e.other).collect();
+        for o in refs {
+            self.nodes[o as usize].edges.retain(|e| !(e.rel == NOTE_REF && e.other == n));
+        }
+        self.ranges.retain(|(_, r)| *r != n);
+        let node = &mut self.nodes[n as usize];
+        node.edges.retain(|e| e.rel != TWIN && e.rel != NOTE_REF);
+        node.flags = 0;
+        node.sig = NONE;
+        node.label = Box::from("");
+    }
+
+    /// Removes node `n` from the key or name chain it heads or sits in.
+    fn unchain(&mut self, n: u32) {
+        let node = &self.nodes[n as usize];
+        let (map_is_names, h) = match node.ty {
+            Ty::Identity => match name::normalize(&node.label) {
+                Some(f) if node.flags & INDIVIDUAL != 0 => (true, key_hash(KeyKind::Name, &f.key)),
+                _ => return,
+            },
+            Ty::ThreatActor | Ty::Note | Ty::Relationship => return,
+            _ => {
+                let Some(kind) = key_kind_of(node.ty) else { return };
+                if node.label.is_empty() {
+                    return;
+                }
+                (false, key_hash(kind, &node.label))
+            }
+        };
+        let next = self.nodes[n as usize].next;
+        let map = if map_is_names { &mut self.names } else { &mut self.keys };
+        let Some(&head) = map.get(&h) else { return };
+        if head == n {
+            if next == NONE {
+                map.remove(&h);
+            } else {
+                map.insert(h, next);
+            }
+        } else {
+            let mut cur = head;
+            while cur != NONE {
+                let nx = self.nodes[cur as usize].next;
+                if nx == n {
+                    self.nodes[cur as usize].next = next;
+                    break;
+                }
+                cur = nx;
+            }
+        }
+        self.nodes[n as usize].next = NONE;
+    }
+
+    /// Moves the bands gathered during a bulk load into the sorted array (smaller, and
+    /// faster to probe). Call once after the initial build.
+    pub fn finish_bulk(&mut self) {
+        let mut v: Vec<(u64, u32)> = std::mem::take(&mut self.bands_sorted);
+        for (band, notes) in self.bands_extra.drain() {
+            v.extend(notes.into_iter().map(|n| (band, n)));
+        }
+        v.sort_unstable();
+        v.shrink_to_fit();
+        self.bands_sorted = v;
+        self.nodes.shrink_to_fit();
+        self.rels.shrink_to_fit();
+    }
+
+    /// Nodes whose key is `(kind, canonical)`.
+    pub(crate) fn lookup(&self, kind: KeyKind, canonical: &str) -> Vec<u32> {
+        let h = key_hash(kind, canonical);
+        let map = if kind == KeyKind::Name { &self.names } else { &self.keys };
+        let mut out = Vec::new();
+        let mut cur = map.get(&h).copied().unwrap_or(NONE);
+        while cur != NONE {
+            let node = &self.nodes[cur as usize];
+            let ok = if kind == KeyKind::Name {
+                name::normalize(&node.label).is_some_and(|f| f.key == canonical)
+            } else {
+                key_kind_of(node.ty) == Some(kind) && *node.label == *canonical
+            };
+            if ok && node.alive() {
+                out.push(cur);
+            }
+            cur = node.next;
+        }
+        out
+    }
+
+    /// Resume notes sharing an LSH band with `sig`.
+    pub(crate) fn resume_candidates(&self, sig: &Signature) -> Vec<u32> {
+        let mut out = Vec::new();
+        for band in sig.bands() {
+            let start = self.bands_sorted.partition_point(|(b, _)| *b < band);
+            for (b, n) in &self.bands_sorted[start..] {
+                if *b != band {
+                    break;
+                }
+                out.push(*n);
+            }
+            if let Some(extra) = self.bands_extra.get(&band) {
+                out.extend(extra.iter().copied());
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out.retain(|n| {
+            let node = &self.nodes[*n as usize];
+            node.alive() && node.sig != NONE
+        });
+        out
+    }
+
+    /// Stored ranges containing `addr`.
+    pub(crate) fn ranges_containing(&self, addr: IpAddr) -> Vec<(ip::Net, u32)> {
+        self.ranges.iter().filter(|(net, n)| net.contains(addr) && self.nodes[*n as usize].alive()).copied().collect()
+    }
+
+    pub fn stats(&self) -> IndexStats {
+        let edges: usize = self.nodes.iter().map(|n| n.edges.capacity()).sum();
+        let labels: usize = self.nodes.iter().map(|n| n.label.len()).sum();
+        let approx_bytes = self.nodes.capacity() * std::mem::size_of::<Node>()
+            + edges * std::mem::size_of::<Edge>()
+            + labels
+            + self.rels.capacity() * std::mem::size_of::<Rel>()
+            + (self.ids.capacity() + self.keys.capacity() + self.names.capacity()) * 25
+            + self.rel_ids.capacity() * 21
+            + self.sigs.capacity() * std::mem::size_of::<Signature>()
+            + self.bands_sorted.capacity() * 16
+            + self.bands_extra.values().map(|v| v.capacity() * 4 + 40).sum::<usize>();
+        IndexStats {
+            nodes: self.nodes.iter().filter(|n| n.alive()).count(),
+            relationships: self.rels.iter().filter(|r| r.alive).count(),
+            keys: self.keys.len(),
+            names: self.names.len(),
+            resumes: self.nodes.iter().filter(|n| n.alive() && n.sig != NONE).count(),
+            access_facts: self.access.len(),
+            unusable_values: self.unusable,
+            approx_bytes,
+        }
+    }
+}
+
+/// The edge between a node and its twin (a second key of one object).
+pub(crate) const TWIN: u32 = u32::MAX - 2;
+
+pub(crate) fn key_kind_of(ty: Ty) -> Option<KeyKind> {
+    Some(match ty {
+        Ty::EmailAddr => KeyKind::Email,
+        Ty::PhoneNumber => KeyKind::Phone,
+        Ty::Wallet => KeyKind::Wallet,
+        Ty::UserAccount | Ty::Url => KeyKind::Account,
+        Ty::Ipv4 | Ty::Ipv6 => KeyKind::Ip,
+        Ty::File => KeyKind::Document,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip() {
+        let id = "identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
+        let (ty, u) = parse_id(id).unwrap();
+        assert_eq!(format_id(ty, u), id);
+        assert!(parse_id("identity--xyz").is_none());
+        assert!(parse_id("malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f").is_none());
+    }
+}

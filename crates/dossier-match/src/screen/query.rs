@@ -1,0 +1,722 @@
+//! Screening an applicant against the index: normalise each value, find the stored objects
+//! with the same key, follow their ties to personas and actors, weigh the evidence per actor
+//! and decide. Every object on a tie must be visible to the caller (the one policy,
+//! [`dossier_stix::policy::may_see`]); ties through hidden objects only count towards a
+//! restricted hit.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+
+use dossier_stix::policy::{self, Viewer};
+
+use super::index::{ACCOUNT_ID, CHEAP_PHONE, Index, KeyKind, NOTE_REF, STOLEN, TWIN, Ty};
+use super::input::Applicant;
+use super::score::{self, Kind};
+use super::{Candidate, Decision, Evidence, Hit, MatchKind, PersonaRef, Restricted, Screening, Warning};
+use crate::normalize::{account, email, ip, name, phone};
+use crate::{resume, wallet};
+
+/// Screening settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Whom a restricted hit tells the caller to contact.
+    pub contact: String,
+    /// Region for national phone numbers when the applicant's data gives none.
+    pub default_region: Option<String>,
+    /// Posterior from which a candidate with strong evidence is a match.
+    pub match_at: f64,
+    /// Posterior from which a candidate is review.
+    pub review_at: f64,
+    /// Candidates listed per applicant.
+    pub max_matches: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            contact: "the ISAC analysts".into(),
+            default_region: Some("US".into()),
+            match_at: score::MATCH_POSTERIOR,
+            review_at: score::REVIEW_POSTERIOR,
+            max_matches: 10,
+        }
+    }
+}
+
+/// One normalised input value.
+struct Probe {
+    field: &'static str,
+    input: String,
+    normalized: String,
+    rules: Vec<&'static str>,
+    kind: Kind,
+    key: KeyKind,
+}
+
+/// Where a tie leads: an actor, else a persona tied to no actor, else a lone object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Group {
+    Actor(u32),
+    Persona(u32),
+    Lone(u32),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Tie {
+    group: Group,
+    persona: Option<u32>,
+    visible: bool,
+    confidence: Option<u8>,
+}
+
+/// Evidence before it is written out.
+struct Ev {
+    probe: usize,
+    kind: Kind,
+    node: u32,
+    persona: Option<u32>,
+    weight: f64,
+    match_kind: MatchKind,
+    similarity: Option<f64>,
+    stored: Option<String>,
+    confidence: Option<u8>,
+    notes: Vec<String>,
+}
+
+fn min_conf(a: Option<u8>, b: Option<u8>) -> Option<u8> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// A region hint from the applicant's other data: the `region` field, another phone written
+/// with its country code, or the country-code domain of an email address.
+fn region_hint(a: &Applicant, opts: &Options) -> (Option<String>, &'static str) {
+    if let Some(r) = &a.region {
+        return (Some(r.to_ascii_uppercase()), "region from the applicant's region field");
+    }
+    for p in &a.phones {
+        if p.trim_start().starts_with('+')
+            && let Ok(n) = phone::normalize(p, None)
+            && let Some(r) = n.region
+        {
+            return (Some(r), "region from the applicant's other phone");
+        }
+    }
+    for e in &a.emails {
+        if let Some((_, domain)) = e.rsplit_once('.') {
+            let cc = match domain.trim().to_ascii_lowercase().as_str() {
+                "kr" => "KR",
+                "jp" => "JP",
+                "cn" => "CN",
+                "uk" => "GB",
+                "de" => "DE",
+                "ua" => "UA",
+                "ru" => "RU",
+                "vn" => "VN",
+                "pl" => "PL",
+                "ca" => "CA",
+                "au" => "AU",
+                _ => continue,
+            };
+            return (Some(cc.into()), "region from the email domain");
+        }
+    }
+    (opts.default_region.clone(), "default region")
+}
+
+impl Index {
+    fn visible(&self, access: u32, viewer: &Viewer) -> bool {
+        let a = &self.access[access as usize];
+        if a.staff_only && !viewer.is_isac_staff() {
+            return false;
+        }
+        policy::may_see(viewer, &policy::Access { tlp: a.tlp, owner: a.owner, recipients: &a.recipients })
+    }
+
+    fn ties_of_persona(&self, p: u32, visible: bool, conf: Option<u8>, viewer: &Viewer, out: &mut Vec<Tie>) {
+        let before = out.len();
+        for e in &self.nodes[p as usize].edges {
+            if e.rel == NOTE_REF || e.rel == TWIN {
+                continue;
+            }
+            let other = &self.nodes[e.other as usize];
+            let rel = &self.rels[e.rel as usize];
+            if !other.alive() || !rel.alive || other.ty != Ty::ThreatActor {
+                continue;
+            }
+            let rel_access = &self.access[rel.access as usize];
+            out.push(Tie {
+                group: Group::Actor(e.other),
+                persona: Some(p),
+                visible: visible && self.visible(rel.access, viewer) && self.visible(other.access, viewer),
+                confidence: min_conf(conf, rel_access.confidence),
+            });
+        }
+        if out.len() == before {
+            out.push(Tie { group: Group::Persona(p), persona: Some(p), visible, confidence: conf });
+        }
+    }
+
+    /// Every way `start` ties to an actor or persona.
+    fn ties(&self, start: u32, viewer: &Viewer) -> Vec<Tie> {
+        let start = self.nodes[start as usize].primary(start);
+        let node = &self.nodes[start as usize];
+        let mut out = Vec::new();
+        if !node.alive() {
+            return out;
+        }
+        let vis = self.visible(node.access, viewer);
+        match node.ty {
+            Ty::ThreatActor => {
+                out.push(Tie { group: Group::Actor(start), persona: None, visible: vis, confidence: None });
+            }
+            Ty::Identity => self.ties_of_persona(start, vis, None, viewer, &mut out),
+            _ => {
+                for e in &node.edges {
+                    if e.rel == TWIN {
+                        continue;
+                    }
+                    let other = &self.nodes[e.other as usize];
+                    if !other.alive() {
+                        continue;
+                    }
+                    let (rel_vis, conf) = if e.rel == NOTE_REF {
+                        (true, None)
+                    } else {
+                        let rel = &self.rels[e.rel as usize];
+                        if !rel.alive {
+                            continue;
+                        }
+                        (self.visible(rel.access, viewer), self.access[rel.access as usize].confidence)
+                    };
+                    match other.ty {
+                        Ty::Identity => {
+                            let v = vis && rel_vis && self.visible(other.access, viewer);
+                            self.ties_of_persona(e.other, v, conf, viewer, &mut out);
+                        }
+                        Ty::ThreatActor => out.push(Tie {
+                            group: Group::Actor(e.other),
+                            persona: None,
+                            visible: vis && rel_vis && self.visible(other.access, viewer),
+                            confidence: conf,
+                        }),
+                        _ => {}
+                    }
+                }
+                if out.is_empty() {
+                    out.push(Tie { group: Group::Lone(start), persona: None, visible: vis, confidence: None });
+                }
+            }
+        }
+        out
+    }
+
+    /// The personas of a group the viewer may see, for fuzzy name comparison.
+    fn personas_of(&self, g: Group, viewer: &Viewer) -> Vec<u32> {
+        match g {
+            Group::Persona(p) => vec![p],
+            Group::Lone(_) => Vec::new(),
+            Group::Actor(a) => self.nodes[a as usize]
+                .edges
+                .iter()
+                .filter(|e| e.rel != NOTE_REF && e.rel != TWIN)
+                .filter(|e| {
+                    let o = &self.nodes[e.other as usize];
+                    let r = &self.rels[e.rel as usize];
+                    o.ty == Ty::Identity
+                        && o.alive()
+                        && r.alive
+                        && self.visible(o.access, viewer)
+                        && self.visible(r.access, viewer)
+                })
+                .map(|e| e.other)
+                .collect(),
+        }
+    }
+
+    fn probes(&self, a: &Applicant, opts: &Options, warnings: &mut Vec<Warning>) -> Vec<Probe> {
+        let mut probes = Vec::new();
+        for (i, e) in a.emails.iter().enumerate() {
+            match email::normalize(e) {
+                Ok(n) => probes.push(Probe {
+                    field: "emails",
+                    input: e.clone(),
+                    normalized: n.canonical,
+                    rules: n.rules,
+                    kind: Kind::Email,
+                    key: KeyKind::Email,
+                }),
+                Err(err) => warnings.push(Warning { field: "emails", index: i, reason: err.to_string() }),
+            }
+        }
+        let (hint, hint_rule) = region_hint(a, opts);
+        for (i, p) in a.phones.iter().enumerate() {
+            match phone::normalize(p, hint.as_deref()) {
+                Ok(n) => {
+                    let mut rules = n.rules;
+                    if rules.iter().any(|r| r.contains("region hint")) {
+                        rules.push(hint_rule);
+                    }
+                    let cheap = n.flags.iter().any(|f| *f != "personal");
+                    probes.push(Probe {
+                        field: "phones",
+                        input: p.clone(),
+                        normalized: n.canonical,
+                        rules,
+                        kind: if cheap { Kind::PhoneCheap } else { Kind::Phone },
+                        key: KeyKind::Phone,
+                    });
+                }
+                Err(err) => warnings.push(Warning { field: "phones", index: i, reason: err.to_string() }),
+            }
+        }
+        for (i, acc) in a.accounts.iter().enumerate() {
+            let parsed = match (&acc.url, &acc.platform, &acc.username, &acc.user_id) {
+                (Some(url), _, _, _) => account::from_url(url),
+                (None, Some(p), Some(u), _) => account::from_handle(p, u),
+                (None, Some(p), None, Some(id)) => account::from_handle(p, id),
+                _ => Err(crate::normalize::NormalizeError::Account("needs a url or a platform and a name")),
+            };
+            let input = acc
+                .url
+                .clone()
+                .or_else(|| {
+                    Some(format!(
+                        "{}:{}",
+                        acc.platform.as_deref().unwrap_or_default(),
+                        acc.username.as_deref().or(acc.user_id.as_deref()).unwrap_or_default()
+                    ))
+                })
+                .unwrap_or_default();
+            match parsed {
+                Ok(n) => probes.push(Probe {
+                    field: "accounts",
+                    input,
+                    normalized: n.key(),
+                    kind: if n.kind == account::Kind::Id { Kind::AccountId } else { Kind::AccountLogin },
+                    rules: n.rules,
+                    key: KeyKind::Account,
+                }),
+                Err(err) => warnings.push(Warning { field: "accounts", index: i, reason: err.to_string() }),
+            }
+        }
+        for (i, w) in a.wallets.iter().enumerate() {
+            match wallet::parse(&w.address) {
+                Ok(n) => {
+                    let mut rules = Vec::new();
+                    if n.canonical != w.address.trim() {
+                        rules.push("case folded (checksum verified when mixed case)");
+                    }
+                    if let Some(chain) = &w.chain {
+                        let c = chain.trim().to_ascii_lowercase();
+                        let same = match n.chain {
+                            wallet::Chain::Eth => {
+                                matches!(c.as_str(), "eth" | "ethereum" | "evm" | "bsc" | "polygon" | "arbitrum")
+                            }
+                            wallet::Chain::Tron => matches!(c.as_str(), "tron" | "trx"),
+                            wallet::Chain::Btc => matches!(c.as_str(), "btc" | "bitcoin"),
+                        };
+                        if !same {
+                            warnings.push(Warning {
+                                field: "wallets",
+                                index: i,
+                                reason: format!("the address is a {} address, not {chain}", n.chain.as_str()),
+                            });
+                        }
+                    } else {
+                        rules.push("chain detected from the address");
+                    }
+                    probes.push(Probe {
+                        field: "wallets",
+                        input: w.address.clone(),
+                        normalized: n.canonical,
+                        rules,
+                        kind: Kind::Wallet,
+                        key: KeyKind::Wallet,
+                    });
+                }
+                Err(wallet::WalletError::Unrecognised) if !w.address.trim().is_empty() => probes.push(Probe {
+                    field: "wallets",
+                    input: w.address.clone(),
+                    normalized: w.address.trim().to_owned(),
+                    rules: vec!["format not recognised: compared exactly"],
+                    kind: Kind::Wallet,
+                    key: KeyKind::Wallet,
+                }),
+                Err(err) => warnings.push(Warning { field: "wallets", index: i, reason: err.to_string() }),
+            }
+        }
+        for (i, d) in a.documents.iter().enumerate() {
+            let h = d.sha256.trim().to_ascii_lowercase();
+            if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                probes.push(Probe {
+                    field: "documents",
+                    input: d.sha256.clone(),
+                    normalized: h,
+                    rules: Vec::new(),
+                    kind: Kind::Document,
+                    key: KeyKind::Document,
+                });
+            } else {
+                warnings.push(Warning {
+                    field: "documents",
+                    index: i,
+                    reason: "sha256 must be 64 hexadecimal digits".into(),
+                });
+            }
+        }
+        for (i, v) in a.ips.iter().enumerate() {
+            match ip::normalize(v) {
+                Ok(n) if n.is_single() => probes.push(Probe {
+                    field: "ips",
+                    input: v.clone(),
+                    normalized: n.canonical(),
+                    rules: Vec::new(),
+                    kind: Kind::Ip,
+                    key: KeyKind::Ip,
+                }),
+                Ok(_) => warnings.push(Warning {
+                    field: "ips",
+                    index: i,
+                    reason: "a range is not an applicant's address".into(),
+                }),
+                Err(err) => warnings.push(Warning { field: "ips", index: i, reason: err.to_string() }),
+            }
+        }
+        for (i, n) in a.names.iter().enumerate() {
+            match name::normalize(n) {
+                Some(f) => probes.push(Probe {
+                    field: "names",
+                    input: n.clone(),
+                    normalized: f.key,
+                    rules: f.rules,
+                    kind: Kind::Name,
+                    key: KeyKind::Name,
+                }),
+                None => warnings.push(Warning { field: "names", index: i, reason: "no letters in the name".into() }),
+            }
+        }
+        probes
+    }
+
+    /// Screens one applicant.
+    pub fn screen(&self, a: &Applicant, viewer: &Viewer, opts: &Options) -> Screening {
+        let mut warnings = Vec::new();
+        let mut probes = self.probes(a, opts, &mut warnings);
+        // Evidence per group, split by visibility.
+        let mut shown: HashMap<Group, Vec<Ev>> = HashMap::new();
+        let mut hidden: HashMap<Group, Vec<Ev>> = HashMap::new();
+        for (pi, probe) in probes.iter().enumerate() {
+            let mut found: Vec<(u32, Tie, MatchKind, Option<String>)> = Vec::new();
+            for n in self.lookup(probe.key, &probe.normalized) {
+                for t in self.ties(n, viewer) {
+                    found.push((n, t, MatchKind::Exact, None));
+                }
+            }
+            if probe.key == KeyKind::Ip
+                && let Ok(addr) = probe.normalized.parse::<IpAddr>()
+            {
+                for (net, n) in self.ranges_containing(addr) {
+                    for t in self.ties(n, viewer) {
+                        found.push((n, t, MatchKind::InRange, Some(net.canonical())));
+                    }
+                }
+            }
+            self.weigh(pi, probe, &found, &mut shown, &mut hidden);
+        }
+        // Resume near-duplicates.
+        if let Some(text) = &a.resume_text
+            && let Some(sig) = resume::signature(text)
+        {
+            let pi = probes.len();
+            probes.push(Probe {
+                field: "resume_text",
+                input: format!("({} characters)", text.chars().count()),
+                normalized: "MinHash of 3-word shingles".into(),
+                rules: Vec::new(),
+                kind: Kind::Resume,
+                key: KeyKind::Document,
+            });
+            for note in self.resume_candidates(&sig) {
+                let stored = &self.sigs[self.nodes[note as usize].sig as usize];
+                let s = sig.similarity(stored);
+                let w = score::resume_weight(s);
+                if w <= 0.0 {
+                    continue;
+                }
+                for t in self.ties(note, viewer) {
+                    let ev = Ev {
+                        probe: pi,
+                        kind: Kind::Resume,
+                        node: note,
+                        persona: t.persona,
+                        weight: w + score::confidence_penalty(t.confidence),
+                        match_kind: MatchKind::NearDuplicate,
+                        similarity: Some((s * 1000.0).round() / 1000.0),
+                        stored: None,
+                        confidence: t.confidence,
+                        notes: Vec::new(),
+                    };
+                    if t.visible { &mut shown } else { &mut hidden }.entry(t.group).or_default().push(ev);
+                }
+            }
+        }
+        // Fuzzy names, only beside other evidence (never a way in on their own).
+        let names: Vec<(usize, String)> = probes
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.key == KeyKind::Name)
+            .map(|(i, p)| (i, p.normalized.clone()))
+            .collect();
+        if !names.is_empty() {
+            for (g, evs) in shown.iter_mut() {
+                if evs.iter().any(|e| matches!(e.kind, Kind::Name | Kind::NameFuzzy)) {
+                    continue;
+                }
+                let mut best: Option<(f64, usize, u32)> = None;
+                for p in self.personas_of(*g, viewer) {
+                    let Some(stored) = name::normalize(&self.nodes[p as usize].label) else { continue };
+                    for (pi, key) in &names {
+                        let s = strsim::jaro_winkler(key, &stored.key);
+                        if s >= 0.9 && best.is_none_or(|b| s > b.0) {
+                            best = Some((s, *pi, p));
+                        }
+                    }
+                }
+                if let Some((s, pi, p)) = best {
+                    let stolen = self.nodes[p as usize].flags & STOLEN != 0;
+                    evs.push(Ev {
+                        probe: pi,
+                        kind: Kind::NameFuzzy,
+                        node: p,
+                        persona: Some(p),
+                        weight: if stolen { 0.0 } else { Kind::NameFuzzy.weight() },
+                        match_kind: MatchKind::Fuzzy,
+                        similarity: Some((s * 1000.0).round() / 1000.0),
+                        stored: Some(self.nodes[p as usize].label.to_string()),
+                        confidence: None,
+                        notes: if stolen { vec![STOLEN_NOTE.into()] } else { Vec::new() },
+                    });
+                }
+            }
+        }
+
+        let mut candidates: Vec<Candidate> =
+            shown.into_iter().map(|(g, evs)| self.candidate(g, evs, &probes, opts)).collect();
+        candidates.retain(|c| !c.evidence.is_empty());
+        candidates.sort_by(|x, y| y.llr.total_cmp(&x.llr).then_with(|| x.actor.cmp(&y.actor)));
+        let restricted: Option<Decision> = hidden
+            .into_iter()
+            .map(|(g, evs)| self.candidate(g, evs, &probes, opts).decision)
+            .filter(|d| *d >= Decision::Review)
+            .max();
+        let mut decision = candidates.first().map_or(Decision::Clear, |c| c.decision);
+        let score = candidates.first().map_or(0.0, |c| c.score);
+        candidates.truncate(opts.max_matches);
+        let mut matches: Vec<Hit> = candidates.into_iter().map(Hit::Candidate).collect();
+        if restricted.is_some() {
+            decision = decision.max(Decision::Review);
+            matches.push(Hit::Restricted(Restricted { restricted: true, contact: opts.contact.clone() }));
+        }
+        Screening { reference: a.reference.clone(), decision, score, matches, warnings }
+    }
+
+    /// Turns the ties found for one probe into evidence, with the commonness discount.
+    fn weigh(
+        &self,
+        pi: usize,
+        probe: &Probe,
+        found: &[(u32, Tie, MatchKind, Option<String>)],
+        shown: &mut HashMap<Group, Vec<Ev>>,
+        hidden: &mut HashMap<Group, Vec<Ev>>,
+    ) {
+        if found.is_empty() {
+            return;
+        }
+        for visible in [true, false] {
+            let groups: BTreeSet<Group> = found.iter().filter(|f| f.1.visible == visible).map(|f| f.1.group).collect();
+            let n = groups.len();
+            if n == 0 {
+                continue;
+            }
+            let discount = (n as f64).log10();
+            for (node, tie, mk, stored) in found.iter().filter(|f| f.1.visible == visible) {
+                let flags = self.nodes[*node as usize].flags;
+                let mut kind = if *mk == MatchKind::InRange { Kind::IpRange } else { probe.kind };
+                if kind == Kind::Phone && flags & CHEAP_PHONE != 0 {
+                    kind = Kind::PhoneCheap;
+                }
+                if kind == Kind::AccountLogin && flags & ACCOUNT_ID != 0 {
+                    kind = Kind::AccountId;
+                }
+                let mut notes = Vec::new();
+                let mut weight = kind.weight() + score::confidence_penalty(tie.confidence);
+                if n > 1 {
+                    weight -= discount;
+                    notes.push(format!("the value is tied to {n} different actors: weight lowered by log10({n})"));
+                }
+                if kind == Kind::Name
+                    && let Some(p) = tie.persona
+                    && self.nodes[p as usize].flags & STOLEN != 0
+                {
+                    weight = 0.0;
+                    notes.push(STOLEN_NOTE.into());
+                }
+                let ev = Ev {
+                    probe: pi,
+                    kind,
+                    node: *node,
+                    persona: tie.persona,
+                    weight: weight.max(0.0),
+                    match_kind: *mk,
+                    similarity: None,
+                    stored: stored.clone(),
+                    confidence: tie.confidence,
+                    notes,
+                };
+                if visible { &mut *shown } else { &mut *hidden }.entry(tie.group).or_default().push(ev);
+            }
+        }
+    }
+
+    fn candidate(&self, g: Group, mut evs: Vec<Ev>, probes: &[Probe], opts: &Options) -> Candidate {
+        // One piece per input value (the best tie), then one per correlated kind.
+        evs.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+        let mut seen_probe = BTreeSet::new();
+        let mut seen_class = BTreeSet::new();
+        let mut kept = Vec::new();
+        for e in evs {
+            if !seen_probe.insert(e.probe) {
+                continue;
+            }
+            if e.kind.best_only() {
+                let class = match e.kind {
+                    Kind::Name | Kind::NameFuzzy => 0,
+                    Kind::Ip | Kind::IpRange => 1,
+                    _ => 2,
+                };
+                if !seen_class.insert(class) {
+                    continue;
+                }
+            }
+            kept.push(e);
+        }
+        let llr: f64 = kept.iter().map(|e| e.weight).sum();
+        let strong = kept.iter().any(|e| e.kind.is_strong() && e.weight > 0.0);
+        let posterior = score::posterior(llr);
+        let decision = score::decide(posterior, strong, opts.match_at, opts.review_at);
+        let mut personas: Vec<u32> = kept.iter().filter_map(|e| e.persona).collect();
+        personas.sort_unstable();
+        personas.dedup();
+        let (actor, actor_name) = match g {
+            Group::Actor(a) => {
+                let n = &self.nodes[a as usize];
+                (Some(n.id()), Some(n.label.to_string()).filter(|s| !s.is_empty()))
+            }
+            _ => (None, None),
+        };
+        let evidence = kept
+            .into_iter()
+            .map(|e| {
+                let p = &probes[e.probe];
+                let node = &self.nodes[e.node as usize];
+                let object = self.nodes[node.primary(e.node) as usize].id();
+                Evidence {
+                    field: p.field,
+                    input: p.input.clone(),
+                    normalized: p.normalized.clone(),
+                    rules: p.rules.clone(),
+                    object,
+                    stored: e.stored,
+                    kind: e.match_kind,
+                    similarity: e.similarity,
+                    tlp: self.access[node.access as usize].tlp,
+                    confidence: e.confidence,
+                    via: e.persona.map(|p| self.nodes[p as usize].id()),
+                    weight: (e.weight * 1000.0).round() / 1000.0,
+                    notes: e.notes,
+                }
+            })
+            .collect();
+        Candidate {
+            actor,
+            actor_name,
+            personas: personas
+                .into_iter()
+                .map(|p| {
+                    let n = &self.nodes[p as usize];
+                    PersonaRef {
+                        id: n.id(),
+                        name: Some(n.label.to_string()).filter(|s| !s.is_empty()),
+                        stolen_identity: n.flags & STOLEN != 0,
+                    }
+                })
+                .collect(),
+            score: (posterior * 10_000.0).round() / 10_000.0,
+            decision,
+            evidence,
+            strong,
+            llr,
+        }
+    }
+
+    /// Looks up one identifier or name typed into a search box: every reading of `q` that
+    /// normalises (email, phone, wallet, account, IP, document hash, name) is screened, and
+    /// the candidates come back ranked, with restricted hits counted but not shown.
+    pub fn search(&self, q: &str, viewer: &Viewer, opts: &Options) -> Screening {
+        let q = q.trim();
+        let mut a = Applicant { reference: "search".into(), ..Default::default() };
+        if q.contains('@') && !q.starts_with('@') {
+            a.emails.push(q.into());
+        }
+        if wallet::parse(q).is_ok() {
+            a.wallets.push(super::input::WalletInput { chain: None, address: q.into() });
+        }
+        if ip::normalize(q).is_ok_and(|n| n.is_single()) {
+            a.ips.push(q.into());
+        }
+        if q.len() == 64 && q.bytes().all(|b| b.is_ascii_hexdigit()) {
+            a.documents.push(super::input::DocumentInput { sha256: q.into() });
+        }
+        if (q.contains('/') || q.contains("://")) && account::from_url(q).is_ok() {
+            a.accounts.push(super::input::AccountInput { url: Some(q.into()), ..Default::default() });
+        }
+        if let Some((p, u)) = q.split_once(':')
+            && !u.starts_with("//")
+            && account::from_handle(p, u).is_ok()
+        {
+            a.accounts.push(super::input::AccountInput {
+                platform: Some(p.into()),
+                username: Some(u.into()),
+                ..Default::default()
+            });
+        }
+        let digits = q.chars().filter(char::is_ascii_digit).count();
+        if digits >= 7 && q.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
+            a.phones.push(q.into());
+        }
+        if a.emails.is_empty()
+            && a.wallets.is_empty()
+            && a.ips.is_empty()
+            && a.documents.is_empty()
+            && a.phones.is_empty()
+        {
+            a.names.push(q.into());
+        }
+        let mut opts = opts.clone();
+        opts.max_matches = 50;
+        let mut s = self.screen(&a, viewer, &opts);
+        s.warnings.clear();
+        s
+    }
+}
+
+const STOLEN_NOTE: &str = "the name of a real person whose identity was stolen: not evidence on its own";
+
+/// How many restricted hits an answer holds.
+pub fn restricted_count(s: &Screening) -> usize {
+    s.matches.iter().filter(|h| matches!(h, Hit::Restricted(_))).count()
+}

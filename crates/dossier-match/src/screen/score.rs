@@ -1,0 +1,162 @@
+//! Evidence weights as log10 likelihood ratios, and the decision rule.
+//!
+//! A weight is `log10( P(the applicant's value agrees with the stored one | the applicant is
+//! this actor) / P(it agrees | the applicant is innocent) )`. The numerator is of order one
+//! for every kind (operatives reuse their team's identifiers; that is the premise), so a
+//! weight is essentially minus the log of how often an innocent applicant would present the
+//! very same value:
+//!
+//! | evidence | weight | why |
+//! |---|---|---|
+//! | email address | 6.0 | an address belongs to one person; reuse by someone else after deletion or by typo is of order one in a million |
+//! | document SHA-256 | 6.0 | the same file byte for byte |
+//! | platform user id | 6.0 | assigned by the platform, never reissued |
+//! | platform login | 5.0 | unique at any time, but renamed and reclaimed |
+//! | wallet address | 5.0 | unique keys, but exchange deposit and hot wallets serve many people |
+//! | phone number | 4.5 | numbers are recycled after months |
+//! | VoIP / toll-free / premium phone | 3.5 | rented and recycled quickly |
+//! | resume near-duplicate | 0–4.0 by similarity | independent resumes share phrases, not documents: shingle Jaccard above 0.5 means copying |
+//! | IP address | 1.5 | residential addresses rotate; VPN exits are shared (see below) |
+//! | IP inside a stored range | 0.5 | |
+//! | name, after folding | 1.5 | common names are shared by thousands |
+//! | name, fuzzy (Jaro-Winkler ≥ 0.9), only beside other evidence | 0.5 | |
+//! | name of a stolen real identity | 0 | the real person applying under their own name is innocent |
+//!
+//! Two corrections keep weights honest on real data: a value tied to `n` different actors
+//! is common infrastructure (a VPN exit, an exchange wallet, a popular name), so its weight
+//! drops by `log10 n`; and a tie asserted with STIX `confidence` c (0–100) is only true with
+//! probability c/100, which multiplies the likelihood ratio by about c/100.
+//!
+//! The prior odds that a screened applicant is an operative are 1:1000. A candidate is a
+//! `match` when its posterior reaches [`MATCH_POSTERIOR`] *and* it has at least one strong
+//! (identifier) piece of evidence — names, IPs and resumes alone never make a match; it is
+//! `review` from [`REVIEW_POSTERIOR`]; otherwise `clear`.
+
+use super::Decision;
+
+/// log10 prior odds that a screened applicant is an operative of a given actor.
+pub const PRIOR_LOG_ODDS: f64 = -3.0;
+/// Posterior from which a candidate with strong evidence is a `match`.
+pub const MATCH_POSTERIOR: f64 = 0.95;
+/// Posterior from which a candidate is `review`.
+pub const REVIEW_POSTERIOR: f64 = 0.5;
+
+/// The kinds of evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Email,
+    Document,
+    AccountId,
+    AccountLogin,
+    Wallet,
+    Phone,
+    PhoneCheap,
+    Resume,
+    Ip,
+    IpRange,
+    Name,
+    NameFuzzy,
+}
+
+impl Kind {
+    /// The base weight (log10 likelihood ratio).
+    pub fn weight(self) -> f64 {
+        match self {
+            Kind::Email | Kind::Document | Kind::AccountId => 6.0,
+            Kind::AccountLogin | Kind::Wallet => 5.0,
+            Kind::Phone => 4.5,
+            Kind::PhoneCheap => 3.5,
+            Kind::Resume => 4.0,
+            Kind::Ip => 1.5,
+            Kind::IpRange => 0.5,
+            Kind::Name => 1.5,
+            Kind::NameFuzzy => 0.5,
+        }
+    }
+
+    /// Identifiers: only these can make a match.
+    pub fn is_strong(self) -> bool {
+        matches!(
+            self,
+            Kind::Email
+                | Kind::Document
+                | Kind::AccountId
+                | Kind::AccountLogin
+                | Kind::Wallet
+                | Kind::Phone
+                | Kind::PhoneCheap
+        )
+    }
+
+    /// Kinds of which only the best piece counts per candidate (they are correlated: two
+    /// spellings of a name, two IPs of one VPN).
+    pub fn best_only(self) -> bool {
+        matches!(self, Kind::Name | Kind::NameFuzzy | Kind::Ip | Kind::IpRange | Kind::Resume)
+    }
+}
+
+/// The weight of a resume whose estimated shingle Jaccard similarity is `s`: nothing below
+/// 0.3 (stock phrases), rising linearly to 2.0 at 0.5 and to the full 4.0 at 0.9.
+pub fn resume_weight(s: f64) -> f64 {
+    if s < 0.3 {
+        0.0
+    } else if s < 0.5 {
+        (s - 0.3) / 0.2 * 2.0
+    } else {
+        (2.0 + (s - 0.5) / 0.4 * 2.0).min(Kind::Resume.weight())
+    }
+}
+
+/// How much a tie asserted with `confidence` (0–100) lowers a weight: log10(c/100), with
+/// unknown confidence counting as certain and 0 as 1.
+pub fn confidence_penalty(confidence: Option<u8>) -> f64 {
+    match confidence {
+        Some(c) => (f64::from(c.clamp(1, 100)) / 100.0).log10(),
+        None => 0.0,
+    }
+}
+
+/// The posterior probability for summed weights `llr` under the prior.
+pub fn posterior(llr: f64) -> f64 {
+    let log_odds = PRIOR_LOG_ODDS + llr;
+    1.0 / (1.0 + 10f64.powf(-log_odds))
+}
+
+/// The decision rule, with thresholds that an evaluation may sweep.
+pub fn decide(posterior: f64, strong: bool, match_at: f64, review_at: f64) -> Decision {
+    if strong && posterior >= match_at {
+        Decision::Match
+    } else if posterior >= review_at {
+        Decision::Review
+    } else {
+        Decision::Clear
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_strong_identifier_is_a_match_and_names_alone_never_are() {
+        let p = posterior(Kind::Email.weight());
+        assert!(p > 0.99);
+        assert_eq!(decide(p, true, MATCH_POSTERIOR, REVIEW_POSTERIOR), Decision::Match);
+        // A common name plus a shared IP stays clear.
+        let p = posterior(Kind::Name.weight() + Kind::Ip.weight());
+        assert_eq!(decide(p, false, MATCH_POSTERIOR, REVIEW_POSTERIOR), Decision::Clear);
+        // Even overwhelming weak evidence is at most review.
+        assert_eq!(decide(posterior(20.0), false, MATCH_POSTERIOR, REVIEW_POSTERIOR), Decision::Review);
+        // A near-identical resume alone asks for review.
+        let p = posterior(resume_weight(0.9));
+        assert_eq!(decide(p, false, MATCH_POSTERIOR, REVIEW_POSTERIOR), Decision::Review);
+        assert_eq!(resume_weight(0.2), 0.0);
+    }
+
+    #[test]
+    fn weights_fall_with_confidence() {
+        assert_eq!(confidence_penalty(None), 0.0);
+        assert!((confidence_penalty(Some(50)) + 0.301).abs() < 0.001);
+        assert!(confidence_penalty(Some(0)).is_finite());
+    }
+}

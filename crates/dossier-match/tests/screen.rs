@@ -1,0 +1,251 @@
+//! The screening engine on a small hand-made graph: decisions, explanations, TLP.
+
+use dossier_match::screen::{self, Access, Applicant, Decision, Hit, Index, Options};
+use dossier_stix::{Role, Tlp, Viewer};
+use serde_json::json;
+
+const ACTOR: &str = "threat-actor--00000000-0000-4000-8000-000000000001";
+const ACTOR2: &str = "threat-actor--00000000-0000-4000-8000-000000000002";
+const P1: &str = "identity--00000000-0000-4000-8000-000000000011";
+const P2: &str = "identity--00000000-0000-4000-8000-000000000012";
+const STOLEN: &str = "identity--00000000-0000-4000-8000-000000000013";
+const P3: &str = "identity--00000000-0000-4000-8000-000000000021";
+const EMAIL: &str = "email-addr--00000000-0000-5000-8000-000000000101";
+const WALLET: &str = "cryptocurrency-wallet--00000000-0000-5000-8000-000000000102";
+const PHONE: &str = "phone-number--00000000-0000-5000-8000-000000000103";
+const RED_EMAIL: &str = "email-addr--00000000-0000-5000-8000-000000000104";
+const VPN: &str = "ipv4-addr--00000000-0000-5000-8000-000000000105";
+const STAFF_WALLET: &str = "cryptocurrency-wallet--00000000-0000-5000-8000-000000000106";
+const NOTE: &str = "note--00000000-0000-4000-8000-000000000201";
+
+const RESUME: &str = "Senior blockchain engineer with eight years building decentralized exchanges, cross-chain bridges and smart contract audits for fintech startups; led remote teams across time zones, shipped React and TypeScript front ends, designed Solidity vaults and Rust indexers, and mentored junior developers on security reviews.";
+
+fn access(tlp: Tlp, owner: i64) -> Access {
+    Access { tlp, owner, recipients: Vec::new(), staff_only: false, confidence: Some(90) }
+}
+
+fn rel(n: u32, src: &str, dst: &str) -> (String, String) {
+    let id = format!("relationship--00000000-0000-4000-8000-{n:012}");
+    let j = json!({"type": "relationship", "id": id, "relationship_type": "related-to", "source_ref": src, "target_ref": dst});
+    (id, j.to_string())
+}
+
+fn index() -> Index {
+    let mut ix = Index::new();
+    let amber = access(Tlp::Amber, 1);
+    // Relationships first: the index must not depend on arrival order.
+    for (n, s, d) in [
+        (301, P1, ACTOR),
+        (302, P2, ACTOR),
+        (303, ACTOR, STOLEN),
+        (304, P1, EMAIL),
+        (305, P1, WALLET),
+        (306, P2, WALLET),
+        (307, P2, PHONE),
+        (308, P1, VPN),
+        (309, P3, ACTOR2),
+        (310, P3, VPN),
+        (312, P3, STAFF_WALLET),
+    ] {
+        let (id, j) = rel(n, s, d);
+        ix.upsert(&id, &j, amber.clone());
+    }
+    let (id, j) = rel(311, P2, RED_EMAIL);
+    ix.upsert(&id, &j, access(Tlp::Red, 2));
+    ix.upsert(ACTOR, &json!({"type": "threat-actor", "name": "IT worker team JADE"}).to_string(), amber.clone());
+    ix.upsert(ACTOR2, &json!({"type": "threat-actor", "name": "team ONYX"}).to_string(), amber.clone());
+    for (id, name) in [(P1, "Kim Chol-su"), (P2, "Pak Yong-ho"), (P3, "Ri Myong-chol")] {
+        ix.upsert(
+            id,
+            &json!({"type": "identity", "name": name, "identity_class": "individual"}).to_string(),
+            amber.clone(),
+        );
+    }
+    ix.upsert(
+        STOLEN,
+        &json!({"type": "identity", "name": "Daniel Whitfield", "identity_class": "individual", "labels": ["stolen-identity"]})
+            .to_string(),
+        amber.clone(),
+    );
+    ix.upsert(EMAIL, &json!({"type": "email-addr", "value": "cholsu.dev@gmail.com"}).to_string(), amber.clone());
+    ix.upsert(
+        WALLET,
+        &json!({"type": "cryptocurrency-wallet", "value": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}).to_string(),
+        amber.clone(),
+    );
+    ix.upsert(PHONE, &json!({"type": "phone-number", "value": "+12025550143"}).to_string(), amber.clone());
+    ix.upsert(
+        RED_EMAIL,
+        &json!({"type": "email-addr", "value": "secret.op@proton.me"}).to_string(),
+        access(Tlp::Red, 2),
+    );
+    ix.upsert(VPN, &json!({"type": "ipv4-addr", "value": "198.51.100.7"}).to_string(), amber.clone());
+    let mut staff = access(Tlp::Green, 1);
+    staff.staff_only = true;
+    ix.upsert(
+        STAFF_WALLET,
+        &json!({"type": "cryptocurrency-wallet", "value": "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7"}).to_string(),
+        staff,
+    );
+    ix.upsert(NOTE, &json!({"type": "note", "content": RESUME, "object_refs": [P2]}).to_string(), amber);
+    ix
+}
+
+fn member(org: i64) -> Viewer {
+    Viewer { org, role: Role::Member, isac: false }
+}
+
+fn applicant(v: serde_json::Value) -> Applicant {
+    screen::input::from_json(v.to_string().as_bytes(), &Default::default()).unwrap()
+}
+
+fn run(ix: &Index, v: serde_json::Value, viewer: Viewer) -> screen::Screening {
+    ix.screen(&applicant(v), &viewer, &Options::default())
+}
+
+fn top(s: &screen::Screening) -> &screen::Candidate {
+    match &s.matches[0] {
+        Hit::Candidate(c) => c,
+        Hit::Restricted(_) => panic!("restricted first"),
+    }
+}
+
+#[test]
+fn a_perturbed_email_is_a_match_with_its_explanation() {
+    let ix = index();
+    let s = run(
+        &ix,
+        json!({"ref": "a1", "names": ["John Smith"], "emails": ["Cholsu.Dev+jobs@googlemail.com"]}),
+        member(3),
+    );
+    assert_eq!(s.decision, Decision::Match, "{s:?}");
+    let c = top(&s);
+    assert_eq!(c.actor.as_deref(), Some(ACTOR));
+    let e = &c.evidence[0];
+    assert_eq!((e.field, e.object.as_str(), e.normalized.as_str()), ("emails", EMAIL, "cholsudev@gmail.com"));
+    assert_eq!(e.via.as_deref(), Some(P1));
+    assert!(!e.rules.is_empty());
+}
+
+#[test]
+fn evidence_from_two_personas_adds_up_to_one_actor() {
+    let ix = index();
+    let s = run(
+        &ix,
+        json!({"ref": "a2", "wallets": [{"address": "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"}], "phones": ["(202) 555-0143"]}),
+        member(3),
+    );
+    assert_eq!(s.decision, Decision::Match);
+    let candidates: Vec<_> = s.matches.iter().filter(|h| matches!(h, Hit::Candidate(_))).collect();
+    assert_eq!(candidates.len(), 1, "{s:?}");
+    let c = top(&s);
+    assert_eq!(c.evidence.len(), 2);
+    assert_eq!(c.personas.len(), 2);
+}
+
+#[test]
+fn names_alone_never_match_and_a_stolen_identity_counts_for_nothing() {
+    let ix = index();
+    let s = run(&ix, json!({"ref": "a3", "names": ["Gim Cheol-su"]}), member(3));
+    assert_eq!(s.decision, Decision::Clear, "{s:?}");
+    assert_eq!(top(&s).evidence[0].field, "names");
+    let s = run(&ix, json!({"ref": "a4", "names": ["Daniel Whitfield"]}), member(3));
+    assert_eq!(s.decision, Decision::Clear);
+    assert!(s.matches.iter().all(|h| match h {
+        Hit::Candidate(c) => c.evidence.iter().all(|e| e.weight == 0.0),
+        Hit::Restricted(_) => false,
+    }));
+}
+
+#[test]
+fn red_data_yields_a_restricted_hit_without_values_to_other_members() {
+    let ix = index();
+    let input = json!({"ref": "a5", "emails": ["secret.op@proton.me"]});
+    let s = run(&ix, input.clone(), member(3));
+    assert_eq!(s.decision, Decision::Review);
+    let text = serde_json::to_string(&s).unwrap();
+    assert!(text.contains("\"restricted\":true"), "{text}");
+    for secret in [RED_EMAIL, P2, ACTOR, "secret.op", "Pak"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+    // The owner and ISAC analysts see it.
+    for viewer in [member(2), Viewer { org: 9, role: Role::Analyst, isac: true }] {
+        let s = run(&ix, input.clone(), viewer);
+        assert_eq!(s.decision, Decision::Match, "{viewer:?}");
+        assert_eq!(top(&s).evidence[0].object, RED_EMAIL);
+    }
+}
+
+#[test]
+fn staff_only_collections_are_hidden_from_members() {
+    let ix = index();
+    let input = json!({"ref": "a6", "wallets": [{"address": "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7"}]});
+    let s = run(&ix, input.clone(), member(1));
+    assert!(s.matches.iter().all(|h| matches!(h, Hit::Restricted(_))), "{s:?}");
+    let s = run(&ix, input, Viewer { org: 9, role: Role::Analyst, isac: true });
+    assert_eq!(top(&s).actor.as_deref(), Some(ACTOR2));
+}
+
+#[test]
+fn a_value_shared_by_several_actors_weighs_less() {
+    let ix = index();
+    let s = run(&ix, json!({"ref": "a7", "ips": ["198.51.100.7"]}), member(3));
+    assert_eq!(s.decision, Decision::Clear);
+    let c = top(&s);
+    assert!(c.evidence[0].weight < 1.3, "{:?}", c.evidence[0]);
+    assert!(!c.evidence[0].notes.is_empty());
+}
+
+#[test]
+fn a_near_duplicate_resume_asks_for_review_and_fuzzy_names_support_it() {
+    let ix = index();
+    let edited = RESUME.replace("eight", "seven").replace("mentored", "coached");
+    let s = run(&ix, json!({"ref": "a8", "resume_text": edited, "names": ["Pak Yongho"]}), member(3));
+    assert_eq!(s.decision, Decision::Review, "{s:?}");
+    let c = top(&s);
+    assert!(c.evidence.iter().any(|e| e.field == "resume_text"));
+    assert!(c.evidence.iter().any(|e| e.field == "names"));
+}
+
+#[test]
+fn removal_and_revocation_take_effect() {
+    let mut ix = index();
+    ix.remove(EMAIL);
+    let s = run(&ix, json!({"ref": "a9", "emails": ["cholsu.dev@gmail.com"]}), member(3));
+    assert_eq!(s.decision, Decision::Clear);
+    assert!(s.matches.is_empty());
+    // A revoked relationship cuts the tie: the wallet then stands alone.
+    let (id, _) = rel(305, P1, WALLET);
+    let revoked = json!({"type": "relationship", "revoked": true}).to_string();
+    ix.upsert(&id, &revoked, access(Tlp::Amber, 1));
+    let (id, _) = rel(306, P2, WALLET);
+    ix.upsert(&id, &revoked, access(Tlp::Amber, 1));
+    let s = run(
+        &ix,
+        json!({"ref": "a10", "wallets": [{"address": "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"}]}),
+        member(3),
+    );
+    assert_eq!(top(&s).actor, None);
+}
+
+#[test]
+fn invalid_values_are_reported_not_matched() {
+    let ix = index();
+    let s = run(
+        &ix,
+        json!({"ref": "a11", "wallets": [{"address": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"}], "emails": ["nope"]}),
+        member(3),
+    );
+    assert_eq!(s.decision, Decision::Clear);
+    assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
+    assert!(s.warnings.iter().any(|w| w.reason.contains("EIP-55")));
+}
+
+#[test]
+fn search_finds_identifiers_and_names() {
+    let ix = index();
+    let s = ix.search("cholsu.dev@gmail.com", &member(3), &Options::default());
+    assert_eq!(top(&s).actor.as_deref(), Some(ACTOR));
+    let s = ix.search("Ri Myong Chol", &member(3), &Options::default());
+    assert_eq!(top(&s).actor.as_deref(), Some(ACTOR2));
+}
