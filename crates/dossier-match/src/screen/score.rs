@@ -16,7 +16,7 @@
 //! | phone number | 4.5 | numbers are recycled after months |
 //! | VoIP / toll-free / premium phone | 3.5 | rented and recycled quickly |
 //! | resume near-duplicate | 0–4.0 by similarity | independent resumes share phrases, not documents: shingle Jaccard above 0.5 means copying |
-//! | IP address | 1.5 | residential addresses rotate; VPN exits are shared (see below) |
+//! | IP address | 1.0 | residential addresses rotate to other customers; VPN and proxy exits are shared by thousands (see below) |
 //! | IP inside a stored range | 0.5 | |
 //! | name, after folding | 1.5 | common names are shared by thousands |
 //! | name, fuzzy (Jaro-Winkler ≥ 0.9), only beside other evidence | 0.5 | |
@@ -67,7 +67,7 @@ impl Kind {
             Kind::Phone => 4.5,
             Kind::PhoneCheap => 3.5,
             Kind::Resume => 4.0,
-            Kind::Ip => 1.5,
+            Kind::Ip => 1.0,
             Kind::IpRange => 0.5,
             Kind::Name => 1.5,
             Kind::NameFuzzy => 0.5,
