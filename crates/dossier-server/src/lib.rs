@@ -12,6 +12,8 @@ mod api;
 mod auth;
 mod error;
 mod media;
+mod screen_api;
+pub mod screening;
 mod taxii;
 
 use std::net::SocketAddr;
@@ -56,6 +58,12 @@ pub struct Config {
     pub cache_ttl: Duration,
     /// Longest time one request may take before it is answered with 503.
     pub request_timeout: Duration,
+    /// Whom a restricted screening hit tells the member to contact.
+    pub screen_contact: String,
+    /// Region for national phone numbers when an applicant's data gives none.
+    pub default_region: Option<String>,
+    /// Threads that screen one batch.
+    pub screen_threads: usize,
 }
 
 impl Default for Config {
@@ -71,6 +79,9 @@ impl Default for Config {
             concurrent_reads: 4,
             cache_ttl: Duration::from_secs(5),
             request_timeout: Duration::from_secs(60),
+            screen_contact: "the ISAC analysts".into(),
+            default_region: Some("US".into()),
+            screen_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
 }
@@ -89,6 +100,10 @@ pub(crate) struct Inner {
     /// list, each kept for `config.cache_ttl` to spare two store look-ups per request.
     pub tokens: std::sync::Mutex<std::collections::HashMap<[u8; 32], (Instant, dossier_store::TokenInfo, Org)>>,
     pub orgs: std::sync::Mutex<Option<(Instant, Arc<Vec<Org>>)>>,
+    /// The screening index, kept current from the change log.
+    pub screener: Arc<screening::Screener>,
+    /// Key of the identifier hashes in the audit log.
+    pub audit_key: Vec<u8>,
 }
 
 type AuditReply = tokio::sync::oneshot::Sender<Result<(), String>>;
@@ -151,6 +166,13 @@ impl AppState {
         let throttle = auth::Throttle::new(config.auth_failures, config.auth_window);
         let audit = AuditWriter::start(store.clone());
         let read_slots = tokio::sync::Semaphore::new(config.concurrent_reads.max(1));
+        let options = dossier_match::screen::Options {
+            contact: config.screen_contact.clone(),
+            default_region: config.default_region.clone(),
+            ..Default::default()
+        };
+        let screener = Arc::new(screening::Screener::build(store.as_ref(), options)?);
+        let audit_key = store.secret("audit-hash")?;
         Ok(Self(Arc::new(Inner {
             store,
             config,
@@ -160,6 +182,8 @@ impl AppState {
             read_slots,
             tokens: Default::default(),
             orgs: Default::default(),
+            screener,
+            audit_key,
         })))
     }
 
@@ -225,10 +249,23 @@ impl AppState {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Returned(pub u64);
 
+/// What the audit log records as the request's parameters, when the handler knows better
+/// than the query string (screening and search: keyed hashes instead of identifiers).
+#[derive(Clone, Debug)]
+pub struct AuditParams(pub String);
+
+impl AppState {
+    /// Index statistics and the build report, for `/healthz`-style checks and benchmarks.
+    pub fn screening(&self) -> &screening::Screener {
+        &self.0.screener
+    }
+}
+
 /// Builds the router.
 pub fn app(state: AppState) -> Router {
     let authed = taxii::router(state.clone())
         .merge(api::router())
+        .merge(screen_api::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate_and_audit));
     Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
@@ -287,6 +324,12 @@ async fn authenticate_and_audit(
         .into_response(),
     };
     let returned = resp.extensions().get::<Returned>().copied().unwrap_or_default().0;
+    let params = match resp.extensions().get::<AuditParams>() {
+        Some(p) => Some(p.0.clone()),
+        // Identifiers of people never reach the log in clear, even in a refused request.
+        None if path.starts_with("/api/v1/search") || path.starts_with("/api/v1/screen") => None,
+        None => params,
+    };
     let record = AuditRecord {
         at: now_micros(),
         org: Some(org.id),

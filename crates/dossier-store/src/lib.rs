@@ -313,6 +313,22 @@ pub struct Entry {
     pub recipients: Vec<OrgId>,
 }
 
+/// One entry of the change log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub seq: i64,
+    pub op: ChangeOp,
+    /// The object's id (for a removal, recorded with the change; `None` in logs written
+    /// before schema 4 when the version is gone).
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOp {
+    Add,
+    Remove,
+}
+
 /// One organization's submission of an object.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Provenance {
@@ -415,6 +431,22 @@ pub trait ObjectStore: Send + Sync {
     /// The sequence number of the newest change-log entry (0 when empty).
     fn last_change(&self) -> Result<i64, StoreError>;
 
+    /// Change-log entries after `seq`, oldest first, at most `limit`: for followers such as
+    /// the screening index.
+    fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>, StoreError>;
+
+    /// The newest version of every object of `types` (or of the objects `ids`, when given),
+    /// across all collections, for an index that must apply the policy itself: the entry's
+    /// `tlp` is the most restrictive of its collections', and `staff_only` tells whether
+    /// every collection holding it is readable by ISAC staff only. Revoked versions are
+    /// included (the index drops them).
+    fn scan_latest(
+        &self,
+        types: &[&str],
+        ids: Option<&[String]>,
+        visit: &mut dyn FnMut(&EntryRef<'_>, bool) -> bool,
+    ) -> Result<(), StoreError>;
+
     /// Number of stored object versions and of distinct objects.
     fn counts(&self) -> Result<(u64, u64), StoreError>;
 
@@ -442,6 +474,9 @@ pub trait ObjectStore: Send + Sync {
 pub trait Directory: Send + Sync {
     fn add_org(&self, name: &str) -> Result<Org, StoreError>;
     fn orgs(&self) -> Result<Vec<Org>, StoreError>;
+    /// A random 32-byte secret of this installation, created on first use and never
+    /// changed (e.g. `audit-hash`, the key of the identifier hashes in the audit log).
+    fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError>;
     fn org_by_name(&self, name: &str) -> Result<Org, StoreError>;
     fn isac(&self) -> Result<Org, StoreError>;
 

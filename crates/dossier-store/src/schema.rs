@@ -114,6 +114,18 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE objects ADD COLUMN recipients TEXT;
     "#,
+    // 4: removals record the object id, since the version row itself may be gone by the
+    //    time a follower (the screening index) reads the change.
+    r#"
+    ALTER TABLE changes ADD COLUMN id TEXT;
+    "#,
+    // 5: installation secrets (e.g. the key that hashes identifiers in the audit log).
+    r#"
+    CREATE TABLE secrets (
+        name  TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

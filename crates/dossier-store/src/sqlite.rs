@@ -745,8 +745,8 @@ impl ObjectStore for SqliteStore {
                 params![collection, date_added],
             )?;
             tx.execute(
-                "INSERT INTO changes (at, op, collection, vid) VALUES (?1, 'remove', ?2, ?3)",
-                params![now, collection, vid],
+                "INSERT INTO changes (at, op, collection, vid, id) VALUES (?1, 'remove', ?2, ?3, ?4)",
+                params![now, collection, vid, id],
             )?;
             let still_held: bool =
                 tx.query_row("SELECT EXISTS (SELECT 1 FROM collection_objects WHERE vid = ?1)", [vid], |r| r.get(0))?;
@@ -825,6 +825,75 @@ impl ObjectStore for SqliteStore {
         Ok(conn.query_row("SELECT COALESCE(max(seq), 0) FROM changes", [], |r| r.get(0))?)
     }
 
+    fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(
+            "SELECT c.seq, c.op, COALESCE(c.id, o.id) FROM changes c LEFT JOIN objects o ON o.vid = c.vid
+              WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![seq, limit.min(i64::MAX as usize) as i64], |r| {
+            let op: String = r.get(1)?;
+            Ok(Change {
+                seq: r.get(0)?,
+                op: if op == "remove" { ChangeOp::Remove } else { ChangeOp::Add },
+                id: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn scan_latest(
+        &self,
+        types: &[&str],
+        ids: Option<&[String]>,
+        visit: &mut dyn FnMut(&EntryRef<'_>, bool) -> bool,
+    ) -> Result<(), StoreError> {
+        let conn = self.read();
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut sql = String::from(
+            "SELECT o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, min(co.date_added), max(co.tlp),
+                    o.confidence, o.org, o.json, o.named, COALESCE(o.recipients, ''),
+                    min(c.read_access = 'analysts')
+               FROM objects o
+               JOIN collection_objects co ON co.vid = o.vid
+               JOIN collections c ON c.id = co.collection
+              WHERE NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.idh = o.idh AND o2.id = o.id AND o2.version > o.version)",
+        );
+        let placeholders = |vals: Vec<rusqlite::types::Value>, args: &mut Vec<rusqlite::types::Value>| {
+            let ps: Vec<String> = vals
+                .into_iter()
+                .map(|v| {
+                    args.push(v);
+                    format!("?{}", args.len())
+                })
+                .collect();
+            ps.join(",")
+        };
+        if !types.is_empty() {
+            let ps = placeholders(types.iter().map(|t| (*t).to_owned().into()).collect(), &mut args);
+            sql.push_str(&format!(" AND o.type IN ({ps})"));
+        }
+        if let Some(ids) = ids {
+            if ids.is_empty() {
+                return Ok(());
+            }
+            let hs = placeholders(ids.iter().map(|i| id_hash(i).into()).collect(), &mut args);
+            let ps = placeholders(ids.iter().map(|i| i.clone().into()).collect(), &mut args);
+            sql.push_str(&format!(" AND o.idh IN ({hs}) AND o.id IN ({ps})"));
+        }
+        sql.push_str(" GROUP BY o.vid ORDER BY o.vid");
+        let mut stmt = conn.prepare(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        while let Some(row) = rows.next()? {
+            let entry = entry_ref(row)?;
+            let staff_only: bool = row.get(12)?;
+            if !visit(&entry, staff_only) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn counts(&self) -> Result<(u64, u64), StoreError> {
         let conn = self.read();
         let versions: i64 = conn.query_row("SELECT count(*) FROM objects", [], |r| r.get(0))?;
@@ -868,6 +937,14 @@ const COLLECTION_COLUMNS: &str = "id, uuid, alias, title, description, default_t
 const TOKEN_COLUMNS: &str = "id, org, role, label, created, expires, revoked";
 
 impl Directory for SqliteStore {
+    fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError> {
+        let conn = self.lock();
+        let mut fresh = vec![0u8; 32];
+        getrandom::fill(&mut fresh).map_err(|e| StoreError::Invalid(format!("no system randomness: {e}")))?;
+        conn.execute("INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)", params![name, fresh])?;
+        Ok(conn.query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| r.get(0))?)
+    }
+
     fn add_org(&self, name: &str) -> Result<Org, StoreError> {
         self.add_org_inner(name, false)
     }

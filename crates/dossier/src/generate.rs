@@ -644,12 +644,13 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
             None => Box::new(std::io::sink()),
         };
         let mut r = rng.fork(0xa991);
+        let taken = Taken::of(&actors);
         for i in 0..args.applicants {
             let reference = format!("app-{:06}", i + 1);
             let (app, t) = if !actors.is_empty() && r.chance(args.operative_share) {
-                operative_applicant(&mut r, &actors, &reference)
+                operative_applicant(&mut r, &actors, &taken, &reference)
             } else {
-                legit_applicant(&mut r, &actors, &reference)
+                legit_applicant(&mut r, &actors, &taken, &reference)
             };
             serde_json::to_writer(&mut out, &app)?;
             out.write_all(b"\n")?;
@@ -871,15 +872,51 @@ fn present_wallet(r: &mut Rng, chain: wallet::Chain, addr: &str) -> (Value, &'st
     }
 }
 
-fn fresh_identifiers(r: &mut Rng, n: &Name, app: &mut serde_json::Map<String, Value>) {
-    app.insert("emails".into(), json!([email_for(r, n)]));
+/// Emails and platform logins already held by a persona. A platform gives each login and
+/// each address to one person at a time, so a fresh applicant never draws one of these
+/// (names-derived handles would otherwise collide for people who share a common name).
+#[derive(Default)]
+struct Taken(HashSet<String>);
+
+impl Taken {
+    fn of(actors: &[Actor]) -> Self {
+        let mut t = HashSet::new();
+        for p in actors.iter().flat_map(|a| a.personas.iter()) {
+            t.extend(p.emails.iter().map(|e| format!("email:{}", e.to_lowercase())));
+            t.extend(p.accounts.iter().map(|(pl, l)| format!("acct:{pl}:{}", l.to_lowercase())));
+        }
+        Self(t)
+    }
+    fn email(&self, e: &str) -> bool {
+        self.0.contains(&format!("email:{}", e.to_lowercase()))
+    }
+    fn account(&self, platform: &str, login: &str) -> bool {
+        self.0.contains(&format!("acct:{platform}:{}", login.to_lowercase()))
+    }
+}
+
+fn fresh_identifiers(r: &mut Rng, n: &Name, app: &mut serde_json::Map<String, Value>, taken: &Taken) {
+    let mut email = email_for(r, n);
+    for _ in 0..50 {
+        if !taken.email(&email) {
+            break;
+        }
+        email = email_for(r, n);
+    }
+    app.insert("emails".into(), json!([email]));
     let fresh_phone = phone(r, false);
     let (ph, _) = format_phone(r, &fresh_phone);
     app.insert("phones".into(), json!([ph]));
     let mut accounts = Vec::new();
     for platform in ["github", "linkedin"] {
         if r.chance(0.6) {
-            let login = account(r, n, platform);
+            let mut login = account(r, n, platform);
+            for _ in 0..50 {
+                if !taken.account(platform, &login) {
+                    break;
+                }
+                login = account(r, n, platform);
+            }
             accounts.push(present_account(r, platform, &login).0);
         }
     }
@@ -892,7 +929,7 @@ fn fresh_identifiers(r: &mut Rng, n: &Name, app: &mut serde_json::Map<String, Va
     }
 }
 
-fn legit_applicant(r: &mut Rng, actors: &[Actor], reference: &str) -> (Value, Value) {
+fn legit_applicant(r: &mut Rng, actors: &[Actor], taken: &Taken, reference: &str) -> (Value, Value) {
     let mut hard = Vec::new();
     let mut n = name(r, false);
     let roll = r.below(100);
@@ -917,7 +954,34 @@ fn legit_applicant(r: &mut Rng, actors: &[Actor], reference: &str) -> (Value, Va
     let mut app = serde_json::Map::new();
     app.insert("ref".into(), json!(reference));
     app.insert("names".into(), json!([n.full()]));
-    fresh_identifiers(r, &n, &mut app);
+    fresh_identifiers(r, &n, &mut app, taken);
+    let near = if r.chance(0.02) && !actors.is_empty() {
+        let a = r.pick(actors);
+        let p = r.pick(&a.personas);
+        p.accounts.iter().find(|(pl, _)| pl == "github").map(|(_, l)| l.clone())
+    } else {
+        None
+    };
+    if let Some(login) = near {
+        // A handle one character away from a persona's: exact identifiers must not meet it.
+        let similar = match login.trim_end_matches(|c: char| c.is_ascii_digit()) {
+            stem if stem.len() < login.len() => {
+                format!("{stem}{}", login[stem.len()..].parse::<u64>().unwrap_or(0) + 1)
+            }
+            _ => format!("{login}1"),
+        };
+        if !taken.account("github", &similar) {
+            let accounts = app.entry("accounts").or_insert_with(|| json!([]));
+            if let Some(list) = accounts.as_array_mut() {
+                list.retain(|a| {
+                    a.get("platform").and_then(|p| p.as_str()) != Some("github")
+                        && !a.get("url").and_then(|u| u.as_str()).is_some_and(|u| u.contains("github"))
+                });
+                list.push(json!({"platform": "github", "username": similar}));
+            }
+            hard.push("similar_handle");
+        }
+    }
     if r.chance(0.4) {
         let ip = if r.chance(0.3) {
             hard.push("shared_vpn_ip");
@@ -940,7 +1004,7 @@ fn legit_applicant(r: &mut Rng, actors: &[Actor], reference: &str) -> (Value, Va
     )
 }
 
-fn operative_applicant(r: &mut Rng, actors: &[Actor], reference: &str) -> (Value, Value) {
+fn operative_applicant(r: &mut Rng, actors: &[Actor], taken: &Taken, reference: &str) -> (Value, Value) {
     let actor = r.pick(actors);
     let source = r.pick(&actor.personas);
     let mut perturbations: Vec<&'static str> = Vec::new();
@@ -1017,7 +1081,7 @@ fn operative_applicant(r: &mut Rng, actors: &[Actor], reference: &str) -> (Value
     }
     // Fill the rest with fresh identifiers, as a new persona would.
     let mut fresh = serde_json::Map::new();
-    fresh_identifiers(r, &persona_name, &mut fresh);
+    fresh_identifiers(r, &persona_name, &mut fresh, taken);
     for (k, v) in fresh {
         app.entry(k).or_insert(v);
     }

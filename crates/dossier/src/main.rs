@@ -1,9 +1,12 @@
 //! `dossier`: the command-line entry point. The only place that reads argv and the
 //! environment and picks exit codes; everything else lives in the library crates.
 
+mod client;
+mod evaluate;
 mod generate;
 mod pipeline;
 mod rng;
+mod screen_cmd;
 
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -46,6 +49,10 @@ enum Command {
     Collection(CollectionCommand),
     /// Write a realistic synthetic data set (a STIX bundle, and optionally applicants).
     Generate(generate::GenerateArgs),
+    /// Screen applicants (JSON Lines or CSV) against the data and print explained results.
+    Screen(screen_cmd::ScreenArgs),
+    /// Measure screening quality on a generated data set with ground truth.
+    Evaluate(evaluate::EvaluateArgs),
     /// Make a fresh data directory with synthetic data and print what to do next.
     Demo(DemoArgs),
     /// Serve TAXII 2.1 (and the other HTTP interfaces) on the data directory.
@@ -380,6 +387,8 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Generate(args) => generate::run(&args),
+        Command::Evaluate(args) => evaluate::run(&args),
+        Command::Screen(args) => screen_cmd::run(&cli.data, args),
         Command::Demo(args) => demo(&cli.data, args),
         Command::Serve(args) => serve(&cli.data, args),
         Command::Audit(args) => {

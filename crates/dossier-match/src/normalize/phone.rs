@@ -52,10 +52,21 @@ pub fn normalize(input: &str, region: Option<&str>) -> Result<Phone, NormalizeEr
                 .map_err(|_| NormalizeError::Phone("unknown region"))?,
         )
     };
-    let number = phonenumber::parse(hint, &s).map_err(|_| NormalizeError::Phone("not a phone number"))?;
-    if !phonenumber::is_valid(&number) {
+    let parsed = phonenumber::parse(hint, &s).ok().filter(phonenumber::is_valid);
+    let Some(number) = parsed else {
+        // A number written with its country code that the numbering plan does not know (a
+        // new range, outdated metadata, a typo in the stored copy) is still compared, digit
+        // by digit, and flagged as unverified.
+        let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+        if s.starts_with('+')
+            && (8..=15).contains(&digits.len())
+            && s.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        {
+            rules.push("not valid in its numbering plan: compared digit by digit");
+            return Ok(Phone { canonical: format!("+{digits}"), region: None, flags: vec!["unverified"], rules });
+        }
         return Err(NormalizeError::Phone("not a valid number for its country"));
-    }
+    };
     if hint.is_some() {
         rules.push("national number placed by region hint");
     }
@@ -77,6 +88,36 @@ pub fn normalize(input: &str, region: Option<&str>) -> Result<Phone, NormalizeEr
     };
     let region = number.country().id().map(|id| id.as_ref().to_owned());
     Ok(Phone { canonical, region, flags, rules })
+}
+
+/// Regions tried, in order, for a national number when the hint does not fit it.
+pub const GUESS_REGIONS: &[&str] =
+    &["US", "KR", "CN", "JP", "VN", "GB", "DE", "UA", "RU", "PL", "RO", "IN", "PH", "CA", "AU", "FR", "NL"];
+
+/// Like [`normalize`], but when a national number does not fit the hint, every region of
+/// [`GUESS_REGIONS`] where it is valid gives a reading (the caller weighs the ambiguity).
+pub fn normalize_guessing(input: &str, region: Option<&str>) -> Result<Vec<Phone>, NormalizeError> {
+    let first = normalize(input, region);
+    match first {
+        Ok(p) if !p.flags.contains(&"unverified") => return Ok(vec![p]),
+        Ok(p) => return Ok(vec![p]),
+        Err(_) if input.trim_start().starts_with('+') => return first.map(|p| vec![p]),
+        Err(_) => {}
+    }
+    let mut out: Vec<Phone> = Vec::new();
+    for r in GUESS_REGIONS {
+        if Some(*r) == region {
+            continue;
+        }
+        if let Ok(mut p) = normalize(input, Some(r))
+            && !p.flags.contains(&"unverified")
+            && !out.iter().any(|o| o.canonical == p.canonical)
+        {
+            p.rules.push("region guessed: the number is national and did not fit the hint");
+            out.push(p);
+        }
+    }
+    if out.is_empty() { first.map(|p| vec![p]) } else { Ok(out) }
 }
 
 #[cfg(test)]
@@ -109,6 +150,21 @@ mod tests {
         let kr = normalize("010-1234-5678", Some("KR")).unwrap();
         assert_eq!(kr.region.as_deref(), Some("KR"));
         assert!(kr.rules.contains(&"national number placed by region hint"));
+    }
+
+    #[test]
+    fn numbers_outside_the_plan_are_compared_digit_by_digit() {
+        let p = normalize("+84 91 47345929", None).unwrap();
+        assert_eq!(p.canonical, "+849147345929");
+        assert_eq!(p.flags, vec!["unverified"]);
+        assert_eq!(normalize("+84 914 734 592 9", None).unwrap().canonical, "+849147345929");
+    }
+
+    #[test]
+    fn a_national_number_that_does_not_fit_the_hint_is_guessed() {
+        let readings = normalize_guessing("010-9843-0251", Some("US")).unwrap();
+        assert!(readings.iter().any(|p| p.canonical == "+821098430251"), "{readings:?}");
+        assert_eq!(normalize_guessing("(650) 253-0000", Some("US")).unwrap().len(), 1);
     }
 
     #[test]

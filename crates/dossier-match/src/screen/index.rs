@@ -80,6 +80,22 @@ impl Ty {
     }
 }
 
+/// The STIX types the index keeps (everything else is ignored).
+pub const INDEXED_TYPES: &[&str] = &[
+    "threat-actor",
+    "identity",
+    "email-addr",
+    "phone-number",
+    "cryptocurrency-wallet",
+    "user-account",
+    "url",
+    "ipv4-addr",
+    "ipv6-addr",
+    "file",
+    "note",
+    "relationship",
+];
+
 /// Which normalised key space a value lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]

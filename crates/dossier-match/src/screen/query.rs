@@ -51,6 +51,8 @@ struct Probe {
     rules: Vec<&'static str>,
     kind: Kind,
     key: KeyKind,
+    /// Weight taken off for an ambiguous reading (log10 of the number of readings).
+    penalty: f64,
 }
 
 /// Where a tie leads: an actor, else a persona tied to no actor, else a lone object.
@@ -248,27 +250,33 @@ impl Index {
                     rules: n.rules,
                     kind: Kind::Email,
                     key: KeyKind::Email,
+                    penalty: 0.0,
                 }),
                 Err(err) => warnings.push(Warning { field: "emails", index: i, reason: err.to_string() }),
             }
         }
         let (hint, hint_rule) = region_hint(a, opts);
         for (i, p) in a.phones.iter().enumerate() {
-            match phone::normalize(p, hint.as_deref()) {
-                Ok(n) => {
-                    let mut rules = n.rules;
-                    if rules.iter().any(|r| r.contains("region hint")) {
-                        rules.push(hint_rule);
+            match phone::normalize_guessing(p, hint.as_deref()) {
+                Ok(readings) => {
+                    // A number valid in k regions is k hypotheses: each weighs log10(k) less.
+                    let penalty = (readings.len() as f64).log10();
+                    for n in readings {
+                        let mut rules = n.rules;
+                        if rules.iter().any(|r| r.contains("region hint")) {
+                            rules.push(hint_rule);
+                        }
+                        let cheap = n.flags.iter().any(|f| *f != "personal");
+                        probes.push(Probe {
+                            field: "phones",
+                            input: p.clone(),
+                            normalized: n.canonical,
+                            rules,
+                            kind: if cheap { Kind::PhoneCheap } else { Kind::Phone },
+                            key: KeyKind::Phone,
+                            penalty,
+                        });
                     }
-                    let cheap = n.flags.iter().any(|f| *f != "personal");
-                    probes.push(Probe {
-                        field: "phones",
-                        input: p.clone(),
-                        normalized: n.canonical,
-                        rules,
-                        kind: if cheap { Kind::PhoneCheap } else { Kind::Phone },
-                        key: KeyKind::Phone,
-                    });
                 }
                 Err(err) => warnings.push(Warning { field: "phones", index: i, reason: err.to_string() }),
             }
@@ -299,6 +307,7 @@ impl Index {
                     kind: if n.kind == account::Kind::Id { Kind::AccountId } else { Kind::AccountLogin },
                     rules: n.rules,
                     key: KeyKind::Account,
+                    penalty: 0.0,
                 }),
                 Err(err) => warnings.push(Warning { field: "accounts", index: i, reason: err.to_string() }),
             }
@@ -336,6 +345,7 @@ impl Index {
                         rules,
                         kind: Kind::Wallet,
                         key: KeyKind::Wallet,
+                        penalty: 0.0,
                     });
                 }
                 Err(wallet::WalletError::Unrecognised) if !w.address.trim().is_empty() => probes.push(Probe {
@@ -345,6 +355,7 @@ impl Index {
                     rules: vec!["format not recognised: compared exactly"],
                     kind: Kind::Wallet,
                     key: KeyKind::Wallet,
+                    penalty: 0.0,
                 }),
                 Err(err) => warnings.push(Warning { field: "wallets", index: i, reason: err.to_string() }),
             }
@@ -359,6 +370,7 @@ impl Index {
                     rules: Vec::new(),
                     kind: Kind::Document,
                     key: KeyKind::Document,
+                    penalty: 0.0,
                 });
             } else {
                 warnings.push(Warning {
@@ -377,6 +389,7 @@ impl Index {
                     rules: Vec::new(),
                     kind: Kind::Ip,
                     key: KeyKind::Ip,
+                    penalty: 0.0,
                 }),
                 Ok(_) => warnings.push(Warning {
                     field: "ips",
@@ -395,6 +408,7 @@ impl Index {
                     rules: f.rules,
                     kind: Kind::Name,
                     key: KeyKind::Name,
+                    penalty: 0.0,
                 }),
                 None => warnings.push(Warning { field: "names", index: i, reason: "no letters in the name".into() }),
             }
@@ -439,6 +453,7 @@ impl Index {
                 rules: Vec::new(),
                 kind: Kind::Resume,
                 key: KeyKind::Document,
+                penalty: 0.0,
             });
             for note in self.resume_candidates(&sig) {
                 let stored = &self.sigs[self.nodes[note as usize].sig as usize];
@@ -553,7 +568,13 @@ impl Index {
                     kind = Kind::AccountId;
                 }
                 let mut notes = Vec::new();
-                let mut weight = kind.weight() + score::confidence_penalty(tie.confidence);
+                let mut weight = kind.weight() + score::confidence_penalty(tie.confidence) - probe.penalty;
+                if probe.penalty > 0.0 {
+                    notes.push(format!(
+                        "the number was read in several regions: weight lowered by {:.2}",
+                        probe.penalty
+                    ));
+                }
                 if n > 1 {
                     weight -= discount;
                     notes.push(format!("the value is tied to {n} different actors: weight lowered by log10({n})"));

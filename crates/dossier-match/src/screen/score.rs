@@ -13,8 +13,8 @@
 //! | platform user id | 6.0 | assigned by the platform, never reissued |
 //! | platform login | 5.0 | unique at any time, but renamed and reclaimed |
 //! | wallet address | 5.0 | unique keys, but exchange deposit and hot wallets serve many people |
-//! | phone number | 4.5 | numbers are recycled after months |
-//! | VoIP / toll-free / premium phone | 3.5 | rented and recycled quickly |
+//! | phone number | 5.0 | numbers are recycled, but only after months: that a random applicant holds the very number a persona used is of order 1e-5 |
+//! | VoIP / toll-free / premium / unverified phone | 4.0 | rented and recycled quickly; an unverified number may be mistyped |
 //! | resume near-duplicate | 0–4.0 by similarity | independent resumes share phrases, not documents: shingle Jaccard above 0.5 means copying |
 //! | IP address | 1.0 | residential addresses rotate to other customers; VPN and proxy exits are shared by thousands (see below) |
 //! | IP inside a stored range | 0.5 | |
@@ -64,8 +64,8 @@ impl Kind {
         match self {
             Kind::Email | Kind::Document | Kind::AccountId => 6.0,
             Kind::AccountLogin | Kind::Wallet => 5.0,
-            Kind::Phone => 4.5,
-            Kind::PhoneCheap => 3.5,
+            Kind::Phone => 5.0,
+            Kind::PhoneCheap => 4.0,
             Kind::Resume => 4.0,
             Kind::Ip => 1.0,
             Kind::IpRange => 0.5,

@@ -1,0 +1,361 @@
+//! Screening over HTTP: `POST /api/v1/screen` (one applicant), `POST /api/v1/screen/batch`
+//! (JSON Lines or CSV in, JSON Lines out, streamed) and `GET /api/v1/search?q=`.
+//!
+//! The data screened is about people who are mostly innocent: it is never logged, and the
+//! audit log keeps only keyed hashes (HMAC-SHA-256 with an installation secret) of each
+//! identifier, with the decision and the ids of the objects revealed.
+
+use std::io::Read;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Extension, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use dossier_match::screen::{Applicant, Hit, Limits, Screening, input};
+use dossier_stix::Viewer;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::screening::batch::{self, Format, Outcome};
+use crate::{AppState, AuditParams, Caller, Returned};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/screen", post(screen_one))
+        .route("/api/v1/screen/batch", post(screen_batch))
+        .route("/api/v1/search", get(search))
+}
+
+/// HMAC-SHA-256 (RFC 2104) of `text` under `key`, first 16 bytes in hex.
+pub(crate) fn keyed_hash(key: &[u8], text: &str) -> String {
+    let mut k = [0u8; 64];
+    if key.len() > 64 {
+        k[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(k.map(|b| b ^ 0x36));
+    inner.update(text.as_bytes());
+    let mut outer = Sha256::new();
+    outer.update(k.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The audit entry of one screened applicant: hashes only.
+fn audit_entry(key: &[u8], a: &Applicant, s: &Screening) -> serde_json::Value {
+    let h = |field: &str, v: &str| keyed_hash(key, &format!("{field}:{}", v.trim().to_lowercase()));
+    let mut ids: Vec<String> = Vec::new();
+    ids.extend(a.names.iter().map(|v| h("name", v)));
+    ids.extend(a.emails.iter().map(|v| h("email", v)));
+    ids.extend(a.phones.iter().map(|v| h("phone", v)));
+    ids.extend(a.accounts.iter().map(|v| {
+        let text = v.url.clone().unwrap_or_else(|| {
+            format!(
+                "{}:{}",
+                v.platform.as_deref().unwrap_or_default(),
+                v.username.as_deref().or(v.user_id.as_deref()).unwrap_or_default()
+            )
+        });
+        h("account", &text)
+    }));
+    ids.extend(a.wallets.iter().map(|v| h("wallet", &v.address)));
+    ids.extend(a.ips.iter().map(|v| h("ip", v)));
+    ids.extend(a.documents.iter().map(|v| h("document", &v.sha256)));
+    if let Some(t) = &a.resume_text {
+        ids.push(h("resume", t));
+    }
+    json!({
+        "ref": h("ref", &a.reference),
+        "identifiers": ids,
+        "decision": s.decision,
+        "objects": s.revealed_objects(),
+        "restricted": dossier_match::screen::query::restricted_count(s),
+    })
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    let mut resp = (status, body).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// A record refused: 400 with the field and the ref.
+fn record_error(e: &input::RecordError) -> Response {
+    let body = json!({
+        "title": "Invalid applicant record", "description": e.reason,
+        "field": e.field, "ref": e.reference, "http_status": "400",
+    });
+    json_response(StatusCode::BAD_REQUEST, body.to_string())
+}
+
+/// `POST /api/v1/screen`: one applicant (design §6) as a JSON object.
+async fn screen_one(State(state): State<AppState>, Extension(caller): Extension<Caller>, body: Body) -> Response {
+    let limits = Limits::default();
+    let bytes = match axum::body::to_bytes(body, limits.record_bytes).await {
+        Ok(b) => b,
+        Err(_) => return ApiError::too_large(limits.record_bytes).into_response(),
+    };
+    let applicant = match input::from_json(&bytes, &limits) {
+        Ok(a) => a,
+        Err(e) => return record_error(&e),
+    };
+    let viewer = caller.viewer;
+    let inner = state.0.clone();
+    let result = state
+        .blocking(move |store| {
+            inner.screener.catch_up(store).map_err(|e| ApiError::internal("screening index", e))?;
+            let s = inner.screener.screen(&applicant, &viewer);
+            let audit = audit_entry(&inner.audit_key, &applicant, &s);
+            Ok((s, audit))
+        })
+        .await;
+    let (s, audit) = match result {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    let n = s.matches.len() as u64;
+    let body = serde_json::to_string(&s).unwrap_or_default();
+    let mut resp = json_response(StatusCode::OK, body);
+    resp.extensions_mut().insert(Returned(n));
+    resp.extensions_mut().insert(AuditParams(json!({ "screen": [audit] }).to_string()));
+    resp
+}
+
+/// `GET /api/v1/search?q=`: any identifier or name.
+async fn search(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let Some(query) = q.get("q").map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) else {
+        return ApiError::bad_request("give the identifier or name to look up as ?q=").into_response();
+    };
+    if query.len() > 1024 {
+        return ApiError::bad_request("q is longer than 1024 bytes").into_response();
+    }
+    let viewer = caller.viewer;
+    let inner = state.0.clone();
+    let q2 = query.clone();
+    let result = state
+        .blocking(move |store| {
+            inner.screener.catch_up(store).map_err(|e| ApiError::internal("screening index", e))?;
+            Ok(inner.screener.search(&q2, &viewer))
+        })
+        .await;
+    let s = match result {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let results: Vec<&dossier_match::screen::Candidate> = s
+        .matches
+        .iter()
+        .filter_map(|h| match h {
+            Hit::Candidate(c) => Some(c),
+            Hit::Restricted(_) => None,
+        })
+        .collect();
+    let restricted = dossier_match::screen::query::restricted_count(&s);
+    let body = json!({
+        "results": results,
+        "restricted": restricted,
+        "contact": (restricted > 0).then(|| state.0.screener.options.contact.clone()),
+    });
+    let mut resp = json_response(StatusCode::OK, body.to_string());
+    resp.extensions_mut().insert(Returned(results.len() as u64));
+    let audit = json!({"search": keyed_hash(&state.0.audit_key, &format!("q:{}", query.to_lowercase())), "objects": s.revealed_objects()});
+    resp.extensions_mut().insert(AuditParams(audit.to_string()));
+    resp
+}
+
+/// A request body read from a blocking thread: the async side forwards frames through a
+/// bounded channel, so a slow screen slows the upload instead of buffering it.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<Result<Bytes, String>>,
+    current: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.recv() {
+                Ok(Ok(b)) => self.current = b,
+                Ok(Err(e)) => return Err(std::io::Error::other(e)),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
+}
+
+/// A response body fed from a channel.
+pub(crate) struct ChannelBody(pub tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        self.0.poll_recv(cx).map(|o| o.map(|r| r.map(http_body::Frame::data)))
+    }
+}
+
+fn batch_format(headers: &HeaderMap) -> Option<Format> {
+    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?.to_ascii_lowercase();
+    if ct.starts_with("text/csv") {
+        Some(Format::Csv)
+    } else if ct.contains("ndjson")
+        || ct.contains("jsonl")
+        || ct.contains("json-seq")
+        || ct.starts_with("application/json")
+    {
+        Some(Format::JsonLines)
+    } else {
+        None
+    }
+}
+
+/// `POST /api/v1/screen/batch`: JSON Lines (`application/x-ndjson`) or CSV (`text/csv`, a
+/// header row with the field names) of applicants; answers JSON Lines, one result per
+/// record in input order, streamed as records are screened. A record that cannot be read
+/// gets an error line with its `ref` and line number; the rest still run.
+async fn screen_batch(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let format = batch_format(&headers);
+    let (in_tx, in_rx) = std::sync::mpsc::sync_channel::<Result<Bytes, String>>(8);
+    // Forward the upload.
+    tokio::spawn(async move {
+        use http_body_util::BodyExt;
+        let mut body = body;
+        loop {
+            match body.frame().await {
+                None => break,
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        let tx = in_tx.clone();
+                        let sent = tokio::task::spawn_blocking(move || tx.send(Ok(data)).is_ok()).await;
+                        if !matches!(sent, Ok(true)) {
+                            break;
+                        }
+                    }
+                }
+                Some(Err(e)) => {
+                    let tx = in_tx.clone();
+                    let _ = tokio::task::spawn_blocking(move || tx.send(Err(e.to_string()))).await;
+                    break;
+                }
+            }
+        }
+    });
+    let (out_tx, out_rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
+    let inner = state.0.clone();
+    let viewer: Viewer = caller.viewer;
+    let org = caller.org.id;
+    let token = caller.token.id.clone();
+    tokio::task::spawn_blocking(move || {
+        let reader = std::io::BufReader::with_capacity(1 << 16, ChannelReader { rx: in_rx, current: Bytes::new() });
+        let records = match batch::records(Box::new(reader), format, Limits::default()) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = ready_tx.send(Err(e.to_string()));
+                return;
+            }
+        };
+        let _ = ready_tx.send(Ok(()));
+        let mut outcome = Outcome::default();
+        let mut chunk = Vec::with_capacity(batch::CHUNK);
+        let mut records = records.peekable();
+        let threads = inner.config.screen_threads.max(1);
+        while records.peek().is_some() {
+            chunk.clear();
+            let mut read_error = None;
+            while chunk.len() < batch::CHUNK {
+                match records.next() {
+                    Some(Ok(r)) => chunk.push(r),
+                    Some(Err(e)) => {
+                        read_error = Some(e);
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            if let Err(e) = inner.screener.catch_up(inner.store.as_ref()) {
+                tracing::error!(error = %e, "screening index: catch-up failed");
+                let _ = out_tx.blocking_send(Err(std::io::Error::other("screening index unavailable")));
+                return;
+            }
+            let mut buf = Vec::with_capacity(chunk.len() * 512);
+            let key = &inner.audit_key;
+            let entries =
+                batch::screen_chunk(&inner.screener, &viewer, &chunk, threads, &mut outcome, &mut buf, &|a, s| {
+                    audit_entry(key, a, s)
+                });
+            let record = dossier_store::AuditRecord {
+                at: dossier_stix::timestamp::now_micros(),
+                org: Some(org),
+                token: Some(token.clone()),
+                method: "POST".into(),
+                path: "/api/v1/screen/batch (records)".into(),
+                params: Some(json!({ "screen": entries }).to_string()),
+                status: 200,
+                returned: entries.len() as u64,
+            };
+            if let Err(e) = inner.store.audit(&record) {
+                tracing::error!(error = %e, "audit log write failed: stopping the batch");
+                let _ = out_tx.blocking_send(Err(std::io::Error::other("audit log unavailable")));
+                return;
+            }
+            if out_tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                return; // the client went away
+            }
+            if let Some(e) = read_error {
+                let line = json!({"error": {"reason": format!("reading the upload failed: {e}")}});
+                let _ = out_tx.blocking_send(Ok(Bytes::from(format!("{line}\n"))));
+                return;
+            }
+        }
+        tracing::info!(
+            screened = outcome.screened,
+            errors = outcome.errors,
+            matched = outcome.matched,
+            review = outcome.review,
+            "batch screened"
+        );
+    });
+    match ready_rx.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return ApiError::bad_request(e).into_response(),
+        Err(_) => return ApiError::internal("batch", "the batch task stopped").into_response(),
+    }
+    let mut resp = Response::new(Body::new(ChannelBody(out_rx)));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyed_hash_is_hmac_sha256() {
+        // RFC 4231 test case 2.
+        let full = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+        assert_eq!(keyed_hash(b"Jefe", "what do ya want for nothing?"), full[..32]);
+    }
+}

@@ -1,0 +1,413 @@
+//! The screening index fed from the store: built in bulk at start-up, then kept current by
+//! following the change log before each screen, so that an object is screenable as soon as
+//! its write commits (by this server, the CLI or anyone else writing the data directory).
+//!
+//! No HTTP here: the CLI's local `dossier screen` uses it too.
+
+use std::sync::mpsc;
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use dossier_match::screen::index::{INDEXED_TYPES, parse_id};
+use dossier_match::screen::{self, Access, Applicant, Index, IndexStats, Options, Prepared, Screening};
+use dossier_stix::Viewer;
+use dossier_store::{ChangeOp, EntryRef, ObjectStore, StoreError};
+
+/// How long the bulk build took and what it holds.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BuildReport {
+    pub objects: u64,
+    pub seconds: f64,
+    pub stats: IndexStats,
+}
+
+/// The index and the change-log position it reflects.
+pub struct Screener {
+    index: RwLock<Index>,
+    /// The last change applied. Held while catching up, so two requests never apply the
+    /// same changes twice and neither screens before the index is current.
+    seq: Mutex<i64>,
+    pub options: Options,
+    report: BuildReport,
+}
+
+fn access_of(e: &EntryRef<'_>, staff_only: bool) -> Access {
+    Access { tlp: e.tlp, owner: e.owner, recipients: e.recipients(), staff_only, confidence: e.confidence }
+}
+
+/// Reads the newest version of every indexed object and builds the index: one thread reads
+/// the store, the others parse and normalise, this one applies.
+fn bulk_build(store: &dyn ObjectStore) -> Result<(Index, u64), StoreError> {
+    const BATCH: usize = 2048;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+    let (raw_tx, raw_rx) = mpsc::sync_channel::<Vec<(String, String, Access)>>(workers * 2);
+    let raw_rx = Mutex::new(raw_rx);
+    let (prep_tx, prep_rx) = mpsc::sync_channel::<Vec<Prepared>>(workers * 2);
+    let mut index = Index::new();
+    let mut objects = 0u64;
+    std::thread::scope(|scope| -> Result<(), StoreError> {
+        let reader = scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut ok = true;
+            let r = store.scan_latest(INDEXED_TYPES, None, &mut |e, staff_only| {
+                batch.push((e.id.to_owned(), e.json.to_owned(), access_of(e, staff_only)));
+                if batch.len() == BATCH {
+                    ok = raw_tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_ok();
+                }
+                ok
+            });
+            if !batch.is_empty() {
+                let _ = raw_tx.send(batch);
+            }
+            r
+        });
+        for _ in 0..workers {
+            let prep_tx = prep_tx.clone();
+            let raw_rx = &raw_rx;
+            scope.spawn(move || {
+                loop {
+                    let next = raw_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let Ok(batch) = next else { break };
+                    let prepared: Vec<Prepared> = batch
+                        .into_iter()
+                        .filter_map(|(id, json, access)| screen::prepare(&id, &json, access))
+                        .collect();
+                    if prep_tx.send(prepared).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(prep_tx);
+        for batch in prep_rx {
+            objects += batch.len() as u64;
+            for p in batch {
+                index.apply(p);
+            }
+        }
+        reader.join().unwrap_or_else(|_| Err(StoreError::Invalid("the index reader thread panicked".into())))
+    })?;
+    index.finish_bulk();
+    Ok((index, objects))
+}
+
+impl Screener {
+    /// Builds the index from everything in the store.
+    pub fn build(store: &dyn ObjectStore, options: Options) -> Result<Self, StoreError> {
+        let started = Instant::now();
+        // Changes after this point are applied again by the first catch-up; applying an
+        // object twice is harmless (it replaces itself).
+        let seq = store.last_change()?;
+        let (index, objects) = bulk_build(store)?;
+        let report = BuildReport { objects, seconds: started.elapsed().as_secs_f64(), stats: index.stats() };
+        Ok(Self { index: RwLock::new(index), seq: Mutex::new(seq), options, report })
+    }
+
+    pub fn report(&self) -> &BuildReport {
+        &self.report
+    }
+
+    pub fn stats(&self) -> IndexStats {
+        self.index.read().unwrap_or_else(|p| p.into_inner()).stats()
+    }
+
+    /// Applies the change log since the last call. Cheap when nothing changed (one query).
+    pub fn catch_up(&self, store: &dyn ObjectStore) -> Result<usize, StoreError> {
+        let mut seq = self.seq.lock().unwrap_or_else(|p| p.into_inner());
+        if store.last_change()? == *seq {
+            return Ok(0);
+        }
+        let mut applied = 0;
+        loop {
+            let changes = store.changes_since(*seq, 20_000)?;
+            let Some(last) = changes.last().map(|c| c.seq) else { break };
+            let mut ids: Vec<String> = changes
+                .into_iter()
+                .filter(|c| matches!(c.op, ChangeOp::Add | ChangeOp::Remove))
+                .filter_map(|c| c.id)
+                .filter(|id| parse_id(id).is_some())
+                .collect();
+            ids.sort();
+            ids.dedup();
+            // The newest version now held of each changed id (a removal may uncover an older
+            // one); ids with none left are removed from the index.
+            let mut fresh: Vec<Prepared> = Vec::new();
+            let mut present: Vec<String> = Vec::new();
+            for chunk in ids.chunks(400) {
+                store.scan_latest(&[], Some(chunk), &mut |e, staff_only| {
+                    present.push(e.id.to_owned());
+                    if let Some(p) = screen::prepare(e.id, e.json, access_of(e, staff_only)) {
+                        fresh.push(p);
+                    }
+                    true
+                })?;
+            }
+            present.sort();
+            let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+            for id in &ids {
+                if present.binary_search(id).is_err() {
+                    index.remove(id);
+                }
+            }
+            applied += fresh.len();
+            for p in fresh {
+                index.apply(p);
+            }
+            *seq = last;
+        }
+        Ok(applied)
+    }
+
+    /// Screens one applicant against the index as it is now (call [`Self::catch_up`] first).
+    pub fn screen(&self, applicant: &Applicant, viewer: &Viewer) -> Screening {
+        self.index.read().unwrap_or_else(|p| p.into_inner()).screen(applicant, viewer, &self.options)
+    }
+
+    /// Screens many applicants under one read lock.
+    pub fn screen_many<'a>(
+        &self,
+        applicants: impl IntoIterator<Item = &'a Applicant>,
+        viewer: &Viewer,
+    ) -> Vec<Screening> {
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        applicants.into_iter().map(|a| index.screen(a, viewer, &self.options)).collect()
+    }
+
+    pub fn search(&self, q: &str, viewer: &Viewer) -> Screening {
+        self.index.read().unwrap_or_else(|p| p.into_inner()).search(q, viewer, &self.options)
+    }
+}
+
+/// Keeps `screener` current in the background (every `every`) so that the first screen
+/// after a large import does not pay for the catch-up. Stops when `stop` turns true.
+pub fn follow(
+    screener: std::sync::Arc<Screener>,
+    store: std::sync::Arc<dyn ObjectStore>,
+    every: Duration,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("dossier-index".into())
+        .spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Err(e) = screener.catch_up(store.as_ref()) {
+                    tracing::warn!(error = %e, "screening index: catching up with the change log failed");
+                }
+                std::thread::sleep(every);
+            }
+        })
+        .unwrap_or_else(|_| std::thread::spawn(|| {}))
+}
+
+/// Batch screening: JSON Lines or CSV in, JSON Lines out, in input order, in bounded memory.
+pub mod batch {
+    use std::io::{self, BufRead};
+
+    use dossier_match::screen::input::{self, Limits, RecordError};
+    use dossier_match::screen::{Applicant, Decision};
+    use dossier_stix::Viewer;
+    use serde::Serialize;
+
+    use super::Screener;
+
+    /// Records screened together (and held in memory at once).
+    pub const CHUNK: usize = 512;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Format {
+        JsonLines,
+        Csv,
+    }
+
+    /// Counts for the summary.
+    #[derive(Debug, Clone, Copy, Default, Serialize)]
+    pub struct Outcome {
+        pub screened: u64,
+        pub errors: u64,
+        pub matched: u64,
+        pub review: u64,
+        pub clear: u64,
+    }
+
+    #[derive(Serialize)]
+    struct ErrorLine<'a> {
+        #[serde(rename = "ref")]
+        reference: Option<&'a str>,
+        line: u64,
+        error: ErrorBody<'a>,
+    }
+
+    #[derive(Serialize)]
+    struct ErrorBody<'a> {
+        field: Option<&'a str>,
+        reason: &'a str,
+    }
+
+    /// One input record: its line number and the applicant or why it was refused.
+    pub type Record = (u64, Result<Applicant, RecordError>);
+
+    /// Reads one line of at most `max` bytes; a longer line is consumed and reported.
+    fn read_line(r: &mut dyn BufRead, max: usize, buf: &mut Vec<u8>) -> io::Result<Option<bool>> {
+        buf.clear();
+        let mut too_long = false;
+        let mut any = false;
+        loop {
+            let chunk = r.fill_buf()?;
+            if chunk.is_empty() {
+                return Ok(if any { Some(!too_long) } else { None });
+            }
+            any = true;
+            let (take, done) = match chunk.iter().position(|b| *b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (chunk.len(), false),
+            };
+            if !too_long {
+                if buf.len() + take > max + 2 {
+                    too_long = true;
+                    buf.clear();
+                } else {
+                    buf.extend_from_slice(&chunk[..take]);
+                }
+            }
+            r.consume(take);
+            if done {
+                return Ok(Some(!too_long));
+            }
+        }
+    }
+
+    /// Streams the records of `reader`, detecting the format from the first byte (`{` is
+    /// JSON Lines, anything else CSV with a header row) unless `format` is given.
+    pub fn records<'r>(
+        mut reader: Box<dyn BufRead + Send + 'r>,
+        format: Option<Format>,
+        limits: Limits,
+    ) -> io::Result<Box<dyn Iterator<Item = io::Result<Record>> + Send + 'r>> {
+        let format = match format {
+            Some(f) => f,
+            None => {
+                let head = reader.fill_buf()?;
+                match head.iter().find(|b| !b.is_ascii_whitespace()) {
+                    Some(b'{') | None => Format::JsonLines,
+                    Some(_) => Format::Csv,
+                }
+            }
+        };
+        match format {
+            Format::JsonLines => {
+                let mut line = 0u64;
+                let mut buf = Vec::new();
+                Ok(Box::new(std::iter::from_fn(move || {
+                    loop {
+                        line += 1;
+                        match read_line(reader.as_mut(), limits.record_bytes, &mut buf) {
+                            Err(e) => return Some(Err(e)),
+                            Ok(None) => return None,
+                            Ok(Some(false)) => {
+                                return Some(Ok((
+                                    line,
+                                    Err(RecordError {
+                                        reference: None,
+                                        field: None,
+                                        reason: format!("record longer than {} bytes", limits.record_bytes),
+                                    }),
+                                )));
+                            }
+                            Ok(Some(true)) => {
+                                if buf.iter().all(u8::is_ascii_whitespace) {
+                                    continue;
+                                }
+                                return Some(Ok((line, input::from_json(&buf, &limits))));
+                            }
+                        }
+                    }
+                })))
+            }
+            Format::Csv => {
+                let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
+                let header = csv.headers().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                let order = input::csv_header(header)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("CSV header: {}", e.reason)))?;
+                let mut row = csv::StringRecord::new();
+                Ok(Box::new(std::iter::from_fn(move || match csv.read_record(&mut row) {
+                    Ok(false) => None,
+                    Ok(true) => {
+                        let line = row.position().map_or(0, |p| p.line());
+                        Some(Ok((line, input::from_csv(&row, &order, &limits))))
+                    }
+                    Err(e) => {
+                        let line = e.position().map_or(0, |p| p.line());
+                        let reason = e.to_string();
+                        if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                            return Some(Err(io::Error::other(reason)));
+                        }
+                        Some(Ok((line, Err(RecordError { reference: None, field: None, reason }))))
+                    }
+                })))
+            }
+        }
+    }
+
+    /// Screens a chunk on `threads` threads and writes one JSON line per record, in order.
+    /// `each` sees every applicant with its result (for the audit log) and what it returns is
+    /// collected in order.
+    pub fn screen_chunk<T: Send>(
+        screener: &Screener,
+        viewer: &Viewer,
+        chunk: &[Record],
+        threads: usize,
+        outcome: &mut Outcome,
+        out: &mut Vec<u8>,
+        each: &(dyn Fn(&Applicant, &dossier_match::screen::Screening) -> T + Sync),
+    ) -> Vec<T> {
+        let per = chunk.len().div_ceil(threads.max(1)).max(1);
+        type Part<T> = Vec<(Vec<u8>, Option<(Decision, T)>)>;
+        let results: Vec<Part<T>> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .chunks(per)
+                .map(|part| {
+                    s.spawn(move || {
+                        let index = screener.index.read().unwrap_or_else(|p| p.into_inner());
+                        part.iter()
+                            .map(|(line, r)| match r {
+                                Ok(a) => {
+                                    let s = index.screen(a, viewer, &screener.options);
+                                    let bytes = serde_json::to_vec(&s).unwrap_or_default();
+                                    (bytes, Some((s.decision, each(a, &s))))
+                                }
+                                Err(e) => {
+                                    let bytes = serde_json::to_vec(&ErrorLine {
+                                        reference: e.reference.as_deref(),
+                                        line: *line,
+                                        error: ErrorBody { field: e.field.as_deref(), reason: &e.reason },
+                                    })
+                                    .unwrap_or_default();
+                                    (bytes, None)
+                                }
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        });
+        let mut collected = Vec::with_capacity(chunk.len());
+        for (line, result) in results.into_iter().flatten() {
+            match result {
+                Some((decision, t)) => {
+                    outcome.screened += 1;
+                    match decision {
+                        Decision::Match => outcome.matched += 1,
+                        Decision::Review => outcome.review += 1,
+                        Decision::Clear => outcome.clear += 1,
+                    }
+                    collected.push(t);
+                }
+                None => outcome.errors += 1,
+            }
+            out.extend_from_slice(&line);
+            out.push(b'\n');
+        }
+        collected
+    }
+}

@@ -1,0 +1,310 @@
+//! `dossier evaluate`: measures screening quality on a generated data set with ground truth.
+//!
+//! Generates actors and applicants (`dossier generate`), imports the bundle into a scratch
+//! data directory, builds the screening index, screens every applicant as an ISAC analyst
+//! (who sees everything: this measures the engine, not the access rules) and compares the
+//! decisions with the truth file: precision, recall, false-positive rate among legitimate
+//! applicants and top-1 actor accuracy, at the default thresholds and over a sweep, with a
+//! breakdown per perturbation and per kind of hard negative.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use dossier_match::screen::{self, Candidate, Decision, Hit, Options, Screening, score};
+use dossier_server::screening::Screener;
+use dossier_stix::{Role, Viewer};
+use dossier_store::{Directory, SqliteStore};
+use serde_json::Value;
+
+use crate::{generate, pipeline};
+
+#[derive(Args, Clone)]
+pub struct EvaluateArgs {
+    /// Threat actors (teams) to generate.
+    #[arg(long, default_value_t = 2000)]
+    pub actors: u32,
+    /// Applicants to screen.
+    #[arg(long, default_value_t = 20_000)]
+    pub applicants: u32,
+    /// Share of applicants who are operatives.
+    #[arg(long, default_value_t = 0.05)]
+    pub operative_share: f64,
+    /// Random seed.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Scratch directory (default: a new directory under the system temp dir, removed after).
+    #[arg(long)]
+    pub work: Option<PathBuf>,
+    /// Also print the full report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Failures listed per kind.
+    #[arg(long, default_value_t = 10)]
+    pub show_failures: usize,
+}
+
+struct Row {
+    truth: Value,
+    result: Screening,
+}
+
+impl Row {
+    fn operative(&self) -> bool {
+        self.truth["label"] == "operative"
+    }
+    fn candidates(&self) -> impl Iterator<Item = &Candidate> {
+        self.result.matches.iter().filter_map(|h| match h {
+            Hit::Candidate(c) => Some(c),
+            Hit::Restricted(_) => None,
+        })
+    }
+    /// The decision under other thresholds.
+    fn decision_at(&self, match_at: f64, review_at: f64) -> Decision {
+        self.candidates()
+            .map(|c| score::decide(score::posterior(c.llr), c.strong, match_at, review_at))
+            .max()
+            .unwrap_or(Decision::Clear)
+    }
+    fn top_actor(&self) -> Option<&str> {
+        self.candidates().next().and_then(|c| c.actor.as_deref())
+    }
+    fn list(&self, key: &str) -> Vec<String> {
+        self.truth[key]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Default, Clone, Copy, serde::Serialize)]
+struct Metrics {
+    operatives: usize,
+    legit: usize,
+    flagged_operatives: usize,
+    flagged_legit: usize,
+    top1_correct: usize,
+    precision: f64,
+    recall: f64,
+    false_positive_rate: f64,
+    top1_accuracy: f64,
+}
+
+fn metrics(rows: &[Row], flagged: impl Fn(&Row) -> bool) -> Metrics {
+    let mut m = Metrics::default();
+    for r in rows {
+        let f = flagged(r);
+        if r.operative() {
+            m.operatives += 1;
+            if f {
+                m.flagged_operatives += 1;
+                if r.top_actor() == r.truth["actor"].as_str() {
+                    m.top1_correct += 1;
+                }
+            }
+        } else {
+            m.legit += 1;
+            if f {
+                m.flagged_legit += 1;
+            }
+        }
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+    m.precision = ratio(m.flagged_operatives, m.flagged_operatives + m.flagged_legit);
+    m.recall = ratio(m.flagged_operatives, m.operatives);
+    m.false_positive_rate = if m.legit == 0 { 0.0 } else { m.flagged_legit as f64 / m.legit as f64 };
+    m.top1_accuracy = ratio(m.top1_correct, m.flagged_operatives);
+    m
+}
+
+fn print_metrics(label: &str, m: &Metrics) {
+    println!(
+        "{label:<34} precision {:.4}  recall {:.4}  FPR {:.5} ({} of {} legit)  top-1 {:.4}",
+        m.precision, m.recall, m.false_positive_rate, m.flagged_legit, m.legit, m.top1_accuracy
+    );
+}
+
+pub fn run(args: &EvaluateArgs) -> Result<()> {
+    let (work, scratch) = match &args.work {
+        Some(w) => (w.clone(), false),
+        None => {
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+            (std::env::temp_dir().join(format!("dossier-eval-{}-{nanos}", std::process::id())), true)
+        }
+    };
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let result = run_in(args, &work);
+    if scratch {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    result
+}
+
+fn run_in(args: &EvaluateArgs, work: &std::path::Path) -> Result<()> {
+    let bundle = work.join("bundle.json");
+    let applicants = work.join("applicants.jsonl");
+    let truth = work.join("truth.jsonl");
+    eprintln!("generating {} actors and {} applicants (seed {}) …", args.actors, args.applicants, args.seed);
+    generate::run(&generate::GenerateArgs {
+        actors: args.actors,
+        seed: args.seed,
+        out: bundle.display().to_string(),
+        applicants: args.applicants,
+        applicants_out: Some(applicants.clone()),
+        truth_out: Some(truth.clone()),
+        operative_share: args.operative_share,
+    })?;
+    let data = work.join("data");
+    let store = SqliteStore::open(&data).with_context(|| format!("opening {}", data.display()))?;
+    let isac = store.isac()?;
+    let collection = store.default_collection()?;
+    let f = std::fs::File::open(&bundle).with_context(|| format!("opening {}", bundle.display()))?;
+    let bar = pipeline::progress_bar(f.metadata().ok().map(|m| m.len()));
+    pipeline::import(
+        &store,
+        &dossier_store::Submission { org: isac.id, collection: collection.id, named: true },
+        Box::new(f),
+        Default::default(),
+        bar.clone(),
+    )?;
+    bar.finish_and_clear();
+    let screener = Screener::build(&store, Options::default())?;
+    let rep = screener.report();
+    eprintln!(
+        "index: {} objects in {:.2}s ({} keys, {} names, {} resumes)",
+        rep.objects, rep.seconds, rep.stats.keys, rep.stats.names, rep.stats.resumes
+    );
+
+    let viewer = Viewer { org: isac.id, role: Role::Analyst, isac: true };
+    let limits = screen::Limits::default();
+    let read = |p: &PathBuf| -> Result<Vec<String>> {
+        let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
+        Ok(std::io::BufReader::new(f).lines().collect::<Result<_, _>>()?)
+    };
+    let app_lines = read(&applicants)?;
+    let truth_lines = read(&truth)?;
+    let started = std::time::Instant::now();
+    let mut rows = Vec::with_capacity(app_lines.len());
+    for (i, (a, t)) in app_lines.iter().zip(&truth_lines).enumerate() {
+        let applicant = screen::input::from_json(a.as_bytes(), &limits)
+            .map_err(|e| anyhow::anyhow!("applicants line {}: {e}", i + 1))?;
+        let result = screener.screen(&applicant, &viewer);
+        let truth: Value = serde_json::from_str(t).with_context(|| format!("truth line {}", i + 1))?;
+        rows.push(Row { truth, result });
+    }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!("screened {} applicants in {secs:.2}s ({:.0}/s, one thread)", rows.len(), rows.len() as f64 / secs);
+
+    let matched = metrics(&rows, |r| r.result.decision == Decision::Match);
+    let flagged = metrics(&rows, |r| r.result.decision >= Decision::Review);
+    let names_only = rows
+        .iter()
+        .filter(|r| !r.operative() && r.result.decision == Decision::Match)
+        .filter(|r| r.candidates().next().is_some_and(|c| c.evidence.iter().all(|e| e.field == "names")))
+        .count();
+    println!(
+        "\nscreening quality: {} actors, {} applicants ({} operatives), seed {}\n",
+        args.actors, args.applicants, matched.operatives, args.seed
+    );
+    print_metrics("decision = match", &matched);
+    print_metrics("decision = match or review", &flagged);
+    println!("legitimate applicants matched on names alone: {names_only}");
+
+    println!("\nthreshold sweep (a candidate is a match at posterior >= t with identifier evidence):");
+    let mut sweep = Vec::new();
+    for t in [0.5, 0.8, 0.9, 0.95, 0.99, 0.999, 0.9999] {
+        let m = metrics(&rows, |r| r.decision_at(t, 2.0) == Decision::Match);
+        print_metrics(&format!("  match at {t}"), &m);
+        sweep.push(("match", t, m));
+    }
+    println!("threshold sweep (flagged = match or review, review at posterior >= t):");
+    for t in [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9] {
+        let m = metrics(&rows, |r| r.decision_at(score::MATCH_POSTERIOR, t) >= Decision::Review);
+        print_metrics(&format!("  review at {t}"), &m);
+        sweep.push(("review", t, m));
+    }
+
+    // Per perturbation (operatives) and per hard negative (legitimate applicants).
+    let mut per_tag: BTreeMap<String, [usize; 4]> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.operative()) {
+        let mut tags = r.list("perturbations");
+        tags.push(format!("category:{}", r.truth["category"].as_str().unwrap_or("?")));
+        for tag in tags {
+            let e = per_tag.entry(tag).or_default();
+            e[0] += 1;
+            e[1] += usize::from(r.result.decision == Decision::Match);
+            e[2] += usize::from(r.result.decision >= Decision::Review);
+            e[3] += usize::from(r.top_actor() == r.truth["actor"].as_str());
+        }
+    }
+    println!("\nper perturbation (operatives):");
+    println!("  {:<28} {:>6} {:>8} {:>8} {:>8}", "perturbation", "n", "match", "flagged", "top-1");
+    for (tag, [n, m, f, t]) in &per_tag {
+        let pct = |x: &usize| 100.0 * *x as f64 / *n as f64;
+        println!("  {tag:<28} {n:>6} {:>7.1}% {:>7.1}% {:>7.1}%", pct(m), pct(f), pct(t));
+    }
+    let mut per_hard: BTreeMap<String, [usize; 3]> = BTreeMap::new();
+    for r in rows.iter().filter(|r| !r.operative()) {
+        let mut tags = r.list("hard_negative");
+        tags.push("(all legitimate)".into());
+        for tag in tags {
+            let e = per_hard.entry(tag).or_default();
+            e[0] += 1;
+            e[1] += usize::from(r.result.decision == Decision::Match);
+            e[2] += usize::from(r.result.decision >= Decision::Review);
+        }
+    }
+    println!("\nper hard negative (legitimate applicants):");
+    println!("  {:<28} {:>6} {:>8} {:>8}", "kind", "n", "match", "flagged");
+    for (tag, [n, m, f]) in &per_hard {
+        println!("  {tag:<28} {n:>6} {m:>8} {f:>8}");
+    }
+
+    let describe = |r: &Row| -> String {
+        let fields: Vec<String> = r
+            .candidates()
+            .next()
+            .map(|c| c.evidence.iter().map(|e| format!("{}:{:.2}", e.field, e.weight)).collect())
+            .unwrap_or_default();
+        format!(
+            "{} decision={} score={:.3} truth={} evidence=[{}]",
+            r.result.reference,
+            r.result.decision.as_str(),
+            r.result.score,
+            serde_json::json!({"category": r.truth["category"], "perturbations": r.truth["perturbations"], "hard_negative": r.truth["hard_negative"]}),
+            fields.join(", ")
+        )
+    };
+    let missed: Vec<&Row> = rows.iter().filter(|r| r.operative() && r.result.decision == Decision::Clear).collect();
+    let wrong_actor: Vec<&Row> = rows
+        .iter()
+        .filter(|r| {
+            r.operative() && r.result.decision >= Decision::Review && r.top_actor() != r.truth["actor"].as_str()
+        })
+        .collect();
+    let false_pos: Vec<&Row> =
+        rows.iter().filter(|r| !r.operative() && r.result.decision >= Decision::Review).collect();
+    for (title, list) in [
+        ("operatives cleared", &missed),
+        ("flagged with the wrong actor first", &wrong_actor),
+        ("legitimate applicants flagged", &false_pos),
+    ] {
+        println!("\n{title}: {}", list.len());
+        for r in list.iter().take(args.show_failures) {
+            println!("  {}", describe(r));
+        }
+    }
+    if args.json {
+        let report = serde_json::json!({
+            "actors": args.actors, "applicants": args.applicants, "seed": args.seed,
+            "index": rep, "screen_seconds": secs,
+            "match": matched, "flagged": flagged, "names_only_matches": names_only,
+            "sweep": sweep.iter().map(|(k, t, m)| serde_json::json!({"level": k, "threshold": t, "metrics": m})).collect::<Vec<_>>(),
+            "per_perturbation": per_tag, "per_hard_negative": per_hard,
+        });
+        println!("{report}");
+    }
+    Ok(())
+}
