@@ -29,6 +29,8 @@ impl Chain {
 pub enum WalletError {
     #[error("not a recognised cryptocurrency address")]
     Unrecognised,
+    #[error("an 0x address must have exactly 40 hexadecimal digits")]
+    MalformedEvm,
     #[error("EIP-55 checksum does not match (mixed-case address)")]
     Eip55Checksum,
     #[error("base58check checksum does not match")]
@@ -124,7 +126,7 @@ pub fn parse(address: &str) -> Result<Wallet, WalletError> {
             }
             return Ok(Wallet { chain: Chain::Eth, canonical: format!("0x{lower}") });
         }
-        return Err(WalletError::Unrecognised);
+        return Err(WalletError::MalformedEvm);
     }
     let lower = a.to_ascii_lowercase();
     if lower.starts_with("bc1") || lower.starts_with("tb1") {

@@ -1,0 +1,137 @@
+//! Shared helpers of the black-box HTTP tests: a real listener on port 0, a fresh data
+//! directory per test, requests over plain HTTP/1.1.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use dossier_server::{AppState, Config};
+use dossier_stix::{Role, StixObject, Tlp};
+use dossier_store::{Directory, Item, ObjectStore, SqliteStore, Submission};
+use serde_json::{Value, json};
+
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+pub struct App {
+    pub addr: std::net::SocketAddr,
+    pub store: Arc<SqliteStore>,
+    _dir: tempfile::TempDir,
+    pub tokens: std::collections::HashMap<&'static str, String>,
+    pub orgs: std::collections::HashMap<&'static str, dossier_store::Org>,
+    pub collection: String,
+}
+
+pub const MEMBERS: [&str; 3] = ["Exchange A", "Wallet B", "Recruiter C"];
+
+pub fn spawn_app(config: Config) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let mut tokens = std::collections::HashMap::new();
+    let mut orgs = std::collections::HashMap::new();
+    for name in MEMBERS {
+        let org = store.add_org(name).unwrap();
+        tokens.insert(name, store.create_token(org.id, Role::Member, None, None).unwrap().secret);
+        orgs.insert(name, org);
+    }
+    let isac = store.isac().unwrap();
+    tokens.insert("analyst", store.create_token(isac.id, Role::Analyst, None, None).unwrap().secret);
+    orgs.insert("analyst", isac);
+    let collection = store.default_collection().unwrap().uuid;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let state = AppState::new(store.clone(), config).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            dossier_server::serve(listener, state, std::future::pending()).await.unwrap();
+        });
+    });
+    App { addr, store, _dir: dir, tokens, orgs, collection }
+}
+
+impl App {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        who: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Response {
+        let mut s = TcpStream::connect(self.addr).unwrap();
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        if let Some(who) = who {
+            req.push_str(&format!("Authorization: Bearer {}\r\n", self.tokens[who]));
+        }
+        let mut has_accept = false;
+        for (k, v) in headers {
+            has_accept |= k.eq_ignore_ascii_case("accept");
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !has_accept {
+            req.push_str("Accept: application/taxii+json;version=2.1\r\n");
+        }
+        if let Some(b) = body {
+            req.push_str(&format!("Content-Length: {}\r\n", b.len()));
+        }
+        req.push_str("\r\n");
+        if let Some(b) = body {
+            req.push_str(b);
+        }
+        s.write_all(req.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let mut lines = head.lines();
+        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let headers =
+            lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect();
+        Response { status, headers, body: body.to_owned() }
+    }
+    pub fn get(&self, path: &str, who: &str) -> Response {
+        self.request("GET", path, Some(who), &[], None)
+    }
+    pub fn col(&self, rest: &str) -> String {
+        format!("/taxii2/api/collections/{}/{rest}", self.collection)
+    }
+    /// Stores objects as if `org` had submitted them.
+    pub fn submit(&self, org: &str, named: bool, objects: &[Value]) {
+        let sub = Submission { org: self.orgs[org].id, collection: self.store.default_collection().unwrap().id, named };
+        let mut items = objects.iter().enumerate().map(|(index, v)| Item::Valid {
+            index,
+            line: 1,
+            object: StixObject::from_value(v).unwrap().into_record(),
+        });
+        self.store.import(&sub, &mut items, &mut |_| {}).unwrap();
+    }
+}
+
+pub fn email(value: &str, tlp: Tlp) -> Value {
+    let mut v =
+        json!({"type": "email-addr", "spec_version": "2.1", "value": value, "object_marking_refs": [tlp.marking_id()]});
+    let id = dossier_stix::id::deterministic_sco_id("email-addr", v.as_object().unwrap()).unwrap();
+    v["id"] = json!(id.as_str());
+    v
+}
+
+pub fn ids(body: &Value, key: &str) -> Vec<String> {
+    body[key].as_array().map(|a| a.iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect()).unwrap_or_default()
+}
+

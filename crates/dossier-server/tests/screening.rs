@@ -1,0 +1,224 @@
+//! Black-box tests of screening and search over HTTP: TLP on every path, freshness after a
+//! write, batch streaming with per-record errors, and the audit log keeping hashes only.
+
+mod common;
+
+use common::*;
+use dossier_server::Config;
+use dossier_stix::Tlp;
+use dossier_store::{AuditQuery, Directory, ObjectStore};
+use serde_json::{Value, json};
+
+fn sco(ty: &str, value: &str, tlp: Tlp) -> Value {
+    let mut v = json!({"type": ty, "spec_version": "2.1", "value": value, "object_marking_refs": [tlp.marking_id()]});
+    let id = dossier_stix::id::deterministic_sco_id(ty, v.as_object().unwrap()).unwrap();
+    v["id"] = json!(id.as_str());
+    v
+}
+
+/// An actor with one persona tied to `identifier`, all at `tlp`.
+fn actor_with(n: u32, identifier: &Value, tlp: Tlp) -> Vec<Value> {
+    let m = json!([tlp.marking_id()]);
+    let t = "2025-01-01T00:00:00.000Z";
+    let actor = format!("threat-actor--00000000-0000-4000-8000-{n:012}");
+    let persona = format!("identity--00000000-0000-4000-8000-{n:012}");
+    vec![
+        json!({"type": "threat-actor", "spec_version": "2.1", "id": actor, "created": t, "modified": t,
+               "name": format!("team {n}"), "object_marking_refs": m}),
+        json!({"type": "identity", "spec_version": "2.1", "id": persona, "created": t, "modified": t,
+               "name": format!("Persona Number{n}"), "identity_class": "individual", "object_marking_refs": m}),
+        json!({"type": "relationship", "spec_version": "2.1", "id": format!("relationship--00000000-0000-4000-8001-{n:012}"),
+               "created": t, "modified": t, "relationship_type": "attributed-to", "source_ref": persona, "target_ref": actor,
+               "object_marking_refs": m}),
+        json!({"type": "relationship", "spec_version": "2.1", "id": format!("relationship--00000000-0000-4000-8002-{n:012}"),
+               "created": t, "modified": t, "relationship_type": "related-to", "source_ref": persona,
+               "target_ref": identifier["id"], "object_marking_refs": m}),
+        identifier.clone(),
+    ]
+}
+
+fn post_json(app: &App, path: &str, who: &str, body: &str) -> Response {
+    app.request("POST", path, Some(who), &[("Content-Type", "application/json"), ("Accept", "application/json")], Some(body))
+}
+
+#[test]
+fn screening_and_search_show_each_tlp_level_to_exactly_the_right_organizations() {
+    let app = spawn_app(Config::default());
+    let mut cases = Vec::new();
+    for (i, tlp) in Tlp::ALL.into_iter().enumerate() {
+        let value = format!("operative.{}@proton.me", i);
+        let e = sco("email-addr", &value, tlp);
+        app.submit("Exchange A", false, &actor_with(i as u32 + 1, &e, tlp));
+        cases.push((tlp, value, e["id"].as_str().unwrap().to_owned(), format!("threat-actor--00000000-0000-4000-8000-{:012}", i + 1)));
+    }
+    for (tlp, value, object, actor) in &cases {
+        for who in ["Exchange A", "Wallet B", "Recruiter C", "analyst"] {
+            let sees = *tlp != Tlp::Red || who == "Exchange A" || who == "analyst";
+            // Screening.
+            let r = post_json(&app, "/api/v1/screen", who, &json!({"ref": "x", "emails": [value]}).to_string());
+            assert_eq!(r.status, 200, "{}", r.body);
+            let body = r.json();
+            if sees {
+                assert_eq!(body["decision"], "match", "{tlp:?} {who}: {}", r.body);
+                assert_eq!(body["matches"][0]["actor"], json!(actor));
+                assert_eq!(body["matches"][0]["evidence"][0]["object"], json!(object));
+                assert_eq!(body["matches"][0]["evidence"][0]["tlp"], json!(tlp.as_str()));
+            } else {
+                assert_eq!(body["decision"], "review", "{tlp:?} {who}: {}", r.body);
+                assert_eq!(body["matches"], json!([{"restricted": true, "contact": "the ISAC analysts"}]));
+                for secret in [object.as_str(), actor.as_str(), "Persona", "team "] {
+                    assert!(!r.body.contains(secret), "{tlp:?} {who} learned {secret}: {}", r.body);
+                }
+            }
+            // Search.
+            let r = app.request("GET", &format!("/api/v1/search?q={value}"), Some(who), &[("Accept", "application/json")], None);
+            assert_eq!(r.status, 200, "{}", r.body);
+            let body = r.json();
+            if sees {
+                assert_eq!(body["results"][0]["actor"], json!(actor), "{tlp:?} {who}");
+                assert_eq!(body["restricted"], 0);
+            } else {
+                assert_eq!(body["results"], json!([]), "{tlp:?} {who}: {}", r.body);
+                assert_eq!(body["restricted"], 1);
+                assert!(!r.body.contains(object.as_str()) && !r.body.contains(actor.as_str()));
+            }
+        }
+    }
+    // A name search is TLP-filtered too.
+    let r = app.request("GET", "/api/v1/search?q=Persona%20Number5", Some("Wallet B"), &[("Accept", "application/json")], None);
+    assert_eq!(r.json()["results"], json!([]), "{}", r.body);
+    let r = app.request("GET", "/api/v1/search?q=Persona%20Number5", Some("Exchange A"), &[("Accept", "application/json")], None);
+    assert_eq!(r.json()["results"][0]["personas"][0]["name"], "Persona Number5", "{}", r.body);
+}
+
+#[test]
+fn a_write_is_screenable_as_soon_as_it_commits_and_removal_takes_effect() {
+    let app = spawn_app(Config::default());
+    let body = json!({"ref": "w", "wallets": [{"address": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}]}).to_string();
+    assert_eq!(post_json(&app, "/api/v1/screen", "Wallet B", &body).json()["decision"], "clear");
+    let w = sco("cryptocurrency-wallet", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", Tlp::Amber);
+    // Through TAXII, as a member would.
+    let envelope = json!({"objects": actor_with(9, &w, Tlp::Amber)}).to_string();
+    let r = app.request(
+        "POST",
+        &app.col("objects/"),
+        Some("Exchange A"),
+        &[("Content-Type", "application/taxii+json;version=2.1")],
+        Some(&envelope),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let r = post_json(&app, "/api/v1/screen", "Wallet B", &body);
+    assert_eq!(r.json()["decision"], "match", "{}", r.body);
+    // Deleting the wallet from the collection takes it out of screening.
+    let c = app.store.default_collection().unwrap();
+    app.store.delete(c.id, w["id"].as_str().unwrap(), &[]).unwrap();
+    let r = post_json(&app, "/api/v1/screen", "Wallet B", &body);
+    assert_eq!(r.json()["decision"], "clear", "{}", r.body);
+}
+
+#[test]
+fn batches_stream_results_in_order_and_report_bad_records_by_line() {
+    let app = spawn_app(Config::default());
+    let e = sco("email-addr", "known.operative@gmail.com", Tlp::Green);
+    app.submit("Exchange A", false, &actor_with(1, &e, Tlp::Green));
+    let jsonl = [
+        json!({"ref": "a-1", "emails": ["Known.Operative+jobs@googlemail.com"]}).to_string(),
+        json!({"ref": "a-2", "emails": ["someone.else@example.org"], "colour": "blue"}).to_string(),
+        String::new(),
+        json!({"ref": "a-3", "names": ["Jane Doe"]}).to_string(),
+        "{not json".to_owned(),
+    ]
+    .join("\n");
+    let r = app.request(
+        "POST",
+        "/api/v1/screen/batch",
+        Some("Recruiter C"),
+        &[("Content-Type", "application/x-ndjson"), ("Accept", "application/x-ndjson")],
+        Some(&jsonl),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let text = dechunk(&r);
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!((lines[0]["ref"].as_str(), lines[0]["decision"].as_str()), (Some("a-1"), Some("match")));
+    assert_eq!(lines[1]["ref"], "a-2");
+    assert_eq!(lines[1]["line"], 2);
+    assert_eq!(lines[1]["error"]["field"], "colour");
+    assert_eq!((lines[2]["ref"].as_str(), lines[2]["decision"].as_str()), (Some("a-3"), Some("clear")));
+    assert_eq!(lines[3]["line"], 5);
+
+    let csv = "ref,names,emails,wallets\nc-1,Jane Doe,known.operative@gmail.com,\nc-2,John Roe,,0xZZ\n";
+    let r = app.request(
+        "POST",
+        "/api/v1/screen/batch",
+        Some("Recruiter C"),
+        &[("Content-Type", "text/csv"), ("Accept", "application/x-ndjson")],
+        Some(csv),
+    );
+    let text = dechunk(&r);
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["decision"], "match", "{text}");
+    assert_eq!(lines[1]["decision"], "clear");
+    assert!(lines[1]["warnings"][0]["reason"].as_str().is_some(), "{text}");
+    // A bad header is refused before anything runs.
+    let r = app.request(
+        "POST",
+        "/api/v1/screen/batch",
+        Some("Recruiter C"),
+        &[("Content-Type", "text/csv"), ("Accept", "application/x-ndjson")],
+        Some("ref,favourite_colour\n1,blue\n"),
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("favourite_colour"), "{}", r.body);
+}
+
+#[test]
+fn bad_requests_name_the_field_and_nothing_identifying_reaches_the_audit_log() {
+    let app = spawn_app(Config::default());
+    let r = post_json(&app, "/api/v1/screen", "Wallet B", r#"{"ref": "r1", "emails": "not-a-list@x.org"}"#);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["ref"], "r1");
+    let r = post_json(&app, "/api/v1/screen", "Wallet B", r#"{"emails": ["a@b.org"]}"#);
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = app.request("POST", "/api/v1/screen", None, &[("Content-Type", "application/json")], Some("{}"));
+    assert_eq!(r.status, 401);
+    let secret_values = ["applicant.private@gmail.com", "+1 202 555 0199", "Jonathan Q. Applicant"];
+    let body = json!({"ref": "hr-42", "emails": [secret_values[0]], "phones": [secret_values[1]], "names": [secret_values[2]]});
+    assert_eq!(post_json(&app, "/api/v1/screen", "Wallet B", &body.to_string()).status, 200);
+    let r = app.request("GET", "/api/v1/search?q=applicant.private%40gmail.com", Some("Wallet B"), &[("Accept", "application/json")], None);
+    assert_eq!(r.status, 200);
+    let batch = json!({"ref": "hr-43", "emails": [secret_values[0]]}).to_string();
+    let r = app.request("POST", "/api/v1/screen/batch", Some("Wallet B"), &[("Content-Type", "application/x-ndjson")], Some(&batch));
+    assert_eq!(r.status, 200);
+    let _ = dechunk(&r);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let records = app.store.audit_log(&AuditQuery { limit: 100, ..Default::default() }).unwrap();
+    let screens: Vec<_> = records.iter().filter(|r| r.path.starts_with("/api/v1/screen") || r.path.starts_with("/api/v1/search")).collect();
+    assert!(screens.len() >= 4, "{records:?}");
+    for rec in &records {
+        let text = format!("{rec:?}");
+        for v in secret_values.iter().chain(["hr-42", "hr-43", "applicant.private"].iter()) {
+            assert!(!text.contains(v), "audit record holds {v}: {text}");
+        }
+    }
+    let with_hashes = screens.iter().filter(|r| r.params.as_deref().is_some_and(|p| p.contains("identifiers"))).count();
+    assert!(with_hashes >= 2, "{screens:?}");
+}
+
+/// The body of a chunked response, joined.
+fn dechunk(r: &Response) -> String {
+    if !r.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        return r.body.clone();
+    }
+    let mut out = String::new();
+    let mut rest = r.body.as_str();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = &tail[n + 2..];
+    }
+    out
+}

@@ -1,0 +1,163 @@
+//! `dossier screen` (local and against a server) and `dossier evaluate`, as a user runs them.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_dossier"))
+}
+
+fn run(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(bin()).arg("--data").arg(dir.join("data")).args(args).output().unwrap()
+}
+
+fn ok(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = run(dir, args);
+    assert!(out.status.success(), "dossier {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A small generated data set with applicants and their truth.
+fn dataset(dir: &std::path::Path) -> (String, Vec<Value>) {
+    let bundle = dir.join("bundle.json");
+    let apps = dir.join("applicants.jsonl");
+    let truth = dir.join("truth.jsonl");
+    ok(
+        dir,
+        &[
+            "generate",
+            "--actors",
+            "60",
+            "--seed",
+            "3",
+            "--out",
+            bundle.to_str().unwrap(),
+            "--applicants",
+            "300",
+            "--operative-share",
+            "0.2",
+            "--applicants-out",
+            apps.to_str().unwrap(),
+            "--truth-out",
+            truth.to_str().unwrap(),
+        ],
+    );
+    ok(dir, &["import", bundle.to_str().unwrap()]);
+    let truth: Vec<Value> =
+        std::fs::read_to_string(truth).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    (apps.display().to_string(), truth)
+}
+
+fn check_results(stdout: &str, truth: &[Value]) {
+    let results: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(results.len(), truth.len(), "one result per applicant, in order");
+    let mut caught = 0;
+    let mut operatives = 0;
+    for (r, t) in results.iter().zip(truth) {
+        assert_eq!(r["ref"], t["ref"]);
+        if t["label"] == "operative" && t["category"] == "strong" {
+            operatives += 1;
+            let restricted = r["matches"].as_array().unwrap().iter().any(|m| m["restricted"] == true);
+            if r["decision"] == "match" && r["matches"][0]["actor"] == t["actor"] {
+                caught += 1;
+            } else if restricted && r["decision"] == "review" && !r.to_string().contains(t["actor"].as_str().unwrap()) {
+                // TLP:RED intelligence of the ISAC: a member learns only that it exists.
+                caught += 1;
+            }
+        }
+        if t["label"] == "legit" {
+            assert_ne!(r["decision"], "match", "legitimate applicant matched: {r}");
+        }
+    }
+    assert!(operatives > 20, "{operatives}");
+    assert!(caught * 100 >= operatives * 95, "{caught} of {operatives} operatives with reused identifiers matched");
+}
+
+#[test]
+fn screen_a_jsonl_file_and_a_csv_from_stdin_locally() {
+    let dir = tempfile::tempdir().unwrap();
+    let (apps, truth) = dataset(dir.path());
+    let out = run(dir.path(), &["screen", &apps]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    check_results(&String::from_utf8(out.stdout).unwrap(), &truth);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("match") && summary.contains("total"), "{summary}");
+
+    let csv = "ref,names,emails\nc1,Jane Doe,jane.doe@example.org\nc2,\"Kim, Chol-su\",not-an-email\n";
+    let mut child = Command::new(bin())
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .args(["screen", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(csv.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["ref"], "c2");
+    assert_eq!(lines[1]["warnings"][0]["field"], "emails");
+    // The screen is audited, with counts only.
+    let audit = ok(dir.path(), &["audit", "--path", "screen"]);
+    assert!(audit.contains("\"returned\""), "{audit}");
+    assert!(!audit.contains("jane.doe"), "{audit}");
+}
+
+#[test]
+fn screen_against_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (apps, truth) = dataset(dir.path());
+    ok(dir.path(), &["org", "add", "Example Recruiters"]);
+    let token = ok(dir.path(), &["token", "create", "--org", "Example Recruiters", "--role", "member"])
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let mut server = Command::new(bin())
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    let base = url.trim().strip_suffix("/taxii2/").unwrap().to_owned();
+    let out = run(dir.path(), &["screen", &apps, "--server", &base, "--token", &token]);
+    let bad = run(dir.path(), &["screen", &apps, "--server", &base, "--token", "dsk_wrong"]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    check_results(&String::from_utf8(out.stdout).unwrap(), &truth);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("401"), "{}", String::from_utf8_lossy(&bad.stderr));
+}
+
+#[test]
+fn evaluate_reports_quality_on_a_generated_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(bin())
+        .args(["evaluate", "--actors", "100", "--applicants", "1000", "--seed", "5", "--json"])
+        .arg("--work")
+        .arg(dir.path().join("eval"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("threshold sweep") && stdout.contains("per perturbation"), "{stdout}");
+    let report: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let flagged = &report["flagged"];
+    assert!(flagged["operatives"].as_u64().unwrap() > 40);
+    assert!(flagged["precision"].as_f64().unwrap() >= 0.97, "{flagged}");
+    assert!(flagged["recall"].as_f64().unwrap() >= 0.9, "{flagged}");
+    assert!(report["match"]["false_positive_rate"].as_f64().unwrap() <= 0.002, "{report}");
+    assert_eq!(report["names_only_matches"], 0);
+}
