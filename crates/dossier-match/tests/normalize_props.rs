@@ -86,3 +86,27 @@ proptest! {
         let _ = ip::normalize(&s);
     }
 }
+
+proptest! {
+    /// The quick E.164 reading never disagrees with the numbering plan on a valid number.
+    #[test]
+    fn quick_phone_reading_agrees_with_the_metadata(
+        cc in prop::sample::select(vec!["1", "44", "82", "81", "49", "84", "380", "86"]),
+        national in "[2-9][0-9]{7,10}",
+        style in 0u8..4,
+    ) {
+        let input = match style {
+            0 => format!("+{cc}{national}"),
+            1 => format!("+{cc} {} {}", &national[..3], &national[3..]),
+            2 => format!("00{cc}-{national}"),
+            _ => format!("+{cc} ({}) {}", &national[..3], &national[3..]),
+        };
+        let quick = dossier_match::normalize::phone::quick_e164(&input, None);
+        let full = dossier_match::normalize::phone::normalize(&input, None);
+        if let (Some(q), Ok(full)) = (quick, full)
+            && !full.flags.contains(&"unverified")
+        {
+            prop_assert_eq!(q, full.canonical);
+        }
+    }
+}

@@ -249,3 +249,50 @@ fn search_finds_identifiers_and_names() {
     let s = ix.search("Ri Myong Chol", &member(3), &Options::default());
     assert_eq!(top(&s).actor.as_deref(), Some(ACTOR2));
 }
+
+#[test]
+fn updating_a_persona_keeps_its_resume_and_identifiers() {
+    let mut ix = index();
+    ix.upsert(
+        P2,
+        &json!({"type": "identity", "name": "Pak Yong-ho", "identity_class": "individual", "description": "updated"})
+            .to_string(),
+        access(Tlp::Amber, 1),
+    );
+    let edited = RESUME.replace("eight", "seven");
+    let s = run(&ix, json!({"ref": "u1", "resume_text": edited, "phones": ["+1 202 555 0143"]}), member(3));
+    let c = top(&s);
+    assert_eq!(c.actor.as_deref(), Some(ACTOR));
+    assert!(c.evidence.iter().any(|e| e.field == "resume_text"), "{s:?}");
+    assert!(c.evidence.iter().any(|e| e.field == "phones"), "{s:?}");
+}
+
+#[test]
+fn the_same_uuid_under_two_types_is_two_objects() {
+    let mut ix = Index::new();
+    let uuid = "00000000-0000-5000-8000-00000000abcd";
+    ix.upsert(
+        &format!("email-addr--{uuid}"),
+        &json!({"type": "email-addr", "value": "a@example.org"}).to_string(),
+        access(Tlp::Green, 1),
+    );
+    ix.upsert(
+        &format!("url--{uuid}"),
+        &json!({"type": "url", "value": "https://github.com/someone"}).to_string(),
+        access(Tlp::Green, 1),
+    );
+    let s = run(
+        &ix,
+        json!({"ref": "t", "emails": ["a@example.org"], "accounts": [{"url": "https://github.com/someone"}]}),
+        member(2),
+    );
+    let objects: Vec<String> = s
+        .matches
+        .iter()
+        .filter_map(|h| match h {
+            Hit::Candidate(c) => Some(c.evidence[0].object.clone()),
+            Hit::Restricted(_) => None,
+        })
+        .collect();
+    assert_eq!(objects.len(), 2, "{s:?}");
+}

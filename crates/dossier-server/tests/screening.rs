@@ -38,7 +38,13 @@ fn actor_with(n: u32, identifier: &Value, tlp: Tlp) -> Vec<Value> {
 }
 
 fn post_json(app: &App, path: &str, who: &str, body: &str) -> Response {
-    app.request("POST", path, Some(who), &[("Content-Type", "application/json"), ("Accept", "application/json")], Some(body))
+    app.request(
+        "POST",
+        path,
+        Some(who),
+        &[("Content-Type", "application/json"), ("Accept", "application/json")],
+        Some(body),
+    )
 }
 
 #[test]
@@ -49,7 +55,12 @@ fn screening_and_search_show_each_tlp_level_to_exactly_the_right_organizations()
         let value = format!("operative.{}@proton.me", i);
         let e = sco("email-addr", &value, tlp);
         app.submit("Exchange A", false, &actor_with(i as u32 + 1, &e, tlp));
-        cases.push((tlp, value, e["id"].as_str().unwrap().to_owned(), format!("threat-actor--00000000-0000-4000-8000-{:012}", i + 1)));
+        cases.push((
+            tlp,
+            value,
+            e["id"].as_str().unwrap().to_owned(),
+            format!("threat-actor--00000000-0000-4000-8000-{:012}", i + 1),
+        ));
     }
     for (tlp, value, object, actor) in &cases {
         for who in ["Exchange A", "Wallet B", "Recruiter C", "analyst"] {
@@ -71,7 +82,13 @@ fn screening_and_search_show_each_tlp_level_to_exactly_the_right_organizations()
                 }
             }
             // Search.
-            let r = app.request("GET", &format!("/api/v1/search?q={value}"), Some(who), &[("Accept", "application/json")], None);
+            let r = app.request(
+                "GET",
+                &format!("/api/v1/search?q={value}"),
+                Some(who),
+                &[("Accept", "application/json")],
+                None,
+            );
             assert_eq!(r.status, 200, "{}", r.body);
             let body = r.json();
             if sees {
@@ -85,9 +102,21 @@ fn screening_and_search_show_each_tlp_level_to_exactly_the_right_organizations()
         }
     }
     // A name search is TLP-filtered too.
-    let r = app.request("GET", "/api/v1/search?q=Persona%20Number5", Some("Wallet B"), &[("Accept", "application/json")], None);
+    let r = app.request(
+        "GET",
+        "/api/v1/search?q=Persona%20Number5",
+        Some("Wallet B"),
+        &[("Accept", "application/json")],
+        None,
+    );
     assert_eq!(r.json()["results"], json!([]), "{}", r.body);
-    let r = app.request("GET", "/api/v1/search?q=Persona%20Number5", Some("Exchange A"), &[("Accept", "application/json")], None);
+    let r = app.request(
+        "GET",
+        "/api/v1/search?q=Persona%20Number5",
+        Some("Exchange A"),
+        &[("Accept", "application/json")],
+        None,
+    );
     assert_eq!(r.json()["results"][0]["personas"][0]["name"], "Persona Number5", "{}", r.body);
 }
 
@@ -185,15 +214,30 @@ fn bad_requests_name_the_field_and_nothing_identifying_reaches_the_audit_log() {
     let secret_values = ["applicant.private@gmail.com", "+1 202 555 0199", "Jonathan Q. Applicant"];
     let body = json!({"ref": "hr-42", "emails": [secret_values[0]], "phones": [secret_values[1]], "names": [secret_values[2]]});
     assert_eq!(post_json(&app, "/api/v1/screen", "Wallet B", &body.to_string()).status, 200);
-    let r = app.request("GET", "/api/v1/search?q=applicant.private%40gmail.com", Some("Wallet B"), &[("Accept", "application/json")], None);
+    let r = app.request(
+        "GET",
+        "/api/v1/search?q=applicant.private%40gmail.com",
+        Some("Wallet B"),
+        &[("Accept", "application/json")],
+        None,
+    );
     assert_eq!(r.status, 200);
     let batch = json!({"ref": "hr-43", "emails": [secret_values[0]]}).to_string();
-    let r = app.request("POST", "/api/v1/screen/batch", Some("Wallet B"), &[("Content-Type", "application/x-ndjson")], Some(&batch));
+    let r = app.request(
+        "POST",
+        "/api/v1/screen/batch",
+        Some("Wallet B"),
+        &[("Content-Type", "application/x-ndjson")],
+        Some(&batch),
+    );
     assert_eq!(r.status, 200);
     let _ = dechunk(&r);
     std::thread::sleep(std::time::Duration::from_millis(200));
     let records = app.store.audit_log(&AuditQuery { limit: 100, ..Default::default() }).unwrap();
-    let screens: Vec<_> = records.iter().filter(|r| r.path.starts_with("/api/v1/screen") || r.path.starts_with("/api/v1/search")).collect();
+    let screens: Vec<_> = records
+        .iter()
+        .filter(|r| r.path.starts_with("/api/v1/screen") || r.path.starts_with("/api/v1/search"))
+        .collect();
     assert!(screens.len() >= 4, "{records:?}");
     for rec in &records {
         let text = format!("{rec:?}");

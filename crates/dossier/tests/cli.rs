@@ -476,7 +476,9 @@ fn serve_reads_a_configuration_file_and_flags_override_it() {
 
 #[test]
 fn help_is_available_for_every_command() {
-    for cmd in ["import", "export", "org", "token", "collection", "generate", "demo", "serve", "audit", "screen", "evaluate"] {
+    for cmd in
+        ["import", "export", "org", "token", "collection", "generate", "demo", "serve", "audit", "screen", "evaluate"]
+    {
         let out = Command::new(bin()).args([cmd, "--help"]).output().unwrap();
         assert!(out.status.success(), "{cmd} --help");
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{cmd}");

@@ -15,6 +15,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 
 use serde::Deserialize;
+use smallvec::SmallVec;
 
 use super::Access;
 use crate::normalize::{account, email, ip, name, phone};
@@ -135,23 +136,25 @@ pub fn format_id(ty: Ty, uuid: u128) -> String {
 pub(crate) const ALIVE: u8 = 1;
 pub(crate) const STOLEN: u8 = 2;
 pub(crate) const INDIVIDUAL: u8 = 4;
-pub(crate) const CHEAP_PHONE: u8 = 8;
 pub(crate) const ACCOUNT_ID: u8 = 16;
 /// A second node of one object, holding its second key.
 pub(crate) const IS_TWIN: u8 = 32;
 
+/// One object. 64 bytes: names live in a side table, identifiers are kept by their key hash
+/// only (the caller's own normalised value is what an explanation shows), and up to two
+/// edges are stored inline.
 pub(crate) struct Node {
-    pub uuid: u128,
-    pub ty: Ty,
-    pub flags: u8,
+    pub uuid: [u64; 2],
+    /// The key hash of an identifier or of a folded name (0 when none).
+    pub key: u64,
     pub access: u32,
     /// The next node with the same key hash (a chain through the nodes).
     pub next: u32,
-    /// The signature slot of a resume note.
-    pub sig: u32,
-    /// The canonical value (identifiers), the name (actors, identities).
-    pub label: Box<str>,
-    pub edges: Vec<Edge>,
+    /// A slot in `names` (actors, identities) or `sigs` (resume notes).
+    pub aux: u32,
+    pub ty: Ty,
+    pub flags: u8,
+    pub edges: SmallVec<[Edge; 2]>,
 }
 
 impl Node {
@@ -163,8 +166,19 @@ impl Node {
         if self.flags & IS_TWIN != 0 { self.edges.first().map_or(me, |e| e.other) } else { me }
     }
     pub fn id(&self) -> String {
-        format_id(self.ty, self.uuid)
+        format_id(self.ty, (u128::from(self.uuid[0]) << 64) | u128::from(self.uuid[1]))
     }
+}
+
+fn split(uuid: u128) -> [u64; 2] {
+    [(uuid >> 64) as u64, uuid as u64]
+}
+
+/// The id-map key: the UUID mixed with the type, since deterministic SCO ids of different
+/// types can share a UUID (`email-addr` and `url` with the same `value`).
+fn id_key(ty: Ty, uuid: u128) -> [u64; 2] {
+    let [hi, lo] = split(uuid);
+    [hi ^ (ty as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15), lo]
 }
 
 #[derive(Clone, Copy)]
@@ -200,20 +214,23 @@ pub struct IndexStats {
 pub struct Index {
     pub(crate) nodes: Vec<Node>,
     pub(crate) rels: Vec<Rel>,
-    /// (type, uuid) → node.
-    ids: HashMap<(u8, u128), u32, Fast>,
-    rel_ids: HashMap<u128, u32, Fast>,
+    /// id key → node; a node whose (type, uuid) differs from the one asked for is a key
+    /// collision and the overflow map is consulted.
+    ids: HashMap<[u64; 2], u32, Fast>,
+    ids_overflow: HashMap<(u8, u128), u32, Fast>,
+    rel_ids: HashMap<[u64; 2], u32, Fast>,
     /// Key hash → first node of its chain.
     keys: HashMap<u64, u32, Fast>,
-    /// Name key hash → first identity of its chain (through `Node::next` of a separate
-    /// space: identities have no identifier key, so the field is free).
+    /// Name key hash → first identity of its chain.
     names: HashMap<u64, u32, Fast>,
+    /// Names of actors and identities.
+    pub(crate) texts: Vec<Box<str>>,
     /// Stored CIDR ranges.
     pub(crate) ranges: Vec<(ip::Net, u32)>,
-    pub(crate) sigs: Vec<Signature>,
-    /// LSH band → notes, sorted (bulk) plus a map for later additions.
-    bands_sorted: Vec<(u64, u32)>,
-    bands_extra: HashMap<u64, Vec<u32>, Fast>,
+    pub(crate) sigs: Vec<[u16; resume::SIGNATURE_LEN]>,
+    /// LSH band (32-bit) → notes, sorted (bulk) plus a map for later additions.
+    bands_sorted: Vec<(u32, u32)>,
+    bands_extra: HashMap<u32, Vec<u32>, Fast>,
     pub(crate) access: Vec<Access>,
     access_ids: HashMap<Access, u32, Fast>,
     unusable: usize,
@@ -386,9 +403,14 @@ pub fn prepare(id: &str, json: &str, access: Access) -> Option<Prepared> {
                         }
                     }
                     Ty::PhoneNumber => {
-                        if let Ok(p) = phone::normalize(value, None) {
-                            let cheap = p.flags.iter().any(|f| *f != "personal");
-                            keys.push((KeyKind::Phone, p.canonical, if cheap { CHEAP_PHONE } else { 0 }));
+                        // Stored numbers are E.164 nearly always: the quick reading gives the
+                        // key without the numbering plan. Whether a number is VoIP or
+                        // toll-free is read from the applicant's side on a hit (it is the
+                        // same number).
+                        let key = phone::quick_e164(value, None)
+                            .or_else(|| phone::normalize(value, None).ok().map(|p| p.canonical));
+                        if let Some(k) = key {
+                            keys.push((KeyKind::Phone, k, 0));
                         }
                     }
                     Ty::Wallet => match wallet::parse(value) {
@@ -436,9 +458,11 @@ impl Index {
             nodes: Vec::new(),
             rels: Vec::new(),
             ids: HashMap::with_hasher(Fast::default()),
+            ids_overflow: HashMap::with_hasher(Fast::default()),
             rel_ids: HashMap::with_hasher(Fast::default()),
             keys: HashMap::with_hasher(Fast::default()),
             names: HashMap::with_hasher(Fast::default()),
+            texts: Vec::new(),
             ranges: Vec::new(),
             sigs: Vec::new(),
             bands_sorted: Vec::new(),
@@ -446,6 +470,41 @@ impl Index {
             access: Vec::new(),
             access_ids: HashMap::with_hasher(Fast::default()),
             unusable: 0,
+        }
+    }
+
+    /// The name of an actor or identity ("" for other nodes).
+    pub(crate) fn label(&self, n: u32) -> &str {
+        let node = &self.nodes[n as usize];
+        match node.ty {
+            Ty::ThreatActor | Ty::Identity if node.aux != NONE => &self.texts[node.aux as usize],
+            _ => "",
+        }
+    }
+
+    /// The compact signature of a resume note.
+    pub(crate) fn sig_of(&self, n: u32) -> Option<&[u16; resume::SIGNATURE_LEN]> {
+        let node = &self.nodes[n as usize];
+        (node.ty == Ty::Note && node.aux != NONE).then(|| &self.sigs[node.aux as usize])
+    }
+
+    fn set_text(&mut self, n: u32, text: String) {
+        let aux = self.nodes[n as usize].aux;
+        if aux == NONE {
+            self.nodes[n as usize].aux = self.texts.len() as u32;
+            self.texts.push(text.into_boxed_str());
+        } else {
+            self.texts[aux as usize] = text.into_boxed_str();
+        }
+    }
+
+    fn find(&self, ty: Ty, uuid: u128) -> Option<u32> {
+        let n = *self.ids.get(&id_key(ty, uuid))?;
+        let node = &self.nodes[n as usize];
+        if node.ty == ty && node.uuid == split(uuid) {
+            Some(n)
+        } else {
+            self.ids_overflow.get(&(ty as u8, uuid)).copied()
         }
     }
 
@@ -466,23 +525,25 @@ impl Index {
         i
     }
 
+    fn blank(ty: Ty, uuid: u128) -> Node {
+        Node { uuid: split(uuid), key: 0, access: 0, next: NONE, aux: NONE, ty, flags: 0, edges: SmallVec::new() }
+    }
+
     /// The node for (type, uuid), created as a placeholder when unknown.
     fn node(&mut self, ty: Ty, uuid: u128) -> u32 {
-        if let Some(n) = self.ids.get(&(ty as u8, uuid)) {
-            return *n;
+        if let Some(n) = self.find(ty, uuid) {
+            return n;
         }
         let n = self.nodes.len() as u32;
-        self.nodes.push(Node {
-            uuid,
-            ty,
-            flags: 0,
-            access: 0,
-            next: NONE,
-            sig: NONE,
-            label: Box::from(""),
-            edges: Vec::new(),
-        });
-        self.ids.insert((ty as u8, uuid), n);
+        self.nodes.push(Self::blank(ty, uuid));
+        match self.ids.entry(id_key(ty, uuid)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(n);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.ids_overflow.insert((ty as u8, uuid), n);
+            }
+        }
         n
     }
 
@@ -490,7 +551,7 @@ impl Index {
     pub fn apply(&mut self, p: Prepared) {
         let access = self.intern(p.access);
         if p.ty == Ty::Relationship {
-            let existing = self.rel_ids.get(&p.uuid).copied();
+            let existing = self.rel_ids.get(&id_key(Ty::Relationship, p.uuid)).copied();
             if let Some(r) = existing {
                 self.unlink_rel(r);
             }
@@ -502,7 +563,7 @@ impl Index {
                     None => {
                         self.rels.push(Rel { access, src: s, dst: d, alive: false });
                         let r = (self.rels.len() - 1) as u32;
-                        self.rel_ids.insert(p.uuid, r);
+                        self.rel_ids.insert(id_key(Ty::Relationship, p.uuid), r);
                         r
                     }
                 };
@@ -517,20 +578,19 @@ impl Index {
         let node_access = access;
         match p.body {
             Body::Gone => return,
-            Body::Actor { name } => {
-                self.nodes[n as usize].label = name.into_boxed_str();
-            }
+            Body::Actor { name } => self.set_text(n, name),
             Body::Identity { name, flags } => {
                 if flags & INDIVIDUAL != 0
                     && let Some(folded) = name::normalize(&name)
                 {
                     let h = key_hash(KeyKind::Name, &folded.key);
                     let head = self.names.insert(h, n).unwrap_or(NONE);
-                    self.nodes[n as usize].next = head;
+                    let node = &mut self.nodes[n as usize];
+                    node.next = head;
+                    node.key = h;
                 }
-                let node = &mut self.nodes[n as usize];
-                node.label = name.into_boxed_str();
-                node.flags |= flags;
+                self.set_text(n, name);
+                self.nodes[n as usize].flags |= flags;
             }
             Body::Identifier { keys, ranges } => {
                 if keys.is_empty() && ranges.is_empty() {
@@ -546,22 +606,21 @@ impl Index {
                     let head = self.keys.insert(h, target).unwrap_or(NONE);
                     let node = &mut self.nodes[target as usize];
                     node.next = head;
-                    node.label = canonical.into_boxed_str();
+                    node.key = h;
                     node.flags |= flags | ALIVE;
                     node.access = node_access;
                 }
                 for net in ranges {
                     self.ranges.push((net, n));
-                    self.nodes[n as usize].label = net.canonical().into_boxed_str();
                 }
             }
             Body::Note { sig, refs } => {
                 let slot = self.sigs.len() as u32;
                 for band in sig.bands() {
-                    self.bands_extra.entry(band).or_default().push(n);
+                    self.bands_extra.entry(band as u32).or_default().push(n);
                 }
-                self.sigs.push(*sig);
-                self.nodes[n as usize].sig = slot;
+                self.sigs.push(sig.compact());
+                self.nodes[n as usize].aux = slot;
                 for (ty, uuid) in refs {
                     let o = self.node(ty, uuid);
                     self.nodes[n as usize].edges.push(Edge { rel: NOTE_REF, other: o });
@@ -578,18 +637,13 @@ impl Index {
     /// A second node sharing `n`'s identity (same type and UUID) for a second key: it is
     /// reached through `n`'s id only via `n`, and carries `n`'s edges through `twin_of`.
     fn twin(&mut self, n: u32) -> u32 {
-        let (ty, uuid) = (self.nodes[n as usize].ty, self.nodes[n as usize].uuid);
+        let node = &self.nodes[n as usize];
+        let mut twin = Self::blank(node.ty, 0);
+        twin.uuid = node.uuid;
+        twin.flags = IS_TWIN;
+        twin.edges.push(Edge { rel: TWIN, other: n });
         let t = self.nodes.len() as u32;
-        self.nodes.push(Node {
-            uuid,
-            ty,
-            flags: IS_TWIN,
-            access: 0,
-            next: NONE,
-            sig: NONE,
-            label: Box::from(""),
-            edges: vec![Edge { rel: TWIN, other: n }],
-        });
+        self.nodes.push(twin);
         self.nodes[n as usize].edges.push(Edge { rel: TWIN, other: t });
         t
     }
@@ -598,12 +652,12 @@ impl Index {
     pub fn remove(&mut self, id: &str) {
         let Some((ty, uuid)) = parse_id(id) else { return };
         if ty == Ty::Relationship {
-            if let Some(r) = self.rel_ids.get(&uuid).copied() {
+            if let Some(r) = self.rel_ids.get(&id_key(Ty::Relationship, uuid)).copied() {
                 self.unlink_rel(r);
             }
             return;
         }
-        if let Some(n) = self.ids.get(&(ty as u8, uuid)).copied() {
+        if let Some(n) = self.find(ty, uuid) {
             self.clear_node(n);
         }
     }
@@ -635,38 +689,36 @@ impl Index {
             node.flags = IS_TWIN;
             node.edges.clear();
         }
-        let refs: Vec<u32> =
-            self.nodes[n as usize].edges.iter().filter(|e| e.rel == NOTE_REF).map(|e| e.other).collect();
-        for o in refs {
-            self.nodes[o as usize].edges.retain(|e| !(e.rel == NOTE_REF && e.other == n));
+        // A note's references are its own edges; an actor's or identity's NOTE_REF edges
+        // belong to the notes that refer to it and stay.
+        let is_note = self.nodes[n as usize].ty == Ty::Note;
+        if is_note {
+            let refs: Vec<u32> =
+                self.nodes[n as usize].edges.iter().filter(|e| e.rel == NOTE_REF).map(|e| e.other).collect();
+            for o in refs {
+                self.nodes[o as usize].edges.retain(|e| !(e.rel == NOTE_REF && e.other == n));
+            }
         }
-        self.ranges.retain(|(_, r)| *r != n);
+        if !self.ranges.is_empty() {
+            self.ranges.retain(|(_, r)| *r != n);
+        }
         let node = &mut self.nodes[n as usize];
-        node.edges.retain(|e| e.rel != TWIN && e.rel != NOTE_REF);
+        node.edges.retain(|e| e.rel != TWIN && !(is_note && e.rel == NOTE_REF));
         node.flags = 0;
-        node.sig = NONE;
-        node.label = Box::from("");
+        node.key = 0;
+        if node.ty == Ty::Note {
+            node.aux = NONE;
+        }
     }
 
     /// Removes node `n` from the key or name chain it heads or sits in.
     fn unchain(&mut self, n: u32) {
         let node = &self.nodes[n as usize];
-        let (map_is_names, h) = match node.ty {
-            Ty::Identity => match name::normalize(&node.label) {
-                Some(f) if node.flags & INDIVIDUAL != 0 => (true, key_hash(KeyKind::Name, &f.key)),
-                _ => return,
-            },
-            Ty::ThreatActor | Ty::Note | Ty::Relationship => return,
-            _ => {
-                let Some(kind) = key_kind_of(node.ty) else { return };
-                if node.label.is_empty() {
-                    return;
-                }
-                (false, key_hash(kind, &node.label))
-            }
-        };
-        let next = self.nodes[n as usize].next;
-        let map = if map_is_names { &mut self.names } else { &mut self.keys };
+        let (h, next) = (node.key, node.next);
+        if h == 0 {
+            return;
+        }
+        let map = if node.ty == Ty::Identity { &mut self.names } else { &mut self.keys };
         let Some(&head) = map.get(&h) else { return };
         if head == n {
             if next == NONE {
@@ -691,18 +743,22 @@ impl Index {
     /// Moves the bands gathered during a bulk load into the sorted array (smaller, and
     /// faster to probe). Call once after the initial build.
     pub fn finish_bulk(&mut self) {
-        let mut v: Vec<(u64, u32)> = std::mem::take(&mut self.bands_sorted);
+        let mut v: Vec<(u32, u32)> = std::mem::take(&mut self.bands_sorted);
         for (band, notes) in self.bands_extra.drain() {
             v.extend(notes.into_iter().map(|n| (band, n)));
         }
         v.sort_unstable();
         v.shrink_to_fit();
         self.bands_sorted = v;
+        self.bands_extra.shrink_to_fit();
         self.nodes.shrink_to_fit();
         self.rels.shrink_to_fit();
+        self.texts.shrink_to_fit();
+        self.sigs.shrink_to_fit();
     }
 
-    /// Nodes whose key is `(kind, canonical)`.
+    /// Nodes whose key is `(kind, canonical)`. Keys are compared by their 64-bit hash:
+    /// among millions of keys a false agreement has a probability of about 1e-13.
     pub(crate) fn lookup(&self, kind: KeyKind, canonical: &str) -> Vec<u32> {
         let h = key_hash(kind, canonical);
         let map = if kind == KeyKind::Name { &self.names } else { &self.keys };
@@ -710,12 +766,9 @@ impl Index {
         let mut cur = map.get(&h).copied().unwrap_or(NONE);
         while cur != NONE {
             let node = &self.nodes[cur as usize];
-            let ok = if kind == KeyKind::Name {
-                name::normalize(&node.label).is_some_and(|f| f.key == canonical)
-            } else {
-                key_kind_of(node.ty) == Some(kind) && *node.label == *canonical
-            };
-            if ok && node.alive() {
+            let kind_ok =
+                if kind == KeyKind::Name { node.ty == Ty::Identity } else { key_kind_of(node.ty) == Some(kind) };
+            if kind_ok && node.key == h && node.alive() {
                 out.push(cur);
             }
             cur = node.next;
@@ -727,6 +780,7 @@ impl Index {
     pub(crate) fn resume_candidates(&self, sig: &Signature) -> Vec<u32> {
         let mut out = Vec::new();
         for band in sig.bands() {
+            let band = band as u32;
             let start = self.bands_sorted.partition_point(|(b, _)| *b < band);
             for (b, n) in &self.bands_sorted[start..] {
                 if *b != band {
@@ -740,10 +794,7 @@ impl Index {
         }
         out.sort_unstable();
         out.dedup();
-        out.retain(|n| {
-            let node = &self.nodes[*n as usize];
-            node.alive() && node.sig != NONE
-        });
+        out.retain(|n| self.nodes[*n as usize].alive() && self.sig_of(*n).is_some());
         out
     }
 
@@ -753,23 +804,32 @@ impl Index {
     }
 
     pub fn stats(&self) -> IndexStats {
-        let edges: usize = self.nodes.iter().map(|n| n.edges.capacity()).sum();
-        let labels: usize = self.nodes.iter().map(|n| n.label.len()).sum();
+        let spilled: usize = self
+            .nodes
+            .iter()
+            .filter(|n| n.edges.spilled())
+            .map(|n| n.edges.capacity() * std::mem::size_of::<Edge>())
+            .sum();
+        let texts: usize = self.texts.iter().map(|t| t.len() + 16).sum();
+        // hashbrown: one control byte per bucket, buckets = capacity / 0.875.
+        let map = |cap: usize, entry: usize| cap * (entry + 1) * 8 / 7;
         let approx_bytes = self.nodes.capacity() * std::mem::size_of::<Node>()
-            + edges * std::mem::size_of::<Edge>()
-            + labels
+            + spilled
+            + texts
             + self.rels.capacity() * std::mem::size_of::<Rel>()
-            + (self.ids.capacity() + self.keys.capacity() + self.names.capacity()) * 25
-            + self.rel_ids.capacity() * 21
-            + self.sigs.capacity() * std::mem::size_of::<Signature>()
-            + self.bands_sorted.capacity() * 16
+            + map(self.ids.capacity(), 20)
+            + map(self.rel_ids.capacity(), 20)
+            + map(self.keys.capacity(), 12)
+            + map(self.names.capacity(), 12)
+            + self.sigs.capacity() * std::mem::size_of::<[u16; resume::SIGNATURE_LEN]>()
+            + self.bands_sorted.capacity() * 8
             + self.bands_extra.values().map(|v| v.capacity() * 4 + 40).sum::<usize>();
         IndexStats {
             nodes: self.nodes.iter().filter(|n| n.alive()).count(),
             relationships: self.rels.iter().filter(|r| r.alive).count(),
             keys: self.keys.len(),
             names: self.names.len(),
-            resumes: self.nodes.iter().filter(|n| n.alive() && n.sig != NONE).count(),
+            resumes: self.nodes.iter().filter(|n| n.alive() && n.ty == Ty::Note && n.aux != NONE).count(),
             access_facts: self.access.len(),
             unusable_values: self.unusable,
             approx_bytes,

@@ -4,12 +4,14 @@
 //! [`dossier_stix::policy::may_see`]); ties through hidden objects only count towards a
 //! restricted hit.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::IpAddr;
 
 use dossier_stix::policy::{self, Viewer};
 
-use super::index::{ACCOUNT_ID, CHEAP_PHONE, Index, KeyKind, NOTE_REF, STOLEN, TWIN, Ty};
+use super::index::{ACCOUNT_ID, Index, KeyKind, NOTE_REF, STOLEN, TWIN, Ty};
 use super::input::Applicant;
 use super::score::{self, Kind};
 use super::{Candidate, Decision, Evidence, Hit, MatchKind, PersonaRef, Restricted, Screening, Warning};
@@ -100,11 +102,10 @@ fn region_hint(a: &Applicant, opts: &Options) -> (Option<String>, &'static str) 
         return (Some(r.to_ascii_uppercase()), "region from the applicant's region field");
     }
     for p in &a.phones {
-        if p.trim_start().starts_with('+')
-            && let Ok(n) = phone::normalize(p, None)
-            && let Some(r) = n.region
+        if let Some(e164) = phone::quick_e164(p, None)
+            && let Some(r) = region_of_calling_code(&e164)
         {
-            return (Some(r), "region from the applicant's other phone");
+            return (Some(r.to_owned()), "region from the applicant's other phone");
         }
     }
     for e in &a.emails {
@@ -127,6 +128,29 @@ fn region_hint(a: &Applicant, opts: &Options) -> (Option<String>, &'static str) 
         }
     }
     (opts.default_region.clone(), "default region")
+}
+
+/// The main region of a country calling code, for a hint (no numbering plan needed).
+fn region_of_calling_code(e164: &str) -> Option<&'static str> {
+    const CODES: &[(&str, &str)] = &[
+        ("+380", "UA"),
+        ("+1", "US"),
+        ("+7", "RU"),
+        ("+31", "NL"),
+        ("+33", "FR"),
+        ("+40", "RO"),
+        ("+44", "GB"),
+        ("+48", "PL"),
+        ("+49", "DE"),
+        ("+61", "AU"),
+        ("+63", "PH"),
+        ("+81", "JP"),
+        ("+82", "KR"),
+        ("+84", "VN"),
+        ("+86", "CN"),
+        ("+91", "IN"),
+    ];
+    CODES.iter().find(|(code, _)| e164.starts_with(code)).map(|(_, r)| *r)
 }
 
 impl Index {
@@ -255,30 +279,72 @@ impl Index {
                 Err(err) => warnings.push(Warning { field: "emails", index: i, reason: err.to_string() }),
             }
         }
-        let (hint, hint_rule) = region_hint(a, opts);
+        let needs_hint = a.phones.iter().any(|p| phone::quick_e164(p, None).is_none());
+        let (hint, hint_rule) = if needs_hint { region_hint(a, opts) } else { (None, "") };
         for (i, p) in a.phones.iter().enumerate() {
-            match phone::normalize_guessing(p, hint.as_deref()) {
-                Ok(readings) => {
-                    // A number valid in k regions is k hypotheses: each weighs log10(k) less.
-                    let penalty = (readings.len() as f64).log10();
-                    for n in readings {
-                        let mut rules = n.rules;
-                        if rules.iter().any(|r| r.contains("region hint")) {
-                            rules.push(hint_rule);
-                        }
-                        let cheap = n.flags.iter().any(|f| *f != "personal");
-                        probes.push(Probe {
-                            field: "phones",
-                            input: p.clone(),
-                            normalized: n.canonical,
-                            rules,
-                            kind: if cheap { Kind::PhoneCheap } else { Kind::Phone },
-                            key: KeyKind::Phone,
-                            penalty,
-                        });
-                    }
+            if let Some(canonical) = phone::quick_e164(p, hint.as_deref()) {
+                let mut rules = Vec::new();
+                if canonical != p.trim() {
+                    rules.push("formatting");
                 }
-                Err(err) => warnings.push(Warning { field: "phones", index: i, reason: err.to_string() }),
+                if !p.trim_start().starts_with('+') && !p.trim_start().starts_with("00") {
+                    rules.push("national number placed by region hint");
+                    rules.push(hint_rule);
+                }
+                // The kind (VoIP, toll-free …) is read from the numbering plan only on a hit.
+                probes.push(Probe {
+                    field: "phones",
+                    input: p.clone(),
+                    normalized: canonical,
+                    rules,
+                    kind: Kind::Phone,
+                    key: KeyKind::Phone,
+                    penalty: 0.0,
+                });
+                continue;
+            }
+            // Not readable quickly: a national number under a hint outside North America is
+            // placed with the numbering plan (one parse).
+            if let Some(h) = hint.as_deref().filter(|h| !matches!(*h, "US" | "CA"))
+                && let Ok(n) = phone::normalize(p, Some(h))
+                && !n.flags.contains(&"unverified")
+            {
+                let mut rules = n.rules;
+                rules.push(hint_rule);
+                let cheap = n.flags.iter().any(|f| *f != "personal");
+                probes.push(Probe {
+                    field: "phones",
+                    input: p.clone(),
+                    normalized: n.canonical,
+                    rules,
+                    kind: if cheap { Kind::PhoneCheap } else { Kind::Phone },
+                    key: KeyKind::Phone,
+                    penalty: 0.0,
+                });
+                continue;
+            }
+            // A national number with a trunk prefix 0 that fits no hint: each region that
+            // dials 0 gives a reading, looked up cheaply; a reading that hits is checked
+            // against the numbering plan then (see the lookup loop).
+            let readings = phone::trunk_readings(p);
+            if readings.is_empty() {
+                let reason = match phone::normalize(p, hint.as_deref()) {
+                    Err(e) => e.to_string(),
+                    Ok(_) => "not a phone number".into(),
+                };
+                warnings.push(Warning { field: "phones", index: i, reason });
+                continue;
+            }
+            for r in readings {
+                probes.push(Probe {
+                    field: "phones",
+                    input: p.clone(),
+                    normalized: r,
+                    rules: vec!["national number: country guessed from the trunk prefix"],
+                    kind: Kind::Phone,
+                    key: KeyKind::Phone,
+                    penalty: f64::NAN,
+                });
             }
         }
         for (i, acc) in a.accounts.iter().enumerate() {
@@ -421,11 +487,45 @@ impl Index {
         let mut warnings = Vec::new();
         let mut probes = self.probes(a, opts, &mut warnings);
         // Evidence per group, split by visibility.
-        let mut shown: HashMap<Group, Vec<Ev>> = HashMap::new();
-        let mut hidden: HashMap<Group, Vec<Ev>> = HashMap::new();
-        for (pi, probe) in probes.iter().enumerate() {
+        let mut shown: HashMap<Group, Vec<Ev>> = HashMap::default();
+        let mut hidden: HashMap<Group, Vec<Ev>> = HashMap::default();
+        // Indexed: a probe's kind and penalty are settled on its first hit, in place.
+        #[allow(clippy::needless_range_loop)]
+        for pi in 0..probes.len() {
+            let probe = &probes[pi];
             let mut found: Vec<(u32, Tie, MatchKind, Option<String>)> = Vec::new();
-            for n in self.lookup(probe.key, &probe.normalized) {
+            let nodes = self.lookup(probe.key, &probe.normalized);
+            // A value held by this many objects weighs nothing after the commonness discount
+            // (1.5 − log10 64 < 0 for a name): it is not evidence, and not worth following.
+            if nodes.len() > MAX_FANOUT {
+                continue;
+            }
+            if probe.penalty.is_nan() {
+                // A guessed reading: on a hit, keep it only if the numbering plan agrees, and
+                // weigh it by how many regions the number fits (k readings, log10 k).
+                if nodes.is_empty() {
+                    continue;
+                }
+                let valid = phone::normalize_guessing(&probe.input, None).unwrap_or_default();
+                let Some(reading) = valid.iter().find(|v| v.canonical == probe.normalized) else { continue };
+                let cheap = reading.flags.iter().any(|f| *f != "personal");
+                let penalty = (valid.len().max(1) as f64).log10();
+                let p = &mut probes[pi];
+                p.penalty = penalty;
+                if cheap {
+                    p.kind = Kind::PhoneCheap;
+                }
+            } else if probe.key == KeyKind::Phone && probe.kind == Kind::Phone && !nodes.is_empty() {
+                let cheap = match phone::normalize(&probe.normalized, None) {
+                    Ok(n) => n.flags.iter().any(|f| *f != "personal"),
+                    Err(_) => true,
+                };
+                if cheap {
+                    probes[pi].kind = Kind::PhoneCheap;
+                }
+            }
+            let probe = &probes[pi];
+            for n in nodes {
                 for t in self.ties(n, viewer) {
                     found.push((n, t, MatchKind::Exact, None));
                 }
@@ -456,8 +556,8 @@ impl Index {
                 penalty: 0.0,
             });
             for note in self.resume_candidates(&sig) {
-                let stored = &self.sigs[self.nodes[note as usize].sig as usize];
-                let s = sig.similarity(stored);
+                let Some(stored) = self.sig_of(note) else { continue };
+                let s = sig.similarity_compact(stored);
                 let w = score::resume_weight(s);
                 if w <= 0.0 {
                     continue;
@@ -493,7 +593,7 @@ impl Index {
                 }
                 let mut best: Option<(f64, usize, u32)> = None;
                 for p in self.personas_of(*g, viewer) {
-                    let Some(stored) = name::normalize(&self.nodes[p as usize].label) else { continue };
+                    let Some(stored) = name::normalize(self.label(p)) else { continue };
                     for (pi, key) in &names {
                         let s = strsim::jaro_winkler(key, &stored.key);
                         if s >= 0.9 && best.is_none_or(|b| s > b.0) {
@@ -511,7 +611,7 @@ impl Index {
                         weight: if stolen { 0.0 } else { Kind::NameFuzzy.weight() },
                         match_kind: MatchKind::Fuzzy,
                         similarity: Some((s * 1000.0).round() / 1000.0),
-                        stored: Some(self.nodes[p as usize].label.to_string()),
+                        stored: Some(self.label(p).to_owned()),
                         confidence: None,
                         notes: if stolen { vec![STOLEN_NOTE.into()] } else { Vec::new() },
                     });
@@ -521,7 +621,11 @@ impl Index {
 
         let mut candidates: Vec<Candidate> =
             shown.into_iter().map(|(g, evs)| self.candidate(g, evs, &probes, opts)).collect();
-        candidates.retain(|c| !c.evidence.is_empty());
+        // Listed: candidates with some real weight (a posterior of about 1%), or a
+        // stolen identity's name set aside; the rest is noise to a screener.
+        candidates.retain(|c| {
+            !c.evidence.is_empty() && (c.llr >= MIN_LISTED_LLR || c.evidence.iter().any(|e| !e.notes.is_empty()))
+        });
         candidates.sort_by(|x, y| y.llr.total_cmp(&x.llr).then_with(|| x.actor.cmp(&y.actor)));
         let restricted: Option<Decision> = hidden
             .into_iter()
@@ -561,9 +665,6 @@ impl Index {
             for (node, tie, mk, stored) in found.iter().filter(|f| f.1.visible == visible) {
                 let flags = self.nodes[*node as usize].flags;
                 let mut kind = if *mk == MatchKind::InRange { Kind::IpRange } else { probe.kind };
-                if kind == Kind::Phone && flags & CHEAP_PHONE != 0 {
-                    kind = Kind::PhoneCheap;
-                }
                 if kind == Kind::AccountLogin && flags & ACCOUNT_ID != 0 {
                     kind = Kind::AccountId;
                 }
@@ -585,6 +686,11 @@ impl Index {
                 {
                     weight = 0.0;
                     notes.push(STOLEN_NOTE.into());
+                }
+                // Evidence that weighs nothing is dropped, except a stolen identity's name,
+                // which the caller should see was considered and set aside.
+                if weight <= 0.0 && notes.iter().all(|n| n != STOLEN_NOTE) {
+                    continue;
                 }
                 let ev = Ev {
                     probe: pi,
@@ -635,7 +741,7 @@ impl Index {
         let (actor, actor_name) = match g {
             Group::Actor(a) => {
                 let n = &self.nodes[a as usize];
-                (Some(n.id()), Some(n.label.to_string()).filter(|s| !s.is_empty()))
+                (Some(n.id()), Some(self.label(a).to_owned()).filter(|s| !s.is_empty()))
             }
             _ => (None, None),
         };
@@ -671,7 +777,7 @@ impl Index {
                     let n = &self.nodes[p as usize];
                     PersonaRef {
                         id: n.id(),
-                        name: Some(n.label.to_string()).filter(|s| !s.is_empty()),
+                        name: Some(self.label(p).to_owned()).filter(|s| !s.is_empty()),
                         stolen_identity: n.flags & STOLEN != 0,
                     }
                 })
@@ -734,6 +840,11 @@ impl Index {
         s
     }
 }
+
+/// Objects a single value may tie to before it stops counting as evidence.
+const MAX_FANOUT: usize = 64;
+/// The least summed weight for a candidate to be listed.
+const MIN_LISTED_LLR: f64 = 1.0;
 
 const STOLEN_NOTE: &str = "the name of a real person whose identity was stolen: not evidence on its own";
 

@@ -134,4 +134,3 @@ pub fn email(value: &str, tlp: Tlp) -> Value {
 pub fn ids(body: &Value, key: &str) -> Vec<String> {
     body[key].as_array().map(|a| a.iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect()).unwrap_or_default()
 }
-
