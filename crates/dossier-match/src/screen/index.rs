@@ -220,9 +220,9 @@ pub struct Index {
     ids_overflow: HashMap<(u8, u128), u32, Fast>,
     rel_ids: HashMap<[u64; 2], u32, Fast>,
     /// Key hash → first node of its chain.
-    keys: HashMap<u64, u32, Fast>,
+    keys: HashMap<u64, (u32, u32), Fast>,
     /// Name key hash → first identity of its chain.
-    names: HashMap<u64, u32, Fast>,
+    names: HashMap<u64, (u32, u32), Fast>,
     /// Names of actors and identities.
     pub(crate) texts: Vec<Box<str>>,
     /// Stored CIDR ranges.
@@ -230,6 +230,9 @@ pub struct Index {
     pub(crate) sigs: Vec<[u16; resume::SIGNATURE_LEN]>,
     /// LSH band (32-bit) → notes, sorted (bulk) plus a map for later additions.
     bands_sorted: Vec<(u32, u32)>,
+    /// Where the bands whose top 16 bits are i start in `bands_sorted` (65,537 entries
+    /// once built): a probe is one table read and a short search in cache.
+    band_offsets: Vec<u32>,
     bands_extra: HashMap<u32, Vec<u32>, Fast>,
     pub(crate) access: Vec<Access>,
     access_ids: HashMap<Access, u32, Fast>,
@@ -466,6 +469,7 @@ impl Index {
             ranges: Vec::new(),
             sigs: Vec::new(),
             bands_sorted: Vec::new(),
+            band_offsets: Vec::new(),
             bands_extra: HashMap::with_hasher(Fast::default()),
             access: Vec::new(),
             access_ids: HashMap::with_hasher(Fast::default()),
@@ -584,7 +588,7 @@ impl Index {
                     && let Some(folded) = name::normalize(&name)
                 {
                     let h = key_hash(KeyKind::Name, &folded.key);
-                    let head = self.names.insert(h, n).unwrap_or(NONE);
+                    let head = push_chain(&mut self.names, h, n);
                     let node = &mut self.nodes[n as usize];
                     node.next = head;
                     node.key = h;
@@ -603,7 +607,7 @@ impl Index {
                     let target = if first { n } else { self.twin(n) };
                     first = false;
                     let h = key_hash(kind, &canonical);
-                    let head = self.keys.insert(h, target).unwrap_or(NONE);
+                    let head = push_chain(&mut self.keys, h, target);
                     let node = &mut self.nodes[target as usize];
                     node.next = head;
                     node.key = h;
@@ -719,12 +723,12 @@ impl Index {
             return;
         }
         let map = if node.ty == Ty::Identity { &mut self.names } else { &mut self.keys };
-        let Some(&head) = map.get(&h) else { return };
+        let Some(&(head, len)) = map.get(&h) else { return };
         if head == n {
             if next == NONE {
                 map.remove(&h);
             } else {
-                map.insert(h, next);
+                map.insert(h, (next, len.saturating_sub(1)));
             }
         } else {
             let mut cur = head;
@@ -732,6 +736,7 @@ impl Index {
                 let nx = self.nodes[cur as usize].next;
                 if nx == n {
                     self.nodes[cur as usize].next = next;
+                    map.insert(h, (head, len.saturating_sub(1)));
                     break;
                 }
                 cur = nx;
@@ -749,6 +754,14 @@ impl Index {
         }
         v.sort_unstable();
         v.shrink_to_fit();
+        let mut offsets = vec![0u32; (1 << 16) + 1];
+        for (band, _) in &v {
+            offsets[(*band >> 16) as usize + 1] += 1;
+        }
+        for i in 1..offsets.len() {
+            offsets[i] += offsets[i - 1];
+        }
+        self.band_offsets = offsets;
         self.bands_sorted = v;
         self.bands_extra.shrink_to_fit();
         self.nodes.shrink_to_fit();
@@ -759,11 +772,16 @@ impl Index {
 
     /// Nodes whose key is `(kind, canonical)`. Keys are compared by their 64-bit hash:
     /// among millions of keys a false agreement has a probability of about 1e-13.
-    pub(crate) fn lookup(&self, kind: KeyKind, canonical: &str) -> Vec<u32> {
+    pub(crate) fn lookup(&self, kind: KeyKind, canonical: &str, max: usize) -> Option<Vec<u32>> {
         let h = key_hash(kind, canonical);
         let map = if kind == KeyKind::Name { &self.names } else { &self.keys };
+        let Some(&(head, len)) = map.get(&h) else { return Some(Vec::new()) };
+        // A chain longer than `max` is not walked: the caller would drop it anyway.
+        if len as usize > max {
+            return None;
+        }
         let mut out = Vec::new();
-        let mut cur = map.get(&h).copied().unwrap_or(NONE);
+        let mut cur = head;
         while cur != NONE {
             let node = &self.nodes[cur as usize];
             let kind_ok =
@@ -773,7 +791,7 @@ impl Index {
             }
             cur = node.next;
         }
-        out
+        Some(out)
     }
 
     /// Resume notes sharing an LSH band with `sig`.
@@ -781,21 +799,39 @@ impl Index {
         let mut out = Vec::new();
         for band in sig.bands() {
             let band = band as u32;
-            let start = self.bands_sorted.partition_point(|(b, _)| *b < band);
-            for (b, n) in &self.bands_sorted[start..] {
-                if *b != band {
-                    break;
-                }
-                out.push(*n);
+            let (lo, hi) = match self.band_offsets.get((band >> 16) as usize..(band >> 16) as usize + 2) {
+                Some([lo, hi]) => (*lo as usize, *hi as usize),
+                _ => (0, 0),
+            };
+            let bucket = &self.bands_sorted[lo..hi];
+            let start = lo + bucket.partition_point(|(b, _)| *b < band);
+            let end = start + self.bands_sorted[start..hi].partition_point(|(b, _)| *b == band);
+            let extra = self.bands_extra.get(&band).map_or(&[][..], Vec::as_slice);
+            // A band shared by this many resumes comes from boilerplate everybody writes,
+            // not from copying: it finds nothing worth the comparisons.
+            if end - start + extra.len() > MAX_BAND_POSTINGS {
+                continue;
             }
-            if let Some(extra) = self.bands_extra.get(&band) {
-                out.extend(extra.iter().copied());
-            }
+            out.extend(self.bands_sorted[start..end].iter().map(|(_, n)| *n));
+            out.extend(extra.iter().copied());
         }
+        // A near-duplicate shares many bands (a Jaccard similarity of 0.65 shares two or more
+        // of the 32 in 98.5% of pairs); one shared band is mostly chance and boilerplate.
         out.sort_unstable();
-        out.dedup();
-        out.retain(|n| self.nodes[*n as usize].alive() && self.sig_of(*n).is_some());
-        out
+        let mut kept = Vec::new();
+        let mut i = 0;
+        while i < out.len() {
+            let mut j = i + 1;
+            while j < out.len() && out[j] == out[i] {
+                j += 1;
+            }
+            if j - i >= MIN_SHARED_BANDS {
+                kept.push(out[i]);
+            }
+            i = j;
+        }
+        kept.retain(|n| self.nodes[*n as usize].alive() && self.sig_of(*n).is_some());
+        kept
     }
 
     /// Stored ranges containing `addr`.
@@ -819,10 +855,11 @@ impl Index {
             + self.rels.capacity() * std::mem::size_of::<Rel>()
             + map(self.ids.capacity(), 20)
             + map(self.rel_ids.capacity(), 20)
-            + map(self.keys.capacity(), 12)
-            + map(self.names.capacity(), 12)
+            + map(self.keys.capacity(), 16)
+            + map(self.names.capacity(), 16)
             + self.sigs.capacity() * std::mem::size_of::<[u16; resume::SIGNATURE_LEN]>()
             + self.bands_sorted.capacity() * 8
+            + self.band_offsets.capacity() * 4
             + self.bands_extra.values().map(|v| v.capacity() * 4 + 40).sum::<usize>();
         IndexStats {
             nodes: self.nodes.iter().filter(|n| n.alive()).count(),
@@ -836,6 +873,19 @@ impl Index {
         }
     }
 }
+
+/// Adds `n` at the head of the chain of `h`; returns the previous head.
+fn push_chain(map: &mut HashMap<u64, (u32, u32), Fast>, h: u64, n: u32) -> u32 {
+    let e = map.entry(h).or_insert((NONE, 0));
+    let head = e.0;
+    *e = (n, e.1 + 1);
+    head
+}
+
+/// Resumes one LSH band may point at before it is ignored as boilerplate.
+const MAX_BAND_POSTINGS: usize = 256;
+/// Bands a stored resume must share with the query to be compared.
+const MIN_SHARED_BANDS: usize = 2;
 
 /// The edge between a node and its twin (a second key of one object).
 pub(crate) const TWIN: u32 = u32::MAX - 2;

@@ -73,6 +73,16 @@ struct Tie {
     confidence: Option<u8>,
 }
 
+/// A group's evidence, weighed.
+struct Scored {
+    g: Group,
+    kept: Vec<Ev>,
+    llr: f64,
+    strong: bool,
+    posterior: f64,
+    decision: Decision,
+}
+
 /// Evidence before it is written out.
 struct Ev {
     probe: usize,
@@ -188,11 +198,16 @@ impl Index {
 
     /// Every way `start` ties to an actor or persona.
     fn ties(&self, start: u32, viewer: &Viewer) -> Vec<Tie> {
+        self.ties_within(start, viewer, usize::MAX).unwrap_or_default()
+    }
+
+    /// The ties of `start`, or `None` as soon as they reach more than `limit` groups.
+    fn ties_within(&self, start: u32, viewer: &Viewer, limit: usize) -> Option<Vec<Tie>> {
         let start = self.nodes[start as usize].primary(start);
         let node = &self.nodes[start as usize];
         let mut out = Vec::new();
         if !node.alive() {
-            return out;
+            return Some(out);
         }
         let vis = self.visible(node.access, viewer);
         match node.ty {
@@ -222,6 +237,14 @@ impl Index {
                         Ty::Identity => {
                             let v = vis && rel_vis && self.visible(other.access, viewer);
                             self.ties_of_persona(e.other, v, conf, viewer, &mut out);
+                            if out.len() > limit && out.len() % 16 == 0 {
+                                let mut groups: Vec<Group> = out.iter().map(|t| t.group).collect();
+                                groups.sort_unstable();
+                                groups.dedup();
+                                if groups.len() > limit {
+                                    return None;
+                                }
+                            }
                         }
                         Ty::ThreatActor => out.push(Tie {
                             group: Group::Actor(e.other),
@@ -237,7 +260,7 @@ impl Index {
                 }
             }
         }
-        out
+        Some(out)
     }
 
     /// The personas of a group the viewer may see, for fuzzy name comparison.
@@ -494,12 +517,9 @@ impl Index {
         for pi in 0..probes.len() {
             let probe = &probes[pi];
             let mut found: Vec<(u32, Tie, MatchKind, Option<String>)> = Vec::new();
-            let nodes = self.lookup(probe.key, &probe.normalized);
             // A value held by this many objects weighs nothing after the commonness discount
             // (1.5 − log10 64 < 0 for a name): it is not evidence, and not worth following.
-            if nodes.len() > MAX_FANOUT {
-                continue;
-            }
+            let Some(nodes) = self.lookup(probe.key, &probe.normalized, MAX_FANOUT) else { continue };
             if probe.penalty.is_nan() {
                 // A guessed reading: on a hit, keep it only if the numbering plan agrees, and
                 // weigh it by how many regions the number fits (k readings, log10 k).
@@ -525,10 +545,30 @@ impl Index {
                 }
             }
             let probe = &probes[pi];
-            for n in nodes {
-                for t in self.ties(n, viewer) {
+            // A value tied to more actors than its weight can bear (10^weight, after which
+            // the commonness discount leaves nothing) is common infrastructure — a VPN
+            // exit, a popular name — not evidence: stop following it.
+            let limit = 10f64.powf(probe.kind.weight()).min(1e6) as usize;
+            let mut groups: Vec<Group> = Vec::new();
+            let mut common = false;
+            'nodes: for n in nodes {
+                let Some(ties) = self.ties_within(n, viewer, limit) else {
+                    common = true;
+                    break;
+                };
+                for t in ties {
+                    if !groups.contains(&t.group) {
+                        groups.push(t.group);
+                        if groups.len() > limit {
+                            common = true;
+                            break 'nodes;
+                        }
+                    }
                     found.push((n, t, MatchKind::Exact, None));
                 }
+            }
+            if common {
+                continue;
             }
             if probe.key == KeyKind::Ip
                 && let Ok(addr) = probe.normalized.parse::<IpAddr>()
@@ -591,6 +631,10 @@ impl Index {
                 if evs.iter().any(|e| matches!(e.kind, Kind::Name | Kind::NameFuzzy)) {
                     continue;
                 }
+                // Half a unit of weight only matters beside substantial evidence.
+                if !evs.iter().any(|e| e.kind.is_strong() || e.weight >= 2.0) {
+                    continue;
+                }
                 let mut best: Option<(f64, usize, u32)> = None;
                 for p in self.personas_of(*g, viewer) {
                     let Some(stored) = name::normalize(self.label(p)) else { continue };
@@ -619,23 +663,22 @@ impl Index {
             }
         }
 
-        let mut candidates: Vec<Candidate> =
-            shown.into_iter().map(|(g, evs)| self.candidate(g, evs, &probes, opts)).collect();
+        let mut scored: Vec<Scored> = shown.into_iter().map(|(g, evs)| self.score_group(g, evs, opts)).collect();
         // Listed: candidates with some real weight (a posterior of about 1%), or a
         // stolen identity's name set aside; the rest is noise to a screener.
-        candidates.retain(|c| {
-            !c.evidence.is_empty() && (c.llr >= MIN_LISTED_LLR || c.evidence.iter().any(|e| !e.notes.is_empty()))
-        });
-        candidates.sort_by(|x, y| y.llr.total_cmp(&x.llr).then_with(|| x.actor.cmp(&y.actor)));
+        scored
+            .retain(|c| !c.kept.is_empty() && (c.llr >= MIN_LISTED_LLR || c.kept.iter().any(|e| !e.notes.is_empty())));
+        scored.sort_by(|x, y| y.llr.total_cmp(&x.llr).then_with(|| x.g.cmp(&y.g)));
         let restricted: Option<Decision> = hidden
             .into_iter()
-            .map(|(g, evs)| self.candidate(g, evs, &probes, opts).decision)
+            .map(|(g, evs)| self.score_group(g, evs, opts).decision)
             .filter(|d| *d >= Decision::Review)
             .max();
-        let mut decision = candidates.first().map_or(Decision::Clear, |c| c.decision);
-        let score = candidates.first().map_or(0.0, |c| c.score);
-        candidates.truncate(opts.max_matches);
-        let mut matches: Vec<Hit> = candidates.into_iter().map(Hit::Candidate).collect();
+        let mut decision = scored.iter().map(|c| c.decision).max().unwrap_or(Decision::Clear);
+        let score = scored.iter().map(|c| c.posterior).fold(0.0, f64::max);
+        let score = (score * 10_000.0).round() / 10_000.0;
+        scored.truncate(opts.max_matches);
+        let mut matches: Vec<Hit> = scored.into_iter().map(|c| Hit::Candidate(self.candidate(c, &probes))).collect();
         if restricted.is_some() {
             decision = decision.max(Decision::Review);
             matches.push(Hit::Restricted(Restricted { restricted: true, contact: opts.contact.clone() }));
@@ -709,8 +752,9 @@ impl Index {
         }
     }
 
-    fn candidate(&self, g: Group, mut evs: Vec<Ev>, probes: &[Probe], opts: &Options) -> Candidate {
-        // One piece per input value (the best tie), then one per correlated kind.
+    /// Weighs the evidence of one group: one piece per input value (the best tie), then one
+    /// per correlated kind, summed.
+    fn score_group(&self, g: Group, mut evs: Vec<Ev>, opts: &Options) -> Scored {
         evs.sort_by(|a, b| b.weight.total_cmp(&a.weight));
         let mut seen_probe = BTreeSet::new();
         let mut seen_class = BTreeSet::new();
@@ -735,6 +779,12 @@ impl Index {
         let strong = kept.iter().any(|e| e.kind.is_strong() && e.weight > 0.0);
         let posterior = score::posterior(llr);
         let decision = score::decide(posterior, strong, opts.match_at, opts.review_at);
+        Scored { g, kept, llr, strong, posterior, decision }
+    }
+
+    /// Writes a scored group out, with ids and names.
+    fn candidate(&self, scored: Scored, probes: &[Probe]) -> Candidate {
+        let Scored { g, kept, llr, strong, posterior, decision } = scored;
         let mut personas: Vec<u32> = kept.iter().filter_map(|e| e.persona).collect();
         personas.sort_unstable();
         personas.dedup();
