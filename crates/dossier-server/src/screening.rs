@@ -35,51 +35,39 @@ fn access_of(e: &EntryRef<'_>, staff_only: bool) -> Access {
     Access { tlp: e.tlp, owner: e.owner, recipients: e.recipients(), staff_only, confidence: e.confidence }
 }
 
-/// Reads the newest version of every indexed object and builds the index: one thread reads
-/// the store, the others parse and normalise, this one applies.
+/// Reads the newest version of every indexed object and builds the index: the store is
+/// read in as many ranges as there are cores, each reading thread parses and normalises its
+/// rows itself (no copies of the JSON), and this thread applies the results.
 fn bulk_build(store: &dyn ObjectStore) -> Result<(Index, u64), StoreError> {
-    const BATCH: usize = 2048;
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
-    let (raw_tx, raw_rx) = mpsc::sync_channel::<Vec<(String, String, Access)>>(workers * 2);
-    let raw_rx = Mutex::new(raw_rx);
-    let (prep_tx, prep_rx) = mpsc::sync_channel::<Vec<Prepared>>(workers * 2);
+    const BATCH: usize = 1024;
+    let parts = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
+    let (tx, rx) = mpsc::sync_channel::<Vec<Prepared>>(parts * 4);
+    let pending: Vec<Mutex<Vec<Prepared>>> = (0..parts).map(|_| Mutex::new(Vec::with_capacity(BATCH))).collect();
     let mut index = Index::new();
     let mut objects = 0u64;
     std::thread::scope(|scope| -> Result<(), StoreError> {
+        let pending = &pending;
         let reader = scope.spawn(move || {
-            let mut batch = Vec::with_capacity(BATCH);
-            let mut ok = true;
-            let r = store.scan_latest(INDEXED_TYPES, None, &mut |e, staff_only| {
-                batch.push((e.id.to_owned(), e.json.to_owned(), access_of(e, staff_only)));
-                if batch.len() == BATCH {
-                    ok = raw_tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_ok();
+            let r = store.scan_latest_parallel(INDEXED_TYPES, parts, &|part, e, staff_only| {
+                let Some(p) = screen::prepare(e.id, e.json, access_of(e, staff_only)) else { return true };
+                let mut batch = pending[part].lock().unwrap_or_else(|p| p.into_inner());
+                batch.push(p);
+                if batch.len() >= BATCH {
+                    let full = std::mem::replace(&mut *batch, Vec::with_capacity(BATCH));
+                    drop(batch);
+                    return tx.send(full).is_ok();
                 }
-                ok
+                true
             });
-            if !batch.is_empty() {
-                let _ = raw_tx.send(batch);
+            for p in pending {
+                let rest = std::mem::take(&mut *p.lock().unwrap_or_else(|p| p.into_inner()));
+                if !rest.is_empty() {
+                    let _ = tx.send(rest);
+                }
             }
             r
         });
-        for _ in 0..workers {
-            let prep_tx = prep_tx.clone();
-            let raw_rx = &raw_rx;
-            scope.spawn(move || {
-                loop {
-                    let next = raw_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                    let Ok(batch) = next else { break };
-                    let prepared: Vec<Prepared> = batch
-                        .into_iter()
-                        .filter_map(|(id, json, access)| screen::prepare(&id, &json, access))
-                        .collect();
-                    if prep_tx.send(prepared).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(prep_tx);
-        for batch in prep_rx {
+        for batch in rx {
             objects += batch.len() as u64;
             for p in batch {
                 index.apply(p);

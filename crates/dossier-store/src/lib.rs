@@ -447,6 +447,19 @@ pub trait ObjectStore: Send + Sync {
         visit: &mut dyn FnMut(&EntryRef<'_>, bool) -> bool,
     ) -> Result<(), StoreError>;
 
+    /// [`Self::scan_latest`] over everything, split into `parts` ranges read at the same time
+    /// (on the store's read connections); `visit` gets the part number. The default reads
+    /// one part.
+    fn scan_latest_parallel(
+        &self,
+        types: &[&str],
+        parts: usize,
+        visit: &(dyn Fn(usize, &EntryRef<'_>, bool) -> bool + Sync),
+    ) -> Result<(), StoreError> {
+        let _ = parts;
+        self.scan_latest(types, None, &mut |e, staff| visit(0, e, staff))
+    }
+
     /// Number of stored object versions and of distinct objects.
     fn counts(&self) -> Result<(u64, u64), StoreError>;
 

@@ -573,17 +573,23 @@ impl SqliteStore {
     }
 }
 
+/// Facts a fast full scan prepares before it reads rows.
+struct Prepass {
+    newest: HashMap<String, String>,
+    multi_idh: HashSet<i64>,
+    staff_only: HashSet<i64>,
+    one_default: Option<i64>,
+    lo: i64,
+    hi: i64,
+}
+
 impl SqliteStore {
     /// [`ObjectStore::scan_latest`] over everything, built for speed on millions of rows: one
     /// sequential pass over `objects` in rowid order, without a per-row join or subquery.
     /// What the join would give is prepared up front: the ids with several versions (and
     /// the newest of each), the collections' default TLPs for unmarked objects, and the
     /// versions held only in analysts-only collections.
-    fn scan_latest_all(
-        &self,
-        types: &[&str],
-        visit: &mut dyn FnMut(&EntryRef<'_>, bool) -> bool,
-    ) -> Result<(), StoreError> {
+    fn latest_prepass(&self) -> Result<Prepass, StoreError> {
         let conn = self.read();
         // Newest version key of every id that has more than one.
         let mut newest: HashMap<String, String> = HashMap::new();
@@ -634,15 +640,45 @@ impl SqliteStore {
             d.dedup();
             (d.len() == 1).then(|| d[0])
         };
+        let (lo, hi): (i64, i64) =
+            conn.query_row("SELECT COALESCE(min(vid), 0), COALESCE(max(vid), -1) FROM objects", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        Ok(Prepass { newest, multi_idh, staff_only, one_default, lo, hi })
+    }
+
+    fn scan_latest_all(
+        &self,
+        types: &[&str],
+        visit: &mut dyn FnMut(&EntryRef<'_>, bool) -> bool,
+    ) -> Result<(), StoreError> {
+        let pre = self.latest_prepass()?;
+        self.scan_latest_range(&pre, types, pre.lo, pre.hi, visit)
+    }
+
+    /// One sequential pass over the versions with `lo <= vid <= hi`.
+    fn scan_latest_range(
+        &self,
+        pre: &Prepass,
+        types: &[&str],
+        lo: i64,
+        hi: i64,
+        visit: &mut dyn FnMut(&EntryRef<'_>, bool) -> bool,
+    ) -> Result<(), StoreError> {
+        let Prepass { newest, multi_idh, staff_only, one_default, .. } = pre;
+        let one_default = *one_default;
+        let conn = self.read();
         let mut unmarked = conn.prepare_cached(
             "SELECT max(c.default_tlp), min(co.date_added) FROM collection_objects co
                JOIN collections c ON c.id = co.collection WHERE co.vid = ?1",
         )?;
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        args.push(lo.into());
+        args.push(hi.into());
         let mut sql = String::from(
             "SELECT o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, o.tlp, o.confidence, o.org,
                     o.json, o.named, COALESCE(o.recipients, ''), o.idh, o.version
-               FROM objects o",
+               FROM objects o WHERE o.vid BETWEEN ?1 AND ?2",
         );
         if !types.is_empty() {
             let ps: Vec<String> = types
@@ -652,7 +688,7 @@ impl SqliteStore {
                     format!("?{}", args.len())
                 })
                 .collect();
-            sql.push_str(&format!(" WHERE o.type IN ({})", ps.join(",")));
+            sql.push_str(&format!(" AND o.type IN ({})", ps.join(",")));
         }
         sql.push_str(" ORDER BY o.vid");
         let mut stmt = conn.prepare(&sql)?;
@@ -974,6 +1010,36 @@ impl ObjectStore for SqliteStore {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn scan_latest_parallel(
+        &self,
+        types: &[&str],
+        parts: usize,
+        visit: &(dyn Fn(usize, &EntryRef<'_>, bool) -> bool + Sync),
+    ) -> Result<(), StoreError> {
+        let pre = self.latest_prepass()?;
+        let parts = parts.clamp(1, READERS) as i64;
+        let span = (pre.hi - pre.lo + 1).max(0);
+        let step = ((span + parts - 1) / parts).max(1);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..parts)
+                .map(|i| {
+                    let pre = &pre;
+                    scope.spawn(move || {
+                        let lo = pre.lo + i * step;
+                        let hi = (lo + step - 1).min(pre.hi);
+                        if lo > hi {
+                            return Ok(());
+                        }
+                        self.scan_latest_range(pre, types, lo, hi, &mut |e, staff| visit(i as usize, e, staff))
+                    })
+                })
+                .collect();
+            handles.into_iter().try_for_each(|h| {
+                h.join().unwrap_or_else(|_| Err(StoreError::Invalid("a scan thread panicked".into())))
+            })
+        })
     }
 
     fn scan_latest(
