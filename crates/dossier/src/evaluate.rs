@@ -44,6 +44,13 @@ pub struct EvaluateArgs {
     /// Failures listed per kind.
     #[arg(long, default_value_t = 10)]
     pub show_failures: usize,
+    /// Evaluate an existing data directory (the global `--data`) with these applicants
+    /// (needs --truth-file) instead of generating one.
+    #[arg(long, requires = "truth_file")]
+    pub applicants_file: Option<PathBuf>,
+    /// Ground truth for --applicants-file (as written by `dossier generate --truth-out`).
+    #[arg(long, requires = "applicants_file")]
+    pub truth_file: Option<PathBuf>,
 }
 
 struct Row {
@@ -126,7 +133,11 @@ fn print_metrics(label: &str, m: &Metrics) {
     );
 }
 
-pub fn run(args: &EvaluateArgs) -> Result<()> {
+pub fn run(args: &EvaluateArgs, data: &std::path::Path) -> Result<()> {
+    if let (Some(apps), Some(truth)) = (&args.applicants_file, &args.truth_file) {
+        let store = SqliteStore::open(data).with_context(|| format!("opening {}", data.display()))?;
+        return measure(args, &store, apps, truth);
+    }
     let (work, scratch) = match &args.work {
         Some(w) => (w.clone(), false),
         None => {
@@ -170,7 +181,13 @@ fn run_in(args: &EvaluateArgs, work: &std::path::Path) -> Result<()> {
         bar.clone(),
     )?;
     bar.finish_and_clear();
-    let screener = Screener::build(&store, Options::default())?;
+    measure(args, &store, &applicants, &truth)
+}
+
+/// Screens `applicants` against `store` and compares with `truth`.
+fn measure(args: &EvaluateArgs, store: &SqliteStore, applicants: &PathBuf, truth: &PathBuf) -> Result<()> {
+    let isac = store.isac()?;
+    let screener = Screener::build(store, Options::default())?;
     let rep = screener.report();
     eprintln!(
         "index: {} objects in {:.2}s ({} keys, {} names, {} resumes)",
@@ -183,8 +200,8 @@ fn run_in(args: &EvaluateArgs, work: &std::path::Path) -> Result<()> {
         let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
         Ok(std::io::BufReader::new(f).lines().collect::<Result<_, _>>()?)
     };
-    let app_lines = read(&applicants)?;
-    let truth_lines = read(&truth)?;
+    let app_lines = read(applicants)?;
+    let truth_lines = read(truth)?;
     let started = std::time::Instant::now();
     let mut rows = Vec::with_capacity(app_lines.len());
     for (i, (a, t)) in app_lines.iter().zip(&truth_lines).enumerate() {
@@ -205,8 +222,10 @@ fn run_in(args: &EvaluateArgs, work: &std::path::Path) -> Result<()> {
         .filter(|r| r.candidates().next().is_some_and(|c| c.evidence.iter().all(|e| e.field == "names")))
         .count();
     println!(
-        "\nscreening quality: {} actors, {} applicants ({} operatives), seed {}\n",
-        args.actors, args.applicants, matched.operatives, args.seed
+        "\nscreening quality: {} applicants ({} operatives) against {} indexed objects\n",
+        rows.len(),
+        matched.operatives,
+        rep.objects
     );
     print_metrics("decision = match", &matched);
     print_metrics("decision = match or review", &flagged);

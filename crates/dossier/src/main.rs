@@ -387,7 +387,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Generate(args) => generate::run(&args),
-        Command::Evaluate(args) => evaluate::run(&args),
+        Command::Evaluate(args) => evaluate::run(&args, &cli.data),
         Command::Screen(args) => screen_cmd::run(&cli.data, args),
         Command::Demo(args) => demo(&cli.data, args),
         Command::Serve(args) => serve(&cli.data, args),

@@ -241,6 +241,8 @@ pub struct Index {
     access_ids: HashMap<Access, u32, Fast>,
     last_access: usize,
     unusable: usize,
+    /// Stored phone numbers per calling-code bucket (see `score::phone_bucket`).
+    phones: Vec<u32>,
 }
 
 impl Default for Index {
@@ -497,6 +499,7 @@ impl Index {
             access_ids: HashMap::with_hasher(Fast::default()),
             last_access: 0,
             unusable: 0,
+            phones: vec![0; super::score::PHONE_BUCKETS],
         }
     }
 
@@ -507,6 +510,11 @@ impl Index {
             Ty::ThreatActor | Ty::Identity if node.aux != NONE => &self.texts[node.aux as usize],
             _ => "",
         }
+    }
+
+    /// Phone numbers stored under the calling code of `e164` (never less than 1).
+    pub(crate) fn phones_stored(&self, e164: &str) -> u32 {
+        self.phones[super::score::phone_bucket(e164)].max(1)
     }
 
     /// The compact signature of a resume note.
@@ -635,6 +643,9 @@ impl Index {
                 for (kind, canonical, flags) in keys {
                     let target = if first { n } else { self.twin(n) };
                     first = false;
+                    if kind == KeyKind::Phone {
+                        self.phones[super::score::phone_bucket(&canonical)] += 1;
+                    }
                     let h = key_hash(kind, &canonical);
                     let head = push_chain(&mut self.keys, h, target);
                     let node = &mut self.nodes[target as usize];

@@ -712,7 +712,18 @@ impl Index {
                     kind = Kind::AccountId;
                 }
                 let mut notes = Vec::new();
-                let mut weight = kind.weight() + score::confidence_penalty(tie.confidence) - probe.penalty;
+                let base = if matches!(kind, Kind::Phone | Kind::PhoneCheap) {
+                    score::phone_weight(kind, &probe.normalized, self.phones_stored(&probe.normalized))
+                } else {
+                    kind.weight()
+                };
+                let mut weight = base + score::confidence_penalty(tie.confidence) - probe.penalty;
+                if base < kind.weight() {
+                    notes.push(format!(
+                        "{} numbers of this country are in the data: a coincidence is likelier (weight at most {base:.2})",
+                        self.phones_stored(&probe.normalized)
+                    ));
+                }
                 if probe.penalty > 0.0 {
                     notes.push(format!(
                         "the number was read in several regions: weight lowered by {:.2}",

@@ -15,6 +15,7 @@
 //! | wallet address | 5.0 | unique keys, but exchange deposit and hot wallets serve many people |
 //! | phone number | 5.0 | numbers are recycled, but only after months: that a random applicant holds the very number a persona used is of order 1e-5 |
 //! | VoIP / toll-free / premium / unverified phone | 4.0 | rented and recycled quickly; an unverified number may be mistyped |
+//! | (any phone, at most) | log10(numbers in use in its country / numbers of that country in the index) | the chance that an innocent applicant's number is one of the stored ones |
 //! | resume near-duplicate | 0–4.0 by similarity | independent resumes share phrases, not documents: shingle Jaccard above 0.5 means copying |
 //! | IP address | 1.0 | residential addresses rotate to other customers; VPN and proxy exits are shared by thousands (see below) |
 //! | IP inside a stored range | 0.5 | |
@@ -93,6 +94,47 @@ impl Kind {
     pub fn best_only(self) -> bool {
         matches!(self, Kind::Name | Kind::NameFuzzy | Kind::Ip | Kind::IpRange | Kind::Resume)
     }
+}
+
+/// Subscriber numbers in use per country calling code (orders of magnitude from the
+/// national regulators' published counts, mobile plus fixed): the space an innocent
+/// applicant's number is drawn from. The last entry stands for every other code.
+const PHONE_SPACES: &[(&str, f64)] = &[
+    ("380", 5e7),
+    ("1", 4.5e8),
+    ("7", 2.5e8),
+    ("31", 2.5e7),
+    ("33", 8e7),
+    ("40", 2.5e7),
+    ("44", 1e8),
+    ("48", 5e7),
+    ("49", 1.5e8),
+    ("61", 3.5e7),
+    ("63", 1.5e8),
+    ("81", 2e8),
+    ("82", 7e7),
+    ("84", 1.3e8),
+    ("86", 1.7e9),
+    ("91", 1.2e9),
+    ("", 5e7),
+];
+
+/// Buckets of [`phone_bucket`].
+pub const PHONE_BUCKETS: usize = PHONE_SPACES.len();
+
+/// The calling-code bucket of an E.164 number.
+pub fn phone_bucket(e164: &str) -> usize {
+    let digits = e164.trim_start_matches('+');
+    PHONE_SPACES.iter().position(|(cc, _)| digits.starts_with(cc)).unwrap_or(PHONE_SPACES.len() - 1)
+}
+
+/// The weight of a phone agreement when `stored` numbers of the same calling code are in
+/// the index: an innocent applicant's number is one of them with probability about
+/// `stored / space`, so the weight is at most `log10(space / stored)` — a large database
+/// of numbers from one country makes a coincidence likelier. Capped by the kind's weight.
+pub fn phone_weight(kind: Kind, e164: &str, stored: u32) -> f64 {
+    let space = PHONE_SPACES[phone_bucket(e164)].1;
+    kind.weight().min((space / f64::from(stored.max(1))).log10())
 }
 
 /// The weight of a resume whose estimated shingle Jaccard similarity is `s`: nothing below
