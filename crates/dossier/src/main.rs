@@ -611,10 +611,11 @@ fn demo(data: &Path, args: DemoArgs) -> Result<()> {
     let member = store.create_token(orgs[0].id, Role::Member, Some("demo member"), None)?;
     let (versions, ids) = store.counts()?;
     let data_arg = data.display();
+    let apps = applicants.display();
     eprintln!(
         "\ndemo data ready in {data_arg}: {} objects imported ({versions} versions of {ids} objects stored)\n\
          \n  organizations: ISAC, {}\n  applicants to screen: {}\n  ground truth:         {}\n\
-         \nnext:\n  dossier --data {data_arg} serve\n  dossier --data {data_arg} export --type threat-actor | head\n  dossier --data {data_arg} audit\n\
+         \nnext:\n  dossier --data {data_arg} serve\n  dossier --data {data_arg} screen {apps}\n  dossier --data {data_arg} export --type threat-actor | head\n  dossier --data {data_arg} audit\n\
          \nmember token for {} (shown once): {}\nadmin token for ISAC (shown once, also on stdout):",
         summary.total(),
         orgs.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", "),
@@ -629,7 +630,7 @@ fn demo(data: &Path, args: DemoArgs) -> Result<()> {
     }
     drop(store);
     eprintln!(
-        "\nstarting the TAXII server; try:\n  curl -u 'ISAC:{}' http://{}/taxii2/\n(Ctrl-C stops it)",
+        "\nstarting the server; try:\n  curl -u 'ISAC:{0}' http://{1}/taxii2/\n  curl -u 'ISAC:{0}' -H 'Content-Type: application/json' -d '{{\"ref\": \"a1\", \"names\": [\"Kim Chol-su\"]}}' http://{1}/api/v1/screen\n(Ctrl-C stops it)",
         admin.secret, args.listen
     );
     serve(data, ServeArgs { listen: Some(args.listen), ..ServeArgs::default() })
