@@ -296,3 +296,41 @@ fn the_same_uuid_under_two_types_is_two_objects() {
         .collect();
     assert_eq!(objects.len(), 2, "{s:?}");
 }
+
+#[test]
+fn a_snapshot_reads_back_to_an_index_that_answers_the_same() {
+    let ix = index();
+    let mut bytes = Vec::new();
+    ix.write_snapshot(&mut bytes, b"tag-42").unwrap();
+    let (back, tag) = Index::read_snapshot(&mut bytes.as_slice()).unwrap();
+    assert_eq!(tag, b"tag-42");
+    let edited = RESUME.replace("eight", "seven");
+    let applicants = [
+        json!({"ref": "s1", "emails": ["Cholsu.Dev+jobs@googlemail.com"], "names": ["Gim Cheol-su"]}),
+        json!({"ref": "s2", "wallets": [{"address": "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"}], "phones": ["(202) 555-0143"]}),
+        json!({"ref": "s3", "emails": ["secret.op@proton.me"], "ips": ["198.51.100.7"]}),
+        json!({"ref": "s4", "resume_text": edited, "names": ["Pak Yongho", "Daniel Whitfield"]}),
+        json!({"ref": "s5", "wallets": [{"address": "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7"}]}),
+    ];
+    let viewers = [member(1), member(2), member(3), Viewer { org: 9, role: Role::Analyst, isac: true }];
+    for a in &applicants {
+        for v in viewers {
+            let x = serde_json::to_string(&run(&ix, a.clone(), v)).unwrap();
+            let y = serde_json::to_string(&run(&back, a.clone(), v)).unwrap();
+            assert_eq!(x, y, "{a} as {v:?}");
+        }
+    }
+    // The loaded index keeps taking changes.
+    let mut back = back;
+    back.remove(EMAIL);
+    assert_eq!(run(&back, applicants[0].clone(), member(3)).decision, Decision::Clear);
+    // A damaged snapshot is refused, never misread.
+    for cut in [0, 7, 40, bytes.len() / 2, bytes.len() - 1] {
+        assert!(Index::read_snapshot(&mut &bytes[..cut]).is_err(), "cut at {cut}");
+    }
+    for at in [8, bytes.len() / 3, bytes.len() / 2, bytes.len() - 12] {
+        let mut flipped = bytes.clone();
+        flipped[at] ^= 1;
+        assert!(Index::read_snapshot(&mut flipped.as_slice()).is_err(), "flipped byte {at}");
+    }
+}

@@ -64,6 +64,8 @@ pub struct Config {
     pub default_region: Option<String>,
     /// Threads that screen one batch.
     pub screen_threads: usize,
+    /// Where the screening index is snapshotted between runs (none: built at every start).
+    pub index_snapshot: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -82,6 +84,7 @@ impl Default for Config {
             screen_contact: "the ISAC analysts".into(),
             default_region: Some("US".into()),
             screen_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            index_snapshot: None,
         }
     }
 }
@@ -171,7 +174,12 @@ impl AppState {
             default_region: config.default_region.clone(),
             ..Default::default()
         };
-        let screener = Arc::new(screening::Screener::build(store.as_ref(), options)?);
+        let screener = Arc::new(screening::Screener::open(
+            store.as_ref(),
+            &isac.identity_id,
+            options,
+            config.index_snapshot.as_deref(),
+        )?);
         let audit_key = store.secret("audit-hash")?;
         Ok(Self(Arc::new(Inner {
             store,
@@ -258,6 +266,21 @@ impl AppState {
     /// Index statistics and the build report, for `/healthz`-style checks and benchmarks.
     pub fn screening(&self) -> &screening::Screener {
         &self.0.screener
+    }
+
+    /// Writes the screening index snapshot (when one is configured), so that the next start
+    /// loads it instead of re-reading every object.
+    pub fn save_index_snapshot(&self) -> std::io::Result<()> {
+        match &self.0.config.index_snapshot {
+            Some(path) => {
+                // Bring it up to date first, so the snapshot covers every committed write.
+                if let Err(e) = self.0.screener.catch_up(self.0.store.as_ref()) {
+                    return Err(std::io::Error::other(e.to_string()));
+                }
+                self.0.screener.save(&self.0.isac.identity_id, path)
+            }
+            None => Ok(()),
+        }
     }
 }
 

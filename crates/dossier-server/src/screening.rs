@@ -4,6 +4,7 @@
 //!
 //! No HTTP here: the CLI's local `dossier screen` uses it too.
 
+use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -16,8 +17,11 @@ use dossier_store::{ChangeOp, EntryRef, ObjectStore, StoreError};
 /// How long the bulk build took and what it holds.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BuildReport {
+    /// Objects read from the store (0 when the index came from a snapshot).
     pub objects: u64,
     pub seconds: f64,
+    /// Whether the index was loaded from a snapshot (then brought up to date).
+    pub from_snapshot: bool,
     pub stats: IndexStats,
 }
 
@@ -79,6 +83,22 @@ fn bulk_build(store: &dyn ObjectStore) -> Result<(Index, u64), StoreError> {
     Ok((index, objects))
 }
 
+/// Reads a snapshot and checks that it belongs to this store and is not ahead of it.
+fn load(path: &Path, isac_id: &str, last_change: i64) -> std::io::Result<(Index, i64)> {
+    let f = std::fs::File::open(path)?;
+    let (index, tag) = Index::read_snapshot(&mut std::io::BufReader::with_capacity(1 << 20, f))?;
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned());
+    let (seq, id) = tag.split_at_checked(8).ok_or_else(|| bad("no tag"))?;
+    let seq = i64::from_le_bytes(seq.try_into().map_err(|_| bad("tag"))?);
+    if id != isac_id.as_bytes() {
+        return Err(bad("the snapshot belongs to another data directory"));
+    }
+    if seq > last_change {
+        return Err(bad("the snapshot is ahead of the store (restored from a backup?)"));
+    }
+    Ok((index, seq))
+}
+
 impl Screener {
     /// Builds the index from everything in the store.
     pub fn build(store: &dyn ObjectStore, options: Options) -> Result<Self, StoreError> {
@@ -87,8 +107,64 @@ impl Screener {
         // object twice is harmless (it replaces itself).
         let seq = store.last_change()?;
         let (index, objects) = bulk_build(store)?;
-        let report = BuildReport { objects, seconds: started.elapsed().as_secs_f64(), stats: index.stats() };
+        let report = BuildReport {
+            objects,
+            seconds: started.elapsed().as_secs_f64(),
+            from_snapshot: false,
+            stats: index.stats(),
+        };
         Ok(Self { index: RwLock::new(index), seq: Mutex::new(seq), options, report })
+    }
+
+    /// Loads the index from the snapshot at `path` when it belongs to this store and is not
+    /// ahead of it, and brings it up to date from the change log; otherwise builds it from
+    /// the store (and the caller may [`Self::save`] a fresh snapshot).
+    pub fn open(
+        store: &dyn ObjectStore,
+        isac_id: &str,
+        options: Options,
+        path: Option<&Path>,
+    ) -> Result<Self, StoreError> {
+        if let Some(path) = path
+            && path.exists()
+        {
+            let started = Instant::now();
+            match load(path, isac_id, store.last_change()?) {
+                Ok((index, seq)) => {
+                    let report = BuildReport {
+                        objects: 0,
+                        seconds: started.elapsed().as_secs_f64(),
+                        from_snapshot: true,
+                        stats: index.stats(),
+                    };
+                    let s = Self { index: RwLock::new(index), seq: Mutex::new(seq), options, report };
+                    s.catch_up(store)?;
+                    let mut s = s;
+                    s.report.seconds = started.elapsed().as_secs_f64();
+                    return Ok(s);
+                }
+                Err(e) => tracing::warn!(error = %e, path = %path.display(), "screening snapshot not used; rebuilding"),
+            }
+        }
+        Self::build(store, options)
+    }
+
+    /// Writes a snapshot of the index as it is now to `path` (atomically: a temporary file
+    /// renamed over it), tagged with this store's installation id and change-log position.
+    pub fn save(&self, isac_id: &str, path: &Path) -> std::io::Result<()> {
+        let seq = self.seq.lock().unwrap_or_else(|p| p.into_inner());
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        let tmp = path.with_extension("tmp");
+        {
+            let f = std::fs::File::create(&tmp)?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+            let mut tag = seq.to_le_bytes().to_vec();
+            tag.extend_from_slice(isac_id.as_bytes());
+            index.write_snapshot(&mut w, &tag)?;
+            std::io::Write::flush(&mut w)?;
+            w.get_ref().sync_all()?;
+        }
+        std::fs::rename(&tmp, path)
     }
 
     pub fn report(&self) -> &BuildReport {

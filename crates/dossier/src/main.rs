@@ -413,7 +413,8 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn serve(data: &Path, args: ServeArgs) -> Result<()> {
-    let (listen, config) = args.resolve()?;
+    let (listen, mut config) = args.resolve()?;
+    config.index_snapshot = Some(data.join(SNAPSHOT));
     let store = std::sync::Arc::new(open(data)?);
     // Checkpoint the WAL in the background so no request pays for it inside its commit.
     store.background_checkpoints()?;
@@ -429,17 +430,41 @@ fn serve(data: &Path, args: ServeArgs) -> Result<()> {
         })?;
     }
     let state = dossier_server::AppState::new(store, config).context("starting the server")?;
+    let report = state.screening().report();
+    tracing::info!(
+        seconds = report.seconds,
+        from_snapshot = report.from_snapshot,
+        objects = report.objects,
+        "screening index ready"
+    );
+    if !report.from_snapshot {
+        // Snapshot the fresh index in the background: the next start loads it.
+        let state = state.clone();
+        std::thread::Builder::new().name("dossier-snapshot".into()).spawn(move || {
+            if let Err(e) = state.save_index_snapshot() {
+                tracing::warn!(error = %e, "writing the screening index snapshot failed");
+            }
+        })?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    runtime.block_on(async move {
+    let served = state.clone();
+    let result = runtime.block_on(async move {
         let listener =
             tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
         let addr = listener.local_addr()?;
         eprintln!("dossier serving TAXII 2.1 at http://{addr}/taxii2/ (data {})", data.display());
         // Machine-readable: the bound address on stdout (useful with port 0).
         println!("http://{addr}/taxii2/");
-        dossier_server::serve(listener, state, shutdown_signal()).await.context("serving")
-    })
+        dossier_server::serve(listener, served, shutdown_signal()).await.context("serving")
+    });
+    if let Err(e) = state.save_index_snapshot() {
+        tracing::warn!(error = %e, "writing the screening index snapshot failed");
+    }
+    result
 }
+
+/// The screening index snapshot in a data directory.
+pub(crate) const SNAPSHOT: &str = "screening.snapshot";
 
 /// Resolves on SIGINT or SIGTERM; the server then stops accepting and lets in-flight
 /// requests finish.

@@ -86,7 +86,15 @@ pub fn run(data: &Path, args: ScreenArgs) -> Result<()> {
     };
     let started = std::time::Instant::now();
     let options = Options { default_region: Some(args.default_region.clone()), ..Options::default() };
-    let screener = Screener::build(&store, options).context("building the screening index")?;
+    let isac = store.isac()?;
+    let snapshot = data.join(crate::SNAPSHOT);
+    let screener =
+        Screener::open(&store, &isac.identity_id, options, Some(&snapshot)).context("building the screening index")?;
+    if !screener.report().from_snapshot
+        && let Err(e) = screener.save(&isac.identity_id, &snapshot)
+    {
+        tracing::warn!(error = %e, "writing the screening index snapshot failed");
+    }
     if std::io::stderr().is_terminal() {
         let r = screener.report();
         eprintln!("screening index: {} objects in {:.2}s", r.objects, r.seconds);

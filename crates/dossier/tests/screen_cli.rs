@@ -104,6 +104,27 @@ fn screen_a_jsonl_file_and_a_csv_from_stdin_locally() {
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[1]["ref"], "c2");
     assert_eq!(lines[1]["warnings"][0]["field"], "emails");
+    // The first screen left an index snapshot; the next one loads it and still sees what
+    // was imported since.
+    assert!(dir.path().join("data/screening.snapshot").exists());
+    let late = serde_json::json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000001", "objects": [
+        {"type": "threat-actor", "spec_version": "2.1", "id": "threat-actor--00000000-0000-4000-8000-0000000000aa",
+         "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z", "name": "late team"},
+        {"type": "email-addr", "spec_version": "2.1", "id": "email-addr--00000000-0000-5000-8000-0000000000bb", "value": "late.op@proton.me"},
+        {"type": "relationship", "spec_version": "2.1", "id": "relationship--00000000-0000-4000-8000-0000000000cc",
+         "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z", "relationship_type": "related-to",
+         "source_ref": "threat-actor--00000000-0000-4000-8000-0000000000aa", "target_ref": "email-addr--00000000-0000-5000-8000-0000000000bb"}
+    ]});
+    let late_path = dir.path().join("late.json");
+    std::fs::write(&late_path, late.to_string()).unwrap();
+    ok(dir.path(), &["import", late_path.to_str().unwrap()]);
+    let one = dir.path().join("one.jsonl");
+    std::fs::write(&one, "{\"ref\": \"late\", \"emails\": [\"Late.Op+x@proton.me\"]}\n").unwrap();
+    let out = run(dir.path(), &["screen", one.to_str().unwrap()]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["decision"], "match", "{r}");
+    assert_eq!(r["matches"][0]["actor"], "threat-actor--00000000-0000-4000-8000-0000000000aa");
+
     // The screen is audited, with counts only.
     let audit = ok(dir.path(), &["audit", "--path", "screen"]);
     assert!(audit.contains("\"returned\""), "{audit}");
