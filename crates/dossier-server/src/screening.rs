@@ -31,6 +31,9 @@ pub struct Screener {
     /// The last change applied. Held while catching up, so two requests never apply the
     /// same changes twice and neither screens before the index is current.
     seq: Mutex<i64>,
+    /// The same position, readable without the lock: a screen that finds the log no further
+    /// than this does not queue behind others.
+    applied: std::sync::atomic::AtomicI64,
     pub options: Options,
     report: BuildReport,
 }
@@ -113,7 +116,7 @@ impl Screener {
             from_snapshot: false,
             stats: index.stats(),
         };
-        Ok(Self { index: RwLock::new(index), seq: Mutex::new(seq), options, report })
+        Ok(Self { index: RwLock::new(index), seq: Mutex::new(seq), applied: seq.into(), options, report })
     }
 
     /// Loads the index from the snapshot at `path` when it belongs to this store and is not
@@ -137,7 +140,7 @@ impl Screener {
                         from_snapshot: true,
                         stats: index.stats(),
                     };
-                    let s = Self { index: RwLock::new(index), seq: Mutex::new(seq), options, report };
+                    let s = Self { index: RwLock::new(index), seq: Mutex::new(seq), applied: seq.into(), options, report };
                     s.catch_up(store)?;
                     let mut s = s;
                     s.report.seconds = started.elapsed().as_secs_f64();
@@ -177,8 +180,12 @@ impl Screener {
 
     /// Applies the change log since the last call. Cheap when nothing changed (one query).
     pub fn catch_up(&self, store: &dyn ObjectStore) -> Result<usize, StoreError> {
+        let last = store.last_change()?;
+        if last <= self.applied.load(std::sync::atomic::Ordering::Acquire) {
+            return Ok(0);
+        }
         let mut seq = self.seq.lock().unwrap_or_else(|p| p.into_inner());
-        if store.last_change()? == *seq {
+        if last <= *seq {
             return Ok(0);
         }
         let mut applied = 0;
@@ -218,6 +225,7 @@ impl Screener {
                 index.apply(p);
             }
             *seq = last;
+            self.applied.store(last, std::sync::atomic::Ordering::Release);
         }
         Ok(applied)
     }

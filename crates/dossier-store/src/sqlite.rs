@@ -992,7 +992,8 @@ impl ObjectStore for SqliteStore {
 
     fn last_change(&self) -> Result<i64, StoreError> {
         let conn = self.read();
-        Ok(conn.query_row("SELECT COALESCE(max(seq), 0) FROM changes", [], |r| r.get(0))?)
+        let mut stmt = conn.prepare_cached("SELECT COALESCE(max(seq), 0) FROM changes")?;
+        Ok(stmt.query_row([], |r| r.get(0))?)
     }
 
     fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
