@@ -7,12 +7,12 @@
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use dossier_match::screen::index::{INDEXED_TYPES, parse_id};
 use dossier_match::screen::{self, Access, Applicant, Index, IndexStats, Options, Prepared, Screening};
 use dossier_stix::Viewer;
-use dossier_store::{ChangeOp, EntryRef, ObjectStore, StoreError};
+use dossier_store::{EntryRef, ObjectStore, StoreError};
 
 /// How long the bulk build took and what it holds.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -140,7 +140,8 @@ impl Screener {
                         from_snapshot: true,
                         stats: index.stats(),
                     };
-                    let s = Self { index: RwLock::new(index), seq: Mutex::new(seq), applied: seq.into(), options, report };
+                    let s =
+                        Self { index: RwLock::new(index), seq: Mutex::new(seq), applied: seq.into(), options, report };
                     s.catch_up(store)?;
                     let mut s = s;
                     s.report.seconds = started.elapsed().as_secs_f64();
@@ -192,12 +193,9 @@ impl Screener {
         loop {
             let changes = store.changes_since(*seq, 20_000)?;
             let Some(last) = changes.last().map(|c| c.seq) else { break };
-            let mut ids: Vec<String> = changes
-                .into_iter()
-                .filter(|c| matches!(c.op, ChangeOp::Add | ChangeOp::Remove))
-                .filter_map(|c| c.id)
-                .filter(|id| parse_id(id).is_some())
-                .collect();
+            // Additions and removals alike: the newest version now held is read again.
+            let mut ids: Vec<String> =
+                changes.into_iter().filter_map(|c| c.id).filter(|id| parse_id(id).is_some()).collect();
             ids.sort();
             ids.dedup();
             // The newest version now held of each changed id (a removal may uncover an older
@@ -235,40 +233,9 @@ impl Screener {
         self.index.read().unwrap_or_else(|p| p.into_inner()).screen(applicant, viewer, &self.options)
     }
 
-    /// Screens many applicants under one read lock.
-    pub fn screen_many<'a>(
-        &self,
-        applicants: impl IntoIterator<Item = &'a Applicant>,
-        viewer: &Viewer,
-    ) -> Vec<Screening> {
-        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
-        applicants.into_iter().map(|a| index.screen(a, viewer, &self.options)).collect()
-    }
-
     pub fn search(&self, q: &str, viewer: &Viewer) -> Screening {
         self.index.read().unwrap_or_else(|p| p.into_inner()).search(q, viewer, &self.options)
     }
-}
-
-/// Keeps `screener` current in the background (every `every`) so that the first screen
-/// after a large import does not pay for the catch-up. Stops when `stop` turns true.
-pub fn follow(
-    screener: std::sync::Arc<Screener>,
-    store: std::sync::Arc<dyn ObjectStore>,
-    every: Duration,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::Builder::new()
-        .name("dossier-index".into())
-        .spawn(move || {
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                if let Err(e) = screener.catch_up(store.as_ref()) {
-                    tracing::warn!(error = %e, "screening index: catching up with the change log failed");
-                }
-                std::thread::sleep(every);
-            }
-        })
-        .unwrap_or_else(|_| std::thread::spawn(|| {}))
 }
 
 /// Batch screening: JSON Lines or CSV in, JSON Lines out, in input order, in bounded memory.
