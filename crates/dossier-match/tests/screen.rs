@@ -334,3 +334,27 @@ fn a_snapshot_reads_back_to_an_index_that_answers_the_same() {
         assert!(Index::read_snapshot(&mut flipped.as_slice()).is_err(), "flipped byte {at}");
     }
 }
+
+#[test]
+fn hidden_actors_sharing_a_value_do_not_change_what_it_weighs_for_the_caller() {
+    let mut ix = index();
+    // The VPN exit of the test graph is also held by 40 actors another member keeps RED.
+    for i in 0..40u32 {
+        let actor = format!("threat-actor--00000000-0000-4000-9000-{i:012}");
+        ix.upsert(
+            &actor,
+            &json!({"type": "threat-actor", "name": format!("hidden {i}")}).to_string(),
+            access(Tlp::Red, 7),
+        );
+        let (id, j) = rel(1000 + i, &actor, VPN);
+        ix.upsert(&id, &j, access(Tlp::Red, 7));
+    }
+    let with_name = json!({"ref": "h", "ips": ["198.51.100.7"], "emails": ["cholsu.dev@gmail.com"]});
+    let s = run(&ix, with_name.clone(), member(3));
+    let before = run(&index(), with_name, member(3));
+    assert_eq!(
+        serde_json::to_value(&top(&s).evidence).unwrap(),
+        serde_json::to_value(&top(&before).evidence).unwrap(),
+        "the caller's evidence must not move"
+    );
+}

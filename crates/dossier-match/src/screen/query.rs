@@ -237,8 +237,11 @@ impl Index {
                         Ty::Identity => {
                             let v = vis && rel_vis && self.visible(other.access, viewer);
                             self.ties_of_persona(e.other, v, conf, viewer, &mut out);
+                            // Only visible actors count, so hidden data never changes what
+                            // the caller's own evidence weighs.
                             if out.len() > limit && out.len() % 16 == 0 {
-                                let mut groups: Vec<Group> = out.iter().map(|t| t.group).collect();
+                                let mut groups: Vec<Group> =
+                                    out.iter().filter(|t| t.visible).map(|t| t.group).collect();
                                 groups.sort_unstable();
                                 groups.dedup();
                                 if groups.len() > limit {
@@ -557,7 +560,7 @@ impl Index {
                     break;
                 };
                 for t in ties {
-                    if !groups.contains(&t.group) {
+                    if t.visible && !groups.contains(&t.group) {
                         groups.push(t.group);
                         if groups.len() > limit {
                             common = true;
