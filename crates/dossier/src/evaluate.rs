@@ -169,18 +169,7 @@ fn run_in(args: &EvaluateArgs, work: &std::path::Path) -> Result<()> {
     })?;
     let data = work.join("data");
     let store = SqliteStore::open(&data).with_context(|| format!("opening {}", data.display()))?;
-    let isac = store.isac()?;
-    let collection = store.default_collection()?;
-    let f = std::fs::File::open(&bundle).with_context(|| format!("opening {}", bundle.display()))?;
-    let bar = pipeline::progress_bar(f.metadata().ok().map(|m| m.len()));
-    pipeline::import(
-        &store,
-        &dossier_store::Submission { org: isac.id, collection: collection.id, named: true },
-        Box::new(f),
-        Default::default(),
-        bar.clone(),
-    )?;
-    bar.finish_and_clear();
+    pipeline::import_generated(&store, &bundle)?;
     measure(args, &store, &applicants, &truth)
 }
 

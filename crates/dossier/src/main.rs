@@ -620,18 +620,8 @@ fn demo(data: &Path, args: DemoArgs) -> Result<()> {
             Err(e) => return Err(e.into()),
         }
     }
-    let collection = store.default_collection()?;
     let isac = store.isac()?;
-    let f = std::fs::File::open(&bundle).with_context(|| format!("opening {}", bundle.display()))?;
-    let bar = pipeline::progress_bar(f.metadata().ok().map(|m| m.len()));
-    let summary = pipeline::import(
-        &store,
-        &dossier_store::Submission { org: isac.id, collection: collection.id, named: true },
-        Box::new(f),
-        Default::default(),
-        bar.clone(),
-    )?;
-    bar.finish_and_clear();
+    let summary = pipeline::import_generated(&store, &bundle)?;
     let admin = store.create_token(isac.id, Role::Admin, Some("demo admin"), None)?;
     let member = store.create_token(orgs[0].id, Role::Member, Some("demo member"), None)?;
     let (versions, ids) = store.counts()?;

@@ -89,3 +89,25 @@ pub fn import(
     let _ = producer.join();
     Ok(result?)
 }
+
+/// Imports the bundle file at `path` as the ISAC (named), into the default collection, with
+/// a progress bar: how `demo` and `evaluate` load their generated data.
+pub fn import_generated(
+    store: &(impl ObjectStore + dossier_store::Directory),
+    path: &std::path::Path,
+) -> Result<ImportSummary> {
+    use anyhow::Context;
+    let isac = store.isac()?;
+    let collection = store.default_collection()?;
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let bar = progress_bar(f.metadata().ok().map(|m| m.len()));
+    let summary = import(
+        store,
+        &Submission { org: isac.id, collection: collection.id, named: true },
+        Box::new(f),
+        Limits::default(),
+        bar.clone(),
+    )?;
+    bar.finish_and_clear();
+    Ok(summary)
+}
