@@ -156,8 +156,11 @@ impl Screener {
     /// Writes a snapshot of the index as it is now to `path` (atomically: a temporary file
     /// renamed over it), tagged with this store's installation id and change-log position.
     pub fn save(&self, isac_id: &str, path: &Path) -> std::io::Result<()> {
-        let seq = self.seq.lock().unwrap_or_else(|p| p.into_inner());
+        // Only the read lock: the applied position moves only under the write lock, so it
+        // is the position of exactly this index, and screens (and a catch-up that finds
+        // nothing to do) are not held up for the seconds the file takes.
         let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        let seq = self.applied.load(std::sync::atomic::Ordering::Acquire);
         let tmp = path.with_extension("tmp");
         {
             let f = std::fs::File::create(&tmp)?;

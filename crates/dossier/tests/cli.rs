@@ -6,9 +6,9 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_dossier"))
-}
+mod common;
+
+use common::bin;
 
 struct Env {
     dir: tempfile::TempDir,
@@ -397,27 +397,11 @@ fn demo_prepares_a_data_directory_and_prints_an_admin_token() {
 
 #[test]
 fn serve_stops_cleanly_on_sigterm_and_requests_are_in_the_audit_log() {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::Read;
     let env = Env::new();
-    env.ok(&["org", "add", "Example Exchange"]);
-    let token = env
-        .ok(&["token", "create", "--org", "Example Exchange", "--role", "member"])
-        .lines()
-        .last()
-        .unwrap()
-        .to_owned();
-    let mut child = Command::new(bin())
-        .arg("--data")
-        .arg(env.data())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut url).unwrap();
-    let addr = url.trim().strip_prefix("http://").unwrap().strip_suffix("/taxii2/").unwrap().to_owned();
-    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    let token = common::member_token(&env.data(), "Example Exchange");
+    let mut served = common::serve(&env.data(), &[]);
+    let mut s = std::net::TcpStream::connect(served.addr()).unwrap();
     write!(
         s,
         "GET /taxii2/api/collections/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
@@ -426,9 +410,9 @@ fn serve_stops_cleanly_on_sigterm_and_requests_are_in_the_audit_log() {
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill").args(["-TERM", &served.child.id().to_string()]).status().unwrap();
     assert!(killed.success());
-    let status = child.wait().unwrap();
+    let status = served.child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0, got {status:?}");
     let log = env.ok(&["audit", "--org", "Example Exchange"]);
     let rec: Value = serde_json::from_str(log.lines().next().expect("one audit record")).unwrap();
@@ -439,34 +423,17 @@ fn serve_stops_cleanly_on_sigterm_and_requests_are_in_the_audit_log() {
 
 #[test]
 fn serve_reads_a_configuration_file_and_flags_override_it() {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::Read;
     let env = Env::new();
-    env.ok(&["org", "add", "Example Exchange"]);
-    let token = env
-        .ok(&["token", "create", "--org", "Example Exchange", "--role", "member"])
-        .lines()
-        .last()
-        .unwrap()
-        .to_owned();
+    let token = common::member_token(&env.data(), "Example Exchange");
     let conf = env.write("dossier.toml", b"listen = \"127.0.0.1:1\"\napi_root = \"intel\"\ntitle = \"Example ISAC\"\n");
-    let mut child = Command::new(bin())
-        .arg("--data")
-        .arg(env.data())
-        .args(["serve", "--config", &conf, "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut url).unwrap();
-    let addr = url.trim().strip_prefix("http://").unwrap().strip_suffix("/taxii2/").unwrap().to_owned();
-    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    let served = common::serve(&env.data(), &["--config", &conf]);
+    let mut s = std::net::TcpStream::connect(served.addr()).unwrap();
     write!(s, "GET /taxii2/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(served);
     assert!(resp.contains("\"/taxii2/intel/\"") && resp.contains("Example ISAC"), "{resp}");
     let bad = env.write("bad.toml", b"listen = \"127.0.0.1:0\"\nlisten_port = 8080\n");
     let out = env.run(&["serve", "--config", &bad]);

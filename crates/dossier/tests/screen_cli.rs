@@ -1,23 +1,20 @@
 //! `dossier screen` (local and against a server) and `dossier evaluate`, as a user runs them.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
+use std::io::Write;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_dossier"))
-}
+mod common;
+
+use common::bin;
 
 fn run(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(bin()).arg("--data").arg(dir.join("data")).args(args).output().unwrap()
+    common::run_in(&dir.join("data"), args)
 }
 
 fn ok(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = run(dir, args);
-    assert!(out.status.success(), "dossier {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
+    common::ok_in(&dir.join("data"), args)
 }
 
 /// A small generated data set with applicants and their truth.
@@ -135,27 +132,12 @@ fn screen_a_jsonl_file_and_a_csv_from_stdin_locally() {
 fn screen_against_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let (apps, truth) = dataset(dir.path());
-    ok(dir.path(), &["org", "add", "Example Recruiters"]);
-    let token = ok(dir.path(), &["token", "create", "--org", "Example Recruiters", "--role", "member"])
-        .lines()
-        .last()
-        .unwrap()
-        .to_owned();
-    let mut server = Command::new(bin())
-        .arg("--data")
-        .arg(dir.path().join("data"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    BufReader::new(server.stdout.take().unwrap()).read_line(&mut url).unwrap();
-    let base = url.trim().strip_suffix("/taxii2/").unwrap().to_owned();
+    let token = common::member_token(&dir.path().join("data"), "Example Recruiters");
+    let server = common::serve(&dir.path().join("data"), &[]);
+    let base = server.base();
     let out = run(dir.path(), &["screen", &apps, "--server", &base, "--token", &token]);
     let bad = run(dir.path(), &["screen", &apps, "--server", &base, "--token", "dsk_wrong"]);
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     check_results(&String::from_utf8(out.stdout).unwrap(), &truth);
     assert_eq!(bad.status.code(), Some(1));

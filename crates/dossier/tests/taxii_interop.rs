@@ -1,8 +1,7 @@
 //! `dossier serve` driven by the OASIS `taxii2-client` (PyPI), as member tooling would.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -15,40 +14,17 @@ fn python() -> PathBuf {
     p
 }
 
-struct Server(std::process::Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod common;
 
 #[test]
 fn taxii2_client_adds_pages_and_reads_back_objects_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_dossier")).arg("--data").arg(&data).args(args).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    };
-    run(&["org", "add", "Interop Member"]);
-    let token =
-        run(&["token", "create", "--org", "Interop Member", "--role", "member"]).lines().last().unwrap().to_owned();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dossier"))
-        .arg("--data")
-        .arg(&data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut url).unwrap();
-    let _server = Server(child);
+    let token = common::member_token(&data, "Interop Member");
+    let served = common::serve(&data, &[]);
     let out = Command::new(python())
         .arg(workspace().join("tests/python/taxii_client_check.py"))
-        .args([url.trim(), "Interop Member", &token])
+        .args([served.url.as_str(), "Interop Member", &token])
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
