@@ -366,7 +366,13 @@ pub mod batch {
                 })))
             }
             Format::Csv => {
-                let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
+                // The csv crate holds a whole record in memory before we can look at it; the
+                // guard stops a record (a quoted field without its closing quote, say) from
+                // growing past the limit.
+                let since = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                let guarded =
+                    RecordGuard { inner: reader, since: since.clone(), max: limits.record_bytes + (64 << 10) };
+                let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(guarded);
                 let header = csv.headers().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
                 let order = input::csv_header(header)
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("CSV header: {}", e.reason)))?;
@@ -374,6 +380,7 @@ pub mod batch {
                 Ok(Box::new(std::iter::from_fn(move || match csv.read_record(&mut row) {
                     Ok(false) => None,
                     Ok(true) => {
+                        since.store(0, std::sync::atomic::Ordering::Relaxed);
                         let line = row.position().map_or(0, |p| p.line());
                         Some(Ok((line, input::from_csv(&row, &order, &limits))))
                     }
@@ -387,6 +394,27 @@ pub mod batch {
                     }
                 })))
             }
+        }
+    }
+
+    /// Counts the bytes read since the last complete CSV record and fails past `max`.
+    struct RecordGuard<R> {
+        inner: R,
+        since: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        max: usize,
+    }
+
+    impl<R: io::Read> io::Read for RecordGuard<R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            let total = self.since.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+            if total > self.max {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("a CSV record is longer than {} bytes (is a quote left open?)", self.max),
+                ));
+            }
+            Ok(n)
         }
     }
 
@@ -451,5 +479,24 @@ pub mod batch {
             out.push(b'\n');
         }
         collected
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn an_endless_csv_record_is_refused_without_buffering_it() {
+            let mut body = b"ref,resume_text\nr1,short\nr2,\"".to_vec();
+            body.extend(std::iter::repeat_n(b'x', 2 << 20));
+            let limits = Limits::default();
+            let items: Vec<io::Result<Record>> =
+                records(Box::new(io::BufReader::new(io::Cursor::new(body))), Some(Format::Csv), limits)
+                    .unwrap()
+                    .collect();
+            assert!(items[0].as_ref().is_ok_and(|(_, r)| r.is_ok()), "the first row is screened");
+            let err = items.iter().find_map(|i| i.as_ref().err()).expect("the open quote is refused");
+            assert!(err.to_string().contains("longer than"), "{err}");
+        }
     }
 }
