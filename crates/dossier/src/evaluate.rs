@@ -306,7 +306,9 @@ fn measure(args: &EvaluateArgs, store: &SqliteStore, applicants: &PathBuf, truth
     }
     if args.json {
         let report = serde_json::json!({
-            "actors": args.actors, "applicants": args.applicants, "seed": args.seed,
+            // Generated runs say how; an existing data directory has no generator settings.
+            "generated": args.applicants_file.is_none().then(|| serde_json::json!({"actors": args.actors, "seed": args.seed})),
+            "applicants": rows.len(),
             "index": rep, "screen_seconds": secs,
             "match": matched, "flagged": flagged, "names_only_matches": names_only,
             "sweep": sweep.iter().map(|(k, t, m)| serde_json::json!({"level": k, "threshold": t, "metrics": m})).collect::<Vec<_>>(),
