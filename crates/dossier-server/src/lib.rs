@@ -15,6 +15,9 @@ mod media;
 mod screen_api;
 pub mod screening;
 mod taxii;
+mod web;
+
+pub use web::{MIN_PASSWORD, hash_password};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -107,6 +110,8 @@ pub(crate) struct Inner {
     pub screener: Arc<screening::Screener>,
     /// Key of the identifier hashes in the audit log.
     pub audit_key: Vec<u8>,
+    /// Signed-in web sessions.
+    pub sessions: web::Sessions,
 }
 
 type AuditReply = tokio::sync::oneshot::Sender<Result<(), String>>;
@@ -192,6 +197,7 @@ impl AppState {
             orgs: Default::default(),
             screener,
             audit_key,
+            sessions: Default::default(),
         })))
     }
 
@@ -293,6 +299,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .merge(authed)
+        .merge(web::router(state.clone()))
         .fallback(|| async { ApiError::not_found("this resource") })
         .with_state(state)
 }

@@ -49,7 +49,7 @@ pub(crate) fn keyed_hash(key: &[u8], text: &str) -> String {
 }
 
 /// The audit entry of one screened applicant: hashes only.
-fn audit_entry(key: &[u8], a: &Applicant, s: &Screening) -> serde_json::Value {
+pub(crate) fn audit_entry(key: &[u8], a: &Applicant, s: &Screening) -> serde_json::Value {
     let h = |field: &str, v: &str| keyed_hash(key, &format!("{field}:{}", v.trim().to_lowercase()));
     let mut ids: Vec<String> = Vec::new();
     ids.extend(a.names.iter().map(|v| h("name", v)));
@@ -236,7 +236,19 @@ async fn screen_batch(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let format = batch_format(&headers);
+    run_batch(state, caller, &headers, body, "/api/v1/screen/batch (records)").await
+}
+
+/// Screens an uploaded batch for `caller` and streams the results; each chunk's audit
+/// record is written under `audit_path` before its results are sent.
+pub(crate) async fn run_batch(
+    state: AppState,
+    caller: Caller,
+    headers: &HeaderMap,
+    body: Body,
+    audit_path: &'static str,
+) -> Response {
+    let format = batch_format(headers);
     let (in_tx, in_rx) = std::sync::mpsc::sync_channel::<Result<Bytes, String>>(8);
     // Forward the upload.
     tokio::spawn(async move {
@@ -311,7 +323,7 @@ async fn screen_batch(
                 org: Some(org),
                 token: Some(token.clone()),
                 method: "POST".into(),
-                path: "/api/v1/screen/batch (records)".into(),
+                path: audit_path.into(),
                 params: Some(json!({ "screen": entries }).to_string()),
                 status: 200,
                 returned: entries.len() as u64,

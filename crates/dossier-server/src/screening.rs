@@ -236,6 +236,16 @@ impl Screener {
         self.index.read().unwrap_or_else(|p| p.into_inner()).screen(applicant, viewer, &self.options)
     }
 
+    /// The associations around `id` that `viewer` may see (call [`Self::catch_up`] first).
+    pub fn neighbourhood(
+        &self,
+        id: &str,
+        viewer: &Viewer,
+        walk: screen::graph::Walk,
+    ) -> Option<screen::graph::Neighbourhood> {
+        self.index.read().unwrap_or_else(|p| p.into_inner()).neighbourhood(id, viewer, walk)
+    }
+
     pub fn search(&self, q: &str, viewer: &Viewer) -> Screening {
         self.index.read().unwrap_or_else(|p| p.into_inner()).search(q, viewer, &self.options)
     }

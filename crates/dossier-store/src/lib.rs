@@ -247,6 +247,20 @@ pub struct TokenInfo {
     pub revoked: Option<i64>,
 }
 
+/// A person who signs in to the web interface with a password.
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub org: OrgId,
+    pub role: Role,
+    /// The password hash (a PHC string); never shown.
+    #[serde(skip)]
+    pub password_hash: String,
+    pub created: i64,
+    pub disabled: Option<i64>,
+}
+
 /// A freshly created token; `secret` is shown once and never stored.
 #[derive(Debug)]
 pub struct NewToken {
@@ -504,6 +518,13 @@ pub trait Directory: Send + Sync {
     fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
     /// The live (unrevoked, unexpired at `now`) token with this secret.
     fn token_for_secret(&self, secret: &str, now: i64) -> Result<Option<TokenInfo>, StoreError>;
+
+    /// Adds a web user; `password_hash` is a PHC string made by the caller.
+    fn add_user(&self, org: OrgId, name: &str, role: Role, password_hash: &str) -> Result<User, StoreError>;
+    fn users(&self) -> Result<Vec<User>, StoreError>;
+    /// By user id or (case-insensitive) name, disabled or not.
+    fn user(&self, key: &str) -> Result<Option<User>, StoreError>;
+    fn disable_user(&self, id: &str) -> Result<(), StoreError>;
 
     fn add_collection(
         &self,

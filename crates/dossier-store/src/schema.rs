@@ -126,6 +126,19 @@ pub const MIGRATIONS: &[&str] = &[
         value BLOB NOT NULL
     );
     "#,
+    // 6: people who sign in to the web interface with a password (argon2id PHC string,
+    //    hashed by the caller; the store never sees the password).
+    r#"
+    CREATE TABLE users (
+        id       TEXT PRIMARY KEY,
+        name     TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        org      INTEGER NOT NULL REFERENCES orgs (id),
+        role     TEXT NOT NULL,
+        password TEXT NOT NULL,
+        created  INTEGER NOT NULL,
+        disabled INTEGER
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -1139,6 +1139,20 @@ fn collection_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Collection> {
 
 const COLLECTION_COLUMNS: &str = "id, uuid, alias, title, description, default_tlp, read_access, write_access";
 const TOKEN_COLUMNS: &str = "id, org, role, label, created, expires, revoked";
+const USER_COLUMNS: &str = "id, name, org, role, password, created, disabled";
+
+fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    let role: String = r.get(3)?;
+    Ok(User {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        org: r.get(2)?,
+        role: Role::parse(&role).unwrap_or(Role::Member),
+        password_hash: r.get(4)?,
+        created: r.get(5)?,
+        disabled: r.get(6)?,
+    })
+}
 
 impl Directory for SqliteStore {
     fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError> {
@@ -1235,6 +1249,72 @@ impl Directory for SqliteStore {
             let live = info.revoked.is_none() && info.expires.is_none_or(|e| e > now);
             (same && live).then_some(info)
         }))
+    }
+
+    fn add_user(&self, org: OrgId, name: &str, role: Role, password_hash: &str) -> Result<User, StoreError> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control() || c == ':') {
+            return Err(StoreError::Invalid(format!(
+                "user name {name:?} must be 1-64 characters without ':' or control characters"
+            )));
+        }
+        let id = format!("usr_{}", random_hex(6)?);
+        let created = now_micros();
+        let conn = self.lock();
+        let exists: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM orgs WHERE id = ?1)", [org], |r| r.get(0))?;
+        if !exists {
+            return Err(StoreError::NotFound(format!("organization {org}")));
+        }
+        let taken: bool =
+            conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE name = ?1)", [name], |r| r.get(0))?;
+        if taken {
+            return Err(StoreError::Conflict(format!("a user named {name:?} already exists")));
+        }
+        conn.execute(
+            "INSERT INTO users (id, name, org, role, password, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, name, org, role.as_str(), password_hash, created],
+        )?;
+        Ok(User {
+            id,
+            name: name.to_owned(),
+            org,
+            role,
+            password_hash: password_hash.to_owned(),
+            created,
+            disabled: None,
+        })
+    }
+
+    fn users(&self) -> Result<Vec<User>, StoreError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY created"))?;
+        let rows = stmt.query_map([], user_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn user(&self, key: &str) -> Result<Option<User>, StoreError> {
+        let conn = self.read();
+        Ok(conn
+            .query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1 OR name = ?1"),
+                [key.trim()],
+                user_from_row,
+            )
+            .optional()?)
+    }
+
+    fn disable_user(&self, id: &str) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let n = conn
+            .execute("UPDATE users SET disabled = ?2 WHERE id = ?1 AND disabled IS NULL", params![id, now_micros()])?;
+        if n == 0 {
+            let exists: bool =
+                conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)", [id], |r| r.get(0))?;
+            if !exists {
+                return Err(StoreError::NotFound(format!("user {id}")));
+            }
+        }
+        Ok(())
     }
 
     fn add_collection(

@@ -44,6 +44,9 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the people who sign in to the web interface with a password.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Manage collections.
     #[command(subcommand)]
     Collection(CollectionCommand),
@@ -224,6 +227,26 @@ enum TokenCommand {
 }
 
 #[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from the first line of standard input (or from
+    /// DOSSIER_PASSWORD), never from the command line. Prints the user's id.
+    Add {
+        /// The name to sign in with.
+        name: String,
+        /// Organization name.
+        #[arg(long)]
+        org: String,
+        /// admin, analyst or member.
+        #[arg(long)]
+        role: String,
+    },
+    /// Disable a user by id or name (their sessions end at their next request).
+    Disable { user: String },
+    /// List users (never their password hashes), as JSON Lines.
+    List,
+}
+
+#[derive(Subcommand)]
 enum CollectionCommand {
     /// Add a collection; prints its UUID.
     Add {
@@ -353,6 +376,43 @@ fn run(cli: Cli) -> Result<()> {
                 TokenCommand::List => {
                     for t in store.tokens()? {
                         println!("{}", serde_json::to_string(&t)?);
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::User(cmd) => {
+            let store = open(&cli.data)?;
+            match cmd {
+                UserCommand::Add { name, org, role } => {
+                    let role = Role::parse(&role)
+                        .with_context(|| format!("unknown role {role:?} (admin, analyst, member)"))?;
+                    let org = store.org_by_name(&org)?;
+                    let password = match std::env::var("DOSSIER_PASSWORD") {
+                        Ok(p) => p,
+                        Err(_) => {
+                            let mut line = String::new();
+                            std::io::stdin()
+                                .read_line(&mut line)
+                                .context("reading the password from standard input")?;
+                            line.trim_end_matches(['\r', '\n']).to_owned()
+                        }
+                    };
+                    if password.chars().count() < dossier_server::MIN_PASSWORD {
+                        bail!("a password has at least {} characters", dossier_server::MIN_PASSWORD);
+                    }
+                    let hash = dossier_server::hash_password(&password).map_err(anyhow::Error::msg)?;
+                    let user = store.add_user(org.id, &name, role, &hash)?;
+                    println!("{}", user.id);
+                }
+                UserCommand::Disable { user } => {
+                    let found = store.user(&user)?.with_context(|| format!("no user {user:?}"))?;
+                    store.disable_user(&found.id)?;
+                    println!("{}", found.id);
+                }
+                UserCommand::List => {
+                    for u in store.users()? {
+                        println!("{}", serde_json::to_string(&u)?);
                     }
                 }
             }

@@ -533,6 +533,10 @@ impl Index {
         }
     }
 
+    pub(crate) fn find_node(&self, ty: Ty, uuid: u128) -> Option<u32> {
+        self.find(ty, uuid)
+    }
+
     fn find(&self, ty: Ty, uuid: u128) -> Option<u32> {
         let n = *self.ids.get(&id_key(ty, uuid))?;
         let node = &self.nodes[n as usize];

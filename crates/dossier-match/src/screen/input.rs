@@ -229,6 +229,28 @@ fn cell_values(cell: &str) -> impl Iterator<Item = &str> {
 
 /// One CSV row. Lists are `;`-separated; an account is a URL or `platform:username`; a
 /// wallet is `address` or `chain:address`; documents are SHA-256 hex digests.
+/// An account written as text (a CSV cell, a form line): a profile URL, `platform:name`,
+/// or a bare `@handle`.
+pub fn account_from_text(v: &str) -> AccountInput {
+    let v = v.trim();
+    if v.contains("://") || v.contains('/') {
+        AccountInput { url: Some(v.to_owned()), ..Default::default() }
+    } else if let Some((p, u)) = v.split_once(':') {
+        AccountInput { platform: Some(p.trim().to_owned()), username: Some(u.trim().to_owned()), ..Default::default() }
+    } else {
+        AccountInput { url: Some(v.to_owned()), ..Default::default() }
+    }
+}
+
+/// A wallet written as text: `chain:address` or the bare address.
+pub fn wallet_from_text(v: &str) -> WalletInput {
+    let v = v.trim();
+    match v.split_once(':') {
+        Some((c, addr)) => WalletInput { chain: Some(c.trim().to_owned()), address: addr.trim().to_owned() },
+        None => WalletInput { chain: None, address: v.to_owned() },
+    }
+}
+
 pub fn from_csv(row: &csv::StringRecord, order: &[usize], limits: &Limits) -> Result<Applicant, RecordError> {
     let bytes: usize = row.iter().map(str::len).sum();
     if bytes > limits.record_bytes {
@@ -251,31 +273,8 @@ pub fn from_csv(row: &csv::StringRecord, order: &[usize], limits: &Limits) -> Re
                 a.documents = cell_values(cell).map(|v| DocumentInput { sha256: v.to_owned() }).collect();
             }
             "region" => a.region = Some(cell.trim().to_owned()).filter(|r| !r.is_empty()),
-            "accounts" => {
-                a.accounts = cell_values(cell)
-                    .map(|v| {
-                        if v.contains("://") || v.contains('/') {
-                            AccountInput { url: Some(v.to_owned()), ..Default::default() }
-                        } else if let Some((p, u)) = v.split_once(':') {
-                            AccountInput {
-                                platform: Some(p.to_owned()),
-                                username: Some(u.to_owned()),
-                                ..Default::default()
-                            }
-                        } else {
-                            AccountInput { url: Some(v.to_owned()), ..Default::default() }
-                        }
-                    })
-                    .collect();
-            }
-            "wallets" => {
-                a.wallets = cell_values(cell)
-                    .map(|v| match v.split_once(':') {
-                        Some((c, addr)) => WalletInput { chain: Some(c.to_owned()), address: addr.to_owned() },
-                        None => WalletInput { chain: None, address: v.to_owned() },
-                    })
-                    .collect();
-            }
+            "accounts" => a.accounts = cell_values(cell).map(account_from_text).collect(),
+            "wallets" => a.wallets = cell_values(cell).map(wallet_from_text).collect(),
             _ => {}
         }
     }

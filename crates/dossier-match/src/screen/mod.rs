@@ -10,6 +10,7 @@
 //! (see [`score`]), the pieces of one actor add up, and the prior odds that a screened
 //! applicant is an operative turn the sum into a posterior probability — the `score`.
 
+pub mod graph;
 pub mod index;
 pub mod input;
 pub mod query;

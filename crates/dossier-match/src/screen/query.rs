@@ -164,6 +164,10 @@ fn region_of_calling_code(e164: &str) -> Option<&'static str> {
 }
 
 impl Index {
+    pub(crate) fn visible_to(&self, access: u32, viewer: &Viewer) -> bool {
+        self.visible(access, viewer)
+    }
+
     fn visible(&self, access: u32, viewer: &Viewer) -> bool {
         let a = &self.access[access as usize];
         if a.staff_only && !viewer.is_isac_staff() {

@@ -1,0 +1,267 @@
+//! Administration for ISAC analysts and admins: organizations, users, tokens (a new token's
+//! secret is shown once), collections, and the audit log with filters.
+
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use dossier_stix::Role;
+use dossier_stix::Tlp;
+use dossier_stix::timestamp::now_micros;
+use dossier_store::{Access, AuditQuery};
+use minijinja::context;
+use serde_json::{Value, json};
+
+use super::{MIN_PASSWORD, Posted, Web, WebError, hash_password, parse_role, render};
+use crate::{AppState, Returned};
+
+fn require_staff(web: &Web) -> Result<(), WebError> {
+    if web.staff() { Ok(()) } else { Err(WebError::forbidden("administration is for ISAC analysts and admins")) }
+}
+
+/// Creating organizations, users and tokens is for admins; analysts read.
+fn require_admin(web: &Web) -> Result<(), WebError> {
+    require_staff(web)?;
+    if web.caller.token.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(WebError::forbidden("only ISAC admins may change organizations, users, tokens and collections"))
+    }
+}
+
+async fn overview_ctx(state: &AppState, web: &Web) -> Result<minijinja::Value, WebError> {
+    let (orgs, users, tokens, collections) =
+        state.blocking(|store| Ok((store.orgs()?, store.users()?, store.tokens()?, store.collections()?))).await?;
+    let org_name = |id: i64| orgs.iter().find(|o| o.id == id).map_or_else(|| id.to_string(), |o| o.name.clone());
+    let now = now_micros();
+    let tokens: Vec<Value> = tokens
+        .iter()
+        .rev()
+        .map(|t| {
+            let state = if t.revoked.is_some() {
+                "revoked"
+            } else if t.expires.is_some_and(|e| e <= now) {
+                "expired"
+            } else {
+                "active"
+            };
+            json!({"id": t.id, "org": org_name(t.org), "role": t.role.as_str(), "label": t.label, "created": t.created,
+                   "expires": t.expires, "state": state})
+        })
+        .collect();
+    let users: Vec<Value> = users
+        .iter()
+        .map(|u| json!({"id": u.id, "name": u.name, "org": org_name(u.org), "role": u.role.as_str(), "created": u.created, "disabled": u.disabled.is_some()}))
+        .collect();
+    let collections: Vec<Value> = collections
+        .iter()
+        .map(|c| json!({"id": c.id, "uuid": c.uuid, "alias": c.alias, "title": c.title, "default_tlp": c.default_tlp.as_str(),
+                        "read": c.read.as_str(), "write": c.write.as_str()}))
+        .collect();
+    let orgs: Vec<Value> =
+        orgs.iter().map(|o| json!({"id": o.id, "name": o.name, "identity": o.identity_id, "isac": o.isac})).collect();
+    Ok(context! {
+        ..web.ctx("admin"),
+        ..context! {
+            orgs => orgs, users => users, tokens => tokens, collections => collections,
+            admin => web.caller.token.role == Role::Admin,
+            roles => ["member", "analyst", "admin"], tlps => ["clear", "green", "amber", "amber+strict", "red"],
+        }
+    })
+}
+
+pub async fn overview(State(state): State<AppState>, Extension(web): Extension<Web>) -> Result<Response, WebError> {
+    require_staff(&web)?;
+    Ok(render("admin.html", overview_ctx(&state, &web).await?))
+}
+
+/// Re-renders the admin page with a message (an error keeps the status it names).
+async fn answer(
+    state: &AppState,
+    web: &Web,
+    status: StatusCode,
+    extra: minijinja::Value,
+) -> Result<Response, WebError> {
+    let ctx = overview_ctx(state, web).await?;
+    let mut resp = render("admin.html", context! { ..extra, ..ctx });
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+fn failed(e: WebError) -> minijinja::Value {
+    context! { flash_error => e.detail }
+}
+
+pub async fn add_org(State(state): State<AppState>, Posted { web, f }: Posted) -> Result<Response, WebError> {
+    require_admin(&web)?;
+    let name = f.get("name").trim().to_owned();
+    match state.blocking(move |store| Ok(store.add_org(&name)?)).await {
+        Ok(o) => {
+            answer(&state, &web, StatusCode::OK, context! { flash => format!("Organization {} added.", o.name) }).await
+        }
+        Err(e) => answer(&state, &web, StatusCode::UNPROCESSABLE_ENTITY, failed(e.into())).await,
+    }
+}
+
+fn org_by_id(orgs: &[dossier_store::Org], s: &str) -> Result<i64, WebError> {
+    s.parse::<i64>()
+        .ok()
+        .filter(|id| orgs.iter().any(|o| o.id == *id))
+        .ok_or_else(|| WebError::bad_request("choose an organization"))
+}
+
+pub async fn add_user(State(state): State<AppState>, Posted { web, f }: Posted) -> Result<Response, WebError> {
+    require_admin(&web)?;
+    let orgs = state.orgs().await?;
+    let checked = (|| {
+        let org = org_by_id(&orgs, f.get("org"))?;
+        let role = parse_role(f.get("role")).ok_or_else(|| WebError::bad_request("choose a role"))?;
+        let password: String = f.get("password").to_owned();
+        if password.chars().count() < MIN_PASSWORD {
+            return Err(WebError::bad_request(format!("a password has at least {MIN_PASSWORD} characters")));
+        }
+        Ok::<_, WebError>((org, role, password))
+    })();
+    let (org, role, password) = match checked {
+        Ok(x) => x,
+        Err(e) => return answer(&state, &web, StatusCode::UNPROCESSABLE_ENTITY, failed(e)).await,
+    };
+    let name = f.get("name").trim().to_owned();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| WebError::internal("hashing", e))?
+        .map_err(|e| WebError::internal("hashing", e))?;
+    match state.blocking(move |store| Ok(store.add_user(org, &name, role, &hash)?)).await {
+        Ok(u) => answer(&state, &web, StatusCode::OK, context! { flash => format!("User {} added.", u.name) }).await,
+        Err(e) => answer(&state, &web, StatusCode::UNPROCESSABLE_ENTITY, failed(e.into())).await,
+    }
+}
+
+pub async fn disable_user(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Posted { web, .. }: Posted,
+) -> Result<Response, WebError> {
+    require_admin(&web)?;
+    state.blocking(move |store| Ok(store.disable_user(&id)?)).await?;
+    Ok(Redirect::to("/admin#users").into_response())
+}
+
+pub async fn add_token(State(state): State<AppState>, Posted { web, f }: Posted) -> Result<Response, WebError> {
+    require_admin(&web)?;
+    let orgs = state.orgs().await?;
+    let checked = (|| {
+        let org = org_by_id(&orgs, f.get("org"))?;
+        let role = parse_role(f.get("role")).ok_or_else(|| WebError::bad_request("choose a role"))?;
+        let expires = match f.get("days").trim() {
+            "" => None,
+            d => {
+                let days: i64 = d
+                    .parse()
+                    .ok()
+                    .filter(|d| (1..=3650).contains(d))
+                    .ok_or_else(|| WebError::bad_request("expiry is a number of days from 1 to 3650"))?;
+                Some(now_micros() + days * 86_400_000_000)
+            }
+        };
+        Ok::<_, WebError>((org, role, expires))
+    })();
+    let (org, role, expires) = match checked {
+        Ok(x) => x,
+        Err(e) => return answer(&state, &web, StatusCode::UNPROCESSABLE_ENTITY, failed(e)).await,
+    };
+    let label = Some(f.get("label").trim().to_owned()).filter(|l| !l.is_empty());
+    match state.blocking(move |store| Ok(store.create_token(org, role, label.as_deref(), expires)?)).await {
+        Ok(t) => {
+            answer(&state, &web, StatusCode::OK, context! { new_secret => t.secret, new_token => t.info.id }).await
+        }
+        Err(e) => answer(&state, &web, StatusCode::UNPROCESSABLE_ENTITY, failed(e.into())).await,
+    }
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Posted { web, .. }: Posted,
+) -> Result<Response, WebError> {
+    require_admin(&web)?;
+    state.blocking(move |store| Ok(store.revoke_token(&id)?)).await?;
+    // Cached authentications end within the cache's lifetime; drop them now.
+    state.0.tokens.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    Ok(Redirect::to("/admin#tokens").into_response())
+}
+
+pub async fn add_collection(State(state): State<AppState>, Posted { web, f }: Posted) -> Result<Response, WebError> {
+    require_admin(&web)?;
+    let title = f.get("title").trim().to_owned();
+    let alias = Some(f.get("alias").trim().to_owned()).filter(|a| !a.is_empty());
+    let tlp = Tlp::parse(f.get("default_tlp")).unwrap_or(Tlp::Amber);
+    let read = Access::parse(f.get("read")).unwrap_or(Access::Members);
+    let write = Access::parse(f.get("write")).unwrap_or(Access::Members);
+    let r = state
+        .blocking(move |store| {
+            dossier_store::validate_access(read, write)?;
+            let c = store.add_collection(&title, alias.as_deref(), None, tlp)?;
+            store.set_collection_access(c.id, read, write)?;
+            Ok(c)
+        })
+        .await;
+    match r {
+        Ok(c) => {
+            answer(&state, &web, StatusCode::OK, context! { flash => format!("Collection {} added.", c.title) }).await
+        }
+        Err(e) => answer(&state, &web, StatusCode::UNPROCESSABLE_ENTITY, failed(e.into())).await,
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct AuditFilter {
+    #[serde(default)]
+    org: String,
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    limit: String,
+}
+
+pub async fn audit(
+    State(state): State<AppState>,
+    Extension(web): Extension<Web>,
+    Query(q): Query<AuditFilter>,
+) -> Result<Response, WebError> {
+    require_staff(&web)?;
+    let orgs = state.orgs().await?;
+    let org = match q.org.trim() {
+        "" => None,
+        s => Some(org_by_id(&orgs, s)?),
+    };
+    let since = match q.since.trim() {
+        "" => None,
+        s => Some(
+            dossier_stix::Timestamp::parse(&format!("{s}T00:00:00Z"))
+                .map_err(|_| WebError::bad_request("the date must read YYYY-MM-DD"))?
+                .unix_micros(),
+        ),
+    };
+    let limit = q.limit.trim().parse::<usize>().unwrap_or(200).clamp(1, 5000);
+    let path_prefix = Some(q.path.trim().to_owned()).filter(|p| !p.is_empty());
+    let query = AuditQuery { org, since, path_prefix, limit };
+    let records = state.read(move |store| Ok(store.audit_log(&query)?)).await?;
+    let rows: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            let org = r.org.and_then(|id| orgs.iter().find(|o| o.id == id)).map(|o| o.name.clone());
+            json!({"at": r.at, "org": org, "token": r.token, "method": r.method, "path": r.path, "params": r.params,
+                   "status": r.status, "returned": r.returned})
+        })
+        .collect();
+    let org_list: Vec<Value> = orgs.iter().map(|o| json!({"id": o.id, "name": o.name})).collect();
+    let n = rows.len() as u64;
+    let mut resp = render(
+        "audit.html",
+        context! { ..web.ctx("admin"), ..context! { rows => rows, orgs => org_list, f => json!({"org": q.org, "path": q.path, "since": q.since, "limit": limit}) } },
+    );
+    resp.extensions_mut().insert(Returned(n));
+    Ok(resp)
+}

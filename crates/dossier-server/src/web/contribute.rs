@@ -1,0 +1,422 @@
+//! Contributing: a form that reports a persona with its identifiers (turned into STIX 2.1
+//! objects here), and a STIX bundle upload. Either is validated whole before anything is
+//! stored; problems are shown next to the field (or with the object's index, id and
+//! property), and nothing of a refused submission is kept.
+
+use std::collections::HashMap;
+
+use axum::extract::{Extension, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use dossier_match::normalize::{account, email, ip, phone};
+use dossier_match::wallet;
+use dossier_stix::id::deterministic_sco_id;
+use dossier_stix::timestamp::now_micros;
+use dossier_stix::{StixObject, Tlp};
+use dossier_store::{Access, Collection, Item, Submission};
+use minijinja::context;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
+
+use super::{Fields, Posted, Web, WebError, data, render};
+use crate::{AppState, Returned};
+
+/// The most identifiers of one kind a form may carry.
+const MAX_LINES: usize = 50;
+
+fn writable(collections: &[Collection], web: &Web) -> Vec<Collection> {
+    collections.iter().filter(|c| c.write.allows(&web.viewer()) && c.read != Access::Nobody).cloned().collect()
+}
+
+async fn page_ctx(state: &AppState, web: &Web) -> Result<minijinja::Value, WebError> {
+    let viewer = web.viewer();
+    let orgs = state.orgs().await?;
+    let me = web.caller.org.id;
+    let (collections, actors) = state
+        .read(move |store| {
+            let collections = store.collections()?;
+            // Actors the contributor may attach a persona to: those it may see.
+            let mut actors = Vec::new();
+            store.scan_latest(&["threat-actor"], None, &mut |e, staff_only| {
+                if data::admits(&viewer, e, staff_only) {
+                    let v: Value = serde_json::from_str(e.json).unwrap_or(Value::Null);
+                    actors.push(json!({"id": e.id, "name": data::label_of("threat-actor", &v)}));
+                }
+                actors.len() < 2000
+            })?;
+            Ok((collections, actors))
+        })
+        .await?;
+    let collections: Vec<Value> = writable(&collections, web)
+        .iter()
+        .map(|c| json!({"id": c.id, "title": c.title, "default_tlp": c.default_tlp.as_str()}))
+        .collect();
+    let members: Vec<Value> =
+        orgs.iter().filter(|o| !o.isac && o.id != me).map(|o| json!({"id": o.identity_id, "name": o.name})).collect();
+    Ok(context! {
+        ..web.ctx("contribute"),
+        ..context! {
+            collections => collections, actors => actors, members => members,
+            tlps => ["clear", "green", "amber", "amber+strict", "red"],
+        }
+    })
+}
+
+pub async fn form(State(state): State<AppState>, Extension(web): Extension<Web>) -> Result<Response, WebError> {
+    let ctx = page_ctx(&state, &web).await?;
+    Ok(render(
+        "contribute.html",
+        context! { ..ctx, ..context! { form => json!({"tlp": "amber", "confidence": "70"}) } },
+    ))
+}
+
+/// Field → problems, shown beside the field.
+type Problems = HashMap<String, Vec<String>>;
+
+fn problem(p: &mut Problems, field: &str, text: impl Into<String>) {
+    p.entry(field.to_owned()).or_default().push(text.into());
+}
+
+fn lines(f: &Fields, field: &str, p: &mut Problems) -> Vec<String> {
+    let v = f.lines(field);
+    if v.len() > MAX_LINES {
+        problem(p, field, format!("at most {MAX_LINES} lines"));
+    }
+    for (i, l) in v.iter().enumerate() {
+        if l.len() > 1024 {
+            problem(p, field, format!("line {} is longer than 1024 bytes", i + 1));
+        }
+    }
+    v
+}
+
+/// An SCO with its deterministic id.
+fn sco(mut v: Value, tlp: Tlp) -> Option<Value> {
+    let ty = v.get("type")?.as_str()?.to_owned();
+    let id = deterministic_sco_id(&ty, v.as_object()?)?;
+    let m = v.as_object_mut()?;
+    m.insert("id".into(), Value::String(id.as_str().to_owned()));
+    m.insert("spec_version".into(), json!("2.1"));
+    m.insert("object_marking_refs".into(), json!([tlp.marking_id()]));
+    Some(v)
+}
+
+pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) -> Result<Response, WebError> {
+    let mut p = Problems::new();
+    let name = f.get("name").trim().to_owned();
+    if name.is_empty() {
+        problem(&mut p, "name", "a persona needs the name it used");
+    } else if name.chars().count() > 256 {
+        problem(&mut p, "name", "at most 256 characters");
+    }
+    let tlp = Tlp::parse(f.get("tlp")).unwrap_or_else(|| {
+        problem(&mut p, "tlp", "choose a TLP level");
+        Tlp::Amber
+    });
+    let confidence: u8 = match f.get("confidence").trim().parse::<u8>() {
+        Ok(c) if c <= 100 => c,
+        _ => {
+            problem(&mut p, "confidence", "a whole number from 0 to 100");
+            0
+        }
+    };
+    let region = Some(f.get("region").trim().to_uppercase()).filter(|r| !r.is_empty());
+    let now = dossier_stix::Timestamp::from_unix_micros(now_micros()).as_str().to_owned();
+    let mut scos: Vec<Value> = Vec::new();
+    for (i, e) in lines(&f, "emails", &mut p).iter().enumerate() {
+        match email::normalize(e) {
+            Ok(_) => scos.extend(sco(json!({"type": "email-addr", "value": e}), tlp)),
+            Err(err) => problem(&mut p, "emails", format!("line {}: {err}", i + 1)),
+        }
+    }
+    for (i, ph) in lines(&f, "phones", &mut p).iter().enumerate() {
+        match phone::normalize(ph, region.as_deref()) {
+            Ok(n) => scos.extend(sco(json!({"type": "phone-number", "value": n.canonical}), tlp)),
+            Err(err) => problem(&mut p, "phones", format!("line {}: {err}", i + 1)),
+        }
+    }
+    for (i, a) in lines(&f, "accounts", &mut p).iter().enumerate() {
+        let parsed = if a.contains("://") || a.contains('/') {
+            account::from_url(a)
+        } else {
+            match a.split_once(':') {
+                Some((platform, handle)) => account::from_handle(platform.trim(), handle.trim()),
+                None => account::from_url(a),
+            }
+        };
+        match parsed {
+            Ok(acc) => {
+                let key = if acc.kind == account::Kind::Id { "user_id" } else { "account_login" };
+                scos.extend(sco(json!({"type": "user-account", "account_type": acc.platform, key: acc.value}), tlp));
+            }
+            Err(err) => {
+                problem(&mut p, "accounts", format!("line {}: {err} (write a profile URL or platform:name)", i + 1))
+            }
+        }
+    }
+    for (i, w) in lines(&f, "wallets", &mut p).iter().enumerate() {
+        let addr = w.rsplit(':').next().unwrap_or(w).trim();
+        match wallet::parse(addr) {
+            Ok(parsed) => scos.extend(sco(
+                json!({"type": "cryptocurrency-wallet", "value": addr, "x_dossier_chain": parsed.chain.as_str()}),
+                tlp,
+            )),
+            Err(err) => problem(&mut p, "wallets", format!("line {}: {err}", i + 1)),
+        }
+    }
+    for (i, a) in lines(&f, "ips", &mut p).iter().enumerate() {
+        match ip::normalize(a) {
+            Ok(net) => {
+                let ty = if net.addr.is_ipv4() { "ipv4-addr" } else { "ipv6-addr" };
+                scos.extend(sco(json!({"type": ty, "value": net.canonical()}), tlp));
+            }
+            Err(err) => problem(&mut p, "ips", format!("line {}: {err}", i + 1)),
+        }
+    }
+    for (i, d) in lines(&f, "documents", &mut p).iter().enumerate() {
+        if d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()) {
+            scos.extend(sco(json!({"type": "file", "hashes": {"SHA-256": d.to_ascii_lowercase()}}), tlp));
+        } else {
+            problem(&mut p, "documents", format!("line {}: a SHA-256 is 64 hexadecimal digits", i + 1));
+        }
+    }
+    let resume = f.get("resume_text").trim().to_owned();
+    if resume.len() > 100 * 1024 {
+        problem(&mut p, "resume_text", "at most 100 KiB of text");
+    }
+    // Where it goes and with whom a RED report is shared.
+    let viewer = web.viewer();
+    let orgs = state.orgs().await?;
+    let collections = state.blocking(|store| Ok(store.collections()?)).await?;
+    let writable = writable(&collections, &web);
+    let collection = match f.get("collection").parse::<i64>().ok().and_then(|id| writable.iter().find(|c| c.id == id)) {
+        Some(c) => Some(c.clone()),
+        None if f.get("collection").is_empty() => writable.first().cloned(),
+        None => {
+            problem(&mut p, "collection", "choose a collection you may write to");
+            None
+        }
+    };
+    if collection.is_none() && !p.contains_key("collection") {
+        problem(&mut p, "collection", "no collection accepts your contributions; ask the ISAC analysts");
+    }
+    let share: Vec<String> = f
+        .all("share_with")
+        .into_iter()
+        .filter(|id| orgs.iter().any(|o| o.identity_id == *id && !o.isac))
+        .map(str::to_owned)
+        .collect();
+    if !share.is_empty() && tlp != Tlp::Red {
+        problem(&mut p, "share_with", "naming recipients only applies to TLP:RED");
+    }
+    let actor_choice = f.get("actor").trim().to_owned();
+    let new_actor = f.get("new_actor").trim().to_owned();
+    let mut actor_id: Option<String> = None;
+    if actor_choice == "new" {
+        if new_actor.is_empty() {
+            problem(&mut p, "new_actor", "name the new actor");
+        }
+    } else if !actor_choice.is_empty() {
+        let id = actor_choice.clone();
+        let orgs2 = orgs.clone();
+        let seen = state.read(move |store| Ok(data::visible(store, &viewer, &orgs2, &[id])?)).await?;
+        if seen.first().is_some_and(|s| s.ty == "threat-actor") {
+            actor_id = Some(actor_choice.clone());
+        } else {
+            problem(&mut p, "actor", "no such actor that you may see");
+        }
+    }
+    if !p.is_empty() {
+        let ctx = page_ctx(&state, &web).await?;
+        let echo: Map<String, Value> =
+            f.0.iter().filter(|(k, _)| k != "csrf").map(|(k, v)| (k.clone(), json!(v))).collect();
+        let mut resp = render(
+            "contribute.html",
+            context! { ..ctx, ..context! { form => echo, problems => p, shared => share, error => "Nothing was stored: correct the fields marked below." } },
+        );
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(resp);
+    }
+    let Some(collection) = collection else { return Err(WebError::bad_request("no collection")) };
+    // The objects.
+    let by = web.caller.org.identity_id.clone();
+    let marks = json!([tlp.marking_id()]);
+    let stolen = f.get("stolen") == "on";
+    let persona = format!("identity--{}", uuid::Uuid::new_v4());
+    let mut objects: Vec<Value> = Vec::new();
+    let mut identity = json!({
+        "type": "identity", "spec_version": "2.1", "id": persona, "created": now, "modified": now,
+        "created_by_ref": by, "name": name, "identity_class": "individual", "confidence": confidence,
+        "labels": [if stolen { "stolen-identity" } else { "persona" }], "object_marking_refs": marks,
+    });
+    if stolen {
+        identity["x_dossier_stolen_identity"] = json!(true);
+    }
+    let rel = |ty: &str, src: &str, dst: &str| {
+        json!({
+            "type": "relationship", "spec_version": "2.1", "id": format!("relationship--{}", uuid::Uuid::new_v4()),
+            "created": now, "modified": now, "created_by_ref": by, "relationship_type": ty,
+            "source_ref": src, "target_ref": dst, "confidence": confidence, "object_marking_refs": marks,
+        })
+    };
+    objects.push(identity);
+    if actor_choice == "new" {
+        let id = format!("threat-actor--{}", uuid::Uuid::new_v4());
+        objects.push(json!({
+            "type": "threat-actor", "spec_version": "2.1", "id": id, "created": now, "modified": now,
+            "created_by_ref": by, "name": new_actor, "confidence": confidence, "object_marking_refs": marks,
+        }));
+        actor_id = Some(id);
+    }
+    if let Some(a) = &actor_id {
+        objects.push(if stolen { rel("impersonates", a, &persona) } else { rel("attributed-to", &persona, a) });
+    }
+    let mut seen_sco = std::collections::HashSet::new();
+    for s in scos {
+        let id = s["id"].as_str().unwrap_or_default().to_owned();
+        if seen_sco.insert(id.clone()) {
+            objects.push(rel("related-to", &persona, &id));
+            objects.push(s);
+        }
+    }
+    if !resume.is_empty() {
+        objects.push(json!({
+            "type": "note", "spec_version": "2.1", "id": format!("note--{}", uuid::Uuid::new_v4()),
+            "created": now, "modified": now, "created_by_ref": by, "abstract": "Resume text", "content": resume,
+            "object_refs": [persona], "object_marking_refs": marks,
+        }));
+    }
+    if tlp == Tlp::Red && !share.is_empty() {
+        for o in &mut objects {
+            o[dossier_stix::object::SHARE_WITH] = json!(share);
+        }
+    }
+    let named = f.get("named") == "on";
+    let objects: Vec<Vec<u8>> = objects.iter().map(|o| o.to_string().into_bytes()).collect();
+    let n = store_objects(&state, &web, collection.id, named, objects).await?;
+    let mut resp = Redirect::to(&format!("/objects/{persona}?stored={n}")).into_response();
+    resp.extensions_mut().insert(Returned(n as u64));
+    Ok(resp)
+}
+
+/// Validates every object, then stores them in one transaction; errors name the object.
+async fn store_objects(
+    state: &AppState,
+    web: &Web,
+    collection: i64,
+    named: bool,
+    objects: Vec<Vec<u8>>,
+) -> Result<usize, WebError> {
+    let org = web.caller.org.id;
+    let n = objects.len();
+    let result = state
+        .blocking(move |store| {
+            let mut items = Vec::with_capacity(objects.len());
+            for (index, bytes) in objects.iter().enumerate() {
+                match StixObject::parse(bytes) {
+                    Ok(obj) => items.push(Item::Valid { index, line: 1, object: obj.into_record() }),
+                    Err(errs) => {
+                        let text: Vec<String> = errs.iter().map(|e| format!("{}: {}", e.path, e.reason)).collect();
+                        return Err(crate::ApiError::bad_request(format!(
+                            "object {index} is not valid STIX: {}",
+                            text.join("; ")
+                        )));
+                    }
+                }
+            }
+            let sub = Submission { org, collection, named };
+            store.import(&sub, &mut items.into_iter(), &mut |_| {})?;
+            Ok(())
+        })
+        .await;
+    result.map_err(WebError::from)?;
+    Ok(n)
+}
+
+/// Largest bundle accepted from the page.
+const BUNDLE_LIMIT: usize = super::FORM_LIMIT;
+
+pub async fn bundle(State(state): State<AppState>, Posted { web, f }: Posted) -> Result<Response, WebError> {
+    let text = f.get("bundle").trim().to_owned();
+    let mut problems: Vec<Value> = Vec::new();
+    // Objects are kept as the bytes given: what goes in comes back unchanged.
+    let mut objects: Vec<Box<RawValue>> = Vec::new();
+    if text.is_empty() {
+        problems.push(json!({"reason": "paste a bundle or choose a file"}));
+    } else if text.len() > BUNDLE_LIMIT {
+        problems.push(json!({"reason": format!("the bundle is larger than {} MiB", BUNDLE_LIMIT >> 20)}));
+    } else {
+        #[derive(serde::Deserialize)]
+        struct Envelope {
+            objects: Vec<Box<RawValue>>,
+        }
+        let parsed = if text.starts_with('[') {
+            serde_json::from_str::<Vec<Box<RawValue>>>(&text)
+        } else {
+            serde_json::from_str::<Envelope>(&text).map(|e| e.objects)
+        };
+        match parsed {
+            Ok(list) => objects = list,
+            Err(_) => match serde_json::from_str::<Value>(&text) {
+                Err(e) => {
+                    problems.push(json!({"reason": format!("not JSON: line {}, column {}: {e}", e.line(), e.column())}))
+                }
+                Ok(_) => problems
+                    .push(json!({"reason": "expected a STIX bundle {\"type\": \"bundle\", \"objects\": [...]}"})),
+            },
+        }
+    }
+    let collections = state.blocking(|store| Ok(store.collections()?)).await?;
+    let writable = writable(&collections, &web);
+    let collection =
+        f.get("collection").parse::<i64>().ok().and_then(|id| writable.iter().find(|c| c.id == id)).cloned();
+    if collection.is_none() {
+        problems.push(json!({"property": "collection", "reason": "choose a collection you may write to"}));
+    }
+    // The same checks as a TAXII POST: valid STIX, and no speaking for another member.
+    let orgs = state.orgs().await?;
+    let me = web.caller.org.identity_id.clone();
+    for (index, o) in objects.iter().enumerate() {
+        match StixObject::parse(o.get().as_bytes()) {
+            Ok(obj) => {
+                if let Some(by) = obj.created_by_ref()
+                    && by != me
+                    && !web.staff()
+                    && let Some(other) = orgs.iter().find(|x| x.identity_id == by)
+                {
+                    problems.push(json!({"index": index, "id": obj.id().as_str(), "property": "created_by_ref",
+                        "reason": format!("names member organization {:?}; you may only submit as {:?}", other.name, web.caller.org.name)}));
+                }
+            }
+            Err(errs) => {
+                for e in errs {
+                    problems.push(json!({"index": index, "id": e.object_id, "property": e.path, "reason": e.reason}));
+                }
+            }
+        }
+    }
+    if !problems.is_empty() || objects.is_empty() {
+        if problems.is_empty() {
+            problems.push(json!({"reason": "the bundle holds no objects"}));
+        }
+        problems.truncate(200);
+        let ctx = page_ctx(&state, &web).await?;
+        let mut resp = render(
+            "contribute.html",
+            context! { ..ctx, ..context! { form => json!({"tlp": "amber", "confidence": "70"}), bundle_problems => problems, bundle_text => text, bundle_error => "The bundle was refused; nothing was stored." } },
+        );
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(resp);
+    }
+    let Some(collection) = collection else { return Err(WebError::bad_request("no collection")) };
+    let named = f.get("named") == "on";
+    let objects: Vec<Vec<u8>> = objects.iter().map(|o| o.get().as_bytes().to_vec()).collect();
+    let n = store_objects(&state, &web, collection.id, named, objects).await?;
+    let ctx = page_ctx(&state, &web).await?;
+    let mut resp = render(
+        "contribute.html",
+        context! { ..ctx, ..context! { form => json!({"tlp": "amber", "confidence": "70"}), stored => n, stored_collection => collection.title } },
+    );
+    resp.extensions_mut().insert(Returned(n as u64));
+    Ok(resp)
+}

@@ -1,0 +1,649 @@
+//! The web interface at `/`: server-rendered pages for screeners, contributors and ISAC
+//! analysts. Templates, styles and scripts are compiled into the binary (no CDN, works
+//! offline). Every page reads through the same policy as the API: objects pass
+//! [`dossier_stix::policy::may_see`] and collection access, and an object the viewer may not
+//! see answers exactly like one that does not exist.
+//!
+//! Sessions: signing in with an API token or a user's password opens a server-side session
+//! named by a random cookie (`HttpOnly`, `SameSite=Strict`, `Secure` unless the browser
+//! talks to a loopback address). Every form carries the session's CSRF token, and every
+//! POST must come from this origin. Every page request is audited like an API request, with
+//! searched and screened values hashed.
+
+mod admin;
+mod contribute;
+mod data;
+mod pages;
+mod screen;
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use dossier_stix::Role;
+use dossier_stix::Viewer;
+use dossier_stix::timestamp::now_micros;
+use dossier_store::{AuditRecord, Org, TokenInfo};
+use minijinja::Environment;
+use sha2::{Digest, Sha256};
+
+use crate::{AppState, AuditParams, Caller, Returned};
+
+/// Name of the session cookie.
+const COOKIE: &str = "dossier_session";
+/// A session ends after this long without a request …
+const IDLE: Duration = Duration::from_secs(8 * 3600);
+/// … and at the latest this long after sign-in.
+const ABSOLUTE: Duration = Duration::from_secs(24 * 3600);
+/// Largest form body (the screen form may carry a pasted resume; a pasted bundle is larger).
+pub(crate) const FORM_LIMIT: usize = 2 * 1024 * 1024;
+
+pub fn router(state: AppState) -> Router<AppState> {
+    let signed_in = Router::new()
+        .route("/", get(pages::dashboard))
+        .route("/search", get(pages::search))
+        .route("/actors", get(pages::actors))
+        .route("/actors/{id}", get(pages::object))
+        .route("/objects/{id}", get(pages::object))
+        .route("/screen", get(screen::form).post(screen::submit))
+        .route("/screen/batch", get(screen::batch_page).post(screen::batch_run))
+        .route("/contribute", get(contribute::form).post(contribute::submit))
+        .route("/contribute/bundle", post(contribute::bundle))
+        .route("/admin", get(admin::overview))
+        .route("/admin/orgs", post(admin::add_org))
+        .route("/admin/users", post(admin::add_user))
+        .route("/admin/users/{id}/disable", post(admin::disable_user))
+        .route("/admin/tokens", post(admin::add_token))
+        .route("/admin/tokens/{id}/revoke", post(admin::revoke_token))
+        .route("/admin/collections", post(admin::add_collection))
+        .route("/admin/audit", get(admin::audit))
+        .route("/logout", post(logout))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), session_layer));
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/static/{file}", get(asset))
+        .merge(signed_in)
+        .layer(axum::middleware::from_fn(headers_layer))
+}
+
+// ---- sessions ---------------------------------------------------------------------------
+
+/// Who a session stands for. A token session keeps the token's secret in server memory
+/// only, so that revoking or expiring the token ends the session at once.
+#[derive(Clone)]
+enum Principal {
+    Token(String),
+    User(String),
+}
+
+#[derive(Clone)]
+struct Session {
+    principal: Principal,
+    csrf: String,
+    started: Instant,
+    last: Instant,
+}
+
+/// Sessions in memory, keyed by the SHA-256 of the cookie value (a restart signs everyone out).
+#[derive(Default)]
+pub(crate) struct Sessions {
+    map: Mutex<HashMap<[u8; 32], Session>>,
+}
+
+impl Sessions {
+    fn open(&self, principal: Principal) -> Result<String, WebError> {
+        let id = random_hex(32)?;
+        let csrf = random_hex(24)?;
+        let now = Instant::now();
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 50_000 {
+            map.retain(|_, s| s.last.elapsed() < IDLE && s.started.elapsed() < ABSOLUTE);
+        }
+        map.insert(digest(&id), Session { principal, csrf, started: now, last: now });
+        Ok(id)
+    }
+
+    fn get(&self, id: &str) -> Option<Session> {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let key = digest(id);
+        let s = map.get_mut(&key)?;
+        if s.last.elapsed() >= IDLE || s.started.elapsed() >= ABSOLUTE {
+            map.remove(&key);
+            return None;
+        }
+        s.last = Instant::now();
+        Some(s.clone())
+    }
+
+    fn close(&self, id: &str) {
+        self.map.lock().unwrap_or_else(|p| p.into_inner()).remove(&digest(id));
+    }
+}
+
+fn digest(s: &str) -> [u8; 32] {
+    Sha256::digest(s.as_bytes()).into()
+}
+
+fn random_hex(bytes: usize) -> Result<String, WebError> {
+    let mut b = vec![0u8; bytes];
+    getrandom::fill(&mut b).map_err(|e| WebError::internal("no system randomness", e))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
+        let (k, v) = kv.trim().split_once('=')?;
+        (k == COOKIE && !v.is_empty()).then(|| v.to_owned())
+    })
+}
+
+/// Whether the browser reached us on a loopback name, where `Secure` cookies would not be
+/// sent back over plain HTTP.
+fn loopback_host(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let name =
+        if host.starts_with('[') { host.split(']').next().unwrap_or("") } else { host.split(':').next().unwrap_or("") };
+    matches!(name.trim_start_matches('['), "localhost" | "::1") || name.starts_with("127.")
+}
+
+fn session_cookie(headers: &HeaderMap, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if loopback_host(headers) { "" } else { "; Secure" };
+    HeaderValue::from_str(&format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("dossier_session=; Path=/; Max-Age=0"))
+}
+
+/// The signed-in user of a page request.
+#[derive(Clone)]
+pub(crate) struct Web {
+    pub caller: Caller,
+    pub csrf: String,
+    /// How the page names who is signed in ("alice", or the token's label).
+    pub who: String,
+}
+
+impl Web {
+    pub fn viewer(&self) -> Viewer {
+        self.caller.viewer
+    }
+    pub fn staff(&self) -> bool {
+        self.caller.viewer.is_isac_staff()
+    }
+    /// Refuses a form whose CSRF token is not this session's.
+    pub fn check_csrf(&self, presented: &str) -> Result<(), WebError> {
+        let (a, b) = (presented.as_bytes(), self.csrf.as_bytes());
+        let same = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+        if same {
+            Ok(())
+        } else {
+            Err(WebError::new(
+                StatusCode::FORBIDDEN,
+                "The form has expired",
+                "this form was not issued by your current session; reload the page and try again",
+            ))
+        }
+    }
+    /// The common template context.
+    pub fn ctx(&self, page: &str) -> minijinja::Value {
+        minijinja::context! {
+            page => page,
+            who => self.who,
+            org => self.caller.org.name,
+            role => self.caller.token.role.as_str(),
+            staff => self.staff(),
+            csrf => self.csrf,
+        }
+    }
+}
+
+/// Resolves the session into a caller, or sends the browser to the sign-in page. Then runs
+/// the page and writes its audit record (the write is part of the request, as for the API).
+async fn session_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    if method == Method::POST && !same_origin(req.headers()) {
+        return WebError::new(
+            StatusCode::FORBIDDEN,
+            "Cross-site request refused",
+            "forms are accepted from this site only",
+        )
+        .into_response();
+    }
+    let to_login = || {
+        let target = if method == Method::GET { req_target(&path) } else { String::new() };
+        Redirect::to(&format!("/login{target}")).into_response()
+    };
+    let Some(cookie) = cookie_value(req.headers()) else { return to_login() };
+    let Some(session) = state.0.sessions.get(&cookie) else { return to_login() };
+    let resolved = resolve(&state, &session.principal).await;
+    let (caller, who) = match resolved {
+        Ok(Some(x)) => x,
+        Ok(None) => {
+            state.0.sessions.close(&cookie);
+            return to_login();
+        }
+        Err(e) => return e.into_response(),
+    };
+    let web = Web { caller: caller.clone(), csrf: session.csrf.clone(), who };
+    let params = req.uri().query().map(str::to_owned);
+    req.extensions_mut().insert(web);
+    req.extensions_mut().insert(SessionCookie(cookie));
+    let mut resp = match tokio::time::timeout(state.0.config.request_timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => {
+            WebError::new(StatusCode::SERVICE_UNAVAILABLE, "Timed out", "the page took too long; narrow the request")
+                .into_response()
+        }
+    };
+    let returned = resp.extensions().get::<Returned>().copied().unwrap_or_default().0;
+    let params = match resp.extensions().get::<AuditParams>() {
+        Some(p) => Some(p.0.clone()),
+        // What a member typed into a search or screen never reaches the log in clear.
+        None if path.starts_with("/search") || path.starts_with("/screen") => None,
+        None => params,
+    };
+    let record = AuditRecord {
+        at: now_micros(),
+        org: Some(caller.org.id),
+        token: Some(caller.token.id.clone()),
+        method: method.to_string(),
+        path: format!("web:{path}"),
+        params,
+        status: resp.status().as_u16(),
+        returned,
+    };
+    if let Err(e) = state.0.audit.write(record).await {
+        return e.into_response();
+    }
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(%method, path = %format!("web:{path}"), status = resp.status().as_u16(), org = %caller.org.name, ms = ms as u64, "page");
+    if let Ok(v) = HeaderValue::from_str(&format!("app;dur={ms:.2}")) {
+        resp.headers_mut().insert("server-timing", v);
+    }
+    resp
+}
+
+fn req_target(path: &str) -> String {
+    if path == "/" || !path.starts_with('/') { String::new() } else { format!("?next={}", urlencode(path)) }
+}
+
+/// The session cookie of this request (for sign-out).
+#[derive(Clone)]
+struct SessionCookie(String);
+
+/// A POST must come from this origin: `Origin` (or, failing it, `Referer`) names our host.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let from = headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER)).and_then(|v| v.to_str().ok());
+    match from {
+        // Browsers send Origin on every POST; a client that sends neither is not a browser
+        // and carries no ambient cookie it did not set itself.
+        None => true,
+        Some(o) => {
+            let rest = o.split_once("://").map_or(o, |(_, r)| r);
+            rest.split('/').next() == Some(host)
+        }
+    }
+}
+
+/// The caller a session stands for, or `None` when its token or user is no longer valid.
+async fn resolve(state: &AppState, p: &Principal) -> Result<Option<(Caller, String)>, WebError> {
+    match p {
+        Principal::Token(secret) => {
+            let found = state.authenticate(secret.clone()).await.map_err(WebError::from)?;
+            Ok(found.map(|(token, org)| {
+                let who = token.label.clone().unwrap_or_else(|| token.id.clone());
+                (caller_of(token, org), who)
+            }))
+        }
+        Principal::User(id) => {
+            let id = id.clone();
+            let user = state.blocking(move |store| Ok(store.user(&id)?)).await.map_err(WebError::from)?;
+            let Some(user) = user.filter(|u| u.disabled.is_none()) else { return Ok(None) };
+            let orgs = state.orgs().await.map_err(WebError::from)?;
+            let Some(org) = orgs.iter().find(|o| o.id == user.org).cloned() else { return Ok(None) };
+            let token = TokenInfo {
+                id: format!("user:{}", user.name),
+                org: user.org,
+                role: user.role,
+                label: Some(user.name.clone()),
+                created: user.created,
+                expires: None,
+                revoked: None,
+            };
+            Ok(Some((caller_of(token, org), user.name)))
+        }
+    }
+}
+
+fn caller_of(token: TokenInfo, org: Org) -> Caller {
+    let viewer = Viewer { org: org.id, role: token.role, isac: org.isac };
+    Caller { token, org, viewer }
+}
+
+// ---- sign-in ----------------------------------------------------------------------------
+
+#[derive(serde::Deserialize, Default)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+async fn login_page(axum::extract::Query(q): axum::extract::Query<LoginQuery>) -> Response {
+    render("login.html", minijinja::context! { page => "login", next => safe_next(q.next.as_deref()) })
+}
+
+/// Only a local path may follow sign-in (no open redirect).
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    form: axum::extract::Form<Vec<(String, String)>>,
+) -> Response {
+    let f = Fields(form.0);
+    let ip = peer.ip();
+    if !same_origin(&headers) {
+        return WebError::new(StatusCode::FORBIDDEN, "Cross-site request refused", "sign in from this site")
+            .into_response();
+    }
+    if let Err(e) = state.0.throttle.check(ip) {
+        return WebError::new(StatusCode::TOO_MANY_REQUESTS, "Too many failed sign-ins", e.description).into_response();
+    }
+    let next = safe_next(Some(f.get("next")));
+    let token = f.get("token").trim().to_owned();
+    let (user, password) = (f.get("user").trim().to_owned(), f.get("password").to_owned());
+    let principal = if !token.is_empty() {
+        match state.authenticate(token.clone()).await {
+            Ok(Some(_)) => Some(Principal::Token(token)),
+            Ok(None) => None,
+            Err(e) => return WebError::from(e).into_response(),
+        }
+    } else if !user.is_empty() {
+        let found = state.blocking(move |store| Ok(store.user(&user)?)).await;
+        match found {
+            Ok(Some(u)) if u.disabled.is_none() => {
+                let hash = u.password_hash.clone();
+                let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
+                ok.then_some(Principal::User(u.id))
+            }
+            Ok(_) => {
+                // Spend the same time as a real check, so that names cannot be probed.
+                let _ = tokio::task::spawn_blocking(move || verify_password(&password, dummy_hash())).await;
+                None
+            }
+            Err(e) => return WebError::from(e).into_response(),
+        }
+    } else {
+        None
+    };
+    let Some(principal) = principal else {
+        state.0.throttle.failed(ip);
+        tracing::warn!(%ip, "web sign-in failed");
+        let mut resp = render(
+            "login.html",
+            minijinja::context! { page => "login", next => next, error => "Those credentials were not accepted. Check the token, or the user name and password." },
+        );
+        *resp.status_mut() = StatusCode::UNAUTHORIZED;
+        return resp;
+    };
+    state.0.throttle.succeeded(ip);
+    let id = match state.0.sessions.open(principal) {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
+    };
+    let mut resp = Redirect::to(&next).into_response();
+    resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&headers, &id, ABSOLUTE.as_secs()));
+    resp
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    axum::extract::Extension(cookie): axum::extract::Extension<SessionCookie>,
+    headers: HeaderMap,
+    _form: Posted,
+) -> Response {
+    state.0.sessions.close(&cookie.0);
+    let mut resp = Redirect::to("/login").into_response();
+    resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&headers, "", 0));
+    resp
+}
+
+/// An argon2id hash (PHC string) of `password`.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| format!("no system randomness: {e}"))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn verify_password(password: &str, phc: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(phc).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// A valid hash of a random password, checked when the user name is unknown.
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| hash_password(&random_hex(16).unwrap_or_default()).unwrap_or_default())
+}
+
+/// The shortest password a user may be given.
+pub const MIN_PASSWORD: usize = 12;
+
+// ---- rendering --------------------------------------------------------------------------
+
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../web/templates/", $name)))),*]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = templates!(
+    "base.html",
+    "login.html",
+    "error.html",
+    "dashboard.html",
+    "search.html",
+    "actors.html",
+    "object.html",
+    "screen.html",
+    "batch.html",
+    "contribute.html",
+    "admin.html",
+    "audit.html",
+    "macros.html",
+);
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            if let Err(e) = env.add_template(name, source) {
+                // A template that does not compile is a build defect; the tests render every page.
+                tracing::error!(template = name, %e, "template does not compile");
+            }
+        }
+        env.add_filter("ts", |micros: i64| {
+            dossier_stix::Timestamp::from_unix_micros(micros).as_str()[..16].replace('T', " ")
+        });
+        env.add_filter("pct", |v: f64| format!("{:.0}%", v * 100.0));
+        env.add_filter("stixtype", |s: String| s.split("--").next().unwrap_or_default().to_owned());
+        env
+    })
+}
+
+/// Renders a page (200).
+pub(crate) fn render(name: &str, ctx: minijinja::Value) -> Response {
+    match env().get_template(name).and_then(|t| t.render(ctx)) {
+        Ok(html) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+        Err(e) => WebError::internal("rendering a page", e).into_response(),
+    }
+}
+
+/// Percent-encodes everything but unreserved characters.
+pub(crate) fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Headers every page carries: a strict content security policy (no inline script, no
+/// third-party anything), no framing, no sniffing, no caching of data pages.
+async fn headers_layer(req: Request, next: Next) -> Response {
+    let is_asset = req.uri().path().starts_with("/static/");
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if !is_asset {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("app.css", "text/css; charset=utf-8", include_str!("../../web/static/app.css")),
+    ("app.js", "text/javascript; charset=utf-8", include_str!("../../web/static/app.js")),
+];
+
+async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, ty, body)) => {
+            ([(header::CONTENT_TYPE, *ty), (header::CACHE_CONTROL, "public, max-age=3600")], *body).into_response()
+        }
+        None => WebError::not_found().into_response(),
+    }
+}
+
+// ---- errors and forms -------------------------------------------------------------------
+
+/// An error page.
+#[derive(Debug)]
+pub(crate) struct WebError {
+    status: StatusCode,
+    title: &'static str,
+    detail: String,
+}
+
+impl WebError {
+    pub fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, title, detail: detail.into() }
+    }
+    /// Unknown and hidden look the same: the page never tells which.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "Not found", "there is nothing here that you may see")
+    }
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Not allowed", detail)
+    }
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "Bad request", detail)
+    }
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        tracing::error!(%err, "{context}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "the server could not complete the request",
+        )
+    }
+}
+
+impl From<crate::ApiError> for WebError {
+    fn from(e: crate::ApiError) -> Self {
+        Self { status: e.status, title: e.title, detail: e.description }
+    }
+}
+
+impl From<dossier_store::StoreError> for WebError {
+    fn from(e: dossier_store::StoreError) -> Self {
+        crate::ApiError::from(e).into()
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let mut resp = render(
+            "error.html",
+            minijinja::context! { page => "error", status => self.status.as_u16(), title => self.title, detail => self.detail },
+        );
+        *resp.status_mut() = self.status;
+        resp
+    }
+}
+
+/// A form posted by the signed-in user, its CSRF token checked: handlers that change
+/// anything take this instead of a plain form.
+pub(crate) struct Posted {
+    pub web: Web,
+    pub f: Fields,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let web = req
+            .extensions()
+            .get::<Web>()
+            .cloned()
+            .ok_or_else(|| WebError::internal("posted form", "no session on a signed-in route").into_response())?;
+        let axum::extract::Form(pairs) = axum::extract::Form::<Vec<(String, String)>>::from_request(req, state)
+            .await
+            .map_err(|e| WebError::bad_request(e.body_text()).into_response())?;
+        let f = Fields(pairs);
+        web.check_csrf(f.get("csrf")).map_err(IntoResponse::into_response)?;
+        Ok(Posted { web, f })
+    }
+}
+
+/// A submitted form as its fields in order (repeated names allowed).
+pub(crate) struct Fields(pub Vec<(String, String)>);
+
+impl Fields {
+    pub fn get(&self, name: &str) -> &str {
+        self.0.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+    }
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+    }
+    /// The non-empty lines of a text area.
+    pub fn lines(&self, name: &str) -> Vec<String> {
+        self.get(name).lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+    }
+}
+
+/// A role's name for forms.
+pub(crate) fn parse_role(s: &str) -> Option<Role> {
+    Role::parse(s)
+}

@@ -1,0 +1,511 @@
+//! Dashboard, search, the actor list and the object (actor, persona, identifier) page.
+
+use std::collections::{HashMap, HashSet};
+
+use axum::extract::{Extension, Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use dossier_match::screen::graph::Walk;
+use dossier_match::screen::{Candidate, Hit};
+use dossier_store::AuditQuery;
+use minijinja::context;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::data::{self, Shown};
+use super::{Web, WebError, render};
+use crate::screen_api::keyed_hash;
+use crate::{AppState, AuditParams, Returned};
+
+/// Types that make the "recent intelligence" list.
+const RECENT_TYPES: &[&str] = &["threat-actor", "identity", "intrusion-set", "report"];
+
+#[derive(Serialize)]
+struct ScreenRow {
+    at: i64,
+    channel: &'static str,
+    decision: String,
+    hits: Vec<Link>,
+    restricted: u64,
+}
+
+#[derive(Serialize, Clone)]
+struct Link {
+    href: String,
+    label: String,
+    tlp: &'static str,
+    tlp_class: &'static str,
+}
+
+fn link(s: &Shown) -> Link {
+    let href = if s.ty == "threat-actor" { format!("/actors/{}", s.id) } else { format!("/objects/{}", s.id) };
+    Link {
+        href,
+        label: if s.label.is_empty() { s.id.clone() } else { s.label.clone() },
+        tlp: s.tlp,
+        tlp_class: s.tlp_class,
+    }
+}
+
+pub async fn dashboard(State(state): State<AppState>, Extension(web): Extension<Web>) -> Result<Response, WebError> {
+    let viewer = web.viewer();
+    let org = web.caller.org.id;
+    let orgs = state.orgs().await?;
+    let inner = state.0.clone();
+    let (recent, screens, counts, last) = state
+        .read(move |store| {
+            // Recent intelligence: the newest changes, newest first, that the viewer may see.
+            let last = store.last_change()?;
+            let changes = store.changes_since((last - 5000).max(0), 5000)?;
+            let mut ids: Vec<String> = Vec::new();
+            let mut seen = HashSet::new();
+            for c in changes.iter().rev() {
+                if let Some(id) = &c.id
+                    && RECENT_TYPES.iter().any(|t| id.starts_with(&format!("{t}--")))
+                    && seen.insert(id.clone())
+                {
+                    ids.push(id.clone());
+                    if ids.len() >= 200 {
+                        break;
+                    }
+                }
+            }
+            let mut recent = data::visible(store, &viewer, &orgs, &ids)?;
+            recent.truncate(12);
+            // The organization's own recent screens that hit.
+            let log = store.audit_log(&AuditQuery { org: Some(org), since: None, path_prefix: None, limit: 400 })?;
+            let mut rows = Vec::new();
+            let mut wanted: Vec<String> = Vec::new();
+            for r in &log {
+                let channel = match r.path.as_str() {
+                    "/api/v1/screen" => "API",
+                    "/api/v1/screen/batch (records)" => "API batch",
+                    "web:/screen" => "web",
+                    "web:/screen/batch (records)" => "web batch",
+                    _ => continue,
+                };
+                let Some(params) = r.params.as_deref().and_then(|p| serde_json::from_str::<Value>(p).ok()) else {
+                    continue;
+                };
+                for entry in params.get("screen").and_then(Value::as_array).into_iter().flatten() {
+                    let decision = entry.get("decision").and_then(Value::as_str).unwrap_or("clear").to_owned();
+                    let restricted = entry.get("restricted").and_then(Value::as_u64).unwrap_or(0);
+                    if decision == "clear" && restricted == 0 {
+                        continue;
+                    }
+                    let objects: Vec<String> = entry
+                        .get("objects")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .filter(|id| id.starts_with("threat-actor--") || id.starts_with("identity--"))
+                        .map(str::to_owned)
+                        .collect();
+                    wanted.extend(objects.iter().cloned());
+                    rows.push((r.at, channel, decision, objects, restricted));
+                    if rows.len() >= 10 {
+                        break;
+                    }
+                }
+                if rows.len() >= 10 {
+                    break;
+                }
+            }
+            wanted.sort();
+            wanted.dedup();
+            // What a screen revealed then is shown again only if the viewer may still see it.
+            let shown: HashMap<String, Shown> =
+                data::visible(store, &viewer, &orgs, &wanted)?.into_iter().map(|s| (s.id.clone(), s)).collect();
+            let screens: Vec<ScreenRow> = rows
+                .into_iter()
+                .map(|(at, channel, decision, objects, restricted)| {
+                    let mut hits: Vec<Link> = objects.iter().filter_map(|id| shown.get(id)).map(link).collect();
+                    hits.sort_by_key(|l| !l.href.starts_with("/actors/"));
+                    hits.truncate(4);
+                    ScreenRow { at, channel, decision, hits, restricted }
+                })
+                .collect();
+            Ok((recent, screens, store.counts()?, last))
+        })
+        .await?;
+    let report = inner.screener.report().clone();
+    let stats = inner.screener.stats();
+    let recent: Vec<(Link, &Shown)> = recent.iter().map(|s| (link(s), s)).collect();
+    let recent: Vec<Value> = recent
+        .iter()
+        .map(|(l, s)| json!({"link": l, "type": s.ty, "added": s.date_added, "source": s.source, "confidence": s.confidence}))
+        .collect();
+    let ctx = context! {
+        ..web.ctx("dashboard"),
+        ..context! {
+            recent => recent,
+            screens => screens,
+            versions => counts.0,
+            objects => counts.1,
+            last_change => last,
+            index => stats,
+            built_from_snapshot => report.from_snapshot,
+            build_seconds => format!("{:.1}", report.seconds),
+            api_root => state.0.config.api_root,
+        }
+    };
+    Ok(render("dashboard.html", ctx))
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    field: String,
+    #[serde(default)]
+    tlp: String,
+    #[serde(default)]
+    min_confidence: String,
+    #[serde(default)]
+    since: String,
+}
+
+/// The evidence fields a search may be narrowed to.
+const FIELDS: &[(&str, &str)] = &[
+    ("names", "Names"),
+    ("emails", "Emails"),
+    ("phones", "Phones"),
+    ("accounts", "Accounts"),
+    ("wallets", "Wallets"),
+    ("ips", "IP addresses"),
+    ("documents", "Documents"),
+];
+
+pub async fn search(
+    State(state): State<AppState>,
+    Extension(web): Extension<Web>,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, WebError> {
+    let text = q.q.trim().to_owned();
+    if text.len() > 1024 {
+        return Err(WebError::bad_request("the search text is longer than 1024 bytes"));
+    }
+    let min_conf: Option<u8> = match q.min_confidence.trim() {
+        "" => None,
+        s => Some(s.parse().map_err(|_| WebError::bad_request("minimum confidence must be a number from 0 to 100"))?),
+    };
+    let since: Option<i64> = match q.since.trim() {
+        "" => None,
+        s => Some(
+            dossier_stix::Timestamp::parse(&format!("{s}T00:00:00Z"))
+                .map_err(|_| WebError::bad_request("the date must read YYYY-MM-DD"))?
+                .unix_micros(),
+        ),
+    };
+    let tlp = match q.tlp.trim() {
+        "" => None,
+        s => Some(dossier_stix::Tlp::parse(s).ok_or_else(|| WebError::bad_request("unknown TLP level"))?),
+    };
+    let field = FIELDS.iter().find(|(f, _)| *f == q.field).map(|(f, _)| *f);
+    let base = context! {
+        ..web.ctx("search"),
+        ..context! {
+            q => text, field => field.unwrap_or(""), tlp => q.tlp, min_confidence => q.min_confidence, since => q.since,
+            fields => FIELDS.iter().map(|(v, l)| json!({"value": v, "label": l})).collect::<Vec<_>>(),
+        }
+    };
+    if text.is_empty() {
+        return Ok(render("search.html", base));
+    }
+    // A STIX id goes straight to its page (which answers 404 alike for unknown and hidden).
+    if dossier_stix::StixId::parse(&text).is_ok() {
+        let to = if text.starts_with("threat-actor--") { "actors" } else { "objects" };
+        return Ok(Redirect::to(&format!("/{to}/{}", super::urlencode(&text))).into_response());
+    }
+    let viewer = web.viewer();
+    let inner = state.0.clone();
+    let orgs = state.orgs().await?;
+    let q2 = text.clone();
+    let (screening, dates) = state
+        .blocking(move |store| {
+            inner.screener.catch_up(store).map_err(|e| crate::ApiError::internal("screening index", e))?;
+            let s = inner.screener.search(&q2, &viewer);
+            let ids = s.revealed_objects();
+            // The stored objects, for their values as submitted and their dates.
+            let objects: HashMap<String, (i64, String)> = data::visible(store, &viewer, &orgs, &ids)?
+                .into_iter()
+                .map(|o| (o.id, (o.date_added, o.label)))
+                .collect();
+            Ok((s, objects))
+        })
+        .await?;
+    let restricted = dossier_match::screen::query::restricted_count(&screening);
+    let mut groups: Vec<Value> = Vec::new();
+    let mut returned = 0u64;
+    for hit in &screening.matches {
+        let Hit::Candidate(c) = hit else { continue };
+        let evidence: Vec<Value> = c
+            .evidence
+            .iter()
+            .filter(|e| field.is_none_or(|f| e.field == f))
+            .filter(|e| tlp.is_none_or(|t| e.tlp == t))
+            .filter(|e| min_conf.is_none_or(|m| e.confidence.unwrap_or(0) >= m))
+            .filter(|e| since.is_none_or(|s| dates.get(&e.object).is_some_and(|d| d.0 >= s)))
+            .map(|e| {
+                let value = dates.get(&e.object).map(|d| d.1.clone()).filter(|v| !v.is_empty());
+                json!({
+                    "field": e.field, "normalized": e.normalized, "stored": e.stored, "object": e.object, "value": value,
+                    "kind": e.kind, "tlp": e.tlp.as_str(), "tlp_class": data::tlp_class(e.tlp),
+                    "confidence": e.confidence, "via": e.via, "similarity": e.similarity,
+                })
+            })
+            .collect();
+        if evidence.is_empty() {
+            continue;
+        }
+        returned += 1;
+        groups.push(candidate_json(c, evidence));
+    }
+    let ctx = context! { ..base, ..context! { searched => true, groups => groups, restricted => restricted, contact => state.0.screener.options.contact } };
+    let mut resp = render("search.html", ctx);
+    resp.extensions_mut().insert(Returned(returned));
+    let audit = json!({"search": keyed_hash(&state.0.audit_key, &format!("q:{}", text.to_lowercase())), "objects": screening.revealed_objects()});
+    resp.extensions_mut().insert(AuditParams(audit.to_string()));
+    Ok(resp)
+}
+
+pub(crate) fn candidate_json(c: &Candidate, evidence: Vec<Value>) -> Value {
+    json!({
+        "actor": c.actor, "actor_name": c.actor_name,
+        "personas": c.personas.iter().map(|p| json!({"id": p.id, "name": p.name, "stolen": p.stolen_identity})).collect::<Vec<_>>(),
+        "score": c.score, "decision": c.decision.as_str(), "evidence": evidence,
+    })
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct Page {
+    #[serde(default)]
+    page: usize,
+}
+
+const ACTORS_PER_PAGE: usize = 50;
+
+pub async fn actors(
+    State(state): State<AppState>,
+    Extension(web): Extension<Web>,
+    Query(p): Query<Page>,
+) -> Result<Response, WebError> {
+    let viewer = web.viewer();
+    let orgs = state.orgs().await?;
+    let page = p.page.max(1);
+    let skip = (page - 1) * ACTORS_PER_PAGE;
+    let (rows, more) = state
+        .read(move |store| {
+            let mut rows = Vec::new();
+            let mut seen = 0usize;
+            let mut more = false;
+            store.scan_latest(&["threat-actor"], None, &mut |e, staff_only| {
+                if !data::admits(&viewer, e, staff_only) {
+                    return true;
+                }
+                seen += 1;
+                if seen <= skip {
+                    return true;
+                }
+                if rows.len() == ACTORS_PER_PAGE {
+                    more = true;
+                    return false;
+                }
+                let v: Value = serde_json::from_str(e.json).unwrap_or(Value::Null);
+                rows.push(json!({
+                    "id": e.id, "name": data::label_of("threat-actor", &v),
+                    "aliases": v.get("aliases"), "tlp": e.tlp.as_str(), "tlp_class": data::tlp_class(e.tlp),
+                    "confidence": e.confidence, "last_seen": v.get("last_seen"),
+                    "source": data::source_name(&viewer, &orgs, e.owner, e.named),
+                }));
+                true
+            })?;
+            Ok((rows, more))
+        })
+        .await?;
+    let n = rows.len() as u64;
+    let mut resp = render(
+        "actors.html",
+        context! { ..web.ctx("actors"), ..context! { actors => rows, page_no => page, more => more } },
+    );
+    resp.extensions_mut().insert(Returned(n));
+    Ok(resp)
+}
+
+/// Types drawn as identifiers on an object page, in display order.
+const IDENTIFIER_ORDER: &[(&str, &str)] = &[
+    ("email-addr", "Emails"),
+    ("phone-number", "Phones"),
+    ("user-account", "Accounts"),
+    ("cryptocurrency-wallet", "Wallets"),
+    ("ipv4-addr", "IPv4 addresses"),
+    ("ipv6-addr", "IPv6 addresses"),
+    ("file", "Documents and resumes"),
+    ("url", "URLs"),
+    ("domain-name", "Domains"),
+];
+
+pub async fn object(
+    State(state): State<AppState>,
+    Extension(web): Extension<Web>,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    if dossier_stix::StixId::parse(&id).is_err() {
+        return Err(WebError::not_found());
+    }
+    let viewer = web.viewer();
+    let orgs = state.orgs().await?;
+    let all_orgs = orgs.clone();
+    let inner = state.0.clone();
+    let id2 = id.clone();
+    let found = state
+        .read(move |store| {
+            inner.screener.catch_up(store).map_err(|e| crate::ApiError::internal("screening index", e))?;
+            let Some(g) = inner.screener.neighbourhood(&id2, &viewer, Walk::default()) else { return Ok(None) };
+            let mut ids: Vec<String> = g.nodes.iter().map(|n| n.id.clone()).collect();
+            ids.extend(g.notes.iter().cloned());
+            let shown = data::visible(store, &viewer, &orgs, &ids)?;
+            let provenance = store.provenance(&id2)?;
+            Ok(Some((g, shown, provenance)))
+        })
+        .await?;
+    // Objects the index does not keep (reports, sightings, relationships …) have no
+    // neighbourhood; show them alone if the viewer may see them.
+    let (graph, shown, provenance) = match found {
+        Some(x) => x,
+        None => {
+            let orgs = state.orgs().await?;
+            let id2 = id.clone();
+            let alone = state
+                .read(move |store| {
+                    Ok((data::visible(store, &viewer, &orgs, std::slice::from_ref(&id2))?, store.provenance(&id2)?))
+                })
+                .await?;
+            match alone {
+                (shown, prov) if !shown.is_empty() => (Default::default(), shown, prov),
+                _ => return Err(WebError::not_found()),
+            }
+        }
+    };
+    let by_id: HashMap<&str, &Shown> = shown.iter().map(|s| (s.id.as_str(), s)).collect();
+    let Some(subject) = by_id.get(id.as_str()).copied() else { return Err(WebError::not_found()) };
+    // Keep only nodes the store confirms the viewer may see (the index and the store agree
+    // unless a write landed in between; the store wins).
+    let nodes: Vec<&dossier_match::screen::graph::GraphNode> =
+        graph.nodes.iter().filter(|n| by_id.contains_key(n.id.as_str())).collect();
+    let index_of: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
+    let mut adjacency: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut edges = Vec::new();
+    for (a, b) in &graph.edges {
+        let (Some(na), Some(nb)) = (graph.nodes.get(*a as usize), graph.nodes.get(*b as usize)) else { continue };
+        if let (Some(&ia), Some(&ib)) = (index_of.get(na.id.as_str()), index_of.get(nb.id.as_str())) {
+            edges.push((ia, ib));
+            adjacency.entry(ia).or_default().push(ib);
+            adjacency.entry(ib).or_default().push(ia);
+        }
+    }
+    let is_party = |t: &str| t == "threat-actor" || t == "identity" || t == "intrusion-set";
+    // Direct parties (personas of an actor, the actor of a persona) and identifiers held by
+    // the subject or by those parties; everything further out is an association.
+    let mut close: HashSet<usize> = HashSet::new();
+    if let Some(&start) = index_of.get(id.as_str()) {
+        close.insert(start);
+        for &n in adjacency.get(&start).into_iter().flatten() {
+            if is_party(nodes[n].ty) {
+                close.insert(n);
+            }
+        }
+    }
+    let mut personas = Vec::new();
+    let mut identifiers: HashMap<&str, Vec<Value>> = HashMap::new();
+    let mut associated = Vec::new();
+    for (i, n) in nodes.iter().enumerate() {
+        let s = by_id[n.id.as_str()];
+        if n.id == id {
+            continue;
+        }
+        let holders: Vec<&str> = adjacency
+            .get(&i)
+            .into_iter()
+            .flatten()
+            .filter(|&&o| close.contains(&o) && is_party(nodes[o].ty))
+            .map(|&o| by_id[nodes[o].id.as_str()].label.as_str())
+            .collect();
+        let row = json!({
+            "link": link(s), "type": s.ty, "confidence": s.confidence, "source": s.source,
+            "stolen": s.json.get("x_dossier_stolen_identity").and_then(Value::as_bool).unwrap_or(false)
+                || s.json.get("labels").and_then(Value::as_array).is_some_and(|l| l.iter().any(|x| x == "stolen-identity")),
+            "first_seen": s.json.get("first_seen").or_else(|| s.json.get("created")),
+            "last_seen": s.json.get("last_seen").or_else(|| s.json.get("modified")),
+            "holders": holders, "shared": adjacency.get(&i).map_or(0, |a| a.iter().filter(|&&o| is_party(nodes[o].ty)).count()),
+        });
+        if close.contains(&i) {
+            personas.push(row);
+        } else if !is_party(n.ty) && (!holders.is_empty() || n.depth <= 1) {
+            identifiers.entry(static_type(&s.ty)).or_default().push(row);
+        } else if is_party(n.ty) {
+            associated.push(row);
+        }
+    }
+    let mut groups: Vec<Value> = Vec::new();
+    for (t, title) in IDENTIFIER_ORDER {
+        if let Some(rows) = identifiers.remove(t) {
+            groups.push(json!({"title": title, "rows": rows}));
+        }
+    }
+    groups.extend(identifiers.into_iter().map(|(t, rows)| json!({"title": t, "rows": rows})));
+    let notes: Vec<Value> = graph
+        .notes
+        .iter()
+        .filter_map(|n| by_id.get(n.as_str()))
+        .map(|s| {
+            json!({
+                "title": s.json.get("abstract"), "content": s.json.get("content"), "tlp": s.tlp, "tlp_class": s.tlp_class,
+                "source": s.source, "added": s.date_added,
+            })
+        })
+        .collect();
+    let sources: Vec<Value> = provenance
+        .iter()
+        .map(|p| json!({"name": data::source_name(&viewer, &all_orgs, p.org, p.named), "at": p.at}))
+        .collect();
+    let graph_json = json!({
+        "nodes": nodes.iter().map(|n| {
+            let s = by_id[n.id.as_str()];
+            json!({"id": n.id, "type": n.ty, "label": s.label, "tlp": s.tlp, "depth": n.depth, "href": link(s).href})
+        }).collect::<Vec<_>>(),
+        "edges": edges,
+        "truncated": graph.truncated,
+    });
+    let subject_json = &subject.json;
+    let ctx = context! {
+        ..web.ctx(if subject.ty == "threat-actor" { "actors" } else { "object" }),
+        ..context! {
+            subject => subject,
+            description => subject_json.get("description"),
+            aliases => subject_json.get("aliases"),
+            labels => subject_json.get("labels"),
+            kinds => subject_json.get("threat_actor_types"),
+            first_seen => subject_json.get("first_seen").or_else(|| subject_json.get("created")),
+            last_seen => subject_json.get("last_seen").or_else(|| subject_json.get("modified")),
+            stolen => subject_json.get("x_dossier_stolen_identity").and_then(Value::as_bool).unwrap_or(false),
+            personas => personas,
+            groups => groups,
+            associated => associated,
+            notes => notes,
+            sources => sources,
+            graph => graph_json.to_string(),
+            node_count => nodes.len(),
+            truncated => graph.truncated,
+            raw => serde_json::to_string_pretty(subject_json).unwrap_or_default(),
+        }
+    };
+    let mut resp = render("object.html", ctx);
+    resp.extensions_mut().insert(Returned(nodes.len().max(1) as u64));
+    Ok(resp)
+}
+
+fn static_type(t: &str) -> &'static str {
+    IDENTIFIER_ORDER.iter().find(|(x, _)| *x == t).map_or("other", |(x, _)| x)
+}

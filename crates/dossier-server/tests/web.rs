@@ -1,0 +1,399 @@
+//! The web interface, black-box over HTTP: sign-in, sessions, CSRF, and TLP on every page
+//! that reads data — each level seen by exactly the right organizations.
+
+mod common;
+
+use common::*;
+use dossier_server::Config;
+use dossier_stix::Tlp;
+use serde_json::{Value, json};
+
+const T: &str = "2026-01-02T03:04:05.000Z";
+
+fn sdo(ty: &str, n: u32, extra: Value, tlp: Tlp) -> Value {
+    let mut v = json!({
+        "type": ty, "spec_version": "2.1", "id": format!("{ty}--00000000-0000-4000-8000-{n:012}"),
+        "created": T, "modified": T, "confidence": 80, "object_marking_refs": [tlp.marking_id()],
+    });
+    for (k, x) in extra.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    v
+}
+
+fn rel(n: u32, ty: &str, src: &Value, dst: &Value, tlp: Tlp) -> Value {
+    sdo("relationship", n, json!({"relationship_type": ty, "source_ref": src["id"], "target_ref": dst["id"]}), tlp)
+}
+
+fn wallet(value: &str, tlp: Tlp) -> Value {
+    let mut v = json!({"type": "cryptocurrency-wallet", "spec_version": "2.1", "value": value, "object_marking_refs": [tlp.marking_id()]});
+    let id = dossier_stix::id::deterministic_sco_id("cryptocurrency-wallet", v.as_object().unwrap()).unwrap();
+    v["id"] = json!(id.as_str());
+    v
+}
+
+const RED_WALLET: &str = "0x52908400098527886e0f7030069857d2e4169ee7";
+
+struct World {
+    app: App,
+    red_actor: String,
+    green_persona: String,
+}
+
+/// Wallet B shares a RED actor with its persona, email and wallet (anonymously); Exchange A
+/// shares a GREEN actor whose persona uses the same wallet (anonymously too).
+fn world() -> World {
+    let app = spawn_app(Config::default());
+    let red_actor = sdo("threat-actor", 1, json!({"name": "Crimson Secret Team"}), Tlp::Red);
+    let red_persona =
+        sdo("identity", 2, json!({"name": "Redacted Hiddenname", "identity_class": "individual"}), Tlp::Red);
+    let red_email = email("red.only@example.com", Tlp::Red);
+    let red_wallet = wallet(RED_WALLET, Tlp::Red);
+    app.submit(
+        "Wallet B",
+        false,
+        &[
+            red_actor.clone(),
+            red_persona.clone(),
+            red_email.clone(),
+            red_wallet.clone(),
+            rel(3, "attributed-to", &red_persona, &red_actor, Tlp::Red),
+            rel(4, "related-to", &red_persona, &red_email, Tlp::Red),
+            rel(5, "related-to", &red_persona, &red_wallet, Tlp::Red),
+        ],
+    );
+    let green_actor = sdo("threat-actor", 11, json!({"name": "Verdant Team"}), Tlp::Green);
+    let green_persona =
+        sdo("identity", 12, json!({"name": "Gil Dong Hong", "identity_class": "individual"}), Tlp::Green);
+    let green_email = email("green.persona@example.com", Tlp::Green);
+    app.submit(
+        "Exchange A",
+        false,
+        &[
+            green_actor.clone(),
+            green_persona.clone(),
+            green_email.clone(),
+            rel(13, "attributed-to", &green_persona, &green_actor, Tlp::Green),
+            rel(14, "related-to", &green_persona, &green_email, Tlp::Green),
+            // A GREEN tie to Wallet B's RED wallet: the tie is visible, the wallet is not.
+            rel(15, "related-to", &green_persona, &red_wallet, Tlp::Green),
+        ],
+    );
+    World {
+        app,
+        red_actor: red_actor["id"].as_str().unwrap().to_owned(),
+        green_persona: green_persona["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// A signed-in browser: its session cookie and CSRF token.
+struct Browser<'a> {
+    app: &'a App,
+    cookie: String,
+    csrf: String,
+}
+
+fn sign_in<'a>(app: &'a App, who: &str) -> Browser<'a> {
+    let body = format!("token={}&next=%2F", app.tokens[who]);
+    let r = app.request(
+        "POST",
+        "/login",
+        None,
+        &[("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "text/html")],
+        Some(&body),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let set = r.header("set-cookie").expect("a session cookie");
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let mut b = Browser { app, cookie, csrf: String::new() };
+    let page = b.get("/screen");
+    assert_eq!(page.status, 200);
+    let at = page.body.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
+    b.csrf = page.body[at..at + 48].to_owned();
+    b
+}
+
+impl Browser<'_> {
+    fn get(&self, path: &str) -> Response {
+        self.app.request("GET", path, None, &[("Cookie", &self.cookie), ("Accept", "text/html")], None)
+    }
+    fn post(&self, path: &str, form: &str) -> Response {
+        self.app.request(
+            "POST",
+            path,
+            None,
+            &[("Cookie", &self.cookie), ("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "text/html")],
+            Some(form),
+        )
+    }
+}
+
+#[test]
+fn pages_need_a_session_and_sign_in_checks_credentials() {
+    let w = world();
+    let r = w.app.request("GET", "/search?q=x", None, &[("Accept", "text/html")], None);
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/login?next=/search"));
+    let r = w.app.request("GET", "/login", None, &[("Accept", "text/html")], None);
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-security-policy").unwrap().contains("default-src 'self'"));
+    let r = w.app.request(
+        "POST",
+        "/login",
+        None,
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some("token=dsk_wrong&next=%2F"),
+    );
+    assert_eq!(r.status, 401);
+    assert!(r.header("set-cookie").is_none());
+    // An open redirect is refused: only local paths follow sign-in.
+    let body = format!("token={}&next=https%3A%2F%2Fevil.example%2F", w.app.tokens["Exchange A"]);
+    let r =
+        w.app.request("POST", "/login", None, &[("Content-Type", "application/x-www-form-urlencoded")], Some(&body));
+    assert_eq!(r.header("location"), Some("/"));
+}
+
+#[test]
+fn forms_need_the_session_csrf_token_and_this_origin() {
+    let w = world();
+    let b = sign_in(&w.app, "Exchange A");
+    let r = b.post("/screen", "csrf=wrong&emails=a%40example.com");
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = w.app.request(
+        "POST",
+        "/screen",
+        None,
+        &[
+            ("Cookie", &b.cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Origin", "https://evil.example"),
+        ],
+        Some(&format!("csrf={}&emails=a%40example.com", b.csrf)),
+    );
+    assert_eq!(r.status, 403);
+    let r = b.post("/screen", &format!("csrf={}&emails=a%40example.com", b.csrf));
+    assert_eq!(r.status, 200);
+    // Signing out ends the session for good.
+    let r = b.post("/logout", &format!("csrf={}", b.csrf));
+    assert_eq!(r.status, 303);
+    assert_eq!(b.get("/").status, 303);
+}
+
+#[test]
+fn a_revoked_token_ends_its_sessions() {
+    let w = world();
+    let b = sign_in(&w.app, "Recruiter C");
+    assert_eq!(b.get("/").status, 200);
+    let org = w.app.orgs["Recruiter C"].id;
+    use dossier_store::Directory;
+    let token = w.app.store.tokens().unwrap().into_iter().find(|t| t.org == org).unwrap();
+    w.app.store.revoke_token(&token.id).unwrap();
+    std::thread::sleep(Config::default().cache_ttl + std::time::Duration::from_millis(200));
+    assert_eq!(b.get("/").status, 303);
+}
+
+#[test]
+fn red_data_is_seen_by_exactly_its_owner_and_isac_analysts_on_every_page() {
+    let w = world();
+    for (who, sees_red) in [("Wallet B", true), ("analyst", true), ("Exchange A", false), ("Recruiter C", false)] {
+        let b = sign_in(&w.app, who);
+        let red_name = "Crimson Secret Team";
+        let markers = [red_name, "Redacted Hiddenname", RED_WALLET, w.red_actor.as_str()];
+        // What must show where (when the viewer may see it); nothing of it may show otherwise.
+        let check = |path: &str, page: &Response, expected: &[&str]| {
+            assert_eq!(page.status, 200, "{who} {path}: {}", page.body);
+            for m in markers {
+                if !sees_red {
+                    assert!(!page.body.contains(m), "{who} sees {m} on {path}");
+                }
+            }
+            if sees_red {
+                for m in expected {
+                    assert!(page.body.contains(m), "{who} misses {m} on {path}");
+                }
+            }
+        };
+        check("/", &b.get("/"), &[red_name]);
+        check("/actors", &b.get("/actors"), &[red_name]);
+        check("/contribute", &b.get("/contribute"), &[red_name]);
+        check("search email", &b.get("/search?q=red.only%40example.com"), &[red_name, "Redacted Hiddenname"]);
+        // Lower case: the page echoes the query, which is not a leak.
+        check("search name", &b.get("/search?q=redacted+hiddenname"), &["Redacted Hiddenname"]);
+        // The GREEN persona's page and its graph: the RED wallet tied to it stays hidden.
+        let page = b.get(&format!("/objects/{}", w.green_persona));
+        check("green persona", &page, &[RED_WALLET, red_name]);
+        assert!(page.body.contains("Gil Dong Hong"));
+        // Screening: a hidden match is restricted, with no values.
+        // The checksummed spelling: the form echoes what was typed, which is not a leak.
+        let page = b.post(
+            "/screen",
+            &format!(
+                "csrf={}&emails=red.only%40example.com&wallets=0x52908400098527886E0F7030069857D2E4169EE7",
+                b.csrf
+            ),
+        );
+        check("screen", &page, &[red_name]);
+        assert_eq!(page.body.contains("restricted match"), !sees_red, "{who} screen");
+        // The RED actor's own page answers like an unknown id.
+        let page = b.get(&format!("/actors/{}", w.red_actor));
+        let unknown = b.get("/actors/threat-actor--00000000-0000-4000-8000-999999999999");
+        assert_eq!(unknown.status, 404);
+        if sees_red {
+            assert_eq!(page.status, 200);
+            assert!(page.body.contains(red_name));
+        } else {
+            assert_eq!(page.status, 404, "{who}");
+            assert_eq!(page.body, unknown.body, "hidden and unknown must look alike");
+        }
+    }
+}
+
+#[test]
+fn anonymous_sources_stay_anonymous_except_to_their_owner_and_analysts() {
+    let w = world();
+    for (who, sees_name) in [("Exchange A", true), ("analyst", true), ("Recruiter C", false)] {
+        let b = sign_in(&w.app, who);
+        let page = b.get(&format!("/objects/{}", w.green_persona));
+        assert_eq!(page.status, 200);
+        assert_eq!(page.body.contains("Exchange A"), sees_name, "{who}");
+        assert!(page.body.contains("an ISAC member") || sees_name);
+        let actors = b.get("/actors");
+        assert_eq!(actors.body.contains("<td>Exchange A</td>"), sees_name, "{who} on /actors");
+    }
+}
+
+#[test]
+fn searches_and_screens_are_audited_with_hashes_only() {
+    let w = world();
+    let b = sign_in(&w.app, "Exchange A");
+    assert_eq!(b.get("/search?q=green.persona%40example.com").status, 200);
+    let r = b.post("/screen", &format!("csrf={}&names=Gil+Dong+Hong&emails=green.persona%40example.com", b.csrf));
+    assert!(r.body.contains("Verdant Team"), "{}", r.body);
+    use dossier_store::ObjectStore;
+    let log = w.app.store.audit_log(&dossier_store::AuditQuery { limit: 100, ..Default::default() }).unwrap();
+    let web: Vec<_> = log.iter().filter(|r| r.path.starts_with("web:/s")).collect();
+    assert!(web.iter().any(|r| r.path == "web:/search"), "{log:?}");
+    assert!(web.iter().any(|r| r.path == "web:/screen" && r.params.as_deref().unwrap_or("").contains("\"decision\"")));
+    for r in &log {
+        let p = r.params.as_deref().unwrap_or("");
+        assert!(!p.contains("green.persona") && !p.contains("Gil Dong"), "clear identifier in the audit log: {p}");
+    }
+}
+
+#[test]
+fn a_contributed_persona_is_stored_and_bad_fields_are_named() {
+    let w = world();
+    let b = sign_in(&w.app, "Recruiter C");
+    let bad = format!(
+        "csrf={}&name=New+Persona&wallets=0x123&emails=not-an-email&tlp=amber&confidence=70&collection=",
+        b.csrf
+    );
+    let r = b.post("/contribute", &bad);
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("id=\"err-wallets\""), "{}", r.body);
+    assert!(r.body.contains("id=\"err-emails\""));
+    use dossier_store::ObjectStore;
+    let before = w.app.store.counts().unwrap();
+    let good = format!(
+        "csrf={}&name=New+Persona&wallets={RED_WALLET}&emails=new.persona%40example.com&tlp=amber&confidence=70&actor=new&new_actor=Fresh+Team",
+        b.csrf
+    );
+    let r = b.post("/contribute", &good);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let to = r.header("location").unwrap().to_owned();
+    assert!(to.starts_with("/objects/identity--"), "{to}");
+    assert!(w.app.store.counts().unwrap().1 > before.1);
+    let page = b.get(to.split('?').next().unwrap());
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("New Persona")
+            && page.body.contains("Fresh Team")
+            && page.body.contains("new.persona@example.com")
+    );
+    // Another member screening that email finds it at once.
+    let other = sign_in(&w.app, "Exchange A");
+    let r = other.post("/screen", &format!("csrf={}&emails=new.persona%40example.com", other.csrf));
+    assert!(r.body.contains("Fresh Team"), "{}", r.body);
+}
+
+#[test]
+fn a_bundle_upload_is_validated_whole() {
+    let w = world();
+    let b = sign_in(&w.app, "Exchange A");
+    let collection = {
+        use dossier_store::Directory;
+        w.app.store.default_collection().unwrap().id
+    };
+    let bad = json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000001", "objects": [
+        sdo("threat-actor", 21, json!({"name": "Bundle Team"}), Tlp::Green),
+        sdo("identity", 22, json!({"identity_class": "individual", "created": "not a date"}), Tlp::Green),
+    ]});
+    let form = |v: &Value| format!("csrf={}&collection={collection}&bundle={}", b.csrf, urlencode(&v.to_string()));
+    let r = b.post("/contribute/bundle", &form(&bad));
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body.contains("object #1") && r.body.contains("identity--00000000-0000-4000-8000-000000000022"),
+        "{}",
+        r.body
+    );
+    assert!(!b.get("/actors").body.contains("Bundle Team"), "nothing of a refused bundle is stored");
+    let good = json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000002", "objects": [
+        sdo("threat-actor", 21, json!({"name": "Bundle Team"}), Tlp::Green),
+    ]});
+    let r = b.post("/contribute/bundle", &form(&good));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("1 objects stored"));
+    assert!(b.get("/actors").body.contains("Bundle Team"));
+}
+
+#[test]
+fn administration_is_for_isac_staff_and_a_new_token_is_shown_once() {
+    let w = world();
+    let member = sign_in(&w.app, "Exchange A");
+    assert_eq!(member.get("/admin").status, 403);
+    assert_eq!(member.get("/admin/audit").status, 403);
+    assert_eq!(member.post("/admin/orgs", &format!("csrf={}&name=Rogue", member.csrf)).status, 403);
+    let analyst = sign_in(&w.app, "analyst");
+    assert_eq!(analyst.get("/admin").status, 200);
+    assert_eq!(analyst.get("/admin/audit?path=web%3A").status, 200);
+    // Analysts read; only admins change.
+    assert_eq!(analyst.post("/admin/orgs", &format!("csrf={}&name=Rogue", analyst.csrf)).status, 403);
+}
+
+#[test]
+fn every_page_renders() {
+    let w = world();
+    let b = sign_in(&w.app, "analyst");
+    for path in [
+        "/",
+        "/search",
+        "/search?q=Gil&field=names&tlp=green&min_confidence=10&since=2020-01-01",
+        "/actors",
+        "/actors?page=2",
+        "/screen",
+        "/screen/batch",
+        "/contribute",
+        "/admin",
+        "/admin/audit",
+        "/static/app.css",
+        "/static/app.js",
+    ] {
+        let r = b.get(path);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+    }
+    assert_eq!(b.get("/static/nope.js").status, 404);
+    assert_eq!(b.get("/search?since=yesterday&q=x").status, 400);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,195 @@
+// dossier web interface: progressive enhancement only (every page reads without it, bar the
+// batch upload and the association graph). No external resources.
+"use strict";
+
+// Loads a chosen text file into a text area (resume, bundle).
+document.querySelectorAll("input[type=file][data-into]").forEach((input) => {
+  input.addEventListener("change", () => {
+    const file = input.files && input.files[0];
+    const target = document.getElementById(input.dataset.into);
+    if (!file || !target) return;
+    file.text().then((text) => { target.value = text; });
+  });
+});
+
+// ---- the association graph ------------------------------------------------------------
+(function graph() {
+  const host = document.getElementById("graph");
+  if (!host) return;
+  let data;
+  try { data = JSON.parse(host.dataset.graph || "{}"); } catch (e) { return; }
+  const nodes = (data.nodes || []).map((n, i) => ({ ...n, i, x: 0, y: 0, vx: 0, vy: 0 }));
+  const edges = (data.edges || []).filter((e) => nodes[e[0]] && nodes[e[1]]);
+  if (nodes.length === 0) { host.textContent = "Nothing to draw."; return; }
+  // Start on rings by depth, then relax with a small force simulation (deterministic).
+  const byDepth = {};
+  nodes.forEach((n) => { (byDepth[n.depth] = byDepth[n.depth] || []).push(n); });
+  Object.keys(byDepth).forEach((d) => {
+    const ring = byDepth[d];
+    ring.forEach((n, k) => {
+      const a = (2 * Math.PI * k) / ring.length + d * 0.5;
+      n.x = Math.cos(a) * d * 120; n.y = Math.sin(a) * d * 120;
+    });
+  });
+  for (let step = 0; step < 300; step++) {
+    const t = 1 - step / 300;
+    for (let a = 0; a < nodes.length; a++) {
+      for (let b = a + 1; b < nodes.length; b++) {
+        const p = nodes[a], q = nodes[b];
+        let dx = p.x - q.x, dy = p.y - q.y; let d2 = dx * dx + dy * dy + 0.01;
+        const f = 5000 / d2; const d = Math.sqrt(d2);
+        dx /= d; dy /= d; p.vx += dx * f; p.vy += dy * f; q.vx -= dx * f; q.vy -= dy * f;
+      }
+    }
+    edges.forEach(([a, b]) => {
+      const p = nodes[a], q = nodes[b];
+      const dx = q.x - p.x, dy = q.y - p.y; const d = Math.sqrt(dx * dx + dy * dy) + 0.01;
+      const f = (d - 110) * 0.04;
+      p.vx += (dx / d) * f; p.vy += (dy / d) * f; q.vx -= (dx / d) * f; q.vy -= (dy / d) * f;
+    });
+    nodes.forEach((n) => {
+      if (n.depth === 0) { n.vx = 0; n.vy = 0; n.x = 0; n.y = 0; return; }
+      n.x += Math.max(-20, Math.min(20, n.vx)) * t; n.y += Math.max(-20, Math.min(20, n.vy)) * t;
+      n.vx *= 0.5; n.vy *= 0.5;
+    });
+  }
+  const NS = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(NS, "svg");
+  const view = document.createElementNS(NS, "g");
+  svg.appendChild(view);
+  edges.forEach(([a, b]) => {
+    const l = document.createElementNS(NS, "line");
+    l.setAttribute("class", "edge");
+    l.setAttribute("x1", nodes[a].x); l.setAttribute("y1", nodes[a].y);
+    l.setAttribute("x2", nodes[b].x); l.setAttribute("y2", nodes[b].y);
+    view.appendChild(l);
+  });
+  nodes.forEach((n) => {
+    const kind = n.type === "threat-actor" || n.type === "identity" ? n.type : "other";
+    const link = document.createElementNS(NS, "a");
+    link.setAttribute("href", n.href);
+    link.setAttribute("class", "node n-" + kind + (n.depth === 0 ? " start" : ""));
+    link.setAttribute("data-id", n.id);
+    const title = document.createElementNS(NS, "title");
+    title.textContent = n.type + ": " + n.label + " (TLP:" + String(n.tlp).toUpperCase() + ")";
+    const c = document.createElementNS(NS, "circle");
+    c.setAttribute("cx", n.x); c.setAttribute("cy", n.y);
+    c.setAttribute("r", kind === "threat-actor" ? 13 : kind === "identity" ? 10 : 6);
+    const text = document.createElementNS(NS, "text");
+    text.setAttribute("x", n.x + 12); text.setAttribute("y", n.y + 4);
+    const label = String(n.label || "");
+    text.textContent = label.length > 28 ? label.slice(0, 27) + "…" : label;
+    link.append(title, c, text);
+    view.appendChild(link);
+  });
+  host.appendChild(svg);
+  // Pan and zoom.
+  let scale = 1, tx = 0, ty = 0;
+  const fit = () => {
+    const xs = nodes.map((n) => n.x), ys = nodes.map((n) => n.y);
+    const w = host.clientWidth || 800, h = host.clientHeight || 460;
+    const minX = Math.min(...xs) - 40, maxX = Math.max(...xs) + 160, minY = Math.min(...ys) - 30, maxY = Math.max(...ys) + 30;
+    scale = Math.min(2, Math.min(w / (maxX - minX), h / (maxY - minY)));
+    tx = w / 2 - ((minX + maxX) / 2) * scale; ty = h / 2 - ((minY + maxY) / 2) * scale;
+  };
+  const apply = () => view.setAttribute("transform", `translate(${tx},${ty}) scale(${scale})`);
+  fit(); apply();
+  let drag = null, moved = false;
+  host.addEventListener("pointerdown", (e) => { drag = { x: e.clientX, y: e.clientY, tx, ty }; moved = false; });
+  host.addEventListener("pointermove", (e) => {
+    if (!drag) return;
+    const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+    if (Math.abs(dx) + Math.abs(dy) > 3) { moved = true; host.style.cursor = "grabbing"; }
+    tx = drag.tx + dx; ty = drag.ty + dy; apply();
+  });
+  const end = () => { drag = null; host.style.cursor = ""; };
+  host.addEventListener("pointerup", end); host.addEventListener("pointerleave", end);
+  // A drag that ends on a node must not open it.
+  host.addEventListener("click", (e) => { if (moved) { e.preventDefault(); moved = false; } }, true);
+  const zoom = (k, cx, cy) => {
+    const w = host.clientWidth / 2, h = host.clientHeight / 2;
+    cx = cx === undefined ? w : cx; cy = cy === undefined ? h : cy;
+    tx = cx - (cx - tx) * k; ty = cy - (cy - ty) * k; scale *= k; apply();
+  };
+  host.addEventListener("wheel", (e) => {
+    e.preventDefault();
+    const r = host.getBoundingClientRect();
+    zoom(e.deltaY < 0 ? 1.15 : 1 / 1.15, e.clientX - r.left, e.clientY - r.top);
+  }, { passive: false });
+  document.querySelectorAll("[data-zoom]").forEach((b) => b.addEventListener("click", () => {
+    const k = Number(b.dataset.zoom);
+    if (k === 0) { fit(); apply(); } else { zoom(k); }
+  }));
+  host.dataset.ready = "true";
+})();
+
+// ---- batch screening with progress -----------------------------------------------------
+(function batch() {
+  const form = document.getElementById("batch-form");
+  if (!form) return;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const file = document.getElementById("batch-file").files[0];
+    if (!file) return;
+    const status = document.getElementById("batch-status");
+    const bar = document.getElementById("batch-progress");
+    const count = document.getElementById("batch-count");
+    const summary = document.getElementById("batch-summary");
+    const link = document.getElementById("batch-download");
+    const hits = document.getElementById("batch-hits");
+    const button = document.getElementById("batch-submit");
+    status.hidden = false; link.hidden = true; hits.hidden = true; hits.tBodies[0].textContent = ""; summary.textContent = "";
+    button.disabled = true;
+    const text = await file.text();
+    const csv = /\.csv$/i.test(file.name) || (text.trimStart()[0] !== "{");
+    const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
+    const total = Math.max(1, lines.length - (csv ? 1 : 0));
+    bar.max = total; bar.value = 0;
+    const counts = { match: 0, review: 0, clear: 0, error: 0 };
+    const out = [];
+    try {
+      const resp = await fetch("/screen/batch", {
+        method: "POST", body: text, credentials: "same-origin",
+        headers: { "Content-Type": csv ? "text/csv" : "application/x-ndjson", "X-CSRF-Token": form.dataset.csrf },
+      });
+      if (!resp.ok) throw new Error("the server answered " + resp.status);
+      const reader = resp.body.getReader();
+      const decoder = new TextDecoder();
+      let buf = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += decoder.decode(value, { stream: true });
+        let nl;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl); buf = buf.slice(nl + 1);
+          if (!line.trim()) continue;
+          out.push(line);
+          let r; try { r = JSON.parse(line); } catch (err) { continue; }
+          if (r.error) { counts.error++; } else { counts[r.decision] = (counts[r.decision] || 0) + 1; }
+          if (r.decision === "match" || r.decision === "review") {
+            const tr = hits.tBodies[0].insertRow();
+            const best = (r.matches || []).find((m) => !m.restricted);
+            [r.ref, r.decision, Math.round(r.score * 100) + "%", best ? (best.actor_name || best.actor || "(no actor)") : "restricted"]
+              .forEach((v) => { tr.insertCell().textContent = v; });
+            hits.hidden = false;
+          }
+        }
+        bar.value = Math.min(total, out.length);
+        count.textContent = out.length + " of " + total + " screened";
+      }
+      count.textContent = out.length + " screened, done.";
+    } catch (err) {
+      count.textContent = "Stopped: " + err.message + " (" + out.length + " screened before).";
+    }
+    summary.textContent = "";
+    Object.entries(counts).forEach(([k, v]) => {
+      const dt = document.createElement("dt"); dt.textContent = k;
+      const dd = document.createElement("dd"); dd.textContent = v; dd.id = "batch-" + k;
+      summary.append(dt, dd);
+    });
+    link.href = URL.createObjectURL(new Blob([out.join("\n") + "\n"], { type: "application/x-ndjson" }));
+    link.hidden = false;
+    button.disabled = false;
+  });
+})();

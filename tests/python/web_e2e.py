@@ -1,0 +1,245 @@
+"""End-to-end journeys through dossier's web interface in a real headless Chromium.
+
+Driven by crates/dossier/tests/web_e2e.rs, which prepares a data directory (demo data, a
+TLP:RED actor of another member, a web user) and starts `dossier serve`. Arguments come as
+one JSON object on the command line. Screenshots go to the directory it names; look at them.
+
+Uses Selenium (PyPI) with Debian's chromium and chromium-driver; nothing is downloaded.
+"""
+import json
+import os
+import sys
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+ARGS = json.loads(sys.argv[1])
+BASE = ARGS["base"]
+SHOTS = ARGS["screenshots"]
+os.makedirs(SHOTS, exist_ok=True)
+
+
+def browser():
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = ARGS.get("chromium", "/usr/bin/chromium")
+    for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--window-size=1280,1000", "--lang=en-US"]:
+        opts.add_argument(flag)
+    opts.add_argument("--user-data-dir=" + ARGS["profile"])
+    prefs = {"download.default_directory": ARGS["downloads"], "download.prompt_for_download": False}
+    opts.add_experimental_option("prefs", prefs)
+    service = Service(executable_path=ARGS.get("chromedriver", "/usr/bin/chromedriver"))
+    d = webdriver.Chrome(service=service, options=opts)
+    d.set_page_load_timeout(30)
+    return d
+
+
+D = browser()
+WAIT = WebDriverWait(D, 20)
+STEP = [0]
+
+
+def shot(name):
+    STEP[0] += 1
+    path = os.path.join(SHOTS, f"{STEP[0]:02d}-{name}.png")
+    D.save_screenshot(path)
+
+
+def check(cond, what):
+    if not cond:
+        shot("FAILED-" + what.replace(" ", "-")[:40])
+        raise AssertionError(what + " (at " + D.current_url + ")")
+    print("ok -", what)
+
+
+def go(path):
+    D.get(BASE + path)
+
+
+def css(sel):
+    return D.find_element(By.CSS_SELECTOR, sel)
+
+
+def sign_in_token(token):
+    D.delete_all_cookies()
+    go("/")
+    WAIT.until(EC.url_contains("/login"))
+    field = css("#token")
+    field.send_keys(token)
+    field.send_keys(Keys.ENTER)  # keyboard only
+    WAIT.until(EC.presence_of_element_located((By.CSS_SELECTOR, "header.top")))
+
+
+def sign_out():
+    css("header.top .me button").click()
+    WAIT.until(EC.url_contains("/login"))
+
+
+def console_errors():
+    try:
+        # Script errors only: the 404 and 422 pages the journeys provoke are expected.
+        return [e for e in D.get_log("browser") if e.get("level") == "SEVERE" and e.get("source") != "network"]
+    except Exception:  # not every driver keeps the log
+        return []
+
+
+try:
+    # 1. Sign in with a token; the dashboard.
+    go("/")
+    WAIT.until(EC.url_contains("/login"))
+    shot("sign-in")
+    sign_in_token(ARGS["member_token"])
+    check("Dashboard" in css("main h1").text, "a member lands on the dashboard")
+    check("Recent intelligence" in D.page_source, "dashboard shows recent intelligence")
+    shot("dashboard")
+
+    # 2. Search for an operative's email; results grouped by actor with the value marked.
+    box = css("#quick-q")
+    box.send_keys(ARGS["hit_email"])
+    box.send_keys(Keys.ENTER)
+    WAIT.until(EC.presence_of_element_located((By.ID, "result-count")))
+    check(css("#result-count").text.startswith("1 result"), "the email finds one actor")
+    marks = [m.text for m in D.find_elements(By.CSS_SELECTOR, "article.result mark")]
+    check(any(ARGS["hit_email"].lower() in m for m in marks), "the matching identifier is highlighted")
+    shot("search")
+
+    # 3. Open the actor; the graph draws and a click on a persona node opens it.
+    css("article.result h2 a").click()
+    WAIT.until(EC.url_contains("/actors/threat-actor--"))
+    WAIT.until(lambda d: d.find_element(By.ID, "graph").get_attribute("data-ready") == "true")
+    check(len(D.find_elements(By.CSS_SELECTOR, "#graph a.node")) >= 3, "the association graph has nodes")
+    check(len(D.find_elements(By.CSS_SELECTOR, ".tlp")) > 0, "TLP badges are shown")
+    check("Personas" in D.page_source and "Identifiers" in D.page_source, "actor page lists personas and identifiers")
+    shot("actor")
+    D.execute_script("document.getElementById('graph').scrollIntoView({block: 'center'})")
+    shot("actor-graph")
+    actor_url = D.current_url
+    # Pan with a drag, zoom with the button, then open a persona by clicking its node.
+    graph = css("#graph")
+    webdriver.ActionChains(D).move_to_element_with_offset(graph, 10, 10).click_and_hold().move_by_offset(60, 30).release().perform()
+    css("[data-zoom='1.25']").click()
+    check(D.current_url == actor_url, "dragging the graph does not navigate")
+    persona = D.find_elements(By.CSS_SELECTOR, "#graph a.n-identity")[0]
+    D.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true}))", persona)
+    WAIT.until(EC.url_contains("/objects/identity--"))
+    check("Directly tied" in D.page_source, "a persona page opens from the graph")
+    shot("persona-from-graph")
+
+    # 4. Screen an applicant that hits, then one that does not.
+    go("/screen")
+    css("#f-ref").send_keys("e2e-hit")
+    css("#f-emails").send_keys(ARGS["hit_email"])
+    css("#f-names").send_keys(ARGS["hit_name"])
+    css("#screen-submit").click()
+    WAIT.until(EC.presence_of_element_located((By.ID, "screen-result")))
+    decision = css("#screen-result h2 .decision").text.lower()
+    check(decision == "match", f"an operative's email is a match (got {decision})")
+    check(len(D.find_elements(By.CSS_SELECTOR, ".candidate table tbody tr")) >= 1, "the hit is explained")
+    shot("screen-hit")
+    go("/screen")
+    css("#f-names").send_keys("Jane Q. Innocent")
+    css("#f-emails").send_keys("jane.innocent.e2e@example.org")
+    css("#screen-submit").click()
+    WAIT.until(EC.presence_of_element_located((By.ID, "screen-result")))
+    check(css("#screen-result h2 .decision").text.lower() == "clear", "an innocent applicant is clear")
+    shot("screen-clear")
+
+    # 5. Batch upload with progress and a downloadable result.
+    go("/screen/batch")
+    css("#batch-file").send_keys(ARGS["batch_file"])
+    css("#batch-submit").click()
+    WAIT.until(lambda d: "done" in d.find_element(By.ID, "batch-count").text)
+    n = int(css("#batch-count").text.split()[0])
+    check(n == ARGS["batch_records"], f"every record of the batch is screened ({n})")
+    check(css("#batch-download").is_displayed(), "the results can be downloaded")
+    check(int(css("#batch-match").text) >= 1, "the batch has matches")
+    shot("batch")
+    css("#batch-download").click()
+    deadline = time.time() + 10
+    while time.time() < deadline and not any(f.endswith(".jsonl") for f in os.listdir(ARGS["downloads"])):
+        time.sleep(0.2)
+    got = [f for f in os.listdir(ARGS["downloads"]) if f.endswith(".jsonl")]
+    check(bool(got), "the result file downloads")
+    with open(os.path.join(ARGS["downloads"], got[0])) as fh:
+        check(sum(1 for line in fh if line.strip()) == ARGS["batch_records"], "the result file has a line per record")
+
+    # 6. Contribute a persona: a bad wallet is named next to its field, then it is stored.
+    go("/contribute")
+    css("#c-name").send_keys("Pak E2E Persona")
+    css("#c-wallets").send_keys("0x1234")
+    css("#c-emails").send_keys("pak.e2e.persona@example.net")
+    Select(css("#c-actor")).select_by_value("new")
+    css("#c-new-actor").send_keys("E2E Team")
+    Select(css("#c-tlp")).select_by_value("green")
+    css("#persona-submit").click()
+    WAIT.until(EC.presence_of_element_located((By.ID, "err-wallets")))
+    check("line 1" in css("#err-wallets").text, "the bad wallet is reported beside its field")
+    check(css("#c-wallets").get_attribute("aria-invalid") == "true", "the field is marked invalid")
+    shot("contribute-error")
+    w = css("#c-wallets")
+    w.clear()
+    w.send_keys(ARGS["fresh_wallet"])
+    css("#persona-submit").click()
+    WAIT.until(EC.url_contains("/objects/identity--"))
+    check("Pak E2E Persona" in css("main h1").text, "the contributed persona has its page")
+    check("E2E Team" in D.page_source and ARGS["fresh_wallet"].lower() in D.page_source.lower(), "with its actor and wallet")
+    shot("contributed")
+
+    # 7. The member does not see another member's RED data anywhere.
+    go("/search?q=" + ARGS["red_email"])
+    check(ARGS["red_actor_name"] not in D.page_source, "RED actor not in search results")
+    check("restricted match" in D.page_source, "a restricted match is announced without values")
+    shot("red-hidden-search")
+    go("/actors/" + ARGS["red_actor_id"])
+    check("Not found" in css("main h1").text, "RED actor page is not found for another member")
+    go("/actors")
+    check(ARGS["red_actor_name"] not in D.page_source, "RED actor not in the actor list")
+    go("/")
+    check(ARGS["red_actor_name"] not in D.page_source, "RED actor not on the dashboard")
+    check(not D.find_elements(By.LINK_TEXT, "Admin"), "a member has no admin link")
+    sign_out()
+
+    # 8. The owner sees it.
+    sign_in_token(ARGS["owner_token"])
+    go("/search?q=" + ARGS["red_email"])
+    check(ARGS["red_actor_name"] in D.page_source, "the RED owner finds its actor")
+    shot("red-visible-owner")
+    sign_out()
+
+    # 9. An analyst signs in with a password, creates a token (shown once) and reads the audit log.
+    css("#user").send_keys(ARGS["user"])
+    css("#password").send_keys(ARGS["password"])
+    css("#password").send_keys(Keys.ENTER)
+    WAIT.until(EC.presence_of_element_located((By.CSS_SELECTOR, "header.top")))
+    D.find_element(By.LINK_TEXT, "Admin").click()
+    WAIT.until(EC.url_contains("/admin"))
+    css("#t-label").send_keys("e2e token")
+    css("#tokens form.inline button").click()
+    WAIT.until(EC.presence_of_element_located((By.ID, "new-token")))
+    secret = css("#secret").get_attribute("value")
+    check(secret.startswith("dsk_"), "a new token's secret is shown")
+    shot("admin-token")
+    go("/admin")
+    check(secret not in D.page_source, "and only once")
+    go("/admin/audit?path=web%3A%2Fscreen")
+    check("web:/screen" in D.page_source, "the audit log lists the web screens")
+    check(ARGS["hit_email"] not in D.page_source, "with hashes, not the screened values")
+    shot("audit")
+
+    # 10. Narrow screen: the layout still reads.
+    D.set_window_size(420, 900)
+    go("/screen")
+    check(css("#screen-form").is_displayed(), "the screen form shows on a narrow screen")
+    shot("narrow")
+    errors = console_errors()
+    check(not errors, f"no browser console errors: {errors}")
+    print("all journeys passed")
+finally:
+    D.quit()
