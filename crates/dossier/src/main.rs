@@ -684,6 +684,18 @@ fn demo(data: &Path, args: DemoArgs) -> Result<()> {
     let summary = pipeline::import_generated(&store, &bundle)?;
     let admin = store.create_token(isac.id, Role::Admin, Some("demo admin"), None)?;
     let member = store.create_token(orgs[0].id, Role::Member, Some("demo member"), None)?;
+    // A web user for the browser, with a fresh random password.
+    let mut raw = [0u8; 9];
+    getrandom::fill(&mut raw).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
+    let password: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let hash = dossier_server::hash_password(&password).map_err(anyhow::Error::msg)?;
+    let web_login = match store.user("analyst")? {
+        Some(u) => format!("user {:?} (its password is unchanged)", u.name),
+        None => {
+            let u = store.add_user(isac.id, "analyst", Role::Admin, &hash)?;
+            format!("user {:?} with password {password} (shown once)", u.name)
+        }
+    };
     let (versions, ids) = store.counts()?;
     let data_arg = data.display();
     let apps = applicants.display();
@@ -691,6 +703,7 @@ fn demo(data: &Path, args: DemoArgs) -> Result<()> {
         "\ndemo data ready in {data_arg}: {} objects imported ({versions} versions of {ids} objects stored)\n\
          \n  organizations: ISAC, {}\n  applicants to screen: {}\n  ground truth:         {}\n\
          \nnext:\n  dossier --data {data_arg} serve\n  dossier --data {data_arg} screen {apps}\n  dossier --data {data_arg} export --type threat-actor | head\n  dossier --data {data_arg} audit\n\
+         \nweb interface: sign in as {web_login}, or with a token\
          \nmember token for {} (shown once): {}\nadmin token for ISAC (shown once, also on stdout):",
         summary.total(),
         orgs.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", "),
@@ -705,7 +718,7 @@ fn demo(data: &Path, args: DemoArgs) -> Result<()> {
     }
     drop(store);
     eprintln!(
-        "\nstarting the server; try:\n  curl -u 'ISAC:{0}' http://{1}/taxii2/\n  curl -u 'ISAC:{0}' -H 'Content-Type: application/json' -d '{{\"ref\": \"a1\", \"names\": [\"Kim Chol-su\"]}}' http://{1}/api/v1/screen\n(Ctrl-C stops it)",
+        "\nstarting the server; open http://{1}/ in a browser, or try:\n  curl -u 'ISAC:{0}' http://{1}/taxii2/\n  curl -u 'ISAC:{0}' -H 'Content-Type: application/json' -d '{{\"ref\": \"a1\", \"names\": [\"Kim Chol-su\"]}}' http://{1}/api/v1/screen\n(Ctrl-C stops it)",
         admin.secret, args.listen
     );
     serve(data, ServeArgs { listen: Some(args.listen), ..ServeArgs::default() })
