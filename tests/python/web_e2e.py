@@ -131,6 +131,14 @@ try:
     WAIT.until(EC.url_contains("/objects/identity--"))
     check("Directly tied" in D.page_source, "a persona page opens from the graph")
     shot("persona-from-graph")
+    # Record that this persona applied to us; it shows in the sightings table.
+    css("#sightings details summary").click()
+    css("#s-description").send_keys("Applied for a Solidity role (e2e)")
+    css("#sighting-form button").click()
+    WAIT.until(EC.url_contains("#sightings"))
+    check("Applied for a Solidity role (e2e)" in css("#sightings table").text, "a recorded sighting is listed")
+    D.execute_script("document.getElementById('sightings').scrollIntoView()")
+    shot("sighting")
 
     # 4. Screen an applicant that hits, then one that does not.
     go("/screen")

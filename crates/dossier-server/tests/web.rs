@@ -397,3 +397,31 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+#[test]
+fn a_recorded_sighting_shows_on_the_persona_page_to_whom_its_tlp_allows() {
+    let w = world();
+    let b = sign_in(&w.app, "Exchange A");
+    let path = format!("/objects/{}/sighting", w.green_persona);
+    for (tlp, text) in [("red", "Applied+for+a+backend+role+%28red%29"), ("amber", "Applied+again+%28amber%29")] {
+        let r = b.post(&path, &format!("csrf={}&date=2026-11-20&tlp={tlp}&description={text}", b.csrf));
+        assert_eq!(r.status, 303, "{}", r.body);
+    }
+    // Unknown or hidden objects cannot be sighted.
+    let r = b.post(&format!("/objects/{}/sighting", w.red_actor), &format!("csrf={}&tlp=amber", b.csrf));
+    assert_eq!(r.status, 404);
+    for (who, sees_red) in [("Exchange A", true), ("analyst", true), ("Recruiter C", false), ("Wallet B", false)] {
+        let page = sign_in(&w.app, who).get(&format!("/objects/{}", w.green_persona));
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("Applied again (amber)"), "{who}");
+        assert!(page.body.contains("2026-11-20"), "{who}");
+        assert_eq!(page.body.contains("Applied for a backend role (red)"), sees_red, "{who}");
+    }
+    // The sighting is also on the actor's page (it is about the actor's persona).
+    let actor = sign_in(&w.app, "Recruiter C").get("/search?q=green.persona%40example.com");
+    let at = actor.body.find("href=\"/actors/").unwrap() + 6;
+    let href = &actor.body[at..at + actor.body[at..].find('"').unwrap()];
+    let page = sign_in(&w.app, "Recruiter C").get(href);
+    assert!(page.body.contains("Applied again (amber)"));
+    assert!(!page.body.contains("Exchange A"), "an anonymous sighting stays anonymous");
+}

@@ -29,6 +29,8 @@ pub struct Neighbourhood {
     pub truncated: bool,
     /// Notes (analyst text, resume text) on the start and on its direct neighbours.
     pub notes: Vec<String>,
+    /// Sightings of the start and of its direct neighbours.
+    pub sightings: Vec<String>,
 }
 
 /// Limits of a walk.
@@ -73,8 +75,11 @@ impl Index {
             for e in &self.nodes[n as usize].edges {
                 if e.rel == NOTE_REF && depth <= 1 {
                     let o = &self.nodes[e.other as usize];
-                    if o.ty == Ty::Note && o.alive() && self.visible_to(o.access, viewer) && out.notes.len() < 50 {
-                        out.notes.push(o.id());
+                    if o.alive() && self.visible_to(o.access, viewer) {
+                        let list = if o.ty == Ty::Sighting { &mut out.sightings } else { &mut out.notes };
+                        if list.len() < 50 {
+                            list.push(o.id());
+                        }
                     }
                     continue;
                 }
@@ -86,7 +91,7 @@ impl Index {
                 let o = &self.nodes[other as usize];
                 if !rel.alive
                     || !o.alive()
-                    || o.ty == Ty::Note
+                    || matches!(o.ty, Ty::Note | Ty::Sighting)
                     || !self.visible_to(rel.access, viewer)
                     || !self.visible_to(o.access, viewer)
                 {
@@ -167,6 +172,18 @@ mod tests {
         rel(&mut i, 2, p1, email, green.clone());
         rel(&mut i, 3, p2, email, green.clone());
         rel(&mut i, 4, p2, wallet, red.clone());
+        let sighting = "sighting--00000000-0000-4000-8000-000000000006";
+        i.upsert(
+            sighting,
+            &format!(r#"{{"type":"sighting","id":"{sighting}","sighting_of_ref":"{p1}"}}"#),
+            green.clone(),
+        );
+        let note = "note--00000000-0000-4000-8000-000000000007";
+        i.upsert(
+            note,
+            &format!(r#"{{"type":"note","id":"{note}","content":"Seen twice.","object_refs":["{actor}"]}}"#),
+            red.clone(),
+        );
         let owner = Viewer { org: 1, role: Role::Member, isac: false };
         let other = Viewer { org: 2, role: Role::Member, isac: false };
         let g = i.neighbourhood(actor, &owner, Walk::default()).expect("visible");
@@ -174,9 +191,13 @@ mod tests {
         assert_eq!(ids, vec![actor, p1, email, p2, wallet]);
         assert_eq!(g.nodes[1].name, "Kim One");
         assert_eq!(g.edges.len(), 4);
+        assert_eq!(g.sightings, vec![sighting]);
+        assert_eq!(g.notes, vec![note], "a short analyst note is kept");
         let g = i.neighbourhood(actor, &other, Walk::default()).expect("visible");
         let ids: Vec<&str> = g.nodes.iter().map(|n| n.id.as_str()).collect();
         assert_eq!(ids, vec![actor, p1, email, p2], "RED wallet of org 1 is not shown to org 2");
+        assert!(g.notes.is_empty(), "nor its RED note");
+        assert_eq!(g.sightings.len(), 1);
         assert!(i.neighbourhood(wallet, &other, Walk::default()).is_none());
         let g = i.neighbourhood(actor, &other, Walk { max_depth: 4, max_nodes: 2, max_fanout: 40 }).expect("visible");
         assert_eq!(g.nodes.len(), 2);

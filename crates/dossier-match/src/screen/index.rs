@@ -43,6 +43,9 @@ pub enum Ty {
     File,
     Note,
     Relationship,
+    /// A sighting of a persona or actor ("this persona applied to us"): kept for the graph
+    /// and the pages, like a note without a resume signature.
+    Sighting,
 }
 
 impl Ty {
@@ -60,6 +63,7 @@ impl Ty {
             "file" => Ty::File,
             "note" => Ty::Note,
             "relationship" => Ty::Relationship,
+            "sighting" => Ty::Sighting,
             _ => return None,
         })
     }
@@ -77,6 +81,7 @@ impl Ty {
             Ty::File => "file",
             Ty::Note => "note",
             Ty::Relationship => "relationship",
+            Ty::Sighting => "sighting",
         }
     }
 }
@@ -95,6 +100,7 @@ pub const INDEXED_TYPES: &[&str] = &[
     "file",
     "note",
     "relationship",
+    "sighting",
 ];
 
 /// Which normalised key space a value lives in.
@@ -289,6 +295,8 @@ struct Fields<'a> {
     content: Option<std::borrow::Cow<'a, str>>,
     #[serde(borrow, default)]
     object_refs: Vec<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    sighting_of_ref: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// The fields of a relationship the index reads.
@@ -326,8 +334,10 @@ enum Body {
         keys: Vec<(KeyKind, String, u8)>,
         ranges: Vec<ip::Net>,
     },
+    /// A note (with a resume signature when its text makes one) or a sighting, and the
+    /// actors and identities it is about.
     Note {
-        sig: Box<Signature>,
+        sig: Option<Box<Signature>>,
         refs: Vec<(Ty, u128)>,
     },
     Rel {
@@ -414,10 +424,21 @@ pub fn prepare(id: &str, json: &str, access: Access) -> Option<Prepared> {
                     .filter_map(|r| parse_id(r))
                     .filter(|(t, _)| matches!(t, Ty::Identity | Ty::ThreatActor))
                     .collect();
-                match (f.content.as_deref().and_then(resume::signature), refs.is_empty()) {
-                    (Some(sig), false) => Body::Note { sig: Box::new(sig), refs },
-                    _ => Body::Gone,
+                if refs.is_empty() {
+                    Body::Gone
+                } else {
+                    Body::Note { sig: f.content.as_deref().and_then(resume::signature).map(Box::new), refs }
                 }
+            }
+            Ty::Sighting => {
+                let refs: Vec<(Ty, u128)> = f
+                    .sighting_of_ref
+                    .as_deref()
+                    .and_then(parse_id)
+                    .filter(|(t, _)| matches!(t, Ty::Identity | Ty::ThreatActor))
+                    .into_iter()
+                    .collect();
+                if refs.is_empty() { Body::Gone } else { Body::Note { sig: None, refs } }
             }
             _ => {
                 let value = f.value.as_deref().unwrap_or_default();
@@ -663,12 +684,14 @@ impl Index {
                 }
             }
             Body::Note { sig, refs } => {
-                let slot = self.sigs.len() as u32;
-                for band in sig.bands() {
-                    self.bands_extra.entry(band as u32).or_default().push(n);
+                if let Some(sig) = sig {
+                    let slot = self.sigs.len() as u32;
+                    for band in sig.bands() {
+                        self.bands_extra.entry(band as u32).or_default().push(n);
+                    }
+                    self.sigs.push(sig.compact());
+                    self.nodes[n as usize].aux = slot;
                 }
-                self.sigs.push(sig.compact());
-                self.nodes[n as usize].aux = slot;
                 for (ty, uuid) in refs {
                     let o = self.node(ty, uuid);
                     self.nodes[n as usize].edges.push(Edge { rel: NOTE_REF, other: o });
@@ -739,7 +762,7 @@ impl Index {
         }
         // A note's references are its own edges; an actor's or identity's NOTE_REF edges
         // belong to the notes that refer to it and stay.
-        let is_note = self.nodes[n as usize].ty == Ty::Note;
+        let is_note = matches!(self.nodes[n as usize].ty, Ty::Note | Ty::Sighting);
         if is_note {
             let refs: Vec<u32> =
                 self.nodes[n as usize].edges.iter().filter(|e| e.rel == NOTE_REF).map(|e| e.other).collect();
@@ -973,7 +996,8 @@ pub mod snapshot {
 
     /// Bump when anything that shapes the index changes (normalisation, key hashing,
     /// signatures, this format): an older snapshot is then rebuilt, never misread.
-    const FORMAT: u64 = 1;
+    /// 2: sightings and notes without a resume signature are kept (for the graph and pages).
+    const FORMAT: u64 = 2;
     const MAGIC: &[u8; 8] = b"DSXIDX01";
 
     fn bad(what: &str) -> io::Error {
@@ -1061,7 +1085,7 @@ pub mod snapshot {
     const MAX: usize = 1 << 32;
 
     fn ty_of(v: u8) -> io::Result<Ty> {
-        const ALL: [Ty; 12] = [
+        const ALL: [Ty; 13] = [
             Ty::ThreatActor,
             Ty::Identity,
             Ty::EmailAddr,
@@ -1074,6 +1098,7 @@ pub mod snapshot {
             Ty::File,
             Ty::Note,
             Ty::Relationship,
+            Ty::Sighting,
         ];
         ALL.iter().copied().find(|t| *t as u8 == v).ok_or_else(|| bad("unknown object type"))
     }

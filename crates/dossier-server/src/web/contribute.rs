@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Extension, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use dossier_match::normalize::{account, email, ip, phone};
@@ -418,5 +418,58 @@ pub async fn bundle(State(state): State<AppState>, Posted { web, f }: Posted) ->
         context! { ..ctx, ..context! { form => json!({"tlp": "amber", "confidence": "70"}), stored => n, stored_collection => collection.title } },
     );
     resp.extensions_mut().insert(Returned(n as u64));
+    Ok(resp)
+}
+
+/// Records "we saw this persona (or actor)": a STIX sighting of the object, by the member's
+/// organization, on the given day. `where_sighted_refs` names the organization only when it
+/// chose to be named, so that an anonymous sighting stays anonymous.
+pub async fn sighting(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Posted { web, f }: Posted,
+) -> Result<Response, WebError> {
+    let viewer = web.viewer();
+    let orgs = state.orgs().await?;
+    let id2 = id.clone();
+    let seen = state.read(move |store| Ok(data::visible(store, &viewer, &orgs, &[id2])?)).await?;
+    if !seen.first().is_some_and(|s| s.ty == "identity" || s.ty == "threat-actor") {
+        return Err(WebError::not_found());
+    }
+    let tlp = Tlp::parse(f.get("tlp")).ok_or_else(|| WebError::bad_request("choose a TLP level"))?;
+    let day = f.get("date").trim();
+    let when = match day {
+        "" => dossier_stix::Timestamp::from_unix_micros(now_micros()).as_str().to_owned(),
+        d => dossier_stix::Timestamp::parse(&format!("{d}T00:00:00.000Z"))
+            .map_err(|_| WebError::bad_request("the date must read YYYY-MM-DD"))?
+            .as_str()
+            .to_owned(),
+    };
+    let description = f.get("description").trim();
+    if description.len() > 4096 {
+        return Err(WebError::bad_request("the description is longer than 4 KiB"));
+    }
+    let now = dossier_stix::Timestamp::from_unix_micros(now_micros()).as_str().to_owned();
+    let named = f.get("named") == "on";
+    let by = web.caller.org.identity_id.clone();
+    let mut sighting = json!({
+        "type": "sighting", "spec_version": "2.1", "id": format!("sighting--{}", uuid::Uuid::new_v4()),
+        "created": now, "modified": now, "created_by_ref": by, "sighting_of_ref": id,
+        "first_seen": when, "last_seen": when, "count": 1, "object_marking_refs": [tlp.marking_id()],
+    });
+    if named {
+        sighting["where_sighted_refs"] = json!([by]);
+    }
+    if !description.is_empty() {
+        sighting["description"] = json!(description);
+    }
+    let collections = state.blocking(|store| Ok(store.collections()?)).await?;
+    let Some(collection) = writable(&collections, &web).first().cloned() else {
+        return Err(WebError::forbidden("no collection accepts your contributions"));
+    };
+    store_objects(&state, &web, collection.id, named, vec![sighting.to_string().into_bytes()]).await?;
+    let to = if id.starts_with("threat-actor--") { "actors" } else { "objects" };
+    let mut resp = Redirect::to(&format!("/{to}/{id}#sightings")).into_response();
+    resp.extensions_mut().insert(Returned(1));
     Ok(resp)
 }

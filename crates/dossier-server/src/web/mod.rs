@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/screen/batch", get(screen::batch_page).post(screen::batch_run))
         .route("/contribute", get(contribute::form).post(contribute::submit))
         .route("/contribute/bundle", post(contribute::bundle))
+        .route("/objects/{id}/sighting", post(contribute::sighting))
         .route("/admin", get(admin::overview))
         .route("/admin/orgs", post(admin::add_org))
         .route("/admin/users", post(admin::add_user))

@@ -365,6 +365,7 @@ pub async fn object(
             let Some(g) = inner.screener.neighbourhood(&id2, &viewer, Walk::default()) else { return Ok(None) };
             let mut ids: Vec<String> = g.nodes.iter().map(|n| n.id.clone()).collect();
             ids.extend(g.notes.iter().cloned());
+            ids.extend(g.sightings.iter().cloned());
             let shown = data::visible(store, &viewer, &orgs, &ids)?;
             let provenance = store.provenance(&id2)?;
             Ok(Some((g, shown, provenance)))
@@ -466,6 +467,20 @@ pub async fn object(
             })
         })
         .collect();
+    let mut sightings: Vec<Value> = graph
+        .sightings
+        .iter()
+        .filter_map(|n| by_id.get(n.as_str()))
+        .map(|s| {
+            let of = s.json.get("sighting_of_ref").and_then(Value::as_str).unwrap_or("");
+            json!({
+                "first_seen": s.json.get("first_seen"), "last_seen": s.json.get("last_seen"), "count": s.json.get("count"),
+                "description": s.json.get("description"), "tlp": s.tlp, "source": s.source, "added": s.date_added,
+                "of": by_id.get(of).map(|o| link(o)),
+            })
+        })
+        .collect();
+    sightings.sort_by(|a, b| b["last_seen"].as_str().cmp(&a["last_seen"].as_str()));
     let sources: Vec<Value> = provenance
         .iter()
         .map(|p| json!({"name": data::source_name(&viewer, &all_orgs, p.org, p.named), "at": p.at}))
@@ -494,6 +509,9 @@ pub async fn object(
             groups => groups,
             associated => associated,
             notes => notes,
+            sightings => sightings,
+            can_sight => subject.ty == "identity" || subject.ty == "threat-actor",
+            today => dossier_stix::Timestamp::from_unix_micros(dossier_stix::timestamp::now_micros()).as_str()[..10].to_owned(),
             sources => sources,
             graph => graph_json.to_string(),
             node_count => nodes.len(),
