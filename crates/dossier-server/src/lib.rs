@@ -298,10 +298,24 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate_and_audit));
     Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route("/api/v1/openapi.json", axum::routing::get(openapi))
         .merge(authed)
         .merge(web::router(state.clone()))
         .fallback(|| async { ApiError::not_found("this resource") })
         .with_state(state)
+}
+
+/// The OpenAPI 3.1 description of `/api/v1/`, compiled in (public, like TAXII discovery's
+/// shape: it holds no data).
+async fn openapi() -> Response {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "application/json"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../api/openapi.json"),
+    )
+        .into_response()
 }
 
 /// Authenticates every TAXII request and writes its audit record. The audit write is part

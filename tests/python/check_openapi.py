@@ -1,0 +1,72 @@
+"""Checks dossier's OpenAPI document against a running server.
+
+1. The document is valid OpenAPI 3.1 (openapi-spec-validator, PyPI).
+2. Real answers of the server conform to the schemas it documents (jsonschema, Draft 2020-12):
+   a screen that matches, a clear one, a refused record, a batch with an error line, a
+   search, and the audit log.
+
+Usage: check_openapi.py BASE_URL MEMBER_TOKEN ANALYST_TOKEN HIT_EMAIL
+"""
+import json
+import sys
+
+import requests
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+base, member, analyst, hit_email = sys.argv[1:5]
+doc = requests.get(base + "/api/v1/openapi.json", timeout=30).json()
+validate(doc)
+print("ok - the document is valid OpenAPI", doc["openapi"])
+
+URI = "urn:dossier:openapi"
+registry = Registry().with_resource(URI, Resource.from_contents(doc, default_specification=DRAFT202012))
+
+
+def conforms(value, pointer, what):
+    v = Draft202012Validator({"$ref": URI + "#" + pointer}, registry=registry)
+    errors = sorted(v.iter_errors(value), key=lambda e: list(e.path))
+    if errors:
+        for e in errors[:5]:
+            print("  ", list(e.path), e.message)
+        raise SystemExit(f"FAIL - {what} does not conform to {pointer}")
+    print("ok -", what)
+
+
+def auth(token):
+    return {"Authorization": "Bearer " + token}
+
+
+SCHEMAS = "/components/schemas/"
+r = requests.post(base + "/api/v1/screen", json={"ref": "hit", "emails": [hit_email], "names": ["Someone Else"]}, headers=auth(member), timeout=30)
+assert r.status_code == 200, r.text
+body = r.json()
+assert body["decision"] == "match", body
+conforms(body, SCHEMAS + "Screening", "a matching screen")
+r = requests.post(base + "/api/v1/screen", json={"ref": "clear", "emails": ["nobody.at.all@example.org"], "wallets": [{"address": "0xnothex"}]}, headers=auth(member), timeout=30)
+conforms(r.json(), SCHEMAS + "Screening", "a clear screen with a warning")
+r = requests.post(base + "/api/v1/screen", json={"ref": "bad", "emails": "not a list"}, headers=auth(member), timeout=30)
+assert r.status_code == 400, r.text
+conforms(r.json(), SCHEMAS + "RecordError", "a refused record")
+lines = "\n".join([json.dumps({"ref": "b1", "emails": [hit_email]}), "{not json", json.dumps({"ref": "b3", "unknown": 1})]) + "\n"
+r = requests.post(base + "/api/v1/screen/batch", data=lines, headers={**auth(member), "Content-Type": "application/x-ndjson"}, timeout=60)
+assert r.status_code == 200, r.text
+out = [json.loads(l) for l in r.text.splitlines() if l.strip()]
+assert len(out) == 3, out
+conforms(out[0], SCHEMAS + "Screening", "a batch result line")
+for line in out[1:]:
+    conforms(line, SCHEMAS + "BatchError", "a batch error line")
+r = requests.get(base + "/api/v1/search", params={"q": hit_email}, headers=auth(member), timeout=30)
+search = doc["paths"]["/api/v1/search"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+conforms(r.json(), "/paths/~1api~1v1~1search/get/responses/200/content/application~1json/schema", "a search")
+assert search and r.json()["results"], r.text
+r = requests.get(base + "/api/v1/audit", params={"limit": 5}, headers=auth(analyst), timeout=30)
+conforms(r.json(), "/paths/~1api~1v1~1audit/get/responses/200/content/application~1json/schema", "the audit log")
+r = requests.get(base + "/api/v1/audit", headers=auth(member), timeout=30)
+assert r.status_code == 403
+conforms(r.json(), SCHEMAS + "Error", "an error")
+r = requests.get(base + "/api/v1/search", params={"q": "x"}, timeout=30)
+assert r.status_code == 401 and "WWW-Authenticate" in r.headers
+print("all OpenAPI checks passed")
