@@ -51,6 +51,7 @@ fn bulk_build(store: &dyn ObjectStore) -> Result<(Index, u64), StoreError> {
     let (tx, rx) = mpsc::sync_channel::<Vec<Prepared>>(parts * 4);
     let pending: Vec<Mutex<Vec<Prepared>>> = (0..parts).map(|_| Mutex::new(Vec::with_capacity(BATCH))).collect();
     let mut index = Index::new();
+    index.begin_bulk();
     let mut objects = 0u64;
     std::thread::scope(|scope| -> Result<(), StoreError> {
         let pending = &pending;

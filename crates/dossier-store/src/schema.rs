@@ -139,6 +139,13 @@ pub const MIGRATIONS: &[&str] = &[
         disabled INTEGER
     );
     "#,
+    // 7: ids stored in more than one version (by id hash), kept by imports, so that reading
+    //    the newest version of everything need not first group every row by id. May hold
+    //    ids that are down to one version again after a delete (harmless: a superset).
+    r#"
+    CREATE TABLE multi_version (idh INTEGER PRIMARY KEY);
+    INSERT OR IGNORE INTO multi_version SELECT idh FROM objects GROUP BY idh, id HAVING count(*) > 1;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -235,6 +235,7 @@ struct Stmts<'t> {
     unset_latest: rusqlite::Statement<'t>,
     insert_provenance: rusqlite::Statement<'t>,
     add_recipient: rusqlite::Statement<'t>,
+    mark_multi: rusqlite::Statement<'t>,
 }
 
 impl<'t> Stmts<'t> {
@@ -258,6 +259,7 @@ impl<'t> Stmts<'t> {
             )?,
             unset_latest: tx.prepare("UPDATE collection_objects SET latest = 0 WHERE collection = ?1 AND vid = ?2")?,
             insert_provenance: tx.prepare("INSERT OR IGNORE INTO provenance (vid, org, named, at) VALUES (?1, ?2, ?3, ?4)")?,
+            mark_multi: tx.prepare("INSERT OR IGNORE INTO multi_version (idh) VALUES (?1)")?,
             add_recipient: tx.prepare(
                 "UPDATE objects SET recipients = CASE WHEN COALESCE(recipients, '') = '' THEN ?2 ELSE recipients || ',' || ?2 END
                  WHERE vid = ?1 AND instr(',' || COALESCE(recipients, '') || ',', ',' || ?2 || ',') = 0",
@@ -388,6 +390,9 @@ impl Importer<'_> {
             self.sub.named,
             self.recipients(object),
         ])?;
+        if !existing.is_empty() {
+            self.st.mark_multi.execute([id_hash(id)])?;
+        }
         self.add_to_collection(vid, id, &version_key, object.tlp, existing.is_empty())?;
         Ok(Ok(outcome))
     }
@@ -597,7 +602,7 @@ impl SqliteStore {
         {
             let mut stmt = conn.prepare(
                 "SELECT o.idh, o.id, max(o.version) FROM objects o
-                  WHERE o.idh IN (SELECT idh FROM objects GROUP BY idh HAVING count(*) > 1)
+                  WHERE o.idh IN (SELECT idh FROM multi_version)
                   GROUP BY o.idh, o.id",
             )?;
             let mut rows = stmt.query([])?;
@@ -640,10 +645,10 @@ impl SqliteStore {
             d.dedup();
             (d.len() == 1).then(|| d[0])
         };
-        let (lo, hi): (i64, i64) =
-            conn.query_row("SELECT COALESCE(min(vid), 0), COALESCE(max(vid), -1) FROM objects", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
+        // Two queries: SQLite answers a lone min() or max() from the end of the b-tree, but
+        // both in one statement with a full scan.
+        let lo: i64 = conn.query_row("SELECT COALESCE(min(vid), 0) FROM objects", [], |r| r.get(0))?;
+        let hi: i64 = conn.query_row("SELECT COALESCE(max(vid), -1) FROM objects", [], |r| r.get(0))?;
         Ok(Prepass { newest, multi_idh, staff_only, one_default, lo, hi })
     }
 
@@ -727,7 +732,11 @@ impl SqliteStore {
                 confidence: row.get::<_, Option<i64>>(6)?.and_then(|c| u8::try_from(c).ok()),
                 owner: row.get(7)?,
                 named: row.get(9)?,
-                json: str_at(8)?,
+                // The JSON is most of the bytes read: checked with SIMD instead of byte by byte.
+                json: simdutf8::basic::from_utf8(
+                    row.get_ref(8)?.as_bytes().map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                )
+                .map_err(|e| StoreError::Corrupt(format!("object {vid} is not UTF-8: {e}")))?,
                 recipients: str_at(10)?,
             };
             if !visit(&entry, staff_only.contains(&vid)) {

@@ -210,3 +210,27 @@ fn background_checkpoints_keep_the_data_readable() {
     store.checkpoint().unwrap();
     assert_eq!(latest(&store, email("b@example.com").id().as_str()).len(), 1);
 }
+
+#[test]
+fn the_parallel_newest_version_scan_sees_each_object_once_in_its_newest_version() {
+    let (_dir, store, sub) = setup();
+    import(&store, &sub, vec![actor("2024-03-01T00:00:00.000Z", "v3"), email("a@example.com")]).unwrap();
+    // An older version arriving later is history; a newer one supersedes.
+    import(&store, &sub, vec![actor("2024-02-01T00:00:00.000Z", "v2")]).unwrap();
+    import(&store, &sub, vec![email("b@example.com"), actor("2024-04-01T00:00:00.000Z", "v4")]).unwrap();
+    for parts in [1, 2, 3] {
+        let seen = std::sync::Mutex::new(Vec::new());
+        store
+            .scan_latest_parallel(&[], parts, &|_, e, _| {
+                seen.lock().unwrap().push((e.id.to_owned(), e.json.contains("\"v4\"")));
+                true
+            })
+            .unwrap();
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort();
+        let actors: Vec<_> = seen.iter().filter(|(id, _)| id == ACTOR).collect();
+        assert_eq!(actors.len(), 1, "{parts} parts: {seen:?}");
+        assert!(actors[0].1, "the newest version (v4) is the one read");
+        assert_eq!(seen.iter().filter(|(id, _)| id.starts_with("email-addr--")).count(), 2);
+    }
+}

@@ -88,8 +88,14 @@ const SYLLABLES: &[&str] = &[
     "gyeong", "jae", "woo", "nam", "hyok", "hyuk", "ji", "eun", "seo", "hye", "won", "hee", "yeon", "bin", "woon",
 ];
 
+/// Every variant spelling → its row's first entry.
+fn variants() -> &'static std::collections::HashMap<&'static str, &'static str> {
+    static MAP: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static str>> = std::sync::OnceLock::new();
+    MAP.get_or_init(|| VARIANTS.iter().flat_map(|row| row.iter().map(move |v| (*v, row[0]))).collect())
+}
+
 fn canonical(token: &str) -> &str {
-    VARIANTS.iter().find(|row| row.contains(&token)).map(|row| row[0]).unwrap_or(token)
+    variants().get(token).copied().unwrap_or(token)
 }
 
 /// Splits a joined romanised Korean given name ("cholsu", "minjun") into syllables when
@@ -121,7 +127,8 @@ fn is_hangul(c: char) -> bool {
 /// Folds a personal name; `None` when nothing name-like is left.
 pub fn normalize(input: &str) -> Option<Name> {
     let mut rules = Vec::new();
-    let nfkc: String = input.nfkc().collect();
+    // NFKC and transliteration leave ASCII as it is.
+    let nfkc: String = if input.is_ascii() { input.to_owned() } else { input.nfkc().collect() };
     // Hangul: one token per syllable, so 김철수 gives gim ceol su.
     let spaced: String = if nfkc.chars().any(is_hangul) {
         rules.push("Hangul romanised");
@@ -142,7 +149,7 @@ pub fn normalize(input: &str) -> Option<Name> {
     } else {
         nfkc
     };
-    let latin = deunicode::deunicode(&spaced);
+    let latin = if spaced.is_ascii() { spaced.clone() } else { deunicode::deunicode(&spaced) };
     if latin != spaced {
         rules.push("transliterated to Latin");
     }
@@ -159,7 +166,7 @@ pub fn normalize(input: &str) -> Option<Name> {
         }
         for p in parts {
             let p = p.replace('\'', "");
-            if VARIANTS.iter().any(|row| row.contains(&p.as_str())) {
+            if variants().contains_key(p.as_str()) {
                 tokens.push(p);
             } else if let Some(syllables) = split_syllables(&p) {
                 rules.push("joined given name split");

@@ -249,6 +249,9 @@ pub struct Index {
     unusable: usize,
     /// Stored phone numbers per calling-code bucket (see `score::phone_bucket`).
     phones: Vec<u32>,
+    /// Between [`Index::begin_bulk`] and [`Index::finish_bulk`]: band postings go straight
+    /// into `bands_sorted`, unsorted, and are sorted once at the end.
+    bulk: bool,
 }
 
 impl Default for Index {
@@ -310,6 +313,22 @@ struct RelFields<'a> {
     revoked: Option<bool>,
 }
 
+/// A normalised identifier reduced to what the index keeps: its key hash, flags, and for a
+/// phone number the calling-code bucket it counts towards (hashing here, on the preparing
+/// threads, keeps the single applying thread short).
+struct PreparedKey {
+    hash: u64,
+    flags: u8,
+    phone_bucket: Option<u16>,
+}
+
+impl PreparedKey {
+    fn new(kind: KeyKind, canonical: &str, flags: u8) -> Self {
+        let phone_bucket = (kind == KeyKind::Phone).then(|| super::score::phone_bucket(canonical) as u16);
+        Self { hash: key_hash(kind, canonical), flags, phone_bucket }
+    }
+}
+
 /// An object prepared for the index: parsed and normalised, ready to apply. Preparing is
 /// the costly part and needs no access to the index, so a bulk load can prepare on several
 /// threads and apply on one.
@@ -329,9 +348,11 @@ enum Body {
     Identity {
         name: String,
         flags: u8,
+        /// The hash of the folded name, for individuals.
+        name_key: Option<u64>,
     },
     Identifier {
-        keys: Vec<(KeyKind, String, u8)>,
+        keys: SmallVec<[PreparedKey; 1]>,
         ranges: Vec<ip::Net>,
     },
     /// A note (with a resume signature when its text makes one) or a sighting, and the
@@ -380,13 +401,128 @@ fn account_keys(f: &Fields<'_>) -> Vec<(KeyKind, String, u8)> {
     out
 }
 
+/// The endpoints of a relationship read straight from its JSON, without parsing it: each
+/// key occurs exactly once as `"key":"` and there is no `revoked` property. A raw `"` cannot
+/// occur inside a JSON string, so a single match is the object's own property (a relationship
+/// always has both at its top level); anything else is left to the parser.
+/// The `value` of an identifier read straight from its JSON: the key occurs once, the value
+/// has no escapes, and there is no `revoked` property (see [`quick_rel`]).
+fn quick_value(json: &str) -> Option<&str> {
+    use memchr::memmem::Finder;
+    static FINDERS: std::sync::OnceLock<[Finder<'static>; 2]> = std::sync::OnceLock::new();
+    let [value, revoked] = FINDERS.get_or_init(|| [Finder::new(b"\"value\":\""), Finder::new(b"\"revoked\"")]);
+    if revoked.find(json.as_bytes()).is_some() {
+        return None;
+    }
+    quick_once(json, value)
+}
+
+/// The string after the only occurrence of `key` (which ends in `:"`), if it has no escapes.
+fn quick_once<'a>(json: &'a str, key: &memchr::memmem::Finder<'_>) -> Option<&'a str> {
+    let bytes = json.as_bytes();
+    let at = key.find(bytes)? + key.needle().len();
+    if key.find(&bytes[at..]).is_some() {
+        return None;
+    }
+    let end = at + memchr::memchr(b'"', &bytes[at..])?;
+    let value = json.get(at..end)?;
+    (!value.contains('\\')).then_some(value)
+}
+
+fn quick_rel(json: &str) -> Option<(&str, &str)> {
+    use memchr::memmem::Finder;
+    static FINDERS: std::sync::OnceLock<[Finder<'static>; 3]> = std::sync::OnceLock::new();
+    let [source, target, revoked] = FINDERS.get_or_init(|| {
+        [Finder::new(b"\"source_ref\":\""), Finder::new(b"\"target_ref\":\""), Finder::new(b"\"revoked\"")]
+    });
+    if revoked.find(json.as_bytes()).is_some() {
+        return None;
+    }
+    Some((quick_once(json, source)?, quick_once(json, target)?))
+}
+
+/// The keys of an identifier SCO.
+fn identifier_body(ty: Ty, f: &Fields<'_>) -> Body {
+    let value = f.value.as_deref().unwrap_or_default();
+    let mut keys = Vec::new();
+    let mut ranges = Vec::new();
+    match ty {
+        Ty::EmailAddr => {
+            if let Ok(e) = email::normalize(value) {
+                keys.push((KeyKind::Email, e.canonical, 0));
+            }
+        }
+        Ty::PhoneNumber => {
+            // Stored numbers are E.164 nearly always: the quick reading gives the
+            // key without the numbering plan. Whether a number is VoIP or
+            // toll-free is read from the applicant's side on a hit (it is the
+            // same number).
+            let key =
+                phone::quick_e164(value, None).or_else(|| phone::normalize(value, None).ok().map(|p| p.canonical));
+            if let Some(k) = key {
+                keys.push((KeyKind::Phone, k, 0));
+            }
+        }
+        Ty::Wallet => match wallet::parse(value) {
+            Ok(w) => keys.push((KeyKind::Wallet, w.canonical, 0)),
+            // An address format dossier does not know (Solana, Monero …) is still
+            // matched, exactly as written.
+            Err(wallet::WalletError::Unrecognised) if !value.trim().is_empty() => {
+                keys.push((KeyKind::Wallet, value.trim().to_owned(), 0));
+            }
+            Err(_) => {}
+        },
+        Ty::UserAccount => keys = account_keys(f),
+        Ty::Url => {
+            if let Ok(a) = account::from_url(value) {
+                let flag = if a.kind == account::Kind::Id { ACCOUNT_ID } else { 0 };
+                keys.push((KeyKind::Account, a.key(), flag));
+            }
+        }
+        Ty::Ipv4 | Ty::Ipv6 => {
+            if let Ok(n) = ip::normalize(value) {
+                if n.is_single() {
+                    keys.push((KeyKind::Ip, n.canonical(), 0));
+                } else {
+                    ranges.push(n);
+                }
+            }
+        }
+        Ty::File => {
+            if let Some(h) = f.hashes.as_ref().and_then(sha256_of) {
+                keys.push((KeyKind::Document, h, 0));
+            }
+        }
+        _ => {}
+    }
+    let keys = keys.into_iter().map(|(kind, canonical, flags)| PreparedKey::new(kind, &canonical, flags)).collect();
+    Body::Identifier { keys, ranges }
+}
+
 /// Prepares a stored object version (its compact JSON) for the index. `None` when the type is
 /// not one the index keeps.
 pub fn prepare(id: &str, json: &str, access: Access) -> Option<Prepared> {
     let (ty, uuid) = parse_id(id)?;
     // Relationships are half of all objects: a struct of their three fields is parsed
     // faster than the general one.
+    // Identifiers whose only property used is `value`: read it straight from the JSON when
+    // that is unambiguous, as for relationships.
+    if matches!(ty, Ty::EmailAddr | Ty::PhoneNumber | Ty::Wallet | Ty::Ipv4 | Ty::Ipv6)
+        && let Some(value) = quick_value(json)
+    {
+        let f = Fields { value: Some(std::borrow::Cow::Borrowed(value)), ..Default::default() };
+        return Some(Prepared { ty, uuid, access, body: identifier_body(ty, &f) });
+    }
     let f: Fields<'_> = if ty == Ty::Relationship {
+        if let Some((src, dst)) = quick_rel(json) {
+            let body = match (parse_id(src), parse_id(dst)) {
+                (Some(s), Some(d)) if s.0 != Ty::Relationship && d.0 != Ty::Relationship => {
+                    Body::Rel { src: s, dst: d }
+                }
+                _ => Body::Gone,
+            };
+            return Some(Prepared { ty, uuid, access, body });
+        }
         let r: RelFields<'_> = serde_json::from_str(json).unwrap_or_default();
         Fields { source_ref: r.source_ref, target_ref: r.target_ref, revoked: r.revoked, ..Default::default() }
     } else {
@@ -405,7 +541,13 @@ pub fn prepare(id: &str, json: &str, access: Access) -> Option<Prepared> {
                 if matches!(f.identity_class.as_deref(), None | Some("individual")) {
                     flags |= INDIVIDUAL;
                 }
-                Body::Identity { name: f.name.as_deref().unwrap_or_default().to_owned(), flags }
+                let name = f.name.as_deref().unwrap_or_default().to_owned();
+                let name_key = if flags & INDIVIDUAL != 0 {
+                    name::normalize(&name).map(|folded| key_hash(KeyKind::Name, &folded.key))
+                } else {
+                    None
+                };
+                Body::Identity { name, flags, name_key }
             }
             Ty::Relationship => {
                 let src = f.source_ref.as_deref().and_then(parse_id);
@@ -440,61 +582,7 @@ pub fn prepare(id: &str, json: &str, access: Access) -> Option<Prepared> {
                     .collect();
                 if refs.is_empty() { Body::Gone } else { Body::Note { sig: None, refs } }
             }
-            _ => {
-                let value = f.value.as_deref().unwrap_or_default();
-                let mut keys = Vec::new();
-                let mut ranges = Vec::new();
-                match ty {
-                    Ty::EmailAddr => {
-                        if let Ok(e) = email::normalize(value) {
-                            keys.push((KeyKind::Email, e.canonical, 0));
-                        }
-                    }
-                    Ty::PhoneNumber => {
-                        // Stored numbers are E.164 nearly always: the quick reading gives the
-                        // key without the numbering plan. Whether a number is VoIP or
-                        // toll-free is read from the applicant's side on a hit (it is the
-                        // same number).
-                        let key = phone::quick_e164(value, None)
-                            .or_else(|| phone::normalize(value, None).ok().map(|p| p.canonical));
-                        if let Some(k) = key {
-                            keys.push((KeyKind::Phone, k, 0));
-                        }
-                    }
-                    Ty::Wallet => match wallet::parse(value) {
-                        Ok(w) => keys.push((KeyKind::Wallet, w.canonical, 0)),
-                        // An address format dossier does not know (Solana, Monero …) is still
-                        // matched, exactly as written.
-                        Err(wallet::WalletError::Unrecognised) if !value.trim().is_empty() => {
-                            keys.push((KeyKind::Wallet, value.trim().to_owned(), 0));
-                        }
-                        Err(_) => {}
-                    },
-                    Ty::UserAccount => keys = account_keys(&f),
-                    Ty::Url => {
-                        if let Ok(a) = account::from_url(value) {
-                            let flag = if a.kind == account::Kind::Id { ACCOUNT_ID } else { 0 };
-                            keys.push((KeyKind::Account, a.key(), flag));
-                        }
-                    }
-                    Ty::Ipv4 | Ty::Ipv6 => {
-                        if let Ok(n) = ip::normalize(value) {
-                            if n.is_single() {
-                                keys.push((KeyKind::Ip, n.canonical(), 0));
-                            } else {
-                                ranges.push(n);
-                            }
-                        }
-                    }
-                    Ty::File => {
-                        if let Some(h) = f.hashes.as_ref().and_then(sha256_of) {
-                            keys.push((KeyKind::Document, h, 0));
-                        }
-                    }
-                    _ => {}
-                }
-                Body::Identifier { keys, ranges }
-            }
+            _ => identifier_body(ty, &f),
         }
     };
     Some(Prepared { ty, uuid, access, body })
@@ -521,7 +609,14 @@ impl Index {
             last_access: 0,
             unusable: 0,
             phones: vec![0; super::score::PHONE_BUCKETS],
+            bulk: false,
         }
+    }
+
+    /// Starts a bulk load: [`Index::apply`] many objects, then [`Index::finish_bulk`]. Until
+    /// then the index must not be queried.
+    pub fn begin_bulk(&mut self) {
+        self.bulk = true;
     }
 
     /// The name of an actor or identity ("" for other nodes).
@@ -576,8 +671,15 @@ impl Index {
     }
 
     fn intern(&mut self, access: Access) -> u32 {
-        // Objects come in runs with the same facts (one submission, one marking).
-        if self.access.get(self.last_access) == Some(&access) {
+        // Objects come in runs with the same facts (one submission, one marking); most have
+        // no recipients, so the cheap fields are compared first.
+        if let Some(last) = self.access.get(self.last_access)
+            && last.tlp == access.tlp
+            && last.owner == access.owner
+            && last.staff_only == access.staff_only
+            && last.confidence == access.confidence
+            && (last.recipients.is_empty() && access.recipients.is_empty() || last.recipients == access.recipients)
+        {
             return self.last_access as u32;
         }
         if let Some(i) = self.access_ids.get(&access) {
@@ -645,11 +747,8 @@ impl Index {
         match p.body {
             Body::Gone => return,
             Body::Actor { name } => self.set_text(n, name),
-            Body::Identity { name, flags } => {
-                if flags & INDIVIDUAL != 0
-                    && let Some(folded) = name::normalize(&name)
-                {
-                    let h = key_hash(KeyKind::Name, &folded.key);
+            Body::Identity { name, flags, name_key } => {
+                if let Some(h) = name_key {
                     let head = push_chain(&mut self.names, h, n);
                     let node = &mut self.nodes[n as usize];
                     node.next = head;
@@ -665,13 +764,12 @@ impl Index {
                 // One key per node keeps the chain simple; a second key (an account with
                 // both a login and an id) is chained through a twin node.
                 let mut first = true;
-                for (kind, canonical, flags) in keys {
+                for PreparedKey { hash: h, flags, phone_bucket } in keys {
                     let target = if first { n } else { self.twin(n) };
                     first = false;
-                    if kind == KeyKind::Phone {
-                        self.phones[super::score::phone_bucket(&canonical)] += 1;
+                    if let Some(b) = phone_bucket {
+                        self.phones[usize::from(b)] += 1;
                     }
-                    let h = key_hash(kind, &canonical);
                     let head = push_chain(&mut self.keys, h, target);
                     let node = &mut self.nodes[target as usize];
                     node.next = head;
@@ -687,7 +785,11 @@ impl Index {
                 if let Some(sig) = sig {
                     let slot = self.sigs.len() as u32;
                     for band in sig.bands() {
-                        self.bands_extra.entry(band as u32).or_default().push(n);
+                        if self.bulk {
+                            self.bands_sorted.push((band as u32, n));
+                        } else {
+                            self.bands_extra.entry(band as u32).or_default().push(n);
+                        }
                     }
                     self.sigs.push(sig.compact());
                     self.nodes[n as usize].aux = slot;
@@ -815,6 +917,7 @@ impl Index {
     /// Moves the bands gathered during a bulk load into the sorted array (smaller, and
     /// faster to probe). Call once after the initial build.
     pub fn finish_bulk(&mut self) {
+        self.bulk = false;
         let mut v: Vec<(u32, u32)> = std::mem::take(&mut self.bands_sorted);
         for (band, notes) in self.bands_extra.drain() {
             v.extend(notes.into_iter().map(|n| (band, n)));
@@ -980,6 +1083,77 @@ mod tests {
         assert_eq!(format_id(ty, u), id);
         assert!(parse_id("identity--xyz").is_none());
         assert!(parse_id("malware--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f").is_none());
+    }
+
+    #[test]
+    fn relationship_endpoints_are_read_without_parsing_only_when_unambiguous() {
+        let s = "identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
+        let t = "email-addr--1e2e2d2b-17d4-5cbf-938f-98ee46b3cd3f";
+        let plain =
+            format!(r#"{{"type":"relationship","id":"relationship--1","source_ref":"{s}","target_ref":"{t}"}}"#);
+        assert_eq!(quick_rel(&plain), Some((s, t)));
+        // The key quoted inside a string value is escaped, so it is not taken for the key.
+        let described = format!(
+            r#"{{"description":"see \"source_ref\":\"x\"","source_ref":"{s}","target_ref":"{t}","type":"relationship"}}"#
+        );
+        assert_eq!(quick_rel(&described), Some((s, t)));
+        // Ambiguous or revoked: left to the parser, which prepare() falls back to.
+        let nested =
+            format!(r#"{{"source_ref":"{s}","target_ref":"{t}","extensions":{{"x":{{"source_ref":"{t}"}}}}}}"#);
+        assert_eq!(quick_rel(&nested), None);
+        let revoked = format!(r#"{{"source_ref":"{s}","target_ref":"{t}","revoked":true}}"#);
+        assert_eq!(quick_rel(&revoked), None);
+        let spaced = format!(r#"{{"source_ref": "{s}", "target_ref": "{t}"}}"#);
+        assert_eq!(quick_rel(&spaced), None);
+        // Either way prepare() gives the same edge, and a revoked one none.
+        let access = || Access {
+            tlp: dossier_stix::Tlp::Green,
+            owner: 1,
+            recipients: vec![],
+            staff_only: false,
+            confidence: None,
+        };
+        for json in [&plain, &described, &nested, &spaced] {
+            let p = prepare("relationship--00000000-0000-4000-8000-000000000001", json, access()).unwrap();
+            assert!(matches!(p.body, Body::Rel { .. }), "{json}");
+        }
+        let p = prepare("relationship--00000000-0000-4000-8000-000000000001", &revoked, access()).unwrap();
+        assert!(matches!(p.body, Body::Gone));
+    }
+
+    #[test]
+    fn identifier_values_read_without_parsing_give_the_parsed_keys() {
+        let access = || Access {
+            tlp: dossier_stix::Tlp::Green,
+            owner: 1,
+            recipients: vec![],
+            staff_only: false,
+            confidence: None,
+        };
+        let keys = |id: &str, json: &str| -> Vec<u64> {
+            match prepare(id, json, access()).map(|p| p.body) {
+                Some(Body::Identifier { keys, .. }) => keys.iter().map(|k| k.hash).collect(),
+                Some(Body::Gone) => vec![],
+                _ => panic!("{json}"),
+            }
+        };
+        let id = "email-addr--1e2e2d2b-17d4-5cbf-938f-98ee46b3cd3f";
+        let compact = r#"{"type":"email-addr","id":"x","value":"Chol.Su@Gmail.com"}"#;
+        let spaced = r#"{"type": "email-addr", "id": "x", "value": "Chol.Su@Gmail.com"}"#;
+        let escaped = r#"{"type":"email-addr","id":"x","value":"Chol.Su\u0040Gmail.com"}"#;
+        let nested =
+            r#"{"type":"email-addr","value":"chol.su@gmail.com","extensions":{"e":{"value":"other@example.com"}}}"#;
+        assert_eq!(quick_value(compact), Some("Chol.Su@Gmail.com"));
+        assert_eq!(quick_value(spaced), None);
+        assert_eq!(quick_value(escaped), None);
+        assert_eq!(quick_value(nested), None);
+        let want = keys(id, spaced);
+        assert_eq!(want.len(), 1);
+        for json in [compact, escaped, nested] {
+            assert_eq!(keys(id, json), want, "{json}");
+        }
+        let revoked = r#"{"type":"email-addr","value":"chol.su@gmail.com","revoked":true}"#;
+        assert!(keys(id, revoked).is_empty());
     }
 }
 
