@@ -443,7 +443,27 @@ fn quick_rel(json: &str) -> Option<(&str, &str)> {
 
 /// The keys of an identifier SCO.
 fn identifier_body(ty: Ty, f: &Fields<'_>) -> Body {
-    let value = f.value.as_deref().unwrap_or_default();
+    match ty {
+        Ty::UserAccount => {
+            let keys = account_keys(f).into_iter().map(|(kind, c, flags)| PreparedKey::new(kind, &c, flags)).collect();
+            Body::Identifier { keys, ranges: Vec::new() }
+        }
+        Ty::File => {
+            let keys = f
+                .hashes
+                .as_ref()
+                .and_then(sha256_of)
+                .map(|h| PreparedKey::new(KeyKind::Document, &h, 0))
+                .into_iter()
+                .collect();
+            Body::Identifier { keys, ranges: Vec::new() }
+        }
+        _ => value_body(ty, f.value.as_deref().unwrap_or_default()),
+    }
+}
+
+/// The keys of an identifier SCO known by its `value` alone.
+fn value_body(ty: Ty, value: &str) -> Body {
     let mut keys = Vec::new();
     let mut ranges = Vec::new();
     match ty {
@@ -472,7 +492,6 @@ fn identifier_body(ty: Ty, f: &Fields<'_>) -> Body {
             }
             Err(_) => {}
         },
-        Ty::UserAccount => keys = account_keys(f),
         Ty::Url => {
             if let Ok(a) = account::from_url(value) {
                 let flag = if a.kind == account::Kind::Id { ACCOUNT_ID } else { 0 };
@@ -486,11 +505,6 @@ fn identifier_body(ty: Ty, f: &Fields<'_>) -> Body {
                 } else {
                     ranges.push(n);
                 }
-            }
-        }
-        Ty::File => {
-            if let Some(h) = f.hashes.as_ref().and_then(sha256_of) {
-                keys.push((KeyKind::Document, h, 0));
             }
         }
         _ => {}
@@ -510,8 +524,7 @@ pub fn prepare(id: &str, json: &str, access: Access) -> Option<Prepared> {
     if matches!(ty, Ty::EmailAddr | Ty::PhoneNumber | Ty::Wallet | Ty::Ipv4 | Ty::Ipv6)
         && let Some(value) = quick_value(json)
     {
-        let f = Fields { value: Some(std::borrow::Cow::Borrowed(value)), ..Default::default() };
-        return Some(Prepared { ty, uuid, access, body: identifier_body(ty, &f) });
+        return Some(Prepared { ty, uuid, access, body: value_body(ty, value) });
     }
     let f: Fields<'_> = if ty == Ty::Relationship {
         if let Some((src, dst)) = quick_rel(json) {
