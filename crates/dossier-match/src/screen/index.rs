@@ -239,8 +239,8 @@ pub struct Index {
     pub(crate) sigs: Vec<[u16; resume::SIGNATURE_LEN]>,
     /// LSH band (32-bit) → notes, sorted (bulk) plus a map for later additions.
     bands_sorted: Vec<(u32, u32)>,
-    /// Where the bands whose top 16 bits are i start in `bands_sorted` (65,537 entries
-    /// once built): a probe is one table read and a short search in cache.
+    /// Where the bands whose top [`OFFSET_BITS`] bits are i start in `bands_sorted`
+    /// (2^20 + 1 entries once built): a probe is one table read and a short search.
     band_offsets: Vec<u32>,
     bands_extra: HashMap<u32, Vec<u32>, Fast>,
     pub(crate) access: Vec<Access>,
@@ -937,9 +937,9 @@ impl Index {
         }
         v.sort_unstable();
         v.shrink_to_fit();
-        let mut offsets = vec![0u32; (1 << 16) + 1];
+        let mut offsets = vec![0u32; (1 << OFFSET_BITS) + 1];
         for (band, _) in &v {
-            offsets[(*band >> 16) as usize + 1] += 1;
+            offsets[(*band >> (32 - OFFSET_BITS)) as usize + 1] += 1;
         }
         for i in 1..offsets.len() {
             offsets[i] += offsets[i - 1];
@@ -980,12 +980,18 @@ impl Index {
     /// Resume notes sharing an LSH band with `sig`.
     pub(crate) fn resume_candidates(&self, sig: &Signature) -> Vec<u32> {
         let mut out = Vec::new();
-        for band in sig.bands() {
-            let band = band as u32;
-            let (lo, hi) = match self.band_offsets.get((band >> 16) as usize..(band >> 16) as usize + 2) {
+        let bands = sig.bands().map(|b| b as u32);
+        // The 32 probes are independent: read all their offsets, then touch the start of
+        // every run, before searching any of them, so that the cache misses overlap instead
+        // of following one another.
+        let spans = bands.map(|band| {
+            let slot = (band >> (32 - OFFSET_BITS)) as usize;
+            match self.band_offsets.get(slot..slot + 2) {
                 Some([lo, hi]) => (*lo as usize, *hi as usize),
                 _ => (0, 0),
-            };
+            }
+        });
+        for (band, (lo, hi)) in bands.into_iter().zip(spans) {
             let bucket = &self.bands_sorted[lo..hi];
             let start = lo + bucket.partition_point(|(b, _)| *b < band);
             let end = start + self.bands_sorted[start..hi].partition_point(|(b, _)| *b == band);
@@ -1064,6 +1070,11 @@ fn push_chain(map: &mut HashMap<u64, (u32, u32), Fast>, h: u64, n: u32) -> u32 {
     *e = (n, e.1 + 1);
     head
 }
+
+/// The top bits of a band that index `band_offsets`: 2^20 slots (4 MiB) leave a handful of
+/// postings per slot at millions of postings, so a probe reads the table and one short run
+/// instead of binary-searching a long one (cache misses dominated resume probes).
+const OFFSET_BITS: u32 = 20;
 
 /// Resumes one LSH band may point at before it is ignored as boilerplate.
 const MAX_BAND_POSTINGS: usize = 256;

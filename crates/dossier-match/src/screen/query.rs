@@ -182,9 +182,14 @@ impl Index {
             if e.rel == NOTE_REF || e.rel == TWIN {
                 continue;
             }
+            // Most of a persona's edges lead to identifiers: the type decides before the
+            // relationship is read (a cache miss saved per edge).
             let other = &self.nodes[e.other as usize];
+            if other.ty != Ty::ThreatActor || !other.alive() {
+                continue;
+            }
             let rel = &self.rels[e.rel as usize];
-            if !other.alive() || !rel.alive || other.ty != Ty::ThreatActor {
+            if !rel.alive {
                 continue;
             }
             let rel_access = &self.access[rel.access as usize];
