@@ -3,7 +3,9 @@
 //!     scripts/bench-screening            # generates and imports the data, then runs this
 //!
 //! or `DOSSIER_BENCH_DATA=DIR DOSSIER_BENCH_APPLICANTS=FILE cargo bench -p dossier-server
-//! --bench screening`. Measures: index build time and memory, single-applicant latency
+//! --bench screening`. `DOSSIER_BENCH_ONLY=http` (or `batch`, `single`, comma-separated)
+//! runs only those parts, from `DIR/screening.snapshot` instead of a fresh build (for
+//! profiling one path). Measures: index build time and memory, single-applicant latency
 //! in-process (p50/p99), batch throughput on all cores, and `POST /api/v1/screen` latency
 //! under 32 concurrent clients.
 
@@ -77,6 +79,12 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     println!("machine: {cores} cores");
 
+    let only = std::env::var("DOSSIER_BENCH_ONLY").ok();
+    let run = |part: &str| only.as_deref().is_none_or(|o| o.split(',').any(|p| p == part));
+    if !run("build") {
+        return partial(store, &data, &applicants_path, cores, &run);
+    }
+
     // 1. Index build.
     let before = rss_mib();
     let started = Instant::now();
@@ -119,68 +127,99 @@ fn main() {
 
     // Applicants.
     let text = std::fs::read_to_string(&applicants_path).unwrap();
-    let limits = Limits::default();
-    let applicants: Vec<_> = text.lines().filter_map(|l| input::from_json(l.as_bytes(), &limits).ok()).collect();
     let isac = store.isac().unwrap();
     let analyst = Viewer { org: isac.id, role: Role::Analyst, isac: true };
+    query_phases(&screener, &text, &analyst, cores, &run);
+    drop(screener);
+    http_phase(store, &text, Config::default());
+}
 
-    // 2. Single applicant, in process, one at a time.
-    let n = applicants.len().min(20_000);
-    let mut lat = Vec::with_capacity(n);
-    for a in &applicants[..n] {
-        let t = Instant::now();
-        let s = screener.screen(a, &analyst);
-        std::hint::black_box(&s);
-        lat.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    lat.sort_by(f64::total_cmp);
-    println!(
-        "single screen in-process ({n} applicants, one thread): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-        percentile(&lat, 0.5),
-        percentile(&lat, 0.99),
-        lat.last().copied().unwrap_or(0.0)
-    );
-
-    // 3. Batch throughput (JSON Lines parsing, screening and serialising), all cores.
-    for round in 1..=2 {
-        let started = Instant::now();
-        let reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 16, text.as_bytes()));
-        let records = batch::records(reader, None, limits).unwrap();
-        let mut outcome = Outcome::default();
-        let mut chunk = Vec::with_capacity(batch::CHUNK);
-        let mut out = Vec::new();
-        let mut bytes = 0usize;
-        let mut records = records.peekable();
-        while records.peek().is_some() {
-            chunk.clear();
-            while chunk.len() < batch::CHUNK {
-                match records.next() {
-                    Some(r) => chunk.push(r.unwrap()),
-                    None => break,
-                }
-            }
-            out.clear();
-            batch::screen_chunk(&screener, &analyst, &chunk, cores, &mut outcome, &mut out, &|_, _| ());
-            bytes += out.len();
+/// The parts asked for by `DOSSIER_BENCH_ONLY`, on the index from the data directory's
+/// snapshot (written there first when missing).
+fn partial(store: Arc<SqliteStore>, data: &str, applicants_path: &str, cores: usize, run: &dyn Fn(&str) -> bool) {
+    let isac = store.isac().unwrap();
+    let snap = std::path::Path::new(data).join("screening.snapshot");
+    let text = std::fs::read_to_string(applicants_path).unwrap();
+    if run("single") || run("batch") {
+        let screener = Screener::open(store.as_ref(), &isac.identity_id, Options::default(), Some(&snap)).unwrap();
+        if !screener.report().from_snapshot {
+            screener.save(&isac.identity_id, &snap).unwrap();
         }
-        let secs = started.elapsed().as_secs_f64();
+        let analyst = Viewer { org: isac.id, role: Role::Analyst, isac: true };
+        query_phases(&screener, &text, &analyst, cores, run);
+    }
+    if run("http") {
+        http_phase(store, &text, Config { index_snapshot: Some(snap), ..Config::default() });
+    }
+}
+
+/// Parts 2 and 3: single screens and batch throughput, in process.
+fn query_phases(screener: &Screener, text: &str, analyst: &Viewer, cores: usize, run: &dyn Fn(&str) -> bool) {
+    let limits = Limits::default();
+    let applicants: Vec<_> = text.lines().filter_map(|l| input::from_json(l.as_bytes(), &limits).ok()).collect();
+    let analyst = *analyst;
+    if run("single") {
+        // 2. Single applicant, in process, one at a time.
+        let n = applicants.len().min(20_000);
+        let mut lat = Vec::with_capacity(n);
+        for a in &applicants[..n] {
+            let t = Instant::now();
+            let s = screener.screen(a, &analyst);
+            std::hint::black_box(&s);
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        lat.sort_by(f64::total_cmp);
         println!(
-            "batch round {round}: {} applicants in {secs:.2} s = {:.0} applicants/s on {cores} threads ({} match, {} review, {} clear; {:.0} MiB of results)",
-            outcome.screened,
-            outcome.screened as f64 / secs,
-            outcome.matched,
-            outcome.review,
-            outcome.clear,
-            bytes as f64 / 1048576.0
+            "single screen in-process ({n} applicants, one thread): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            lat.last().copied().unwrap_or(0.0)
         );
     }
-    drop(screener);
+    if run("batch") {
+        // 3. Batch throughput (JSON Lines parsing, screening and serialising), all cores.
+        for round in 1..=2 {
+            let started = Instant::now();
+            let reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 16, text.as_bytes()));
+            let records = batch::records(reader, None, limits).unwrap();
+            let mut outcome = Outcome::default();
+            let mut chunk = Vec::with_capacity(batch::CHUNK);
+            let mut out = Vec::new();
+            let mut bytes = 0usize;
+            let mut records = records.peekable();
+            while records.peek().is_some() {
+                chunk.clear();
+                while chunk.len() < batch::CHUNK {
+                    match records.next() {
+                        Some(r) => chunk.push(r.unwrap()),
+                        None => break,
+                    }
+                }
+                out.clear();
+                batch::screen_chunk(screener, &analyst, &chunk, cores, &mut outcome, &mut out, &|_, _| ());
+                bytes += out.len();
+            }
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "batch round {round}: {} applicants in {secs:.2} s = {:.0} applicants/s on {cores} threads ({} match, {} review, {} clear; {:.0} MiB of results)",
+                outcome.screened,
+                outcome.screened as f64 / secs,
+                outcome.matched,
+                outcome.review,
+                outcome.clear,
+                bytes as f64 / 1048576.0
+            );
+        }
+    }
+}
 
+/// Part 4: `POST /api/v1/screen` over HTTP, 1 and 32 clients.
+fn http_phase(store: Arc<SqliteStore>, text: &str, config: Config) {
     // 4. HTTP: POST /api/v1/screen under 32 concurrent clients.
     let org = store.add_org(&format!("Bench Member {}", std::process::id())).unwrap();
     let token = store.create_token(org.id, Role::Member, Some("bench"), None).unwrap().secret;
     let started = Instant::now();
-    let state = AppState::new(store.clone(), Config::default()).unwrap();
+    let state = AppState::new(store.clone(), config).unwrap();
     println!("server start (index build included): {:.2} s", started.elapsed().as_secs_f64());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
