@@ -138,8 +138,19 @@ pub fn parse_id(id: &str) -> Option<(Ty, u128)> {
 
 /// Formats an id back.
 pub fn format_id(ty: Ty, uuid: u128) -> String {
-    let h = format!("{uuid:032x}");
-    format!("{}--{}-{}-{}-{}-{}", ty.as_str(), &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    // Written digit by digit: ids are formatted for every piece of evidence and persona.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let prefix = ty.as_str();
+    let mut out = String::with_capacity(prefix.len() + 2 + 36);
+    out.push_str(prefix);
+    out.push_str("--");
+    for i in 0..32 {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            out.push('-');
+        }
+        out.push(char::from(HEX[((uuid >> (124 - 4 * i)) & 0xf) as usize]));
+    }
+    out
 }
 
 pub(crate) const ALIVE: u8 = 1;

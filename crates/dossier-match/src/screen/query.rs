@@ -225,6 +225,9 @@ impl Index {
             }
             Ty::Identity => self.ties_of_persona(start, vis, None, viewer, &mut out),
             _ => {
+                // Visible groups reached so far, counted as ties arrive (not re-sorted).
+                let mut groups: std::collections::HashSet<Group, foldhash::fast::FixedState> = Default::default();
+                let mut counted = 0;
                 for e in &node.edges {
                     if e.rel == TWIN {
                         continue;
@@ -248,11 +251,9 @@ impl Index {
                             self.ties_of_persona(e.other, v, conf, viewer, &mut out);
                             // Only visible actors count, so hidden data never changes what
                             // the caller's own evidence weighs.
-                            if out.len() > limit && out.len() % 16 == 0 {
-                                let mut groups: Vec<Group> =
-                                    out.iter().filter(|t| t.visible).map(|t| t.group).collect();
-                                groups.sort_unstable();
-                                groups.dedup();
+                            if out.len() > limit {
+                                groups.extend(out[counted..].iter().filter(|t| t.visible).map(|t| t.group));
+                                counted = out.len();
                                 if groups.len() > limit {
                                     return None;
                                 }
