@@ -183,6 +183,12 @@ impl Screener {
         self.index.read().unwrap_or_else(|p| p.into_inner()).stats()
     }
 
+    /// Whether the index already reflects every committed change (one small query): then a
+    /// screen needs no catching up and is short enough to run where the request is handled.
+    pub fn is_current(&self, store: &dyn ObjectStore) -> Result<bool, StoreError> {
+        Ok(store.last_change()? <= self.applied.load(std::sync::atomic::Ordering::Acquire))
+    }
+
     /// Applies the change log since the last call. Cheap when nothing changed (one query).
     pub fn catch_up(&self, store: &dyn ObjectStore) -> Result<usize, StoreError> {
         let last = store.last_change()?;
