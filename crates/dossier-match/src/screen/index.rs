@@ -1156,6 +1156,51 @@ mod tests {
         assert!(matches!(p.body, Body::Gone));
     }
 
+    proptest::proptest! {
+        /// Whatever the other properties hold (quoted keys, escapes, nested objects, any
+        /// order), a value the fast path reads is the one the JSON parser reads.
+        #[test]
+        fn the_fast_paths_agree_with_the_parser(
+            extra in proptest::collection::vec(("[a-z_]{1,12}", "(\\PC|\"|\\\\|source_ref|target_ref|value|revoked|:){0,24}"), 0..5),
+            nested in proptest::option::of(("source_ref|target_ref|value|revoked|other", "[a-z0-9:-]{0,20}")),
+            order in 0usize..6,
+            value in "[a-zA-Z0-9@.:+-]{1,30}",
+        ) {
+            let src = "identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
+            let dst = "email-addr--1e2e2d2b-17d4-5cbf-938f-98ee46b3cd3f";
+            let mut props: Vec<(String, serde_json::Value)> = vec![
+                ("source_ref".into(), src.into()),
+                ("target_ref".into(), dst.into()),
+                ("value".into(), value.clone().into()),
+            ];
+            for (k, v) in &extra {
+                if !matches!(k.as_str(), "source_ref" | "target_ref" | "value") {
+                    props.push((k.clone(), v.clone().into()));
+                }
+            }
+            if let Some((k, v)) = &nested {
+                props.push(("extensions".into(), serde_json::json!({"x": {k.clone(): v}})));
+            }
+            let n = props.len();
+            props.rotate_left(order % n);
+            let body: Vec<String> = props
+                .iter()
+                .map(|(k, v)| format!("{}:{}", serde_json::Value::from(k.as_str()), v))
+                .collect();
+            let json = format!("{{{}}}", body.join(","));
+            let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+            if let Some((s, t)) = quick_rel(&json) {
+                proptest::prop_assert_eq!(Some(s), parsed["source_ref"].as_str());
+                proptest::prop_assert_eq!(Some(t), parsed["target_ref"].as_str());
+                proptest::prop_assert!(parsed.get("revoked").is_none());
+            }
+            if let Some(v) = quick_value(&json) {
+                proptest::prop_assert_eq!(Some(v), parsed["value"].as_str());
+                proptest::prop_assert!(parsed.get("revoked").is_none());
+            }
+        }
+    }
+
     #[test]
     fn identifier_values_read_without_parsing_give_the_parsed_keys() {
         let access = || Access {
