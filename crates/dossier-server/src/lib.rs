@@ -112,6 +112,9 @@ pub(crate) struct Inner {
     pub audit_key: Vec<u8>,
     /// Signed-in web sessions.
     pub sessions: web::Sessions,
+    /// Object counts for the dashboard, refreshed at most once a minute (counting millions
+    /// of rows takes a fraction of a second).
+    pub counts: std::sync::Mutex<Option<(Instant, (u64, u64))>>,
 }
 
 type AuditReply = tokio::sync::oneshot::Sender<Result<(), String>>;
@@ -198,6 +201,7 @@ impl AppState {
             screener,
             audit_key,
             sessions: Default::default(),
+            counts: Default::default(),
         })))
     }
 

@@ -214,6 +214,7 @@ fn background_checkpoints_keep_the_data_readable() {
 #[test]
 fn the_parallel_newest_version_scan_sees_each_object_once_in_its_newest_version() {
     let (_dir, store, sub) = setup();
+    let (builtin_versions, builtin_ids) = store.counts().unwrap();
     import(&store, &sub, vec![actor("2024-03-01T00:00:00.000Z", "v3"), email("a@example.com")]).unwrap();
     // An older version arriving later is history; a newer one supersedes.
     import(&store, &sub, vec![actor("2024-02-01T00:00:00.000Z", "v2")]).unwrap();
@@ -233,4 +234,5 @@ fn the_parallel_newest_version_scan_sees_each_object_once_in_its_newest_version(
         assert!(actors[0].1, "the newest version (v4) is the one read");
         assert_eq!(seen.iter().filter(|(id, _)| id.starts_with("email-addr--")).count(), 2);
     }
+    assert_eq!(store.counts().unwrap(), (builtin_versions + 5, builtin_ids + 3), "5 versions of 3 objects");
 }

@@ -51,6 +51,7 @@ pub async fn dashboard(State(state): State<AppState>, Extension(web): Extension<
     let org = web.caller.org.id;
     let orgs = state.orgs().await?;
     let inner = state.0.clone();
+    let shared = state.0.clone();
     let (recent, screens, counts, last) = state
         .read(move |store| {
             // Recent intelligence: the newest changes, newest first, that the viewer may see.
@@ -125,7 +126,16 @@ pub async fn dashboard(State(state): State<AppState>, Extension(web): Extension<
                     ScreenRow { at, channel, decision, hits, restricted }
                 })
                 .collect();
-            Ok((recent, screens, store.counts()?, last))
+            let cached = *shared.counts.lock().unwrap_or_else(|p| p.into_inner());
+            let counts = match cached {
+                Some((at, c)) if at.elapsed() < std::time::Duration::from_secs(60) => c,
+                _ => {
+                    let c = store.counts()?;
+                    *shared.counts.lock().unwrap_or_else(|p| p.into_inner()) = Some((std::time::Instant::now(), c));
+                    c
+                }
+            };
+            Ok((recent, screens, counts, last))
         })
         .await?;
     let report = inner.screener.report().clone();
