@@ -313,17 +313,6 @@ struct Fields<'a> {
     sighting_of_ref: Option<std::borrow::Cow<'a, str>>,
 }
 
-/// The fields of a relationship the index reads.
-#[derive(Deserialize, Default)]
-struct RelFields<'a> {
-    #[serde(borrow, default)]
-    source_ref: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    target_ref: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default)]
-    revoked: Option<bool>,
-}
-
 /// A normalised identifier reduced to what the index keeps: its key hash, flags, and for a
 /// phone number the calling-code bucket it counts towards (hashing here, on the preparing
 /// threads, keeps the single applying thread short).
@@ -452,6 +441,15 @@ fn quick_rel(json: &str) -> Option<(&str, &str)> {
     Some((quick_once(json, source)?, quick_once(json, target)?))
 }
 
+/// A relationship between two objects the index keeps (a relationship about a relationship
+/// ties nothing).
+fn rel_body(src: Option<&str>, dst: Option<&str>) -> Body {
+    match (src.and_then(parse_id), dst.and_then(parse_id)) {
+        (Some(s), Some(d)) if s.0 != Ty::Relationship && d.0 != Ty::Relationship => Body::Rel { src: s, dst: d },
+        _ => Body::Gone,
+    }
+}
+
 /// The keys of an identifier SCO.
 fn identifier_body(ty: Ty, f: &Fields<'_>) -> Body {
     match ty {
@@ -528,30 +526,21 @@ fn value_body(ty: Ty, value: &str) -> Body {
 /// not one the index keeps.
 pub fn prepare(id: &str, json: &str, access: Access) -> Option<Prepared> {
     let (ty, uuid) = parse_id(id)?;
-    // Relationships are half of all objects: a struct of their three fields is parsed
-    // faster than the general one.
     // Identifiers whose only property used is `value`: read it straight from the JSON when
-    // that is unambiguous, as for relationships.
+    // that is unambiguous (see `quick_value`).
     if matches!(ty, Ty::EmailAddr | Ty::PhoneNumber | Ty::Wallet | Ty::Ipv4 | Ty::Ipv6)
         && let Some(value) = quick_value(json)
     {
         return Some(Prepared { ty, uuid, access, body: value_body(ty, value) });
     }
-    let f: Fields<'_> = if ty == Ty::Relationship {
-        if let Some((src, dst)) = quick_rel(json) {
-            let body = match (parse_id(src), parse_id(dst)) {
-                (Some(s), Some(d)) if s.0 != Ty::Relationship && d.0 != Ty::Relationship => {
-                    Body::Rel { src: s, dst: d }
-                }
-                _ => Body::Gone,
-            };
-            return Some(Prepared { ty, uuid, access, body });
-        }
-        let r: RelFields<'_> = serde_json::from_str(json).unwrap_or_default();
-        Fields { source_ref: r.source_ref, target_ref: r.target_ref, revoked: r.revoked, ..Default::default() }
-    } else {
-        serde_json::from_str(json).unwrap_or_default()
-    };
+    // Relationships (half of all objects): their endpoints likewise; the parser below is
+    // the fallback for anything the fast path declines.
+    if ty == Ty::Relationship
+        && let Some((src, dst)) = quick_rel(json)
+    {
+        return Some(Prepared { ty, uuid, access, body: rel_body(Some(src), Some(dst)) });
+    }
+    let f: Fields<'_> = serde_json::from_str(json).unwrap_or_default();
     let body = if f.revoked == Some(true) {
         Body::Gone
     } else {
@@ -573,16 +562,7 @@ pub fn prepare(id: &str, json: &str, access: Access) -> Option<Prepared> {
                 };
                 Body::Identity { name, flags, name_key }
             }
-            Ty::Relationship => {
-                let src = f.source_ref.as_deref().and_then(parse_id);
-                let dst = f.target_ref.as_deref().and_then(parse_id);
-                match (src, dst) {
-                    (Some(s), Some(d)) if s.0 != Ty::Relationship && d.0 != Ty::Relationship => {
-                        Body::Rel { src: s, dst: d }
-                    }
-                    _ => Body::Gone,
-                }
-            }
+            Ty::Relationship => rel_body(f.source_ref.as_deref(), f.target_ref.as_deref()),
             Ty::Note => {
                 let refs: Vec<(Ty, u128)> = f
                     .object_refs
