@@ -371,29 +371,45 @@ async fn authenticate_and_audit(
         )
         .into_response(),
     };
-    let returned = resp.extensions().get::<Returned>().copied().unwrap_or_default().0;
-    let params = match resp.extensions().get::<AuditParams>() {
-        Some(p) => Some(p.0.clone()),
-        // Identifiers of people never reach the log in clear, even in a refused request.
-        None if path.starts_with("/api/v1/search") || path.starts_with("/api/v1/screen") => None,
-        None => params,
-    };
-    let record = AuditRecord {
-        at: now_micros(),
-        org: Some(org.id),
-        token: Some(token.id.clone()),
-        method: method.clone(),
-        path: path.clone(),
-        params,
-        status: resp.status().as_u16(),
-        returned,
-    };
+    let sensitive = path.starts_with("/api/v1/search") || path.starts_with("/api/v1/screen");
+    let record = audit_record(&resp, &org, &token.id, &method, path.clone(), params, sensitive);
+    let returned = record.returned;
     if let Err(e) = state.0.audit.write(record).await {
         return e.into_response();
     }
     tracing::info!(%method, %path, status = resp.status().as_u16(), org = %org.name, returned, ms = started.elapsed().as_millis() as u64, "request");
     resp.headers_mut().entry("cache-control").or_insert(HeaderValue::from_static("no-store"));
     resp
+}
+
+/// The audit record of an answered request (API or page). The handler's [`AuditParams`]
+/// (keyed hashes) stand for the request's parameters; without them a `sensitive` request
+/// (search, screening) records none, so that identifiers of people never reach the log in
+/// clear — even in a refused request — and any other records its query string.
+pub(crate) fn audit_record(
+    resp: &Response,
+    org: &Org,
+    credential: &str,
+    method: &str,
+    path: String,
+    query: Option<String>,
+    sensitive: bool,
+) -> AuditRecord {
+    let params = match resp.extensions().get::<AuditParams>() {
+        Some(p) => Some(p.0.clone()),
+        None if sensitive => None,
+        None => query,
+    };
+    AuditRecord {
+        at: now_micros(),
+        org: Some(org.id),
+        token: Some(credential.to_owned()),
+        method: method.to_owned(),
+        path,
+        params,
+        status: resp.status().as_u16(),
+        returned: resp.extensions().get::<Returned>().copied().unwrap_or_default().0,
+    }
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves; in-flight requests finish.

@@ -111,18 +111,18 @@ async fn screen_one(State(state): State<AppState>, Extension(caller): Extension<
     // A screen takes tens of microseconds: when the index is current it runs right here,
     // sparing two thread hand-offs per request; catching up (store reads) goes to the
     // blocking pool.
-    let current = inner.screener.is_current(inner.store.as_ref()).unwrap_or(false);
-    let result = if current {
+    let run = move |inner: &crate::Inner| {
         let s = inner.screener.screen(&applicant, &viewer);
         let audit = audit_entry(&inner.audit_key, &applicant, &s);
-        Ok((s, audit))
+        (s, audit)
+    };
+    let result = if inner.screener.is_current(inner.store.as_ref()).unwrap_or(false) {
+        Ok(run(&inner))
     } else {
         state
             .blocking(move |store| {
                 inner.screener.catch_up(store).map_err(|e| ApiError::internal("screening index", e))?;
-                let s = inner.screener.screen(&applicant, &viewer);
-                let audit = audit_entry(&inner.audit_key, &applicant, &s);
-                Ok((s, audit))
+                Ok(run(&inner))
             })
             .await
     };

@@ -11,7 +11,7 @@ use dossier_store::{Access, AuditQuery};
 use minijinja::context;
 use serde_json::{Value, json};
 
-use super::{MIN_PASSWORD, Posted, Web, WebError, hash_password, parse_role, render};
+use super::{MIN_PASSWORD, Posted, Web, WebError, hash_password, render};
 use crate::{AppState, Returned};
 
 fn require_staff(web: &Web) -> Result<(), WebError> {
@@ -114,7 +114,7 @@ pub async fn add_user(State(state): State<AppState>, Posted { web, f }: Posted) 
     let orgs = state.orgs().await?;
     let checked = (|| {
         let org = org_by_id(&orgs, f.get("org"))?;
-        let role = parse_role(f.get("role")).ok_or_else(|| WebError::bad_request("choose a role"))?;
+        let role = Role::parse(f.get("role")).ok_or_else(|| WebError::bad_request("choose a role"))?;
         let password: String = f.get("password").to_owned();
         if password.chars().count() < MIN_PASSWORD {
             return Err(WebError::bad_request(format!("a password has at least {MIN_PASSWORD} characters")));
@@ -151,7 +151,7 @@ pub async fn add_token(State(state): State<AppState>, Posted { web, f }: Posted)
     let orgs = state.orgs().await?;
     let checked = (|| {
         let org = org_by_id(&orgs, f.get("org"))?;
-        let role = parse_role(f.get("role")).ok_or_else(|| WebError::bad_request("choose a role"))?;
+        let role = Role::parse(f.get("role")).ok_or_else(|| WebError::bad_request("choose a role"))?;
         let expires = match f.get("days").trim() {
             "" => None,
             d => {

@@ -333,9 +333,6 @@ async fn store_objects(
     Ok(n)
 }
 
-/// Largest bundle accepted from the page.
-const BUNDLE_LIMIT: usize = super::FORM_LIMIT;
-
 pub async fn bundle(State(state): State<AppState>, Posted { web, f }: Posted) -> Result<Response, WebError> {
     let text = f.get("bundle").trim().to_owned();
     let mut problems: Vec<Value> = Vec::new();
@@ -343,8 +340,10 @@ pub async fn bundle(State(state): State<AppState>, Posted { web, f }: Posted) ->
     let mut objects: Vec<Box<RawValue>> = Vec::new();
     if text.is_empty() {
         problems.push(json!({"reason": "paste a bundle or choose a file"}));
-    } else if text.len() > BUNDLE_LIMIT {
-        problems.push(json!({"reason": format!("the bundle is larger than {} MiB", BUNDLE_LIMIT >> 20)}));
+    } else if text.len() > state.0.config.max_content_length {
+        // The same limit as a TAXII POST.
+        let max = state.0.config.max_content_length;
+        problems.push(json!({"reason": format!("the bundle is {} bytes; the limit is {max} bytes", text.len())}));
     } else {
         #[derive(serde::Deserialize)]
         struct Envelope {

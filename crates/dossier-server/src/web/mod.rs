@@ -26,14 +26,12 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use dossier_stix::Role;
 use dossier_stix::Viewer;
-use dossier_stix::timestamp::now_micros;
-use dossier_store::{AuditRecord, Org, TokenInfo};
+use dossier_store::{Org, TokenInfo};
 use minijinja::Environment;
 use sha2::{Digest, Sha256};
 
-use crate::{AppState, AuditParams, Caller, Returned};
+use crate::{AppState, Caller};
 
 /// Name of the session cookie.
 const COOKIE: &str = "dossier_session";
@@ -41,8 +39,9 @@ const COOKIE: &str = "dossier_session";
 const IDLE: Duration = Duration::from_secs(8 * 3600);
 /// … and at the latest this long after sign-in.
 const ABSOLUTE: Duration = Duration::from_secs(24 * 3600);
-/// Largest form body (the screen form may carry a pasted resume; a pasted bundle is larger).
-pub(crate) const FORM_LIMIT: usize = 2 * 1024 * 1024;
+/// Largest form body, URL-encoded (a pasted bundle of `max_content_length` bytes can grow
+/// to about three times its size when encoded).
+pub(crate) const FORM_LIMIT: usize = 32 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router<AppState> {
     let signed_in = Router::new()
@@ -70,6 +69,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/login", get(login_page).post(login))
         .route("/static/{file}", get(asset))
         .merge(signed_in)
+        .layer(axum::extract::DefaultBodyLimit::max(FORM_LIMIT))
         .layer(axum::middleware::from_fn(headers_layer))
 }
 
@@ -242,23 +242,16 @@ async fn session_layer(State(state): State<AppState>, mut req: Request, next: Ne
                 .into_response()
         }
     };
-    let returned = resp.extensions().get::<Returned>().copied().unwrap_or_default().0;
-    let params = match resp.extensions().get::<AuditParams>() {
-        Some(p) => Some(p.0.clone()),
-        // What a member typed into a search or screen never reaches the log in clear.
-        None if path.starts_with("/search") || path.starts_with("/screen") => None,
-        None => params,
-    };
-    let record = AuditRecord {
-        at: now_micros(),
-        org: Some(caller.org.id),
-        token: Some(caller.token.id.clone()),
-        method: method.to_string(),
-        path: format!("web:{path}"),
+    let sensitive = path.starts_with("/search") || path.starts_with("/screen");
+    let record = crate::audit_record(
+        &resp,
+        &caller.org,
+        &caller.token.id,
+        method.as_str(),
+        format!("web:{path}"),
         params,
-        status: resp.status().as_u16(),
-        returned,
-    };
+        sensitive,
+    );
     if let Err(e) = state.0.audit.write(record).await {
         return e.into_response();
     }
@@ -642,9 +635,4 @@ impl Fields {
     pub fn lines(&self, name: &str) -> Vec<String> {
         self.get(name).lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
     }
-}
-
-/// A role's name for forms.
-pub(crate) fn parse_role(s: &str) -> Option<Role> {
-    Role::parse(s)
 }

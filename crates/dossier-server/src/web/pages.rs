@@ -232,7 +232,7 @@ pub async fn search(
     let inner = state.0.clone();
     let orgs = state.orgs().await?;
     let q2 = text.clone();
-    let (screening, dates) = state
+    let (screening, objects) = state
         .blocking(move |store| {
             inner.screener.catch_up(store).map_err(|e| crate::ApiError::internal("screening index", e))?;
             let s = inner.screener.search(&q2, &viewer);
@@ -256,9 +256,9 @@ pub async fn search(
             .filter(|e| field.is_none_or(|f| e.field == f))
             .filter(|e| tlp.is_none_or(|t| e.tlp == t))
             .filter(|e| min_conf.is_none_or(|m| e.confidence.unwrap_or(0) >= m))
-            .filter(|e| since.is_none_or(|s| dates.get(&e.object).is_some_and(|d| d.0 >= s)))
+            .filter(|e| since.is_none_or(|s| objects.get(&e.object).is_some_and(|o| o.0 >= s)))
             .map(|e| {
-                let value = dates.get(&e.object).map(|d| d.1.clone()).filter(|v| !v.is_empty());
+                let value = objects.get(&e.object).map(|o| o.1.clone()).filter(|v| !v.is_empty());
                 json!({
                     "field": e.field, "normalized": e.normalized, "stored": e.stored, "object": e.object, "value": value,
                     "kind": e.kind, "tlp": e.tlp.as_str(), "tlp_class": data::tlp_class(e.tlp),
