@@ -320,7 +320,11 @@ async fn objects_page(
 /// The JSON a viewer receives: the stored bytes, except that when `hidden_submitter` (the
 /// identity of an anonymous submitter the viewer may not know) is its `created_by_ref`, the
 /// ISAC's identity stands in its place.
-fn shown_json<'a>(json: &'a str, hidden_submitter: Option<&str>, isac_identity: &str) -> std::borrow::Cow<'a, str> {
+pub(crate) fn shown_json<'a>(
+    json: &'a str,
+    hidden_submitter: Option<&str>,
+    isac_identity: &str,
+) -> std::borrow::Cow<'a, str> {
     if let Some(id) = hidden_submitter {
         let from = format!("\"created_by_ref\":\"{id}\"");
         if json.contains(&from) {

@@ -252,8 +252,21 @@ fn red_data_is_seen_by_exactly_its_owner_and_isac_analysts_on_every_page() {
 #[test]
 fn anonymous_sources_stay_anonymous_except_to_their_owner_and_analysts() {
     let w = world();
+    // An object that names its anonymous submitter in created_by_ref: the STIX shown on its
+    // page carries the ISAC's identity instead, for whoever may not know the submitter.
+    let exchange = w.app.orgs["Exchange A"].identity_id.clone();
+    let signed = sdo(
+        "identity",
+        31,
+        json!({"name": "Signed Persona", "identity_class": "individual", "created_by_ref": exchange}),
+        Tlp::Green,
+    );
+    w.app.submit("Exchange A", false, std::slice::from_ref(&signed));
     for (who, sees_name) in [("Exchange A", true), ("analyst", true), ("Recruiter C", false)] {
         let b = sign_in(&w.app, who);
+        let page = b.get(&format!("/objects/{}", signed["id"].as_str().unwrap()));
+        assert_eq!(page.status, 200);
+        assert_eq!(page.body.contains(&exchange), sees_name, "{who}: created_by_ref");
         let page = b.get(&format!("/objects/{}", w.green_persona));
         assert_eq!(page.status, 200);
         assert_eq!(page.body.contains("Exchange A"), sees_name, "{who}");

@@ -97,15 +97,14 @@ pub fn visible(
     for chunk in ids.chunks(400) {
         store.scan_latest(&[], Some(chunk), &mut |e, staff_only| {
             if admits(viewer, e, staff_only) {
-                let mut json: Value = serde_json::from_str(e.json).unwrap_or(Value::Null);
-                // An anonymous submitter's identity gives way to the ISAC's (as over TAXII).
-                if !policy::may_see_submitter(viewer, e.owner, e.named)
-                    && let Some(owner) = orgs.iter().find(|o| o.id == e.owner && !o.isac)
-                    && json.get("created_by_ref").and_then(Value::as_str) == Some(owner.identity_id.as_str())
-                    && let Some(isac) = orgs.iter().find(|o| o.isac)
-                {
-                    json["created_by_ref"] = Value::String(isac.identity_id.clone());
-                }
+                // An anonymous submitter's identity gives way to the ISAC's: the rule TAXII
+                // applies, through the same function.
+                let hidden = (!policy::may_see_submitter(viewer, e.owner, e.named))
+                    .then(|| orgs.iter().find(|o| o.id == e.owner && !o.isac).map(|o| o.identity_id.as_str()))
+                    .flatten();
+                let isac = orgs.iter().find(|o| o.isac).map_or("", |o| o.identity_id.as_str());
+                let json: Value =
+                    serde_json::from_str(&crate::taxii::shown_json(e.json, hidden, isac)).unwrap_or(Value::Null);
                 found.push(Shown {
                     id: e.id.to_owned(),
                     ty: e.object_type.to_owned(),
