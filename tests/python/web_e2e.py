@@ -170,13 +170,22 @@ try:
     check(int(css("#batch-match").text) >= 1, "the batch has matches")
     shot("batch")
     css("#batch-download").click()
-    deadline = time.time() + 10
-    while time.time() < deadline and not any(f.endswith(".jsonl") for f in os.listdir(ARGS["downloads"])):
+    # Chromium reserves the final name with an empty file and writes into a `.crdownload`
+    # beside it, renaming over the placeholder when done: wait until no partial file is left.
+    def finished_downloads():
+        names = os.listdir(ARGS["downloads"])
+        if any(f.endswith(".crdownload") for f in names):
+            return []
+        return [f for f in names if f.endswith(".jsonl") and os.path.getsize(os.path.join(ARGS["downloads"], f)) > 0]
+
+    deadline = time.time() + 20
+    while time.time() < deadline and not finished_downloads():
         time.sleep(0.2)
-    got = [f for f in os.listdir(ARGS["downloads"]) if f.endswith(".jsonl")]
+    got = finished_downloads()
     check(bool(got), "the result file downloads")
     with open(os.path.join(ARGS["downloads"], got[0])) as fh:
-        check(sum(1 for line in fh if line.strip()) == ARGS["batch_records"], "the result file has a line per record")
+        lines = sum(1 for line in fh if line.strip())
+    check(lines == ARGS["batch_records"], f"the result file has a line per record ({lines})")
 
     # 6. Contribute a persona: a bad wallet is named next to its field, then it is stored.
     go("/contribute")
