@@ -60,7 +60,16 @@ def check(cond, what):
 
 
 def go(path):
+    """Opens a page and returns once the new document has loaded. A mark left on the old
+    document tells the two apart: on a busy machine `get` has been seen to return while the
+    previous page was still the one shown, which would let a "not in the page" check pass
+    vacuously."""
+    try:
+        D.execute_script("window.__e2eOld = true;")
+    except Exception:
+        pass  # no document yet
     D.get(BASE + path)
+    WAIT.until(lambda d: d.execute_script("return !window.__e2eOld && document.readyState === 'complete';"))
 
 
 def css(sel):
