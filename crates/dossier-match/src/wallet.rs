@@ -49,7 +49,12 @@ pub struct Wallet {
 
 /// EIP-55 mixed-case checksum encoding of 20 bytes.
 pub fn eip55(address: &[u8; 20]) -> String {
-    let hex: String = address.iter().map(|b| format!("{b:02x}")).collect();
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let hex: String = address
+        .iter()
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]])
+        .map(char::from)
+        .collect();
     let hash = Keccak256::digest(hex.as_bytes());
     let mut out = String::with_capacity(42);
     out.push_str("0x");

@@ -23,6 +23,21 @@ pub struct BuildReport {
     /// Whether the index was loaded from a snapshot (then brought up to date).
     pub from_snapshot: bool,
     pub stats: IndexStats,
+    /// Where a build from the store spent its time (absent after a snapshot load).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phases: Option<BuildPhases>,
+}
+
+/// The phases of a build from the store, in seconds.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct BuildPhases {
+    /// Reading, parsing and normalising every object (on as many threads as cores), until
+    /// the last one was applied.
+    pub read_seconds: f64,
+    /// Of which the single applying thread was busy for.
+    pub apply_seconds: f64,
+    /// Sorting the resume postings and trimming the structures at the end.
+    pub finish_seconds: f64,
 }
 
 /// The index and the change-log position it reflects.
@@ -45,7 +60,9 @@ fn access_of(e: &EntryRef<'_>, staff_only: bool) -> Access {
 /// Reads the newest version of every indexed object and builds the index: the store is
 /// read in as many ranges as there are cores, each reading thread parses and normalises its
 /// rows itself (no copies of the JSON), and this thread applies the results.
-fn bulk_build(store: &dyn ObjectStore) -> Result<(Index, u64), StoreError> {
+fn bulk_build(store: &dyn ObjectStore) -> Result<(Index, u64, BuildPhases), StoreError> {
+    let started = Instant::now();
+    let mut phases = BuildPhases::default();
     const BATCH: usize = 1024;
     let parts = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
     let (tx, rx) = mpsc::sync_channel::<Vec<Prepared>>(parts * 4);
@@ -75,16 +92,23 @@ fn bulk_build(store: &dyn ObjectStore) -> Result<(Index, u64), StoreError> {
             }
             r
         });
+        let mut busy = std::time::Duration::ZERO;
         for batch in rx {
+            let t = Instant::now();
             objects += batch.len() as u64;
             for p in batch {
                 index.apply(p);
             }
+            busy += t.elapsed();
         }
+        phases.read_seconds = started.elapsed().as_secs_f64();
+        phases.apply_seconds = busy.as_secs_f64();
         reader.join().unwrap_or_else(|_| Err(StoreError::Invalid("the index reader thread panicked".into())))
     })?;
+    let t = Instant::now();
     index.finish_bulk();
-    Ok((index, objects))
+    phases.finish_seconds = t.elapsed().as_secs_f64();
+    Ok((index, objects, phases))
 }
 
 /// Reads a snapshot and checks that it belongs to this store and is not ahead of it.
@@ -110,12 +134,13 @@ impl Screener {
         // Changes after this point are applied again by the first catch-up; applying an
         // object twice is harmless (it replaces itself).
         let seq = store.last_change()?;
-        let (index, objects) = bulk_build(store)?;
+        let (index, objects, phases) = bulk_build(store)?;
         let report = BuildReport {
             objects,
             seconds: started.elapsed().as_secs_f64(),
             from_snapshot: false,
             stats: index.stats(),
+            phases: Some(phases),
         };
         Ok(Self { index: RwLock::new(index), seq: Mutex::new(seq), applied: seq.into(), options, report })
     }
@@ -140,6 +165,7 @@ impl Screener {
                         seconds: started.elapsed().as_secs_f64(),
                         from_snapshot: true,
                         stats: index.stats(),
+                        phases: None,
                     };
                     let s =
                         Self { index: RwLock::new(index), seq: Mutex::new(seq), applied: seq.into(), options, report };

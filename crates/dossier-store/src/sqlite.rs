@@ -677,32 +677,24 @@ impl SqliteStore {
             "SELECT max(c.default_tlp), min(co.date_added) FROM collection_objects co
                JOIN collections c ON c.id = co.collection WHERE co.vid = ?1",
         )?;
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        args.push(lo.into());
-        args.push(hi.into());
-        let mut sql = String::from(
+        // The type filter is applied here rather than as `type IN (…)`: SQLite answers that
+        // with a probe of a temporary b-tree per row (a tenth of a second per million rows).
+        let mut stmt = conn.prepare_cached(
             "SELECT o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, o.tlp, o.confidence, o.org,
                     o.json, o.named, COALESCE(o.recipients, ''), o.idh, o.version
-               FROM objects o WHERE o.vid BETWEEN ?1 AND ?2",
-        );
-        if !types.is_empty() {
-            let ps: Vec<String> = types
-                .iter()
-                .map(|t| {
-                    args.push((*t).to_owned().into());
-                    format!("?{}", args.len())
-                })
-                .collect();
-            sql.push_str(&format!(" AND o.type IN ({})", ps.join(",")));
-        }
-        sql.push_str(" ORDER BY o.vid");
-        let mut stmt = conn.prepare(&sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+               FROM objects o WHERE o.vid BETWEEN ?1 AND ?2 ORDER BY o.vid",
+        )?;
+        let mut rows = stmt.query([lo, hi])?;
         let text = |row: &rusqlite::Row<'_>, i: usize| -> Result<String, StoreError> { Ok(row.get(i)?) };
+        let multi = !multi_idh.is_empty();
         while let Some(row) = rows.next()? {
-            let idh: i64 = row.get(11)?;
-            let id_ref = row.get_ref(1)?.as_str().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            if multi_idh.contains(&idh)
+            let object_type = row_str(row, 2)?;
+            if !types.is_empty() && !types.contains(&object_type) {
+                continue;
+            }
+            let id_ref = row_str(row, 1)?;
+            if multi
+                && multi_idh.contains(&row.get::<_, i64>(11)?)
                 && let Some(latest) = newest.get(id_ref)
             {
                 let version = text(row, 12)?;
@@ -724,7 +716,7 @@ impl SqliteStore {
             let entry = EntryRef {
                 vid,
                 id: id_ref,
-                object_type: str_at(2)?,
+                object_type,
                 modified: str_at(3)?,
                 spec_version: row.get_ref(4)?.as_str_or_null().map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 date_added,
@@ -745,6 +737,11 @@ impl SqliteStore {
         }
         Ok(())
     }
+}
+
+/// Column `i` of `row` as text borrowed from the row.
+fn row_str<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str, StoreError> {
+    row.get_ref(i)?.as_str().map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl ObjectStore for SqliteStore {

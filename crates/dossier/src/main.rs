@@ -495,6 +495,7 @@ fn serve(data: &Path, args: ServeArgs) -> Result<()> {
         seconds = report.seconds,
         from_snapshot = report.from_snapshot,
         objects = report.objects,
+        phases = ?report.phases,
         "screening index ready"
     );
     if !report.from_snapshot {
