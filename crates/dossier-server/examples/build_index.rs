@@ -1,8 +1,21 @@
 //! Builds the screening index of a data directory and prints its report (for profiling).
-//! `cargo run --release -p dossier-server --example build_index -- DIR`
+//! `cargo run --release -p dossier-server --example build_index -- DIR [--snapshot]`
+//! With `--snapshot`, starts as the server does: from `DIR/screening.snapshot` when there
+//! is one, brought up to date from the change log.
+use dossier_store::Directory;
+
 fn main() {
-    let dir = std::env::args().nth(1).expect("data directory");
+    let mut args = std::env::args().skip(1);
+    let dir = args.next().expect("data directory");
+    let from_snapshot = args.next().as_deref() == Some("--snapshot");
     let store = dossier_store::SqliteStore::open(std::path::Path::new(&dir)).expect("open");
-    let s = dossier_server::screening::Screener::build(&store, Default::default()).expect("build");
+    let s = if from_snapshot {
+        let isac = store.isac().expect("isac");
+        let path = std::path::Path::new(&dir).join("screening.snapshot");
+        dossier_server::screening::Screener::open(&store, &isac.identity_id, Default::default(), Some(&path))
+    } else {
+        dossier_server::screening::Screener::build(&store, Default::default())
+    }
+    .expect("build");
     println!("{}", serde_json::to_string(s.report()).unwrap_or_default());
 }

@@ -111,6 +111,16 @@ fn bulk_build(store: &dyn ObjectStore) -> Result<(Index, u64, BuildPhases), Stor
     Ok((index, objects, phases))
 }
 
+/// Whether catching a snapshot up by `changes` change-log entries would take longer than a
+/// fresh build. Catching up re-reads each changed object on one thread (about 15 µs each at
+/// 5M objects, 2 cores), a build reads everything on all cores (about 2 µs per object):
+/// past one change for every eight objects held, building is quicker. Small backlogs are
+/// always caught up.
+fn stale(stats: &IndexStats, changes: i64) -> bool {
+    let held = (stats.nodes + stats.relationships) as i64;
+    changes > 50_000 && changes.saturating_mul(8) > held
+}
+
 /// Reads a snapshot and checks that it belongs to this store and is not ahead of it.
 fn load(path: &Path, isac_id: &str, last_change: i64) -> std::io::Result<(Index, i64)> {
     let f = std::fs::File::open(path)?;
@@ -158,20 +168,25 @@ impl Screener {
             && path.exists()
         {
             let started = Instant::now();
-            match load(path, isac_id, store.last_change()?) {
+            let last = store.last_change()?;
+            match load(path, isac_id, last) {
+                Ok((index, seq)) if stale(&index.stats(), last - seq) => tracing::info!(
+                    changes = last - seq,
+                    "screening snapshot too far behind the store to catch up; rebuilding"
+                ),
                 Ok((index, seq)) => {
                     let report = BuildReport {
                         objects: 0,
-                        seconds: started.elapsed().as_secs_f64(),
+                        seconds: 0.0,
                         from_snapshot: true,
                         stats: index.stats(),
                         phases: None,
                     };
-                    let s =
+                    let mut s =
                         Self { index: RwLock::new(index), seq: Mutex::new(seq), applied: seq.into(), options, report };
                     s.catch_up(store)?;
-                    let mut s = s;
                     s.report.seconds = started.elapsed().as_secs_f64();
+                    s.report.stats = s.stats();
                     return Ok(s);
                 }
                 Err(e) => tracing::warn!(error = %e, path = %path.display(), "screening snapshot not used; rebuilding"),
@@ -541,5 +556,28 @@ pub mod batch {
             let err = items.iter().find_map(|i| i.as_ref().err()).expect("the open quote is refused");
             assert!(err.to_string().contains("longer than"), "{err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holding(objects: usize) -> IndexStats {
+        IndexStats { nodes: objects / 2, relationships: objects - objects / 2, ..IndexStats::default() }
+    }
+
+    #[test]
+    fn a_snapshot_is_caught_up_unless_building_is_quicker() {
+        // Small backlogs are always caught up, whatever the store's size.
+        assert!(!stale(&holding(100), 50_000));
+        assert!(!stale(&holding(0), 1));
+        // At 5M objects: 200k changes are caught up (seconds), 1M are rebuilt.
+        assert!(!stale(&holding(5_000_000), 200_000));
+        assert!(!stale(&holding(5_000_000), 625_000));
+        assert!(stale(&holding(5_000_000), 625_001));
+        assert!(stale(&holding(5_000_000), 1_000_000));
+        // A demo-sized store far behind: rebuilt.
+        assert!(stale(&holding(2_000), 60_000));
     }
 }
