@@ -60,7 +60,10 @@ fn access_of(e: &EntryRef<'_>, staff_only: bool) -> Access {
 /// Reads the newest version of every indexed object and builds the index: the store is
 /// read in as many ranges as there are cores, each reading thread parses and normalises its
 /// rows itself (no copies of the JSON), and this thread applies the results.
-fn bulk_build(store: &dyn ObjectStore) -> Result<(Index, u64, BuildPhases), StoreError> {
+///
+/// `changes` (the change log's length, about the number of versions stored) sizes the
+/// index's tables up front.
+fn bulk_build(store: &dyn ObjectStore, changes: i64) -> Result<(Index, u64, BuildPhases), StoreError> {
     let started = Instant::now();
     let mut phases = BuildPhases::default();
     const BATCH: usize = 1024;
@@ -68,7 +71,7 @@ fn bulk_build(store: &dyn ObjectStore) -> Result<(Index, u64, BuildPhases), Stor
     let (tx, rx) = mpsc::sync_channel::<Vec<Prepared>>(parts * 4);
     let pending: Vec<Mutex<Vec<Prepared>>> = (0..parts).map(|_| Mutex::new(Vec::with_capacity(BATCH))).collect();
     let mut index = Index::new();
-    index.begin_bulk();
+    index.begin_bulk(usize::try_from(changes).unwrap_or(0).min(1 << 27));
     let mut objects = 0u64;
     std::thread::scope(|scope| -> Result<(), StoreError> {
         let pending = &pending;
@@ -144,7 +147,7 @@ impl Screener {
         // Changes after this point are applied again by the first catch-up; applying an
         // object twice is harmless (it replaces itself).
         let seq = store.last_change()?;
-        let (index, objects, phases) = bulk_build(store)?;
+        let (index, objects, phases) = bulk_build(store, seq)?;
         let report = BuildReport {
             objects,
             seconds: started.elapsed().as_secs_f64(),
