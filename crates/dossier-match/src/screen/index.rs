@@ -1147,7 +1147,6 @@ impl Index {
     }
 }
 
-/// Adds `n` at the head of the chain of `h`; returns the previous head.
 /// Sorts the resume postings of a bulk load: millions of pairs, sorted when every object
 /// has been read and the cores are otherwise idle, so split at the median and the halves
 /// sorted on two threads.
@@ -1166,6 +1165,7 @@ fn sort_postings(v: &mut [(u32, u32)]) {
     });
 }
 
+/// Adds `n` at the head of the chain of `h`; returns the previous head.
 fn push_chain(map: &mut HashMap<u64, (u32, u32), Fast>, h: u64, n: u32) -> u32 {
     let e = map.entry(h).or_insert((NONE, 0));
     let head = e.0;
