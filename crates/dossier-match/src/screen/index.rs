@@ -421,10 +421,6 @@ fn account_keys(f: &Fields<'_>) -> Vec<(KeyKind, String, u8)> {
     out
 }
 
-/// The endpoints of a relationship read straight from its JSON, without parsing it: each
-/// key occurs exactly once as `"key":"` and there is no `revoked` property. A raw `"` cannot
-/// occur inside a JSON string, so a single match is the object's own property (a relationship
-/// always has both at its top level); anything else is left to the parser.
 /// The `value` of an identifier read straight from its JSON: the key occurs once, the value
 /// has no escapes, and there is no `revoked` property (see [`quick_rel`]).
 fn quick_value(json: &str) -> Option<&str> {
@@ -453,6 +449,11 @@ fn quick_once<'a>(json: &'a str, key: &memchr::memmem::Finder<'_>) -> Option<&'a
     (!value.contains('\\')).then_some(value)
 }
 
+/// The endpoints of a relationship read straight from its JSON, without parsing it: each
+/// key occurs exactly once as `"key":"` and there is no `revoked` property. A raw `"` cannot
+/// occur inside a JSON string, so a single match is the object's own property (a relationship
+/// always has both at its top level); anything else is left to the parser.
+/// A key preceded by a backslash is declined too (see [`escaped_quote`]).
 fn quick_rel(json: &str) -> Option<(&str, &str)> {
     use memchr::memmem::Finder;
     static FINDERS: std::sync::OnceLock<[Finder<'static>; 3]> = std::sync::OnceLock::new();
