@@ -758,20 +758,20 @@ fn raw_query_sql(query: &Query) -> (String, Vec<rusqlite::types::Value>) {
         Some(c) if !query.ids.is_empty() => {
             let p = arg(c.into(), &mut args);
             sql.push_str(&format!(
-                    "SELECT {ENTRY_COLUMNS} FROM objects o CROSS JOIN collection_objects co ON co.vid = o.vid WHERE co.collection = {p}"
-                ));
+                "SELECT {ENTRY_COLUMNS} FROM objects o CROSS JOIN collection_objects co ON co.vid = o.vid WHERE co.collection = {p}"
+            ));
         }
         Some(c) => {
             let p = arg(c.into(), &mut args);
             sql.push_str(&format!(
-                    "SELECT {ENTRY_COLUMNS} FROM collection_objects co JOIN objects o ON o.vid = co.vid WHERE co.collection = {p}"
-                ));
+                "SELECT {ENTRY_COLUMNS} FROM collection_objects co JOIN objects o ON o.vid = co.vid WHERE co.collection = {p}"
+            ));
         }
         // SQLite takes the bare columns (co.tlp) from the row that holds the min().
         None => sql.push_str(
             "SELECT o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, min(co.date_added), co.tlp,
-                        o.confidence, o.org, o.json, o.named, COALESCE(o.recipients, '')
-                   FROM objects o JOIN collection_objects co ON co.vid = o.vid WHERE 1=1",
+                    o.confidence, o.org, o.json, o.named, COALESCE(o.recipients, '')
+               FROM objects o JOIN collection_objects co ON co.vid = o.vid WHERE 1=1",
         ),
     }
     if let Some(after) = query.added_after {
@@ -794,27 +794,27 @@ fn raw_query_sql(query: &Query) -> (String, Vec<rusqlite::types::Value>) {
     let mut alts = Vec::new();
     for v in &query.versions {
         match v {
-                Versions::All => {
-                    alts.clear();
-                    break;
-                }
-                Versions::Latest if query.collection.is_some() => alts.push("co.latest = 1".to_owned()),
-                Versions::Latest => {
-                    alts.push("NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.idh = o.idh AND o2.id = o.id AND o2.version > o.version)".to_owned())
-                }
-                Versions::First if query.collection.is_some() => alts.push(
-                    "NOT EXISTS (SELECT 1 FROM objects o2 JOIN collection_objects c2 ON c2.vid = o2.vid AND c2.collection = co.collection
-                      WHERE o2.idh = o.idh AND o2.id = o.id AND o2.version < o.version)"
-                        .to_owned(),
-                ),
-                Versions::First => {
-                    alts.push("NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.idh = o.idh AND o2.id = o.id AND o2.version < o.version)".to_owned())
-                }
-                Versions::At(key) => {
-                    let p = arg(key.clone().into(), &mut args);
-                    alts.push(format!("o.version = {p}"));
-                }
+            Versions::All => {
+                alts.clear();
+                break;
             }
+            Versions::Latest if query.collection.is_some() => alts.push("co.latest = 1".to_owned()),
+            Versions::Latest => {
+                alts.push("NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.idh = o.idh AND o2.id = o.id AND o2.version > o.version)".to_owned())
+            }
+            Versions::First if query.collection.is_some() => alts.push(
+                "NOT EXISTS (SELECT 1 FROM objects o2 JOIN collection_objects c2 ON c2.vid = o2.vid AND c2.collection = co.collection
+                  WHERE o2.idh = o.idh AND o2.id = o.id AND o2.version < o.version)"
+                    .to_owned(),
+            ),
+            Versions::First => {
+                alts.push("NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.idh = o.idh AND o2.id = o.id AND o2.version < o.version)".to_owned())
+            }
+            Versions::At(key) => {
+                let p = arg(key.clone().into(), &mut args);
+                alts.push(format!("o.version = {p}"));
+            }
+        }
     }
     if !alts.is_empty() && !query.versions.contains(&Versions::All) {
         sql.push_str(&format!(" AND ({})", alts.join(" OR ")));
