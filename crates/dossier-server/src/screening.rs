@@ -60,10 +60,8 @@ fn access_of(e: &EntryRef<'_>, staff_only: bool) -> Access {
 /// Reads the newest version of every indexed object and builds the index: the store is
 /// read in as many ranges as there are cores, each reading thread parses and normalises its
 /// rows itself (no copies of the JSON), and this thread applies the results.
-///
-/// `changes` (the change log's length, about the number of versions stored) sizes the
-/// index's tables up front.
-fn bulk_build(store: &dyn ObjectStore, changes: i64) -> Result<(Index, u64, BuildPhases), StoreError> {
+/// The store's estimate of how many objects it holds sizes the index's tables up front.
+fn bulk_build(store: &dyn ObjectStore) -> Result<(Index, u64, BuildPhases), StoreError> {
     let started = Instant::now();
     let mut phases = BuildPhases::default();
     const BATCH: usize = 1024;
@@ -71,7 +69,7 @@ fn bulk_build(store: &dyn ObjectStore, changes: i64) -> Result<(Index, u64, Buil
     let (tx, rx) = mpsc::sync_channel::<Vec<Prepared>>(parts * 4);
     let pending: Vec<Mutex<Vec<Prepared>>> = (0..parts).map(|_| Mutex::new(Vec::with_capacity(BATCH))).collect();
     let mut index = Index::new();
-    index.begin_bulk(usize::try_from(changes).unwrap_or(0).min(1 << 27));
+    index.begin_bulk(usize::try_from(store.objects_estimate()?).unwrap_or(0));
     let mut objects = 0u64;
     std::thread::scope(|scope| -> Result<(), StoreError> {
         let pending = &pending;
@@ -147,7 +145,7 @@ impl Screener {
         // Changes after this point are applied again by the first catch-up; applying an
         // object twice is harmless (it replaces itself).
         let seq = store.last_change()?;
-        let (index, objects, phases) = bulk_build(store, seq)?;
+        let (index, objects, phases) = bulk_build(store)?;
         let report = BuildReport {
             objects,
             seconds: started.elapsed().as_secs_f64(),

@@ -477,6 +477,13 @@ pub trait ObjectStore: Send + Sync {
     /// Number of stored object versions and of distinct objects.
     fn counts(&self) -> Result<(u64, u64), StoreError>;
 
+    /// About how many distinct objects are stored, cheaply (no pass over every row): an
+    /// upper bound that is close unless many versions were deleted (0 when unknown). For
+    /// sizing what a full scan will fill.
+    fn objects_estimate(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
     /// Removes the matching versions of `id` from `collection` (every version when
     /// `versions` is empty or holds `All`); returns how many memberships were removed.
     /// Versions left in no collection are deleted.

@@ -1120,6 +1120,20 @@ impl ObjectStore for SqliteStore {
         Ok(())
     }
 
+    fn objects_estimate(&self) -> Result<u64, StoreError> {
+        let conn = self.read();
+        // The span of version row ids (two end-of-b-tree lookups), less the extra versions of
+        // the ids that have several (few, and found through `multi_version`).
+        let lo: i64 = conn.query_row("SELECT COALESCE(min(vid), 1) FROM objects", [], |r| r.get(0))?;
+        let hi: i64 = conn.query_row("SELECT COALESCE(max(vid), 0) FROM objects", [], |r| r.get(0))?;
+        let extra: i64 = conn.query_row(
+            "SELECT count(*) - count(DISTINCT id) FROM objects WHERE idh IN (SELECT idh FROM multi_version)",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(hi - lo + 1 - extra).unwrap_or(0))
+    }
+
     fn counts(&self) -> Result<(u64, u64), StoreError> {
         let conn = self.read();
         let versions: i64 = conn.query_row("SELECT count(*) FROM objects", [], |r| r.get(0))?;

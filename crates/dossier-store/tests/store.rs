@@ -235,4 +235,6 @@ fn the_parallel_newest_version_scan_sees_each_object_once_in_its_newest_version(
         assert_eq!(seen.iter().filter(|(id, _)| id.starts_with("email-addr--")).count(), 2);
     }
     assert_eq!(store.counts().unwrap(), (builtin_versions + 5, builtin_ids + 3), "5 versions of 3 objects");
+    // Nothing was deleted: the cheap estimate is the exact number of objects.
+    assert_eq!(store.objects_estimate().unwrap(), builtin_ids + 3);
 }
