@@ -426,31 +426,15 @@ fn account_keys(f: &Fields<'_>) -> Vec<(KeyKind, String, u8)> {
 fn quick_value(json: &str) -> Option<&str> {
     use memchr::memmem::Finder;
     static FINDERS: std::sync::OnceLock<[Finder<'static>; 2]> = std::sync::OnceLock::new();
-    let [value, revoked] = FINDERS.get_or_init(|| [Finder::new(b"\"value\":\""), Finder::new(b"\"revoked\"")]);
+    let [value, revoked] = FINDERS.get_or_init(|| [Finder::new(b"\"value\""), Finder::new(b"\"revoked\"")]);
     if revoked.find(json.as_bytes()).is_some() {
         return None;
     }
-    quick_once(json, value)
-}
-
-/// The string after the only occurrence of `key` (which ends in `:"`), if it has no escapes.
-fn quick_once<'a>(json: &'a str, key: &memchr::memmem::Finder<'_>) -> Option<&'a str> {
-    let bytes = json.as_bytes();
-    let at = key.find(bytes)?;
-    if escaped_quote(bytes, at) {
-        return None;
-    }
-    let at = at + key.needle().len();
-    if key.find(&bytes[at..]).is_some() {
-        return None;
-    }
-    let end = at + memchr::memchr(b'"', &bytes[at..])?;
-    let value = json.get(at..end)?;
-    (!value.contains('\\')).then_some(value)
+    quick_flat(json, value)?
 }
 
 /// The endpoints of a relationship read straight from its JSON, without parsing it: each
-/// key occurs exactly once as `"key":"` and there is no `revoked` property. A raw `"` cannot
+/// key occurs exactly once, as `"key":"`, and there is no `revoked` property. A raw `"` cannot
 /// occur inside a JSON string, so a single match is the object's own property (a relationship
 /// always has both at its top level); anything else is left to the parser.
 /// A key preceded by a backslash is declined too (see [`escaped_quote`]).
@@ -458,12 +442,12 @@ fn quick_rel(json: &str) -> Option<(&str, &str)> {
     use memchr::memmem::Finder;
     static FINDERS: std::sync::OnceLock<[Finder<'static>; 3]> = std::sync::OnceLock::new();
     let [source, target, revoked] = FINDERS.get_or_init(|| {
-        [Finder::new(b"\"source_ref\":\""), Finder::new(b"\"target_ref\":\""), Finder::new(b"\"revoked\"")]
+        [Finder::new(b"\"source_ref\""), Finder::new(b"\"target_ref\""), Finder::new(b"\"revoked\"")]
     });
     if revoked.find(json.as_bytes()).is_some() {
         return None;
     }
-    Some((quick_once(json, source)?, quick_once(json, target)?))
+    Some((quick_flat(json, source)??, quick_flat(json, target)??))
 }
 
 /// Whether the `"` at `at` may be an escaped one (inside a string, so not a key's start):
@@ -472,9 +456,11 @@ fn escaped_quote(bytes: &[u8], at: usize) -> bool {
     at > 0 && bytes[at - 1] == b'\\'
 }
 
-/// The string value of top-level `key` in a flat object: `Some(None)` when the key does not
-/// occur, `Some(Some(v))` when `"key"` occurs once, followed by `:"` and a string without
-/// escapes; `None` (ask the parser) otherwise — say when the key text is also some value.
+/// The string value of `key` (the quoted name): `Some(None)` when it does not occur,
+/// `Some(Some(v))` when it occurs once, not after a backslash, followed by `:"` and a string
+/// without escapes; `None` (ask the parser) otherwise — say when the key text is also some
+/// value. Whether that one occurrence is a top-level key is for the caller to know (the
+/// property is required at the top level, or the object is flat).
 fn quick_flat<'a>(json: &'a str, key: &memchr::memmem::Finder<'_>) -> Option<Option<&'a str>> {
     let bytes = json.as_bytes();
     let Some(at) = key.find(bytes) else { return Some(None) };
