@@ -171,24 +171,30 @@ impl Screener {
             let started = Instant::now();
             let last = store.last_change()?;
             match load(path, isac_id, last) {
-                Ok((index, seq)) if stale(&index.stats(), last - seq) => tracing::info!(
-                    changes = last - seq,
-                    "screening snapshot too far behind the store to catch up; rebuilding"
-                ),
                 Ok((index, seq)) => {
-                    let report = BuildReport {
-                        objects: 0,
-                        seconds: 0.0,
-                        from_snapshot: true,
-                        stats: index.stats(),
-                        phases: None,
-                    };
-                    let mut s =
-                        Self { index: RwLock::new(index), seq: Mutex::new(seq), applied: seq.into(), options, report };
-                    s.catch_up(store)?;
-                    s.report.seconds = started.elapsed().as_secs_f64();
-                    s.report.stats = s.stats();
-                    return Ok(s);
+                    // Counting walks every node: once, for the decision and the report.
+                    let stats = index.stats();
+                    if stale(&stats, last - seq) {
+                        tracing::info!(
+                            changes = last - seq,
+                            "screening snapshot too far behind the store to catch up; rebuilding"
+                        );
+                    } else {
+                        let report = BuildReport { objects: 0, seconds: 0.0, from_snapshot: true, stats, phases: None };
+                        let mut s = Self {
+                            index: RwLock::new(index),
+                            seq: Mutex::new(seq),
+                            applied: seq.into(),
+                            options,
+                            report,
+                        };
+                        s.catch_up(store)?;
+                        if s.applied.load(std::sync::atomic::Ordering::Acquire) != seq {
+                            s.report.stats = s.stats();
+                        }
+                        s.report.seconds = started.elapsed().as_secs_f64();
+                        return Ok(s);
+                    }
                 }
                 Err(e) => tracing::warn!(error = %e, path = %path.display(), "screening snapshot not used; rebuilding"),
             }
