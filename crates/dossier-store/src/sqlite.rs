@@ -641,10 +641,7 @@ impl SqliteStore {
             d.dedup();
             (d.len() == 1).then(|| d[0])
         };
-        // Two queries: SQLite answers a lone min() or max() from the end of the b-tree, but
-        // both in one statement with a full scan.
-        let lo: i64 = conn.query_row("SELECT COALESCE(min(vid), 0) FROM objects", [], |r| r.get(0))?;
-        let hi: i64 = conn.query_row("SELECT COALESCE(max(vid), -1) FROM objects", [], |r| r.get(0))?;
+        let (lo, hi) = vid_span(&conn)?;
         Ok(Prepass { newest, multi_idh, staff_only, one_default, lo, hi })
     }
 
@@ -753,19 +750,16 @@ fn raw_query_sql(query: &Query) -> (String, Vec<rusqlite::types::Value>) {
     // With a collection: its memberships in date-added order. Without: every version
     // once, in insertion order, through the earliest of its collections that matches.
     match query.collection {
-        // Asked for ids: their versions first, then the membership (CROSS JOIN keeps that
-        // order; otherwise SQLite walked the whole collection looking for them).
-        Some(c) if !query.ids.is_empty() => {
-            let p = arg(c.into(), &mut args);
-            sql.push_str(&format!(
-                "SELECT {ENTRY_COLUMNS} FROM objects o CROSS JOIN collection_objects co ON co.vid = o.vid WHERE co.collection = {p}"
-            ));
-        }
         Some(c) => {
+            // Asked for ids: their versions first, then the membership (CROSS JOIN keeps that
+            // order; otherwise SQLite walked the whole collection looking for them).
+            let from = if query.ids.is_empty() {
+                "collection_objects co JOIN objects o"
+            } else {
+                "objects o CROSS JOIN collection_objects co"
+            };
             let p = arg(c.into(), &mut args);
-            sql.push_str(&format!(
-                "SELECT {ENTRY_COLUMNS} FROM collection_objects co JOIN objects o ON o.vid = co.vid WHERE co.collection = {p}"
-            ));
+            sql.push_str(&format!("SELECT {ENTRY_COLUMNS} FROM {from} ON co.vid = o.vid WHERE co.collection = {p}"));
         }
         // SQLite takes the bare columns (co.tlp) from the row that holds the min().
         None => sql.push_str(
@@ -825,6 +819,24 @@ fn raw_query_sql(query: &Query) -> (String, Vec<rusqlite::types::Value>) {
         sql.push_str(&format!(" LIMIT {p}"));
     }
     (sql, args)
+}
+
+/// The lowest and highest version row ids (two end-of-b-tree lookups: SQLite answers a lone
+/// min() or max() from the end of the b-tree, but both in one statement with a full scan).
+fn vid_span(conn: &Connection) -> Result<(i64, i64), StoreError> {
+    let lo: i64 = conn.query_row("SELECT COALESCE(min(vid), 1) FROM objects", [], |r| r.get(0))?;
+    let hi: i64 = conn.query_row("SELECT COALESCE(max(vid), 0) FROM objects", [], |r| r.get(0))?;
+    Ok((lo, hi))
+}
+
+/// Versions beyond the first of the ids that have several, read through `multi_version`
+/// (a superset of those ids) instead of counting distinct ids over every row.
+fn extra_versions(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT count(*) - count(DISTINCT id) FROM objects WHERE idh IN (SELECT idh FROM multi_version)",
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 /// Column `i` of `row` as text borrowed from the row.
@@ -1122,29 +1134,14 @@ impl ObjectStore for SqliteStore {
 
     fn objects_estimate(&self) -> Result<u64, StoreError> {
         let conn = self.read();
-        // The span of version row ids (two end-of-b-tree lookups), less the extra versions of
-        // the ids that have several (few, and found through `multi_version`).
-        let lo: i64 = conn.query_row("SELECT COALESCE(min(vid), 1) FROM objects", [], |r| r.get(0))?;
-        let hi: i64 = conn.query_row("SELECT COALESCE(max(vid), 0) FROM objects", [], |r| r.get(0))?;
-        let extra: i64 = conn.query_row(
-            "SELECT count(*) - count(DISTINCT id) FROM objects WHERE idh IN (SELECT idh FROM multi_version)",
-            [],
-            |r| r.get(0),
-        )?;
-        Ok(u64::try_from(hi - lo + 1 - extra).unwrap_or(0))
+        let (lo, hi) = vid_span(&conn)?;
+        Ok(u64::try_from(hi - lo + 1 - extra_versions(&conn)?).unwrap_or(0))
     }
 
     fn counts(&self) -> Result<(u64, u64), StoreError> {
         let conn = self.read();
         let versions: i64 = conn.query_row("SELECT count(*) FROM objects", [], |r| r.get(0))?;
-        // Ids with one version are all but those multi_version names (a superset of the ids
-        // holding several): counting distinct ids over every row sorted millions of strings.
-        let extra: i64 = conn.query_row(
-            "SELECT count(*) - count(DISTINCT id) FROM objects WHERE idh IN (SELECT idh FROM multi_version)",
-            [],
-            |r| r.get(0),
-        )?;
-        let ids = versions - extra;
+        let ids = versions - extra_versions(&conn)?;
         Ok((versions as u64, ids as u64))
     }
 }
