@@ -441,9 +441,8 @@ fn quick_value(json: &str) -> Option<&str> {
 fn quick_rel(json: &str) -> Option<(&str, &str)> {
     use memchr::memmem::Finder;
     static FINDERS: std::sync::OnceLock<[Finder<'static>; 3]> = std::sync::OnceLock::new();
-    let [source, target, revoked] = FINDERS.get_or_init(|| {
-        [Finder::new(b"\"source_ref\""), Finder::new(b"\"target_ref\""), Finder::new(b"\"revoked\"")]
-    });
+    let [source, target, revoked] = FINDERS
+        .get_or_init(|| [Finder::new(b"\"source_ref\""), Finder::new(b"\"target_ref\""), Finder::new(b"\"revoked\"")]);
     if revoked.find(json.as_bytes()).is_some() {
         return None;
     }
