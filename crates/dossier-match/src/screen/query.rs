@@ -653,7 +653,10 @@ impl Index {
                     let Some(stored) = name::normalize(self.label(p)) else { continue };
                     for (pi, key) in &names {
                         let s = strsim::jaro_winkler(key, &stored.key);
-                        if s >= 0.9 && best.is_none_or(|b| s > b.0) {
+                        let better = best.is_none_or(|b| {
+                            s > b.0 || s == b.0 && (*pi, self.stable_key(p)) < (b.1, self.stable_key(b.2))
+                        });
+                        if s >= 0.9 && better {
                             best = Some((s, *pi, p));
                         }
                     }
@@ -681,7 +684,9 @@ impl Index {
         // stolen identity's name set aside; the rest is noise to a screener.
         scored
             .retain(|c| !c.kept.is_empty() && (c.llr >= MIN_LISTED_LLR || c.kept.iter().any(|e| !e.notes.is_empty())));
-        scored.sort_by(|x, y| y.llr.total_cmp(&x.llr).then_with(|| x.g.cmp(&y.g)));
+        // Ties in weight are broken by STIX id, not by where the build happened to put the
+        // nodes: the same data gives the same answer, whichever order it was read in.
+        scored.sort_by(|x, y| y.llr.total_cmp(&x.llr).then_with(|| self.group_key(x.g).cmp(&self.group_key(y.g))));
         let restricted: Option<Decision> = hidden
             .into_iter()
             .map(|(g, evs)| self.score_group(g, evs, opts).decision)
@@ -776,10 +781,27 @@ impl Index {
         }
     }
 
+    /// A node's place in an order that does not depend on how the index was built: its
+    /// type and UUID.
+    fn stable_key(&self, n: u32) -> (u8, [u64; 2]) {
+        let node = &self.nodes[n as usize];
+        (node.ty as u8, node.uuid)
+    }
+
+    fn group_key(&self, g: Group) -> (u8, (u8, [u64; 2])) {
+        match g {
+            Group::Actor(n) => (0, self.stable_key(n)),
+            Group::Persona(n) => (1, self.stable_key(n)),
+            Group::Lone(n) => (2, self.stable_key(n)),
+        }
+    }
+
     /// Weighs the evidence of one group: one piece per input value (the best tie), then one
     /// per correlated kind, summed.
     fn score_group(&self, g: Group, mut evs: Vec<Ev>, opts: &Options) -> Scored {
-        evs.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+        evs.sort_by(|a, b| {
+            b.weight.total_cmp(&a.weight).then_with(|| self.stable_key(a.node).cmp(&self.stable_key(b.node)))
+        });
         let mut seen_probe = BTreeSet::new();
         let mut seen_class = BTreeSet::new();
         let mut kept = Vec::new();
@@ -810,7 +832,7 @@ impl Index {
     fn candidate(&self, scored: Scored, probes: &[Probe]) -> Candidate {
         let Scored { g, kept, llr, strong, posterior, decision } = scored;
         let mut personas: Vec<u32> = kept.iter().filter_map(|e| e.persona).collect();
-        personas.sort_unstable();
+        personas.sort_unstable_by_key(|p| self.stable_key(*p));
         personas.dedup();
         let (actor, actor_name) = match g {
             Group::Actor(a) => {
