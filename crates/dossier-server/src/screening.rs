@@ -12,7 +12,7 @@ use std::time::Instant;
 use dossier_match::screen::index::{INDEXED_TYPES, parse_id};
 use dossier_match::screen::{self, Access, Applicant, Index, IndexStats, Options, Prepared, Screening};
 use dossier_stix::Viewer;
-use dossier_store::{EntryRef, ObjectStore, StoreError};
+use dossier_store::{LatestRef, ObjectStore, StoreError};
 
 /// How long the bulk build took and what it holds.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -53,7 +53,7 @@ pub struct Screener {
     report: BuildReport,
 }
 
-fn access_of(e: &EntryRef<'_>, staff_only: bool) -> Access {
+fn access_of(e: &LatestRef<'_>, staff_only: bool) -> Access {
     Access { tlp: e.tlp, owner: e.owner, recipients: e.recipients(), staff_only, confidence: e.confidence }
 }
 
@@ -263,7 +263,7 @@ impl Screener {
             for chunk in ids.chunks(400) {
                 store.scan_latest(&[], Some(chunk), &mut |e, staff_only| {
                     present.push(e.id.to_owned());
-                    if let Some(p) = screen::prepare(e.id, e.json, access_of(e, staff_only)) {
+                    if let Some(p) = screen::prepare(e.id, e.json, access_of(&e.latest(), staff_only)) {
                         fresh.push(p);
                     }
                     true

@@ -372,10 +372,52 @@ pub struct EntryRef<'a> {
     pub recipients: &'a str,
 }
 
-impl EntryRef<'_> {
+/// The parts of an object version an index built from the store needs: what
+/// [`ObjectStore::scan_latest_parallel`] reads (the other columns of [`EntryRef`] cost a fifth
+/// of such a scan).
+#[derive(Debug, Clone, Copy)]
+pub struct LatestRef<'a> {
+    pub id: &'a str,
+    pub object_type: &'a str,
+    pub tlp: Tlp,
+    pub confidence: Option<u8>,
+    pub owner: OrgId,
+    pub json: &'a str,
+    /// As [`EntryRef::recipients`].
+    pub recipients: &'a str,
+}
+
+fn parse_recipients(list: &str) -> Vec<OrgId> {
+    if list.is_empty() {
+        return Vec::new();
+    }
+    list.split(',').filter_map(|r| r.parse().ok()).collect()
+}
+
+impl LatestRef<'_> {
     /// The organizations the submitter shared this version with.
     pub fn recipients(&self) -> Vec<OrgId> {
-        self.recipients.split(',').filter_map(|r| r.parse().ok()).collect()
+        parse_recipients(self.recipients)
+    }
+}
+
+impl<'a> EntryRef<'a> {
+    /// The parts an index needs.
+    pub fn latest(&self) -> LatestRef<'a> {
+        LatestRef {
+            id: self.id,
+            object_type: self.object_type,
+            tlp: self.tlp,
+            confidence: self.confidence,
+            owner: self.owner,
+            json: self.json,
+            recipients: self.recipients,
+        }
+    }
+
+    /// The organizations the submitter shared this version with.
+    pub fn recipients(&self) -> Vec<OrgId> {
+        parse_recipients(self.recipients)
     }
 
     /// The TAXII version: `modified`/`created`, else the date added.
@@ -462,16 +504,16 @@ pub trait ObjectStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// [`Self::scan_latest`] over everything, split into `parts` ranges read at the same time
-    /// (on the store's read connections); `visit` gets the part number. The default reads
-    /// one part.
+    /// (on the store's read connections), reading only what an index needs of each version;
+    /// `visit` gets the part number. The default reads one part.
     fn scan_latest_parallel(
         &self,
         types: &[&str],
         parts: usize,
-        visit: &(dyn Fn(usize, &EntryRef<'_>, bool) -> bool + Sync),
+        visit: &(dyn Fn(usize, &LatestRef<'_>, bool) -> bool + Sync),
     ) -> Result<(), StoreError> {
         let _ = parts;
-        self.scan_latest(types, None, &mut |e, staff| visit(0, e, staff))
+        self.scan_latest(types, None, &mut |e, staff| visit(0, &e.latest(), staff))
     }
 
     /// Number of stored object versions and of distinct objects.
