@@ -46,12 +46,26 @@ fn word_hashes(text: &str) -> Vec<u64> {
     };
     // One pass over the bytes (the text is ASCII here): FNV-1a of each run of letters and
     // digits, lower-cased — the same values as hashing each split-out word.
+    // A table gives each byte's lower-case form, or 0 for a separator.
+    static FOLD: [u8; 256] = {
+        let mut t = [0u8; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            if c.is_ascii_alphanumeric() {
+                t[b] = c.to_ascii_lowercase();
+            }
+            b += 1;
+        }
+        t
+    };
     let mut out = Vec::with_capacity(text.len() / 6);
     let mut h = FNV_OFFSET;
     let mut in_word = false;
     for &b in text.as_bytes() {
-        if b.is_ascii_alphanumeric() {
-            h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
+        let c = FOLD[usize::from(b)];
+        if c != 0 {
+            h = (h ^ u64::from(c)).wrapping_mul(FNV_PRIME);
             in_word = true;
         } else if in_word {
             out.push(h);

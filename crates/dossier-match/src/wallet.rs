@@ -129,7 +129,7 @@ pub fn parse(address: &str) -> Result<Wallet, WalletError> {
                     return Err(WalletError::Eip55Checksum);
                 }
             }
-            return Ok(Wallet { chain: Chain::Eth, canonical: format!("0x{lower}") });
+            return Ok(Wallet { chain: Chain::Eth, canonical: ["0x", &*lower].concat() });
         }
         return Err(WalletError::MalformedEvm);
     }

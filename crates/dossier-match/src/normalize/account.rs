@@ -23,7 +23,8 @@ pub enum Kind {
 impl Account {
     /// The index key: `github:login:cs-dev`.
     pub fn key(&self) -> String {
-        format!("{}:{}:{}", self.platform, if self.kind == Kind::Login { "login" } else { "id" }, self.value)
+        // Built for every stored account when the index is built: concatenated, not formatted.
+        [&*self.platform, if self.kind == Kind::Login { ":login:" } else { ":id:" }, &*self.value].concat()
     }
 }
 

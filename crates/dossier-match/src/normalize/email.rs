@@ -68,7 +68,7 @@ pub fn normalize(input: &str) -> Result<Email, NormalizeError> {
     if local.is_empty() {
         return Err(NormalizeError::Email("nothing is left before @ once Gmail's dots are ignored"));
     }
-    Ok(Email { canonical: format!("{local}@{domain}"), rules })
+    Ok(Email { canonical: [&*local, "@", &*domain].concat(), rules })
 }
 
 #[cfg(test)]

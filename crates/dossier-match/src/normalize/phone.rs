@@ -124,7 +124,7 @@ pub fn quick_e164(input: &str, region: Option<&str>) -> Option<String> {
         None
     };
     if let Some(d) = international {
-        return ((8..=15).contains(&d.len()) && !d.starts_with('0')).then(|| format!("+{d}"));
+        return ((8..=15).contains(&d.len()) && !d.starts_with('0')).then(|| ["+", d].concat());
     }
     let nanp = matches!(region.map(str::to_ascii_uppercase).as_deref(), Some("US" | "CA"));
     if nanp {
@@ -138,7 +138,7 @@ pub fn quick_e164(input: &str, region: Option<&str>) -> Option<String> {
             && n.as_bytes()[0] >= b'2'
             && n.as_bytes()[3] >= b'2'
         {
-            return Some(format!("+1{n}"));
+            return Some(["+1", n].concat());
         }
     }
     None
