@@ -97,9 +97,7 @@ fn bulk_build(store: &dyn ObjectStore) -> Result<(Index, u64, BuildPhases), Stor
         for batch in rx {
             let t = Instant::now();
             objects += batch.len() as u64;
-            for p in batch {
-                index.apply(p);
-            }
+            index.apply_all(batch);
             busy += t.elapsed();
         }
         phases.read_seconds = started.elapsed().as_secs_f64();

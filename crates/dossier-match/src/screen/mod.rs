@@ -11,6 +11,7 @@
 //! applicant is an operative turn the sum into a posterior probability — the `score`.
 
 pub mod graph;
+mod ids;
 pub mod index;
 pub mod input;
 pub mod query;
