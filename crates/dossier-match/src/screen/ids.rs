@@ -125,6 +125,134 @@ impl IdTable {
     }
 }
 
+/// A key's chain: its first node and how many nodes it has.
+pub(crate) type Chain = (u32, u32);
+
+/// Key hash → [`Chain`], for the identifier keys (millions) and the name keys: the same
+/// layout as [`IdTable`] with the key and its chain in 16-byte slots, so that the build can
+/// read a key's place ahead too. Key hash 0 is the index's "no key", so it marks an empty
+/// slot. Keys are removed when their chain empties (backward-shift deletion keeps every
+/// probe run unbroken).
+pub(crate) struct KeyTable {
+    slots: Vec<(u64, Chain)>,
+    shift: u32,
+    len: usize,
+    seed: foldhash::fast::RandomState,
+}
+
+impl Default for KeyTable {
+    fn default() -> Self {
+        Self::with_capacity(0)
+    }
+}
+
+impl KeyTable {
+    /// A table that holds `n` keys without growing (at most half full).
+    pub fn with_capacity(n: usize) -> Self {
+        let slots = (n.max(8) * 2).next_power_of_two();
+        Self {
+            slots: vec![(0, (0, 0)); slots],
+            shift: 64 - slots.trailing_zeros(),
+            len: 0,
+            seed: foldhash::fast::RandomState::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<(u64, Chain)>()
+    }
+
+    /// The home slot: the key hash hashed again with this process's seed, since key
+    /// hashes are fixed and the values behind them chosen by members.
+    fn home(&self, h: u64) -> usize {
+        (self.seed.hash_one(h) >> self.shift) as usize
+    }
+
+    /// The slot holding `h`, or the empty slot where it would go.
+    fn slot(&self, h: u64) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(h);
+        while self.slots[i].0 != 0 && self.slots[i].0 != h {
+            i = (i + 1) & mask;
+        }
+        i
+    }
+
+    pub fn get(&self, h: u64) -> Option<Chain> {
+        let s = self.slots[self.slot(h)];
+        (s.0 != 0).then_some(s.1)
+    }
+
+    /// The chain of `h`, created empty (`(none, 0)`) when absent. `h` must not be 0.
+    pub fn entry(&mut self, h: u64, none: u32) -> &mut Chain {
+        debug_assert!(h != 0, "key hash 0 means no key");
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let i = self.slot(h);
+        if self.slots[i].0 == 0 {
+            self.slots[i] = (h, (none, 0));
+            self.len += 1;
+        }
+        &mut self.slots[i].1
+    }
+
+    /// Sets the chain of `h` (inserting it when absent).
+    pub fn set(&mut self, h: u64, chain: Chain) {
+        *self.entry(h, chain.0) = chain;
+    }
+
+    pub fn remove(&mut self, h: u64) {
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot(h);
+        if self.slots[i].0 == 0 {
+            return;
+        }
+        self.len -= 1;
+        // Pull back any later entry of the run that may sit at or before the hole.
+        let mut j = i;
+        loop {
+            j = (j + 1) & mask;
+            let key = self.slots[j].0;
+            if key == 0 {
+                break;
+            }
+            let home = self.home(key);
+            // Whether `home` lies cyclically in (i, j]: then the entry stays.
+            let stays = if i <= j { i < home && home <= j } else { i < home || home <= j };
+            if !stays {
+                self.slots[i] = self.slots[j];
+                i = j;
+            }
+        }
+        self.slots[i] = (0, (0, 0));
+    }
+
+    fn grow(&mut self) {
+        let bigger = vec![(0, (0, 0)); self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, bigger);
+        self.shift -= 1;
+        for (h, chain) in old.into_iter().filter(|s| s.0 != 0) {
+            let i = self.slot(h);
+            self.slots[i] = (h, chain);
+        }
+    }
+
+    /// Every key and its chain, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, Chain)> + '_ {
+        self.slots.iter().copied().filter(|s| s.0 != 0)
+    }
+
+    /// Reads the home slot of `h` ahead of a lookup (see [`IdTable::touch`]).
+    pub fn touch(&self, h: u64) -> u64 {
+        self.slots[self.home(h)].0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +311,46 @@ mod tests {
         }
         assert_eq!(table.get(Ty::Identity, [9_999, 9_999 * 31], &keys), Some(9_999));
         assert_eq!(table.get(Ty::Note, [9_999, 9_999 * 31], &keys), None);
+    }
+
+    proptest::proptest! {
+        /// Inserting, updating and removing keys answers as a map would, through growth
+        /// and removals in the middle of probe runs (keys from a small range collide often
+        /// in a small table).
+        #[test]
+        fn the_key_table_answers_as_a_map_would(
+            ops in proptest::collection::vec((0u8..3, 1u64..200, proptest::prelude::any::<u32>()), 0..600),
+        ) {
+            let mut table = KeyTable::with_capacity(0);
+            let mut map: HashMap<u64, Chain> = HashMap::new();
+            for (op, h, v) in ops {
+                match op {
+                    0 => {
+                        let e = table.entry(h, u32::MAX);
+                        let m = map.entry(h).or_insert((u32::MAX, 0));
+                        proptest::prop_assert_eq!(*e, *m);
+                        *e = (v, e.1 + 1);
+                        *m = (v, m.1 + 1);
+                    }
+                    1 => {
+                        table.set(h, (v, 7));
+                        map.insert(h, (v, 7));
+                    }
+                    _ => {
+                        table.remove(h);
+                        map.remove(&h);
+                    }
+                }
+                proptest::prop_assert_eq!(table.len(), map.len());
+            }
+            for h in 0..200 {
+                proptest::prop_assert_eq!(table.get(h), map.get(&h).copied());
+            }
+            let mut all: Vec<(u64, Chain)> = table.iter().collect();
+            all.sort_unstable();
+            let mut want: Vec<(u64, Chain)> = map.into_iter().collect();
+            want.sort_unstable();
+            proptest::prop_assert_eq!(all, want);
+        }
     }
 }

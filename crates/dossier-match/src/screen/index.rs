@@ -18,7 +18,7 @@ use serde::Deserialize;
 use smallvec::SmallVec;
 
 use super::Access;
-use super::ids::{IdTable, Keyed};
+use super::ids::{IdTable, KeyTable, Keyed};
 use crate::normalize::{account, email, ip, name, phone};
 use crate::resume::{self, Signature};
 use crate::wallet;
@@ -277,10 +277,10 @@ pub struct Index {
     /// Relationship UUID → relationship, and each relationship's UUID.
     rel_ids: IdTable,
     rel_uuids: RelUuids,
-    /// Key hash → first node of its chain.
-    keys: HashMap<u64, (u32, u32), Fast>,
-    /// Name key hash → first identity of its chain.
-    names: HashMap<u64, (u32, u32), Fast>,
+    /// Key hash → first node of its chain, and its length.
+    keys: KeyTable,
+    /// Name key hash → first identity of its chain, and its length.
+    names: KeyTable,
     /// Names of actors and identities.
     pub(crate) texts: Vec<Box<str>>,
     /// Stored CIDR ranges.
@@ -689,8 +689,8 @@ impl Index {
             ids: IdTable::default(),
             rel_ids: IdTable::default(),
             rel_uuids: RelUuids::default(),
-            keys: HashMap::with_hasher(Fast::default()),
-            names: HashMap::with_hasher(Fast::default()),
+            keys: KeyTable::default(),
+            names: KeyTable::default(),
             texts: Vec::new(),
             ranges: Vec::new(),
             sigs: Vec::new(),
@@ -725,7 +725,9 @@ impl Index {
             self.rel_ids = IdTable::with_capacity(half);
         }
         self.rel_uuids.0.reserve(half);
-        self.keys.reserve(expected * 3 / 8);
+        if self.keys.len() == 0 {
+            self.keys = KeyTable::with_capacity(expected * 3 / 8);
+        }
     }
 
     /// The name of an actor or identity ("" for other nodes).
@@ -831,6 +833,12 @@ impl Index {
                         touched ^= self.rel_ids.touch(Ty::Relationship, split(p.uuid))
                             ^ self.ids.touch(src.0, split(src.1))
                             ^ self.ids.touch(dst.0, split(dst.1));
+                    }
+                    Body::Identifier { keys, .. } => {
+                        touched ^= self.ids.touch(p.ty, split(p.uuid));
+                        for k in keys {
+                            touched ^= self.keys.touch(k.hash);
+                        }
                     }
                     _ => touched ^= self.ids.touch(p.ty, split(p.uuid)),
                 }
@@ -1020,12 +1028,12 @@ impl Index {
             return;
         }
         let map = if node.ty == Ty::Identity { &mut self.names } else { &mut self.keys };
-        let Some(&(head, len)) = map.get(&h) else { return };
+        let Some((head, len)) = map.get(h) else { return };
         if head == n {
             if next == NONE {
-                map.remove(&h);
+                map.remove(h);
             } else {
-                map.insert(h, (next, len.saturating_sub(1)));
+                map.set(h, (next, len.saturating_sub(1)));
             }
         } else {
             let mut cur = head;
@@ -1033,7 +1041,7 @@ impl Index {
                 let nx = self.nodes[cur as usize].next;
                 if nx == n {
                     self.nodes[cur as usize].next = next;
-                    map.insert(h, (head, len.saturating_sub(1)));
+                    map.set(h, (head, len.saturating_sub(1)));
                     break;
                 }
                 cur = nx;
@@ -1073,7 +1081,7 @@ impl Index {
     pub(crate) fn lookup(&self, kind: KeyKind, canonical: &str, max: usize) -> Option<Vec<u32>> {
         let h = key_hash(kind, canonical);
         let map = if kind == KeyKind::Name { &self.names } else { &self.keys };
-        let Some(&(head, len)) = map.get(&h) else { return Some(Vec::new()) };
+        let Some((head, len)) = map.get(h) else { return Some(Vec::new()) };
         // A chain longer than `max` is not walked: the caller would drop it anyway.
         if len as usize > max {
             return None;
@@ -1151,8 +1159,6 @@ impl Index {
             .map(|n| n.edges.capacity() * std::mem::size_of::<Edge>())
             .sum();
         let texts: usize = self.texts.iter().map(|t| t.len() + 16).sum();
-        // hashbrown: one control byte per bucket, buckets = capacity / 0.875.
-        let map = |cap: usize, entry: usize| cap * (entry + 1) * 8 / 7;
         let approx_bytes = self.nodes.capacity() * std::mem::size_of::<Node>()
             + spilled
             + texts
@@ -1160,8 +1166,8 @@ impl Index {
             + self.ids.bytes()
             + self.rel_ids.bytes()
             + self.rel_uuids.0.capacity() * 16
-            + map(self.keys.capacity(), 16)
-            + map(self.names.capacity(), 16)
+            + self.keys.bytes()
+            + self.names.bytes()
             + self.sigs.capacity() * std::mem::size_of::<[u16; resume::SIGNATURE_LEN]>()
             + self.bands_sorted.capacity() * 8
             + self.band_offsets.capacity() * 4
@@ -1198,8 +1204,8 @@ fn sort_postings(v: &mut [(u32, u32)]) {
 }
 
 /// Adds `n` at the head of the chain of `h`; returns the previous head.
-fn push_chain(map: &mut HashMap<u64, (u32, u32), Fast>, h: u64, n: u32) -> u32 {
-    let e = map.entry(h).or_insert((NONE, 0));
+fn push_chain(map: &mut KeyTable, h: u64, n: u32) -> u32 {
+    let e = map.entry(h, NONE);
     let head = e.0;
     *e = (n, e.1 + 1);
     head
@@ -1610,10 +1616,10 @@ pub mod snapshot {
             }
             for map in [&self.keys, &self.names] {
                 w.len(map.len())?;
-                for (h, (head, len)) in map {
-                    w.u64(*h)?;
-                    w.u32(*head)?;
-                    w.u32(*len)?;
+                for (h, (head, len)) in map.iter() {
+                    w.u64(h)?;
+                    w.u32(head)?;
+                    w.u32(len)?;
                 }
             }
             w.len(self.texts.len())?;
@@ -1729,11 +1735,10 @@ pub mod snapshot {
                 for _ in 0..n {
                     let h = r.u64()?;
                     let v = (r.u32()?, r.u32()?);
-                    if names {
-                        ix.names.insert(h, v)
-                    } else {
-                        ix.keys.insert(h, v)
-                    };
+                    if h == 0 {
+                        return Err(bad("a key hash of 0"));
+                    }
+                    if names { &mut ix.names } else { &mut ix.keys }.set(h, v);
                 }
             }
             let n = r.len(MAX)?;
@@ -1791,7 +1796,7 @@ pub mod snapshot {
                     return Err(bad("a relationship points outside the index"));
                 }
             }
-            if ix.keys.values().chain(ix.names.values()).any(|(h, _)| !node_ok(*h))
+            if ix.keys.iter().chain(ix.names.iter()).any(|(_, (head, _))| !node_ok(head))
                 || ix.bands_sorted.iter().any(|(_, n)| (*n as usize) >= nodes)
                 || ix.ranges.iter().any(|(_, n)| (*n as usize) >= nodes)
             {
