@@ -358,3 +358,50 @@ fn hidden_actors_sharing_a_value_do_not_change_what_it_weighs_for_the_caller() {
         "the caller's evidence must not move"
     );
 }
+
+/// Twelve actors tied to one wallet through twelve personas: equal evidence for each, and
+/// only `max_matches` of them listed. Which ten, in which order, with which persona, must
+/// not depend on the order the objects reached the index (a bulk build reads on several
+/// threads): ties are broken by STIX id.
+#[test]
+fn ties_are_listed_by_id_whatever_order_the_objects_arrived_in() {
+    let amber = access(Tlp::Amber, 1);
+    let wallet = "cryptocurrency-wallet--00000000-0000-5000-8000-000000000900";
+    let mut objects: Vec<(String, String)> = vec![(
+        wallet.to_owned(),
+        json!({"type": "cryptocurrency-wallet", "value": "1KFHE7w8BhaENAswwryaoccDb6qcT6DbYY"}).to_string(),
+    )];
+    for i in 0..12u32 {
+        let actor = format!("threat-actor--00000000-0000-4000-8000-{:012}", 500 + i);
+        let persona = format!("identity--00000000-0000-4000-8000-{:012}", 600 + i);
+        objects.push((actor.clone(), json!({"type": "threat-actor", "name": format!("team {i}")}).to_string()));
+        objects.push((
+            persona.clone(),
+            json!({"type": "identity", "name": format!("Persona {i}"), "identity_class": "individual"}).to_string(),
+        ));
+        objects.push(rel(700 + 2 * i, &persona, &actor));
+        objects.push(rel(701 + 2 * i, &persona, wallet));
+    }
+    let build = |objects: &[(String, String)]| {
+        let mut ix = Index::new();
+        for (id, j) in objects {
+            ix.upsert(id, j, amber.clone());
+        }
+        ix
+    };
+    let screen = |ix: &Index| {
+        let s = run(ix, json!({"ref": "a", "wallets": [{"address": "1KFHE7w8BhaENAswwryaoccDb6qcT6DbYY"}]}), member(1));
+        serde_json::to_value(&s).unwrap()
+    };
+    let forward = screen(&build(&objects));
+    objects.reverse();
+    let backward = screen(&build(&objects));
+    objects.sort_by_key(|(id, _)| id.chars().rev().collect::<String>());
+    let shuffled = screen(&build(&objects));
+    assert_eq!(forward, backward);
+    assert_eq!(forward, shuffled);
+    let actors: Vec<&str> =
+        forward["matches"].as_array().unwrap().iter().map(|m| m["actor"].as_str().unwrap()).collect();
+    let want: Vec<String> = (0..10).map(|i| format!("threat-actor--00000000-0000-4000-8000-{:012}", 500 + i)).collect();
+    assert_eq!(actors, want, "the ten lowest ids, in order");
+}
