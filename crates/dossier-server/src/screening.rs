@@ -275,9 +275,7 @@ impl Screener {
                 }
             }
             applied += fresh.len();
-            for p in fresh {
-                index.apply(p);
-            }
+            index.apply_all(fresh);
             *seq = last;
             self.applied.store(last, std::sync::atomic::Ordering::Release);
         }
