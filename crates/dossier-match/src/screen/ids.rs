@@ -1,9 +1,11 @@
-//! The index's map from object id (type and UUID) to node, for millions of ids.
+//! The index's big hash tables: object id (type and UUID) to node or relationship
+//! ([`IdTable`]), and identifier or name key to its chain of nodes ([`KeyTable`]).
 //!
-//! Building the index is bound by cache misses on this map: every object and both ends of
-//! every relationship look an id up, at random places in a table of tens of megabytes. A
-//! general-purpose map gives no way to load the place of a later lookup ahead of time;
-//! this table does ([`IdTable::touch`]): its slots are plain 8-byte words (a 32-bit tag of
+//! Building the index is bound by cache misses on these: every object and both ends of
+//! every relationship look an id up, and every identifier its key, at random places in
+//! tables of tens of megabytes. A general-purpose map gives no way to load the place of a
+//! later lookup ahead of time; these tables do ([`IdTable::touch`], [`KeyTable::touch`]).
+//! An id table's slots are plain 8-byte words (a 32-bit tag of
 //! the id's hash and the node number plus one; 0 is an empty slot, so a new table is
 //! zeroed memory the system hands out lazily) in one array, probed linearly from a home
 //! slot the hash gives. The node itself holds the id, so a tag that matches is confirmed

@@ -814,10 +814,10 @@ impl Index {
     }
 
     /// Applies prepared objects in order, as [`Index::apply`] one by one would, but faster
-    /// in bulk: applying is bound by cache misses in the id table (a random place per
-    /// object and per relationship end), so the places the next few objects will look up
-    /// are read first, with nothing depending on what is read, and the processor waits for
-    /// those misses together rather than one after another.
+    /// in bulk: applying is bound by cache misses in the id and key tables (a random place
+    /// per object, per relationship end and per identifier key), so the places the next 16
+    /// objects will look up are read first, with nothing depending on what is read, and the
+    /// processor waits for those misses together rather than one after another.
     pub fn apply_all(&mut self, batch: Vec<Prepared>) {
         const AHEAD: usize = 16;
         let mut batch = batch.into_iter();
