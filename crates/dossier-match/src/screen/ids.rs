@@ -27,12 +27,50 @@ pub(crate) trait Keyed {
     fn key(&self, n: u32) -> (Ty, [u64; 2]);
 }
 
-pub(crate) struct IdTable {
-    slots: Vec<u64>,
-    /// 64 − log2(slots.len()): the home slot is the top bits of the hash.
+/// What both tables are made of: a power-of-two array of slots, kept at most half full.
+struct Slots<T> {
+    slots: Vec<T>,
+    /// 64 − log2(slots.len()): the home slot is the top bits of a hash.
     shift: u32,
     len: usize,
     seed: foldhash::fast::RandomState,
+}
+
+impl<T: Copy> Slots<T> {
+    /// Room for `n` entries without growing, every slot `empty`.
+    fn new(n: usize, empty: T) -> Self {
+        let slots = (n.max(8) * 2).next_power_of_two();
+        Self {
+            slots: vec![empty; slots],
+            shift: 64 - slots.trailing_zeros(),
+            len: 0,
+            seed: foldhash::fast::RandomState::default(),
+        }
+    }
+
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    /// Whether one more entry would make the table more than half full.
+    fn must_grow(&self) -> bool {
+        (self.len + 1) * 2 > self.slots.len()
+    }
+
+    /// Doubles the array (all `empty`) and returns the old slots, to be placed again.
+    fn double(&mut self, empty: T) -> Vec<T> {
+        let bigger = vec![empty; self.slots.len() * 2];
+        self.shift -= 1;
+        std::mem::replace(&mut self.slots, bigger)
+    }
+
+    fn bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<T>()
+    }
+}
+
+pub(crate) struct IdTable {
+    t: Slots<u64>,
 }
 
 impl Default for IdTable {
@@ -44,40 +82,34 @@ impl Default for IdTable {
 impl IdTable {
     /// A table that holds `n` ids without growing (at most half full).
     pub fn with_capacity(n: usize) -> Self {
-        let slots = (n.max(8) * 2).next_power_of_two();
-        Self {
-            slots: vec![EMPTY; slots],
-            shift: 64 - slots.trailing_zeros(),
-            len: 0,
-            seed: foldhash::fast::RandomState::default(),
-        }
+        Self { t: Slots::new(n, EMPTY) }
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.t.len
     }
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.slots.capacity() * 8
+        self.t.bytes()
     }
 
     fn hash(&self, ty: Ty, uuid: [u64; 2]) -> u64 {
-        self.seed.hash_one((ty as u8, uuid))
+        self.t.seed.hash_one((ty as u8, uuid))
     }
 
     fn home(&self, h: u64) -> usize {
-        (h >> self.shift) as usize
+        (h >> self.t.shift) as usize
     }
 
     /// The node of (`ty`, `uuid`).
     pub fn get(&self, ty: Ty, uuid: [u64; 2], nodes: &impl Keyed) -> Option<u32> {
         let h = self.hash(ty, uuid);
         let tag = h as u32;
-        let mask = self.slots.len() - 1;
+        let mask = self.t.mask();
         let mut i = self.home(h);
         loop {
-            let s = self.slots[i];
+            let s = self.t.slots[i];
             if s == EMPTY {
                 return None;
             }
@@ -91,28 +123,25 @@ impl IdTable {
 
     /// Records node `n` for (`ty`, `uuid`), which must not be in the table yet.
     pub fn insert(&mut self, ty: Ty, uuid: [u64; 2], n: u32, nodes: &impl Keyed) {
-        if (self.len + 1) * 2 > self.slots.len() {
+        if self.t.must_grow() {
             self.grow(nodes);
         }
         let h = self.hash(ty, uuid);
         self.place(h, n);
-        self.len += 1;
+        self.t.len += 1;
     }
 
     fn place(&mut self, h: u64, n: u32) {
-        let mask = self.slots.len() - 1;
+        let mask = self.t.mask();
         let mut i = self.home(h);
-        while self.slots[i] != EMPTY {
+        while self.t.slots[i] != EMPTY {
             i = (i + 1) & mask;
         }
-        self.slots[i] = (h & 0xffff_ffff) << 32 | (u64::from(n) + 1);
+        self.t.slots[i] = (h & 0xffff_ffff) << 32 | (u64::from(n) + 1);
     }
 
     fn grow(&mut self, nodes: &impl Keyed) {
-        let bigger = vec![EMPTY; self.slots.len() * 2];
-        let old = std::mem::replace(&mut self.slots, bigger);
-        self.shift -= 1;
-        for s in old.into_iter().filter(|s| *s != EMPTY) {
+        for s in self.t.double(EMPTY).into_iter().filter(|s| *s != EMPTY) {
             let n = (s as u32).wrapping_sub(1);
             let (ty, uuid) = nodes.key(n);
             self.place(self.hash(ty, uuid), n);
@@ -123,7 +152,7 @@ impl IdTable {
     /// cache. Touching a few ids in a row, with nothing depending on what is read, lets
     /// the processor wait for all their cache misses at once.
     pub fn touch(&self, ty: Ty, uuid: [u64; 2]) -> u64 {
-        self.slots[self.home(self.hash(ty, uuid))]
+        self.t.slots[self.home(self.hash(ty, uuid))]
     }
 }
 
@@ -136,10 +165,7 @@ pub(crate) type Chain = (u32, u32);
 /// slot. Keys are removed when their chain empties (backward-shift deletion keeps every
 /// probe run unbroken).
 pub(crate) struct KeyTable {
-    slots: Vec<(u64, Chain)>,
-    shift: u32,
-    len: usize,
-    seed: foldhash::fast::RandomState,
+    t: Slots<(u64, Chain)>,
 }
 
 impl Default for KeyTable {
@@ -151,56 +177,50 @@ impl Default for KeyTable {
 impl KeyTable {
     /// A table that holds `n` keys without growing (at most half full).
     pub fn with_capacity(n: usize) -> Self {
-        let slots = (n.max(8) * 2).next_power_of_two();
-        Self {
-            slots: vec![(0, (0, 0)); slots],
-            shift: 64 - slots.trailing_zeros(),
-            len: 0,
-            seed: foldhash::fast::RandomState::default(),
-        }
+        Self { t: Slots::new(n, (0, (0, 0))) }
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.t.len
     }
 
     pub fn bytes(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<(u64, Chain)>()
+        self.t.bytes()
     }
 
     /// The home slot: the key hash hashed again with this process's seed, since key
     /// hashes are fixed and the values behind them chosen by members.
     fn home(&self, h: u64) -> usize {
-        (self.seed.hash_one(h) >> self.shift) as usize
+        (self.t.seed.hash_one(h) >> self.t.shift) as usize
     }
 
     /// The slot holding `h`, or the empty slot where it would go.
     fn slot(&self, h: u64) -> usize {
-        let mask = self.slots.len() - 1;
+        let mask = self.t.mask();
         let mut i = self.home(h);
-        while self.slots[i].0 != 0 && self.slots[i].0 != h {
+        while self.t.slots[i].0 != 0 && self.t.slots[i].0 != h {
             i = (i + 1) & mask;
         }
         i
     }
 
     pub fn get(&self, h: u64) -> Option<Chain> {
-        let s = self.slots[self.slot(h)];
+        let s = self.t.slots[self.slot(h)];
         (s.0 != 0).then_some(s.1)
     }
 
     /// The chain of `h`, created empty (`(none, 0)`) when absent. `h` must not be 0.
     pub fn entry(&mut self, h: u64, none: u32) -> &mut Chain {
         debug_assert!(h != 0, "key hash 0 means no key");
-        if (self.len + 1) * 2 > self.slots.len() {
+        if self.t.must_grow() {
             self.grow();
         }
         let i = self.slot(h);
-        if self.slots[i].0 == 0 {
-            self.slots[i] = (h, (none, 0));
-            self.len += 1;
+        if self.t.slots[i].0 == 0 {
+            self.t.slots[i] = (h, (none, 0));
+            self.t.len += 1;
         }
-        &mut self.slots[i].1
+        &mut self.t.slots[i].1
     }
 
     /// Sets the chain of `h` (inserting it when absent).
@@ -209,17 +229,17 @@ impl KeyTable {
     }
 
     pub fn remove(&mut self, h: u64) {
-        let mask = self.slots.len() - 1;
+        let mask = self.t.mask();
         let mut i = self.slot(h);
-        if self.slots[i].0 == 0 {
+        if self.t.slots[i].0 == 0 {
             return;
         }
-        self.len -= 1;
+        self.t.len -= 1;
         // Pull back any later entry of the run that may sit at or before the hole.
         let mut j = i;
         loop {
             j = (j + 1) & mask;
-            let key = self.slots[j].0;
+            let key = self.t.slots[j].0;
             if key == 0 {
                 break;
             }
@@ -227,31 +247,28 @@ impl KeyTable {
             // Whether `home` lies cyclically in (i, j]: then the entry stays.
             let stays = if i <= j { i < home && home <= j } else { i < home || home <= j };
             if !stays {
-                self.slots[i] = self.slots[j];
+                self.t.slots[i] = self.t.slots[j];
                 i = j;
             }
         }
-        self.slots[i] = (0, (0, 0));
+        self.t.slots[i] = (0, (0, 0));
     }
 
     fn grow(&mut self) {
-        let bigger = vec![(0, (0, 0)); self.slots.len() * 2];
-        let old = std::mem::replace(&mut self.slots, bigger);
-        self.shift -= 1;
-        for (h, chain) in old.into_iter().filter(|s| s.0 != 0) {
+        for (h, chain) in self.t.double((0, (0, 0))).into_iter().filter(|s| s.0 != 0) {
             let i = self.slot(h);
-            self.slots[i] = (h, chain);
+            self.t.slots[i] = (h, chain);
         }
     }
 
     /// Every key and its chain, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, Chain)> + '_ {
-        self.slots.iter().copied().filter(|s| s.0 != 0)
+        self.t.slots.iter().copied().filter(|s| s.0 != 0)
     }
 
     /// Reads the home slot of `h` ahead of a lookup (see [`IdTable::touch`]).
     pub fn touch(&self, h: u64) -> u64 {
-        self.slots[self.home(h)].0
+        self.t.slots[self.home(h)].0
     }
 }
 
@@ -309,7 +326,7 @@ mod tests {
         for i in 0..10_000u64 {
             keys.0.push((Ty::Identity, [i, i.wrapping_mul(31)]));
             table.insert(Ty::Identity, [i, i.wrapping_mul(31)], i as u32, &keys);
-            assert!(table.len() * 2 <= table.slots.len());
+            assert!(table.len() * 2 <= table.t.slots.len());
         }
         assert_eq!(table.get(Ty::Identity, [9_999, 9_999 * 31], &keys), Some(9_999));
         assert_eq!(table.get(Ty::Note, [9_999, 9_999 * 31], &keys), None);
