@@ -405,3 +405,26 @@ fn ties_are_listed_by_id_whatever_order_the_objects_arrived_in() {
     let want: Vec<String> = (0..10).map(|i| format!("threat-actor--00000000-0000-4000-8000-{:012}", 500 + i)).collect();
     assert_eq!(actors, want, "the ten lowest ids, in order");
 }
+
+#[test]
+fn the_census_counts_only_what_the_viewer_may_see() {
+    use screen::graph::Census;
+    let ix = index();
+    let amber_owner = ix.census(&member(1));
+    // The RED email (and its relationship) belongs to org 2; the staff-only wallet is held
+    // where members may not read.
+    assert_eq!(
+        amber_owner,
+        Census { actors: 2, personas: 4, identifiers: 4, notes: 1, sightings: 0, relationships: 11, own: 22 }
+    );
+    let red_owner = ix.census(&member(2));
+    assert_eq!((red_owner.identifiers, red_owner.relationships, red_owner.own), (5, 12, 2));
+    let other = ix.census(&member(3));
+    assert_eq!((other.identifiers, other.relationships, other.own), (4, 11, 0));
+    let analyst = ix.census(&Viewer { org: 9, role: Role::Analyst, isac: true });
+    assert_eq!((analyst.identifiers, analyst.relationships), (6, 12));
+    // Gone objects leave the count.
+    let mut ix = ix;
+    ix.remove(RED_EMAIL);
+    assert_eq!(ix.census(&member(2)).identifiers, 4);
+}

@@ -115,6 +115,9 @@ pub(crate) struct Inner {
     /// Object counts for the dashboard, refreshed at most once a minute (counting millions
     /// of rows takes a fraction of a second).
     pub counts: std::sync::Mutex<Option<(Instant, (u64, u64))>>,
+    /// Each organization's latest TAXII request since the server started (time, status), for
+    /// the dashboard's feed health: "is our TAXII client pulling?".
+    pub taxii_seen: std::sync::Mutex<std::collections::HashMap<dossier_stix::OrgId, (i64, u16)>>,
 }
 
 type AuditReply = tokio::sync::oneshot::Sender<Result<(), String>>;
@@ -202,6 +205,7 @@ impl AppState {
             audit_key,
             sessions: Default::default(),
             counts: Default::default(),
+            taxii_seen: Default::default(),
         })))
     }
 
@@ -374,6 +378,9 @@ async fn authenticate_and_audit(
     let sensitive = path.starts_with("/api/v1/search") || path.starts_with("/api/v1/screen");
     let record = audit_record(&resp, &org, &token.id, &method, path.clone(), params, sensitive);
     let returned = record.returned;
+    if path.starts_with("/taxii2/") {
+        state.0.taxii_seen.lock().unwrap_or_else(|p| p.into_inner()).insert(org.id, (record.at, record.status));
+    }
     if let Err(e) = state.0.audit.write(record).await {
         return e.into_response();
     }

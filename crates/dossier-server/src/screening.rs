@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::sync::{Mutex, RwLock};
 use std::time::Instant;
 
+use dossier_match::screen::graph::Census;
 use dossier_match::screen::index::{INDEXED_TYPES, parse_id};
 use dossier_match::screen::{self, Access, Applicant, Index, IndexStats, Options, Prepared, Screening};
 use dossier_stix::Viewer;
@@ -227,6 +228,11 @@ impl Screener {
 
     pub fn stats(&self) -> IndexStats {
         self.index.read().unwrap_or_else(|p| p.into_inner()).stats()
+    }
+
+    /// What `viewer` may see of the index, by kind (see [`Census`]).
+    pub fn census(&self, viewer: &Viewer) -> Census {
+        self.index.read().unwrap_or_else(|p| p.into_inner()).census(viewer)
     }
 
     /// Whether the index already reflects every committed change (one small query): then a

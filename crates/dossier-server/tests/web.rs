@@ -438,3 +438,32 @@ fn a_recorded_sighting_shows_on_the_persona_page_to_whom_its_tlp_allows() {
     assert!(page.body.contains("Applied again (amber)"));
     assert!(!page.body.contains("Exchange A"), "an anonymous sighting stays anonymous");
 }
+
+#[test]
+fn the_dashboard_counts_only_what_each_organization_may_see() {
+    let w = world();
+    // Wallet B's RED actor, persona, email, wallet and three relationships are counted for
+    // Wallet B and ISAC staff only; store-wide figures (which count them too) are staff-only.
+    for (who, census, own, staff) in [
+        ("Wallet B", "2 actors, 2 personas, 3 identifiers, 6 relationships", 7, false),
+        ("analyst", "2 actors, 2 personas, 3 identifiers, 6 relationships", 0, true),
+        ("Exchange A", "1 actor, 1 persona, 1 identifier, 3 relationships", 6, false),
+        ("Recruiter C", "1 actor, 1 persona, 1 identifier, 3 relationships", 0, false),
+    ] {
+        let b = sign_in(&w.app, who);
+        let page = b.get("/");
+        assert_eq!(page.status, 200, "{who}: {}", page.body);
+        assert!(page.body.contains(&format!("<dd id=\"census\">{census}</dd>")), "{who}: {}", page.body);
+        assert!(page.body.contains(&format!("<dd>{own} of them</dd>")), "{who} own");
+        assert_eq!(page.body.contains("Objects stored"), staff, "{who} store-wide counts");
+        assert_eq!(page.body.contains("Change log position"), staff, "{who} change log position");
+    }
+    // A TAXII request shows as the organization's latest, for that organization only.
+    let r =
+        w.app.request("GET", "/taxii2/", Some("Exchange A"), &[("Accept", "application/taxii+json;version=2.1")], None);
+    assert_eq!(r.status, 200);
+    let page = sign_in(&w.app, "Exchange A").get("/");
+    assert!(page.body.contains("last request") && page.body.contains("(HTTP 200)"), "{}", page.body);
+    let page = sign_in(&w.app, "Recruiter C").get("/");
+    assert!(page.body.contains("no request since the server started"));
+}

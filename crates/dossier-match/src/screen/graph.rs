@@ -5,7 +5,23 @@
 use dossier_stix::Viewer;
 use serde::Serialize;
 
-use super::index::{Index, NOTE_REF, TWIN, Ty, parse_id};
+use super::index::{INDIVIDUAL, IS_TWIN, Index, NOTE_REF, TWIN, Ty, parse_id};
+
+/// How much of the index one viewer may see. The index's own sizes ([`Index::stats`]) count
+/// every member's objects, RED ones included, so a page shown to a member uses these.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Census {
+    pub actors: usize,
+    /// Identities of individuals (personas, stolen identities).
+    pub personas: usize,
+    /// Emails, phones, wallets, accounts, URLs, IPs, files.
+    pub identifiers: usize,
+    pub notes: usize,
+    pub sightings: usize,
+    pub relationships: usize,
+    /// Of the objects above, those the viewer's own organization submitted.
+    pub own: usize,
+}
 
 /// A node of the picture.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -50,6 +66,42 @@ impl Default for Walk {
 }
 
 impl Index {
+    /// Counts the live objects `viewer` may see, by kind (the policy is decided once per
+    /// distinct access fact, then each node is one table read).
+    pub fn census(&self, viewer: &Viewer) -> Census {
+        let seen: Vec<(bool, bool)> = (0..self.access.len())
+            .map(|a| (self.visible_to(a as u32, viewer), self.access[a].owner == viewer.org))
+            .collect();
+        let mut c = Census::default();
+        for n in &self.nodes {
+            if !n.alive() || n.flags & IS_TWIN != 0 {
+                continue;
+            }
+            let (visible, own) = seen[n.access as usize];
+            if !visible {
+                continue;
+            }
+            let slot = match n.ty {
+                Ty::ThreatActor => &mut c.actors,
+                Ty::Identity if n.flags & INDIVIDUAL != 0 => &mut c.personas,
+                Ty::Identity => continue,
+                Ty::Note => &mut c.notes,
+                Ty::Sighting => &mut c.sightings,
+                Ty::Relationship => continue,
+                _ => &mut c.identifiers,
+            };
+            *slot += 1;
+            c.own += usize::from(own);
+        }
+        for r in &self.rels {
+            if r.alive && seen[r.access as usize].0 {
+                c.relationships += 1;
+                c.own += usize::from(seen[r.access as usize].1);
+            }
+        }
+        c
+    }
+
     /// Breadth-first from `start` over live relationships the viewer may see, to objects the
     /// viewer may see. `None` when `start` is unknown, gone or hidden from the viewer.
     pub fn neighbourhood(&self, start: &str, viewer: &Viewer, walk: Walk) -> Option<Neighbourhood> {

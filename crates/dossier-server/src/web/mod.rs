@@ -477,6 +477,11 @@ fn env() -> &'static Environment<'static> {
         env.add_filter("ts", |micros: i64| {
             dossier_stix::Timestamp::from_unix_micros(micros).as_str()[..16].replace('T', " ")
         });
+        // "1 actor", "2 actors" (every noun the pages count takes a plain s).
+        env.add_filter(
+            "count",
+            |n: u64, noun: String| if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") },
+        );
         env.add_filter("pct", |v: f64| format!("{:.0}%", v * 100.0));
         env.add_filter("stixtype", |s: String| s.split("--").next().unwrap_or_default().to_owned());
         env

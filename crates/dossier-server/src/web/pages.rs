@@ -126,20 +126,30 @@ pub async fn dashboard(State(state): State<AppState>, Extension(web): Extension<
                     ScreenRow { at, channel, decision, hits, restricted }
                 })
                 .collect();
-            let cached = *shared.counts.lock().unwrap_or_else(|p| p.into_inner());
-            let counts = match cached {
-                Some((at, c)) if at.elapsed() < std::time::Duration::from_secs(60) => c,
-                _ => {
-                    let c = store.counts()?;
-                    *shared.counts.lock().unwrap_or_else(|p| p.into_inner()) = Some((std::time::Instant::now(), c));
-                    c
-                }
+            // Store-wide figures count every member's objects, RED ones included: for ISAC
+            // staff only. Members get the census of what they may see.
+            let counts = if viewer.is_isac_staff() {
+                let cached = *shared.counts.lock().unwrap_or_else(|p| p.into_inner());
+                Some(match cached {
+                    Some((at, c)) if at.elapsed() < std::time::Duration::from_secs(60) => c,
+                    _ => {
+                        let c = store.counts()?;
+                        *shared.counts.lock().unwrap_or_else(|p| p.into_inner()) = Some((std::time::Instant::now(), c));
+                        c
+                    }
+                })
+            } else {
+                None
             };
+            shared.screener.catch_up(store).map_err(|e| crate::ApiError::internal("screening index", e))?;
             Ok((recent, screens, counts, last))
         })
         .await?;
     let report = inner.screener.report().clone();
-    let stats = inner.screener.stats();
+    let census = inner.screener.census(&viewer);
+    let stats = viewer.is_isac_staff().then(|| inner.screener.stats());
+    let taxii = inner.taxii_seen.lock().unwrap_or_else(|p| p.into_inner()).get(&org).copied();
+    let newest = recent.first().map(|s| s.date_added);
     let recent: Vec<(Link, &Shown)> = recent.iter().map(|s| (link(s), s)).collect();
     let recent: Vec<Value> = recent
         .iter()
@@ -150,10 +160,10 @@ pub async fn dashboard(State(state): State<AppState>, Extension(web): Extension<
         ..context! {
             recent => recent,
             screens => screens,
-            versions => counts.0,
-            objects => counts.1,
-            last_change => last,
-            index => stats,
+            census => census,
+            newest => newest,
+            taxii => taxii.map(|(at, status)| json!({"at": at, "status": status})),
+            global => counts.map(|(versions, objects)| json!({"versions": versions, "objects": objects, "last_change": last, "index": stats})),
             built_from_snapshot => report.from_snapshot,
             build_seconds => format!("{:.1}", report.seconds),
             api_root => state.0.config.api_root,
