@@ -18,6 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
+from axe_core_python.selenium import Axe
 
 ARGS = json.loads(sys.argv[1])
 BASE = ARGS["base"]
@@ -46,15 +47,34 @@ WAIT = WebDriverWait(D, 20)
 STEP = [0]
 
 
+AXE = Axe()
+# WCAG 2.1 A and AA, and axe's best practices (landmarks, headings, …).
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+
+
+def accessible(name):
+    """Runs axe-core on the page as it is shown and fails on any violation, naming the rule
+    and the elements."""
+    result = AXE.run(D, options={"runOnly": {"type": "tag", "values": AXE_TAGS}})
+    problems = [
+        f"{v['impact']} {v['id']} ({v['help']}): " + ", ".join(str(n["target"]) for n in v["nodes"][:4])
+        for v in result["violations"]
+    ]
+    check(not problems, f"{name} passes axe-core {result.get('testEngine', {}).get('version', '')} "
+                        f"({len(result['passes'])} rules): {problems}")
+
+
 def shot(name):
     STEP[0] += 1
     path = os.path.join(SHOTS, f"{STEP[0]:02d}-{name}.png")
     D.save_screenshot(path)
+    accessible(name)
 
 
 def check(cond, what):
     if not cond:
-        shot("FAILED-" + what.replace(" ", "-")[:40])
+        STEP[0] += 1
+        D.save_screenshot(os.path.join(SHOTS, f"{STEP[0]:02d}-FAILED-" + what.replace(" ", "-")[:40] + ".png"))
         raise AssertionError(what + " (at " + D.current_url + ")")
     print("ok -", what)
 
@@ -106,6 +126,7 @@ try:
     shot("sign-in")
     sign_in_token(ARGS["member_token"])
     check("Dashboard" in css("main h1").text, "a member lands on the dashboard")
+    check("Whole store" not in D.page_source, "a member gets no store-wide counts")
     check("Recent intelligence" in D.page_source, "dashboard shows recent intelligence")
     shot("dashboard")
 
@@ -135,6 +156,26 @@ try:
     webdriver.ActionChains(D).move_to_element_with_offset(graph, 10, 10).click_and_hold().move_by_offset(60, 30).release().perform()
     css("[data-zoom='1.25']").click()
     check(D.current_url == actor_url, "dragging the graph does not navigate")
+    # Keyboard: focus the graph, pan with an arrow and zoom with +; then Tab to the first
+    # node (the actor itself) and on to a persona, and open it with Enter.
+    view = lambda: css("#graph svg > g").get_attribute("transform")
+    before = view()
+    graph.send_keys(Keys.ARROW_RIGHT)
+    graph.send_keys("+")
+    check(view() != before, "arrow keys and + move and zoom the graph")
+    check(len(D.find_elements(By.CSS_SELECTOR, "#graph a.shared")) >= 1, "identifiers shared by several personas are marked")
+    graph.send_keys(Keys.TAB)
+    check(D.switch_to.active_element.get_attribute("data-id") == actor_url.rsplit("/", 1)[1], "Tab reaches the actor's own node first")
+    D.switch_to.active_element.send_keys(Keys.TAB)
+    focused = D.switch_to.active_element
+    check((focused.get_attribute("class") or "").find("n-identity") >= 0, "then a persona")
+    check(len(D.find_elements(By.CSS_SELECTOR, "#graph a.hl")) >= 2, "a focused node lights its neighbours")
+    target = focused.get_attribute("data-id")
+    focused.send_keys(Keys.ENTER)
+    WAIT.until(EC.url_contains("/objects/" + target))
+    check(True, "Enter opens the focused node")
+    go(actor_url.replace(BASE, ""))
+    WAIT.until(lambda d: d.find_element(By.ID, "graph").get_attribute("data-ready") == "true")
     persona = D.find_elements(By.CSS_SELECTOR, "#graph a.n-identity")[0]
     D.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true}))", persona)
     WAIT.until(EC.url_contains("/objects/identity--"))
@@ -225,6 +266,10 @@ try:
     shot("red-hidden-search")
     go("/actors/" + ARGS["red_actor_id"])
     check("Not found" in css("main h1").text, "RED actor page is not found for another member")
+    shot("red-not-found")
+    go("/no/such/page")
+    check("Not found" in css("main h1").text, "an unknown path gets the web's own 404 page")
+    shot("unknown-path")
     go("/actors")
     check(ARGS["red_actor_name"] not in D.page_source, "RED actor not in the actor list")
     go("/")
@@ -244,6 +289,8 @@ try:
     css("#password").send_keys(ARGS["password"])
     css("#password").send_keys(Keys.ENTER)
     WAIT.until(EC.presence_of_element_located((By.CSS_SELECTOR, "header.top")))
+    check("Whole store" in D.page_source, "ISAC staff see the store-wide figures on the dashboard")
+    shot("analyst-dashboard")
     D.find_element(By.LINK_TEXT, "Admin").click()
     WAIT.until(EC.url_contains("/admin"))
     css("#t-label").send_keys("e2e token")

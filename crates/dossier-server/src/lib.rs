@@ -309,7 +309,14 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/openapi.json", axum::routing::get(openapi))
         .merge(authed)
         .merge(web::router(state.clone()))
-        .fallback(|| async { ApiError::not_found("this resource") })
+        .fallback(|uri: axum::http::Uri| async move {
+            let p = uri.path();
+            if p.starts_with("/taxii2") || p.starts_with("/api/") {
+                ApiError::not_found("this resource").into_response()
+            } else {
+                web::page_not_found()
+            }
+        })
         .with_state(state)
 }
 

@@ -397,6 +397,14 @@ fn every_page_renders() {
     }
     assert_eq!(b.get("/static/nope.js").status, 404);
     assert_eq!(b.get("/search?since=yesterday&q=x").status, 400);
+    // A path that is nothing: the web's own 404 page (with its security headers), while
+    // TAXII and the API keep answering in their own media types.
+    let r = b.get("/no/such/page");
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("<h1>Not found</h1>") && r.header("content-security-policy").is_some(), "{}", r.body);
+    let r = b.get("/api/v1/nothing");
+    assert_eq!(r.status, 404);
+    assert!(!r.body.contains("<html"), "{}", r.body);
 }
 
 fn urlencode(s: &str) -> String {

@@ -514,7 +514,19 @@ pub(crate) fn urlencode(s: &str) -> String {
 async fn headers_layer(req: Request, next: Next) -> Response {
     let is_asset = req.uri().path().starts_with("/static/");
     let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
+    secure_headers(resp.headers_mut(), is_asset);
+    resp
+}
+
+/// The page a browser gets for a path that is nothing (outside TAXII and the API, which
+/// answer in their own media types): the web interface's 404, with its headers.
+pub(crate) fn page_not_found() -> Response {
+    let mut resp = WebError::not_found().into_response();
+    secure_headers(resp.headers_mut(), false);
+    resp
+}
+
+fn secure_headers(h: &mut HeaderMap, is_asset: bool) {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -527,7 +539,6 @@ async fn headers_layer(req: Request, next: Next) -> Response {
     if !is_asset {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    resp
 }
 
 const ASSETS: &[(&str, &str, &str)] = &[

@@ -53,37 +53,74 @@ document.querySelectorAll("input[type=file][data-into]").forEach((input) => {
       n.vx *= 0.5; n.vy *= 0.5;
     });
   }
+  // Which parties (personas, actors) each node touches: an identifier held by two or more
+  // is what links them, so it is drawn larger and always labelled.
+  const isParty = (n) => n.type === "threat-actor" || n.type === "identity";
+  const neighbours = nodes.map(() => []);
+  edges.forEach(([a, b], k) => { neighbours[a].push([b, k]); neighbours[b].push([a, k]); });
+  nodes.forEach((n) => {
+    n.parties = neighbours[n.i].filter(([o]) => isParty(nodes[o])).length;
+    n.shared = !isParty(n) && n.parties >= 2;
+  });
   const NS = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(NS, "svg");
   const view = document.createElementNS(NS, "g");
   svg.appendChild(view);
-  edges.forEach(([a, b]) => {
+  const lines = edges.map(([a, b]) => {
     const l = document.createElementNS(NS, "line");
     l.setAttribute("class", "edge");
     l.setAttribute("x1", nodes[a].x); l.setAttribute("y1", nodes[a].y);
     l.setAttribute("x2", nodes[b].x); l.setAttribute("y2", nodes[b].y);
     view.appendChild(l);
+    return l;
   });
-  nodes.forEach((n) => {
-    const kind = n.type === "threat-actor" || n.type === "identity" ? n.type : "other";
+  const links = [];
+  // Parties last, so that they are drawn over identifiers and come first in Tab order
+  // after the start.
+  const order = nodes.slice().sort((p, q) => (p.depth === 0 ? -1 : q.depth === 0 ? 1 : isParty(q) - isParty(p)));
+  order.forEach((n) => {
+    const kind = isParty(n) ? n.type : "other";
     const link = document.createElementNS(NS, "a");
     link.setAttribute("href", n.href);
-    link.setAttribute("class", "node n-" + kind + (n.depth === 0 ? " start" : ""));
+    link.setAttribute("class", "node n-" + kind + (n.depth === 0 ? " start" : "") + (n.shared ? " shared" : "") + (!isParty(n) && !n.shared && n.depth !== 0 ? " minor" : ""));
     link.setAttribute("data-id", n.id);
+    const what = isParty(n) ? (n.type === "identity" ? "persona" : "actor") : (n.shared ? "identifier shared by " + n.parties : n.type);
+    link.setAttribute("aria-label", what + ": " + n.label + ", TLP:" + String(n.tlp).toUpperCase());
     const title = document.createElementNS(NS, "title");
-    title.textContent = n.type + ": " + n.label + " (TLP:" + String(n.tlp).toUpperCase() + ")";
+    title.textContent = n.type + ": " + n.label + " (TLP:" + String(n.tlp).toUpperCase() + ")" + (n.shared ? ", shared by " + n.parties : "");
     const c = document.createElementNS(NS, "circle");
-    c.setAttribute("cx", n.x); c.setAttribute("cy", n.y);
-    c.setAttribute("r", kind === "threat-actor" ? 13 : kind === "identity" ? 10 : 6);
+    const r = kind === "threat-actor" ? 13 : kind === "identity" ? 10 : n.shared ? 8 : 6;
+    // The radius is also a CSS variable: the stylesheet keeps nodes the same size on screen
+    // at any zoom (the attribute is the fallback).
+    link.style.setProperty("--r", r + "px");
+    c.setAttribute("cx", n.x); c.setAttribute("cy", n.y); c.setAttribute("r", r);
     const text = document.createElementNS(NS, "text");
-    text.setAttribute("x", n.x + 12); text.setAttribute("y", n.y + 4);
+    text.setAttribute("x", n.x); text.setAttribute("y", n.y);
     const label = String(n.label || "");
-    text.textContent = label.length > 28 ? label.slice(0, 27) + "…" : label;
+    text.textContent = label.length > 32 ? label.slice(0, 31) + "…" : label;
     link.append(title, c, text);
     view.appendChild(link);
+    links[n.i] = link;
   });
   host.appendChild(svg);
-  // Pan and zoom.
+  // Pointing at (or tabbing to) a node lights it, its neighbours and the lines between.
+  const light = (i) => {
+    svg.classList.add("dim");
+    links[i].classList.add("hl");
+    neighbours[i].forEach(([o, k]) => { links[o].classList.add("hl"); lines[k].classList.add("hl"); });
+  };
+  const unlight = () => {
+    svg.classList.remove("dim");
+    view.querySelectorAll(".hl").forEach((el) => el.classList.remove("hl"));
+  };
+  links.forEach((link, i) => {
+    link.addEventListener("pointerenter", () => light(i));
+    link.addEventListener("pointerleave", unlight);
+    link.addEventListener("focus", () => light(i));
+    link.addEventListener("blur", unlight);
+  });
+  // Pan and zoom. Labels keep their size on screen whatever the zoom; identifiers that link
+  // nobody else are labelled only when zoomed in, pointed at, or when asked for.
   let scale = 1, tx = 0, ty = 0;
   const fit = () => {
     const xs = nodes.map((n) => n.x), ys = nodes.map((n) => n.y);
@@ -92,10 +129,21 @@ document.querySelectorAll("input[type=file][data-into]").forEach((input) => {
     scale = Math.min(2, Math.min(w / (maxX - minX), h / (maxY - minY)));
     tx = w / 2 - ((minX + maxX) / 2) * scale; ty = h / 2 - ((minY + maxY) / 2) * scale;
   };
-  const apply = () => view.setAttribute("transform", `translate(${tx},${ty}) scale(${scale})`);
+  const apply = () => {
+    view.setAttribute("transform", `translate(${tx},${ty}) scale(${scale})`);
+    svg.style.setProperty("--k", String(1 / scale));
+    host.classList.toggle("far", scale < 0.9);
+  };
   fit(); apply();
+  const allLabels = document.getElementById("graph-labels");
+  if (allLabels) {
+    allLabels.addEventListener("change", () => host.classList.toggle("all-labels", allLabels.checked));
+  }
   let drag = null, moved = false;
-  host.addEventListener("pointerdown", (e) => { drag = { x: e.clientX, y: e.clientY, tx, ty }; moved = false; });
+  host.addEventListener("pointerdown", (e) => {
+    drag = { x: e.clientX, y: e.clientY, tx, ty }; moved = false;
+    if (!e.target.closest("a")) host.focus({ preventScroll: true });
+  });
   host.addEventListener("pointermove", (e) => {
     if (!drag) return;
     const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
@@ -111,11 +159,26 @@ document.querySelectorAll("input[type=file][data-into]").forEach((input) => {
     cx = cx === undefined ? w : cx; cy = cy === undefined ? h : cy;
     tx = cx - (cx - tx) * k; ty = cy - (cy - ty) * k; scale *= k; apply();
   };
+  // The wheel zooms once the graph has been clicked or focused (or with Ctrl held), so
+  // that scrolling the page past it is not captured.
   host.addEventListener("wheel", (e) => {
+    if (!e.ctrlKey && !host.contains(document.activeElement)) return;
     e.preventDefault();
     const r = host.getBoundingClientRect();
     zoom(e.deltaY < 0 ? 1.15 : 1 / 1.15, e.clientX - r.left, e.clientY - r.top);
   }, { passive: false });
+  // Keyboard: arrows pan, + and - zoom, 0 fits (on the graph or any of its nodes).
+  host.addEventListener("keydown", (e) => {
+    if (e.altKey || e.ctrlKey || e.metaKey) return;
+    const step = 60;
+    const moves = { ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
+    if (moves[e.key]) { tx += moves[e.key][0]; ty += moves[e.key][1]; apply(); }
+    else if (e.key === "+" || e.key === "=") { zoom(1.25); }
+    else if (e.key === "-" || e.key === "_") { zoom(0.8); }
+    else if (e.key === "0") { fit(); apply(); }
+    else { return; }
+    e.preventDefault();
+  });
   document.querySelectorAll("[data-zoom]").forEach((b) => b.addEventListener("click", () => {
     const k = Number(b.dataset.zoom);
     if (k === 0) { fit(); apply(); } else { zoom(k); }
