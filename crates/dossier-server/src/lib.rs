@@ -17,7 +17,7 @@ pub mod screening;
 mod taxii;
 mod web;
 
-pub use web::{MIN_PASSWORD, hash_password};
+pub use web::{MAX_PASSWORD, MIN_PASSWORD, hash_password};
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -475,3 +475,130 @@ fn the_dashboard_counts_only_what_each_organization_may_see() {
     let page = sign_in(&w.app, "Recruiter C").get("/");
     assert!(page.body.contains("no request since the server started"));
 }
+
+/// Signs in with a user name and password; `None` when refused.
+fn sign_in_user<'a>(app: &'a App, user: &str, password: &str) -> Option<Browser<'a>> {
+    let body = format!("user={}&password={}&next=%2Faccount", urlencode(user), urlencode(password));
+    let r = app.request(
+        "POST",
+        "/login",
+        None,
+        &[("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "text/html")],
+        Some(&body),
+    );
+    if r.status != 303 {
+        assert_eq!(r.status, 401, "{}", r.body);
+        return None;
+    }
+    let cookie = r.header("set-cookie").expect("a session cookie").split(';').next().unwrap().to_owned();
+    let mut b = Browser { app, cookie, csrf: String::new() };
+    let page = b.get("/account");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let at = page.body.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
+    b.csrf = page.body[at..at + 48].to_owned();
+    Some(b)
+}
+
+#[test]
+fn a_user_changes_their_password_and_their_other_sessions_end() {
+    use dossier_store::Directory;
+    let w = world();
+    let app = &w.app;
+    let first = "correct horse battery";
+    let hash = dossier_server::hash_password(first).unwrap();
+    app.store.add_user(app.orgs["Exchange A"].id, "alice", dossier_stix::Role::Member, &hash).unwrap();
+    let b1 = sign_in_user(app, "alice", first).expect("alice signs in");
+    let b2 = sign_in_user(app, "alice", first).expect("a second session");
+    assert!(b1.get("/account").body.contains("alice"));
+    let change = |b: &Browser, current: &str, new: &str, confirm: &str| {
+        b.post(
+            "/account/password",
+            &format!(
+                "csrf={}&current={}&new={}&confirm={}",
+                b.csrf,
+                urlencode(current),
+                urlencode(new),
+                urlencode(confirm)
+            ),
+        )
+    };
+    let next = "staple paper clip tower";
+    // Each problem is named beside its field, and nothing changes.
+    let r = change(&b1, "wrong password here", next, next);
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("id=\"err-current\"") && r.body.contains("is not your current password"), "{}", r.body);
+    let r = change(&b1, first, "short", "short");
+    assert!(r.status == 422 && r.body.contains("id=\"err-new\"") && r.body.contains("at least 12 characters"));
+    let r = change(&b1, first, next, "staple paper clip towel");
+    assert!(r.status == 422 && r.body.contains("id=\"err-confirm\""));
+    let r = change(&b1, first, first, first);
+    assert!(r.status == 422 && r.body.contains("the same as the current password"));
+    let r = change(&b1, first, &"x".repeat(1025), &"x".repeat(1025));
+    assert!(r.status == 422 && r.body.contains("at most 1024 bytes"));
+    assert_eq!(b2.get("/").status, 200, "refused changes end no session");
+    let b3 = sign_in_user(app, "alice", first).expect("the password is unchanged");
+    // The change: this session stays, the two others end.
+    let r = change(&b1, first, next, next);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Password changed; your 2 other sessions were signed out."), "{}", r.body);
+    assert_eq!(b1.get("/").status, 200);
+    assert_eq!(b2.get("/").status, 303);
+    assert_eq!(b3.get("/").status, 303);
+    assert!(sign_in_user(app, "alice", first).is_none(), "the old password is refused");
+    assert!(sign_in_user(app, "alice", next).is_some(), "the new one works");
+    // A token session has no password to change.
+    let t = sign_in(app, "Exchange A");
+    let r = t.post("/account/password", &format!("csrf={}&current=a&new=b&confirm=b", t.csrf));
+    assert_eq!(r.status, 400);
+    assert!(t.get("/account").body.contains("opened with an API token"));
+}
+
+#[test]
+fn an_admin_resets_a_password_and_disables_and_enables_a_user() {
+    use dossier_store::Directory;
+    let mut w = world();
+    let isac = w.app.orgs["analyst"].id;
+    let secret = w.app.store.create_token(isac, dossier_stix::Role::Admin, None, None).unwrap().secret;
+    w.app.tokens.insert("admin", secret);
+    let app = &w.app;
+    let hash = dossier_server::hash_password("correct horse battery").unwrap();
+    let bob = app.store.add_user(app.orgs["Wallet B"].id, "bob", dossier_stix::Role::Member, &hash).unwrap();
+    let session = sign_in_user(app, "bob", "correct horse battery").unwrap();
+    let reset = |b: &Browser, password: &str| {
+        b.post(
+            &format!("/admin/users/{}/password", bob.id),
+            &format!("csrf={}&password={}", b.csrf, urlencode(password)),
+        )
+    };
+    // Analysts read the admin page; only admins change users.
+    let analyst = sign_in(app, "analyst");
+    assert_eq!(reset(&analyst, "a brand new password").status, 403);
+    let member = sign_in(app, "Wallet B");
+    let r = member.post(&format!("/admin/users/{}/disable", bob.id), &format!("csrf={}", member.csrf));
+    assert!(r.status == 403 && r.body.contains("administration is for ISAC"), "{}", r.body);
+    let admin = sign_in(app, "admin");
+    let r = reset(&admin, "too short");
+    assert!(r.status == 422 && r.body.contains("at least 12 characters"), "{}", r.body);
+    assert_eq!(session.get("/").status, 200, "a refused reset ends nothing");
+    let r = reset(&admin, "a brand new password");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Password of bob reset; 1 of their sessions signed out."), "{}", r.body);
+    assert_eq!(session.get("/").status, 303, "bob's session ended");
+    assert!(sign_in_user(app, "bob", "correct horse battery").is_none());
+    let again = sign_in_user(app, "bob", "a brand new password").expect("the new password works");
+    // Disable ends the session at its next request; enable lets bob back in.
+    let r = admin.post(&format!("/admin/users/{}/disable", bob.id), &format!("csrf={}", admin.csrf));
+    assert_eq!(r.status, 303);
+    assert_eq!(again.get("/").status, 303);
+    assert!(sign_in_user(app, "bob", "a brand new password").is_none());
+    assert!(admin.get("/admin").body.contains(&format!("/admin/users/{}/enable", bob.id)));
+    let r = admin.post(&format!("/admin/users/{}/enable", bob.id), &format!("csrf={}", admin.csrf));
+    assert_eq!(r.status, 303);
+    assert!(sign_in_user(app, "bob", "a brand new password").is_some());
+    assert_eq!(
+        admin
+            .post("/admin/users/usr_nobody/password", &format!("csrf={}&password=a+brand+new+password", admin.csrf))
+            .status,
+        404
+    );
+}

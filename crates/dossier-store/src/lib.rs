@@ -574,6 +574,10 @@ pub trait Directory: Send + Sync {
     /// By user id or (case-insensitive) name, disabled or not.
     fn user(&self, key: &str) -> Result<Option<User>, StoreError>;
     fn disable_user(&self, id: &str) -> Result<(), StoreError>;
+    /// Lets a disabled user sign in again.
+    fn enable_user(&self, id: &str) -> Result<(), StoreError>;
+    /// Replaces a user's password; `password_hash` is a PHC string made by the caller.
+    fn set_password(&self, id: &str, password_hash: &str) -> Result<(), StoreError>;
 
     fn add_collection(
         &self,

@@ -1264,6 +1264,23 @@ const COLLECTION_COLUMNS: &str = "id, uuid, alias, title, description, default_t
 const TOKEN_COLUMNS: &str = "id, org, role, label, created, expires, revoked";
 const USER_COLUMNS: &str = "id, name, org, role, password, created, disabled";
 
+impl SqliteStore {
+    /// Runs one `UPDATE users … WHERE id = ?1 …`; an unknown id is an error (a user already
+    /// in the wanted state is not).
+    fn update_user(&self, id: &str, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let n = conn.execute(sql, args)?;
+        if n == 0 {
+            let exists: bool =
+                conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)", [id], |r| r.get(0))?;
+            if !exists {
+                return Err(StoreError::NotFound(format!("user {id}")));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get(3)?;
     Ok(User {
@@ -1427,17 +1444,18 @@ impl Directory for SqliteStore {
     }
 
     fn disable_user(&self, id: &str) -> Result<(), StoreError> {
-        let conn = self.lock();
-        let n = conn
-            .execute("UPDATE users SET disabled = ?2 WHERE id = ?1 AND disabled IS NULL", params![id, now_micros()])?;
-        if n == 0 {
-            let exists: bool =
-                conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)", [id], |r| r.get(0))?;
-            if !exists {
-                return Err(StoreError::NotFound(format!("user {id}")));
-            }
+        self.update_user(id, "UPDATE users SET disabled = ?2 WHERE id = ?1 AND disabled IS NULL", &[&id, &now_micros()])
+    }
+
+    fn enable_user(&self, id: &str) -> Result<(), StoreError> {
+        self.update_user(id, "UPDATE users SET disabled = NULL WHERE id = ?1", &[&id])
+    }
+
+    fn set_password(&self, id: &str, password_hash: &str) -> Result<(), StoreError> {
+        if !password_hash.starts_with('$') {
+            return Err(StoreError::Invalid("a password is stored as a PHC hash string".into()));
         }
-        Ok(())
+        self.update_user(id, "UPDATE users SET password = ?2 WHERE id = ?1", &[&id, &password_hash])
     }
 
     fn add_collection(

@@ -238,3 +238,27 @@ fn the_parallel_newest_version_scan_sees_each_object_once_in_its_newest_version(
     // Nothing was deleted: the cheap estimate is the exact number of objects.
     assert_eq!(store.objects_estimate().unwrap(), builtin_ids + 3);
 }
+
+#[test]
+fn users_are_disabled_enabled_and_given_new_passwords() {
+    let (_dir, store, _) = setup();
+    let org = store.add_org("Example Exchange").unwrap();
+    let u = store.add_user(org.id, "alice", Role::Member, "$argon2id$first").unwrap();
+    store.disable_user(&u.id).unwrap();
+    assert!(store.user("alice").unwrap().unwrap().disabled.is_some());
+    store.disable_user(&u.id).unwrap(); // already disabled: not an error
+    store.enable_user(&u.id).unwrap();
+    assert!(store.user("alice").unwrap().unwrap().disabled.is_none());
+    store.set_password(&u.id, "$argon2id$second").unwrap();
+    assert_eq!(store.user(&u.id).unwrap().unwrap().password_hash, "$argon2id$second");
+    assert!(matches!(store.set_password(&u.id, "plain text"), Err(StoreError::Invalid(_))));
+    assert_eq!(
+        store.user(&u.id).unwrap().unwrap().password_hash,
+        "$argon2id$second",
+        "a refused change changes nothing"
+    );
+    for r in [store.enable_user("usr_nobody"), store.disable_user("usr_nobody"), store.set_password("usr_nobody", "$x")]
+    {
+        assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    }
+}

@@ -242,6 +242,12 @@ enum UserCommand {
     },
     /// Disable a user by id or name (their sessions end at their next request).
     Disable { user: String },
+    /// Let a disabled user sign in again.
+    Enable { user: String },
+    /// Give a user a new password, read like `add`'s (stdin or DOSSIER_PASSWORD). Sessions
+    /// already open in a running server last until they expire (at most 24 hours): for a
+    /// leaked password use the admin page, which ends them at once.
+    Password { user: String },
     /// List users (never their password hashes), as JSON Lines.
     List,
 }
@@ -388,26 +394,24 @@ fn run(cli: Cli) -> Result<()> {
                     let role = Role::parse(&role)
                         .with_context(|| format!("unknown role {role:?} (admin, analyst, member)"))?;
                     let org = store.org_by_name(&org)?;
-                    let password = match std::env::var("DOSSIER_PASSWORD") {
-                        Ok(p) => p,
-                        Err(_) => {
-                            let mut line = String::new();
-                            std::io::stdin()
-                                .read_line(&mut line)
-                                .context("reading the password from standard input")?;
-                            line.trim_end_matches(['\r', '\n']).to_owned()
-                        }
-                    };
-                    if password.chars().count() < dossier_server::MIN_PASSWORD {
-                        bail!("a password has at least {} characters", dossier_server::MIN_PASSWORD);
-                    }
-                    let hash = dossier_server::hash_password(&password).map_err(anyhow::Error::msg)?;
+                    let hash = new_password_hash()?;
                     let user = store.add_user(org.id, &name, role, &hash)?;
                     println!("{}", user.id);
                 }
                 UserCommand::Disable { user } => {
                     let found = store.user(&user)?.with_context(|| format!("no user {user:?}"))?;
                     store.disable_user(&found.id)?;
+                    println!("{}", found.id);
+                }
+                UserCommand::Enable { user } => {
+                    let found = store.user(&user)?.with_context(|| format!("no user {user:?}"))?;
+                    store.enable_user(&found.id)?;
+                    println!("{}", found.id);
+                }
+                UserCommand::Password { user } => {
+                    let found = store.user(&user)?.with_context(|| format!("no user {user:?}"))?;
+                    let hash = new_password_hash()?;
+                    store.set_password(&found.id, &hash)?;
                     println!("{}", found.id);
                 }
                 UserCommand::List => {
@@ -723,4 +727,25 @@ fn demo(data: &Path, args: DemoArgs) -> Result<()> {
         admin.secret, args.listen
     );
     serve(data, ServeArgs { listen: Some(args.listen), ..ServeArgs::default() })
+}
+
+/// Reads a new password from DOSSIER_PASSWORD or the first line of standard input (never
+/// from the command line, where other users of the machine could read it), checks its
+/// length and hashes it.
+fn new_password_hash() -> Result<String> {
+    let password = match std::env::var("DOSSIER_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    if password.chars().count() < dossier_server::MIN_PASSWORD {
+        bail!("a password has at least {} characters", dossier_server::MIN_PASSWORD);
+    }
+    if password.len() > dossier_server::MAX_PASSWORD {
+        bail!("a password has at most {} bytes", dossier_server::MAX_PASSWORD);
+    }
+    dossier_server::hash_password(&password).map_err(anyhow::Error::msg)
 }

@@ -451,3 +451,53 @@ fn help_is_available_for_every_command() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{cmd}");
     }
 }
+
+#[test]
+fn users_are_managed_from_the_command_line_with_passwords_never_in_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let with_password = |args: &[&str], password: &str| {
+        Command::new(bin()).arg("--data").arg(&data).args(args).env("DOSSIER_PASSWORD", password).output().unwrap()
+    };
+    let out = with_password(&["user", "add", "carol", "--org", "ISAC", "--role", "analyst"], "first long password");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let hash_of = || {
+        let out = common::ok_in(&data, &["user", "list"]);
+        let u: Value = serde_json::from_str(out.lines().find(|l| l.contains("\"carol\"")).unwrap()).unwrap();
+        (u["password_hash"].as_str().map(str::to_owned), u["disabled"].clone())
+    };
+    let (before, _) = hash_of();
+    assert!(before.is_none(), "user list never prints password hashes");
+    // A short password is refused and changes nothing.
+    let out = with_password(&["user", "password", "carol"], "short");
+    assert!(!out.status.success() && stderr(&out).contains("at least 12 characters"), "{}", stderr(&out));
+    let out = with_password(&["user", "password", "carol"], "second long password");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), id);
+    common::ok_in(&data, &["user", "disable", "carol"]);
+    assert!(!hash_of().1.is_null(), "disabled");
+    common::ok_in(&data, &["user", "enable", &id]);
+    assert!(hash_of().1.is_null(), "enabled again");
+    let out = common::run_in(&data, &["user", "enable", "nobody"]);
+    assert!(!out.status.success() && stderr(&out).contains("no user \"nobody\""), "{}", stderr(&out));
+    // The web sign-in takes the new password and refuses the old one.
+    let served = common::serve(&data, &[]);
+    let sign_in = |password: &str| {
+        use std::io::Read;
+        let body = format!("user=carol&password={}", password.replace(' ', "+"));
+        let mut s = std::net::TcpStream::connect(served.addr()).unwrap();
+        write!(
+            s,
+            "POST /login HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            served.addr(),
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        answer.split(' ').nth(1).unwrap_or_default().to_owned()
+    };
+    assert_eq!(sign_in("first long password"), "401");
+    assert_eq!(sign_in("second long password"), "303");
+}

@@ -11,7 +11,7 @@ use dossier_store::{Access, AuditQuery};
 use minijinja::context;
 use serde_json::{Value, json};
 
-use super::{MIN_PASSWORD, Posted, Web, WebError, hash_password, render};
+use super::{MAX_PASSWORD, MIN_PASSWORD, Posted, Web, WebError, hash_password, render};
 use crate::{AppState, Returned};
 
 fn require_staff(web: &Web) -> Result<(), WebError> {
@@ -116,9 +116,7 @@ pub async fn add_user(State(state): State<AppState>, Posted { web, f }: Posted) 
         let org = org_by_id(&orgs, f.get("org"))?;
         let role = Role::parse(f.get("role")).ok_or_else(|| WebError::bad_request("choose a role"))?;
         let password: String = f.get("password").to_owned();
-        if password.chars().count() < MIN_PASSWORD {
-            return Err(WebError::bad_request(format!("a password has at least {MIN_PASSWORD} characters")));
-        }
+        password_rules(&password)?;
         Ok::<_, WebError>((org, role, password))
     })();
     let (org, role, password) = match checked {
@@ -144,6 +142,54 @@ pub async fn disable_user(
     require_admin(&web)?;
     state.blocking(move |store| Ok(store.disable_user(&id)?)).await?;
     Ok(Redirect::to("/admin#users").into_response())
+}
+
+pub async fn enable_user(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Posted { web, .. }: Posted,
+) -> Result<Response, WebError> {
+    require_admin(&web)?;
+    state.blocking(move |store| Ok(store.enable_user(&id)?)).await?;
+    Ok(Redirect::to("/admin#users").into_response())
+}
+
+/// An admin gives a user a new password (the user forgot theirs, or it leaked); every
+/// session of that user ends.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Posted { web, f }: Posted,
+) -> Result<Response, WebError> {
+    require_admin(&web)?;
+    let password = f.get("password").to_owned();
+    if let Err(e) = password_rules(&password) {
+        return answer(&state, &web, StatusCode::UNPROCESSABLE_ENTITY, failed(e)).await;
+    }
+    let key = id.clone();
+    let Some(user) = state.blocking(move |store| Ok(store.user(&key)?)).await? else {
+        return Err(WebError::not_found());
+    };
+    let phc = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| WebError::internal("hashing", e))?
+        .map_err(|e| WebError::internal("hashing", e))?;
+    let uid = user.id.clone();
+    state.blocking(move |store| Ok(store.set_password(&uid, &phc)?)).await?;
+    let ended = state.0.sessions.close_user(&user.id, None);
+    let flash = format!("Password of {} reset; {ended} of their sessions signed out.", user.name);
+    answer(&state, &web, StatusCode::OK, context! { flash => flash }).await
+}
+
+/// What a new password must be.
+fn password_rules(password: &str) -> Result<(), WebError> {
+    if password.chars().count() < MIN_PASSWORD {
+        Err(WebError::bad_request(format!("a password has at least {MIN_PASSWORD} characters")))
+    } else if password.len() > MAX_PASSWORD {
+        Err(WebError::bad_request(format!("a password has at most {MAX_PASSWORD} bytes")))
+    } else {
+        Ok(())
+    }
 }
 
 pub async fn add_token(State(state): State<AppState>, Posted { web, f }: Posted) -> Result<Response, WebError> {

@@ -10,6 +10,7 @@
 //! POST must come from this origin. Every page request is audited like an API request, with
 //! searched and screened values hashed.
 
+mod account;
 mod admin;
 mod contribute;
 mod data;
@@ -59,6 +60,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/orgs", post(admin::add_org))
         .route("/admin/users", post(admin::add_user))
         .route("/admin/users/{id}/disable", post(admin::disable_user))
+        .route("/admin/users/{id}/enable", post(admin::enable_user))
+        .route("/admin/users/{id}/password", post(admin::reset_password))
+        .route("/account", get(account::page))
+        .route("/account/password", post(account::change_password))
         .route("/admin/tokens", post(admin::add_token))
         .route("/admin/tokens/{id}/revoke", post(admin::revoke_token))
         .route("/admin/collections", post(admin::add_collection))
@@ -125,6 +130,16 @@ impl Sessions {
     fn close(&self, id: &str) {
         self.map.lock().unwrap_or_else(|p| p.into_inner()).remove(&digest(id));
     }
+
+    /// Ends every session of a password user (after a password change or reset), except the
+    /// one named by `keep`; returns how many ended.
+    pub(crate) fn close_user(&self, user: &str, keep: Option<&str>) -> usize {
+        let keep = keep.map(digest);
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let before = map.len();
+        map.retain(|k, s| Some(*k) == keep || !matches!(&s.principal, Principal::User(u) if u == user));
+        before - map.len()
+    }
 }
 
 fn digest(s: &str) -> [u8; 32] {
@@ -166,6 +181,10 @@ pub(crate) struct Web {
     pub csrf: String,
     /// How the page names who is signed in ("alice", or the token's label).
     pub who: String,
+    /// The user's id when signed in with a password (`None` for a token session).
+    pub user: Option<String>,
+    /// When this session began (for the account page).
+    pub since: Instant,
 }
 
 impl Web {
@@ -231,7 +250,11 @@ async fn session_layer(State(state): State<AppState>, mut req: Request, next: Ne
         }
         Err(e) => return e.into_response(),
     };
-    let web = Web { caller: caller.clone(), csrf: session.csrf.clone(), who };
+    let user = match &session.principal {
+        Principal::User(id) => Some(id.clone()),
+        Principal::Token(_) => None,
+    };
+    let web = Web { caller: caller.clone(), csrf: session.csrf.clone(), who, user, since: session.started };
     let params = req.uri().query().map(str::to_owned);
     req.extensions_mut().insert(web);
     req.extensions_mut().insert(SessionCookie(cookie));
@@ -267,9 +290,10 @@ fn req_target(path: &str) -> String {
     if path == "/" || !path.starts_with('/') { String::new() } else { format!("?next={}", urlencode(path)) }
 }
 
-/// The session cookie of this request (for sign-out).
+/// The session cookie of this request (for sign-out, and to keep this session when a
+/// password change ends the others).
 #[derive(Clone)]
-struct SessionCookie(String);
+pub(crate) struct SessionCookie(pub String);
 
 /// A POST must come from this origin: `Origin` (or, failing it, `Referer`) names our host.
 fn same_origin(headers: &HeaderMap) -> bool {
@@ -426,7 +450,7 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-fn verify_password(password: &str, phc: &str) -> bool {
+pub(crate) fn verify_password(password: &str, phc: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
     PasswordHash::new(phc).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
@@ -439,6 +463,8 @@ fn dummy_hash() -> &'static str {
 
 /// The shortest password a user may be given.
 pub const MIN_PASSWORD: usize = 12;
+/// The longest, in bytes (argon2 takes any length; this bounds the work a form can ask for).
+pub const MAX_PASSWORD: usize = 1024;
 
 // ---- rendering --------------------------------------------------------------------------
 
@@ -461,6 +487,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "contribute.html",
     "admin.html",
     "audit.html",
+    "account.html",
     "macros.html",
 );
 
