@@ -219,23 +219,39 @@ try:
     check(css("#batch-download").is_displayed(), "the results can be downloaded")
     check(int(css("#batch-match").text) >= 1, "the batch has matches")
     shot("batch")
-    css("#batch-download").click()
+    check(int(css("#batch-error").text) == 1, "the line that is not JSON is an error, the rest still run")
+    check(any(a.get_attribute("href").endswith(ARGS["hit_actor_path"]) for a in D.find_elements(By.CSS_SELECTOR, "#batch-hits a")),
+          "a hit links to its actor")
+
     # Chromium reserves the final name with an empty file and writes into a `.crdownload`
     # beside it, renaming over the placeholder when done: wait until no partial file is left.
-    def finished_downloads():
+    def finished_downloads(suffix):
         names = os.listdir(ARGS["downloads"])
         if any(f.endswith(".crdownload") for f in names):
             return []
-        return [f for f in names if f.endswith(".jsonl") and os.path.getsize(os.path.join(ARGS["downloads"], f)) > 0]
+        return [f for f in names if f.endswith(suffix) and os.path.getsize(os.path.join(ARGS["downloads"], f)) > 0]
 
-    deadline = time.time() + 20
-    while time.time() < deadline and not finished_downloads():
-        time.sleep(0.2)
-    got = finished_downloads()
-    check(bool(got), "the result file downloads")
-    with open(os.path.join(ARGS["downloads"], got[0])) as fh:
+    def download(link, suffix):
+        css(link).click()
+        deadline = time.time() + 20
+        while time.time() < deadline and not finished_downloads(suffix):
+            time.sleep(0.2)
+        got = finished_downloads(suffix)
+        check(bool(got), f"the {suffix} result file downloads")
+        return os.path.join(ARGS["downloads"], got[0])
+
+    with open(download("#batch-download", ".jsonl")) as fh:
         lines = sum(1 for line in fh if line.strip())
-    check(lines == ARGS["batch_records"], f"the result file has a line per record ({lines})")
+    check(lines == ARGS["batch_records"], f"the JSON Lines file has a line per record ({lines})")
+    import csv
+    with open(download("#batch-download-csv", ".csv"), newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    check(len(rows) == ARGS["batch_records"], f"the CSV file has a row per record ({len(rows)})")
+    hit = next((r for r in rows if r["ref"] == "e2e-batch-hit"), None)
+    check(hit is not None and hit["decision"] == "match" and hit["actor_name"]
+          and ARGS["hit_email"] in hit["matched_on"], f"the CSV row of the hit names its actor and what matched: {hit}")
+    check(any(r["ref"].startswith("'=HYPERLINK") for r in rows), "a ref that looks like a formula is defused in the CSV")
+    check(any(r["decision"] == "error" and r["error"] for r in rows), "the error row says what was wrong")
 
     # 6. Contribute a persona: a bad wallet is named next to its field, then it is stored.
     go("/contribute")

@@ -24,8 +24,8 @@ fn python() -> PathBuf {
     std::env::var_os("DOSSIER_PYTHON").map(PathBuf::from).unwrap_or_else(|| workspace().join(".venv/bin/python"))
 }
 
-/// An operative's email and persona name from the demo bundle.
-fn an_operative(bundle: &Path) -> (String, String) {
+/// An operative's email, persona name and actor id from the demo bundle.
+fn an_operative(bundle: &Path) -> (String, String, String) {
     let b: Value = serde_json::from_str(&std::fs::read_to_string(bundle).unwrap()).unwrap();
     let objects = b["objects"].as_array().unwrap();
     let by_id = |id: &str| objects.iter().find(|o| o["id"] == id);
@@ -34,13 +34,14 @@ fn an_operative(bundle: &Path) -> (String, String) {
         if src.starts_with("identity--") && dst.starts_with("email-addr--") {
             let persona = by_id(src).unwrap();
             let stolen = persona["labels"].as_array().is_some_and(|l| l.iter().any(|x| x == "stolen-identity"));
-            let attributed = objects.iter().any(|o| {
+            let actor = objects.iter().find(|o| {
                 o["type"] == "relationship" && o["source_ref"] == src && o["relationship_type"] == "attributed-to"
             });
-            if !stolen && attributed {
+            if let (false, Some(actor)) = (stolen, actor) {
                 return (
                     by_id(dst).unwrap()["value"].as_str().unwrap().to_owned(),
                     persona["name"].as_str().unwrap().to_owned(),
+                    actor["target_ref"].as_str().unwrap().to_owned(),
                 );
             }
         }
@@ -114,11 +115,15 @@ fn main_journeys_in_headless_chromium() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let (hit_email, hit_name) = an_operative(&data.join("demo-bundle.json"));
+    let (hit_email, hit_name, hit_actor) = an_operative(&data.join("demo-bundle.json"));
     // A batch: the first demo applicants and one operative.
     let applicants = std::fs::read_to_string(data.join("demo-applicants.jsonl")).unwrap();
     let mut batch: Vec<String> = applicants.lines().take(40).map(str::to_owned).collect();
     batch.push(json!({"ref": "e2e-batch-hit", "emails": [hit_email]}).to_string());
+    // A ref a spreadsheet would run as a formula (the CSV download must defuse it), and a
+    // line that is not JSON (an error row; the rest still run).
+    batch.push(json!({"ref": "=HYPERLINK(\"http://example.com\")", "names": ["Jane Formula"]}).to_string());
+    batch.push("{not json".to_owned());
     let batch_file = dir.path().join("batch.jsonl");
     std::fs::write(&batch_file, batch.join("\n") + "\n").unwrap();
 
@@ -131,7 +136,7 @@ fn main_journeys_in_headless_chromium() {
         "base": served.base(), "screenshots": shots, "profile": dir.path().join("profile"), "downloads": downloads,
         "chromium": chromium, "chromedriver": driver,
         "member_token": member_token, "owner_token": owner_token,
-        "hit_email": hit_email, "hit_name": hit_name,
+        "hit_email": hit_email, "hit_name": hit_name, "hit_actor_path": format!("/actors/{hit_actor}"),
         "batch_file": batch_file, "batch_records": batch.len(),
         "fresh_wallet": "0x52908400098527886E0F7030069857D2E4169EE7",
         "red_email": red_email, "red_actor_name": "Crimson E2E Team", "red_actor_id": "threat-actor--00000000-0000-4000-8000-000000000001",

@@ -187,6 +187,46 @@ document.querySelectorAll("input[type=file][data-into]").forEach((input) => {
 })();
 
 // ---- batch screening with progress -----------------------------------------------------
+// The strongest match the screener may see (restricted ones carry no values).
+function bestMatch(r) {
+  return (r.matches || []).find((m) => !m.restricted);
+}
+
+// "emails: a@b.c" for each distinct piece of evidence, as the applicant gave it.
+function matchedOn(m) {
+  const seen = new Set();
+  (m.evidence || []).forEach((e) => { seen.add(e.field + ": " + e.input); });
+  return Array.from(seen);
+}
+
+// One CSV cell: quoted, and defused when a spreadsheet would run it as a formula.
+function csvCell(v) {
+  let s = v === undefined || v === null ? "" : String(v);
+  if (/^[=+\-@\t\r]/.test(s)) s = "'" + s;
+  return '"' + s.replace(/"/g, '""') + '"';
+}
+
+// The results as CSV, a row per applicant, for people who work in spreadsheets.
+function resultsCsv(lines) {
+  const head = ["ref", "line", "decision", "score", "actor", "actor_name", "personas", "matched_on", "tlp", "restricted_matches", "contact", "error", "unusable_values"];
+  const rows = [head.map(csvCell).join(",")];
+  lines.forEach((line) => {
+    let r; try { r = JSON.parse(line); } catch (err) { return; }
+    const best = bestMatch(r);
+    const restricted = (r.matches || []).filter((m) => m.restricted);
+    const tlps = best ? Array.from(new Set((best.evidence || []).map((e) => e.tlp))) : [];
+    const row = [
+      r.ref, r.line, r.error ? "error" : r.decision, r.error ? "" : Math.round((r.score || 0) * 100) / 100,
+      best ? best.actor : "", best ? best.actor_name : "", best ? (best.personas || []).map((p) => p.name).join("; ") : "",
+      best ? matchedOn(best).join("; ") : "", tlps.join("; "), restricted.length,
+      restricted.length ? restricted[0].contact : "", r.error ? (r.error.field ? r.error.field + ": " : "") + r.error.reason : "",
+      (r.warnings || []).map((w) => w.field + " " + (w.index + 1) + ": " + w.reason).join("; "),
+    ];
+    rows.push(row.map(csvCell).join(","));
+  });
+  return rows.join("\r\n") + "\r\n";
+}
+
 (function batch() {
   const form = document.getElementById("batch-form");
   if (!form) return;
@@ -201,7 +241,7 @@ document.querySelectorAll("input[type=file][data-into]").forEach((input) => {
     const link = document.getElementById("batch-download");
     const hits = document.getElementById("batch-hits");
     const button = document.getElementById("batch-submit");
-    status.hidden = false; link.hidden = true; hits.hidden = true; hits.tBodies[0].textContent = ""; summary.textContent = "";
+    status.hidden = false; link.hidden = true; document.getElementById("batch-download-csv").hidden = true; hits.hidden = true; hits.tBodies[0].textContent = ""; summary.textContent = "";
     button.disabled = true;
     const text = await file.text();
     const csv = /\.csv$/i.test(file.name) || (text.trimStart()[0] !== "{");
@@ -232,9 +272,23 @@ document.querySelectorAll("input[type=file][data-into]").forEach((input) => {
           if (r.error) { counts.error++; } else { counts[r.decision] = (counts[r.decision] || 0) + 1; }
           if (r.decision === "match" || r.decision === "review") {
             const tr = hits.tBodies[0].insertRow();
-            const best = (r.matches || []).find((m) => !m.restricted);
-            [r.ref, r.decision, Math.round(r.score * 100) + "%", best ? (best.actor_name || best.actor || "(no actor)") : "restricted"]
-              .forEach((v) => { tr.insertCell().textContent = v; });
+            const best = bestMatch(r);
+            tr.insertCell().textContent = r.ref;
+            const badge = document.createElement("span");
+            badge.className = "decision decision-" + r.decision;
+            badge.textContent = r.decision;
+            tr.insertCell().append(badge);
+            tr.insertCell().textContent = Math.round(r.score * 100) + "%";
+            const actor = tr.insertCell();
+            if (best && best.actor) {
+              const a = document.createElement("a");
+              a.href = "/actors/" + encodeURIComponent(best.actor);
+              a.textContent = best.actor_name || best.actor;
+              actor.append(a);
+            } else {
+              actor.textContent = best ? "(no actor)" : "restricted: ask the ISAC";
+            }
+            tr.insertCell().textContent = best ? matchedOn(best).join("; ") : "";
             hits.hidden = false;
           }
         }
@@ -251,8 +305,15 @@ document.querySelectorAll("input[type=file][data-into]").forEach((input) => {
       const dd = document.createElement("dd"); dd.textContent = v; dd.id = "batch-" + k;
       summary.append(dt, dd);
     });
+    const stamp = new Date().toISOString().slice(0, 16).replace(/[-:]/g, "").replace("T", "-");
     link.href = URL.createObjectURL(new Blob([out.join("\n") + "\n"], { type: "application/x-ndjson" }));
+    link.download = "dossier-screening-" + stamp + ".jsonl";
     link.hidden = false;
+    const csvLink = document.getElementById("batch-download-csv");
+    csvLink.href = URL.createObjectURL(new Blob([resultsCsv(out)], { type: "text/csv" }));
+    csvLink.download = "dossier-screening-" + stamp + ".csv";
+    csvLink.hidden = false;
+    document.getElementById("batch-download-help").hidden = false;
     button.disabled = false;
   });
 })();
