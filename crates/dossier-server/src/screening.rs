@@ -4,6 +4,7 @@
 //!
 //! No HTTP here: the CLI's local `dossier screen` uses it too.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Mutex, RwLock};
@@ -12,7 +13,7 @@ use std::time::Instant;
 use dossier_match::screen::graph::Census;
 use dossier_match::screen::index::{INDEXED_TYPES, parse_id};
 use dossier_match::screen::{self, Access, Applicant, Index, IndexStats, Options, Prepared, Screening};
-use dossier_stix::Viewer;
+use dossier_stix::{OrgId, Viewer};
 use dossier_store::{LatestRef, ObjectStore, StoreError};
 
 /// How long the bulk build took and what it holds.
@@ -52,7 +53,20 @@ pub struct Screener {
     applied: std::sync::atomic::AtomicI64,
     pub options: Options,
     report: BuildReport,
+    /// Recent whole-index counts for pages: each walks every node (30–50 ms at 2.4M nodes),
+    /// so one is reused while the index has not moved, or for up to [`COUNT_TTL`].
+    counted: Mutex<Counted>,
 }
+
+/// Cached counts, each with when it was taken and the change-log position it reflects.
+#[derive(Default)]
+struct Counted {
+    census: HashMap<(OrgId, bool), (Instant, i64, Census)>,
+    stats: Option<(Instant, i64, IndexStats)>,
+}
+
+/// How long a count may be reused after the index has moved on.
+const COUNT_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn access_of(e: &LatestRef<'_>, staff_only: bool) -> Access {
     Access { tlp: e.tlp, owner: e.owner, recipients: e.recipients(), staff_only, confidence: e.confidence }
@@ -152,7 +166,14 @@ impl Screener {
             stats: index.stats(),
             phases: Some(phases),
         };
-        Ok(Self { index: RwLock::new(index), seq: Mutex::new(seq), applied: seq.into(), options, report })
+        Ok(Self {
+            index: RwLock::new(index),
+            seq: Mutex::new(seq),
+            applied: seq.into(),
+            options,
+            report,
+            counted: Default::default(),
+        })
     }
 
     /// Loads the index from the snapshot at `path` when it belongs to this store and is not
@@ -186,6 +207,7 @@ impl Screener {
                             applied: seq.into(),
                             options,
                             report,
+                            counted: Default::default(),
                         };
                         s.catch_up(store)?;
                         if s.applied.load(std::sync::atomic::Ordering::Acquire) != seq {
@@ -230,9 +252,38 @@ impl Screener {
         self.index.read().unwrap_or_else(|p| p.into_inner()).stats()
     }
 
-    /// What `viewer` may see of the index, by kind (see [`Census`]).
+    /// What `viewer` may see of the index, by kind (see [`Census`]). Reused while the index
+    /// has not moved, or for up to [`COUNT_TTL`]: what one viewer may see depends only on its
+    /// organization and whether it is ISAC staff, and the key is exactly that.
     pub fn census(&self, viewer: &Viewer) -> Census {
-        self.index.read().unwrap_or_else(|p| p.into_inner()).census(viewer)
+        let key = (viewer.org, viewer.is_isac_staff());
+        let seq = self.applied.load(std::sync::atomic::Ordering::Acquire);
+        let fresh = |at: Instant, at_seq: i64| at_seq == seq || at.elapsed() < COUNT_TTL;
+        if let Some(&(at, at_seq, c)) = self.counted.lock().unwrap_or_else(|p| p.into_inner()).census.get(&key)
+            && fresh(at, at_seq)
+        {
+            return c;
+        }
+        let c = self.index.read().unwrap_or_else(|p| p.into_inner()).census(viewer);
+        let mut counted = self.counted.lock().unwrap_or_else(|p| p.into_inner());
+        if counted.census.len() > 10_000 {
+            counted.census.clear();
+        }
+        counted.census.insert(key, (Instant::now(), seq, c));
+        c
+    }
+
+    /// [`Self::stats`], reused like [`Self::census`].
+    pub fn recent_stats(&self) -> IndexStats {
+        let seq = self.applied.load(std::sync::atomic::Ordering::Acquire);
+        if let Some((at, at_seq, s)) = self.counted.lock().unwrap_or_else(|p| p.into_inner()).stats
+            && (at_seq == seq || at.elapsed() < COUNT_TTL)
+        {
+            return s;
+        }
+        let s = self.stats();
+        self.counted.lock().unwrap_or_else(|p| p.into_inner()).stats = Some((Instant::now(), seq, s));
+        s
     }
 
     /// Whether the index already reflects every committed change (one small query): then a

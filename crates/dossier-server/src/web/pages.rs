@@ -147,7 +147,7 @@ pub async fn dashboard(State(state): State<AppState>, Extension(web): Extension<
         .await?;
     let report = inner.screener.report().clone();
     let census = inner.screener.census(&viewer);
-    let stats = viewer.is_isac_staff().then(|| inner.screener.stats());
+    let stats = viewer.is_isac_staff().then(|| inner.screener.recent_stats());
     let taxii = inner.taxii_seen.lock().unwrap_or_else(|p| p.into_inner()).get(&org).copied();
     let newest = recent.first().map(|s| s.date_added);
     let recent: Vec<(Link, &Shown)> = recent.iter().map(|s| (link(s), s)).collect();
