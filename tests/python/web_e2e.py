@@ -6,10 +6,14 @@ one JSON object on the command line. Screenshots go to the directory it names; l
 
 Uses Selenium (PyPI) with Debian's chromium and chromium-driver; nothing is downloaded.
 """
+import hashlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
+import zipfile
 
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
@@ -46,6 +50,21 @@ D = browser()
 WAIT = WebDriverWait(D, 20)
 STEP = [0]
 
+
+# Resume files for the screen and contribute forms: a PDF (bytes only: its hash is what
+# compares) and a Word .docx made here with the standard library.
+FILES = tempfile.mkdtemp(prefix="dossier-e2e-files-")
+RESUME_PDF = os.path.join(FILES, "Pak_Resume.pdf")
+with open(RESUME_PDF, "wb") as fh:
+    fh.write(b"%PDF-1.4\n% dossier e2e resume " + os.urandom(16).hex().encode() + b"\n%%EOF\n")
+RESUME_PDF_SHA256 = hashlib.sha256(open(RESUME_PDF, "rb").read()).hexdigest()
+RESUME_DOCX = os.path.join(FILES, "Resume.docx")
+with zipfile.ZipFile(RESUME_DOCX, "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>')
+    z.writestr("word/document.xml", '<?xml version="1.0" encoding="UTF-8"?>'
+               '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+               '<w:p><w:r><w:t>Senior Solidity </w:t></w:r><w:r><w:t>engineer</w:t></w:r></w:p>'
+               '<w:p><w:r><w:t>Based in Kyiv, remote since 2019</w:t></w:r></w:p></w:body></w:document>')
 
 AXE = Axe()
 # WCAG 2.1 A and AA, and axe's best practices (landmarks, headings, …).
@@ -269,11 +288,41 @@ try:
     w = css("#c-wallets")
     w.clear()
     w.send_keys(ARGS["fresh_wallet"])
+    # The persona's resume file: chosen, its SHA-256 goes into the document list.
+    css("#c-document-files").send_keys(RESUME_PDF)
+    WAIT.until(lambda d: RESUME_PDF_SHA256 in css("#c-documents").get_attribute("value"))
+    check(True, "a chosen file's SHA-256 is added to the documents")
     css("#persona-submit").click()
     WAIT.until(EC.url_contains("/objects/identity--"))
     check("Pak E2E Persona" in css("main h1").text, "the contributed persona has its page")
     check("E2E Team" in D.page_source and ARGS["fresh_wallet"].lower() in D.page_source.lower(), "with its actor and wallet")
+    check(RESUME_PDF_SHA256 in D.page_source, "and its resume file's hash")
     shot("contributed")
+
+    # 6b. An applicant's resume file: the same PDF matches by its hash alone; a .docx gives
+    # its text to the resume box. The browser's digest and the page's own SHA-256 (used
+    # where the browser offers none, on plain HTTP) agree with Python's.
+    go("/screen")
+    css("#f-ref").send_keys("e2e-resume-file")
+    css("#f-resume-file").send_keys(RESUME_PDF)
+    WAIT.until(lambda d: RESUME_PDF_SHA256 in css("#f-documents").get_attribute("value"))
+    check("paste its text" in css("#f-resume-file-status").text, "a PDF's hash is taken, and the page says its text is not")
+    css("#screen-submit").click()
+    WAIT.until(EC.presence_of_element_located((By.ID, "screen-result")))
+    decision = css("#screen-result h2 .decision").text.lower()
+    check(decision == "match" and "Pak E2E Persona" in css("#screen-result").text,
+          f"the same resume file matches the persona it was reported with (got {decision})")
+    shot("screen-resume-file")
+    go("/screen")
+    css("#f-resume-file").send_keys(RESUME_DOCX)
+    WAIT.until(lambda d: "Senior Solidity engineer" in css("#f-resume").get_attribute("value"))
+    check("Kyiv" in css("#f-resume").get_attribute("value"), "a .docx's paragraphs are read into the resume box")
+    check(hashlib.sha256(open(RESUME_DOCX, "rb").read()).hexdigest() in css("#f-documents").get_attribute("value"),
+          "and its hash into the documents")
+    for size in [0, 1, 55, 56, 63, 64, 65, 1000, 100000]:
+        data = bytes((i * 7 + 3) % 256 for i in range(size))
+        got = D.execute_script("return window.dossierSha256.js(new Uint8Array(arguments[0]));", list(data))
+        check(got == hashlib.sha256(data).hexdigest(), f"the page's own SHA-256 is right for {size} bytes")
 
     # 7. The member does not see another member's RED data anywhere.
     go("/search?q=" + ARGS["red_email"])
@@ -336,3 +385,4 @@ try:
     print("all journeys passed")
 finally:
     D.quit()
+    shutil.rmtree(FILES, ignore_errors=True)

@@ -2,13 +2,135 @@
 // batch upload and the association graph). No external resources.
 "use strict";
 
-// Loads a chosen text file into a text area (resume, bundle).
+// Loads a chosen text file into a text area (bundle).
 document.querySelectorAll("input[type=file][data-into]").forEach((input) => {
   input.addEventListener("change", () => {
     const file = input.files && input.files[0];
     const target = document.getElementById(input.dataset.into);
     if (!file || !target) return;
     file.text().then((text) => { target.value = text; });
+  });
+});
+
+// ---- files: their SHA-256, and the text of a resume -------------------------------------
+// SHA-256 of bytes, as hex. The browser's own digest where it offers one (secure contexts:
+// HTTPS or localhost); otherwise this implementation (FIPS 180-4), so that plain-HTTP
+// deployments hash the same.
+const K256 = new Uint32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2]);
+function sha256Js(bytes) {
+  const n = bytes.length, padded = new Uint8Array(((n + 9 + 63) >> 6) << 6);
+  padded.set(bytes); padded[n] = 0x80;
+  const dv = new DataView(padded.buffer);
+  dv.setUint32(padded.length - 8, Math.floor(n / 0x20000000)); dv.setUint32(padded.length - 4, (n << 3) >>> 0);
+  const h = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
+  const w = new Uint32Array(64);
+  const rotr = (x, k) => (x >>> k) | (x << (32 - k));
+  for (let off = 0; off < padded.length; off += 64) {
+    for (let i = 0; i < 16; i++) w[i] = dv.getUint32(off + 4 * i);
+    for (let i = 16; i < 64; i++) {
+      const s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >>> 3);
+      const s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >>> 10);
+      w[i] = (w[i - 16] + s0 + w[i - 7] + s1) >>> 0;
+    }
+    let [a, b, c, d, e, f, g, hh] = h;
+    for (let i = 0; i < 64; i++) {
+      const t1 = (hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + w[i]) >>> 0;
+      const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) >>> 0;
+      hh = g; g = f; f = e; e = (d + t1) >>> 0; d = c; c = b; b = a; a = (t1 + t2) >>> 0;
+    }
+    [a, b, c, d, e, f, g, hh].forEach((v, i) => { h[i] = (h[i] + v) >>> 0; });
+  }
+  return Array.from(h, (x) => x.toString(16).padStart(8, "0")).join("");
+}
+async function sha256Hex(bytes) {
+  if (window.isSecureContext && window.crypto && crypto.subtle) {
+    const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    return Array.from(d, (x) => x.toString(16).padStart(2, "0")).join("");
+  }
+  return sha256Js(bytes);
+}
+window.dossierSha256 = { js: sha256Js, best: sha256Hex };
+
+// The text of a .docx (Office Open XML): word/document.xml out of the zip, a line per
+// paragraph. Returns null when the file is not one.
+async function docxText(bytes) {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let eocd = -1;
+  for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 65557); i--) {
+    if (dv.getUint32(i, true) === 0x06054b50) { eocd = i; break; }
+  }
+  if (eocd < 0) return null;
+  let p = dv.getUint32(eocd + 16, true);
+  const entries = dv.getUint16(eocd + 10, true);
+  for (let k = 0; k < entries && p + 46 <= bytes.length; k++) {
+    if (dv.getUint32(p, true) !== 0x02014b50) return null;
+    const method = dv.getUint16(p + 10, true), size = dv.getUint32(p + 20, true);
+    const nameLen = dv.getUint16(p + 28, true), extra = dv.getUint16(p + 30, true), comment = dv.getUint16(p + 32, true);
+    const local = dv.getUint32(p + 42, true);
+    const name = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLen));
+    p += 46 + nameLen + extra + comment;
+    if (name !== "word/document.xml") continue;
+    const start = local + 30 + dv.getUint16(local + 26, true) + dv.getUint16(local + 28, true);
+    let data = bytes.subarray(start, start + size);
+    if (method === 8) {
+      if (typeof DecompressionStream === "undefined") return null;
+      const stream = new Blob([data]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+      data = new Uint8Array(await new Response(stream).arrayBuffer());
+    } else if (method !== 0) {
+      return null;
+    }
+    const xml = new DOMParser().parseFromString(new TextDecoder().decode(data), "application/xml");
+    const W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main";
+    return Array.from(xml.getElementsByTagNameNS(W, "p"))
+      .map((para) => Array.from(para.getElementsByTagNameNS(W, "t")).map((t) => t.textContent).join(""))
+      .filter((line) => line.trim() !== "")
+      .join("\n");
+  }
+  return null;
+}
+
+// Adds a line to a text area unless it is there already.
+function addLine(area, line) {
+  const lines = area.value.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
+  if (!lines.includes(line)) { lines.push(line); }
+  area.value = lines.join("\n");
+}
+
+// A chosen file's SHA-256 goes into the document list (the screen and contribute forms);
+// on the screen form a resume's text also goes into the resume box: a text file as it is,
+// a .docx read out of its zip. A PDF's text is not read here: its hash still compares.
+document.querySelectorAll("input[type=file][data-hash-into]").forEach((input) => {
+  input.addEventListener("change", async () => {
+    const docs = document.getElementById(input.dataset.hashInto);
+    const text = input.dataset.textInto ? document.getElementById(input.dataset.textInto) : null;
+    const status = document.getElementById(input.id + "-status");
+    const said = [];
+    for (const file of Array.from(input.files || [])) {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      const hash = await sha256Hex(bytes);
+      addLine(docs, hash);
+      let note = `${file.name}: SHA-256 added to the documents`;
+      if (text) {
+        const docx = /\.docx$/i.test(file.name) ? await docxText(bytes).catch(() => null) : null;
+        if (docx !== null) {
+          text.value = docx; note += "; its text is in the resume box";
+        } else if (/^text\//.test(file.type) || /\.(txt|md)$/i.test(file.name)) {
+          text.value = new TextDecoder().decode(bytes); note += "; its text is in the resume box";
+        } else {
+          note += "; paste its text into the resume box to compare the wording too";
+        }
+      }
+      said.push(note);
+    }
+    if (status) status.textContent = said.join(". ");
   });
 });
 
