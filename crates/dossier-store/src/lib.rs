@@ -247,6 +247,19 @@ pub struct TokenInfo {
     pub revoked: Option<i64>,
 }
 
+/// A signed-in web session, kept so that sessions outlive a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    /// SHA-256 of the session cookie (the cookie itself is never stored).
+    pub key: [u8; 32],
+    /// Whom the session stands for: `token:ID` or `user:ID`.
+    pub principal: String,
+    pub csrf: String,
+    /// Unix microseconds.
+    pub started: i64,
+    pub last: i64,
+}
+
 /// A person who signs in to the web interface with a password.
 #[derive(Debug, Clone, Serialize)]
 pub struct User {
@@ -567,6 +580,19 @@ pub trait Directory: Send + Sync {
     fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
     /// The live (unrevoked, unexpired at `now`) token with this secret.
     fn token_for_secret(&self, secret: &str, now: i64) -> Result<Option<TokenInfo>, StoreError>;
+    /// A token by id, revoked or not.
+    fn token(&self, id: &str) -> Result<Option<TokenInfo>, StoreError>;
+
+    /// Stores (or replaces) a web session.
+    fn save_session(&self, session: &WebSession) -> Result<(), StoreError>;
+    fn session(&self, key: &[u8; 32]) -> Result<Option<WebSession>, StoreError>;
+    /// Records the session's last use.
+    fn touch_session(&self, key: &[u8; 32], last: i64) -> Result<(), StoreError>;
+    fn delete_session(&self, key: &[u8; 32]) -> Result<(), StoreError>;
+    /// Deletes every session of `principal` but `keep`; returns how many.
+    fn delete_sessions_of(&self, principal: &str, keep: Option<&[u8; 32]>) -> Result<usize, StoreError>;
+    /// Deletes sessions last used before `idle_before` or started before `started_before`.
+    fn prune_sessions(&self, idle_before: i64, started_before: i64) -> Result<usize, StoreError>;
 
     /// Adds a web user; `password_hash` is a PHC string made by the caller.
     fn add_user(&self, org: OrgId, name: &str, role: Role, password_hash: &str) -> Result<User, StoreError>;

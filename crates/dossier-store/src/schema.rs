@@ -163,6 +163,19 @@ pub const MIGRATIONS: &[&str] = &[
         AND type <> 'cryptocurrency-wallet' AND type <> 'file' AND type <> 'ipv4-addr'
         AND type <> 'ipv6-addr' AND type <> 'url' AND type <> 'note';
     "#,
+    // 10: web sessions, so that a restart signs nobody out. The key is the SHA-256 of the
+    //     session cookie (the cookie itself is never stored); the principal is `token:ID` or
+    //     `user:ID` (never a token's secret).
+    r#"
+    CREATE TABLE web_sessions (
+        key       BLOB PRIMARY KEY,
+        principal TEXT NOT NULL,
+        csrf      TEXT NOT NULL,
+        started   INTEGER NOT NULL,
+        last      INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX web_sessions_principal ON web_sessions (principal);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -1374,6 +1374,55 @@ impl Directory for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn token(&self, id: &str) -> Result<Option<TokenInfo>, StoreError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"))?;
+        Ok(stmt.query_row([id], token_from_row).optional()?)
+    }
+
+    fn save_session(&self, s: &WebSession) -> Result<(), StoreError> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT OR REPLACE INTO web_sessions (key, principal, csrf, started, last) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![&s.key[..], s.principal, s.csrf, s.started, s.last],
+        )?;
+        Ok(())
+    }
+
+    fn session(&self, key: &[u8; 32]) -> Result<Option<WebSession>, StoreError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached("SELECT principal, csrf, started, last FROM web_sessions WHERE key = ?1")?;
+        Ok(stmt
+            .query_row([&key[..]], |r| {
+                Ok(WebSession { key: *key, principal: r.get(0)?, csrf: r.get(1)?, started: r.get(2)?, last: r.get(3)? })
+            })
+            .optional()?)
+    }
+
+    fn touch_session(&self, key: &[u8; 32], last: i64) -> Result<(), StoreError> {
+        self.lock().execute("UPDATE web_sessions SET last = ?2 WHERE key = ?1", params![&key[..], last])?;
+        Ok(())
+    }
+
+    fn delete_session(&self, key: &[u8; 32]) -> Result<(), StoreError> {
+        self.lock().execute("DELETE FROM web_sessions WHERE key = ?1", [&key[..]])?;
+        Ok(())
+    }
+
+    fn delete_sessions_of(&self, principal: &str, keep: Option<&[u8; 32]>) -> Result<usize, StoreError> {
+        let keep: &[u8] = keep.map_or(&[], |k| &k[..]);
+        Ok(self
+            .lock()
+            .execute("DELETE FROM web_sessions WHERE principal = ?1 AND key <> ?2", params![principal, keep])?)
+    }
+
+    fn prune_sessions(&self, idle_before: i64, started_before: i64) -> Result<usize, StoreError> {
+        Ok(self.lock().execute(
+            "DELETE FROM web_sessions WHERE last < ?1 OR started < ?2",
+            params![idle_before, started_before],
+        )?)
+    }
+
     fn token_for_secret(&self, secret: &str, now: i64) -> Result<Option<TokenInfo>, StoreError> {
         // Secrets carry 192 random bits, so looking up by their SHA-256 is safe; the final
         // comparison of hashes runs in constant time.

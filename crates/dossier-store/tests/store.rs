@@ -262,3 +262,35 @@ fn users_are_disabled_enabled_and_given_new_passwords() {
         assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
     }
 }
+
+#[test]
+fn web_sessions_are_kept_by_their_cookie_hash_and_pruned() {
+    use dossier_store::WebSession;
+    let (dir, store, _) = setup();
+    let s = |k: u8, principal: &str, started: i64, last: i64| WebSession {
+        key: [k; 32],
+        principal: principal.into(),
+        csrf: format!("csrf{k}"),
+        started,
+        last,
+    };
+    store.save_session(&s(1, "user:usr_a", 100, 100)).unwrap();
+    store.save_session(&s(2, "user:usr_a", 200, 200)).unwrap();
+    store.save_session(&s(3, "token:tok_b", 300, 300)).unwrap();
+    store.touch_session(&[1; 32], 150).unwrap();
+    assert_eq!(store.session(&[1; 32]).unwrap(), Some(s(1, "user:usr_a", 100, 150)));
+    assert_eq!(store.session(&[9; 32]).unwrap(), None);
+    // Kept across a reopen (a restart).
+    drop(store);
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert!(store.session(&[3; 32]).unwrap().is_some());
+    // Every session of a user but one; then pruning by idle time and by age.
+    assert_eq!(store.delete_sessions_of("user:usr_a", Some(&[2; 32])).unwrap(), 1);
+    assert!(store.session(&[1; 32]).unwrap().is_none() && store.session(&[2; 32]).unwrap().is_some());
+    assert_eq!(store.prune_sessions(250, 0).unwrap(), 1, "idle since 200");
+    assert_eq!(store.prune_sessions(0, 301).unwrap(), 1, "started at 300");
+    store.save_session(&s(4, "user:usr_c", 1, 1)).unwrap();
+    store.delete_session(&[4; 32]).unwrap();
+    assert!(store.session(&[4; 32]).unwrap().is_none());
+    assert_eq!(store.delete_sessions_of("user:usr_c", None).unwrap(), 0);
+}

@@ -484,20 +484,81 @@ fn users_are_managed_from_the_command_line_with_passwords_never_in_arguments() {
     // The web sign-in takes the new password and refuses the old one.
     let served = common::serve(&data, &[]);
     let sign_in = |password: &str| {
-        use std::io::Read;
         let body = format!("user=carol&password={}", password.replace(' ', "+"));
-        let mut s = std::net::TcpStream::connect(served.addr()).unwrap();
-        write!(
-            s,
-            "POST /login HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-            served.addr(),
-            body.len()
+        let addr = served.addr();
+        http(
+            &addr,
+            &format!("POST /login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}", body.len()),
         )
-        .unwrap();
-        let mut answer = String::new();
-        s.read_to_string(&mut answer).unwrap();
-        answer.split(' ').nth(1).unwrap_or_default().to_owned()
+        .0
     };
     assert_eq!(sign_in("first long password"), "401");
     assert_eq!(sign_in("second long password"), "303");
+}
+
+/// A raw HTTP/1.1 request to a served binary: (status, headers and body as text).
+fn http(addr: &str, request: &str) -> (String, String) {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    (answer.split(' ').nth(1).unwrap_or_default().to_owned(), answer)
+}
+
+#[test]
+fn web_sessions_outlive_a_restart_and_sign_out_ends_them_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new(bin())
+        .arg("--data")
+        .arg(&data)
+        .args(["user", "add", "dana", "--org", "ISAC", "--role", "analyst"])
+        .env("DOSSIER_PASSWORD", "restart proof password")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let served = common::serve(&data, &[]);
+    let addr = served.addr();
+    let body = "user=dana&password=restart+proof+password";
+    let (status, answer) = http(
+        &addr,
+        &format!(
+            "POST /login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert_eq!(status, "303", "{answer}");
+    let cookie = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("Set-Cookie: ").or_else(|| l.strip_prefix("set-cookie: ")))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let page = |addr: &str| {
+        http(addr, &format!("GET /account HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"))
+    };
+    assert_eq!(page(&addr).0, "200");
+    drop(served);
+    // The same cookie after a restart: still signed in, with the same CSRF token.
+    let served = common::serve(&data, &[]);
+    let addr = served.addr();
+    let (status, answer) = page(&addr);
+    assert_eq!(status, "200", "{answer}");
+    assert!(answer.contains("dana"));
+    let at = answer.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = &answer[at..at + 48];
+    let body = format!("csrf={csrf}");
+    let (status, _) = http(
+        &addr,
+        &format!(
+            "POST /logout HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert_eq!(status, "303");
+    drop(served);
+    // Signed out, and it stays so across the next restart.
+    let served = common::serve(&data, &[]);
+    assert_eq!(page(&served.addr()).0, "303");
 }

@@ -20,14 +20,13 @@ async fn account_ctx(state: &AppState, web: &Web, extra: minijinja::Value) -> Re
         None => None,
     };
     let t = &web.caller.token;
-    let started = dossier_stix::timestamp::now_micros() - web.since.elapsed().as_micros() as i64;
     Ok(context! {
         ..extra,
         ..web.ctx("account"),
         ..context! {
             user => user.map(|u| context! { name => u.name, created => u.created }),
             token => web.user.is_none().then(|| context! { id => t.id, label => t.label, created => t.created, expires => t.expires }),
-            session_started => started,
+            session_started => web.since,
             min_password => MIN_PASSWORD,
         }
     })
@@ -87,7 +86,7 @@ pub async fn change_password(
         .map_err(|e| WebError::internal("hashing", e))?;
     let id = user_id.clone();
     state.blocking(move |store| Ok(store.set_password(&id, &phc)?)).await?;
-    let ended = state.0.sessions.close_user(&user_id, Some(&cookie.0));
+    let ended = super::close_user_sessions(&state, &user_id, Some(&cookie.0)).await?;
     let flash = match ended {
         0 => "Password changed.".to_owned(),
         1 => "Password changed; your one other session was signed out.".to_owned(),

@@ -176,7 +176,7 @@ pub async fn reset_password(
         .map_err(|e| WebError::internal("hashing", e))?;
     let uid = user.id.clone();
     state.blocking(move |store| Ok(store.set_password(&uid, &phc)?)).await?;
-    let ended = state.0.sessions.close_user(&user.id, None);
+    let ended = super::close_user_sessions(&state, &user.id, None).await?;
     let flash = format!("Password of {} reset; {ended} of their sessions signed out.", user.name);
     answer(&state, &web, StatusCode::OK, context! { flash => flash }).await
 }

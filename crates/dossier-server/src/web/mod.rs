@@ -28,6 +28,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use dossier_stix::Viewer;
+use dossier_stix::timestamp::now_micros;
 use dossier_store::{Org, TokenInfo};
 use minijinja::Environment;
 use sha2::{Digest, Sha256};
@@ -80,66 +81,141 @@ pub fn router(state: AppState) -> Router<AppState> {
 
 // ---- sessions ---------------------------------------------------------------------------
 
-/// Who a session stands for. A token session keeps the token's secret in server memory
-/// only, so that revoking or expiring the token ends the session at once.
-#[derive(Clone)]
+/// Who a session stands for: a token or a password user, by id (a token's secret is never
+/// kept). Both are looked up again on every request, so that revoking or expiring a token,
+/// or disabling a user, ends the session at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Principal {
     Token(String),
     User(String),
+}
+
+impl Principal {
+    /// How the store names it: `token:ID` or `user:ID`.
+    fn key(&self) -> String {
+        match self {
+            Principal::Token(id) => format!("token:{id}"),
+            Principal::User(id) => format!("user:{id}"),
+        }
+    }
+    fn parse(key: &str) -> Option<Self> {
+        match key.split_once(':')? {
+            ("token", id) => Some(Principal::Token(id.to_owned())),
+            ("user", id) => Some(Principal::User(id.to_owned())),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone)]
 struct Session {
     principal: Principal,
     csrf: String,
-    started: Instant,
-    last: Instant,
+    /// Unix microseconds.
+    started: i64,
+    last: i64,
+    /// The `last` the store holds (written at most once a minute).
+    stored_last: i64,
 }
 
-/// Sessions in memory, keyed by the SHA-256 of the cookie value (a restart signs everyone out).
+impl Session {
+    fn expired(&self, now: i64) -> bool {
+        now - self.last >= IDLE.as_micros() as i64 || now - self.started >= ABSOLUTE.as_micros() as i64
+    }
+}
+
+/// How stale the stored last use of a session may get (the idle limit after a restart is
+/// this much more lenient).
+const TOUCH_EVERY: i64 = 60_000_000;
+
+/// Signed-in sessions, keyed by the SHA-256 of the cookie value: kept in the store, so that
+/// a restart signs nobody out, and in memory in front of it.
 #[derive(Default)]
 pub(crate) struct Sessions {
     map: Mutex<HashMap<[u8; 32], Session>>,
 }
 
 impl Sessions {
-    fn open(&self, principal: Principal) -> Result<String, WebError> {
-        let id = random_hex(32)?;
-        let csrf = random_hex(24)?;
-        let now = Instant::now();
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 50_000 {
-            map.retain(|_, s| s.last.elapsed() < IDLE && s.started.elapsed() < ABSOLUTE);
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Session>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Opens a session for `principal`; returns the cookie value.
+async fn open_session(state: &AppState, principal: Principal) -> Result<String, WebError> {
+    let id = random_hex(32)?;
+    let now = now_micros();
+    let session = Session { principal, csrf: random_hex(24)?, started: now, last: now, stored_last: now };
+    let stored = dossier_store::WebSession {
+        key: digest(&id),
+        principal: session.principal.key(),
+        csrf: session.csrf.clone(),
+        started: now,
+        last: now,
+    };
+    state
+        .blocking(move |store| {
+            store.prune_sessions(now - IDLE.as_micros() as i64, now - ABSOLUTE.as_micros() as i64)?;
+            Ok(store.save_session(&stored)?)
+        })
+        .await?;
+    let mut map = state.0.sessions.lock();
+    if map.len() > 50_000 {
+        map.retain(|_, s| !s.expired(now));
+    }
+    map.insert(digest(&id), session);
+    Ok(id)
+}
+
+/// The live session named by a cookie, from memory or (after a restart) the store.
+async fn find_session(state: &AppState, cookie: &str) -> Result<Option<Session>, WebError> {
+    let key = digest(cookie);
+    let now = now_micros();
+    let cached = state.0.sessions.lock().get(&key).cloned();
+    let mut session = match cached {
+        Some(s) => s,
+        None => {
+            let Some(stored) = state.blocking(move |store| Ok(store.session(&key)?)).await? else {
+                return Ok(None);
+            };
+            let Some(principal) = Principal::parse(&stored.principal) else { return Ok(None) };
+            Session {
+                principal,
+                csrf: stored.csrf,
+                started: stored.started,
+                last: stored.last,
+                stored_last: stored.last,
+            }
         }
-        map.insert(digest(&id), Session { principal, csrf, started: now, last: now });
-        Ok(id)
+    };
+    if session.expired(now) {
+        close_session(state, cookie).await?;
+        return Ok(None);
     }
+    session.last = now;
+    if now - session.stored_last >= TOUCH_EVERY {
+        session.stored_last = now;
+        state.blocking(move |store| Ok(store.touch_session(&key, now)?)).await?;
+    }
+    state.0.sessions.lock().insert(key, session.clone());
+    Ok(Some(session))
+}
 
-    fn get(&self, id: &str) -> Option<Session> {
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        let key = digest(id);
-        let s = map.get_mut(&key)?;
-        if s.last.elapsed() >= IDLE || s.started.elapsed() >= ABSOLUTE {
-            map.remove(&key);
-            return None;
-        }
-        s.last = Instant::now();
-        Some(s.clone())
-    }
+async fn close_session(state: &AppState, cookie: &str) -> Result<(), WebError> {
+    let key = digest(cookie);
+    state.0.sessions.lock().remove(&key);
+    state.blocking(move |store| Ok(store.delete_session(&key)?)).await?;
+    Ok(())
+}
 
-    fn close(&self, id: &str) {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).remove(&digest(id));
-    }
-
-    /// Ends every session of a password user (after a password change or reset), except the
-    /// one named by `keep`; returns how many ended.
-    pub(crate) fn close_user(&self, user: &str, keep: Option<&str>) -> usize {
-        let keep = keep.map(digest);
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        let before = map.len();
-        map.retain(|k, s| Some(*k) == keep || !matches!(&s.principal, Principal::User(u) if u == user));
-        before - map.len()
-    }
+/// Ends every session of a password user (after a password change or reset), except the
+/// one named by the cookie `keep`; returns how many ended.
+pub(crate) async fn close_user_sessions(state: &AppState, user: &str, keep: Option<&str>) -> Result<usize, WebError> {
+    let keep = keep.map(digest);
+    let principal = Principal::User(user.to_owned());
+    state.0.sessions.lock().retain(|k, s| Some(*k) == keep || s.principal != principal);
+    let key = principal.key();
+    Ok(state.blocking(move |store| Ok(store.delete_sessions_of(&key, keep.as_ref())?)).await?)
 }
 
 fn digest(s: &str) -> [u8; 32] {
@@ -183,8 +259,8 @@ pub(crate) struct Web {
     pub who: String,
     /// The user's id when signed in with a password (`None` for a token session).
     pub user: Option<String>,
-    /// When this session began (for the account page).
-    pub since: Instant,
+    /// When this session began, unix microseconds (for the account page).
+    pub since: i64,
 }
 
 impl Web {
@@ -240,12 +316,18 @@ async fn session_layer(State(state): State<AppState>, mut req: Request, next: Ne
         Redirect::to(&format!("/login{target}")).into_response()
     };
     let Some(cookie) = cookie_value(req.headers()) else { return to_login() };
-    let Some(session) = state.0.sessions.get(&cookie) else { return to_login() };
+    let session = match find_session(&state, &cookie).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return to_login(),
+        Err(e) => return e.into_response(),
+    };
     let resolved = resolve(&state, &session.principal).await;
     let (caller, who) = match resolved {
         Ok(Some(x)) => x,
         Ok(None) => {
-            state.0.sessions.close(&cookie);
+            if let Err(e) = close_session(&state, &cookie).await {
+                return e.into_response();
+            }
             return to_login();
         }
         Err(e) => return e.into_response(),
@@ -313,12 +395,17 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// The caller a session stands for, or `None` when its token or user is no longer valid.
 async fn resolve(state: &AppState, p: &Principal) -> Result<Option<(Caller, String)>, WebError> {
     match p {
-        Principal::Token(secret) => {
-            let found = state.authenticate(secret.clone()).await.map_err(WebError::from)?;
-            Ok(found.map(|(token, org)| {
-                let who = token.label.clone().unwrap_or_else(|| token.id.clone());
-                (caller_of(token, org), who)
-            }))
+        Principal::Token(id) => {
+            let id = id.clone();
+            let token = state.blocking(move |store| Ok(store.token(&id)?)).await.map_err(WebError::from)?;
+            let now = now_micros();
+            let Some(token) = token.filter(|t| t.revoked.is_none() && t.expires.is_none_or(|e| e > now)) else {
+                return Ok(None);
+            };
+            let orgs = state.orgs().await.map_err(WebError::from)?;
+            let Some(org) = orgs.iter().find(|o| o.id == token.org).cloned() else { return Ok(None) };
+            let who = token.label.clone().unwrap_or_else(|| token.id.clone());
+            Ok(Some((caller_of(token, org), who)))
         }
         Principal::User(id) => {
             let id = id.clone();
@@ -384,7 +471,7 @@ async fn login(
     let (user, password) = (f.get("user").trim().to_owned(), f.get("password").to_owned());
     let principal = if !token.is_empty() {
         match state.authenticate(token.clone()).await {
-            Ok(Some(_)) => Some(Principal::Token(token)),
+            Ok(Some((info, _))) => Some(Principal::Token(info.id)),
             Ok(None) => None,
             Err(e) => return WebError::from(e).into_response(),
         }
@@ -417,7 +504,7 @@ async fn login(
         return resp;
     };
     state.0.throttle.succeeded(ip);
-    let id = match state.0.sessions.open(principal) {
+    let id = match open_session(&state, principal).await {
         Ok(id) => id,
         Err(e) => return e.into_response(),
     };
@@ -432,7 +519,9 @@ async fn logout(
     headers: HeaderMap,
     _form: Posted,
 ) -> Response {
-    state.0.sessions.close(&cookie.0);
+    if let Err(e) = close_session(&state, &cookie.0).await {
+        return e.into_response();
+    }
     let mut resp = Redirect::to("/login").into_response();
     resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&headers, "", 0));
     resp
