@@ -428,3 +428,26 @@ fn the_census_counts_only_what_the_viewer_may_see() {
     ix.remove(RED_EMAIL);
     assert_eq!(ix.census(&member(2)).identifiers, 4);
 }
+
+#[test]
+fn a_search_lists_everyone_who_holds_a_common_name() {
+    let mut ix = Index::new();
+    let amber = access(Tlp::Amber, 1);
+    for n in 0..70u32 {
+        let actor = format!("threat-actor--00000000-0000-4000-8000-{:012}", 5000 + n);
+        let persona = format!("identity--00000000-0000-4000-8000-{:012}", 6000 + n);
+        ix.upsert(&actor, &json!({"type": "threat-actor", "name": format!("Team {n}")}).to_string(), amber.clone());
+        ix.upsert(
+            &persona,
+            &json!({"type": "identity", "name": "Jordan Common", "identity_class": "individual"}).to_string(),
+            amber.clone(),
+        );
+        let (id, j) = rel(7000 + n, &persona, &actor);
+        ix.upsert(&id, &j, amber.clone());
+    }
+    let s = ix.search("Jordan Common", &member(1), &Options::default());
+    assert_eq!(s.matches.len(), screen::query::SEARCH_CAP, "{s:?}");
+    // A screen still weighs the name down to nothing: a name held by 70 is not evidence.
+    let s = run(&ix, json!({"ref": "x", "names": ["Jordan Common"]}), member(1));
+    assert!(s.matches.is_empty(), "{s:?}");
+}

@@ -602,3 +602,23 @@ fn an_admin_resets_a_password_and_disables_and_enables_a_user() {
         404
     );
 }
+
+#[test]
+fn a_search_says_when_it_lists_only_the_strongest_results() {
+    let app = spawn_app(Config::default());
+    let mut objects = Vec::new();
+    for n in 0..51u32 {
+        let actor = sdo("threat-actor", 1000 + n, json!({"name": format!("Team {n}")}), Tlp::Green);
+        let persona =
+            sdo("identity", 2000 + n, json!({"name": "Jordan Common", "identity_class": "individual"}), Tlp::Green);
+        objects.push(rel(3000 + n, "attributed-to", &persona, &actor, Tlp::Green));
+        objects.extend([actor, persona]);
+    }
+    app.submit("Exchange A", false, &objects);
+    let b = sign_in(&app, "Wallet B");
+    let page = b.get("/search?q=Jordan+Common");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("50 results for") && page.body.contains("These are the 50 strongest"), "{}", page.body);
+    let page = b.get("/search?q=Team+7");
+    assert!(!page.body.contains("strongest"), "{}", page.body);
+}

@@ -31,6 +31,11 @@ pub struct Options {
     pub review_at: f64,
     /// Candidates listed per applicant.
     pub max_matches: usize,
+    /// A search, not a screen: list everyone who holds a value, however common (up to
+    /// [`SEARCH_FANOUT`] holders), strongest first. A screen weighs a common value down to
+    /// nothing, stops following it, and does not list candidates below a posterior of
+    /// about 1% — noise to a screener, but what an analyst searching a name wants to see.
+    pub list_all: bool,
 }
 
 impl Default for Options {
@@ -41,6 +46,7 @@ impl Default for Options {
             match_at: score::MATCH_POSTERIOR,
             review_at: score::REVIEW_POSTERIOR,
             max_matches: 10,
+            list_all: false,
         }
     }
 }
@@ -532,7 +538,8 @@ impl Index {
             let mut found: Vec<(u32, Tie, MatchKind, Option<String>)> = Vec::new();
             // A value held by this many objects weighs nothing after the commonness discount
             // (1.5 − log10 64 < 0 for a name): it is not evidence, and not worth following.
-            let Some(nodes) = self.lookup(probe.key, &probe.normalized, MAX_FANOUT) else { continue };
+            let fanout = if opts.list_all { SEARCH_FANOUT } else { MAX_FANOUT };
+            let Some(nodes) = self.lookup(probe.key, &probe.normalized, fanout) else { continue };
             if probe.penalty.is_nan() {
                 // A guessed reading: on a hit, keep it only if the numbering plan agrees, and
                 // weigh it by how many regions the number fits (k readings, log10 k).
@@ -561,7 +568,7 @@ impl Index {
             // A value tied to more actors than its weight can bear (10^weight, after which
             // the commonness discount leaves nothing) is common infrastructure — a VPN
             // exit, a popular name — not evidence: stop following it.
-            let limit = 10f64.powf(probe.kind.weight()).min(1e6) as usize;
+            let limit = if opts.list_all { SEARCH_FANOUT } else { 10f64.powf(probe.kind.weight()).min(1e6) as usize };
             let mut groups: Vec<Group> = Vec::new();
             let mut common = false;
             'nodes: for n in nodes {
@@ -592,7 +599,7 @@ impl Index {
                     }
                 }
             }
-            self.weigh(pi, probe, &found, &mut shown, &mut hidden);
+            self.weigh(pi, probe, &found, opts.list_all, &mut shown, &mut hidden);
         }
         // Resume near-duplicates.
         if let Some(text) = &a.resume_text
@@ -682,8 +689,10 @@ impl Index {
         let mut scored: Vec<Scored> = shown.into_iter().map(|(g, evs)| self.score_group(g, evs, opts)).collect();
         // Listed: candidates with some real weight (a posterior of about 1%), or a
         // stolen identity's name set aside; the rest is noise to a screener.
-        scored
-            .retain(|c| !c.kept.is_empty() && (c.llr >= MIN_LISTED_LLR || c.kept.iter().any(|e| !e.notes.is_empty())));
+        scored.retain(|c| {
+            !c.kept.is_empty()
+                && (opts.list_all || c.llr >= MIN_LISTED_LLR || c.kept.iter().any(|e| !e.notes.is_empty()))
+        });
         // Ties in weight are broken by STIX id, not by where the build happened to put the
         // nodes: the same data gives the same answer, whichever order it was read in.
         scored.sort_by(|x, y| y.llr.total_cmp(&x.llr).then_with(|| self.group_key(x.g).cmp(&self.group_key(y.g))));
@@ -710,6 +719,7 @@ impl Index {
         pi: usize,
         probe: &Probe,
         found: &[(u32, Tie, MatchKind, Option<String>)],
+        list_all: bool,
         shown: &mut HashMap<Group, Vec<Ev>>,
         hidden: &mut HashMap<Group, Vec<Ev>>,
     ) {
@@ -760,8 +770,9 @@ impl Index {
                     notes.push(STOLEN_NOTE.into());
                 }
                 // Evidence that weighs nothing is dropped, except a stolen identity's name,
-                // which the caller should see was considered and set aside.
-                if weight <= 0.0 && notes.iter().all(|n| n != STOLEN_NOTE) {
+                // which the caller should see was considered and set aside, and in a search,
+                // which lists whoever holds the value.
+                if weight <= 0.0 && !list_all && notes.iter().all(|n| n != STOLEN_NOTE) {
                     continue;
                 }
                 let ev = Ev {
@@ -929,13 +940,22 @@ impl Index {
         {
             a.names.push(q.into());
         }
+        // An analyst searching a name wants everyone who holds it, however common the name
+        // (a screen would weigh a common name down to nothing): every candidate found is
+        // listed, strongest first.
         let mut opts = opts.clone();
-        opts.max_matches = 50;
+        opts.max_matches = SEARCH_CAP;
+        opts.list_all = true;
         let mut s = self.screen(&a, viewer, &opts);
         s.warnings.clear();
         s
     }
 }
+
+/// Candidates a search lists at most (the strongest first).
+pub const SEARCH_CAP: usize = 50;
+/// Objects (and actors) one searched value may tie to and still be followed.
+pub const SEARCH_FANOUT: usize = 2_000;
 
 /// Objects a single value may tie to before it stops counting as evidence.
 const MAX_FANOUT: usize = 64;

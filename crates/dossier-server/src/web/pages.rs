@@ -282,7 +282,10 @@ pub async fn search(
         returned += 1;
         groups.push(candidate_json(c, evidence));
     }
-    let ctx = context! { ..base, ..context! { searched => true, groups => groups, restricted => restricted, contact => state.0.screener.options.contact } };
+    // The engine lists the strongest SEARCH_CAP candidates: say so when it may have cut.
+    let capped = screening.matches.len() >= dossier_match::screen::query::SEARCH_CAP;
+    let ctx = context! { ..base, ..context! { searched => true, groups => groups, restricted => restricted, contact => state.0.screener.options.contact,
+    capped => capped, cap => dossier_match::screen::query::SEARCH_CAP } };
     let mut resp = render("search.html", ctx);
     resp.extensions_mut().insert(Returned(returned));
     let audit = json!({"search": keyed_hash(&state.0.audit_key, &format!("q:{}", text.to_lowercase())), "objects": screening.revealed_objects()});
