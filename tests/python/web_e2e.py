@@ -380,6 +380,16 @@ try:
     go("/screen")
     check(css("#screen-form").is_displayed(), "the screen form shows on a narrow screen")
     shot("narrow")
+    go(actor_url.replace(BASE, ""))
+    WAIT.until(lambda d: d.find_element(By.ID, "graph").get_attribute("data-ready") == "true")
+    fits = "return document.documentElement.scrollWidth <= document.documentElement.clientWidth;"
+    check(D.execute_script(fits), "the actor page fits a narrow window: wide tables scroll inside their cards")
+    D.execute_script("document.getElementById('graph').scrollIntoView({block: 'center'})")
+    shot("narrow-actor-graph")
+    for path in ["/actors", "/admin", "/admin/audit", "/"]:
+        go(path)
+        check(D.execute_script(fits), f"{path} fits a narrow window")
+    shot("narrow-dashboard")
     errors = console_errors()
     check(not errors, f"no browser console errors: {errors}")
     print("all journeys passed")

@@ -254,6 +254,10 @@ document.querySelectorAll("input[type=file][data-hash-into]").forEach((input) =>
   const apply = () => {
     view.setAttribute("transform", `translate(${tx},${ty}) scale(${scale})`);
     svg.style.setProperty("--k", String(1 / scale));
+    // Zoomed far out (a big graph, a narrow screen), nodes and labels shrink a little too.
+    const shrink = Math.max(0.6, Math.min(1, Math.sqrt(scale)));
+    svg.style.setProperty("--s", String(shrink));
+    svg.style.setProperty("--t", String(Math.max(0.85, shrink)));
     host.classList.toggle("far", scale < 0.9);
   };
   fit(); apply();
