@@ -166,7 +166,7 @@ fn batches_stream_results_in_order_and_report_bad_records_by_line() {
         Some(&jsonl),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    let text = dechunk(&r);
+    let text = r.dechunked();
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 4, "{text}");
     assert_eq!((lines[0]["ref"].as_str(), lines[0]["decision"].as_str()), (Some("a-1"), Some("match")));
@@ -184,7 +184,7 @@ fn batches_stream_results_in_order_and_report_bad_records_by_line() {
         &[("Content-Type", "text/csv"), ("Accept", "application/x-ndjson")],
         Some(csv),
     );
-    let text = dechunk(&r);
+    let text = r.dechunked();
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines[0]["decision"], "match", "{text}");
     assert_eq!(lines[1]["decision"], "clear");
@@ -231,7 +231,7 @@ fn bad_requests_name_the_field_and_nothing_identifying_reaches_the_audit_log() {
         Some(&batch),
     );
     assert_eq!(r.status, 200);
-    let _ = dechunk(&r);
+    let _ = r.dechunked();
     std::thread::sleep(std::time::Duration::from_millis(200));
     let records = app.store.audit_log(&AuditQuery { limit: 100, ..Default::default() }).unwrap();
     let screens: Vec<_> = records
@@ -247,22 +247,4 @@ fn bad_requests_name_the_field_and_nothing_identifying_reaches_the_audit_log() {
     }
     let with_hashes = screens.iter().filter(|r| r.params.as_deref().is_some_and(|p| p.contains("identifiers"))).count();
     assert!(with_hashes >= 2, "{screens:?}");
-}
-
-/// The body of a chunked response, joined.
-fn dechunk(r: &Response) -> String {
-    if !r.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
-        return r.body.clone();
-    }
-    let mut out = String::new();
-    let mut rest = r.body.as_str();
-    while let Some((size, tail)) = rest.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&tail[..n]);
-        rest = &tail[n + 2..];
-    }
-    out
 }

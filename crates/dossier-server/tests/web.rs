@@ -235,6 +235,23 @@ fn red_data_is_seen_by_exactly_its_owner_and_isac_analysts_on_every_page() {
         );
         check("screen", &page, &[red_name]);
         assert_eq!(page.body.contains("restricted match"), !sees_red, "{who} screen");
+        // The batch upload of the screen page: the same rule, line by line.
+        let batch = "{\"ref\":\"b1\",\"emails\":[\"red.only@example.com\"]}\n{\"ref\":\"b2\",\"wallets\":[{\"address\":\"0x52908400098527886E0F7030069857D2E4169EE7\"}]}\n";
+        let page = w.app.request(
+            "POST",
+            "/screen/batch",
+            None,
+            &[("Cookie", &b.cookie), ("X-CSRF-Token", &b.csrf), ("Content-Type", "application/x-ndjson")],
+            Some(batch),
+        );
+        check("batch", &page, &[red_name]);
+        let lines: Vec<Value> = page.dechunked().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 2, "{who}: {}", page.body);
+        for l in &lines {
+            let restricted =
+                l["matches"].as_array().unwrap_or_else(|| panic!("{who}: {l}")).iter().any(|m| m["restricted"] == true);
+            assert_eq!(restricted, !sees_red, "{who} batch: {l}");
+        }
         // The RED actor's own page answers like an unknown id.
         let page = b.get(&format!("/actors/{}", w.red_actor));
         let unknown = b.get("/actors/threat-actor--00000000-0000-4000-8000-999999999999");

@@ -18,6 +18,23 @@ pub struct Response {
 }
 
 impl Response {
+    /// The body of a chunked response, joined (or the body as it is).
+    pub fn dechunked(&self) -> String {
+        if !self.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+            return self.body.clone();
+        }
+        let mut out = String::new();
+        let mut rest = self.body.as_str();
+        while let Some((size, tail)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&tail[..n]);
+            rest = &tail[n + 2..];
+        }
+        out
+    }
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
