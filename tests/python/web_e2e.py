@@ -374,6 +374,12 @@ try:
     check("web:/screen" in D.page_source, "the audit log lists the web screens")
     check(ARGS["hit_email"] not in D.page_source, "with hashes, not the screened values")
     shot("audit")
+    # Who screened the operative's email? Its hashes find the member's web screen.
+    go("/admin/audit?value=" + ARGS["hit_email"].upper())
+    rows = D.find_elements(By.CSS_SELECTOR, "table.audit tbody tr")
+    check(any("web:/screen" in r.text and "Example Exchange" in r.text for r in rows),
+          "the audit log finds who screened a value, typed in another case")
+    shot("audit-value")
 
     # 10. Narrow screen: the layout still reads.
     D.set_window_size(420, 900)

@@ -49,7 +49,7 @@ async fn audit(
                 Some(name) => Some(store.org_by_name(name)?.id),
                 None => None,
             };
-            Ok((store.audit_log(&AuditQuery { org, since, path_prefix, limit })?, store.orgs()?))
+            Ok((store.audit_log(&AuditQuery { org, since, path_prefix, limit, ..Default::default() })?, store.orgs()?))
         })
         .await?;
     let name = |id: Option<i64>| id.and_then(|id| orgs.iter().find(|o| o.id == id)).map(|o| o.name.clone());

@@ -48,9 +48,30 @@ pub(crate) fn keyed_hash(key: &[u8], text: &str) -> String {
     outer.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The keyed hash the audit log keeps of one value given for `field`.
+fn field_hash(key: &[u8], field: &str, v: &str) -> String {
+    keyed_hash(key, &format!("{field}:{}", v.trim().to_lowercase()))
+}
+
+/// The keyed hash the audit log keeps of a search for `q`.
+pub(crate) fn search_hash(key: &[u8], q: &str) -> String {
+    keyed_hash(key, &format!("q:{}", q.trim().to_lowercase()))
+}
+
+/// Every hash under which the audit log may hold `value` as somebody typed it (any field of
+/// a screen, or a search), for finding who searched or screened it.
+pub(crate) fn audit_hashes_of(key: &[u8], value: &str) -> Vec<String> {
+    let mut out: Vec<String> = ["name", "email", "phone", "account", "wallet", "ip", "document", "ref"]
+        .iter()
+        .map(|f| field_hash(key, f, value))
+        .collect();
+    out.push(search_hash(key, value));
+    out
+}
+
 /// The audit entry of one screened applicant: hashes only.
 pub(crate) fn audit_entry(key: &[u8], a: &Applicant, s: &Screening) -> serde_json::Value {
-    let h = |field: &str, v: &str| keyed_hash(key, &format!("{field}:{}", v.trim().to_lowercase()));
+    let h = |field: &str, v: &str| field_hash(key, field, v);
     let mut ids: Vec<String> = Vec::new();
     ids.extend(a.names.iter().map(|v| h("name", v)));
     ids.extend(a.emails.iter().map(|v| h("email", v)));
@@ -179,7 +200,7 @@ async fn search(
     });
     let mut resp = json_response(StatusCode::OK, body.to_string());
     resp.extensions_mut().insert(Returned(results.len() as u64));
-    let audit = json!({"search": keyed_hash(&state.0.audit_key, &format!("q:{}", query.to_lowercase())), "objects": s.revealed_objects()});
+    let audit = json!({"search": search_hash(&state.0.audit_key, &query), "objects": s.revealed_objects()});
     resp.extensions_mut().insert(AuditParams(audit.to_string()));
     resp
 }

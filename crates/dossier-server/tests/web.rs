@@ -639,3 +639,58 @@ fn a_search_says_when_it_lists_only_the_strongest_results() {
     let page = b.get("/search?q=Team+7");
     assert!(!page.body.contains("strongest"), "{}", page.body);
 }
+
+#[test]
+fn analysts_find_who_searched_or_screened_a_value_and_download_the_records() {
+    use dossier_store::ObjectStore;
+    let w = world();
+    let app = &w.app;
+    // Exchange A screens a value on the web page; Wallet B searches it over the API, typed
+    // in another case with spaces around; Recruiter C screens something else, and sends a
+    // query string a spreadsheet would run as a formula.
+    let a = sign_in(app, "Exchange A");
+    let r = a.post("/screen", &format!("csrf={}&emails=wanted.person%40example.com", a.csrf));
+    assert_eq!(r.status, 200);
+    let r = app.get("/api/v1/search?q=%20Wanted.Person%40Example.com%20", "Wallet B");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let c = sign_in(app, "Recruiter C");
+    assert_eq!(c.post("/screen", &format!("csrf={}&emails=someone.else%40example.com", c.csrf)).status, 200);
+    assert_eq!(app.get("/taxii2/?=HYPERLINK(1)", "Recruiter C").status, 200);
+
+    let analyst = sign_in(app, "analyst");
+    let page = analyst.get("/admin/audit?value=wanted.person%40example.com");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let page = Response { body: page.body.replace("&#x2f;", "/"), ..page };
+    let rows = page.body.matches("<tr><td>").count();
+    assert_eq!(rows, 2, "the web screen and the API search: {}", page.body);
+    assert!(page.body.contains("web:/screen") && page.body.contains("/api/v1/search"), "{}", page.body);
+    assert!(!page.body.contains("Recruiter C</td>"), "{}", page.body);
+    // The lookup itself is audited with the value hashed, never in clear.
+    let log = app.store.audit_log(&dossier_store::AuditQuery { limit: 500, ..Default::default() }).unwrap();
+    let lookup = log.iter().find(|r| r.path == "web:/admin/audit").expect("the lookup is audited");
+    let params = lookup.params.as_deref().unwrap_or("");
+    assert!(params.contains("\"value\":\"") && !params.to_lowercase().contains("wanted.person"), "{params}");
+    for r in &log {
+        assert!(!r.params.as_deref().unwrap_or("").to_lowercase().contains("wanted.person"), "{r:?}");
+    }
+    // By credential: Recruiter C's token only.
+    let token =
+        log.iter().find(|r| r.path.starts_with("/taxii2/") && r.params.is_some()).unwrap().token.clone().unwrap();
+    let page = analyst.get(&format!("/admin/audit?token={token}"));
+    assert!(page.body.contains("Recruiter C") && !page.body.contains("Exchange A</td>"), "{}", page.body);
+    // The CSV download: a header, a row per record, formula-like cells defused.
+    let org = app.orgs["Recruiter C"].id;
+    let csv = analyst.get(&format!("/admin/audit?format=csv&org={org}"));
+    assert_eq!(csv.status, 200);
+    assert!(csv.header("content-type").is_some_and(|t| t.starts_with("text/csv")), "{:?}", csv.headers);
+    assert!(csv.header("content-disposition").is_some_and(|d| d.contains("attachment")));
+    let text = csv.dechunked();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(reader.headers().unwrap().get(7), Some("parameters"));
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert!(records.len() >= 3, "{text}");
+    assert!(records.iter().all(|r| &r[1] == "Recruiter C"), "{text}");
+    assert!(records.iter().any(|r| &r[7] == "'=HYPERLINK(1)"), "{text}");
+    // Members have no audit log.
+    assert_eq!(a.get("/admin/audit?value=x").status, 403);
+}

@@ -222,6 +222,12 @@ pub struct AuditQuery {
     pub since: Option<i64>,
     pub path_prefix: Option<String>,
     pub limit: usize,
+    /// The credential (token id, or `user:NAME` for a web user).
+    pub token: Option<String>,
+    /// Records whose parameters (JSON) hold any of these as a whole string — the keyed
+    /// hashes of a value, to find who searched or screened it; none: no such filter. Such
+    /// a lookup reads every record the other filters leave.
+    pub params_any: Vec<String>,
 }
 
 /// An organization.

@@ -1084,14 +1084,31 @@ impl ObjectStore for SqliteStore {
         // With an organization, `org = ?` (not `?1 IS NULL OR …`) lets SQLite walk that
         // organization's rows newest first on the (org, seq) index instead of every row.
         let org_filter = if q.org.is_some() { "org = ?1" } else { "?1 IS NULL" };
+        let lookup = !q.params_any.is_empty();
+        // A lookup by value reads every record the other filters leave (newest first) and
+        // tests its parameters here, in one pass: SQLite's instr() took one pass per needle.
+        let limit_sql = if lookup { "" } else { " LIMIT ?4" };
         let mut stmt = conn.prepare(&format!(
             "SELECT at, org, token, method, path, params, status, returned FROM audit
              WHERE {org_filter} AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR substr(path, 1, length(?3)) = ?3)
-             ORDER BY seq DESC LIMIT ?4"
+               AND (?5 IS NULL OR token = ?5) AND ?4 = ?4
+             ORDER BY seq DESC{limit_sql}"
         ))?;
-        let limit = if q.limit == 0 { 100 } else { q.limit } as i64;
-        let rows = stmt.query_map(params![q.org, q.since, q.path_prefix, limit], |r| {
-            Ok(AuditRecord {
+        let limit = if q.limit == 0 { 100 } else { q.limit };
+        let needles: std::collections::HashSet<&[u8]> = q.params_any.iter().map(|n| n.as_bytes()).collect();
+        let mut rows = stmt.query(params![q.org, q.since, q.path_prefix, limit as i64, q.token])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            if lookup {
+                let held = match r.get_ref(5)? {
+                    rusqlite::types::ValueRef::Text(p) => holds_quoted(p, &needles),
+                    _ => false,
+                };
+                if !held {
+                    continue;
+                }
+            }
+            out.push(AuditRecord {
                 at: r.get(0)?,
                 org: r.get(1)?,
                 token: r.get(2)?,
@@ -1100,9 +1117,12 @@ impl ObjectStore for SqliteStore {
                 params: r.get(5)?,
                 status: r.get(6)?,
                 returned: r.get::<_, i64>(7)? as u64,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            });
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     fn last_change(&self) -> Result<i64, StoreError> {
@@ -1279,6 +1299,34 @@ impl SqliteStore {
         }
         Ok(())
     }
+}
+
+/// Whether JSON text holds one of `needles` as a whole string value or key (`"needle"`):
+/// one pass over the quotes (escaped ones stay inside their string), each string compared
+/// by length first.
+fn holds_quoted(text: &[u8], needles: &std::collections::HashSet<&[u8]>) -> bool {
+    let lengths: std::collections::BTreeSet<usize> = needles.iter().map(|n| n.len()).collect();
+    let mut at = 0;
+    while let Some(i) = memchr::memchr(b'"', &text[at..]) {
+        let start = at + i + 1;
+        // The closing quote: the next one not escaped by an odd run of backslashes.
+        let mut end = start;
+        loop {
+            let Some(j) = memchr::memchr(b'"', &text[end..]) else { return false };
+            let q = end + j;
+            let backslashes = text[start..q].iter().rev().take_while(|&&b| b == b'\\').count();
+            if backslashes % 2 == 0 {
+                end = q;
+                break;
+            }
+            end = q + 1;
+        }
+        if lengths.contains(&(end - start)) && needles.contains(&text[start..end]) {
+            return true;
+        }
+        at = end + 1;
+    }
+    false
 }
 
 fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
@@ -1733,5 +1781,34 @@ mod plan_tests {
             }
         }
         assert_eq!(checked, 27);
+    }
+}
+
+#[cfg(test)]
+mod audit_lookup_tests {
+    use super::holds_quoted;
+
+    #[test]
+    fn a_needle_counts_only_as_a_whole_json_string() {
+        let needles: std::collections::HashSet<&[u8]> =
+            [&b"5cfbf06fb023272c6ff4dc84b3e1d873"[..]].into_iter().collect();
+        let yes = [
+            r#"{"search":"5cfbf06fb023272c6ff4dc84b3e1d873","objects":[]}"#,
+            r#"{"screen":[{"identifiers":["aa","5cfbf06fb023272c6ff4dc84b3e1d873"]}]}"#,
+            r#"{"q":"a\"b\\","x":"5cfbf06fb023272c6ff4dc84b3e1d873"}"#,
+        ];
+        let no = [
+            r#"{"search":"5cfbf06fb023272c6ff4dc84b3e1d8731"}"#,
+            r#"{"search":"x5cfbf06fb023272c6ff4dc84b3e1d873"}"#,
+            r#"{"q":"a\"5cfbf06fb023272c6ff4dc84b3e1d873\""}"#,
+            "match[id]=5cfbf06fb023272c6ff4dc84b3e1d873",
+            r#"{"open":"5cfbf06fb023272c6ff4dc84b3e1d873"#,
+        ];
+        for t in yes {
+            assert!(holds_quoted(t.as_bytes(), &needles), "{t}");
+        }
+        for t in no {
+            assert!(!holds_quoted(t.as_bytes(), &needles), "{t}");
+        }
     }
 }

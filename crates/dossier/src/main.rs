@@ -75,6 +75,9 @@ struct AuditArgs {
     /// Only requests whose path starts with this.
     #[arg(long)]
     path: Option<String>,
+    /// Only requests made with this credential (a token id, or `user:NAME`).
+    #[arg(long)]
+    token: Option<String>,
     /// At most this many records.
     #[arg(long, default_value_t = 100)]
     limit: usize,
@@ -464,8 +467,14 @@ fn run(cli: Cli) -> Result<()> {
                 ),
                 None => None,
             };
-            let q =
-                dossier_store::AuditQuery { org: org.map(|o| o.id), since, path_prefix: args.path, limit: args.limit };
+            let q = dossier_store::AuditQuery {
+                org: org.map(|o| o.id),
+                since,
+                path_prefix: args.path,
+                limit: args.limit,
+                token: args.token,
+                ..Default::default()
+            };
             for r in store.audit_log(&q)? {
                 let mut v = serde_json::to_value(&r)?;
                 v["at"] = serde_json::json!(dossier_stix::Timestamp::from_unix_micros(r.at).as_str());

@@ -419,6 +419,10 @@ fn serve_stops_cleanly_on_sigterm_and_requests_are_in_the_audit_log() {
     assert_eq!(rec["path"], "/taxii2/api/collections/");
     assert_eq!(rec["status"], 200);
     assert!(rec["at"].as_str().unwrap().ends_with('Z'));
+    // By credential: that token's requests, and none for another.
+    let id = rec["token"].as_str().unwrap().to_owned();
+    assert_eq!(env.ok(&["audit", "--token", &id]).lines().count(), log.lines().count());
+    assert_eq!(env.ok(&["audit", "--token", "tok_000000000000"]).lines().count(), 0);
 }
 
 #[test]

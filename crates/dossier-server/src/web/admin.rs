@@ -269,14 +269,19 @@ pub struct AuditFilter {
     since: String,
     #[serde(default)]
     limit: String,
+    /// A credential: a token id, or `user:NAME`.
+    #[serde(default)]
+    token: String,
+    /// A value as somebody may have typed it into a search or a screen.
+    #[serde(default)]
+    value: String,
+    /// `csv` for a download instead of the page.
+    #[serde(default)]
+    format: String,
 }
 
-pub async fn audit(
-    State(state): State<AppState>,
-    Extension(web): Extension<Web>,
-    Query(q): Query<AuditFilter>,
-) -> Result<Response, WebError> {
-    require_staff(&web)?;
+/// The records an audit filter selects, with organization names.
+async fn audit_rows(state: &AppState, q: &AuditFilter) -> Result<Vec<Value>, WebError> {
     let orgs = state.orgs().await?;
     let org = match q.org.trim() {
         "" => None,
@@ -292,22 +297,102 @@ pub async fn audit(
     };
     let limit = q.limit.trim().parse::<usize>().unwrap_or(200).clamp(1, 5000);
     let path_prefix = Some(q.path.trim().to_owned()).filter(|p| !p.is_empty());
-    let query = AuditQuery { org, since, path_prefix, limit };
+    let token = Some(q.token.trim().to_owned()).filter(|t| !t.is_empty());
+    if q.value.len() > 1024 {
+        return Err(WebError::bad_request("the value is longer than 1024 bytes"));
+    }
+    let value = q.value.trim();
+    let params_any =
+        if value.is_empty() { Vec::new() } else { crate::screen_api::audit_hashes_of(&state.0.audit_key, value) };
+    let query = AuditQuery { org, since, path_prefix, limit, token, params_any };
     let records = state.read(move |store| Ok(store.audit_log(&query)?)).await?;
-    let rows: Vec<Value> = records
+    Ok(records
         .iter()
         .map(|r| {
             let org = r.org.and_then(|id| orgs.iter().find(|o| o.id == id)).map(|o| o.name.clone());
             json!({"at": r.at, "org": org, "token": r.token, "method": r.method, "path": r.path, "params": r.params,
                    "status": r.status, "returned": r.returned})
         })
-        .collect();
-    let org_list: Vec<Value> = orgs.iter().map(|o| json!({"id": o.id, "name": o.name})).collect();
+        .collect())
+}
+
+pub async fn audit(
+    State(state): State<AppState>,
+    Extension(web): Extension<Web>,
+    Query(q): Query<AuditFilter>,
+) -> Result<Response, WebError> {
+    require_staff(&web)?;
+    let rows = audit_rows(&state, &q).await?;
     let n = rows.len() as u64;
+    // This request is audited too: the filters, with the looked-up value as a keyed hash
+    // only (the session layer records no query string for this path).
+    let value = q.value.trim();
+    let params = json!({"org": q.org, "path": q.path, "since": q.since, "limit": q.limit, "token": q.token,
+        "value": (!value.is_empty()).then(|| crate::screen_api::search_hash(&state.0.audit_key, value)), "format": q.format});
+    let params = crate::AuditParams(params.to_string());
+    if q.format == "csv" {
+        let mut resp = audit_csv(&rows)?;
+        resp.extensions_mut().insert(Returned(n));
+        resp.extensions_mut().insert(params);
+        return Ok(resp);
+    }
+    let orgs = state.orgs().await?;
+    let org_list: Vec<Value> = orgs.iter().map(|o| json!({"id": o.id, "name": o.name})).collect();
+    let limit = q.limit.trim().parse::<usize>().unwrap_or(200).clamp(1, 5000);
+    let f = json!({"org": q.org, "path": q.path, "since": q.since, "limit": limit, "token": q.token, "value": q.value});
+    let csv_link = format!(
+        "/admin/audit?format=csv&org={}&path={}&since={}&limit={limit}&token={}&value={}",
+        super::urlencode(&q.org),
+        super::urlencode(&q.path),
+        super::urlencode(&q.since),
+        super::urlencode(&q.token),
+        super::urlencode(&q.value)
+    );
     let mut resp = render(
         "audit.html",
-        context! { ..web.ctx("admin"), ..context! { rows => rows, orgs => org_list, f => json!({"org": q.org, "path": q.path, "since": q.since, "limit": limit}) } },
+        context! { ..web.ctx("admin"), ..context! { rows => rows, orgs => org_list, f => f, csv_link => csv_link } },
     );
     resp.extensions_mut().insert(Returned(n));
+    resp.extensions_mut().insert(params);
     Ok(resp)
+}
+
+/// The selected records as a CSV download; cells a spreadsheet would run as a formula are
+/// prefixed with `'` (paths and parameters hold what callers sent).
+fn audit_csv(rows: &[Value]) -> Result<Response, WebError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| WebError::internal("writing the audit CSV", e);
+    w.write_record(["at", "organization", "credential", "method", "path", "status", "returned", "parameters"])
+        .map_err(fail)?;
+    let cell = |v: &Value| {
+        let s = match v {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s }
+    };
+    for r in rows {
+        let at = r["at"].as_i64().map(|m| dossier_stix::Timestamp::from_unix_micros(m).as_str().to_owned());
+        w.write_record([
+            at.unwrap_or_default(),
+            cell(&r["org"]),
+            cell(&r["token"]),
+            cell(&r["method"]),
+            cell(&r["path"]),
+            cell(&r["status"]),
+            cell(&r["returned"]),
+            cell(&r["params"]),
+        ])
+        .map_err(fail)?;
+    }
+    let body = w.into_inner().map_err(|e| WebError::internal("writing the audit CSV", e))?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"dossier-audit.csv\""),
+        ],
+        body,
+    )
+        .into_response())
 }

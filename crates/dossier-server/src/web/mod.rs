@@ -347,7 +347,9 @@ async fn session_layer(State(state): State<AppState>, mut req: Request, next: Ne
                 .into_response()
         }
     };
-    let sensitive = path.starts_with("/search") || path.starts_with("/screen");
+    // Pages whose query names people (searches, screens, the audit lookup of a value)
+    // record only what their handler hashed.
+    let sensitive = path.starts_with("/search") || path.starts_with("/screen") || path.starts_with("/admin/audit");
     let record = crate::audit_record(
         &resp,
         &caller.org,

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::data::{self, Shown};
 use super::{Web, WebError, render};
-use crate::screen_api::keyed_hash;
+use crate::screen_api::search_hash;
 use crate::{AppState, AuditParams, Returned};
 
 /// Types that make the "recent intelligence" list.
@@ -73,7 +73,7 @@ pub async fn dashboard(State(state): State<AppState>, Extension(web): Extension<
             let mut recent = data::visible(store, &viewer, &orgs, &ids)?;
             recent.truncate(12);
             // The organization's own recent screens that hit.
-            let log = store.audit_log(&AuditQuery { org: Some(org), since: None, path_prefix: None, limit: 400 })?;
+            let log = store.audit_log(&AuditQuery { org: Some(org), limit: 400, ..Default::default() })?;
             let mut rows = Vec::new();
             let mut wanted: Vec<String> = Vec::new();
             for r in &log {
@@ -288,7 +288,7 @@ pub async fn search(
     capped => capped, cap => dossier_match::screen::query::SEARCH_CAP } };
     let mut resp = render("search.html", ctx);
     resp.extensions_mut().insert(Returned(returned));
-    let audit = json!({"search": keyed_hash(&state.0.audit_key, &format!("q:{}", text.to_lowercase())), "objects": screening.revealed_objects()});
+    let audit = json!({"search": search_hash(&state.0.audit_key, &text), "objects": screening.revealed_objects()});
     resp.extensions_mut().insert(AuditParams(audit.to_string()));
     Ok(resp)
 }
