@@ -309,12 +309,19 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/openapi.json", axum::routing::get(openapi))
         .merge(authed)
         .merge(web::router(state.clone()))
-        .fallback(|uri: axum::http::Uri| async move {
+        .fallback(|uri: axum::http::Uri, headers: axum::http::HeaderMap| async move {
+            // A browser asking for a page gets the web's 404; anything else — TAXII clients
+            // probing for API roots, which may live at any path, and API callers — a TAXII
+            // error message.
             let p = uri.path();
-            if p.starts_with("/taxii2") || p.starts_with("/api/") {
-                ApiError::not_found("this resource").into_response()
-            } else {
+            let browser = headers
+                .get(axum::http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|a| a.contains("text/html"));
+            if browser && !p.starts_with("/taxii2") && !p.starts_with("/api/") {
                 web::page_not_found()
+            } else {
+                ApiError::not_found("this resource").into_response()
             }
         })
         .with_state(state)

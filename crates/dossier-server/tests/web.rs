@@ -422,6 +422,12 @@ fn every_page_renders() {
     let r = b.get("/api/v1/nothing");
     assert_eq!(r.status, 404);
     assert!(!r.body.contains("<html"), "{}", r.body);
+    // A TAXII client probing for an API root that does not exist (roots may live at any
+    // path) gets a TAXII error message, not the page.
+    let r = w.app.request("GET", "/no-such-root/", Some("Wallet B"), &[], None);
+    assert_eq!(r.status, 404);
+    assert!(r.header("content-type").is_some_and(|t| t.starts_with("application/taxii+json")), "{:?}", r.headers);
+    assert_eq!(r.json()["http_status"], "404");
 }
 
 fn urlencode(s: &str) -> String {

@@ -6,7 +6,8 @@
 //!
 //! Sessions: signing in with an API token or a user's password opens a server-side session
 //! named by a random cookie (`HttpOnly`, `SameSite=Strict`, `Secure` unless the browser
-//! talks to a loopback address). Every form carries the session's CSRF token, and every
+//! talks to a loopback address), kept in the store by the cookie's SHA-256 so that a restart
+//! signs nobody out. Every form carries the session's CSRF token, and every
 //! POST must come from this origin. Every page request is audited like an API request, with
 //! searched and screened values hashed.
 
