@@ -220,6 +220,13 @@ try:
     check(decision == "match", f"an operative's email is a match (got {decision})")
     check(len(D.find_elements(By.CSS_SELECTOR, ".candidate table tbody tr")) >= 1, "the hit is explained")
     shot("screen-hit")
+    # Printed for the applicant's file: the result without navigation or the form.
+    D.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    check(css("#screen-result").is_displayed() and not css("header.top").is_displayed()
+          and not css("#screen-form").is_displayed(), "a printed result shows the evidence, not the page around it")
+    check(css("#screened-by").is_displayed() and "e2e-hit" in css("#screened-by").text, "and who screened whom, when")
+    D.save_screenshot(os.path.join(SHOTS, "screen-hit-printed.png"))
+    D.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
     go("/screen")
     css("#f-names").send_keys("Jane Q. Innocent")
     css("#f-emails").send_keys("jane.innocent.e2e@example.org")

@@ -105,7 +105,8 @@ pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) ->
         "decision": s.decision.as_str(), "score": s.score, "candidates": candidates, "restricted": restricted,
         "warnings": s.warnings, "contact": state.0.screener.options.contact,
     });
-    let mut resp = render("screen.html", context! { ..base, ..context! { result => result } });
+    let at = dossier_stix::timestamp::now_micros();
+    let mut resp = render("screen.html", context! { ..base, ..context! { result => result, screened_at => at } });
     resp.extensions_mut().insert(Returned(s.matches.len() as u64));
     resp.extensions_mut().insert(AuditParams(json!({ "screen": [audit] }).to_string()));
     Ok(resp)
