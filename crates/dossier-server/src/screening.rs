@@ -58,11 +58,29 @@ pub struct Screener {
     counted: Mutex<Counted>,
 }
 
-/// Cached counts, each with when it was taken and the change-log position it reflects.
+/// Cached counts.
 #[derive(Default)]
 struct Counted {
-    census: HashMap<(OrgId, bool), (Instant, i64, Census)>,
-    stats: Option<(Instant, i64, IndexStats)>,
+    census: HashMap<(OrgId, bool), Taken<Census>>,
+    stats: Option<Taken<IndexStats>>,
+}
+
+/// A count, when it was taken and the change-log position it reflects.
+#[derive(Clone, Copy)]
+struct Taken<T> {
+    at: Instant,
+    seq: i64,
+    value: T,
+}
+
+impl<T: Copy> Taken<T> {
+    fn new(seq: i64, value: T) -> Self {
+        Self { at: Instant::now(), seq, value }
+    }
+    /// The value while the index is still at `seq`, or for [`COUNT_TTL`] after it moved.
+    fn fresh(&self, seq: i64) -> Option<T> {
+        (self.seq == seq || self.at.elapsed() < COUNT_TTL).then_some(self.value)
+    }
 }
 
 /// How long a count may be reused after the index has moved on.
@@ -258,32 +276,31 @@ impl Screener {
     pub fn census(&self, viewer: &Viewer) -> Census {
         let key = (viewer.org, viewer.is_isac_staff());
         let seq = self.applied.load(std::sync::atomic::Ordering::Acquire);
-        let fresh = |at: Instant, at_seq: i64| at_seq == seq || at.elapsed() < COUNT_TTL;
-        if let Some(&(at, at_seq, c)) = self.counted.lock().unwrap_or_else(|p| p.into_inner()).census.get(&key)
-            && fresh(at, at_seq)
-        {
+        if let Some(c) = self.counted().census.get(&key).and_then(|t| t.fresh(seq)) {
             return c;
         }
         let c = self.index.read().unwrap_or_else(|p| p.into_inner()).census(viewer);
-        let mut counted = self.counted.lock().unwrap_or_else(|p| p.into_inner());
+        let mut counted = self.counted();
         if counted.census.len() > 10_000 {
             counted.census.clear();
         }
-        counted.census.insert(key, (Instant::now(), seq, c));
+        counted.census.insert(key, Taken::new(seq, c));
         c
     }
 
     /// [`Self::stats`], reused like [`Self::census`].
     pub fn recent_stats(&self) -> IndexStats {
         let seq = self.applied.load(std::sync::atomic::Ordering::Acquire);
-        if let Some((at, at_seq, s)) = self.counted.lock().unwrap_or_else(|p| p.into_inner()).stats
-            && (at_seq == seq || at.elapsed() < COUNT_TTL)
-        {
+        if let Some(s) = self.counted().stats.and_then(|t| t.fresh(seq)) {
             return s;
         }
         let s = self.stats();
-        self.counted.lock().unwrap_or_else(|p| p.into_inner()).stats = Some((Instant::now(), seq, s));
+        self.counted().stats = Some(Taken::new(seq, s));
         s
+    }
+
+    fn counted(&self) -> std::sync::MutexGuard<'_, Counted> {
+        self.counted.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether the index already reflects every committed change (one small query): then a

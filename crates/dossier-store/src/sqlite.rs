@@ -1085,18 +1085,19 @@ impl ObjectStore for SqliteStore {
         // organization's rows newest first on the (org, seq) index instead of every row.
         let org_filter = if q.org.is_some() { "org = ?1" } else { "?1 IS NULL" };
         let lookup = !q.params_any.is_empty();
-        // A lookup by value reads every record the other filters leave (newest first) and
-        // tests its parameters here, in one pass: SQLite's instr() took one pass per needle.
-        let limit_sql = if lookup { "" } else { " LIMIT ?4" };
+        // A lookup by value reads every record the other filters leave (newest first, no
+        // SQL limit: -1) and tests its parameters here, in one pass: SQLite's instr() took
+        // one pass per needle.
         let mut stmt = conn.prepare(&format!(
             "SELECT at, org, token, method, path, params, status, returned FROM audit
              WHERE {org_filter} AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR substr(path, 1, length(?3)) = ?3)
-               AND (?5 IS NULL OR token = ?5) AND ?4 = ?4
-             ORDER BY seq DESC{limit_sql}"
+               AND (?5 IS NULL OR token = ?5)
+             ORDER BY seq DESC LIMIT ?4"
         ))?;
         let limit = if q.limit == 0 { 100 } else { q.limit };
+        let sql_limit = if lookup { -1 } else { limit as i64 };
         let needles: std::collections::HashSet<&[u8]> = q.params_any.iter().map(|n| n.as_bytes()).collect();
-        let mut rows = stmt.query(params![q.org, q.since, q.path_prefix, limit as i64, q.token])?;
+        let mut rows = stmt.query(params![q.org, q.since, q.path_prefix, sql_limit, q.token])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             if lookup {

@@ -397,19 +397,16 @@ fn demo_prepares_a_data_directory_and_prints_an_admin_token() {
 
 #[test]
 fn serve_stops_cleanly_on_sigterm_and_requests_are_in_the_audit_log() {
-    use std::io::Read;
     let env = Env::new();
     let token = common::member_token(&env.data(), "Example Exchange");
     let mut served = common::serve(&env.data(), &[]);
-    let mut s = std::net::TcpStream::connect(served.addr()).unwrap();
-    write!(
-        s,
-        "GET /taxii2/api/collections/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let (status, resp) = http(
+        &served.addr(),
+        &format!(
+            "GET /taxii2/api/collections/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, "200", "{resp}");
     let killed = Command::new("kill").args(["-TERM", &served.child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let status = served.child.wait().unwrap();

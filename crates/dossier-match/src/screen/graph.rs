@@ -1,6 +1,7 @@
-//! The associations around one object, for a picture of them: personas and actors linked
-//! through the identifiers they share. Only what the viewer may see is walked — a hidden
-//! relationship or object is neither drawn nor counted, nor followed further.
+//! What a viewer may see of the index, for pages: the associations around one object — for
+//! a picture of them: personas and actors linked through the identifiers they share — and
+//! the census of everything, by kind. Only what the viewer may see is walked or counted — a
+//! hidden relationship or object is neither drawn nor counted, nor followed further.
 
 use dossier_stix::Viewer;
 use serde::Serialize;
