@@ -184,14 +184,19 @@ impl Screener {
             stats: index.stats(),
             phases: Some(phases),
         };
-        Ok(Self {
+        Ok(Self::ready(index, seq, options, report))
+    }
+
+    /// A screener over `index`, which reflects the change log up to `seq`.
+    fn ready(index: Index, seq: i64, options: Options, report: BuildReport) -> Self {
+        Self {
             index: RwLock::new(index),
             seq: Mutex::new(seq),
             applied: seq.into(),
             options,
             report,
             counted: Default::default(),
-        })
+        }
     }
 
     /// Loads the index from the snapshot at `path` when it belongs to this store and is not
@@ -219,14 +224,7 @@ impl Screener {
                         );
                     } else {
                         let report = BuildReport { objects: 0, seconds: 0.0, from_snapshot: true, stats, phases: None };
-                        let mut s = Self {
-                            index: RwLock::new(index),
-                            seq: Mutex::new(seq),
-                            applied: seq.into(),
-                            options,
-                            report,
-                            counted: Default::default(),
-                        };
+                        let mut s = Self::ready(index, seq, options, report);
                         s.catch_up(store)?;
                         if s.applied.load(std::sync::atomic::Ordering::Acquire) != seq {
                             s.report.stats = s.stats();

@@ -94,24 +94,32 @@ struct Browser<'a> {
 }
 
 fn sign_in<'a>(app: &'a App, who: &str) -> Browser<'a> {
-    let body = format!("token={}&next=%2F", app.tokens[who]);
+    log_in(app, &format!("token={}&next=%2F", app.tokens[who])).expect("the token signs in")
+}
+
+/// Posts the sign-in form; the signed-in browser with its cookie and CSRF token, or `None`
+/// when the credentials are refused (401).
+fn log_in<'a>(app: &'a App, form: &str) -> Option<Browser<'a>> {
     let r = app.request(
         "POST",
         "/login",
         None,
         &[("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "text/html")],
-        Some(&body),
+        Some(form),
     );
-    assert_eq!(r.status, 303, "{}", r.body);
+    if r.status != 303 {
+        assert_eq!(r.status, 401, "{}", r.body);
+        return None;
+    }
     let set = r.header("set-cookie").expect("a session cookie");
     assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
     let cookie = set.split(';').next().unwrap().to_owned();
     let mut b = Browser { app, cookie, csrf: String::new() };
-    let page = b.get("/screen");
-    assert_eq!(page.status, 200);
+    let page = b.get("/account");
+    assert_eq!(page.status, 200, "{}", page.body);
     let at = page.body.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
     b.csrf = page.body[at..at + 48].to_owned();
-    b
+    Some(b)
 }
 
 impl Browser<'_> {
@@ -501,25 +509,7 @@ fn the_dashboard_counts_only_what_each_organization_may_see() {
 
 /// Signs in with a user name and password; `None` when refused.
 fn sign_in_user<'a>(app: &'a App, user: &str, password: &str) -> Option<Browser<'a>> {
-    let body = format!("user={}&password={}&next=%2Faccount", urlencode(user), urlencode(password));
-    let r = app.request(
-        "POST",
-        "/login",
-        None,
-        &[("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "text/html")],
-        Some(&body),
-    );
-    if r.status != 303 {
-        assert_eq!(r.status, 401, "{}", r.body);
-        return None;
-    }
-    let cookie = r.header("set-cookie").expect("a session cookie").split(';').next().unwrap().to_owned();
-    let mut b = Browser { app, cookie, csrf: String::new() };
-    let page = b.get("/account");
-    assert_eq!(page.status, 200, "{}", page.body);
-    let at = page.body.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
-    b.csrf = page.body[at..at + 48].to_owned();
-    Some(b)
+    log_in(app, &format!("user={}&password={}&next=%2Faccount", urlencode(user), urlencode(password)))
 }
 
 #[test]
