@@ -447,6 +447,15 @@ fn a_search_lists_everyone_who_holds_a_common_name() {
     }
     let s = ix.search("Jordan Common", &member(1), &Options::default());
     assert_eq!(s.matches.len(), screen::query::SEARCH_CAP, "{s:?}");
+    assert!(s.cut, "70 holders, 50 listed");
+    let solo = "identity--00000000-0000-4000-8000-000000009999";
+    ix.upsert(
+        solo,
+        &json!({"type": "identity", "name": "Solo Holder", "identity_class": "individual"}).to_string(),
+        amber,
+    );
+    let s = ix.search("Solo Holder", &member(1), &Options::default());
+    assert!(s.matches.len() == 1 && !s.cut, "{s:?}");
     // A screen still weighs the name down to nothing: a name held by 70 is not evidence.
     let s = run(&ix, json!({"ref": "x", "names": ["Jordan Common"]}), member(1));
     assert!(s.matches.is_empty(), "{s:?}");

@@ -627,13 +627,14 @@ fn a_search_says_when_it_lists_only_the_strongest_results() {
         objects.push(rel(3000 + n, "attributed-to", &persona, &actor, Tlp::Green));
         objects.extend([actor, persona]);
     }
+    objects.push(sdo("identity", 2999, json!({"name": "Solo Holder", "identity_class": "individual"}), Tlp::Green));
     app.submit("Exchange A", false, &objects);
     let b = sign_in(&app, "Wallet B");
     let page = b.get("/search?q=Jordan+Common");
     assert_eq!(page.status, 200);
     assert!(page.body.contains("50 results for") && page.body.contains("These are the 50 strongest"), "{}", page.body);
-    let page = b.get("/search?q=Team+7");
-    assert!(!page.body.contains("strongest"), "{}", page.body);
+    let page = b.get("/search?q=Solo+Holder");
+    assert!(page.body.contains("1 result for") && !page.body.contains("strongest"), "{}", page.body);
 }
 
 #[test]

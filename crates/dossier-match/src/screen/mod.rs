@@ -55,6 +55,10 @@ pub struct Screening {
     /// Values that could not be used (an invalid wallet checksum, an unparsable phone …).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Warning>,
+    /// Whether more candidates were found than `max_matches` lists (the weakest were left
+    /// out). Not part of the answer's JSON.
+    #[serde(skip)]
+    pub cut: bool,
 }
 
 impl Screening {

@@ -704,13 +704,14 @@ impl Index {
         let mut decision = scored.iter().map(|c| c.decision).max().unwrap_or(Decision::Clear);
         let score = scored.iter().map(|c| c.posterior).fold(0.0, f64::max);
         let score = (score * 10_000.0).round() / 10_000.0;
+        let cut = scored.len() > opts.max_matches;
         scored.truncate(opts.max_matches);
         let mut matches: Vec<Hit> = scored.into_iter().map(|c| Hit::Candidate(self.candidate(c, &probes))).collect();
         if restricted.is_some() {
             decision = decision.max(Decision::Review);
             matches.push(Hit::Restricted(Restricted { restricted: true, contact: opts.contact.clone() }));
         }
-        Screening { reference: a.reference.clone(), decision, score, matches, warnings }
+        Screening { reference: a.reference.clone(), decision, score, matches, warnings, cut }
     }
 
     /// Turns the ties found for one probe into evidence, with the commonness discount.

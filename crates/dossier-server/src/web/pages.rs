@@ -282,10 +282,9 @@ pub async fn search(
         returned += 1;
         groups.push(candidate_json(c, evidence));
     }
-    // The engine lists the strongest SEARCH_CAP candidates: say so when it may have cut.
-    let capped = screening.matches.len() >= dossier_match::screen::query::SEARCH_CAP;
+    // The engine lists the strongest SEARCH_CAP candidates: say so when it left some out.
     let ctx = context! { ..base, ..context! { searched => true, groups => groups, restricted => restricted, contact => state.0.screener.options.contact,
-    capped => capped, cap => dossier_match::screen::query::SEARCH_CAP } };
+    capped => screening.cut, cap => dossier_match::screen::query::SEARCH_CAP } };
     let mut resp = render("search.html", ctx);
     resp.extensions_mut().insert(Returned(returned));
     let audit = json!({"search": search_hash(&state.0.audit_key, &text), "objects": screening.revealed_objects()});
