@@ -17,7 +17,7 @@ pub mod screening;
 mod taxii;
 mod web;
 
-pub use web::{MAX_PASSWORD, MIN_PASSWORD, hash_password};
+pub use web::{hash_password, password_problem};
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -750,11 +750,8 @@ fn new_password_hash() -> Result<String> {
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
-    if password.chars().count() < dossier_server::MIN_PASSWORD {
-        bail!("a password has at least {} characters", dossier_server::MIN_PASSWORD);
-    }
-    if password.len() > dossier_server::MAX_PASSWORD {
-        bail!("a password has at most {} bytes", dossier_server::MAX_PASSWORD);
+    if let Some(problem) = dossier_server::password_problem(&password) {
+        bail!("{problem}");
     }
     dossier_server::hash_password(&password).map_err(anyhow::Error::msg)
 }

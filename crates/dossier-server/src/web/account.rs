@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::context;
 
-use super::{MAX_PASSWORD, MIN_PASSWORD, Posted, SessionCookie, Web, WebError, hash_password, render, verify_password};
+use super::{MIN_PASSWORD, Posted, SessionCookie, Web, WebError, hash_password, render, verify_password};
 use crate::AppState;
 
 async fn account_ctx(state: &AppState, web: &Web, extra: minijinja::Value) -> Result<minijinja::Value, WebError> {
@@ -51,11 +51,8 @@ pub async fn change_password(
     state.0.throttle.check(peer.ip()).map_err(WebError::from)?;
     let (current, new, confirm) = (f.get("current").to_owned(), f.get("new").to_owned(), f.get("confirm").to_owned());
     let mut problems: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    let length = new.chars().count();
-    if length < MIN_PASSWORD {
-        problems.entry("new").or_default().push(format!("at least {MIN_PASSWORD} characters (this has {length})"));
-    } else if new.len() > MAX_PASSWORD {
-        problems.entry("new").or_default().push(format!("at most {MAX_PASSWORD} bytes"));
+    if let Some(p) = super::password_problem(&new) {
+        problems.entry("new").or_default().push(p);
     } else if new == current {
         problems.entry("new").or_default().push("the same as the current password".into());
     }

@@ -11,7 +11,7 @@ use dossier_store::{Access, AuditQuery};
 use minijinja::context;
 use serde_json::{Value, json};
 
-use super::{MAX_PASSWORD, MIN_PASSWORD, Posted, Web, WebError, hash_password, render};
+use super::{Posted, Web, WebError, hash_password, render};
 use crate::{AppState, Returned};
 
 fn require_staff(web: &Web) -> Result<(), WebError> {
@@ -181,15 +181,9 @@ pub async fn reset_password(
     answer(&state, &web, StatusCode::OK, context! { flash => flash }).await
 }
 
-/// What a new password must be.
+/// [`super::password_problem`] as a refusal.
 fn password_rules(password: &str) -> Result<(), WebError> {
-    if password.chars().count() < MIN_PASSWORD {
-        Err(WebError::bad_request(format!("a password has at least {MIN_PASSWORD} characters")))
-    } else if password.len() > MAX_PASSWORD {
-        Err(WebError::bad_request(format!("a password has at most {MAX_PASSWORD} bytes")))
-    } else {
-        Ok(())
-    }
+    super::password_problem(password).map_or(Ok(()), |p| Err(WebError::bad_request(p)))
 }
 
 pub async fn add_token(State(state): State<AppState>, Posted { web, f }: Posted) -> Result<Response, WebError> {

@@ -558,6 +558,19 @@ pub const MIN_PASSWORD: usize = 12;
 /// The longest, in bytes (argon2 takes any length; this bounds the work a form can ask for).
 pub const MAX_PASSWORD: usize = 1024;
 
+/// What is wrong with a new password, if anything: the one rule for the admin page, the
+/// account page and the command line.
+pub fn password_problem(password: &str) -> Option<String> {
+    let length = password.chars().count();
+    if length < MIN_PASSWORD {
+        Some(format!("a password has at least {MIN_PASSWORD} characters (this has {length})"))
+    } else if password.len() > MAX_PASSWORD {
+        Some(format!("a password has at most {MAX_PASSWORD} bytes"))
+    } else {
+        None
+    }
+}
+
 // ---- rendering --------------------------------------------------------------------------
 
 macro_rules! templates {
