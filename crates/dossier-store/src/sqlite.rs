@@ -1285,17 +1285,27 @@ const COLLECTION_COLUMNS: &str = "id, uuid, alias, title, description, default_t
 const TOKEN_COLUMNS: &str = "id, org, role, label, created, expires, revoked";
 const USER_COLUMNS: &str = "id, name, org, role, password, created, disabled";
 
+/// Rows of the directory that are changed in place by id.
+#[derive(Clone, Copy)]
+enum Row {
+    User,
+    Token,
+}
+
 impl SqliteStore {
-    /// Runs one `UPDATE users … WHERE id = ?1 …`; an unknown id is an error (a user already
-    /// in the wanted state is not).
-    fn update_user(&self, id: &str, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<(), StoreError> {
+    /// Runs one `UPDATE … WHERE id = ?1 …` on a user or token; an unknown id is an error
+    /// (one already in the wanted state is not).
+    fn update_row(&self, row: Row, id: &str, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<(), StoreError> {
         let conn = self.lock();
         let n = conn.execute(sql, args)?;
         if n == 0 {
-            let exists: bool =
-                conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)", [id], |r| r.get(0))?;
+            let (exists_sql, what) = match row {
+                Row::User => ("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)", "user"),
+                Row::Token => ("SELECT EXISTS (SELECT 1 FROM tokens WHERE id = ?1)", "token"),
+            };
+            let exists: bool = conn.query_row(exists_sql, [id], |r| r.get(0))?;
             if !exists {
-                return Err(StoreError::NotFound(format!("user {id}")));
+                return Err(StoreError::NotFound(format!("{what} {id}")));
             }
         }
         Ok(())
@@ -1403,17 +1413,12 @@ impl Directory for SqliteStore {
     }
 
     fn revoke_token(&self, id: &str) -> Result<(), StoreError> {
-        let conn = self.lock();
-        let n = conn
-            .execute("UPDATE tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL", params![id, now_micros()])?;
-        if n == 0 {
-            let exists: bool =
-                conn.query_row("SELECT EXISTS (SELECT 1 FROM tokens WHERE id = ?1)", [id], |r| r.get(0))?;
-            if !exists {
-                return Err(StoreError::NotFound(format!("token {id}")));
-            }
-        }
-        Ok(())
+        self.update_row(
+            Row::Token,
+            id,
+            "UPDATE tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
+            &[&id, &now_micros()],
+        )
     }
 
     fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
@@ -1542,18 +1547,23 @@ impl Directory for SqliteStore {
     }
 
     fn disable_user(&self, id: &str) -> Result<(), StoreError> {
-        self.update_user(id, "UPDATE users SET disabled = ?2 WHERE id = ?1 AND disabled IS NULL", &[&id, &now_micros()])
+        self.update_row(
+            Row::User,
+            id,
+            "UPDATE users SET disabled = ?2 WHERE id = ?1 AND disabled IS NULL",
+            &[&id, &now_micros()],
+        )
     }
 
     fn enable_user(&self, id: &str) -> Result<(), StoreError> {
-        self.update_user(id, "UPDATE users SET disabled = NULL WHERE id = ?1", &[&id])
+        self.update_row(Row::User, id, "UPDATE users SET disabled = NULL WHERE id = ?1", &[&id])
     }
 
     fn set_password(&self, id: &str, password_hash: &str) -> Result<(), StoreError> {
         if !password_hash.starts_with('$') {
             return Err(StoreError::Invalid("a password is stored as a PHC hash string".into()));
         }
-        self.update_user(id, "UPDATE users SET password = ?2 WHERE id = ?1", &[&id, &password_hash])
+        self.update_row(Row::User, id, "UPDATE users SET password = ?2 WHERE id = ?1", &[&id, &password_hash])
     }
 
     fn add_collection(

@@ -134,23 +134,32 @@ pub async fn add_user(State(state): State<AppState>, Posted { web, f }: Posted) 
     }
 }
 
-pub async fn disable_user(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Posted { web, .. }: Posted,
-) -> Result<Response, WebError> {
-    require_admin(&web)?;
-    state.blocking(move |store| Ok(store.disable_user(&id)?)).await?;
-    Ok(Redirect::to("/admin#users").into_response())
+pub async fn disable_user(state: State<AppState>, id: Path<String>, form: Posted) -> Result<Response, WebError> {
+    set_user_enabled(state, id, form, false).await
 }
 
-pub async fn enable_user(
+pub async fn enable_user(state: State<AppState>, id: Path<String>, form: Posted) -> Result<Response, WebError> {
+    set_user_enabled(state, id, form, true).await
+}
+
+/// Disabling ends the user's sessions at their next request; enabling lets them sign in again.
+async fn set_user_enabled(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Posted { web, .. }: Posted,
+    enabled: bool,
 ) -> Result<Response, WebError> {
     require_admin(&web)?;
-    state.blocking(move |store| Ok(store.enable_user(&id)?)).await?;
+    state
+        .blocking(move |store| {
+            if enabled {
+                store.enable_user(&id)?
+            } else {
+                store.disable_user(&id)?
+            }
+            Ok(())
+        })
+        .await?;
     Ok(Redirect::to("/admin#users").into_response())
 }
 
@@ -274,6 +283,13 @@ pub struct AuditFilter {
     format: String,
 }
 
+impl AuditFilter {
+    /// At most this many records (200 unless asked, 1 to 5,000).
+    fn limit(&self) -> usize {
+        self.limit.trim().parse::<usize>().unwrap_or(200).clamp(1, 5000)
+    }
+}
+
 /// The records an audit filter selects, with organization names.
 async fn audit_rows(state: &AppState, q: &AuditFilter) -> Result<Vec<Value>, WebError> {
     let orgs = state.orgs().await?;
@@ -281,15 +297,8 @@ async fn audit_rows(state: &AppState, q: &AuditFilter) -> Result<Vec<Value>, Web
         "" => None,
         s => Some(org_by_id(&orgs, s)?),
     };
-    let since = match q.since.trim() {
-        "" => None,
-        s => Some(
-            dossier_stix::Timestamp::parse(&format!("{s}T00:00:00Z"))
-                .map_err(|_| WebError::bad_request("the date must read YYYY-MM-DD"))?
-                .unix_micros(),
-        ),
-    };
-    let limit = q.limit.trim().parse::<usize>().unwrap_or(200).clamp(1, 5000);
+    let since = super::day_start(&q.since)?;
+    let limit = q.limit();
     let path_prefix = Some(q.path.trim().to_owned()).filter(|p| !p.is_empty());
     let token = Some(q.token.trim().to_owned()).filter(|t| !t.is_empty());
     if q.value.len() > 1024 {
@@ -332,7 +341,7 @@ pub async fn audit(
     }
     let orgs = state.orgs().await?;
     let org_list: Vec<Value> = orgs.iter().map(|o| json!({"id": o.id, "name": o.name})).collect();
-    let limit = q.limit.trim().parse::<usize>().unwrap_or(200).clamp(1, 5000);
+    let limit = q.limit();
     let f = json!({"org": q.org, "path": q.path, "since": q.since, "limit": limit, "token": q.token, "value": q.value});
     let csv_link = format!(
         "/admin/audit?format=csv&org={}&path={}&since={}&limit={limit}&token={}&value={}",

@@ -628,6 +628,17 @@ pub(crate) fn render(name: &str, ctx: minijinja::Value) -> Response {
     }
 }
 
+/// The start (UTC, microseconds) of a day given as a form's date field (`YYYY-MM-DD`);
+/// `None` when the field is empty.
+pub(crate) fn day_start(field: &str) -> Result<Option<i64>, WebError> {
+    match field.trim() {
+        "" => Ok(None),
+        s => dossier_stix::Timestamp::parse(&format!("{s}T00:00:00Z"))
+            .map(|t| Some(t.unix_micros()))
+            .map_err(|_| WebError::bad_request("the date must read YYYY-MM-DD")),
+    }
+}
+
 /// Percent-encodes everything but unreserved characters.
 pub(crate) fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

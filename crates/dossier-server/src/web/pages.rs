@@ -210,14 +210,7 @@ pub async fn search(
         "" => None,
         s => Some(s.parse().map_err(|_| WebError::bad_request("minimum confidence must be a number from 0 to 100"))?),
     };
-    let since: Option<i64> = match q.since.trim() {
-        "" => None,
-        s => Some(
-            dossier_stix::Timestamp::parse(&format!("{s}T00:00:00Z"))
-                .map_err(|_| WebError::bad_request("the date must read YYYY-MM-DD"))?
-                .unix_micros(),
-        ),
-    };
+    let since = super::day_start(&q.since)?;
     let tlp = match q.tlp.trim() {
         "" => None,
         s => Some(dossier_stix::Tlp::parse(s).ok_or_else(|| WebError::bad_request("unknown TLP level"))?),
