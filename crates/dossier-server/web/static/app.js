@@ -57,7 +57,8 @@ async function sha256Hex(bytes) {
   }
   return sha256Js(bytes);
 }
-window.dossierSha256 = { js: sha256Js, best: sha256Hex };
+// The page's own digest, for the browser test to check against a reference.
+window.dossierSha256 = { js: sha256Js };
 
 // The text of a .docx (Office Open XML): word/document.xml out of the zip, a line per
 // paragraph. Returns null when the file is not one.
