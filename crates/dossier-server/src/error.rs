@@ -96,6 +96,27 @@ impl From<dossier_store::StoreError> for ApiError {
     fn from(e: dossier_store::StoreError) -> Self {
         match e {
             dossier_store::StoreError::NotFound(what) => ApiError::not_found(what),
+            dossier_store::StoreError::Rejected(r) => {
+                let problems: Vec<serde_json::Value> = r
+                    .errors
+                    .iter()
+                    .map(|e| {
+                        json!({"index": e.index, "id": e.problem.object_id, "property": e.problem.path,
+                            "reason": e.problem.reason})
+                    })
+                    .collect();
+                let n = r.invalid_objects.max(problems.len());
+                let description = match (&r.fatal, problems.first()) {
+                    (Some(fatal), _) => format!("{fatal}; nothing was stored"),
+                    (None, Some(first)) if n == 1 => format!(
+                        "{}: {}; nothing was stored",
+                        first["id"].as_str().unwrap_or("an object"),
+                        first["reason"].as_str().unwrap_or("refused")
+                    ),
+                    _ => format!("{n} problem(s) in the submitted objects; nothing was stored"),
+                };
+                ApiError::unprocessable(description, json!(problems))
+            }
             other => ApiError::internal("store error", other),
         }
     }

@@ -581,7 +581,7 @@ async fn post_objects(
                 status["successes"] = json!(successes);
             }
             let stored = status.to_string();
-            let sub = Submission { org: org_id, collection, named: false };
+            let sub = Submission { org: org_id, collection, named: false, curator: viewer.is_isac_staff() };
             let mut it = items.into_iter().enumerate().map(|(index, o)| Item::Valid { index, line: 1, object: o.into_record() });
             store.import_with_status(&sub, &mut it, (&id, &stored))?;
             Ok(status)
@@ -625,26 +625,31 @@ async fn delete_object(
     if !(c.read.allows(&caller.viewer) && c.write.allows(&caller.viewer)) {
         return Err(ApiError::forbidden("deleting needs read and write access to the collection"));
     }
-    let mut q = q;
-    q.insert("match[id]".into(), oid.clone());
-    let requested = q.get("match[version]").cloned();
-    q.insert("match[version]".into(), "all".into());
-    let f = parse_filters(&state, &q, Versions::All)?;
+    // DELETE takes match[version] and match[spec_version] only; every other parameter (an
+    // added_after, a limit) is ignored, so no filter can narrow what the ownership check
+    // sees while the removal reaches further. The versions removed are exactly those the
+    // check looked at: the matching versions the caller may see.
+    let mut f: HashMap<String, String> = HashMap::from([
+        ("match[id]".to_owned(), oid.clone()),
+        ("match[version]".to_owned(), q.get("match[version]").cloned().unwrap_or_else(|| "all".into())),
+    ]);
+    if let Some(spec) = q.get("match[spec_version]") {
+        f.insert("match[spec_version]".into(), spec.clone());
+    }
+    let f = parse_filters(&state, &f, Versions::All)?;
     let (page, _) = visible(&state, &caller, &c, Filters { limit: usize::MAX, ..f }).await?;
     if page.is_empty() {
         return Err(ApiError::not_found("object"));
     }
-    if !caller.viewer.is_isac_staff() && page.iter().any(|e| e.owner != caller.org.id) {
-        return Err(ApiError::forbidden("only the submitting organization or ISAC analysts may delete this object"));
-    }
-    let versions = match requested {
-        Some(v) => parse_filters(&state, &HashMap::from([("match[version]".to_owned(), v)]), Versions::All)?.versions,
-        None => vec![Versions::All],
-    };
+    let by = (!caller.viewer.is_isac_staff()).then_some(caller.org.id);
+    let vids: Vec<i64> = page.iter().map(|e| e.vid).collect();
     let cid = c.id;
-    let removed = state.blocking(move |store| Ok(store.delete(cid, &oid, &versions)?)).await?;
+    let removed = state.blocking(move |store| Ok(store.withdraw(cid, &oid, &vids, by)?)).await?;
     if removed == 0 {
-        return Err(ApiError::not_found("matching version"));
+        return Err(ApiError::forbidden(
+            "your organization submitted none of the matching versions: an organization may withdraw only what it \
+             submitted (ISAC analysts may remove anything)",
+        ));
     }
     let mut resp = StatusCode::OK.into_response();
     resp.extensions_mut().insert(Returned(removed as u64));

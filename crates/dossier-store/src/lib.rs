@@ -119,6 +119,9 @@ pub struct Submission {
     pub collection: CollectionId,
     /// Whether other members may see the submitter's real identity.
     pub named: bool,
+    /// ISAC staff curating: may add versions to objects other organizations created (the
+    /// versions stay the creator's). Everyone else may only version its own objects.
+    pub curator: bool,
 }
 
 /// What an import did.
@@ -362,13 +365,19 @@ pub enum ChangeOp {
     Remove,
 }
 
-/// One organization's submission of an object.
+/// One organization's submission of one version of an object: the version's owner, or a
+/// further organization that submitted the same content.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Provenance {
+    /// The version: who may learn of this submission is who may see this version.
+    pub vid: i64,
     pub org: OrgId,
     pub named: bool,
-    /// When it first submitted the object (microseconds).
+    /// When it submitted the version (microseconds).
     pub at: i64,
+    /// The ISAC staff organization that wrote this version into another organization's
+    /// object (curation), if any.
+    pub curator: Option<OrgId>,
 }
 
 /// One stored object version, borrowed from the store for the duration of a visit.
@@ -499,8 +508,9 @@ pub trait ObjectStore: Send + Sync {
     /// Every stored version of `id`, oldest first.
     fn versions(&self, id: &str) -> Result<Vec<Entry>, StoreError>;
 
-    /// The organizations that submitted any version of `id`, with whether each chose to be
-    /// named, in order of first submission.
+    /// Every submission of every version of `id` (owners and further submitters, with
+    /// whether each chose to be named), oldest first. Callers show only the submissions of
+    /// versions the viewer may see.
     fn provenance(&self, id: &str) -> Result<Vec<Provenance>, StoreError>;
 
     /// The sequence number of the newest change-log entry (0 when empty).
@@ -549,6 +559,19 @@ pub trait ObjectStore: Send + Sync {
     /// `versions` is empty or holds `All`); returns how many memberships were removed.
     /// Versions left in no collection are deleted.
     fn delete(&self, collection: CollectionId, id: &str, versions: &[Versions]) -> Result<usize, StoreError>;
+
+    /// Withdraws the versions `vids` of `id` from `collection` on behalf of `by` (`None`: ISAC
+    /// staff, who may remove anything). An organization removes only what it owns: its own
+    /// versions, and its own submission of another organization's version (its provenance
+    /// and the sight it gave it); everything else is left as it is. Returns how many were
+    /// withdrawn; which version the collection serves as latest is settled again.
+    fn withdraw(
+        &self,
+        collection: CollectionId,
+        id: &str,
+        vids: &[i64],
+        by: Option<OrgId>,
+    ) -> Result<usize, StoreError>;
 
     /// Stores a TAXII status resource (JSON) under its id.
     fn put_status(&self, id: &str, org: OrgId, json: &str) -> Result<(), StoreError>;

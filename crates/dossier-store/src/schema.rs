@@ -176,6 +176,12 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX web_sessions_principal ON web_sessions (principal);
     "#,
+    // 11: the ISAC analyst's organization that curated a version (added it to an object
+    //     another organization created). The version itself stays the creator's (`org`,
+    //     `named`), so curation changes neither who may see it nor its anonymity.
+    r#"
+    ALTER TABLE objects ADD COLUMN curator INTEGER;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -174,7 +174,7 @@ impl SqliteStore {
             items.push(Item::Valid { index, line: 1, object: object.into_record() });
         }
         self.import(
-            &Submission { org: isac.id, collection: coll.id, named: true },
+            &Submission { org: isac.id, collection: coll.id, named: true, curator: true },
             &mut items.into_iter(),
             &mut |_| {},
         )?;
@@ -241,10 +241,12 @@ struct Stmts<'t> {
 impl<'t> Stmts<'t> {
     fn new(tx: &'t Transaction<'t>) -> rusqlite::Result<Self> {
         Ok(Self {
-            existing: tx.prepare("SELECT vid, version, json FROM objects WHERE idh = ?1 AND id = ?2")?,
+            existing: tx.prepare(
+                "SELECT vid, version, json, org, named, COALESCE(recipients, '') FROM objects WHERE idh = ?1 AND id = ?2",
+            )?,
             insert_object: tx.prepare(
-                "INSERT INTO objects (vid, id, type, version, modified, spec_version, tlp, confidence, org, json, idh, named, recipients)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                "INSERT INTO objects (vid, id, type, version, modified, spec_version, tlp, confidence, org, json, idh, named, recipients, curator)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?,
             insert_member: tx.prepare(
                 "INSERT INTO collection_objects (collection, date_added, vid, latest, tlp) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -266,6 +268,7 @@ impl<'t> Stmts<'t> {
 
 /// Per-import state inside the transaction.
 struct Importer<'t> {
+    tx: &'t Transaction<'t>,
     st: Stmts<'t>,
     /// Version ids are assigned here: the import holds the write lock throughout.
     next_vid: i64,
@@ -281,6 +284,9 @@ struct Existing {
     vid: i64,
     version: String,
     json: String,
+    org: OrgId,
+    named: bool,
+    recipients: String,
 }
 
 enum Outcome {
@@ -288,6 +294,92 @@ enum Outcome {
     Updated,
     History,
     Unchanged,
+}
+
+/// Why a new version of another organization's object is refused.
+fn not_yours(id: &str) -> Invalid {
+    Invalid {
+        object_id: Some(id.to_owned()),
+        path: "$.id".into(),
+        reason: "another organization created this object, and only its creator or ISAC analysts may add versions \
+                 of it; submit an object of your own instead (a new object with a derived-from relationship to it, \
+                 a note, an opinion or a sighting)"
+            .into(),
+    }
+}
+
+/// Decides which version of `id` the collection serves as its latest, after a version was
+/// added or removed.
+///
+/// Versioned objects (SDOs, SROs): the newest. Versionless objects (SCOs), where each
+/// organization's submission is its own assertion: every organization's newest version
+/// competes, the least restrictive TLP wins, and at equal TLP the organization that asserted
+/// first keeps its place. So one member's stricter re-marking (RED over GREEN) never hides
+/// another member's assertion, and nobody replaces another's at the same level. The
+/// organizations whose assertions lost join the winner's recipients: they know the value,
+/// so a RED winner must not hide it from them.
+fn settle_latest(tx: &Transaction<'_>, collection: CollectionId, id: &str) -> Result<(), StoreError> {
+    struct Row {
+        vid: i64,
+        version: String,
+        org: OrgId,
+        tlp: i64,
+        date_added: i64,
+        versioned: bool,
+    }
+    let rows: Vec<Row> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT o.vid, o.version, o.org, co.tlp, co.date_added, o.modified IS NOT NULL FROM objects o
+               JOIN collection_objects co ON co.vid = o.vid AND co.collection = ?1
+              WHERE o.idh = ?2 AND o.id = ?3",
+        )?;
+        let rows = stmt.query_map(params![collection, id_hash(id), id], |r| {
+            Ok(Row {
+                vid: r.get(0)?,
+                version: r.get(1)?,
+                org: r.get(2)?,
+                tlp: r.get(3)?,
+                date_added: r.get(4)?,
+                versioned: r.get(5)?,
+            })
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut losers: Vec<OrgId> = Vec::new();
+    let winner = if rows.iter().any(|r| r.versioned) {
+        rows.iter().max_by(|a, b| a.version.cmp(&b.version).then(a.vid.cmp(&b.vid)))
+    } else {
+        // Per organization: its newest version and when it first asserted the value.
+        let mut per_org: HashMap<OrgId, (&Row, i64)> = HashMap::new();
+        for r in &rows {
+            let e = per_org.entry(r.org).or_insert((r, r.date_added));
+            if (r.version.as_str(), r.vid) > (e.0.version.as_str(), e.0.vid) {
+                e.0 = r;
+            }
+            e.1 = e.1.min(r.date_added);
+        }
+        let best = per_org.values().min_by_key(|(r, first)| (r.tlp, *first, r.org)).map(|(r, _)| *r);
+        if let Some(w) = best {
+            losers = per_org.keys().copied().filter(|o| *o != w.org).collect();
+            losers.sort_unstable();
+        }
+        best
+    };
+    let Some(winner) = winner else { return Ok(()) };
+    let mut set = tx.prepare_cached(
+        "UPDATE collection_objects SET latest = ?3 WHERE collection = ?1 AND date_added = ?2 AND latest <> ?3",
+    )?;
+    for r in &rows {
+        set.execute(params![collection, r.date_added, r.vid == winner.vid])?;
+    }
+    let mut add = tx.prepare_cached(
+        "UPDATE objects SET recipients = CASE WHEN COALESCE(recipients, '') = '' THEN ?2 ELSE recipients || ',' || ?2 END
+          WHERE vid = ?1 AND instr(',' || COALESCE(recipients, '') || ',', ',' || ?2 || ',') = 0",
+    )?;
+    for org in losers {
+        add.execute(params![winner.vid, org.to_string()])?;
+    }
+    Ok(())
 }
 
 /// Same object content: identical text, or equal JSON values (property order and
@@ -321,7 +413,14 @@ impl Importer<'_> {
 
     fn existing(&mut self, id: &str) -> Result<Vec<Existing>, StoreError> {
         let rows = self.st.existing.query_map(params![id_hash(id), id], |r| {
-            Ok(Existing { vid: r.get(0)?, version: r.get(1)?, json: r.get(2)? })
+            Ok(Existing {
+                vid: r.get(0)?,
+                version: r.get(1)?,
+                json: r.get(2)?,
+                org: r.get(3)?,
+                named: r.get(4)?,
+                recipients: r.get(5)?,
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -329,11 +428,19 @@ impl Importer<'_> {
     fn store(&mut self, object: &Record) -> Result<Result<Outcome, Invalid>, StoreError> {
         let id = object.id.as_str();
         let existing = self.existing(id)?;
+        // Versions belong to their creator: the organization of the first stored version.
+        // SCOs are different: each submission is that organization's own assertion.
+        let sco = object.family == Family::Sco || (object.version.is_none() && object.family != Family::Meta);
+        let creator = existing.iter().min_by_key(|e| e.vid);
+        let foreign = !sco && creator.is_some_and(|c| c.org != self.sub.org);
         let version_key: String = match (object.family, &object.version) {
             (Family::Sco, _) | (_, None) => {
                 if let Some(e) = existing.iter().find(|e| same_content(&e.json, &object.json)) {
                     self.attach_existing(e.vid)?;
                     return Ok(Ok(Outcome::Unchanged));
+                }
+                if foreign && !self.sub.curator {
+                    return Ok(Err(not_yours(id)));
                 }
                 if existing.is_empty() {
                     String::new()
@@ -351,6 +458,9 @@ impl Importer<'_> {
                         self.attach_existing(e.vid)?;
                         return Ok(Ok(Outcome::Unchanged));
                     }
+                    if foreign && !self.sub.curator {
+                        return Ok(Err(not_yours(id)));
+                    }
                     return Ok(Err(Invalid {
                         object_id: Some(id.to_owned()),
                         path: "$.modified".into(),
@@ -360,8 +470,27 @@ impl Importer<'_> {
                         ),
                     }));
                 }
+                if foreign && !self.sub.curator {
+                    return Ok(Err(not_yours(id)));
+                }
                 key
             }
+        };
+        // A curated version stays the creator's: same owner, same anonymity, and every
+        // organization that could see the object before still can.
+        let (owner, named, curator, recipients) = match creator {
+            Some(c) if foreign => {
+                let newest = existing.iter().max_by(|a, b| a.version.cmp(&b.version)).unwrap_or(c);
+                let mut list: Vec<String> =
+                    newest.recipients.split(',').filter(|r| !r.is_empty()).map(str::to_owned).collect();
+                for r in self.recipients(object).iter().flat_map(|r| r.split(',')) {
+                    if !list.iter().any(|x| x == r) {
+                        list.push(r.to_owned());
+                    }
+                }
+                (c.org, c.named, Some(self.sub.org), (!list.is_empty()).then(|| list.join(",")))
+            }
+            _ => (self.sub.org, self.sub.named, None, self.recipients(object)),
         };
         let newest_existing = existing.iter().map(|e| e.version.as_str()).max();
         let outcome = match newest_existing {
@@ -380,16 +509,20 @@ impl Importer<'_> {
             object.spec_version,
             object.tlp.map(Tlp::code),
             object.confidence,
-            self.sub.org,
+            owner,
             object.json,
             id_hash(id),
-            self.sub.named,
-            self.recipients(object),
+            named,
+            recipients,
+            curator,
         ])?;
         if !existing.is_empty() {
             self.st.mark_multi.execute([id_hash(id)])?;
         }
         self.add_to_collection(vid, id, &version_key, object.tlp, existing.is_empty())?;
+        if sco && !existing.is_empty() {
+            settle_latest(self.tx, self.sub.collection, id)?;
+        }
         Ok(Ok(outcome))
     }
 
@@ -504,6 +637,7 @@ impl SqliteStore {
         )?;
         let next_vid: i64 = tx.query_row("SELECT COALESCE(max(vid), 0) + 1 FROM objects", [], |r| r.get(0))?;
         let mut imp = Importer {
+            tx: &tx,
             st: Stmts::new(&tx)?,
             next_vid,
             org_by_identity: {
@@ -598,6 +732,7 @@ impl SqliteStore {
         {
             let mut stmt = conn.prepare(
                 "SELECT o.idh, o.id, max(o.version) FROM objects o
+                   JOIN collection_objects co ON co.vid = o.vid AND co.latest = 1
                   WHERE o.idh IN (SELECT idh FROM multi_version)
                   GROUP BY o.idh, o.id",
             )?;
@@ -973,44 +1108,44 @@ impl ObjectStore for SqliteStore {
     fn provenance(&self, id: &str) -> Result<Vec<Provenance>, StoreError> {
         let conn = self.read();
         let mut stmt = conn.prepare_cached(
-            "SELECT org, max(named), min(at) FROM (
-                 SELECT o.org AS org, o.named AS named,
-                        (SELECT min(co.date_added) FROM collection_objects co WHERE co.vid = o.vid) AS at
-                   FROM objects o WHERE o.idh = ?2 AND o.id = ?1
-                 UNION ALL
-                 SELECT p.org, p.named, p.at FROM provenance p JOIN objects o ON o.vid = p.vid
-                  WHERE o.idh = ?2 AND o.id = ?1)
-             GROUP BY org ORDER BY min(at), org",
+            "SELECT o.vid, o.org, o.named,
+                    (SELECT min(co.date_added) FROM collection_objects co WHERE co.vid = o.vid) AS at, o.curator
+               FROM objects o WHERE o.idh = ?2 AND o.id = ?1
+             UNION ALL
+             SELECT p.vid, p.org, p.named, p.at, NULL FROM provenance p JOIN objects o ON o.vid = p.vid
+              WHERE o.idh = ?2 AND o.id = ?1
+             ORDER BY 4, 2, 1",
         )?;
         let rows = stmt.query_map(params![id, id_hash(id)], |r| {
-            Ok(Provenance { org: r.get(0)?, named: r.get(1)?, at: r.get(2)? })
+            Ok(Provenance {
+                vid: r.get(0)?,
+                org: r.get(1)?,
+                named: r.get(2)?,
+                at: r.get::<_, Option<i64>>(3)?.unwrap_or(0),
+                curator: r.get(4)?,
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn delete(&self, collection: CollectionId, id: &str, versions: &[Versions]) -> Result<usize, StoreError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        // Every membership of this id in the collection, oldest version first.
-        let members: Vec<(i64, String, i64)> = {
-            let mut stmt = tx.prepare(
-                "SELECT o.vid, o.version, co.date_added FROM objects o
+        // Every version of this id in the collection, oldest first.
+        let members: Vec<(i64, String)> = {
+            let conn = self.read();
+            let mut stmt = conn.prepare_cached(
+                "SELECT o.vid, o.version FROM objects o
                  JOIN collection_objects co ON co.vid = o.vid AND co.collection = ?1
-                 WHERE o.idh = ?2 AND o.id = ?3 ORDER BY o.version",
+                 WHERE o.idh = ?2 AND o.id = ?3 ORDER BY o.version, o.vid",
             )?;
-            let rows =
-                stmt.query_map(params![collection, id_hash(id), id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let rows = stmt.query_map(params![collection, id_hash(id), id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<_, _>>()?
         };
-        if members.is_empty() {
-            return Ok(0);
-        }
         let all = versions.is_empty() || versions.contains(&Versions::All);
-        let last = members.len() - 1;
-        let doomed: Vec<&(i64, String, i64)> = members
+        let last = members.len().saturating_sub(1);
+        let doomed: Vec<i64> = members
             .iter()
             .enumerate()
-            .filter(|(i, (_, v, _))| {
+            .filter(|(i, (_, v))| {
                 all || versions.iter().any(|sel| match sel {
                     Versions::Latest => *i == last,
                     Versions::First => *i == 0,
@@ -1018,34 +1153,80 @@ impl ObjectStore for SqliteStore {
                     Versions::All => true,
                 })
             })
-            .map(|(_, m)| m)
+            .map(|(_, (vid, _))| *vid)
             .collect();
+        self.withdraw(collection, id, &doomed, None)
+    }
+
+    fn withdraw(
+        &self,
+        collection: CollectionId,
+        id: &str,
+        vids: &[i64],
+        by: Option<OrgId>,
+    ) -> Result<usize, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let now = now_micros();
-        for (vid, _, date_added) in &doomed {
-            tx.execute(
-                "DELETE FROM collection_objects WHERE collection = ?1 AND date_added = ?2",
-                params![collection, date_added],
-            )?;
-            tx.execute(
-                "INSERT INTO changes (at, op, collection, vid, id) VALUES (?1, 'remove', ?2, ?3, ?4)",
-                params![now, collection, vid, id],
-            )?;
-            let still_held: bool =
-                tx.query_row("SELECT EXISTS (SELECT 1 FROM collection_objects WHERE vid = ?1)", [vid], |r| r.get(0))?;
-            if !still_held {
-                tx.execute("DELETE FROM provenance WHERE vid = ?1", [vid])?;
-                tx.execute("DELETE FROM objects WHERE vid = ?1", [vid])?;
+        let mut withdrawn = 0;
+        for &vid in vids {
+            // Only versions of this id in this collection, whatever the caller passed.
+            let row: Option<(OrgId, i64)> = tx
+                .query_row(
+                    "SELECT o.org, co.date_added FROM objects o
+                       JOIN collection_objects co ON co.vid = o.vid AND co.collection = ?1
+                      WHERE o.vid = ?2 AND o.idh = ?3 AND o.id = ?4",
+                    params![collection, vid, id_hash(id), id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((owner, date_added)) = row else { continue };
+            match by {
+                Some(org) if org != owner => {
+                    // Not the caller's version: withdraw only the caller's own submission of
+                    // it (a second submitter of the same content), if it made one.
+                    let n = tx.execute("DELETE FROM provenance WHERE vid = ?1 AND org = ?2", params![vid, org])?;
+                    if n > 0 {
+                        let list: Option<String> =
+                            tx.query_row("SELECT recipients FROM objects WHERE vid = ?1", [vid], |r| r.get(0))?;
+                        let org = org.to_string();
+                        let kept: Vec<&str> =
+                            list.as_deref().unwrap_or("").split(',').filter(|r| !r.is_empty() && *r != org).collect();
+                        tx.execute(
+                            "UPDATE objects SET recipients = ?2 WHERE vid = ?1",
+                            params![vid, (!kept.is_empty()).then(|| kept.join(","))],
+                        )?;
+                        tx.execute(
+                            "INSERT INTO changes (at, op, collection, vid, id) VALUES (?1, 'add', ?2, ?3, ?4)",
+                            params![now, collection, vid, id],
+                        )?;
+                        withdrawn += 1;
+                    }
+                }
+                _ => {
+                    tx.execute(
+                        "DELETE FROM collection_objects WHERE collection = ?1 AND date_added = ?2",
+                        params![collection, date_added],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO changes (at, op, collection, vid, id) VALUES (?1, 'remove', ?2, ?3, ?4)",
+                        params![now, collection, vid, id],
+                    )?;
+                    let still_held: bool =
+                        tx.query_row("SELECT EXISTS (SELECT 1 FROM collection_objects WHERE vid = ?1)", [vid], |r| {
+                            r.get(0)
+                        })?;
+                    if !still_held {
+                        tx.execute("DELETE FROM provenance WHERE vid = ?1", [vid])?;
+                        tx.execute("DELETE FROM objects WHERE vid = ?1", [vid])?;
+                    }
+                    withdrawn += 1;
+                }
             }
         }
-        // The newest remaining version in this collection is the latest again.
-        if let Some((vid, _, _)) = members.iter().rev().find(|m| !doomed.iter().any(|d| d.0 == m.0)) {
-            tx.execute(
-                "UPDATE collection_objects SET latest = 1 WHERE collection = ?1 AND vid = ?2",
-                params![collection, vid],
-            )?;
-        }
+        settle_latest(&tx, collection, id)?;
         tx.commit()?;
-        Ok(doomed.len())
+        Ok(withdrawn)
     }
 
     fn put_status(&self, id: &str, org: OrgId, json: &str) -> Result<(), StoreError> {
@@ -1199,7 +1380,9 @@ impl ObjectStore for SqliteStore {
                FROM objects o
                JOIN collection_objects co ON co.vid = o.vid
                JOIN collections c ON c.id = co.collection
-              WHERE NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.idh = o.idh AND o2.id = o.id AND o2.version > o.version)",
+              WHERE EXISTS (SELECT 1 FROM collection_objects cl WHERE cl.vid = o.vid AND cl.latest = 1)
+                AND NOT EXISTS (SELECT 1 FROM objects o2 JOIN collection_objects c3 ON c3.vid = o2.vid AND c3.latest = 1
+                                 WHERE o2.idh = o.idh AND o2.id = o.id AND o2.version > o.version)",
         );
         let placeholders = |vals: Vec<rusqlite::types::Value>, args: &mut Vec<rusqlite::types::Value>| {
             let ps: Vec<String> = vals
@@ -1734,6 +1917,7 @@ mod plan_tests {
             org: store.isac().unwrap().id,
             collection: store.default_collection().unwrap().id,
             named: false,
+            curator: true,
         };
         let actor = "threat-actor--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
         for round in 0..3 {

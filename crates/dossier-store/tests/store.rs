@@ -35,8 +35,12 @@ fn import(
 fn setup() -> (tempfile::TempDir, SqliteStore, Submission) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
-    let sub =
-        Submission { org: store.isac().unwrap().id, collection: store.default_collection().unwrap().id, named: false };
+    let sub = Submission {
+        org: store.isac().unwrap().id,
+        collection: store.default_collection().unwrap().id,
+        named: false,
+        curator: true,
+    };
     (dir, store, sub)
 }
 
@@ -108,7 +112,8 @@ fn two_organizations_submitting_one_sco_make_one_object() {
     let (_d, store, sub) = setup();
     let other = store.add_org("Example Exchange").unwrap();
     import(&store, &sub, vec![email("kim@example.com")]).unwrap();
-    let s = import(&store, &Submission { org: other.id, ..sub }, vec![email("kim@example.com")]).unwrap();
+    let s =
+        import(&store, &Submission { org: other.id, curator: false, ..sub }, vec![email("kim@example.com")]).unwrap();
     assert_eq!(s.unchanged, 1);
     let id = email("kim@example.com").id().to_string();
     assert_eq!(store.versions(&id).unwrap().len(), 1);
@@ -120,7 +125,12 @@ fn unmarked_objects_get_the_collection_default_tlp() {
     let (_d, store, _sub) = setup();
     let isac = store.isac().unwrap();
     let c = store.add_collection("Red room", Some("red-room"), None, Tlp::Red).unwrap();
-    import(&store, &Submission { org: isac.id, collection: c.id, named: false }, vec![email("x@example.com")]).unwrap();
+    import(
+        &store,
+        &Submission { org: isac.id, collection: c.id, named: false, curator: false },
+        vec![email("x@example.com")],
+    )
+    .unwrap();
     let mut tlps = Vec::new();
     store
         .scan(&Query { collection: Some(c.id), ..Query::default() }, &mut |e| {

@@ -325,7 +325,7 @@ fn open(data: &Path) -> Result<SqliteStore> {
     SqliteStore::open(data).with_context(|| format!("opening the data directory {}", data.display()))
 }
 
-/// Records a command in the audit log, like every HTTP request (design §5: every export is
+/// Records a command in the audit log, like every HTTP request (every export is
 /// audited). Local commands run with the data directory's authority: no token.
 fn audit_cli(store: &SqliteStore, org: Option<i64>, command: &str, params: String, returned: u64) -> Result<()> {
     store
@@ -578,7 +578,8 @@ fn import(data: &Path, args: ImportArgs) -> Result<()> {
     };
     let bar = pipeline::progress_bar(size);
     let started = std::time::Instant::now();
-    let submission = dossier_store::Submission { org: org.id, collection: collection.id, named: args.named };
+    let submission =
+        dossier_store::Submission { org: org.id, collection: collection.id, named: args.named, curator: org.isac };
     let summary = pipeline::import(&store, &submission, reader, limits, bar.clone())
         .with_context(|| format!("importing {}", if args.file == "-" { "stdin" } else { &args.file }))?;
     bar.finish_and_clear();

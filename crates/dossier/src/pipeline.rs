@@ -103,7 +103,7 @@ pub fn import_generated(
     let bar = progress_bar(f.metadata().ok().map(|m| m.len()));
     let summary = import(
         store,
-        &Submission { org: isac.id, collection: collection.id, named: true },
+        &Submission { org: isac.id, collection: collection.id, named: true, curator: true },
         Box::new(f),
         Limits::default(),
         bar.clone(),

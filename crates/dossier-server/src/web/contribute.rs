@@ -308,6 +308,7 @@ async fn store_objects(
     objects: Vec<Vec<u8>>,
 ) -> Result<usize, WebError> {
     let org = web.caller.org.id;
+    let curator = web.caller.viewer.is_isac_staff();
     let n = objects.len();
     let result = state
         .blocking(move |store| {
@@ -324,7 +325,7 @@ async fn store_objects(
                     }
                 }
             }
-            let sub = Submission { org, collection, named };
+            let sub = Submission { org, collection, named, curator };
             store.import(&sub, &mut items.into_iter(), &mut |_| {})?;
             Ok(())
         })

@@ -71,7 +71,9 @@ pub fn label_of(ty: &str, v: &Value) -> String {
                 .and_then(|h| h.get("SHA-256").or_else(|| h.values().next()))
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            if name.is_empty() { hash.to_owned() } else { format!("{name} ({})", &hash[..hash.len().min(16)]) }
+            // By characters: a custom hash value may hold multibyte characters.
+            let short: String = hash.chars().take(16).collect();
+            if name.is_empty() { hash.to_owned() } else { format!("{name} ({short})") }
         }
         "note" => {
             let a = s("abstract");
@@ -124,4 +126,42 @@ pub fn visible(
         ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
     found.sort_by_key(|s| order.get(s.id.as_str()).copied().unwrap_or(usize::MAX));
     Ok(found)
+}
+
+/// Who submitted `id`, as `viewer` may know it: only submissions of versions the viewer may
+/// see (a RED version's submitter stays unknown to those it hides from), each organization
+/// once with its first submission, anonymous ones as "an ISAC member". ISAC staff also see
+/// who curated a version.
+pub fn sources(
+    store: &dyn Store,
+    viewer: &Viewer,
+    orgs: &[Org],
+    id: &str,
+) -> Result<Vec<Value>, dossier_store::StoreError> {
+    let visible: std::collections::HashSet<i64> = store
+        .versions(id)?
+        .iter()
+        .filter(|e| {
+            let recipients = if e.tlp == Tlp::Red { e.recipients.as_slice() } else { &[] };
+            policy::may_see(viewer, &PolicyAccess { tlp: e.tlp, owner: e.owner, recipients })
+        })
+        .map(|e| e.vid)
+        .collect();
+    let mut out: Vec<(String, i64)> = Vec::new();
+    let mut add = |name: String, at: i64| {
+        if !out.iter().any(|(n, _)| *n == name) {
+            out.push((name, at));
+        }
+    };
+    for p in store.provenance(id)? {
+        if !visible.contains(&p.vid) {
+            continue;
+        }
+        add(source_name(viewer, orgs, p.org, p.named), p.at);
+        if let Some(c) = p.curator.filter(|_| viewer.is_isac_staff()) {
+            let name = orgs.iter().find(|o| o.id == c).map_or("ISAC", |o| o.name.as_str());
+            add(format!("{name} (curated)"), p.at);
+        }
+    }
+    Ok(out.into_iter().map(|(name, at)| serde_json::json!({"name": name, "at": at})).collect())
 }

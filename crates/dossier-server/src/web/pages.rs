@@ -371,7 +371,6 @@ pub async fn object(
     }
     let viewer = web.viewer();
     let orgs = state.orgs().await?;
-    let all_orgs = orgs.clone();
     let inner = state.0.clone();
     let id2 = id.clone();
     let found = state
@@ -382,7 +381,7 @@ pub async fn object(
             ids.extend(g.notes.iter().cloned());
             ids.extend(g.sightings.iter().cloned());
             let shown = data::visible(store, &viewer, &orgs, &ids)?;
-            let provenance = store.provenance(&id2)?;
+            let provenance = data::sources(store, &viewer, &orgs, &id2)?;
             Ok(Some((g, shown, provenance)))
         })
         .await?;
@@ -395,7 +394,8 @@ pub async fn object(
             let id2 = id.clone();
             let alone = state
                 .read(move |store| {
-                    Ok((data::visible(store, &viewer, &orgs, std::slice::from_ref(&id2))?, store.provenance(&id2)?))
+                    let shown = data::visible(store, &viewer, &orgs, std::slice::from_ref(&id2))?;
+                    Ok((shown, data::sources(store, &viewer, &orgs, &id2)?))
                 })
                 .await?;
             match alone {
@@ -496,10 +496,7 @@ pub async fn object(
         })
         .collect();
     sightings.sort_by(|a, b| b["last_seen"].as_str().cmp(&a["last_seen"].as_str()));
-    let sources: Vec<Value> = provenance
-        .iter()
-        .map(|p| json!({"name": data::source_name(&viewer, &all_orgs, p.org, p.named), "at": p.at}))
-        .collect();
+    let sources: Vec<Value> = provenance;
     let graph_json = json!({
         "nodes": nodes.iter().map(|n| {
             let s = by_id[n.id.as_str()];

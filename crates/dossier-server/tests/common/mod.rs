@@ -130,7 +130,12 @@ impl App {
     }
     /// Stores objects as if `org` had submitted them.
     pub fn submit(&self, org: &str, named: bool, objects: &[Value]) {
-        let sub = Submission { org: self.orgs[org].id, collection: self.store.default_collection().unwrap().id, named };
+        let sub = Submission {
+            org: self.orgs[org].id,
+            collection: self.store.default_collection().unwrap().id,
+            named,
+            curator: self.orgs[org].isac,
+        };
         let mut items = objects.iter().enumerate().map(|(index, v)| Item::Valid {
             index,
             line: 1,

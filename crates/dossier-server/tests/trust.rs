@@ -1,0 +1,278 @@
+//! The write side between members, tried as a hostile member would: for every write path,
+//! what member B can do to member A's data, and to what member C sees. Three member
+//! organizations (A, B, C) and an ISAC analyst, black-box over HTTP against a real server.
+
+mod common;
+
+use common::*;
+use dossier_server::Config;
+use dossier_stix::Tlp;
+use serde_json::{Value, json};
+
+const A: &str = "Exchange A";
+const B: &str = "Wallet B";
+const C: &str = "Recruiter C";
+const EVERYONE: [&str; 4] = [A, B, C, "analyst"];
+
+fn post(app: &App, who: &str, objects: &[Value]) -> Response {
+    let body = json!({ "objects": objects }).to_string();
+    app.request("POST", &app.col("objects/"), Some(who), &[("Content-Type", "application/taxii+json")], Some(&body))
+}
+
+fn screen(app: &App, who: &str, request: Value) -> Value {
+    let r = app.request(
+        "POST",
+        "/api/v1/screen",
+        Some(who),
+        &[("Content-Type", "application/json"), ("Accept", "application/json")],
+        Some(&request.to_string()),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
+fn actor(n: u32, name: &str, modified: &str, tlp: Tlp) -> Value {
+    json!({"type": "threat-actor", "spec_version": "2.1", "id": format!("threat-actor--00000000-0000-4000-8000-{n:012}"),
+           "created": "2025-01-01T00:00:00.000Z", "modified": modified, "name": name,
+           "object_marking_refs": [tlp.marking_id()]})
+}
+
+/// An actor with one persona tied to `identifier`, all at `tlp`.
+fn actor_with(n: u32, identifier: &Value, tlp: Tlp) -> Vec<Value> {
+    let m = json!([tlp.marking_id()]);
+    let t = "2025-01-01T00:00:00.000Z";
+    let actor = format!("threat-actor--00000000-0000-4000-8000-{n:012}");
+    let persona = format!("identity--00000000-0000-4000-8000-{n:012}");
+    vec![
+        json!({"type": "threat-actor", "spec_version": "2.1", "id": actor, "created": t, "modified": t,
+               "name": format!("team {n}"), "object_marking_refs": m}),
+        json!({"type": "identity", "spec_version": "2.1", "id": persona, "created": t, "modified": t,
+               "name": format!("Persona Number{n}"), "identity_class": "individual", "object_marking_refs": m}),
+        json!({"type": "relationship", "spec_version": "2.1", "id": format!("relationship--00000000-0000-4000-8001-{n:012}"),
+               "created": t, "modified": t, "relationship_type": "attributed-to", "source_ref": persona, "target_ref": actor,
+               "object_marking_refs": m}),
+        json!({"type": "relationship", "spec_version": "2.1", "id": format!("relationship--00000000-0000-4000-8002-{n:012}"),
+               "created": t, "modified": t, "relationship_type": "related-to", "source_ref": persona,
+               "target_ref": identifier["id"], "object_marking_refs": m}),
+        identifier.clone(),
+    ]
+}
+
+fn object_name(app: &App, id: &str, who: &str) -> Option<String> {
+    let r = app.get(&app.col(&format!("objects/{id}/")), who);
+    (r.status == 200).then(|| r.json()["objects"][0]["name"].as_str().unwrap_or_default().to_owned())
+}
+
+#[test]
+fn a_member_cannot_add_a_version_to_another_members_object() {
+    let app = spawn_app(Config::default());
+    let mine = actor(1, "Famous Chollima cell 3", "2025-01-01T00:00:00.000Z", Tlp::Green);
+    assert_eq!(post(&app, A, std::slice::from_ref(&mine)).status, 202);
+    let id = mine["id"].as_str().unwrap();
+
+    // B posts a newer version of A's actor: refused as a whole, with the rule and what to do.
+    let forged = actor(1, "nothing to see here", "2026-06-01T00:00:00.000Z", Tlp::Green);
+    let other = actor(2, "B's own actor", "2026-06-01T00:00:00.000Z", Tlp::Green);
+    let r = post(&app, B, &[other.clone(), forged.clone()]);
+    assert_eq!(r.status, 422, "{}", r.body);
+    let body = r.json();
+    assert_eq!(body["details"][0]["id"], json!(id), "{}", r.body);
+    assert_eq!(body["details"][0]["index"], 1);
+    let reason = body["details"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("only its creator or ISAC analysts") && reason.contains("derived-from"), "{reason}");
+    // An older version (history) is a version too.
+    let older = actor(1, "rewritten history", "2024-06-01T00:00:00.000Z", Tlp::Green);
+    assert_eq!(post(&app, B, &[older]).status, 422);
+    // Nothing of the refused request was stored, and everyone still reads A's text.
+    assert_eq!(app.get(&app.col(&format!("objects/{}/", other["id"].as_str().unwrap())), B).status, 404);
+    for who in EVERYONE {
+        assert_eq!(object_name(&app, id, who).as_deref(), Some("Famous Chollima cell 3"), "{who}");
+        let versions = app.get(&app.col(&format!("objects/{id}/versions/")), who).json();
+        assert_eq!(versions["versions"].as_array().unwrap().len(), 1, "{who}");
+    }
+
+    // The creator may version its own object.
+    let update = actor(1, "Famous Chollima cell 3 (renamed)", "2026-01-01T00:00:00.000Z", Tlp::Green);
+    assert_eq!(post(&app, A, &[update]).status, 202);
+    assert_eq!(object_name(&app, id, C).as_deref(), Some("Famous Chollima cell 3 (renamed)"));
+    // Resubmitting the identical version is harmless, and B's own objects are fine.
+    assert_eq!(post(&app, B, &[other]).status, 202);
+}
+
+#[test]
+fn a_curated_version_keeps_the_creators_anonymity_and_audience() {
+    let app = spawn_app(Config::default());
+    let isac_identity = app.orgs["analyst"].identity_id.clone();
+    let a_identity = app.orgs[A].identity_id.clone();
+    let mut original = actor(1, "cell 7", "2025-01-01T00:00:00.000Z", Tlp::Red);
+    original["created_by_ref"] = json!(a_identity);
+    original["x_dossier_share_with_refs"] = json!([app.orgs[C].identity_id]);
+    assert_eq!(post(&app, A, std::slice::from_ref(&original)).status, 202);
+    let id = original["id"].as_str().unwrap();
+
+    // The analyst reads the object (sees the real submitter), edits it and posts it back.
+    let r = app.get(&app.col(&format!("objects/{id}/")), "analyst");
+    let mut curated = r.json()["objects"][0].clone();
+    assert_eq!(curated["created_by_ref"], json!(a_identity));
+    curated["name"] = json!("cell 7 (merged with cell 9)");
+    curated["modified"] = json!("2026-02-01T00:00:00.000Z");
+    curated["confidence"] = json!(85);
+    let r = post(&app, "analyst", &[curated]);
+    assert_eq!(r.status, 202, "{}", r.body);
+
+    // Who may see it did not change: A, the recipient C and ISAC staff; not B.
+    for (who, sees) in [(A, true), (B, false), (C, true), ("analyst", true)] {
+        let r = app.get(&app.col(&format!("objects/{id}/")), who);
+        assert_eq!(r.status == 200, sees, "{who}: {}", r.body);
+        if !sees {
+            continue;
+        }
+        let o = &r.json()["objects"][0];
+        assert_eq!(o["name"], "cell 7 (merged with cell 9)", "{who}");
+        // The anonymous creator stays anonymous to other members, as before curation.
+        let shown = if who == C { &isac_identity } else { &a_identity };
+        assert_eq!(o["created_by_ref"], json!(shown), "{who}");
+        assert!(!r.body.contains(&a_identity) || who != C, "{who} learned the submitter");
+    }
+}
+
+#[test]
+fn delete_withdraws_only_what_the_caller_owns_whatever_the_filters() {
+    let app = spawn_app(Config::default());
+    let v1 = actor(1, "A's actor", "2025-01-01T00:00:00.000Z", Tlp::Red);
+    let v2 = actor(1, "A's actor v2", "2025-02-01T00:00:00.000Z", Tlp::Red);
+    assert_eq!(post(&app, A, &[v1, v2]).status, 202);
+    let id = "threat-actor--00000000-0000-4000-8000-000000000001";
+    // B cannot add a version, so it tries the filters: before, the ownership check looked
+    // at what added_after left (B's own version) and the removal took every version.
+    let before = "2000-01-01T00:00:00.000Z";
+    for query in ["", "?match[version]=all", &format!("?added_after={before}"), "?match[version]=first"] {
+        let r = app.request("DELETE", &app.col(&format!("objects/{id}/{query}")), Some(B), &[], None);
+        assert_eq!(r.status, 404, "{query}: a RED object B may not see answers like a missing one: {}", r.body);
+    }
+    // An object B may see but does not own: 403, nothing removed.
+    let green = actor(2, "A's green actor", "2025-01-01T00:00:00.000Z", Tlp::Green);
+    assert_eq!(post(&app, A, &[green]).status, 202);
+    let gid = "threat-actor--00000000-0000-4000-8000-000000000002";
+    for query in ["", &format!("?added_after={before}"), "?match[version]=last"] {
+        let r = app.request("DELETE", &app.col(&format!("objects/{gid}/{query}")), Some(B), &[], None);
+        assert_eq!(r.status, 403, "{query}: {}", r.body);
+        assert!(r.json()["description"].as_str().unwrap().contains("withdraw only what it submitted"));
+    }
+    for who in EVERYONE {
+        assert_eq!(app.get(&app.col(&format!("objects/{gid}/")), who).status, 200, "{who}");
+    }
+    assert_eq!(
+        app.get(&app.col(&format!("objects/{id}/versions/")), A).json()["versions"].as_array().unwrap().len(),
+        2
+    );
+
+    // The owner deletes one version, then the rest; an analyst may delete anything.
+    let r = app.request("DELETE", &app.col(&format!("objects/{id}/?match[version]=first")), Some(A), &[], None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(object_name(&app, id, A).as_deref(), Some("A's actor v2"));
+    assert_eq!(app.request("DELETE", &app.col(&format!("objects/{id}/")), Some(A), &[], None).status, 200);
+    assert_eq!(app.get(&app.col(&format!("objects/{id}/")), A).status, 404);
+    assert_eq!(app.request("DELETE", &app.col(&format!("objects/{gid}/")), Some("analyst"), &[], None).status, 200);
+    assert_eq!(app.get(&app.col(&format!("objects/{gid}/")), C).status, 404);
+}
+
+#[test]
+fn deleting_a_shared_identifier_withdraws_only_the_callers_assertion() {
+    let app = spawn_app(Config::default());
+    let e = email("shared.value@example.com", Tlp::Green);
+    let id = e["id"].as_str().unwrap();
+    app.submit(A, false, &actor_with(1, &e, Tlp::Green));
+    // B asserts the same identifier (same content) and then withdraws it.
+    assert_eq!(post(&app, B, std::slice::from_ref(&e)).status, 202);
+    let r = app.request("DELETE", &app.col(&format!("objects/{id}/")), Some(B), &[], None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    // A's identifier and its match are untouched for everyone.
+    for who in EVERYONE {
+        assert_eq!(app.get(&app.col(&format!("objects/{id}/")), who).status, 200, "{who}");
+        let s = screen(&app, who, json!({"ref": "x", "emails": ["shared.value@example.com"]}));
+        assert_eq!(s["decision"], "match", "{who}: {s}");
+    }
+    // C never asserted it: nothing to withdraw.
+    assert_eq!(app.request("DELETE", &app.col(&format!("objects/{id}/")), Some(C), &[], None).status, 403);
+}
+
+#[test]
+fn a_stricter_marking_of_a_shared_identifier_never_hides_another_members_assertion() {
+    let app = spawn_app(Config::default());
+    let green = email("chol.su.dev@example.com", Tlp::Green);
+    let id = green["id"].as_str().unwrap().to_owned();
+    app.submit(A, false, &actor_with(1, &green, Tlp::Green));
+    let before: Vec<Value> =
+        EVERYONE.iter().map(|w| screen(&app, w, json!({"ref": "x", "emails": ["chol.su.dev@example.com"]}))).collect();
+    for s in &before {
+        assert_eq!(s["decision"], "match", "{s}");
+    }
+
+    // B files the same email (same deterministic id) as RED, over TAXII and as a later
+    // resubmission with a new confidence: nothing any viewer gets changes.
+    let red = email("chol.su.dev@example.com", Tlp::Red);
+    assert_eq!(red["id"], json!(id));
+    assert_eq!(post(&app, B, std::slice::from_ref(&red)).status, 202);
+    let mut red2 = red.clone();
+    red2["confidence"] = json!(5);
+    assert_eq!(post(&app, B, &[red2]).status, 202);
+
+    for (who, s_before) in EVERYONE.iter().zip(&before) {
+        let r = app.get(&app.col(&format!("objects/{id}/")), who);
+        assert_eq!(r.status, 200, "{who}: {}", r.body);
+        assert_eq!(r.json()["objects"][0]["object_marking_refs"], json!([Tlp::Green.marking_id()]), "{who}");
+        let s = screen(&app, who, json!({"ref": "x", "emails": ["chol.su.dev@example.com"]}));
+        assert_eq!(s["decision"], "match", "{who}: {s}");
+        assert_eq!(s["score"], s_before["score"], "{who}");
+        assert_eq!(s["matches"][0]["evidence"][0]["tlp"], "green", "{who}: {s}");
+    }
+    // B still reads its own RED assertion among the versions.
+    let v = app.get(&app.col(&format!("objects/{id}/versions/")), B).json();
+    assert_eq!(v["versions"].as_array().unwrap().len(), 3, "{v}");
+    let v = app.get(&app.col(&format!("objects/{id}/versions/")), C).json();
+    assert_eq!(v["versions"].as_array().unwrap().len(), 1, "C sees only the GREEN assertion: {v}");
+
+    // The other way round: an identifier only A holds as RED becomes visible once B shares
+    // it as GREEN (B knows it independently); A's RED assertion stays A's.
+    let secret = email("quiet@example.com", Tlp::Red);
+    let sid = secret["id"].as_str().unwrap();
+    assert_eq!(post(&app, A, std::slice::from_ref(&secret)).status, 202);
+    assert_eq!(app.get(&app.col(&format!("objects/{sid}/")), C).status, 404);
+    assert_eq!(post(&app, B, &[email("quiet@example.com", Tlp::Green)]).status, 202);
+    let r = app.get(&app.col(&format!("objects/{sid}/")), C);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["objects"][0]["object_marking_refs"], json!([Tlp::Green.marking_id()]));
+    // A re-marks its own copy as RED again: B's GREEN assertion still stands.
+    let mut again = secret.clone();
+    again["confidence"] = json!(90);
+    assert_eq!(post(&app, A, &[again]).status, 202);
+    assert_eq!(app.get(&app.col(&format!("objects/{sid}/")), C).status, 200);
+}
+
+#[test]
+fn the_same_red_identifier_from_two_members_stays_visible_to_both() {
+    let app = spawn_app(Config::default());
+    let mut a = email("both.red@example.com", Tlp::Red);
+    a["x_dossier_share_with_refs"] = json!([app.orgs[C].identity_id]);
+    let id = a["id"].as_str().unwrap().to_owned();
+    assert_eq!(post(&app, A, &[a]).status, 202);
+    let mut b = email("both.red@example.com", Tlp::Red);
+    b["confidence"] = json!(40);
+    assert_eq!(post(&app, B, &[b]).status, 202);
+    for (who, sees) in [(A, true), (B, true), (C, true), ("analyst", true)] {
+        assert_eq!(app.get(&app.col(&format!("objects/{id}/")), who).status == 200, sees, "{who}");
+    }
+    // Without A's naming C, the same two assertions hide the value from C.
+    let a = email("both.red.unshared@example.com", Tlp::Red);
+    let id = a["id"].as_str().unwrap().to_owned();
+    assert_eq!(post(&app, A, &[a]).status, 202);
+    let mut b = email("both.red.unshared@example.com", Tlp::Red);
+    b["confidence"] = json!(40);
+    assert_eq!(post(&app, B, &[b]).status, 202);
+    for (who, sees) in [(A, true), (B, true), (C, false), ("analyst", true)] {
+        assert_eq!(app.get(&app.col(&format!("objects/{id}/")), who).status == 200, sees, "{who}");
+        let s = screen(&app, who, json!({"ref": "x", "emails": ["both.red.unshared@example.com"]}));
+        assert!(!s.to_string().contains(&id) || sees, "{who}: {s}");
+    }
+}
