@@ -37,37 +37,103 @@ pub fn presented_secret(headers: &HeaderMap) -> Option<(Option<String>, String)>
     }
 }
 
-/// Failed authentications per client address within a sliding window.
+/// What a sign-in attempt is counted against.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// The client address.
+    Addr(IpAddr),
+    /// A web user's account (its name, lower-cased), wherever the attempts come from.
+    Account(String),
+}
+
+/// Failed authentications per client address and per account within a window.
+///
+/// Nothing but the window clears a count: a success, with this credential or any other,
+/// takes back only its own attempt. Password attempts are counted *before* the password is
+/// hashed ([`Throttle::begin`]), so that concurrent guesses cannot all pass the check while
+/// the first ones are still being hashed. An account allows [`ACCOUNT_FACTOR`] times the
+/// per-address limit: one address guessing is stopped by its own limit while the account's
+/// owner, from anywhere else, keeps signing in; many addresses guessing one account make
+/// that account back off for the rest of the window, and no other.
 pub struct Throttle {
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    failures: Mutex<HashMap<Key, (u32, Instant)>>,
     max: u32,
     window: Duration,
 }
+
+/// How many more failures an account allows than one address.
+pub const ACCOUNT_FACTOR: u32 = 5;
 
 impl Throttle {
     pub fn new(max: u32, window: Duration) -> Self {
         Self { failures: Mutex::new(HashMap::new()), max, window }
     }
 
+    fn limit(&self, key: &Key) -> u32 {
+        match key {
+            Key::Addr(_) => self.max,
+            Key::Account(_) => self.max.saturating_mul(ACCOUNT_FACTOR),
+        }
+    }
+
+    fn refused(&self, since: Instant) -> ApiError {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed authentications",
+            format!("try again in {} seconds", self.window.saturating_sub(since.elapsed()).as_secs() + 1),
+        )
+    }
+
     /// Refuses an address that failed too often recently.
     pub fn check(&self, ip: IpAddr) -> Result<(), ApiError> {
         let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((n, since)) = map.get(&ip)
+        if let Some((n, since)) = map.get(&Key::Addr(ip))
             && *n >= self.max
             && since.elapsed() < self.window
         {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many failed authentications",
-                format!("try again in {} seconds", self.window.saturating_sub(since.elapsed()).as_secs() + 1),
-            ));
+            return Err(self.refused(*since));
         }
         Ok(())
     }
 
+    /// Counts an attempt against every key before the credential is checked, or refuses it
+    /// when any key is at its limit (then nothing is counted). A successful attempt is then
+    /// [`Throttle::refund`]ed.
+    pub fn begin(&self, keys: &[Key]) -> Result<(), ApiError> {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        for key in keys {
+            if let Some((n, since)) = map.get(key)
+                && *n >= self.limit(key)
+                && since.elapsed() < self.window
+            {
+                return Err(self.refused(*since));
+            }
+        }
+        for key in keys {
+            self.count(&mut map, key.clone());
+        }
+        Ok(())
+    }
+
+    /// Takes back one attempt counted by [`Throttle::begin`] that succeeded.
+    pub fn refund(&self, keys: &[Key]) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        for key in keys {
+            if let Some(entry) = map.get_mut(key) {
+                entry.0 = entry.0.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Counts a failure of a credential checked without [`Throttle::begin`] (API tokens:
+    /// a hash lookup, so there is no slow check to race).
     pub fn failed(&self, ip: IpAddr) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = map.entry(ip).or_insert((0, Instant::now()));
+        self.count(&mut map, Key::Addr(ip));
+    }
+
+    fn count(&self, map: &mut HashMap<Key, (u32, Instant)>, key: Key) {
+        let entry = map.entry(key).or_insert((0, Instant::now()));
         if entry.1.elapsed() >= self.window {
             *entry = (0, Instant::now());
         }
@@ -77,8 +143,38 @@ impl Throttle {
             map.retain(|_, (_, since)| since.elapsed() < window);
         }
     }
+}
 
-    pub fn succeeded(&self, ip: IpAddr) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&ip);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_success_takes_back_only_its_own_attempt() {
+        let t = Throttle::new(3, Duration::from_secs(60));
+        let ip: IpAddr = [192, 0, 2, 1].into();
+        t.failed(ip);
+        t.failed(ip);
+        t.begin(&[Key::Addr(ip)]).unwrap();
+        t.refund(&[Key::Addr(ip)]);
+        t.failed(ip);
+        assert!(t.check(ip).is_err(), "two failures, a success, a failure: three");
+    }
+
+    #[test]
+    fn attempts_count_before_they_are_checked_and_accounts_have_their_own_limit() {
+        let t = Throttle::new(2, Duration::from_secs(60));
+        let account = Key::Account("alice".into());
+        let mut passed = 0;
+        for i in 0..20u8 {
+            let keys = [Key::Addr([198, 51, 100, i / 4].into()), account.clone()];
+            if t.begin(&keys).is_ok() {
+                passed += 1;
+            }
+        }
+        // Five addresses, two attempts each, until the account's limit of ten.
+        assert_eq!(passed, 10);
+        let fresh = [Key::Addr([203, 0, 113, 9].into()), Key::Account("bob".into())];
+        assert!(t.begin(&fresh).is_ok(), "another account from another address is unaffected");
     }
 }

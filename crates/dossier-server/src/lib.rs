@@ -373,7 +373,6 @@ async fn authenticate_and_audit(
         }
         Err(e) => return e.into_response(),
     };
-    state.0.throttle.succeeded(ip);
     let viewer = Viewer { org: org.id, role: token.role, isac: org.isac };
     let caller = Caller { token: token.clone(), org: org.clone(), viewer };
     req.extensions_mut().insert(caller);

@@ -691,3 +691,149 @@ fn analysts_find_who_searched_or_screened_a_value_and_download_the_records() {
     // Members have no audit log.
     assert_eq!(a.get("/admin/audit?value=x").status, 403);
 }
+
+#[test]
+fn sign_in_follows_only_same_origin_paths() {
+    let w = world();
+    let token = &w.app.tokens["Exchange A"];
+    // Browsers drop tabs and line breaks from URLs: `/\t/evil.example/` is `//evil.example/`.
+    for (next, expect) in [
+        ("%2F%09%2Fevil.example%2F", "/"),
+        ("%2F%0A%2Fx", "/"),
+        ("%2F%5Cevil.example", "/"),
+        ("%2F%2Fevil.example", "/"),
+        ("%2F%20%2Fevil.example", "/"),
+        ("%2Fsearch%3Fq%3Dx", "/search?q=x"),
+    ] {
+        let r = w.app.request(
+            "POST",
+            "/login",
+            None,
+            &[("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "text/html")],
+            Some(&format!("token={token}&next={next}")),
+        );
+        assert_eq!(r.status, 303, "{next}: {}", r.body);
+        assert_eq!(r.header("location"), Some(expect), "{next}");
+    }
+}
+
+#[test]
+fn the_sign_in_form_takes_at_most_16_kib_and_overlong_passwords_are_not_hashed() {
+    let w = world();
+    let big = format!("user=alice&password={}", "x".repeat(20 * 1024));
+    let r = w.app.request(
+        "POST",
+        "/login",
+        None,
+        &[("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "text/html")],
+        Some(&big),
+    );
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert!(sign_in_user(&w.app, "alice", &"y".repeat(2000)).is_none());
+}
+
+#[test]
+fn a_success_never_clears_failed_guesses_and_concurrent_guesses_are_counted_before_hashing() {
+    use dossier_store::Directory;
+    let w = world();
+    let app = &w.app;
+    let hash = dossier_server::hash_password("correct horse battery").unwrap();
+    app.store.add_user(app.orgs["Exchange A"].id, "alice", dossier_stix::Role::Member, &hash).unwrap();
+    // A member guesses alice's password, signing in with its own valid token between
+    // guesses: the valid sign-ins no longer wipe the count (limit: 20 per address).
+    let mut refused = 0;
+    for i in 0..30 {
+        if i % 5 == 4 {
+            let r = app.request(
+                "POST",
+                "/login",
+                None,
+                &[("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "text/html")],
+                Some(&format!("token={}&next=%2F", app.tokens["Wallet B"])),
+            );
+            assert!(r.status == 303 || r.status == 429, "{}", r.status);
+            continue;
+        }
+        let r = app.request(
+            "POST",
+            "/login",
+            None,
+            &[("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "text/html")],
+            Some(&format!("user=alice&password=guess{i}&next=%2F")),
+        );
+        if r.status == 429 {
+            refused += 1;
+        } else {
+            assert_eq!(r.status, 401);
+        }
+    }
+    assert_eq!(refused, 4, "24 guesses, 20 allowed");
+
+    // Concurrent guesses on a fresh server: each is counted before its hash, so no more
+    // than the limit get through however many arrive at once.
+    let w = world();
+    let app = &w.app;
+    app.store.add_user(app.orgs["Exchange A"].id, "alice", dossier_stix::Role::Member, &hash).unwrap();
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..60)
+            .map(|i| {
+                s.spawn(move || {
+                    app.request(
+                        "POST",
+                        "/login",
+                        None,
+                        &[("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "text/html")],
+                        Some(&format!("user=alice&password=concurrent{i}&next=%2F")),
+                    )
+                    .status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 20, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 40, "{statuses:?}");
+}
+
+#[test]
+fn an_object_page_lists_only_submitters_of_versions_the_viewer_may_see() {
+    let w = world();
+    let app = &w.app;
+    // Recruiter C submits a RED object under its own name; Exchange A the same content.
+    let secret = email("named.red@example.com", Tlp::Red);
+    let id = secret["id"].as_str().unwrap().to_owned();
+    app.submit("Recruiter C", true, std::slice::from_ref(&secret));
+    app.submit("Exchange A", true, std::slice::from_ref(&secret));
+    // A sees it (it submitted it too) with both named sources; B sees nothing at all.
+    let page = sign_in(app, "Exchange A").get(&format!("/objects/{id}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Recruiter C") && page.body.contains("Exchange A"), "{}", page.body);
+    assert_eq!(sign_in(app, "Wallet B").get(&format!("/objects/{id}")).status, 404);
+    // A GREEN email whose only other assertion is a RED, named one: viewers who may not
+    // see that version never learn who made it.
+    let green = email("open.value@example.com", Tlp::Green);
+    let gid = green["id"].as_str().unwrap().to_owned();
+    app.submit("Exchange A", false, std::slice::from_ref(&green));
+    let mut red = email("open.value@example.com", Tlp::Red);
+    red["confidence"] = json!(10);
+    app.submit("Recruiter C", true, &[red]);
+    let page = sign_in(app, "Wallet B").get(&format!("/objects/{gid}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let sources = &page.body[page.body.find("h-sources").unwrap()..];
+    assert!(!sources.contains("Recruiter C"), "{sources}");
+    assert!(sources.contains("an ISAC member"), "{sources}");
+    let page = sign_in(app, "analyst").get(&format!("/objects/{gid}"));
+    assert!(page.body[page.body.find("h-sources").unwrap()..].contains("Recruiter C"));
+}
+
+#[test]
+fn a_file_with_a_multibyte_custom_hash_renders() {
+    let w = world();
+    let mut file = json!({"type": "file", "spec_version": "2.1", "name": "resume.pdf",
+        "hashes": {"x-custom": "ééééééééééééééééééé"}, "object_marking_refs": [Tlp::Green.marking_id()]});
+    let id = dossier_stix::id::deterministic_sco_id("file", file.as_object().unwrap()).unwrap();
+    file["id"] = json!(id.as_str());
+    w.app.submit("Exchange A", false, &[file]);
+    let page = sign_in(&w.app, "Wallet B").get(&format!("/objects/{}", id.as_str()));
+    assert_eq!(page.status, 200, "{}", page.body);
+}

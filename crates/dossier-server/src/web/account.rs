@@ -47,8 +47,6 @@ pub async fn change_password(
             "this session was opened with an API token, which has no password; sign in with your user name",
         ));
     };
-    // Guessing the current password from a borrowed session counts like failed sign-ins.
-    state.0.throttle.check(peer.ip()).map_err(WebError::from)?;
     let (current, new, confirm) = (f.get("current").to_owned(), f.get("new").to_owned(), f.get("confirm").to_owned());
     let mut problems: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     if let Some(p) = super::password_problem(&new) {
@@ -64,10 +62,16 @@ pub async fn change_password(
         .blocking(move |store| Ok(store.user(&id)?))
         .await?
         .ok_or_else(|| WebError::internal("password change", "the session's user is gone"))?;
+    // Guessing the current password from a borrowed session counts like failed sign-ins:
+    // against the address and the account, before the password is hashed.
+    let keys = [crate::auth::Key::Addr(peer.ip()), crate::auth::Key::Account(user.name.to_lowercase())];
+    state.0.throttle.begin(&keys).map_err(WebError::from)?;
     let hash = user.password_hash.clone();
-    let right = tokio::task::spawn_blocking(move || verify_password(&current, &hash)).await.unwrap_or(false);
-    if !right {
-        state.0.throttle.failed(peer.ip());
+    let right = current.len() <= super::MAX_PASSWORD
+        && tokio::task::spawn_blocking(move || verify_password(&current, &hash)).await.unwrap_or(false);
+    if right {
+        state.0.throttle.refund(&keys);
+    } else {
         tracing::warn!(ip = %peer.ip(), "password change with a wrong current password");
         problems.entry("current").or_default().push("is not your current password".into());
     }

@@ -34,7 +34,7 @@ use dossier_store::{Org, TokenInfo};
 use minijinja::Environment;
 use sha2::{Digest, Sha256};
 
-use crate::{AppState, Caller};
+use crate::{AppState, Caller, auth};
 
 /// Name of the session cookie.
 const COOKIE: &str = "dossier_session";
@@ -45,6 +45,8 @@ const ABSOLUTE: Duration = Duration::from_secs(24 * 3600);
 /// Largest form body, URL-encoded (a pasted bundle of `max_content_length` bytes can grow
 /// to about three times its size when encoded).
 pub(crate) const FORM_LIMIT: usize = 32 * 1024 * 1024;
+/// Largest sign-in form: the one body anybody may send without credentials.
+pub(crate) const LOGIN_LIMIT: usize = 16 * 1024;
 
 pub fn router(state: AppState) -> Router<AppState> {
     let signed_in = Router::new()
@@ -73,7 +75,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/logout", post(logout))
         .layer(axum::middleware::from_fn_with_state(state.clone(), session_layer));
     Router::new()
-        .route("/login", get(login_page).post(login))
+        .route("/login", get(login_page).post(login).layer(axum::extract::DefaultBodyLimit::max(LOGIN_LIMIT)))
         .route("/static/{file}", get(asset))
         .merge(signed_in)
         .layer(axum::extract::DefaultBodyLimit::max(FORM_LIMIT))
@@ -446,10 +448,19 @@ async fn login_page(axum::extract::Query(q): axum::extract::Query<LoginQuery>) -
     render("login.html", minijinja::context! { page => "login", next => safe_next(q.next.as_deref()) })
 }
 
-/// Only a local path may follow sign-in (no open redirect).
-fn safe_next(next: Option<&str>) -> String {
+/// Only a same-origin path may follow sign-in (no open redirect): it starts with one `/`,
+/// and holds no backslash, no whitespace and no control character — browsers drop tabs and
+/// line breaks from URLs, so `/\t/evil.example` would become `//evil.example`, another site.
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+                && n.len() <= 2048 =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -466,12 +477,18 @@ async fn login(
         return WebError::new(StatusCode::FORBIDDEN, "Cross-site request refused", "sign in from this site")
             .into_response();
     }
-    if let Err(e) = state.0.throttle.check(ip) {
-        return WebError::new(StatusCode::TOO_MANY_REQUESTS, "Too many failed sign-ins", e.description).into_response();
-    }
     let next = safe_next(Some(f.get("next")));
     let token = f.get("token").trim().to_owned();
     let (user, password) = (f.get("user").trim().to_owned(), f.get("password").to_owned());
+    // The attempt is counted before any credential is checked (no race between concurrent
+    // guesses and the slow password hash), against the address and the account.
+    let mut keys = vec![auth::Key::Addr(ip)];
+    if token.is_empty() && !user.is_empty() {
+        keys.push(auth::Key::Account(user.to_lowercase()));
+    }
+    if let Err(e) = state.0.throttle.begin(&keys) {
+        return WebError::new(StatusCode::TOO_MANY_REQUESTS, "Too many failed sign-ins", e.description).into_response();
+    }
     let principal = if !token.is_empty() {
         match state.authenticate(token.clone()).await {
             Ok(Some((info, _))) => Some(Principal::Token(info.id)),
@@ -481,7 +498,8 @@ async fn login(
     } else if !user.is_empty() {
         let found = state.blocking(move |store| Ok(store.user(&user)?)).await;
         match found {
-            Ok(Some(u)) if u.disabled.is_none() => {
+            // No password is longer than the longest one can set: refused without hashing.
+            Ok(Some(u)) if u.disabled.is_none() && password.len() <= MAX_PASSWORD => {
                 let hash = u.password_hash.clone();
                 let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
                 ok.then_some(Principal::User(u.id))
@@ -497,7 +515,6 @@ async fn login(
         None
     };
     let Some(principal) = principal else {
-        state.0.throttle.failed(ip);
         tracing::warn!(%ip, "web sign-in failed");
         let mut resp = render(
             "login.html",
@@ -506,7 +523,7 @@ async fn login(
         *resp.status_mut() = StatusCode::UNAUTHORIZED;
         return resp;
     };
-    state.0.throttle.succeeded(ip);
+    state.0.throttle.refund(&keys);
     let id = match open_session(&state, principal).await {
         Ok(id) => id,
         Err(e) => return e.into_response(),
