@@ -116,7 +116,7 @@ fn record_error(e: &input::RecordError) -> Response {
     json_response(StatusCode::BAD_REQUEST, body.to_string())
 }
 
-/// `POST /api/v1/screen`: one applicant (design §6) as a JSON object.
+/// `POST /api/v1/screen`: one applicant as a JSON object.
 async fn screen_one(State(state): State<AppState>, Extension(caller): Extension<Caller>, body: Body) -> Response {
     let limits = Limits::default();
     let bytes = match axum::body::to_bytes(body, limits.record_bytes).await {

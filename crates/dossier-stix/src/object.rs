@@ -193,7 +193,7 @@ impl StixObject {
 }
 
 /// The property that names the member organizations (by their STIX identity ids) that may
-/// see a TLP:RED object besides its submitter and ISAC analysts (design §5).
+/// see a TLP:RED object besides its submitter and ISAC analysts.
 pub const SHARE_WITH: &str = "x_dossier_share_with_refs";
 
 /// A validated object reduced to what storage needs: its identity, version, markings and

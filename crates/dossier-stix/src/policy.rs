@@ -1,4 +1,4 @@
-//! The one visibility policy (design §5): who may see an object is a pure function of the
+//! The one visibility policy: who may see an object is a pure function of the
 //! viewer, the object's TLP level, its owner and the organizations the owner named. Every
 //! read path — store queries, TAXII, search, screening, web pages — calls [`may_see`]; none
 //! decides on its own.

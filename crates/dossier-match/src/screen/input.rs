@@ -1,4 +1,4 @@
-//! Screening requests: one applicant (design §6), from a JSON object or a CSV row.
+//! Screening requests: one applicant, from a JSON object or a CSV row.
 //!
 //! Unknown fields are an error, never silently dropped. Limits are explicit (see
 //! [`Limits`]); a record that breaks one is refused with the field named, and a batch goes on
@@ -47,8 +47,8 @@ pub struct Applicant {
     pub resume_text: Option<String>,
     #[serde(default)]
     pub documents: Vec<DocumentInput>,
-    /// ISO 3166 region for phone numbers written without a country code (an addition to
-    /// design §6; when absent the region is taken from the applicant's other data).
+    /// ISO 3166 region for phone numbers written without a country code (an addition to the
+    /// request format; when absent the region is taken from the applicant's other data).
     #[serde(default)]
     pub region: Option<String>,
 }

@@ -1,5 +1,5 @@
 //! Screening: an in-memory index of the identifiers, names and resumes tied to threat actors,
-//! and the scorer that turns an applicant's data into ranked, explained hits (design §6).
+//! and the scorer that turns an applicant's data into ranked, explained hits.
 //!
 //! Pure: the index is fed STIX objects with their access facts (TLP, owner, recipients) by
 //! whoever reads the store, and answers with values the caller is allowed to see. Hidden
@@ -132,7 +132,7 @@ pub enum MatchKind {
     InRange,
 }
 
-/// One piece of evidence (design §6).
+/// One piece of evidence.
 #[derive(Debug, Clone, Serialize)]
 pub struct Evidence {
     /// The applicant field: `emails`, `phones`, `accounts`, `wallets`, `ips`, `names`,
