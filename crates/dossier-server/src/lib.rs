@@ -353,11 +353,22 @@ async fn authenticate_and_audit(
     let path = req.uri().path().to_owned();
     let params = req.uri().query().map(str::to_owned);
     let ip = peer.ip();
-    if let Err(e) = state.0.throttle.check(ip) {
-        return e.into_response();
-    }
+    // A token is 192 random bits and checked by a hash lookup: it cannot be guessed, and a
+    // valid one is never refused because others failed from the same address (a NAT, a
+    // proxy, a client that once had a typo). The address limit answers failures only.
+    let refuse = |state: &AppState| match state.0.throttle.check(ip) {
+        Err(e) => e.into_response(),
+        Ok(()) => {
+            state.0.throttle.failed(ip);
+            tracing::warn!(%ip, %path, "authentication failed");
+            ApiError::unauthorized().into_response()
+        }
+    };
     let Some((user, secret)) = auth::presented_secret(req.headers()) else {
-        return ApiError::unauthorized().into_response();
+        return match state.0.throttle.check(ip) {
+            Err(e) => e.into_response(),
+            Ok(()) => ApiError::unauthorized().into_response(),
+        };
     };
     let caller = state.authenticate(secret).await;
     let (token, org) = match caller {
@@ -366,11 +377,7 @@ async fn authenticate_and_audit(
         {
             (token, org)
         }
-        Ok(_) => {
-            state.0.throttle.failed(ip);
-            tracing::warn!(%ip, %path, "authentication failed");
-            return ApiError::unauthorized().into_response();
-        }
+        Ok(_) => return refuse(&state),
         Err(e) => return e.into_response(),
     };
     let viewer = Viewer { org: org.id, role: token.role, isac: org.isac };

@@ -176,6 +176,13 @@ fn unauthenticated_requests_get_401_with_a_challenge_and_failures_are_throttled(
     let r = app.request("GET", "/taxii2/", None, &[("Authorization", "Bearer dsk_wrong")], None);
     assert_eq!(r.status, 429, "throttled after repeated failures");
     assert_eq!(app.request("GET", "/healthz", None, &[], None).status, 200);
+    // Someone else's failures from the same address (a NAT, a proxy) never lock out a
+    // valid token, and its successes never clear them.
+    for _ in 0..3 {
+        assert_eq!(app.get("/taxii2/", "Wallet B").status, 200);
+        let r = app.request("GET", "/taxii2/", None, &[("Authorization", "Bearer dsk_wrong")], None);
+        assert_eq!(r.status, 429);
+    }
 }
 
 #[test]

@@ -480,21 +480,31 @@ async fn login(
     let next = safe_next(Some(f.get("next")));
     let token = f.get("token").trim().to_owned();
     let (user, password) = (f.get("user").trim().to_owned(), f.get("password").to_owned());
-    // The attempt is counted before any credential is checked (no race between concurrent
-    // guesses and the slow password hash), against the address and the account.
+    // A password attempt is counted before the password is hashed (no race between
+    // concurrent guesses and the slow hash), against the address and the account. A token is
+    // a hash lookup that cannot be guessed: a valid one signs in whatever others failed from
+    // this address; an invalid one counts against the address.
     let mut keys = vec![auth::Key::Addr(ip)];
     if token.is_empty() && !user.is_empty() {
         keys.push(auth::Key::Account(user.to_lowercase()));
     }
-    if let Err(e) = state.0.throttle.begin(&keys) {
-        return WebError::new(StatusCode::TOO_MANY_REQUESTS, "Too many failed sign-ins", e.description).into_response();
-    }
-    let principal = if !token.is_empty() {
+    let valid_token = if token.is_empty() {
+        None
+    } else {
         match state.authenticate(token.clone()).await {
-            Ok(Some((info, _))) => Some(Principal::Token(info.id)),
-            Ok(None) => None,
+            Ok(found) => found.map(|(info, _)| info.id),
             Err(e) => return WebError::from(e).into_response(),
         }
+    };
+    if valid_token.is_none()
+        && let Err(e) = state.0.throttle.begin(&keys)
+    {
+        return WebError::new(StatusCode::TOO_MANY_REQUESTS, "Too many failed sign-ins", e.description).into_response();
+    }
+    let principal = if let Some(id) = valid_token {
+        Some(Principal::Token(id))
+    } else if !token.is_empty() {
+        None
     } else if !user.is_empty() {
         let found = state.blocking(move |store| Ok(store.user(&user)?)).await;
         match found {
@@ -523,7 +533,9 @@ async fn login(
         *resp.status_mut() = StatusCode::UNAUTHORIZED;
         return resp;
     };
-    state.0.throttle.refund(&keys);
+    if matches!(principal, Principal::User(_)) {
+        state.0.throttle.refund(&keys);
+    }
     let id = match open_session(&state, principal).await {
         Ok(id) => id,
         Err(e) => return e.into_response(),
