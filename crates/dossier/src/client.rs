@@ -57,6 +57,22 @@ pub fn screen_remote(server: &str, token: &str, file: &str, format: Option<Forma
             let _ = conn.await;
         });
         // The upload: a blocking reader thread feeds a channel body.
+        // Credentials first, with a body-less request: a server refusing them answers before
+        // reading a batch, and the client would then see a broken pipe instead of the answer.
+        let (probe_tx, probe_rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+        drop(probe_tx);
+        let probe = Request::get(format!("{}/taxii2/", target.base))
+            .header("host", format!("{}:{}", target.host, target.port))
+            .header("authorization", format!("Bearer {token}"))
+            .header("accept", "application/taxii+json;version=2.1")
+            .body(http_body_util::StreamBody::new(ReceiverStream(probe_rx)))?;
+        let answer = sender.send_request(probe).await.context("checking the token")?;
+        let status = answer.status();
+        http_body_util::BodyExt::collect(answer.into_body()).await.context("reading the token check")?;
+        if !status.is_success() {
+            anyhow::bail!("the server answered {status} to the token: check --token");
+        }
+        sender.ready().await.context("the connection closed after the token check")?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
         let path = file.clone();
         std::thread::spawn(move || {
