@@ -255,3 +255,102 @@ fn the_same_red_identifier_from_two_members_stays_visible_to_both() {
         assert!(!s.to_string().contains(&id) || sees, "{who}: {s}");
     }
 }
+
+#[test]
+fn a_level_every_member_sees_anyway_never_lets_another_member_take_over_an_identifier() {
+    let app = spawn_app(Config::default());
+    let green = email("taken.over@example.com", Tlp::Green);
+    let id = green["id"].as_str().unwrap().to_owned();
+    app.submit(A, false, &actor_with(1, &green, Tlp::Green));
+    let request = json!({"ref": "x", "emails": ["taken.over@example.com"]});
+    let before: Vec<Value> = EVERYONE.iter().map(|w| screen(&app, w, request.clone())).collect();
+    // B posts the same identifier as CLEAR (every member sees GREEN already) with its own
+    // confidence and properties: before, the least restrictive level won and B's copy
+    // replaced A's for everyone.
+    let mut clear = email("taken.over@example.com", Tlp::Clear);
+    clear["confidence"] = json!(1);
+    clear["x_b_says"] = json!("nothing to see here");
+    assert_eq!(post(&app, B, &[clear]).status, 202);
+    for (who, s_before) in EVERYONE.iter().zip(&before) {
+        let r = app.get(&app.col(&format!("objects/{id}/")), who);
+        assert_eq!(r.status, 200, "{who}");
+        assert_eq!(r.json()["objects"][0], green, "{who} is served A's assertion");
+        assert_eq!(&screen(&app, who, request.clone()), s_before, "{who}");
+    }
+}
+
+#[test]
+fn withdrawing_a_copy_keeps_what_the_owner_shared_by_name() {
+    let app = spawn_app(Config::default());
+    let mut shared = email("named.share@example.com", Tlp::Red);
+    shared["x_dossier_share_with_refs"] = json!([app.orgs[B].identity_id]);
+    let id = shared["id"].as_str().unwrap().to_owned();
+    assert_eq!(post(&app, A, std::slice::from_ref(&shared)).status, 202);
+    // B submits the identical object, then withdraws its copy: what A shared with B by name
+    // stays shared (before, the withdrawal took B off the recipients).
+    assert_eq!(post(&app, B, std::slice::from_ref(&shared)).status, 202);
+    assert_eq!(app.request("DELETE", &app.col(&format!("objects/{id}/")), Some(B), &[], None).status, 200);
+    for (who, sees) in [(A, true), (B, true), (C, false), ("analyst", true)] {
+        assert_eq!(app.get(&app.col(&format!("objects/{id}/")), who).status == 200, sees, "{who}");
+    }
+    // A copy that gave the only sight of a RED object takes it away when withdrawn.
+    let secret = email("unnamed.share@example.com", Tlp::Red);
+    let sid = secret["id"].as_str().unwrap().to_owned();
+    assert_eq!(post(&app, A, std::slice::from_ref(&secret)).status, 202);
+    assert_eq!(post(&app, C, std::slice::from_ref(&secret)).status, 202);
+    assert_eq!(app.get(&app.col(&format!("objects/{sid}/")), C).status, 200);
+    assert_eq!(app.request("DELETE", &app.col(&format!("objects/{sid}/")), Some(C), &[], None).status, 200);
+    assert_eq!(app.get(&app.col(&format!("objects/{sid}/")), C).status, 404);
+    assert_eq!(app.get(&app.col(&format!("objects/{sid}/")), A).status, 200);
+}
+
+#[test]
+fn a_second_submitter_of_a_red_identifier_screens_it_at_once() {
+    let app = spawn_app(Config::default());
+    // Everything GREEN but the identifier, which A holds as RED.
+    let red = email("second.submitter@example.com", Tlp::Red);
+    let mut objects = actor_with(1, &red, Tlp::Green);
+    objects.pop();
+    objects.push(red.clone());
+    app.submit(A, false, &objects);
+    let request = json!({"ref": "x", "emails": ["second.submitter@example.com"]});
+    assert_eq!(screen(&app, B, request.clone())["decision"], "review", "restricted for B");
+    // B saw the same address and submits it: it may now see the identifier, and the
+    // screening index knows at once (before, only a rebuild told it).
+    assert_eq!(post(&app, B, std::slice::from_ref(&red)).status, 202);
+    let s = screen(&app, B, request.clone());
+    assert_eq!(s["decision"], "match", "{s}");
+    assert_eq!(screen(&app, C, request)["decision"], "review");
+}
+
+#[test]
+fn a_copy_in_a_collection_only_analysts_read_never_hides_an_identifier_from_members() {
+    use dossier_store::Directory;
+    let app = spawn_app(Config::default());
+    // A drop box: members write, only analysts read.
+    let drop = app.store.add_collection("tips for the ISAC", Some("tips"), None, Tlp::Amber).unwrap();
+    app.store.set_collection_access(drop.id, dossier_store::Access::Analysts, dossier_store::Access::Members).unwrap();
+    let green = email("drop.box@example.com", Tlp::Green);
+    app.submit(A, false, &actor_with(1, &green, Tlp::Green));
+    let request = json!({"ref": "x", "emails": ["drop.box@example.com"]});
+    let before: Vec<Value> = EVERYONE.iter().map(|w| screen(&app, w, request.clone())).collect();
+    let mut copy = email("drop.box@example.com", Tlp::Green);
+    copy["confidence"] = json!(3);
+    let body = json!({ "objects": [copy] }).to_string();
+    let r = app.request(
+        "POST",
+        &format!("/taxii2/api/collections/{}/objects/", drop.uuid),
+        Some(B),
+        &[("Content-Type", "application/taxii+json")],
+        Some(&body),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    for (who, s_before) in EVERYONE.iter().zip(&before) {
+        assert_eq!(s_before["decision"], "match", "{who}");
+        assert_eq!(&screen(&app, who, request.clone()), s_before, "{who}");
+        assert_eq!(
+            app.get(&app.col(&format!("objects/{}/", green["id"].as_str().unwrap())), who).json()["objects"][0],
+            green
+        );
+    }
+}

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use dossier_stix::timestamp::{Timestamp, now_micros};
-use dossier_stix::{Family, Invalid, OrgId, Record, Role, StixId, StixObject, Tlp};
+use dossier_stix::{Invalid, OrgId, Record, Role, StixId, StixObject, Tlp};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
@@ -258,10 +258,7 @@ impl<'t> Stmts<'t> {
             unset_latest: tx.prepare("UPDATE collection_objects SET latest = 0 WHERE collection = ?1 AND vid = ?2")?,
             insert_provenance: tx.prepare("INSERT OR IGNORE INTO provenance (vid, org, named, at) VALUES (?1, ?2, ?3, ?4)")?,
             mark_multi: tx.prepare("INSERT OR IGNORE INTO multi_version (idh) VALUES (?1)")?,
-            add_recipient: tx.prepare(
-                "UPDATE objects SET recipients = CASE WHEN COALESCE(recipients, '') = '' THEN ?2 ELSE recipients || ',' || ?2 END
-                 WHERE vid = ?1 AND instr(',' || COALESCE(recipients, '') || ',', ',' || ?2 || ',') = 0",
-            )?,
+            add_recipient: tx.prepare(ADD_RECIPIENT)?,
         })
     }
 }
@@ -308,14 +305,79 @@ fn not_yours(id: &str) -> Invalid {
     }
 }
 
+/// Which version of each id is served across collections — what the screening index reads
+/// and an export without a collection writes — among the ids the SQL condition `filter`
+/// (on `objects o`, with `args`) selects: id → version id.
+///
+/// The candidates are the collections' latest versions. A versioned object: the newest.
+/// A versionless one (SCO), whose versions are different organizations' assertions, by the
+/// rule [`settle_latest`] applies in one collection: one that members may read beats one
+/// that only analysts may (a copy in an analysts-only drop box must not hide an identifier
+/// from the members), one any member may see beats a RED one, else the earliest added.
+fn served_across(
+    conn: &Connection,
+    filter: &str,
+    args: &[rusqlite::types::Value],
+) -> Result<HashMap<String, i64>, StoreError> {
+    struct Candidate {
+        vid: i64,
+        version: String,
+        versionless: bool,
+        /// (only analysts may read it, it is RED, when first added): lowest is served.
+        rank: (bool, bool, i64),
+    }
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT o.id, o.vid, o.version, o.type, o.modified IS NULL, max(co.tlp), min(c.read_access = 'analysts'),
+                min(co.date_added)
+           FROM objects o JOIN collection_objects co ON co.vid = o.vid JOIN collections c ON c.id = co.collection
+          WHERE {filter} AND EXISTS (SELECT 1 FROM collection_objects cl WHERE cl.vid = o.vid AND cl.latest = 1)
+          GROUP BY o.vid"
+    ))?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+    let mut by_id: HashMap<String, Vec<Candidate>> = HashMap::new();
+    let red = Tlp::Red.code();
+    while let Some(r) = rows.next()? {
+        let ty: String = r.get(3)?;
+        by_id.entry(r.get(0)?).or_default().push(Candidate {
+            vid: r.get(1)?,
+            version: r.get(2)?,
+            versionless: is_versionless(&ty, r.get(4)?),
+            rank: (r.get(6)?, r.get::<_, i64>(5)? == red, r.get(7)?),
+        });
+    }
+    Ok(by_id
+        .into_iter()
+        .filter_map(|(id, c)| {
+            let chosen = if c.iter().all(|c| c.versionless) {
+                c.iter().min_by_key(|c| (c.rank, c.vid))
+            } else {
+                c.iter().max_by(|a, b| a.version.cmp(&b.version).then(a.vid.cmp(&b.vid)))
+            };
+            chosen.map(|c| (id, c.vid))
+        })
+        .collect())
+}
+
+/// Adds organization `?2` to the recipients of version `?1`, unless it is there already.
+const ADD_RECIPIENT: &str =
+    "UPDATE objects SET recipients = CASE WHEN COALESCE(recipients, '') = '' THEN ?2 ELSE recipients || ',' || ?2 END
+      WHERE vid = ?1 AND instr(',' || COALESCE(recipients, '') || ',', ',' || ?2 || ',') = 0";
+
+/// Whether objects of `ty` are versionless (SCOs, and custom types without `created` or
+/// `modified`): each organization's submission of one is its own assertion.
+fn is_versionless(ty: &str, no_version: bool) -> bool {
+    no_version || dossier_stix::object::SCO_TYPES.contains(&ty)
+}
+
 /// Decides which version of `id` the collection serves as its latest, after a version was
 /// added or removed.
 ///
 /// Versioned objects (SDOs, SROs): the newest. Versionless objects (SCOs), where each
 /// organization's submission is its own assertion: every organization's newest version
-/// competes, the least restrictive TLP wins, and at equal TLP the organization that asserted
-/// first keeps its place. So one member's stricter re-marking (RED over GREEN) never hides
-/// another member's assertion, and nobody replaces another's at the same level. The
+/// competes, one every member may see (any level but RED) beats a RED one, and otherwise
+/// the organization that asserted first keeps its place. So one member's RED re-marking
+/// never hides another member's assertion, and nobody replaces another's by choosing
+/// another level that every member sees anyway (CLEAR over GREEN). The
 /// organizations whose assertions lost join the winner's recipients: they know the value,
 /// so a RED winner must not hide it from them.
 fn settle_latest(tx: &Transaction<'_>, collection: CollectionId, id: &str) -> Result<(), StoreError> {
@@ -329,7 +391,7 @@ fn settle_latest(tx: &Transaction<'_>, collection: CollectionId, id: &str) -> Re
     }
     let rows: Vec<Row> = {
         let mut stmt = tx.prepare_cached(
-            "SELECT o.vid, o.version, o.org, co.tlp, co.date_added, o.modified IS NOT NULL FROM objects o
+            "SELECT o.vid, o.version, o.org, co.tlp, co.date_added, o.type, o.modified IS NULL FROM objects o
                JOIN collection_objects co ON co.vid = o.vid AND co.collection = ?1
               WHERE o.idh = ?2 AND o.id = ?3",
         )?;
@@ -340,7 +402,7 @@ fn settle_latest(tx: &Transaction<'_>, collection: CollectionId, id: &str) -> Re
                 org: r.get(2)?,
                 tlp: r.get(3)?,
                 date_added: r.get(4)?,
-                versioned: r.get(5)?,
+                versioned: !is_versionless(&r.get::<_, String>(5)?, r.get(6)?),
             })
         })?;
         rows.collect::<Result<_, _>>()?
@@ -358,7 +420,10 @@ fn settle_latest(tx: &Transaction<'_>, collection: CollectionId, id: &str) -> Re
             }
             e.1 = e.1.min(r.date_added);
         }
-        let best = per_org.values().min_by_key(|(r, first)| (r.tlp, *first, r.org)).map(|(r, _)| *r);
+        // Inside the ISAC only RED restricts who sees an object: CLEAR, GREEN and AMBER are
+        // all seen by every member, so a lower level must not let a later member take over.
+        let red = Tlp::Red.code();
+        let best = per_org.values().min_by_key(|(r, first)| (r.tlp == red, *first, r.org)).map(|(r, _)| *r);
         if let Some(w) = best {
             losers = per_org.keys().copied().filter(|o| *o != w.org).collect();
             losers.sort_unstable();
@@ -372,14 +437,93 @@ fn settle_latest(tx: &Transaction<'_>, collection: CollectionId, id: &str) -> Re
     for r in &rows {
         set.execute(params![collection, r.date_added, r.vid == winner.vid])?;
     }
-    let mut add = tx.prepare_cached(
-        "UPDATE objects SET recipients = CASE WHEN COALESCE(recipients, '') = '' THEN ?2 ELSE recipients || ',' || ?2 END
-          WHERE vid = ?1 AND instr(',' || COALESCE(recipients, '') || ',', ',' || ?2 || ',') = 0",
-    )?;
+    let mut add = tx.prepare_cached(ADD_RECIPIENT)?;
     for org in losers {
         add.execute(params![winner.vid, org.to_string()])?;
     }
     Ok(())
+}
+
+/// [`ObjectStore::withdraw`] inside a transaction: removes the versions `vids` of `id` from
+/// `collection`, or for an organization `by` only its own versions and its own submissions of
+/// others' versions, then settles which version the collection serves.
+fn withdraw_in(
+    tx: &Transaction<'_>,
+    collection: CollectionId,
+    id: &str,
+    vids: &[i64],
+    by: Option<OrgId>,
+) -> Result<usize, StoreError> {
+    let now = now_micros();
+    let mut withdrawn = 0;
+    for &vid in vids {
+        // Only versions of this id in this collection, whatever the caller passed.
+        let row: Option<(OrgId, i64, String, Option<String>)> = tx
+            .query_row(
+                "SELECT o.org, co.date_added, o.json, o.recipients FROM objects o
+                   JOIN collection_objects co ON co.vid = o.vid AND co.collection = ?1
+                  WHERE o.vid = ?2 AND o.idh = ?3 AND o.id = ?4",
+                params![collection, vid, id_hash(id), id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let Some((owner, date_added, json, recipients)) = row else { continue };
+        match by {
+            Some(org) if org != owner => {
+                // Not the caller's version: withdraw only the caller's own submission of it
+                // (a second submitter of the same content), if it made one. The sight that
+                // submission gave goes with it, unless the owner named the caller itself.
+                if tx.execute("DELETE FROM provenance WHERE vid = ?1 AND org = ?2", params![vid, org])? == 0 {
+                    continue;
+                }
+                if !names_recipient(tx, &json, org)? {
+                    let org = org.to_string();
+                    let kept: Vec<&str> =
+                        recipients.as_deref().unwrap_or("").split(',').filter(|r| !r.is_empty() && *r != org).collect();
+                    tx.execute(
+                        "UPDATE objects SET recipients = ?2 WHERE vid = ?1",
+                        params![vid, (!kept.is_empty()).then(|| kept.join(","))],
+                    )?;
+                }
+                // Followers (the screening index) re-read the object.
+                tx.execute(
+                    "INSERT INTO changes (at, op, collection, vid, id) VALUES (?1, 'add', ?2, ?3, ?4)",
+                    params![now, collection, vid, id],
+                )?;
+            }
+            _ => {
+                tx.execute(
+                    "DELETE FROM collection_objects WHERE collection = ?1 AND date_added = ?2",
+                    params![collection, date_added],
+                )?;
+                tx.execute(
+                    "INSERT INTO changes (at, op, collection, vid, id) VALUES (?1, 'remove', ?2, ?3, ?4)",
+                    params![now, collection, vid, id],
+                )?;
+                let still_held: bool =
+                    tx.query_row("SELECT EXISTS (SELECT 1 FROM collection_objects WHERE vid = ?1)", [vid], |r| {
+                        r.get(0)
+                    })?;
+                if !still_held {
+                    tx.execute("DELETE FROM provenance WHERE vid = ?1", [vid])?;
+                    tx.execute("DELETE FROM objects WHERE vid = ?1", [vid])?;
+                }
+            }
+        }
+        withdrawn += 1;
+    }
+    settle_latest(tx, collection, id)?;
+    Ok(withdrawn)
+}
+
+/// Whether the version's JSON names organization `org` in its share-with list.
+fn names_recipient(tx: &Transaction<'_>, json: &str, org: OrgId) -> Result<bool, StoreError> {
+    let identity: String = tx.query_row("SELECT identity_id FROM orgs WHERE id = ?1", [org], |r| r.get(0))?;
+    let object: serde_json::Value = serde_json::from_str(json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(object
+        .get(dossier_stix::object::SHARE_WITH)
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|names| names.iter().any(|n| n.as_str() == Some(identity.as_str()))))
 }
 
 /// Same object content: identical text, or equal JSON values (property order and
@@ -428,58 +572,46 @@ impl Importer<'_> {
     fn store(&mut self, object: &Record) -> Result<Result<Outcome, Invalid>, StoreError> {
         let id = object.id.as_str();
         let existing = self.existing(id)?;
-        // Versions belong to their creator: the organization of the first stored version.
-        // SCOs are different: each submission is that organization's own assertion.
-        let sco = object.family == Family::Sco || (object.version.is_none() && object.family != Family::Meta);
-        let creator = existing.iter().min_by_key(|e| e.vid);
-        let foreign = !sco && creator.is_some_and(|c| c.org != self.sub.org);
-        let version_key: String = match (object.family, &object.version) {
-            (Family::Sco, _) | (_, None) => {
-                if let Some(e) = existing.iter().find(|e| same_content(&e.json, &object.json)) {
-                    self.attach_existing(e.vid)?;
-                    return Ok(Ok(Outcome::Unchanged));
-                }
-                if foreign && !self.sub.curator {
-                    return Ok(Err(not_yours(id)));
-                }
-                if existing.is_empty() {
-                    String::new()
-                } else {
-                    // A different content of a versionless object: a new version keyed by
-                    // the time it arrived.
-                    Timestamp::from_unix_micros(self.now.max(self.last_date_added + 1)).sort_key().to_owned()
-                }
+        // Versionless objects (SCOs): a different content is a new version keyed by when it
+        // arrived, and each organization's is its own assertion. Versioned objects carry
+        // their version key and belong to their creator.
+        let versionless = is_versionless(object.object_type(), object.version.is_none());
+        let key = if versionless { None } else { object.version.as_ref().map(|v| v.sort_key().to_owned()) };
+        // The same version submitted again: nothing new, but a further submitter.
+        let fixed_tlp = dossier_stix::tlp::fixed_marking(id).is_some();
+        if let Some(e) = existing.iter().find(|e| match &key {
+            None => same_content(&e.json, &object.json),
+            Some(k) => e.version == *k && (fixed_tlp || same_content(&e.json, &object.json)),
+        }) {
+            self.attach_existing(e.vid, versionless)?;
+            return Ok(Ok(Outcome::Unchanged));
+        }
+        // Versions belong to their creator, the organization of the first stored version:
+        // anyone else needs to be ISAC staff curating.
+        let foreign =
+            (!versionless).then(|| existing.iter().min_by_key(|e| e.vid)).flatten().filter(|c| c.org != self.sub.org);
+        if foreign.is_some() && !self.sub.curator {
+            return Ok(Err(not_yours(id)));
+        }
+        let version_key = match key {
+            Some(k) if existing.iter().any(|e| e.version == k) => {
+                return Ok(Err(Invalid {
+                    object_id: Some(id.to_owned()),
+                    path: "$.modified".into(),
+                    reason: format!(
+                        "version {} is already stored with different content; a changed object needs a new modified timestamp",
+                        object.version.as_ref().map_or("", Timestamp::as_str)
+                    ),
+                }));
             }
-            (_, Some(v)) => {
-                let key = v.sort_key().to_owned();
-                if let Some(e) = existing.iter().find(|e| e.version == key) {
-                    let fixed_tlp = dossier_stix::tlp::fixed_marking(id).is_some();
-                    if fixed_tlp || same_content(&e.json, &object.json) {
-                        self.attach_existing(e.vid)?;
-                        return Ok(Ok(Outcome::Unchanged));
-                    }
-                    if foreign && !self.sub.curator {
-                        return Ok(Err(not_yours(id)));
-                    }
-                    return Ok(Err(Invalid {
-                        object_id: Some(id.to_owned()),
-                        path: "$.modified".into(),
-                        reason: format!(
-                            "version {} is already stored with different content; a changed object needs a new modified timestamp",
-                            v.as_str()
-                        ),
-                    }));
-                }
-                if foreign && !self.sub.curator {
-                    return Ok(Err(not_yours(id)));
-                }
-                key
-            }
+            Some(k) => k,
+            None if existing.is_empty() => String::new(),
+            None => Timestamp::from_unix_micros(self.now.max(self.last_date_added + 1)).sort_key().to_owned(),
         };
         // A curated version stays the creator's: same owner, same anonymity, and every
         // organization that could see the object before still can.
-        let (owner, named, curator, recipients) = match creator {
-            Some(c) if foreign => {
+        let (owner, named, curator, recipients) = match foreign {
+            Some(c) => {
                 let newest = existing.iter().max_by(|a, b| a.version.cmp(&b.version)).unwrap_or(c);
                 let mut list: Vec<String> =
                     newest.recipients.split(',').filter(|r| !r.is_empty()).map(str::to_owned).collect();
@@ -520,7 +652,7 @@ impl Importer<'_> {
             self.st.mark_multi.execute([id_hash(id)])?;
         }
         self.add_to_collection(vid, id, &version_key, object.tlp, existing.is_empty())?;
-        if sco && !existing.is_empty() {
+        if versionless && !existing.is_empty() {
             settle_latest(self.tx, self.sub.collection, id)?;
         }
         Ok(Ok(outcome))
@@ -528,21 +660,27 @@ impl Importer<'_> {
 
     /// An already stored version was submitted again: make sure it is in this collection
     /// and record this organization's provenance.
-    fn attach_existing(&mut self, vid: i64) -> Result<(), StoreError> {
+    fn attach_existing(&mut self, vid: i64, versionless: bool) -> Result<(), StoreError> {
         let present: bool = self.st.in_collection.query_row(params![self.sub.collection, vid], |r| r.get(0))?;
         let (id, version, tlp, first_org): (String, String, Option<i64>, OrgId) =
             self.st.version_of.query_row([vid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         if !present {
             let tlp = tlp.map(tlp_of).transpose()?;
             self.add_to_collection(vid, &id, &version, tlp, false)?;
+            if versionless {
+                settle_latest(self.tx, self.sub.collection, &id)?;
+            }
         }
         // The first submitter is recorded on the version itself. A later submitter of the
         // same content already knows it, so it may see the version whatever its TLP: it joins
         // the recipients (otherwise a success followed by "not found" would reveal that
-        // another member holds the object as RED).
+        // another member holds the object as RED). The change log says so, so that the
+        // screening index, which decides who sees what from the recipients, learns it too.
         if first_org != self.sub.org {
             self.add_provenance(vid)?;
-            self.st.add_recipient.execute(params![vid, self.sub.org.to_string()])?;
+            if self.st.add_recipient.execute(params![vid, self.sub.org.to_string()])? > 0 && present {
+                self.st.insert_change.execute(params![self.now, self.sub.collection, vid])?;
+            }
         }
         Ok(())
     }
@@ -710,7 +848,8 @@ impl SqliteStore {
 
 /// Facts a fast full scan prepares before it reads rows.
 struct Prepass {
-    newest: HashMap<String, String>,
+    /// Id → the version id served, for ids with several versions.
+    newest: HashMap<String, i64>,
     multi_idh: HashSet<i64>,
     staff_only: HashSet<i64>,
     one_default: Option<i64>,
@@ -726,22 +865,9 @@ impl SqliteStore {
     /// versions held only in analysts-only collections.
     fn latest_prepass(&self) -> Result<Prepass, StoreError> {
         let conn = self.read();
-        // Newest version key of every id that has more than one.
-        let mut newest: HashMap<String, String> = HashMap::new();
-        let mut multi_idh: HashSet<i64> = HashSet::new();
-        {
-            let mut stmt = conn.prepare(
-                "SELECT o.idh, o.id, max(o.version) FROM objects o
-                   JOIN collection_objects co ON co.vid = o.vid AND co.latest = 1
-                  WHERE o.idh IN (SELECT idh FROM multi_version)
-                  GROUP BY o.idh, o.id",
-            )?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                multi_idh.insert(r.get(0)?);
-                newest.insert(r.get(1)?, r.get(2)?);
-            }
-        }
+        // The version served of every id that has more than one.
+        let newest = served_across(&conn, "o.idh IN (SELECT idh FROM multi_version)", &[])?;
+        let multi_idh: HashSet<i64> = newest.keys().map(|id| id_hash(id)).collect();
         // Collections: default TLP and who may read.
         let mut defaults: HashMap<i64, i64> = HashMap::new();
         let mut staff_cols: Vec<i64> = Vec::new();
@@ -815,15 +941,14 @@ impl SqliteStore {
         let all = columns == Columns::All;
         let mut stmt = conn.prepare_cached(if all {
             "SELECT o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, o.tlp, o.confidence, o.org,
-                    o.json, o.named, COALESCE(o.recipients, ''), o.idh, o.version
+                    o.json, o.named, COALESCE(o.recipients, ''), o.idh
                FROM objects o WHERE o.vid BETWEEN ?1 AND ?2 ORDER BY o.vid"
         } else {
             "SELECT o.vid, o.id, o.type, NULL, NULL, o.tlp, o.confidence, o.org,
-                    o.json, NULL, COALESCE(o.recipients, ''), o.idh, o.version
+                    o.json, NULL, COALESCE(o.recipients, ''), o.idh
                FROM objects o WHERE o.vid BETWEEN ?1 AND ?2 ORDER BY o.vid"
         })?;
         let mut rows = stmt.query([lo, hi])?;
-        let text = |row: &rusqlite::Row<'_>, i: usize| -> Result<String, StoreError> { Ok(row.get(i)?) };
         let multi = !multi_idh.is_empty();
         // Compared per row: the length and first letter rule out nearly every other type
         // before the bytes are compared.
@@ -839,12 +964,10 @@ impl SqliteStore {
             let id_ref = row_str(row, 1)?;
             if multi
                 && multi_idh.contains(&row.get::<_, i64>(11)?)
-                && let Some(latest) = newest.get(id_ref)
+                && let Some(&served) = newest.get(id_ref)
+                && row.get::<_, i64>(0)? != served
             {
-                let version = text(row, 12)?;
-                if &version != latest {
-                    continue;
-                }
+                continue;
             }
             let vid: i64 = row.get(0)?;
             let marked: Option<i64> = row.get(5)?;
@@ -1005,8 +1128,9 @@ fn raw_query_sql(query: &Query, types_first: bool) -> (String, Vec<rusqlite::typ
                 break;
             }
             Versions::Latest if query.collection.is_some() => alts.push("co.latest = 1".to_owned()),
+            // Some collection's latest; scan_raw keeps the one served across collections.
             Versions::Latest => {
-                alts.push("NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.idh = o.idh AND o2.id = o.id AND o2.version > o.version)".to_owned())
+                alts.push("EXISTS (SELECT 1 FROM collection_objects cl WHERE cl.vid = o.vid AND cl.latest = 1)".to_owned())
             }
             Versions::First if query.collection.is_some() => alts.push(
                 "NOT EXISTS (SELECT 1 FROM objects o2 JOIN collection_objects c2 ON c2.vid = o2.vid AND c2.collection = co.collection
@@ -1081,12 +1205,30 @@ impl ObjectStore for SqliteStore {
             && query.ids.is_empty()
             && !query.types.is_empty()
             && rare_types(&conn, &query.types)?;
-        let (sql, args) = raw_query_sql(query, types_first);
+        // Across collections, the latest of an id with several versions is the one served
+        // across collections (the rule every index uses), applied here; the limit with it.
+        let served = if query.collection.is_none() && query.versions == [Versions::Latest] {
+            Some(served_across(&conn, "o.idh IN (SELECT idh FROM multi_version)", &[])?)
+        } else {
+            None
+        };
+        let limit = if served.is_some() { query.limit } else { usize::MAX };
+        let (sql, args) = match &served {
+            Some(_) => raw_query_sql(&Query { limit: usize::MAX, ..query.clone() }, types_first),
+            None => raw_query_sql(query, types_first),
+        };
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        let mut visited = 0usize;
         while let Some(row) = rows.next()? {
             let entry = entry_ref(row)?;
-            if !visit(&entry) {
+            if let Some(served) = &served
+                && served.get(entry.id).is_some_and(|v| *v != entry.vid)
+            {
+                continue;
+            }
+            visited += 1;
+            if !visit(&entry) || visited == limit {
                 break;
             }
         }
@@ -1129,10 +1271,12 @@ impl ObjectStore for SqliteStore {
     }
 
     fn delete(&self, collection: CollectionId, id: &str, versions: &[Versions]) -> Result<usize, StoreError> {
-        // Every version of this id in the collection, oldest first.
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Every version of this id in the collection, oldest first, read in the transaction
+        // that removes them.
         let members: Vec<(i64, String)> = {
-            let conn = self.read();
-            let mut stmt = conn.prepare_cached(
+            let mut stmt = tx.prepare_cached(
                 "SELECT o.vid, o.version FROM objects o
                  JOIN collection_objects co ON co.vid = o.vid AND co.collection = ?1
                  WHERE o.idh = ?2 AND o.id = ?3 ORDER BY o.version, o.vid",
@@ -1155,7 +1299,9 @@ impl ObjectStore for SqliteStore {
             })
             .map(|(_, (vid, _))| *vid)
             .collect();
-        self.withdraw(collection, id, &doomed, None)
+        let removed = withdraw_in(&tx, collection, id, &doomed, None)?;
+        tx.commit()?;
+        Ok(removed)
     }
 
     fn withdraw(
@@ -1167,66 +1313,9 @@ impl ObjectStore for SqliteStore {
     ) -> Result<usize, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let now = now_micros();
-        let mut withdrawn = 0;
-        for &vid in vids {
-            // Only versions of this id in this collection, whatever the caller passed.
-            let row: Option<(OrgId, i64)> = tx
-                .query_row(
-                    "SELECT o.org, co.date_added FROM objects o
-                       JOIN collection_objects co ON co.vid = o.vid AND co.collection = ?1
-                      WHERE o.vid = ?2 AND o.idh = ?3 AND o.id = ?4",
-                    params![collection, vid, id_hash(id), id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            let Some((owner, date_added)) = row else { continue };
-            match by {
-                Some(org) if org != owner => {
-                    // Not the caller's version: withdraw only the caller's own submission of
-                    // it (a second submitter of the same content), if it made one.
-                    let n = tx.execute("DELETE FROM provenance WHERE vid = ?1 AND org = ?2", params![vid, org])?;
-                    if n > 0 {
-                        let list: Option<String> =
-                            tx.query_row("SELECT recipients FROM objects WHERE vid = ?1", [vid], |r| r.get(0))?;
-                        let org = org.to_string();
-                        let kept: Vec<&str> =
-                            list.as_deref().unwrap_or("").split(',').filter(|r| !r.is_empty() && *r != org).collect();
-                        tx.execute(
-                            "UPDATE objects SET recipients = ?2 WHERE vid = ?1",
-                            params![vid, (!kept.is_empty()).then(|| kept.join(","))],
-                        )?;
-                        tx.execute(
-                            "INSERT INTO changes (at, op, collection, vid, id) VALUES (?1, 'add', ?2, ?3, ?4)",
-                            params![now, collection, vid, id],
-                        )?;
-                        withdrawn += 1;
-                    }
-                }
-                _ => {
-                    tx.execute(
-                        "DELETE FROM collection_objects WHERE collection = ?1 AND date_added = ?2",
-                        params![collection, date_added],
-                    )?;
-                    tx.execute(
-                        "INSERT INTO changes (at, op, collection, vid, id) VALUES (?1, 'remove', ?2, ?3, ?4)",
-                        params![now, collection, vid, id],
-                    )?;
-                    let still_held: bool =
-                        tx.query_row("SELECT EXISTS (SELECT 1 FROM collection_objects WHERE vid = ?1)", [vid], |r| {
-                            r.get(0)
-                        })?;
-                    if !still_held {
-                        tx.execute("DELETE FROM provenance WHERE vid = ?1", [vid])?;
-                        tx.execute("DELETE FROM objects WHERE vid = ?1", [vid])?;
-                    }
-                    withdrawn += 1;
-                }
-            }
-        }
-        settle_latest(&tx, collection, id)?;
+        let removed = withdraw_in(&tx, collection, id, vids, by)?;
         tx.commit()?;
-        Ok(withdrawn)
+        Ok(removed)
     }
 
     fn put_status(&self, id: &str, org: OrgId, json: &str) -> Result<(), StoreError> {
@@ -1380,9 +1469,7 @@ impl ObjectStore for SqliteStore {
                FROM objects o
                JOIN collection_objects co ON co.vid = o.vid
                JOIN collections c ON c.id = co.collection
-              WHERE EXISTS (SELECT 1 FROM collection_objects cl WHERE cl.vid = o.vid AND cl.latest = 1)
-                AND NOT EXISTS (SELECT 1 FROM objects o2 JOIN collection_objects c3 ON c3.vid = o2.vid AND c3.latest = 1
-                                 WHERE o2.idh = o.idh AND o2.id = o.id AND o2.version > o.version)",
+              WHERE 1 = 1",
         );
         let placeholders = |vals: Vec<rusqlite::types::Value>, args: &mut Vec<rusqlite::types::Value>| {
             let ps: Vec<String> = vals
@@ -1402,9 +1489,16 @@ impl ObjectStore for SqliteStore {
             if ids.is_empty() {
                 return Ok(());
             }
-            let hs = placeholders(ids.iter().map(|i| id_hash(i).into()).collect(), &mut args);
-            let ps = placeholders(ids.iter().map(|i| i.clone().into()).collect(), &mut args);
-            sql.push_str(&format!(" AND o.idh IN ({hs}) AND o.id IN ({ps})"));
+            // Which version of each is served (one query for the choice, one for the rows).
+            let mut choice_args: Vec<rusqlite::types::Value> = Vec::new();
+            let hs = placeholders(ids.iter().map(|i| id_hash(i).into()).collect(), &mut choice_args);
+            let ps = placeholders(ids.iter().map(|i| i.clone().into()).collect(), &mut choice_args);
+            let served = served_across(&conn, &format!("o.idh IN ({hs}) AND o.id IN ({ps})"), &choice_args)?;
+            if served.is_empty() {
+                return Ok(());
+            }
+            let vs = placeholders(served.values().map(|v| (*v).into()).collect(), &mut args);
+            sql.push_str(&format!(" AND o.vid IN ({vs})"));
         }
         sql.push_str(" GROUP BY o.vid ORDER BY o.vid");
         let mut stmt = conn.prepare(&sql)?;

@@ -304,3 +304,86 @@ fn web_sessions_are_kept_by_their_cookie_hash_and_pruned() {
     assert!(store.session(&[4; 32]).unwrap().is_none());
     assert_eq!(store.delete_sessions_of("user:usr_c", None).unwrap(), 0);
 }
+
+/// An email at `tlp` with `confidence`.
+fn marked_email(value: &str, tlp: Tlp, confidence: u8) -> StixObject {
+    let mut v = json!({"type": "email-addr", "value": value, "spec_version": "2.1",
+        "object_marking_refs": [tlp.marking_id()], "confidence": confidence});
+    let id = dossier_stix::id::deterministic_sco_id("email-addr", v.as_object().unwrap()).unwrap();
+    v["id"] = json!(id.as_str());
+    StixObject::from_value(&v).unwrap()
+}
+
+#[test]
+fn every_read_of_the_newest_versions_serves_the_same_assertion_of_a_shared_identifier() {
+    let (_d, store, sub) = setup();
+    let a = store.add_org("Exchange A").unwrap();
+    let b = store.add_org("Wallet B").unwrap();
+    let as_a = Submission { org: a.id, curator: false, ..sub };
+    let as_b = Submission { org: b.id, curator: false, ..sub };
+    import(&store, &as_a, vec![marked_email("shared@example.com", Tlp::Green, 80)]).unwrap();
+    // B's later copies, RED and CLEAR, with other confidences: neither takes A's place.
+    import(&store, &as_b, vec![marked_email("shared@example.com", Tlp::Red, 5)]).unwrap();
+    import(&store, &as_b, vec![marked_email("shared@example.com", Tlp::Clear, 1)]).unwrap();
+    let id = marked_email("shared@example.com", Tlp::Green, 80).id().to_string();
+    assert_eq!(store.versions(&id).unwrap().len(), 3);
+    // The index's cold build (scan_latest over everything, and its parallel variant) and its
+    // catch-up (scan_latest by id) read what TAXII serves as the latest: A's assertion.
+    let mut cold = Vec::new();
+    store
+        .scan_latest(&["email-addr"], None, &mut |e, _| {
+            cold.push((e.id.to_owned(), e.owner, e.tlp, e.confidence));
+            true
+        })
+        .unwrap();
+    let by_id = std::sync::Mutex::new(Vec::new());
+    store
+        .scan_latest_parallel(&["email-addr"], 2, &|_, e, _| {
+            by_id.lock().unwrap().push((e.id.to_owned(), e.owner, e.tlp, e.confidence));
+            true
+        })
+        .unwrap();
+    let mut warm = Vec::new();
+    store
+        .scan_latest(&[], Some(std::slice::from_ref(&id)), &mut |e, _| {
+            warm.push((e.id.to_owned(), e.owner, e.tlp, e.confidence));
+            true
+        })
+        .unwrap();
+    let expected = vec![(id.clone(), a.id, Tlp::Green, Some(80))];
+    assert_eq!(cold, expected);
+    assert_eq!(by_id.into_inner().unwrap(), expected);
+    assert_eq!(warm, expected);
+    let served = latest(&store, &id);
+    assert_eq!(served.len(), 1);
+    assert!(served[0].contains("\"confidence\":80"), "{served:?}");
+
+    // A newer copy in a second collection, one only analysts read: still A's, everywhere.
+    let drop = store.add_collection("drop box", None, None, Tlp::Amber).unwrap();
+    store.set_collection_access(drop.id, dossier_store::Access::Analysts, dossier_store::Access::Members).unwrap();
+    import(
+        &store,
+        &Submission { collection: drop.id, ..as_b },
+        vec![marked_email("shared@example.com", Tlp::Green, 2)],
+    )
+    .unwrap();
+    let mut cold = Vec::new();
+    store
+        .scan_latest(&["email-addr"], None, &mut |e, staff_only| {
+            cold.push((e.id.to_owned(), e.owner, e.tlp, e.confidence, staff_only));
+            true
+        })
+        .unwrap();
+    assert_eq!(cold, vec![(id.clone(), a.id, Tlp::Green, Some(80), false)]);
+    let mut warm = Vec::new();
+    store
+        .scan_latest(&[], Some(std::slice::from_ref(&id)), &mut |e, staff_only| {
+            warm.push((e.id.to_owned(), e.owner, e.tlp, e.confidence, staff_only));
+            true
+        })
+        .unwrap();
+    assert_eq!(warm, cold);
+    let served = latest(&store, &id);
+    assert_eq!(served.len(), 1);
+    assert!(served[0].contains("\"confidence\":80"), "{served:?}");
+}
