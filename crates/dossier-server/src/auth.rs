@@ -84,16 +84,17 @@ impl Throttle {
         )
     }
 
+    /// Refuses `key` when it is at its limit within the window.
+    fn admit(&self, map: &HashMap<Key, (u32, Instant)>, key: &Key) -> Result<(), ApiError> {
+        match map.get(key) {
+            Some((n, since)) if *n >= self.limit(key) && since.elapsed() < self.window => Err(self.refused(*since)),
+            _ => Ok(()),
+        }
+    }
+
     /// Refuses an address that failed too often recently.
     pub fn check(&self, ip: IpAddr) -> Result<(), ApiError> {
-        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((n, since)) = map.get(&Key::Addr(ip))
-            && *n >= self.max
-            && since.elapsed() < self.window
-        {
-            return Err(self.refused(*since));
-        }
-        Ok(())
+        self.admit(&self.failures.lock().unwrap_or_else(|p| p.into_inner()), &Key::Addr(ip))
     }
 
     /// Counts an attempt against every key before the credential is checked, or refuses it
@@ -102,12 +103,7 @@ impl Throttle {
     pub fn begin(&self, keys: &[Key]) -> Result<(), ApiError> {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         for key in keys {
-            if let Some((n, since)) = map.get(key)
-                && *n >= self.limit(key)
-                && since.elapsed() < self.window
-            {
-                return Err(self.refused(*since));
-            }
+            self.admit(&map, key)?;
         }
         for key in keys {
             self.count(&mut map, key.clone());

@@ -824,6 +824,26 @@ fn an_object_page_lists_only_submitters_of_versions_the_viewer_may_see() {
     assert!(sources.contains("an ISAC member"), "{sources}");
     let page = sign_in(app, "analyst").get(&format!("/objects/{gid}"));
     assert!(page.body[page.body.find("h-sources").unwrap()..].contains("Recruiter C"));
+
+    // A version held only in a collection that analysts alone may read: its submitter is
+    // not named to members either, whatever its TLP.
+    use dossier_store::{Directory, ObjectStore};
+    let staff = app.store.add_collection("staff only", None, None, Tlp::Amber).unwrap();
+    app.store
+        .set_collection_access(staff.id, dossier_store::Access::Analysts, dossier_store::Access::Analysts)
+        .unwrap();
+    let mut copy = email("open.value@example.com", Tlp::Green);
+    copy["confidence"] = json!(55);
+    let sub =
+        dossier_store::Submission { org: app.orgs["Wallet B"].id, collection: staff.id, named: true, curator: false };
+    let record = dossier_stix::StixObject::from_value(&copy).unwrap().into_record();
+    let mut items = std::iter::once(dossier_store::Item::Valid { index: 0, line: 1, object: record });
+    app.store.import(&sub, &mut items, &mut |_| {}).unwrap();
+    let page = sign_in(app, "Recruiter C").get(&format!("/objects/{gid}"));
+    assert_eq!(page.status, 200);
+    assert!(!page.body[page.body.find("h-sources").unwrap()..].contains("Wallet B"), "{}", page.body);
+    let page = sign_in(app, "analyst").get(&format!("/objects/{gid}"));
+    assert!(page.body[page.body.find("h-sources").unwrap()..].contains("Wallet B"));
 }
 
 #[test]

@@ -130,7 +130,8 @@ pub fn visible(
 
 /// Who submitted `id`, as `viewer` may know it: only submissions of versions the viewer may
 /// see (a RED version's submitter stays unknown to those it hides from), each organization
-/// once with its first submission, anonymous ones as "an ISAC member". ISAC staff also see
+/// once with its first submission, anonymous ones as "an ISAC member" — through the same
+/// rule as every page ([`admits`], in the collections the viewer may read). ISAC staff also see
 /// who curated a version.
 pub fn sources(
     store: &dyn Store,
@@ -138,15 +139,22 @@ pub fn sources(
     orgs: &[Org],
     id: &str,
 ) -> Result<Vec<Value>, dossier_store::StoreError> {
-    let visible: std::collections::HashSet<i64> = store
-        .versions(id)?
-        .iter()
-        .filter(|e| {
-            let recipients = if e.tlp == Tlp::Red { e.recipients.as_slice() } else { &[] };
-            policy::may_see(viewer, &PolicyAccess { tlp: e.tlp, owner: e.owner, recipients })
-        })
-        .map(|e| e.vid)
-        .collect();
+    // The versions the viewer may see: in a collection it may read, at a TLP it may see there.
+    let mut visible = std::collections::HashSet::new();
+    for c in store.collections()?.into_iter().filter(|c| c.read.allows(viewer)) {
+        let q = dossier_store::Query {
+            collection: Some(c.id),
+            ids: vec![id.to_owned()],
+            versions: vec![dossier_store::Versions::All],
+            ..Default::default()
+        };
+        store.scan_raw(&q, &mut |e| {
+            if admits(viewer, e, false) {
+                visible.insert(e.vid);
+            }
+            true
+        })?;
+    }
     let mut out: Vec<(String, i64)> = Vec::new();
     let mut add = |name: String, at: i64| {
         if !out.iter().any(|(n, _)| *n == name) {

@@ -451,7 +451,7 @@ async fn login_page(axum::extract::Query(q): axum::extract::Query<LoginQuery>) -
 /// Only a same-origin path may follow sign-in (no open redirect): it starts with one `/`,
 /// and holds no backslash, no whitespace and no control character — browsers drop tabs and
 /// line breaks from URLs, so `/\t/evil.example` would become `//evil.example`, another site.
-pub(crate) fn safe_next(next: Option<&str>) -> String {
+fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
             if n.starts_with('/')
