@@ -387,3 +387,40 @@ fn every_read_of_the_newest_versions_serves_the_same_assertion_of_a_shared_ident
     assert_eq!(served.len(), 1);
     assert!(served[0].contains("\"confidence\":80"), "{served:?}");
 }
+
+#[test]
+fn upgrading_a_store_from_before_per_member_assertions_serves_the_first_members_identifier_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = marked_email("upgrade@example.com", Tlp::Green, 80).id().to_string();
+    let b_vid;
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let a = store.add_org("Exchange A").unwrap();
+        let b = store.add_org("Wallet B").unwrap();
+        let collection = store.default_collection().unwrap().id;
+        let sub = |org| Submission { org, collection, named: false, curator: false };
+        import(&store, &sub(a.id), vec![marked_email("upgrade@example.com", Tlp::Green, 80)]).unwrap();
+        import(&store, &sub(b.id), vec![marked_email("upgrade@example.com", Tlp::Red, 5)]).unwrap();
+        b_vid = store.versions(&id).unwrap().iter().find(|e| e.owner == b.id).unwrap().vid;
+    }
+    let before_upgrade = {
+        // Put the store back as schema 10 wrote it: the newest copy served, whoever made it.
+        let conn = rusqlite::Connection::open(dir.path().join("dossier.db")).unwrap();
+        conn.execute_batch(&format!(
+            "UPDATE collection_objects SET latest = (vid = {b_vid})
+               WHERE vid IN (SELECT vid FROM objects WHERE id = '{id}');
+             ALTER TABLE objects DROP COLUMN curator;
+             PRAGMA user_version = 10;"
+        ))
+        .unwrap();
+        conn.query_row("SELECT max(seq) FROM changes", [], |r| r.get::<_, i64>(0)).unwrap()
+    };
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let served = latest(&store, &id);
+    assert_eq!(served.len(), 1);
+    assert!(served[0].contains("\"confidence\":80"), "{served:?}");
+    // The screening index (and its snapshot) learn of it through the change log.
+    let changes = store.changes_since(before_upgrade, 10).unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].id.as_deref(), Some(id.as_str()));
+}
