@@ -354,3 +354,101 @@ fn a_copy_in_a_collection_only_analysts_read_never_hides_an_identifier_from_memb
         );
     }
 }
+
+/// Hidden floods never move what another member sees: B posts 70 RED Gmail dot variants of
+/// A's GREEN address, 700 RED numbers of the country of A's GREEN phone and 300 RED copies
+/// of the resume A filed. C's and A's screens, searches and census stay what they were
+/// (apart from a restricted hit), where before the emails switched the match off (a guard
+/// against values held by more than 64 objects), the numbers lowered the phone's weight and
+/// the copies hid the resume (a cap on crowded resume bands).
+#[test]
+fn floods_of_hidden_copies_never_move_what_another_member_sees() {
+    let app = spawn_app(Config::default());
+    let t = "2025-01-01T00:00:00.000Z";
+    let green = json!([Tlp::Green.marking_id()]);
+    let red = json!([Tlp::Red.marking_id()]);
+    let mail = email("kim.cholsu.dev@gmail.com", Tlp::Green);
+    let mut objects = actor_with(40, &mail, Tlp::Green);
+    let mut phone =
+        json!({"type": "phone-number", "spec_version": "2.1", "value": "+972502345678", "object_marking_refs": green});
+    phone["id"] =
+        json!(dossier_stix::id::deterministic_sco_id("phone-number", phone.as_object().unwrap()).unwrap().as_str());
+    let persona = "identity--00000000-0000-4000-8000-000000000040";
+    objects.push(phone.clone());
+    objects.push(json!({"type": "relationship", "spec_version": "2.1", "id": "relationship--00000000-0000-4000-8003-000000000040",
+        "created": t, "modified": t, "relationship_type": "related-to", "source_ref": persona, "target_ref": phone["id"],
+        "object_marking_refs": green}));
+    let resume = "Senior blockchain engineer with eight years building decentralized exchanges, cross-chain bridges and smart contract audits for fintech startups; led remote teams across time zones, shipped React and TypeScript front ends, designed Solidity vaults and Rust indexers, and mentored junior developers on security reviews.";
+    objects.push(json!({"type": "note", "spec_version": "2.1", "id": "note--00000000-0000-4000-8000-000000000040",
+        "created": t, "modified": t, "content": resume, "object_refs": [persona], "object_marking_refs": green}));
+    assert_eq!(post(&app, A, &objects).status, 202);
+
+    let probes = [
+        json!({"ref": "e", "emails": ["kimcholsu.dev@gmail.com"]}),
+        json!({"ref": "p", "phones": ["+972 50-234-5678"]}),
+        json!({"ref": "r", "resume_text": resume.replace("eight", "nine")}),
+    ];
+    let visible = |s: &Value| -> Value {
+        let mut s = s.clone();
+        let kept: Vec<Value> =
+            s["matches"].as_array().unwrap().iter().filter(|m| m.get("restricted").is_none()).cloned().collect();
+        s["matches"] = json!(kept);
+        s.as_object_mut().unwrap().remove("decision");
+        s
+    };
+    let seen = |who: &str| -> Vec<Value> {
+        let mut out: Vec<Value> = probes.iter().map(|p| visible(&screen(&app, who, p.clone()))).collect();
+        let q = app.get("/api/v1/search?q=kimcholsu.dev%40gmail.com", who);
+        assert_eq!(q.status, 200, "{}", q.body);
+        out.push(q.json()["results"].clone());
+        out
+    };
+    let before: Vec<Vec<Value>> = [A, C].iter().map(|w| seen(w)).collect();
+    assert_eq!(before[1][0]["matches"][0]["decision"], "match", "{}", before[1][0]);
+    assert_eq!(before[1][1]["matches"][0]["decision"], "match", "{}", before[1][1]);
+    assert_eq!(before[1][2]["matches"][0]["decision"], "review", "{}", before[1][2]);
+
+    let hidden_persona = "identity--00000000-0000-4000-8000-000000000041";
+    let tie = |n: usize, target: &Value| {
+        json!({"type": "relationship", "spec_version": "2.1", "id": format!("relationship--00000000-0000-4000-9000-{n:012}"),
+            "created": t, "modified": t, "relationship_type": "related-to", "source_ref": hidden_persona, "target_ref": target,
+            "object_marking_refs": red})
+    };
+    let mut flood =
+        vec![json!({"type": "identity", "spec_version": "2.1", "id": hidden_persona, "created": t, "modified": t,
+        "name": "Someone Else", "identity_class": "individual", "object_marking_refs": red})];
+    // Dot variants and +tags: 70 different addresses, one mailbox, one key.
+    let local = "kimcholsudev";
+    for k in 0..70usize {
+        let v = if k < local.len() - 1 {
+            format!("{}.{}@gmail.com", &local[..k + 1], &local[k + 1..])
+        } else {
+            format!("kim.cholsu.dev+job{k}@gmail.com")
+        };
+        let e = email(&v, Tlp::Red);
+        flood.push(tie(k, &e["id"]));
+        flood.push(e);
+    }
+    assert_eq!(post(&app, B, &flood).status, 202);
+    let mut flood = Vec::new();
+    for k in 0..700usize {
+        let mut p = json!({"type": "phone-number", "spec_version": "2.1", "value": format!("+97252{:07}", 2_000_000 + k), "object_marking_refs": red});
+        p["id"] =
+            json!(dossier_stix::id::deterministic_sco_id("phone-number", p.as_object().unwrap()).unwrap().as_str());
+        flood.push(tie(1000 + k, &p["id"]));
+        flood.push(p);
+    }
+    assert_eq!(post(&app, B, &flood).status, 202);
+    let flood: Vec<Value> = (0..300usize)
+        .map(|k| json!({"type": "note", "spec_version": "2.1", "id": format!("note--00000000-0000-4000-9000-{k:012}"),
+            "created": t, "modified": t, "content": resume, "object_refs": [hidden_persona], "object_marking_refs": red}))
+        .collect();
+    assert_eq!(post(&app, B, &flood).status, 202);
+
+    for (who, b) in [A, C].iter().zip(&before) {
+        assert_eq!(&seen(who), b, "{who}");
+        // The hidden copies may only add a restricted hit.
+        let s = screen(&app, who, probes[0].clone());
+        assert_eq!(s["decision"], "match", "{who}: {s}");
+    }
+}

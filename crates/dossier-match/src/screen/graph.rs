@@ -125,7 +125,14 @@ impl Index {
                 continue;
             }
             let mut followed = 0;
-            for e in &self.nodes[n as usize].edges {
+            // In the order of the objects' ids, not of arrival: an index updated in place
+            // draws the same picture as one built afresh.
+            let mut around: Vec<super::index::Edge> = self.nodes[n as usize].edges.to_vec();
+            around.sort_by_key(|e| {
+                let o = &self.nodes[e.other as usize];
+                (o.ty as u8, o.uuid, e.rel)
+            });
+            for e in &around {
                 if e.rel == NOTE_REF && depth <= 1 {
                     let o = &self.nodes[e.other as usize];
                     if o.alive() && self.visible_to(o.access, viewer) {

@@ -17,6 +17,8 @@ use std::net::IpAddr;
 use serde::Deserialize;
 use smallvec::SmallVec;
 
+use dossier_stix::Viewer;
+
 use super::Access;
 use super::ids::{IdTable, KeyTable, Keyed};
 use crate::normalize::{account, email, ip, name, phone};
@@ -187,6 +189,8 @@ pub(crate) const INDIVIDUAL: u8 = 4;
 pub(crate) const ACCOUNT_ID: u8 = 16;
 /// A second node of one object, holding its second key.
 pub(crate) const IS_TWIN: u8 = 32;
+/// An identifier whose value could not be normalised (counted in the stats).
+pub(crate) const UNUSABLE: u8 = 8;
 
 /// One object. 64 bytes: names live in a side table, identifiers are kept by their key hash
 /// only (the caller's own normalised value is what an explanation shows), and up to two
@@ -264,6 +268,9 @@ pub struct IndexStats {
     pub access_facts: usize,
     /// Stored values that could not be normalised (kept as objects, never matched).
     pub unusable_values: usize,
+    /// Phone numbers every member may see (what weighs a phone agreement down in a country
+    /// with many stored numbers).
+    pub open_phones: usize,
     /// Estimated heap bytes.
     pub approx_bytes: usize,
 }
@@ -739,7 +746,9 @@ impl Index {
         }
     }
 
-    /// Phone numbers stored under the calling code of `e164` (never less than 1).
+    /// Phone numbers every member may see stored under the calling code of `e164` (never
+    /// less than 1). Only those count: a member's hidden numbers must not lower the weight
+    /// of what another member sees, and what every member sees is the same for all.
     pub(crate) fn phones_stored(&self, e164: &str) -> u32 {
         self.phones[super::score::phone_bucket(e164)].max(1)
     }
@@ -896,15 +905,20 @@ impl Index {
             Body::Identifier { keys, ranges } => {
                 if keys.is_empty() && ranges.is_empty() {
                     self.unusable += 1;
+                    self.nodes[n as usize].flags |= UNUSABLE;
                 }
+                let open = self.access[access as usize].open();
                 // One key per node keeps the chain simple; a second key (an account with
                 // both a login and an id) is chained through a twin node.
                 let mut first = true;
                 for PreparedKey { hash: h, flags, phone_bucket } in keys {
                     let target = if first { n } else { self.twin(n) };
                     first = false;
-                    if let Some(b) = phone_bucket {
+                    if let Some(b) = phone_bucket
+                        && open
+                    {
                         self.phones[usize::from(b)] += 1;
+                        self.nodes[target as usize].aux = u32::from(b);
                     }
                     let head = push_chain(&mut self.keys, h, target);
                     let node = &mut self.nodes[target as usize];
@@ -946,6 +960,10 @@ impl Index {
     /// A second node sharing `n`'s identity (same type and UUID) for a second key: it is
     /// reached through `n`'s id only via `n`, and carries `n`'s edges through `twin_of`.
     fn twin(&mut self, n: u32) -> u32 {
+        // A twin left by an earlier version of the object is taken again.
+        if let Some(t) = self.nodes[n as usize].edges.iter().find(|e| e.rel == TWIN).map(|e| e.other) {
+            return t;
+        }
         let node = &self.nodes[n as usize];
         let mut twin = Self::blank(node.ty, 0);
         twin.uuid = node.uuid;
@@ -992,11 +1010,25 @@ impl Index {
         let twins: Vec<u32> = self.nodes[n as usize].edges.iter().filter(|e| e.rel == TWIN).map(|e| e.other).collect();
         for t in twins.iter().copied().chain(std::iter::once(n)) {
             self.unchain(t);
+            // What the node added to the counts goes with it.
+            let node = &self.nodes[t as usize];
+            if key_kind_of(node.ty).is_some() {
+                if node.aux != NONE
+                    && let Some(count) = self.phones.get_mut(node.aux as usize)
+                {
+                    *count = count.saturating_sub(1);
+                }
+                if node.flags & UNUSABLE != 0 {
+                    self.unusable = self.unusable.saturating_sub(1);
+                }
+                self.nodes[t as usize].aux = NONE;
+            }
         }
+        // A twin stays linked to its object, dead until a later version needs it again.
         for t in &twins {
             let node = &mut self.nodes[*t as usize];
             node.flags = IS_TWIN;
-            node.edges.clear();
+            node.key = 0;
         }
         // A note's references are its own edges; an actor's or identity's NOTE_REF edges
         // belong to the notes that refer to it and stay.
@@ -1012,7 +1044,9 @@ impl Index {
             self.ranges.retain(|(_, r)| *r != n);
         }
         let node = &mut self.nodes[n as usize];
-        node.edges.retain(|e| e.rel != TWIN && !(is_note && e.rel == NOTE_REF));
+        if is_note {
+            node.edges.retain(|e| e.rel != NOTE_REF);
+        }
         node.flags = 0;
         node.key = 0;
         if node.ty == Ty::Note {
@@ -1076,32 +1110,49 @@ impl Index {
         self.sigs.shrink_to_fit();
     }
 
-    /// Nodes whose key is `(kind, canonical)`. Keys are compared by their 64-bit hash:
-    /// among millions of keys a false agreement has a probability of about 1e-13.
-    pub(crate) fn lookup(&self, kind: KeyKind, canonical: &str, max: usize) -> Option<Vec<u32>> {
+    /// Nodes whose key is `(kind, canonical)` that may matter to `viewer`: `None` when
+    /// more than `max` of them are visible to the viewer (a value that common is not
+    /// evidence). Keys are compared by their 64-bit hash: among millions of keys a false
+    /// agreement has a probability of about 1e-13.
+    ///
+    /// Only what the viewer may see decides whether the value is too common: another
+    /// member's hidden copies of a value never switch the viewer's own matches off. Hidden
+    /// nodes beyond `max` are left out (they could only add a restricted hit).
+    pub(crate) fn lookup(&self, kind: KeyKind, canonical: &str, max: usize, viewer: &Viewer) -> Option<Vec<u32>> {
         let h = key_hash(kind, canonical);
         let map = if kind == KeyKind::Name { &self.names } else { &self.keys };
         let Some((head, len)) = map.get(h) else { return Some(Vec::new()) };
-        // A chain longer than `max` is not walked: the caller would drop it anyway.
-        if len as usize > max {
-            return None;
-        }
+        // A chain no longer than `max` is taken whole (the usual case); a longer one is
+        // walked counting what the viewer may see, and given up as soon as that is too much.
+        let short = len as usize <= max;
         let mut out = Vec::new();
+        let (mut visible, mut hidden) = (0usize, 0usize);
         let mut cur = head;
         while cur != NONE {
             let node = &self.nodes[cur as usize];
             let kind_ok =
                 if kind == KeyKind::Name { node.ty == Ty::Identity } else { key_kind_of(node.ty) == Some(kind) };
             if kind_ok && node.key == h && node.alive() {
-                out.push(cur);
+                if short {
+                    out.push(cur);
+                } else if self.visible_to(node.access, viewer) {
+                    visible += 1;
+                    if visible > max {
+                        return None;
+                    }
+                    out.push(cur);
+                } else if hidden < max {
+                    hidden += 1;
+                    out.push(cur);
+                }
             }
             cur = node.next;
         }
         Some(out)
     }
 
-    /// Resume notes sharing an LSH band with `sig`.
-    pub(crate) fn resume_candidates(&self, sig: &Signature) -> Vec<u32> {
+    /// Resume notes sharing an LSH band with `sig` that may matter to `viewer`.
+    pub(crate) fn resume_candidates(&self, sig: &Signature, viewer: &Viewer) -> Vec<u32> {
         let mut out = Vec::new();
         let bands = sig.bands().map(|b| b as u32);
         // The 32 probes are independent: read all their offsets, then touch the start of
@@ -1119,13 +1170,21 @@ impl Index {
             let start = lo + bucket.partition_point(|(b, _)| *b < band);
             let end = start + self.bands_sorted[start..hi].partition_point(|(b, _)| *b == band);
             let extra = self.bands_extra.get(&band).map_or(&[][..], Vec::as_slice);
-            // A band shared by this many resumes comes from boilerplate everybody writes,
-            // not from copying: it finds nothing worth the comparisons.
-            if end - start + extra.len() > MAX_BAND_POSTINGS {
+            let postings = self.bands_sorted[start..end].iter().map(|(_, n)| *n).chain(extra.iter().copied());
+            if end - start + extra.len() <= MAX_BAND_POSTINGS {
+                out.extend(postings);
                 continue;
             }
-            out.extend(self.bands_sorted[start..end].iter().map(|(_, n)| *n));
-            out.extend(extra.iter().copied());
+            // A band shared by this many resumes comes from boilerplate everybody writes,
+            // not from copying: it finds nothing worth the comparisons. Only the resumes
+            // the viewer may see count towards that (another member's hidden copies never
+            // switch the viewer's own near-duplicates off), and the hidden ones of so
+            // crowded a band are left out (they could only add a restricted hit).
+            let before = out.len();
+            out.extend(postings.filter(|n| self.visible_to(self.nodes[*n as usize].access, viewer)));
+            if out.len() - before > MAX_BAND_POSTINGS {
+                out.truncate(before);
+            }
         }
         // A near-duplicate shares many bands (a Jaccard similarity of 0.65 shares two or more
         // of the 32 in 98.5% of pairs); one shared band is mostly chance and boilerplate.
@@ -1180,6 +1239,7 @@ impl Index {
             resumes: self.nodes.iter().filter(|n| n.alive() && n.ty == Ty::Note && n.aux != NONE).count(),
             access_facts: self.access.len(),
             unusable_values: self.unusable,
+            open_phones: self.phones.iter().map(|p| *p as usize).sum(),
             approx_bytes,
         }
     }
@@ -1455,7 +1515,7 @@ pub mod snapshot {
     /// Bump when anything that shapes the index changes (normalisation, key hashing,
     /// signatures, this format): an older snapshot is then rebuilt, never misread.
     /// 2: sightings and notes without a resume signature are kept (for the graph and pages).
-    const FORMAT: u64 = 3;
+    const FORMAT: u64 = 4;
     const MAGIC: &[u8; 8] = b"DSXIDX01";
 
     fn bad(what: &str) -> io::Error {

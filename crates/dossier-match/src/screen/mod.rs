@@ -184,3 +184,12 @@ pub struct Access {
     pub staff_only: bool,
     pub confidence: Option<u8>,
 }
+
+impl Access {
+    /// Seen by every member: not RED, and held in a collection members read. What counts
+    /// over all the data (how many numbers of a country are stored) counts only these, so
+    /// that it is the same for every viewer and no hidden object moves it.
+    pub fn open(&self) -> bool {
+        self.tlp != Tlp::Red && !self.staff_only
+    }
+}

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::IpAddr;
 
+use dossier_stix::Tlp;
 use dossier_stix::policy::{self, Viewer};
 
 use super::index::{ACCOUNT_ID, Index, KeyKind, NOTE_REF, STOLEN, TWIN, Ty};
@@ -77,6 +78,9 @@ struct Tie {
     persona: Option<u32>,
     visible: bool,
     confidence: Option<u8>,
+    /// The most restrictive TLP on the way (the objects and relationships of the tie): the
+    /// evidence is handled under it.
+    tlp: Tlp,
 }
 
 /// A group's evidence, weighed.
@@ -100,6 +104,8 @@ struct Ev {
     similarity: Option<f64>,
     stored: Option<String>,
     confidence: Option<u8>,
+    /// The most restrictive TLP of the tie.
+    tlp: Tlp,
     notes: Vec<String>,
 }
 
@@ -174,6 +180,10 @@ impl Index {
         self.visible(access, viewer)
     }
 
+    fn tlp_of(&self, access: u32) -> Tlp {
+        self.access[access as usize].tlp
+    }
+
     fn visible(&self, access: u32, viewer: &Viewer) -> bool {
         let a = &self.access[access as usize];
         if a.staff_only && !viewer.is_isac_staff() {
@@ -182,8 +192,9 @@ impl Index {
         policy::may_see(viewer, &policy::Access { tlp: a.tlp, owner: a.owner, recipients: &a.recipients })
     }
 
-    fn ties_of_persona(&self, p: u32, visible: bool, conf: Option<u8>, viewer: &Viewer, out: &mut Vec<Tie>) {
+    fn ties_of_persona(&self, p: u32, visible: bool, conf: Option<u8>, tlp: Tlp, viewer: &Viewer, out: &mut Vec<Tie>) {
         let before = out.len();
+        let tlp = tlp.max(self.tlp_of(self.nodes[p as usize].access));
         for e in &self.nodes[p as usize].edges {
             if e.rel == NOTE_REF || e.rel == TWIN {
                 continue;
@@ -204,10 +215,13 @@ impl Index {
                 persona: Some(p),
                 visible: visible && self.visible(rel.access, viewer) && self.visible(other.access, viewer),
                 confidence: min_conf(conf, rel_access.confidence),
+                tlp: tlp.max(rel_access.tlp).max(self.tlp_of(other.access)),
             });
         }
-        if out.len() == before {
-            out.push(Tie { group: Group::Persona(p), persona: Some(p), visible, confidence: conf });
+        // A persona tied to no actor the viewer may see stands for itself (hidden ties to
+        // actors only add restricted hits beside it).
+        if !out[before..].iter().any(|t| t.visible) && (visible || out.len() == before) {
+            out.push(Tie { group: Group::Persona(p), persona: Some(p), visible, confidence: conf, tlp });
         }
     }
 
@@ -225,11 +239,18 @@ impl Index {
             return Some(out);
         }
         let vis = self.visible(node.access, viewer);
+        let own_tlp = self.tlp_of(node.access);
         match node.ty {
             Ty::ThreatActor => {
-                out.push(Tie { group: Group::Actor(start), persona: None, visible: vis, confidence: None });
+                out.push(Tie {
+                    group: Group::Actor(start),
+                    persona: None,
+                    visible: vis,
+                    confidence: None,
+                    tlp: own_tlp,
+                });
             }
-            Ty::Identity => self.ties_of_persona(start, vis, None, viewer, &mut out),
+            Ty::Identity => self.ties_of_persona(start, vis, None, own_tlp, viewer, &mut out),
             _ => {
                 // Visible groups reached so far, counted as ties arrive (not re-sorted).
                 let mut groups: std::collections::HashSet<Group, foldhash::fast::FixedState> = Default::default();
@@ -242,19 +263,21 @@ impl Index {
                     if !other.alive() {
                         continue;
                     }
-                    let (rel_vis, conf) = if e.rel == NOTE_REF {
-                        (true, None)
+                    let (rel_vis, conf, rel_tlp) = if e.rel == NOTE_REF {
+                        (true, None, Tlp::Clear)
                     } else {
                         let rel = &self.rels[e.rel as usize];
                         if !rel.alive {
                             continue;
                         }
-                        (self.visible(rel.access, viewer), self.access[rel.access as usize].confidence)
+                        let a = &self.access[rel.access as usize];
+                        (self.visible(rel.access, viewer), a.confidence, a.tlp)
                     };
+                    let tlp = own_tlp.max(rel_tlp);
                     match other.ty {
                         Ty::Identity => {
                             let v = vis && rel_vis && self.visible(other.access, viewer);
-                            self.ties_of_persona(e.other, v, conf, viewer, &mut out);
+                            self.ties_of_persona(e.other, v, conf, tlp, viewer, &mut out);
                             // Only visible actors count, so hidden data never changes what
                             // the caller's own evidence weighs.
                             if out.len() > limit {
@@ -270,22 +293,31 @@ impl Index {
                             persona: None,
                             visible: vis && rel_vis && self.visible(other.access, viewer),
                             confidence: conf,
+                            tlp: tlp.max(self.tlp_of(other.access)),
                         }),
                         _ => {}
                     }
                 }
-                if out.is_empty() {
-                    out.push(Tie { group: Group::Lone(start), persona: None, visible: vis, confidence: None });
+                // An object tied to nothing the viewer may see stands alone.
+                if !out.iter().any(|t| t.visible) && (vis || out.is_empty()) {
+                    out.push(Tie {
+                        group: Group::Lone(start),
+                        persona: None,
+                        visible: vis,
+                        confidence: None,
+                        tlp: own_tlp,
+                    });
                 }
             }
         }
         Some(out)
     }
 
-    /// The personas of a group the viewer may see, for fuzzy name comparison.
-    fn personas_of(&self, g: Group, viewer: &Viewer) -> Vec<u32> {
+    /// The personas of a group the viewer may see, for fuzzy name comparison, with the
+    /// most restrictive TLP of the persona and its tie to the group.
+    fn personas_of(&self, g: Group, viewer: &Viewer) -> Vec<(u32, Tlp)> {
         match g {
-            Group::Persona(p) => vec![p],
+            Group::Persona(p) => vec![(p, self.tlp_of(self.nodes[p as usize].access))],
             Group::Lone(_) => Vec::new(),
             Group::Actor(a) => self.nodes[a as usize]
                 .edges
@@ -300,7 +332,13 @@ impl Index {
                         && self.visible(o.access, viewer)
                         && self.visible(r.access, viewer)
                 })
-                .map(|e| e.other)
+                .map(|e| {
+                    let tlp = self
+                        .tlp_of(self.nodes[e.other as usize].access)
+                        .max(self.tlp_of(self.rels[e.rel as usize].access))
+                        .max(self.tlp_of(self.nodes[a as usize].access));
+                    (e.other, tlp)
+                })
                 .collect(),
         }
     }
@@ -539,7 +577,7 @@ impl Index {
             // A value held by this many objects weighs nothing after the commonness discount
             // (1.5 − log10 64 < 0 for a name): it is not evidence, and not worth following.
             let fanout = if opts.list_all { SEARCH_FANOUT } else { MAX_FANOUT };
-            let Some(nodes) = self.lookup(probe.key, &probe.normalized, fanout) else { continue };
+            let Some(nodes) = self.lookup(probe.key, &probe.normalized, fanout, viewer) else { continue };
             if probe.penalty.is_nan() {
                 // A guessed reading: on a hit, keep it only if the numbering plan agrees, and
                 // weigh it by how many regions the number fits (k readings, log10 k).
@@ -615,7 +653,7 @@ impl Index {
                 key: KeyKind::Document,
                 penalty: 0.0,
             });
-            for note in self.resume_candidates(&sig) {
+            for note in self.resume_candidates(&sig, viewer) {
                 let Some(stored) = self.sig_of(note) else { continue };
                 let s = sig.similarity_compact(stored);
                 let w = score::resume_weight(s);
@@ -633,6 +671,7 @@ impl Index {
                         similarity: Some((s * 1000.0).round() / 1000.0),
                         stored: None,
                         confidence: t.confidence,
+                        tlp: t.tlp,
                         notes: Vec::new(),
                     };
                     if t.visible { &mut shown } else { &mut hidden }.entry(t.group).or_default().push(ev);
@@ -655,8 +694,8 @@ impl Index {
                 if !evs.iter().any(|e| e.kind.is_strong() || e.weight >= 2.0) {
                     continue;
                 }
-                let mut best: Option<(f64, usize, u32)> = None;
-                for p in self.personas_of(*g, viewer) {
+                let mut best: Option<(f64, usize, u32, Tlp)> = None;
+                for (p, tlp) in self.personas_of(*g, viewer) {
                     let Some(stored) = name::normalize(self.label(p)) else { continue };
                     for (pi, key) in &names {
                         let s = strsim::jaro_winkler(key, &stored.key);
@@ -664,11 +703,11 @@ impl Index {
                             s > b.0 || s == b.0 && (*pi, self.stable_key(p)) < (b.1, self.stable_key(b.2))
                         });
                         if s >= 0.9 && better {
-                            best = Some((s, *pi, p));
+                            best = Some((s, *pi, p, tlp));
                         }
                     }
                 }
-                if let Some((s, pi, p)) = best {
+                if let Some((s, pi, p, tlp)) = best {
                     let stolen = self.nodes[p as usize].flags & STOLEN != 0;
                     evs.push(Ev {
                         probe: pi,
@@ -680,6 +719,7 @@ impl Index {
                         similarity: Some((s * 1000.0).round() / 1000.0),
                         stored: Some(self.label(p).to_owned()),
                         confidence: None,
+                        tlp,
                         notes: if stolen { vec![STOLEN_NOTE.into()] } else { Vec::new() },
                     });
                 }
@@ -786,6 +826,7 @@ impl Index {
                     similarity: None,
                     stored: stored.clone(),
                     confidence: tie.confidence,
+                    tlp: tie.tlp,
                     notes,
                 };
                 if visible { &mut *shown } else { &mut *hidden }.entry(tie.group).or_default().push(ev);
@@ -812,7 +853,12 @@ impl Index {
     /// per correlated kind, summed.
     fn score_group(&self, g: Group, mut evs: Vec<Ev>, opts: &Options) -> Scored {
         evs.sort_by(|a, b| {
-            b.weight.total_cmp(&a.weight).then_with(|| self.stable_key(a.node).cmp(&self.stable_key(b.node)))
+            b.weight
+                .total_cmp(&a.weight)
+                .then_with(|| self.stable_key(a.node).cmp(&self.stable_key(b.node)))
+                .then_with(|| a.persona.map(|p| self.stable_key(p)).cmp(&b.persona.map(|p| self.stable_key(p))))
+                // Of two ties that weigh the same, the one under the less restrictive marking.
+                .then_with(|| a.tlp.cmp(&b.tlp))
         });
         let mut seen_probe = BTreeSet::new();
         let mut seen_class = BTreeSet::new();
@@ -868,7 +914,7 @@ impl Index {
                     stored: e.stored,
                     kind: e.match_kind,
                     similarity: e.similarity,
-                    tlp: self.access[node.access as usize].tlp,
+                    tlp: e.tlp.max(self.access[node.access as usize].tlp),
                     confidence: e.confidence,
                     via: e.persona.map(|p| self.nodes[p as usize].id()),
                     weight: (e.weight * 1000.0).round() / 1000.0,

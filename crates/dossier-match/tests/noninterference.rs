@@ -1,0 +1,564 @@
+//! Nothing a viewer may not see changes what that viewer gets. Another member's hidden
+//! objects (RED ones that do not name the viewer, and objects held only where members may
+//! not read) may add a restricted hit; they never remove, lower or reorder visible evidence,
+//! never change a census, a picture or a search.
+//!
+//! Also: an index kept up to date object by object answers exactly as one built afresh from
+//! the final data.
+
+use dossier_match::screen::{self, Access, Applicant, Hit, Index, Options, graph::Walk};
+use dossier_stix::{Role, Tlp, Viewer};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+fn access(tlp: Tlp, owner: i64) -> Access {
+    Access { tlp, owner, recipients: Vec::new(), staff_only: false, confidence: Some(90) }
+}
+
+fn member(org: i64) -> Viewer {
+    Viewer { org, role: Role::Member, isac: false }
+}
+
+fn applicant(v: &Value) -> Applicant {
+    screen::input::from_json(v.to_string().as_bytes(), &Default::default()).expect("a valid applicant")
+}
+
+/// A screening as JSON, without restricted hits and with the decision its candidates make:
+/// what the viewer learns apart from "something restricted matched".
+fn visible_part(s: &screen::Screening) -> Value {
+    let candidates: Vec<&screen::Candidate> = s
+        .matches
+        .iter()
+        .filter_map(|h| match h {
+            Hit::Candidate(c) => Some(c),
+            Hit::Restricted(_) => None,
+        })
+        .collect();
+    let decision = candidates.iter().map(|c| c.decision).max();
+    json!({
+        "decision": decision,
+        "score": s.score,
+        "cut": s.cut,
+        "candidates": candidates,
+        "warnings": s.warnings,
+    })
+}
+
+fn uuid(prefix: &str, n: u64) -> String {
+    format!("{prefix}--00000000-0000-4000-8000-{n:012}")
+}
+
+const RESUMES: [&str; 3] = [
+    "Senior blockchain engineer with eight years building decentralized exchanges, cross-chain bridges and smart contract audits for fintech startups; led remote teams across time zones, shipped React and TypeScript front ends, designed Solidity vaults and Rust indexers, and mentored junior developers on security reviews.",
+    "Full stack developer experienced in Node, Go and Kubernetes who migrated payment platforms to the cloud, wrote fraud scoring services, automated deployment pipelines with Terraform and tuned PostgreSQL for high volume trading systems at three crypto exchanges.",
+    "Mobile engineer shipping Flutter and Kotlin wallets with biometric sign-in, push notifications and offline sync; integrated WalletConnect, hardware signers and on-ramp providers, and maintained the release process for an app with two million monthly users in Asia and Europe.",
+];
+
+/// A small world of actors, personas and identifiers drawn from small pools of values, so
+/// that objects collide on keys the way real data does.
+#[derive(Debug, Clone)]
+struct Obj {
+    id: String,
+    json: String,
+    access: Access,
+}
+
+enum Pick {
+    Personas,
+    Actors,
+    Identifiers,
+}
+
+struct World {
+    rng: u64,
+    next: u64,
+    objects: Vec<Obj>,
+    actors: Vec<String>,
+    personas: Vec<String>,
+    identifiers: Vec<String>,
+}
+
+const EMAILS: [&str; 4] = ["kim.cholsu@gmail.com", "dev.ops@proton.me", "jade.team@outlook.com", "p.yongho@gmail.com"];
+const PHONES: [&str; 4] = ["+12025550143", "+12025550177", "+380441234567", "+12025550199"];
+const WALLETS: [&str; 2] = ["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "1KFHE7w8BhaENAswwryaoccDb6qcT6DbYY"];
+const NAMES: [&str; 4] = ["Kim Chol-su", "Pak Yong-ho", "John Smith", "Ri Myong-chol"];
+const IPS: [&str; 2] = ["198.51.100.7", "203.0.113.9"];
+
+impl World {
+    fn new(seed: u64) -> Self {
+        Self {
+            rng: seed | 1,
+            next: 1,
+            objects: Vec::new(),
+            actors: Vec::new(),
+            personas: Vec::new(),
+            identifiers: Vec::new(),
+        }
+    }
+
+    fn roll(&mut self, n: usize) -> usize {
+        // xorshift64*
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n.max(1)
+    }
+
+    /// One of the objects made so far (the list must not be empty).
+    fn pick(&mut self, what: Pick) -> String {
+        let len = match what {
+            Pick::Personas => self.personas.len(),
+            Pick::Actors => self.actors.len(),
+            Pick::Identifiers => self.identifiers.len(),
+        };
+        let i = self.roll(len);
+        match what {
+            Pick::Personas => self.personas[i].clone(),
+            Pick::Actors => self.actors[i].clone(),
+            Pick::Identifiers => self.identifiers[i].clone(),
+        }
+    }
+
+    fn id(&mut self, prefix: &str) -> String {
+        self.next += 1;
+        uuid(prefix, self.next)
+    }
+
+    fn push(&mut self, id: String, json: Value, access: &Access) {
+        self.objects.push(Obj { id, json: json.to_string(), access: access.clone() });
+    }
+
+    fn rel(&mut self, src: &str, dst: &str, access: &Access) {
+        let id = self.id("relationship");
+        let j = json!({"type": "relationship", "id": id, "relationship_type": "related-to", "source_ref": src, "target_ref": dst});
+        self.push(id, j, access);
+    }
+
+    fn actor(&mut self, access: &Access) -> String {
+        let id = self.id("threat-actor");
+        let n = self.roll(100);
+        self.push(id.clone(), json!({"type": "threat-actor", "name": format!("team {n}")}), access);
+        self.actors.push(id.clone());
+        id
+    }
+
+    fn persona(&mut self, access: &Access) -> String {
+        let id = self.id("identity");
+        let name = NAMES[self.roll(NAMES.len())];
+        self.push(id.clone(), json!({"type": "identity", "name": name, "identity_class": "individual"}), access);
+        self.personas.push(id.clone());
+        id
+    }
+
+    /// An identifier object (email, phone, wallet, IP or resume note) with a pool value.
+    fn identifier(&mut self, access: &Access) -> String {
+        let (id, j) = match self.roll(6) {
+            0 => {
+                let id = self.id("email-addr");
+                // Gmail dot variants: different objects, one key.
+                let mut v = EMAILS[self.roll(EMAILS.len())].to_owned();
+                if v.ends_with("@gmail.com") && self.roll(2) == 0 {
+                    v = v.replacen('.', "", 1);
+                }
+                (id, json!({"type": "email-addr", "value": v}))
+            }
+            1 => (self.id("phone-number"), json!({"type": "phone-number", "value": PHONES[self.roll(PHONES.len())]})),
+            2 => (
+                self.id("cryptocurrency-wallet"),
+                json!({"type": "cryptocurrency-wallet", "value": WALLETS[self.roll(WALLETS.len())]}),
+            ),
+            3 => (self.id("ipv4-addr"), json!({"type": "ipv4-addr", "value": IPS[self.roll(IPS.len())]})),
+            4 => {
+                // A phone of a country many numbers are stored under.
+                let n = self.roll(10_000);
+                (self.id("phone-number"), json!({"type": "phone-number", "value": format!("+1202555{n:04}")}))
+            }
+            _ => {
+                let id = self.id("note");
+                let text = RESUMES[self.roll(RESUMES.len())];
+                if self.personas.is_empty() {
+                    return String::new();
+                }
+                let refs = vec![self.pick(Pick::Personas)];
+                (id, json!({"type": "note", "content": text, "object_refs": refs}))
+            }
+        };
+        self.push(id.clone(), j, access);
+        self.identifiers.push(id.clone());
+        id
+    }
+
+    /// Objects in the viewer-visible base: two member organizations' data, some of it RED
+    /// naming no-one, some RED naming org 3, some staff-only.
+    fn base(&mut self, size: usize) {
+        for _ in 0..size {
+            let a = self.base_access();
+            match self.roll(4) {
+                0 => {
+                    self.actor(&a);
+                }
+                1 => {
+                    let p = self.persona(&a);
+                    if !self.actors.is_empty() {
+                        let actor = self.pick(Pick::Actors);
+                        let ra = self.base_access();
+                        self.rel(&p, &actor, &ra);
+                    }
+                }
+                _ => {
+                    let i = self.identifier(&a);
+                    if !i.is_empty() && !i.starts_with("note") && !self.personas.is_empty() {
+                        let p = self.pick(Pick::Personas);
+                        let ra = self.base_access();
+                        self.rel(&p, &i, &ra);
+                    }
+                }
+            }
+        }
+    }
+
+    fn base_access(&mut self) -> Access {
+        let owner = [1, 2, 3][self.roll(3)];
+        let mut a = access([Tlp::Clear, Tlp::Green, Tlp::Amber, Tlp::AmberStrict, Tlp::Red][self.roll(5)], owner);
+        if a.tlp == Tlp::Red && self.roll(2) == 0 {
+            a.recipients = vec![3];
+        }
+        if self.roll(10) == 0 {
+            a.staff_only = true;
+        }
+        a.confidence = [Some(90), Some(50), None][self.roll(3)];
+        a
+    }
+
+    /// What org 2 adds that orgs 1 and 3 may not see: RED naming nobody, or anything in a
+    /// collection only ISAC staff read. Tied to the visible data as well as to itself, and
+    /// sometimes in floods of one value.
+    fn hidden(&mut self, size: usize) {
+        let hidden_access = |w: &mut World| {
+            if w.roll(3) == 0 {
+                let mut a = access(Tlp::Green, 2);
+                a.staff_only = true;
+                a
+            } else {
+                access(Tlp::Red, 2)
+            }
+        };
+        for _ in 0..size {
+            let a = hidden_access(self);
+            match self.roll(5) {
+                0 => {
+                    let actor = self.actor(&a);
+                    if !self.personas.is_empty() {
+                        let p = self.pick(Pick::Personas);
+                        self.rel(&p, &actor, &a);
+                    }
+                }
+                1 => {
+                    let p = self.persona(&a);
+                    if !self.actors.is_empty() {
+                        let actor = self.pick(Pick::Actors);
+                        self.rel(&p, &actor, &a);
+                    }
+                }
+                2 => {
+                    // A hidden tie between two visible objects.
+                    if !self.personas.is_empty() && !self.identifiers.is_empty() {
+                        let p = self.pick(Pick::Personas);
+                        let i = self.pick(Pick::Identifiers);
+                        self.rel(&p, &i, &a);
+                    }
+                }
+                _ => {
+                    let i = self.identifier(&a);
+                    if !i.is_empty() && !i.starts_with("note") && !self.personas.is_empty() {
+                        let p = self.pick(Pick::Personas);
+                        self.rel(&p, &i, &a);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A flood: `n` hidden objects of one kind and value, each tied to a hidden persona.
+    fn flood(&mut self, kind: usize, n: usize) {
+        let a = access(Tlp::Red, 2);
+        let p = self.persona(&a);
+        for k in 0..n {
+            let id;
+            let j = match kind {
+                0 => {
+                    // Gmail dot variants of one address: one key, many objects.
+                    let local = "kimcholsu";
+                    let at = 1 + k % (local.len() - 1);
+                    let v = format!("{}.{}{}@gmail.com", &local[..at], &local[at..], ".".repeat(k / 8 % 2));
+                    id = self.id("email-addr");
+                    json!({"type": "email-addr", "value": v.replace("..", ".")})
+                }
+                1 => {
+                    id = self.id("phone-number");
+                    json!({"type": "phone-number", "value": format!("+97252{:07}", 2_000_000 + k)})
+                }
+                _ => {
+                    id = self.id("note");
+                    json!({"type": "note", "content": RESUMES[0], "object_refs": [p]})
+                }
+            };
+            self.push(id.clone(), j, &a);
+            if kind != 2 {
+                self.rel(&p, &id, &a);
+            }
+        }
+    }
+
+    fn index(&self) -> Index {
+        let mut ix = Index::new();
+        for o in &self.objects {
+            ix.upsert(&o.id, &o.json, o.access.clone());
+        }
+        ix
+    }
+}
+
+/// Applicants holding each pool value, alone and with a name and a resume.
+fn applicants() -> Vec<Value> {
+    let mut out = Vec::new();
+    for (i, e) in EMAILS.iter().enumerate() {
+        out.push(json!({"ref": format!("e{i}"), "emails": [e], "names": [NAMES[i % NAMES.len()]]}));
+    }
+    out.push(json!({"ref": "dots", "emails": ["kim.chol.su@gmail.com"]}));
+    for (i, p) in PHONES.iter().enumerate() {
+        out.push(json!({"ref": format!("p{i}"), "phones": [p], "resume_text": RESUMES[i % RESUMES.len()]}));
+    }
+    out.push(json!({"ref": "p-us", "phones": ["+12025550001", "+12025555003"]}));
+    for (i, w) in WALLETS.iter().enumerate() {
+        out.push(json!({"ref": format!("w{i}"), "wallets": [{"address": w}], "ips": [IPS[i]]}));
+    }
+    for (i, r) in RESUMES.iter().enumerate() {
+        out.push(json!({"ref": format!("r{i}"), "resume_text": r.replace("eight", "nine"), "names": [NAMES[i]]}));
+    }
+    out.push(json!({"ref": "all", "emails": EMAILS, "phones": PHONES, "names": NAMES, "ips": IPS}));
+    out
+}
+
+/// Everything the viewer gets from an index, restricted hits aside.
+fn everything(ix: &Index, viewer: &Viewer, world: &World, base_ids: &[String]) -> Vec<(String, Value)> {
+    let opts = Options::default();
+    let mut out = Vec::new();
+    for a in applicants() {
+        let s = ix.screen(&applicant(&a), viewer, &opts);
+        out.push((format!("screen {}", a["ref"]), visible_part(&s)));
+    }
+    for q in EMAILS.iter().chain(&PHONES).chain(&NAMES).chain(&WALLETS).chain(&IPS) {
+        out.push((format!("search {q}"), visible_part(&ix.search(q, viewer, &opts))));
+    }
+    out.push(("census".into(), serde_json::to_value(ix.census(viewer)).unwrap_or_default()));
+    for id in base_ids.iter().filter(|id| world.actors.contains(id) || world.personas.contains(id)).take(12) {
+        let g = ix.neighbourhood(id, viewer, Walk::default());
+        out.push((format!("graph {id}"), serde_json::to_value(&g).unwrap_or_default()));
+        let small = ix.neighbourhood(id, viewer, Walk { max_depth: 3, max_nodes: 8, max_fanout: 3 });
+        out.push((format!("small graph {id}"), serde_json::to_value(&small).unwrap_or_default()));
+    }
+    out
+}
+
+fn assert_same(before: &[(String, Value)], after: &[(String, Value)], what: &str) {
+    assert_eq!(before.len(), after.len());
+    for ((k, x), (_, y)) in before.iter().zip(after) {
+        assert_eq!(x, y, "{what}: {k} changed");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Adding another organization's hidden objects — random ones, ties between visible
+    /// objects, and floods of one value past every guard (64 holders of a key, 256 resumes
+    /// in a band, hundreds of numbers of one country) — leaves every screen, search, census
+    /// and picture of orgs 1 and 3 as it was, restricted hits aside.
+    #[test]
+    fn hidden_objects_of_another_member_change_nothing_a_viewer_sees(
+        seed in any::<u64>(),
+        base in 20usize..120,
+        hidden in 0usize..150,
+        flood_kind in 0usize..4,
+        flood in 0usize..320,
+    ) {
+        let mut world = World::new(seed);
+        world.base(base);
+        let base_ids: Vec<String> = world.objects.iter().map(|o| o.id.clone()).collect();
+        let viewers = [member(1), member(3)];
+        let ix = world.index();
+        let before: Vec<Vec<(String, Value)>> = viewers.iter().map(|v| everything(&ix, v, &world, &base_ids)).collect();
+        world.hidden(hidden);
+        if flood_kind < 3 {
+            world.flood(flood_kind, flood);
+        }
+        let ix = world.index();
+        for (v, b) in viewers.iter().zip(&before) {
+            let after = everything(&ix, v, &world, &base_ids);
+            assert_same(b, &after, &format!("org {}", v.org));
+        }
+    }
+
+    /// An index updated in place — objects changed (new values, new markings), removed,
+    /// added again — answers every viewer exactly as an index built afresh from what is left,
+    /// and counts the same.
+    #[test]
+    fn an_index_kept_up_to_date_equals_a_fresh_build(
+        seed in any::<u64>(),
+        size in 10usize..80,
+        edits in proptest::collection::vec((0usize..1000, 0u8..4), 0..60),
+    ) {
+        let mut world = World::new(seed);
+        world.base(size);
+        world.hidden(size / 3);
+        let mut live = world.index();
+        let mut current: Vec<Option<Obj>> = world.objects.iter().cloned().map(Some).collect();
+        for (at, op) in edits {
+            let i = at % current.len();
+            let Some(obj) = current[i].clone() else {
+                // Added again, as it was first.
+                let o = world.objects[i].clone();
+                live.upsert(&o.id, &o.json, o.access.clone());
+                current[i] = Some(o);
+                continue;
+            };
+            match op {
+                0 => {
+                    live.remove(&obj.id);
+                    current[i] = None;
+                }
+                1 => {
+                    // A new marking.
+                    let mut o = obj.clone();
+                    o.access = if o.access.tlp == Tlp::Red { access(Tlp::Green, o.access.owner) } else { access(Tlp::Red, o.access.owner) };
+                    live.upsert(&o.id, &o.json, o.access.clone());
+                    current[i] = Some(o);
+                }
+                2 => {
+                    // A new value of the same kind (phones move between countries, an
+                    // email becomes unusable).
+                    let mut o = obj.clone();
+                    let mut j: Value = serde_json::from_str(&o.json).unwrap_or_default();
+                    if let Some(v) = j.get("value").and_then(Value::as_str) {
+                        let new = match j["type"].as_str() {
+                            Some("phone-number") if v.starts_with("+1") => "+380441234500".to_owned(),
+                            Some("phone-number") => "+12025550100".to_owned(),
+                            Some("email-addr") => "not an address".to_owned(),
+                            _ => format!("{v}x"),
+                        };
+                        j["value"] = json!(new);
+                    } else if let Some(name) = j.get("name").and_then(Value::as_str) {
+                        j["name"] = json!(format!("{name} Jr"));
+                    }
+                    o.json = j.to_string();
+                    live.upsert(&o.id, &o.json, o.access.clone());
+                    current[i] = Some(o);
+                }
+                _ => {
+                    // The same version again.
+                    live.upsert(&obj.id, &obj.json, obj.access.clone());
+                }
+            }
+        }
+        let mut fresh = Index::new();
+        for o in current.iter().flatten() {
+            fresh.upsert(&o.id, &o.json, o.access.clone());
+        }
+        let (a, b) = (live.stats(), fresh.stats());
+        prop_assert_eq!(a.unusable_values, b.unusable_values);
+        prop_assert_eq!(a.open_phones, b.open_phones);
+        prop_assert_eq!(a.resumes, b.resumes);
+        let ids: Vec<String> = world.objects.iter().map(|o| o.id.clone()).collect();
+        for v in [member(1), member(2), member(3), Viewer { org: 9, role: Role::Analyst, isac: true }] {
+            let x = everything(&live, &v, &world, &ids);
+            let y = everything(&fresh, &v, &world, &ids);
+            assert_same(&y, &x, &format!("org {}", v.org));
+        }
+        // Screens carry the restricted hits too.
+        for app in applicants() {
+            let v = member(3);
+            let x = serde_json::to_value(live.screen(&applicant(&app), &v, &Options::default())).unwrap_or_default();
+            let y = serde_json::to_value(fresh.screen(&applicant(&app), &v, &Options::default())).unwrap_or_default();
+            prop_assert_eq!(x, y, "{}", app["ref"]);
+        }
+    }
+}
+
+/// The four floods of the report, one by one, against one visible match each.
+#[test]
+fn floods_of_hidden_copies_never_switch_a_visible_match_off() {
+    let green = access(Tlp::Green, 1);
+    let mut world = World::new(7);
+    let actor = world.actor(&green);
+    let persona = world.persona(&green);
+    world.rel(&persona, &actor, &green);
+    let email = world.id("email-addr");
+    world.push(email.clone(), json!({"type": "email-addr", "value": "kim.cholsu@gmail.com"}), &green);
+    world.rel(&persona, &email, &green);
+    let phone = world.id("phone-number");
+    world.push(phone.clone(), json!({"type": "phone-number", "value": "+972502345678"}), &green);
+    world.rel(&persona, &phone, &green);
+    let note = world.id("note");
+    world.push(note, json!({"type": "note", "content": RESUMES[0], "object_refs": [persona]}), &green);
+    let probes = [
+        json!({"ref": "email", "emails": ["kimcholsu@gmail.com"]}),
+        json!({"ref": "phone", "phones": ["+972 50-234-5678"]}),
+        json!({"ref": "resume", "resume_text": RESUMES[0].replace("eight", "nine")}),
+    ];
+    let viewer = member(3);
+    let screen_all = |ix: &Index| -> Vec<Value> {
+        probes.iter().map(|a| visible_part(&ix.screen(&applicant(a), &viewer, &Options::default()))).collect()
+    };
+    let before = screen_all(&world.index());
+    assert_eq!(before[0]["decision"], json!("match"));
+    assert_eq!(before[1]["decision"], json!("match"));
+    assert_eq!(before[2]["decision"], json!("review"));
+    // 70 dot variants of the email, 700 numbers of the same country (enough to weigh an
+    // Israeli number down if they counted), 300 copies of the resume.
+    for (kind, n) in [(0, 70), (1, 700), (2, 300)] {
+        world.flood(kind, n);
+        let after = screen_all(&world.index());
+        assert_eq!(before, after, "after a flood of {n} hidden objects of kind {kind}");
+    }
+    // The hidden copies still tell the viewer that something restricted matched.
+    let ix = world.index();
+    let s = ix.screen(&applicant(&probes[0]), &viewer, &Options::default());
+    assert_eq!(screen::query::restricted_count(&s), 1);
+}
+
+/// Evidence is handled under the most restrictive marking of its tie: a GREEN email tied to
+/// a GREEN persona by an AMBER relationship is AMBER evidence.
+#[test]
+fn evidence_carries_the_most_restrictive_marking_of_its_tie() {
+    let mut world = World::new(3);
+    let green = access(Tlp::Green, 1);
+    let amber = access(Tlp::Amber, 1);
+    let actor = world.actor(&green);
+    let persona = world.persona(&green);
+    world.rel(&persona, &actor, &access(Tlp::AmberStrict, 1));
+    let email = world.id("email-addr");
+    world.push(email.clone(), json!({"type": "email-addr", "value": "kim.cholsu@gmail.com"}), &green);
+    world.rel(&persona, &email, &amber);
+    let phone = world.id("phone-number");
+    world.push(phone.clone(), json!({"type": "phone-number", "value": "+12025550143"}), &green);
+    let other = world.persona(&green);
+    world.rel(&other, &phone, &green);
+    let ix = world.index();
+    let s = ix.screen(
+        &applicant(&json!({"ref": "t", "emails": ["kim.cholsu@gmail.com"], "phones": ["+12025550143"]})),
+        &member(3),
+        &Options::default(),
+    );
+    let tlps: Vec<(String, Tlp)> = s
+        .matches
+        .iter()
+        .filter_map(|h| match h {
+            Hit::Candidate(c) => Some(c),
+            Hit::Restricted(_) => None,
+        })
+        .flat_map(|c| c.evidence.iter().map(|e| (e.field.to_owned(), e.tlp)))
+        .collect();
+    assert!(tlps.contains(&("emails".to_owned(), Tlp::AmberStrict)), "{tlps:?}");
+    assert!(tlps.contains(&("phones".to_owned(), Tlp::Green)), "{tlps:?}");
+}
