@@ -77,11 +77,13 @@ impl Throttle {
     }
 
     fn refused(&self, since: Instant) -> ApiError {
+        let secs = self.window.saturating_sub(since.elapsed()).as_secs() + 1;
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many failed authentications",
-            format!("try again in {} seconds", self.window.saturating_sub(since.elapsed()).as_secs() + 1),
+            format!("try again in {secs} seconds"),
         )
+        .retry_after(secs)
     }
 
     /// Refuses `key` when it is at its limit within the window.

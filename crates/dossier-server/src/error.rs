@@ -15,11 +15,18 @@ pub struct ApiError {
     pub description: String,
     /// Further structured detail (invalid objects, …).
     pub details: Option<serde_json::Value>,
+    /// Seconds after which a refused request may be tried again (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, title: &'static str, description: impl Into<String>) -> Self {
-        Self { status, title, description: description.into(), details: None }
+        Self { status, title, description: description.into(), details: None, retry_after: None }
+    }
+    /// Says when the request may be tried again.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
     pub fn bad_request(description: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "Bad request", description)
@@ -82,6 +89,9 @@ impl IntoResponse for ApiError {
         }
         let mut resp = (self.status, body.to_string()).into_response();
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(TAXII_21));
+        if let Some(s) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

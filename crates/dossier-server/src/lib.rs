@@ -12,6 +12,7 @@ mod api;
 mod auth;
 mod error;
 mod media;
+pub mod quota;
 mod screen_api;
 pub mod screening;
 mod taxii;
@@ -69,6 +70,12 @@ pub struct Config {
     pub screen_threads: usize,
     /// Where the screening index is snapshotted between runs (none: built at every start).
     pub index_snapshot: Option<std::path::PathBuf>,
+    /// What one organization may write per minute (TAXII POST, the web form and uploads).
+    pub write_quota: quota::WriteQuota,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client: behind
+    /// them, sign-in throttling and the audit log use the address they forwarded for. From
+    /// any other peer the header is ignored (anyone can send it).
+    pub trusted_proxies: Vec<dossier_match::normalize::ip::Net>,
 }
 
 impl Default for Config {
@@ -88,6 +95,8 @@ impl Default for Config {
             default_region: Some("US".into()),
             screen_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             index_snapshot: None,
+            write_quota: quota::WriteQuota::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -97,6 +106,7 @@ pub(crate) struct Inner {
     pub config: Config,
     pub isac: Org,
     pub throttle: auth::Throttle,
+    pub quotas: quota::Quotas,
     pub audit: AuditWriter,
     /// Admission for page reads: as many at once as the store has readers, the rest wait
     /// in arrival order (tokio's semaphore is fair), which keeps tail latency close to the
@@ -192,11 +202,13 @@ impl AppState {
             config.index_snapshot.as_deref(),
         )?);
         let audit_key = store.secret("audit-hash")?;
+        let quotas = quota::Quotas::new(config.write_quota);
         Ok(Self(Arc::new(Inner {
             store,
             config,
             isac,
             throttle,
+            quotas,
             audit,
             read_slots,
             tokens: Default::default(),
@@ -207,6 +219,35 @@ impl AppState {
             counts: Default::default(),
             taxii_seen: Default::default(),
         })))
+    }
+
+    /// The client's address: the peer's, or — when the peer is a trusted proxy — the
+    /// right-most address in `X-Forwarded-For` that is not itself a trusted proxy (the
+    /// left-most entries are whatever the client wrote, so they are never believed over a
+    /// proxy's own).
+    pub(crate) fn client_ip(&self, peer: std::net::IpAddr, headers: &axum::http::HeaderMap) -> std::net::IpAddr {
+        let trusted = &self.0.config.trusted_proxies;
+        let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+        if !is_trusted(peer) {
+            return peer;
+        }
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        let mut client = peer;
+        for hop in hops.iter().rev() {
+            match hop.parse::<std::net::IpAddr>() {
+                Ok(ip) if is_trusted(ip) => client = ip,
+                Ok(ip) => return ip,
+                // Garbage: the last address vouched for stands.
+                Err(_) => return client,
+            }
+        }
+        client
     }
 
     /// The organizations, cached for `config.cache_ttl`.
@@ -324,7 +365,24 @@ pub fn app(state: AppState) -> Router {
                 ApiError::not_found("this resource").into_response()
             }
         })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), every_request_timeout))
         .with_state(state)
+}
+
+/// A time limit on every route, the unauthenticated ones (sign-in, discovery of the login
+/// page, health) included. Authenticated requests meet their own, audited limit first; this
+/// one, a little later, catches the rest.
+async fn every_request_timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = state.0.config.request_timeout + Duration::from_secs(2);
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "Request timed out",
+            format!("the request took longer than {} s", limit.as_secs()),
+        )
+        .into_response(),
+    }
 }
 
 /// The OpenAPI 3.1 description of `/api/v1/`, compiled in (public, like TAXII discovery's
@@ -352,7 +410,7 @@ async fn authenticate_and_audit(
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
     let params = req.uri().query().map(str::to_owned);
-    let ip = peer.ip();
+    let ip = state.client_ip(peer.ip(), req.headers());
     // A token is 192 random bits and checked by a hash lookup: it cannot be guessed, and a
     // valid one is never refused because others failed from the same address (a NAT, a
     // proxy, a client that once had a typo). The address limit answers failures only.

@@ -252,6 +252,38 @@ fn admits(viewer: &dossier_stix::Viewer, spec: &[String], e: &dossier_store::Ent
         && spec_matches(spec, e.spec_version)
 }
 
+/// Ids whose latest version in the collection the viewer may not see (a newer RED version
+/// of what it could see before). Their older versions are withheld too: otherwise
+/// `/versions/` and `match[version]=first` would show that a newer, hidden version exists,
+/// the latest answering 404 beside an older one that answers 200. Only queries for other
+/// versions than the latest pay for this look-up.
+fn hidden_latest(
+    store: &dyn crate::Store,
+    query: &StoreQuery,
+    viewer: &dossier_stix::Viewer,
+) -> Result<std::collections::HashSet<String>, dossier_store::StoreError> {
+    let mut hidden = std::collections::HashSet::new();
+    if viewer.is_isac_staff() || query.versions.iter().all(|v| *v == Versions::Latest) {
+        return Ok(hidden);
+    }
+    let latest = StoreQuery {
+        collection: query.collection,
+        ids: query.ids.clone(),
+        types: query.types.clone(),
+        versions: vec![Versions::Latest],
+        added_after: None,
+        max_tlp: None,
+        limit: usize::MAX,
+    };
+    store.scan_raw(&latest, &mut |e| {
+        if e.tlp == dossier_stix::Tlp::Red && !admits(viewer, &[], e) {
+            hidden.insert(e.id.to_owned());
+        }
+        true
+    })?;
+    Ok(hidden)
+}
+
 fn spec_matches(spec: &[String], entry: Option<&str>) -> bool {
     // Objects without spec_version (SCOs) are STIX 2.1 here.
     spec.is_empty() || spec.iter().any(|s| s == entry.unwrap_or("2.1"))
@@ -275,8 +307,9 @@ async fn objects_page(
             let identity = |org: i64| orgs.iter().find(|o| o.id == org && !o.isac).map(|o| o.identity_id.as_str());
             let mut objects = String::with_capacity(limit.min(2000) * 512);
             let (mut count, mut first, mut last, mut more) = (0usize, None, 0i64, false);
+            let hidden = hidden_latest(store, &query, &viewer)?;
             store.scan_raw(&query, &mut |e| {
-                if !admits(&viewer, &spec, e) {
+                if !admits(&viewer, &spec, e) || hidden.contains(e.id) {
                     return true;
                 }
                 if count == limit {
@@ -347,8 +380,9 @@ async fn visible(
         .read(move |store| {
             let mut page = Vec::with_capacity(limit.min(4096));
             let mut more = false;
+            let hidden = hidden_latest(store, &query, &viewer)?;
             store.scan_raw(&query, &mut |e| {
-                if !admits(&viewer, &spec, e) {
+                if !admits(&viewer, &spec, e) || hidden.contains(e.id) {
                     return true;
                 }
                 if page.len() == limit {
@@ -522,11 +556,15 @@ async fn post_objects(
     let (org_id, org_identity, org_name) = (caller.org.id, caller.org.identity_id.clone(), caller.org.name.clone());
     let collection = c.id;
     // Parsing, validation and storage are CPU and disk work: all of it on the blocking pool.
+    let inner = state.0.clone();
     let status = state
         .blocking(move |store| {
             let env: Envelope<'_> = serde_json::from_slice(&bytes).map_err(|e| {
                 ApiError::bad_request(format!("the body is not a TAXII envelope {{\"objects\": [...]}}: {e}"))
             })?;
+            // Every object offered counts against the organization's write quota, valid or
+            // not (validating is work too).
+            inner.quotas.take(org_id, env.objects.len() as u64, bytes.len() as u64)?;
             let members: HashMap<String, String> = store.orgs()?.into_iter().map(|o| (o.identity_id, o.name)).collect();
             // Validate everything first: a bad object refuses the whole request, nothing is stored.
             let mut items = Vec::with_capacity(env.objects.len());
@@ -582,8 +620,10 @@ async fn post_objects(
             }
             let stored = status.to_string();
             let sub = Submission { org: org_id, collection, named: false, curator: viewer.is_isac_staff() };
-            let mut it = items.into_iter().enumerate().map(|(index, o)| Item::Valid { index, line: 1, object: o.into_record() });
-            store.import_with_status(&sub, &mut it, (&id, &stored))?;
+            let mut items: Vec<Item> =
+                items.into_iter().enumerate().map(|(index, o)| Item::Valid { index, line: 1, object: o.into_record() }).collect();
+            dossier_store::markings_first(&mut items);
+            store.import_with_status(&sub, &mut items.into_iter(), (&id, &stored))?;
             Ok(status)
         })
         .await?;

@@ -452,3 +452,125 @@ fn floods_of_hidden_copies_never_move_what_another_member_sees() {
         assert_eq!(s["decision"], "match", "{who}: {s}");
     }
 }
+
+/// Per-organization write quotas: a member over its allowance gets 429 with `Retry-After`
+/// and nothing is stored; other members write on; a request larger than a minute's
+/// allowance is refused outright.
+#[test]
+fn a_member_over_its_write_quota_is_told_when_to_come_back_and_others_write_on() {
+    let quota = dossier_server::quota::WriteQuota { objects_per_minute: 10, bytes_per_minute: 0 };
+    let app = spawn_app(Config { write_quota: quota, ..Config::default() });
+    let actors = |from: u32, n: u32| -> Vec<Value> {
+        (from..from + n).map(|i| actor(i, &format!("team {i}"), "2025-01-01T00:00:00.000Z", Tlp::Green)).collect()
+    };
+    assert_eq!(post(&app, B, &actors(100, 8)).status, 202);
+    let r = post(&app, B, &actors(200, 5));
+    assert_eq!(r.status, 429, "{}", r.body);
+    let wait: u64 = r.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert!(r.json()["description"].as_str().unwrap().contains("10 objects"), "{}", r.body);
+    assert_eq!(app.get(&app.col("objects/threat-actor--00000000-0000-4000-8000-000000000200/"), B).status, 404);
+    // Another member is not held back by B's flood.
+    assert_eq!(post(&app, A, &actors(300, 10)).status, 202);
+    // More than a minute's allowance in one request can never pass: 413, said at once.
+    assert_eq!(post(&app, C, &actors(400, 11)).status, 413);
+    // Reading is never limited by the write quota.
+    assert_eq!(app.get("/taxii2/", B).status, 200);
+}
+
+/// A newer version the viewer may not see does not show through the older ones: when the
+/// creator re-marks its object RED, other members get 404 on the latest, the versions list
+/// and `match[version]=first|all` alike, and the owner still sees every version.
+#[test]
+fn a_hidden_newer_version_is_not_detectable_through_older_ones() {
+    let app = spawn_app(Config::default());
+    let v1 = actor(50, "Shared first", "2025-01-01T00:00:00.000Z", Tlp::Green);
+    let id = v1["id"].as_str().unwrap().to_owned();
+    assert_eq!(post(&app, A, &[v1]).status, 202);
+    assert_eq!(app.get(&app.col(&format!("objects/{id}/versions/")), C).status, 200);
+    let v2 = actor(50, "Now restricted", "2025-06-01T00:00:00.000Z", Tlp::Red);
+    assert_eq!(post(&app, A, &[v2]).status, 202);
+    for path in [
+        format!("objects/{id}/"),
+        format!("objects/{id}/versions/"),
+        format!("objects/{id}/?match[version]=first"),
+        format!("objects/{id}/?match[version]=all"),
+        format!("objects/{id}/?match[version]=2025-01-01T00:00:00.000Z"),
+    ] {
+        assert_eq!(app.get(&app.col(&path), C).status, 404, "C: {path}");
+        assert_eq!(app.get(&app.col(&path), A).status, 200, "A: {path}");
+        assert_eq!(app.get(&app.col(&path), "analyst").status, 200, "analyst: {path}");
+    }
+    for q in ["objects/?match[version]=all", "objects/?match[version]=first", "manifest/?match[version]=all"] {
+        let body = app.get(&app.col(q), C).body;
+        assert!(!body.contains(&id), "C learns of {id} through {q}: {body}");
+        assert!(app.get(&app.col(q), A).body.contains(&id), "A: {q}");
+    }
+}
+
+/// A RED granular marking, or TLP:RED defined under a marking-definition id of the
+/// submitter's own, makes the object RED; an object that references such a definition
+/// before it comes is refused in a stream, and sorted after it in a TAXII request.
+#[test]
+fn red_granular_markings_and_tlp_markings_under_their_own_ids_are_honoured() {
+    let app = spawn_app(Config::default());
+    let mut granular = actor(60, "Granular red", "2025-01-01T00:00:00.000Z", Tlp::Green);
+    granular["description"] = json!("operational detail");
+    granular["granular_markings"] = json!([{"marking_ref": Tlp::Red.marking_id(), "selectors": ["description"]}]);
+    let own_red = json!({"type": "marking-definition", "spec_version": "2.1",
+        "id": "marking-definition--a0000000-0000-4000-8000-000000000001", "created": "2025-01-01T00:00:00.000Z",
+        "definition_type": "tlp", "name": "TLP:RED", "definition": {"tlp": "red"}});
+    let mut custom = actor(61, "Custom red", "2025-01-01T00:00:00.000Z", Tlp::Green);
+    custom["object_marking_refs"] = json!([own_red["id"]]);
+    // The object comes before its marking in the request: the server stores the marking first.
+    assert_eq!(post(&app, A, &[granular.clone(), custom.clone(), own_red.clone()]).status, 202);
+    for id in [granular["id"].as_str().unwrap(), custom["id"].as_str().unwrap()] {
+        assert_eq!(app.get(&app.col(&format!("objects/{id}/")), C).status, 404, "{id} is RED");
+        assert_eq!(app.get(&app.col(&format!("objects/{id}/")), A).status, 200);
+        assert_eq!(app.get(&app.col(&format!("objects/{id}/")), "analyst").status, 200);
+    }
+    // A later object under the stored definition is RED too.
+    let mut later = actor(62, "Later custom red", "2025-01-01T00:00:00.000Z", Tlp::Green);
+    later["object_marking_refs"] = json!([own_red["id"]]);
+    assert_eq!(post(&app, A, &[later.clone()]).status, 202);
+    assert_eq!(app.get(&app.col(&format!("objects/{}/", later["id"].as_str().unwrap())), C).status, 404);
+    // A stream cannot be reordered: a definition after its use is refused, nothing stored.
+    let other_red = json!({"type": "marking-definition", "spec_version": "2.1",
+        "id": "marking-definition--a0000000-0000-4000-8000-000000000002", "created": "2025-01-01T00:00:00.000Z",
+        "definition_type": "tlp", "name": "TLP:RED", "definition": {"tlp": "red"}});
+    let mut early = actor(63, "Too early", "2025-01-01T00:00:00.000Z", Tlp::Green);
+    early["object_marking_refs"] = json!([other_red["id"]]);
+    let sub = dossier_store::Submission {
+        org: app.orgs[A].id,
+        collection: {
+            use dossier_store::Directory;
+            app.store.default_collection().unwrap().id
+        },
+        named: false,
+        curator: false,
+    };
+    let mut items = [early, other_red].into_iter().enumerate().map(|(index, v)| dossier_store::Item::Valid {
+        index,
+        line: index as u64 + 1,
+        object: dossier_stix::StixObject::from_value(&v).unwrap().into_record(),
+    });
+    let err = {
+        use dossier_store::ObjectStore;
+        app.store.import(&sub, &mut items, &mut |_| {})
+    }
+    .expect_err("refused");
+    assert!(format!("{err:?}").contains("send marking-definitions before the objects they mark"), "{err:?}");
+    assert_eq!(app.get(&app.col("objects/threat-actor--00000000-0000-4000-8000-000000000063/"), A).status, 404);
+}
+
+/// STIX 2.1 requires none of user_id, account_login, account_type, display_name: such an
+/// account is stored like any other SCO.
+#[test]
+fn a_user_account_without_a_login_is_accepted() {
+    let app = spawn_app(Config::default());
+    let account = json!({"type": "user-account", "spec_version": "2.1",
+        "id": "user-account--0d5b424b-93b8-4cd8-ac36-306e1789d63c", "is_service_account": true,
+        "object_marking_refs": [Tlp::Green.marking_id()]});
+    let r = post(&app, A, &[account]);
+    assert_eq!(r.status, 202, "{}", r.body);
+}

@@ -857,3 +857,100 @@ fn a_file_with_a_multibyte_custom_hash_renders() {
     let page = sign_in(&w.app, "Wallet B").get(&format!("/objects/{}", id.as_str()));
     assert_eq!(page.status, 200, "{}", page.body);
 }
+
+/// Posts the sign-in form as if a proxy forwarded it for `forwarded` (`X-Forwarded-For`).
+fn login_via(app: &App, forwarded: &str, form: &str) -> Response {
+    app.request(
+        "POST",
+        "/login",
+        None,
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Accept", "text/html"),
+            ("X-Forwarded-For", forwarded),
+        ],
+        Some(form),
+    )
+}
+
+/// Behind a trusted proxy the throttle counts the client the proxy names, so one attacker
+/// does not lock out everyone behind the same proxy; without a trusted proxy the header is
+/// ignored, so that an attacker cannot escape the limit by writing a new address into it.
+#[test]
+fn the_throttle_counts_the_client_a_trusted_proxy_names_and_ignores_the_header_otherwise() {
+    use dossier_store::Directory;
+    let hash = dossier_server::hash_password("correct horse battery").unwrap();
+    let proxy = dossier_match::normalize::ip::normalize("127.0.0.1").unwrap();
+    let app = spawn_app(Config { trusted_proxies: vec![proxy], ..Config::default() });
+    app.store.add_user(app.orgs["Exchange A"].id, "alice", dossier_stix::Role::Member, &hash).unwrap();
+    // 25 guesses from one client; it writes a forged address first, the proxy appends the
+    // real one, which is what counts.
+    let statuses: Vec<u16> = (0..25)
+        .map(|i| login_via(&app, &format!("198.51.100.{i}, 203.0.113.5"), &format!("user=alice&password=g{i}")).status)
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 5, "{statuses:?}");
+    let refused = login_via(&app, "203.0.113.5", "user=alice&password=again");
+    assert_eq!(refused.status, 429);
+    assert!(
+        refused.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok_and(|s| s >= 1)),
+        "{:?}",
+        refused.headers
+    );
+    // alice herself, from another address behind the same proxy, signs in.
+    let r = login_via(&app, "203.0.113.77", "user=alice&password=correct+horse+battery&next=%2F");
+    assert_eq!(r.status, 303, "{}", r.body);
+
+    // No trusted proxy: the header is anyone's to write and changes nothing.
+    let app = spawn_app(Config::default());
+    app.store.add_user(app.orgs["Exchange A"].id, "alice", dossier_stix::Role::Member, &hash).unwrap();
+    let statuses: Vec<u16> = (0..25)
+        .map(|i| login_via(&app, &format!("192.0.2.{i}"), &format!("user=alice&password=g{i}")).status)
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 5, "{statuses:?}");
+}
+
+/// Sign-ins, failed sign-ins and sign-outs are in the audit log, with the account and the
+/// client address, never a password or a token's secret.
+#[test]
+fn sign_ins_failures_and_sign_outs_are_audited_without_secrets() {
+    use dossier_store::{Directory, ObjectStore};
+    let app = spawn_app(Config::default());
+    let hash = dossier_server::hash_password("correct horse battery").unwrap();
+    app.store.add_user(app.orgs["Exchange A"].id, "alice", dossier_stix::Role::Member, &hash).unwrap();
+    assert!(log_in(&app, "user=alice&password=wrong+guess+here&next=%2F").is_none());
+    assert!(log_in(&app, "token=not-a-token&next=%2F").is_none());
+    let b = log_in(&app, "user=alice&password=correct+horse+battery&next=%2F").expect("alice signs in");
+    let t = sign_in(&app, "Wallet B");
+    assert_eq!(b.post("/logout", &format!("csrf={}", b.csrf)).status, 303);
+    let log = app.store.audit_log(&dossier_store::AuditQuery { limit: 500, ..Default::default() }).unwrap();
+    let sign_ins: Vec<&dossier_store::AuditRecord> = log.iter().filter(|r| r.path == "web:/login").collect();
+    let events: Vec<(Option<String>, u16, String)> = sign_ins
+        .iter()
+        .map(|r| {
+            let p: Value = serde_json::from_str(r.params.as_deref().unwrap_or("{}")).unwrap();
+            (r.token.clone(), r.status, p["event"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect();
+    let alice = Some("user:alice".to_owned());
+    assert!(events.contains(&(alice.clone(), 401, "sign-in failed".into())), "{events:?}");
+    assert!(events.contains(&(None, 401, "sign-in failed".into())), "a failed token attempt: {events:?}");
+    assert!(events.contains(&(alice, 303, "sign-in".into())), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|(who, s, e)| who.as_deref().is_some_and(|w| !w.starts_with("user:")) && *s == 303 && e == "sign-in")
+    );
+    for r in &sign_ins {
+        let p = r.params.as_deref().unwrap_or_default();
+        assert!(p.contains("127.0.0.1"), "the client address: {p}");
+        assert!(
+            !p.contains("wrong") && !p.contains("horse") && !p.contains(&app.tokens["Wallet B"]),
+            "a secret in {p}"
+        );
+        assert!(r.token.as_deref().is_none_or(|t| !t.contains("not-a-token")), "a presented secret was kept");
+    }
+    let alice_org = app.orgs["Exchange A"].id;
+    assert!(sign_ins.iter().any(|r| r.org == Some(alice_org) && r.status == 303));
+    assert!(log.iter().any(|r| r.path == "web:/logout" && r.org == Some(alice_org)), "sign-out audited");
+    drop(t);
+}

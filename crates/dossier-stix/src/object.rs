@@ -158,7 +158,7 @@ impl StixObject {
     pub fn confidence(&self) -> Option<u8> {
         self.map.get("confidence").and_then(Value::as_u64).and_then(|c| u8::try_from(c).ok())
     }
-    /// The TLP level from `object_marking_refs`, if the object carries one.
+    /// The TLP level from the fixed TLP markings it references (whole or granular), if any.
     pub fn tlp(&self) -> Option<Tlp> {
         tlp::level_of(&self.map)
     }
@@ -174,9 +174,14 @@ impl StixObject {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
+        let claims_tlp = (self.object_type() == "marking-definition" && tlp::fixed_marking(self.id.as_str()).is_none())
+            .then(|| tlp::claimed_level(&self.map))
+            .flatten();
         Record {
             share_with,
             tlp: self.tlp(),
+            custom_markings: tlp::custom_refs(&self.map),
+            claims_tlp,
             confidence: self.confidence(),
             spec_version: self.spec_version().map(str::to_owned),
             id: self.id,
@@ -205,7 +210,13 @@ pub struct Record {
     /// `modified`, else `created`; `None` for versionless objects (most SCOs).
     pub version: Option<Timestamp>,
     pub spec_version: Option<String>,
+    /// The level from the fixed TLP markings the object references (whole or granular).
     pub tlp: Option<Tlp>,
+    /// Marking-definitions it references other than the fixed TLP ones: a TLP marking
+    /// defined under its own id counts too (the store knows the definitions).
+    pub custom_markings: Vec<String>,
+    /// For a marking-definition under its own id: the TLP level it defines, if any.
+    pub claims_tlp: Option<Tlp>,
     pub confidence: Option<u8>,
     /// Identity ids named in [`SHARE_WITH`].
     pub share_with: Vec<String>,

@@ -131,15 +131,37 @@ pub fn fixed_marking(id: &str) -> Option<&'static FixedMarking> {
     TLP2.iter().chain(TLP1.iter()).find(|m| m.id == id)
 }
 
-/// The TLP level an object declares through `object_marking_refs`: the most restrictive
-/// TLP marking it references, or `None` when it references none.
+/// Every marking-definition an object references: its `object_marking_refs` and the
+/// `marking_ref` of each of its `granular_markings`.
+pub fn marking_refs(object: &serde_json::Map<String, Value>) -> impl Iterator<Item = &str> {
+    let whole =
+        object.get("object_marking_refs").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
+    let granular = object
+        .get("granular_markings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.get("marking_ref").and_then(Value::as_str));
+    whole.chain(granular)
+}
+
+/// The TLP level an object declares through the fixed TLP markings it references: the most
+/// restrictive one, or `None` when it references none. A granular marking counts for the
+/// whole object: an object is shared whole or not at all, so a RED part makes it RED.
 pub fn level_of(object: &serde_json::Map<String, Value>) -> Option<Tlp> {
-    object
-        .get("object_marking_refs")?
-        .as_array()?
-        .iter()
-        .filter_map(|r| fixed_marking(r.as_str()?).map(|m| m.level))
-        .max()
+    marking_refs(object).filter_map(|r| fixed_marking(r).map(|m| m.level)).max()
+}
+
+/// The marking-definitions an object references that are not the fixed TLP ones: one of
+/// them may be a TLP marking defined under its own id, which the store resolves.
+pub fn custom_refs(object: &serde_json::Map<String, Value>) -> Vec<String> {
+    let mut out: Vec<String> = marking_refs(object)
+        .filter(|r| r.starts_with("marking-definition--") && fixed_marking(r).is_none())
+        .map(str::to_owned)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// The TLP level a submitted marking-definition with a fixed TLP id claims, so a
@@ -171,6 +193,18 @@ mod tests {
             assert_eq!(v["id"], m.id);
             assert_eq!(claimed_level(v.as_object().unwrap()), Some(m.level), "{}", m.id);
         }
+    }
+
+    #[test]
+    fn a_granular_red_marking_makes_the_object_red() {
+        let v = serde_json::json!({"object_marking_refs": [Tlp::Green.marking_id()],
+            "granular_markings": [{"marking_ref": Tlp::Red.marking_id(), "selectors": ["description"]},
+                                  {"marking_ref": "marking-definition--00000000-0000-4000-8000-000000000001", "selectors": ["name"]}]});
+        assert_eq!(level_of(v.as_object().unwrap()), Some(Tlp::Red));
+        assert_eq!(
+            custom_refs(v.as_object().unwrap()),
+            vec!["marking-definition--00000000-0000-4000-8000-000000000001"]
+        );
     }
 
     #[test]

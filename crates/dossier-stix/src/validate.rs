@@ -671,11 +671,6 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
                 }
             }
         }
-        "user-account"
-            if !["user_id", "account_login", "account_type", "display_name"].iter().any(|k| map.contains_key(*k)) =>
-        {
-            ctx.err("$", "a user-account needs at least one of user_id, account_login, account_type, display_name");
-        }
         _ => {}
     }
     if !ctx.errors.is_empty() {

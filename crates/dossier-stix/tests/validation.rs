@@ -198,3 +198,14 @@ fn typed_views_read_the_well_known_types() {
     .unwrap();
     assert!(matches!(custom.typed().unwrap(), Typed::Other(_)));
 }
+
+/// STIX 2.1 requires no property of a user-account beyond the common ones (OASIS
+/// `stix2-validator` accepts one with none of user_id, account_login, account_type,
+/// display_name): a member's bundle with such an account must not be refused.
+#[test]
+fn a_user_account_needs_no_particular_property() {
+    let v = json!({"type": "user-account", "spec_version": "2.1",
+        "id": "user-account--0d5b424b-93b8-4cd8-ac36-306e1789d63c", "is_service_account": true});
+    let o = StixObject::from_value(&v).expect("a spec-valid user-account");
+    assert_eq!(o.id().as_str(), "user-account--0d5b424b-93b8-4cd8-ac36-306e1789d63c");
+}

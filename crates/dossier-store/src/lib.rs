@@ -112,6 +112,14 @@ pub enum Item {
     Broken(String),
 }
 
+/// Puts the marking-definitions of a submission first, in their order, the rest after in
+/// theirs: an object that references a TLP marking defined under its own id in the same
+/// submission is then stored under it. (A streamed import cannot reorder; the store refuses
+/// a definition that arrives after objects already referenced it.)
+pub fn markings_first(items: &mut [Item]) {
+    items.sort_by_key(|i| !matches!(i, Item::Valid { object, .. } if object.object_type() == "marking-definition"));
+}
+
 /// Who submits, and where to.
 #[derive(Clone, Copy, Debug)]
 pub struct Submission {

@@ -281,6 +281,11 @@ struct Importer<'t> {
     default_tlp: Tlp,
     last_date_added: i64,
     now: i64,
+    /// TLP levels of marking-definitions under their own ids, as resolved so far.
+    custom_tlp: std::collections::HashMap<String, Option<Tlp>>,
+    /// Marking-definitions referenced before any definition of them was known, with the
+    /// first object that referenced each.
+    unresolved: std::collections::HashMap<String, String>,
 }
 
 struct Existing {
@@ -621,8 +626,65 @@ impl Importer<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The level of one marking-definition under its own id: the most restrictive TLP level
+    /// any stored version of it defines (`None`: not a TLP marking, or unknown).
+    fn custom_level(&mut self, marking: &str) -> Result<Option<Tlp>, StoreError> {
+        if let Some(level) = self.custom_tlp.get(marking) {
+            return Ok(*level);
+        }
+        let mut level = None;
+        let mut known = false;
+        for e in self.existing(marking)? {
+            known = true;
+            if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&e.json) {
+                level = level.max(dossier_stix::tlp::claimed_level(&map));
+            }
+        }
+        if !known {
+            self.unresolved.entry(marking.to_owned()).or_default();
+        }
+        self.custom_tlp.insert(marking.to_owned(), level);
+        Ok(level)
+    }
+
+    /// The TLP level an object is stored under: the most restrictive of the fixed TLP
+    /// markings it references and of the TLP markings defined under their own ids; `None`
+    /// leaves the collection's default.
+    fn effective_tlp(&mut self, object: &Record) -> Result<Option<Tlp>, StoreError> {
+        let mut tlp = object.tlp;
+        for m in &object.custom_markings {
+            let level = self.custom_level(m)?;
+            if level.is_none()
+                && let Some(first) = self.unresolved.get_mut(m)
+                && first.is_empty()
+            {
+                object.id.as_str().clone_into(first);
+            }
+            tlp = tlp.max(level);
+        }
+        Ok(tlp)
+    }
+
     fn store(&mut self, object: &Record) -> Result<Result<Outcome, Invalid>, StoreError> {
         let id = object.id.as_str();
+        // A TLP marking defined under its own id after objects of this submission already
+        // referenced it: they were taken at the collection's default, so the submission is
+        // refused rather than stored under a weaker marking than the member chose.
+        if let Some(level) = object.claims_tlp {
+            if let Some(first) = self.unresolved.get(id).filter(|f| !f.is_empty()) {
+                return Ok(Err(Invalid {
+                    object_id: Some(id.to_owned()),
+                    path: "$".into(),
+                    reason: format!(
+                        "this marking-definition defines TLP:{} but {first} referenced it earlier in the submission; send marking-definitions before the objects they mark",
+                        level.as_str().to_uppercase()
+                    ),
+                }));
+            }
+            let current = self.custom_tlp.get(id).copied().flatten();
+            self.custom_tlp.insert(id.to_owned(), current.max(Some(level)));
+        }
+        let tlp = self.effective_tlp(object)?;
         let existing = self.existing(id)?;
         // Versionless objects (SCOs): a different content is a new version keyed by when it
         // arrived, and each organization's is its own assertion. Versioned objects carry
@@ -691,7 +753,7 @@ impl Importer<'_> {
             version_key,
             object.version.as_ref().map(Timestamp::as_str),
             object.spec_version,
-            object.tlp.map(Tlp::code),
+            tlp.map(Tlp::code),
             object.confidence,
             owner,
             object.json,
@@ -703,7 +765,7 @@ impl Importer<'_> {
         if !existing.is_empty() {
             self.st.mark_multi.execute([id_hash(id)])?;
         }
-        self.add_to_collection(vid, id, &version_key, object.tlp, existing.is_empty())?;
+        self.add_to_collection(vid, id, &version_key, tlp, existing.is_empty())?;
         if versionless && !existing.is_empty() {
             settle_latest(self.tx, self.sub.collection, id)?;
         }
@@ -839,6 +901,8 @@ impl SqliteStore {
             default_tlp: tlp_of(default_tlp)?,
             last_date_added: last.unwrap_or(0),
             now: now_micros(),
+            custom_tlp: Default::default(),
+            unresolved: Default::default(),
         };
         let mut summary = ImportSummary::default();
         let mut errors: Vec<ItemError> = Vec::new();

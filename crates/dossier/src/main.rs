@@ -108,6 +108,16 @@ struct ServeArgs {
     /// Seconds one request may take before it is answered with 503 [default: 60].
     #[arg(long, env = "DOSSIER_REQUEST_TIMEOUT")]
     request_timeout: Option<u64>,
+    /// Objects one organization may write per minute; 0: no limit [default: 100000].
+    #[arg(long, env = "DOSSIER_WRITE_OBJECTS_PER_MINUTE")]
+    write_objects_per_minute: Option<u64>,
+    /// Bytes one organization may write per minute; 0: no limit [default: 268435456].
+    #[arg(long, env = "DOSSIER_WRITE_BYTES_PER_MINUTE")]
+    write_bytes_per_minute: Option<u64>,
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For
+    /// names the client [default: none: the header is ignored].
+    #[arg(long, env = "DOSSIER_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Option<Vec<String>>,
 }
 
 /// The configuration file's shape; unknown keys are an error, not silently ignored.
@@ -120,6 +130,9 @@ struct FileConfig {
     max_content_length: Option<usize>,
     page_size: Option<usize>,
     request_timeout: Option<u64>,
+    write_objects_per_minute: Option<u64>,
+    write_bytes_per_minute: Option<u64>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 impl ServeArgs {
@@ -150,6 +163,28 @@ impl ServeArgs {
                 .request_timeout
                 .or(file.request_timeout)
                 .map_or(defaults.request_timeout, |s| std::time::Duration::from_secs(s.max(1))),
+            write_quota: dossier_server::quota::WriteQuota {
+                objects_per_minute: self
+                    .write_objects_per_minute
+                    .or(file.write_objects_per_minute)
+                    .unwrap_or(defaults.write_quota.objects_per_minute),
+                bytes_per_minute: self
+                    .write_bytes_per_minute
+                    .or(file.write_bytes_per_minute)
+                    .unwrap_or(defaults.write_quota.bytes_per_minute),
+            },
+            trusted_proxies: self
+                .trusted_proxies
+                .clone()
+                .or(file.trusted_proxies)
+                .unwrap_or_default()
+                .iter()
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| {
+                    dossier_match::normalize::ip::normalize(p.trim())
+                        .map_err(|e| anyhow::anyhow!("trusted_proxies: {p:?} is not an address or CIDR range: {e}"))
+                })
+                .collect::<Result<_>>()?,
             ..defaults
         };
         if config.api_root.is_empty()

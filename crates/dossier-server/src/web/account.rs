@@ -40,6 +40,7 @@ pub async fn change_password(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     Extension(cookie): Extension<SessionCookie>,
+    headers: axum::http::HeaderMap,
     Posted { web, f }: Posted,
 ) -> Result<Response, WebError> {
     let Some(user_id) = web.user.clone() else {
@@ -64,7 +65,8 @@ pub async fn change_password(
         .ok_or_else(|| WebError::internal("password change", "the session's user is gone"))?;
     // Guessing the current password from a borrowed session counts like failed sign-ins:
     // against the address and the account, before the password is hashed.
-    let keys = [crate::auth::Key::Addr(peer.ip()), crate::auth::Key::Account(user.name.to_lowercase())];
+    let ip = state.client_ip(peer.ip(), &headers);
+    let keys = [crate::auth::Key::Addr(ip), crate::auth::Key::Account(user.name.to_lowercase())];
     state.0.throttle.begin(&keys).map_err(WebError::from)?;
     let hash = user.password_hash.clone();
     let right = current.len() <= super::MAX_PASSWORD
@@ -72,7 +74,7 @@ pub async fn change_password(
     if right {
         state.0.throttle.refund(&keys);
     } else {
-        tracing::warn!(ip = %peer.ip(), "password change with a wrong current password");
+        tracing::warn!(%ip, "password change with a wrong current password");
         problems.entry("current").or_default().push("is not your current password".into());
     }
     if !problems.is_empty() {

@@ -310,6 +310,8 @@ async fn store_objects(
     let org = web.caller.org.id;
     let curator = web.caller.viewer.is_isac_staff();
     let n = objects.len();
+    let bytes: usize = objects.iter().map(Vec::len).sum();
+    state.0.quotas.take(org, n as u64, bytes as u64).map_err(WebError::from)?;
     let result = state
         .blocking(move |store| {
             let mut items = Vec::with_capacity(objects.len());
@@ -326,6 +328,7 @@ async fn store_objects(
                 }
             }
             let sub = Submission { org, collection, named, curator };
+            dossier_store::markings_first(&mut items);
             store.import(&sub, &mut items.into_iter(), &mut |_| {})?;
             Ok(())
         })

@@ -472,7 +472,7 @@ async fn login(
     form: axum::extract::Form<Vec<(String, String)>>,
 ) -> Response {
     let f = Fields(form.0);
-    let ip = peer.ip();
+    let ip = state.client_ip(peer.ip(), &headers);
     if !same_origin(&headers) {
         return WebError::new(StatusCode::FORBIDDEN, "Cross-site request refused", "sign in from this site")
             .into_response();
@@ -492,16 +492,21 @@ async fn login(
         None
     } else {
         match state.authenticate(token.clone()).await {
-            Ok(found) => found.map(|(info, _)| info.id),
+            Ok(found) => found.map(|(info, _)| (info.id, info.org)),
             Err(e) => return WebError::from(e).into_response(),
         }
     };
+    // Who the attempt was for, for the audit log: the account named (never a secret).
+    let mut who: (Option<i64>, Option<String>) =
+        (None, (!user.is_empty()).then(|| format!("user:{}", user.chars().take(128).collect::<String>())));
     if valid_token.is_none()
         && let Err(e) = state.0.throttle.begin(&keys)
     {
-        return WebError::new(StatusCode::TOO_MANY_REQUESTS, "Too many failed sign-ins", e.description).into_response();
+        let _ = audit_sign_in(&state, who.0, who.1, ip, "sign-in refused: too many failures", 429).await;
+        return WebError { title: "Too many failed sign-ins", ..WebError::from(e) }.into_response();
     }
-    let principal = if let Some(id) = valid_token {
+    let principal = if let Some((id, org)) = valid_token {
+        who = (Some(org), Some(id.clone()));
         Some(Principal::Token(id))
     } else if !token.is_empty() {
         None
@@ -510,11 +515,13 @@ async fn login(
         match found {
             // No password is longer than the longest one can set: refused without hashing.
             Ok(Some(u)) if u.disabled.is_none() && password.len() <= MAX_PASSWORD => {
+                who.0 = Some(u.org);
                 let hash = u.password_hash.clone();
                 let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
                 ok.then_some(Principal::User(u.id))
             }
-            Ok(_) => {
+            Ok(found) => {
+                who.0 = found.map(|u| u.org);
                 // Spend the same time as a real check, so that names cannot be probed.
                 let _ = tokio::task::spawn_blocking(move || verify_password(&password, dummy_hash())).await;
                 None
@@ -525,6 +532,7 @@ async fn login(
         None
     };
     let Some(principal) = principal else {
+        let _ = audit_sign_in(&state, who.0, who.1, ip, "sign-in failed", 401).await;
         tracing::warn!(%ip, "web sign-in failed");
         let mut resp = render(
             "login.html",
@@ -536,6 +544,10 @@ async fn login(
     if matches!(principal, Principal::User(_)) {
         state.0.throttle.refund(&keys);
     }
+    // Like every request, a sign-in that cannot be audited does not happen.
+    if let Err(e) = audit_sign_in(&state, who.0, who.1, ip, "sign-in", 303).await {
+        return WebError::from(e).into_response();
+    }
     let id = match open_session(&state, principal).await {
         Ok(id) => id,
         Err(e) => return e.into_response(),
@@ -543,6 +555,29 @@ async fn login(
     let mut resp = Redirect::to(&next).into_response();
     resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&headers, &id, ABSOLUTE.as_secs()));
     resp
+}
+
+/// Writes a sign-in attempt to the audit log: the account or token id it was for (never a
+/// password or a token's secret), the client address and what came of it.
+async fn audit_sign_in(
+    state: &AppState,
+    org: Option<i64>,
+    credential: Option<String>,
+    ip: std::net::IpAddr,
+    event: &str,
+    status: u16,
+) -> Result<(), crate::ApiError> {
+    let record = dossier_store::AuditRecord {
+        at: dossier_stix::timestamp::now_micros(),
+        org,
+        token: credential,
+        method: "POST".into(),
+        path: "web:/login".into(),
+        params: Some(serde_json::json!({"event": event, "address": ip.to_string()}).to_string()),
+        status,
+        returned: 0,
+    };
+    state.0.audit.write(record).await
 }
 
 async fn logout(
@@ -735,11 +770,13 @@ pub(crate) struct WebError {
     status: StatusCode,
     title: &'static str,
     detail: String,
+    /// Seconds after which the request may be tried again (`Retry-After`).
+    retry_after: Option<u64>,
 }
 
 impl WebError {
     pub fn new(status: StatusCode, title: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, title, detail: detail.into() }
+        Self { status, title, detail: detail.into(), retry_after: None }
     }
     /// Unknown and hidden look the same: the page never tells which.
     pub fn not_found() -> Self {
@@ -763,7 +800,7 @@ impl WebError {
 
 impl From<crate::ApiError> for WebError {
     fn from(e: crate::ApiError) -> Self {
-        Self { status: e.status, title: e.title, detail: e.description }
+        Self { status: e.status, title: e.title, detail: e.description, retry_after: e.retry_after }
     }
 }
 
@@ -780,6 +817,9 @@ impl IntoResponse for WebError {
             minijinja::context! { page => "error", status => self.status.as_u16(), title => self.title, detail => self.detail },
         );
         *resp.status_mut() = self.status;
+        if let Some(s) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
         resp
     }
 }
