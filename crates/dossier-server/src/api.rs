@@ -1,9 +1,10 @@
-//! The REST API under `/api/v1/` (JSON). For now: the audit log, for ISAC analysts.
+//! The REST API under `/api/v1/` (JSON): the audit log, for ISAC analysts, and the sources
+//! of an object.
 
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::extract::{Extension, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,7 +16,7 @@ use crate::error::ApiError;
 use crate::{AppState, Caller, Returned};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/audit", get(audit))
+    Router::new().route("/api/v1/audit", get(audit)).route("/api/v1/objects/{id}/sources", get(sources))
 }
 
 /// `GET /api/v1/audit?org=NAME&since=RFC3339&path=PREFIX&limit=N`: newest first.
@@ -65,6 +66,50 @@ async fn audit(
     let n = body.len();
     let mut resp = (StatusCode::OK, json!({ "records": body }).to_string()).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.extensions_mut().insert(Returned(n as u64));
+    Ok(resp)
+}
+
+/// `GET /api/v1/objects/{id}/sources[?format=csv]`: who submitted the versions of an object
+/// the caller may see (in a collection it may read, at a TLP it may see), with when; an
+/// anonymous submitter is "an ISAC member" to everyone but itself and ISAC analysts, who
+/// also see who curated a version. 404 when the caller may see no version of it.
+async fn sources(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    if dossier_stix::StixId::parse(&id).is_err() {
+        return Err(ApiError::bad_request(format!("{id:?} is not a STIX id")));
+    }
+    let csv = match q.get("format").map(String::as_str) {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => return Err(ApiError::bad_request(format!("format {other:?}: json or csv"))),
+    };
+    let viewer = caller.viewer;
+    let orgs = state.orgs().await?;
+    let id2 = id.clone();
+    let sources = state.read(move |store| Ok(crate::web::data::sources(store, &viewer, &orgs, &id2)?)).await?;
+    if sources.is_empty() {
+        return Err(ApiError::not_found("object"));
+    }
+    let n = sources.len();
+    let mut resp = if csv {
+        let body = crate::web::data::sources_csv(&sources).map_err(|e| ApiError::internal("sources CSV", e))?;
+        let mut r = (StatusCode::OK, body).into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+        r
+    } else {
+        let list: Vec<serde_json::Value> = sources
+            .iter()
+            .map(|s| json!({"name": s["name"], "at": s["at"].as_i64().map(|m| Timestamp::from_unix_micros(m).as_str().to_owned())}))
+            .collect();
+        let mut r = (StatusCode::OK, json!({"id": id, "sources": list}).to_string()).into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        r
+    };
     resp.extensions_mut().insert(Returned(n as u64));
     Ok(resp)
 }

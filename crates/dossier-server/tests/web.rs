@@ -844,6 +844,35 @@ fn an_object_page_lists_only_submitters_of_versions_the_viewer_may_see() {
     assert!(!page.body[page.body.find("h-sources").unwrap()..].contains("Wallet B"), "{}", page.body);
     let page = sign_in(app, "analyst").get(&format!("/objects/{gid}"));
     assert!(page.body[page.body.find("h-sources").unwrap()..].contains("Wallet B"));
+
+    // The CSV and the API list exactly what the page lists.
+    for (who, named, hidden) in [
+        ("Recruiter C", vec!["Recruiter C", "an ISAC member"], vec!["Wallet B"]),
+        // B filed its copy where only analysts read: not a version B may see here either.
+        ("Wallet B", vec!["an ISAC member"], vec!["Recruiter C"]),
+        ("analyst", vec!["Exchange A", "Recruiter C", "Wallet B"], vec![]),
+    ] {
+        let csv = sign_in(app, who).get(&format!("/objects/{gid}/sources.csv"));
+        assert_eq!(csv.status, 200, "{who}: {}", csv.body);
+        assert!(csv.header("content-type").is_some_and(|c| c.starts_with("text/csv")));
+        let api = app.get(&format!("/api/v1/objects/{gid}/sources"), who);
+        assert_eq!(api.status, 200, "{who}: {}", api.body);
+        let names: Vec<String> =
+            api.json()["sources"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect();
+        let api_csv = app.get(&format!("/api/v1/objects/{gid}/sources?format=csv"), who);
+        for n in &named {
+            assert!(names.iter().any(|x| x == n), "{who} via the API: {names:?}");
+            assert!(csv.dechunked().contains(n) && api_csv.dechunked().contains(n), "{who}: {n}");
+        }
+        for n in &hidden {
+            assert!(!names.iter().any(|x| x == n), "{who} learns of {n} via the API");
+            assert!(!csv.dechunked().contains(n) && !api_csv.dechunked().contains(n), "{who} learns of {n} via CSV");
+        }
+    }
+    // Nothing about an object the caller may not see at all.
+    assert_eq!(app.get(&format!("/api/v1/objects/{id}/sources"), "Wallet B").status, 404);
+    assert_eq!(sign_in(app, "Wallet B").get(&format!("/objects/{id}/sources.csv")).status, 404);
+    assert_eq!(app.get(&format!("/api/v1/objects/{id}/sources"), "Recruiter C").status, 200);
 }
 
 #[test]
@@ -953,4 +982,34 @@ fn sign_ins_failures_and_sign_outs_are_audited_without_secrets() {
     assert!(sign_ins.iter().any(|r| r.org == Some(alice_org) && r.status == 303));
     assert!(log.iter().any(|r| r.path == "web:/logout" && r.org == Some(alice_org)), "sign-out audited");
     drop(t);
+}
+
+/// The bundle upload obeys the creator rule like TAXII: Wallet B cannot version Exchange
+/// A's actor by uploading it, and nothing of the upload is stored.
+#[test]
+fn a_bundle_upload_cannot_version_another_members_object() {
+    let w = world();
+    let a = sign_in(&w.app, "Exchange A");
+    let b = sign_in(&w.app, "Wallet B");
+    let collection = {
+        use dossier_store::Directory;
+        w.app.store.default_collection().unwrap().id
+    };
+    let form = |who: &Browser<'_>, v: &Value| {
+        format!("csrf={}&collection={collection}&bundle={}", who.csrf, urlencode(&v.to_string()))
+    };
+    let original = sdo("threat-actor", 31, json!({"name": "Original Team"}), Tlp::Green);
+    let bundle =
+        |o: &Value| json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000031", "objects": [o]});
+    assert_eq!(a.post("/contribute/bundle", &form(&a, &bundle(&original))).status, 200);
+    let mut forged = original.clone();
+    forged["name"] = json!("Forged Team");
+    forged["modified"] = json!("2030-01-01T00:00:00.000Z");
+    let r = b.post("/contribute/bundle", &form(&b, &bundle(&forged)));
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("only its creator or ISAC analysts"), "{}", r.body);
+    for who in [&a, &b] {
+        let page = who.get("/actors");
+        assert!(page.body.contains("Original Team") && !page.body.contains("Forged Team"));
+    }
 }

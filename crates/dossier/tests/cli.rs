@@ -563,3 +563,35 @@ fn web_sessions_outlive_a_restart_and_sign_out_ends_them_for_good() {
     let served = common::serve(&data, &[]);
     assert_eq!(page(&served.addr()).0, "303");
 }
+
+/// `dossier import --org` obeys the creator rule like every other write path: another
+/// member's newer version of an object is refused whole, with the rule named.
+#[test]
+fn import_for_one_member_cannot_version_another_members_object() {
+    let env = Env::new();
+    env.ok(&["org", "add", "Exchange A"]);
+    env.ok(&["org", "add", "Wallet B"]);
+    let actor = |modified: &str, name: &str| {
+        json!({"type": "threat-actor", "spec_version": "2.1", "id": "threat-actor--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+               "created": "2024-01-01T00:00:00.000Z", "modified": modified, "name": name})
+    };
+    let mine = env.write("a.json", actor("2024-01-01T00:00:00.000Z", "A's text").to_string().as_bytes());
+    env.ok(&["import", &mine, "--org", "Exchange A"]);
+    let forged = env.write("b.json", actor("2025-01-01T00:00:00.000Z", "B's text").to_string().as_bytes());
+    let out = env.run(&["import", &forged, "--org", "Wallet B"]);
+    assert_eq!(out.status.code(), Some(3), "rejected input: {}", stderr(&out));
+    assert!(stderr(&out).contains("only its creator or ISAC analysts"), "{}", stderr(&out));
+    let now = env.exported();
+    assert_eq!(now["threat-actor--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]["name"], "A's text");
+    // The ISAC itself (the default for import) curates.
+    env.ok(&["import", &forged]);
+    assert_eq!(env.exported()["threat-actor--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]["name"], "B's text");
+}
+
+#[test]
+fn a_trusted_proxy_that_is_not_an_address_is_refused_at_start() {
+    let env = Env::new();
+    let out = env.run(&["serve", "--listen", "127.0.0.1:0", "--trusted-proxies", "10.0.0.0/8,not-an-ip"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not-an-ip"), "{}", stderr(&out));
+}

@@ -173,3 +173,19 @@ pub fn sources(
     }
     Ok(out.into_iter().map(|(name, at)| serde_json::json!({"name": name, "at": at})).collect())
 }
+
+/// The sources of an object as CSV (`name,at`), as the page lists them: one row per
+/// submitter of a version the viewer may see, anonymous ones as "an ISAC member".
+pub fn sources_csv(sources: &[Value]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["name", "at"])?;
+    for s in sources {
+        let name = s["name"].as_str().unwrap_or_default();
+        // A cell a spreadsheet would read as a formula is written as text.
+        let name =
+            if name.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{name}") } else { name.to_owned() };
+        let at = s["at"].as_i64().map(|m| dossier_stix::Timestamp::from_unix_micros(m).as_str().to_owned());
+        w.write_record([name, at.unwrap_or_default()])?;
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}

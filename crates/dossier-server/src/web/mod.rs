@@ -14,7 +14,7 @@
 mod account;
 mod admin;
 mod contribute;
-mod data;
+pub(crate) mod data;
 mod pages;
 mod screen;
 
@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/contribute", get(contribute::form).post(contribute::submit))
         .route("/contribute/bundle", post(contribute::bundle))
         .route("/objects/{id}/sighting", post(contribute::sighting))
+        .route("/objects/{id}/sources.csv", get(pages::sources_csv))
         .route("/admin", get(admin::overview))
         .route("/admin/orgs", post(admin::add_org))
         .route("/admin/users", post(admin::add_user))

@@ -539,3 +539,29 @@ pub async fn object(
 fn static_type(t: &str) -> &'static str {
     IDENTIFIER_ORDER.iter().find(|(x, _)| *x == t).map_or("other", |(x, _)| x)
 }
+
+/// `GET /objects/{id}/sources.csv`: the object's sources as the page lists them.
+pub async fn sources_csv(
+    State(state): State<AppState>,
+    Extension(web): Extension<Web>,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    if dossier_stix::StixId::parse(&id).is_err() {
+        return Err(WebError::not_found());
+    }
+    let viewer = web.viewer();
+    let orgs = state.orgs().await?;
+    let sources = state.read(move |store| Ok(data::sources(store, &viewer, &orgs, &id)?)).await?;
+    if sources.is_empty() {
+        return Err(WebError::not_found());
+    }
+    let body = data::sources_csv(&sources).map_err(|e| WebError::internal("writing the sources CSV", e))?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"dossier-sources.csv\""),
+        ],
+        body,
+    )
+        .into_response())
+}
