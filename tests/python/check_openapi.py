@@ -67,6 +67,17 @@ conforms(r.json(), "/paths/~1api~1v1~1audit/get/responses/200/content/applicatio
 r = requests.get(base + "/api/v1/audit", headers=auth(member), timeout=30)
 assert r.status_code == 403
 conforms(r.json(), SCHEMAS + "Error", "an error")
+first = requests.get(base + "/api/v1/search", params={"q": hit_email}, headers=auth(member), timeout=30).json()["results"][0]
+obj = first["evidence"][0]["object"]
+r = requests.get(base + "/api/v1/objects/" + obj + "/sources", headers=auth(member), timeout=30)
+assert r.status_code == 200, r.text
+conforms(r.json(), "/paths/~1api~1v1~1objects~1{id}~1sources/get/responses/200/content/application~1json/schema", "the sources")
+assert r.json()["sources"], r.text
+r = requests.get(base + "/api/v1/objects/" + obj + "/sources", params={"format": "csv"}, headers=auth(member), timeout=30)
+assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv") and r.text.startswith("name,at"), r.text
+r = requests.get(base + "/api/v1/objects/threat-actor--00000000-0000-4000-8000-000000000000/sources", headers=auth(member), timeout=30)
+assert r.status_code == 404
+conforms(r.json(), SCHEMAS + "Error", "an error")
 r = requests.get(base + "/api/v1/search", params={"q": "x"}, timeout=30)
 assert r.status_code == 401 and "WWW-Authenticate" in r.headers
 print("all OpenAPI checks passed")
