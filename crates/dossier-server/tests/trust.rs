@@ -403,6 +403,59 @@ fn floods_of_hidden_copies_never_move_what_another_member_sees() {
         out.push(q.json()["results"].clone());
         out
     };
+    // What a signed-in member's pages show (the CSRF token aside): the dashboard's census,
+    // the actor's page with its picture of associations and sources, the email's page.
+    let mail_id = mail["id"].as_str().unwrap().to_owned();
+    let pages = |who: &str| -> Vec<String> {
+        let b = sign_in(&app, who);
+        [
+            "/".to_owned(),
+            "/actors/threat-actor--00000000-0000-4000-8000-000000000040".to_owned(),
+            format!("/objects/{mail_id}"),
+        ]
+        .iter()
+        .map(|p| {
+            let r = b.get(p);
+            assert_eq!(r.status, 200, "{who} {p}");
+            let mut page = r.body.replace(&b.csrf, "CSRF");
+            // The viewer's own activity (its screens, its TAXII client) is its own to change.
+            for (from, to) in [
+                ("aria-labelledby=\"h-hits\"", "aria-labelledby=\"h-health\""),
+                ("<dt>Your TAXII client", "<dt>TAXII 2.1"),
+            ] {
+                if let (Some(i), Some(j)) = (page.find(from), page.find(to)) {
+                    page.replace_range(i..j, "");
+                }
+            }
+            page
+        })
+        .collect()
+    };
+    // A batch of the three applicants, and the TAXII manifest.
+    let batch = |who: &str| -> String {
+        let lines: String = probes.iter().map(|p| format!("{p}\n")).collect();
+        let r = app.request(
+            "POST",
+            "/api/v1/screen/batch",
+            Some(who),
+            &[("Content-Type", "application/x-ndjson"), ("Accept", "application/x-ndjson")],
+            Some(&lines),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.dechunked()
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                visible(&v).to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let manifest = |who: &str| app.get(&app.col("manifest/"), who).json()["objects"].clone();
+    let before_pages: Vec<Vec<String>> = [A, C].iter().map(|w| pages(w)).collect();
+    assert_eq!(before_pages, [A, C].iter().map(|w| pages(w)).collect::<Vec<_>>(), "pages are stable");
+    let before_batch: Vec<String> = [A, C].iter().map(|w| batch(w)).collect();
+    let before_manifest: Vec<Value> = [A, C].iter().map(|w| manifest(w)).collect();
     let before: Vec<Vec<Value>> = [A, C].iter().map(|w| seen(w)).collect();
     assert_eq!(before[1][0]["matches"][0]["decision"], "match", "{}", before[1][0]);
     assert_eq!(before[1][1]["matches"][0]["decision"], "match", "{}", before[1][1]);
@@ -444,9 +497,25 @@ fn floods_of_hidden_copies_never_move_what_another_member_sees() {
             "created": t, "modified": t, "content": resume, "object_refs": [hidden_persona], "object_marking_refs": red}))
         .collect();
     assert_eq!(post(&app, B, &flood).status, 202);
+    // And 250 RED actors: newer than anything A shared, never on A's or C's dashboard.
+    let flood: Vec<Value> = (0..250u32).map(|k| actor(5000 + k, &format!("hidden {k}"), t, Tlp::Red)).collect();
+    assert_eq!(post(&app, B, &flood).status, 202);
 
-    for (who, b) in [A, C].iter().zip(&before) {
-        assert_eq!(&seen(who), b, "{who}");
+    for (i, who) in [A, C].iter().enumerate() {
+        assert_eq!(seen(who), before[i], "{who}");
+        assert_eq!(batch(who), before_batch[i], "{who}: batch");
+        assert_eq!(manifest(who), before_manifest[i], "{who}: manifest");
+        let now = pages(who);
+        for (p, (x, y)) in now.iter().zip(&before_pages[i]).enumerate() {
+            if x != y {
+                let at = x.bytes().zip(y.bytes()).position(|(a, b)| a != b).unwrap_or(0);
+                panic!(
+                    "{who}: page {p} changed: …{}… was …{}…",
+                    &x[at.saturating_sub(300)..(at + 200).min(x.len())],
+                    &y[at.saturating_sub(300)..(at + 200).min(y.len())]
+                );
+            }
+        }
         // The hidden copies may only add a restricted hit.
         let s = screen(&app, who, probes[0].clone());
         assert_eq!(s["decision"], "match", "{who}: {s}");

@@ -87,56 +87,6 @@ fn world() -> World {
 }
 
 /// A signed-in browser: its session cookie and CSRF token.
-struct Browser<'a> {
-    app: &'a App,
-    cookie: String,
-    csrf: String,
-}
-
-fn sign_in<'a>(app: &'a App, who: &str) -> Browser<'a> {
-    log_in(app, &format!("token={}&next=%2F", app.tokens[who])).expect("the token signs in")
-}
-
-/// Posts the sign-in form; the signed-in browser with its cookie and CSRF token, or `None`
-/// when the credentials are refused (401).
-fn log_in<'a>(app: &'a App, form: &str) -> Option<Browser<'a>> {
-    let r = app.request(
-        "POST",
-        "/login",
-        None,
-        &[("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "text/html")],
-        Some(form),
-    );
-    if r.status != 303 {
-        assert_eq!(r.status, 401, "{}", r.body);
-        return None;
-    }
-    let set = r.header("set-cookie").expect("a session cookie");
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
-    let cookie = set.split(';').next().unwrap().to_owned();
-    let mut b = Browser { app, cookie, csrf: String::new() };
-    let page = b.get("/account");
-    assert_eq!(page.status, 200, "{}", page.body);
-    let at = page.body.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
-    b.csrf = page.body[at..at + 48].to_owned();
-    Some(b)
-}
-
-impl Browser<'_> {
-    fn get(&self, path: &str) -> Response {
-        self.app.request("GET", path, None, &[("Cookie", &self.cookie), ("Accept", "text/html")], None)
-    }
-    fn post(&self, path: &str, form: &str) -> Response {
-        self.app.request(
-            "POST",
-            path,
-            None,
-            &[("Cookie", &self.cookie), ("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "text/html")],
-            Some(form),
-        )
-    }
-}
-
 #[test]
 fn pages_need_a_session_and_sign_in_checks_credentials() {
     let w = world();

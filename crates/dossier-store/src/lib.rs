@@ -361,6 +361,9 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub seq: i64,
+    /// When the change was made (unix microseconds; for an addition, the version's
+    /// `date_added` in its collection).
+    pub at: i64,
     pub op: ChangeOp,
     /// The object's id (for a removal, recorded with the change; `None` in logs written
     /// before schema 4 when the version is gone).

@@ -1526,13 +1526,14 @@ impl ObjectStore for SqliteStore {
     fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
         let conn = self.read();
         let mut stmt = conn.prepare_cached(
-            "SELECT c.seq, c.op, COALESCE(c.id, o.id) FROM changes c LEFT JOIN objects o ON o.vid = c.vid
+            "SELECT c.seq, c.op, COALESCE(c.id, o.id), c.at FROM changes c LEFT JOIN objects o ON o.vid = c.vid
               WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![seq, limit.min(i64::MAX as usize) as i64], |r| {
             let op: String = r.get(1)?;
             Ok(Change {
                 seq: r.get(0)?,
+                at: r.get(3)?,
                 op: if op == "remove" { ChangeOp::Remove } else { ChangeOp::Add },
                 id: r.get(2)?,
             })

@@ -46,6 +46,13 @@ fn link(s: &Shown) -> Link {
     }
 }
 
+/// Objects the dashboard lists as recent intelligence.
+const RECENT: usize = 12;
+/// Change-log entries read at a time for it.
+const RECENT_CHUNK: i64 = 5_000;
+/// How far back in the change log it looks, at most (a bound on the work of one page).
+const RECENT_LOOKBACK: i64 = 500_000;
+
 pub async fn dashboard(State(state): State<AppState>, Extension(web): Extension<Web>) -> Result<Response, WebError> {
     let viewer = web.viewer();
     let org = web.caller.org.id;
@@ -54,24 +61,37 @@ pub async fn dashboard(State(state): State<AppState>, Extension(web): Extension<
     let shared = state.0.clone();
     let (recent, screens, counts, last) = state
         .read(move |store| {
-            // Recent intelligence: the newest changes, newest first, that the viewer may see.
+            // Recent intelligence: the objects whose version the viewer may see were added
+            // most recently. Only what the viewer may see decides the list: the change log is
+            // read back in chunks until RECENT visible objects are known to be the newest
+            // (another member's hidden writes neither push them out nor move an object it
+            // re-submits up), and ordered by the date the visible version was added.
             let last = store.last_change()?;
-            let changes = store.changes_since((last - 5000).max(0), 5000)?;
-            let mut ids: Vec<String> = Vec::new();
+            let mut recent: Vec<Shown> = Vec::new();
             let mut seen = HashSet::new();
-            for c in changes.iter().rev() {
-                if let Some(id) = &c.id
-                    && RECENT_TYPES.iter().any(|t| id.starts_with(&format!("{t}--")))
-                    && seen.insert(id.clone())
-                {
-                    ids.push(id.clone());
-                    if ids.len() >= 200 {
-                        break;
+            let mut upper = last;
+            while upper > 0 && last - upper < RECENT_LOOKBACK {
+                let from = (upper - RECENT_CHUNK).max(0);
+                let changes = store.changes_since(from, RECENT_CHUNK as usize)?;
+                let oldest = changes.first().map_or(i64::MIN, |c| c.at);
+                let mut ids: Vec<String> = Vec::new();
+                for c in changes.iter().rev() {
+                    if let Some(id) = &c.id
+                        && RECENT_TYPES.iter().any(|t| id.starts_with(&format!("{t}--")))
+                        && seen.insert(id.clone())
+                    {
+                        ids.push(id.clone());
                     }
                 }
+                recent.extend(data::visible(store, &viewer, &orgs, &ids)?);
+                upper = from;
+                // Anything not seen yet was added before this chunk's oldest change.
+                if recent.iter().filter(|s| s.date_added >= oldest).count() >= RECENT {
+                    break;
+                }
             }
-            let mut recent = data::visible(store, &viewer, &orgs, &ids)?;
-            recent.truncate(12);
+            recent.sort_by(|a, b| b.date_added.cmp(&a.date_added).then_with(|| a.id.cmp(&b.id)));
+            recent.truncate(RECENT);
             // The organization's own recent screens that hit.
             let log = store.audit_log(&AuditQuery { org: Some(org), limit: 400, ..Default::default() })?;
             let mut rows = Vec::new();
