@@ -562,3 +562,48 @@ fn evidence_carries_the_most_restrictive_marking_of_its_tie() {
     assert!(tlps.contains(&("emails".to_owned(), Tlp::AmberStrict)), "{tlps:?}");
     assert!(tlps.contains(&("phones".to_owned(), Tlp::Green)), "{tlps:?}");
 }
+
+/// Visible junk cannot switch a match off either: another member filing 100 spellings of a
+/// member's address (GREEN, tied to nothing) adds unattributed copies of the value, but the
+/// member's match stays a match with the same weight.
+#[test]
+fn visible_copies_tied_to_nothing_never_switch_a_match_off() {
+    let green = access(Tlp::Green, 1);
+    let mut world = World::new(11);
+    let actor = world.actor(&green);
+    let persona = world.persona(&green);
+    world.rel(&persona, &actor, &green);
+    let email = world.id("email-addr");
+    world.push(email.clone(), json!({"type": "email-addr", "value": "kim.cholsu@gmail.com"}), &green);
+    world.rel(&persona, &email, &green);
+    let probe = json!({"ref": "email", "emails": ["kimcholsu@gmail.com"]});
+    let actor_candidate = |ix: &Index| -> Value {
+        let s = ix.screen(&applicant(&probe), &member(3), &Options::default());
+        let c = s
+            .matches
+            .iter()
+            .find_map(|h| match h {
+                Hit::Candidate(c) if c.actor.as_deref() == Some(actor.as_str()) => Some(c),
+                _ => None,
+            })
+            .expect("the actor is still a candidate");
+        serde_json::to_value(c).unwrap_or_default()
+    };
+    let before = actor_candidate(&world.index());
+    assert_eq!(before["decision"], json!("match"));
+    let other = access(Tlp::Green, 2);
+    let local = "kimcholsu";
+    for k in 0..100usize {
+        let v = if k < local.len() - 1 {
+            format!("{}.{}@gmail.com", &local[..k + 1], &local[k + 1..])
+        } else {
+            format!("kim.cholsu+{k}@gmail.com")
+        };
+        let id = world.id("email-addr");
+        world.push(id, json!({"type": "email-addr", "value": v}), &other);
+    }
+    let ix = world.index();
+    assert_eq!(actor_candidate(&ix), before);
+    let s = ix.screen(&applicant(&probe), &member(3), &Options::default());
+    assert_eq!(s.decision, screen::Decision::Match);
+}

@@ -1126,6 +1126,7 @@ impl Index {
         // walked counting what the viewer may see, and given up as soon as that is too much.
         let short = len as usize <= max;
         let mut out = Vec::new();
+        let mut lone = Vec::new();
         let (mut visible, mut hidden) = (0usize, 0usize);
         let mut cur = head;
         while cur != NONE {
@@ -1136,11 +1137,19 @@ impl Index {
                 if short {
                     out.push(cur);
                 } else if self.visible_to(node.access, viewer) {
-                    visible += 1;
-                    if visible > max {
-                        return None;
+                    // Copies of a value tied to nothing the viewer may see are one value on
+                    // record, however many spellings of it were filed: they do not make it
+                    // common (a member filing 70 spellings of another's address must not
+                    // switch its match off), and a few of them stand for all.
+                    if self.tied_for(cur, viewer) {
+                        visible += 1;
+                        if visible > max {
+                            return None;
+                        }
+                        out.push(cur);
+                    } else {
+                        lone.push(cur);
                     }
-                    out.push(cur);
                 } else if hidden < max {
                     hidden += 1;
                     out.push(cur);
@@ -1148,7 +1157,29 @@ impl Index {
             }
             cur = node.next;
         }
+        if lone.len() > LONE_KEPT {
+            lone.sort_unstable_by_key(|n| (self.nodes[*n as usize].ty as u8, self.nodes[*n as usize].uuid));
+            lone.truncate(LONE_KEPT);
+        }
+        out.extend(lone);
         Some(out)
+    }
+
+    /// Whether an identifier is tied, through a live relationship or note the viewer may
+    /// see, to a live object the viewer may see.
+    fn tied_for(&self, n: u32, viewer: &Viewer) -> bool {
+        let p = self.nodes[n as usize].primary(n);
+        self.nodes[p as usize].edges.iter().any(|e| {
+            if e.rel == TWIN {
+                return false;
+            }
+            let other = &self.nodes[e.other as usize];
+            let rel_ok = e.rel == NOTE_REF || {
+                let r = &self.rels[e.rel as usize];
+                r.alive && self.visible_to(r.access, viewer)
+            };
+            rel_ok && other.alive() && self.visible_to(other.access, viewer)
+        })
     }
 
     /// Resume notes sharing an LSH band with `sig` that may matter to `viewer`.
@@ -1283,6 +1314,8 @@ const OFFSET_BITS: u32 = 20;
 
 /// Resumes one LSH band may point at before it is ignored as boilerplate.
 const MAX_BAND_POSTINGS: usize = 256;
+/// Copies of one value tied to nothing (for the viewer) that a crowded key still follows.
+const LONE_KEPT: usize = 8;
 /// Bands a stored resume must share with the query to be compared.
 const MIN_SHARED_BANDS: usize = 2;
 

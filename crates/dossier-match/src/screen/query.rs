@@ -769,7 +769,9 @@ impl Index {
         }
         for visible in [true, false] {
             let groups: BTreeSet<Group> = found.iter().filter(|f| f.1.visible == visible).map(|f| f.1.group).collect();
-            let n = groups.len();
+            // Copies of the value tied to nothing are not actors: they do not make it common.
+            let lone = groups.iter().filter(|g| matches!(g, Group::Lone(_))).count();
+            let n = (groups.len() - lone).max(1);
             if n == 0 {
                 continue;
             }
