@@ -108,7 +108,7 @@ fn main() {
     );
 
     // 1b. The snapshot a restart loads instead of rebuilding.
-    let isac_id = store.isac().unwrap().identity_id;
+    let isac_id = dossier_server::screening::snapshot_tag(store.as_ref()).unwrap();
     let snap = std::env::temp_dir().join(format!("dossier-bench-{}.snapshot", std::process::id()));
     let t = Instant::now();
     screener.save(&isac_id, &snap).unwrap();
@@ -141,9 +141,10 @@ fn partial(store: Arc<SqliteStore>, data: &str, applicants_path: &str, cores: us
     let snap = std::path::Path::new(data).join("screening.snapshot");
     let text = std::fs::read_to_string(applicants_path).unwrap();
     if run("single") || run("batch") {
-        let screener = Screener::open(store.as_ref(), &isac.identity_id, Options::default(), Some(&snap)).unwrap();
+        let tag = dossier_server::screening::snapshot_tag(store.as_ref()).unwrap();
+        let screener = Screener::open(store.as_ref(), &tag, Options::default(), Some(&snap)).unwrap();
         if !screener.report().from_snapshot {
-            screener.save(&isac.identity_id, &snap).unwrap();
+            screener.save(&tag, &snap).unwrap();
         }
         let analyst = Viewer { org: isac.id, role: Role::Analyst, isac: true };
         query_phases(&screener, &text, &analyst, cores, run);

@@ -10,7 +10,7 @@ fn main() {
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(5000);
     let batch = args.next().as_deref() == Some("batch");
     let store = dossier_store::SqliteStore::open(std::path::Path::new(&dir)).expect("open");
-    let isac = dossier_store::Directory::isac(&store).expect("isac").identity_id;
+    let isac = dossier_server::screening::snapshot_tag(&store).expect("store id");
     let snapshot = std::path::Path::new(&dir).join("screening.snapshot");
     let s =
         dossier_server::screening::Screener::open(&store, &isac, Default::default(), Some(&snapshot)).expect("index");

@@ -107,6 +107,8 @@ pub(crate) struct Inner {
     pub isac: Org,
     pub throttle: auth::Throttle,
     pub quotas: quota::Quotas,
+    /// What this store's screening snapshots are tagged with.
+    pub snapshot_tag: String,
     pub audit: AuditWriter,
     /// Admission for page reads: as many at once as the store has readers, the rest wait
     /// in arrival order (tokio's semaphore is fair), which keeps tail latency close to the
@@ -195,15 +197,17 @@ impl AppState {
             default_region: config.default_region.clone(),
             ..Default::default()
         };
+        let snapshot_tag = screening::snapshot_tag(store.as_ref())?;
         let screener = Arc::new(screening::Screener::open(
             store.as_ref(),
-            &isac.identity_id,
+            &snapshot_tag,
             options,
             config.index_snapshot.as_deref(),
         )?);
         let audit_key = store.secret("audit-hash")?;
         let quotas = quota::Quotas::new(config.write_quota);
         Ok(Self(Arc::new(Inner {
+            snapshot_tag,
             store,
             config,
             isac,
@@ -332,7 +336,7 @@ impl AppState {
                 if let Err(e) = self.0.screener.catch_up(self.0.store.as_ref()) {
                     return Err(std::io::Error::other(e.to_string()));
                 }
-                self.0.screener.save(&self.0.isac.identity_id, path)
+                self.0.screener.save(&self.0.snapshot_tag, path)
             }
             None => Ok(()),
         }

@@ -153,14 +153,22 @@ fn stale(stats: &IndexStats, changes: i64) -> bool {
     changes > 50_000 && changes.saturating_mul(8) > held
 }
 
+/// The id a snapshot of this store's index is tagged with: a random value created with the
+/// data directory (kept with the store's secrets), so that a snapshot copied from another
+/// installation — whose ISAC identity may well be the same — is never taken for this one's.
+pub fn snapshot_tag(store: &dyn dossier_store::Directory) -> Result<String, StoreError> {
+    let id = store.secret("snapshot-id")?;
+    Ok(id.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Reads a snapshot and checks that it belongs to this store and is not ahead of it.
-fn load(path: &Path, isac_id: &str, last_change: i64) -> std::io::Result<(Index, i64)> {
+fn load(path: &Path, store_tag: &str, last_change: i64) -> std::io::Result<(Index, i64)> {
     let f = std::fs::File::open(path)?;
     let (index, tag) = Index::read_snapshot(&mut std::io::BufReader::with_capacity(1 << 20, f))?;
     let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned());
     let (seq, id) = tag.split_at_checked(8).ok_or_else(|| bad("no tag"))?;
     let seq = i64::from_le_bytes(seq.try_into().map_err(|_| bad("tag"))?);
-    if id != isac_id.as_bytes() {
+    if id != store_tag.as_bytes() {
         return Err(bad("the snapshot belongs to another data directory"));
     }
     if seq > last_change {
@@ -204,7 +212,7 @@ impl Screener {
     /// the store (and the caller may [`Self::save`] a fresh snapshot).
     pub fn open(
         store: &dyn ObjectStore,
-        isac_id: &str,
+        store_tag: &str,
         options: Options,
         path: Option<&Path>,
     ) -> Result<Self, StoreError> {
@@ -213,7 +221,7 @@ impl Screener {
         {
             let started = Instant::now();
             let last = store.last_change()?;
-            match load(path, isac_id, last) {
+            match load(path, store_tag, last) {
                 Ok((index, seq)) => {
                     // Counting walks every node: once, for the decision and the report.
                     let stats = index.stats();
@@ -240,8 +248,8 @@ impl Screener {
     }
 
     /// Writes a snapshot of the index as it is now to `path` (atomically: a temporary file
-    /// renamed over it), tagged with this store's installation id and change-log position.
-    pub fn save(&self, isac_id: &str, path: &Path) -> std::io::Result<()> {
+    /// renamed over it), tagged with this store's snapshot id ([`snapshot_tag`]) and change-log position.
+    pub fn save(&self, store_tag: &str, path: &Path) -> std::io::Result<()> {
         // Only the read lock: the applied position moves only under the write lock, so it
         // is the position of exactly this index, and screens (and a catch-up that finds
         // nothing to do) are not held up for the seconds the file takes.
@@ -252,7 +260,7 @@ impl Screener {
             let f = std::fs::File::create(&tmp)?;
             let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
             let mut tag = seq.to_le_bytes().to_vec();
-            tag.extend_from_slice(isac_id.as_bytes());
+            tag.extend_from_slice(store_tag.as_bytes());
             index.write_snapshot(&mut w, &tag)?;
             std::io::Write::flush(&mut w)?;
             w.get_ref().sync_all()?;

@@ -86,12 +86,11 @@ pub fn run(data: &Path, args: ScreenArgs) -> Result<()> {
     };
     let started = std::time::Instant::now();
     let options = Options { default_region: Some(args.default_region.clone()), ..Options::default() };
-    let isac = store.isac()?;
+    let tag = dossier_server::screening::snapshot_tag(&store)?;
     let snapshot = data.join(crate::SNAPSHOT);
-    let screener =
-        Screener::open(&store, &isac.identity_id, options, Some(&snapshot)).context("building the screening index")?;
+    let screener = Screener::open(&store, &tag, options, Some(&snapshot)).context("building the screening index")?;
     if !screener.report().from_snapshot
-        && let Err(e) = screener.save(&isac.identity_id, &snapshot)
+        && let Err(e) = screener.save(&tag, &snapshot)
     {
         tracing::warn!(error = %e, "writing the screening index snapshot failed");
     }

@@ -164,3 +164,47 @@ fn evaluate_reports_quality_on_a_generated_set() {
     assert!(report["match"]["false_positive_rate"].as_f64().unwrap() <= 0.002, "{report}");
     assert_eq!(report["names_only_matches"], 0);
 }
+
+/// A screening snapshot is bound to the data directory that wrote it: copied into another
+/// installation (with the same ISAC identity, as every installation has), it is refused and
+/// the index rebuilt from that installation's own store.
+#[test]
+fn a_snapshot_from_another_data_directory_is_not_used() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let bundle = serde_json::json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000002", "objects": [
+        {"type": "threat-actor", "spec_version": "2.1", "id": "threat-actor--00000000-0000-4000-8000-0000000000ab",
+         "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z", "name": "only in A"},
+        {"type": "email-addr", "spec_version": "2.1", "id": "email-addr--00000000-0000-5000-8000-0000000000bc", "value": "only.in.a@proton.me"},
+        {"type": "relationship", "spec_version": "2.1", "id": "relationship--00000000-0000-4000-8000-0000000000cd",
+         "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z", "relationship_type": "related-to",
+         "source_ref": "threat-actor--00000000-0000-4000-8000-0000000000ab", "target_ref": "email-addr--00000000-0000-5000-8000-0000000000bc"}
+    ]});
+    let path = a.path().join("a.json");
+    std::fs::write(&path, bundle.to_string()).unwrap();
+    ok(a.path(), &["import", path.to_str().unwrap()]);
+    let one = a.path().join("one.jsonl");
+    std::fs::write(&one, "{\"ref\": \"x\", \"emails\": [\"only.in.a@proton.me\"]}\n").unwrap();
+    let r: Value = serde_json::from_slice(&run(a.path(), &["screen", one.to_str().unwrap()]).stdout).unwrap();
+    assert_eq!(r["decision"], "match", "{r}");
+    // B: another installation with data of its own (as far along its change log as A), and
+    // A's snapshot copied in.
+    let others: Vec<Value> = (0..10)
+        .map(|i| {
+            serde_json::json!({"type": "threat-actor", "spec_version": "2.1",
+            "id": format!("threat-actor--00000000-0000-4000-8000-0000000001{i:02}"),
+            "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z", "name": format!("B's {i}")})
+        })
+        .collect();
+    let path = b.path().join("b.json");
+    std::fs::write(
+        &path,
+        serde_json::json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000003", "objects": others})
+            .to_string(),
+    )
+    .unwrap();
+    ok(b.path(), &["import", path.to_str().unwrap()]);
+    std::fs::copy(a.path().join("data/screening.snapshot"), b.path().join("data/screening.snapshot")).unwrap();
+    let r: Value = serde_json::from_slice(&run(b.path(), &["screen", one.to_str().unwrap()]).stdout).unwrap();
+    assert_eq!(r["decision"], "clear", "B matched an object it does not hold: {r}");
+}
