@@ -424,3 +424,66 @@ fn upgrading_a_store_from_before_per_member_assertions_serves_the_first_members_
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].id.as_deref(), Some(id.as_str()));
 }
+
+/// Under back-to-back writes with readers always busy and only passive checkpoints (what a
+/// busy server had), the log only grows; `bound_wal` keeps it under its limit.
+#[test]
+fn the_write_ahead_log_stays_under_its_limit_under_back_to_back_writes() {
+    let (_dir, store, sub) = setup();
+    store.background_checkpoints().unwrap();
+    let limit: u64 = 4 * 1024 * 1024;
+    let batch = |round: usize| -> Vec<StixObject> {
+        (0..100)
+            .map(|i| {
+                StixObject::from_value(&json!({"type": "note", "spec_version": "2.1",
+                    "id": format!("note--00000000-0000-4000-8000-{:012}", round * 1000 + i),
+                    "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+                    "content": "x".repeat(2000), "object_refs": [ACTOR]}))
+                .unwrap()
+            })
+            .collect()
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (unbounded, largest, one_write) = std::thread::scope(|s| {
+        // Two readers that always have a query running: the log can never restart from
+        // its beginning under passive checkpoints.
+        for _ in 0..2 {
+            s.spawn(|| {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let q = Query { types: vec!["note".into()], limit: 50, ..Query::default() };
+                    store.scan(&q, &mut |_| true).unwrap();
+                }
+            });
+        }
+        let mut one_write = 0;
+        for round in 0..30 {
+            let before = store.wal_bytes();
+            import(&store, &sub, batch(round)).unwrap();
+            one_write = one_write.max(store.wal_bytes().saturating_sub(before));
+            store.checkpoint().unwrap();
+        }
+        let unbounded = store.wal_bytes();
+        let first = store.bound_wal(limit).unwrap();
+        assert!(first <= limit / 2, "{first} bytes after the first bounding");
+        let mut largest = 0;
+        let mut failures = Vec::new();
+        for round in 30..60 {
+            import(&store, &sub, batch(round)).unwrap();
+            largest = largest.max(store.wal_bytes());
+            let t = std::time::Instant::now();
+            if let Err(e) = store.bound_wal(limit) {
+                failures.push(format!("{e} after {:?}", t.elapsed()));
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(failures.is_empty(), "{failures:?}");
+        (unbounded, largest, one_write)
+    });
+    assert!(unbounded > limit, "passive checkpoints alone kept the log at {unbounded} bytes: the test shows nothing");
+    // Half the limit plus what the writes between two checks append (here one write), checked
+    // after every write.
+    assert!(largest <= limit, "the log reached {largest} bytes (limit {limit}, one write {one_write})");
+    // Closing leaves nothing in the log.
+    store.close().unwrap();
+    assert_eq!(store.wal_bytes(), 0);
+}

@@ -114,6 +114,9 @@ struct ServeArgs {
     /// Bytes one organization may write per minute; 0: no limit [default: 268435456].
     #[arg(long, env = "DOSSIER_WRITE_BYTES_PER_MINUTE")]
     write_bytes_per_minute: Option<u64>,
+    /// Largest size in bytes of the write-ahead log under sustained writes [default: 268435456].
+    #[arg(long, env = "DOSSIER_WAL_LIMIT")]
+    wal_limit: Option<u64>,
     /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For
     /// names the client [default: none: the header is ignored].
     #[arg(long, env = "DOSSIER_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -133,18 +136,24 @@ struct FileConfig {
     write_objects_per_minute: Option<u64>,
     write_bytes_per_minute: Option<u64>,
     trusted_proxies: Option<Vec<String>>,
+    wal_limit: Option<u64>,
 }
 
 impl ServeArgs {
-    /// Resolves flags, environment and file into the address and the server config.
-    fn resolve(&self) -> Result<(String, dossier_server::Config)> {
-        let file: FileConfig = match &self.config {
+    /// The configuration file, if one was given.
+    fn file_config(&self) -> Result<FileConfig> {
+        Ok(match &self.config {
             Some(p) => {
                 let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
                 toml::from_str(&text).with_context(|| format!("configuration file {}", p.display()))?
             }
             None => FileConfig::default(),
-        };
+        })
+    }
+
+    /// Resolves flags, environment and file into the address and the server config.
+    fn resolve(&self) -> Result<(String, dossier_server::Config)> {
+        let file = self.file_config()?;
         let defaults = dossier_server::Config::default();
         let listen = self.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
         let config = dossier_server::Config {
@@ -522,22 +531,33 @@ fn run(cli: Cli) -> Result<()> {
 
 fn serve(data: &Path, args: ServeArgs) -> Result<()> {
     let (listen, mut config) = args.resolve()?;
+    let wal_limit = args.wal_limit.or(args.file_config()?.wal_limit).unwrap_or(DEFAULT_WAL_LIMIT).max(1 << 20);
     config.index_snapshot = Some(data.join(SNAPSHOT));
     let store = std::sync::Arc::new(open(data)?);
-    // Checkpoint the WAL in the background so no request pays for it inside its commit.
+    // Checkpoint the WAL in the background so no request pays for it inside its commit: a
+    // passive checkpoint every second, and a truncating one as soon as the log passes half
+    // its limit (checked every 100 ms), so that it stays under the limit whatever the load.
     store.background_checkpoints()?;
-    {
-        let store = store.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let checkpointer = {
+        let (store, stop) = (store.clone(), stop.clone());
         std::thread::Builder::new().name("dossier-checkpoint".into()).spawn(move || {
-            loop {
-                std::thread::sleep(std::time::Duration::from_secs(1));
-                if let Err(e) = store.checkpoint() {
+            let mut tick = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                tick += 1;
+                if let Err(e) = store.bound_wal(wal_limit) {
+                    tracing::warn!(%e, "WAL checkpoint failed");
+                }
+                if tick.is_multiple_of(10)
+                    && let Err(e) = store.checkpoint()
+                {
                     tracing::warn!(%e, "WAL checkpoint failed");
                 }
             }
-        })?;
-    }
-    let state = dossier_server::AppState::new(store, config).context("starting the server")?;
+        })?
+    };
+    let state = dossier_server::AppState::new(store.clone(), config).context("starting the server")?;
     let report = state.screening().report();
     tracing::info!(
         seconds = report.seconds,
@@ -569,8 +589,17 @@ fn serve(data: &Path, args: ServeArgs) -> Result<()> {
     if let Err(e) = state.save_index_snapshot() {
         tracing::warn!(error = %e, "writing the screening index snapshot failed");
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = checkpointer.join();
+    // Leave a self-contained dossier.db: everything checkpointed, the log emptied.
+    if let Err(e) = store.close() {
+        tracing::warn!(error = %e, "emptying the write-ahead log at shutdown");
+    }
     result
 }
+
+/// The write-ahead log's default bound under sustained writes.
+const DEFAULT_WAL_LIMIT: u64 = 256 * 1024 * 1024;
 
 /// The screening index snapshot in a data directory.
 pub(crate) const SNAPSHOT: &str = "screening.snapshot";

@@ -411,6 +411,9 @@ fn serve_stops_cleanly_on_sigterm_and_requests_are_in_the_audit_log() {
     assert!(killed.success());
     let status = served.child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0, got {status:?}");
+    // The stopped server left everything in dossier.db: no write-ahead log to depend on.
+    let wal = env.data().join("dossier.db-wal");
+    assert!(std::fs::metadata(&wal).map_or(0, |m| m.len()) == 0, "a WAL was left behind");
     let log = env.ok(&["audit", "--org", "Example Exchange"]);
     let rec: Value = serde_json::from_str(log.lines().next().expect("one audit record")).unwrap();
     assert_eq!(rec["path"], "/taxii2/api/collections/");
@@ -594,4 +597,19 @@ fn a_trusted_proxy_that_is_not_an_address_is_refused_at_start() {
     let out = env.run(&["serve", "--listen", "127.0.0.1:0", "--trusted-proxies", "10.0.0.0/8,not-an-ip"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("not-an-ip"), "{}", stderr(&out));
+}
+
+/// Every command closes the store cleanly: `dossier.db` alone holds what was imported, so a
+/// backup or a copy of the database file without its write-ahead log loses nothing.
+#[test]
+fn after_an_import_the_database_file_alone_holds_everything() {
+    let env = Env::new();
+    let f = env.write("t.json", TRICKY.as_bytes());
+    env.ok(&["import", &f]);
+    let wal = env.data().join("dossier.db-wal");
+    assert_eq!(std::fs::metadata(&wal).map_or(0, |m| m.len()), 0, "the import left a WAL behind");
+    let copy = Env::new();
+    std::fs::create_dir_all(copy.data()).unwrap();
+    std::fs::copy(env.data().join("dossier.db"), copy.data().join("dossier.db")).unwrap();
+    assert_eq!(copy.exported(), env.exported(), "the database file alone holds every object");
 }
