@@ -126,11 +126,11 @@ fn metrics(rows: &[Row], flagged: impl Fn(&Row) -> bool) -> Metrics {
     m
 }
 
-fn print_metrics(label: &str, m: &Metrics) {
-    println!(
+fn print_metrics(label: &str, m: &Metrics) -> std::io::Result<()> {
+    outln!(
         "{label:<34} precision {:.4}  recall {:.4}  FPR {:.5} ({} of {} legit)  top-1 {:.4}",
         m.precision, m.recall, m.false_positive_rate, m.flagged_legit, m.legit, m.top1_accuracy
-    );
+    )
 }
 
 pub fn run(args: &EvaluateArgs, data: &std::path::Path) -> Result<()> {
@@ -210,27 +210,27 @@ fn measure(args: &EvaluateArgs, store: &SqliteStore, applicants: &PathBuf, truth
         .filter(|r| !r.operative() && r.result.decision == Decision::Match)
         .filter(|r| r.candidates().next().is_some_and(|c| c.evidence.iter().all(|e| e.field == "names")))
         .count();
-    println!(
+    outln!(
         "\nscreening quality: {} applicants ({} operatives) against {} indexed objects\n",
         rows.len(),
         matched.operatives,
         rep.objects
-    );
-    print_metrics("decision = match", &matched);
-    print_metrics("decision = match or review", &flagged);
-    println!("legitimate applicants matched on names alone: {names_only}");
+    )?;
+    print_metrics("decision = match", &matched)?;
+    print_metrics("decision = match or review", &flagged)?;
+    outln!("legitimate applicants matched on names alone: {names_only}")?;
 
-    println!("\nthreshold sweep (a candidate is a match at posterior >= t with identifier evidence):");
+    outln!("\nthreshold sweep (a candidate is a match at posterior >= t with identifier evidence):")?;
     let mut sweep = Vec::new();
     for t in [0.5, 0.8, 0.9, 0.95, 0.99, 0.999, 0.9999] {
         let m = metrics(&rows, |r| r.decision_at(t, 2.0) == Decision::Match);
-        print_metrics(&format!("  match at {t}"), &m);
+        print_metrics(&format!("  match at {t}"), &m)?;
         sweep.push(("match", t, m));
     }
-    println!("threshold sweep (flagged = match or review, review at posterior >= t):");
+    outln!("threshold sweep (flagged = match or review, review at posterior >= t):")?;
     for t in [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9] {
         let m = metrics(&rows, |r| r.decision_at(score::MATCH_POSTERIOR, t) >= Decision::Review);
-        print_metrics(&format!("  review at {t}"), &m);
+        print_metrics(&format!("  review at {t}"), &m)?;
         sweep.push(("review", t, m));
     }
 
@@ -247,11 +247,11 @@ fn measure(args: &EvaluateArgs, store: &SqliteStore, applicants: &PathBuf, truth
             e[3] += usize::from(r.top_actor() == r.truth["actor"].as_str());
         }
     }
-    println!("\nper perturbation (operatives):");
-    println!("  {:<28} {:>6} {:>8} {:>8} {:>8}", "perturbation", "n", "match", "flagged", "top-1");
+    outln!("\nper perturbation (operatives):")?;
+    outln!("  {:<28} {:>6} {:>8} {:>8} {:>8}", "perturbation", "n", "match", "flagged", "top-1")?;
     for (tag, [n, m, f, t]) in &per_tag {
         let pct = |x: &usize| 100.0 * *x as f64 / *n as f64;
-        println!("  {tag:<28} {n:>6} {:>7.1}% {:>7.1}% {:>7.1}%", pct(m), pct(f), pct(t));
+        outln!("  {tag:<28} {n:>6} {:>7.1}% {:>7.1}% {:>7.1}%", pct(m), pct(f), pct(t))?;
     }
     let mut per_hard: BTreeMap<String, [usize; 3]> = BTreeMap::new();
     for r in rows.iter().filter(|r| !r.operative()) {
@@ -264,10 +264,10 @@ fn measure(args: &EvaluateArgs, store: &SqliteStore, applicants: &PathBuf, truth
             e[2] += usize::from(r.result.decision >= Decision::Review);
         }
     }
-    println!("\nper hard negative (legitimate applicants):");
-    println!("  {:<28} {:>6} {:>8} {:>8}", "kind", "n", "match", "flagged");
+    outln!("\nper hard negative (legitimate applicants):")?;
+    outln!("  {:<28} {:>6} {:>8} {:>8}", "kind", "n", "match", "flagged")?;
     for (tag, [n, m, f]) in &per_hard {
-        println!("  {tag:<28} {n:>6} {m:>8} {f:>8}");
+        outln!("  {tag:<28} {n:>6} {m:>8} {f:>8}")?;
     }
 
     let describe = |r: &Row| -> String {
@@ -299,9 +299,9 @@ fn measure(args: &EvaluateArgs, store: &SqliteStore, applicants: &PathBuf, truth
         ("flagged with the wrong actor first", &wrong_actor),
         ("legitimate applicants flagged", &false_pos),
     ] {
-        println!("\n{title}: {}", list.len());
+        outln!("\n{title}: {}", list.len())?;
         for r in list.iter().take(args.show_failures) {
-            println!("  {}", describe(r));
+            outln!("  {}", describe(r))?;
         }
     }
     if args.json {
@@ -314,7 +314,7 @@ fn measure(args: &EvaluateArgs, store: &SqliteStore, applicants: &PathBuf, truth
             "sweep": sweep.iter().map(|(k, t, m)| serde_json::json!({"level": k, "threshold": t, "metrics": m})).collect::<Vec<_>>(),
             "per_perturbation": per_tag, "per_hard_negative": per_hard,
         });
-        println!("{report}");
+        outln!("{report}")?;
     }
     Ok(())
 }

@@ -1,6 +1,15 @@
 //! `dossier`: the command-line entry point. The only place that reads argv and the
 //! environment and picks exit codes; everything else lives in the library crates.
 
+/// `println!` that returns the write's error instead of panicking: a reader that goes away
+/// (`dossier audit | head -1`) ends the command quietly (see `main`), never with a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod client;
 mod evaluate;
 mod generate;
@@ -354,6 +363,16 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`| head`): nothing is wrong, stop quietly.
+        Err(err)
+            if err.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+                    || c.downcast_ref::<serde_json::Error>()
+                        .is_some_and(|e| e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             let rejected = err.chain().any(|c| matches!(c.downcast_ref::<StoreError>(), Some(StoreError::Rejected(_))));
             eprintln!("error: {err}");
@@ -399,11 +418,11 @@ fn run(cli: Cli) -> Result<()> {
             match cmd {
                 OrgCommand::Add { name } => {
                     let org = store.add_org(&name)?;
-                    println!("{}", org.id);
+                    outln!("{}", org.id)?;
                 }
                 OrgCommand::List => {
                     for org in store.orgs()? {
-                        println!("{}", serde_json::to_string(&org)?);
+                        outln!("{}", serde_json::to_string(&org)?)?;
                     }
                 }
             }
@@ -419,16 +438,16 @@ fn run(cli: Cli) -> Result<()> {
                     let expires =
                         expires_days.map(|d| dossier_stix::timestamp::now_micros() + i64::from(d) * 86_400_000_000);
                     let token = store.create_token(org.id, role, label.as_deref(), expires)?;
-                    println!("{}", token.info.id);
-                    println!("{}", token.secret);
+                    outln!("{}", token.info.id)?;
+                    outln!("{}", token.secret)?;
                 }
                 TokenCommand::Revoke { id } => {
                     store.revoke_token(&id)?;
-                    println!("{id}");
+                    outln!("{id}")?;
                 }
                 TokenCommand::List => {
                     for t in store.tokens()? {
-                        println!("{}", serde_json::to_string(&t)?);
+                        outln!("{}", serde_json::to_string(&t)?)?;
                     }
                 }
             }
@@ -443,27 +462,27 @@ fn run(cli: Cli) -> Result<()> {
                     let org = store.org_by_name(&org)?;
                     let hash = new_password_hash()?;
                     let user = store.add_user(org.id, &name, role, &hash)?;
-                    println!("{}", user.id);
+                    outln!("{}", user.id)?;
                 }
                 UserCommand::Disable { user } => {
                     let found = store.user(&user)?.with_context(|| format!("no user {user:?}"))?;
                     store.disable_user(&found.id)?;
-                    println!("{}", found.id);
+                    outln!("{}", found.id)?;
                 }
                 UserCommand::Enable { user } => {
                     let found = store.user(&user)?.with_context(|| format!("no user {user:?}"))?;
                     store.enable_user(&found.id)?;
-                    println!("{}", found.id);
+                    outln!("{}", found.id)?;
                 }
                 UserCommand::Password { user } => {
                     let found = store.user(&user)?.with_context(|| format!("no user {user:?}"))?;
                     let hash = new_password_hash()?;
                     store.set_password(&found.id, &hash)?;
-                    println!("{}", found.id);
+                    outln!("{}", found.id)?;
                 }
                 UserCommand::List => {
                     for u in store.users()? {
-                        println!("{}", serde_json::to_string(&u)?);
+                        outln!("{}", serde_json::to_string(&u)?)?;
                     }
                 }
             }
@@ -487,11 +506,11 @@ fn run(cli: Cli) -> Result<()> {
                         parse_tlp(&default_tlp)?,
                     )?;
                     store.set_collection_access(c.id, read, write)?;
-                    println!("{}", c.uuid);
+                    outln!("{}", c.uuid)?;
                 }
                 CollectionCommand::List => {
                     for c in store.collections()? {
-                        println!("{}", serde_json::to_string(&c)?);
+                        outln!("{}", serde_json::to_string(&c)?)?;
                     }
                 }
             }
@@ -522,7 +541,7 @@ fn run(cli: Cli) -> Result<()> {
             for r in store.audit_log(&q)? {
                 let mut v = serde_json::to_value(&r)?;
                 v["at"] = serde_json::json!(dossier_stix::Timestamp::from_unix_micros(r.at).as_str());
-                println!("{v}");
+                outln!("{v}")?;
             }
             Ok(())
         }
@@ -583,7 +602,7 @@ fn serve(data: &Path, args: ServeArgs) -> Result<()> {
         let addr = listener.local_addr()?;
         eprintln!("dossier serving TAXII 2.1 at http://{addr}/taxii2/ (data {})", data.display());
         // Machine-readable: the bound address on stdout (useful with port 0).
-        println!("http://{addr}/taxii2/");
+        outln!("http://{addr}/taxii2/")?;
         dossier_server::serve(listener, served, shutdown_signal()).await.context("serving")
     });
     if let Err(e) = state.save_index_snapshot() {
@@ -669,7 +688,7 @@ fn import(data: &Path, args: ImportArgs) -> Result<()> {
         "added": summary.added, "updated": summary.updated, "history": summary.history,
         "unchanged": summary.unchanged, "objects": summary.total(), "seconds": secs,
     });
-    println!("{out}");
+    outln!("{out}")?;
     Ok(())
 }
 
@@ -791,7 +810,7 @@ fn demo(data: &Path, args: DemoArgs) -> Result<()> {
         orgs[0].name,
         member.secret,
     );
-    println!("{}", admin.secret);
+    outln!("{}", admin.secret)?;
     if args.no_serve {
         return Ok(());
     }

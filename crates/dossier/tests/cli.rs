@@ -613,3 +613,32 @@ fn after_an_import_the_database_file_alone_holds_everything() {
     std::fs::copy(env.data().join("dossier.db"), copy.data().join("dossier.db")).unwrap();
     assert_eq!(copy.exported(), env.exported(), "the database file alone holds every object");
 }
+
+/// A reader that goes away (`dossier export | head -c 100`) ends the command quietly with
+/// exit 0, as other Unix tools do: no panic, no error message.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    use std::io::Read;
+    let env = Env::new();
+    let generated = env.path("gen.json");
+    env.ok(&["generate", "--actors", "200", "--seed", "3", "--out", generated.to_str().unwrap()]);
+    env.ok(&["import", generated.to_str().unwrap()]);
+    for args in [vec!["export"], vec!["audit"], vec!["generate", "--actors", "300", "--seed", "4"], vec!["org", "list"]] {
+        let mut child = Command::new(bin())
+            .arg("--data")
+            .arg(env.data())
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 1];
+        let mut out = child.stdout.take().unwrap();
+        let _ = out.read(&mut first);
+        drop(out);
+        let result = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&result.stderr);
+        assert!(result.status.success(), "{args:?}: {:?} {err}", result.status);
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
+    }
+}
