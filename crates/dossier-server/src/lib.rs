@@ -373,19 +373,84 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The answer to a request that ran out of time: what to change depends on whether it
+/// sent a body (a slow upload, or a large one) or asked for data (a broad query).
+pub(crate) fn timed_out(limit: Duration, uploads: bool) -> ApiError {
+    let secs = limit.as_secs();
+    let advice = if uploads {
+        format!(
+            "the request took longer than {secs} s to send and answer; send smaller requests (split the batch) or over a faster connection"
+        )
+    } else {
+        format!("the request took longer than {secs} s; narrow it (limit, filters)")
+    };
+    ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "Request timed out", advice)
+}
+
+/// Whether a request may store or remove something. Such a request is never answered
+/// "timed out" once it is being processed — the write would go on and might commit after a
+/// failure was reported — so its time limit covers receiving its body only (see
+/// [`every_request_timeout`]); what follows is bounded by the body's size and the store's
+/// lock wait.
+pub(crate) fn writes(method: &axum::http::Method, path: &str) -> bool {
+    use axum::http::Method;
+    match *method {
+        Method::DELETE => true,
+        Method::POST => {
+            if path.starts_with("/taxii2/") {
+                path.ends_with("/objects/")
+            } else {
+                // Web forms change something, except screening, searching and signing in.
+                !path.starts_with("/api/")
+                    && !path.starts_with("/screen")
+                    && !path.starts_with("/search")
+                    && path != "/login"
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Request bodies read under the time limit before the handler runs: the largest a route
+/// takes (web forms; TAXII takes at most `max_content_length`, checked again by its handler).
+const BUFFERED_BODY_LIMIT: usize = web::FORM_LIMIT;
+
+/// Receives the whole body of an authenticated write within the request time limit: a slow
+/// upload is told so (408) and nothing is stored. Called once the caller is known, so that
+/// nobody unauthenticated makes the server hold a body.
+pub(crate) async fn receive_body(state: &AppState, req: Request) -> Result<Request, Response> {
+    let (parts, body) = req.into_parts();
+    let limit = BUFFERED_BODY_LIMIT.max(state.0.config.max_content_length);
+    match tokio::time::timeout(state.0.config.request_timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(b)) => Ok(Request::from_parts(parts, axum::body::Body::from(b))),
+        Ok(Err(_)) => Err(ApiError::too_large(limit).into_response()),
+        Err(_) => Err(ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "Request body too slow",
+            format!(
+                "the request body did not arrive within {} s; nothing was stored — send smaller requests (split the bundle) or over a faster connection",
+                state.0.config.request_timeout.as_secs()
+            ),
+        )
+        .into_response()),
+    }
+}
+
 /// A time limit on every route, the unauthenticated ones (sign-in, discovery of the login
 /// page, health) included. Authenticated requests meet their own, audited limit first; this
 /// one, a little later, catches the rest.
 async fn every_request_timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let limit = state.0.config.request_timeout + Duration::from_secs(2);
+    let path = req.uri().path().to_owned();
+    if writes(req.method(), &path) {
+        // Authentication comes first, then the body is received within the limit
+        // ([`receive_body`]), then the write runs to its end: its answer is the truth.
+        return next.run(req).await;
+    }
+    let uploads = req.method() == axum::http::Method::POST || req.method() == axum::http::Method::PUT;
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(resp) => resp,
-        Err(_) => ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "Request timed out",
-            format!("the request took longer than {} s", limit.as_secs()),
-        )
-        .into_response(),
+        Err(_) => timed_out(limit, uploads).into_response(),
     }
 }
 
@@ -445,17 +510,17 @@ async fn authenticate_and_audit(
     let viewer = Viewer { org: org.id, role: token.role, isac: org.isac };
     let caller = Caller { token: token.clone(), org: org.clone(), viewer };
     req.extensions_mut().insert(caller);
-    let mut resp = match tokio::time::timeout(state.0.config.request_timeout, next.run(req)).await {
-        Ok(resp) => resp,
-        Err(_) => ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "Request timed out",
-            format!(
-                "the request took longer than {} s; narrow it (limit, filters)",
-                state.0.config.request_timeout.as_secs()
-            ),
-        )
-        .into_response(),
+    let uploads = req.method() == axum::http::Method::POST || req.method() == axum::http::Method::PUT;
+    let mut resp = if writes(req.method(), &path) {
+        match receive_body(&state, req).await {
+            Ok(req) => next.run(req).await,
+            Err(resp) => resp,
+        }
+    } else {
+        match tokio::time::timeout(state.0.config.request_timeout, next.run(req)).await {
+            Ok(resp) => resp,
+            Err(_) => timed_out(state.0.config.request_timeout, uploads).into_response(),
+        }
     };
     let sensitive = path.starts_with("/api/v1/search") || path.starts_with("/api/v1/screen");
     let record = audit_record(&resp, &org, &token.id, &method, path.clone(), params, sensitive);

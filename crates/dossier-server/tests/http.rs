@@ -294,3 +294,33 @@ fn submitting_an_object_another_member_holds_as_red_reveals_nothing_and_grants_o
     assert_eq!(app.get(&app.col(&format!("objects/{id}/")), "Wallet B").status, 200);
     assert_eq!(app.get(&app.col(&format!("objects/{id}/")), "Recruiter C").status, 404);
 }
+
+/// A slow upload is told what went wrong (408: the body did not arrive in time) and nothing
+/// of it is stored; the message is about the upload, not about narrowing a query.
+#[test]
+fn a_slow_upload_is_refused_as_such_and_nothing_is_stored() {
+    use std::io::{Read, Write};
+    let app = spawn_app(Config { request_timeout: std::time::Duration::from_secs(1), ..Config::default() });
+    let body = json!({"objects": [{"type": "threat-actor", "spec_version": "2.1",
+        "id": "threat-actor--00000000-0000-4000-8000-000000000777", "created": "2025-01-01T00:00:00.000Z",
+        "modified": "2025-01-01T00:00:00.000Z", "name": "slow upload"}]})
+    .to_string();
+    let mut s = std::net::TcpStream::connect(app.addr).unwrap();
+    write!(
+        s,
+        "POST {} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/taxii+json;version=2.1\r\nAccept: application/taxii+json;version=2.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        app.col("objects/"),
+        app.tokens["Exchange A"],
+        body.len(),
+        &body[..20]
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let _ = s.write_all(&body.as_bytes()[20..]);
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    assert!(resp.starts_with("HTTP/1.1 408"), "{resp}");
+    assert!(resp.contains("did not arrive within 1 s") && resp.contains("nothing was stored"), "{resp}");
+    let r = app.get(&app.col("objects/threat-actor--00000000-0000-4000-8000-000000000777/"), "Exchange A");
+    assert_eq!(r.status, 404);
+}

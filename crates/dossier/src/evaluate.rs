@@ -129,7 +129,12 @@ fn metrics(rows: &[Row], flagged: impl Fn(&Row) -> bool) -> Metrics {
 fn print_metrics(label: &str, m: &Metrics) -> std::io::Result<()> {
     outln!(
         "{label:<34} precision {:.4}  recall {:.4}  FPR {:.5} ({} of {} legit)  top-1 {:.4}",
-        m.precision, m.recall, m.false_positive_rate, m.flagged_legit, m.legit, m.top1_accuracy
+        m.precision,
+        m.recall,
+        m.false_positive_rate,
+        m.flagged_legit,
+        m.legit,
+        m.top1_accuracy
     )
 }
 

@@ -623,7 +623,8 @@ fn a_closed_pipe_ends_a_command_quietly() {
     let generated = env.path("gen.json");
     env.ok(&["generate", "--actors", "200", "--seed", "3", "--out", generated.to_str().unwrap()]);
     env.ok(&["import", generated.to_str().unwrap()]);
-    for args in [vec!["export"], vec!["audit"], vec!["generate", "--actors", "300", "--seed", "4"], vec!["org", "list"]] {
+    for args in [vec!["export"], vec!["audit"], vec!["generate", "--actors", "300", "--seed", "4"], vec!["org", "list"]]
+    {
         let mut child = Command::new(bin())
             .arg("--data")
             .arg(env.data())

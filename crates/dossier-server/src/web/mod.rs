@@ -344,11 +344,22 @@ async fn session_layer(State(state): State<AppState>, mut req: Request, next: Ne
     let params = req.uri().query().map(str::to_owned);
     req.extensions_mut().insert(web);
     req.extensions_mut().insert(SessionCookie(cookie));
-    let mut resp = match tokio::time::timeout(state.0.config.request_timeout, next.run(req)).await {
-        Ok(r) => r,
-        Err(_) => {
-            WebError::new(StatusCode::SERVICE_UNAVAILABLE, "Timed out", "the page took too long; narrow the request")
-                .into_response()
+    // A form that stores something runs to its end (its body was received in time): its
+    // answer, not a timeout, says whether it was stored.
+    let mut resp = if crate::writes(&method, &path) {
+        match crate::receive_body(&state, req).await {
+            Ok(req) => next.run(req).await,
+            Err(resp) => resp,
+        }
+    } else {
+        match tokio::time::timeout(state.0.config.request_timeout, next.run(req)).await {
+            Ok(r) => r,
+            Err(_) => WebError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Timed out",
+                "the page took too long; narrow the request",
+            )
+            .into_response(),
         }
     };
     // Pages whose query names people (searches, screens, the audit lookup of a value)
