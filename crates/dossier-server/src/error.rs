@@ -127,7 +127,27 @@ impl From<dossier_store::StoreError> for ApiError {
                 };
                 ApiError::unprocessable(description, json!(problems))
             }
-            other => ApiError::internal("store error", other),
+            other => match other.storage_failure() {
+                Some(dossier_store::StorageFailure::Full) => {
+                    tracing::error!(error = %other, "storage full");
+                    ApiError::new(
+                        StatusCode::INSUFFICIENT_STORAGE,
+                        "Storage full",
+                        "the server's disk is full: nothing was stored; the operator must free space",
+                    )
+                    .retry_after(60)
+                }
+                Some(dossier_store::StorageFailure::Unavailable) => {
+                    tracing::error!(error = %other, "storage unavailable");
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Storage unavailable",
+                        "the server cannot use its storage right now: nothing was stored; try again later",
+                    )
+                    .retry_after(10)
+                }
+                None => ApiError::internal("store error", other),
+            },
         }
     }
 }

@@ -109,6 +109,8 @@ pub(crate) struct Inner {
     pub quotas: quota::Quotas,
     /// What this store's screening snapshots are tagged with.
     pub snapshot_tag: String,
+    /// The last readiness probe: when, and what it found.
+    pub health: std::sync::Mutex<Option<(Instant, Result<(), String>)>>,
     pub audit: AuditWriter,
     /// Admission for page reads: as many at once as the store has readers, the rest wait
     /// in arrival order (tokio's semaphore is fair), which keeps tail latency close to the
@@ -132,7 +134,7 @@ pub(crate) struct Inner {
     pub taxii_seen: std::sync::Mutex<std::collections::HashMap<dossier_stix::OrgId, (i64, u16)>>,
 }
 
-type AuditReply = tokio::sync::oneshot::Sender<Result<(), String>>;
+type AuditReply = tokio::sync::oneshot::Sender<Result<(), (Option<dossier_store::StorageFailure>, String)>>;
 
 /// Group commit for the audit log: one thread writes whatever records are waiting in one
 /// durable transaction, and each request waits for its own record before it is answered.
@@ -156,7 +158,7 @@ impl AuditWriter {
                         }
                     }
                     let records: Vec<AuditRecord> = batch.iter().map(|(r, _)| r.clone()).collect();
-                    let result = store.audit_many(&records).map_err(|e| e.to_string());
+                    let result = store.audit_many(&records).map_err(|e| (e.storage_failure(), e.to_string()));
                     for (_, reply) in batch {
                         let _ = reply.send(result.clone());
                     }
@@ -176,7 +178,23 @@ impl AuditWriter {
         }
         match wait.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(ApiError::internal("audit log write failed", e)),
+            Ok(Err((Some(failure), e))) => {
+                tracing::error!(error = %e, "audit log write failed");
+                Err(match failure {
+                    dossier_store::StorageFailure::Full => ApiError::new(
+                        axum::http::StatusCode::INSUFFICIENT_STORAGE,
+                        "Storage full",
+                        "the server's disk is full and the request could not be audited: it was not carried out",
+                    ),
+                    dossier_store::StorageFailure::Unavailable => ApiError::new(
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        "Storage unavailable",
+                        "the server cannot use its storage right now and the request could not be audited: it was not carried out; try again later",
+                    ),
+                }
+                .retry_after(10))
+            }
+            Ok(Err((None, e))) => Err(ApiError::internal("audit log write failed", e)),
             Err(e) => Err(ApiError::internal("audit log", e)),
         }
     }
@@ -208,6 +226,7 @@ impl AppState {
         let quotas = quota::Quotas::new(config.write_quota);
         Ok(Self(Arc::new(Inner {
             snapshot_tag,
+            health: Default::default(),
             store,
             config,
             isac,
@@ -350,7 +369,10 @@ pub fn app(state: AppState) -> Router {
         .merge(screen_api::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate_and_audit));
     Router::new()
-        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        // Liveness: the process answers. Readiness: it can serve — the store takes writes.
+        .route("/healthz/live", axum::routing::get(|| async { "ok" }))
+        .route("/healthz/ready", axum::routing::get(ready))
+        .route("/healthz", axum::routing::get(ready))
         .route("/api/v1/openapi.json", axum::routing::get(openapi))
         .merge(authed)
         .merge(web::router(state.clone()))
@@ -454,6 +476,39 @@ async fn every_request_timeout(State(state): State<AppState>, req: Request, next
     }
 }
 
+/// `/healthz/ready` (and `/healthz`): 200 when the store takes writes, else 503 with the
+/// reason — what a load balancer needs to stop sending traffic to a node whose disk is full
+/// or whose storage fails. The probe (one tiny committed write) runs at most once a second.
+async fn ready(State(state): State<AppState>) -> Response {
+    let cached = state.0.health.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let outcome = match cached {
+        Some((at, outcome)) if at.elapsed() < Duration::from_secs(1) => outcome,
+        _ => {
+            let store = state.0.store.clone();
+            let outcome = match tokio::task::spawn_blocking(move || store.probe_write()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(match e.storage_failure() {
+                    Some(dossier_store::StorageFailure::Full) => "the disk is full: writes fail".to_owned(),
+                    _ => format!("the store cannot write: {e}"),
+                }),
+                Err(e) => Err(format!("the probe failed: {e}")),
+            };
+            *state.0.health.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), outcome.clone()));
+            outcome
+        }
+    };
+    let (status, body) = match outcome {
+        Ok(()) => (axum::http::StatusCode::OK, serde_json::json!({"ready": true})),
+        Err(reason) => {
+            (axum::http::StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({"ready": false, "reason": reason}))
+        }
+    };
+    let mut resp = (status, body.to_string()).into_response();
+    resp.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(axum::http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
 /// The OpenAPI 3.1 description of `/api/v1/`, compiled in (public, like TAXII discovery's
 /// shape: it holds no data).
 async fn openapi() -> Response {
@@ -511,7 +566,11 @@ async fn authenticate_and_audit(
     let caller = Caller { token: token.clone(), org: org.clone(), viewer };
     req.extensions_mut().insert(caller);
     let uploads = req.method() == axum::http::Method::POST || req.method() == axum::http::Method::PUT;
-    let mut resp = if writes(req.method(), &path) {
+    let is_write = writes(req.method(), &path);
+    if is_write && let Err(e) = audit_received(&state, &org, &token.id, &method, &path).await {
+        return e.into_response();
+    }
+    let mut resp = if is_write {
         match receive_body(&state, req).await {
             Ok(req) => next.run(req).await,
             Err(resp) => resp,
@@ -528,12 +587,56 @@ async fn authenticate_and_audit(
     if path.starts_with("/taxii2/") {
         state.0.taxii_seen.lock().unwrap_or_else(|p| p.into_inner()).insert(org.id, (record.at, record.status));
     }
-    if let Err(e) = state.0.audit.write(record).await {
+    if let Err(e) = audit_answered(&state, record, is_write, resp.status()).await {
         return e.into_response();
     }
     tracing::info!(%method, %path, status = resp.status().as_u16(), org = %org.name, returned, ms = started.elapsed().as_millis() as u64, "request");
     resp.headers_mut().entry("cache-control").or_insert(HeaderValue::from_static("no-store"));
     resp
+}
+
+/// Records that a write was received, before it runs: if this fails, the write is not
+/// carried out (and the answer says so). With it, a write whose outcome cannot be audited
+/// afterwards (the disk filled meanwhile) is still in the log.
+pub(crate) async fn audit_received(
+    state: &AppState,
+    org: &Org,
+    credential: &str,
+    method: &str,
+    path: &str,
+) -> Result<(), ApiError> {
+    state
+        .0
+        .audit
+        .write(AuditRecord {
+            at: now_micros(),
+            org: Some(org.id),
+            token: Some(credential.to_owned()),
+            method: method.to_owned(),
+            path: path.to_owned(),
+            params: Some(r#"{"stage":"received"}"#.to_owned()),
+            status: 0,
+            returned: 0,
+        })
+        .await
+}
+
+/// Writes the audit record of an answered request. A failure fails the request — except
+/// for a write that was carried out: its answer must stay the truth (it committed, and its
+/// "received" record is in the log), so the failure is logged instead.
+pub(crate) async fn audit_answered(
+    state: &AppState,
+    record: AuditRecord,
+    is_write: bool,
+    status: axum::http::StatusCode,
+) -> Result<(), ApiError> {
+    match state.0.audit.write(record).await {
+        Err(e) if is_write && (status.is_success() || status.is_redirection()) => {
+            tracing::error!(error = %e.description, status = status.as_u16(), "the outcome of a completed write could not be audited");
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// The audit record of an answered request (API or page). The handler's [`AuditParams`]

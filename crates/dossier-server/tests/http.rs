@@ -324,3 +324,44 @@ fn a_slow_upload_is_refused_as_such_and_nothing_is_stored() {
     let r = app.get(&app.col("objects/threat-actor--00000000-0000-4000-8000-000000000777/"), "Exchange A");
     assert_eq!(r.status, 404);
 }
+
+/// Liveness and readiness are separate; when storage fills up, a write is answered 507 with
+/// "nothing was stored" (not a generic 500), and what was stored before is intact.
+#[test]
+fn a_full_store_answers_507_and_health_tells_live_from_ready() {
+    let app = spawn_app(Config::default());
+    for path in ["/healthz/live", "/healthz/ready", "/healthz"] {
+        let r = app.request("GET", path, None, &[], None);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+    }
+    assert_eq!(app.request("GET", "/healthz/ready", None, &[], None).json()["ready"], true);
+    let post = |n: u32| {
+        let objects: Vec<serde_json::Value> = (0..200)
+            .map(|i| {
+                json!({"type": "note", "spec_version": "2.1",
+                "id": format!("note--00000000-0000-4000-8000-{:012}", n * 1000 + i),
+                "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z",
+                "content": "x".repeat(4000), "object_refs": ["threat-actor--00000000-0000-4000-8000-000000000001"]})
+            })
+            .collect();
+        app.request(
+            "POST",
+            &app.col("objects/"),
+            Some("Exchange A"),
+            &[("Content-Type", "application/taxii+json;version=2.1")],
+            Some(&json!({"objects": objects}).to_string()),
+        )
+    };
+    assert_eq!(post(1).status, 202);
+    app.store.fill_up_after(4).unwrap();
+    let r = post(2);
+    assert_eq!(r.status, 507, "{}", r.body);
+    assert!(r.json()["description"].as_str().unwrap().contains("nothing was stored"), "{}", r.body);
+    assert!(r.header("retry-after").is_some());
+    let r = app.get(&app.col("objects/note--00000000-0000-4000-8000-000000002000/"), "Exchange A");
+    assert_eq!(r.status, 404, "nothing of the refused request");
+    let r = app.get(&app.col("objects/note--00000000-0000-4000-8000-000000001000/"), "Exchange A");
+    assert_eq!(r.status, 200, "what was stored before is intact");
+    // Still alive, whatever readiness says.
+    assert_eq!(app.request("GET", "/healthz/live", None, &[], None).status, 200);
+}

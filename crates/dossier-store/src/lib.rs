@@ -48,6 +48,41 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// A failure of the storage itself rather than of the request: the answer says so, and
+/// that nothing was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageFailure {
+    /// The disk (or the filesystem's quota) is full.
+    Full,
+    /// The database cannot be read or written right now (I/O error, read-only filesystem,
+    /// locked by another process).
+    Unavailable,
+}
+
+impl StoreError {
+    /// Whether this error is the storage failing (and which way), not the request.
+    pub fn storage_failure(&self) -> Option<StorageFailure> {
+        use rusqlite::ErrorCode as C;
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => match e.code {
+                C::DiskFull => Some(StorageFailure::Full),
+                C::SystemIoFailure
+                | C::CannotOpen
+                | C::ReadOnly
+                | C::DatabaseBusy
+                | C::DatabaseLocked
+                | C::FileLockingProtocolFailed => Some(StorageFailure::Unavailable),
+                _ => None,
+            },
+            StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
+                Some(StorageFailure::Full)
+            }
+            StoreError::Io { .. } => Some(StorageFailure::Unavailable),
+            _ => None,
+        }
+    }
+}
+
 /// Why an import stored nothing.
 #[derive(Debug, Serialize)]
 pub struct Rejection {
@@ -606,6 +641,9 @@ pub trait Directory: Send + Sync {
     /// A random 32-byte secret of this installation, created on first use and never
     /// changed (e.g. `audit-hash`, the key of the identifier hashes in the audit log).
     fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError>;
+    /// Commits a tiny write and reports whether the store can take writes (disk space,
+    /// permissions, locks): for readiness checks and start-up.
+    fn probe_write(&self) -> Result<(), StoreError>;
     fn org_by_name(&self, name: &str) -> Result<Org, StoreError>;
     fn isac(&self) -> Result<Org, StoreError>;
 

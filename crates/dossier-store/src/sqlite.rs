@@ -115,6 +115,17 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Lets the database file grow by at most `pages` more pages, after which writes fail
+    /// as on a full disk (SQLite's `max_page_count`). For fault tests of what callers do when
+    /// storage fills up; never called in normal operation.
+    #[doc(hidden)]
+    pub fn fill_up_after(&self, pages: u32) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let count: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        conn.query_row(&format!("PRAGMA max_page_count = {}", count + i64::from(pages)), [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// The write-ahead log's size on disk (0 when there is none).
     pub fn wal_bytes(&self) -> u64 {
         let mut wal = self.path.clone().into_os_string();
@@ -1833,6 +1844,13 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
 }
 
 impl Directory for SqliteStore {
+    fn probe_write(&self) -> Result<(), StoreError> {
+        let conn = self.lock();
+        // A fresh random value each time: the page really changes and reaches the log.
+        conn.execute("INSERT OR REPLACE INTO secrets (name, value) VALUES ('health-probe', randomblob(64))", [])?;
+        Ok(())
+    }
+
     fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError> {
         let conn = self.lock();
         let mut fresh = vec![0u8; 32];

@@ -553,6 +553,17 @@ fn serve(data: &Path, args: ServeArgs) -> Result<()> {
     let wal_limit = args.wal_limit.or(args.file_config()?.wal_limit).unwrap_or(DEFAULT_WAL_LIMIT).max(1 << 20);
     config.index_snapshot = Some(data.join(SNAPSHOT));
     let store = std::sync::Arc::new(open(data)?);
+    // A server that cannot write answers every request with an error: refuse to start.
+    store.probe_write().map_err(|e| {
+        let cause = match e.storage_failure() {
+            Some(dossier_store::StorageFailure::Full) => "the disk is full".to_owned(),
+            _ => e.to_string(),
+        };
+        anyhow::anyhow!(
+            "the data directory {} cannot take writes: {cause}; free space or fix its permissions, then start again",
+            data.display()
+        )
+    })?;
     // Checkpoint the WAL in the background so no request pays for it inside its commit: a
     // passive checkpoint every second, and a truncating one as soon as the log passes half
     // its limit (checked every 100 ms), so that it stays under the limit whatever the load.

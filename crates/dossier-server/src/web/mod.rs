@@ -346,7 +346,14 @@ async fn session_layer(State(state): State<AppState>, mut req: Request, next: Ne
     req.extensions_mut().insert(SessionCookie(cookie));
     // A form that stores something runs to its end (its body was received in time): its
     // answer, not a timeout, says whether it was stored.
-    let mut resp = if crate::writes(&method, &path) {
+    let is_write = crate::writes(&method, &path);
+    if is_write
+        && let Err(e) =
+            crate::audit_received(&state, &caller.org, &caller.token.id, method.as_str(), &format!("web:{path}")).await
+    {
+        return WebError::from(e).into_response();
+    }
+    let mut resp = if is_write {
         match crate::receive_body(&state, req).await {
             Ok(req) => next.run(req).await,
             Err(resp) => resp,
@@ -374,8 +381,8 @@ async fn session_layer(State(state): State<AppState>, mut req: Request, next: Ne
         params,
         sensitive,
     );
-    if let Err(e) = state.0.audit.write(record).await {
-        return e.into_response();
+    if let Err(e) = crate::audit_answered(&state, record, is_write, resp.status()).await {
+        return WebError::from(e).into_response();
     }
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(%method, path = %format!("web:{path}"), status = resp.status().as_u16(), org = %caller.org.name, ms = ms as u64, "page");
