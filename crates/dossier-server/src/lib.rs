@@ -72,6 +72,10 @@ pub struct Config {
     pub index_snapshot: Option<std::path::PathBuf>,
     /// What one organization may write per minute (TAXII POST, the web form and uploads).
     pub write_quota: quota::WriteQuota,
+    /// Screening batches running at once, per organization and in all.
+    pub batch_limits: quota::BatchLimits,
+    /// Open connections at most; further ones wait to be accepted.
+    pub max_connections: usize,
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client: behind
     /// them, sign-in throttling and the audit log use the address they forwarded for. From
     /// any other peer the header is ignored (anyone can send it).
@@ -96,6 +100,8 @@ impl Default for Config {
             screen_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             index_snapshot: None,
             write_quota: quota::WriteQuota::default(),
+            batch_limits: quota::BatchLimits::default(),
+            max_connections: 1024,
             trusted_proxies: Vec::new(),
         }
     }
@@ -107,6 +113,7 @@ pub(crate) struct Inner {
     pub isac: Org,
     pub throttle: auth::Throttle,
     pub quotas: quota::Quotas,
+    pub batches: quota::Batches,
     /// What this store's screening snapshots are tagged with.
     pub snapshot_tag: String,
     /// The last readiness probe: when, and what it found.
@@ -224,7 +231,9 @@ impl AppState {
         )?);
         let audit_key = store.secret("audit-hash")?;
         let quotas = quota::Quotas::new(config.write_quota);
+        let batches = quota::Batches::new(config.batch_limits);
         Ok(Self(Arc::new(Inner {
+            batches,
             snapshot_tag,
             health: Default::default(),
             store,
@@ -679,6 +688,10 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use hyper_util::rt::TokioIo;
+    // Open connections at most: beyond, new ones wait in the listen backlog until one
+    // closes (idle keep-alive connections cost memory; an unbounded number of them is a
+    // way to exhaust it).
+    let slots = Arc::new(tokio::sync::Semaphore::new(state.0.config.max_connections.max(1)));
     let router = app(state);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -688,6 +701,13 @@ pub async fn serve(
         .header_read_timeout(Duration::from_secs(30));
     tokio::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
@@ -708,6 +728,7 @@ pub async fn serve(
                     if let Err(e) = watched.await {
                         tracing::debug!(%e, "connection ended with an error");
                     }
+                    drop(slot);
                 });
             }
             () = &mut shutdown => break,

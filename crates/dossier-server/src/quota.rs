@@ -124,3 +124,85 @@ mod tests {
         assert_eq!(q.take(3, 61, 0).expect_err("too big").status, StatusCode::PAYLOAD_TOO_LARGE);
     }
 }
+
+/// How many screening batches may run at once: per organization and in all. A batch holds a
+/// thread while it screens; these bounds keep clients that upload and then stop reading
+/// from piling them up (each gives up after the request time limit anyway).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    pub per_org: usize,
+    pub global: usize,
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        Self { per_org: 2, global: 8 }
+    }
+}
+
+/// The batches running now.
+pub struct Batches {
+    limits: BatchLimits,
+    running: std::sync::Arc<Mutex<HashMap<OrgId, usize>>>,
+}
+
+/// A running batch's place; given back when dropped.
+pub struct BatchPermit {
+    org: OrgId,
+    running: std::sync::Arc<Mutex<HashMap<OrgId, usize>>>,
+}
+
+impl Drop for BatchPermit {
+    fn drop(&mut self) {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = running.get_mut(&self.org) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                running.remove(&self.org);
+            }
+        }
+    }
+}
+
+impl Batches {
+    pub fn new(limits: BatchLimits) -> Self {
+        Self { limits, running: Default::default() }
+    }
+
+    /// A place for one more batch of `org`, or 429 with `Retry-After`.
+    pub fn admit(&self, org: OrgId) -> Result<BatchPermit, ApiError> {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let total: usize = running.values().sum();
+        let mine = running.get(&org).copied().unwrap_or(0);
+        let refuse =
+            |what: String| Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too many batches", what).retry_after(5));
+        if mine >= self.limits.per_org.max(1) {
+            return refuse(format!(
+                "your organization already runs {mine} screening batches, the most it may run at once; send the next when one has finished"
+            ));
+        }
+        if total >= self.limits.global.max(1) {
+            return refuse(format!("the server already runs {total} screening batches; try again in a few seconds"));
+        }
+        *running.entry(org).or_insert(0) += 1;
+        Ok(BatchPermit { org, running: self.running.clone() })
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_bounded_per_organization_and_in_all() {
+        let b = Batches::new(BatchLimits { per_org: 2, global: 3 });
+        let a1 = b.admit(1).expect("first");
+        let _a2 = b.admit(1).expect("second");
+        assert_eq!(b.admit(1).err().map(|e| e.status), Some(StatusCode::TOO_MANY_REQUESTS));
+        let _b1 = b.admit(2).expect("another organization");
+        let e = b.admit(3).err().expect("global limit");
+        assert_eq!(e.retry_after, Some(5));
+        drop(a1);
+        assert!(b.admit(1).is_ok(), "a finished batch gives its place back");
+    }
+}

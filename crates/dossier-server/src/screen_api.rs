@@ -210,15 +210,23 @@ async fn search(
 struct ChannelReader {
     rx: std::sync::mpsc::Receiver<Result<Bytes, String>>,
     current: Bytes,
+    /// How long the upload may stall before the batch gives up on it.
+    stall: std::time::Duration,
 }
 
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.current.is_empty() {
-            match self.rx.recv() {
+            match self.rx.recv_timeout(self.stall) {
                 Ok(Ok(b)) => self.current = b,
                 Ok(Err(e)) => return Err(std::io::Error::other(e)),
-                Err(_) => return Ok(0),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("the upload stalled for {} s", self.stall.as_secs()),
+                    ));
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(0),
             }
         }
         let n = buf.len().min(self.current.len());
@@ -280,28 +288,45 @@ pub(crate) async fn run_batch(
     audit_path: &'static str,
 ) -> Response {
     let format = batch_format(headers);
+    // At most so many batches at once, for one organization and for all: a batch holds a
+    // thread while it screens, and a client that stops reading must not be able to pile
+    // them up. Beyond, 429 with Retry-After.
+    let permits = match state.0.batches.admit(caller.org.id) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let stall = state.0.config.request_timeout;
     let (in_tx, in_rx) = std::sync::mpsc::sync_channel::<Result<Bytes, String>>(8);
-    // Forward the upload.
+    // Forward the upload, without a thread: when the screening side is busy the chunk waits
+    // here (the client's upload waits with it), up to the stall limit.
     tokio::spawn(async move {
         use http_body_util::BodyExt;
         let mut body = body;
         loop {
-            match body.frame().await {
+            let item = match body.frame().await {
                 None => break,
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        let tx = in_tx.clone();
-                        let sent = tokio::task::spawn_blocking(move || tx.send(Ok(data)).is_ok()).await;
-                        if !matches!(sent, Ok(true)) {
-                            break;
-                        }
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => Ok(data),
+                    Err(_) => continue,
+                },
+                Some(Err(e)) => Err(e.to_string()),
+            };
+            let last = item.is_err();
+            let mut item = item;
+            let deadline = tokio::time::Instant::now() + stall;
+            loop {
+                match in_tx.try_send(item) {
+                    Ok(()) => break,
+                    Err(std::sync::mpsc::TrySendError::Full(back)) if tokio::time::Instant::now() < deadline => {
+                        item = back;
+                        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
                     }
+                    // The screening side stopped (or stalled on its output): give up.
+                    Err(_) => return,
                 }
-                Some(Err(e)) => {
-                    let tx = in_tx.clone();
-                    let _ = tokio::task::spawn_blocking(move || tx.send(Err(e.to_string()))).await;
-                    break;
-                }
+            }
+            if last {
+                break;
             }
         }
     });
@@ -312,7 +337,29 @@ pub(crate) async fn run_batch(
     let org = caller.org.id;
     let token = caller.token.id.clone();
     tokio::task::spawn_blocking(move || {
-        let reader = std::io::BufReader::with_capacity(1 << 16, ChannelReader { rx: in_rx, current: Bytes::new() });
+        let _permits = permits;
+        // Sends a chunk of results, waiting at most the stall limit for a client that does
+        // not read them (then the batch ends: the answer is cut short, and the thread freed).
+        let send = |item: Result<Bytes, std::io::Error>| -> bool {
+            let deadline = std::time::Instant::now() + stall;
+            let mut item = item;
+            loop {
+                match out_tx.try_send(item) {
+                    Ok(()) => return true,
+                    Err(tokio::sync::mpsc::error::TrySendError::Full(back)) if std::time::Instant::now() < deadline => {
+                        item = back;
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                    Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                        tracing::warn!(seconds = stall.as_secs(), "batch client stopped reading: batch ended");
+                        return false;
+                    }
+                    Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return false,
+                }
+            }
+        };
+        let reader =
+            std::io::BufReader::with_capacity(1 << 16, ChannelReader { rx: in_rx, current: Bytes::new(), stall });
         let records = match batch::records(Box::new(reader), format, Limits::default()) {
             Ok(r) => r,
             Err(e) => {
@@ -340,7 +387,7 @@ pub(crate) async fn run_batch(
             }
             if let Err(e) = inner.screener.catch_up(inner.store.as_ref()) {
                 tracing::error!(error = %e, "screening index: catch-up failed");
-                let _ = out_tx.blocking_send(Err(std::io::Error::other("screening index unavailable")));
+                let _ = send(Err(std::io::Error::other("screening index unavailable")));
                 return;
             }
             let mut buf = Vec::with_capacity(chunk.len() * 512);
@@ -361,15 +408,15 @@ pub(crate) async fn run_batch(
             };
             if let Err(e) = inner.store.audit(&record) {
                 tracing::error!(error = %e, "audit log write failed: stopping the batch");
-                let _ = out_tx.blocking_send(Err(std::io::Error::other("audit log unavailable")));
+                let _ = send(Err(std::io::Error::other("audit log unavailable")));
                 return;
             }
-            if out_tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-                return; // the client went away
+            if !send(Ok(Bytes::from(buf))) {
+                return; // the client went away or stopped reading
             }
             if let Some(e) = read_error {
                 let line = json!({"error": {"reason": format!("reading the upload failed: {e}")}});
-                let _ = out_tx.blocking_send(Ok(Bytes::from(format!("{line}\n"))));
+                let _ = send(Ok(Bytes::from(format!("{line}\n"))));
                 return;
             }
         }

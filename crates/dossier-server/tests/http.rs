@@ -365,3 +365,55 @@ fn a_full_store_answers_507_and_health_tells_live_from_ready() {
     // Still alive, whatever readiness says.
     assert_eq!(app.request("GET", "/healthz/live", None, &[], None).status, 200);
 }
+
+/// Screening batches are bounded: one organization runs at most its share at once (429
+/// with Retry-After beyond), and a client that stalls gives its place back after the time
+/// limit instead of holding a thread for ever.
+#[test]
+fn batches_are_bounded_and_a_stalled_one_gives_its_place_back() {
+    use std::io::{Read, Write};
+    let limits = dossier_server::quota::BatchLimits { per_org: 1, global: 4 };
+    let app = spawn_app(Config {
+        batch_limits: limits,
+        request_timeout: std::time::Duration::from_secs(1),
+        ..Config::default()
+    });
+    let post = |body: &str| {
+        app.request(
+            "POST",
+            "/api/v1/screen/batch",
+            Some("Exchange A"),
+            &[("Content-Type", "application/x-ndjson"), ("Accept", "application/x-ndjson")],
+            Some(body),
+        )
+    };
+    // A client that announces a large upload and stops sending.
+    let mut stalled = std::net::TcpStream::connect(app.addr).unwrap();
+    write!(
+        stalled,
+        "POST /api/v1/screen/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/x-ndjson\r\nContent-Length: 100000\r\n\r\n{{\"ref\": \"a\"}}\n",
+        app.tokens["Exchange A"]
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let r = post("{\"ref\": \"b\"}\n");
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.header("retry-after").is_some());
+    // Another organization is not held back by A's share.
+    let other = app.request(
+        "POST",
+        "/api/v1/screen/batch",
+        Some("Wallet B"),
+        &[("Content-Type", "application/x-ndjson"), ("Accept", "application/x-ndjson")],
+        Some("{\"ref\": \"c\"}\n"),
+    );
+    assert_eq!(other.status, 200, "{}", other.body);
+    // The stalled upload is given up after the time limit, and A may run a batch again.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let r = post("{\"ref\": \"d\"}\n");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.dechunked().contains("\"d\""), "{}", r.body);
+    let mut rest = String::new();
+    let _ = stalled.set_read_timeout(Some(std::time::Duration::from_secs(1)));
+    let _ = stalled.read_to_string(&mut rest);
+}

@@ -123,6 +123,15 @@ struct ServeArgs {
     /// Bytes one organization may write per minute; 0: no limit [default: 268435456].
     #[arg(long, env = "DOSSIER_WRITE_BYTES_PER_MINUTE")]
     write_bytes_per_minute: Option<u64>,
+    /// Open connections at most; more wait to be accepted [default: 1024].
+    #[arg(long, env = "DOSSIER_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Screening batches one organization may run at once [default: 2].
+    #[arg(long, env = "DOSSIER_BATCHES_PER_ORG")]
+    batches_per_org: Option<usize>,
+    /// Screening batches the server runs at once [default: 8].
+    #[arg(long, env = "DOSSIER_BATCHES")]
+    batches: Option<usize>,
     /// Largest size in bytes of the write-ahead log under sustained writes [default: 268435456].
     #[arg(long, env = "DOSSIER_WAL_LIMIT")]
     wal_limit: Option<u64>,
@@ -146,6 +155,9 @@ struct FileConfig {
     write_bytes_per_minute: Option<u64>,
     trusted_proxies: Option<Vec<String>>,
     wal_limit: Option<u64>,
+    max_connections: Option<usize>,
+    batches_per_org: Option<usize>,
+    batches: Option<usize>,
 }
 
 impl ServeArgs {
@@ -190,6 +202,11 @@ impl ServeArgs {
                     .write_bytes_per_minute
                     .or(file.write_bytes_per_minute)
                     .unwrap_or(defaults.write_quota.bytes_per_minute),
+            },
+            max_connections: self.max_connections.or(file.max_connections).unwrap_or(defaults.max_connections).max(1),
+            batch_limits: dossier_server::quota::BatchLimits {
+                per_org: self.batches_per_org.or(file.batches_per_org).unwrap_or(defaults.batch_limits.per_org).max(1),
+                global: self.batches.or(file.batches).unwrap_or(defaults.batch_limits.global).max(1),
             },
             trusted_proxies: self
                 .trusted_proxies
