@@ -494,17 +494,29 @@ async fn ready(State(state): State<AppState>) -> Response {
         Some((at, outcome)) if at.elapsed() < Duration::from_secs(1) => outcome,
         _ => {
             let store = state.0.store.clone();
-            let outcome = match tokio::task::spawn_blocking(move || store.probe_write()).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(match e.storage_failure() {
+            // A store that does not answer within a second is not ready either (a write
+            // stuck on failing storage holds it).
+            let probe = tokio::task::spawn_blocking(move || store.probe_write());
+            let outcome = match tokio::time::timeout(Duration::from_secs(1), probe).await {
+                Ok(Ok(Ok(()))) => Ok(()),
+                Ok(Ok(Err(e))) => Err(match e.storage_failure() {
                     Some(dossier_store::StorageFailure::Full) => "the disk is full: writes fail".to_owned(),
                     _ => format!("the store cannot write: {e}"),
                 }),
-                Err(e) => Err(format!("the probe failed: {e}")),
+                Ok(Err(e)) => Err(format!("the probe failed: {e}")),
+                Err(_) => Err("the store did not take a write within 1 s".to_owned()),
             };
             *state.0.health.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), outcome.clone()));
             outcome
         }
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let full_at = error::LAST_STORAGE_FULL.load(std::sync::atomic::Ordering::Relaxed);
+    let outcome = match outcome {
+        Ok(()) if full_at > 0 && now.saturating_sub(full_at) < error::FULL_HOLD_SECS => {
+            Err(format!("a write failed for lack of disk space {} s ago", now.saturating_sub(full_at)))
+        }
+        other => other,
     };
     let (status, body) = match outcome {
         Ok(()) => (axum::http::StatusCode::OK, serde_json::json!({"ready": true})),
