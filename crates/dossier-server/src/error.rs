@@ -7,10 +7,6 @@ use serde_json::json;
 
 use crate::media::TAXII_21;
 
-/// When (unix seconds) a write last failed for lack of space: readiness reports the node
-/// not ready for a while after, even if a tiny probe still fits on the nearly full disk.
-pub(crate) static LAST_STORAGE_FULL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 /// Seconds readiness stays failed after a write failed for lack of space.
 pub(crate) const FULL_HOLD_SECS: u64 = 10;
 
@@ -137,9 +133,6 @@ impl From<dossier_store::StoreError> for ApiError {
             other => match other.storage_failure() {
                 Some(dossier_store::StorageFailure::Full) => {
                     tracing::error!(error = %other, "storage full");
-                    let now =
-                        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-                    LAST_STORAGE_FULL.store(now, std::sync::atomic::Ordering::Relaxed);
                     ApiError::new(
                         StatusCode::INSUFFICIENT_STORAGE,
                         "Storage full",

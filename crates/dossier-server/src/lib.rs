@@ -116,6 +116,9 @@ pub(crate) struct Inner {
     pub batches: quota::Batches,
     /// What this store's screening snapshots are tagged with.
     pub snapshot_tag: String,
+    /// When (unix seconds) a request was last answered 507 (storage full): readiness
+    /// reports the node not ready for a while after, even if a tiny probe still fits.
+    pub last_full: std::sync::atomic::AtomicU64,
     /// The last readiness probe: when, and what it found.
     pub health: std::sync::Mutex<Option<(Instant, Result<(), String>)>>,
     pub audit: AuditWriter,
@@ -236,6 +239,7 @@ impl AppState {
             batches,
             snapshot_tag,
             health: Default::default(),
+            last_full: Default::default(),
             store,
             config,
             isac,
@@ -280,6 +284,14 @@ impl AppState {
             }
         }
         client
+    }
+
+    /// Remembers a 507 answer (storage full) for readiness.
+    pub(crate) fn note_storage(&self, status: axum::http::StatusCode) {
+        if status == axum::http::StatusCode::INSUFFICIENT_STORAGE {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            self.0.last_full.store(now, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// The organizations, cached for `config.cache_ttl`.
@@ -511,7 +523,7 @@ async fn ready(State(state): State<AppState>) -> Response {
         }
     };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let full_at = error::LAST_STORAGE_FULL.load(std::sync::atomic::Ordering::Relaxed);
+    let full_at = state.0.last_full.load(std::sync::atomic::Ordering::Relaxed);
     let outcome = match outcome {
         Ok(()) if full_at > 0 && now.saturating_sub(full_at) < error::FULL_HOLD_SECS => {
             Err(format!("a write failed for lack of disk space {} s ago", now.saturating_sub(full_at)))
@@ -589,7 +601,9 @@ async fn authenticate_and_audit(
     let uploads = req.method() == axum::http::Method::POST || req.method() == axum::http::Method::PUT;
     let is_write = writes(req.method(), &path);
     if is_write && let Err(e) = audit_received(&state, &org, &token.id, &method, &path).await {
-        return e.into_response();
+        let resp = e.into_response();
+        state.note_storage(resp.status());
+        return resp;
     }
     let mut resp = if is_write {
         match receive_body(&state, req).await {
@@ -602,6 +616,7 @@ async fn authenticate_and_audit(
             Err(_) => timed_out(state.0.config.request_timeout, uploads).into_response(),
         }
     };
+    state.note_storage(resp.status());
     let sensitive = path.starts_with("/api/v1/search") || path.starts_with("/api/v1/screen");
     let record = audit_record(&resp, &org, &token.id, &method, path.clone(), params, sensitive);
     let returned = record.returned;

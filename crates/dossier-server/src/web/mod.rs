@@ -351,6 +351,7 @@ async fn session_layer(State(state): State<AppState>, mut req: Request, next: Ne
         && let Err(e) =
             crate::audit_received(&state, &caller.org, &caller.token.id, method.as_str(), &format!("web:{path}")).await
     {
+        state.note_storage(e.status);
         return WebError::from(e).into_response();
     }
     let mut resp = if is_write {
@@ -369,6 +370,7 @@ async fn session_layer(State(state): State<AppState>, mut req: Request, next: Ne
             .into_response(),
         }
     };
+    state.note_storage(resp.status());
     // Pages whose query names people (searches, screens, the audit lookup of a value)
     // record only what their handler hashed.
     let sensitive = path.starts_with("/search") || path.starts_with("/screen") || path.starts_with("/admin/audit");
