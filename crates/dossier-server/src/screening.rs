@@ -277,7 +277,7 @@ impl Screener {
     }
 
     /// What `viewer` may see of the index, by kind (see [`Census`]). Reused while the index
-    /// has not moved, or for up to [`COUNT_TTL`]: what one viewer may see depends only on its
+    /// has not moved, or for up to `COUNT_TTL`: what one viewer may see depends only on its
     /// organization and whether it is ISAC staff, and the key is exactly that.
     pub fn census(&self, viewer: &Viewer) -> Census {
         let key = (viewer.org, viewer.is_isac_staff());
