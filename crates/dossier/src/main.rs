@@ -722,6 +722,7 @@ fn import(data: &Path, args: ImportArgs) -> Result<()> {
 
 fn export(data: &Path, args: ExportArgs) -> Result<()> {
     let store = open(data)?;
+    store.stream_reads()?;
     let collection = args.collection.as_deref().map(|c| store.collection(c)).transpose()?;
     let added_after = match &args.since {
         Some(s) => Some(
