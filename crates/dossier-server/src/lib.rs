@@ -463,7 +463,12 @@ const BUFFERED_BODY_LIMIT: usize = web::FORM_LIMIT;
 /// nobody unauthenticated makes the server hold a body.
 pub(crate) async fn receive_body(state: &AppState, req: Request) -> Result<Request, Response> {
     let (parts, body) = req.into_parts();
-    let limit = BUFFERED_BODY_LIMIT.max(state.0.config.max_content_length);
+    // TAXII takes at most max_content_length; web forms their own (larger) limit.
+    let limit = if parts.uri.path().starts_with("/taxii2/") {
+        state.0.config.max_content_length
+    } else {
+        BUFFERED_BODY_LIMIT.max(state.0.config.max_content_length)
+    };
     match tokio::time::timeout(state.0.config.request_timeout, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(b)) => Ok(Request::from_parts(parts, axum::body::Body::from(b))),
         Ok(Err(_)) => Err(ApiError::too_large(limit).into_response()),
