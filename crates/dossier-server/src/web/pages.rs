@@ -48,6 +48,8 @@ fn link(s: &Shown) -> Link {
 
 /// Objects the dashboard lists as recent intelligence.
 const RECENT: usize = 12;
+/// Objects looked up at a time for it.
+const RECENT_BATCH: usize = 200;
 /// Change-log entries read at a time for it.
 const RECENT_CHUNK: i64 = 5_000;
 /// How far back in the change log it looks, at most (a bound on the work of one page).
@@ -70,24 +72,29 @@ pub async fn dashboard(State(state): State<AppState>, Extension(web): Extension<
             let mut recent: Vec<Shown> = Vec::new();
             let mut seen = HashSet::new();
             let mut upper = last;
-            while upper > 0 && last - upper < RECENT_LOOKBACK {
+            // Objects are looked up RECENT_BATCH at a time, newest first: on ordinary data the
+            // first batch settles the list, as the 200 ids read before did.
+            let mut ids: Vec<String> = Vec::new();
+            'chunks: while upper > 0 && last - upper < RECENT_LOOKBACK {
                 let from = (upper - RECENT_CHUNK).max(0);
                 let changes = store.changes_since(from, RECENT_CHUNK as usize)?;
-                let oldest = changes.first().map_or(i64::MIN, |c| c.at);
-                let mut ids: Vec<String> = Vec::new();
-                for c in changes.iter().rev() {
+                upper = from;
+                let count = changes.len();
+                for (i, c) in changes.iter().rev().enumerate() {
                     if let Some(id) = &c.id
                         && RECENT_TYPES.iter().any(|t| id.starts_with(&format!("{t}--")))
                         && seen.insert(id.clone())
                     {
                         ids.push(id.clone());
                     }
-                }
-                recent.extend(data::visible(store, &viewer, &orgs, &ids)?);
-                upper = from;
-                // Anything not seen yet was added before this chunk's oldest change.
-                if recent.iter().filter(|s| s.date_added >= oldest).count() >= RECENT {
-                    break;
+                    if ids.len() >= RECENT_BATCH || (i + 1 == count && !ids.is_empty()) {
+                        recent.extend(data::visible(store, &viewer, &orgs, &ids)?);
+                        ids.clear();
+                        // Anything not looked up yet was added before this change.
+                        if recent.iter().filter(|s| s.date_added >= c.at).count() >= RECENT {
+                            break 'chunks;
+                        }
+                    }
                 }
             }
             recent.sort_by(|a, b| b.date_added.cmp(&a.date_added).then_with(|| a.id.cmp(&b.id)));
