@@ -10,6 +10,9 @@ Phases (each prints its figures; pick some with --phases):
   full     (root only) a small tmpfs as the data directory filled to the brim: readiness,
            what writes are answered, recovery once space is freed, and a start on a full disk
   mixed    --minutes of mixed reads, writes and screens; errors counted
+  jobs     --job-clients clients that each send --job-records applicants whole before reading
+           (as Python's http.client and requests do) as screening jobs, poll them and
+           download the results; one more sends the same to the streamed batch endpoint
 Standard library only.
 """
 import argparse
@@ -413,12 +416,85 @@ def phase_mixed(data, args):
     return counts["error"] == 0
 
 
+def phase_jobs(data, args):
+    tok = token(data, "Soak Jobs", "member")
+    srv = Server(data)
+    n = args.job_records
+    lines = "".join(json.dumps({"ref": f"r{i}", "names": ["Kim Chol"], "emails": [f"p{i}@example.org"],
+                                "phones": [f"+1 312 555 {i % 10000:04d}"]}) + "\n" for i in range(n)).encode()
+    results = {}
+    rss = [srv.rss_mib()]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            rss.append(srv.rss_mib())
+            time.sleep(0.5)
+
+    def client(k):
+        t0 = time.time()
+        c = srv.conn(timeout=600)
+        c.request("POST", "/api/v1/screen/jobs", body=lines,
+                  headers={"Authorization": f"Bearer {tok}", "Content-Type": "application/x-ndjson"})
+        r = c.getresponse()
+        body = r.read()
+        if r.status != 202:
+            results[k] = (f"create {r.status} {body[:200]!r}", 0, 0)
+            return
+        loc = r.getheader("Location")
+        uploaded = time.time() - t0
+        while True:
+            c.request("GET", loc, headers={"Authorization": f"Bearer {tok}"})
+            job = json.loads(c.getresponse().read())
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.2)
+        c.request("GET", loc + "/results", headers={"Authorization": f"Bearer {tok}"})
+        r = c.getresponse()
+        out = r.read()
+        got = out.count(b"\n")
+        c.request("DELETE", loc, headers={"Authorization": f"Bearer {tok}"})
+        c.getresponse().read()
+        results[k] = (job["status"], got, time.time() - t0, uploaded)
+
+    watcher = threading.Thread(target=sample)
+    watcher.start()
+    t0 = time.time()
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(args.job_clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.time() - t0
+    # The streamed endpoint with the same whole-body-first client, for comparison.
+    c = srv.conn(timeout=600)
+    t1 = time.time()
+    try:
+        c.request("POST", "/api/v1/screen/batch", body=lines,
+                  headers={"Authorization": f"Bearer {tok}", "Content-Type": "application/x-ndjson"})
+        r = c.getresponse()
+        got = r.read().count(b"\n")
+        streamed = f"{r.status}, {got} lines in {time.time() - t1:.1f} s"
+    except (OSError, http.client.HTTPException) as e:
+        streamed = f"failed after {time.time() - t1:.1f} s: {e}"
+    done.set()
+    watcher.join()
+    srv.stop()
+    ok = all(v[0] == "done" and v[1] == n for v in results.values()) and len(results) == args.job_clients
+    total = n * args.job_clients
+    print(f"jobs: {args.job_clients} clients × {n} applicants ({len(lines) / 1048576:.1f} MiB each) sent whole before reading: "
+          + "; ".join(f"{v[0]}, {v[1]} lines, {v[2]:.1f} s (upload {v[3]:.1f} s)" if len(v) > 3 else str(v) for v in results.values())
+          + f"; {total / wall:.0f} applicants/s overall; server RSS max {max(rss):.0f} MiB. "
+          f"The streamed batch endpoint with the same client: {streamed}")
+    return ok
+
+
 def main():
     global BIN
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--work", default=tempfile.mkdtemp(prefix="dossier-soak-"))
-    ap.add_argument("--phases", default="wal,stalled,kill,full,mixed")
+    ap.add_argument("--phases", default="wal,stalled,kill,full,mixed,jobs")
     ap.add_argument("--actors", type=int, default=2000)
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--writers", type=int, default=4)
@@ -428,12 +504,14 @@ def main():
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--tmpfs-mib", type=int, default=96)
     ap.add_argument("--minutes", type=float, default=5)
+    ap.add_argument("--job-clients", type=int, default=4)
+    ap.add_argument("--job-records", type=int, default=200000)
     args = ap.parse_args()
     BIN = args.bin
     data = os.path.join(args.work, "data")
     if not os.path.exists(os.path.join(data, "dossier.db")):
         run(data, "demo", "--actors", str(args.actors))
-    for org in ["Soak Writer", "Soak Batcher", "Soak Reader", "Soak Killer", "Soak Mixed"]:
+    for org in ["Soak Writer", "Soak Batcher", "Soak Reader", "Soak Killer", "Soak Mixed", "Soak Jobs"]:
         run(data, "org", "add", org, check=False)
     results = {}
     for phase in args.phases.split(","):
@@ -447,6 +525,8 @@ def main():
             results[phase] = phase_full(args)
         elif phase == "mixed":
             results[phase] = phase_mixed(data, args)
+        elif phase == "jobs":
+            results[phase] = phase_jobs(data, args)
         sys.stdout.flush()
     print("targets met: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in results.items()))
     return 0 if all(results.values()) else 1

@@ -3,12 +3,13 @@
 1. The document is valid OpenAPI 3.1 (openapi-spec-validator, PyPI).
 2. Real answers of the server conform to the schemas it documents (jsonschema, Draft 2020-12):
    a screen that matches, a clear one, a refused record, a batch with an error line, a
-   search, and the audit log.
+   search, the audit log, a screening job (created, finished, its results, its list).
 
 Usage: check_openapi.py BASE_URL MEMBER_TOKEN ANALYST_TOKEN HIT_EMAIL
 """
 import json
 import sys
+import time
 
 import requests
 from jsonschema import Draft202012Validator
@@ -78,6 +79,37 @@ assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
 r = requests.get(base + "/api/v1/objects/threat-actor--00000000-0000-4000-8000-000000000000/sources", headers=auth(member), timeout=30)
 assert r.status_code == 404
 conforms(r.json(), SCHEMAS + "Error", "an error")
+# A screening job, as an integration that sends the whole file first would use it (requests
+# sends the body before it reads anything).
+
+job_lines = "".join(json.dumps({"ref": f"j{i}", "emails": [hit_email if i == 3 else f"person{i}@example.org"]}) + "\n" for i in range(2000)) + "{not json\n"
+r = requests.post(base + "/api/v1/screen/jobs", data=job_lines, headers={**auth(member), "Content-Type": "application/x-ndjson"}, timeout=60)
+assert r.status_code == 202, r.text
+conforms(r.json(), SCHEMAS + "Job", "a job just created")
+job_url = base + r.headers["Location"]
+r = requests.get(job_url + "/results", headers=auth(member), timeout=30)
+if r.status_code == 409:
+    conforms(r.json(), SCHEMAS + "Error", "results not ready")
+for _ in range(600):
+    job = requests.get(job_url, headers=auth(member), timeout=30).json()
+    if job["status"] in ("done", "failed"):
+        break
+    time.sleep(0.1)
+conforms(job, SCHEMAS + "Job", "a finished job")
+assert job["status"] == "done" and job["outcome"]["screened"] == 2000 and job["outcome"]["errors"] == 1, job
+r = requests.get(job_url + "/results", headers=auth(member), timeout=30)
+out = [json.loads(l) for l in r.text.splitlines() if l.strip()]
+assert len(out) == 2001, len(out)
+conforms(out[3], SCHEMAS + "Screening", "a job's result line")
+assert out[3]["decision"] == "match", out[3]
+conforms(out[2000], SCHEMAS + "BatchError", "a job's error line")
+r = requests.get(base + "/api/v1/screen/jobs", headers=auth(member), timeout=30)
+conforms(r.json(), "/paths/~1api~1v1~1screen~1jobs/get/responses/200/content/application~1json/schema", "the job list")
+assert requests.get(job_url, headers=auth(analyst), timeout=30).status_code == 404, "another organization sees the job"
+assert requests.delete(job_url, headers=auth(member), timeout=30).status_code == 204
+r = requests.get(job_url, headers=auth(member), timeout=30)
+assert r.status_code == 404
+conforms(r.json(), SCHEMAS + "Error", "a deleted job")
 r = requests.get(base + "/api/v1/search", params={"q": "x"}, timeout=30)
 assert r.status_code == 401 and "WWW-Authenticate" in r.headers
 print("all OpenAPI checks passed")

@@ -11,6 +11,7 @@
 mod api;
 mod auth;
 mod error;
+pub mod jobs;
 mod media;
 pub mod quota;
 mod screen_api;
@@ -80,6 +81,13 @@ pub struct Config {
     /// them, sign-in throttling and the audit log use the address they forwarded for. From
     /// any other peer the header is ignored (anyone can send it).
     pub trusted_proxies: Vec<dossier_match::normalize::ip::Net>,
+    /// Where screening jobs spool their uploads and results (none: jobs are refused).
+    pub jobs_dir: Option<std::path::PathBuf>,
+    /// How many jobs an organization keeps, how large one may be, how long results stay.
+    pub job_limits: jobs::JobLimits,
+    /// How long a connection may sit idle between requests (or take to send a request's
+    /// headers) before the server closes it.
+    pub idle_timeout: Duration,
 }
 
 impl Default for Config {
@@ -103,6 +111,9 @@ impl Default for Config {
             batch_limits: quota::BatchLimits::default(),
             max_connections: 1024,
             trusted_proxies: Vec::new(),
+            jobs_dir: None,
+            job_limits: jobs::JobLimits::default(),
+            idle_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -114,6 +125,8 @@ pub(crate) struct Inner {
     pub throttle: auth::Throttle,
     pub quotas: quota::Quotas,
     pub batches: quota::Batches,
+    /// Screening jobs: uploaded whole, screened in the background.
+    pub jobs: jobs::Jobs,
     /// What this store's screening snapshots are tagged with.
     pub snapshot_tag: String,
     /// When (unix seconds) a request was last answered 507 (storage full): readiness
@@ -235,8 +248,15 @@ impl AppState {
         let audit_key = store.secret("audit-hash")?;
         let quotas = quota::Quotas::new(config.write_quota);
         let batches = quota::Batches::new(config.batch_limits);
+        let jobs = jobs::Jobs::open(config.jobs_dir.clone(), config.job_limits).map_err(|e| {
+            dossier_store::StoreError::Invalid(format!(
+                "the screening jobs directory {} cannot be used: {e}",
+                config.jobs_dir.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
+            ))
+        })?;
         Ok(Self(Arc::new(Inner {
             batches,
+            jobs,
             snapshot_tag,
             health: Default::default(),
             last_full: Default::default(),
@@ -388,6 +408,7 @@ pub fn app(state: AppState) -> Router {
     let authed = taxii::router(state.clone())
         .merge(api::router())
         .merge(screen_api::router())
+        .merge(jobs::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate_and_audit));
     Router::new()
         // Liveness: the process answers. Readiness: it can serve — the store takes writes.
@@ -454,6 +475,12 @@ pub(crate) fn writes(method: &axum::http::Method, path: &str) -> bool {
     }
 }
 
+/// Uploads that may take longer than the request time limit as long as they keep coming
+/// (a screening job's file): their handler ends one that pauses for the limit.
+pub(crate) fn long_upload(method: &axum::http::Method, path: &str) -> bool {
+    method == axum::http::Method::POST && path == "/api/v1/screen/jobs"
+}
+
 /// Request bodies read under the time limit before the handler runs: the largest a route
 /// takes (web forms; TAXII takes at most `max_content_length`, checked again by its handler).
 const BUFFERED_BODY_LIMIT: usize = web::FORM_LIMIT;
@@ -490,7 +517,7 @@ pub(crate) async fn receive_body(state: &AppState, req: Request) -> Result<Reque
 async fn every_request_timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let limit = state.0.config.request_timeout + Duration::from_secs(2);
     let path = req.uri().path().to_owned();
-    if writes(req.method(), &path) {
+    if writes(req.method(), &path) || long_upload(req.method(), &path) {
         // Authentication comes first, then the body is received within the limit
         // ([`receive_body`]), then the write runs to its end: its answer is the truth.
         return next.run(req).await;
@@ -615,6 +642,8 @@ async fn authenticate_and_audit(
             Ok(req) => next.run(req).await,
             Err(resp) => resp,
         }
+    } else if long_upload(req.method(), &path) {
+        next.run(req).await
     } else {
         match tokio::time::timeout(state.0.config.request_timeout, next.run(req)).await {
             Ok(resp) => resp,
@@ -724,13 +753,16 @@ pub async fn serve(
     // closes (idle keep-alive connections cost memory; an unbounded number of them is a
     // way to exhaust it).
     let slots = Arc::new(tokio::sync::Semaphore::new(state.0.config.max_connections.max(1)));
-    let router = app(state);
+    let router = app(state.clone());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .title_case_headers(true)
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30));
+        // Also the idle limit: hyper starts this timer as soon as a connection waits for
+        // its next request, so a keep-alive connection idle this long is closed.
+        .header_read_timeout(state.0.config.idle_timeout.max(Duration::from_secs(1)));
+    jobs::start(&state);
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {

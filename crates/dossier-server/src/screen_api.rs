@@ -250,7 +250,7 @@ impl http_body::Body for ChannelBody {
     }
 }
 
-fn batch_format(headers: &HeaderMap) -> Option<Format> {
+pub(crate) fn batch_format(headers: &HeaderMap) -> Option<Format> {
     let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?.to_ascii_lowercase();
     if ct.starts_with("text/csv") {
         Some(Format::Csv)
@@ -368,65 +368,21 @@ pub(crate) async fn run_batch(
             }
         };
         let _ = ready_tx.send(Ok(()));
+        let mut sink = |bytes: Bytes, _: &Outcome| send(Ok(bytes));
         let mut outcome = Outcome::default();
-        let mut chunk = Vec::with_capacity(batch::CHUNK);
-        let mut records = records.peekable();
-        let threads = inner.config.screen_threads.max(1);
-        while records.peek().is_some() {
-            chunk.clear();
-            let mut read_error = None;
-            while chunk.len() < batch::CHUNK {
-                match records.next() {
-                    Some(Ok(r)) => chunk.push(r),
-                    Some(Err(e)) => {
-                        read_error = Some(e);
-                        break;
-                    }
-                    None => break,
-                }
+        match screen_records(&inner, &viewer, org, &token, records, audit_path, &mut outcome, &mut sink, &|| false) {
+            Ok(()) => tracing::info!(
+                screened = outcome.screened,
+                errors = outcome.errors,
+                matched = outcome.matched,
+                review = outcome.review,
+                "batch screened"
+            ),
+            Err(Stopped::Failed(reason)) => {
+                let _ = send(Err(std::io::Error::other(reason)));
             }
-            if let Err(e) = inner.screener.catch_up(inner.store.as_ref()) {
-                tracing::error!(error = %e, "screening index: catch-up failed");
-                let _ = send(Err(std::io::Error::other("screening index unavailable")));
-                return;
-            }
-            let mut buf = Vec::with_capacity(chunk.len() * 512);
-            let key = &inner.audit_key;
-            let entries =
-                batch::screen_chunk(&inner.screener, &viewer, &chunk, threads, &mut outcome, &mut buf, &|a, s| {
-                    audit_entry(key, a, s)
-                });
-            let record = dossier_store::AuditRecord {
-                at: dossier_stix::timestamp::now_micros(),
-                org: Some(org),
-                token: Some(token.clone()),
-                method: "POST".into(),
-                path: audit_path.into(),
-                params: Some(json!({ "screen": entries }).to_string()),
-                status: 200,
-                returned: entries.len() as u64,
-            };
-            if let Err(e) = inner.store.audit(&record) {
-                tracing::error!(error = %e, "audit log write failed: stopping the batch");
-                let _ = send(Err(std::io::Error::other("audit log unavailable")));
-                return;
-            }
-            if !send(Ok(Bytes::from(buf))) {
-                return; // the client went away or stopped reading
-            }
-            if let Some(e) = read_error {
-                let line = json!({"error": {"reason": format!("reading the upload failed: {e}")}});
-                let _ = send(Ok(Bytes::from(format!("{line}\n"))));
-                return;
-            }
+            Err(Stopped::Early | Stopped::Unreadable) => {}
         }
-        tracing::info!(
-            screened = outcome.screened,
-            errors = outcome.errors,
-            matched = outcome.matched,
-            review = outcome.review,
-            "batch screened"
-        );
     });
     match ready_rx.await {
         Ok(Ok(())) => {}
@@ -436,6 +392,91 @@ pub(crate) async fn run_batch(
     let mut resp = Response::new(Body::new(ChannelBody(out_rx)));
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
     resp
+}
+
+/// Why screening a stream of records stopped before its end.
+#[derive(Debug)]
+pub(crate) enum Stopped {
+    /// The reader of the results went away, or the run was cancelled.
+    Early,
+    /// The index or the audit log failed: the reason, for the answer.
+    Failed(String),
+    /// The upload could not be read on (an error line says so in the results).
+    Unreadable,
+}
+
+/// Screens `records` for `viewer` chunk by chunk: each chunk's audit record (keyed hashes
+/// only, under `audit_path`, for `org` and `token`) is written before its results go to
+/// `sink`; a record that cannot be read becomes an error line. Stops when `sink` returns
+/// false or `cancelled` says so. Shared by the streamed batch and batch jobs.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn screen_records(
+    inner: &crate::Inner,
+    viewer: &Viewer,
+    org: dossier_stix::OrgId,
+    token: &str,
+    records: Box<dyn Iterator<Item = std::io::Result<batch::Record>> + Send + '_>,
+    audit_path: &str,
+    outcome: &mut Outcome,
+    sink: &mut dyn FnMut(Bytes, &Outcome) -> bool,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<(), Stopped> {
+    let mut chunk = Vec::with_capacity(batch::CHUNK);
+    let mut records = records.peekable();
+    let threads = inner.config.screen_threads.max(1);
+    while records.peek().is_some() {
+        if cancelled() {
+            return Err(Stopped::Early);
+        }
+        chunk.clear();
+        let mut read_error = None;
+        while chunk.len() < batch::CHUNK {
+            match records.next() {
+                Some(Ok(r)) => chunk.push(r),
+                Some(Err(e)) => {
+                    read_error = Some(e);
+                    break;
+                }
+                None => break,
+            }
+        }
+        if let Err(e) = inner.screener.catch_up(inner.store.as_ref()) {
+            tracing::error!(error = %e, "screening index: catch-up failed");
+            return Err(Stopped::Failed("screening index unavailable".into()));
+        }
+        let mut buf = Vec::with_capacity(chunk.len() * 512);
+        let key = &inner.audit_key;
+        let entries = batch::screen_chunk(&inner.screener, viewer, &chunk, threads, outcome, &mut buf, &|a, s| {
+            audit_entry(key, a, s)
+        });
+        let record = dossier_store::AuditRecord {
+            at: dossier_stix::timestamp::now_micros(),
+            org: Some(org),
+            token: Some(token.to_owned()),
+            method: "POST".into(),
+            path: audit_path.into(),
+            params: Some(json!({ "screen": entries }).to_string()),
+            status: 200,
+            returned: entries.len() as u64,
+        };
+        if let Err(e) = inner.store.audit(&record) {
+            tracing::error!(error = %e, "audit log write failed: stopping the batch");
+            return Err(Stopped::Failed("audit log unavailable".into()));
+        }
+        if let Some(e) = &read_error {
+            outcome.errors += 1;
+            let line = json!({"error": {"reason": format!("reading the upload failed: {e}")}});
+            buf.extend_from_slice(format!("{line}\n").as_bytes());
+        }
+        if !sink(Bytes::from(buf), outcome) {
+            return Err(Stopped::Early); // the client went away or stopped reading
+        }
+        if let Some(e) = read_error {
+            tracing::warn!(error = %e, "reading a batch upload failed");
+            return Err(Stopped::Unreadable);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -403,7 +403,7 @@ pub mod batch {
     }
 
     /// Counts for the summary.
-    #[derive(Debug, Clone, Copy, Default, Serialize)]
+    #[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize)]
     pub struct Outcome {
         pub screened: u64,
         pub errors: u64,

@@ -139,6 +139,18 @@ struct ServeArgs {
     /// names the client [default: none: the header is ignored].
     #[arg(long, env = "DOSSIER_TRUSTED_PROXIES", value_delimiter = ',')]
     trusted_proxies: Option<Vec<String>>,
+    /// Seconds a connection may sit idle between requests before it is closed [default: 30].
+    #[arg(long, env = "DOSSIER_IDLE_TIMEOUT")]
+    idle_timeout: Option<u64>,
+    /// Screening jobs one organization may keep at once [default: 16].
+    #[arg(long, env = "DOSSIER_JOBS_PER_ORG")]
+    jobs_per_org: Option<usize>,
+    /// Largest upload of one screening job, in bytes [default: 1073741824].
+    #[arg(long, env = "DOSSIER_JOB_MAX_BYTES")]
+    job_max_bytes: Option<u64>,
+    /// Hours a screening job's results are kept after it ended [default: 24].
+    #[arg(long, env = "DOSSIER_JOB_RETENTION_HOURS")]
+    job_retention_hours: Option<u64>,
 }
 
 /// The configuration file's shape; unknown keys are an error, not silently ignored.
@@ -158,6 +170,10 @@ struct FileConfig {
     max_connections: Option<usize>,
     batches_per_org: Option<usize>,
     batches: Option<usize>,
+    idle_timeout: Option<u64>,
+    jobs_per_org: Option<usize>,
+    job_max_bytes: Option<u64>,
+    job_retention_hours: Option<u64>,
 }
 
 impl ServeArgs {
@@ -207,6 +223,18 @@ impl ServeArgs {
             batch_limits: dossier_server::quota::BatchLimits {
                 per_org: self.batches_per_org.or(file.batches_per_org).unwrap_or(defaults.batch_limits.per_org).max(1),
                 global: self.batches.or(file.batches).unwrap_or(defaults.batch_limits.global).max(1),
+            },
+            idle_timeout: self
+                .idle_timeout
+                .or(file.idle_timeout)
+                .map_or(defaults.idle_timeout, |s| std::time::Duration::from_secs(s.max(1))),
+            job_limits: dossier_server::jobs::JobLimits {
+                per_org: self.jobs_per_org.or(file.jobs_per_org).unwrap_or(defaults.job_limits.per_org).max(1),
+                max_bytes: self.job_max_bytes.or(file.job_max_bytes).unwrap_or(defaults.job_limits.max_bytes).max(1),
+                retention: self
+                    .job_retention_hours
+                    .or(file.job_retention_hours)
+                    .map_or(defaults.job_limits.retention, |h| std::time::Duration::from_secs(h.max(1) * 3600)),
             },
             trusted_proxies: self
                 .trusted_proxies
@@ -569,6 +597,7 @@ fn serve(data: &Path, args: ServeArgs) -> Result<()> {
     let (listen, mut config) = args.resolve()?;
     let wal_limit = args.wal_limit.or(args.file_config()?.wal_limit).unwrap_or(DEFAULT_WAL_LIMIT).max(1 << 20);
     config.index_snapshot = Some(data.join(SNAPSHOT));
+    config.jobs_dir = Some(data.join("jobs"));
     let store = std::sync::Arc::new(open(data)?);
     // A server that cannot write answers every request with an error: refuse to start.
     store.probe_write().map_err(|e| {

@@ -107,6 +107,7 @@ pub async fn dashboard(State(state): State<AppState>, Extension(web): Extension<
                 let channel = match r.path.as_str() {
                     "/api/v1/screen" => "API",
                     "/api/v1/screen/batch (records)" => "API batch",
+                    "/api/v1/screen/jobs (records)" => "API job",
                     "web:/screen" => "web",
                     "web:/screen/batch (records)" => "web batch",
                     _ => continue,

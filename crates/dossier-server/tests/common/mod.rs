@@ -46,7 +46,7 @@ impl Response {
 pub struct App {
     pub addr: std::net::SocketAddr,
     pub store: Arc<SqliteStore>,
-    _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
     pub tokens: std::collections::HashMap<&'static str, String>,
     pub orgs: std::collections::HashMap<&'static str, dossier_store::Org>,
     pub collection: String,
@@ -54,8 +54,11 @@ pub struct App {
 
 pub const MEMBERS: [&str; 3] = ["Exchange A", "Wallet B", "Recruiter C"];
 
-pub fn spawn_app(config: Config) -> App {
+pub fn spawn_app(mut config: Config) -> App {
     let dir = tempfile::tempdir().unwrap();
+    if config.jobs_dir.is_none() {
+        config.jobs_dir = Some(dir.path().join("jobs"));
+    }
     let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
     let mut tokens = std::collections::HashMap::new();
     let mut orgs = std::collections::HashMap::new();
@@ -79,7 +82,7 @@ pub fn spawn_app(config: Config) -> App {
             dossier_server::serve(listener, state, std::future::pending()).await.unwrap();
         });
     });
-    App { addr, store, _dir: dir, tokens, orgs, collection }
+    App { addr, store, dir, tokens, orgs, collection }
 }
 
 impl App {
