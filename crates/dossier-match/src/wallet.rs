@@ -15,6 +15,23 @@ pub enum Chain {
 }
 
 impl Chain {
+    /// The chain a network or token-standard name stands for, as exchanges and members write
+    /// them: every EVM network (`Ethereum`, `BSC`, `Polygon`, `Arbitrum`, `Base`, `ERC20`,
+    /// `BEP20` …) is [`Chain::Eth`] — one address is one key on all of them.
+    pub fn named(name: &str) -> Option<Chain> {
+        let n: String =
+            name.trim().chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase();
+        Some(match n.as_str() {
+            "eth" | "ethereum" | "evm" | "erc20" | "bsc" | "bnb" | "bnbchain" | "bnbsmartchain"
+            | "binancesmartchain" | "bep20" | "polygon" | "matic" | "pol" | "arbitrum" | "arb" | "arbitrumone"
+            | "base" | "optimism" | "op" | "avalanche" | "avax" | "avaxc" | "cchain" | "fantom" | "ftm" | "linea"
+            | "zksync" | "scroll" | "celo" | "gnosis" | "xdai" | "blast" | "mantle" => Chain::Eth,
+            "tron" | "trx" | "trc20" => Chain::Tron,
+            "btc" | "bitcoin" | "xbt" => Chain::Btc,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Chain::Eth => "eth",

@@ -460,3 +460,51 @@ fn a_search_lists_everyone_who_holds_a_common_name() {
     let s = run(&ix, json!({"ref": "x", "names": ["Jordan Common"]}), member(1));
     assert!(s.matches.is_empty(), "{s:?}");
 }
+
+#[test]
+fn phones_stored_without_a_country_code_match_however_the_applicant_writes_them() {
+    let amber = access(Tlp::Amber, 1);
+    let phones = [
+        ("phone-number--00000000-0000-5000-8000-000000000501", "13125550142"),
+        ("phone-number--00000000-0000-5000-8000-000000000502", "090-6306-5299"),
+    ];
+    let mut ix = Index::new();
+    ix.upsert(ACTOR, &json!({"type": "threat-actor", "name": "team"}).to_string(), amber.clone());
+    ix.upsert(
+        P1,
+        &json!({"type": "identity", "name": "Kim Chol-su", "identity_class": "individual"}).to_string(),
+        amber.clone(),
+    );
+    let (id, j) = rel(601, P1, ACTOR);
+    ix.upsert(&id, &j, amber.clone());
+    for (n, (id, value)) in phones.iter().enumerate() {
+        ix.upsert(id, &json!({"type": "phone-number", "value": value}).to_string(), amber.clone());
+        let (rid, j) = rel(602 + n as u32, P1, id);
+        ix.upsert(&rid, &j, amber.clone());
+    }
+    for (input, region, object) in [
+        ("+1 (312) 555-0142", None, phones[0].0),
+        ("13125550142", None, phones[0].0),
+        ("312-555-0142", Some("US"), phones[0].0),
+        ("+81 90-6306-5299", None, phones[1].0),
+        ("090 6306 5299", Some("JP"), phones[1].0),
+        ("09063065299", None, phones[1].0),
+    ] {
+        let mut a = json!({"ref": "p", "phones": [input]});
+        if let Some(r) = region {
+            a["region"] = json!(r);
+        }
+        let s = run(&ix, a, member(3));
+        assert_ne!(s.decision, Decision::Clear, "{input}: {s:?}");
+        let c = top(&s);
+        assert_eq!(c.actor.as_deref(), Some(ACTOR), "{input}");
+        let e = &c.evidence[0];
+        assert_eq!(e.object, object, "{input}");
+        assert!(e.notes.iter().any(|n| n.contains("without its country code")), "{input}: {:?}", e.notes);
+        assert!(e.weight < 5.0, "{input}: an ambiguous stored number weighs less than a placed one");
+    }
+    // Another number is not a hit, and the readings of the stored copy do not count as
+    // numbers of any country.
+    let s = run(&ix, json!({"ref": "q", "phones": ["+1 312 555 0143"]}), member(3));
+    assert_eq!(s.decision, Decision::Clear);
+}

@@ -87,6 +87,9 @@ pub struct JobInfo {
     /// Why a failed job failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What to know about the upload (CSV columns ignored, refs made from line numbers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// A job as kept on disk next to its files.
@@ -98,6 +101,9 @@ struct Kept {
     role: String,
     isac: bool,
     csv: Option<bool>,
+    /// CSV column mappings given with the upload.
+    #[serde(default)]
+    mapping: Vec<(String, String)>,
     /// Unix seconds after which it is deleted (once ended).
     expires_at: Option<u64>,
 }
@@ -396,16 +402,27 @@ async fn results(
 async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match create_job(&state, &caller, &headers, body).await {
+    let mapping = match crate::screen_api::mappings(&query) {
+        Ok(m) => m,
+        Err(e) => return e.into_response(),
+    };
+    match create_job(&state, &caller, &headers, body, mapping).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     }
 }
 
-async fn create_job(state: &AppState, caller: &Caller, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+async fn create_job(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: Body,
+    mapping: Vec<(String, String)>,
+) -> Result<Response, ApiError> {
     use http_body_util::BodyExt;
     use tokio::io::AsyncWriteExt;
     let jobs = &state.0.jobs;
@@ -477,16 +494,20 @@ async fn create_job(state: &AppState, caller: &Caller, headers: &HeaderMap, body
     };
     // A file that cannot be read at all (a CSV header naming no field) is refused now.
     let check = upload.clone();
-    let checked = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+    let check_mapping = mapping.clone();
+    let checked = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<String>> {
         let file = std::io::BufReader::new(std::fs::File::open(&check)?);
-        batch::records(Box::new(file), format, Limits::default()).map(|_| ())
+        batch::open(Box::new(file), format, Limits::default(), &check_mapping).map(|o| o.notes)
     })
     .await
     .map_err(|e| ApiError::internal("checking the upload", e))?;
-    if let Err(e) = checked {
-        let _ = tokio::fs::remove_file(&upload).await;
-        return Err(ApiError::bad_request(e.to_string()));
-    }
+    let notes = match checked {
+        Ok(notes) => notes,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&upload).await;
+            return Err(ApiError::bad_request(e.to_string()));
+        }
+    };
     let created = now();
     let kept = Kept {
         info: JobInfo {
@@ -499,12 +520,14 @@ async fn create_job(state: &AppState, caller: &Caller, headers: &HeaderMap, body
             size,
             outcome: Outcome::default(),
             error: None,
+            notes,
         },
         org: caller.org.id,
         token: caller.token.id.clone(),
         role: caller.viewer.role.as_str().to_owned(),
         isac: caller.viewer.isac,
         csv: format.map(|f| f == Format::Csv),
+        mapping,
         expires_at: None,
     };
     {

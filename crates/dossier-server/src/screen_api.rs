@@ -272,10 +272,43 @@ pub(crate) fn batch_format(headers: &HeaderMap) -> Option<Format> {
 async fn screen_batch(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    run_batch(state, caller, &headers, body, "/api/v1/screen/batch (records)").await
+    let mapping = match mappings(&query) {
+        Ok(m) => m,
+        Err(e) => return e.into_response(),
+    };
+    run_batch(state, caller, &headers, body, "/api/v1/screen/batch (records)", mapping).await
+}
+
+/// The CSV column mappings of a request: each `map=COLUMN=FIELD` query parameter.
+pub(crate) fn mappings(query: &[(String, String)]) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out = Vec::new();
+    for (k, v) in query {
+        if k != "map" {
+            return Err(ApiError::bad_request(format!(
+                "unknown parameter `{k}`; this endpoint takes map=COLUMN=FIELD"
+            )));
+        }
+        let Some((column, field)) = v.split_once('=') else {
+            return Err(ApiError::bad_request(format!("map={v}: write it as map=COLUMN=FIELD")));
+        };
+        input::parse_target(field).map_err(|e| ApiError::bad_request(format!("map={v}: {e}")))?;
+        out.push((column.trim().to_owned(), field.trim().to_owned()));
+    }
+    Ok(out)
+}
+
+/// Notes about an upload (CSV columns ignored …) as response headers.
+pub(crate) fn note_headers(resp: &mut Response, notes: &[String]) {
+    for note in notes {
+        let ascii: String = note.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
+        if let Ok(v) = HeaderValue::from_str(&ascii) {
+            resp.headers_mut().append("x-dossier-note", v);
+        }
+    }
 }
 
 /// Screens an uploaded batch for `caller` and streams the results; each chunk's audit
@@ -286,6 +319,7 @@ pub(crate) async fn run_batch(
     headers: &HeaderMap,
     body: Body,
     audit_path: &'static str,
+    mapping: Vec<(String, String)>,
 ) -> Response {
     let format = batch_format(headers);
     // At most so many batches at once, for one organization and for all: a batch holds a
@@ -331,7 +365,7 @@ pub(crate) async fn run_batch(
         }
     });
     let (out_tx, out_rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<Vec<String>, String>>();
     let inner = state.0.clone();
     let viewer: Viewer = caller.viewer;
     let org = caller.org.id;
@@ -360,14 +394,16 @@ pub(crate) async fn run_batch(
         };
         let reader =
             std::io::BufReader::with_capacity(1 << 16, ChannelReader { rx: in_rx, current: Bytes::new(), stall });
-        let records = match batch::records(Box::new(reader), format, Limits::default()) {
-            Ok(r) => r,
+        let records = match batch::open(Box::new(reader), format, Limits::default(), &mapping) {
+            Ok(r) => {
+                let _ = ready_tx.send(Ok(r.notes));
+                r.records
+            }
             Err(e) => {
                 let _ = ready_tx.send(Err(e.to_string()));
                 return;
             }
         };
-        let _ = ready_tx.send(Ok(()));
         let mut sink = |bytes: Bytes, _: &Outcome| send(Ok(bytes));
         let mut outcome = Outcome::default();
         match screen_records(&inner, &viewer, org, &token, records, audit_path, &mut outcome, &mut sink, &|| false) {
@@ -384,13 +420,14 @@ pub(crate) async fn run_batch(
             Err(Stopped::Early | Stopped::Unreadable) => {}
         }
     });
-    match ready_rx.await {
-        Ok(Ok(())) => {}
+    let notes = match ready_rx.await {
+        Ok(Ok(notes)) => notes,
         Ok(Err(e)) => return ApiError::bad_request(e).into_response(),
         Err(_) => return ApiError::internal("batch", "the batch task stopped").into_response(),
-    }
+    };
     let mut resp = Response::new(Body::new(ChannelBody(out_rx)));
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    note_headers(&mut resp, &notes);
     resp
 }
 

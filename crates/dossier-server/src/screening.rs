@@ -459,13 +459,32 @@ pub mod batch {
         }
     }
 
+    /// The records of an upload, and what the caller should be told once about it (CSV
+    /// columns ignored, refs made from line numbers).
+    pub struct Opened<'r> {
+        pub records: Box<dyn Iterator<Item = io::Result<Record>> + Send + 'r>,
+        pub notes: Vec<String>,
+    }
+
     /// Streams the records of `reader`, detecting the format from the first byte (`{` is
     /// JSON Lines, anything else CSV with a header row) unless `format` is given.
     pub fn records<'r>(
-        mut reader: Box<dyn BufRead + Send + 'r>,
+        reader: Box<dyn BufRead + Send + 'r>,
         format: Option<Format>,
         limits: Limits,
     ) -> io::Result<Box<dyn Iterator<Item = io::Result<Record>> + Send + 'r>> {
+        open(reader, format, limits, &[]).map(|o| o.records)
+    }
+
+    /// Like [`records`], with the caller's CSV column mappings (`(column, field)`, see
+    /// [`input::CsvLayout`]) and the notes about the upload.
+    pub fn open<'r>(
+        mut reader: Box<dyn BufRead + Send + 'r>,
+        format: Option<Format>,
+        limits: Limits,
+        mapping: &[(String, String)],
+    ) -> io::Result<Opened<'r>> {
+        let mut notes = Vec::new();
         let format = match format {
             Some(f) => f,
             None => {
@@ -480,7 +499,7 @@ pub mod batch {
             Format::JsonLines => {
                 let mut line = 0u64;
                 let mut buf = Vec::new();
-                Ok(Box::new(std::iter::from_fn(move || {
+                let records = Box::new(std::iter::from_fn(move || {
                     loop {
                         line += 1;
                         match read_line(reader.as_mut(), limits.record_bytes, &mut buf) {
@@ -504,7 +523,8 @@ pub mod batch {
                             }
                         }
                     }
-                })))
+                }));
+                Ok(Opened { records, notes })
             }
             Format::Csv => {
                 // The csv crate holds a whole record in memory before we can look at it; the
@@ -515,15 +535,21 @@ pub mod batch {
                     RecordGuard { inner: reader, since: since.clone(), max: limits.record_bytes + (64 << 10) };
                 let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(guarded);
                 let header = csv.headers().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-                let order = input::csv_header(header)
+                let layout = input::CsvLayout::from_header(header, mapping)
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("CSV header: {}", e.reason)))?;
+                if !layout.ignored.is_empty() {
+                    notes.push(format!("columns ignored (not recognised): {}", layout.ignored.join(", ")));
+                }
+                if layout.refs_from_lines {
+                    notes.push("no ref column: each record's ref is its line number".to_owned());
+                }
                 let mut row = csv::StringRecord::new();
-                Ok(Box::new(std::iter::from_fn(move || match csv.read_record(&mut row) {
+                let records = Box::new(std::iter::from_fn(move || match csv.read_record(&mut row) {
                     Ok(false) => None,
                     Ok(true) => {
                         since.store(0, std::sync::atomic::Ordering::Relaxed);
                         let line = row.position().map_or(0, |p| p.line());
-                        Some(Ok((line, input::from_csv(&row, &order, &limits))))
+                        Some(Ok((line, layout.row(&row, line, &limits))))
                     }
                     Err(e) => {
                         let line = e.position().map_or(0, |p| p.line());
@@ -533,7 +559,8 @@ pub mod batch {
                         }
                         Some(Ok((line, Err(RecordError { reference: None, field: None, reason }))))
                     }
-                })))
+                }));
+                Ok(Opened { records, notes })
             }
         }
     }

@@ -231,3 +231,55 @@ fn an_idle_connection_is_closed_after_the_idle_limit() {
     let n = s.read(&mut buf).unwrap_or(0);
     assert!(n == 0 || String::from_utf8_lossy(&buf[..n]).contains("408"), "{}", String::from_utf8_lossy(&buf[..n]));
 }
+
+#[test]
+fn exports_as_they_come_are_taken_by_the_batch_and_the_job_with_their_notes() {
+    let app = spawn_app(Config::default());
+    let stored = email("cs.dev@proton.me", Tlp::Green);
+    app.submit("Exchange A", false, &actor_with(1, &stored, Tlp::Green));
+    let csv = "Candidate ID,First Name,Last Name,Email Address,Stage\nc-1,Chol-su,Kim,cs.dev@proton.me,Applied\nc-2,Jo,Doe,jo@example.org,Applied\n";
+    let r = app.request(
+        "POST",
+        "/api/v1/screen/batch",
+        Some("Wallet B"),
+        &[("Content-Type", "text/csv"), ("Accept", "application/x-ndjson")],
+        Some(csv),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("x-dossier-note"), Some("columns ignored (not recognised): Stage"));
+    let lines: Vec<Value> = r.dechunked().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!((lines[0]["ref"].as_str(), lines[0]["decision"].as_str()), (Some("c-1"), Some("match")));
+    // A mapping in the query; a bad one is refused naming it.
+    let odd = "Applicant,Mail\nx-1,cs.dev@proton.me\n";
+    let r = app.request(
+        "POST",
+        "/api/v1/screen/batch?map=Applicant%3Dref&map=Mail%3Demails",
+        Some("Wallet B"),
+        &[("Content-Type", "text/csv")],
+        Some(odd),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.dechunked().contains("\"ref\":\"x-1\""), "{}", r.body);
+    let r = app.request(
+        "POST",
+        "/api/v1/screen/batch?map=Mail%3Dshoe_size",
+        Some("Wallet B"),
+        &[("Content-Type", "text/csv")],
+        Some(odd),
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.json()["description"].as_str().unwrap().contains("unknown field"), "{}", r.body);
+    // A job keeps its mapping and tells its notes.
+    let r = app.request(
+        "POST",
+        "/api/v1/screen/jobs?map=Mail%3Demails",
+        Some("Wallet B"),
+        &[("Content-Type", "text/csv"), ("Accept", "application/json")],
+        Some(odd),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let job = r.json();
+    assert_eq!(job["notes"], json!(["columns ignored (not recognised): Applicant", "no ref column: each record's ref is its line number"]));
+    let done = wait_done(&app, "Wallet B", job["id"].as_str().unwrap());
+    assert_eq!(done["outcome"]["matched"], json!(1));
+}

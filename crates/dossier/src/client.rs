@@ -38,7 +38,18 @@ fn parse_url(url: &str) -> Result<Target> {
 }
 
 /// Streams `file` to the server and the results to stdout.
-pub fn screen_remote(server: &str, token: &str, file: &str, format: Option<Format>) -> Result<()> {
+pub fn screen_remote(
+    server: &str,
+    token: &str,
+    file: &str,
+    format: Option<Format>,
+    mapping: &[(String, String)],
+) -> Result<()> {
+    let query: String = mapping
+        .iter()
+        .enumerate()
+        .map(|(i, (c, f))| format!("{}map={}", if i == 0 { "?" } else { "&" }, percent_encode(&format!("{c}={f}"))))
+        .collect();
     let target = parse_url(server)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -110,7 +121,7 @@ pub fn screen_remote(server: &str, token: &str, file: &str, format: Option<Forma
             None => "application/x-ndjson",
         };
         let body = http_body_util::StreamBody::new(ReceiverStream(rx));
-        let req = Request::post(format!("{}/api/v1/screen/batch", target.base))
+        let req = Request::post(format!("{}/api/v1/screen/batch{query}", target.base))
             .header("host", format!("{}:{}", target.host, target.port))
             .header("authorization", format!("Bearer {token}"))
             .header("content-type", content_type)
@@ -118,10 +129,19 @@ pub fn screen_remote(server: &str, token: &str, file: &str, format: Option<Forma
             .body(body)?;
         let resp = sender.send_request(req).await.context("sending the batch")?;
         let status = resp.status();
+        let resp_notes: Vec<String> = resp
+            .headers()
+            .get_all("x-dossier-note")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
         let mut body = resp.into_body();
         if !status.is_success() {
             let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
             bail!("the server answered {status}: {}", String::from_utf8_lossy(&bytes));
+        }
+        for note in resp_notes {
+            eprintln!("note: {note}");
         }
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
@@ -148,6 +168,19 @@ pub fn screen_remote(server: &str, token: &str, file: &str, format: Option<Forma
     })?;
     crate::screen_cmd::summary(&outcome, started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (for a query value).
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 fn count(line: &[u8], o: &mut Outcome) {

@@ -38,6 +38,23 @@ pub struct ScreenArgs {
     /// Region for national phone numbers when an applicant's data gives none.
     #[arg(long, default_value = "US")]
     pub default_region: String,
+    /// CSV: read column COLUMN as FIELD (`--map 'Candidate=ref' --map 'Handle=account:telegram'`);
+    /// fields: ref, names, emails, phones, accounts, wallets, ips, resume_text, documents,
+    /// region, first_name, middle_name, last_name, chain, website, account:PLATFORM, ignore.
+    #[arg(long = "map", value_name = "COLUMN=FIELD")]
+    pub map: Vec<String>,
+}
+
+/// The `--map` pairs, checked.
+pub fn mappings(map: &[String]) -> Result<Vec<(String, String)>> {
+    map.iter()
+        .map(|m| {
+            let (column, field) =
+                m.split_once('=').with_context(|| format!("--map {m:?}: write it as COLUMN=FIELD"))?;
+            dossier_match::screen::input::parse_target(field).map_err(|e| anyhow::anyhow!("--map {m:?}: {e}"))?;
+            Ok((column.trim().to_owned(), field.trim().to_owned()))
+        })
+        .collect()
 }
 
 fn format_of(args: &ScreenArgs) -> Option<Format> {
@@ -74,7 +91,7 @@ pub fn summary(outcome: &Outcome, secs: f64) {
 pub fn run(data: &Path, args: ScreenArgs) -> Result<()> {
     if let Some(server) = &args.server {
         let token = args.token.as_deref().context("--server needs --token (or DOSSIER_TOKEN)")?;
-        return crate::client::screen_remote(server, token, &args.file, format_of(&args));
+        return crate::client::screen_remote(server, token, &args.file, format_of(&args), &mappings(&args.map)?);
     }
     let store = crate::open(data)?;
     let viewer = match &args.org {
@@ -101,8 +118,12 @@ pub fn run(data: &Path, args: ScreenArgs) -> Result<()> {
     let (reader, size) = input(&args.file)?;
     let bar = pipeline::progress_bar(size);
     let counting = CountingReader { inner: reader, bar: bar.clone() };
-    let records = batch::records(Box::new(counting), format_of(&args), Limits::default())
+    let opened = batch::open(Box::new(counting), format_of(&args), Limits::default(), &mappings(&args.map)?)
         .with_context(|| format!("reading {}", args.file))?;
+    for note in &opened.notes {
+        bar.suspend(|| eprintln!("note: {note}"));
+    }
+    let records = opened.records;
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());

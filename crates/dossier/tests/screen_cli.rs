@@ -208,3 +208,98 @@ fn a_snapshot_from_another_data_directory_is_not_used() {
     let r: Value = serde_json::from_slice(&run(b.path(), &["screen", one.to_str().unwrap()]).stdout).unwrap();
     assert_eq!(r["decision"], "clear", "B matched an object it does not hold: {r}");
 }
+
+/// A bundle whose identifiers were shared as members paste them: a phone without `+`, a
+/// national number with its trunk prefix, a Skype cid with its `live:` prefix, a Discord
+/// name with its old discriminator, a TRON wallet.
+fn messy_intel(dir: &std::path::Path) -> std::path::PathBuf {
+    use serde_json::json;
+    let tlp = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
+    let t = "2025-01-01T00:00:00.000Z";
+    let phone_ext =
+        json!({"extension-definition--14a97ee2-e666-5ada-a6bd-b7177f79e211": {"extension_type": "new-sco"}});
+    let wallet_ext =
+        json!({"extension-definition--be78509e-6958-51b1-8b26-d17ee0eba2d7": {"extension_type": "new-sco"}});
+    let sco = |mut v: Value| {
+        let id = dossier_stix::id::deterministic_sco_id(v["type"].as_str().unwrap(), v.as_object().unwrap()).unwrap();
+        v["id"] = json!(id.as_str());
+        v["spec_version"] = json!("2.1");
+        v["object_marking_refs"] = json!([tlp]);
+        v
+    };
+    let identifiers = vec![
+        sco(json!({"type": "phone-number", "value": "13125550142", "extensions": phone_ext})),
+        sco(json!({"type": "phone-number", "value": "090-6306-5299", "extensions": phone_ext})),
+        sco(json!({"type": "user-account", "account_type": "skype", "user_id": "live:.cid.4a3b5c6d7e8f9a0b"})),
+        sco(json!({"type": "user-account", "account_type": "discord", "account_login": "CSDev#0420"})),
+        sco(
+            json!({"type": "cryptocurrency-wallet", "value": "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7", "extensions": wallet_ext}),
+        ),
+    ];
+    let actor = "threat-actor--00000000-0000-4000-8000-000000000901";
+    let persona = "identity--00000000-0000-4000-8000-000000000902";
+    let mut objects = vec![
+        json!({"type": "threat-actor", "spec_version": "2.1", "id": actor, "created": t, "modified": t,
+               "name": "IT worker team MESSY", "object_marking_refs": [tlp]}),
+        json!({"type": "identity", "spec_version": "2.1", "id": persona, "created": t, "modified": t,
+               "name": "Kang Min-jun", "identity_class": "individual", "object_marking_refs": [tlp]}),
+        json!({"type": "relationship", "spec_version": "2.1", "id": "relationship--00000000-0000-4000-8000-000000000903",
+               "created": t, "modified": t, "relationship_type": "attributed-to", "source_ref": persona, "target_ref": actor,
+               "object_marking_refs": [tlp]}),
+    ];
+    for (i, o) in identifiers.iter().enumerate() {
+        objects.push(json!({"type": "relationship", "spec_version": "2.1",
+            "id": format!("relationship--00000000-0000-4000-8000-{:012}", 910 + i),
+            "created": t, "modified": t, "relationship_type": "related-to", "source_ref": persona,
+            "target_ref": o["id"], "object_marking_refs": [tlp]}));
+    }
+    objects.extend(identifiers);
+    let bundle = json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000900", "objects": objects});
+    let path = dir.join("intel.json");
+    std::fs::write(&path, bundle.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn exports_of_applicant_tracking_systems_and_exchanges_screen_as_they_come() {
+    let dir = tempfile::tempdir().unwrap();
+    let intel = messy_intel(dir.path());
+    ok(dir.path(), &["import", intel.to_str().unwrap()]);
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/applicants");
+    for (file, flagged, note) in [
+        ("ats-candidates.csv", vec!["c-101", "c-102"], "Source, Stage"),
+        ("ats-names-and-links.csv", vec!["line 2", "line 3"], "no ref column"),
+        ("exchange-withdrawals.csv", vec!["0x7f3a01"], ""),
+    ] {
+        let path = fixtures.join(file);
+        let out = run(dir.path(), &["screen", path.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{file}: {stderr}");
+        if !note.is_empty() {
+            assert!(stderr.contains(note), "{file}: the note names {note:?}: {stderr}");
+        }
+        let results: Vec<Value> =
+            String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let hit: Vec<&str> =
+            results.iter().filter(|r| r["decision"] != "clear").map(|r| r["ref"].as_str().unwrap()).collect();
+        assert_eq!(hit, flagged, "{file}: {results:?}");
+        for r in results.iter().filter(|r| r["decision"] != "clear") {
+            assert_eq!(r["matches"][0]["actor"], "threat-actor--00000000-0000-4000-8000-000000000901", "{file}: {r}");
+        }
+        assert!(results.iter().all(|r| r.get("error").is_none()), "{file}: no record refused: {results:?}");
+    }
+    // A mapping for a column nobody could guess.
+    let path = dir.path().join("odd.csv");
+    std::fs::write(&path, "Applicant,Chat handle\nx-1,live:.cid.4a3b5c6d7e8f9a0b\n").unwrap();
+    let out = run(dir.path(), &["screen", path.to_str().unwrap()]);
+    assert!(!out.status.success(), "nothing to screen without a mapping");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no column to screen"));
+    let stdout = ok(
+        dir.path(),
+        &["screen", path.to_str().unwrap(), "--map", "Applicant=ref", "--map", "Chat handle=account:skype"],
+    );
+    let r: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!((r["ref"].as_str(), r["decision"].as_str()), (Some("x-1"), Some("match")), "{r}");
+    let out = run(dir.path(), &["screen", path.to_str().unwrap(), "--map", "Applicant=shoe_size"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field"));
+}

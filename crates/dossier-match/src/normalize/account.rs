@@ -41,6 +41,7 @@ const HOSTS: &[(&str, &str)] = &[
     ("x.com", "twitter"),
     ("discord.com", "discord"),
     ("skype.com", "skype"),
+    ("wa.me", "whatsapp"),
 ];
 
 /// Platform names people write, mapped to ours.
@@ -51,14 +52,29 @@ fn platform_name(p: &str) -> String {
         "x" | "twitter" => "twitter".into(),
         "gh" | "github" => "github".into(),
         "li" | "linkedin" => "linkedin".into(),
+        "wa" | "whatsapp" => "whatsapp".into(),
         _ => p,
     }
 }
 
 /// From a profile URL.
 pub fn from_url(url: &str) -> Result<Account, NormalizeError> {
-    let mut rules = vec!["profile URL"];
     let s = url.trim();
+    // Application links: `skype:name?chat`, `tg://resolve?domain=name`, `tg://user?id=123`.
+    let lower = s.to_ascii_lowercase();
+    if lower.starts_with("skype:") {
+        return from_handle("skype", s);
+    }
+    if let Some(query) = lower.strip_prefix("tg://resolve?").or_else(|| lower.strip_prefix("tg://user?")) {
+        let value = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("domain=").or_else(|| kv.strip_prefix("id=")))
+            .ok_or(NormalizeError::Account("the Telegram link names no user"))?;
+        let mut a = from_handle("telegram", value)?;
+        a.rules.insert(0, "Telegram link");
+        return Ok(a);
+    }
+    let mut rules = vec!["profile URL"];
     let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")).unwrap_or(s);
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
     let host = host.to_lowercase();
@@ -104,7 +120,8 @@ pub fn from_handle(platform: &str, handle: &str) -> Result<Account, NormalizeErr
         return Err(NormalizeError::Account("no platform"));
     }
     let mut rules = Vec::new();
-    let mut v = handle.trim();
+    let (cleaned, forced) = platform_form(&platform, handle.trim(), &mut rules);
+    let mut v = cleaned.as_str();
     if let Some(stripped) = v.strip_prefix('@') {
         v = stripped;
         rules.push("@ removed");
@@ -117,9 +134,60 @@ pub fn from_handle(platform: &str, handle: &str) -> Result<Account, NormalizeErr
     if lower != v {
         rules.push("case");
     }
-    let kind =
-        if lower.bytes().all(|b| b.is_ascii_digit()) || lower.starts_with("~0") { Kind::Id } else { Kind::Login };
+    let kind = forced.unwrap_or(if lower.bytes().all(|b| b.is_ascii_digit()) || lower.starts_with("~0") {
+        Kind::Id
+    } else {
+        Kind::Login
+    });
     Ok(Account { platform, kind, value: lower, rules })
+}
+
+/// The forms users of a platform paste, brought to one: what is left of `v`, and the kind
+/// when the form says it.
+///
+/// - Skype: `skype:name?chat` (a link), `live:name` (the id of an account made with a
+///   Microsoft address) and `name` are one login; `live:.cid.4a3b…` and `.cid.4a3b…` one id.
+/// - Discord: `name#1234` (the discriminator Discord dropped in 2023) and `name` are one.
+/// - WhatsApp: the account is its number, written however (`+1 312-555-0142`).
+fn platform_form(platform: &str, v: &str, rules: &mut Vec<&'static str>) -> (String, Option<Kind>) {
+    match platform {
+        "skype" => {
+            let mut v = v;
+            if v.len() > 6 && v[..6].eq_ignore_ascii_case("skype:") {
+                v = &v[6..];
+                v = v.split('?').next().unwrap_or(v);
+                rules.push("skype: link");
+            }
+            if v.len() > 5 && v[..5].eq_ignore_ascii_case("live:") {
+                v = &v[5..];
+                rules.push("live: prefix");
+            }
+            if let Some(cid) = v.strip_prefix(".cid.").or_else(|| v.strip_prefix("cid."))
+                && !cid.is_empty()
+                && cid.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                rules.push("Skype cid");
+                return (v.trim_start_matches('.').to_owned(), Some(Kind::Id));
+            }
+            (v.to_owned(), None)
+        }
+        "discord" => match v.rsplit_once('#') {
+            Some((name, tag)) if !name.is_empty() && tag.len() == 4 && tag.bytes().all(|b| b.is_ascii_digit()) => {
+                rules.push("Discord discriminator dropped");
+                (name.to_owned(), None)
+            }
+            _ => (v.to_owned(), None),
+        },
+        "whatsapp" => {
+            let digits = v.trim_start_matches('+');
+            if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || " -().".contains(c)) {
+                rules.push("number: digits only");
+                return (digits.chars().filter(char::is_ascii_digit).collect(), Some(Kind::Id));
+            }
+            (v.to_owned(), None)
+        }
+        _ => (v.to_owned(), None),
+    }
 }
 
 #[cfg(test)]
@@ -146,6 +214,29 @@ mod tests {
         assert_eq!(from_handle("telegram", "@CSDev").unwrap().key(), "telegram:login:csdev");
         assert_eq!(from_handle("GitHub", "cs-dev").unwrap().key(), "github:login:cs-dev");
         assert_eq!(from_handle("telegram", "123456789").unwrap().key(), "telegram:id:123456789");
+    }
+
+    #[test]
+    fn each_platform_takes_the_forms_its_users_paste() {
+        let key = |p: &str, h: &str| from_handle(p, h).unwrap().key();
+        // Skype: one id whatever the prefix, one login whatever the link.
+        for form in ["live:.cid.4a3b5c6d7e8f9a0b", ".cid.4a3b5c6d7e8f9a0b", "cid.4A3B5C6D7E8F9A0B"] {
+            assert_eq!(key("skype", form), "skype:id:cid.4a3b5c6d7e8f9a0b", "{form}");
+        }
+        for form in ["live:cs.dev", "cs.dev", "skype:cs.dev?chat", "Skype:CS.Dev?call"] {
+            assert_eq!(key("skype", form), "skype:login:cs.dev", "{form}");
+        }
+        assert_eq!(from_url("skype:cs.dev?chat").unwrap().key(), "skype:login:cs.dev");
+        assert_ne!(key("skype", "live:.cid.4a3b"), key("skype", "4a3b"), "an id is not a login");
+        // Discord: the legacy discriminator dropped or added.
+        assert_eq!(key("discord", "CSDev#0420"), key("discord", "csdev"));
+        assert_eq!(key("discord", "cs#dev"), "discord:login:cs#dev", "not a discriminator");
+        // Telegram links.
+        assert_eq!(from_url("tg://resolve?domain=CSDev").unwrap().key(), "telegram:login:csdev");
+        assert_eq!(from_url("tg://user?id=123456789").unwrap().key(), "telegram:id:123456789");
+        // WhatsApp: the number, however written.
+        assert_eq!(key("whatsapp", "+1 (312) 555-0142"), "whatsapp:id:13125550142");
+        assert_eq!(from_url("https://wa.me/13125550142").unwrap().key(), "whatsapp:id:13125550142");
     }
 
     #[test]

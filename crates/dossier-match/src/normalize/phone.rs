@@ -147,55 +147,88 @@ pub fn quick_e164(input: &str, region: Option<&str>) -> Option<String> {
 /// Calling codes of regions whose national numbers start with a trunk prefix 0.
 const TRUNK_ZERO: &[&str] = &["82", "81", "86", "84", "44", "49", "380", "40", "91", "63", "61", "33", "31", "7"];
 
-/// The E.164 readings of a national number with trunk prefix 0 (`010-1234-5678`) in every
-/// region that dials that way, without the numbering plan: candidates to look up, not
-/// validated numbers.
+/// The E.164 readings of a number written without `+` that no hint placed, without the
+/// numbering plan: candidates to look up, not validated numbers ([`readings`] validates).
+/// A national number with trunk prefix 0 (`010-1234-5678`) in every region that dials that
+/// way; digits that may begin with their country code (`13125550142`, `821012345678`) as
+/// such; ten digits as a North American number.
 pub fn trunk_readings(input: &str) -> Vec<String> {
     let s = input.trim();
     if !s.chars().all(|c| c.is_ascii_digit() || " -().".contains(c)) {
         return Vec::new();
     }
     let digits: String = s.chars().filter(char::is_ascii_digit).collect();
-    let Some(national) = digits.strip_prefix('0').filter(|n| !n.starts_with('0')) else {
-        return Vec::new();
+    let national = match digits.strip_prefix('0') {
+        Some(n) if n.starts_with('0') => return Vec::new(),
+        Some(n) => n,
+        None => digits.as_str(),
     };
-    TRUNK_ZERO.iter().map(|cc| format!("+{cc}{national}")).filter(|e| (9..=16).contains(&e.len())).collect()
+    if national.len() < 6 {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::new();
+    if !digits.starts_with('0') && (10..=15).contains(&digits.len()) {
+        out.push(format!("+{digits}"));
+    }
+    let codes = if digits.starts_with('0') { TRUNK_ZERO } else { GUESS_CODES };
+    for cc in codes {
+        let e = format!("+{cc}{national}");
+        if (9..=16).contains(&e.len()) && !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// Calling codes of [`GUESS_REGIONS`].
+const GUESS_CODES: &[&str] =
+    &["1", "82", "86", "81", "84", "44", "49", "380", "7", "48", "40", "91", "63", "61", "33", "31"];
+
+/// Every valid reading of a number as it was written, when nothing says which country it
+/// belongs to: the number itself when `normalize` places it (with its `+`, or under
+/// `region`); otherwise the digits read as beginning with their country code, and the
+/// number read as national in each region of [`GUESS_REGIONS`] where it is valid — for
+/// stored copies shared in whatever format the member had (`13125550142`,
+/// `090-6306-5299`). Each guessed reading carries the rule that says so; the caller weighs
+/// the ambiguity (several readings, each less likely).
+pub fn readings(input: &str, region: Option<&str>) -> Vec<Phone> {
+    match normalize(input, region) {
+        Ok(p) if !p.flags.contains(&"unverified") || input.trim_start().starts_with('+') => return vec![p],
+        Err(_) if input.trim_start().starts_with('+') => return Vec::new(),
+        _ => {}
+    }
+    let s = input.trim();
+    if s.is_empty() || s.len() > 40 || !s.chars().all(|c| c.is_ascii_digit() || " -().".contains(c)) {
+        return Vec::new();
+    }
+    let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+    let mut out: Vec<Phone> = Vec::new();
+    let mut push = |mut p: Phone, rule: &'static str| {
+        if !p.flags.contains(&"unverified") && !out.iter().any(|o| o.canonical == p.canonical) {
+            p.rules.push(rule);
+            out.push(p);
+        }
+    };
+    if !digits.starts_with('0')
+        && (10..=15).contains(&digits.len())
+        && let Ok(p) = normalize(&format!("+{digits}"), None)
+    {
+        push(p, "written without +: read as beginning with its country code");
+    }
+    for r in GUESS_REGIONS {
+        if Some(*r) == region {
+            continue;
+        }
+        if let Ok(p) = normalize(s, Some(r)) {
+            push(p, "written without a country code: read as national in a region where it is valid");
+        }
+    }
+    out
 }
 
 /// Regions tried, in order, for a national number when the hint does not fit it.
 pub const GUESS_REGIONS: &[&str] =
     &["US", "KR", "CN", "JP", "VN", "GB", "DE", "UA", "RU", "PL", "RO", "IN", "PH", "CA", "AU", "FR", "NL"];
-
-/// Like [`normalize`], but when a national number does not fit the hint, every region of
-/// [`GUESS_REGIONS`] where it is valid gives a reading (the caller weighs the ambiguity).
-pub fn normalize_guessing(input: &str, region: Option<&str>) -> Result<Vec<Phone>, NormalizeError> {
-    let first = normalize(input, region);
-    match first {
-        Ok(p) if !p.flags.contains(&"unverified") => return Ok(vec![p]),
-        Ok(p) => return Ok(vec![p]),
-        Err(_) if input.trim_start().starts_with('+') => return first.map(|p| vec![p]),
-        Err(_) => {}
-    }
-    // Outside North America a national number starts with its trunk prefix 0 (010-…,
-    // 090-…, 07…); anything else is not worth seventeen parses.
-    if !input.trim_start().trim_start_matches('(').starts_with('0') {
-        return first.map(|p| vec![p]);
-    }
-    let mut out: Vec<Phone> = Vec::new();
-    for r in GUESS_REGIONS {
-        if Some(*r) == region {
-            continue;
-        }
-        if let Ok(mut p) = normalize(input, Some(r))
-            && !p.flags.contains(&"unverified")
-            && !out.iter().any(|o| o.canonical == p.canonical)
-        {
-            p.rules.push("region guessed: the number is national and did not fit the hint");
-            out.push(p);
-        }
-    }
-    if out.is_empty() { first.map(|p| vec![p]) } else { Ok(out) }
-}
 
 #[cfg(test)]
 mod tests {
@@ -260,9 +293,34 @@ mod tests {
 
     #[test]
     fn a_national_number_that_does_not_fit_the_hint_is_guessed() {
-        let readings = normalize_guessing("010-9843-0251", Some("US")).unwrap();
-        assert!(readings.iter().any(|p| p.canonical == "+821098430251"), "{readings:?}");
-        assert_eq!(normalize_guessing("(650) 253-0000", Some("US")).unwrap().len(), 1);
+        let all = readings("010-9843-0251", Some("US"));
+        assert!(all.iter().any(|p| p.canonical == "+821098430251"), "{all:?}");
+        assert_eq!(readings("(650) 253-0000", Some("US")).len(), 1);
+    }
+
+    #[test]
+    fn numbers_stored_without_a_country_code_are_read_in_every_plausible_way() {
+        let canon = |input: &str| readings(input, None).into_iter().map(|p| p.canonical).collect::<Vec<_>>();
+        // Country code without +.
+        assert!(canon("13125550142").contains(&"+13125550142".to_owned()), "{:?}", canon("13125550142"));
+        assert!(canon("82 10 1234 5678").contains(&"+821012345678".to_owned()));
+        // National, with a trunk prefix.
+        assert!(canon("090-6306-5299").contains(&"+819063065299".to_owned()), "{:?}", canon("090-6306-5299"));
+        assert!(canon("010-9843-0251").contains(&"+821098430251".to_owned()));
+        // Ten digits: North American among others.
+        assert!(canon("(312) 555-0142").contains(&"+13125550142".to_owned()));
+        // Placed numbers are read once.
+        assert_eq!(canon("+81 90 6306 5299"), vec!["+819063065299"]);
+        assert_eq!(readings("010-1234-5678", Some("KR")).len(), 1);
+        assert!(canon("call me").is_empty());
+        assert!(canon("12").is_empty());
+        // Every cheap candidate a reading could come from is looked up.
+        for input in ["13125550142", "090-6306-5299", "(312) 555-0142", "821012345678"] {
+            let quick = trunk_readings(input);
+            for r in canon(input) {
+                assert!(quick.contains(&r), "{input}: {r} is not among the cheap readings {quick:?}");
+            }
+        }
     }
 
     #[test]

@@ -191,6 +191,9 @@ pub(crate) const ACCOUNT_ID: u8 = 16;
 pub(crate) const IS_TWIN: u8 = 32;
 /// An identifier whose value could not be normalised (counted in the stats).
 pub(crate) const UNUSABLE: u8 = 8;
+/// A phone number stored without its country code: indexed under each reading where it is
+/// valid, each weighed down by the ambiguity.
+pub(crate) const GUESSED: u8 = 64;
 
 /// One object. 64 bytes: names live in a side table, identifiers are kept by their key hash
 /// only (the caller's own normalised value is what an explanation shows), and up to two
@@ -370,7 +373,10 @@ struct PreparedKey {
 
 impl PreparedKey {
     fn new(kind: KeyKind, canonical: &str, flags: u8) -> Self {
-        let phone_bucket = (kind == KeyKind::Phone).then(|| super::score::phone_bucket(canonical) as u16);
+        // A guessed reading of a stored number counts towards no country: the number is
+        // one, and which country it is in is not known.
+        let phone_bucket =
+            (kind == KeyKind::Phone && flags & GUESSED == 0).then(|| super::score::phone_bucket(canonical) as u16);
         Self { hash: key_hash(kind, canonical), flags, phone_bucket }
     }
 }
@@ -525,6 +531,9 @@ fn quick_account(json: &str) -> Option<[Option<&str>; 3]> {
     Some([quick_flat(json, ty)?, quick_flat(json, login)?, quick_flat(json, id)?])
 }
 
+/// Readings of one stored phone number kept at most.
+const MAX_READINGS: usize = 6;
+
 /// A relationship between two objects the index keeps (a relationship about a relationship
 /// ties nothing).
 fn rel_body(src: Option<&str>, dst: Option<&str>) -> Body {
@@ -574,6 +583,12 @@ fn value_body(ty: Ty, value: &str) -> Body {
                 phone::quick_e164(value, None).or_else(|| phone::normalize(value, None).ok().map(|p| p.canonical));
             if let Some(k) = key {
                 keys.push((KeyKind::Phone, k, 0));
+            } else {
+                // Shared in whatever format the member had: without `+`, or national with
+                // a trunk prefix. Every valid reading is a key (at most a few).
+                for p in phone::readings(value, None).into_iter().take(MAX_READINGS) {
+                    keys.push((KeyKind::Phone, p.canonical, GUESSED));
+                }
             }
         }
         Ty::Wallet => match wallet::parse(value) {
@@ -910,10 +925,8 @@ impl Index {
                 let open = self.access[access as usize].open();
                 // One key per node keeps the chain simple; a second key (an account with
                 // both a login and an id) is chained through a twin node.
-                let mut first = true;
-                for PreparedKey { hash: h, flags, phone_bucket } in keys {
-                    let target = if first { n } else { self.twin(n) };
-                    first = false;
+                for (i, PreparedKey { hash: h, flags, phone_bucket }) in keys.into_iter().enumerate() {
+                    let target = if i == 0 { n } else { self.twin(n, i - 1) };
                     if let Some(b) = phone_bucket
                         && open
                     {
@@ -959,9 +972,9 @@ impl Index {
 
     /// A second node sharing `n`'s identity (same type and UUID) for a second key: it is
     /// reached through `n`'s id only via `n`, and carries `n`'s edges through `twin_of`.
-    fn twin(&mut self, n: u32) -> u32 {
+    fn twin(&mut self, n: u32, i: usize) -> u32 {
         // A twin left by an earlier version of the object is taken again.
-        if let Some(t) = self.nodes[n as usize].edges.iter().find(|e| e.rel == TWIN).map(|e| e.other) {
+        if let Some(t) = self.nodes[n as usize].edges.iter().filter(|e| e.rel == TWIN).nth(i).map(|e| e.other) {
             return t;
         }
         let node = &self.nodes[n as usize];
@@ -1548,7 +1561,9 @@ pub mod snapshot {
     /// Bump when anything that shapes the index changes (normalisation, key hashing,
     /// signatures, this format): an older snapshot is then rebuilt, never misread.
     /// 2: sightings and notes without a resume signature are kept (for the graph and pages).
-    const FORMAT: u64 = 4;
+    /// 5: phone numbers stored without a country code are keyed under each valid reading;
+    /// Skype, Discord, Telegram and WhatsApp accounts in their other forms.
+    const FORMAT: u64 = 5;
     const MAGIC: &[u8; 8] = b"DSXIDX01";
 
     fn bad(what: &str) -> io::Error {

@@ -195,31 +195,412 @@ pub fn check(a: &Applicant, limits: &Limits) -> Result<(), RecordError> {
     Ok(())
 }
 
-/// The CSV columns, in the documented order. A header row names the columns used; any
-/// subset in any order is accepted, an unknown column is an error.
+/// The CSV columns of dossier's own format, in the documented order. A header row names
+/// the columns used, in any order; [`CsvLayout`] also recognises the headers of common
+/// applicant-tracking and exchange exports.
 pub const CSV_COLUMNS: &[&str] =
     &["ref", "names", "emails", "phones", "accounts", "wallets", "ips", "resume_text", "documents", "region"];
 
-/// Checks a CSV header and returns the column order.
-pub fn csv_header(header: &csv::StringRecord) -> Result<Vec<usize>, RecordError> {
-    let mut order = Vec::new();
-    for name in header {
-        let name = name.trim();
-        match CSV_COLUMNS.iter().position(|c| *c == name) {
-            Some(i) => order.push(i),
-            None => {
+/// What one CSV column feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    /// One of [`CSV_COLUMNS`].
+    Field(&'static str),
+    /// Parts of a name, joined in this order: first, middle, last.
+    FirstName,
+    MiddleName,
+    LastName,
+    /// A profile on one platform: a URL, or the handle alone.
+    Account(&'static str),
+    /// A personal website or portfolio: kept when it is a profile on a known platform.
+    Website,
+    /// The network of the row's wallets (`ETH`, `TRX`, `BSC`, `bitcoin`).
+    Chain,
+    /// The asset of the row (`USDT`, `BTC`): the wallets' chain when it names one and no
+    /// network column says otherwise.
+    Asset,
+    Ignore,
+}
+
+/// Header names (lower case, letters and digits only) and what they feed.
+const HEADERS: &[(&str, Column)] = {
+    use Column::*;
+    &[
+        ("ref", Field("ref")),
+        ("id", Field("ref")),
+        ("candidateid", Field("ref")),
+        ("applicantid", Field("ref")),
+        ("applicationid", Field("ref")),
+        ("personid", Field("ref")),
+        ("profileid", Field("ref")),
+        ("customerid", Field("ref")),
+        ("clientid", Field("ref")),
+        ("userid", Field("ref")),
+        ("reference", Field("ref")),
+        ("referenceid", Field("ref")),
+        ("externalid", Field("ref")),
+        ("txid", Field("ref")),
+        ("txhash", Field("ref")),
+        ("transactionid", Field("ref")),
+        ("transactionhash", Field("ref")),
+        ("hash", Field("ref")),
+        ("names", Field("names")),
+        ("name", Field("names")),
+        ("fullname", Field("names")),
+        ("candidatename", Field("names")),
+        ("applicantname", Field("names")),
+        ("displayname", Field("names")),
+        ("legalname", Field("names")),
+        ("customername", Field("names")),
+        ("beneficiaryname", Field("names")),
+        ("counterpartyname", Field("names")),
+        ("accountholder", Field("names")),
+        ("aliases", Field("names")),
+        ("firstname", FirstName),
+        ("givenname", FirstName),
+        ("forename", FirstName),
+        ("first", FirstName),
+        ("middlename", MiddleName),
+        ("lastname", LastName),
+        ("surname", LastName),
+        ("familyname", LastName),
+        ("last", LastName),
+        ("emails", Field("emails")),
+        ("email", Field("emails")),
+        ("emailaddress", Field("emails")),
+        ("emailaddresses", Field("emails")),
+        ("mail", Field("emails")),
+        ("primaryemail", Field("emails")),
+        ("personalemail", Field("emails")),
+        ("workemail", Field("emails")),
+        ("contactemail", Field("emails")),
+        ("phones", Field("phones")),
+        ("phone", Field("phones")),
+        ("phonenumber", Field("phones")),
+        ("phonenumbers", Field("phones")),
+        ("mobile", Field("phones")),
+        ("mobilephone", Field("phones")),
+        ("mobilenumber", Field("phones")),
+        ("cell", Field("phones")),
+        ("cellphone", Field("phones")),
+        ("telephone", Field("phones")),
+        ("tel", Field("phones")),
+        ("contactnumber", Field("phones")),
+        ("accounts", Field("accounts")),
+        ("profiles", Field("accounts")),
+        ("sociallinks", Field("accounts")),
+        ("socialprofiles", Field("accounts")),
+        ("links", Field("accounts")),
+        ("linkedin", Account("linkedin")),
+        ("linkedinprofile", Account("linkedin")),
+        ("linkedinurl", Account("linkedin")),
+        ("linkedinprofileurl", Account("linkedin")),
+        ("github", Account("github")),
+        ("githubprofile", Account("github")),
+        ("githuburl", Account("github")),
+        ("githubusername", Account("github")),
+        ("gitlab", Account("gitlab")),
+        ("telegram", Account("telegram")),
+        ("telegramhandle", Account("telegram")),
+        ("telegramid", Account("telegram")),
+        ("skype", Account("skype")),
+        ("skypeid", Account("skype")),
+        ("discord", Account("discord")),
+        ("discordusername", Account("discord")),
+        ("twitter", Account("twitter")),
+        ("x", Account("twitter")),
+        ("upwork", Account("upwork")),
+        ("upworkprofile", Account("upwork")),
+        ("freelancer", Account("freelancer")),
+        ("whatsapp", Account("whatsapp")),
+        ("whatsappnumber", Account("whatsapp")),
+        ("website", Website),
+        ("personalwebsite", Website),
+        ("portfolio", Website),
+        ("portfoliourl", Website),
+        ("websiteurl", Website),
+        ("homepage", Website),
+        ("url", Website),
+        ("blog", Website),
+        ("wallets", Field("wallets")),
+        ("wallet", Field("wallets")),
+        ("walletaddress", Field("wallets")),
+        ("counterparty", Field("wallets")),
+        ("counterpartyaddress", Field("wallets")),
+        ("toaddress", Field("wallets")),
+        ("fromaddress", Field("wallets")),
+        ("destination", Field("wallets")),
+        ("destinationaddress", Field("wallets")),
+        ("recipient", Field("wallets")),
+        ("recipientaddress", Field("wallets")),
+        ("beneficiaryaddress", Field("wallets")),
+        ("withdrawaladdress", Field("wallets")),
+        ("depositaddress", Field("wallets")),
+        ("cryptoaddress", Field("wallets")),
+        ("payoutaddress", Field("wallets")),
+        ("chain", Chain),
+        ("network", Chain),
+        ("blockchain", Chain),
+        ("currency", Chain),
+        ("asset", Chain),
+        ("coin", Chain),
+        ("ips", Field("ips")),
+        ("ip", Field("ips")),
+        ("ipaddress", Field("ips")),
+        ("lastip", Field("ips")),
+        ("lastloginip", Field("ips")),
+        ("loginip", Field("ips")),
+        ("signupip", Field("ips")),
+        ("registrationip", Field("ips")),
+        ("resumetext", Field("resume_text")),
+        ("resume", Field("resume_text")),
+        ("cv", Field("resume_text")),
+        ("cvtext", Field("resume_text")),
+        ("resumecontent", Field("resume_text")),
+        ("documents", Field("documents")),
+        ("sha256", Field("documents")),
+        ("documentsha256", Field("documents")),
+        ("resumesha256", Field("documents")),
+        ("filehash", Field("documents")),
+        ("region", Field("region")),
+        ("countrycode", Field("region")),
+        ("country", Field("region")),
+    ]
+};
+
+/// The header name as [`HEADERS`] holds it: lower case, letters and digits only.
+fn header_key(name: &str) -> String {
+    name.trim()
+        .trim_start_matches('\u{feff}')
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// The fields `--map` accepts: [`CSV_COLUMNS`], the name parts, `chain`, `website`,
+/// `ignore`, and `account:PLATFORM`.
+pub fn parse_target(field: &str) -> Result<Column, String> {
+    let f = field.trim().to_ascii_lowercase();
+    if let Some(c) = CSV_COLUMNS.iter().find(|c| **c == f) {
+        return Ok(Column::Field(c));
+    }
+    Ok(match f.as_str() {
+        "first_name" => Column::FirstName,
+        "middle_name" => Column::MiddleName,
+        "last_name" => Column::LastName,
+        "chain" => Column::Chain,
+        "asset" => Column::Asset,
+        "website" => Column::Website,
+        "ignore" => Column::Ignore,
+        _ => {
+            if let Some(p) = f.strip_prefix("account:") {
+                let known = HEADERS.iter().find_map(|(_, c)| match c {
+                    Column::Account(q) if *q == p => Some(*q),
+                    _ => None,
+                });
+                if let Some(q) = known {
+                    return Ok(Column::Account(q));
+                }
+            }
+            return Err(format!(
+                "unknown field `{field}`; map a column to one of {}, first_name, middle_name, last_name, chain, website, account:PLATFORM (linkedin, github, telegram, skype, discord, …) or ignore",
+                CSV_COLUMNS.join(", ")
+            ));
+        }
+    })
+}
+
+/// How the columns of one CSV file feed an applicant: from its header, the recognised
+/// names of common exports, and the caller's `Column=field` mappings (which win).
+#[derive(Debug, Clone)]
+pub struct CsvLayout {
+    columns: Vec<Column>,
+    /// Columns neither recognised nor mapped: ignored, and said once.
+    pub ignored: Vec<String>,
+    /// No column gives a ref: each record's ref is `line N`.
+    pub refs_from_lines: bool,
+}
+
+impl CsvLayout {
+    /// Reads a header; `mapping` holds `(column as in the header, field)`. Errors name the
+    /// column or the mapping at fault.
+    pub fn from_header(header: &csv::StringRecord, mapping: &[(String, String)]) -> Result<Self, RecordError> {
+        let mut columns = Vec::with_capacity(header.len());
+        let mut ignored = Vec::new();
+        let names: Vec<&str> = header.iter().map(|n| n.trim().trim_start_matches('\u{feff}')).collect();
+        for (column, _) in mapping {
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(column.trim())) {
                 return Err(RecordError::new(
                     None,
-                    Some(name),
-                    format!("unknown column `{name}`; expected some of {}", CSV_COLUMNS.join(", ")),
+                    Some(column),
+                    format!(
+                        "--map names the column `{column}`, which the header does not have (it has {})",
+                        names.join(", ")
+                    ),
                 ));
             }
         }
+        let has_person = names.iter().any(|n| {
+            matches!(
+                HEADERS.iter().find(|(k, _)| *k == header_key(n)).map(|(_, c)| *c),
+                Some(Column::Field("names" | "emails" | "phones") | Column::FirstName | Column::LastName)
+            )
+        });
+        for name in &names {
+            let mapped = mapping.iter().find(|(c, _)| c.trim().eq_ignore_ascii_case(name));
+            let column = match mapped {
+                Some((_, field)) => parse_target(field).map_err(|e| RecordError::new(None, Some(name), e))?,
+                None => {
+                    let key = header_key(name);
+                    match HEADERS.iter().find(|(k, _)| *k == key) {
+                        Some((_, c)) => *c,
+                        // An exchange file's `Address` is a wallet; an applicant file's is
+                        // where the person lives.
+                        None if key == "address" && !has_person => Column::Field("wallets"),
+                        None => {
+                            if !name.is_empty() {
+                                ignored.push((*name).to_owned());
+                            }
+                            Column::Ignore
+                        }
+                    }
+                }
+            };
+            columns.push(column);
+        }
+        if !columns.iter().any(|c| !matches!(c, Column::Ignore | Column::Field("ref"))) {
+            return Err(RecordError::new(
+                None,
+                None,
+                format!(
+                    "the header names no column to screen (it has {}); name columns as {} or map them with Column=field",
+                    names.join(", "),
+                    CSV_COLUMNS.join(", ")
+                ),
+            ));
+        }
+        let refs_from_lines = !columns.contains(&Column::Field("ref"));
+        Ok(Self { columns, ignored, refs_from_lines })
     }
-    if !order.contains(&0) {
-        return Err(RecordError::new(None, Some("ref"), "the header has no `ref` column"));
+
+    /// One CSV row, found at `line`. Lists are `;`-separated; an account is a URL or
+    /// `platform:username`; a wallet is `address` or `chain:address`; documents are SHA-256
+    /// hex digests; first, middle and last names are joined into one name.
+    pub fn row(&self, row: &csv::StringRecord, line: u64, limits: &Limits) -> Result<Applicant, RecordError> {
+        let bytes: usize = row.iter().map(str::len).sum();
+        if bytes > limits.record_bytes {
+            return Err(RecordError::new(
+                None,
+                None,
+                format!("row is {bytes} bytes, the limit is {}", limits.record_bytes),
+            ));
+        }
+        let mut a = Applicant::default();
+        let mut parts: [Vec<&str>; 3] = Default::default();
+        let mut chain: Option<&str> = None;
+        let mut asset: Option<&str> = None;
+        for (cell, col) in row.iter().zip(&self.columns) {
+            match col {
+                Column::Field("ref") => {
+                    if a.reference.is_empty() {
+                        a.reference = cell.trim().to_owned();
+                    }
+                }
+                Column::Field("names") => a.names.extend(cell_values(cell).map(str::to_owned)),
+                Column::Field("emails") => a.emails.extend(cell_values(cell).map(str::to_owned)),
+                Column::Field("phones") => a.phones.extend(cell_values(cell).map(str::to_owned)),
+                Column::Field("ips") => a.ips.extend(cell_values(cell).map(str::to_owned)),
+                Column::Field("resume_text") => {
+                    if !cell.trim().is_empty() {
+                        a.resume_text = Some(match a.resume_text.take() {
+                            Some(t) => format!("{t}\n{cell}"),
+                            None => cell.to_owned(),
+                        });
+                    }
+                }
+                Column::Field("documents") => {
+                    a.documents.extend(cell_values(cell).map(|v| DocumentInput { sha256: v.to_owned() }));
+                }
+                Column::Field("region") => {
+                    if let Some(r) = region_of(cell) {
+                        a.region = Some(r);
+                    }
+                }
+                Column::Field("accounts") => a.accounts.extend(cell_values(cell).map(account_from_text)),
+                Column::Field("wallets") => a.wallets.extend(cell_values(cell).map(wallet_from_text)),
+                Column::Field(_) | Column::Ignore => {}
+                Column::FirstName => parts[0].push(cell.trim()),
+                Column::MiddleName => parts[1].push(cell.trim()),
+                Column::LastName => parts[2].push(cell.trim()),
+                Column::Account(platform) => a.accounts.extend(cell_values(cell).map(|v| {
+                    if v.contains('/') || v.contains("://") {
+                        AccountInput { url: Some(v.to_owned()), ..Default::default() }
+                    } else {
+                        AccountInput {
+                            platform: Some((*platform).to_owned()),
+                            username: Some(v.to_owned()),
+                            ..Default::default()
+                        }
+                    }
+                })),
+                Column::Website => a.accounts.extend(
+                    cell_values(cell)
+                        .filter(|v| crate::normalize::account::from_url(v).is_ok())
+                        .map(|v| AccountInput { url: Some(v.to_owned()), ..Default::default() }),
+                ),
+                Column::Chain => chain = Some(cell.trim()).filter(|c| !c.is_empty()),
+                Column::Asset => {
+                    asset = Some(cell.trim()).filter(|c| crate::wallet::Chain::named(c).is_some());
+                }
+            }
+        }
+        let joined: Vec<&str> = parts.iter().flatten().copied().filter(|p| !p.is_empty()).collect();
+        if !joined.is_empty() {
+            a.names.insert(0, joined.join(" "));
+        }
+        if let Some(chain) = chain.or(asset) {
+            for w in &mut a.wallets {
+                if w.chain.is_none() {
+                    w.chain = Some(chain.to_owned());
+                }
+            }
+        }
+        if self.refs_from_lines || a.reference.is_empty() {
+            a.reference = format!("line {line}");
+        }
+        check(&a, limits)?;
+        Ok(a)
     }
-    Ok(order)
+}
+
+/// A region from a country cell: an ISO 3166 alpha-2 code, or a few common country names.
+fn region_of(cell: &str) -> Option<String> {
+    let c = cell.trim();
+    if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Some(c.to_ascii_uppercase());
+    }
+    let code = match c.to_ascii_lowercase().as_str() {
+        "united states" | "usa" | "united states of america" => "US",
+        "canada" => "CA",
+        "united kingdom" | "uk" | "great britain" => "GB",
+        "south korea" | "korea" | "republic of korea" => "KR",
+        "japan" => "JP",
+        "china" => "CN",
+        "vietnam" | "viet nam" => "VN",
+        "germany" => "DE",
+        "ukraine" => "UA",
+        "russia" | "russian federation" => "RU",
+        "poland" => "PL",
+        "romania" => "RO",
+        "india" => "IN",
+        "philippines" => "PH",
+        "australia" => "AU",
+        "france" => "FR",
+        "netherlands" => "NL",
+        _ => return None,
+    };
+    Some(code.to_owned())
 }
 
 /// Splits a multi-valued CSV cell: values are separated by `;` (or new lines).
@@ -227,8 +608,6 @@ fn cell_values(cell: &str) -> impl Iterator<Item = &str> {
     cell.split([';', '\n']).map(str::trim).filter(|v| !v.is_empty())
 }
 
-/// One CSV row. Lists are `;`-separated; an account is a URL or `platform:username`; a
-/// wallet is `address` or `chain:address`; documents are SHA-256 hex digests.
 /// An account written as text (a CSV cell, a form line): a profile URL, `platform:name`,
 /// or a bare `@handle`.
 pub fn account_from_text(v: &str) -> AccountInput {
@@ -249,37 +628,6 @@ pub fn wallet_from_text(v: &str) -> WalletInput {
         Some((c, addr)) => WalletInput { chain: Some(c.trim().to_owned()), address: addr.trim().to_owned() },
         None => WalletInput { chain: None, address: v.to_owned() },
     }
-}
-
-pub fn from_csv(row: &csv::StringRecord, order: &[usize], limits: &Limits) -> Result<Applicant, RecordError> {
-    let bytes: usize = row.iter().map(str::len).sum();
-    if bytes > limits.record_bytes {
-        return Err(RecordError::new(
-            None,
-            None,
-            format!("row is {bytes} bytes, the limit is {}", limits.record_bytes),
-        ));
-    }
-    let mut a = Applicant::default();
-    for (cell, col) in row.iter().zip(order) {
-        match CSV_COLUMNS[*col] {
-            "ref" => a.reference = cell.trim().to_owned(),
-            "names" => a.names = cell_values(cell).map(str::to_owned).collect(),
-            "emails" => a.emails = cell_values(cell).map(str::to_owned).collect(),
-            "phones" => a.phones = cell_values(cell).map(str::to_owned).collect(),
-            "ips" => a.ips = cell_values(cell).map(str::to_owned).collect(),
-            "resume_text" => a.resume_text = Some(cell.to_owned()).filter(|t| !t.trim().is_empty()),
-            "documents" => {
-                a.documents = cell_values(cell).map(|v| DocumentInput { sha256: v.to_owned() }).collect();
-            }
-            "region" => a.region = Some(cell.trim().to_owned()).filter(|r| !r.is_empty()),
-            "accounts" => a.accounts = cell_values(cell).map(account_from_text).collect(),
-            "wallets" => a.wallets = cell_values(cell).map(wallet_from_text).collect(),
-            _ => {}
-        }
-    }
-    check(&a, limits)?;
-    Ok(a)
 }
 
 #[cfg(test)]
@@ -319,20 +667,83 @@ mod tests {
         assert!(from_json(big.as_bytes(), &Limits::default()).is_err());
     }
 
+    fn layout(csv_text: &str, mapping: &[(&str, &str)]) -> Result<(CsvLayout, Vec<Applicant>), RecordError> {
+        let mut r = csv::ReaderBuilder::new().from_reader(csv_text.as_bytes());
+        let mapping: Vec<(String, String)> = mapping.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect();
+        let l = CsvLayout::from_header(r.headers().unwrap(), &mapping)?;
+        let rows = r
+            .records()
+            .map(|row| {
+                let row = row.unwrap();
+                let line = row.position().unwrap().line();
+                l.row(&row, line, &Limits::default()).unwrap()
+            })
+            .collect();
+        Ok((l, rows))
+    }
+
     #[test]
     fn csv_rows_use_the_same_names() {
-        let mut r = csv::ReaderBuilder::new().from_reader(
-            "ref,names,emails,accounts,wallets\napp-1,Kim Chol-su,a@x.org;b@y.org,github:cs-dev;https://t.me/csdev,eth:0xabc\n"
-                .as_bytes(),
-        );
-        let order = csv_header(r.headers().unwrap()).unwrap();
-        let row = r.records().next().unwrap().unwrap();
-        let a = from_csv(&row, &order, &Limits::default()).unwrap();
+        let (l, rows) = layout(
+            "ref,names,emails,accounts,wallets\napp-1,Kim Chol-su,a@x.org;b@y.org,github:cs-dev;https://t.me/csdev,eth:0xabc\n",
+            &[],
+        )
+        .unwrap();
+        let a = &rows[0];
+        assert!(l.ignored.is_empty() && !l.refs_from_lines);
+        assert_eq!(a.reference, "app-1");
         assert_eq!(a.emails, ["a@x.org", "b@y.org"]);
         assert_eq!(a.accounts[0].platform.as_deref(), Some("github"));
         assert_eq!(a.accounts[1].url.as_deref(), Some("https://t.me/csdev"));
         assert_eq!(a.wallets[0].chain.as_deref(), Some("eth"));
-        let bad = csv::StringRecord::from(vec!["ref", "colour"]);
-        assert_eq!(csv_header(&bad).unwrap_err().field.as_deref(), Some("colour"));
+    }
+
+    #[test]
+    fn exports_of_applicant_tracking_systems_and_exchanges_are_read_as_they_come() {
+        // An ATS export: ids, split names, profile columns, a column of its own.
+        let (l, rows) = layout(
+            "\u{feff}Candidate ID,First Name,Last Name,Email Address,Phone Number,LinkedIn,GitHub Profile,Website,Source,Address\n\
+             c-17,Chol-su,Kim,cs@example.org,+1 312 555 0142,https://www.linkedin.com/in/kim-cs,cs-dev,https://github.com/cs-dev,Referral,1 Main St\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(l.ignored, ["Source", "Address"], "an applicant file's address is a postal one");
+        let a = &rows[0];
+        assert_eq!(a.reference, "c-17");
+        assert_eq!(a.names, ["Chol-su Kim"]);
+        assert_eq!(a.emails, ["cs@example.org"]);
+        assert_eq!(a.phones, ["+1 312 555 0142"]);
+        assert_eq!(a.accounts.len(), 3);
+        assert_eq!(a.accounts[1].platform.as_deref(), Some("github"));
+        assert_eq!(a.accounts[1].username.as_deref(), Some("cs-dev"));
+        // A website that is no known profile is not an account (yet): not an error either.
+        let (_, rows) = layout("Email,Portfolio\na@x.org,https://cs.dev\n", &[]).unwrap();
+        assert!(rows[0].accounts.is_empty());
+        assert_eq!(rows[0].reference, "line 2", "no ref column: the line stands for it");
+        // An exchange export: counterparties, a network column, a postal-free `Address`.
+        let (l, rows) =
+            layout("txid,Network,to_address\n0xfeed,TRX,TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7\n", &[]).unwrap();
+        assert!(l.ignored.is_empty());
+        assert_eq!(rows[0].reference, "0xfeed");
+        assert_eq!(rows[0].wallets[0].chain.as_deref(), Some("TRX"));
+        let (_, rows) = layout("Address\nTLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7\n", &[]).unwrap();
+        assert_eq!(rows[0].wallets.len(), 1);
+        // --map wins over recognition, and names what it cannot do.
+        let (l, rows) =
+            layout("Applicant,Handle,Src\nx1,@csdev,web\n", &[("Applicant", "ref"), ("Handle", "account:telegram")])
+                .unwrap();
+        assert_eq!(l.ignored, ["Src"]);
+        assert_eq!(rows[0].reference, "x1");
+        assert_eq!(rows[0].accounts[0].platform.as_deref(), Some("telegram"));
+        let e = layout("A,B\n1,2\n", &[("C", "emails")]).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("C"));
+        let e = layout("A,B\n1,2\n", &[("A", "shoe_size")]).unwrap_err();
+        assert!(e.reason.contains("unknown field"), "{e:?}");
+        let e = layout("ref,colour\n1,red\n", &[]).unwrap_err();
+        assert!(e.reason.contains("no column to screen"), "{e:?}");
+        // Country names become regions; what is not one is left out.
+        let (_, rows) = layout("Email,Country\na@x.org,South Korea\nb@x.org,Atlantis\n", &[]).unwrap();
+        assert_eq!(rows[0].region.as_deref(), Some("KR"));
+        assert_eq!(rows[1].region, None);
     }
 }

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use dossier_stix::Tlp;
 use dossier_stix::policy::{self, Viewer};
 
-use super::index::{ACCOUNT_ID, Index, KeyKind, NOTE_REF, STOLEN, TWIN, Ty};
+use super::index::{ACCOUNT_ID, GUESSED, Index, KeyKind, NOTE_REF, STOLEN, TWIN, Ty};
 use super::input::Applicant;
 use super::score::{self, Kind};
 use super::{Candidate, Decision, Evidence, Hit, MatchKind, PersonaRef, Restricted, Screening, Warning};
@@ -466,15 +466,7 @@ impl Index {
                         rules.push("case folded (checksum verified when mixed case)");
                     }
                     if let Some(chain) = &w.chain {
-                        let c = chain.trim().to_ascii_lowercase();
-                        let same = match n.chain {
-                            wallet::Chain::Eth => {
-                                matches!(c.as_str(), "eth" | "ethereum" | "evm" | "bsc" | "polygon" | "arbitrum")
-                            }
-                            wallet::Chain::Tron => matches!(c.as_str(), "tron" | "trx"),
-                            wallet::Chain::Btc => matches!(c.as_str(), "btc" | "bitcoin"),
-                        };
-                        if !same {
+                        if wallet::Chain::named(chain) != Some(n.chain) {
                             warnings.push(Warning {
                                 field: "wallets",
                                 index: i,
@@ -584,7 +576,7 @@ impl Index {
                 if nodes.is_empty() {
                     continue;
                 }
-                let valid = phone::normalize_guessing(&probe.input, None).unwrap_or_default();
+                let valid = phone::readings(&probe.input, None);
                 let Some(reading) = valid.iter().find(|v| v.canonical == probe.normalized) else { continue };
                 let cheap = reading.flags.iter().any(|f| *f != "personal");
                 let penalty = (valid.len().max(1) as f64).log10();
@@ -799,6 +791,22 @@ impl Index {
                     notes.push(format!(
                         "the number was read in several regions: weight lowered by {:.2}",
                         probe.penalty
+                    ));
+                }
+                if flags & GUESSED != 0 {
+                    // The stored copy was shared without its country code: it was read in
+                    // each region where it is valid, and is in one of them only.
+                    let p = self.nodes[*node as usize].primary(*node);
+                    let k = 1 + self.nodes[p as usize]
+                        .edges
+                        .iter()
+                        .filter(|e| e.rel == TWIN && self.nodes[e.other as usize].alive())
+                        .count();
+                    let lowered = (k.max(2) as f64).log10();
+                    weight -= lowered;
+                    notes.push(format!(
+                        "the stored number was shared without its country code and read in {k} region{}: weight lowered by {lowered:.2}",
+                        if k == 1 { "" } else { "s" }
                     ));
                 }
                 if n > 1 {

@@ -125,10 +125,17 @@ pub async fn batch_page(Extension(web): Extension<Web>) -> Response {
 pub async fn batch_run(
     State(state): State<AppState>,
     Extension(web): Extension<Web>,
+    axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, WebError> {
     let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
     web.check_csrf(token)?;
-    Ok(run_batch(state, web.caller.clone(), &headers, body, "web:/screen/batch (records)").await.into_response())
+    let mapping = match crate::screen_api::mappings(&query) {
+        Ok(m) => m,
+        Err(e) => return Ok(e.into_response()),
+    };
+    Ok(run_batch(state, web.caller.clone(), &headers, body, "web:/screen/batch (records)", mapping)
+        .await
+        .into_response())
 }

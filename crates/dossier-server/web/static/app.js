@@ -377,12 +377,27 @@ function resultsCsv(lines) {
     bar.max = total; bar.value = 0;
     const counts = { match: 0, review: 0, clear: 0, error: 0 };
     const out = [];
+    const notes = document.getElementById("batch-notes");
+    notes.textContent = ""; notes.hidden = true;
+    const maps = (document.getElementById("batch-map").value || "").split(";").map((m) => m.trim()).filter((m) => m);
+    const query = maps.length ? "?" + maps.map((m) => "map=" + encodeURIComponent(m)).join("&") : "";
     try {
-      const resp = await fetch("/screen/batch", {
+      const resp = await fetch("/screen/batch" + query, {
         method: "POST", body: text, credentials: "same-origin",
         headers: { "Content-Type": csv ? "text/csv" : "application/x-ndjson", "X-CSRF-Token": form.dataset.csrf },
       });
-      if (!resp.ok) throw new Error("the server answered " + resp.status);
+      if (!resp.ok) {
+        let why = "the server answered " + resp.status;
+        try { const j = await resp.json(); if (j.description) why += ": " + j.description; } catch (err) { /* not JSON */ }
+        throw new Error(why);
+      }
+      const told = resp.headers.get("X-Dossier-Note");
+      if (told) {
+        for (const note of told.split(/,\s*(?=columns ignored|no ref column)/)) {
+          const li = document.createElement("li"); li.textContent = note; notes.append(li);
+        }
+        notes.hidden = false;
+      }
       const reader = resp.body.getReader();
       const decoder = new TextDecoder();
       let buf = "";
