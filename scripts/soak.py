@@ -510,7 +510,7 @@ def main():
     BIN = args.bin
     data = os.path.join(args.work, "data")
     if not os.path.exists(os.path.join(data, "dossier.db")):
-        run(data, "demo", "--actors", str(args.actors))
+        run(data, "demo", "--no-serve", "--actors", str(args.actors))
     for org in ["Soak Writer", "Soak Batcher", "Soak Reader", "Soak Killer", "Soak Mixed", "Soak Jobs"]:
         run(data, "org", "add", org, check=False)
     results = {}
