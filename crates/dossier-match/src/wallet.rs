@@ -131,7 +131,8 @@ pub fn btc_p2pkh(key_hash: &[u8; 20]) -> String {
 
 /// Validates `address` and returns its chain and canonical form.
 pub fn parse(address: &str) -> Result<Wallet, WalletError> {
-    let a = address.trim();
+    let (cleaned, _) = crate::normalize::clean::clean(address);
+    let a = cleaned.trim();
     if let Some(hex) = a.strip_prefix("0x").or_else(|| a.strip_prefix("0X")) {
         if hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             let lower = hex.to_ascii_lowercase();

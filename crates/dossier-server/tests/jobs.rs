@@ -279,7 +279,10 @@ fn exports_as_they_come_are_taken_by_the_batch_and_the_job_with_their_notes() {
     );
     assert_eq!(r.status, 202, "{}", r.body);
     let job = r.json();
-    assert_eq!(job["notes"], json!(["columns ignored (not recognised): Applicant", "no ref column: each record's ref is its line number"]));
+    assert_eq!(
+        job["notes"],
+        json!(["columns ignored (not recognised): Applicant", "no ref column: each record's ref is its line number"])
+    );
     let done = wait_done(&app, "Wallet B", job["id"].as_str().unwrap());
     assert_eq!(done["outcome"]["matched"], json!(1));
 }

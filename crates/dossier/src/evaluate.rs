@@ -51,6 +51,11 @@ pub struct EvaluateArgs {
     /// Ground truth for --applicants-file (as written by `dossier generate --truth-out`).
     #[arg(long, requires = "applicants_file")]
     pub truth_file: Option<PathBuf>,
+    /// Which generator makes the data: `ours` (`dossier generate`, which the engine was
+    /// tuned with) or `independent` (written apart, with its own models of messy stored
+    /// and applicant data and of hard negatives).
+    #[arg(long, default_value = "ours", value_parser = ["ours", "independent"])]
+    pub generator: String,
 }
 
 struct Row {
@@ -162,7 +167,18 @@ fn run_in(args: &EvaluateArgs, work: &std::path::Path) -> Result<()> {
     let bundle = work.join("bundle.json");
     let applicants = work.join("applicants.jsonl");
     let truth = work.join("truth.jsonl");
-    eprintln!("generating {} actors and {} applicants (seed {}) …", args.actors, args.applicants, args.seed);
+    eprintln!(
+        "generating {} actors and {} applicants (seed {}, generator {}) …",
+        args.actors, args.applicants, args.seed, args.generator
+    );
+    if args.generator == "independent" {
+        crate::independent::generate(args.actors, args.applicants, args.operative_share, args.seed, work)?;
+        let data = work.join("data");
+        let store = SqliteStore::open(&data).with_context(|| format!("opening {}", data.display()))?;
+        pipeline::import_generated(&store, &bundle)?;
+        outln!("generator: independent (written apart from `dossier generate`)")?;
+        return measure(args, &store, &applicants, &truth);
+    }
     generate::run(&generate::GenerateArgs {
         actors: args.actors,
         seed: args.seed,
@@ -237,6 +253,24 @@ fn measure(args: &EvaluateArgs, store: &SqliteStore, applicants: &PathBuf, truth
         let m = metrics(&rows, |r| r.decision_at(score::MATCH_POSTERIOR, t) >= Decision::Review);
         print_metrics(&format!("  review at {t}"), &m)?;
         sweep.push(("review", t, m));
+    }
+
+    // Calibration: is `score` an honest probability? Applicants binned by the score of
+    // their best candidate, and the share of operatives (of that candidate's actor) in each.
+    outln!("\ncalibration (score of the best candidate vs how often it is the applicant's actor):")?;
+    outln!("  {:<14} {:>7} {:>10} {:>10}", "score", "n", "mean score", "observed")?;
+    let bins = [0.0, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 1.0001];
+    let mut calibration = Vec::new();
+    for w in bins.windows(2) {
+        let inside: Vec<&Row> = rows.iter().filter(|r| r.result.score >= w[0] && r.result.score < w[1]).collect();
+        if inside.is_empty() {
+            continue;
+        }
+        let mean = inside.iter().map(|r| r.result.score).sum::<f64>() / inside.len() as f64;
+        let hits = inside.iter().filter(|r| r.operative() && r.top_actor() == r.truth["actor"].as_str()).count();
+        let observed = hits as f64 / inside.len() as f64;
+        outln!("  [{:.2}, {:.2})   {:>7} {:>10.4} {:>10.4}", w[0], w[1].min(1.0), inside.len(), mean, observed)?;
+        calibration.push(serde_json::json!({"from": w[0], "to": w[1].min(1.0), "n": inside.len(), "mean_score": mean, "observed": observed}));
     }
 
     // Per perturbation (operatives) and per hard negative (legitimate applicants).
@@ -317,7 +351,7 @@ fn measure(args: &EvaluateArgs, store: &SqliteStore, applicants: &PathBuf, truth
             "index": rep, "screen_seconds": secs,
             "match": matched, "flagged": flagged, "names_only_matches": names_only,
             "sweep": sweep.iter().map(|(k, t, m)| serde_json::json!({"level": k, "threshold": t, "metrics": m})).collect::<Vec<_>>(),
-            "per_perturbation": per_tag, "per_hard_negative": per_hard,
+            "per_perturbation": per_tag, "per_hard_negative": per_hard, "calibration": calibration,
         });
         outln!("{report}")?;
     }

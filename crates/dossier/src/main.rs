@@ -13,6 +13,7 @@ macro_rules! outln {
 mod client;
 mod evaluate;
 mod generate;
+mod independent;
 mod pipeline;
 mod rng;
 mod screen_cmd;

@@ -59,6 +59,12 @@ fn platform_name(p: &str) -> String {
 
 /// From a profile URL.
 pub fn from_url(url: &str) -> Result<Account, NormalizeError> {
+    let (cleaned, pre) = super::clean::clean(url);
+    if !pre.is_empty() {
+        let mut a = from_url(&cleaned)?;
+        a.rules.splice(0..0, pre);
+        return Ok(a);
+    }
     let s = url.trim();
     // Application links: `skype:name?chat`, `tg://resolve?domain=name`, `tg://user?id=123`.
     let lower = s.to_ascii_lowercase();
@@ -119,8 +125,8 @@ pub fn from_handle(platform: &str, handle: &str) -> Result<Account, NormalizeErr
     if platform.is_empty() {
         return Err(NormalizeError::Account("no platform"));
     }
-    let mut rules = Vec::new();
-    let (cleaned, forced) = platform_form(&platform, handle.trim(), &mut rules);
+    let (pasted, mut rules) = super::clean::clean(handle);
+    let (cleaned, forced) = platform_form(&platform, pasted.trim(), &mut rules);
     let mut v = cleaned.as_str();
     if let Some(stripped) = v.strip_prefix('@') {
         v = stripped;

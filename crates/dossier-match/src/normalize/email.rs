@@ -33,7 +33,8 @@ const PLUS_TAG_PROVIDERS: &[&str] = &[
 ];
 
 pub fn normalize(input: &str) -> Result<Email, NormalizeError> {
-    let mut rules = Vec::new();
+    let (cleaned, mut rules) = super::clean::clean(input);
+    let input: &str = &cleaned;
     let trimmed = input.trim().trim_start_matches("mailto:");
     let (local, domain) = trimmed.rsplit_once('@').ok_or(NormalizeError::Email("no @"))?;
     if local.is_empty() || local.len() > 64 {

@@ -43,7 +43,8 @@ fn mask6(a: Ipv6Addr, prefix: u8) -> u128 {
 /// Parses an address or a CIDR range; the network part of a range is masked
 /// (`10.1.2.3/8` is `10.0.0.0/8`).
 pub fn normalize(input: &str) -> Result<Net, NormalizeError> {
-    let s = input.trim().trim_start_matches('[').trim_end_matches(']');
+    let (cleaned, _) = super::clean::clean(input);
+    let s = cleaned.trim().trim_start_matches('[').trim_end_matches(']');
     let (addr, prefix) = match s.split_once('/') {
         Some((a, p)) => (a, Some(p.parse::<u8>().map_err(|_| NormalizeError::Ip)?)),
         None => (s, None),

@@ -4,6 +4,7 @@
 //! can be explained ("matched after removing Gmail dots and the +tag").
 
 pub mod account;
+pub mod clean;
 pub mod email;
 pub mod ip;
 pub mod name;

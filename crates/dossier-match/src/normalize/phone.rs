@@ -38,7 +38,8 @@ fn warm_cache() {
 
 pub fn normalize(input: &str, region: Option<&str>) -> Result<Phone, NormalizeError> {
     warm_cache();
-    let mut rules = Vec::new();
+    let (cleaned, mut rules) = super::clean::clean(input);
+    let input: &str = &cleaned;
     let mut s = input.trim().to_owned();
     if s.is_empty() || s.len() > 40 {
         return Err(NormalizeError::Phone("empty or longer than 40 characters"));
@@ -110,7 +111,8 @@ pub fn normalize(input: &str, region: Option<&str>) -> Result<Phone, NormalizeEr
 /// under one, and gives the same key for every valid number it accepts. `None` when the
 /// metadata is needed (other national numbers).
 pub fn quick_e164(input: &str, region: Option<&str>) -> Option<String> {
-    let s = input.trim();
+    let (cleaned, _) = super::clean::clean(input);
+    let s = cleaned.trim();
     if s.is_empty() || s.len() > 40 || !s.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
         return None;
     }
@@ -153,7 +155,8 @@ const TRUNK_ZERO: &[&str] = &["82", "81", "86", "84", "44", "49", "380", "40", "
 /// way; digits that may begin with their country code (`13125550142`, `821012345678`) as
 /// such; ten digits as a North American number.
 pub fn trunk_readings(input: &str) -> Vec<String> {
-    let s = input.trim();
+    let (cleaned, _) = super::clean::clean(input);
+    let s = cleaned.trim();
     if !s.chars().all(|c| c.is_ascii_digit() || " -().".contains(c)) {
         return Vec::new();
     }
@@ -192,6 +195,8 @@ const GUESS_CODES: &[&str] =
 /// `090-6306-5299`). Each guessed reading carries the rule that says so; the caller weighs
 /// the ambiguity (several readings, each less likely).
 pub fn readings(input: &str, region: Option<&str>) -> Vec<Phone> {
+    let (cleaned, _) = super::clean::clean(input);
+    let input: &str = &cleaned;
     match normalize(input, region) {
         Ok(p) if !p.flags.contains(&"unverified") || input.trim_start().starts_with('+') => return vec![p],
         Err(_) if input.trim_start().starts_with('+') => return Vec::new(),
@@ -222,6 +227,23 @@ pub fn readings(input: &str, region: Option<&str>) -> Vec<Phone> {
         if let Ok(p) = normalize(s, Some(r)) {
             push(p, "written without a country code: read as national in a region where it is valid");
         }
+    }
+    // Nothing valid, but the digits begin with a calling code and are long enough to hold
+    // one: most likely the number with its country code and no `+`, from a range the
+    // numbering plan does not know — compared digit by digit, like any unverified number.
+    if out.is_empty()
+        && !digits.starts_with('0')
+        && (11..=15).contains(&digits.len())
+        && GUESS_CODES.iter().any(|cc| digits.starts_with(cc))
+    {
+        out.push(Phone {
+            canonical: format!("+{digits}"),
+            region: None,
+            flags: vec!["unverified"],
+            rules: vec![
+                "written without +, not valid in any plan: compared digit by digit as beginning with its country code",
+            ],
+        });
     }
     out
 }

@@ -1563,7 +1563,9 @@ pub mod snapshot {
     /// 2: sightings and notes without a resume signature are kept (for the graph and pages).
     /// 5: phone numbers stored without a country code are keyed under each valid reading;
     /// Skype, Discord, Telegram and WhatsApp accounts in their other forms.
-    const FORMAT: u64 = 5;
+    /// 6: copy-paste artefacts, full-width forms and look-alike letters cleaned from stored
+    /// values; IP and resume weights (one-team addresses, shared templates).
+    const FORMAT: u64 = 6;
     const MAGIC: &[u8; 8] = b"DSXIDX01";
 
     fn bad(what: &str) -> io::Error {

@@ -645,6 +645,7 @@ impl Index {
                 key: KeyKind::Document,
                 penalty: 0.0,
             });
+            let mut near: Vec<(u32, f64, f64, Vec<Tie>)> = Vec::new();
             for note in self.resume_candidates(&sig, viewer) {
                 let Some(stored) = self.sig_of(note) else { continue };
                 let s = sig.similarity_compact(stored);
@@ -652,19 +653,48 @@ impl Index {
                 if w <= 0.0 {
                     continue;
                 }
-                for t in self.ties(note, viewer) {
+                near.push((note, s, w, self.ties(note, viewer)));
+            }
+            // A resume that near-duplicates those of many actors is a public template, not
+            // a team's document: like any value held by `n` actors it weighs log10 n less
+            // (counted apart for what the viewer sees and what it does not).
+            let actors = |visible: bool| {
+                near.iter()
+                    .flat_map(|(_, _, _, ties)| ties.iter())
+                    .filter(|t| t.visible == visible && !matches!(t.group, Group::Lone(_)))
+                    .map(|t| t.group)
+                    .collect::<BTreeSet<Group>>()
+                    .len()
+                    .max(1)
+            };
+            let (seen_n, hidden_n) = (actors(true), actors(false));
+            for (note, s, w, ties) in near {
+                for t in ties {
+                    let n = if t.visible { seen_n } else { hidden_n };
+                    let mut notes = Vec::new();
+                    let mut w = w;
+                    if n > 1 {
+                        w -= (n as f64).log10();
+                        notes.push(format!(
+                            "resumes of {n} different actors are this close: a shared template, weight lowered by log10({n})"
+                        ));
+                    }
+                    let weight = w + score::confidence_penalty(t.confidence);
+                    if weight <= 0.0 && !opts.list_all {
+                        continue;
+                    }
                     let ev = Ev {
                         probe: pi,
                         kind: Kind::Resume,
                         node: note,
                         persona: t.persona,
-                        weight: w + score::confidence_penalty(t.confidence),
+                        weight: weight.max(0.0),
                         match_kind: MatchKind::NearDuplicate,
                         similarity: Some((s * 1000.0).round() / 1000.0),
                         stored: None,
                         confidence: t.confidence,
                         tlp: t.tlp,
-                        notes: Vec::new(),
+                        notes,
                     };
                     if t.visible { &mut shown } else { &mut hidden }.entry(t.group).or_default().push(ev);
                 }
@@ -682,8 +712,10 @@ impl Index {
                 if evs.iter().any(|e| matches!(e.kind, Kind::Name | Kind::NameFuzzy)) {
                     continue;
                 }
-                // Half a unit of weight only matters beside substantial evidence.
-                if !evs.iter().any(|e| e.kind.is_strong() || e.weight >= 2.0) {
+                // Half a unit of weight only matters beside substantial evidence: an
+                // identifier, or weak pieces that together weigh 2 or more (a team's
+                // address and a reworked resume).
+                if !evs.iter().any(|e| e.kind.is_strong()) && evs.iter().map(|e| e.weight).sum::<f64>() < 2.0 {
                     continue;
                 }
                 let mut best: Option<(f64, usize, u32, Tlp)> = None;
@@ -775,8 +807,15 @@ impl Index {
                     kind = Kind::AccountId;
                 }
                 let mut notes = Vec::new();
+                let one_team_ip = kind == Kind::Ip && groups.len() - lone == 1;
                 let base = if matches!(kind, Kind::Phone | Kind::PhoneCheap) {
                     score::phone_weight(kind, &probe.normalized, self.phones_stored(&probe.normalized))
+                } else if one_team_ip {
+                    notes.push(
+                        "the address is tied to one actor only: a team's own address (a laptop farm), not shared infrastructure"
+                            .to_owned(),
+                    );
+                    score::ONE_TEAM_IP
                 } else {
                     kind.weight()
                 };

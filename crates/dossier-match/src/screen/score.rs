@@ -17,7 +17,7 @@
 //! | VoIP / toll-free / premium / unverified phone | 4.0 | rented and recycled quickly; an unverified number may be mistyped |
 //! | (any phone, at most) | log10(numbers in use in its country / numbers of that country in the index) | the chance that an innocent applicant's number is one of the stored ones |
 //! | resume near-duplicate | 0–4.0 by similarity | independent resumes share phrases, not documents: shingle Jaccard above 0.5 means copying |
-//! | IP address | 1.0 | residential addresses rotate to other customers; VPN and proxy exits are shared by thousands (see below) |
+//! | IP address | 1.0; 2.0 when tied to exactly one actor | residential addresses rotate to other customers; VPN and proxy exits are shared by thousands (see below); an address tied to one actor only is a team's own (a laptop farm) |
 //! | IP inside a stored range | 0.5 | |
 //! | name, after folding | 1.5 | common names are shared by thousands |
 //! | name, fuzzy (Jaro-Winkler ≥ 0.9), only beside other evidence | 0.5 | |
@@ -34,6 +34,12 @@
 //! `review` from [`REVIEW_POSTERIOR`]; otherwise `clear`.
 
 use super::Decision;
+
+/// The weight of an IP address tied to exactly one actor: a team's own residential address
+/// (a laptop farm), not a VPN exit or a proxy shared by many. A residential address stays
+/// with one household for weeks to months; that an innocent applicant presents the very
+/// address a team used is of order 1e-2 at worst (re-assignment within an ISP), so 2.0.
+pub const ONE_TEAM_IP: f64 = 2.0;
 
 /// log10 prior odds that a screened applicant is an operative of a given actor.
 pub const PRIOR_LOG_ODDS: f64 = -3.0;
