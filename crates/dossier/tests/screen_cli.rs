@@ -303,3 +303,43 @@ fn exports_of_applicant_tracking_systems_and_exchanges_screen_as_they_come() {
     let out = run(dir.path(), &["screen", path.to_str().unwrap(), "--map", "Applicant=shoe_size"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field"));
 }
+
+#[test]
+fn evaluate_measures_the_engine_on_the_independent_generator_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(bin())
+        .args([
+            "evaluate",
+            "--generator",
+            "independent",
+            "--actors",
+            "150",
+            "--applicants",
+            "3000",
+            "--seed",
+            "5",
+            "--json",
+        ])
+        .arg("--work")
+        .arg(dir.path().join("eval"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("generator: independent") && stdout.contains("calibration"), "{stdout}");
+    let report: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    // Its own perturbations and hard negatives are reported, each with its counts.
+    for tag in ["paste:zero-width", "email:homoglyph", "stored-phone:no-plus", "account:skype-cid-form"] {
+        assert!(report["per_perturbation"][tag][0].as_u64().unwrap_or(0) > 0, "{tag} missing: {stdout}");
+    }
+    for tag in ["public-resume-template", "wallet-lookalike", "vpn-exit", "same-name-as-persona"] {
+        assert!(report["per_hard_negative"][tag][0].as_u64().unwrap_or(0) > 0, "{tag} missing: {stdout}");
+        assert_eq!(report["per_hard_negative"][tag][1], 0, "{tag}: an innocent matched: {stdout}");
+    }
+    assert!(report["match"]["precision"].as_f64().unwrap() >= 0.995, "{report}");
+    // In a store this small a public resume template held by a few teams plus a common
+    // Western name still sends a few innocents to review (6 of 2,850 at this seed; 0 of
+    // 19,055 at 2,000 actors): a known limit, documented in docs/screening.md.
+    assert!(report["flagged"]["false_positive_rate"].as_f64().unwrap() <= 0.005, "{report}");
+    assert!(report["calibration"].as_array().is_some_and(|c| !c.is_empty()));
+}

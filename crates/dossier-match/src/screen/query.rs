@@ -655,8 +655,8 @@ impl Index {
                 }
                 near.push((note, s, w, self.ties(note, viewer)));
             }
-            // A resume that near-duplicates those of many actors is a public template, not
-            // a team's document: like any value held by `n` actors it weighs log10 n less
+            // A resume that near-duplicates those of several actors is most likely a public
+            // template, not a team's document: it weighs `TEMPLATE_DISCOUNT × log10 n` less
             // (counted apart for what the viewer sees and what it does not).
             let actors = |visible: bool| {
                 near.iter()
@@ -674,9 +674,10 @@ impl Index {
                     let mut notes = Vec::new();
                     let mut w = w;
                     if n > 1 {
-                        w -= (n as f64).log10();
+                        let lowered = score::TEMPLATE_DISCOUNT * (n as f64).log10();
+                        w -= lowered;
                         notes.push(format!(
-                            "resumes of {n} different actors are this close: a shared template, weight lowered by log10({n})"
+                            "resumes of {n} different actors are this close: likely a public template, weight lowered by {lowered:.2}"
                         ));
                     }
                     let weight = w + score::confidence_penalty(t.confidence);
