@@ -133,6 +133,16 @@ pub fn btc_p2pkh(key_hash: &[u8; 20]) -> String {
 pub fn parse(address: &str) -> Result<Wallet, WalletError> {
     let (cleaned, _) = crate::normalize::clean::clean(address);
     let a = cleaned.trim();
+    // TRON in its hex form (`41` and 20 bytes, as TRON's APIs and explorers also show it):
+    // the same account as its base58 address, so the same key.
+    let tron_hex = a.strip_prefix("0x").or_else(|| a.strip_prefix("0X")).unwrap_or(a);
+    if tron_hex.len() == 42 && tron_hex.starts_with("41") && tron_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let mut bytes = [0u8; 20];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&tron_hex[2 + 2 * i..4 + 2 * i], 16).map_err(|_| WalletError::Unrecognised)?;
+        }
+        return Ok(Wallet { chain: Chain::Tron, canonical: base58check(0x41, &bytes) });
+    }
     if let Some(hex) = a.strip_prefix("0x").or_else(|| a.strip_prefix("0X")) {
         if hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             let lower = hex.to_ascii_lowercase();
@@ -177,6 +187,16 @@ pub fn parse(address: &str) -> Result<Wallet, WalletError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tron_address_in_hex_is_its_base58_address() {
+        let b58 = "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7";
+        let body = base58check_decode(b58).unwrap();
+        let hex: String = body.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(hex.starts_with("41") && hex.len() == 42);
+        assert_eq!(parse(&hex).unwrap(), parse(b58).unwrap());
+        assert_eq!(parse(&format!("0x{}", hex.to_uppercase())).unwrap().canonical, b58);
+    }
 
     #[test]
     fn eip55_matches_the_eip_test_vectors() {

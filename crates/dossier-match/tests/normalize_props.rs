@@ -1,9 +1,40 @@
 //! Normalisers are idempotent (a canonical value normalises to itself) and never panic.
 
-use dossier_match::normalize::{account, email, ip, name, phone};
+use dossier_match::normalize::{account, clean, email, ip, name, phone};
 use proptest::prelude::*;
 
+/// Pastes `junk` into `value` at `at` (a char boundary), as a document or chat would.
+fn pasted(value: &str, junk: &str, at: usize) -> String {
+    let at = value.char_indices().nth(at % (value.chars().count() + 1)).map_or(value.len(), |(i, _)| i);
+    format!("{}{junk}{}", &value[..at], &value[at..])
+}
+
 proptest! {
+    #[test]
+    fn cleaning_is_idempotent_and_never_panics(s in "\\PC{0,60}") {
+        let (once, _) = clean::clean(&s);
+        let (twice, rules) = clean::clean(&once);
+        prop_assert_eq!(&*twice, &*once);
+        prop_assert!(rules.is_empty(), "{:?}", rules);
+    }
+
+    #[test]
+    fn invisible_characters_and_quotes_change_no_key(
+        local in "[a-z0-9]{1,12}",
+        junk in prop::sample::select(vec!["\u{200b}", "\u{200d}", "\u{feff}", "\u{2060}", "\u{ad}"]),
+        at in 0usize..20,
+        quote in prop::sample::select(vec![("", ""), ("\"", "\""), ("“", "”"), ("'", "'"), ("\u{a0}", "\u{a0}")]),
+    ) {
+        let plain = format!("{local}@gmail.com");
+        let messy = format!("{}{}{}", quote.0, pasted(&plain, junk, at), quote.1);
+        prop_assert_eq!(email::normalize(&messy).unwrap().canonical, email::normalize(&plain).unwrap().canonical);
+        let handle = account::from_handle("github", &pasted(&local, junk, at)).unwrap().key();
+        prop_assert_eq!(handle, account::from_handle("github", &local).unwrap().key());
+        let number = format!("+1 312 555 {:04}", local.len() * 7);
+        let wide: String = number.chars().map(|c| if c.is_ascii_digit() { char::from_u32(c as u32 + 0xFEE0).unwrap() } else { c }).collect();
+        prop_assert_eq!(phone::quick_e164(&pasted(&wide, junk, at), None), phone::quick_e164(&number, None));
+    }
+
     #[test]
     fn email_normalisation_is_idempotent(local in "[A-Za-z0-9._+-]{1,20}", domain in prop::sample::select(vec!["gmail.com", "GoogleMail.com", "outlook.com", "example.org", "Proton.me"])) {
         let first = email::normalize(&format!("{local}@{domain}"));

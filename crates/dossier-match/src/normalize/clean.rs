@@ -92,17 +92,24 @@ pub fn clean(input: &str) -> (Cow<'_, str>, Vec<&'static str>) {
         return (Cow::Borrowed(input), Vec::new());
     }
     let mut rules = Vec::new();
-    let mut s: String = input.chars().filter(|c| !invisible(*c)).collect();
-    let nfkc: String = s.nfkc().collect();
-    if nfkc != s {
-        // NFKC also turns a non-breaking space into a space: say which it was.
-        let only_spaces = s.chars().filter(|c| !c.is_ascii()).all(char::is_whitespace);
-        rules.push(if only_spaces { PASTE } else { WIDTH });
-        s = nfkc;
-    }
-    if s.chars().count() != input.chars().count() && !rules.contains(&PASTE) {
+    let without: String = input.chars().filter(|c| !invisible(*c)).collect();
+    if without.len() != input.len() {
         rules.push(PASTE);
     }
+    // Compatibility forms folded (after which an invisible character may appear: a
+    // half-width filler becomes a filler).
+    let nfkc: String = without.nfkc().filter(|c| !invisible(*c)).collect();
+    let s = if nfkc == without {
+        without
+    } else {
+        // NFKC also turns a non-breaking space into a space: say which it was.
+        let only_spaces = without.chars().filter(|c| !c.is_ascii()).all(char::is_whitespace);
+        let rule = if only_spaces { PASTE } else { WIDTH };
+        if !rules.contains(&rule) {
+            rules.push(rule);
+        }
+        nfkc
+    };
     let mut s: String =
         s.chars().map(|c| if c.is_whitespace() { ' ' } else { c }).collect::<String>().trim().to_owned();
     let around = s.starts_with(QUOTES) && s.ends_with(QUOTES) && s.chars().count() > 1;
