@@ -286,3 +286,41 @@ fn exports_as_they_come_are_taken_by_the_batch_and_the_job_with_their_notes() {
     let done = wait_done(&app, "Wallet B", job["id"].as_str().unwrap());
     assert_eq!(done["outcome"]["matched"], json!(1));
 }
+
+#[test]
+fn a_client_that_sends_everything_and_never_reads_is_disconnected() {
+    // The streamed batch with a client that sends the whole body before reading, and
+    // never reads: both sides' buffers fill. The batch ends after the time limit, and the
+    // connection — whose answer can never be delivered — is closed too.
+    let app = spawn_app(Config { request_timeout: Duration::from_secs(2), ..Config::default() });
+    let mut body = String::new();
+    for i in 0..80_000 {
+        body.push_str(
+            &json!({"ref": format!("r{i}"), "names": ["Jordan Smith"], "emails": [format!("p{i}@example.org")]})
+                .to_string(),
+        );
+        body.push('\n');
+    }
+    let mut s = std::net::TcpStream::connect(app.addr).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(60))).unwrap();
+    // A body announced far larger than what is sent, sent on and on: the server reads
+    // it only as fast as its answer is taken, which is never.
+    let head = format!(
+        "POST /api/v1/screen/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/x-ndjson\r\nContent-Length: {}\r\n\r\n",
+        app.tokens["Wallet B"],
+        1u64 << 40
+    );
+    let started = Instant::now();
+    let mut sent: std::io::Result<()> = s.write_all(head.as_bytes());
+    while sent.is_ok() && started.elapsed() < Duration::from_secs(60) {
+        sent = s.write_all(body.as_bytes());
+    }
+    let e = sent.expect_err("the server never closed the connection");
+    assert!(
+        !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+        "the server never closed the connection: {e}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30), "closed only after {:?}", started.elapsed());
+    // The server goes on serving.
+    assert_eq!(app.request("GET", "/healthz/live", None, &[], None).status, 200);
+}
