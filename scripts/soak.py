@@ -67,6 +67,16 @@ class Server:
             return 0.0
         return 0.0
 
+    def threads(self):
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for l in f:
+                    if l.startswith("Threads:"):
+                        return int(l.split()[1])
+        except OSError:
+            return 0
+        return 0
+
     def conn(self, timeout=30):
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
@@ -189,11 +199,13 @@ def phase_stalled(data, args):
             pass
         socks.append(s)
     rss = [srv.rss_mib()]
+    threads = [srv.threads()]
     loaded = []
     end = time.time() + 10
     while time.time() < end:
         loaded += measure(1)
         rss.append(srv.rss_mib())
+        threads.append(srv.threads())
     for s in socks:
         try:
             s.setblocking(True)
@@ -207,7 +219,8 @@ def phase_stalled(data, args):
     srv.stop()
     print(f"stalled: {args.stalled} batch clients that upload and never read; "
           f"their answers {statuses}; other requests p50/p99 {pct(base, 0.5):.2f}/{pct(base, 0.99):.2f} ms unloaded, "
-          f"{pct(loaded, 0.5):.2f}/{pct(loaded, 0.99):.2f} ms meanwhile; server RSS max {max(rss):.0f} MiB")
+          f"{pct(loaded, 0.5):.2f}/{pct(loaded, 0.99):.2f} ms meanwhile; server RSS max {max(rss):.0f} MiB; "
+          f"server threads {min(threads)}-{max(threads)}")
     return pct(loaded, 0.99) <= max(2 * pct(base, 0.99), 5.0) and max(rss) <= 1024
 
 

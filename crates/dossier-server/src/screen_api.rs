@@ -370,55 +370,73 @@ pub(crate) async fn run_batch(
     let viewer: Viewer = caller.viewer;
     let org = caller.org.id;
     let token = caller.token.id.clone();
-    tokio::task::spawn_blocking(move || {
+    // The batch is driven from an async task: each chunk is screened on the blocking pool,
+    // and its results are sent from here, so a client that stops reading holds no thread
+    // while the batch waits on it (at most the stall limit, then the batch ends and the
+    // answer is cut short).
+    tokio::spawn(async move {
         let _permits = permits;
-        // Sends a chunk of results, waiting at most the stall limit for a client that does
-        // not read them (then the batch ends: the answer is cut short, and the thread freed).
-        let send = |item: Result<Bytes, std::io::Error>| -> bool {
-            let deadline = std::time::Instant::now() + stall;
-            let mut item = item;
-            loop {
-                match out_tx.try_send(item) {
-                    Ok(()) => return true,
-                    Err(tokio::sync::mpsc::error::TrySendError::Full(back)) if std::time::Instant::now() < deadline => {
-                        item = back;
-                        std::thread::sleep(std::time::Duration::from_millis(5));
-                    }
-                    Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
-                        tracing::warn!(seconds = stall.as_secs(), "batch client stopped reading: batch ended");
-                        return false;
-                    }
-                    Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return false,
-                }
+        let opened = tokio::task::spawn_blocking(move || {
+            let reader =
+                std::io::BufReader::with_capacity(1 << 16, ChannelReader { rx: in_rx, current: Bytes::new(), stall });
+            batch::open(Box::new(reader), format, Limits::default(), &mapping).map(|o| (o.records.peekable(), o.notes))
+        })
+        .await;
+        let mut records: Records<'static> = match opened {
+            Ok(Ok((records, notes))) => {
+                let _ = ready_tx.send(Ok(notes));
+                records
             }
-        };
-        let reader =
-            std::io::BufReader::with_capacity(1 << 16, ChannelReader { rx: in_rx, current: Bytes::new(), stall });
-        let records = match batch::open(Box::new(reader), format, Limits::default(), &mapping) {
-            Ok(r) => {
-                let _ = ready_tx.send(Ok(r.notes));
-                r.records
-            }
-            Err(e) => {
+            Ok(Err(e)) => {
                 let _ = ready_tx.send(Err(e.to_string()));
                 return;
             }
-        };
-        let mut sink = |bytes: Bytes, _: &Outcome| send(Ok(bytes));
-        let mut outcome = Outcome::default();
-        match screen_records(&inner, &viewer, org, &token, records, audit_path, &mut outcome, &mut sink, &|| false) {
-            Ok(()) => tracing::info!(
-                screened = outcome.screened,
-                errors = outcome.errors,
-                matched = outcome.matched,
-                review = outcome.review,
-                "batch screened"
-            ),
-            Err(Stopped::Failed(reason)) => {
-                let _ = send(Err(std::io::Error::other(reason)));
+            Err(e) => {
+                let _ = ready_tx.send(Err(format!("the batch task stopped: {e}")));
+                return;
             }
-            Err(Stopped::Early | Stopped::Unreadable) => {}
+        };
+        let mut outcome = Outcome::default();
+        loop {
+            let inner = inner.clone();
+            let token = token.clone();
+            let step = tokio::task::spawn_blocking(move || {
+                let r = screen_next_chunk(&inner, &viewer, org, &token, &mut records, audit_path, &mut outcome);
+                (r, records, outcome)
+            })
+            .await;
+            let Ok((result, back, counted)) = step else { return };
+            records = back;
+            outcome = counted;
+            let (bytes, last) = match result {
+                Ok(Chunk::Done) => break,
+                Ok(Chunk::Results(b)) => (b, false),
+                Ok(Chunk::Last(b)) => (b, true),
+                Err(Stopped::Failed(reason)) => {
+                    let _ = out_tx.send_timeout(Err(std::io::Error::other(reason)), stall).await;
+                    return;
+                }
+                Err(Stopped::Early | Stopped::Unreadable) => return,
+            };
+            match out_tx.send_timeout(Ok(bytes), stall).await {
+                Ok(()) => {}
+                Err(tokio::sync::mpsc::error::SendTimeoutError::Timeout(_)) => {
+                    tracing::warn!(seconds = stall.as_secs(), "batch client stopped reading: batch ended");
+                    return;
+                }
+                Err(tokio::sync::mpsc::error::SendTimeoutError::Closed(_)) => return,
+            }
+            if last {
+                return;
+            }
         }
+        tracing::info!(
+            screened = outcome.screened,
+            errors = outcome.errors,
+            matched = outcome.matched,
+            review = outcome.review,
+            "batch screened"
+        );
     });
     let notes = match ready_rx.await {
         Ok(Ok(notes)) => notes,
@@ -458,62 +476,99 @@ pub(crate) fn screen_records(
     sink: &mut dyn FnMut(Bytes, &Outcome) -> bool,
     cancelled: &dyn Fn() -> bool,
 ) -> Result<(), Stopped> {
-    let mut chunk = Vec::with_capacity(batch::CHUNK);
     let mut records = records.peekable();
-    let threads = inner.config.screen_threads.max(1);
-    while records.peek().is_some() {
+    loop {
         if cancelled() {
             return Err(Stopped::Early);
         }
-        chunk.clear();
-        let mut read_error = None;
-        while chunk.len() < batch::CHUNK {
-            match records.next() {
-                Some(Ok(r)) => chunk.push(r),
-                Some(Err(e)) => {
-                    read_error = Some(e);
-                    break;
+        match screen_next_chunk(inner, viewer, org, token, &mut records, audit_path, outcome)? {
+            Chunk::Done => return Ok(()),
+            Chunk::Results(bytes) => {
+                if !sink(bytes, outcome) {
+                    return Err(Stopped::Early); // the client went away or stopped reading
                 }
-                None => break,
+            }
+            Chunk::Last(bytes) => {
+                sink(bytes, outcome);
+                return Err(Stopped::Unreadable);
             }
         }
-        if let Err(e) = inner.screener.catch_up(inner.store.as_ref()) {
-            tracing::error!(error = %e, "screening index: catch-up failed");
-            return Err(Stopped::Failed("screening index unavailable".into()));
+    }
+}
+
+/// What one step of a batch gave.
+pub(crate) enum Chunk {
+    /// No record left.
+    Done,
+    /// The results of the next chunk of records.
+    Results(Bytes),
+    /// The last results: the upload could not be read on (its error line is included).
+    Last(Bytes),
+}
+
+/// Records read and screened together by [`screen_next_chunk`].
+pub(crate) type Records<'a> = std::iter::Peekable<Box<dyn Iterator<Item = std::io::Result<batch::Record>> + Send + 'a>>;
+
+/// Screens the next chunk of `records` for `viewer` and writes its audit record (keyed
+/// hashes only) before handing back its results.
+pub(crate) fn screen_next_chunk(
+    inner: &crate::Inner,
+    viewer: &Viewer,
+    org: dossier_stix::OrgId,
+    token: &str,
+    records: &mut Records<'_>,
+    audit_path: &str,
+    outcome: &mut Outcome,
+) -> Result<Chunk, Stopped> {
+    if records.peek().is_none() {
+        return Ok(Chunk::Done);
+    }
+    let threads = inner.config.screen_threads.max(1);
+    let mut chunk = Vec::with_capacity(batch::CHUNK);
+    let mut read_error = None;
+    while chunk.len() < batch::CHUNK {
+        match records.next() {
+            Some(Ok(r)) => chunk.push(r),
+            Some(Err(e)) => {
+                read_error = Some(e);
+                break;
+            }
+            None => break,
         }
-        let mut buf = Vec::with_capacity(chunk.len() * 512);
-        let key = &inner.audit_key;
-        let entries = batch::screen_chunk(&inner.screener, viewer, &chunk, threads, outcome, &mut buf, &|a, s| {
-            audit_entry(key, a, s)
-        });
-        let record = dossier_store::AuditRecord {
-            at: dossier_stix::timestamp::now_micros(),
-            org: Some(org),
-            token: Some(token.to_owned()),
-            method: "POST".into(),
-            path: audit_path.into(),
-            params: Some(json!({ "screen": entries }).to_string()),
-            status: 200,
-            returned: entries.len() as u64,
-        };
-        if let Err(e) = inner.store.audit(&record) {
-            tracing::error!(error = %e, "audit log write failed: stopping the batch");
-            return Err(Stopped::Failed("audit log unavailable".into()));
-        }
-        if let Some(e) = &read_error {
+    }
+    if let Err(e) = inner.screener.catch_up(inner.store.as_ref()) {
+        tracing::error!(error = %e, "screening index: catch-up failed");
+        return Err(Stopped::Failed("screening index unavailable".into()));
+    }
+    let mut buf = Vec::with_capacity(chunk.len() * 512);
+    let key = &inner.audit_key;
+    let entries = batch::screen_chunk(&inner.screener, viewer, &chunk, threads, outcome, &mut buf, &|a, s| {
+        audit_entry(key, a, s)
+    });
+    let record = dossier_store::AuditRecord {
+        at: dossier_stix::timestamp::now_micros(),
+        org: Some(org),
+        token: Some(token.to_owned()),
+        method: "POST".into(),
+        path: audit_path.into(),
+        params: Some(json!({ "screen": entries }).to_string()),
+        status: 200,
+        returned: entries.len() as u64,
+    };
+    if let Err(e) = inner.store.audit(&record) {
+        tracing::error!(error = %e, "audit log write failed: stopping the batch");
+        return Err(Stopped::Failed("audit log unavailable".into()));
+    }
+    match read_error {
+        Some(e) => {
+            tracing::warn!(error = %e, "reading a batch upload failed");
             outcome.errors += 1;
             let line = json!({"error": {"reason": format!("reading the upload failed: {e}")}});
             buf.extend_from_slice(format!("{line}\n").as_bytes());
+            Ok(Chunk::Last(Bytes::from(buf)))
         }
-        if !sink(Bytes::from(buf), outcome) {
-            return Err(Stopped::Early); // the client went away or stopped reading
-        }
-        if let Some(e) = read_error {
-            tracing::warn!(error = %e, "reading a batch upload failed");
-            return Err(Stopped::Unreadable);
-        }
+        None => Ok(Chunk::Results(Bytes::from(buf))),
     }
-    Ok(())
 }
 
 #[cfg(test)]
