@@ -5,7 +5,6 @@
 //! audit log keeps only keyed hashes (HMAC-SHA-256 with an installation secret) of each
 //! identifier, with the decision and the ids of the objects revealed.
 
-use std::io::Read;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -205,36 +204,79 @@ async fn search(
     resp
 }
 
-/// A request body read from a blocking thread: the async side forwards frames through a
-/// bounded channel, so a slow screen slows the upload instead of buffering it.
-struct ChannelReader {
-    rx: std::sync::mpsc::Receiver<Result<Bytes, String>>,
-    current: Bytes,
-    /// How long the upload may stall before the batch gives up on it.
-    stall: std::time::Duration,
+/// Splits an upload into whole records as it arrives, so that each piece can be parsed on
+/// its own: a record ends at a line break — in CSV one outside quotes (RFC 4180: inside a
+/// quoted field the count of `"` so far is odd). The format is the one given, or read from
+/// the first byte (`{`: JSON Lines) as `batch::open` does.
+#[derive(Default)]
+struct Splitter {
+    csv: Option<bool>,
+    in_quotes: bool,
+    pending: Vec<u8>,
+    scanned: usize,
 }
 
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.current.is_empty() {
-            match self.rx.recv_timeout(self.stall) {
-                Ok(Ok(b)) => self.current = b,
-                Ok(Err(e)) => return Err(std::io::Error::other(e)),
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!("the upload stalled for {} s", self.stall.as_secs()),
-                    ));
-                }
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(0),
+impl Splitter {
+    fn new(format: Option<Format>) -> Self {
+        Self { csv: format.map(|f| f == Format::Csv), ..Self::default() }
+    }
+
+    /// Takes `data`; gives back the whole records completed so far.
+    fn push(&mut self, data: &[u8]) -> Vec<u8> {
+        self.pending.extend_from_slice(data);
+        if self.csv.is_none() {
+            match self.pending.iter().find(|b| !b.is_ascii_whitespace()) {
+                Some(b) => self.csv = Some(*b != b'{'),
+                None => return Vec::new(),
             }
         }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
-        self.current = self.current.slice(n..);
-        Ok(n)
+        let csv = self.csv == Some(true);
+        let mut last = None;
+        for (i, b) in self.pending.iter().enumerate().skip(self.scanned) {
+            if csv && *b == b'"' {
+                self.in_quotes = !self.in_quotes;
+            } else if *b == b'\n' && !(csv && self.in_quotes) {
+                last = Some(i);
+            }
+        }
+        self.scanned = self.pending.len();
+        match last {
+            Some(i) => {
+                let rest = self.pending.split_off(i + 1);
+                self.scanned -= i + 1;
+                std::mem::replace(&mut self.pending, rest)
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// What is left once the upload has ended.
+    fn finish(&mut self) -> Vec<u8> {
+        self.scanned = 0;
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Bytes waiting for the end of their record.
+    fn waiting(&self) -> usize {
+        self.pending.len()
     }
 }
+
+/// The end of the first record (the CSV header) in `bytes`: after its line break.
+fn first_record_end(bytes: &[u8]) -> Option<usize> {
+    let mut quoted = false;
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'"' {
+            quoted = !quoted;
+        } else if *b == b'\n' && !quoted {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// How many bytes of whole records a batch screens in one step on the blocking pool.
+const STEP_BYTES: usize = 256 << 10;
 
 /// A response body fed from a channel.
 pub(crate) struct ChannelBody(pub tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);
@@ -330,104 +372,170 @@ pub(crate) async fn run_batch(
         Err(e) => return e.into_response(),
     };
     let stall = state.0.config.request_timeout;
-    let (in_tx, in_rx) = std::sync::mpsc::sync_channel::<Result<Bytes, String>>(8);
-    // Forward the upload, without a thread: when the screening side is busy the chunk waits
-    // here (the client's upload waits with it), up to the stall limit.
-    tokio::spawn(async move {
-        use http_body_util::BodyExt;
-        let mut body = body;
-        loop {
-            let item = match body.frame().await {
-                None => break,
-                Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) => Ok(data),
-                    Err(_) => continue,
-                },
-                Some(Err(e)) => Err(e.to_string()),
-            };
-            let last = item.is_err();
-            let mut item = item;
-            let deadline = tokio::time::Instant::now() + stall;
-            loop {
-                match in_tx.try_send(item) {
-                    Ok(()) => break,
-                    Err(std::sync::mpsc::TrySendError::Full(back)) if tokio::time::Instant::now() < deadline => {
-                        item = back;
-                        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-                    }
-                    // The screening side stopped (or stalled on its output): give up.
-                    Err(_) => return,
-                }
-            }
-            if last {
-                break;
-            }
-        }
-    });
     let (out_tx, out_rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<Vec<String>, String>>();
     let inner = state.0.clone();
     let viewer: Viewer = caller.viewer;
     let org = caller.org.id;
     let token = caller.token.id.clone();
-    // The batch is driven from an async task: each chunk is screened on the blocking pool,
-    // and its results are sent from here, so a client that stops reading holds no thread
-    // while the batch waits on it (at most the stall limit, then the batch ends and the
-    // answer is cut short).
+    // The batch is driven from an async task and holds no thread while it waits — on an
+    // upload that has paused or on a client that does not read its results (each wait at
+    // most the stall limit, then the batch ends): the upload is read here and cut into
+    // whole records, each step of about 256 KiB is parsed and screened on the blocking
+    // pool, and its results are sent from here. A step parses its records on their own
+    // (with the CSV header in front), so nothing on the blocking pool ever waits for bytes.
     tokio::spawn(async move {
+        use http_body_util::BodyExt;
         let _permits = permits;
-        let opened = tokio::task::spawn_blocking(move || {
-            let reader =
-                std::io::BufReader::with_capacity(1 << 16, ChannelReader { rx: in_rx, current: Bytes::new(), stall });
-            batch::open(Box::new(reader), format, Limits::default(), &mapping).map(|o| (o.records.peekable(), o.notes))
-        })
-        .await;
-        let mut records: Records<'static> = match opened {
-            Ok(Ok((records, notes))) => {
-                let _ = ready_tx.send(Ok(notes));
-                records
-            }
-            Ok(Err(e)) => {
-                let _ = ready_tx.send(Err(e.to_string()));
-                return;
-            }
-            Err(e) => {
-                let _ = ready_tx.send(Err(format!("the batch task stopped: {e}")));
-                return;
-            }
-        };
+        let mut body = body;
+        let mut splitter = Splitter::new(format);
+        let mut header: Option<Vec<u8>> = None;
+        let mut ready: Vec<u8> = Vec::new();
+        let mut ended = false;
+        let mut lines_before = 0u64;
+        let mut ready_tx = Some(ready_tx);
         let mut outcome = Outcome::default();
+        let record_limit = Limits::default().record_bytes + (64 << 10);
         loop {
-            let inner = inner.clone();
-            let token = token.clone();
-            let step = tokio::task::spawn_blocking(move || {
-                let r = screen_next_chunk(&inner, &viewer, org, &token, &mut records, audit_path, &mut outcome);
-                (r, records, outcome)
-            })
-            .await;
-            let Ok((result, back, counted)) = step else { return };
-            records = back;
-            outcome = counted;
-            let (bytes, last) = match result {
-                Ok(Chunk::Done) => break,
-                Ok(Chunk::Results(b)) => (b, false),
-                Ok(Chunk::Last(b)) => (b, true),
-                Err(Stopped::Failed(reason)) => {
-                    let _ = out_tx.send_timeout(Err(std::io::Error::other(reason)), stall).await;
-                    return;
+            // Fill: wait (at most the stall limit per frame) for whole records, then take
+            // whatever else has already arrived, up to a step's worth.
+            let mut failure: Option<String> = None;
+            while !ended && ready.len() < STEP_BYTES {
+                let wait = if ready.is_empty() || (header.is_none() && splitter.csv != Some(false)) {
+                    stall
+                } else {
+                    std::time::Duration::ZERO
+                };
+                match tokio::time::timeout(wait, body.frame()).await {
+                    Err(_) if wait.is_zero() => break,
+                    Err(_) => {
+                        failure = Some(format!("the upload stalled for {} s", stall.as_secs()));
+                        break;
+                    }
+                    Ok(None) => {
+                        ended = true;
+                        ready.extend(splitter.finish());
+                    }
+                    Ok(Some(Err(e))) => {
+                        failure = Some(e.to_string());
+                        break;
+                    }
+                    Ok(Some(Ok(frame))) => {
+                        if let Ok(data) = frame.into_data() {
+                            ready.extend(splitter.push(&data));
+                            if splitter.waiting() > record_limit {
+                                failure = Some(format!("a record is longer than {record_limit} bytes"));
+                                break;
+                            }
+                        }
+                    }
                 }
-                Err(Stopped::Early | Stopped::Unreadable) => return,
-            };
-            match out_tx.send_timeout(Ok(bytes), stall).await {
-                Ok(()) => {}
-                Err(tokio::sync::mpsc::error::SendTimeoutError::Timeout(_)) => {
-                    tracing::warn!(seconds = stall.as_secs(), "batch client stopped reading: batch ended");
-                    return;
+                // A CSV file's first record is its header: kept apart, put in front of
+                // every step.
+                if header.is_none() && splitter.csv == Some(true) && !ready.is_empty() {
+                    let end = first_record_end(&ready).unwrap_or(ready.len());
+                    let rest = ready.split_off(end);
+                    header = Some(std::mem::replace(&mut ready, rest));
                 }
-                Err(tokio::sync::mpsc::error::SendTimeoutError::Closed(_)) => return,
             }
-            if last {
+            let csv = splitter.csv == Some(true);
+            // The first step also checks the header (or an empty upload) and answers.
+            if let Some(tx) = ready_tx.take() {
+                let head = header.clone().unwrap_or_default();
+                let fmt = splitter.csv.map(|c| if c { Format::Csv } else { Format::JsonLines }).or(format);
+                let mapping = mapping.clone();
+                let checked = tokio::task::spawn_blocking(move || {
+                    batch::open(Box::new(std::io::Cursor::new(head)), fmt, Limits::default(), &mapping).map(|o| o.notes)
+                })
+                .await;
+                match checked {
+                    Ok(Ok(notes)) => {
+                        let _ = tx.send(Ok(notes));
+                    }
+                    Ok(Err(e)) => {
+                        let _ = tx.send(Err(e.to_string()));
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("the batch task stopped: {e}")));
+                        return;
+                    }
+                }
+                if csv {
+                    lines_before = 1;
+                }
+            }
+            if !ready.is_empty() {
+                let piece = std::mem::take(&mut ready);
+                let piece_lines = piece.iter().filter(|b| **b == b'\n').count() as u64;
+                let head = header.clone().unwrap_or_default();
+                let (inner, token, mapping) = (inner.clone(), token.clone(), mapping.clone());
+                let offset = if csv { lines_before - 1 } else { lines_before };
+                let step = tokio::task::spawn_blocking(move || {
+                    let mut text = head;
+                    text.extend_from_slice(&piece);
+                    let fmt = Some(if csv { Format::Csv } else { Format::JsonLines });
+                    let opened = batch::open(Box::new(std::io::Cursor::new(text)), fmt, Limits::default(), &mapping);
+                    let records = match opened {
+                        Ok(o) => o.records,
+                        Err(e) => {
+                            return (
+                                Err(Stopped::Failed(format!("reading the upload failed: {e}"))),
+                                Vec::new(),
+                                outcome,
+                            );
+                        }
+                    };
+                    let records = Box::new(records.map(move |r| r.map(|(line, rec)| (line + offset, rec))));
+                    let mut out = Vec::new();
+                    let mut sink = |bytes: Bytes, _: &Outcome| {
+                        out.push(bytes);
+                        true
+                    };
+                    let r = screen_records(
+                        &inner,
+                        &viewer,
+                        org,
+                        &token,
+                        records,
+                        audit_path,
+                        &mut outcome,
+                        &mut sink,
+                        &|| false,
+                    );
+                    (r, out, outcome)
+                })
+                .await;
+                let Ok((result, pieces, counted)) = step else { return };
+                outcome = counted;
+                lines_before += piece_lines;
+                for bytes in pieces {
+                    match out_tx.send_timeout(Ok(bytes), stall).await {
+                        Ok(()) => {}
+                        Err(tokio::sync::mpsc::error::SendTimeoutError::Timeout(_)) => {
+                            tracing::warn!(seconds = stall.as_secs(), "batch client stopped reading: batch ended");
+                            return;
+                        }
+                        Err(tokio::sync::mpsc::error::SendTimeoutError::Closed(_)) => return,
+                    }
+                }
+                match result {
+                    Ok(()) => {}
+                    Err(Stopped::Failed(reason)) => {
+                        let _ = out_tx.send_timeout(Err(std::io::Error::other(reason)), stall).await;
+                        return;
+                    }
+                    Err(Stopped::Early | Stopped::Unreadable) => return,
+                }
+            }
+            if let Some(reason) = failure {
+                tracing::warn!(%reason, "reading a batch upload failed");
+                let line = json!({"error": {"reason": format!("reading the upload failed: {reason}")}});
+                let _ = out_tx.send_timeout(Ok(Bytes::from(format!("{line}\n"))), stall).await;
                 return;
+            }
+            if ended && ready.is_empty() {
+                break;
             }
         }
         tracing::info!(

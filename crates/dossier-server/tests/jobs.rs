@@ -324,3 +324,67 @@ fn a_client_that_sends_everything_and_never_reads_is_disconnected() {
     // The server goes on serving.
     assert_eq!(app.request("GET", "/healthz/live", None, &[], None).status, 200);
 }
+
+#[test]
+fn a_large_streamed_batch_keeps_records_whole_and_lines_right_across_steps() {
+    // The streamed batch screens about 256 KiB at a time: a CSV record with a line break
+    // inside quotes and error lines far into the upload must come out whole and rightly
+    // numbered, in order.
+    let app = spawn_app(Config::default());
+    let mut csv = String::from("ref,names,resume_text\n");
+    let mut line = 2u64;
+    let mut bad_lines = Vec::new();
+    for i in 0..6000 {
+        if i % 1500 == 1499 {
+            // A row with a field too many: an error naming its line.
+            csv.push_str(&format!("r{i},Jo Doe,x,extra\n"));
+            bad_lines.push((i, line));
+            line += 1;
+        } else {
+            csv.push_str(&format!(
+                "r{i},Jo Doe,\"first line {i}\nsecond line of a quoted resume field {}\"\n",
+                "x".repeat(40)
+            ));
+            line += 2;
+        }
+    }
+    let r = app.request(
+        "POST",
+        "/api/v1/screen/batch",
+        Some("Wallet B"),
+        &[("Content-Type", "text/csv"), ("Accept", "application/x-ndjson")],
+        Some(&csv),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let out: Vec<Value> = r.dechunked().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(out.len(), 6000, "one line per record");
+    for (i, l) in out.iter().enumerate() {
+        match bad_lines.iter().find(|(at, _)| *at == i) {
+            Some((_, want)) => assert_eq!(l["line"], json!(want), "record {i}: {l}"),
+            None => assert_eq!(l["ref"], json!(format!("r{i}")), "record {i}: {l}"),
+        }
+    }
+    // JSON Lines alike.
+    let mut jsonl = String::new();
+    for i in 0..8000 {
+        if i == 7777 {
+            jsonl.push_str("{not json\n");
+        } else {
+            jsonl.push_str(
+                &json!({"ref": format!("j{i}"), "names": ["Jo Doe"], "resume_text": "y".repeat(30)}).to_string(),
+            );
+            jsonl.push('\n');
+        }
+    }
+    let r = app.request(
+        "POST",
+        "/api/v1/screen/batch",
+        Some("Wallet B"),
+        &[("Content-Type", "application/x-ndjson")],
+        Some(&jsonl),
+    );
+    let out: Vec<Value> = r.dechunked().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(out.len(), 8000);
+    assert_eq!(out[7777]["line"], json!(7778), "{}", out[7777]);
+    assert_eq!(out[7999]["ref"], json!("j7999"));
+}
