@@ -753,9 +753,18 @@ impl<T> WriteTimeout<T> {
         Self { inner, limit, stalled: None }
     }
 
-    /// Called when a write could not proceed: starts the clock, or ends the connection
-    /// once it has run out.
-    fn waited<R>(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<R>> {
+    /// What a write (or flush) gave: done, the clock is reset; still waiting on the client,
+    /// the clock runs (started at the first wait), and once it has run out the connection
+    /// ends.
+    fn settle<R>(
+        &mut self,
+        polled: std::task::Poll<std::io::Result<R>>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<R>> {
+        if polled.is_ready() {
+            self.stalled = None;
+            return polled;
+        }
         let limit = self.limit;
         let sleep = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
         match sleep.as_mut().poll(cx) {
@@ -787,13 +796,8 @@ impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for WriteTimeout<T>
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        match std::pin::Pin::new(&mut self.inner).poll_write(cx, buf) {
-            std::task::Poll::Ready(r) => {
-                self.stalled = None;
-                std::task::Poll::Ready(r)
-            }
-            std::task::Poll::Pending => self.waited(cx),
-        }
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.settle(polled, cx)
     }
 
     fn poll_write_vectored(
@@ -801,13 +805,8 @@ impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for WriteTimeout<T>
         cx: &mut std::task::Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        match std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            std::task::Poll::Ready(r) => {
-                self.stalled = None;
-                std::task::Poll::Ready(r)
-            }
-            std::task::Poll::Pending => self.waited(cx),
-        }
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.settle(polled, cx)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -818,13 +817,8 @@ impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for WriteTimeout<T>
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        match std::pin::Pin::new(&mut self.inner).poll_flush(cx) {
-            std::task::Poll::Ready(r) => {
-                self.stalled = None;
-                std::task::Poll::Ready(r)
-            }
-            std::task::Poll::Pending => self.waited(cx),
-        }
+        let polled = std::pin::Pin::new(&mut self.inner).poll_flush(cx);
+        self.settle(polled, cx)
     }
 
     fn poll_shutdown(
