@@ -19,7 +19,7 @@ pub mod screening;
 mod taxii;
 mod web;
 
-pub use web::{hash_password, password_problem};
+pub use web::{hash_password, password_problem, urlencode};
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -48,7 +48,9 @@ pub fn screen_remote(
     let query: String = mapping
         .iter()
         .enumerate()
-        .map(|(i, (c, f))| format!("{}map={}", if i == 0 { "?" } else { "&" }, percent_encode(&format!("{c}={f}"))))
+        .map(|(i, (c, f))| {
+            format!("{}map={}", if i == 0 { "?" } else { "&" }, dossier_server::urlencode(&format!("{c}={f}")))
+        })
         .collect();
     let target = parse_url(server)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -168,19 +170,6 @@ pub fn screen_remote(
     })?;
     crate::screen_cmd::summary(&outcome, started.elapsed().as_secs_f64());
     Ok(())
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters (for a query value).
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn count(line: &[u8], o: &mut Outcome) {

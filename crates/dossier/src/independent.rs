@@ -20,7 +20,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::rng::Rng;
 
@@ -119,36 +118,8 @@ fn hex(r: &mut Rng, n: usize) -> String {
     (0..n).map(|_| char::from(b"0123456789abcdef"[r.below(16) as usize])).collect()
 }
 
-fn base58check(payload: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-    let check = Sha256::digest(Sha256::digest(payload));
-    let mut bytes = payload.to_vec();
-    bytes.extend_from_slice(&check[..4]);
-    let mut digits: Vec<u8> = Vec::new();
-    for b in &bytes {
-        let mut carry = u32::from(*b);
-        for d in &mut digits {
-            carry += u32::from(*d) << 8;
-            *d = (carry % 58) as u8;
-            carry /= 58;
-        }
-        while carry > 0 {
-            digits.push((carry % 58) as u8);
-            carry /= 58;
-        }
-    }
-    let zeros = bytes.iter().take_while(|b| **b == 0).count();
-    std::iter::repeat_n('1', zeros).chain(digits.iter().rev().map(|d| char::from(ALPHABET[*d as usize]))).collect()
-}
-
 fn wallet(r: &mut Rng) -> String {
-    if r.chance(0.5) {
-        format!("0x{}", hex(r, 40))
-    } else {
-        let mut payload = vec![0x41u8];
-        payload.extend_from_slice(&r.bytes::<20>());
-        base58check(&payload)
-    }
+    if r.chance(0.5) { format!("0x{}", hex(r, 40)) } else { dossier_match::wallet::base58check(0x41, &r.bytes::<20>()) }
 }
 
 /// A look-alike of `w`: the first and last characters equal, the middle different — what
@@ -160,9 +131,7 @@ fn lookalike(r: &mut Rng, w: &str) -> String {
     } else {
         // TRON: a valid address whose ends match as far as a checksum allows is out of reach
         // without a search; an EVM look-alike of an EVM wallet is the common case.
-        let mut payload = vec![0x41u8];
-        payload.extend_from_slice(&r.bytes::<20>());
-        base58check(&payload)
+        dossier_match::wallet::base58check(0x41, &r.bytes::<20>())
     }
 }
 

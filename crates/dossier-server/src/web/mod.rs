@@ -724,8 +724,9 @@ pub(crate) fn day_start(field: &str) -> Result<Option<i64>, WebError> {
     }
 }
 
-/// Percent-encodes everything but unreserved characters.
-pub(crate) fn urlencode(s: &str) -> String {
+/// Percent-encodes everything but unreserved characters (and `/`), for a path or a query
+/// value.
+pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
