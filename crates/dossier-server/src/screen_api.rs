@@ -470,7 +470,7 @@ pub(crate) async fn run_batch(
                 let piece_lines = piece.iter().filter(|b| **b == b'\n').count() as u64;
                 let head = header.clone().unwrap_or_default();
                 let (inner, token, mapping) = (inner.clone(), token.clone(), mapping.clone());
-                let offset = if csv { lines_before - 1 } else { lines_before };
+                let offset = if csv { lines_before.saturating_sub(1) } else { lines_before };
                 let step = tokio::task::spawn_blocking(move || {
                     let mut text = head;
                     text.extend_from_slice(&piece);

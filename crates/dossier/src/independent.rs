@@ -139,7 +139,7 @@ fn lookalike(r: &mut Rng, w: &str) -> String {
 fn phone(r: &mut Rng) -> (String, String) {
     if r.chance(0.5) {
         // North American, area and exchange codes 2-9.
-        let n = format!("{}{}{}{}", r.range(2, 9), hex_digits(r, 2), r.range(2, 9), hex_digits(r, 6));
+        let n = format!("{}{}{}{}", r.range(2, 9), decimal(r, 2), r.range(2, 9), decimal(r, 6));
         (format!("+1{n}"), n)
     } else {
         let (cc, _, len) = *r.pick(NATIONAL);
@@ -149,12 +149,12 @@ fn phone(r: &mut Rng) -> (String, String) {
             "380" => *r.pick(&["67", "50", "63"]),
             _ => *r.pick(&["91", "98", "90"]),
         };
-        let n = format!("{lead}{}", hex_digits(r, len - lead.len()));
+        let n = format!("{lead}{}", decimal(r, len - lead.len()));
         (format!("+{cc}{n}"), n)
     }
 }
 
-fn hex_digits(r: &mut Rng, n: usize) -> String {
+fn decimal(r: &mut Rng, n: usize) -> String {
     (0..n).map(|_| char::from(b'0' + r.below(10) as u8)).collect()
 }
 
@@ -595,7 +595,7 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
                     if let Some((pe, national)) = p.phones.first() {
                         tags.push("phone-prefix");
                         let keep = pe.len() - 3;
-                        e164 = format!("{}{}", &pe[..keep], hex_digits(&mut r, 3));
+                        e164 = format!("{}{}", &pe[..keep], decimal(&mut r, 3));
                         if e164 == *pe {
                             e164 = format!("{}{}", &pe[..keep], if national.ends_with('0') { "111" } else { "000" });
                         }

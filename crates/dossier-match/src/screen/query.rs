@@ -658,8 +658,11 @@ impl Index {
             // A resume that near-duplicates those of several actors is most likely a public
             // template, not a team's document: it weighs `TEMPLATE_DISCOUNT × log10 n` less
             // (counted apart for what the viewer sees and what it does not).
+            // Only near-duplicates count (Jaccard ≥ 0.5, where copying starts): resumes that
+            // merely share stock phrases with this one do not make it a template.
             let actors = |visible: bool| {
                 near.iter()
+                    .filter(|(_, s, _, _)| *s >= score::NEAR_DUPLICATE)
                     .flat_map(|(_, _, _, ties)| ties.iter())
                     .filter(|t| t.visible == visible && !matches!(t.group, Group::Lone(_)))
                     .map(|t| t.group)

@@ -49,6 +49,10 @@ pub const ONE_TEAM_IP: f64 = 2.0;
 /// 150-actor store).
 pub const TEMPLATE_DISCOUNT: f64 = 2.0;
 
+/// The shingle Jaccard similarity from which two resumes are near-duplicates (one copied
+/// from the other or from a common template) rather than texts sharing stock phrases.
+pub const NEAR_DUPLICATE: f64 = 0.5;
+
 /// log10 prior odds that a screened applicant is an operative of a given actor.
 pub const PRIOR_LOG_ODDS: f64 = -3.0;
 /// Posterior from which a candidate with strong evidence is a `match`.
