@@ -1,9 +1,10 @@
 //! # dossier-match
 //!
-//! Identifier normalisation and (soon) the screening index and scoring. Pure: it knows
+//! Identifier normalisation, the screening index and scoring. Pure: it knows
 //! nothing of SQL or HTTP, takes STIX objects and applicant records in, and gives
 //! explained results out.
 
+pub mod kinds;
 pub mod normalize;
 pub mod resume;
 pub mod screen;

@@ -60,8 +60,10 @@ pub(crate) fn search_hash(key: &[u8], q: &str) -> String {
 /// Every hash under which the audit log may hold `value` as somebody typed it (any field of
 /// a screen, or a search), for finding who searched or screened it.
 pub(crate) fn audit_hashes_of(key: &[u8], value: &str) -> Vec<String> {
-    let mut out: Vec<String> = ["name", "email", "phone", "account", "wallet", "ip", "document", "ref"]
+    let mut out: Vec<String> = dossier_match::kinds::FIELDS
         .iter()
+        .map(|f| f.audit)
+        .chain(["ref"])
         .map(|f| field_hash(key, f, value))
         .collect();
     out.push(search_hash(key, value));
@@ -88,6 +90,8 @@ pub(crate) fn audit_entry(key: &[u8], a: &Applicant, s: &Screening) -> serde_jso
     ids.extend(a.wallets.iter().map(|v| h("wallet", &v.address)));
     ids.extend(a.ips.iter().map(|v| h("ip", v)));
     ids.extend(a.documents.iter().map(|v| h("document", &v.sha256)));
+    ids.extend(a.bank_accounts.iter().map(|v| h("bank", &v.text())));
+    ids.extend(a.websites.iter().map(|v| h("website", v)));
     if let Some(t) = &a.resume_text {
         ids.push(h("resume", t));
     }

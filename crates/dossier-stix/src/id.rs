@@ -78,7 +78,7 @@ pub fn is_type_name(s: &str) -> bool {
 }
 
 /// The id-contributing properties of the SCO types the specification (or the community
-/// extension, for `phone-number` and `cryptocurrency-wallet`) defines.
+/// extension, for `phone-number`, `cryptocurrency-wallet` and `bank-account`) defines.
 pub fn id_contributing_properties(ty: &str) -> Option<&'static [&'static str]> {
     Some(match ty {
         "artifact" => &["hashes", "payload_bin"],
@@ -100,6 +100,7 @@ pub fn id_contributing_properties(ty: &str) -> Option<&'static [&'static str]> {
         "x509-certificate" => &["hashes", "serial_number"],
         "phone-number" => &["value"],
         "cryptocurrency-wallet" => &["value"],
+        "bank-account" => &["iban", "account_number"],
         _ => return None,
     })
 }

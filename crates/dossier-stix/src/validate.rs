@@ -292,6 +292,19 @@ fn type_props(ty: &str) -> (&'static [&'static str], &'static [(&'static str, Ki
             ],
         ),
         "phone-number" | "cryptocurrency-wallet" => (&["value"], &[("value", Str)]),
+        "bank-account" => (
+            &[],
+            &[
+                ("iban", Str),
+                ("account_number", Str),
+                ("bic", Str),
+                ("country", Str),
+                ("currency", Str),
+                ("holder_ref", Ref(Target::Types(&["identity"]))),
+                ("issuer_ref", Ref(Target::Types(&["identity"]))),
+                ("x_dossier_bank_code", Str),
+            ],
+        ),
         _ => (&[], &[]),
     }
 }
@@ -556,6 +569,9 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
         if !map.contains_key(r) {
             ctx.err(format!("$.{r}"), "required property is missing");
         }
+    }
+    if ty == "bank-account" && !foreign_schema && !map.contains_key("iban") && !map.contains_key("account_number") {
+        ctx.err("$.iban", "a bank-account needs at least one of iban and account_number");
     }
 
     for (name, value) in map {

@@ -4,11 +4,13 @@
 //! can be explained ("matched after removing Gmail dots and the +tag").
 
 pub mod account;
+pub mod bank;
 pub mod clean;
 pub mod email;
 pub mod ip;
 pub mod name;
 pub mod phone;
+pub mod website;
 
 /// Why a value could not be normalised.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,4 +23,8 @@ pub enum NormalizeError {
     Ip,
     #[error("not a phone number: {0}")]
     Phone(&'static str),
+    #[error("not a bank account: {0}")]
+    Bank(&'static str),
+    #[error("not a website: {0}")]
+    Website(&'static str),
 }

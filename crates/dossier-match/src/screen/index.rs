@@ -21,7 +21,7 @@ use dossier_stix::Viewer;
 
 use super::Access;
 use super::ids::{IdTable, KeyTable, Keyed};
-use crate::normalize::{account, email, ip, name, phone};
+use crate::normalize::{account, bank, email, ip, name, phone, website};
 use crate::resume::{self, Signature};
 use crate::wallet;
 
@@ -49,6 +49,8 @@ pub enum Ty {
     /// A sighting of a persona or actor ("this persona applied to us"): kept for the graph
     /// and the pages, like a note without a resume signature.
     Sighting,
+    BankAccount,
+    DomainName,
 }
 
 impl Ty {
@@ -67,6 +69,8 @@ impl Ty {
             "note" => Ty::Note,
             "relationship" => Ty::Relationship,
             "sighting" => Ty::Sighting,
+            "bank-account" => Ty::BankAccount,
+            "domain-name" => Ty::DomainName,
             _ => return None,
         })
     }
@@ -85,6 +89,8 @@ impl Ty {
             Ty::Note => "note",
             Ty::Relationship => "relationship",
             Ty::Sighting => "sighting",
+            Ty::BankAccount => "bank-account",
+            Ty::DomainName => "domain-name",
         }
     }
 }
@@ -104,6 +110,8 @@ pub const INDEXED_TYPES: &[&str] = &[
     "note",
     "relationship",
     "sighting",
+    "bank-account",
+    "domain-name",
 ];
 
 /// Which normalised key space a value lives in.
@@ -117,6 +125,8 @@ pub enum KeyKind {
     Ip,
     Document,
     Name,
+    Bank,
+    Website,
 }
 
 /// Parses `type--uuid` into (type, UUID bits). The UUID is in its hyphenated form (as
@@ -359,6 +369,14 @@ struct Fields<'a> {
     object_refs: Vec<std::borrow::Cow<'a, str>>,
     #[serde(borrow, default)]
     sighting_of_ref: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    iban: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    account_number: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    x_dossier_bank_code: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    country: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// A normalised identifier reduced to what the index keeps: its key hash, flags, and for a
@@ -560,6 +578,21 @@ fn identifier_body(ty: Ty, f: &Fields<'_>) -> Body {
                 .collect();
             Body::Identifier { keys, ranges: Vec::new() }
         }
+        Ty::BankAccount => {
+            let parts = bank::Parts {
+                iban: f.iban.as_deref().map(str::to_owned),
+                account_number: f.account_number.as_deref().map(str::to_owned),
+                bank_code: f.x_dossier_bank_code.as_deref().map(str::to_owned),
+                country: f.country.as_deref().map(str::to_owned),
+            };
+            // Every reading is a key: the IBAN, the national form, the number alone.
+            let keys = bank::keys(&parts)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|k| PreparedKey::new(KeyKind::Bank, &k.key, 0))
+                .collect();
+            Body::Identifier { keys, ranges: Vec::new() }
+        }
         _ => value_body(ty, f.value.as_deref().unwrap_or_default()),
     }
 }
@@ -604,6 +637,14 @@ fn value_body(ty: Ty, value: &str) -> Body {
             if let Ok(a) = account::from_url(value) {
                 let flag = if a.kind == account::Kind::Id { ACCOUNT_ID } else { 0 };
                 keys.push((KeyKind::Account, a.key(), flag));
+            } else if let Ok(site) = website::key(value) {
+                // Not a profile on a platform: a personal website or portfolio.
+                keys.push((KeyKind::Website, site, 0));
+            }
+        }
+        Ty::DomainName => {
+            if let Ok(site) = website::key(value) {
+                keys.push((KeyKind::Website, site, 0));
             }
         }
         Ty::Ipv4 | Ty::Ipv6 => {
@@ -627,7 +668,7 @@ pub fn prepare(id: &str, json: &str, access: Access) -> Option<Prepared> {
     let (ty, uuid) = parse_id(id)?;
     // Identifiers whose only property used is `value`: read it straight from the JSON when
     // that is unambiguous (see `quick_value`).
-    if matches!(ty, Ty::EmailAddr | Ty::PhoneNumber | Ty::Wallet | Ty::Ipv4 | Ty::Ipv6)
+    if matches!(ty, Ty::EmailAddr | Ty::PhoneNumber | Ty::Wallet | Ty::Ipv4 | Ty::Ipv6 | Ty::DomainName)
         && let Some(value) = quick_value(json)
     {
         return Some(Prepared { ty, uuid, access, body: value_body(ty, value) });
@@ -1025,7 +1066,7 @@ impl Index {
             self.unchain(t);
             // What the node added to the counts goes with it.
             let node = &self.nodes[t as usize];
-            if key_kind_of(node.ty).is_some() {
+            if is_identifier(node.ty) {
                 if node.aux != NONE
                     && let Some(count) = self.phones.get_mut(node.aux as usize)
                 {
@@ -1144,8 +1185,7 @@ impl Index {
         let mut cur = head;
         while cur != NONE {
             let node = &self.nodes[cur as usize];
-            let kind_ok =
-                if kind == KeyKind::Name { node.ty == Ty::Identity } else { key_kind_of(node.ty) == Some(kind) };
+            let kind_ok = holds_key(node.ty, kind);
             if kind_ok && node.key == h && node.alive() {
                 if short {
                     out.push(cur);
@@ -1335,16 +1375,27 @@ const MIN_SHARED_BANDS: usize = 2;
 /// The edge between a node and its twin (a second key of one object).
 pub(crate) const TWIN: u32 = u32::MAX - 2;
 
-pub(crate) fn key_kind_of(ty: Ty) -> Option<KeyKind> {
-    Some(match ty {
-        Ty::EmailAddr => KeyKind::Email,
-        Ty::PhoneNumber => KeyKind::Phone,
-        Ty::Wallet => KeyKind::Wallet,
-        Ty::UserAccount | Ty::Url => KeyKind::Account,
-        Ty::Ipv4 | Ty::Ipv6 => KeyKind::Ip,
-        Ty::File => KeyKind::Document,
-        _ => return None,
-    })
+/// Whether objects of type `ty` hold keys of `kind` (a URL is a platform account or a
+/// website).
+pub(crate) fn holds_key(ty: Ty, kind: KeyKind) -> bool {
+    match ty {
+        Ty::EmailAddr => kind == KeyKind::Email,
+        Ty::PhoneNumber => kind == KeyKind::Phone,
+        Ty::Wallet => kind == KeyKind::Wallet,
+        Ty::UserAccount => kind == KeyKind::Account,
+        Ty::Url => matches!(kind, KeyKind::Account | KeyKind::Website),
+        Ty::Ipv4 | Ty::Ipv6 => kind == KeyKind::Ip,
+        Ty::File => kind == KeyKind::Document,
+        Ty::BankAccount => kind == KeyKind::Bank,
+        Ty::DomainName => kind == KeyKind::Website,
+        Ty::Identity => kind == KeyKind::Name,
+        Ty::ThreatActor | Ty::Note | Ty::Relationship | Ty::Sighting => false,
+    }
+}
+
+/// Whether objects of type `ty` are identifiers (hold keys other than names).
+pub(crate) fn is_identifier(ty: Ty) -> bool {
+    !matches!(ty, Ty::Identity | Ty::ThreatActor | Ty::Note | Ty::Relationship | Ty::Sighting)
 }
 
 #[cfg(test)]
@@ -1565,7 +1616,7 @@ pub mod snapshot {
     /// Skype, Discord, Telegram and WhatsApp accounts in their other forms.
     /// 6: copy-paste artefacts, full-width forms and look-alike letters cleaned from stored
     /// values; IP and resume weights (one-team addresses, shared templates).
-    const FORMAT: u64 = 6;
+    const FORMAT: u64 = 7;
     const MAGIC: &[u8; 8] = b"DSXIDX01";
 
     fn bad(what: &str) -> io::Error {
@@ -1653,7 +1704,7 @@ pub mod snapshot {
     const MAX: usize = 1 << 32;
 
     fn ty_of(v: u8) -> io::Result<Ty> {
-        const ALL: [Ty; 13] = [
+        const ALL: [Ty; 15] = [
             Ty::ThreatActor,
             Ty::Identity,
             Ty::EmailAddr,
@@ -1667,6 +1718,8 @@ pub mod snapshot {
             Ty::Note,
             Ty::Relationship,
             Ty::Sighting,
+            Ty::BankAccount,
+            Ty::DomainName,
         ];
         ALL.iter().copied().find(|t| *t as u8 == v).ok_or_else(|| bad("unknown object type"))
     }

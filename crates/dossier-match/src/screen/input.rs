@@ -41,6 +41,12 @@ pub struct Applicant {
     pub accounts: Vec<AccountInput>,
     #[serde(default)]
     pub wallets: Vec<WalletInput>,
+    /// Bank accounts: an IBAN as a string, or an object with its parts.
+    #[serde(default)]
+    pub bank_accounts: Vec<BankInput>,
+    /// Personal websites and portfolios (profiles on known platforms go in `accounts`).
+    #[serde(default)]
+    pub websites: Vec<String>,
     #[serde(default)]
     pub ips: Vec<String>,
     #[serde(default)]
@@ -74,6 +80,74 @@ pub struct WalletInput {
     #[serde(default)]
     pub chain: Option<String>,
     pub address: String,
+}
+
+/// A bank account: an IBAN, or an account number with its national bank code (an ABA
+/// routing number, a sort code, a Bankleitzahl) and country. In JSON either a string (an
+/// IBAN, or `code account`) or an object with `iban`, `account_number`,
+/// `routing_number` / `sort_code` / `bank_code`, `country`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(try_from = "serde_json::Value")]
+pub struct BankInput {
+    pub iban: Option<String>,
+    pub account_number: Option<String>,
+    pub bank_code: Option<String>,
+    pub country: Option<String>,
+}
+
+impl BankInput {
+    /// The parts the normaliser reads.
+    pub fn parts(&self) -> crate::normalize::bank::Parts {
+        crate::normalize::bank::Parts {
+            iban: self.iban.clone(),
+            account_number: self.account_number.clone(),
+            bank_code: self.bank_code.clone(),
+            country: self.country.clone(),
+        }
+    }
+
+    /// The account as one line of text (for the audit log's hashes and for messages).
+    pub fn text(&self) -> String {
+        [&self.iban, &self.bank_code, &self.account_number]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl TryFrom<serde_json::Value> for BankInput {
+    type Error = String;
+
+    fn try_from(v: serde_json::Value) -> Result<Self, String> {
+        const SHAPE: &str = "a bank account is a string (an IBAN, or `code account`) or an object with iban, account_number, routing_number, sort_code, bank_code, country";
+        match v {
+            serde_json::Value::String(t) => Ok(bank_from_text(&t)),
+            serde_json::Value::Object(m) => {
+                let mut b = BankInput::default();
+                for (k, v) in m {
+                    let v = v.as_str().ok_or_else(|| format!("bank account `{k}` must be a string"))?.to_owned();
+                    match k.as_str() {
+                        "iban" => b.iban = Some(v),
+                        "account_number" => b.account_number = Some(v),
+                        "routing_number" | "sort_code" | "bank_code" => b.bank_code = Some(v),
+                        "country" => b.country = Some(v),
+                        _ => return Err(format!("unknown bank account field `{k}`: {SHAPE}")),
+                    }
+                }
+                Ok(b)
+            }
+            _ => Err(SHAPE.to_owned()),
+        }
+    }
+}
+
+/// A bank account written as text: an IBAN, `routing account`, `sort-code account`, or the
+/// account number alone.
+pub fn bank_from_text(v: &str) -> BankInput {
+    let p = crate::normalize::bank::parts_from_text(v);
+    BankInput { iban: p.iban, account_number: p.account_number, bank_code: p.bank_code, country: p.country }
 }
 
 /// A document by its hash.
@@ -133,7 +207,7 @@ pub fn check(a: &Applicant, limits: &Limits) -> Result<(), RecordError> {
     if a.reference.len() > 200 {
         return Err(RecordError::new(None, Some("ref"), "ref is longer than 200 bytes"));
     }
-    let lists: [(&str, Vec<&str>); 7] = [
+    let lists: [(&str, Vec<&str>); 9] = [
         ("names", a.names.iter().map(String::as_str).collect()),
         ("emails", a.emails.iter().map(String::as_str).collect()),
         ("phones", a.phones.iter().map(String::as_str).collect()),
@@ -148,6 +222,15 @@ pub fn check(a: &Applicant, limits: &Limits) -> Result<(), RecordError> {
         ("wallets", a.wallets.iter().flat_map(|w| [w.chain.as_deref(), Some(w.address.as_str())]).flatten().collect()),
         ("ips", a.ips.iter().map(String::as_str).collect()),
         ("documents", a.documents.iter().map(|d| d.sha256.as_str()).collect()),
+        (
+            "bank_accounts",
+            a.bank_accounts
+                .iter()
+                .flat_map(|b| [&b.iban, &b.account_number, &b.bank_code, &b.country])
+                .filter_map(|v| v.as_deref())
+                .collect(),
+        ),
+        ("websites", a.websites.iter().map(String::as_str).collect()),
     ];
     let counts = [
         a.names.len(),
@@ -157,6 +240,8 @@ pub fn check(a: &Applicant, limits: &Limits) -> Result<(), RecordError> {
         a.wallets.len(),
         a.ips.len(),
         a.documents.len(),
+        a.bank_accounts.len(),
+        a.websites.len(),
     ];
     for ((field, values), n) in lists.iter().zip(counts) {
         if n > limits.list_len {
@@ -198,8 +283,20 @@ pub fn check(a: &Applicant, limits: &Limits) -> Result<(), RecordError> {
 /// The CSV columns of dossier's own format, in the documented order. A header row names
 /// the columns used, in any order; [`CsvLayout`] also recognises the headers of common
 /// applicant-tracking and exchange exports.
-pub const CSV_COLUMNS: &[&str] =
-    &["ref", "names", "emails", "phones", "accounts", "wallets", "ips", "resume_text", "documents", "region"];
+pub const CSV_COLUMNS: &[&str] = &[
+    "ref",
+    "names",
+    "emails",
+    "phones",
+    "accounts",
+    "wallets",
+    "ips",
+    "resume_text",
+    "documents",
+    "region",
+    "bank_accounts",
+    "websites",
+];
 
 /// What one CSV column feeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,8 +309,11 @@ pub enum Column {
     LastName,
     /// A profile on one platform: a URL, or the handle alone.
     Account(&'static str),
-    /// A personal website or portfolio: kept when it is a profile on a known platform.
+    /// A personal website or portfolio: an account when it is a profile on a known
+    /// platform, a website otherwise.
     Website,
+    /// A national bank code (routing number, sort code) for the row's bank accounts.
+    BankCode,
     /// The network of the row's wallets (`ETH`, `TRX`, `BSC`, `bitcoin`).
     Chain,
     /// The asset of the row (`USDT`, `BTC`): the wallets' chain when it names one and no
@@ -362,6 +462,23 @@ const HEADERS: &[(&str, Column)] = {
         ("documentsha256", Field("documents")),
         ("resumesha256", Field("documents")),
         ("filehash", Field("documents")),
+        ("bankaccounts", Field("bank_accounts")),
+        ("bankaccount", Field("bank_accounts")),
+        ("bankaccountnumber", Field("bank_accounts")),
+        ("accountnumber", Field("bank_accounts")),
+        ("iban", Field("bank_accounts")),
+        ("ibannumber", Field("bank_accounts")),
+        ("beneficiaryiban", Field("bank_accounts")),
+        ("beneficiaryaccount", Field("bank_accounts")),
+        ("beneficiaryaccountnumber", Field("bank_accounts")),
+        ("payoutaccount", Field("bank_accounts")),
+        ("routingnumber", BankCode),
+        ("abaroutingnumber", BankCode),
+        ("aba", BankCode),
+        ("sortcode", BankCode),
+        ("bankcode", BankCode),
+        ("blz", BankCode),
+        ("websites", Field("websites")),
         ("region", Field("region")),
         ("countrycode", Field("region")),
         ("country", Field("region")),
@@ -392,6 +509,7 @@ pub fn parse_target(field: &str) -> Result<Column, String> {
         "chain" => Column::Chain,
         "asset" => Column::Asset,
         "website" => Column::Website,
+        "bank_code" | "routing_number" | "sort_code" => Column::BankCode,
         "ignore" => Column::Ignore,
         _ => {
             if let Some(p) = f.strip_prefix("account:") {
@@ -404,7 +522,7 @@ pub fn parse_target(field: &str) -> Result<Column, String> {
                 }
             }
             return Err(format!(
-                "unknown field `{field}`; map a column to one of {}, first_name, middle_name, last_name, chain, website, account:PLATFORM (linkedin, github, telegram, skype, discord, …) or ignore",
+                "unknown field `{field}`; map a column to one of {}, first_name, middle_name, last_name, chain, website, bank_code, account:PLATFORM (linkedin, github, telegram, skype, discord, …) or ignore",
                 CSV_COLUMNS.join(", ")
             ));
         }
@@ -500,6 +618,7 @@ impl CsvLayout {
         let mut parts: [Vec<&str>; 3] = Default::default();
         let mut chain: Option<&str> = None;
         let mut asset: Option<&str> = None;
+        let mut bank_code: Option<&str> = None;
         for (cell, col) in row.iter().zip(&self.columns) {
             match col {
                 Column::Field("ref") => {
@@ -529,6 +648,9 @@ impl CsvLayout {
                 }
                 Column::Field("accounts") => a.accounts.extend(cell_values(cell).map(account_from_text)),
                 Column::Field("wallets") => a.wallets.extend(cell_values(cell).map(wallet_from_text)),
+                Column::Field("bank_accounts") => a.bank_accounts.extend(cell_values(cell).map(bank_from_text)),
+                Column::Field("websites") => a.websites.extend(cell_values(cell).map(str::to_owned)),
+                Column::BankCode => bank_code = Some(cell.trim()).filter(|c| !c.is_empty()),
                 Column::Field(_) | Column::Ignore => {}
                 Column::FirstName => parts[0].push(cell.trim()),
                 Column::MiddleName => parts[1].push(cell.trim()),
@@ -544,11 +666,15 @@ impl CsvLayout {
                         }
                     }
                 })),
-                Column::Website => a.accounts.extend(
-                    cell_values(cell)
-                        .filter(|v| crate::normalize::account::from_url(v).is_ok())
-                        .map(|v| AccountInput { url: Some(v.to_owned()), ..Default::default() }),
-                ),
+                Column::Website => {
+                    for v in cell_values(cell) {
+                        if crate::normalize::account::from_url(v).is_ok() {
+                            a.accounts.push(AccountInput { url: Some(v.to_owned()), ..Default::default() });
+                        } else {
+                            a.websites.push(v.to_owned());
+                        }
+                    }
+                }
                 Column::Chain => chain = Some(cell.trim()).filter(|c| !c.is_empty()),
                 Column::Asset => {
                     asset = Some(cell.trim()).filter(|c| crate::wallet::Chain::named(c).is_some());
@@ -558,6 +684,13 @@ impl CsvLayout {
         let joined: Vec<&str> = parts.iter().flatten().copied().filter(|p| !p.is_empty()).collect();
         if !joined.is_empty() {
             a.names.insert(0, joined.join(" "));
+        }
+        if let Some(code) = bank_code {
+            for b in &mut a.bank_accounts {
+                if b.iban.is_none() && b.bank_code.is_none() {
+                    b.bank_code = Some(code.to_owned());
+                }
+            }
         }
         if let Some(chain) = chain.or(asset) {
             for w in &mut a.wallets {

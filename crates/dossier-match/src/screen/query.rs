@@ -16,7 +16,7 @@ use super::index::{ACCOUNT_ID, GUESSED, Index, KeyKind, NOTE_REF, STOLEN, TWIN, 
 use super::input::Applicant;
 use super::score::{self, Kind};
 use super::{Candidate, Decision, Evidence, Hit, MatchKind, PersonaRef, Restricted, Screening, Warning};
-use crate::normalize::{account, email, ip, name, phone};
+use crate::normalize::{account, bank, email, ip, name, phone, website};
 use crate::{resume, wallet};
 
 /// Screening settings.
@@ -62,6 +62,9 @@ struct Probe {
     key: KeyKind,
     /// Weight taken off for an ambiguous reading (log10 of the number of readings).
     penalty: f64,
+    /// The input value the probe reads (field, position): several readings of one value
+    /// (a phone's regions, a bank account's IBAN and national form) count once.
+    origin: (&'static str, usize),
 }
 
 /// Where a tie leads: an actor, else a persona tied to no actor, else a lone object.
@@ -355,6 +358,7 @@ impl Index {
                     kind: Kind::Email,
                     key: KeyKind::Email,
                     penalty: 0.0,
+                    origin: ("emails", i),
                 }),
                 Err(err) => warnings.push(Warning { field: "emails", index: i, reason: err.to_string() }),
             }
@@ -380,6 +384,7 @@ impl Index {
                     kind: Kind::Phone,
                     key: KeyKind::Phone,
                     penalty: 0.0,
+                    origin: ("phones", i),
                 });
                 continue;
             }
@@ -400,6 +405,7 @@ impl Index {
                     kind: if cheap { Kind::PhoneCheap } else { Kind::Phone },
                     key: KeyKind::Phone,
                     penalty: 0.0,
+                    origin: ("phones", i),
                 });
                 continue;
             }
@@ -424,6 +430,7 @@ impl Index {
                     kind: Kind::Phone,
                     key: KeyKind::Phone,
                     penalty: f64::NAN,
+                    origin: ("phones", i),
                 });
             }
         }
@@ -454,6 +461,7 @@ impl Index {
                     rules: n.rules,
                     key: KeyKind::Account,
                     penalty: 0.0,
+                    origin: ("accounts", i),
                 }),
                 Err(err) => warnings.push(Warning { field: "accounts", index: i, reason: err.to_string() }),
             }
@@ -484,6 +492,7 @@ impl Index {
                         kind: Kind::Wallet,
                         key: KeyKind::Wallet,
                         penalty: 0.0,
+                        origin: ("wallets", i),
                     });
                 }
                 Err(wallet::WalletError::Unrecognised) if !w.address.trim().is_empty() => probes.push(Probe {
@@ -494,6 +503,7 @@ impl Index {
                     kind: Kind::Wallet,
                     key: KeyKind::Wallet,
                     penalty: 0.0,
+                    origin: ("wallets", i),
                 }),
                 Err(err) => warnings.push(Warning { field: "wallets", index: i, reason: err.to_string() }),
             }
@@ -509,6 +519,7 @@ impl Index {
                     kind: Kind::Document,
                     key: KeyKind::Document,
                     penalty: 0.0,
+                    origin: ("documents", i),
                 });
             } else {
                 warnings.push(Warning {
@@ -516,6 +527,51 @@ impl Index {
                     index: i,
                     reason: "sha256 must be 64 hexadecimal digits".into(),
                 });
+            }
+        }
+        for (i, b) in a.bank_accounts.iter().enumerate() {
+            match bank::keys(&b.parts()) {
+                Ok(keys) => {
+                    // The most specific readings: the IBAN and the national form (one
+                    // account, counted once); the number alone only when nothing more was
+                    // given (it is an account at many banks).
+                    let specific = keys.iter().any(|k| k.kind != bank::Kind::Number);
+                    for k in keys.into_iter().filter(|k| !specific || k.kind != bank::Kind::Number) {
+                        let (kind, rules) = match k.kind {
+                            bank::Kind::Iban => (Kind::Iban, vec!["IBAN check digits verified"]),
+                            bank::Kind::National => (Kind::BankNational, vec!["bank code and account number"]),
+                            bank::Kind::Number => {
+                                (Kind::BankNumber, vec!["account number alone, leading zeros dropped"])
+                            }
+                        };
+                        probes.push(Probe {
+                            field: "bank_accounts",
+                            input: b.text(),
+                            normalized: k.key,
+                            rules,
+                            kind,
+                            key: KeyKind::Bank,
+                            penalty: 0.0,
+                            origin: ("bank_accounts", i),
+                        });
+                    }
+                }
+                Err(err) => warnings.push(Warning { field: "bank_accounts", index: i, reason: err.to_string() }),
+            }
+        }
+        for (i, w) in a.websites.iter().enumerate() {
+            match website::key(w) {
+                Ok(k) => probes.push(Probe {
+                    field: "websites",
+                    input: w.clone(),
+                    normalized: k,
+                    rules: vec!["host without www, port or path"],
+                    kind: Kind::Website,
+                    key: KeyKind::Website,
+                    penalty: 0.0,
+                    origin: ("websites", i),
+                }),
+                Err(err) => warnings.push(Warning { field: "websites", index: i, reason: err.to_string() }),
             }
         }
         for (i, v) in a.ips.iter().enumerate() {
@@ -528,6 +584,7 @@ impl Index {
                     kind: Kind::Ip,
                     key: KeyKind::Ip,
                     penalty: 0.0,
+                    origin: ("ips", i),
                 }),
                 Ok(_) => warnings.push(Warning {
                     field: "ips",
@@ -547,6 +604,7 @@ impl Index {
                     kind: Kind::Name,
                     key: KeyKind::Name,
                     penalty: 0.0,
+                    origin: ("names", i),
                 }),
                 None => warnings.push(Warning { field: "names", index: i, reason: "no letters in the name".into() }),
             }
@@ -644,6 +702,7 @@ impl Index {
                 kind: Kind::Resume,
                 key: KeyKind::Document,
                 penalty: 0.0,
+                origin: ("resume_text", 0),
             });
             let mut near: Vec<(u32, f64, f64, Vec<Tie>)> = Vec::new();
             for note in self.resume_candidates(&sig, viewer) {
@@ -754,7 +813,8 @@ impl Index {
             }
         }
 
-        let mut scored: Vec<Scored> = shown.into_iter().map(|(g, evs)| self.score_group(g, evs, opts)).collect();
+        let mut scored: Vec<Scored> =
+            shown.into_iter().map(|(g, evs)| self.score_group(g, evs, &probes, opts)).collect();
         // Listed: candidates with some real weight (a posterior of about 1%), or a
         // stolen identity's name set aside; the rest is noise to a screener.
         scored.retain(|c| {
@@ -766,7 +826,7 @@ impl Index {
         scored.sort_by(|x, y| y.llr.total_cmp(&x.llr).then_with(|| self.group_key(x.g).cmp(&self.group_key(y.g))));
         let restricted: Option<Decision> = hidden
             .into_iter()
-            .map(|(g, evs)| self.score_group(g, evs, opts).decision)
+            .map(|(g, evs)| self.score_group(g, evs, &probes, opts).decision)
             .filter(|d| *d >= Decision::Review)
             .max();
         let mut decision = scored.iter().map(|c| c.decision).max().unwrap_or(Decision::Clear);
@@ -904,7 +964,7 @@ impl Index {
 
     /// Weighs the evidence of one group: one piece per input value (the best tie), then one
     /// per correlated kind, summed.
-    fn score_group(&self, g: Group, mut evs: Vec<Ev>, opts: &Options) -> Scored {
+    fn score_group(&self, g: Group, mut evs: Vec<Ev>, probes: &[Probe], opts: &Options) -> Scored {
         evs.sort_by(|a, b| {
             b.weight
                 .total_cmp(&a.weight)
@@ -913,22 +973,17 @@ impl Index {
                 // Of two ties that weigh the same, the one under the less restrictive marking.
                 .then_with(|| a.tlp.cmp(&b.tlp))
         });
-        let mut seen_probe = BTreeSet::new();
+        let mut seen_origin = BTreeSet::new();
         let mut seen_class = BTreeSet::new();
         let mut kept = Vec::new();
         for e in evs {
-            if !seen_probe.insert(e.probe) {
+            if !seen_origin.insert(probes[e.probe].origin) {
                 continue;
             }
-            if e.kind.best_only() {
-                let class = match e.kind {
-                    Kind::Name | Kind::NameFuzzy => 0,
-                    Kind::Ip | Kind::IpRange => 1,
-                    _ => 2,
-                };
-                if !seen_class.insert(class) {
-                    continue;
-                }
+            if let Some(class) = e.kind.class()
+                && !seen_class.insert(class)
+            {
+                continue;
             }
             kept.push(e);
         }
@@ -998,7 +1053,7 @@ impl Index {
     }
 
     /// Looks up one identifier or name typed into a search box: every reading of `q` that
-    /// normalises (email, phone, wallet, account, IP, document hash, name) is screened, and
+    /// normalises (email, phone, wallet, account, IBAN, website, IP, document hash, name) is screened, and
     /// the candidates come back ranked, with restricted hits counted but not shown.
     pub fn search(&self, q: &str, viewer: &Viewer, opts: &Options) -> Screening {
         let q = q.trim();
@@ -1028,6 +1083,12 @@ impl Index {
                 ..Default::default()
             });
         }
+        if bank::iban(q).is_ok() {
+            a.bank_accounts.push(super::input::bank_from_text(q));
+        }
+        if !q.contains('@') && wallet::parse(q).is_err() && ip::normalize(q).is_err() && website::key(q).is_ok() {
+            a.websites.push(q.into());
+        }
         let digits = q.chars().filter(char::is_ascii_digit).count();
         if digits >= 7 && q.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
             a.phones.push(q.into());
@@ -1037,6 +1098,8 @@ impl Index {
             && a.ips.is_empty()
             && a.documents.is_empty()
             && a.phones.is_empty()
+            && a.bank_accounts.is_empty()
+            && a.websites.is_empty()
         {
             a.names.push(q.into());
         }

@@ -6,22 +6,7 @@
 //! weight is essentially minus the log of how often an innocent applicant would present the
 //! very same value:
 //!
-//! | evidence | weight | why |
-//! |---|---|---|
-//! | email address | 6.0 | an address belongs to one person; reuse by someone else after deletion or by typo is of order one in a million |
-//! | document SHA-256 | 6.0 | the same file byte for byte |
-//! | platform user id | 6.0 | assigned by the platform, never reissued |
-//! | platform login | 5.0 | unique at any time, but renamed and reclaimed |
-//! | wallet address | 5.0 | unique keys, but exchange deposit and hot wallets serve many people |
-//! | phone number | 5.0 | numbers are recycled, but only after months: that a random applicant holds the very number a persona used is of order 1e-5 |
-//! | VoIP / toll-free / premium / unverified phone | 4.0 | rented and recycled quickly; an unverified number may be mistyped |
-//! | (any phone, at most) | log10(numbers in use in its country / numbers of that country in the index) | the chance that an innocent applicant's number is one of the stored ones |
-//! | resume near-duplicate | 0–4.0 by similarity | independent resumes share phrases, not documents: shingle Jaccard above 0.5 means copying |
-//! | IP address | 1.0; 2.0 when tied to exactly one actor | residential addresses rotate to other customers; VPN and proxy exits are shared by thousands (see below); an address tied to one actor only is a team's own (a laptop farm) |
-//! | IP inside a stored range | 0.5 | |
-//! | name, after folding | 1.5 | common names are shared by thousands |
-//! | name, fuzzy (Jaro-Winkler ≥ 0.9), only beside other evidence | 0.5 | |
-//! | name of a stolen real identity | 0 | the real person applying under their own name is innocent |
+//! The weight of each kind, and why, is in [`crate::kinds::EVIDENCE`].
 //!
 //! Two corrections keep weights honest on real data: a value tied to `n` different actors
 //! is common infrastructure (a VPN exit, an exchange wallet, a popular name), so its weight
@@ -60,8 +45,9 @@ pub const MATCH_POSTERIOR: f64 = 0.95;
 /// Posterior from which a candidate is `review`.
 pub const REVIEW_POSTERIOR: f64 = 0.5;
 
-/// The kinds of evidence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The kinds of evidence. Their weights, whether they can make a match and which are
+/// correlated are in one table, [`crate::kinds::EVIDENCE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     Email,
     Document,
@@ -75,42 +61,27 @@ pub enum Kind {
     IpRange,
     Name,
     NameFuzzy,
+    Iban,
+    BankNational,
+    BankNumber,
+    Website,
 }
 
 impl Kind {
     /// The base weight (log10 likelihood ratio).
     pub fn weight(self) -> f64 {
-        match self {
-            Kind::Email | Kind::Document | Kind::AccountId => 6.0,
-            Kind::AccountLogin | Kind::Wallet => 5.0,
-            Kind::Phone => 5.0,
-            Kind::PhoneCheap => 4.0,
-            Kind::Resume => 4.0,
-            Kind::Ip => 1.0,
-            Kind::IpRange => 0.5,
-            Kind::Name => 1.5,
-            Kind::NameFuzzy => 0.5,
-        }
+        crate::kinds::evidence(self).weight
     }
 
     /// Identifiers: only these can make a match.
     pub fn is_strong(self) -> bool {
-        matches!(
-            self,
-            Kind::Email
-                | Kind::Document
-                | Kind::AccountId
-                | Kind::AccountLogin
-                | Kind::Wallet
-                | Kind::Phone
-                | Kind::PhoneCheap
-        )
+        crate::kinds::evidence(self).strong
     }
 
-    /// Kinds of which only the best piece counts per candidate (they are correlated: two
-    /// spellings of a name, two IPs of one VPN).
-    pub fn best_only(self) -> bool {
-        matches!(self, Kind::Name | Kind::NameFuzzy | Kind::Ip | Kind::IpRange | Kind::Resume)
+    /// The class of correlated kinds of which only the best piece counts per candidate
+    /// (two spellings of a name, two IPs of one VPN).
+    pub fn class(self) -> Option<u8> {
+        crate::kinds::evidence(self).class
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use dossier_match::normalize::{account, email, ip, phone};
+use dossier_match::normalize::{account, bank, email, ip, phone, website};
 use dossier_match::wallet;
 use dossier_stix::id::deterministic_sco_id;
 use dossier_stix::timestamp::now_micros;
@@ -162,6 +162,34 @@ pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) ->
                 tlp,
             )),
             Err(err) => problem(&mut p, "wallets", format!("line {}: {err}", i + 1)),
+        }
+    }
+    for (i, b) in lines(&f, "bank_accounts", &mut p).iter().enumerate() {
+        let parts = bank::parts_from_text(b);
+        match bank::keys(&parts) {
+            Ok(_) => {
+                let mut v = json!({"type": "bank-account"});
+                if let Some(iban) = parts.iban.as_deref() {
+                    v["iban"] = json!(bank::iban(iban).unwrap_or_else(|_| iban.to_owned()));
+                }
+                if let Some(n) = &parts.account_number {
+                    v["account_number"] = json!(n);
+                }
+                if let Some(c) = &parts.bank_code {
+                    v["x_dossier_bank_code"] = json!(c);
+                }
+                scos.extend(sco(v, tlp));
+            }
+            Err(err) => problem(&mut p, "bank_accounts", format!("line {}: {err}", i + 1)),
+        }
+    }
+    for (i, w) in lines(&f, "websites", &mut p).iter().enumerate() {
+        match website::key(w) {
+            Ok(k) => {
+                let site = k.trim_start_matches("site:");
+                scos.extend(sco(json!({"type": "url", "value": format!("https://{site}")}), tlp));
+            }
+            Err(err) => problem(&mut p, "websites", format!("line {}: {err}", i + 1)),
         }
     }
     for (i, a) in lines(&f, "ips", &mut p).iter().enumerate() {

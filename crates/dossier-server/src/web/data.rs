@@ -81,6 +81,10 @@ pub fn label_of(ty: &str, v: &Value) -> String {
         }
         "relationship" => s("relationship_type"),
         "sighting" => "sighting".to_owned(),
+        "bank-account" => {
+            let iban = s("iban");
+            if iban.is_empty() { s("account_number") } else { iban }
+        }
         _ => {
             let name = s("name");
             if name.is_empty() { s("value") } else { name }

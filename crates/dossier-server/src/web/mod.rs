@@ -701,6 +701,13 @@ fn env() -> &'static Environment<'static> {
         );
         env.add_filter("pct", |v: f64| format!("{:.0}%", v * 100.0));
         env.add_filter("stixtype", |s: String| s.split("--").next().unwrap_or_default().to_owned());
+        // The identifier fields of the screening form, from the one table of kinds.
+        env.add_global(
+            "screen_fields",
+            minijinja::Value::from_serialize(
+                dossier_match::kinds::FIELDS.iter().map(|f| (f.name, f.label, f.example)).collect::<Vec<_>>(),
+            ),
+        );
         env
     })
 }

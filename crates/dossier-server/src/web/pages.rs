@@ -214,16 +214,11 @@ pub struct SearchQuery {
     since: String,
 }
 
-/// The evidence fields a search may be narrowed to.
-const FIELDS: &[(&str, &str)] = &[
-    ("names", "Names"),
-    ("emails", "Emails"),
-    ("phones", "Phones"),
-    ("accounts", "Accounts"),
-    ("wallets", "Wallets"),
-    ("ips", "IP addresses"),
-    ("documents", "Documents"),
-];
+/// The evidence fields a search may be narrowed to: the identifier fields of the one
+/// table of kinds.
+fn search_fields() -> impl Iterator<Item = (&'static str, &'static str)> {
+    dossier_match::kinds::FIELDS.iter().map(|f| (f.name, f.label))
+}
 
 pub async fn search(
     State(state): State<AppState>,
@@ -243,12 +238,12 @@ pub async fn search(
         "" => None,
         s => Some(dossier_stix::Tlp::parse(s).ok_or_else(|| WebError::bad_request("unknown TLP level"))?),
     };
-    let field = FIELDS.iter().find(|(f, _)| *f == q.field).map(|(f, _)| *f);
+    let field = search_fields().find(|(f, _)| *f == q.field).map(|(f, _)| f);
     let base = context! {
         ..web.ctx("search"),
         ..context! {
             q => text, field => field.unwrap_or(""), tlp => q.tlp, min_confidence => q.min_confidence, since => q.since,
-            fields => FIELDS.iter().map(|(v, l)| json!({"value": v, "label": l})).collect::<Vec<_>>(),
+            fields => search_fields().map(|(v, l)| json!({"value": v, "label": l})).collect::<Vec<_>>(),
         }
     };
     if text.is_empty() {
@@ -382,6 +377,7 @@ const IDENTIFIER_ORDER: &[(&str, &str)] = &[
     ("phone-number", "Phones"),
     ("user-account", "Accounts"),
     ("cryptocurrency-wallet", "Wallets"),
+    ("bank-account", "Bank accounts"),
     ("ipv4-addr", "IPv4 addresses"),
     ("ipv6-addr", "IPv6 addresses"),
     ("file", "Documents and resumes"),

@@ -16,8 +16,11 @@ use super::{Fields, Posted, Web, WebError, render};
 use crate::screen_api::{audit_entry, run_batch};
 use crate::{AppState, AuditParams, Returned};
 
-/// The form's fields, one value per line where the contract takes a list.
-const LIST_FIELDS: &[&str] = &["names", "emails", "phones", "accounts", "wallets", "ips", "documents"];
+/// The form's fields with one value per line: the identifier fields of the one table of
+/// kinds.
+fn list_fields() -> impl Iterator<Item = &'static str> {
+    dossier_match::kinds::FIELDS.iter().map(|f| f.name)
+}
 
 pub async fn form(Extension(web): Extension<Web>) -> Response {
     render("screen.html", context! { ..web.ctx("screen"), ..context! { form => json!({}) } })
@@ -31,6 +34,8 @@ fn applicant_of(f: &Fields) -> Applicant {
         phones: f.lines("phones"),
         accounts: f.lines("accounts").iter().map(|l| input::account_from_text(l)).collect(),
         wallets: f.lines("wallets").iter().map(|l| input::wallet_from_text(l)).collect(),
+        bank_accounts: f.lines("bank_accounts").iter().map(|l| input::bank_from_text(l)).collect(),
+        websites: f.lines("websites"),
         ips: f.lines("ips"),
         resume_text: Some(f.get("resume_text").to_owned()).filter(|t| !t.trim().is_empty()),
         documents: f.lines("documents").into_iter().map(|sha256| DocumentInput { sha256 }).collect(),
@@ -40,8 +45,8 @@ fn applicant_of(f: &Fields) -> Applicant {
 
 pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) -> Result<Response, WebError> {
     let mut echo = serde_json::Map::new();
-    for k in LIST_FIELDS.iter().chain(&["ref", "resume_text", "region"]) {
-        echo.insert((*k).to_owned(), Value::String(f.get(k).to_owned()));
+    for k in list_fields().chain(["ref", "resume_text", "region"]) {
+        echo.insert(k.to_owned(), Value::String(f.get(k).to_owned()));
     }
     let applicant = applicant_of(&f);
     let base = context! { ..web.ctx("screen"), ..context! { form => echo } };
@@ -60,6 +65,8 @@ pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) ->
         && applicant.wallets.is_empty()
         && applicant.ips.is_empty()
         && applicant.documents.is_empty()
+        && applicant.bank_accounts.is_empty()
+        && applicant.websites.is_empty()
         && applicant.resume_text.is_none();
     if empty {
         let mut resp = render(

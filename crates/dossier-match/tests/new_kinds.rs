@@ -1,0 +1,180 @@
+//! Bank accounts and personal websites: stored as STIX (`bank-account`, `url`,
+//! `domain-name`), matched however either side writes them, look-alikes refused, and each
+//! TLP level seen by exactly the right organizations.
+
+use dossier_match::screen::{self, Access, Applicant, Decision, Hit, Index, Options};
+use dossier_stix::{Role, Tlp, Viewer};
+use serde_json::json;
+
+const ACTOR: &str = "threat-actor--00000000-0000-4000-8000-000000000001";
+const P1: &str = "identity--00000000-0000-4000-8000-000000000011";
+const IBAN: &str = "bank-account--00000000-0000-5000-8000-000000000101";
+const US_ACCT: &str = "bank-account--00000000-0000-5000-8000-000000000102";
+const SITE: &str = "url--00000000-0000-5000-8000-000000000103";
+const DOMAIN: &str = "domain-name--00000000-0000-5000-8000-000000000104";
+const RED_IBAN: &str = "bank-account--00000000-0000-5000-8000-000000000105";
+const OWNER: i64 = 1;
+const RED_OWNER: i64 = 2;
+
+fn access(tlp: Tlp, owner: i64) -> Access {
+    Access { tlp, owner, recipients: Vec::new(), staff_only: false, confidence: None }
+}
+
+fn index() -> Index {
+    let mut ix = Index::new();
+    let amber = access(Tlp::Amber, OWNER);
+    ix.upsert(ACTOR, &json!({"type": "threat-actor", "name": "team JADE"}).to_string(), amber.clone());
+    ix.upsert(
+        P1,
+        &json!({"type": "identity", "name": "Kim Chol-su", "identity_class": "individual"}).to_string(),
+        amber.clone(),
+    );
+    let objects = [
+        (IBAN, json!({"type": "bank-account", "iban": "GB33BUKB20201555555555", "currency": "GBP"}), Tlp::Amber, OWNER),
+        (
+            US_ACCT,
+            json!({"type": "bank-account", "account_number": "000123456789", "x_dossier_bank_code": "021000021", "country": "USA"}),
+            Tlp::Green,
+            OWNER,
+        ),
+        (SITE, json!({"type": "url", "value": "https://www.Chol-Su.dev/portfolio"}), Tlp::Amber, OWNER),
+        (DOMAIN, json!({"type": "domain-name", "value": "cs-builds.io"}), Tlp::Clear, OWNER),
+        (RED_IBAN, json!({"type": "bank-account", "iban": "DE89 3704 0044 0532 0130 00"}), Tlp::Red, RED_OWNER),
+    ];
+    for (n, (id, j, tlp, owner)) in objects.into_iter().enumerate() {
+        ix.upsert(id, &j.to_string(), access(tlp, owner));
+        let rid = format!("relationship--00000000-0000-4000-8000-{:012}", 300 + n);
+        let r = json!({"type": "relationship", "relationship_type": "related-to", "source_ref": P1, "target_ref": id});
+        ix.upsert(&rid, &r.to_string(), access(tlp, owner));
+    }
+    let r =
+        json!({"type": "relationship", "relationship_type": "attributed-to", "source_ref": P1, "target_ref": ACTOR});
+    ix.upsert("relationship--00000000-0000-4000-8000-000000000399", &r.to_string(), amber);
+    ix
+}
+
+fn member(org: i64) -> Viewer {
+    Viewer { org, role: Role::Member, isac: false }
+}
+
+fn run(ix: &Index, v: serde_json::Value, viewer: Viewer) -> screen::Screening {
+    let a: Applicant = screen::input::from_json(v.to_string().as_bytes(), &Default::default()).unwrap();
+    ix.screen(&a, &viewer, &Options::default())
+}
+
+fn evidence_objects(s: &screen::Screening) -> Vec<String> {
+    s.matches
+        .iter()
+        .filter_map(|h| match h {
+            Hit::Candidate(c) => Some(c.evidence.iter().map(|e| e.object.clone()).collect::<Vec<_>>()),
+            Hit::Restricted(_) => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn an_iban_matches_however_it_is_written_and_its_national_form_meets_it() {
+    let ix = index();
+    for written in [
+        json!("gb33 bukb 2020 1555 5555 55"),
+        json!("GB33-BUKB-2020-1555-5555-55"),
+        json!({"iban": "GB33BUKB20201555555555"}),
+        json!({"sort_code": "20-20-15", "account_number": "55555555", "country": "GB"}),
+        json!("20-20-15 55555555"),
+    ] {
+        let s = run(&ix, json!({"ref": "b1", "bank_accounts": [written.clone()]}), member(3));
+        assert_eq!(s.decision, Decision::Match, "{written}: {s:?}");
+        assert_eq!(evidence_objects(&s), [IBAN], "{written}");
+    }
+    // A US account by routing number and account number, leading zeros or not.
+    let s = run(&ix, json!({"ref": "b2", "bank_accounts": ["021000021 123456789"]}), member(3));
+    assert_eq!(s.decision, Decision::Match, "{s:?}");
+    assert_eq!(evidence_objects(&s), [US_ACCT]);
+}
+
+#[test]
+fn look_alike_and_bare_account_numbers_never_match() {
+    let ix = index();
+    // One character changed: the check digits fail, a warning and nothing else.
+    let s = run(&ix, json!({"ref": "b3", "bank_accounts": ["GB33BUKB20201555555556"]}), member(3));
+    assert_eq!(s.decision, Decision::Clear);
+    assert!(s.matches.is_empty());
+    assert_eq!(s.warnings.len(), 1);
+    assert!(s.warnings[0].reason.contains("check digits"), "{:?}", s.warnings);
+    // A routing number that fails the ABA checksum is refused too.
+    let s = run(&ix, json!({"ref": "b4", "bank_accounts": ["021000022 123456789"]}), member(3));
+    assert!(s.matches.is_empty() && s.warnings.len() == 1, "{s:?}");
+    // The account number alone is an account at many banks: weak, never a match.
+    let s = run(&ix, json!({"ref": "b5", "bank_accounts": [{"account_number": "55555555"}]}), member(3));
+    assert_ne!(s.decision, Decision::Match, "{s:?}");
+}
+
+#[test]
+fn a_personal_website_asks_for_review_and_supports_other_evidence() {
+    let ix = index();
+    for site in ["chol-su.dev", "http://CHOL-SU.dev:443/about", "https://www.chol-su.dev/"] {
+        let s = run(&ix, json!({"ref": "w1", "websites": [site]}), member(3));
+        assert_eq!(s.decision, Decision::Review, "{site}: {s:?}");
+        assert_eq!(evidence_objects(&s), [SITE]);
+    }
+    let s = run(&ix, json!({"ref": "w2", "websites": ["https://cs-builds.io/"], "names": ["Kim Chol Su"]}), member(3));
+    assert_eq!(s.decision, Decision::Match, "{s:?}");
+    // A website that is really a platform profile is refused with the reason.
+    let s = run(&ix, json!({"ref": "w3", "websites": ["https://github.com/cs-dev"]}), member(3));
+    assert!(s.warnings.iter().any(|w| w.field == "websites" && w.reason.contains("account")), "{s:?}");
+}
+
+#[test]
+fn each_tlp_level_of_a_bank_account_is_seen_by_exactly_the_right_organizations() {
+    let ix = index();
+    let red = json!({"ref": "r1", "bank_accounts": ["DE89370400440532013000"]});
+    // Another member: a restricted hit, nothing of the account or its persona.
+    let s = run(&ix, red.clone(), member(3));
+    assert_eq!(s.decision, Decision::Review);
+    let text = serde_json::to_string(&s).unwrap();
+    assert!(text.contains("\"restricted\":true"));
+    for secret in [RED_IBAN, P1, ACTOR, "DE89", "Kim"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+    // Its owner and the ISAC analysts see it; the German national form meets it.
+    for viewer in [member(RED_OWNER), Viewer { org: 9, role: Role::Analyst, isac: true }] {
+        let s = run(&ix, red.clone(), viewer);
+        assert_eq!(s.decision, Decision::Match, "{viewer:?}");
+        assert_eq!(evidence_objects(&s), [RED_IBAN]);
+        let national = json!({"ref": "r2", "bank_accounts": [{"bank_code": "37040044", "account_number": "532013000", "country": "DE"}]});
+        assert_eq!(evidence_objects(&run(&ix, national, viewer)), [RED_IBAN]);
+    }
+    // GREEN and AMBER are seen by every member.
+    for org in [OWNER, RED_OWNER, 3] {
+        let s = run(
+            &ix,
+            json!({"ref": "g", "bank_accounts": ["021000021 123456789", "GB33BUKB20201555555555"]}),
+            member(org),
+        );
+        assert_eq!(s.decision, Decision::Match);
+        let mut seen = evidence_objects(&s);
+        seen.sort();
+        assert_eq!(seen, [IBAN, US_ACCT], "org {org}");
+    }
+}
+
+#[test]
+fn one_account_written_twice_counts_once() {
+    let ix = index();
+    // The IBAN and its national form in one input value are one fact; the score is that
+    // of one IBAN, not two.
+    let one = run(&ix, json!({"ref": "c1", "bank_accounts": ["GB33BUKB20201555555555"]}), member(3));
+    let Hit::Candidate(c) = &one.matches[0] else { panic!("restricted") };
+    assert_eq!(c.evidence.len(), 1, "{c:?}");
+    assert_eq!(c.evidence[0].normalized, "iban:GB33BUKB20201555555555");
+}
+
+#[test]
+fn search_finds_an_iban_and_a_website() {
+    let ix = index();
+    let s = ix.search("GB33 BUKB 2020 1555 5555 55", &member(3), &Options::default());
+    assert_eq!(evidence_objects(&s), [IBAN], "{s:?}");
+    let s = ix.search("chol-su.dev", &member(3), &Options::default());
+    assert_eq!(evidence_objects(&s), [SITE], "{s:?}");
+}
