@@ -26,6 +26,7 @@ use crate::rng::Rng;
 const TLP_GREEN: &str = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
 const PHONE_EXT: &str = "extension-definition--14a97ee2-e666-5ada-a6bd-b7177f79e211";
 const WALLET_EXT: &str = "extension-definition--be78509e-6958-51b1-8b26-d17ee0eba2d7";
+const BANK_EXT: &str = "extension-definition--f19f3291-6a84-5674-b311-d75a925d5bd9";
 const T0: &str = "2024-03-01T00:00:00.000Z";
 
 const SURNAMES: &[&[&str]] = &[
@@ -103,6 +104,76 @@ struct Persona {
     phones: Vec<(String, String)>,
     accounts: Vec<(&'static str, String)>,
     resume: Option<String>,
+    /// A personal site or portfolio (`janedoe.dev`, `jane.github.io`).
+    website: Option<String>,
+}
+
+/// A team's bank account: a UK or German IBAN with its national parts, or a US account
+/// by routing number.
+#[derive(Clone)]
+struct Bank {
+    iban: Option<String>,
+    code: String,
+    account: String,
+    country: &'static str,
+}
+
+fn digits(r: &mut Rng, n: usize) -> String {
+    (0..n).map(|_| char::from(b'0' + r.below(10) as u8)).collect()
+}
+
+/// A US routing number with a valid ABA check digit.
+fn aba(r: &mut Rng) -> String {
+    let d: Vec<u32> = (0..8).map(|_| r.below(10) as u32).collect();
+    let sum = 3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + d[2] + d[5];
+    let check = (10 - sum % 10) % 10;
+    d.iter().chain(std::iter::once(&check)).map(|v| char::from(b'0' + *v as u8)).collect()
+}
+
+fn bank(r: &mut Rng) -> Bank {
+    use dossier_match::normalize::bank::iban_of;
+    match r.below(10) {
+        0..=3 => {
+            let (sort, account) = (digits(r, 6), digits(r, 8));
+            let code = *r.pick(&["BUKB", "NWBK", "MIDL", "BARC", "LOYD"]);
+            Bank { iban: Some(iban_of("GB", &format!("{code}{sort}{account}"))), code: sort, account, country: "GB" }
+        }
+        4..=6 => {
+            let (blz, account) = (format!("{}{}", r.range(1, 9), digits(r, 7)), digits(r, 10));
+            Bank { iban: Some(iban_of("DE", &format!("{blz}{account}"))), code: blz, account, country: "DE" }
+        }
+        _ => {
+            let code = aba(r);
+            let len = r.range(8, 12) as usize;
+            Bank { iban: None, code, account: digits(r, len), country: "US" }
+        }
+    }
+}
+
+/// An IBAN in groups of four, as printed on statements.
+fn spaced(iban: &str) -> String {
+    iban.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(" ")
+}
+
+/// A look-alike of an IBAN: one digit of the account changed (the check digits then fail),
+/// or the same bank with another account (valid, but not the team's).
+fn iban_lookalike(r: &mut Rng, b: &Bank, tags: &mut Vec<&'static str>) -> String {
+    let iban = b.iban.clone().unwrap_or_default();
+    if r.chance(0.5) {
+        tags.push("iban-one-digit-changed");
+        let at = iban.len() - 1 - r.below(6) as usize;
+        let old = iban.as_bytes()[at];
+        let new = if old == b'9' { b'0' } else { old + 1 };
+        format!("{}{}{}", &iban[..at], char::from(new), &iban[at + 1..])
+    } else {
+        tags.push("iban-same-bank-other-account");
+        let bban_head = &iban[4..iban.len() - b.account.len()];
+        let mut account = digits(r, b.account.len());
+        if account == b.account {
+            account = b.account.chars().rev().collect();
+        }
+        dossier_match::normalize::bank::iban_of(&iban[..2], &format!("{bban_head}{account}"))
+    }
 }
 
 struct Team {
@@ -112,6 +183,7 @@ struct Team {
     farm_ip: String,
     vpn: String,
     template: Vec<usize>,
+    banks: Vec<Bank>,
 }
 
 fn hex(r: &mut Rng, n: usize) -> String {
@@ -283,6 +355,9 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
     let vpns: Vec<String> = (0..30)
         .map(|_| format!("{}.{}.{}.{}", r.range(23, 212), r.below(256), r.below(256), r.range(1, 254)))
         .collect();
+    // Bank accounts and websites come from a stream of their own, so that adding them left
+    // every other draw (and the figures measured before) as it was.
+    let mut rb = Rng::new(seed ^ 0x6a09_e667_f3bc_c908);
     let mut teams = Vec::new();
     let mut emails_seen = std::collections::HashSet::new();
     for _ in 0..actors {
@@ -298,6 +373,7 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
             farm_ip: format!("{}.{}.{}.{}", r.range(24, 99), r.below(256), r.below(256), r.range(1, 254)),
             vpn: r.pick(&vpns).clone(),
             template,
+            banks: if rb.chance(0.5) { (0..rb.range(1, 2)).map(|_| bank(&mut rb)).collect() } else { Vec::new() },
         };
         for _ in 0..r.range(2, 5) {
             let (korean, name) = if r.chance(0.6) {
@@ -328,6 +404,13 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
                 accounts.push(("discord", format!("{handle}{}", r.range(1, 999))));
             }
             let resume = r.chance(0.8).then(|| resume_from(&mut r, &team.template, &name));
+            let website = rb.chance(0.3).then(|| {
+                if rb.chance(0.5) {
+                    format!("{handle}{}.dev", rb.range(1, 99))
+                } else {
+                    format!("{handle}-{}.github.io", hex(&mut rb, 3))
+                }
+            });
             team.personas.push(Persona {
                 id: format!("identity--{}", r.uuid()),
                 name,
@@ -336,6 +419,7 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
                 phones,
                 accounts,
                 resume,
+                website,
             });
         }
         teams.push(team);
@@ -354,6 +438,27 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
         let mut team_scos = Vec::new();
         for wv in &team.wallets {
             team_scos.push(w.sco(json!({"type": "cryptocurrency-wallet", "value": wv, "extensions": {WALLET_EXT: {"extension_type": "new-sco"}}}))?);
+        }
+        let mut bank_scos = Vec::new();
+        for b in &team.banks {
+            // Kept as members have them: the IBAN printed in groups or compact, or the
+            // national parts; a US account by routing number.
+            let mut v = json!({"type": "bank-account", "extensions": {BANK_EXT: {"extension_type": "new-sco"}}});
+            match &b.iban {
+                Some(iban) if rb.chance(0.8) => {
+                    v["iban"] = json!(if rb.chance(0.5) { spaced(iban) } else { iban.clone() });
+                }
+                _ => {
+                    v["account_number"] = json!(b.account);
+                    v["x_dossier_bank_code"] = json!(b.code);
+                    v["country"] = json!(match b.country {
+                        "GB" => "GBR",
+                        "DE" => "DEU",
+                        _ => "USA",
+                    });
+                }
+            }
+            bank_scos.push(w.sco(v)?);
         }
         team_scos.push(w.sco(json!({"type": "ipv4-addr", "value": team.farm_ip}))?);
         // The commercial VPN exit the team was seen on: shared with many teams and with
@@ -390,6 +495,15 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
             }
             for sco in scos.iter().chain(&team_scos) {
                 w.rel(&mut r, "related-to", &p.id, sco)?;
+            }
+            for sco in &bank_scos {
+                w.rel(&mut rb, "related-to", &p.id, sco)?;
+            }
+            if let Some(site) = &p.website {
+                let v =
+                    if rb.chance(0.5) { format!("https://www.{site}/portfolio") } else { format!("https://{site}") };
+                let sco = w.sco(json!({"type": "url", "value": v}))?;
+                w.rel(&mut rb, "related-to", &p.id, &sco)?;
             }
             if let Some(text) = &p.resume {
                 w.obj(&json!({"type": "note", "spec_version": "2.1", "id": format!("note--{}", r.uuid()),
@@ -558,6 +672,42 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
                     a["resume_text"] = json!(ocr(&mut r, text, 0.03));
                 }
             }
+            if !weak {
+                // A payout account of the team, written as the applicant's bank has it.
+                if !team.banks.is_empty() && rb.chance(0.3) {
+                    let b = rb.pick(&team.banks).clone();
+                    let v = match &b.iban {
+                        Some(iban) if rb.chance(0.6) => {
+                            if rb.chance(0.5) {
+                                tags.push("bank:iban-spaced-lower");
+                                json!(spaced(iban).to_lowercase())
+                            } else {
+                                tags.push("bank:iban-compact");
+                                json!(iban)
+                            }
+                        }
+                        Some(_) if b.country == "GB" => {
+                            tags.push("bank:sort-code-and-account");
+                            json!(format!("{}-{}-{} {}", &b.code[..2], &b.code[2..4], &b.code[4..], b.account))
+                        }
+                        Some(_) => {
+                            tags.push("bank:blz-and-account");
+                            json!({"bank_code": b.code, "account_number": b.account.trim_start_matches('0'), "country": "DE"})
+                        }
+                        None => {
+                            tags.push("bank:us-routing-and-account");
+                            json!(format!("{} / {}", b.code, b.account))
+                        }
+                    };
+                    a["bank_accounts"] = json!([v]);
+                }
+                if let Some(site) = &p.website
+                    && rb.chance(0.4)
+                {
+                    tags.push("website:other-form");
+                    a["websites"] = json!([format!("http://{}/", site.to_uppercase())]);
+                }
+            }
             if r.chance(0.5) {
                 match a["ips"].as_array_mut() {
                     Some(l) => l.push(json!(team.vpn)),
@@ -610,6 +760,28 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
             }
             if r.chance(0.7) {
                 a["phones"] = json!([e164]);
+            }
+            // Bank accounts and websites: most innocents give their own; some give a
+            // look-alike of a team's account, or a site on the same host as a persona's.
+            let banked: Vec<&Team> = teams.iter().filter(|t| !t.banks.is_empty()).take(200).collect();
+            match rb.below(100) {
+                0..=3 if !banked.is_empty() => {
+                    let t = banked[rb.below(banked.len() as u64) as usize];
+                    if let Some(b) = t.banks.iter().find(|b| b.iban.is_some()) {
+                        tags.push("bank-lookalike");
+                        a["bank_accounts"] = json!([iban_lookalike(&mut rb, b, &mut tags)]);
+                    }
+                }
+                4..=6 => {
+                    tags.push("website-same-host");
+                    a["websites"] = json!([format!("https://{}-{}.github.io/", handle, hex(&mut rb, 4))]);
+                }
+                7..=30 => {
+                    let b = bank(&mut rb);
+                    a["bank_accounts"] = json!([b.iban.clone().unwrap_or_else(|| format!("{} {}", b.code, b.account))]);
+                }
+                31..=40 => a["websites"] = json!([format!("{handle}{}.com", rb.range(1, 999))]),
+                _ => {}
             }
             json!({"ref": reference, "label": "legit", "actor": null, "category": "legit",
                    "perturbations": [], "hard_negative": tags})
