@@ -67,6 +67,9 @@ pub struct Config {
     pub screen_contact: String,
     /// Region for national phone numbers when an applicant's data gives none.
     pub default_region: Option<String>,
+    /// The share of screened applicants expected to be operatives (the prior of every
+    /// screening score; 0.001 unless set).
+    pub operative_share: f64,
     /// Threads that screen one batch.
     pub screen_threads: usize,
     /// Where the screening index is snapshotted between runs (none: built at every start).
@@ -105,6 +108,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(60),
             screen_contact: "the ISAC analysts".into(),
             default_region: Some("US".into()),
+            operative_share: 0.001,
             screen_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             index_snapshot: None,
             write_quota: quota::WriteQuota::default(),
@@ -236,6 +240,7 @@ impl AppState {
         let options = dossier_match::screen::Options {
             contact: config.screen_contact.clone(),
             default_region: config.default_region.clone(),
+            prior_log_odds: dossier_match::screen::score::prior_log_odds(config.operative_share),
             ..Default::default()
         };
         let snapshot_tag = screening::snapshot_tag(store.as_ref())?;

@@ -227,3 +227,77 @@ fn bad_requests_name_the_field_and_nothing_identifying_reaches_the_audit_log() {
     let with_hashes = screens.iter().filter(|r| r.params.as_deref().is_some_and(|p| p.contains("identifiers"))).count();
     assert!(with_hashes >= 2, "{screens:?}");
 }
+
+#[test]
+fn bank_accounts_and_websites_are_screened_per_tlp_level_and_audited_as_hashes_only() {
+    let app = spawn_app(Config::default());
+    let mut cases = Vec::new();
+    for (i, tlp) in Tlp::ALL.into_iter().enumerate() {
+        // A UK IBAN per level (valid check digits), stored compact.
+        let iban = dossier_match::normalize::bank::iban_of("GB", &format!("NWBK60161331926{i:03}"));
+        let mut b = json!({"type": "bank-account", "spec_version": "2.1", "iban": iban, "object_marking_refs": [tlp.marking_id()]});
+        let id = dossier_stix::id::deterministic_sco_id("bank-account", b.as_object().unwrap()).unwrap();
+        b["id"] = json!(id.as_str());
+        app.submit("Exchange A", false, &actor_with(i as u32 + 1, &b, tlp));
+        cases.push((tlp, iban, id.as_str().to_owned()));
+    }
+    let site = sco("url", "https://www.ops-portfolio.dev/about", Tlp::Green);
+    app.submit("Exchange A", false, &actor_with(20, &site, Tlp::Green));
+    for (tlp, iban, object) in &cases {
+        // The applicant writes it in groups of four, lower case.
+        let spaced: String = iban
+            .to_lowercase()
+            .as_bytes()
+            .chunks(4)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        for who in ["Exchange A", "Wallet B", "Recruiter C", "analyst"] {
+            let sees = *tlp != Tlp::Red || who == "Exchange A" || who == "analyst";
+            let body = json!({"ref": "pay-1", "bank_accounts": [spaced]}).to_string();
+            let r = post_json(&app, "/api/v1/screen", who, &body);
+            assert_eq!(r.status, 200, "{}", r.body);
+            let v = r.json();
+            if sees {
+                assert_eq!(v["decision"], "match", "{tlp:?} {who}: {}", r.body);
+                assert_eq!(v["matches"][0]["evidence"][0]["object"], json!(object));
+                assert_eq!(v["matches"][0]["evidence"][0]["field"], "bank_accounts");
+            } else {
+                assert_eq!(v["decision"], "review", "{tlp:?} {who}: {}", r.body);
+                assert_eq!(v["matches"], json!([{"restricted": true, "contact": "the ISAC analysts"}]));
+                assert!(!r.body.contains(object.as_str()), "{who} learned the object: {}", r.body);
+            }
+        }
+    }
+    // A look-alike (one digit changed) is a warning naming the field, never a hit.
+    let (_, iban, _) = &cases[0];
+    let mut lookalike = iban.clone().into_bytes();
+    let last = lookalike.len() - 1;
+    lookalike[last] = if lookalike[last] == b'9' { b'0' } else { lookalike[last] + 1 };
+    let lookalike = String::from_utf8(lookalike).unwrap();
+    let r = post_json(
+        &app,
+        "/api/v1/screen",
+        "Wallet B",
+        &json!({"ref": "pay-2", "bank_accounts": [lookalike]}).to_string(),
+    );
+    let v = r.json();
+    assert_eq!(v["decision"], "clear", "{}", r.body);
+    assert_eq!(v["warnings"][0]["field"], "bank_accounts", "{}", r.body);
+    // A website, however written, asks for review; the audit log keeps neither value.
+    let r = post_json(
+        &app,
+        "/api/v1/screen",
+        "Wallet B",
+        &json!({"ref": "pay-3", "websites": ["OPS-PORTFOLIO.dev"]}).to_string(),
+    );
+    assert_eq!(r.json()["decision"], "review", "{}", r.body);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let records = app.store.audit_log(&AuditQuery { limit: 200, ..Default::default() }).unwrap();
+    for rec in &records {
+        let text = format!("{rec:?}").to_lowercase();
+        for secret in [iban.to_lowercase(), lookalike.to_lowercase(), "ops-portfolio".to_owned(), "pay-1".to_owned()] {
+            assert!(!text.contains(&secret), "audit record holds {secret}: {text}");
+        }
+    }
+}

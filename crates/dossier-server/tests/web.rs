@@ -274,17 +274,20 @@ fn a_contributed_persona_is_stored_and_bad_fields_are_named() {
     let w = world();
     let b = sign_in(&w.app, "Recruiter C");
     let bad = format!(
-        "csrf={}&name=New+Persona&wallets=0x123&emails=not-an-email&tlp=amber&confidence=70&collection=",
+        "csrf={}&name=New+Persona&wallets=0x123&emails=not-an-email&bank_accounts=GB33BUKB20201555555556&websites=ftp%3A%2F%2Fx.dev&tlp=amber&confidence=70&collection=",
         b.csrf
     );
     let r = b.post("/contribute", &bad);
     assert_eq!(r.status, 422);
     assert!(r.body.contains("id=\"err-wallets\""), "{}", r.body);
     assert!(r.body.contains("id=\"err-emails\""));
+    // A look-alike IBAN (check digits fail) and a non-web address are named too.
+    assert!(r.body.contains("id=\"err-bank_accounts\"") && r.body.contains("check digits"), "{}", r.body);
+    assert!(r.body.contains("id=\"err-websites\""), "{}", r.body);
     use dossier_store::ObjectStore;
     let before = w.app.store.counts().unwrap();
     let good = format!(
-        "csrf={}&name=New+Persona&wallets={RED_WALLET}&emails=new.persona%40example.com&tlp=amber&confidence=70&actor=new&new_actor=Fresh+Team",
+        "csrf={}&name=New+Persona&wallets={RED_WALLET}&emails=new.persona%40example.com&bank_accounts=GB33+BUKB+2020+1555+5555+55&websites=https%3A%2F%2Fwww.fresh-persona.dev%2Fcv&tlp=amber&confidence=70&actor=new&new_actor=Fresh+Team",
         b.csrf
     );
     let r = b.post("/contribute", &good);
@@ -303,6 +306,11 @@ fn a_contributed_persona_is_stored_and_bad_fields_are_named() {
     let other = sign_in(&w.app, "Exchange A");
     let r = other.post("/screen", &format!("csrf={}&emails=new.persona%40example.com", other.csrf));
     assert!(r.body.contains("Fresh Team"), "{}", r.body);
+    // And its bank account in the national form, and its website, from the screening form.
+    let r = other.post("/screen", &format!("csrf={}&bank_accounts=20-20-15+55555555", other.csrf));
+    assert!(r.body.contains("Fresh Team") && r.body.contains("nat:GB:202015:55555555"), "{}", r.body);
+    let r = other.post("/screen", &format!("csrf={}&websites=fresh-persona.dev", other.csrf));
+    assert!(r.body.contains("Fresh Team") && r.body.contains("site:fresh-persona.dev"), "{}", r.body);
 }
 
 #[test]

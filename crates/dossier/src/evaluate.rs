@@ -273,6 +273,31 @@ fn measure(args: &EvaluateArgs, store: &SqliteStore, applicants: &PathBuf, truth
         calibration.push(serde_json::json!({"from": w[0], "to": w[1].min(1.0), "n": inside.len(), "mean_score": mean, "observed": observed}));
     }
 
+    // The same under the evaluation's own share of operatives as the prior: the scores
+    // above assume 1:1000, a set with 5% operatives should see more of its high scores come
+    // true. What remains off here is the likelihood ratios' own error.
+    let share = rows.iter().filter(|r| r.operative()).count() as f64 / rows.len().max(1) as f64;
+    let prior = score::prior_log_odds(share);
+    outln!(
+        "\ncalibration under the set's own share of operatives ({:.2}%, prior log10 odds {prior:.2}; applicants with a candidate):",
+        share * 100.0
+    )?;
+    outln!("  {:<14} {:>7} {:>10} {:>10}", "score", "n", "mean score", "observed")?;
+    let mut calibration_at_share = Vec::new();
+    let rescored: Vec<(f64, &Row)> =
+        rows.iter().filter_map(|r| r.candidates().next().map(|c| (score::posterior_with(c.llr, prior), r))).collect();
+    for w in bins.windows(2) {
+        let inside: Vec<&(f64, &Row)> = rescored.iter().filter(|(p, _)| *p >= w[0] && *p < w[1]).collect();
+        if inside.is_empty() {
+            continue;
+        }
+        let mean = inside.iter().map(|(p, _)| p).sum::<f64>() / inside.len() as f64;
+        let hits = inside.iter().filter(|(_, r)| r.operative() && r.top_actor() == r.truth["actor"].as_str()).count();
+        let observed = hits as f64 / inside.len() as f64;
+        outln!("  [{:.2}, {:.2})   {:>7} {:>10.4} {:>10.4}", w[0], w[1].min(1.0), inside.len(), mean, observed)?;
+        calibration_at_share.push(serde_json::json!({"from": w[0], "to": w[1].min(1.0), "n": inside.len(), "mean_score": mean, "observed": observed}));
+    }
+
     // Per perturbation (operatives) and per hard negative (legitimate applicants).
     let mut per_tag: BTreeMap<String, [usize; 4]> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.operative()) {
@@ -351,7 +376,7 @@ fn measure(args: &EvaluateArgs, store: &SqliteStore, applicants: &PathBuf, truth
             "index": rep, "screen_seconds": secs,
             "match": matched, "flagged": flagged, "names_only_matches": names_only,
             "sweep": sweep.iter().map(|(k, t, m)| serde_json::json!({"level": k, "threshold": t, "metrics": m})).collect::<Vec<_>>(),
-            "per_perturbation": per_tag, "per_hard_negative": per_hard, "calibration": calibration,
+            "per_perturbation": per_tag, "per_hard_negative": per_hard, "calibration": calibration, "calibration_at_share": calibration_at_share,
         });
         outln!("{report}")?;
     }

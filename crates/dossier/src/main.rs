@@ -152,6 +152,10 @@ struct ServeArgs {
     /// Hours a screening job's results are kept after it ended [default: 24].
     #[arg(long, env = "DOSSIER_JOB_RETENTION_HOURS")]
     job_retention_hours: Option<u64>,
+    /// The share of screened applicants you expect to be operatives, the prior of every
+    /// screening score (0 < share < 1) [default: 0.001].
+    #[arg(long, env = "DOSSIER_OPERATIVE_SHARE")]
+    operative_share: Option<f64>,
 }
 
 /// The configuration file's shape; unknown keys are an error, not silently ignored.
@@ -175,6 +179,7 @@ struct FileConfig {
     jobs_per_org: Option<usize>,
     job_max_bytes: Option<u64>,
     job_retention_hours: Option<u64>,
+    operative_share: Option<f64>,
 }
 
 impl ServeArgs {
@@ -236,6 +241,11 @@ impl ServeArgs {
                     .job_retention_hours
                     .or(file.job_retention_hours)
                     .map_or(defaults.job_limits.retention, |h| std::time::Duration::from_secs(h.max(1) * 3600)),
+            },
+            operative_share: match self.operative_share.or(file.operative_share) {
+                Some(p) if p > 0.0 && p < 1.0 => p,
+                Some(p) => bail!("operative_share {p} must be above 0 and below 1"),
+                None => defaults.operative_share,
             },
             trusted_proxies: self
                 .trusted_proxies

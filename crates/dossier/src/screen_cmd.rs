@@ -38,9 +38,14 @@ pub struct ScreenArgs {
     /// Region for national phone numbers when an applicant's data gives none.
     #[arg(long, default_value = "US")]
     pub default_region: String,
+    /// Local mode: the share of screened applicants you expect to be operatives, the prior
+    /// of every score (0 < share < 1).
+    #[arg(long, default_value_t = 0.001)]
+    pub operative_share: f64,
     /// CSV: read column COLUMN as FIELD (`--map 'Candidate=ref' --map 'Handle=account:telegram'`);
-    /// fields: ref, names, emails, phones, accounts, wallets, ips, resume_text, documents,
-    /// region, first_name, middle_name, last_name, chain, website, account:PLATFORM, ignore.
+    /// fields: ref, names, emails, phones, accounts, wallets, bank_accounts, websites, ips,
+    /// resume_text, documents, region, first_name, middle_name, last_name, chain, website,
+    /// bank_code, account:PLATFORM, ignore.
     #[arg(long = "map", value_name = "COLUMN=FIELD")]
     pub map: Vec<String>,
 }
@@ -102,7 +107,14 @@ pub fn run(data: &Path, args: ScreenArgs) -> Result<()> {
         None => Viewer { org: store.isac()?.id, role: Role::Analyst, isac: true },
     };
     let started = std::time::Instant::now();
-    let options = Options { default_region: Some(args.default_region.clone()), ..Options::default() };
+    if !(args.operative_share > 0.0 && args.operative_share < 1.0) {
+        anyhow::bail!("--operative-share {} must be above 0 and below 1", args.operative_share);
+    }
+    let options = Options {
+        default_region: Some(args.default_region.clone()),
+        prior_log_odds: dossier_match::screen::score::prior_log_odds(args.operative_share),
+        ..Options::default()
+    };
     let tag = dossier_server::screening::snapshot_tag(&store)?;
     let snapshot = data.join(crate::SNAPSHOT);
     let screener = Screener::open(&store, &tag, options, Some(&snapshot)).context("building the screening index")?;

@@ -32,6 +32,9 @@ pub struct Options {
     pub review_at: f64,
     /// Candidates listed per applicant.
     pub max_matches: usize,
+    /// log10 prior odds that a screened applicant is an operative ([`score::PRIOR_LOG_ODDS`]
+    /// unless the ISAC set its own share of operatives among those screened).
+    pub prior_log_odds: f64,
     /// A search, not a screen: list everyone who holds a value, however common (up to
     /// [`SEARCH_FANOUT`] holders), strongest first. A screen weighs a common value down to
     /// nothing, stops following it, and does not list candidates below a posterior of
@@ -47,6 +50,7 @@ impl Default for Options {
             match_at: score::MATCH_POSTERIOR,
             review_at: score::REVIEW_POSTERIOR,
             max_matches: 10,
+            prior_log_odds: score::PRIOR_LOG_ODDS,
             list_all: false,
         }
     }
@@ -989,7 +993,7 @@ impl Index {
         }
         let llr: f64 = kept.iter().map(|e| e.weight).sum();
         let strong = kept.iter().any(|e| e.kind.is_strong() && e.weight > 0.0);
-        let posterior = score::posterior(llr);
+        let posterior = score::posterior_with(llr, opts.prior_log_odds);
         let decision = score::decide(posterior, strong, opts.match_at, opts.review_at);
         Scored { g, kept, llr, strong, posterior, decision }
     }

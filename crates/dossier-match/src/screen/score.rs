@@ -38,8 +38,17 @@ pub const TEMPLATE_DISCOUNT: f64 = 2.0;
 /// from the other or from a common template) rather than texts sharing stock phrases.
 pub const NEAR_DUPLICATE: f64 = 0.5;
 
-/// log10 prior odds that a screened applicant is an operative of a given actor.
+/// log10 prior odds that a screened applicant is an operative, by default (1:1000): the
+/// share of operatives among the people a member screens. An ISAC sets its own with
+/// `--operative-share` (see [`prior_log_odds`]); a candidate's posterior is these odds
+/// times the likelihood ratio of its evidence.
 pub const PRIOR_LOG_ODDS: f64 = -3.0;
+
+/// The log10 prior odds for a share `p` (0 < p < 1) of operatives among those screened.
+pub fn prior_log_odds(p: f64) -> f64 {
+    let p = p.clamp(1e-9, 1.0 - 1e-9);
+    (p / (1.0 - p)).log10()
+}
 /// Posterior from which a candidate with strong evidence is a `match`.
 pub const MATCH_POSTERIOR: f64 = 0.95;
 /// Posterior from which a candidate is `review`.
@@ -147,10 +156,14 @@ pub fn confidence_penalty(confidence: Option<u8>) -> f64 {
     }
 }
 
-/// The posterior probability for summed weights `llr` under the prior.
+/// The posterior probability for summed weights `llr` under the default prior.
 pub fn posterior(llr: f64) -> f64 {
-    let log_odds = PRIOR_LOG_ODDS + llr;
-    1.0 / (1.0 + 10f64.powf(-log_odds))
+    posterior_with(llr, PRIOR_LOG_ODDS)
+}
+
+/// The posterior probability for summed weights `llr` under prior log10 odds `prior`.
+pub fn posterior_with(llr: f64, prior: f64) -> f64 {
+    1.0 / (1.0 + 10f64.powf(-(prior + llr)))
 }
 
 /// The decision rule, with thresholds that an evaluation may sweep.
