@@ -177,4 +177,8 @@ fn search_finds_an_iban_and_a_website() {
     assert_eq!(evidence_objects(&s), [IBAN], "{s:?}");
     let s = ix.search("chol-su.dev", &member(3), &Options::default());
     assert_eq!(evidence_objects(&s), [SITE], "{s:?}");
+    // A name written with a dot is still searched as a name.
+    let s = ix.search("Kim.Chol-su", &member(3), &Options::default());
+    let Hit::Candidate(c) = &s.matches[0] else { panic!("restricted") };
+    assert_eq!(c.evidence[0].field, "names", "{s:?}");
 }

@@ -66,6 +66,8 @@ pub(crate) fn audit_hashes_of(key: &[u8], value: &str) -> Vec<String> {
         .chain(["ref"])
         .map(|f| field_hash(key, f, value))
         .collect();
+    // A bank account is hashed in its compact form (as screens hash it), however typed.
+    out.push(field_hash(key, "bank", &dossier_match::screen::input::bank_from_text(value).text()));
     out.push(search_hash(key, value));
     out
 }

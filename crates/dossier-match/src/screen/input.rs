@@ -106,12 +106,18 @@ impl BankInput {
         }
     }
 
-    /// The account as one line of text (for the audit log's hashes and for messages).
+    /// The account as one line of text, its parts in upper case without separators (for
+    /// explanations and the audit log's keyed hashes: the same account typed two ways hashes
+    /// alike).
     pub fn text(&self) -> String {
         [&self.iban, &self.bank_code, &self.account_number]
             .into_iter()
             .flatten()
-            .map(String::as_str)
+            .map(|p| {
+                let (cleaned, _) = crate::normalize::clean::clean(p);
+                cleaned.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect::<String>()
+            })
+            .filter(|p| !p.is_empty())
             .collect::<Vec<_>>()
             .join(" ")
     }

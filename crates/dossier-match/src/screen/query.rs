@@ -1090,8 +1090,14 @@ impl Index {
         if bank::iban(q).is_ok() {
             a.bank_accounts.push(super::input::bank_from_text(q));
         }
+        // A website when written as one (a scheme, `www.` or a path); a bare `word.word` is
+        // also searched as a name (`kim.cholsu`, `J.Smith`).
+        let site_like = q.contains("://") || q.starts_with("www.") || q.contains('/');
         if !q.contains('@') && wallet::parse(q).is_err() && ip::normalize(q).is_err() && website::key(q).is_ok() {
             a.websites.push(q.into());
+            if !site_like {
+                a.names.push(q.into());
+            }
         }
         let digits = q.chars().filter(char::is_ascii_digit).count();
         if digits >= 7 && q.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
@@ -1104,6 +1110,7 @@ impl Index {
             && a.phones.is_empty()
             && a.bank_accounts.is_empty()
             && a.websites.is_empty()
+            && a.names.is_empty()
         {
             a.names.push(q.into());
         }
