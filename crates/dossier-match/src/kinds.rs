@@ -1,10 +1,9 @@
 //! The identifier kinds in one place: which applicant field each comes in, which STIX
 //! types hold it, how it is labelled, and what its evidence weighs and why.
 //!
-//! Everything else is derived from these two tables: the weights and rules of
-//! [`Kind`](crate::screen::score::Kind), the fields the request format, the CSV layout, the
-//! web forms and the audit log know, and the table of weights in the screening docs (a test
-//! checks that the docs say what this table says).
+//! Derived from these two tables: the weights and rules of [`Kind`], the identifier fields
+//! of the web forms and the search filter, the audit log's field hashes, and the table of
+//! weights in the screening docs (a test checks that the docs say what this table says).
 
 use crate::screen::score::Kind;
 

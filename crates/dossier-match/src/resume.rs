@@ -15,7 +15,7 @@
 
 /// Permutations in a signature.
 pub const SIGNATURE_LEN: usize = 128;
-/// LSH bands of [`ROWS`] rows (32 × 4 = 128 slots). A pair with Jaccard similarity `s`
+/// LSH bands of 4 rows (32 × 4 = 128 slots). A pair with Jaccard similarity `s`
 /// shares a band with probability `s⁴`; a candidate must share two (see the index): 98.5%
 /// of pairs at 0.65, 43% at 0.46 (a reworked copy; a team's other personas' copies are
 /// further chances), almost none at 0.14. Bands of 3 rows found 92% at 0.46 but made the
