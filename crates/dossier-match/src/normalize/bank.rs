@@ -251,6 +251,14 @@ pub fn keys(p: &Parts) -> Result<Vec<Key>, NormalizeError> {
         }
     }
     if let Some(n) = p.account_number.as_deref().filter(|s| !s.trim().is_empty()) {
+        // `CODE ACCOUNT` written in the account number (as the contribute form stores a
+        // national account, so that its STIX id, made from the number, covers the bank).
+        if p.bank_code.is_none() {
+            let q = parts_from_text(n);
+            if q.bank_code.is_some() {
+                return keys(&Parts { account_number: q.account_number, bank_code: q.bank_code, ..p.clone() });
+            }
+        }
         let n = compact(super::clean::clean(n).0.as_ref());
         // An IBAN written where the account number goes.
         if n.len() > 14 && n.as_bytes()[..2].iter().all(u8::is_ascii_alphabetic) {
@@ -353,6 +361,9 @@ mod tests {
         assert_eq!(k, ["nat:US:021000021:123456789", "acct:123456789"]);
         assert!(keys(&parts_from_text("021000022 123456789")).is_err());
         assert_eq!(keys_of(parts_from_text("123456789")), ["acct:123456789"]);
+        // The code and the number in the account number field.
+        let within = Parts { account_number: Some("021000021 000123456789".into()), ..Parts::default() };
+        assert_eq!(keys_of(within), ["nat:US:021000021:123456789", "acct:123456789"]);
         assert!(keys(&Parts::default()).is_err());
     }
 }

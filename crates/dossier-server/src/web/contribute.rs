@@ -172,11 +172,16 @@ pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) ->
                 if let Some(iban) = parts.iban.as_deref() {
                     v["iban"] = json!(bank::iban(iban).unwrap_or_else(|_| iban.to_owned()));
                 }
-                if let Some(n) = &parts.account_number {
-                    v["account_number"] = json!(n);
-                }
-                if let Some(c) = &parts.bank_code {
-                    v["x_dossier_bank_code"] = json!(c);
+                // A national account keeps its bank code in `account_number` too: the STIX
+                // id is made from that number, and the same number at two banks is two
+                // accounts.
+                match (&parts.account_number, &parts.bank_code) {
+                    (Some(n), Some(c)) => {
+                        v["account_number"] = json!(format!("{c} {n}"));
+                        v["x_dossier_bank_code"] = json!(c);
+                    }
+                    (Some(n), None) => v["account_number"] = json!(n),
+                    _ => {}
                 }
                 scos.extend(sco(v, tlp));
             }
