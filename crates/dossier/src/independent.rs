@@ -118,10 +118,6 @@ struct Bank {
     country: &'static str,
 }
 
-fn digits(r: &mut Rng, n: usize) -> String {
-    (0..n).map(|_| char::from(b'0' + r.below(10) as u8)).collect()
-}
-
 /// A US routing number with a valid ABA check digit.
 fn aba(r: &mut Rng) -> String {
     let d: Vec<u32> = (0..8).map(|_| r.below(10) as u32).collect();
@@ -134,18 +130,18 @@ fn bank(r: &mut Rng) -> Bank {
     use dossier_match::normalize::bank::iban_of;
     match r.below(10) {
         0..=3 => {
-            let (sort, account) = (digits(r, 6), digits(r, 8));
+            let (sort, account) = (decimal(r, 6), decimal(r, 8));
             let code = *r.pick(&["BUKB", "NWBK", "MIDL", "BARC", "LOYD"]);
             Bank { iban: Some(iban_of("GB", &format!("{code}{sort}{account}"))), code: sort, account, country: "GB" }
         }
         4..=6 => {
-            let (blz, account) = (format!("{}{}", r.range(1, 9), digits(r, 7)), digits(r, 10));
+            let (blz, account) = (format!("{}{}", r.range(1, 9), decimal(r, 7)), decimal(r, 10));
             Bank { iban: Some(iban_of("DE", &format!("{blz}{account}"))), code: blz, account, country: "DE" }
         }
         _ => {
             let code = aba(r);
             let len = r.range(8, 12) as usize;
-            Bank { iban: None, code, account: digits(r, len), country: "US" }
+            Bank { iban: None, code, account: decimal(r, len), country: "US" }
         }
     }
 }
@@ -168,7 +164,7 @@ fn iban_lookalike(r: &mut Rng, b: &Bank, tags: &mut Vec<&'static str>) -> String
     } else {
         tags.push("iban-same-bank-other-account");
         let bban_head = &iban[4..iban.len() - b.account.len()];
-        let mut account = digits(r, b.account.len());
+        let mut account = decimal(r, b.account.len());
         if account == b.account {
             account = b.account.chars().rev().collect();
         }

@@ -44,6 +44,12 @@ const HOSTS: &[(&str, &str)] = &[
     ("wa.me", "whatsapp"),
 ];
 
+/// Whether `host` (lower case, without `www.`) is a platform's, or a locale subdomain of
+/// one (`uk.linkedin.com`): its pages are profiles, not anybody's website.
+pub fn is_platform_host(host: &str) -> bool {
+    HOSTS.iter().any(|(h, _)| host == *h || host.strip_suffix(h).is_some_and(|rest| rest.ends_with('.')))
+}
+
 /// Platform names people write, mapped to ours.
 fn platform_name(p: &str) -> String {
     let p = p.trim().to_lowercase();

@@ -152,7 +152,7 @@ const NATIONAL_IN_IBAN: &[(&str, Span, Span)] = &[
 ];
 
 /// Upper case letters and digits only (spaces, dashes, dots and other separators dropped).
-fn compact(s: &str) -> String {
+pub fn compact(s: &str) -> String {
     s.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
 }
 

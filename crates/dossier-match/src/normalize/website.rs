@@ -64,11 +64,11 @@ pub fn key(input: &str) -> Result<String, NormalizeError> {
     if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return Err(NormalizeError::Website("an IP address, not a website"));
     }
-    if GENERIC_HOSTS.contains(&host) {
-        return Err(NormalizeError::Website("a host shared by everyone identifies nobody"));
-    }
     if super::account::from_url(input).is_ok() {
         return Err(NormalizeError::Website("a profile on a platform: screen it as an account"));
+    }
+    if GENERIC_HOSTS.contains(&host) || super::account::is_platform_host(host) {
+        return Err(NormalizeError::Website("a host shared by everyone identifies nobody"));
     }
     if PATH_HOSTS.contains(&host) {
         let segment = path.trim_start_matches('/').split(['/', '?', '#']).next().unwrap_or_default();
@@ -111,6 +111,8 @@ mod tests {
     fn platforms_and_shared_hosts_are_not_websites() {
         for v in [
             "https://github.com/jane",
+            "linkedin.com",
+            "https://uk.linkedin.com/",
             "https://bit.ly/x",
             "ftp://jane.dev",
             "10.0.0.1",

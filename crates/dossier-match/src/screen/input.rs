@@ -113,10 +113,7 @@ impl BankInput {
         [&self.iban, &self.bank_code, &self.account_number]
             .into_iter()
             .flatten()
-            .map(|p| {
-                let (cleaned, _) = crate::normalize::clean::clean(p);
-                cleaned.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect::<String>()
-            })
+            .map(|p| crate::normalize::bank::compact(&crate::normalize::clean::clean(p).0))
             .filter(|p| !p.is_empty())
             .collect::<Vec<_>>()
             .join(" ")
