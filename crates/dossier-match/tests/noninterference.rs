@@ -83,6 +83,10 @@ const PHONES: [&str; 4] = ["+12025550143", "+12025550177", "+380441234567", "+12
 const WALLETS: [&str; 2] = ["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "1KFHE7w8BhaENAswwryaoccDb6qcT6DbYY"];
 const NAMES: [&str; 4] = ["Kim Chol-su", "Pak Yong-ho", "John Smith", "Ri Myong-chol"];
 const IPS: [&str; 2] = ["198.51.100.7", "203.0.113.9"];
+/// Two UK accounts: IBANs, each also written in its national form (sort code and number).
+const IBANS: [(&str, &str, &str); 2] =
+    [("GB33BUKB20201555555555", "202015", "55555555"), ("GB29NWBK60161331926819", "601613", "31926819")];
+const SITES: [&str; 2] = ["https://www.chol-su.dev/cv", "https://jade-builds.io"];
 
 impl World {
     fn new(seed: u64) -> Self {
@@ -150,9 +154,10 @@ impl World {
         id
     }
 
-    /// An identifier object (email, phone, wallet, IP or resume note) with a pool value.
+    /// An identifier object (email, phone, wallet, IP, bank account, website or resume
+    /// note) with a pool value.
     fn identifier(&mut self, access: &Access) -> String {
-        let (id, j) = match self.roll(6) {
+        let (id, j) = match self.roll(8) {
             0 => {
                 let id = self.id("email-addr");
                 // Gmail dot variants: different objects, one key.
@@ -173,6 +178,18 @@ impl World {
                 let n = self.roll(10_000);
                 (self.id("phone-number"), json!({"type": "phone-number", "value": format!("+1202555{n:04}")}))
             }
+            5 => {
+                // One account stored as its IBAN or in its national parts: different
+                // objects, keys in common.
+                let (iban, sort, number) = IBANS[self.roll(IBANS.len())];
+                let j = if self.roll(2) == 0 {
+                    json!({"type": "bank-account", "iban": iban})
+                } else {
+                    json!({"type": "bank-account", "account_number": number, "x_dossier_bank_code": sort, "country": "GBR"})
+                };
+                (self.id("bank-account"), j)
+            }
+            6 => (self.id("url"), json!({"type": "url", "value": SITES[self.roll(SITES.len())]})),
             _ => {
                 let id = self.id("note");
                 let text = RESUMES[self.roll(RESUMES.len())];
@@ -336,6 +353,10 @@ fn applicants() -> Vec<Value> {
     for (i, r) in RESUMES.iter().enumerate() {
         out.push(json!({"ref": format!("r{i}"), "resume_text": r.replace("eight", "nine"), "names": [NAMES[i]]}));
     }
+    for (i, (iban, sort, number)) in IBANS.iter().enumerate() {
+        out.push(json!({"ref": format!("b{i}"), "bank_accounts": [iban], "websites": [SITES[i]]}));
+        out.push(json!({"ref": format!("n{i}"), "bank_accounts": [format!("{sort} {number}")], "names": [NAMES[i]]}));
+    }
     out.push(json!({"ref": "all", "emails": EMAILS, "phones": PHONES, "names": NAMES, "ips": IPS}));
     out
 }
@@ -348,7 +369,8 @@ fn everything(ix: &Index, viewer: &Viewer, world: &World, base_ids: &[String]) -
         let s = ix.screen(&applicant(&a), viewer, &opts);
         out.push((format!("screen {}", a["ref"]), visible_part(&s)));
     }
-    for q in EMAILS.iter().chain(&PHONES).chain(&NAMES).chain(&WALLETS).chain(&IPS) {
+    let banks = IBANS.map(|b| b.0);
+    for q in EMAILS.iter().chain(&PHONES).chain(&NAMES).chain(&WALLETS).chain(&IPS).chain(&banks).chain(&SITES) {
         out.push((format!("search {q}"), visible_part(&ix.search(q, viewer, &opts))));
     }
     out.push(("census".into(), serde_json::to_value(ix.census(viewer)).unwrap_or_default()));
@@ -606,4 +628,28 @@ fn visible_copies_tied_to_nothing_never_switch_a_match_off() {
     assert_eq!(actor_candidate(&ix), before);
     let s = ix.screen(&applicant(&probe), &member(3), &Options::default());
     assert_eq!(s.decision, screen::Decision::Match);
+}
+
+/// The worlds the property tests draw do exercise every kind: over a few seeds, each
+/// applicant field of `applicants()` finds evidence somewhere (so an unchanged answer is
+/// not an empty one).
+#[test]
+fn the_generated_worlds_give_evidence_of_every_kind() {
+    let mut fields = std::collections::BTreeSet::new();
+    for seed in 1..12u64 {
+        let mut world = World::new(seed);
+        world.base(120);
+        let ix = world.index();
+        for a in applicants() {
+            let s = ix.screen(&applicant(&a), &member(1), &Options::default());
+            for h in &s.matches {
+                if let screen::Hit::Candidate(c) = h {
+                    fields.extend(c.evidence.iter().map(|e| e.field));
+                }
+            }
+        }
+    }
+    for f in ["emails", "phones", "wallets", "ips", "names", "resume_text", "bank_accounts", "websites"] {
+        assert!(fields.contains(f), "no evidence from {f}: {fields:?}");
+    }
 }

@@ -144,19 +144,28 @@ fn screen_against_a_running_server() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("401"), "{}", String::from_utf8_lossy(&bad.stderr));
 }
 
-#[test]
-fn evaluate_reports_quality_on_a_generated_set() {
+/// Runs `dossier evaluate ARGS --json` in a scratch directory: its printed tables and the
+/// JSON report (the last line).
+fn evaluate(args: &[&str]) -> (String, Value) {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(bin())
-        .args(["evaluate", "--actors", "100", "--applicants", "1000", "--seed", "5", "--json"])
+        .arg("evaluate")
+        .args(args)
+        .arg("--json")
         .arg("--work")
         .arg(dir.path().join("eval"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.contains("threshold sweep") && stdout.contains("per perturbation"), "{stdout}");
     let report: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    (stdout, report)
+}
+
+#[test]
+fn evaluate_reports_quality_on_a_generated_set() {
+    let (stdout, report) = evaluate(&["--actors", "100", "--applicants", "1000", "--seed", "5"]);
+    assert!(stdout.contains("threshold sweep") && stdout.contains("per perturbation"), "{stdout}");
     let flagged = &report["flagged"];
     assert!(flagged["operatives"].as_u64().unwrap() > 40);
     assert!(flagged["precision"].as_f64().unwrap() >= 0.97, "{flagged}");
@@ -306,28 +315,9 @@ fn exports_of_applicant_tracking_systems_and_exchanges_screen_as_they_come() {
 
 #[test]
 fn evaluate_measures_the_engine_on_the_independent_generator_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(bin())
-        .args([
-            "evaluate",
-            "--generator",
-            "independent",
-            "--actors",
-            "150",
-            "--applicants",
-            "3000",
-            "--seed",
-            "5",
-            "--json",
-        ])
-        .arg("--work")
-        .arg(dir.path().join("eval"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let (stdout, report) =
+        evaluate(&["--generator", "independent", "--actors", "150", "--applicants", "3000", "--seed", "5"]);
     assert!(stdout.contains("generator: independent") && stdout.contains("calibration"), "{stdout}");
-    let report: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     // Its own perturbations and hard negatives are reported, each with its counts.
     for tag in ["paste:zero-width", "email:homoglyph", "stored-phone:no-plus", "account:skype-cid-form"] {
         assert!(report["per_perturbation"][tag][0].as_u64().unwrap_or(0) > 0, "{tag} missing: {stdout}");
@@ -342,4 +332,15 @@ fn evaluate_measures_the_engine_on_the_independent_generator_too() {
     // 19,055 at 2,000 actors): a known limit, documented in docs/screening.md.
     assert!(report["flagged"]["false_positive_rate"].as_f64().unwrap() <= 0.005, "{report}");
     assert!(report["calibration"].as_array().is_some_and(|c| !c.is_empty()));
+    assert!(report["calibration_at_share"].as_array().is_some_and(|c| !c.is_empty()));
+    // Bank accounts: every operative who gave one is matched, no look-alike hits.
+    let banks = report["per_perturbation"].as_object().unwrap().iter().filter(|(k, _)| k.starts_with("bank:"));
+    let (mut given, mut matched) = (0, 0);
+    for (_, v) in banks {
+        given += v[0].as_u64().unwrap();
+        matched += v[1].as_u64().unwrap();
+    }
+    assert!(given > 0 && given == matched, "bank accounts: {given} given, {matched} matched: {stdout}");
+    assert!(report["per_hard_negative"]["bank-lookalike"][0].as_u64().unwrap_or(0) > 0, "{stdout}");
+    assert_eq!(report["per_hard_negative"]["bank-lookalike"][2], 0, "{stdout}");
 }
