@@ -155,6 +155,14 @@ pub const EVIDENCE: &[EvidenceSpec] = &[
         class: None,
         why: "a domain (or a page on a shared host) belongs to one person, but a lapsed domain is bought again and people list sites they do not own; alone it asks for review",
     },
+    EvidenceSpec {
+        kind: Kind::Photo,
+        name: "profile photo near-duplicate",
+        weight: 4.0,
+        strong: false,
+        class: Some(3),
+        why: "4.0 within 3 bits of 64, 3.0 to 6, 2.0 to 8: the same headshot re-saved, resized or cropped; portraits share their layout, so never a match on its own, and a photo close to several actors' is a stock picture",
+    },
 ];
 
 /// The spec of `kind`.
@@ -225,6 +233,13 @@ pub const FIELDS: &[FieldSpec] = &[
         example: "https://chol-su.dev",
     },
     FieldSpec {
+        name: "photos",
+        label: "Profile photo hashes",
+        audit: "photo",
+        stix_types: &["file"],
+        example: "16 hexadecimal digits from dossier photo-hash IMAGE",
+    },
+    FieldSpec {
         name: "ips",
         label: "IP addresses",
         audit: "ip",
@@ -258,7 +273,7 @@ mod tests {
 
     #[test]
     fn names_ips_and_resumes_never_make_a_match() {
-        for k in [Kind::Name, Kind::NameFuzzy, Kind::Ip, Kind::IpRange, Kind::Resume, Kind::BankNumber] {
+        for k in [Kind::Name, Kind::NameFuzzy, Kind::Ip, Kind::IpRange, Kind::Resume, Kind::BankNumber, Kind::Photo] {
             assert!(!evidence(k).strong, "{k:?}");
         }
     }

@@ -6,6 +6,7 @@
 
 pub mod kinds;
 pub mod normalize;
+pub mod photo;
 pub mod resume;
 pub mod screen;
 pub mod wallet;

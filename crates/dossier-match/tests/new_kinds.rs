@@ -13,6 +13,11 @@ const US_ACCT: &str = "bank-account--00000000-0000-5000-8000-000000000102";
 const SITE: &str = "url--00000000-0000-5000-8000-000000000103";
 const DOMAIN: &str = "domain-name--00000000-0000-5000-8000-000000000104";
 const RED_IBAN: &str = "bank-account--00000000-0000-5000-8000-000000000105";
+const PHOTO: &str = "file--00000000-0000-5000-8000-000000000106";
+const RED_PHOTO: &str = "file--00000000-0000-5000-8000-000000000107";
+/// A headshot's perceptual hash, and another persona's (red) one far from it.
+const PHASH: u64 = 0x9a3c_5e71_0f2d_b468;
+const RED_PHASH: u64 = 0x1111_2222_4444_8888;
 const OWNER: i64 = 1;
 const RED_OWNER: i64 = 2;
 
@@ -40,6 +45,18 @@ fn index() -> Index {
         (SITE, json!({"type": "url", "value": "https://www.Chol-Su.dev/portfolio"}), Tlp::Amber, OWNER),
         (DOMAIN, json!({"type": "domain-name", "value": "cs-builds.io"}), Tlp::Clear, OWNER),
         (RED_IBAN, json!({"type": "bank-account", "iban": "DE89 3704 0044 0532 0130 00"}), Tlp::Red, RED_OWNER),
+        (
+            PHOTO,
+            json!({"type": "file", "name": "headshot.jpg", "x_dossier_phash": format!("{PHASH:016x}")}),
+            Tlp::Amber,
+            OWNER,
+        ),
+        (
+            RED_PHOTO,
+            json!({"type": "file", "hashes": {"SHA-256": "a".repeat(64)}, "x_dossier_phash": format!("{RED_PHASH:016X}")}),
+            Tlp::Red,
+            RED_OWNER,
+        ),
     ];
     for (n, (id, j, tlp, owner)) in objects.into_iter().enumerate() {
         ix.upsert(id, &j.to_string(), access(tlp, owner));
@@ -181,4 +198,113 @@ fn search_finds_an_iban_and_a_website() {
     let s = ix.search("Kim.Chol-su", &member(3), &Options::default());
     let Hit::Candidate(c) = &s.matches[0] else { panic!("restricted") };
     assert_eq!(c.evidence[0].field, "names", "{s:?}");
+}
+
+fn flipped(h: u64, bits: u32) -> String {
+    // The lowest `bits` bits flipped.
+    format!("{:016x}", h ^ ((1u64 << bits) - 1))
+}
+
+#[test]
+fn a_reused_headshot_is_found_within_a_few_bits_and_asks_for_review_only() {
+    let ix = index();
+    for bits in [0, 3, 6, 8] {
+        let s = run(&ix, json!({"ref": "f1", "photos": [flipped(PHASH, bits)]}), member(3));
+        assert_eq!(evidence_objects(&s), [PHOTO], "{bits} bits: {s:?}");
+        // A photo is never a match on its own.
+        assert_ne!(s.decision, Decision::Match, "{bits} bits");
+        let Hit::Candidate(c) = &s.matches[0] else { panic!("restricted") };
+        assert_eq!(c.evidence[0].field, "photos");
+    }
+    assert_eq!(run(&ix, json!({"ref": "f2", "photos": [flipped(PHASH, 3)]}), member(3)).decision, Decision::Review);
+    // Beyond the threshold: another picture.
+    let s = run(&ix, json!({"ref": "f3", "photos": [flipped(PHASH, 9)]}), member(3));
+    assert!(s.matches.is_empty(), "{s:?}");
+    // With a name of the persona it is a review with more weight, still not a match.
+    let s = run(&ix, json!({"ref": "f4", "photos": [flipped(PHASH, 1)], "names": ["Kim Chol-su"]}), member(3));
+    assert_eq!(s.decision, Decision::Review, "{s:?}");
+    // Bad hashes are warnings naming the field.
+    let s = run(&ix, json!({"ref": "f5", "photos": ["not-a-hash"]}), member(3));
+    assert_eq!(s.warnings[0].field, "photos");
+}
+
+#[test]
+fn a_red_photo_is_a_restricted_hit_for_others_and_removal_takes_effect() {
+    let mut ix = index();
+    let input = json!({"ref": "f6", "photos": [flipped(RED_PHASH, 2)]});
+    let s = run(&ix, input.clone(), member(3));
+    let text = serde_json::to_string(&s).unwrap();
+    assert!(text.contains("\"restricted\":true") && !text.contains(RED_PHOTO) && !text.contains(P1), "{text}");
+    assert_eq!(evidence_objects(&run(&ix, input.clone(), member(RED_OWNER))), [RED_PHOTO]);
+    // A later version without the hash, then the object removed: nothing left to find.
+    ix.upsert(
+        RED_PHOTO,
+        &json!({"type": "file", "hashes": {"SHA-256": "a".repeat(64)}}).to_string(),
+        access(Tlp::Red, RED_OWNER),
+    );
+    assert!(run(&ix, input.clone(), member(RED_OWNER)).matches.is_empty());
+    ix.upsert(
+        RED_PHOTO,
+        &json!({"type": "file", "hashes": {"SHA-256": "a".repeat(64)}, "x_dossier_phash": format!("{RED_PHASH:016x}")})
+            .to_string(),
+        access(Tlp::Red, RED_OWNER),
+    );
+    assert_eq!(evidence_objects(&run(&ix, input.clone(), member(RED_OWNER))), [RED_PHOTO]);
+    ix.remove(RED_PHOTO);
+    assert!(run(&ix, input, member(RED_OWNER)).matches.is_empty());
+}
+
+#[test]
+fn a_stock_photo_held_by_several_actors_weighs_less() {
+    let mut ix = index();
+    // The same picture filed for three more actors' personas.
+    for k in 0..3u32 {
+        let actor = format!("threat-actor--00000000-0000-4000-8000-{:012}", 900 + k);
+        let persona = format!("identity--00000000-0000-4000-8000-{:012}", 910 + k);
+        let file = format!("file--00000000-0000-5000-8000-{:012}", 920 + k);
+        let a = access(Tlp::Green, OWNER);
+        ix.upsert(&actor, &json!({"type": "threat-actor", "name": format!("team {k}")}).to_string(), a.clone());
+        ix.upsert(
+            &persona,
+            &json!({"type": "identity", "name": "Someone", "identity_class": "individual"}).to_string(),
+            a.clone(),
+        );
+        ix.upsert(
+            &file,
+            &json!({"type": "file", "name": format!("stock {k}"), "x_dossier_phash": flipped(PHASH, k)}).to_string(),
+            a.clone(),
+        );
+        for (j, (src, dst)) in [(&persona, &actor), (&persona, &file)].into_iter().enumerate() {
+            let r = json!({"type": "relationship", "relationship_type": "related-to", "source_ref": src, "target_ref": dst});
+            ix.upsert(
+                &format!("relationship--00000000-0000-4000-8000-{:012}", 930 + 2 * k + j as u32),
+                &r.to_string(),
+                a.clone(),
+            );
+        }
+    }
+    let s = run(&ix, json!({"ref": "f7", "photos": [flipped(PHASH, 0)]}), member(3));
+    assert_eq!(s.decision, Decision::Clear, "{s:?}");
+    let text = serde_json::to_string(&s).unwrap();
+    assert!(text.contains("likely a public template") || s.matches.is_empty(), "{text}");
+}
+
+#[test]
+fn a_snapshot_keeps_bank_accounts_websites_and_photos() {
+    let ix = index();
+    let mut bytes = Vec::new();
+    ix.write_snapshot(&mut bytes, b"t").unwrap();
+    let (back, _) = Index::read_snapshot(&mut bytes.as_slice()).unwrap();
+    for a in [
+        json!({"ref": "s1", "bank_accounts": ["20-20-15 55555555"]}),
+        json!({"ref": "s2", "websites": ["chol-su.dev"], "photos": [flipped(PHASH, 2)]}),
+        json!({"ref": "s3", "photos": [flipped(RED_PHASH, 1)], "bank_accounts": ["DE89370400440532013000"]}),
+    ] {
+        for v in [member(3), member(RED_OWNER)] {
+            let x = serde_json::to_string(&run(&ix, a.clone(), v)).unwrap();
+            let y = serde_json::to_string(&run(&back, a.clone(), v)).unwrap();
+            assert_eq!(x, y, "{a}");
+            assert!(x.contains("\"decision\":\"match\"") || x.contains("\"decision\":\"review\""), "{x}");
+        }
+    }
 }

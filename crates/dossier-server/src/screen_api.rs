@@ -94,6 +94,7 @@ pub(crate) fn audit_entry(key: &[u8], a: &Applicant, s: &Screening) -> serde_jso
     ids.extend(a.documents.iter().map(|v| h("document", &v.sha256)));
     ids.extend(a.bank_accounts.iter().map(|v| h("bank", &v.text())));
     ids.extend(a.websites.iter().map(|v| h("website", v)));
+    ids.extend(a.photos.iter().map(|v| h("photo", v)));
     if let Some(t) = &a.resume_text {
         ids.push(h("resume", t));
     }

@@ -274,7 +274,7 @@ fn a_contributed_persona_is_stored_and_bad_fields_are_named() {
     let w = world();
     let b = sign_in(&w.app, "Recruiter C");
     let bad = format!(
-        "csrf={}&name=New+Persona&wallets=0x123&emails=not-an-email&bank_accounts=GB33BUKB20201555555556&websites=ftp%3A%2F%2Fx.dev&tlp=amber&confidence=70&collection=",
+        "csrf={}&name=New+Persona&wallets=0x123&emails=not-an-email&bank_accounts=GB33BUKB20201555555556&websites=ftp%3A%2F%2Fx.dev&photos=xyz&tlp=amber&confidence=70&collection=",
         b.csrf
     );
     let r = b.post("/contribute", &bad);
@@ -284,10 +284,11 @@ fn a_contributed_persona_is_stored_and_bad_fields_are_named() {
     // A look-alike IBAN (check digits fail) and a non-web address are named too.
     assert!(r.body.contains("id=\"err-bank_accounts\"") && r.body.contains("check digits"), "{}", r.body);
     assert!(r.body.contains("id=\"err-websites\""), "{}", r.body);
+    assert!(r.body.contains("id=\"err-photos\""), "{}", r.body);
     use dossier_store::ObjectStore;
     let before = w.app.store.counts().unwrap();
     let good = format!(
-        "csrf={}&name=New+Persona&wallets={RED_WALLET}&emails=new.persona%40example.com&bank_accounts=GB33+BUKB+2020+1555+5555+55&websites=https%3A%2F%2Fwww.fresh-persona.dev%2Fcv&tlp=amber&confidence=70&actor=new&new_actor=Fresh+Team",
+        "csrf={}&name=New+Persona&wallets={RED_WALLET}&emails=new.persona%40example.com&bank_accounts=GB33+BUKB+2020+1555+5555+55&websites=https%3A%2F%2Fwww.fresh-persona.dev%2Fcv&photos=9a3c5e710f2db468&tlp=amber&confidence=70&actor=new&new_actor=Fresh+Team",
         b.csrf
     );
     let r = b.post("/contribute", &good);
@@ -311,6 +312,9 @@ fn a_contributed_persona_is_stored_and_bad_fields_are_named() {
     assert!(r.body.contains("Fresh Team") && r.body.contains("nat:GB:202015:55555555"), "{}", r.body);
     let r = other.post("/screen", &format!("csrf={}&websites=fresh-persona.dev", other.csrf));
     assert!(r.body.contains("Fresh Team") && r.body.contains("site:fresh-persona.dev"), "{}", r.body);
+    // Its photo, from a hash two bits away (the same picture re-saved).
+    let r = other.post("/screen", &format!("csrf={}&photos=9a3c5e710f2db46b", other.csrf));
+    assert!(r.body.contains("Fresh Team") && r.body.contains("perceptual hash"), "{}", r.body);
 }
 
 #[test]

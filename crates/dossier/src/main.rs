@@ -64,6 +64,9 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Screen applicants (JSON Lines or CSV) against the data and print explained results.
     Screen(screen_cmd::ScreenArgs),
+    /// Print the perceptual hash of profile photos (JPEG or PNG), to screen with or share:
+    /// only the hash leaves this machine.
+    PhotoHash(PhotoHashArgs),
     /// Measure screening quality on a generated data set with ground truth.
     Evaluate(evaluate::EvaluateArgs),
     /// Make a fresh data directory with synthetic data and print what to do next.
@@ -156,6 +159,55 @@ struct ServeArgs {
     /// screening score (0 < share < 1) [default: 0.001].
     #[arg(long, env = "DOSSIER_OPERATIVE_SHARE")]
     operative_share: Option<f64>,
+}
+
+#[derive(Args)]
+struct PhotoHashArgs {
+    /// Image files (JPEG or PNG).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Print each as a STIX 2.1 `file` object (SHA-256 of the file and `x_dossier_phash`),
+    /// one per line, ready to tie to a persona in a bundle.
+    #[arg(long)]
+    stix: bool,
+}
+
+/// `dossier photo-hash`: one line per image, `HASH  FILE` (or a STIX object); an image
+/// that cannot be read is named on stderr and the command fails at the end.
+fn photo_hash(args: &PhotoHashArgs) -> Result<()> {
+    use sha2::Digest;
+    let mut out = std::io::stdout().lock();
+    let mut failed = 0;
+    for f in &args.files {
+        let bytes = match std::fs::read(f) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("{}: {e}", f.display());
+                failed += 1;
+                continue;
+            }
+        };
+        match dossier_match::photo::hash_image(&bytes) {
+            Ok(h) if args.stix => {
+                let sha: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+                let mut v = serde_json::json!({"type": "file", "spec_version": "2.1", "hashes": {"SHA-256": sha},
+                    "x_dossier_phash": h.hex()});
+                let id = dossier_stix::id::deterministic_sco_id("file", v.as_object().context("a JSON object")?)
+                    .context("a file with a SHA-256 has an id")?;
+                v["id"] = serde_json::json!(id.as_str());
+                writeln!(out, "{v}")?;
+            }
+            Ok(h) => writeln!(out, "{}  {}", h.hex(), f.display())?,
+            Err(e) => {
+                eprintln!("{}: {e}", f.display());
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} images could not be hashed", args.files.len());
+    }
+    Ok(())
 }
 
 /// The configuration file's shape; unknown keys are an error, not silently ignored.
@@ -575,6 +627,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Generate(args) => generate::run(&args),
         Command::Evaluate(args) => evaluate::run(&args, &cli.data),
         Command::Screen(args) => screen_cmd::run(&cli.data, args),
+        Command::PhotoHash(args) => photo_hash(&args),
         Command::Demo(args) => demo(&cli.data, args),
         Command::Serve(args) => serve(&cli.data, args),
         Command::Audit(args) => {

@@ -344,3 +344,61 @@ fn evaluate_measures_the_engine_on_the_independent_generator_too() {
     assert!(report["per_hard_negative"]["bank-lookalike"][0].as_u64().unwrap_or(0) > 0, "{stdout}");
     assert_eq!(report["per_hard_negative"]["bank-lookalike"][2], 0, "{stdout}");
 }
+
+/// A profile photo, as a member shares it: `dossier photo-hash --stix` turns the image into
+/// a `file` object with its perceptual hash, the member ties it to a persona and imports
+/// the bundle; a screener hashes the applicant's re-saved, smaller copy of the picture and
+/// screens with that hash alone.
+#[test]
+fn a_photo_hashed_by_the_cli_is_found_again_from_a_resized_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let picture = image::RgbImage::from_fn(300, 400, |x, y| {
+        let face = ((x as f64 - 150.0) / 70.0).powi(2) + ((y as f64 - 180.0) / 110.0).powi(2) < 1.0;
+        let eye = ((x as f64 - 120.0).powi(2) + (y as f64 - 150.0).powi(2)) < 150.0;
+        if eye {
+            image::Rgb([20, 20, 30])
+        } else if face {
+            image::Rgb([225, 185, 150])
+        } else {
+            image::Rgb([(x / 3) as u8, 90, (y / 2) as u8])
+        }
+    });
+    let original = dir.path().join("headshot.png");
+    picture.save(&original).unwrap();
+    let copy = dir.path().join("copy.jpg");
+    image::imageops::resize(&picture, 150, 200, image::imageops::FilterType::Triangle).save(&copy).unwrap();
+    let junk = dir.path().join("junk.jpg");
+    std::fs::write(&junk, b"not a picture").unwrap();
+
+    // One hash per file; a file that is no image is named and the command fails.
+    let out = run(dir.path(), &["photo-hash", original.to_str().unwrap(), junk.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("junk.jpg"));
+    let file: Value =
+        serde_json::from_str(ok(dir.path(), &["photo-hash", "--stix", original.to_str().unwrap()]).trim()).unwrap();
+    assert_eq!(file["type"], "file");
+    let copy_hash = ok(dir.path(), &["photo-hash", copy.to_str().unwrap()]);
+    let copy_hash = copy_hash.split_whitespace().next().unwrap().to_owned();
+    assert_eq!(copy_hash.len(), 16);
+
+    let persona = "identity--00000000-0000-4000-8000-00000000a001";
+    let mut file = file;
+    file["object_marking_refs"] = serde_json::json!([dossier_stix::Tlp::Green.marking_id()]);
+    let bundle = serde_json::json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-00000000a000", "objects": [
+        {"type": "identity", "spec_version": "2.1", "id": persona, "created": "2026-01-01T00:00:00.000Z",
+         "modified": "2026-01-01T00:00:00.000Z", "name": "Persona With Headshot", "identity_class": "individual",
+         "object_marking_refs": [dossier_stix::Tlp::Green.marking_id()]},
+        file.clone(),
+        {"type": "relationship", "spec_version": "2.1", "id": "relationship--00000000-0000-4000-8000-00000000a002",
+         "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z", "relationship_type": "related-to",
+         "source_ref": persona, "target_ref": file["id"], "object_marking_refs": [dossier_stix::Tlp::Green.marking_id()]}
+    ]});
+    let path = dir.path().join("bundle.json");
+    std::fs::write(&path, bundle.to_string()).unwrap();
+    ok(dir.path(), &["import", path.to_str().unwrap()]);
+    let apps = dir.path().join("apps.jsonl");
+    std::fs::write(&apps, serde_json::json!({"ref": "p-1", "photos": [copy_hash]}).to_string() + "\n").unwrap();
+    let r: Value = serde_json::from_str(ok(dir.path(), &["screen", apps.to_str().unwrap()]).trim()).unwrap();
+    assert_eq!(r["decision"], "review", "{r}");
+    assert_eq!(r["matches"][0]["evidence"][0]["object"], file["id"], "{r}");
+}

@@ -22,6 +22,7 @@ use dossier_stix::Viewer;
 use super::Access;
 use super::ids::{IdTable, KeyTable, Keyed};
 use crate::normalize::{account, bank, email, ip, name, phone, website};
+use crate::photo;
 use crate::resume::{self, Signature};
 use crate::wallet;
 
@@ -204,6 +205,9 @@ pub(crate) const UNUSABLE: u8 = 8;
 /// A phone number stored without its country code: indexed under each reading where it is
 /// valid, each weighed down by the ambiguity.
 pub(crate) const GUESSED: u8 = 64;
+/// A profile photo's node: its `key` is the perceptual hash, compared by Hamming distance
+/// through [`Index::photo_candidates`], not chained in the key table.
+pub(crate) const PHOTO: u8 = 128;
 
 /// One object. 64 bytes: names live in a side table, identifiers are kept by their key hash
 /// only (the caller's own normalised value is what an explanation shows), and up to two
@@ -306,6 +310,9 @@ pub struct Index {
     /// Stored CIDR ranges.
     pub(crate) ranges: Vec<(ip::Net, u32)>,
     pub(crate) sigs: Vec<[u16; resume::SIGNATURE_LEN]>,
+    /// Nodes holding a profile photo's perceptual hash (their `key`), scanned by Hamming
+    /// distance; rebuilt from the nodes' flags when a snapshot is read.
+    pub(crate) photos: Vec<u32>,
     /// LSH band (32-bit) → notes, sorted (bulk) plus a map for later additions.
     bands_sorted: Vec<(u32, u32)>,
     /// Where the bands whose top [`OFFSET_BITS`] bits are i start in `bands_sorted`
@@ -377,6 +384,8 @@ struct Fields<'a> {
     x_dossier_bank_code: Option<std::borrow::Cow<'a, str>>,
     #[serde(borrow, default)]
     country: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    x_dossier_phash: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// A normalised identifier reduced to what the index keeps: its key hash, flags, and for a
@@ -426,6 +435,8 @@ enum Body {
     Identifier {
         keys: SmallVec<[PreparedKey; 1]>,
         ranges: Vec<ip::Net>,
+        /// A profile photo's perceptual hash (`x_dossier_phash` of a `file`).
+        photo: Option<u64>,
     },
     /// A note (with a resume signature when its text makes one) or a sighting, and the
     /// actors and identities it is about.
@@ -566,7 +577,7 @@ fn identifier_body(ty: Ty, f: &Fields<'_>) -> Body {
     match ty {
         Ty::UserAccount => {
             let keys = account_keys(f).into_iter().map(|(kind, c, flags)| PreparedKey::new(kind, &c, flags)).collect();
-            Body::Identifier { keys, ranges: Vec::new() }
+            Body::Identifier { keys, ranges: Vec::new(), photo: None }
         }
         Ty::File => {
             let keys = f
@@ -576,7 +587,8 @@ fn identifier_body(ty: Ty, f: &Fields<'_>) -> Body {
                 .map(|h| PreparedKey::new(KeyKind::Document, &h, 0))
                 .into_iter()
                 .collect();
-            Body::Identifier { keys, ranges: Vec::new() }
+            let photo = f.x_dossier_phash.as_deref().and_then(|h| photo::PhotoHash::parse(h).ok()).map(|h| h.0);
+            Body::Identifier { keys, ranges: Vec::new(), photo }
         }
         Ty::BankAccount => {
             let parts = bank::Parts {
@@ -591,7 +603,7 @@ fn identifier_body(ty: Ty, f: &Fields<'_>) -> Body {
                 .into_iter()
                 .map(|k| PreparedKey::new(KeyKind::Bank, &k.key, 0))
                 .collect();
-            Body::Identifier { keys, ranges: Vec::new() }
+            Body::Identifier { keys, ranges: Vec::new(), photo: None }
         }
         _ => value_body(ty, f.value.as_deref().unwrap_or_default()),
     }
@@ -659,7 +671,7 @@ fn value_body(ty: Ty, value: &str) -> Body {
         _ => {}
     }
     let keys = keys.into_iter().map(|(kind, canonical, flags)| PreparedKey::new(kind, &canonical, flags)).collect();
-    Body::Identifier { keys, ranges }
+    Body::Identifier { keys, ranges, photo: None }
 }
 
 /// Prepares a stored object version (its compact JSON) for the index. `None` when the type is
@@ -757,6 +769,7 @@ impl Index {
             texts: Vec::new(),
             ranges: Vec::new(),
             sigs: Vec::new(),
+            photos: Vec::new(),
             bands_sorted: Vec::new(),
             band_offsets: Vec::new(),
             bands_extra: HashMap::with_hasher(Fast::default()),
@@ -958,12 +971,13 @@ impl Index {
                 self.set_text(n, name);
                 self.nodes[n as usize].flags |= flags;
             }
-            Body::Identifier { keys, ranges } => {
-                if keys.is_empty() && ranges.is_empty() {
+            Body::Identifier { keys, ranges, photo } => {
+                if keys.is_empty() && ranges.is_empty() && photo.is_none() {
                     self.unusable += 1;
                     self.nodes[n as usize].flags |= UNUSABLE;
                 }
                 let open = self.access[access as usize].open();
+                let n_keys = keys.len();
                 // One key per node keeps the chain simple; a second key (an account with
                 // both a login and an id) is chained through a twin node.
                 for (i, PreparedKey { hash: h, flags, phone_bucket }) in keys.into_iter().enumerate() {
@@ -978,11 +992,27 @@ impl Index {
                     let node = &mut self.nodes[target as usize];
                     node.next = head;
                     node.key = h;
-                    node.flags |= flags | ALIVE;
+                    // A node chained under a key is no photo (an earlier version's photo
+                    // may have sat here).
+                    node.flags = (node.flags & !PHOTO) | flags | ALIVE;
                     node.access = node_access;
                 }
                 for net in ranges {
                     self.ranges.push((net, n));
+                }
+                // A photo's hash sits on its own node (after the keys), listed for the
+                // Hamming-distance scan.
+                if let Some(h) = photo {
+                    let target = if n_keys == 0 { n } else { self.twin(n, n_keys - 1) };
+                    let node = &mut self.nodes[target as usize];
+                    let listed = node.flags & PHOTO != 0;
+                    node.key = h;
+                    node.next = NONE;
+                    node.flags |= PHOTO | ALIVE;
+                    node.access = node_access;
+                    if !listed {
+                        self.photos.push(target);
+                    }
                 }
             }
             Body::Note { sig, refs } => {
@@ -1081,7 +1111,8 @@ impl Index {
         // A twin stays linked to its object, dead until a later version needs it again.
         for t in &twins {
             let node = &mut self.nodes[*t as usize];
-            node.flags = IS_TWIN;
+            // A photo twin stays listed for the Hamming scan (dead, so not matched).
+            node.flags = IS_TWIN | (node.flags & PHOTO);
             node.key = 0;
         }
         // A note's references are its own edges; an actor's or identity's NOTE_REF edges
@@ -1101,7 +1132,8 @@ impl Index {
         if is_note {
             node.edges.retain(|e| e.rel != NOTE_REF);
         }
-        node.flags = 0;
+        // A photo node stays listed for the Hamming scan (dead, so not matched).
+        node.flags &= PHOTO;
         node.key = 0;
         if node.ty == Ty::Note {
             node.aux = NONE;
@@ -1112,7 +1144,7 @@ impl Index {
     fn unchain(&mut self, n: u32) {
         let node = &self.nodes[n as usize];
         let (h, next) = (node.key, node.next);
-        if h == 0 {
+        if h == 0 || node.flags & PHOTO != 0 {
             return;
         }
         let map = if node.ty == Ty::Identity { &mut self.names } else { &mut self.keys };
@@ -1287,6 +1319,20 @@ impl Index {
         }
         kept.retain(|n| self.nodes[*n as usize].alive() && self.sig_of(*n).is_some());
         kept
+    }
+
+    /// Stored photos within [`photo::NEAR`] bits of `h`, with their distance: a linear scan
+    /// reading each photo node's 64-bit hash, run only for applicants who give a photo (an
+    /// index by hash chunks is the next step when stores hold many photos).
+    pub(crate) fn photo_candidates(&self, h: photo::PhotoHash) -> Vec<(u32, u32)> {
+        self.photos
+            .iter()
+            .filter_map(|&n| {
+                let node = &self.nodes[n as usize];
+                let d = (node.key ^ h.0).count_ones();
+                (node.alive() && node.flags & PHOTO != 0 && d <= photo::NEAR).then_some((n, d))
+            })
+            .collect()
     }
 
     /// Stored ranges containing `addr`.
@@ -1880,6 +1926,7 @@ pub mod snapshot {
                 }
                 ix.nodes.push(Node { uuid, key, access, next, aux, ty, flags, edges });
             }
+            ix.photos = (0..ix.nodes.len() as u32).filter(|i| ix.nodes[*i as usize].flags & PHOTO != 0).collect();
             // The id table follows from the nodes (twins are reached through their primary).
             ix.ids = IdTable::with_capacity(ix.nodes.len());
             for (i, node) in ix.nodes.iter().enumerate() {

@@ -47,6 +47,9 @@ pub struct Applicant {
     /// Personal websites and portfolios (profiles on known platforms go in `accounts`).
     #[serde(default)]
     pub websites: Vec<String>,
+    /// Perceptual hashes of profile photos (16 hexadecimal digits, `dossier photo-hash`).
+    #[serde(default)]
+    pub photos: Vec<String>,
     #[serde(default)]
     pub ips: Vec<String>,
     #[serde(default)]
@@ -210,7 +213,7 @@ pub fn check(a: &Applicant, limits: &Limits) -> Result<(), RecordError> {
     if a.reference.len() > 200 {
         return Err(RecordError::new(None, Some("ref"), "ref is longer than 200 bytes"));
     }
-    let lists: [(&str, Vec<&str>); 9] = [
+    let lists: [(&str, Vec<&str>); 10] = [
         ("names", a.names.iter().map(String::as_str).collect()),
         ("emails", a.emails.iter().map(String::as_str).collect()),
         ("phones", a.phones.iter().map(String::as_str).collect()),
@@ -234,6 +237,7 @@ pub fn check(a: &Applicant, limits: &Limits) -> Result<(), RecordError> {
                 .collect(),
         ),
         ("websites", a.websites.iter().map(String::as_str).collect()),
+        ("photos", a.photos.iter().map(String::as_str).collect()),
     ];
     let counts = [
         a.names.len(),
@@ -245,6 +249,7 @@ pub fn check(a: &Applicant, limits: &Limits) -> Result<(), RecordError> {
         a.documents.len(),
         a.bank_accounts.len(),
         a.websites.len(),
+        a.photos.len(),
     ];
     for ((field, values), n) in lists.iter().zip(counts) {
         if n > limits.list_len {
@@ -299,6 +304,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "region",
     "bank_accounts",
     "websites",
+    "photos",
 ];
 
 /// What one CSV column feeds.
@@ -482,6 +488,10 @@ const HEADERS: &[(&str, Column)] = {
         ("bankcode", BankCode),
         ("blz", BankCode),
         ("websites", Field("websites")),
+        ("photos", Field("photos")),
+        ("photohash", Field("photos")),
+        ("photophash", Field("photos")),
+        ("phash", Field("photos")),
         ("region", Field("region")),
         ("countrycode", Field("region")),
         ("country", Field("region")),
@@ -653,6 +663,7 @@ impl CsvLayout {
                 Column::Field("wallets") => a.wallets.extend(cell_values(cell).map(wallet_from_text)),
                 Column::Field("bank_accounts") => a.bank_accounts.extend(cell_values(cell).map(bank_from_text)),
                 Column::Field("websites") => a.websites.extend(cell_values(cell).map(str::to_owned)),
+                Column::Field("photos") => a.photos.extend(cell_values(cell).map(str::to_owned)),
                 Column::BankCode => bank_code = Some(cell.trim()).filter(|c| !c.is_empty()),
                 Column::Field(_) | Column::Ignore => {}
                 Column::FirstName => parts[0].push(cell.trim()),

@@ -17,7 +17,7 @@ use super::input::Applicant;
 use super::score::{self, Kind};
 use super::{Candidate, Decision, Evidence, Hit, MatchKind, PersonaRef, Restricted, Screening, Warning};
 use crate::normalize::{account, bank, email, ip, name, phone, website};
-use crate::{resume, wallet};
+use crate::{photo, resume, wallet};
 
 /// Screening settings.
 #[derive(Debug, Clone)]
@@ -718,54 +718,36 @@ impl Index {
                 }
                 near.push((note, s, w, self.ties(note, viewer)));
             }
-            // A resume that near-duplicates those of several actors is most likely a public
-            // template, not a team's document: it weighs `TEMPLATE_DISCOUNT × log10 n` less
-            // (counted apart for what the viewer sees and what it does not).
-            // Only near-duplicates count (Jaccard ≥ 0.5, where copying starts): resumes that
-            // merely share stock phrases with this one do not make it a template.
-            let actors = |visible: bool| {
-                near.iter()
-                    .filter(|(_, s, _, _)| *s >= score::NEAR_DUPLICATE)
-                    .flat_map(|(_, _, _, ties)| ties.iter())
-                    .filter(|t| t.visible == visible && !matches!(t.group, Group::Lone(_)))
-                    .map(|t| t.group)
-                    .collect::<BTreeSet<Group>>()
-                    .len()
-                    .max(1)
-            };
-            let (seen_n, hidden_n) = (actors(true), actors(false));
-            for (note, s, w, ties) in near {
-                for t in ties {
-                    let n = if t.visible { seen_n } else { hidden_n };
-                    let mut notes = Vec::new();
-                    let mut w = w;
-                    if n > 1 {
-                        let lowered = score::TEMPLATE_DISCOUNT * (n as f64).log10();
-                        w -= lowered;
-                        notes.push(format!(
-                            "resumes of {n} different actors are this close: likely a public template, weight lowered by {lowered:.2}"
-                        ));
-                    }
-                    let weight = w + score::confidence_penalty(t.confidence);
-                    if weight <= 0.0 && !opts.list_all {
-                        continue;
-                    }
-                    let ev = Ev {
-                        probe: pi,
-                        kind: Kind::Resume,
-                        node: note,
-                        persona: t.persona,
-                        weight: weight.max(0.0),
-                        match_kind: MatchKind::NearDuplicate,
-                        similarity: Some((s * 1000.0).round() / 1000.0),
-                        stored: None,
-                        confidence: t.confidence,
-                        tlp: t.tlp,
-                        notes,
-                    };
-                    if t.visible { &mut shown } else { &mut hidden }.entry(t.group).or_default().push(ev);
+            self.weigh_near(pi, Kind::Resume, near, score::NEAR_DUPLICATE, "resumes", opts, &mut shown, &mut hidden);
+        }
+        // Profile photos: perceptual hashes within a few bits.
+        for (i, ph) in a.photos.iter().enumerate() {
+            let h = match photo::PhotoHash::parse(ph) {
+                Ok(h) => h,
+                Err(err) => {
+                    warnings.push(Warning { field: "photos", index: i, reason: err.to_string() });
+                    continue;
                 }
-            }
+            };
+            let pi = probes.len();
+            probes.push(Probe {
+                field: "photos",
+                input: h.hex(),
+                normalized: "perceptual hash (64 bits)".into(),
+                rules: Vec::new(),
+                kind: Kind::Photo,
+                key: KeyKind::Document,
+                penalty: 0.0,
+                origin: ("photos", i),
+            });
+            let near: Vec<(u32, f64, f64, Vec<Tie>)> = self
+                .photo_candidates(h)
+                .into_iter()
+                .map(|(n, d)| (n, 1.0 - f64::from(d) / 64.0, photo::weight(d), self.ties(n, viewer)))
+                .filter(|(_, _, w, _)| *w > 0.0)
+                .collect();
+            // Within 4 bits a photo is the same one re-saved: only those make a stock photo.
+            self.weigh_near(pi, Kind::Photo, near, 1.0 - 4.0 / 64.0, "photos", opts, &mut shown, &mut hidden);
         }
         // Fuzzy names, only beside other evidence (never a way in on their own).
         let names: Vec<(usize, String)> = probes
@@ -844,6 +826,69 @@ impl Index {
             matches.push(Hit::Restricted(Restricted { restricted: true, contact: opts.contact.clone() }));
         }
         Screening { reference: a.reference.clone(), decision, score, matches, warnings, cut }
+    }
+
+    /// Near-duplicates (resumes, photos) of one probe as evidence: `near` holds each stored
+    /// node with its similarity, weight and ties. A document that near-duplicates those of
+    /// several actors is most likely public — a resume template, a stock headshot — not a
+    /// team's own: it weighs `TEMPLATE_DISCOUNT × log10 n` less, `n` counted apart for what
+    /// the viewer sees and what it does not, and only among copies at least `copy_at`
+    /// similar (things merely sharing stock phrases do not make a template).
+    #[allow(clippy::too_many_arguments)]
+    fn weigh_near(
+        &self,
+        pi: usize,
+        kind: Kind,
+        near: Vec<(u32, f64, f64, Vec<Tie>)>,
+        copy_at: f64,
+        what: &str,
+        opts: &Options,
+        shown: &mut HashMap<Group, Vec<Ev>>,
+        hidden: &mut HashMap<Group, Vec<Ev>>,
+    ) {
+        let actors = |visible: bool| {
+            near.iter()
+                .filter(|(_, s, _, _)| *s >= copy_at)
+                .flat_map(|(_, _, _, ties)| ties.iter())
+                .filter(|t| t.visible == visible && !matches!(t.group, Group::Lone(_)))
+                .map(|t| t.group)
+                .collect::<BTreeSet<Group>>()
+                .len()
+                .max(1)
+        };
+        let (seen_n, hidden_n) = (actors(true), actors(false));
+        for (node, s, w, ties) in near {
+            for t in ties {
+                let n = if t.visible { seen_n } else { hidden_n };
+                let mut notes = Vec::new();
+                let mut w = w;
+                if n > 1 {
+                    let lowered = score::TEMPLATE_DISCOUNT * (n as f64).log10();
+                    w -= lowered;
+                    notes.push(format!(
+                        "{what} of {n} different actors are this close: likely a public template, weight lowered by {lowered:.2}"
+                    ));
+                }
+                let weight = w + score::confidence_penalty(t.confidence);
+                if weight <= 0.0 && !opts.list_all {
+                    continue;
+                }
+                let ev = Ev {
+                    probe: pi,
+                    kind,
+                    node,
+                    persona: t.persona,
+                    weight: weight.max(0.0),
+                    match_kind: MatchKind::NearDuplicate,
+                    similarity: Some((s * 1000.0).round() / 1000.0),
+                    stored: None,
+                    confidence: t.confidence,
+                    tlp: t.tlp,
+                    notes,
+                };
+                if t.visible { &mut *shown } else { &mut *hidden }.entry(t.group).or_default().push(ev);
+            }
+        }
     }
 
     /// Turns the ties found for one probe into evidence, with the commonness discount.

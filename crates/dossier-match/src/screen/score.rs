@@ -74,6 +74,7 @@ pub enum Kind {
     BankNational,
     BankNumber,
     Website,
+    Photo,
 }
 
 impl Kind {

@@ -9,7 +9,7 @@ use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use dossier_match::normalize::{account, bank, email, ip, phone, website};
-use dossier_match::wallet;
+use dossier_match::{photo, wallet};
 use dossier_stix::id::deterministic_sco_id;
 use dossier_stix::timestamp::now_micros;
 use dossier_stix::{StixObject, Tlp};
@@ -195,6 +195,16 @@ pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) ->
                 scos.extend(sco(json!({"type": "url", "value": format!("https://{site}")}), tlp));
             }
             Err(err) => problem(&mut p, "websites", format!("line {}: {err}", i + 1)),
+        }
+    }
+    for (i, h) in lines(&f, "photos", &mut p).iter().enumerate() {
+        match photo::PhotoHash::parse(h) {
+            // Only the perceptual hash is shared, never the picture; the name makes the id.
+            Ok(h) => scos.extend(sco(
+                json!({"type": "file", "name": format!("profile photo {}", h.hex()), "x_dossier_phash": h.hex()}),
+                tlp,
+            )),
+            Err(err) => problem(&mut p, "photos", format!("line {}: {err}", i + 1)),
         }
     }
     for (i, a) in lines(&f, "ips", &mut p).iter().enumerate() {

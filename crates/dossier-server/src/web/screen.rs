@@ -36,6 +36,7 @@ fn applicant_of(f: &Fields) -> Applicant {
         wallets: f.lines("wallets").iter().map(|l| input::wallet_from_text(l)).collect(),
         bank_accounts: f.lines("bank_accounts").iter().map(|l| input::bank_from_text(l)).collect(),
         websites: f.lines("websites"),
+        photos: f.lines("photos"),
         ips: f.lines("ips"),
         resume_text: Some(f.get("resume_text").to_owned()).filter(|t| !t.trim().is_empty()),
         documents: f.lines("documents").into_iter().map(|sha256| DocumentInput { sha256 }).collect(),
@@ -67,6 +68,7 @@ pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) ->
         && applicant.documents.is_empty()
         && applicant.bank_accounts.is_empty()
         && applicant.websites.is_empty()
+        && applicant.photos.is_empty()
         && applicant.resume_text.is_none();
     if empty {
         let mut resp = render(
