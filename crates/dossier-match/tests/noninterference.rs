@@ -87,6 +87,8 @@ const IPS: [&str; 2] = ["198.51.100.7", "203.0.113.9"];
 const IBANS: [(&str, &str, &str); 2] =
     [("GB33BUKB20201555555555", "202015", "55555555"), ("GB29NWBK60161331926819", "601613", "31926819")];
 const SITES: [&str; 2] = ["https://www.chol-su.dev/cv", "https://jade-builds.io"];
+/// Two headshots' perceptual hashes; stored copies are a few bits off (re-saved pictures).
+const PHOTOS: [u64; 2] = [0x9a3c_5e71_0f2d_b468, 0x1111_2222_4444_8888];
 
 impl World {
     fn new(seed: u64) -> Self {
@@ -157,7 +159,7 @@ impl World {
     /// An identifier object (email, phone, wallet, IP, bank account, website or resume
     /// note) with a pool value.
     fn identifier(&mut self, access: &Access) -> String {
-        let (id, j) = match self.roll(8) {
+        let (id, j) = match self.roll(9) {
             0 => {
                 let id = self.id("email-addr");
                 // Gmail dot variants: different objects, one key.
@@ -190,6 +192,10 @@ impl World {
                 (self.id("bank-account"), j)
             }
             6 => (self.id("url"), json!({"type": "url", "value": SITES[self.roll(SITES.len())]})),
+            7 => {
+                let h = PHOTOS[self.roll(PHOTOS.len())] ^ ((1u64 << self.roll(4)) - 1);
+                (self.id("file"), json!({"type": "file", "name": "headshot", "x_dossier_phash": format!("{h:016x}")}))
+            }
             _ => {
                 let id = self.id("note");
                 let text = RESUMES[self.roll(RESUMES.len())];
@@ -315,13 +321,23 @@ impl World {
                     id = self.id("phone-number");
                     json!({"type": "phone-number", "value": format!("+97252{:07}", 2_000_000 + k)})
                 }
+                3 => {
+                    // Copies of a visible headshot filed for many hidden actors: they must not
+                    // make the viewer's own photo look like a stock picture.
+                    let actor = self.actor(&a);
+                    let persona = self.persona(&a);
+                    self.rel(&persona, &actor, &a);
+                    id = self.id("file");
+                    self.rel(&persona, &id, &a);
+                    json!({"type": "file", "name": "stock", "x_dossier_phash": format!("{:016x}", PHOTOS[0] ^ (k as u64 & 3))})
+                }
                 _ => {
                     id = self.id("note");
                     json!({"type": "note", "content": RESUMES[0], "object_refs": [p]})
                 }
             };
             self.push(id.clone(), j, &a);
-            if kind != 2 {
+            if kind != 2 && kind != 3 {
                 self.rel(&p, &id, &a);
             }
         }
@@ -354,7 +370,7 @@ fn applicants() -> Vec<Value> {
         out.push(json!({"ref": format!("r{i}"), "resume_text": r.replace("eight", "nine"), "names": [NAMES[i]]}));
     }
     for (i, (iban, sort, number)) in IBANS.iter().enumerate() {
-        out.push(json!({"ref": format!("b{i}"), "bank_accounts": [iban], "websites": [SITES[i]]}));
+        out.push(json!({"ref": format!("b{i}"), "bank_accounts": [iban], "websites": [SITES[i]], "photos": [format!("{:016x}", PHOTOS[i] ^ 1)]}));
         out.push(json!({"ref": format!("n{i}"), "bank_accounts": [format!("{sort} {number}")], "names": [NAMES[i]]}));
     }
     out.push(json!({"ref": "all", "emails": EMAILS, "phones": PHONES, "names": NAMES, "ips": IPS}));
@@ -402,7 +418,7 @@ proptest! {
         seed in any::<u64>(),
         base in 20usize..120,
         hidden in 0usize..150,
-        flood_kind in 0usize..4,
+        flood_kind in 0usize..5,
         flood in 0usize..320,
     ) {
         let mut world = World::new(seed);
@@ -412,7 +428,7 @@ proptest! {
         let ix = world.index();
         let before: Vec<Vec<(String, Value)>> = viewers.iter().map(|v| everything(&ix, v, &world, &base_ids)).collect();
         world.hidden(hidden);
-        if flood_kind < 3 {
+        if flood_kind < 4 {
             world.flood(flood_kind, flood);
         }
         let ix = world.index();
@@ -649,7 +665,7 @@ fn the_generated_worlds_give_evidence_of_every_kind() {
             }
         }
     }
-    for f in ["emails", "phones", "wallets", "ips", "names", "resume_text", "bank_accounts", "websites"] {
+    for f in ["emails", "phones", "wallets", "ips", "names", "resume_text", "bank_accounts", "websites", "photos"] {
         assert!(fields.contains(f), "no evidence from {f}: {fields:?}");
     }
 }
