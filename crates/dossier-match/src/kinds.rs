@@ -163,6 +163,14 @@ pub const EVIDENCE: &[EvidenceSpec] = &[
         class: Some(3),
         why: "4.0 within 3 bits of 64, 3.0 to 6, 2.0 to 8: the same headshot re-saved, resized or cropped; portraits share their layout, so never a match on its own, and a photo close to several actors' is a stock picture",
     },
+    EvidenceSpec {
+        kind: Kind::IdDocument,
+        name: "identity-document number",
+        weight: 6.0,
+        strong: true,
+        class: None,
+        why: "type, issuing country and number name one document; compared as keyed hashes; 0 when the document belongs to a stolen real identity (its owner applying is innocent)",
+    },
 ];
 
 /// The spec of `kind`.
@@ -238,6 +246,13 @@ pub const FIELDS: &[FieldSpec] = &[
         audit: "photo",
         stix_types: &["file"],
         example: "16 hexadecimal digits from dossier photo-hash IMAGE",
+    },
+    FieldSpec {
+        name: "id_documents",
+        label: "Identity documents",
+        audit: "id_document",
+        stix_types: &["x-dossier-identity-document"],
+        example: "passport KR M12345678",
     },
     FieldSpec {
         name: "ips",

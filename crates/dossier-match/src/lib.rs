@@ -4,6 +4,7 @@
 //! nothing of SQL or HTTP, takes STIX objects and applicant records in, and gives
 //! explained results out.
 
+pub mod keyed;
 pub mod kinds;
 pub mod normalize;
 pub mod photo;

@@ -308,3 +308,79 @@ fn a_snapshot_keeps_bank_accounts_websites_and_photos() {
         }
     }
 }
+
+const KEY: &[u8] = b"the ISAC's id-document key";
+
+fn doc_hmac(kind: &str, country: &str, number: &str) -> String {
+    dossier_match::normalize::id_document::normalize(kind, country, number).unwrap().hmac(KEY)
+}
+
+/// An index with a persona's passport, and a stolen identity's, both stored as keyed hashes.
+fn with_documents() -> Index {
+    let mut ix = index();
+    let stolen = "identity--00000000-0000-4000-8000-000000000013";
+    let a = access(Tlp::Amber, OWNER);
+    ix.upsert(
+        stolen,
+        &json!({"type": "identity", "name": "Daniel Whitfield", "identity_class": "individual", "labels": ["stolen-identity"]}).to_string(),
+        a.clone(),
+    );
+    for (n, (id, owner_persona, number)) in [
+        ("x-dossier-identity-document--00000000-0000-5000-8000-000000000201", P1, "M12345678"),
+        ("x-dossier-identity-document--00000000-0000-5000-8000-000000000202", stolen, "548120377"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let country = if n == 0 { "KR" } else { "US" };
+        let doc = json!({"type": "x-dossier-identity-document", "document_type": "passport", "issuing_country": country,
+            "number_hmac": doc_hmac("passport", country, number)});
+        ix.upsert(id, &doc.to_string(), a.clone());
+        let r = json!({"type": "relationship", "relationship_type": "related-to", "source_ref": owner_persona, "target_ref": id});
+        ix.upsert(&format!("relationship--00000000-0000-4000-8000-{:012}", 500 + n), &r.to_string(), a.clone());
+    }
+    let r =
+        json!({"type": "relationship", "relationship_type": "impersonates", "source_ref": ACTOR, "target_ref": stolen});
+    ix.upsert("relationship--00000000-0000-4000-8000-000000000599", &r.to_string(), a);
+    ix
+}
+
+fn with_key() -> Options {
+    Options { id_document_key: Some(KEY.into()), ..Options::default() }
+}
+
+#[test]
+fn an_identity_document_matches_by_keyed_hash_and_never_shows_its_number() {
+    let ix = with_documents();
+    let a: Applicant = screen::input::from_json(
+        json!({"ref": "d1", "id_documents": ["Passport KOR m1234 5678"]}).to_string().as_bytes(),
+        &Default::default(),
+    )
+    .unwrap();
+    let s = ix.screen(&a, &member(3), &with_key());
+    assert_eq!(s.decision, Decision::Match, "{s:?}");
+    let text = serde_json::to_string(&s).unwrap();
+    assert!(!text.contains("12345678") && !text.contains("M1234"), "the number leaked: {text}");
+    // Without the key: a warning, never a comparison.
+    let s = ix.screen(&a, &member(3), &Options::default());
+    assert!(s.matches.is_empty() && s.warnings[0].field == "id_documents", "{s:?}");
+    // Another key gives other hashes: nothing matches.
+    let other = Options { id_document_key: Some(b"another key".as_slice().into()), ..Options::default() };
+    assert!(ix.screen(&a, &member(3), &other).matches.is_empty());
+}
+
+#[test]
+fn the_owner_of_a_stolen_identity_applying_with_their_own_passport_is_not_flagged() {
+    let ix = with_documents();
+    let a: Applicant = screen::input::from_json(
+        json!({"ref": "d2", "names": ["Daniel Whitfield"], "id_documents": [{"type": "passport", "country": "US", "number": "548120377"}]})
+            .to_string()
+            .as_bytes(),
+        &Default::default(),
+    )
+    .unwrap();
+    let s = ix.screen(&a, &member(3), &with_key());
+    assert_eq!(s.decision, Decision::Clear, "{s:?}");
+    let text = serde_json::to_string(&s).unwrap();
+    assert!(text.contains("identity was stolen"), "{text}");
+}

@@ -151,6 +151,8 @@ pub(crate) struct Inner {
     pub screener: Arc<screening::Screener>,
     /// Key of the identifier hashes in the audit log.
     pub audit_key: Vec<u8>,
+    /// The ISAC's key for identity-document numbers: stored and screened as keyed hashes.
+    pub id_document_key: Vec<u8>,
     /// Signed-in web sessions.
     pub sessions: web::Sessions,
     /// Object counts for the dashboard, refreshed at most once a minute (counting millions
@@ -237,7 +239,9 @@ impl AppState {
         let throttle = auth::Throttle::new(config.auth_failures, config.auth_window);
         let audit = AuditWriter::start(store.clone());
         let read_slots = tokio::sync::Semaphore::new(config.concurrent_reads.max(1));
+        let id_document_key = store.secret("id-document")?;
         let options = dossier_match::screen::Options {
+            id_document_key: Some(id_document_key.as_slice().into()),
             contact: config.screen_contact.clone(),
             default_region: config.default_region.clone(),
             prior_log_odds: dossier_match::screen::score::prior_log_odds(config.operative_share),
@@ -276,6 +280,7 @@ impl AppState {
             orgs: Default::default(),
             screener,
             audit_key,
+            id_document_key,
             sessions: Default::default(),
             counts: Default::default(),
             taxii_seen: Default::default(),

@@ -17,7 +17,6 @@ use axum::routing::{get, post};
 use dossier_match::screen::{Applicant, Hit, Limits, Screening, input};
 use dossier_stix::Viewer;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::screening::batch::{self, Format, Outcome};
@@ -32,19 +31,7 @@ pub fn router() -> Router<AppState> {
 
 /// HMAC-SHA-256 (RFC 2104) of `text` under `key`, first 16 bytes in hex.
 pub(crate) fn keyed_hash(key: &[u8], text: &str) -> String {
-    let mut k = [0u8; 64];
-    if key.len() > 64 {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(k.map(|b| b ^ 0x36));
-    inner.update(text.as_bytes());
-    let mut outer = Sha256::new();
-    outer.update(k.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    dossier_match::keyed::hmac_hex(key, text.as_bytes(), 16)
 }
 
 /// The keyed hash the audit log keeps of one value given for `field`.
@@ -95,6 +82,7 @@ pub(crate) fn audit_entry(key: &[u8], a: &Applicant, s: &Screening) -> serde_jso
     ids.extend(a.bank_accounts.iter().map(|v| h("bank", &v.text())));
     ids.extend(a.websites.iter().map(|v| h("website", v)));
     ids.extend(a.photos.iter().map(|v| h("photo", v)));
+    ids.extend(a.id_documents.iter().map(|v| h("id_document", &v.text())));
     if let Some(t) = &a.resume_text {
         ids.push(h("resume", t));
     }

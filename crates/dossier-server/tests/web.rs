@@ -274,7 +274,7 @@ fn a_contributed_persona_is_stored_and_bad_fields_are_named() {
     let w = world();
     let b = sign_in(&w.app, "Recruiter C");
     let bad = format!(
-        "csrf={}&name=New+Persona&wallets=0x123&emails=not-an-email&bank_accounts=GB33BUKB20201555555556&websites=ftp%3A%2F%2Fx.dev&photos=xyz&tlp=amber&confidence=70&collection=",
+        "csrf={}&name=New+Persona&wallets=0x123&emails=not-an-email&bank_accounts=GB33BUKB20201555555556&websites=ftp%3A%2F%2Fx.dev&photos=xyz&id_documents=library+card+1234&tlp=amber&confidence=70&collection=",
         b.csrf
     );
     let r = b.post("/contribute", &bad);
@@ -285,10 +285,11 @@ fn a_contributed_persona_is_stored_and_bad_fields_are_named() {
     assert!(r.body.contains("id=\"err-bank_accounts\"") && r.body.contains("check digits"), "{}", r.body);
     assert!(r.body.contains("id=\"err-websites\""), "{}", r.body);
     assert!(r.body.contains("id=\"err-photos\""), "{}", r.body);
+    assert!(r.body.contains("id=\"err-id_documents\""), "{}", r.body);
     use dossier_store::ObjectStore;
     let before = w.app.store.counts().unwrap();
     let good = format!(
-        "csrf={}&name=New+Persona&wallets={RED_WALLET}&emails=new.persona%40example.com&bank_accounts=GB33+BUKB+2020+1555+5555+55&websites=https%3A%2F%2Fwww.fresh-persona.dev%2Fcv&photos=9a3c5e710f2db468&tlp=amber&confidence=70&actor=new&new_actor=Fresh+Team",
+        "csrf={}&name=New+Persona&wallets={RED_WALLET}&emails=new.persona%40example.com&bank_accounts=GB33+BUKB+2020+1555+5555+55&websites=https%3A%2F%2Fwww.fresh-persona.dev%2Fcv&photos=9a3c5e710f2db468&id_documents=passport+KR+M12345678&tlp=amber&confidence=70&actor=new&new_actor=Fresh+Team",
         b.csrf
     );
     let r = b.post("/contribute", &good);
@@ -315,6 +316,26 @@ fn a_contributed_persona_is_stored_and_bad_fields_are_named() {
     // Its photo, from a hash two bits away (the same picture re-saved).
     let r = other.post("/screen", &format!("csrf={}&photos=9a3c5e710f2db46b", other.csrf));
     assert!(r.body.contains("Fresh Team") && r.body.contains("perceptual hash"), "{}", r.body);
+    // Its passport, written another way; the number is in the store only as a keyed hash,
+    // and the result page does not echo it.
+    let r = other.post("/screen", &format!("csrf={}&id_documents=Passport+KOR+m1234-5678", other.csrf));
+    let result = r.body.split("id=\"screen-form\"").next().unwrap_or_default();
+    assert!(result.contains("Fresh Team") && result.contains("…678"), "{}", r.body);
+    assert!(!result.contains("1234-5678") && !result.contains("12345678"), "the result echoes the number: {result}");
+    let stored: Vec<String> = {
+        use dossier_store::{ObjectStore, Query};
+        let mut all = Vec::new();
+        w.app
+            .store
+            .scan_raw(&Query::default(), &mut |e| {
+                all.push(e.json.to_string());
+                true
+            })
+            .unwrap();
+        all
+    };
+    assert!(stored.iter().any(|j| j.contains("x-dossier-identity-document")), "no document stored");
+    assert!(stored.iter().all(|j| !j.contains("M12345678") && !j.contains("12345678")), "a raw number was stored");
 }
 
 #[test]

@@ -101,6 +101,7 @@ pub fn id_contributing_properties(ty: &str) -> Option<&'static [&'static str]> {
         "phone-number" => &["value"],
         "cryptocurrency-wallet" => &["value"],
         "bank-account" => &["iban", "account_number"],
+        "x-dossier-identity-document" => &["number_hmac"],
         _ => return None,
     })
 }

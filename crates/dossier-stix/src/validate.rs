@@ -292,6 +292,11 @@ fn type_props(ty: &str) -> (&'static [&'static str], &'static [(&'static str, Ki
             ],
         ),
         "phone-number" | "cryptocurrency-wallet" => (&["value"], &[("value", Str)]),
+        // An identity document kept as a keyed hash of `type:country:number` (the number
+        // itself never enters the store).
+        "x-dossier-identity-document" => {
+            (&["number_hmac"], &[("number_hmac", Str), ("document_type", Str), ("issuing_country", Str)])
+        }
         "bank-account" => (
             &[],
             &[
@@ -568,6 +573,21 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
     for r in req {
         if !map.contains_key(r) {
             ctx.err(format!("$.{r}"), "required property is missing");
+        }
+    }
+    if ty == "x-dossier-identity-document" {
+        if let Some(h) = map.get("number_hmac").and_then(Value::as_str)
+            && (h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            ctx.err(
+                "$.number_hmac",
+                "must be the 64-hex HMAC of TYPE:COUNTRY:NUMBER under the ISAC's key, never the number",
+            );
+        }
+        for raw in ["number", "document_number", "value"] {
+            if map.contains_key(raw) {
+                ctx.err(format!("$.{raw}"), "an identity document's number is kept only as number_hmac");
+            }
         }
     }
     if ty == "bank-account" && !foreign_schema && !map.contains_key("iban") && !map.contains_key("account_number") {

@@ -67,6 +67,10 @@ enum Command {
     /// Print the perceptual hash of profile photos (JPEG or PNG), to screen with or share:
     /// only the hash leaves this machine.
     PhotoHash(PhotoHashArgs),
+    /// Print the keyed hash (`number_hmac`) of identity documents under this installation's
+    /// key, for an `x-dossier-identity-document` object in a bundle: `TYPE COUNTRY NUMBER`
+    /// per line on stdin or as arguments. The key never leaves the data directory.
+    IdHash(IdHashArgs),
     /// Measure screening quality on a generated data set with ground truth.
     Evaluate(evaluate::EvaluateArgs),
     /// Make a fresh data directory with synthetic data and print what to do next.
@@ -170,6 +174,50 @@ struct PhotoHashArgs {
     /// one per line, ready to tie to a persona in a bundle.
     #[arg(long)]
     stix: bool,
+}
+
+#[derive(Args)]
+struct IdHashArgs {
+    /// Documents as `TYPE COUNTRY NUMBER` (quote each); none: one per line on stdin.
+    documents: Vec<String>,
+}
+
+/// `dossier id-hash`: one `x-dossier-identity-document` object per document, one per line;
+/// a line that is no document is named on stderr and the command fails at the end.
+fn id_hash(data: &Path, args: &IdHashArgs) -> Result<()> {
+    let store = open(data)?;
+    let key = store.secret("id-document")?;
+    let lines: Vec<String> = if args.documents.is_empty() {
+        std::io::stdin().lines().collect::<std::io::Result<_>>()?
+    } else {
+        args.documents.clone()
+    };
+    let mut out = std::io::stdout().lock();
+    let mut failed = 0;
+    for (i, l) in lines.iter().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        match dossier_match::normalize::id_document::from_text(l) {
+            Ok(doc) => {
+                let mut v = serde_json::json!({"type": "x-dossier-identity-document", "spec_version": "2.1",
+                    "document_type": doc.kind, "issuing_country": doc.country, "number_hmac": doc.hmac(&key)});
+                let id = dossier_stix::id::deterministic_sco_id(
+                    "x-dossier-identity-document",
+                    v.as_object().context("a JSON object")?,
+                )
+                .context("an identity document has an id")?;
+                v["id"] = serde_json::json!(id.as_str());
+                writeln!(out, "{v}")?;
+            }
+            // The line is not repeated: it may hold a number.
+            Err(e) => {
+                eprintln!("document {}: {e}", i + 1);
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} document(s) could not be read");
+    }
+    Ok(())
 }
 
 /// `dossier photo-hash`: one line per image, `HASH  FILE` (or a STIX object); an image
@@ -628,6 +676,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Evaluate(args) => evaluate::run(&args, &cli.data),
         Command::Screen(args) => screen_cmd::run(&cli.data, args),
         Command::PhotoHash(args) => photo_hash(&args),
+        Command::IdHash(args) => id_hash(&cli.data, &args),
         Command::Demo(args) => demo(&cli.data, args),
         Command::Serve(args) => serve(&cli.data, args),
         Command::Audit(args) => {

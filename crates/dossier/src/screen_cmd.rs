@@ -111,6 +111,7 @@ pub fn run(data: &Path, args: ScreenArgs) -> Result<()> {
         anyhow::bail!("--operative-share {} must be above 0 and below 1", args.operative_share);
     }
     let options = Options {
+        id_document_key: Some(store.secret("id-document")?.as_slice().into()),
         default_region: Some(args.default_region.clone()),
         prior_log_odds: dossier_match::screen::score::prior_log_odds(args.operative_share),
         ..Options::default()

@@ -402,3 +402,57 @@ fn a_photo_hashed_by_the_cli_is_found_again_from_a_resized_copy() {
     assert_eq!(r["decision"], "review", "{r}");
     assert_eq!(r["matches"][0]["evidence"][0]["object"], file["id"], "{r}");
 }
+
+/// An identity document as an administrator files it: `dossier id-hash` turns the number
+/// into a keyed hash under this installation's key; the bundle holds only that; a local
+/// screen with the number written another way finds it, and a bad line is refused without
+/// repeating it.
+#[test]
+fn an_identity_document_is_filed_and_screened_as_a_keyed_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["org", "add", "Exchange A"]);
+    let doc: Value = serde_json::from_str(ok(dir.path(), &["id-hash", "passport KR M12345678"]).trim()).unwrap();
+    assert_eq!(doc["type"], "x-dossier-identity-document");
+    assert_eq!(doc["number_hmac"].as_str().unwrap().len(), 64);
+    assert!(!doc.to_string().contains("12345678"));
+    let out = run(dir.path(), &["id-hash", "library card 99887766"]);
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("99887766"), "the number was echoed");
+
+    let green = dossier_stix::Tlp::Green.marking_id();
+    let persona = "identity--00000000-0000-4000-8000-00000000b001";
+    let mut doc = doc;
+    doc["object_marking_refs"] = serde_json::json!([green]);
+    let bundle = serde_json::json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-00000000b000", "objects": [
+        {"type": "identity", "spec_version": "2.1", "id": persona, "created": "2026-01-01T00:00:00.000Z",
+         "modified": "2026-01-01T00:00:00.000Z", "name": "Persona With Passport", "identity_class": "individual",
+         "object_marking_refs": [green]},
+        doc.clone(),
+        {"type": "relationship", "spec_version": "2.1", "id": "relationship--00000000-0000-4000-8000-00000000b002",
+         "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z", "relationship_type": "related-to",
+         "source_ref": persona, "target_ref": doc["id"], "object_marking_refs": [green]}
+    ]});
+    let path = dir.path().join("bundle.json");
+    std::fs::write(&path, bundle.to_string()).unwrap();
+    ok(dir.path(), &["import", path.to_str().unwrap()]);
+    let apps = dir.path().join("apps.jsonl");
+    let line = serde_json::json!({"ref": "d-1", "id_documents": [{"type": "Passport", "country": "KOR", "number": "m1234 5678"}]});
+    std::fs::write(&apps, line.to_string() + "\n").unwrap();
+    for who in [&[][..], &["--org", "Exchange A"][..]] {
+        let mut args = vec!["screen", apps.to_str().unwrap()];
+        args.extend_from_slice(who);
+        let r: Value = serde_json::from_str(ok(dir.path(), &args).trim()).unwrap();
+        assert_eq!(r["decision"], "match", "{r}");
+        assert_eq!(r["matches"][0]["evidence"][0]["object"], doc["id"], "{r}");
+        assert!(!r.to_string().contains("12345678"), "{r}");
+    }
+    // A bundle holding a raw number is refused, naming the property.
+    let raw = serde_json::json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-00000000b003", "objects": [
+        {"type": "x-dossier-identity-document", "spec_version": "2.1", "id": "x-dossier-identity-document--00000000-0000-4000-8000-00000000b004",
+         "number_hmac": "M12345678", "number": "M12345678"}]});
+    std::fs::write(&path, raw.to_string()).unwrap();
+    let out = run(dir.path(), &["import", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("number_hmac") && err.contains("$.number"), "{err}");
+}

@@ -7,6 +7,7 @@ pub mod account;
 pub mod bank;
 pub mod clean;
 pub mod email;
+pub mod id_document;
 pub mod ip;
 pub mod name;
 pub mod phone;
@@ -27,4 +28,6 @@ pub enum NormalizeError {
     Bank(&'static str),
     #[error("not a website: {0}")]
     Website(&'static str),
+    #[error("not an identity document: {0}")]
+    IdDocument(&'static str),
 }

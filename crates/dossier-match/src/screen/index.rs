@@ -56,6 +56,8 @@ pub enum Ty {
     Sighting,
     BankAccount,
     DomainName,
+    /// An identity document, by the keyed hash of its number.
+    IdDocument,
 }
 
 impl Ty {
@@ -76,6 +78,7 @@ impl Ty {
             "sighting" => Ty::Sighting,
             "bank-account" => Ty::BankAccount,
             "domain-name" => Ty::DomainName,
+            "x-dossier-identity-document" => Ty::IdDocument,
             _ => return None,
         })
     }
@@ -96,6 +99,7 @@ impl Ty {
             Ty::Sighting => "sighting",
             Ty::BankAccount => "bank-account",
             Ty::DomainName => "domain-name",
+            Ty::IdDocument => "x-dossier-identity-document",
         }
     }
 }
@@ -117,6 +121,7 @@ pub const INDEXED_TYPES: &[&str] = &[
     "sighting",
     "bank-account",
     "domain-name",
+    "x-dossier-identity-document",
 ];
 
 /// Which normalised key space a value lives in.
@@ -132,6 +137,7 @@ pub enum KeyKind {
     Name,
     Bank,
     Website,
+    IdDocument,
 }
 
 /// Parses `type--uuid` into (type, UUID bits). The UUID is in its hyphenated form (as
@@ -1025,6 +1031,7 @@ pub(crate) fn holds_key(ty: Ty, kind: KeyKind) -> bool {
         Ty::File => kind == KeyKind::Document,
         Ty::BankAccount => kind == KeyKind::Bank,
         Ty::DomainName => kind == KeyKind::Website,
+        Ty::IdDocument => kind == KeyKind::IdDocument,
         Ty::Identity => kind == KeyKind::Name,
         Ty::ThreatActor | Ty::Note | Ty::Relationship | Ty::Sighting => false,
     }

@@ -50,6 +50,10 @@ pub struct Applicant {
     /// Perceptual hashes of profile photos (16 hexadecimal digits, `dossier photo-hash`).
     #[serde(default)]
     pub photos: Vec<String>,
+    /// Identity documents: `TYPE COUNTRY NUMBER` or an object with `type`, `country`,
+    /// `number`. Compared as keyed hashes only.
+    #[serde(default)]
+    pub id_documents: Vec<IdDocumentInput>,
     #[serde(default)]
     pub ips: Vec<String>,
     #[serde(default)]
@@ -149,6 +153,69 @@ impl TryFrom<serde_json::Value> for BankInput {
     }
 }
 
+/// An identity document as given: its type, issuing country and number.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(try_from = "serde_json::Value")]
+pub struct IdDocumentInput {
+    pub kind: String,
+    pub country: String,
+    pub number: String,
+}
+
+impl IdDocumentInput {
+    /// Normalised, or why not.
+    pub fn document(&self) -> Result<crate::normalize::id_document::IdDocument, crate::normalize::NormalizeError> {
+        crate::normalize::id_document::normalize(&self.kind, &self.country, &self.number)
+    }
+
+    /// The document as one line with the number masked but for its last 3 characters (for
+    /// explanations).
+    pub fn masked(&self) -> String {
+        let n: Vec<char> = self.number.chars().filter(char::is_ascii_alphanumeric).collect();
+        let shown: String = n.iter().skip(n.len().saturating_sub(3)).collect();
+        format!("{} {} …{shown}", self.kind.trim(), self.country.trim())
+    }
+
+    /// The text the audit log's keyed hash is taken of (its canonical form when it reads).
+    pub fn text(&self) -> String {
+        self.document().map_or_else(|_| format!("{} {} {}", self.kind, self.country, self.number), |d| d.canonical())
+    }
+}
+
+impl TryFrom<serde_json::Value> for IdDocumentInput {
+    type Error = String;
+
+    fn try_from(v: serde_json::Value) -> Result<Self, String> {
+        const SHAPE: &str =
+            "an identity document is a string `TYPE COUNTRY NUMBER` or an object with type, country, number";
+        match v {
+            serde_json::Value::String(t) => Ok(id_document_from_text(&t)),
+            serde_json::Value::Object(m) => {
+                let mut d = IdDocumentInput::default();
+                for (k, v) in m {
+                    let v = v.as_str().ok_or_else(|| format!("identity document `{k}` must be a string"))?.to_owned();
+                    match k.as_str() {
+                        "type" => d.kind = v,
+                        "country" => d.country = v,
+                        "number" => d.number = v,
+                        _ => return Err(format!("unknown identity document field `{k}`: {SHAPE}")),
+                    }
+                }
+                Ok(d)
+            }
+            _ => Err(SHAPE.to_owned()),
+        }
+    }
+}
+
+/// An identity document written as `TYPE COUNTRY NUMBER` (the number may hold spaces).
+pub fn id_document_from_text(v: &str) -> IdDocumentInput {
+    let mut parts = v.split_whitespace();
+    let kind = parts.next().unwrap_or_default().to_owned();
+    let country = parts.next().unwrap_or_default().to_owned();
+    IdDocumentInput { kind, country, number: parts.collect::<Vec<_>>().join(" ") }
+}
+
 /// A bank account written as text: an IBAN, `routing account`, `sort-code account`, or the
 /// account number alone.
 pub fn bank_from_text(v: &str) -> BankInput {
@@ -213,7 +280,7 @@ pub fn check(a: &Applicant, limits: &Limits) -> Result<(), RecordError> {
     if a.reference.len() > 200 {
         return Err(RecordError::new(None, Some("ref"), "ref is longer than 200 bytes"));
     }
-    let lists: [(&str, Vec<&str>); 10] = [
+    let lists: [(&str, Vec<&str>); 11] = [
         ("names", a.names.iter().map(String::as_str).collect()),
         ("emails", a.emails.iter().map(String::as_str).collect()),
         ("phones", a.phones.iter().map(String::as_str).collect()),
@@ -238,6 +305,10 @@ pub fn check(a: &Applicant, limits: &Limits) -> Result<(), RecordError> {
         ),
         ("websites", a.websites.iter().map(String::as_str).collect()),
         ("photos", a.photos.iter().map(String::as_str).collect()),
+        (
+            "id_documents",
+            a.id_documents.iter().flat_map(|d| [d.kind.as_str(), d.country.as_str(), d.number.as_str()]).collect(),
+        ),
     ];
     let counts = [
         a.names.len(),
@@ -250,6 +321,7 @@ pub fn check(a: &Applicant, limits: &Limits) -> Result<(), RecordError> {
         a.bank_accounts.len(),
         a.websites.len(),
         a.photos.len(),
+        a.id_documents.len(),
     ];
     for ((field, values), n) in lists.iter().zip(counts) {
         if n > limits.list_len {
@@ -305,6 +377,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "bank_accounts",
     "websites",
     "photos",
+    "id_documents",
 ];
 
 /// What one CSV column feeds.
@@ -489,6 +562,9 @@ const HEADERS: &[(&str, Column)] = {
         ("blz", BankCode),
         ("websites", Field("websites")),
         ("photos", Field("photos")),
+        ("iddocuments", Field("id_documents")),
+        ("iddocument", Field("id_documents")),
+        ("passport", Field("id_documents")),
         ("photohash", Field("photos")),
         ("photophash", Field("photos")),
         ("phash", Field("photos")),
@@ -664,6 +740,7 @@ impl CsvLayout {
                 Column::Field("bank_accounts") => a.bank_accounts.extend(cell_values(cell).map(bank_from_text)),
                 Column::Field("websites") => a.websites.extend(cell_values(cell).map(str::to_owned)),
                 Column::Field("photos") => a.photos.extend(cell_values(cell).map(str::to_owned)),
+                Column::Field("id_documents") => a.id_documents.extend(cell_values(cell).map(id_document_from_text)),
                 Column::BankCode => bank_code = Some(cell.trim()).filter(|c| !c.is_empty()),
                 Column::Field(_) | Column::Ignore => {}
                 Column::FirstName => parts[0].push(cell.trim()),

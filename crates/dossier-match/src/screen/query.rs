@@ -34,6 +34,9 @@ pub struct Options {
     pub review_at: f64,
     /// Candidates listed per applicant.
     pub max_matches: usize,
+    /// The ISAC's key for identity-document numbers (stored and screened as keyed hashes
+    /// only); without it, documents given are a warning.
+    pub id_document_key: Option<std::sync::Arc<[u8]>>,
     /// log10 prior odds that a screened applicant is an operative ([`score::PRIOR_LOG_ODDS`]
     /// unless the ISAC set its own share of operatives among those screened).
     pub prior_log_odds: f64,
@@ -52,6 +55,7 @@ impl Default for Options {
             match_at: score::MATCH_POSTERIOR,
             review_at: score::REVIEW_POSTERIOR,
             max_matches: 10,
+            id_document_key: None,
             prior_log_odds: score::PRIOR_LOG_ODDS,
             list_all: false,
         }
@@ -643,7 +647,7 @@ impl Index {
                     weight -= discount;
                     notes.push(format!("the value is tied to {n} different actors: weight lowered by log10({n})"));
                 }
-                if kind == Kind::Name
+                if matches!(kind, Kind::Name | Kind::IdDocument)
                     && let Some(p) = tie.persona
                     && self.nodes[p as usize].flags & STOLEN != 0
                 {
@@ -859,7 +863,7 @@ const MAX_FANOUT: usize = 64;
 /// The least summed weight for a candidate to be listed.
 const MIN_LISTED_LLR: f64 = 1.0;
 
-const STOLEN_NOTE: &str = "the name of a real person whose identity was stolen: not evidence on its own";
+const STOLEN_NOTE: &str = "the name or document of a real person whose identity was stolen: not evidence on its own";
 
 /// How many restricted hits an answer holds.
 pub fn restricted_count(s: &Screening) -> usize {

@@ -75,6 +75,7 @@ pub enum Kind {
     BankNumber,
     Website,
     Photo,
+    IdDocument,
 }
 
 impl Kind {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use dossier_match::normalize::{account, bank, email, ip, phone, website};
+use dossier_match::normalize::{account, bank, email, id_document, ip, phone, website};
 use dossier_match::{photo, wallet};
 use dossier_stix::id::deterministic_sco_id;
 use dossier_stix::timestamp::now_micros;
@@ -205,6 +205,17 @@ pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) ->
                 tlp,
             )),
             Err(err) => problem(&mut p, "photos", format!("line {}: {err}", i + 1)),
+        }
+    }
+    for (i, d) in lines(&f, "id_documents", &mut p).iter().enumerate() {
+        match id_document::from_text(d) {
+            // The number never enters the store: only its keyed hash under the ISAC's key.
+            Ok(doc) => scos.extend(sco(
+                json!({"type": "x-dossier-identity-document", "document_type": doc.kind,
+                       "issuing_country": doc.country, "number_hmac": doc.hmac(&state.0.id_document_key)}),
+                tlp,
+            )),
+            Err(err) => problem(&mut p, "id_documents", format!("line {}: {err}", i + 1)),
         }
     }
     for (i, a) in lines(&f, "ips", &mut p).iter().enumerate() {

@@ -37,6 +37,7 @@ fn applicant_of(f: &Fields) -> Applicant {
         bank_accounts: f.lines("bank_accounts").iter().map(|l| input::bank_from_text(l)).collect(),
         websites: f.lines("websites"),
         photos: f.lines("photos"),
+        id_documents: f.lines("id_documents").iter().map(|l| input::id_document_from_text(l)).collect(),
         ips: f.lines("ips"),
         resume_text: Some(f.get("resume_text").to_owned()).filter(|t| !t.trim().is_empty()),
         documents: f.lines("documents").into_iter().map(|sha256| DocumentInput { sha256 }).collect(),
@@ -69,6 +70,7 @@ pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) ->
         && applicant.bank_accounts.is_empty()
         && applicant.websites.is_empty()
         && applicant.photos.is_empty()
+        && applicant.id_documents.is_empty()
         && applicant.resume_text.is_none();
     if empty {
         let mut resp = render(

@@ -48,6 +48,8 @@ struct Fields<'a> {
     country: Option<std::borrow::Cow<'a, str>>,
     #[serde(borrow, default)]
     x_dossier_phash: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    number_hmac: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// A normalised identifier reduced to what the index keeps: its key hash, flags, and for a
@@ -264,6 +266,17 @@ fn identifier_body(ty: Ty, f: &Fields<'_>) -> Body {
                 .unwrap_or_default()
                 .into_iter()
                 .map(|k| PreparedKey::new(KeyKind::Bank, &k.key, 0))
+                .collect();
+            Body::Identifier { keys, ranges: Vec::new(), photo: None }
+        }
+        Ty::IdDocument => {
+            // Only the keyed hash is kept; it is the key as it stands.
+            let keys = f
+                .number_hmac
+                .as_deref()
+                .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .map(|h| PreparedKey::new(KeyKind::IdDocument, &h.to_ascii_lowercase(), 0))
+                .into_iter()
                 .collect();
             Body::Identifier { keys, ranges: Vec::new(), photo: None }
         }

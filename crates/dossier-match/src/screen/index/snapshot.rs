@@ -103,7 +103,7 @@ impl<T: Read> R<'_, T> {
 const MAX: usize = 1 << 32;
 
 fn ty_of(v: u8) -> io::Result<Ty> {
-    const ALL: [Ty; 15] = [
+    const ALL: [Ty; 16] = [
         Ty::ThreatActor,
         Ty::Identity,
         Ty::EmailAddr,
@@ -119,6 +119,7 @@ fn ty_of(v: u8) -> io::Result<Ty> {
         Ty::Sighting,
         Ty::BankAccount,
         Ty::DomainName,
+        Ty::IdDocument,
     ];
     ALL.iter().copied().find(|t| *t as u8 == v).ok_or_else(|| bad("unknown object type"))
 }

@@ -291,6 +291,30 @@ impl Index {
                 Err(err) => warnings.push(Warning { field: "websites", index: i, reason: err.to_string() }),
             }
         }
+        for (i, d) in a.id_documents.iter().enumerate() {
+            let Some(key) = opts.id_document_key.as_deref() else {
+                warnings.push(Warning {
+                    field: "id_documents",
+                    index: i,
+                    reason: "identity documents are compared with the ISAC's key: screen against the server or the local store".into(),
+                });
+                continue;
+            };
+            match d.document() {
+                Ok(doc) => probes.push(Probe {
+                    field: "id_documents",
+                    input: d.masked(),
+                    // The lookup key, and all the explanation shows of the number.
+                    normalized: doc.hmac(key),
+                    rules: vec!["type, country and number normalised, then hashed with the ISAC's key"],
+                    kind: Kind::IdDocument,
+                    key: KeyKind::IdDocument,
+                    penalty: 0.0,
+                    origin: ("id_documents", i),
+                }),
+                Err(err) => warnings.push(Warning { field: "id_documents", index: i, reason: err.to_string() }),
+            }
+        }
         for (i, v) in a.ips.iter().enumerate() {
             match ip::normalize(v) {
                 Ok(n) if n.is_single() => probes.push(Probe {
