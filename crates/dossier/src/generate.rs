@@ -303,6 +303,39 @@ struct Actor {
     id: String,
     personas: Vec<Persona>,
     farm_ips: Vec<String>,
+    /// Payout bank accounts (UK IBANs) and their sort code and account number.
+    banks: Vec<(String, String, String)>,
+}
+
+/// A UK bank account: its IBAN, sort code and account number.
+fn uk_account(r: &mut Rng) -> (String, String, String) {
+    let bank = *r.pick(&["NWBK", "BARC", "LOYD", "HBUK", "MONZ"]);
+    let sort: String = (0..6).map(|_| char::from(b'0' + r.below(10) as u8)).collect();
+    let number: String = (0..8).map(|_| char::from(b'0' + r.below(10) as u8)).collect();
+    (dossier_match::normalize::bank::iban_of("GB", &format!("{bank}{sort}{number}")), sort, number)
+}
+
+/// The bank accounts of an actor, stored and tied to its personas, drawn from a random
+/// stream of their own (`rb`) so that every other value of a data set stays as it was
+/// before bank accounts were added.
+fn gen_banks(rb: &mut Rng, w: &mut BundleWriter, actor: &mut Actor, tlp: Tlp, t: i64) -> Result<()> {
+    if !rb.chance(0.5) {
+        return Ok(());
+    }
+    let account = uk_account(rb);
+    let confidence = 80;
+    // Stored as the IBAN, or as the sort code and number a member's payment file had.
+    let v = if rb.chance(0.7) {
+        json!({"type": "bank-account", "iban": account.0, "currency": "GBP"})
+    } else {
+        json!({"type": "bank-account", "account_number": account.2, "x_dossier_bank_code": account.1, "country": "GBR"})
+    };
+    let id = w.sco(v, tlp)?;
+    for p in actor.personas.iter().filter(|p| !p.stolen) {
+        relationship(rb, w, "related-to", &p.id, &id, t, Marks { tlp, confidence })?;
+    }
+    actor.banks.push(account);
+    Ok(())
 }
 
 struct BundleWriter {
@@ -627,7 +660,9 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
     let mut actors = Vec::with_capacity(args.actors as usize);
     for a in 0..args.actors {
         let mut r = rng.fork(u64::from(a));
-        let actor = gen_actor(&mut r, &mut w, &set_ids, a)?;
+        let mut actor = gen_actor(&mut r, &mut w, &set_ids, a)?;
+        let mut rb = Rng::new(args.seed ^ 0xba4c_0000_0000 ^ u64::from(a));
+        gen_banks(&mut rb, &mut w, &mut actor, Tlp::Green, BASE_TIME)?;
         actors.push(actor);
     }
     let objects = w.finish()?;
@@ -644,14 +679,16 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
             None => Box::new(std::io::sink()),
         };
         let mut r = rng.fork(0xa991);
+        let mut rb = Rng::new(args.seed ^ 0xba4c_a991);
         let taken = Taken::of(&actors);
         for i in 0..args.applicants {
             let reference = format!("app-{:06}", i + 1);
-            let (app, t) = if !actors.is_empty() && r.chance(args.operative_share) {
+            let (mut app, mut t) = if !actors.is_empty() && r.chance(args.operative_share) {
                 operative_applicant(&mut r, &actors, &taken, &reference)
             } else {
                 legit_applicant(&mut r, &actors, &taken, &reference)
             };
+            add_bank(&mut rb, &actors, &mut app, &mut t);
             serde_json::to_writer(&mut out, &app)?;
             out.write_all(b"\n")?;
             serde_json::to_writer(&mut truth, &t)?;
@@ -745,7 +782,7 @@ fn gen_actor(r: &mut Rng, w: &mut BundleWriter, set_ids: &[String], a: u32) -> R
         emit_identifiers(r, w, &p, &n, t, tlp, confidence)?;
         personas.push(p);
     }
-    Ok(Actor { id: actor_id, personas, farm_ips })
+    Ok(Actor { id: actor_id, personas, farm_ips, banks: Vec::new() })
 }
 
 fn emit_identifiers(
@@ -798,6 +835,57 @@ fn emit_identifiers(
 }
 
 // ---- applicants -------------------------------------------------------------------------
+
+/// A bank account on an applicant, from its own random stream: an operative who reused an
+/// identifier gives a team account a quarter of the time (as an IBAN in groups, compact, or
+/// by sort code and number); an innocent gives an account of their own a fifth of the
+/// time, or now and then a look-alike of a team's IBAN (one digit changed).
+fn add_bank(rb: &mut Rng, actors: &[Actor], app: &mut Value, truth: &mut Value) {
+    let operative = truth["label"] == "operative";
+    let team = truth["actor"].as_str().and_then(|id| actors.iter().find(|a| a.id == id));
+    let (value, tag, list) = match team {
+        Some(a) if operative && truth["category"] == "strong" && !a.banks.is_empty() && rb.chance(0.25) => {
+            let (iban, sort, number) = rb.pick(&a.banks).clone();
+            let (v, tag) = match rb.below(3) {
+                0 => (
+                    iban.as_bytes()
+                        .chunks(4)
+                        .map(|c| String::from_utf8_lossy(c).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    "bank_iban_grouped",
+                ),
+                1 => (iban.to_lowercase(), "bank_iban_lowercase"),
+                _ => (format!("{}-{}-{} {number}", &sort[..2], &sort[2..4], &sort[4..]), "bank_sort_code"),
+            };
+            (v, tag, "perturbations")
+        }
+        _ if operative => return,
+        _ => match rb.below(100) {
+            0..=19 => (uk_account(rb).0, "", ""),
+            20..=22 => {
+                let banked: Vec<&Actor> = actors.iter().filter(|a| !a.banks.is_empty()).take(100).collect();
+                let Some(a) = banked.get(rb.below(banked.len().max(1) as u64) as usize) else { return };
+                let iban = &a.banks[0].0;
+                let at = iban.len() - 1 - rb.below(6) as usize;
+                let d = iban.as_bytes()[at];
+                let changed = if d == b'9' { b'0' } else { d + 1 };
+                (
+                    format!("{}{}{}", &iban[..at], char::from(changed), &iban[at + 1..]),
+                    "iban_lookalike",
+                    "hard_negative",
+                )
+            }
+            _ => return,
+        },
+    };
+    app["bank_accounts"] = json!([value]);
+    if !tag.is_empty()
+        && let Some(l) = truth[list].as_array_mut()
+    {
+        l.push(json!(tag));
+    }
+}
 
 fn format_phone(r: &mut Rng, e164: &str) -> (String, &'static str) {
     if let Some(rest) = e164.strip_prefix("+1")

@@ -368,7 +368,8 @@ fn generate_is_deterministic_and_writes_applicants_and_truth() {
     let truth = std::fs::read_to_string(&truth).unwrap();
     assert_eq!(apps.lines().count(), 400);
     assert_eq!(truth.lines().count(), 400);
-    let allowed = ["ref", "names", "emails", "phones", "accounts", "wallets", "ips", "resume_text", "documents"];
+    // The fields of the screening request (its CSV columns are the same names).
+    let allowed = dossier_match::screen::input::CSV_COLUMNS;
     for line in apps.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
         for k in v.as_object().unwrap().keys() {
