@@ -575,6 +575,12 @@ pub fn validate(map: &Map<String, Value>) -> Result<Checked, Vec<Invalid>> {
             ctx.err(format!("$.{r}"), "required property is missing");
         }
     }
+    if ty == "file"
+        && let Some(h) = map.get("x_dossier_phash")
+        && !h.as_str().is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        ctx.err("$.x_dossier_phash", "a photo's perceptual hash is 16 hexadecimal digits (dossier photo-hash)");
+    }
     if ty == "x-dossier-identity-document" {
         if let Some(h) = map.get("number_hmac").and_then(Value::as_str)
             && (h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()))

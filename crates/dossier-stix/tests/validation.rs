@@ -126,6 +126,30 @@ fn sco_rules() {
         "expected a string",
     );
     assert!(StixObject::from_value(&json!({"type": "cryptocurrency-wallet", "id": "cryptocurrency-wallet--8e2e2d2b-17d4-5cbf-938f-98ee46b3cd3f", "value": "T..."})).is_ok());
+    // The identifier kinds added with the kinds table: each bad shape named.
+    check(
+        json!({"type": "bank-account", "id": "bank-account--8e2e2d2b-17d4-5cbf-938f-98ee46b3cd3f", "currency": "GBP"}),
+        "$.iban",
+        "at least one of iban and account_number",
+    );
+    check(
+        json!({"type": "file", "id": "file--8e2e2d2b-17d4-5cbf-938f-98ee46b3cd3f", "name": "x.jpg", "x_dossier_phash": "12ab"}),
+        "$.x_dossier_phash",
+        "16 hexadecimal digits",
+    );
+    check(
+        json!({"type": "x-dossier-identity-document", "id": "x-dossier-identity-document--8e2e2d2b-17d4-5cbf-938f-98ee46b3cd3f",
+               "number_hmac": "M12345678"}),
+        "$.number_hmac",
+        "never the number",
+    );
+    check(
+        json!({"type": "x-dossier-identity-document", "id": "x-dossier-identity-document--8e2e2d2b-17d4-5cbf-938f-98ee46b3cd3f",
+               "number_hmac": "0".repeat(64), "number": "M12345678"}),
+        "$.number",
+        "only as number_hmac",
+    );
+    assert!(StixObject::from_value(&json!({"type": "bank-account", "id": "bank-account--8e2e2d2b-17d4-5cbf-938f-98ee46b3cd3f", "iban": "GB33BUKB20201555555555"})).is_ok());
 }
 
 #[test]
