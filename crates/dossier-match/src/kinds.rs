@@ -171,6 +171,22 @@ pub const EVIDENCE: &[EvidenceSpec] = &[
         class: None,
         why: "type, issuing country and number name one document; compared as keyed hashes; 0 when the document belongs to a stolen real identity (its owner applying is innocent)",
     },
+    EvidenceSpec {
+        kind: Kind::Address,
+        name: "postal address, same unit",
+        weight: 3.0,
+        strong: false,
+        class: Some(4),
+        why: "a household: an innocent applicant at the very address a team used (its laptop farm) is the next tenant or a relative, of order 1e-3; never a match alone (a mail drop or a co-working address serves many, and an address held by several actors is discounted as such)",
+    },
+    EvidenceSpec {
+        kind: Kind::AddressBuilding,
+        name: "postal address, same building",
+        weight: 1.5,
+        strong: false,
+        class: Some(4),
+        why: "the house number and street agree but the unit differs or one side has none: an apartment building holds many households",
+    },
 ];
 
 /// The spec of `kind`.
@@ -255,6 +271,13 @@ pub const FIELDS: &[FieldSpec] = &[
         example: "passport KR M12345678",
     },
     FieldSpec {
+        name: "addresses",
+        label: "Postal addresses",
+        audit: "address",
+        stix_types: &["location"],
+        example: "1420 Oak St Apt 3, Springfield, IL 62704",
+    },
+    FieldSpec {
         name: "ips",
         label: "IP addresses",
         audit: "ip",
@@ -288,7 +311,17 @@ mod tests {
 
     #[test]
     fn names_ips_and_resumes_never_make_a_match() {
-        for k in [Kind::Name, Kind::NameFuzzy, Kind::Ip, Kind::IpRange, Kind::Resume, Kind::BankNumber, Kind::Photo] {
+        for k in [
+            Kind::Name,
+            Kind::NameFuzzy,
+            Kind::Ip,
+            Kind::IpRange,
+            Kind::Resume,
+            Kind::BankNumber,
+            Kind::Photo,
+            Kind::Address,
+            Kind::AddressBuilding,
+        ] {
             assert!(!evidence(k).strong, "{k:?}");
         }
     }

@@ -1,4 +1,4 @@
-//! Bank accounts and personal websites: stored as STIX (`bank-account`, `url`,
+//! Bank accounts, personal websites, photos, identity documents and postal addresses: stored as STIX (`bank-account`, `url`,
 //! `domain-name`), matched however either side writes them, look-alikes refused, and each
 //! TLP level seen by exactly the right organizations.
 
@@ -383,4 +383,108 @@ fn the_owner_of_a_stolen_identity_applying_with_their_own_passport_is_not_flagge
     assert_eq!(s.decision, Decision::Clear, "{s:?}");
     let text = serde_json::to_string(&s).unwrap();
     assert!(text.contains("identity was stolen"), "{text}");
+}
+
+const LOCATION: &str = "location--00000000-0000-4000-8000-000000000401";
+const RED_LOCATION: &str = "location--00000000-0000-4000-8000-000000000402";
+
+/// The index with the team's laptop-farm address (AMBER) and another member's RED one.
+fn with_addresses() -> Index {
+    let mut ix = index();
+    for (n, (id, loc, tlp, owner)) in [
+        (
+            LOCATION,
+            json!({"type": "location", "street_address": "1420 N Oak St Apt 3", "city": "Springfield", "postal_code": "62704", "country": "US"}),
+            Tlp::Amber,
+            OWNER,
+        ),
+        (
+            RED_LOCATION,
+            json!({"type": "location", "street_address": "Hauptstraße 12a", "city": "Berlin", "postal_code": "10115", "country": "DE"}),
+            Tlp::Red,
+            RED_OWNER,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        ix.upsert(id, &loc.to_string(), access(tlp, owner));
+        let r = json!({"type": "relationship", "relationship_type": "located-at", "source_ref": P1, "target_ref": id});
+        ix.upsert(&format!("relationship--00000000-0000-4000-8000-{:012}", 450 + n), &r.to_string(), access(tlp, owner));
+    }
+    // A country is a location too, and nobody's address.
+    ix.upsert(
+        "location--00000000-0000-4000-8000-000000000403",
+        &json!({"type": "location", "country": "KP"}).to_string(),
+        access(Tlp::Clear, OWNER),
+    );
+    ix
+}
+
+#[test]
+fn a_laptop_farms_address_is_weak_evidence_that_reaches_review_and_never_a_match() {
+    let ix = with_addresses();
+    // The same unit written another way asks for review, never more.
+    for typed in
+        ["1420 oak street #3, springfield il 62704", "1420 North Oak Street, Apt. 3\nSpringfield, IL 62704-0001"]
+    {
+        let s = run(&ix, json!({"ref": "a1", "addresses": [typed]}), member(3));
+        assert_eq!(s.decision, Decision::Review, "{typed}: {s:?}");
+        let text = serde_json::to_string(&s).unwrap();
+        assert!(text.contains(LOCATION) && text.contains("same unit"), "{text}");
+        // Beside a name it is still no match: neither is an identifier.
+        let s = run(&ix, json!({"ref": "a2", "addresses": [typed], "names": ["Kim Chol Su"]}), member(3));
+        assert_eq!(s.decision, Decision::Review, "{s:?}");
+    }
+    // Another flat in the building, a neighbour's house, another town: not enough or nothing.
+    let s = run(&ix, json!({"ref": "a3", "addresses": ["1420 Oak St Apt 4, Springfield IL 62704"]}), member(3));
+    assert_eq!(s.decision, Decision::Clear, "{s:?}");
+    for other in ["1422 Oak St Apt 3, Springfield IL 62704", "1420 Oak St Apt 3, Peoria IL 61602"] {
+        let s = run(&ix, json!({"ref": "a4", "addresses": [other]}), member(3));
+        assert!(s.matches.is_empty(), "{other}: {s:?}");
+    }
+    // What does not read as an address is a warning naming the field.
+    let s = run(&ix, json!({"ref": "a5", "addresses": ["Springfield, IL"]}), member(3));
+    assert!(s.warnings.iter().any(|w| w.field == "addresses"), "{s:?}");
+}
+
+#[test]
+fn a_red_address_is_seen_by_its_owner_only_and_moves_nothing_for_others() {
+    let ix = with_addresses();
+    let berlin = json!({"ref": "r1", "addresses": ["Hauptstr. 12A, 10115 Berlin"]});
+    let owner = run(&ix, berlin.clone(), member(RED_OWNER));
+    assert_eq!(owner.decision, Decision::Review, "{owner:?}");
+    assert!(serde_json::to_string(&owner).unwrap().contains(RED_LOCATION));
+    for v in [member(3), member(OWNER)] {
+        let s = run(&ix, berlin.clone(), v);
+        let text = serde_json::to_string(&s).unwrap();
+        assert!(!text.contains(RED_LOCATION), "{text}");
+        assert!(s.matches.iter().all(|h| !matches!(h, Hit::Candidate(_))), "{text}");
+    }
+    // The visible address weighs the same for everyone, with or without the RED one.
+    let farm = json!({"ref": "r2", "addresses": ["1420 Oak St #3, Springfield 62704"]});
+    let with = serde_json::to_string(&run(&ix, farm.clone(), member(3))).unwrap();
+    let without = serde_json::to_string(&run(&with_addresses_but_red_removed(), farm, member(3))).unwrap();
+    assert_eq!(with, without);
+}
+
+fn with_addresses_but_red_removed() -> Index {
+    let mut ix = with_addresses();
+    ix.remove(RED_LOCATION);
+    ix
+}
+
+#[test]
+fn a_snapshot_keeps_addresses() {
+    let ix = with_addresses();
+    let mut bytes = Vec::new();
+    ix.write_snapshot(&mut bytes, b"t").unwrap();
+    let (back, _) = Index::read_snapshot(&mut bytes.as_slice()).unwrap();
+    let a = json!({"ref": "s4", "addresses": ["1420 oak st apt 3, springfield, il 62704"]});
+    for v in [member(3), member(RED_OWNER)] {
+        assert_eq!(
+            serde_json::to_string(&run(&ix, a.clone(), v)).unwrap(),
+            serde_json::to_string(&run(&back, a.clone(), v)).unwrap()
+        );
+    }
 }

@@ -89,6 +89,11 @@ const IBANS: [(&str, &str, &str); 2] =
 const SITES: [&str; 2] = ["https://www.chol-su.dev/cv", "https://jade-builds.io"];
 /// Two headshots' perceptual hashes; stored copies are a few bits off (re-saved pictures).
 const PHOTOS: [u64; 2] = [0x9a3c_5e71_0f2d_b468, 0x1111_2222_4444_8888];
+/// Two laptop-farm addresses, as stored (street line, city, postal code) and as typed.
+const ADDRESSES: [(&str, &str, &str, &str); 2] = [
+    ("1420 N Oak St Apt 3", "Springfield", "62704", "1420 oak street #3, springfield il 62704"),
+    ("Hauptstraße 12a", "Berlin", "10115", "Hauptstr. 12A, 10115 Berlin"),
+];
 
 impl World {
     fn new(seed: u64) -> Self {
@@ -159,7 +164,7 @@ impl World {
     /// An identifier object (email, phone, wallet, IP, bank account, website or resume
     /// note) with a pool value.
     fn identifier(&mut self, access: &Access) -> String {
-        let (id, j) = match self.roll(9) {
+        let (id, j) = match self.roll(10) {
             0 => {
                 let id = self.id("email-addr");
                 // Gmail dot variants: different objects, one key.
@@ -195,6 +200,13 @@ impl World {
             7 => {
                 let h = PHOTOS[self.roll(PHOTOS.len())] ^ ((1u64 << self.roll(4)) - 1);
                 (self.id("file"), json!({"type": "file", "name": "headshot", "x_dossier_phash": format!("{h:016x}")}))
+            }
+            8 => {
+                let (street, city, zip, _) = ADDRESSES[self.roll(ADDRESSES.len())];
+                (
+                    self.id("location"),
+                    json!({"type": "location", "street_address": street, "city": city, "postal_code": zip, "country": "US"}),
+                )
             }
             _ => {
                 let id = self.id("note");
@@ -331,13 +343,24 @@ impl World {
                     self.rel(&persona, &id, &a);
                     json!({"type": "file", "name": "stock", "x_dossier_phash": format!("{:016x}", PHOTOS[0] ^ (k as u64 & 3))})
                 }
+                4 => {
+                    // Copies of a visible address filed for many hidden actors: they must not
+                    // make the viewer's laptop farm look like a mail drop.
+                    let actor = self.actor(&a);
+                    let persona = self.persona(&a);
+                    self.rel(&persona, &actor, &a);
+                    id = self.id("location");
+                    self.rel(&persona, &id, &a);
+                    let (street, city, zip, _) = ADDRESSES[0];
+                    json!({"type": "location", "street_address": street, "city": city, "postal_code": zip, "country": "US"})
+                }
                 _ => {
                     id = self.id("note");
                     json!({"type": "note", "content": RESUMES[0], "object_refs": [p]})
                 }
             };
             self.push(id.clone(), j, &a);
-            if kind != 2 && kind != 3 {
+            if kind != 2 && kind != 3 && kind != 4 {
                 self.rel(&p, &id, &a);
             }
         }
@@ -373,6 +396,9 @@ fn applicants() -> Vec<Value> {
         out.push(json!({"ref": format!("b{i}"), "bank_accounts": [iban], "websites": [SITES[i]], "photos": [format!("{:016x}", PHOTOS[i] ^ 1)]}));
         out.push(json!({"ref": format!("n{i}"), "bank_accounts": [format!("{sort} {number}")], "names": [NAMES[i]]}));
     }
+    for (i, (.., typed)) in ADDRESSES.iter().enumerate() {
+        out.push(json!({"ref": format!("a{i}"), "addresses": [typed], "ips": [IPS[i]], "names": [NAMES[i]]}));
+    }
     out.push(json!({"ref": "all", "emails": EMAILS, "phones": PHONES, "names": NAMES, "ips": IPS}));
     out
 }
@@ -386,7 +412,10 @@ fn everything(ix: &Index, viewer: &Viewer, world: &World, base_ids: &[String]) -
         out.push((format!("screen {}", a["ref"]), visible_part(&s)));
     }
     let banks = IBANS.map(|b| b.0);
-    for q in EMAILS.iter().chain(&PHONES).chain(&NAMES).chain(&WALLETS).chain(&IPS).chain(&banks).chain(&SITES) {
+    let typed = ADDRESSES.map(|a| a.3);
+    for q in
+        EMAILS.iter().chain(&PHONES).chain(&NAMES).chain(&WALLETS).chain(&IPS).chain(&banks).chain(&SITES).chain(&typed)
+    {
         out.push((format!("search {q}"), visible_part(&ix.search(q, viewer, &opts))));
     }
     out.push(("census".into(), serde_json::to_value(ix.census(viewer)).unwrap_or_default()));
@@ -418,7 +447,7 @@ proptest! {
         seed in any::<u64>(),
         base in 20usize..120,
         hidden in 0usize..150,
-        flood_kind in 0usize..5,
+        flood_kind in 0usize..6,
         flood in 0usize..320,
     ) {
         let mut world = World::new(seed);
@@ -428,7 +457,7 @@ proptest! {
         let ix = world.index();
         let before: Vec<Vec<(String, Value)>> = viewers.iter().map(|v| everything(&ix, v, &world, &base_ids)).collect();
         world.hidden(hidden);
-        if flood_kind < 4 {
+        if flood_kind < 5 {
             world.flood(flood_kind, flood);
         }
         let ix = world.index();
@@ -665,7 +694,18 @@ fn the_generated_worlds_give_evidence_of_every_kind() {
             }
         }
     }
-    for f in ["emails", "phones", "wallets", "ips", "names", "resume_text", "bank_accounts", "websites", "photos"] {
+    for f in [
+        "emails",
+        "phones",
+        "wallets",
+        "ips",
+        "names",
+        "resume_text",
+        "bank_accounts",
+        "websites",
+        "photos",
+        "addresses",
+    ] {
         assert!(fields.contains(f), "no evidence from {f}: {fields:?}");
     }
 }

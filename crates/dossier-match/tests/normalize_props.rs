@@ -1,6 +1,6 @@
 //! Normalisers are idempotent (a canonical value normalises to itself) and never panic.
 
-use dossier_match::normalize::{account, clean, email, ip, name, phone};
+use dossier_match::normalize::{account, address, clean, email, ip, name, phone};
 use proptest::prelude::*;
 
 /// Pastes `junk` into `value` at `at` (a char boundary), as a document or chat would.
@@ -115,6 +115,39 @@ proptest! {
     #[test]
     fn ip_never_panics(s in "\\PC{0,60}") {
         let _ = ip::normalize(&s);
+    }
+
+    #[test]
+    fn address_never_panics(s in "\\PC{0,80}", p in "\\PC{0,12}", c in "\\PC{0,12}") {
+        let _ = address::parse(&s);
+        let _ = address::from_parts(&s, Some(&p), Some(&c));
+    }
+
+    /// The same address typed with a different case, spacing, punctuation, unit word, street
+    /// type or pasted junk gives the same keys; as a stored location's parts too.
+    #[test]
+    fn address_spellings_give_the_same_keys(
+        number in 1u32..9999,
+        street in "[A-Z][a-z]{3,9}",
+        unit in prop::option::of(1u32..400),
+        zip in 10000u32..99999,
+        city in "[A-Z][a-z]{3,9}",
+        ty in prop::sample::select(vec![("Street", "St."), ("Avenue", "Ave"), ("Road", "rd"), ("Drive", "DR")]),
+        unit_word in prop::sample::select(vec!["Apt", "Apt.", "#", "Unit", "Suite"]),
+        junk in prop::sample::select(vec!["", "\u{200b}", "\u{a0}"]),
+        upper in any::<bool>(),
+    ) {
+        let u = unit.map(|u| format!(", Apt {u}")).unwrap_or_default();
+        let plain = format!("{number} {street} {}{u}, {city}, IL {zip}", ty.0);
+        let u2 = unit.map(|u| format!(" {unit_word} {u}")).unwrap_or_default();
+        let other = format!("{number}{junk} {street} {}{u2} {city} {zip} USA", ty.1);
+        let other = if upper { other.to_uppercase() } else { other.to_lowercase() };
+        let a = address::parse(&plain).unwrap();
+        let b = address::parse(&other).unwrap();
+        prop_assert_eq!(&a.unit_keys, &b.unit_keys, "{} / {}", plain, other);
+        prop_assert_eq!(&a.building_keys, &b.building_keys);
+        let stored = address::from_parts(&format!("{number} {street} {}{u2}", ty.0), Some(&zip.to_string()), Some(&city)).unwrap();
+        prop_assert_eq!(&a.unit_keys, &stored.unit_keys);
     }
 }
 

@@ -55,8 +55,19 @@ pub(crate) fn audit_hashes_of(key: &[u8], value: &str) -> Vec<String> {
         .collect();
     // A bank account is hashed in its compact form (as screens hash it), however typed.
     out.push(field_hash(key, "bank", &dossier_match::screen::input::bank_from_text(value).text()));
+    out.push(field_hash(key, "address", &address_text(value)));
     out.push(search_hash(key, value));
     out
+}
+
+/// A postal address as the audit log hashes it: its normalised key, so that one address
+/// typed two ways hashes alike (the text as typed, lower case, when it does not read as an
+/// address).
+fn address_text(value: &str) -> String {
+    dossier_match::normalize::address::parse(value)
+        .ok()
+        .and_then(|a| a.unit_keys.into_iter().next())
+        .unwrap_or_else(|| value.trim().to_lowercase())
 }
 
 /// The audit entry of one screened applicant: hashes only.
@@ -81,6 +92,7 @@ pub(crate) fn audit_entry(key: &[u8], a: &Applicant, s: &Screening) -> serde_jso
     ids.extend(a.documents.iter().map(|v| h("document", &v.sha256)));
     ids.extend(a.bank_accounts.iter().map(|v| h("bank", &v.text())));
     ids.extend(a.websites.iter().map(|v| h("website", v)));
+    ids.extend(a.addresses.iter().map(|v| h("address", &address_text(v))));
     ids.extend(a.photos.iter().map(|v| h("photo", v)));
     ids.extend(a.id_documents.iter().map(|v| h("id_document", &v.text())));
     if let Some(t) = &a.resume_text {

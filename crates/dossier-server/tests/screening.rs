@@ -301,3 +301,57 @@ fn bank_accounts_and_websites_are_screened_per_tlp_level_and_audited_as_hashes_o
         }
     }
 }
+
+#[test]
+fn postal_addresses_are_screened_per_tlp_level_and_audited_as_hashes_only() {
+    let app = spawn_app(Config::default());
+    let mut cases = Vec::new();
+    for (i, tlp) in Tlp::ALL.into_iter().enumerate() {
+        // A laptop farm per level, stored in its parts.
+        let number = 1400 + i;
+        let id = format!("location--00000000-0000-4000-8000-{:012}", 700 + i);
+        let loc = json!({"type": "location", "spec_version": "2.1", "id": id, "created": "2025-01-01T00:00:00.000Z",
+            "modified": "2025-01-01T00:00:00.000Z", "street_address": format!("{number} N Oak St Apt 3"),
+            "city": "Springfield", "postal_code": "62704", "country": "US", "object_marking_refs": [tlp.marking_id()]});
+        app.submit("Exchange A", false, &actor_with(40 + i as u32, &loc, tlp));
+        cases.push((tlp, number, id));
+    }
+    for (tlp, number, object) in &cases {
+        // The applicant types it another way.
+        let typed = format!("{number} north oak street #3\nSpringfield, IL 62704");
+        for who in ["Exchange A", "Wallet B", "Recruiter C", "analyst"] {
+            let sees = *tlp != Tlp::Red || who == "Exchange A" || who == "analyst";
+            let body = json!({"ref": "hire-1", "addresses": [typed]}).to_string();
+            let r = post_json(&app, "/api/v1/screen", who, &body);
+            assert_eq!(r.status, 200, "{}", r.body);
+            let v = r.json();
+            // Weak evidence: at most review, never a match.
+            assert_eq!(v["decision"], "review", "{tlp:?} {who}: {}", r.body);
+            if sees {
+                assert_eq!(v["matches"][0]["evidence"][0]["object"], json!(object));
+                assert_eq!(v["matches"][0]["evidence"][0]["field"], "addresses");
+            } else {
+                assert_eq!(v["matches"], json!([{"restricted": true, "contact": "the ISAC analysts"}]));
+                assert!(!r.body.contains(object.as_str()), "{who} learned the object: {}", r.body);
+            }
+        }
+    }
+    // Another flat of the building is not enough; an unreadable address is a warning.
+    let r = post_json(
+        &app,
+        "/api/v1/screen",
+        "Wallet B",
+        &json!({"ref": "hire-2", "addresses": ["1400 Oak St Apt 9, Springfield IL 62704", "Springfield"]}).to_string(),
+    );
+    let v = r.json();
+    assert_eq!(v["decision"], "clear", "{}", r.body);
+    assert_eq!(v["warnings"][0]["field"], "addresses", "{}", r.body);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let records = app.store.audit_log(&AuditQuery { limit: 200, ..Default::default() }).unwrap();
+    for rec in &records {
+        let text = format!("{rec:?}").to_lowercase();
+        for secret in ["oak", "springfield", "62704", "hire-1"] {
+            assert!(!text.contains(secret), "audit record holds {secret}: {text}");
+        }
+    }
+}

@@ -274,7 +274,7 @@ fn a_contributed_persona_is_stored_and_bad_fields_are_named() {
     let w = world();
     let b = sign_in(&w.app, "Recruiter C");
     let bad = format!(
-        "csrf={}&name=New+Persona&wallets=0x123&emails=not-an-email&bank_accounts=GB33BUKB20201555555556&websites=ftp%3A%2F%2Fx.dev&photos=xyz&id_documents=library+card+1234&tlp=amber&confidence=70&collection=",
+        "csrf={}&name=New+Persona&wallets=0x123&emails=not-an-email&bank_accounts=GB33BUKB20201555555556&websites=ftp%3A%2F%2Fx.dev&photos=xyz&id_documents=library+card+1234&addresses=1420+Oak+St%2C+Springfield&tlp=amber&confidence=70&collection=",
         b.csrf
     );
     let r = b.post("/contribute", &bad);
@@ -286,10 +286,12 @@ fn a_contributed_persona_is_stored_and_bad_fields_are_named() {
     assert!(r.body.contains("id=\"err-websites\""), "{}", r.body);
     assert!(r.body.contains("id=\"err-photos\""), "{}", r.body);
     assert!(r.body.contains("id=\"err-id_documents\""), "{}", r.body);
+    // An address needs its country (a STIX location does).
+    assert!(r.body.contains("id=\"err-addresses\"") && r.body.contains("country"), "{}", r.body);
     use dossier_store::ObjectStore;
     let before = w.app.store.counts().unwrap();
     let good = format!(
-        "csrf={}&name=New+Persona&wallets={RED_WALLET}&emails=new.persona%40example.com&bank_accounts=GB33+BUKB+2020+1555+5555+55&websites=https%3A%2F%2Fwww.fresh-persona.dev%2Fcv&photos=9a3c5e710f2db468&id_documents=passport+KR+M12345678&tlp=amber&confidence=70&actor=new&new_actor=Fresh+Team",
+        "csrf={}&name=New+Persona&wallets={RED_WALLET}&emails=new.persona%40example.com&bank_accounts=GB33+BUKB+2020+1555+5555+55&websites=https%3A%2F%2Fwww.fresh-persona.dev%2Fcv&photos=9a3c5e710f2db468&id_documents=passport+KR+M12345678&addresses=1420+N+Oak+St+Apt+3%2C+Springfield%2C+IL+62704&region=US&tlp=amber&confidence=70&actor=new&new_actor=Fresh+Team",
         b.csrf
     );
     let r = b.post("/contribute", &good);
@@ -322,6 +324,9 @@ fn a_contributed_persona_is_stored_and_bad_fields_are_named() {
     let result = r.body.split("id=\"screen-form\"").next().unwrap_or_default();
     assert!(result.contains("Fresh Team") && result.contains("…678"), "{}", r.body);
     assert!(!result.contains("1234-5678") && !result.contains("12345678"), "the result echoes the number: {result}");
+    // Its address, typed another way: the same flat asks for review.
+    let r = other.post("/screen", &format!("csrf={}&addresses=1420+oak+street+%233+springfield+62704", other.csrf));
+    assert!(r.body.contains("Fresh Team") && r.body.contains("same unit"), "{}", r.body);
     let stored: Vec<String> = {
         use dossier_store::{ObjectStore, Query};
         let mut all = Vec::new();
@@ -335,6 +340,10 @@ fn a_contributed_persona_is_stored_and_bad_fields_are_named() {
         all
     };
     assert!(stored.iter().any(|j| j.contains("x-dossier-identity-document")), "no document stored");
+    assert!(
+        stored.iter().any(|j| j.contains("\"located-at\"")) && stored.iter().any(|j| j.contains("\"country\":\"US\"")),
+        "no location stored"
+    );
     assert!(stored.iter().all(|j| !j.contains("M12345678") && !j.contains("12345678")), "a raw number was stored");
 }
 

@@ -305,6 +305,127 @@ struct Actor {
     farm_ips: Vec<String>,
     /// Payout bank accounts (UK IBANs) and their sort code and account number.
     banks: Vec<(String, String, String)>,
+    /// Where the team's laptops are shipped: a facilitator's home.
+    farm: Option<Farm>,
+}
+
+/// A laptop farm's address, in the US or the UK.
+#[derive(Debug, Clone)]
+struct Farm {
+    number: u64,
+    street: &'static str,
+    kind: (&'static str, &'static str),
+    unit: Option<u64>,
+    city: &'static str,
+    /// US state, or empty in the UK.
+    state: &'static str,
+    postcode: String,
+}
+
+const FARM_STREETS: &[&str] = &[
+    "Maple", "Kingsley", "Birch", "Harbor", "Sycamore", "Victoria", "Juniper", "Aspen", "Magnolia", "Mill", "Orchard",
+];
+
+fn farm(r: &mut Rng) -> Farm {
+    let street = *r.pick(FARM_STREETS);
+    let unit = r.chance(0.4).then(|| r.range(1, 30));
+    if r.chance(0.75) {
+        let (city, state, zip) = *r.pick(&[
+            ("Austin", "TX", 78701),
+            ("Seattle", "WA", 98101),
+            ("Boise", "ID", 83702),
+            ("Raleigh", "NC", 27601),
+        ]);
+        Farm {
+            number: r.range(10, 4999),
+            street,
+            kind: *r.pick(&[("Avenue", "Ave"), ("Street", "St"), ("Drive", "Dr"), ("Boulevard", "Blvd")]),
+            unit,
+            city,
+            state,
+            postcode: format!("{:05}", zip + r.below(40)),
+        }
+    } else {
+        let (city, area) = *r.pick(&[("Leeds", "LS"), ("Manchester", "M"), ("Bristol", "BS")]);
+        let letters = |r: &mut Rng| char::from(b'A' + r.below(26) as u8);
+        Farm {
+            number: r.range(1, 200),
+            street,
+            kind: *r.pick(&[("Road", "Rd"), ("Street", "St"), ("Lane", "Ln")]),
+            unit,
+            city,
+            state: "",
+            postcode: format!("{area}{} {}{}{}", r.range(1, 20), r.below(10), letters(r), letters(r)),
+        }
+    }
+}
+
+impl Farm {
+    fn typed(&self, r: &mut Rng) -> (String, &'static str) {
+        let Farm { number: n, street: st, kind: (long, short), unit, city, state, postcode } = self;
+        let uk = state.is_empty();
+        match r.below(4) {
+            0 if uk => (
+                format!(
+                    "{}{n} {st} {long}, {city} {postcode}",
+                    unit.map(|u| format!("Flat {u}, ")).unwrap_or_default()
+                ),
+                "address_written_out",
+            ),
+            0 => (
+                format!(
+                    "{n} {st} {long}{}, {city}, {state} {postcode}",
+                    unit.map(|u| format!(", Apt {u}")).unwrap_or_default()
+                ),
+                "address_written_out",
+            ),
+            1 => (
+                format!(
+                    "{n} {st} {short}{} {city} {state} {postcode}",
+                    unit.map(|u| format!(" #{u}")).unwrap_or_default()
+                )
+                .to_lowercase(),
+                "address_abbreviated",
+            ),
+            2 => (format!("{n} {st} {short}, {city}, {postcode}"), "address_without_unit"),
+            _ => (
+                format!(
+                    "{n} {} {short}{}\n{}",
+                    st.to_uppercase(),
+                    unit.map(|u| format!(" UNIT {u}")).unwrap_or_default(),
+                    city.to_uppercase()
+                ),
+                "address_without_postcode",
+            ),
+        }
+    }
+}
+
+/// The laptop farm of an actor, on a random stream of its own (`ra`): half the actors have
+/// one, stored as a `location` every persona is `located-at`.
+fn gen_farm(ra: &mut Rng, w: &mut BundleWriter, actor: &mut Actor, tlp: Tlp, t: i64) -> Result<()> {
+    if !ra.chance(0.5) {
+        return Ok(());
+    }
+    let f = farm(ra);
+    let id = format!("location--{}", ra.uuid());
+    let unit = f.unit.map(|u| if f.state.is_empty() { format!("Flat {u}, ") } else { format!(" Apt {u}") });
+    let street = if f.state.is_empty() {
+        format!("{}{} {} {}", unit.unwrap_or_default(), f.number, f.street, f.kind.0)
+    } else {
+        format!("{} {} {}{}", f.number, f.street, f.kind.1, unit.unwrap_or_default())
+    };
+    w.write(&json!({
+        "type": "location", "spec_version": "2.1", "id": id, "created": ts(t), "modified": ts(t),
+        "street_address": street, "city": f.city, "postal_code": f.postcode,
+        "country": if f.state.is_empty() { "GB" } else { "US" }, "confidence": 80,
+        "object_marking_refs": [tlp.marking_id()],
+    }))?;
+    for p in actor.personas.iter().filter(|p| !p.stolen) {
+        relationship(ra, w, "located-at", &p.id, &id, t, Marks { tlp, confidence: 80 })?;
+    }
+    actor.farm = Some(f);
+    Ok(())
 }
 
 /// A UK bank account: its IBAN, sort code and account number.
@@ -663,6 +784,8 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         let mut actor = gen_actor(&mut r, &mut w, &set_ids, a)?;
         let mut rb = Rng::new(args.seed ^ 0xba4c_0000_0000 ^ u64::from(a));
         gen_banks(&mut rb, &mut w, &mut actor, Tlp::Green, BASE_TIME)?;
+        let mut ra = Rng::new(args.seed ^ 0xadd2_0000_0000 ^ u64::from(a));
+        gen_farm(&mut ra, &mut w, &mut actor, Tlp::Green, BASE_TIME)?;
         actors.push(actor);
     }
     let objects = w.finish()?;
@@ -680,6 +803,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         };
         let mut r = rng.fork(0xa991);
         let mut rb = Rng::new(args.seed ^ 0xba4c_a991);
+        let mut ra = Rng::new(args.seed ^ 0xadd2_a991);
         let taken = Taken::of(&actors);
         for i in 0..args.applicants {
             let reference = format!("app-{:06}", i + 1);
@@ -689,6 +813,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
                 legit_applicant(&mut r, &actors, &taken, &reference)
             };
             add_bank(&mut rb, &actors, &mut app, &mut t);
+            add_address(&mut ra, &actors, &mut app, &mut t);
             serde_json::to_writer(&mut out, &app)?;
             out.write_all(b"\n")?;
             serde_json::to_writer(&mut truth, &t)?;
@@ -782,7 +907,7 @@ fn gen_actor(r: &mut Rng, w: &mut BundleWriter, set_ids: &[String], a: u32) -> R
         emit_identifiers(r, w, &p, &n, t, tlp, confidence)?;
         personas.push(p);
     }
-    Ok(Actor { id: actor_id, personas, farm_ips, banks: Vec::new() })
+    Ok(Actor { id: actor_id, personas, farm_ips, banks: Vec::new(), farm: None })
 }
 
 fn emit_identifiers(
@@ -880,6 +1005,53 @@ fn add_bank(rb: &mut Rng, actors: &[Actor], app: &mut Value, truth: &mut Value) 
         },
     };
     app["bank_accounts"] = json!([value]);
+    if !tag.is_empty()
+        && let Some(l) = truth[list].as_array_mut()
+    {
+        l.push(json!(tag));
+    }
+}
+
+/// A postal address on an applicant, from its own random stream: an operative gives the
+/// team's laptop farm as the shipping address (half of those who reuse no identifier, a
+/// tenth of the others); an innocent gives a home of their own a third of the time, and
+/// now and then lives in a farm's building (another flat) or next door.
+fn add_address(ra: &mut Rng, actors: &[Actor], app: &mut Value, truth: &mut Value) {
+    let operative = truth["label"] == "operative";
+    let team = truth["actor"].as_str().and_then(|id| actors.iter().find(|a| a.id == id));
+    let share = if truth["category"] == "weak_only" { 0.5 } else { 0.1 };
+    let (value, tag, list) = match team.and_then(|a| a.farm.as_ref()) {
+        Some(f) if operative && ra.chance(share) => {
+            let (v, tag) = f.typed(ra);
+            (v, tag, "perturbations")
+        }
+        _ if operative => return,
+        _ => {
+            let farms: Vec<&Farm> = actors.iter().filter_map(|a| a.farm.as_ref()).take(100).collect();
+            match ra.below(100) {
+                0..=1 if farms.iter().any(|f| f.unit.is_some()) => {
+                    // Another flat of a farm's building.
+                    let flats: Vec<&&Farm> = farms.iter().filter(|f| f.unit.is_some()).collect();
+                    let mut f = (*flats[ra.below(flats.len() as u64) as usize]).clone();
+                    f.unit = f.unit.map(|u| u + 1);
+                    (f.typed(ra).0, "address_same_building", "hard_negative")
+                }
+                2..=3 if !farms.is_empty() => {
+                    let mut f = farms[ra.below(farms.len() as u64) as usize].clone();
+                    f.number += 1;
+                    (f.typed(ra).0, "address_next_door", "hard_negative")
+                }
+                4..=33 => {
+                    // A home of their own, on any street of the town.
+                    let mut f = farm(ra);
+                    f.street = *ra.pick(WESTERN_FAMILY);
+                    (f.typed(ra).0, "", "")
+                }
+                _ => return,
+            }
+        }
+    };
+    app["addresses"] = json!([value]);
     if !tag.is_empty()
         && let Some(l) = truth[list].as_array_mut()
     {

@@ -172,6 +172,132 @@ fn iban_lookalike(r: &mut Rng, b: &Bank, tags: &mut Vec<&'static str>) -> String
     }
 }
 
+/// A US residential address: a laptop farm's, or an applicant's own.
+#[derive(Clone)]
+struct Postal {
+    number: u64,
+    street: &'static str,
+    ty: usize,
+    unit: Option<u64>,
+    city: usize,
+    zip: String,
+}
+
+const STREETS: &[&str] = &[
+    "Oak",
+    "Maple",
+    "Cedar",
+    "Pine",
+    "Elm",
+    "Washington",
+    "Lake",
+    "Hill",
+    "Park",
+    "Main",
+    "Sunset",
+    "Ridge",
+    "Willow",
+    "Lincoln",
+    "Jackson",
+    "Highland",
+    "Meadow",
+    "Forest",
+    "River",
+    "Church",
+    "Spring",
+    "Madison",
+    "Walnut",
+    "Cherry",
+    "Chestnut",
+    "Center",
+    "Franklin",
+    "Hickory",
+    "Dogwood",
+    "Adams",
+];
+const STREET_KINDS: &[(&str, &str)] =
+    &[("Street", "St"), ("Avenue", "Ave"), ("Road", "Rd"), ("Drive", "Dr"), ("Lane", "Ln"), ("Court", "Ct")];
+const CITIES: &[(&str, &str, u64)] = &[
+    ("Springfield", "IL", 62700),
+    ("Dallas", "TX", 75200),
+    ("Atlanta", "GA", 30300),
+    ("Phoenix", "AZ", 85000),
+    ("Columbus", "OH", 43200),
+    ("Nashville", "TN", 37200),
+    ("Charlotte", "NC", 28200),
+    ("Denver", "CO", 80200),
+    ("Tampa", "FL", 33600),
+    ("Richmond", "VA", 23200),
+];
+
+fn postal(r: &mut Rng) -> Postal {
+    let city = r.below(CITIES.len() as u64) as usize;
+    Postal {
+        number: r.range(100, 9999),
+        street: STREETS[r.below(STREETS.len() as u64) as usize],
+        ty: r.below(STREET_KINDS.len() as u64) as usize,
+        unit: r.chance(0.5).then(|| r.range(1, 40)),
+        city,
+        zip: format!("{:05}", CITIES[city].2 + r.below(100)),
+    }
+}
+
+impl Postal {
+    /// As a member stores it: a STIX location with its parts, or the whole address in
+    /// `street_address`.
+    fn stored(&self, r: &mut Rng) -> Value {
+        let (city, state, _) = CITIES[self.city];
+        let kind = STREET_KINDS[self.ty];
+        let unit = self.unit.map(|u| format!(" Apt {u}")).unwrap_or_default();
+        if r.chance(0.7) {
+            json!({"street_address": format!("{} {} {}{unit}", self.number, self.street, kind.1),
+                   "city": city, "administrative_area": state, "postal_code": self.zip, "country": "US"})
+        } else {
+            json!({"street_address": format!("{} {} {}{unit}, {city}, {state} {}", self.number, self.street, kind.0, self.zip),
+                   "country": "US"})
+        }
+    }
+
+    /// As an applicant types it.
+    fn typed(&self, r: &mut Rng, tags: &mut Vec<&'static str>) -> String {
+        let (city, state, _) = CITIES[self.city];
+        let (long, short) = STREET_KINDS[self.ty];
+        let (n, st) = (self.number, self.street);
+        match r.below(6) {
+            0 => {
+                tags.push("address:full");
+                let unit = self.unit.map(|u| format!(", Apt {u}")).unwrap_or_default();
+                format!("{n} {st} {long}{unit}, {city}, {state} {}", self.zip)
+            }
+            1 => {
+                tags.push("address:abbreviated-no-commas");
+                let unit = self.unit.map(|u| format!(" #{u}")).unwrap_or_default();
+                format!("{n} {st} {short}{unit} {city} {state} {}", self.zip).to_lowercase()
+            }
+            2 => {
+                tags.push("address:upper-multiline");
+                let unit = self.unit.map(|u| format!(" UNIT {u}")).unwrap_or_default();
+                format!("{n} {st} {short}.{unit}\n{city}, {state} {}-{}", self.zip, decimal(r, 4)).to_uppercase()
+            }
+            3 => {
+                tags.push("address:no-zip");
+                let unit = self.unit.map(|u| format!(" Apt. {u}")).unwrap_or_default();
+                format!("{n} {st} {short}.{unit}, {city}, {state}")
+            }
+            4 => {
+                tags.push("address:pasted");
+                let unit = self.unit.map(|u| format!("\u{a0}Apt\u{a0}{u}")).unwrap_or_default();
+                format!("\u{a0}{n}\u{a0}{st}\u{a0}{long}{unit},\u{200b} {city} {}", self.zip)
+            }
+            _ => {
+                // The unit left out: only the building agrees.
+                tags.push("address:no-unit");
+                format!("{n} {st} {long}, {city}, {state} {}", self.zip)
+            }
+        }
+    }
+}
+
 struct Team {
     actor: String,
     personas: Vec<Persona>,
@@ -180,6 +306,8 @@ struct Team {
     vpn: String,
     template: Vec<usize>,
     banks: Vec<Bank>,
+    /// Where the team's laptops are shipped (a facilitator's home), if a member knows it.
+    farm: Option<Postal>,
 }
 
 fn hex(r: &mut Rng, n: usize) -> String {
@@ -354,6 +482,8 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
     // Bank accounts and websites come from a stream of their own, so that adding them left
     // every other draw (and the figures measured before) as it was.
     let mut rb = Rng::new(seed ^ 0x6a09_e667_f3bc_c908);
+    // Postal addresses likewise.
+    let mut ra = Rng::new(seed ^ 0x3c6e_f372_fe94_f82b);
     let mut teams = Vec::new();
     let mut emails_seen = std::collections::HashSet::new();
     for _ in 0..actors {
@@ -370,6 +500,7 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
             vpn: r.pick(&vpns).clone(),
             template,
             banks: if rb.chance(0.5) { (0..rb.range(1, 2)).map(|_| bank(&mut rb)).collect() } else { Vec::new() },
+            farm: ra.chance(0.6).then(|| postal(&mut ra)),
         };
         for _ in 0..r.range(2, 5) {
             let (korean, name) = if r.chance(0.6) {
@@ -456,6 +587,21 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
             }
             bank_scos.push(w.sco(v)?);
         }
+        let farm = match &team.farm {
+            Some(f) => {
+                let mut loc = f.stored(&mut ra);
+                let id = format!("location--{}", ra.uuid());
+                loc["type"] = json!("location");
+                loc["spec_version"] = json!("2.1");
+                loc["id"] = json!(id);
+                loc["created"] = json!(T0);
+                loc["modified"] = json!(T0);
+                loc["object_marking_refs"] = json!([TLP_GREEN]);
+                w.obj(&loc)?;
+                Some(id)
+            }
+            None => None,
+        };
         team_scos.push(w.sco(json!({"type": "ipv4-addr", "value": team.farm_ip}))?);
         // The commercial VPN exit the team was seen on: shared with many teams and with
         // legitimate applicants.
@@ -494,6 +640,11 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
             }
             for sco in &bank_scos {
                 w.rel(&mut rb, "related-to", &p.id, sco)?;
+            }
+            if let Some(loc) = &farm
+                && ra.chance(0.8)
+            {
+                w.rel(&mut ra, "located-at", &p.id, loc)?;
             }
             if let Some(site) = &p.website {
                 let v =
@@ -710,6 +861,14 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
                     None => a["ips"] = json!([team.vpn]),
                 }
             }
+            // The laptop farm's address, where the company is to ship the laptop: given by
+            // most operatives who reuse nothing else, now and then by the others.
+            if let Some(f) = &team.farm
+                && ra.chance(if weak { 0.6 } else { 0.15 })
+            {
+                a["addresses"] = json!([f.typed(&mut ra, &mut tags)]);
+                tags.push("address:laptop-farm");
+            }
             json!({"ref": reference, "label": "operative", "actor": team.actor,
                    "category": if weak { "weak-only" } else { "reuses-identifier" },
                    "perturbations": tags, "hard_negative": []})
@@ -777,6 +936,31 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
                     a["bank_accounts"] = json!([b.iban.clone().unwrap_or_else(|| format!("{} {}", b.code, b.account))]);
                 }
                 31..=40 => a["websites"] = json!([format!("{handle}{}.com", rb.range(1, 999))]),
+                _ => {}
+            }
+            // Postal addresses: four in ten give their own; a few live in a laptop farm's
+            // building (another flat) or next door to one.
+            let farms: Vec<&Postal> = teams.iter().filter_map(|t| t.farm.as_ref()).take(200).collect();
+            let flats: Vec<&Postal> = farms.iter().copied().filter(|f| f.unit.is_some()).collect();
+            match ra.below(100) {
+                0..=2 if !flats.is_empty() => {
+                    let mut f = flats[ra.below(flats.len() as u64) as usize].clone();
+                    tags.push("address-same-building");
+                    f.unit = f.unit.map(|u| u + 1 + ra.below(5));
+                    let mut no_tags = Vec::new();
+                    a["addresses"] = json!([f.typed(&mut ra, &mut no_tags)]);
+                }
+                3..=5 if !farms.is_empty() => {
+                    let mut f = farms[ra.below(farms.len() as u64) as usize].clone();
+                    tags.push("address-next-door");
+                    f.number += 2;
+                    let mut no_tags = Vec::new();
+                    a["addresses"] = json!([f.typed(&mut ra, &mut no_tags)]);
+                }
+                6..=45 => {
+                    let mut no_tags = Vec::new();
+                    a["addresses"] = json!([postal(&mut ra).typed(&mut ra, &mut no_tags)]);
+                }
                 _ => {}
             }
             json!({"ref": reference, "label": "legit", "actor": null, "category": "legit",

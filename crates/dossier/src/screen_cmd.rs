@@ -43,7 +43,7 @@ pub struct ScreenArgs {
     #[arg(long, default_value_t = 0.001)]
     pub operative_share: f64,
     /// CSV: read column COLUMN as FIELD (`--map 'Candidate=ref' --map 'Handle=account:telegram'`);
-    /// fields: ref, names, emails, phones, accounts, wallets, bank_accounts, websites, photos, ips,
+    /// fields: ref, names, emails, phones, accounts, wallets, bank_accounts, websites, addresses, photos, ips,
     /// resume_text, documents, region, first_name, middle_name, last_name, chain, website,
     /// bank_code, account:PLATFORM, ignore.
     #[arg(long = "map", value_name = "COLUMN=FIELD")]

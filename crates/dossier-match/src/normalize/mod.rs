@@ -4,6 +4,7 @@
 //! can be explained ("matched after removing Gmail dots and the +tag").
 
 pub mod account;
+pub mod address;
 pub mod bank;
 pub mod clean;
 pub mod email;
@@ -28,6 +29,8 @@ pub enum NormalizeError {
     Bank(&'static str),
     #[error("not a website: {0}")]
     Website(&'static str),
+    #[error("not a postal address: {0}")]
+    Address(&'static str),
     #[error("not an identity document: {0}")]
     IdDocument(&'static str),
 }

@@ -21,7 +21,7 @@ use dossier_stix::Viewer;
 
 use super::Access;
 use super::ids::{IdTable, KeyTable, Keyed};
-use crate::normalize::{account, bank, email, ip, name, phone, website};
+use crate::normalize::{account, address, bank, email, ip, name, phone, website};
 use crate::photo;
 use crate::resume::{self, Signature};
 use crate::wallet;
@@ -58,6 +58,8 @@ pub enum Ty {
     DomainName,
     /// An identity document, by the keyed hash of its number.
     IdDocument,
+    /// A postal address (a STIX `location` with a `street_address`).
+    Location,
 }
 
 impl Ty {
@@ -79,6 +81,7 @@ impl Ty {
             "bank-account" => Ty::BankAccount,
             "domain-name" => Ty::DomainName,
             "x-dossier-identity-document" => Ty::IdDocument,
+            "location" => Ty::Location,
             _ => return None,
         })
     }
@@ -100,6 +103,7 @@ impl Ty {
             Ty::BankAccount => "bank-account",
             Ty::DomainName => "domain-name",
             Ty::IdDocument => "x-dossier-identity-document",
+            Ty::Location => "location",
         }
     }
 }
@@ -122,6 +126,7 @@ pub const INDEXED_TYPES: &[&str] = &[
     "bank-account",
     "domain-name",
     "x-dossier-identity-document",
+    "location",
 ];
 
 /// Which normalised key space a value lives in.
@@ -138,6 +143,7 @@ pub enum KeyKind {
     Bank,
     Website,
     IdDocument,
+    Address,
 }
 
 /// Parses `type--uuid` into (type, UUID bits). The UUID is in its hyphenated form (as
@@ -1032,6 +1038,7 @@ pub(crate) fn holds_key(ty: Ty, kind: KeyKind) -> bool {
         Ty::BankAccount => kind == KeyKind::Bank,
         Ty::DomainName => kind == KeyKind::Website,
         Ty::IdDocument => kind == KeyKind::IdDocument,
+        Ty::Location => kind == KeyKind::Address,
         Ty::Identity => kind == KeyKind::Name,
         Ty::ThreatActor | Ty::Note | Ty::Relationship | Ty::Sighting => false,
     }

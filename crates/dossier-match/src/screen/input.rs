@@ -54,6 +54,9 @@ pub struct Applicant {
     /// `number`. Compared as keyed hashes only.
     #[serde(default)]
     pub id_documents: Vec<IdDocumentInput>,
+    /// Postal addresses as written (`1420 Oak St Apt 3, Springfield, IL 62704`).
+    #[serde(default)]
+    pub addresses: Vec<String>,
     #[serde(default)]
     pub ips: Vec<String>,
     #[serde(default)]
@@ -280,7 +283,7 @@ pub fn check(a: &Applicant, limits: &Limits) -> Result<(), RecordError> {
     if a.reference.len() > 200 {
         return Err(RecordError::new(None, Some("ref"), "ref is longer than 200 bytes"));
     }
-    let lists: [(&str, Vec<&str>); 11] = [
+    let lists: [(&str, Vec<&str>); 12] = [
         ("names", a.names.iter().map(String::as_str).collect()),
         ("emails", a.emails.iter().map(String::as_str).collect()),
         ("phones", a.phones.iter().map(String::as_str).collect()),
@@ -304,6 +307,7 @@ pub fn check(a: &Applicant, limits: &Limits) -> Result<(), RecordError> {
                 .collect(),
         ),
         ("websites", a.websites.iter().map(String::as_str).collect()),
+        ("addresses", a.addresses.iter().map(String::as_str).collect()),
         ("photos", a.photos.iter().map(String::as_str).collect()),
         (
             "id_documents",
@@ -320,6 +324,7 @@ pub fn check(a: &Applicant, limits: &Limits) -> Result<(), RecordError> {
         a.documents.len(),
         a.bank_accounts.len(),
         a.websites.len(),
+        a.addresses.len(),
         a.photos.len(),
         a.id_documents.len(),
     ];
@@ -378,6 +383,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "websites",
     "photos",
     "id_documents",
+    "addresses",
 ];
 
 /// What one CSV column feeds.
@@ -396,6 +402,9 @@ pub enum Column {
     Website,
     /// A national bank code (routing number, sort code) for the row's bank accounts.
     BankCode,
+    /// A part of the row's postal address (a street line, the city, the state, the postal
+    /// code): the parts are joined, in the file's order, into one address.
+    AddressPart,
     /// The network of the row's wallets (`ETH`, `TRX`, `BSC`, `bitcoin`).
     Chain,
     /// The asset of the row (`USDT`, `BTC`): the wallets' chain when it names one and no
@@ -568,6 +577,27 @@ const HEADERS: &[(&str, Column)] = {
         ("photohash", Field("photos")),
         ("photophash", Field("photos")),
         ("phash", Field("photos")),
+        ("addresses", Field("addresses")),
+        ("postaladdress", Field("addresses")),
+        ("homeaddress", Field("addresses")),
+        ("mailingaddress", Field("addresses")),
+        ("streetaddress", Field("addresses")),
+        ("residentialaddress", Field("addresses")),
+        ("shippingaddress", Field("addresses")),
+        ("fulladdress", Field("addresses")),
+        ("addressline1", AddressPart),
+        ("addressline2", AddressPart),
+        ("address1", AddressPart),
+        ("address2", AddressPart),
+        ("street", AddressPart),
+        ("city", AddressPart),
+        ("town", AddressPart),
+        ("state", AddressPart),
+        ("province", AddressPart),
+        ("zip", AddressPart),
+        ("zipcode", AddressPart),
+        ("postalcode", AddressPart),
+        ("postcode", AddressPart),
         ("region", Field("region")),
         ("countrycode", Field("region")),
         ("country", Field("region")),
@@ -598,6 +628,7 @@ pub fn parse_target(field: &str) -> Result<Column, String> {
         "chain" => Column::Chain,
         "asset" => Column::Asset,
         "website" => Column::Website,
+        "street" | "city" | "state" | "postal_code" | "zip" | "address_part" => Column::AddressPart,
         "bank_code" | "routing_number" | "sort_code" => Column::BankCode,
         "ignore" => Column::Ignore,
         _ => {
@@ -611,7 +642,7 @@ pub fn parse_target(field: &str) -> Result<Column, String> {
                 }
             }
             return Err(format!(
-                "unknown field `{field}`; map a column to one of {}, first_name, middle_name, last_name, chain, website, bank_code, account:PLATFORM (linkedin, github, telegram, skype, discord, …) or ignore",
+                "unknown field `{field}`; map a column to one of {}, first_name, middle_name, last_name, chain, website, bank_code, street, city, state, postal_code, account:PLATFORM (linkedin, github, telegram, skype, discord, …) or ignore",
                 CSV_COLUMNS.join(", ")
             ));
         }
@@ -665,6 +696,7 @@ impl CsvLayout {
                         // An exchange file's `Address` is a wallet; an applicant file's is
                         // where the person lives.
                         None if key == "address" && !has_person => Column::Field("wallets"),
+                        None if key == "address" => Column::Field("addresses"),
                         None => {
                             if !name.is_empty() {
                                 ignored.push((*name).to_owned());
@@ -708,6 +740,7 @@ impl CsvLayout {
         let mut chain: Option<&str> = None;
         let mut asset: Option<&str> = None;
         let mut bank_code: Option<&str> = None;
+        let mut address_parts: Vec<&str> = Vec::new();
         for (cell, col) in row.iter().zip(&self.columns) {
             match col {
                 Column::Field("ref") => {
@@ -739,6 +772,15 @@ impl CsvLayout {
                 Column::Field("wallets") => a.wallets.extend(cell_values(cell).map(wallet_from_text)),
                 Column::Field("bank_accounts") => a.bank_accounts.extend(cell_values(cell).map(bank_from_text)),
                 Column::Field("websites") => a.websites.extend(cell_values(cell).map(str::to_owned)),
+                // An address spans lines: only `;` separates two of them.
+                Column::Field("addresses") => {
+                    a.addresses.extend(cell.split(';').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned));
+                }
+                Column::AddressPart => {
+                    if !cell.trim().is_empty() {
+                        address_parts.push(cell.trim());
+                    }
+                }
                 Column::Field("photos") => a.photos.extend(cell_values(cell).map(str::to_owned)),
                 Column::Field("id_documents") => a.id_documents.extend(cell_values(cell).map(id_document_from_text)),
                 Column::BankCode => bank_code = Some(cell.trim()).filter(|c| !c.is_empty()),
@@ -775,6 +817,9 @@ impl CsvLayout {
         let joined: Vec<&str> = parts.iter().flatten().copied().filter(|p| !p.is_empty()).collect();
         if !joined.is_empty() {
             a.names.insert(0, joined.join(" "));
+        }
+        if !address_parts.is_empty() {
+            a.addresses.push(address_parts.join(", "));
         }
         if let Some(code) = bank_code {
             for b in &mut a.bank_accounts {
@@ -931,7 +976,8 @@ mod tests {
             &[],
         )
         .unwrap();
-        assert_eq!(l.ignored, ["Source", "Address"], "an applicant file's address is a postal one");
+        assert_eq!(l.ignored, ["Source"]);
+        assert_eq!(rows[0].addresses, ["1 Main St"], "an applicant file's address is a postal one");
         let a = &rows[0];
         assert_eq!(a.reference, "c-17");
         assert_eq!(a.names, ["Chol-su Kim"]);
@@ -940,6 +986,16 @@ mod tests {
         assert_eq!(a.accounts.len(), 3);
         assert_eq!(a.accounts[1].platform.as_deref(), Some("github"));
         assert_eq!(a.accounts[1].username.as_deref(), Some("cs-dev"));
+        // An address in parts, as applicant-tracking systems export it, joined in order.
+        let (l, rows) = layout(
+            "Name,Address Line 1,Address Line 2,City,State,Zip Code\nKim,1420 Oak St,Apt 3,Springfield,IL,62704\n",
+            &[],
+        )
+        .unwrap();
+        assert!(l.ignored.is_empty(), "{:?}", l.ignored);
+        assert_eq!(rows[0].addresses, ["1420 Oak St, Apt 3, Springfield, IL, 62704"]);
+        let (_, rows) = layout("Email,Home Address\na@x.org,\"1420 Oak St\nSpringfield IL 62704\"\n", &[]).unwrap();
+        assert_eq!(rows[0].addresses, ["1420 Oak St\nSpringfield IL 62704"], "an address spans lines");
         // A website that is no known profile is not an account (yet): not an error either.
         let (_, rows) = layout("Email,Portfolio\na@x.org,https://cs.dev\n", &[]).unwrap();
         assert!(rows[0].accounts.is_empty());

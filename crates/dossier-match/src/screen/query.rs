@@ -18,7 +18,7 @@ use super::score::{self, Kind};
 
 mod probes;
 use super::{Candidate, Decision, Evidence, Hit, MatchKind, PersonaRef, Restricted, Screening, Warning};
-use crate::normalize::{account, bank, email, ip, name, phone, website};
+use crate::normalize::{account, address, bank, email, ip, name, phone, website};
 use crate::{photo, resume, wallet};
 
 /// Screening settings.
@@ -784,7 +784,7 @@ impl Index {
     }
 
     /// Looks up one identifier or name typed into a search box: every reading of `q` that
-    /// normalises (email, phone, wallet, account, IBAN, website, IP, document hash, name) is screened, and
+    /// normalises (email, phone, wallet, account, IBAN, website, postal address, IP, document hash, name) is screened, and
     /// the candidates come back ranked, with restricted hits counted but not shown.
     pub fn search(&self, q: &str, viewer: &Viewer, opts: &Options) -> Screening {
         let q = q.trim();
@@ -830,7 +830,12 @@ impl Index {
         if digits >= 7 && q.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
             a.phones.push(q.into());
         }
+        // A postal address: a house number, a street and a postal code or city.
+        if q.chars().any(|c| c.is_ascii_digit()) && q.contains(' ') && address::parse(q).is_ok() {
+            a.addresses.push(q.into());
+        }
         if a.emails.is_empty()
+            && a.addresses.is_empty()
             && a.wallets.is_empty()
             && a.ips.is_empty()
             && a.documents.is_empty()

@@ -76,6 +76,8 @@ pub enum Kind {
     Website,
     Photo,
     IdDocument,
+    Address,
+    AddressBuilding,
 }
 
 impl Kind {

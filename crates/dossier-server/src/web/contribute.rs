@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use dossier_match::normalize::{account, bank, email, id_document, ip, phone, website};
+use dossier_match::normalize::{account, address, bank, email, id_document, ip, phone, website};
 use dossier_match::{photo, wallet};
 use dossier_stix::id::deterministic_sco_id;
 use dossier_stix::timestamp::now_micros;
@@ -218,6 +218,19 @@ pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) ->
             Err(err) => problem(&mut p, "id_documents", format!("line {}: {err}", i + 1)),
         }
     }
+    // Postal addresses are STIX locations (objects of their own, not observables): a
+    // location needs its country, taken from the form's country field.
+    let mut addresses: Vec<String> = Vec::new();
+    for (i, a) in lines(&f, "addresses", &mut p).iter().enumerate() {
+        match address::parse(a) {
+            Ok(_) if region.is_none() => {
+                problem(&mut p, "addresses", "give the country of the addresses in the country field");
+                break;
+            }
+            Ok(_) => addresses.push(a.clone()),
+            Err(err) => problem(&mut p, "addresses", format!("line {}: {err}", i + 1)),
+        }
+    }
     for (i, a) in lines(&f, "ips", &mut p).iter().enumerate() {
         match ip::normalize(a) {
             Ok(net) => {
@@ -332,6 +345,15 @@ pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) ->
             objects.push(rel("related-to", &persona, &id));
             objects.push(s);
         }
+    }
+    for a in &addresses {
+        let id = format!("location--{}", uuid::Uuid::new_v4());
+        objects.push(json!({
+            "type": "location", "spec_version": "2.1", "id": id, "created": now, "modified": now,
+            "created_by_ref": by, "street_address": a, "country": region.as_deref().unwrap_or_default(),
+            "confidence": confidence, "object_marking_refs": marks,
+        }));
+        objects.push(rel("located-at", &persona, &id));
     }
     if !resume.is_empty() {
         objects.push(json!({

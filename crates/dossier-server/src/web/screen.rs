@@ -36,6 +36,7 @@ fn applicant_of(f: &Fields) -> Applicant {
         wallets: f.lines("wallets").iter().map(|l| input::wallet_from_text(l)).collect(),
         bank_accounts: f.lines("bank_accounts").iter().map(|l| input::bank_from_text(l)).collect(),
         websites: f.lines("websites"),
+        addresses: f.lines("addresses"),
         photos: f.lines("photos"),
         id_documents: f.lines("id_documents").iter().map(|l| input::id_document_from_text(l)).collect(),
         ips: f.lines("ips"),
@@ -69,6 +70,7 @@ pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) ->
         && applicant.documents.is_empty()
         && applicant.bank_accounts.is_empty()
         && applicant.websites.is_empty()
+        && applicant.addresses.is_empty()
         && applicant.photos.is_empty()
         && applicant.id_documents.is_empty()
         && applicant.resume_text.is_none();

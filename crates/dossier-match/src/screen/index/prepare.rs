@@ -50,6 +50,12 @@ struct Fields<'a> {
     x_dossier_phash: Option<std::borrow::Cow<'a, str>>,
     #[serde(borrow, default)]
     number_hmac: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    street_address: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    postal_code: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    city: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// A normalised identifier reduced to what the index keeps: its key hash, flags, and for a
@@ -277,6 +283,21 @@ fn identifier_body(ty: Ty, f: &Fields<'_>) -> Body {
                 .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
                 .map(|h| PreparedKey::new(KeyKind::IdDocument, &h.to_ascii_lowercase(), 0))
                 .into_iter()
+                .collect();
+            Body::Identifier { keys, ranges: Vec::new(), photo: None }
+        }
+        Ty::Location => {
+            // A location without a street (a country, a city) is no one's address: the index
+            // keeps nothing of it.
+            let Some(street) = f.street_address.as_deref().filter(|s| !s.trim().is_empty()) else {
+                return Body::Gone;
+            };
+            // The unit and the building, under each locality known.
+            let keys = address::from_parts(street, f.postal_code.as_deref(), f.city.as_deref())
+                .map(|a| a.unit_keys.into_iter().chain(a.building_keys).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|k| PreparedKey::new(KeyKind::Address, &k, 0))
                 .collect();
             Body::Identifier { keys, ranges: Vec::new(), photo: None }
         }

@@ -15,7 +15,7 @@ use super::*;
 /// Skype, Discord, Telegram and WhatsApp accounts in their other forms.
 /// 6: copy-paste artefacts, full-width forms and look-alike letters cleaned from stored
 /// values; IP and resume weights (one-team addresses, shared templates).
-const FORMAT: u64 = 7;
+const FORMAT: u64 = 8;
 const MAGIC: &[u8; 8] = b"DSXIDX01";
 
 fn bad(what: &str) -> io::Error {
@@ -103,7 +103,7 @@ impl<T: Read> R<'_, T> {
 const MAX: usize = 1 << 32;
 
 fn ty_of(v: u8) -> io::Result<Ty> {
-    const ALL: [Ty; 16] = [
+    const ALL: [Ty; 17] = [
         Ty::ThreatActor,
         Ty::Identity,
         Ty::EmailAddr,
@@ -120,6 +120,7 @@ fn ty_of(v: u8) -> io::Result<Ty> {
         Ty::BankAccount,
         Ty::DomainName,
         Ty::IdDocument,
+        Ty::Location,
     ];
     ALL.iter().copied().find(|t| *t as u8 == v).ok_or_else(|| bad("unknown object type"))
 }

@@ -291,6 +291,33 @@ impl Index {
                 Err(err) => warnings.push(Warning { field: "websites", index: i, reason: err.to_string() }),
             }
         }
+        for (i, text) in a.addresses.iter().enumerate() {
+            match address::parse(text) {
+                Ok(addr) => {
+                    // The unit and the building, under each locality read: one address,
+                    // counted once at its best agreement.
+                    let unit = addr.unit_keys.into_iter().map(|k| (k, Kind::Address, "the same unit"));
+                    let building =
+                        addr.building_keys.into_iter().map(|k| (k, Kind::AddressBuilding, "the same building"));
+                    for (k, kind, what) in unit.chain(building) {
+                        probes.push(Probe {
+                            field: "addresses",
+                            input: text.clone(),
+                            normalized: k,
+                            rules: vec![
+                                "house number, street without its type or direction, postal code or city",
+                                what,
+                            ],
+                            kind,
+                            key: KeyKind::Address,
+                            penalty: 0.0,
+                            origin: ("addresses", i),
+                        });
+                    }
+                }
+                Err(err) => warnings.push(Warning { field: "addresses", index: i, reason: err.to_string() }),
+            }
+        }
         for (i, d) in a.id_documents.iter().enumerate() {
             let Some(key) = opts.id_document_key.as_deref() else {
                 warnings.push(Warning {
