@@ -110,6 +110,22 @@ assert requests.delete(job_url, headers=auth(member), timeout=30).status_code ==
 r = requests.get(job_url, headers=auth(member), timeout=30)
 assert r.status_code == 404
 conforms(r.json(), SCHEMAS + "Error", "a deleted job")
+r = requests.get(base + "/api/v1/review", params={"status": "all"}, headers=auth(member), timeout=30)
+assert r.status_code == 200, r.text
+conforms(r.json(), "/paths/~1api~1v1~1review/get/responses/200/content/application~1json/schema", "the review queue")
+entry = r.json()["entries"][0]
+assert hit_email not in json.dumps(entry), "the queue keeps the applicant's value"
+r = requests.post(base + "/api/v1/review/" + str(entry["id"]), json={"disposition": "false_positive", "comment": "known employee"}, headers=auth(member), timeout=30)
+assert r.status_code == 200, r.text
+conforms(r.json(), SCHEMAS + "ReviewEntry", "a judged entry")
+r = requests.post(base + "/api/v1/screen", json={"ref": "again", "emails": [hit_email]}, headers=auth(member), timeout=30)
+assert r.json().get("suppressed"), r.text
+conforms(r.json(), SCHEMAS + "Screening", "a screen with a suppressed tie")
+r = requests.get(base + "/api/v1/review-counts", headers=auth(analyst), timeout=30)
+conforms(r.json(), "/paths/~1api~1v1~1review-counts/get/responses/200/content/application~1json/schema", "judgement counts")
+r = requests.post(base + "/api/v1/review/" + str(entry["id"]), json={"disposition": "maybe"}, headers=auth(member), timeout=30)
+assert r.status_code == 400
+conforms(r.json(), SCHEMAS + "Error", "a refused judgement")
 r = requests.get(base + "/api/v1/search", params={"q": "x"}, timeout=30)
 assert r.status_code == 401 and "WWW-Authenticate" in r.headers
 print("all OpenAPI checks passed")

@@ -235,6 +235,22 @@ try:
     check(css("#screen-result h2 .decision").text.lower() == "clear", "an innocent applicant is clear")
     shot("screen-clear")
 
+    # 4b. The hit waits in the organization's review queue; judge it.
+    check("waiting" in (css("#nav-review .badge").get_attribute("aria-label") or ""), "the header counts entries waiting for review")
+    go("/review")
+    entries = D.find_elements(By.CSS_SELECTOR, "article.review-entry")
+    hit = [e for e in entries if "e2e-hit" in e.text]
+    check(len(hit) == 1, "the hit's screen is in the review queue, with its reference")
+    check(ARGS["hit_email"] not in D.page_source, "the queue does not show the applicant's email")
+    shot("review-queue")
+    hit[0].find_element(By.CSS_SELECTOR, "input[value=confirmed]").click()
+    hit[0].find_element(By.CSS_SELECTOR, "input[name=comment]").send_keys("Same operative as in our March incident (e2e)")
+    hit[0].find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WAIT.until(EC.presence_of_element_located((By.ID, "judged")))
+    check("Same operative as in our March incident (e2e)" in D.page_source and "confirmed" in D.page_source,
+          "a judgement is recorded with its comment")
+    shot("review-judged")
+
     # 5. Batch upload with progress and a downloadable result.
     go("/screen/batch")
     css("#batch-file").send_keys(ARGS["batch_file"])

@@ -197,7 +197,16 @@ fn query_phases(screener: &Screener, text: &str, analyst: &Viewer, cores: usize,
                     }
                 }
                 out.clear();
-                batch::screen_chunk(screener, &analyst, &chunk, cores, &mut outcome, &mut out, &|_, _| ());
+                batch::screen_chunk(
+                    screener,
+                    &analyst,
+                    &chunk,
+                    &screener.options,
+                    cores,
+                    &mut outcome,
+                    &mut out,
+                    &|_, _| (),
+                );
                 bytes += out.len();
             }
             let secs = started.elapsed().as_secs_f64();

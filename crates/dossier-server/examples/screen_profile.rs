@@ -32,7 +32,7 @@ fn main() {
             chunk.clear();
             chunk.extend(records.by_ref().take(batch::CHUNK).map(|r| r.expect("record")));
             out.clear();
-            batch::screen_chunk(&s, &viewer, &chunk, 1, &mut outcome, &mut out, &|_, _| ());
+            batch::screen_chunk(&s, &viewer, &chunk, &s.options, 1, &mut outcome, &mut out, &|_, _| ());
         }
         let secs = started.elapsed().as_secs_f64();
         println!(

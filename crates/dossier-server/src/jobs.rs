@@ -233,8 +233,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/screen/jobs/{id}/results", get(results))
 }
 
-/// Restarts the jobs a previous run left unfinished, and deletes expired results every
-/// minute. Called once the runtime runs.
+/// Restarts the jobs a previous run left unfinished, and deletes expired results (and
+/// expired review-queue entries) every minute. Called once the runtime runs.
 pub(crate) fn start(state: &AppState) {
     for id in state.0.jobs.unfinished() {
         tracing::info!(job = %id, "restarting a screening job left unfinished");
@@ -245,6 +245,16 @@ pub(crate) fn start(state: &AppState) {
         loop {
             let jobs = state.clone();
             let _ = tokio::task::spawn_blocking(move || jobs.0.jobs.expire()).await;
+            // Review-queue entries and suppressions past their retention go too.
+            let inner = state.0.clone();
+            let purged =
+                tokio::task::spawn_blocking(move || inner.store.purge_reviews(dossier_stix::timestamp::now_micros()))
+                    .await;
+            match purged {
+                Ok(Ok(n)) if n > 0 => tracing::info!(entries = n, "review queue: expired entries deleted"),
+                Ok(Err(e)) => tracing::error!(error = %e, "review queue: deleting expired entries failed"),
+                _ => {}
+            }
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
     });

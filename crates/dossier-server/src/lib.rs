@@ -14,6 +14,7 @@ mod error;
 pub mod jobs;
 mod media;
 pub mod quota;
+pub mod review;
 mod screen_api;
 pub mod screening;
 mod taxii;
@@ -32,15 +33,15 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use dossier_stix::Viewer;
 use dossier_stix::timestamp::now_micros;
-use dossier_store::{AuditRecord, Directory, ObjectStore, Org};
+use dossier_store::{AuditRecord, Directory, ObjectStore, Org, Sharing};
 
 pub use auth::Caller;
 pub use error::ApiError;
 pub use media::{STIX_21, TAXII_21};
 
 /// Everything the server needs from storage.
-pub trait Store: ObjectStore + Directory {}
-impl<T: ObjectStore + Directory> Store for T {}
+pub trait Store: ObjectStore + Directory + Sharing {}
+impl<T: ObjectStore + Directory + Sharing> Store for T {}
 
 /// Server settings (see the README for the matching flags and environment variables).
 #[derive(Clone, Debug)]
@@ -91,6 +92,11 @@ pub struct Config {
     /// How long a connection may sit idle between requests (or take to send a request's
     /// headers) before the server closes it.
     pub idle_timeout: Duration,
+    /// How long review-queue entries (and the suppressions judged on them) are kept.
+    pub review_retention: Duration,
+    /// Whether a review-queue entry keeps the applicant's `ref` as given (else only its
+    /// keyed hash).
+    pub review_keeps_ref: bool,
 }
 
 impl Default for Config {
@@ -118,6 +124,8 @@ impl Default for Config {
             jobs_dir: None,
             job_limits: jobs::JobLimits::default(),
             idle_timeout: Duration::from_secs(30),
+            review_retention: review::DEFAULT_RETENTION,
+            review_keeps_ref: true,
         }
     }
 }
@@ -161,6 +169,10 @@ pub(crate) struct Inner {
     /// Each organization's latest TAXII request since the server started (time, status), for
     /// the dashboard's feed health: "is our TAXII client pulling?".
     pub taxii_seen: std::sync::Mutex<std::collections::HashMap<dossier_stix::OrgId, (i64, u16)>>,
+    /// Each organization's ties judged false positives, cached.
+    pub suppressions: review::SuppressionCache,
+    /// Each organization's count of review entries not judged yet, cached.
+    pub open_reviews: review::OpenCounts,
 }
 
 type AuditReply = tokio::sync::oneshot::Sender<Result<(), (Option<dossier_store::StorageFailure>, String)>>;
@@ -284,6 +296,8 @@ impl AppState {
             sessions: Default::default(),
             counts: Default::default(),
             taxii_seen: Default::default(),
+            suppressions: Default::default(),
+            open_reviews: Default::default(),
         })))
     }
 
@@ -419,6 +433,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api::router())
         .merge(screen_api::router())
         .merge(jobs::router())
+        .merge(review::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate_and_audit));
     Router::new()
         // Liveness: the process answers. Readiness: it can serve — the store takes writes.

@@ -35,7 +35,7 @@ pub(crate) fn keyed_hash(key: &[u8], text: &str) -> String {
 }
 
 /// The keyed hash the audit log keeps of one value given for `field`.
-fn field_hash(key: &[u8], field: &str, v: &str) -> String {
+pub(crate) fn field_hash(key: &[u8], field: &str, v: &str) -> String {
     keyed_hash(key, &format!("{field}:{}", v.trim().to_lowercase()))
 }
 
@@ -138,10 +138,19 @@ async fn screen_one(State(state): State<AppState>, Extension(caller): Extension<
     // A screen takes tens of microseconds: when the index is current it runs right here,
     // sparing two thread hand-offs per request; catching up (store reads) goes to the
     // blocking pool.
+    let org = caller.org.id;
+    let token = caller.token.id.clone();
     let run = move |inner: &crate::Inner| {
-        let s = inner.screener.screen(&applicant, &viewer);
+        let options = inner.screener.options_with(crate::review::suppressions_for(inner, org));
+        let s = inner.screener.screen_with(&applicant, &viewer, &options);
         let audit = audit_entry(&inner.audit_key, &applicant, &s);
-        (s, audit)
+        let queued = if s.decision >= dossier_match::screen::Decision::Review {
+            let by = crate::review::who(inner, &token);
+            crate::review::entry_of(inner, org, &token, &by, "api", &applicant, &s)
+        } else {
+            None
+        };
+        (s, audit, queued)
     };
     let result = if inner.screener.is_current(inner.store.as_ref()).unwrap_or(false) {
         Ok(run(&inner))
@@ -153,10 +162,16 @@ async fn screen_one(State(state): State<AppState>, Extension(caller): Extension<
             })
             .await
     };
-    let (s, audit) = match result {
+    let (s, audit, queued) = match result {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
+    // A screen that asks for a look enters the organization's review queue before the
+    // answer goes out (a reviewer opening the queue right after finds it).
+    if let Some(entry) = queued {
+        let inner = state.0.clone();
+        let _ = tokio::task::spawn_blocking(move || crate::review::enqueue(&inner, &[entry])).await;
+    }
     let n = s.matches.len() as u64;
     let body = serde_json::to_string(&s).unwrap_or_default();
     let mut resp = json_response(StatusCode::OK, body);
@@ -657,9 +672,21 @@ pub(crate) fn screen_next_chunk(
     }
     let mut buf = Vec::with_capacity(chunk.len() * 512);
     let key = &inner.audit_key;
-    let entries = batch::screen_chunk(&inner.screener, viewer, &chunk, threads, outcome, &mut buf, &|a, s| {
-        audit_entry(key, a, s)
-    });
+    let options = inner.screener.options_with(crate::review::suppressions_for(inner, org));
+    let by = std::sync::OnceLock::new();
+    let source = if audit_path.contains("jobs") { "job" } else { "batch" };
+    let results =
+        batch::screen_chunk(&inner.screener, viewer, &chunk, &options, threads, outcome, &mut buf, &|a, s| {
+            let queued = if s.decision >= dossier_match::screen::Decision::Review {
+                let by = by.get_or_init(|| crate::review::who(inner, token));
+                crate::review::entry_of(inner, org, token, by, source, a, s)
+            } else {
+                None
+            };
+            (audit_entry(key, a, s), queued)
+        });
+    let (entries, queued): (Vec<serde_json::Value>, Vec<Option<dossier_store::NewReviewEntry>>) =
+        results.into_iter().unzip();
     let record = dossier_store::AuditRecord {
         at: dossier_stix::timestamp::now_micros(),
         org: Some(org),
@@ -674,6 +701,7 @@ pub(crate) fn screen_next_chunk(
         tracing::error!(error = %e, "audit log write failed: stopping the batch");
         return Err(Stopped::Failed("audit log unavailable".into()));
     }
+    crate::review::enqueue(inner, &queued.into_iter().flatten().collect::<Vec<_>>());
     match read_error {
         Some(e) => {
             tracing::warn!(error = %e, "reading a batch upload failed");

@@ -367,6 +367,27 @@ impl Screener {
         self.index.read().unwrap_or_else(|p| p.into_inner()).screen(applicant, viewer, &self.options)
     }
 
+    /// The screening options with the ties the screening organization judged false
+    /// positives (the usual options when there are none).
+    pub fn options_with(
+        &self,
+        suppressions: Option<std::sync::Arc<dossier_match::screen::Suppressions>>,
+    ) -> std::borrow::Cow<'_, Options> {
+        match suppressions {
+            Some(s) => {
+                let mut o = self.options.clone();
+                o.suppressions = Some(s);
+                std::borrow::Cow::Owned(o)
+            }
+            None => std::borrow::Cow::Borrowed(&self.options),
+        }
+    }
+
+    /// Screens one applicant with `options` (see [`Self::options_with`]).
+    pub fn screen_with(&self, applicant: &Applicant, viewer: &Viewer, options: &Options) -> Screening {
+        self.index.read().unwrap_or_else(|p| p.into_inner()).screen(applicant, viewer, options)
+    }
+
     /// The associations around `id` that `viewer` may see (call [`Self::catch_up`] first).
     pub fn neighbourhood(
         &self,
@@ -589,10 +610,12 @@ pub mod batch {
     /// Screens a chunk on `threads` threads and writes one JSON line per record, in order.
     /// `each` sees every applicant with its result (for the audit log) and what it returns is
     /// collected in order.
+    #[allow(clippy::too_many_arguments)]
     pub fn screen_chunk<T: Send>(
         screener: &Screener,
         viewer: &Viewer,
         chunk: &[Record],
+        options: &dossier_match::screen::Options,
         threads: usize,
         outcome: &mut Outcome,
         out: &mut Vec<u8>,
@@ -609,7 +632,7 @@ pub mod batch {
                         part.iter()
                             .map(|(line, r)| match r {
                                 Ok(a) => {
-                                    let s = index.screen(a, viewer, &screener.options);
+                                    let s = index.screen(a, viewer, options);
                                     let bytes = serde_json::to_vec(&s).unwrap_or_default();
                                     (bytes, Some((s.decision, each(a, &s))))
                                 }

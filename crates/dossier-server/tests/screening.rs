@@ -16,16 +16,6 @@ fn sco(ty: &str, value: &str, tlp: Tlp) -> Value {
     v
 }
 
-fn post_json(app: &App, path: &str, who: &str, body: &str) -> Response {
-    app.request(
-        "POST",
-        path,
-        Some(who),
-        &[("Content-Type", "application/json"), ("Accept", "application/json")],
-        Some(body),
-    )
-}
-
 #[test]
 fn screening_and_search_show_each_tlp_level_to_exactly_the_right_organizations() {
     let app = spawn_app(Config::default());

@@ -18,8 +18,13 @@
 //! is kept as history and does not become the latest.
 
 mod schema;
+mod sharing;
 mod sqlite;
 
+pub use sharing::{
+    Disposition, DispositionCount, Judgement, MAX_COMMENT, NewReviewEntry, ReviewEntry, ReviewQuery, ReviewStatus,
+    Sharing, SuppressedTie,
+};
 pub use sqlite::SqliteStore;
 
 use dossier_stix::{Invalid, OrgId, Record, Role, Tlp};

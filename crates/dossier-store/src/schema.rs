@@ -182,6 +182,62 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE objects ADD COLUMN curator INTEGER;
     "#,
+    // 12: the sharing loop's review queue. A screen that ended in `match` or `review` is an
+    //     entry of the screening organization's queue: the explained result without the
+    //     applicant's values (those only as keyed hashes), who screened, when, until when it
+    //     is kept. `review_ties` holds each visible tie of an entry (the keyed hash of the
+    //     applicant's value, the stored object) so that a false-positive judgement can
+    //     suppress them; `suppressions` holds those per organization; `dispositions` the
+    //     judgements per stored object, for the analysts' counts (no applicant data).
+    r#"
+    CREATE TABLE review_queue (
+        id            INTEGER PRIMARY KEY,
+        org           INTEGER NOT NULL,
+        at            INTEGER NOT NULL,
+        expires       INTEGER NOT NULL,
+        by_id         TEXT NOT NULL,
+        by_name       TEXT NOT NULL,
+        source        TEXT NOT NULL,
+        ref           TEXT,
+        ref_hash      TEXT NOT NULL,
+        decision      TEXT NOT NULL CHECK (decision IN ('match', 'review')),
+        score         REAL NOT NULL,
+        result        TEXT NOT NULL,
+        disposition   TEXT CHECK (disposition IN ('confirmed', 'false_positive', 'unsure')),
+        comment       TEXT,
+        judged_by     TEXT,
+        judged_name   TEXT,
+        judged_at     INTEGER
+    );
+    CREATE INDEX review_queue_org ON review_queue (org, id);
+    CREATE INDEX review_queue_expires ON review_queue (expires);
+    CREATE TABLE review_ties (
+        entry      INTEGER NOT NULL,
+        value_hash TEXT NOT NULL,
+        object     TEXT NOT NULL,
+        PRIMARY KEY (entry, value_hash, object)
+    ) WITHOUT ROWID;
+    CREATE TABLE suppressions (
+        org        INTEGER NOT NULL,
+        value_hash TEXT NOT NULL,
+        object     TEXT NOT NULL,
+        entry      INTEGER NOT NULL,
+        by_name    TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        expires    INTEGER NOT NULL,
+        PRIMARY KEY (org, value_hash, object)
+    ) WITHOUT ROWID;
+    CREATE INDEX suppressions_entry ON suppressions (entry);
+    CREATE TABLE dispositions (
+        entry       INTEGER NOT NULL,
+        object      TEXT NOT NULL,
+        org         INTEGER NOT NULL,
+        disposition TEXT NOT NULL,
+        at          INTEGER NOT NULL,
+        PRIMARY KEY (entry, object)
+    ) WITHOUT ROWID;
+    CREATE INDEX dispositions_object ON dispositions (object);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -1,5 +1,7 @@
 //! The embedded SQLite backend.
 
+mod sharing;
+
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 

@@ -487,3 +487,88 @@ fn the_write_ahead_log_stays_under_its_limit_under_back_to_back_writes() {
     store.close().unwrap();
     assert_eq!(store.wal_bytes(), 0);
 }
+
+fn entry(org: i64, at: i64, decision: &str, ties: &[(&str, &str)]) -> dossier_store::NewReviewEntry {
+    dossier_store::NewReviewEntry {
+        org,
+        at,
+        expires: at + 1_000,
+        by_id: "user:alice".into(),
+        by_name: "alice".into(),
+        source: "api".into(),
+        reference: Some(format!("cand-{at}")),
+        ref_hash: format!("h{at}"),
+        decision: decision.into(),
+        score: 0.9,
+        result: json!({"decision": decision}).to_string(),
+        ties: ties.iter().map(|(v, o)| ((*v).to_owned(), (*o).to_owned())).collect(),
+    }
+}
+
+#[test]
+fn review_queues_are_per_organization_and_judgements_suppress_only_for_the_judge() {
+    use dossier_store::{Disposition, Judgement, ReviewQuery, ReviewStatus, Sharing};
+    let (_dir, store, _) = setup();
+    let a = store.add_org("Exchange A").unwrap().id;
+    let b = store.add_org("Wallet B").unwrap().id;
+    let ids = store
+        .enqueue(&[
+            entry(a, 100, "review", &[("v1", "email-addr--1"), ("v2", "identity--2")]),
+            entry(a, 200, "match", &[("v3", "email-addr--1")]),
+            entry(b, 150, "review", &[("v1", "email-addr--1")]),
+        ])
+        .unwrap();
+    assert_eq!(ids.len(), 3);
+    // Nothing but match and review is queued; nothing of the batch is stored then.
+    assert!(matches!(store.enqueue(&[entry(a, 300, "clear", &[])]), Err(StoreError::Invalid(_))));
+    let open = |org| store.review_entries(org, &ReviewQuery { limit: 50, ..Default::default() }, 150).unwrap();
+    assert_eq!(open(a).iter().map(|e| e.id).collect::<Vec<_>>(), vec![ids[1], ids[0]], "newest first");
+    assert_eq!(open(b).len(), 1);
+    assert_eq!(store.open_reviews(a, 150).unwrap(), 2);
+    // B cannot read or judge A's entries.
+    assert!(store.review_entry(b, ids[0], 150).unwrap().is_none());
+    let j = |d| Judgement {
+        disposition: d,
+        comment: Some("checked the ATS".into()),
+        by_id: "user:bob".into(),
+        by_name: "bob".into(),
+    };
+    assert!(matches!(store.judge(b, ids[0], &j(Disposition::FalsePositive), 150), Err(StoreError::NotFound(_))));
+    assert!(store.suppressions(b, 150).unwrap().is_empty());
+    // A judges its first entry a false positive: its two ties are suppressed for A only.
+    let judged = store.judge(a, ids[0], &j(Disposition::FalsePositive), 160).unwrap();
+    assert_eq!(judged.disposition, Some(Disposition::FalsePositive));
+    assert_eq!(judged.judged_by.as_deref(), Some("bob"));
+    let sup = store.suppressions(a, 170).unwrap();
+    assert_eq!(sup.len(), 2);
+    assert!(sup.iter().all(|s| s.by_name == "bob" && s.at == 160));
+    assert!(store.suppressions(b, 170).unwrap().is_empty());
+    assert_eq!(store.open_reviews(a, 170).unwrap(), 1);
+    let judged_list =
+        store.review_entries(a, &ReviewQuery { status: ReviewStatus::Judged, limit: 10, before: None }, 170).unwrap();
+    assert_eq!(judged_list.len(), 1);
+    // B confirms its own entry: the analysts' counts see both judgements of the object.
+    store.judge(b, ids[2], &j(Disposition::Confirmed), 180).unwrap();
+    let counts = store.disposition_counts(Some("email-addr--1"), 10).unwrap();
+    assert_eq!((counts[0].false_positive, counts[0].confirmed, counts[0].organizations), (1, 1, 2));
+    // Judging again replaces the judgement: the suppressions go.
+    store.judge(a, ids[0], &j(Disposition::Unsure), 190).unwrap();
+    assert!(store.suppressions(a, 195).unwrap().is_empty());
+    let counts = store.disposition_counts(None, 10).unwrap();
+    assert!(counts.iter().all(|c| c.false_positive == 0), "{counts:?}");
+    // Retention: entries and suppressions expire and are purged.
+    store.judge(a, ids[0], &j(Disposition::FalsePositive), 200).unwrap();
+    assert_eq!(store.suppressions(a, 1_199).unwrap().len(), 2, "kept an entry's lifetime from the judgement");
+    assert!(store.suppressions(a, 1_200).unwrap().is_empty());
+    assert!(store.review_entry(a, ids[0], 1_100).unwrap().is_none(), "expired entries are not served");
+    assert_eq!(store.purge_reviews(1_250).unwrap(), 3);
+    assert!(
+        store
+            .review_entries(a, &ReviewQuery { status: ReviewStatus::All, limit: 10, before: None }, 0)
+            .unwrap()
+            .is_empty()
+    );
+    // A comment has a limit.
+    let long = Judgement { comment: Some("x".repeat(5000)), ..j(Disposition::Unsure) };
+    assert!(matches!(store.judge(a, ids[1], &long, 100), Err(StoreError::Invalid(_))));
+}

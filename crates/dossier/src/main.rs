@@ -163,6 +163,14 @@ struct ServeArgs {
     /// screening score (0 < share < 1) [default: 0.001].
     #[arg(long, env = "DOSSIER_OPERATIVE_SHARE")]
     operative_share: Option<f64>,
+    /// Days a review-queue entry (a screen that ended in match or review) and the
+    /// suppressions judged on it are kept [default: 180].
+    #[arg(long, env = "DOSSIER_REVIEW_RETENTION_DAYS")]
+    review_retention_days: Option<u64>,
+    /// Keep review-queue entries' applicant `ref` only as a keyed hash (by default the ref
+    /// is kept as given, so that a reviewer finds the applicant in their own system).
+    #[arg(long, env = "DOSSIER_REVIEW_REF_HASHED_ONLY")]
+    review_ref_hashed_only: bool,
 }
 
 #[derive(Args)]
@@ -280,6 +288,8 @@ struct FileConfig {
     job_max_bytes: Option<u64>,
     job_retention_hours: Option<u64>,
     operative_share: Option<f64>,
+    review_retention_days: Option<u64>,
+    review_ref_hashed_only: Option<bool>,
 }
 
 impl ServeArgs {
@@ -347,6 +357,11 @@ impl ServeArgs {
                 Some(p) => bail!("operative_share {p} must be above 0 and below 1"),
                 None => defaults.operative_share,
             },
+            review_retention: self
+                .review_retention_days
+                .or(file.review_retention_days)
+                .map_or(defaults.review_retention, |d| std::time::Duration::from_secs(d.max(1) * 86_400)),
+            review_keeps_ref: !(self.review_ref_hashed_only || file.review_ref_hashed_only.unwrap_or(false)),
             trusted_proxies: self
                 .trusted_proxies
                 .clone()

@@ -154,7 +154,7 @@ pub fn run(data: &Path, args: ScreenArgs) -> Result<()> {
             }
         }
         buf.clear();
-        batch::screen_chunk(&screener, &viewer, &chunk, threads, &mut outcome, &mut buf, &|_, _| ());
+        batch::screen_chunk(&screener, &viewer, &chunk, &screener.options, threads, &mut outcome, &mut buf, &|_, _| ());
         match out.write_all(&buf) {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
             r => r.context("writing results")?,

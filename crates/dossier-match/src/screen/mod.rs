@@ -16,6 +16,7 @@ pub mod index;
 pub mod input;
 pub mod query;
 pub mod score;
+pub mod suppress;
 
 use dossier_stix::{OrgId, Tlp};
 use serde::Serialize;
@@ -23,6 +24,7 @@ use serde::Serialize;
 pub use index::{Index, IndexStats, Prepared, prepare};
 pub use input::{Applicant, Limits, RecordError};
 pub use query::Options;
+pub use suppress::{Suppressed, Suppressions};
 
 /// The outcome for one applicant or one candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -55,6 +57,9 @@ pub struct Screening {
     /// Values that could not be used (an invalid wallet checksum, an unparsable phone …).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Warning>,
+    /// Ties the screening organization judged false positives: left out of the score.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<Suppressed>,
     /// Whether more candidates were found than `max_matches` lists (the weakest were left
     /// out). Not part of the answer's JSON.
     #[serde(skip)]

@@ -45,6 +45,9 @@ pub struct Options {
     /// nothing, stops following it, and does not list candidates below a posterior of
     /// about 1% — noise to a screener, but what an analyst searching a name wants to see.
     pub list_all: bool,
+    /// Ties the screening organization judged false positives: they do not count, and the
+    /// answer lists them.
+    pub suppressions: Option<std::sync::Arc<super::Suppressions>>,
 }
 
 impl Default for Options {
@@ -58,6 +61,7 @@ impl Default for Options {
             id_document_key: None,
             prior_log_odds: score::PRIOR_LOG_ODDS,
             list_all: false,
+            suppressions: None,
         }
     }
 }
@@ -481,6 +485,32 @@ impl Index {
             }
         }
 
+        // Ties the organization judged false positives stop counting (its own judgement,
+        // over what it sees: hidden ties are no one's to judge).
+        let mut suppressed = Vec::new();
+        if let Some(sup) = opts.suppressions.as_deref().filter(|s| !s.is_empty()) {
+            for evs in shown.values_mut() {
+                evs.retain(|e| {
+                    let p = &probes[e.probe];
+                    let node = &self.nodes[e.node as usize];
+                    let object = self.nodes[node.primary(e.node) as usize].id();
+                    match sup.get(p.field, &p.input, &p.normalized, &object) {
+                        Some(note) => {
+                            suppressed.push(super::Suppressed {
+                                field: p.field,
+                                input: p.input.clone(),
+                                object,
+                                note: note.to_owned(),
+                            });
+                            false
+                        }
+                        None => true,
+                    }
+                });
+            }
+            suppressed.sort();
+            suppressed.dedup();
+        }
         let mut scored: Vec<Scored> =
             shown.into_iter().map(|(g, evs)| self.score_group(g, evs, &probes, opts)).collect();
         // Listed: candidates with some real weight (a posterior of about 1%), or a
@@ -507,7 +537,7 @@ impl Index {
             decision = decision.max(Decision::Review);
             matches.push(Hit::Restricted(Restricted { restricted: true, contact: opts.contact.clone() }));
         }
-        Screening { reference: a.reference.clone(), decision, score, matches, warnings, cut }
+        Screening { reference: a.reference.clone(), decision, score, matches, warnings, suppressed, cut }
     }
 
     /// Near-duplicates (resumes, photos) of one probe as evidence: `near` holds each stored

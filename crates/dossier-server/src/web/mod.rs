@@ -16,6 +16,7 @@ mod admin;
 mod contribute;
 pub(crate) mod data;
 mod pages;
+mod review;
 mod screen;
 
 use std::collections::HashMap;
@@ -61,6 +62,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/contribute/bundle", post(contribute::bundle))
         .route("/objects/{id}/sighting", post(contribute::sighting))
         .route("/objects/{id}/sources.csv", get(pages::sources_csv))
+        .route("/review", get(review::page))
+        .route("/review/{id}", post(review::judge))
         .route("/admin", get(admin::overview))
         .route("/admin/orgs", post(admin::add_org))
         .route("/admin/users", post(admin::add_user))
@@ -265,6 +268,8 @@ pub(crate) struct Web {
     pub user: Option<String>,
     /// When this session began, unix microseconds (for the account page).
     pub since: i64,
+    /// The organization's review entries waiting for a judgement (the header's badge).
+    pub reviews: u64,
 }
 
 impl Web {
@@ -297,6 +302,7 @@ impl Web {
             role => self.caller.token.role.as_str(),
             staff => self.staff(),
             csrf => self.csrf,
+            reviews => self.reviews,
         }
     }
 }
@@ -340,7 +346,12 @@ async fn session_layer(State(state): State<AppState>, mut req: Request, next: Ne
         Principal::User(id) => Some(id.clone()),
         Principal::Token(_) => None,
     };
-    let web = Web { caller: caller.clone(), csrf: session.csrf.clone(), who, user, since: session.started };
+    let reviews = {
+        let inner = state.0.clone();
+        let org = caller.org.id;
+        tokio::task::spawn_blocking(move || crate::review::open_count(&inner, org)).await.unwrap_or(0)
+    };
+    let web = Web { caller: caller.clone(), csrf: session.csrf.clone(), who, user, since: session.started, reviews };
     let params = req.uri().query().map(str::to_owned);
     req.extensions_mut().insert(web);
     req.extensions_mut().insert(SessionCookie(cookie));
@@ -678,6 +689,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "admin.html",
     "audit.html",
     "account.html",
+    "review.html",
     "macros.html",
 );
 

@@ -84,12 +84,21 @@ pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) ->
     }
     let viewer = web.viewer();
     let inner = state.0.clone();
-    let (s, audit) = state
+    let org = web.caller.org.id;
+    let token = web.caller.token.id.clone();
+    let by = web.who.clone();
+    let (s, audit, queued) = state
         .blocking(move |store| {
             inner.screener.catch_up(store).map_err(|e| crate::ApiError::internal("screening index", e))?;
-            let s = inner.screener.screen(&applicant, &viewer);
+            let options = inner.screener.options_with(crate::review::suppressions_for(&inner, org));
+            let s = inner.screener.screen_with(&applicant, &viewer, &options);
             let audit = audit_entry(&inner.audit_key, &applicant, &s);
-            Ok((s, audit))
+            // A screen that asks for a look enters the organization's review queue.
+            let entry = crate::review::entry_of(&inner, org, &token, &by, "web", &applicant, &s);
+            if let Some(e) = &entry {
+                crate::review::enqueue(&inner, std::slice::from_ref(e));
+            }
+            Ok((s, audit, entry.is_some()))
         })
         .await?;
     let mut candidates = Vec::new();
@@ -116,7 +125,8 @@ pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) ->
     }
     let result = json!({
         "decision": s.decision.as_str(), "score": s.score, "candidates": candidates, "restricted": restricted,
-        "warnings": s.warnings, "contact": state.0.screener.options.contact,
+        "warnings": s.warnings, "contact": state.0.screener.options.contact, "suppressed": s.suppressed,
+        "queued": queued,
     });
     let at = dossier_stix::timestamp::now_micros();
     let mut resp = render("screen.html", context! { ..base, ..context! { result => result, screened_at => at } });

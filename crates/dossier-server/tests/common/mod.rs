@@ -128,6 +128,16 @@ impl App {
     pub fn get(&self, path: &str, who: &str) -> Response {
         self.request("GET", path, Some(who), &[], None)
     }
+    /// A JSON request to the REST API as `who`.
+    pub fn api(&self, method: &str, path: &str, who: &str, body: Option<&str>) -> Response {
+        self.request(
+            method,
+            path,
+            Some(who),
+            &[("Content-Type", "application/json"), ("Accept", "application/json")],
+            body,
+        )
+    }
     pub fn col(&self, rest: &str) -> String {
         format!("/taxii2/api/collections/{}/{rest}", self.collection)
     }
@@ -230,4 +240,9 @@ impl Browser<'_> {
             Some(form),
         )
     }
+}
+
+/// `POST` of a JSON body to the REST API as `who`.
+pub fn post_json(app: &App, path: &str, who: &str, body: &str) -> Response {
+    app.api("POST", path, who, Some(body))
 }

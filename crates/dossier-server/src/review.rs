@@ -1,0 +1,346 @@
+//! The review queue: every screen that ends in `match` or `review` — over the API, in a
+//! batch or a job, on the screening page — becomes an entry of the screening
+//! organization's queue, and a member judges it confirmed, false positive or unsure.
+//!
+//! An entry keeps the explained result without the applicant's values: no input, no
+//! normalised value, no normalisation rules (the stored side — objects, actors, personas,
+//! weights — stays, since the screener could see it). The applicant's `ref` is kept as the
+//! member gave it unless the installation keeps only its keyed hash
+//! (`review_keeps_ref = false`); every tie's value only as a keyed hash. Entries are deleted
+//! after `review_retention` (180 days unless set).
+//!
+//! A false positive suppresses the entry's ties (applicant value → stored object) in that
+//! organization's later screens, which say so; it changes nothing for anyone else. ISAC
+//! analysts see, per stored object, how members judged it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use dossier_match::screen::{Applicant, Hit, Screening, Suppressions};
+use dossier_stix::OrgId;
+use dossier_stix::timestamp::{Timestamp, now_micros};
+use dossier_store::{Disposition, Judgement, NewReviewEntry, ReviewQuery, ReviewStatus};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::{AppState, Caller, Inner, Returned};
+
+/// How long entries are kept, unless set.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(180 * 86_400);
+
+/// Each organization's suppressed ties, kept for `config.cache_ttl` (a judgement in this
+/// process refreshes its organization's at once).
+#[derive(Default)]
+pub(crate) struct SuppressionCache(std::sync::Mutex<HashMap<OrgId, Cached>>);
+
+/// When an organization's suppressions were read, and what they were.
+type Cached = (Instant, Option<Arc<Suppressions>>);
+
+impl SuppressionCache {
+    fn forget(&self, org: OrgId) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&org);
+    }
+}
+
+/// Each organization's count of entries not judged yet (the header's badge), kept for
+/// `config.cache_ttl`; queueing and judging in this process refresh it.
+#[derive(Default)]
+pub(crate) struct OpenCounts(std::sync::Mutex<HashMap<OrgId, (Instant, u64)>>);
+
+impl OpenCounts {
+    fn forget(&self, org: OrgId) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&org);
+    }
+}
+
+/// How many of `org`'s entries wait for a judgement.
+pub(crate) fn open_count(inner: &Inner, org: OrgId) -> u64 {
+    if let Some((at, n)) = inner.open_reviews.0.lock().unwrap_or_else(|p| p.into_inner()).get(&org)
+        && at.elapsed() < inner.config.cache_ttl
+    {
+        return *n;
+    }
+    let n = inner.store.open_reviews(org, now_micros()).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "counting open review entries failed");
+        0
+    });
+    inner.open_reviews.0.lock().unwrap_or_else(|p| p.into_inner()).insert(org, (Instant::now(), n));
+    n
+}
+
+/// The ties `org` judged false positives (none: `None`), from the cache or the store.
+pub(crate) fn suppressions_for(inner: &Inner, org: OrgId) -> Option<Arc<Suppressions>> {
+    let ttl = inner.config.cache_ttl;
+    if let Some((at, s)) = inner.suppressions.0.lock().unwrap_or_else(|p| p.into_inner()).get(&org)
+        && at.elapsed() < ttl
+    {
+        return s.clone();
+    }
+    let loaded = match inner.store.suppressions(org, now_micros()) {
+        Ok(rows) if rows.is_empty() => None,
+        Ok(rows) => {
+            let mut s = Suppressions::new(Arc::from(inner.audit_key.as_slice()));
+            for r in rows {
+                let date = Timestamp::from_unix_micros(r.at).as_str().get(..10).unwrap_or_default().to_owned();
+                s.insert(
+                    r.value_hash,
+                    r.object,
+                    format!("suppressed: judged a false positive by {}, {date}", r.by_name),
+                );
+            }
+            Some(Arc::new(s))
+        }
+        Err(e) => {
+            // Screening goes on without them rather than failing; the error is logged.
+            tracing::error!(error = %e, "reading suppressed ties failed");
+            return None;
+        }
+    };
+    inner.suppressions.0.lock().unwrap_or_else(|p| p.into_inner()).insert(org, (Instant::now(), loaded.clone()));
+    loaded
+}
+
+/// How pages name whoever screened with `token_id` (`user:NAME`, or a token id).
+pub(crate) fn who(inner: &Inner, token_id: &str) -> String {
+    if let Some(name) = token_id.strip_prefix("user:") {
+        return name.to_owned();
+    }
+    match inner.store.token(token_id) {
+        Ok(Some(t)) => t.label.map_or_else(|| format!("token {}", t.id), |l| format!("{l} (token {})", t.id)),
+        _ => format!("token {token_id}"),
+    }
+}
+
+/// The result as a queue entry keeps it: without the applicant's values.
+fn redact(s: &Screening) -> Value {
+    let mut v = serde_json::to_value(s).unwrap_or(Value::Null);
+    if let Some(m) = v.as_object_mut() {
+        m.remove("ref");
+        m.remove("warnings");
+        if let Some(list) = m.get_mut("suppressed").and_then(Value::as_array_mut) {
+            for x in list {
+                if let Some(x) = x.as_object_mut() {
+                    x.remove("input");
+                }
+            }
+        }
+        if let Some(matches) = m.get_mut("matches").and_then(Value::as_array_mut) {
+            for c in matches {
+                if let Some(evidence) = c.get_mut("evidence").and_then(Value::as_array_mut) {
+                    for e in evidence {
+                        if let Some(e) = e.as_object_mut() {
+                            e.remove("input");
+                            e.remove("normalized");
+                            e.remove("rules");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+/// The queue entry of a screen, if it asks for a look (`match` or `review`). `by` names
+/// whoever screened (see [`who`]); called only for those screens.
+pub(crate) fn entry_of(
+    inner: &Inner,
+    org: OrgId,
+    token_id: &str,
+    by: &str,
+    source: &str,
+    a: &Applicant,
+    s: &Screening,
+) -> Option<NewReviewEntry> {
+    if s.decision < dossier_match::screen::Decision::Review {
+        return None;
+    }
+    let key = &inner.audit_key;
+    let mut ties = Vec::new();
+    for hit in &s.matches {
+        if let Hit::Candidate(c) = hit {
+            for e in &c.evidence {
+                ties.push((e.tie_hash(key), e.object.clone()));
+            }
+        }
+    }
+    ties.sort();
+    ties.dedup();
+    let at = now_micros();
+    let retention = i64::try_from(inner.config.review_retention.as_micros()).unwrap_or(i64::MAX);
+    Some(NewReviewEntry {
+        org,
+        at,
+        expires: at.saturating_add(retention),
+        by_id: token_id.to_owned(),
+        by_name: by.to_owned(),
+        source: source.to_owned(),
+        reference: inner.config.review_keeps_ref.then(|| a.reference.clone()),
+        ref_hash: crate::screen_api::field_hash(key, "ref", &a.reference),
+        decision: s.decision.as_str().to_owned(),
+        score: s.score,
+        result: redact(s).to_string(),
+        ties,
+    })
+}
+
+/// Queues `entries` (a failure is logged: the screen itself was answered and audited).
+pub(crate) fn enqueue(inner: &Inner, entries: &[NewReviewEntry]) {
+    if entries.is_empty() {
+        return;
+    }
+    if let Err(e) = inner.store.enqueue(entries) {
+        tracing::error!(error = %e, entries = entries.len(), "queueing screens for review failed");
+    }
+    for e in entries {
+        inner.open_reviews.forget(e.org);
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/review", get(list))
+        .route("/api/v1/review/{id}", get(one).post(judge))
+        .route("/api/v1/review-counts", get(counts))
+}
+
+fn status_of(q: &HashMap<String, String>) -> Result<ReviewStatus, ApiError> {
+    Ok(match q.get("status").map(String::as_str) {
+        None | Some("open") => ReviewStatus::Open,
+        Some("judged") => ReviewStatus::Judged,
+        Some("all") => ReviewStatus::All,
+        Some(other) => return Err(ApiError::bad_request(format!("status {other:?}: use open, judged or all"))),
+    })
+}
+
+fn limit_of(q: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match q.get("limit") {
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ApiError::bad_request(format!("limit must be 1..={max}"))),
+        None => Ok(default),
+    }
+}
+
+/// `GET /api/v1/review?status=open|judged|all&limit=N&before=ID`: the caller's
+/// organization's queue, newest first.
+async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let query = ReviewQuery {
+        status: status_of(&q)?,
+        limit: limit_of(&q, 100, 1000)?,
+        before: match q.get("before") {
+            Some(b) => Some(b.parse::<i64>().map_err(|_| ApiError::bad_request("before must be an entry id"))?),
+            None => None,
+        },
+    };
+    let org = caller.org.id;
+    let entries = state.blocking(move |store| Ok(store.review_entries(org, &query, now_micros())?)).await?;
+    let n = entries.len() as u64;
+    let mut resp = axum::Json(json!({ "entries": entries })).into_response();
+    resp.extensions_mut().insert(Returned(n));
+    Ok(resp)
+}
+
+/// `GET /api/v1/review/{id}`: one entry of the caller's organization's queue.
+async fn one(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let org = caller.org.id;
+    let entry = state.blocking(move |store| Ok(store.review_entry(org, id, now_micros())?)).await?;
+    match entry {
+        Some(e) => Ok(axum::Json(e).into_response()),
+        None => Err(ApiError::not_found(format!("review entry {id}"))),
+    }
+}
+
+/// `POST /api/v1/review/{id}` with `{"disposition": "confirmed" | "false_positive" |
+/// "unsure", "comment": "…"}`.
+async fn judge(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let v: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the body: {e}")))?;
+    let (disposition, comment) = parse_judgement(&v)?;
+    let entry = judge_entry(&state, &caller, id, disposition, comment).await?;
+    Ok(axum::Json(entry).into_response())
+}
+
+fn parse_judgement(v: &Value) -> Result<(Disposition, Option<String>), ApiError> {
+    let Some(m) = v.as_object() else { return Err(ApiError::bad_request("the body must be a JSON object")) };
+    if let Some(k) = m.keys().find(|k| !matches!(k.as_str(), "disposition" | "comment")) {
+        return Err(ApiError::bad_request(format!("unknown field {k:?}: give disposition and comment")));
+    }
+    let d = m
+        .get("disposition")
+        .and_then(Value::as_str)
+        .and_then(Disposition::parse)
+        .ok_or_else(|| ApiError::bad_request("disposition must be confirmed, false_positive or unsure"))?;
+    let comment = match m.get("comment") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(c)) if c.trim().is_empty() => None,
+        Some(Value::String(c)) => Some(c.trim().to_owned()),
+        Some(_) => return Err(ApiError::bad_request("comment must be a string")),
+    };
+    Ok((d, comment))
+}
+
+/// Judges an entry of the caller's organization (the page and the API share this).
+pub(crate) async fn judge_entry(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    disposition: Disposition,
+    comment: Option<String>,
+) -> Result<dossier_store::ReviewEntry, ApiError> {
+    if comment.as_ref().is_some_and(|c| c.len() > dossier_store::MAX_COMMENT) {
+        return Err(ApiError::bad_request(format!("comment: at most {} bytes", dossier_store::MAX_COMMENT)));
+    }
+    let org = caller.org.id;
+    let by_id = caller.token.id.clone();
+    let inner = state.0.clone();
+    let entry = state
+        .blocking(move |store| {
+            let by_name = who(&inner, &by_id);
+            Ok(store.judge(org, id, &Judgement { disposition, comment, by_id, by_name }, now_micros())?)
+        })
+        .await?;
+    state.0.suppressions.forget(org);
+    state.0.open_reviews.forget(org);
+    Ok(entry)
+}
+
+/// `GET /api/v1/review-counts?object=ID&limit=N`: how members judged each stored object,
+/// the most false positives first. For ISAC analysts: an identifier that keeps producing
+/// false positives is one whose confidence should be revised.
+async fn counts(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    if !caller.viewer.is_isac_staff() {
+        return Err(ApiError::forbidden("judgement counts across members are for ISAC analysts"));
+    }
+    let limit = limit_of(&q, 100, 10_000)?;
+    let object = q.get("object").cloned();
+    let rows = state.blocking(move |store| Ok(store.disposition_counts(object.as_deref(), limit)?)).await?;
+    let n = rows.len() as u64;
+    let mut resp = axum::Json(json!({ "objects": rows })).into_response();
+    resp.extensions_mut().insert(Returned(n));
+    Ok(resp)
+}

@@ -1,0 +1,72 @@
+//! The review queue in the browser: the organization's screens that asked for a look, a
+//! judgement form on each, and for ISAC analysts the judgements across members.
+
+use axum::extract::{Extension, Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use dossier_stix::timestamp::now_micros;
+use dossier_store::{Disposition, ReviewQuery, ReviewStatus};
+use minijinja::context;
+
+use super::{Posted, Web, WebError, render};
+use crate::{AppState, Returned};
+
+/// Entries shown per page.
+const PER_PAGE: usize = 50;
+
+#[derive(serde::Deserialize, Default)]
+pub struct Filter {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    before: Option<i64>,
+    #[serde(default)]
+    judged: Option<i64>,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    Extension(web): Extension<Web>,
+    Query(f): Query<Filter>,
+) -> Result<Response, WebError> {
+    let (status, label) = match f.status.as_deref() {
+        None | Some("open") => (ReviewStatus::Open, "open"),
+        Some("judged") => (ReviewStatus::Judged, "judged"),
+        Some("all") => (ReviewStatus::All, "all"),
+        Some(_) => return Err(WebError::bad_request("status is open, judged or all")),
+    };
+    let org = web.caller.org.id;
+    let staff = web.staff();
+    let query = ReviewQuery { status, limit: PER_PAGE + 1, before: f.before };
+    let (mut entries, counts) = state
+        .blocking(move |store| {
+            let entries = store.review_entries(org, &query, now_micros())?;
+            let counts = if staff { Some(store.disposition_counts(None, 50)?) } else { None };
+            Ok((entries, counts))
+        })
+        .await?;
+    let more = (entries.len() > PER_PAGE).then(|| entries[PER_PAGE - 1].id);
+    entries.truncate(PER_PAGE);
+    let n = entries.len() as u64;
+    let config = &state.0.config;
+    let mut resp = render(
+        "review.html",
+        context! { ..web.ctx("review"), ..context! {
+            entries => entries, status => label, more => more, counts => counts, judged => f.judged,
+            retention_days => config.review_retention.as_secs() / 86_400, keeps_ref => config.review_keeps_ref,
+        } },
+    );
+    resp.extensions_mut().insert(Returned(n));
+    Ok(resp)
+}
+
+pub async fn judge(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { web, f }: Posted,
+) -> Result<Response, WebError> {
+    let disposition = Disposition::parse(f.get("disposition"))
+        .ok_or_else(|| WebError::bad_request("choose confirmed, false positive or unsure"))?;
+    let comment = Some(f.get("comment").trim().to_owned()).filter(|c| !c.is_empty());
+    crate::review::judge_entry(&state, &web.caller, id, disposition, comment).await?;
+    Ok(Redirect::to(&format!("/review?status=judged&judged={id}#entry-{id}")).into_response())
+}

@@ -1,0 +1,167 @@
+//! The sharing loop's records: each organization's review queue of screens that asked for a
+//! person's look, the judgements on them, the ties an organization judged false positives,
+//! and the judgements per stored object that ISAC analysts read.
+//!
+//! Nothing here holds an applicant's values in the clear: a queue entry keeps the explained
+//! result without them (the caller redacts it), the applicant's `ref` only if the member
+//! keeps it, and each tie's value as a keyed hash.
+
+use dossier_stix::OrgId;
+use serde::Serialize;
+
+use crate::StoreError;
+
+/// How a member judged a queue entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    /// The applicant is the actor (or one of its operatives).
+    Confirmed,
+    /// Not the actor: the entry's ties stop counting in this organization's screens.
+    FalsePositive,
+    /// Not settled.
+    Unsure,
+}
+
+impl Disposition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Confirmed => "confirmed",
+            Disposition::FalsePositive => "false_positive",
+            Disposition::Unsure => "unsure",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.trim() {
+            "confirmed" => Disposition::Confirmed,
+            "false_positive" | "false-positive" => Disposition::FalsePositive,
+            "unsure" => Disposition::Unsure,
+            _ => return None,
+        })
+    }
+}
+
+/// A screen to queue.
+#[derive(Debug, Clone)]
+pub struct NewReviewEntry {
+    pub org: OrgId,
+    pub at: i64,
+    /// When it is deleted (unix microseconds).
+    pub expires: i64,
+    /// Who screened: a token id or `user:NAME`, and how pages name them.
+    pub by_id: String,
+    pub by_name: String,
+    /// Where the screen came from: `api`, `batch`, `job`, `web`.
+    pub source: String,
+    /// The applicant's `ref` as the member keeps it (`None`: only its keyed hash).
+    pub reference: Option<String>,
+    pub ref_hash: String,
+    /// `match` or `review`.
+    pub decision: String,
+    pub score: f64,
+    /// The explained result without the applicant's values (JSON).
+    pub result: String,
+    /// The visible ties: (keyed hash of the applicant's value, stored object id).
+    pub ties: Vec<(String, String)>,
+}
+
+/// A queued screen.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewEntry {
+    pub id: i64,
+    #[serde(skip)]
+    pub org: OrgId,
+    pub at: i64,
+    pub expires: i64,
+    pub by: String,
+    pub source: String,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    pub ref_hash: String,
+    pub decision: String,
+    pub score: f64,
+    pub result: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<Disposition>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judged_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judged_at: Option<i64>,
+}
+
+/// Which entries a listing returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReviewStatus {
+    /// Not judged yet.
+    #[default]
+    Open,
+    Judged,
+    All,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReviewQuery {
+    pub status: ReviewStatus,
+    pub limit: usize,
+    /// Entries with a smaller id only (paging, newest first).
+    pub before: Option<i64>,
+}
+
+/// A judgement on one entry.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    pub disposition: Disposition,
+    pub comment: Option<String>,
+    pub by_id: String,
+    pub by_name: String,
+}
+
+/// A tie an organization judged a false positive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuppressedTie {
+    pub value_hash: String,
+    pub object: String,
+    pub by_name: String,
+    pub at: i64,
+}
+
+/// The judgements on one stored object across members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DispositionCount {
+    pub object: String,
+    pub confirmed: u64,
+    pub false_positive: u64,
+    pub unsure: u64,
+    /// Distinct organizations that judged it.
+    pub organizations: u64,
+    /// The latest judgement (unix microseconds).
+    pub last: i64,
+}
+
+/// Longest comment kept on a judgement, in bytes.
+pub const MAX_COMMENT: usize = 4096;
+
+/// The sharing loop's records.
+pub trait Sharing: Send + Sync {
+    /// Queues screens in one transaction; returns their ids.
+    fn enqueue(&self, entries: &[NewReviewEntry]) -> Result<Vec<i64>, StoreError>;
+    /// One organization's entries, newest first, that have not expired at `now`.
+    fn review_entries(&self, org: OrgId, query: &ReviewQuery, now: i64) -> Result<Vec<ReviewEntry>, StoreError>;
+    /// One entry of `org`'s queue (another organization's is not found).
+    fn review_entry(&self, org: OrgId, id: i64, now: i64) -> Result<Option<ReviewEntry>, StoreError>;
+    /// How many of `org`'s entries are not judged yet.
+    fn open_reviews(&self, org: OrgId, now: i64) -> Result<u64, StoreError>;
+    /// Judges an entry of `org`'s queue (again, if it was): a false positive suppresses the
+    /// entry's ties for `org` for as long as entries are kept, counted from now; any other
+    /// judgement lifts the suppressions this entry made.
+    fn judge(&self, org: OrgId, id: i64, judgement: &Judgement, now: i64) -> Result<ReviewEntry, StoreError>;
+    /// `org`'s suppressed ties that have not expired at `now`.
+    fn suppressions(&self, org: OrgId, now: i64) -> Result<Vec<SuppressedTie>, StoreError>;
+    /// Judgements per stored object across organizations, the most false positives first;
+    /// `object` narrows it to one.
+    fn disposition_counts(&self, object: Option<&str>, limit: usize) -> Result<Vec<DispositionCount>, StoreError>;
+    /// Deletes entries and suppressions expired at `now`; returns how many entries.
+    fn purge_reviews(&self, now: i64) -> Result<usize, StoreError>;
+}
