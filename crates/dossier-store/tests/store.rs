@@ -410,6 +410,7 @@ fn upgrading_a_store_from_before_per_member_assertions_serves_the_first_members_
             "UPDATE collection_objects SET latest = (vid = {b_vid})
                WHERE vid IN (SELECT vid FROM objects WHERE id = '{id}');
              ALTER TABLE objects DROP COLUMN curator;
+             DROP TABLE review_queue; DROP TABLE review_ties; DROP TABLE suppressions; DROP TABLE dispositions;
              PRAGMA user_version = 10;"
         ))
         .unwrap();
