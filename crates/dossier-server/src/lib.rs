@@ -13,6 +13,7 @@ mod auth;
 mod error;
 pub mod jobs;
 mod media;
+mod persona;
 pub mod quota;
 pub mod review;
 mod screen_api;

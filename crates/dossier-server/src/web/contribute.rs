@@ -3,29 +3,25 @@
 //! stored; problems are shown next to the field (or with the object's index, id and
 //! property), and nothing of a refused submission is kept.
 
-use std::collections::HashMap;
-
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use dossier_match::normalize::{account, address, bank, email, id_document, ip, phone, website};
-use dossier_match::{photo, wallet};
-use dossier_stix::id::deterministic_sco_id;
 use dossier_stix::timestamp::now_micros;
 use dossier_stix::{StixObject, Tlp};
-use dossier_store::{Access, Collection, Item, Submission};
+use dossier_store::Collection;
 use minijinja::context;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::{Fields, Posted, Web, WebError, data, render};
+use crate::persona::{NewPersona, Problems, persona_objects, problem};
 use crate::{AppState, Returned};
 
 /// The most identifiers of one kind a form may carry.
 const MAX_LINES: usize = 50;
 
 fn writable(collections: &[Collection], web: &Web) -> Vec<Collection> {
-    collections.iter().filter(|c| c.write.allows(&web.viewer()) && c.read != Access::Nobody).cloned().collect()
+    crate::persona::writable(collections, &web.caller)
 }
 
 async fn page_ctx(state: &AppState, web: &Web) -> Result<minijinja::Value, WebError> {
@@ -70,13 +66,6 @@ pub async fn form(State(state): State<AppState>, Extension(web): Extension<Web>)
     ))
 }
 
-/// Field → problems, shown beside the field.
-type Problems = HashMap<String, Vec<String>>;
-
-fn problem(p: &mut Problems, field: &str, text: impl Into<String>) {
-    p.entry(field.to_owned()).or_default().push(text.into());
-}
-
 fn lines(f: &Fields, field: &str, p: &mut Problems) -> Vec<String> {
     let v = f.lines(field);
     if v.len() > MAX_LINES {
@@ -88,17 +77,6 @@ fn lines(f: &Fields, field: &str, p: &mut Problems) -> Vec<String> {
         }
     }
     v
-}
-
-/// An SCO with its deterministic id.
-fn sco(mut v: Value, tlp: Tlp) -> Option<Value> {
-    let ty = v.get("type")?.as_str()?.to_owned();
-    let id = deterministic_sco_id(&ty, v.as_object()?)?;
-    let m = v.as_object_mut()?;
-    m.insert("id".into(), Value::String(id.as_str().to_owned()));
-    m.insert("spec_version".into(), json!("2.1"));
-    m.insert("object_marking_refs".into(), json!([tlp.marking_id()]));
-    Some(v)
 }
 
 pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) -> Result<Response, WebError> {
@@ -122,131 +100,13 @@ pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) ->
     };
     let region = Some(f.get("region").trim().to_uppercase()).filter(|r| !r.is_empty());
     let now = dossier_stix::Timestamp::from_unix_micros(now_micros()).as_str().to_owned();
-    let mut scos: Vec<Value> = Vec::new();
-    for (i, e) in lines(&f, "emails", &mut p).iter().enumerate() {
-        match email::normalize(e) {
-            Ok(_) => scos.extend(sco(json!({"type": "email-addr", "value": e}), tlp)),
-            Err(err) => problem(&mut p, "emails", format!("line {}: {err}", i + 1)),
-        }
-    }
-    for (i, ph) in lines(&f, "phones", &mut p).iter().enumerate() {
-        match phone::normalize(ph, region.as_deref()) {
-            Ok(n) => scos.extend(sco(json!({"type": "phone-number", "value": n.canonical}), tlp)),
-            Err(err) => problem(&mut p, "phones", format!("line {}: {err}", i + 1)),
-        }
-    }
-    for (i, a) in lines(&f, "accounts", &mut p).iter().enumerate() {
-        let parsed = if a.contains("://") || a.contains('/') {
-            account::from_url(a)
-        } else {
-            match a.split_once(':') {
-                Some((platform, handle)) => account::from_handle(platform.trim(), handle.trim()),
-                None => account::from_url(a),
-            }
-        };
-        match parsed {
-            Ok(acc) => {
-                let key = if acc.kind == account::Kind::Id { "user_id" } else { "account_login" };
-                scos.extend(sco(json!({"type": "user-account", "account_type": acc.platform, key: acc.value}), tlp));
-            }
-            Err(err) => {
-                problem(&mut p, "accounts", format!("line {}: {err} (write a profile URL or platform:name)", i + 1))
-            }
-        }
-    }
-    for (i, w) in lines(&f, "wallets", &mut p).iter().enumerate() {
-        let addr = w.rsplit(':').next().unwrap_or(w).trim();
-        match wallet::parse(addr) {
-            Ok(parsed) => scos.extend(sco(
-                json!({"type": "cryptocurrency-wallet", "value": addr, "x_dossier_chain": parsed.chain.as_str()}),
-                tlp,
-            )),
-            Err(err) => problem(&mut p, "wallets", format!("line {}: {err}", i + 1)),
-        }
-    }
-    for (i, b) in lines(&f, "bank_accounts", &mut p).iter().enumerate() {
-        let parts = bank::parts_from_text(b);
-        match bank::keys(&parts) {
-            Ok(_) => {
-                let mut v = json!({"type": "bank-account"});
-                if let Some(iban) = parts.iban.as_deref() {
-                    v["iban"] = json!(bank::iban(iban).unwrap_or_else(|_| iban.to_owned()));
-                }
-                // A national account keeps its bank code in `account_number` too: the STIX
-                // id is made from that number, and the same number at two banks is two
-                // accounts.
-                match (&parts.account_number, &parts.bank_code) {
-                    (Some(n), Some(c)) => {
-                        v["account_number"] = json!(format!("{c} {n}"));
-                        v["x_dossier_bank_code"] = json!(c);
-                    }
-                    (Some(n), None) => v["account_number"] = json!(n),
-                    _ => {}
-                }
-                scos.extend(sco(v, tlp));
-            }
-            Err(err) => problem(&mut p, "bank_accounts", format!("line {}: {err}", i + 1)),
-        }
-    }
-    for (i, w) in lines(&f, "websites", &mut p).iter().enumerate() {
-        match website::key(w) {
-            Ok(k) => {
-                let site = k.trim_start_matches("site:");
-                scos.extend(sco(json!({"type": "url", "value": format!("https://{site}")}), tlp));
-            }
-            Err(err) => problem(&mut p, "websites", format!("line {}: {err}", i + 1)),
-        }
-    }
-    for (i, h) in lines(&f, "photos", &mut p).iter().enumerate() {
-        match photo::PhotoHash::parse(h) {
-            // Only the perceptual hash is shared, never the picture; the name makes the id.
-            Ok(h) => scos.extend(sco(
-                json!({"type": "file", "name": format!("profile photo {}", h.hex()), "x_dossier_phash": h.hex()}),
-                tlp,
-            )),
-            Err(err) => problem(&mut p, "photos", format!("line {}: {err}", i + 1)),
-        }
-    }
-    for (i, d) in lines(&f, "id_documents", &mut p).iter().enumerate() {
-        match id_document::from_text(d) {
-            // The number never enters the store: only its keyed hash under the ISAC's key.
-            Ok(doc) => scos.extend(sco(
-                json!({"type": "x-dossier-identity-document", "document_type": doc.kind,
-                       "issuing_country": doc.country, "number_hmac": doc.hmac(&state.0.id_document_key)}),
-                tlp,
-            )),
-            Err(err) => problem(&mut p, "id_documents", format!("line {}: {err}", i + 1)),
-        }
-    }
-    // Postal addresses are STIX locations (objects of their own, not observables): a
-    // location needs its country, taken from the form's country field.
-    let mut addresses: Vec<String> = Vec::new();
-    for (i, a) in lines(&f, "addresses", &mut p).iter().enumerate() {
-        match address::parse(a) {
-            Ok(_) if region.is_none() => {
-                problem(&mut p, "addresses", "give the country of the addresses in the country field");
-                break;
-            }
-            Ok(_) => addresses.push(a.clone()),
-            Err(err) => problem(&mut p, "addresses", format!("line {}: {err}", i + 1)),
-        }
-    }
-    for (i, a) in lines(&f, "ips", &mut p).iter().enumerate() {
-        match ip::normalize(a) {
-            Ok(net) => {
-                let ty = if net.addr.is_ipv4() { "ipv4-addr" } else { "ipv6-addr" };
-                scos.extend(sco(json!({"type": ty, "value": net.canonical()}), tlp));
-            }
-            Err(err) => problem(&mut p, "ips", format!("line {}: {err}", i + 1)),
-        }
-    }
-    for (i, d) in lines(&f, "documents", &mut p).iter().enumerate() {
-        if d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()) {
-            scos.extend(sco(json!({"type": "file", "hashes": {"SHA-256": d.to_ascii_lowercase()}}), tlp));
-        } else {
-            problem(&mut p, "documents", format!("line {}: a SHA-256 is 64 hexadecimal digits", i + 1));
-        }
-    }
+    let ids = crate::persona::identifiers(
+        &mut |field, p| lines(&f, field, p),
+        region.as_deref(),
+        tlp,
+        &state.0.id_document_key,
+        &mut p,
+    );
     let resume = f.get("resume_text").trim().to_owned();
     if resume.len() > 100 * 1024 {
         problem(&mut p, "resume_text", "at most 100 KiB of text");
@@ -307,66 +167,19 @@ pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) ->
     let Some(collection) = collection else { return Err(WebError::bad_request("no collection")) };
     // The objects.
     let by = web.caller.org.identity_id.clone();
-    let marks = json!([tlp.marking_id()]);
-    let stolen = f.get("stolen") == "on";
-    let persona = format!("identity--{}", uuid::Uuid::new_v4());
-    let mut objects: Vec<Value> = Vec::new();
-    let mut identity = json!({
-        "type": "identity", "spec_version": "2.1", "id": persona, "created": now, "modified": now,
-        "created_by_ref": by, "name": name, "identity_class": "individual", "confidence": confidence,
-        "labels": [if stolen { "stolen-identity" } else { "persona" }], "object_marking_refs": marks,
-    });
-    if stolen {
-        identity["x_dossier_stolen_identity"] = json!(true);
-    }
-    let rel = |ty: &str, src: &str, dst: &str| {
-        json!({
-            "type": "relationship", "spec_version": "2.1", "id": format!("relationship--{}", uuid::Uuid::new_v4()),
-            "created": now, "modified": now, "created_by_ref": by, "relationship_type": ty,
-            "source_ref": src, "target_ref": dst, "confidence": confidence, "object_marking_refs": marks,
-        })
+    let spec = NewPersona {
+        by: &by,
+        name: &name,
+        confidence,
+        tlp,
+        stolen: f.get("stolen") == "on",
+        actor: actor_id.as_deref(),
+        new_actor: (actor_choice == "new").then_some(new_actor.as_str()),
+        region: region.as_deref(),
+        resume: &resume,
+        share_with: &share,
     };
-    objects.push(identity);
-    if actor_choice == "new" {
-        let id = format!("threat-actor--{}", uuid::Uuid::new_v4());
-        objects.push(json!({
-            "type": "threat-actor", "spec_version": "2.1", "id": id, "created": now, "modified": now,
-            "created_by_ref": by, "name": new_actor, "confidence": confidence, "object_marking_refs": marks,
-        }));
-        actor_id = Some(id);
-    }
-    if let Some(a) = &actor_id {
-        objects.push(if stolen { rel("impersonates", a, &persona) } else { rel("attributed-to", &persona, a) });
-    }
-    let mut seen_sco = std::collections::HashSet::new();
-    for s in scos {
-        let id = s["id"].as_str().unwrap_or_default().to_owned();
-        if seen_sco.insert(id.clone()) {
-            objects.push(rel("related-to", &persona, &id));
-            objects.push(s);
-        }
-    }
-    for a in &addresses {
-        let id = format!("location--{}", uuid::Uuid::new_v4());
-        objects.push(json!({
-            "type": "location", "spec_version": "2.1", "id": id, "created": now, "modified": now,
-            "created_by_ref": by, "street_address": a, "country": region.as_deref().unwrap_or_default(),
-            "confidence": confidence, "object_marking_refs": marks,
-        }));
-        objects.push(rel("located-at", &persona, &id));
-    }
-    if !resume.is_empty() {
-        objects.push(json!({
-            "type": "note", "spec_version": "2.1", "id": format!("note--{}", uuid::Uuid::new_v4()),
-            "created": now, "modified": now, "created_by_ref": by, "abstract": "Resume text", "content": resume,
-            "object_refs": [persona], "object_marking_refs": marks,
-        }));
-    }
-    if tlp == Tlp::Red && !share.is_empty() {
-        for o in &mut objects {
-            o[dossier_stix::object::SHARE_WITH] = json!(share);
-        }
-    }
+    let (persona, _, objects) = persona_objects(&spec, ids, &now);
     let named = f.get("named") == "on";
     let objects: Vec<Vec<u8>> = objects.iter().map(|o| o.to_string().into_bytes()).collect();
     let n = store_objects(&state, &web, collection.id, named, objects).await?;
@@ -383,34 +196,7 @@ async fn store_objects(
     named: bool,
     objects: Vec<Vec<u8>>,
 ) -> Result<usize, WebError> {
-    let org = web.caller.org.id;
-    let curator = web.caller.viewer.is_isac_staff();
-    let n = objects.len();
-    let bytes: usize = objects.iter().map(Vec::len).sum();
-    state.0.quotas.take(org, n as u64, bytes as u64).map_err(WebError::from)?;
-    let result = state
-        .blocking(move |store| {
-            let mut items = Vec::with_capacity(objects.len());
-            for (index, bytes) in objects.iter().enumerate() {
-                match StixObject::parse(bytes) {
-                    Ok(obj) => items.push(Item::Valid { index, line: 1, object: obj.into_record() }),
-                    Err(errs) => {
-                        let text: Vec<String> = errs.iter().map(|e| format!("{}: {}", e.path, e.reason)).collect();
-                        return Err(crate::ApiError::bad_request(format!(
-                            "object {index} is not valid STIX: {}",
-                            text.join("; ")
-                        )));
-                    }
-                }
-            }
-            let sub = Submission { org, collection, named, curator };
-            dossier_store::markings_first(&mut items);
-            store.import(&sub, &mut items.into_iter(), &mut |_| {})?;
-            Ok(())
-        })
-        .await;
-    result.map_err(WebError::from)?;
-    Ok(n)
+    Ok(crate::persona::store_as(state, &web.caller, collection, named, objects).await?)
 }
 
 pub async fn bundle(State(state): State<AppState>, Posted { web, f }: Posted) -> Result<Response, WebError> {
