@@ -44,6 +44,9 @@ impl ApiError {
     pub fn forbidden(description: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "Forbidden", description)
     }
+    pub fn conflict(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "Conflict", description)
+    }
     pub fn not_found(what: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "Not found", format!("{} not found", what.into()))
     }

@@ -32,6 +32,9 @@ fn sco(mut v: Value, tlp: Tlp) -> Option<Value> {
     Some(v)
 }
 
+/// The most identifiers of one kind a persona may be given at once.
+pub(crate) const MAX_LINES: usize = 50;
+
 /// Identifier objects of a persona-to-be.
 pub(crate) struct Identifiers {
     pub scos: Vec<Value>,

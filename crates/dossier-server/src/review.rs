@@ -207,6 +207,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/review", get(list))
         .route("/api/v1/review/{id}", get(one).post(judge))
+        .route("/api/v1/review/{id}/sighting", axum::routing::post(sighting))
         .route("/api/v1/review-counts", get(counts))
 }
 
@@ -343,4 +344,222 @@ async fn counts(
     let mut resp = axum::Json(json!({ "objects": rows })).into_response();
     resp.extensions_mut().insert(Returned(n));
     Ok(resp)
+}
+
+/// A confirmed hit shared back as a STIX sighting.
+pub(crate) struct Share {
+    pub tlp: dossier_stix::Tlp,
+    /// Name the organization in `where_sighted_refs` (else the ISAC's identity stands there,
+    /// and the sighting is anonymous to other members).
+    pub named: bool,
+    pub description: Option<String>,
+    /// The new identifiers the applicant used, contributed as a new persona tied to the
+    /// actor.
+    pub persona: Option<SharedPersona>,
+}
+
+/// The new persona of a shared sighting: a name and identifiers typed one per line.
+pub(crate) struct SharedPersona {
+    pub name: String,
+    pub region: Option<String>,
+    pub resume: String,
+    /// Applicant field (`emails`, `phones`, … as in a screen) → values.
+    pub lines: HashMap<String, Vec<String>>,
+}
+
+/// What a share stored.
+#[derive(serde::Serialize)]
+pub(crate) struct Shared {
+    pub sighting: String,
+    pub sighting_of: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persona: Option<String>,
+    pub stored: usize,
+}
+
+/// Shares entry `id` of the caller's organization — judged confirmed — as a sighting of its
+/// first candidate's actor (or persona), at the TLP the member chose, with the new persona
+/// if given. The applicant's values were never kept: new identifiers are what the member
+/// types now.
+pub(crate) async fn share_sighting(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    share: Share,
+) -> Result<Shared, ApiError> {
+    let org = caller.org.id;
+    let entry = state
+        .blocking(move |store| Ok(store.review_entry(org, id, now_micros())?))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("review entry {id}")))?;
+    if entry.disposition != Some(Disposition::Confirmed) {
+        return Err(ApiError::conflict("only a confirmed hit is shared: judge the entry confirmed first"));
+    }
+    let candidate =
+        entry.result["matches"]
+            .as_array()
+            .and_then(|m| m.iter().find(|c| c.get("restricted").is_none()))
+            .ok_or_else(|| ApiError::conflict("the entry has no candidate you may see (only restricted hits)"))?;
+    let actor = candidate["actor"].as_str().map(str::to_owned);
+    let of = actor
+        .clone()
+        .or_else(|| candidate["personas"][0]["id"].as_str().map(str::to_owned))
+        .ok_or_else(|| ApiError::conflict("the entry's candidate is neither an actor nor a persona"))?;
+    // It must still be visible to the member (withdrawn or re-marked since?).
+    let orgs = state.orgs().await?;
+    let viewer = caller.viewer;
+    let of2 = of.clone();
+    let seen = state.read(move |store| Ok(crate::web::data::visible(store, &viewer, &orgs, &[of2])?)).await?;
+    if seen.is_empty() {
+        return Err(ApiError::not_found(of));
+    }
+    if share.description.as_ref().is_some_and(|d| d.len() > 4096) {
+        return Err(ApiError::bad_request("description: at most 4096 bytes"));
+    }
+    let by = caller.org.identity_id.clone();
+    let now = Timestamp::from_unix_micros(now_micros()).as_str().to_owned();
+    let seen_at = Timestamp::from_unix_micros(entry.at).as_str().to_owned();
+    let marks = json!([share.tlp.marking_id()]);
+    let isac = state.0.isac.identity_id.clone();
+    let sighting_id = format!("sighting--{}", uuid::Uuid::new_v4());
+    let mut sighting = json!({
+        "type": "sighting", "spec_version": "2.1", "id": sighting_id, "created": now, "modified": now,
+        "created_by_ref": by, "sighting_of_ref": of, "first_seen": seen_at, "last_seen": seen_at, "count": 1,
+        "where_sighted_refs": [if share.named { &by } else { &isac }], "object_marking_refs": marks,
+    });
+    if let Some(d) = share.description.as_deref().filter(|d| !d.trim().is_empty()) {
+        sighting["description"] = json!(d.trim());
+    }
+    let mut objects = vec![sighting];
+    let mut persona_id = None;
+    if let Some(p) = &share.persona {
+        let name = p.name.trim();
+        if name.is_empty() || name.chars().count() > 256 {
+            return Err(ApiError::bad_request("persona.name: the name the applicant used, 1 to 256 characters"));
+        }
+        let mut problems = crate::persona::Problems::new();
+        let ids = crate::persona::identifiers(
+            &mut |field, probs| {
+                let v = p.lines.get(field).cloned().unwrap_or_default();
+                if v.len() > crate::persona::MAX_LINES {
+                    crate::persona::problem(probs, field, format!("at most {} values", crate::persona::MAX_LINES));
+                }
+                v
+            },
+            p.region.as_deref(),
+            share.tlp,
+            &state.0.id_document_key,
+            &mut problems,
+        );
+        if !problems.is_empty() {
+            let mut list: Vec<String> =
+                problems.iter().map(|(f, ps)| format!("persona.{f}: {}", ps.join("; "))).collect();
+            list.sort();
+            return Err(ApiError::bad_request(list.join(" | ")));
+        }
+        let spec = crate::persona::NewPersona {
+            by: &by,
+            name,
+            confidence: 80,
+            tlp: share.tlp,
+            stolen: false,
+            actor: actor.as_deref(),
+            new_actor: None,
+            region: p.region.as_deref(),
+            resume: p.resume.trim(),
+            share_with: &[],
+        };
+        let (pid, _, more) = crate::persona::persona_objects(&spec, ids, &now);
+        persona_id = Some(pid);
+        objects.extend(more);
+    }
+    let collections = state.blocking(|store| Ok(store.collections()?)).await?;
+    let Some(collection) = crate::persona::writable(&collections, caller).first().cloned() else {
+        return Err(ApiError::forbidden("no collection accepts your contributions; ask the ISAC analysts"));
+    };
+    let bytes: Vec<Vec<u8>> = objects.iter().map(|o| o.to_string().into_bytes()).collect();
+    let stored = crate::persona::store_as(state, caller, collection.id, share.named, bytes).await?;
+    Ok(Shared { sighting: sighting_id, sighting_of: of, persona: persona_id, stored })
+}
+
+/// `POST /api/v1/review/{id}/sighting` with `{"tlp": "amber", "named": false,
+/// "description": "…", "persona": {"name": "…", "emails": […], …}}`.
+async fn sighting(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let v: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the body: {e}")))?;
+    let share = parse_share(&v)?;
+    let shared = share_sighting(&state, &caller, id, share).await?;
+    let n = shared.stored as u64;
+    let mut resp = (axum::http::StatusCode::CREATED, axum::Json(shared)).into_response();
+    resp.extensions_mut().insert(Returned(n));
+    Ok(resp)
+}
+
+fn parse_share(v: &Value) -> Result<Share, ApiError> {
+    let Some(m) = v.as_object() else { return Err(ApiError::bad_request("the body must be a JSON object")) };
+    if let Some(k) = m.keys().find(|k| !matches!(k.as_str(), "tlp" | "named" | "description" | "persona")) {
+        return Err(ApiError::bad_request(format!("unknown field {k:?}: give tlp, named, description, persona")));
+    }
+    let tlp = match m.get("tlp") {
+        None => dossier_stix::Tlp::Amber,
+        Some(t) => t
+            .as_str()
+            .and_then(dossier_stix::Tlp::parse)
+            .ok_or_else(|| ApiError::bad_request("tlp must be clear, green, amber, amber+strict or red"))?,
+    };
+    let named = match m.get("named") {
+        None => false,
+        Some(b) => b.as_bool().ok_or_else(|| ApiError::bad_request("named must be true or false"))?,
+    };
+    let description = match m.get("description") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(d)) => Some(d.clone()),
+        Some(_) => return Err(ApiError::bad_request("description must be a string")),
+    };
+    let persona = match m.get("persona") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(p)) => {
+            let text = |k: &str| -> Result<Option<String>, ApiError> {
+                match p.get(k) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(Value::String(s)) => Ok(Some(s.clone())),
+                    Some(_) => Err(ApiError::bad_request(format!("persona.{k} must be a string"))),
+                }
+            };
+            let mut lines = HashMap::new();
+            for (k, val) in p {
+                if matches!(k.as_str(), "name" | "region" | "resume_text") {
+                    continue;
+                }
+                if k == "names" || dossier_match::kinds::field(k).is_none() {
+                    return Err(ApiError::bad_request(format!(
+                        "persona.{k}: unknown field; give name, region, resume_text and identifier fields as in a screen ({})",
+                        dossier_match::kinds::FIELDS
+                            .iter()
+                            .filter(|f| f.name != "names")
+                            .map(|f| f.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                let list = val
+                    .as_array()
+                    .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>())
+                    .ok_or_else(|| ApiError::bad_request(format!("persona.{k} must be a list of strings")))?;
+                lines.insert(k.clone(), list);
+            }
+            Some(SharedPersona {
+                name: text("name")?.unwrap_or_default(),
+                region: text("region")?.map(|r| r.trim().to_uppercase()).filter(|r| !r.is_empty()),
+                resume: text("resume_text")?.unwrap_or_default(),
+                lines,
+            })
+        }
+        Some(_) => return Err(ApiError::bad_request("persona must be an object")),
+    };
+    Ok(Share { tlp, named, description, persona })
 }

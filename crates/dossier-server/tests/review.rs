@@ -187,4 +187,89 @@ fn the_review_page_lists_judges_and_counts() {
     let analyst = sign_in(&app, "analyst");
     let page = analyst.get("/review");
     assert!(page.body.contains("judgement-counts") && page.body.contains(&object), "{}", page.body);
+    // Confirmed, the entry offers a sighting form; sharing it with a new persona from the
+    // page lands on the actor's sightings.
+    let r = b.post(&format!("/review/{id}"), &format!("csrf={}&disposition=confirmed", b.csrf));
+    assert_eq!(r.status, 303);
+    let page = b.get("/review?status=judged");
+    assert!(page.body.contains(&format!("id=\"share-{id}\"")), "{}", page.body);
+    let r = b.post(
+        &format!("/review/{id}/sighting"),
+        &format!(
+            "csrf={}&tlp=amber&named=on&description=Interviewed+by+video&persona_name=Liam+Carter&persona_emails=l.carter.codes%40example.net",
+            b.csrf
+        ),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let to = r.header("location").unwrap().to_owned();
+    assert!(to.starts_with("/actors/threat-actor--") && to.ends_with("#sightings"), "{to}");
+    let page = c.get(to.split('#').next().unwrap());
+    assert!(page.body.contains("Interviewed by video") && page.body.contains("Liam Carter"), "{}", page.body);
+}
+
+#[test]
+fn a_confirmed_hit_is_shared_as_a_sighting_with_a_new_persona_and_others_see_the_corroboration() {
+    use dossier_store::Directory;
+    let app = spawn_app(Config::default());
+    world(&app);
+    let actor = "threat-actor--00000000-0000-4000-8000-000000000001";
+    assert_eq!(screen(&app, "Wallet B", "cand-5", &[EMAIL])["decision"], "match");
+    let id = queue(&app, "Wallet B", "open")[0]["id"].as_i64().unwrap();
+    let share = json!({"tlp": "green", "description": "Applied for a Solidity role",
+        "persona": {"name": "Daniel Brooks", "emails": ["d.brooks.dev@example.net"], "phones": ["+1 312 555 0199"],
+                    "accounts": ["github:dbrooks-dev"], "region": "US"}});
+    let path = format!("/api/v1/review/{id}/sighting");
+    // Only a confirmed hit is shared; not another member's entry.
+    let r = app.api("POST", &path, "Wallet B", Some(&share.to_string()));
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(judge(&app, "Wallet B", id, "confirmed", "").status, 200);
+    assert_eq!(app.api("POST", &path, "Recruiter C", Some(&share.to_string())).status, 404);
+    // A bad identifier names its field, and nothing is stored.
+    let before = app.store.counts().unwrap();
+    let bad = json!({"persona": {"name": "X", "emails": ["not-an-email"]}});
+    let r = app.api("POST", &path, "Wallet B", Some(&bad.to_string()));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("persona.emails"), "{}", r.body);
+    let r = app.api("POST", &path, "Wallet B", Some(&json!({"persona": {"name": "X", "names": ["Y"]}}).to_string()));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(app.store.counts().unwrap(), before);
+    let r = app.api("POST", &path, "Wallet B", Some(&share.to_string()));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let shared = r.json();
+    assert_eq!(shared["sighting_of"], actor);
+    let sighting = shared["sighting"].as_str().unwrap().to_owned();
+    // Anonymous: the ISAC stands where the sighting happened, for everyone but Wallet B.
+    let isac = app.store.isac().unwrap().identity_id;
+    let r = app.get(&app.col(&format!("objects/{sighting}/")), "Recruiter C");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let o = &r.json()["objects"][0];
+    assert_eq!(o["where_sighted_refs"], json!([isac]));
+    assert_eq!(o["created_by_ref"], json!(isac), "an anonymous sighting names nobody");
+    assert!(!r.body.contains(&app.orgs["Wallet B"].identity_id));
+    // The new persona's identifiers are screenable by every member at once.
+    let s = screen(&app, "Recruiter C", "cand-6", &["d.brooks.dev@example.net"]);
+    assert_eq!(s["decision"], "match", "{s}");
+    assert_eq!(s["matches"][0]["actor"], actor);
+    // The actor's page shows the corroboration: one organization besides the reporter.
+    let c = sign_in(&app, "Recruiter C");
+    let page = c.get(&format!("/actors/{actor}"));
+    assert!(
+        page.body.contains("id=\"corroboration\"") && page.body.contains("Sighted by 1 organization"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Applied for a Solidity role") && page.body.contains("an ISAC member"), "{}", page.body);
+    // A RED sighting is seen by its maker only: Recruiter C's page does not move.
+    let before_page = c.get(&format!("/actors/{actor}")).body.replace(&c.csrf, "");
+    assert_eq!(screen(&app, "Wallet B", "cand-7", &[EMAIL])["decision"], "match");
+    let id2 = queue(&app, "Wallet B", "open")[0]["id"].as_i64().unwrap();
+    judge(&app, "Wallet B", id2, "confirmed", "");
+    let r =
+        app.api("POST", &format!("/api/v1/review/{id2}/sighting"), "Wallet B", Some(r#"{"tlp":"red","named":true}"#));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let after_page = c.get(&format!("/actors/{actor}")).body.replace(&c.csrf, "");
+    assert_eq!(before_page, after_page, "a RED sighting moved another member's page");
+    let b = sign_in(&app, "Wallet B");
+    let page = b.get(&format!("/actors/{actor}"));
+    assert!(page.body.contains("Wallet B") && page.body.contains("id=\"corroboration\""), "{}", page.body);
 }

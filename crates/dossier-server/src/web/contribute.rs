@@ -17,8 +17,7 @@ use super::{Fields, Posted, Web, WebError, data, render};
 use crate::persona::{NewPersona, Problems, persona_objects, problem};
 use crate::{AppState, Returned};
 
-/// The most identifiers of one kind a form may carry.
-const MAX_LINES: usize = 50;
+use crate::persona::MAX_LINES;
 
 fn writable(collections: &[Collection], web: &Web) -> Vec<Collection> {
     crate::persona::writable(collections, &web.caller)
@@ -322,9 +321,8 @@ pub async fn sighting(
         "created": now, "modified": now, "created_by_ref": by, "sighting_of_ref": id,
         "first_seen": when, "last_seen": when, "count": 1, "object_marking_refs": [tlp.marking_id()],
     });
-    if named {
-        sighting["where_sighted_refs"] = json!([by]);
-    }
+    // Where it was seen: the member, or — anonymous — the ISAC standing for it.
+    sighting["where_sighted_refs"] = json!([if named { by.clone() } else { state.0.isac.identity_id.clone() }]);
     if !description.is_empty() {
         sighting["description"] = json!(description);
     }

@@ -24,6 +24,10 @@ pub struct Shown {
     /// A one-line rendering of what the object says (a name, a value, a login …).
     pub label: String,
     pub json: Value,
+    /// The submitting organization: counted (distinct members who sighted an actor), never
+    /// shown.
+    #[serde(skip)]
+    pub owner: dossier_stix::OrgId,
 }
 
 pub fn tlp_class(t: Tlp) -> &'static str {
@@ -121,6 +125,7 @@ pub fn visible(
                     source: source_name(viewer, orgs, e.owner, e.named),
                     label: label_of(e.object_type, &json),
                     json,
+                    owner: e.owner,
                 });
             }
             true

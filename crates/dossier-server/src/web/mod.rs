@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/objects/{id}/sources.csv", get(pages::sources_csv))
         .route("/review", get(review::page))
         .route("/review/{id}", post(review::judge))
+        .route("/review/{id}/sighting", post(review::share))
         .route("/admin", get(admin::overview))
         .route("/admin/orgs", post(admin::add_org))
         .route("/admin/users", post(admin::add_user))

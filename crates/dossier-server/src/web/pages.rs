@@ -520,6 +520,7 @@ pub async fn object(
         })
         .collect();
     sightings.sort_by(|a, b| b["last_seen"].as_str().cmp(&a["last_seen"].as_str()));
+    let corroboration = corroboration(subject, graph.sightings.iter().filter_map(|n| by_id.get(n.as_str())).copied());
     let sources: Vec<Value> = provenance;
     let graph_json = json!({
         "nodes": nodes.iter().map(|n| {
@@ -546,6 +547,7 @@ pub async fn object(
             associated => associated,
             notes => notes,
             sightings => sightings,
+            corroboration => corroboration,
             can_sight => subject.ty == "identity" || subject.ty == "threat-actor",
             today => dossier_stix::Timestamp::from_unix_micros(dossier_stix::timestamp::now_micros()).as_str()[..10].to_owned(),
             sources => sources,
@@ -588,4 +590,54 @@ pub async fn sources_csv(
         body,
     )
         .into_response())
+}
+
+/// How many organizations' sightings of an actor or persona (or of its personas) the viewer
+/// may see, the latest, and the confidence recomputed from them: each organization other
+/// than the one that reported the object, by its own sighting, halves the doubt left —
+/// `100 − (100 − c) × 0.5^m`, at most 99 — since independent members meeting the same
+/// operative are independent evidence. Counted, never named (an anonymous sighting stays
+/// anonymous).
+pub(crate) fn corroboration<'a>(subject: &data::Shown, sightings: impl Iterator<Item = &'a data::Shown>) -> Value {
+    let mut orgs = std::collections::BTreeSet::new();
+    let mut last: Option<String> = None;
+    for s in sightings {
+        orgs.insert(s.owner);
+        if let Some(l) = s.json.get("last_seen").and_then(Value::as_str)
+            && last.as_deref().is_none_or(|x| l > x)
+        {
+            last = Some(l.to_owned());
+        }
+    }
+    if orgs.is_empty() {
+        return Value::Null;
+    }
+    let others = orgs.iter().filter(|o| **o != subject.owner).count();
+    let confidence = subject.confidence.map(|c| corroborated(c, others));
+    json!({"organizations": orgs.len(), "others": others, "last": last, "confidence": confidence})
+}
+
+/// The confidence `c` (0–100) after `others` independent organizations' sightings: each
+/// halves the doubt left, at most 99.
+pub(crate) fn corroborated(c: u8, others: usize) -> u8 {
+    if others == 0 {
+        return c;
+    }
+    let doubt = f64::from(100 - c.min(100)) * 0.5f64.powi(others.min(32) as i32);
+    ((100.0 - doubt).round() as u8).min(99).max(c.min(99))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::corroborated;
+
+    #[test]
+    fn each_other_member_halves_the_doubt_left() {
+        assert_eq!(corroborated(60, 0), 60);
+        assert_eq!(corroborated(60, 1), 80);
+        assert_eq!(corroborated(60, 2), 90);
+        assert_eq!(corroborated(60, 10), 99, "never certain");
+        assert_eq!(corroborated(100, 0), 100, "an object's own confidence stands");
+        assert_eq!(corroborated(0, 1), 50);
+    }
 }

@@ -70,3 +70,40 @@ pub async fn judge(
     crate::review::judge_entry(&state, &web.caller, id, disposition, comment).await?;
     Ok(Redirect::to(&format!("/review?status=judged&judged={id}#entry-{id}")).into_response())
 }
+
+/// The sighting form of a confirmed entry: where it was seen, at what TLP, named or not, and
+/// optionally the new identifiers the applicant used (one per line, as on the contribution
+/// form), which become a new persona of the actor.
+pub async fn share(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { web, f }: Posted,
+) -> Result<Response, WebError> {
+    let tlp = dossier_stix::Tlp::parse(f.get("tlp")).ok_or_else(|| WebError::bad_request("choose a TLP level"))?;
+    let name = f.get("persona_name").trim().to_owned();
+    let mut lines = std::collections::HashMap::new();
+    for field in dossier_match::kinds::FIELDS.iter().filter(|x| x.name != "names") {
+        let v = f.lines(&format!("persona_{}", field.name));
+        if !v.is_empty() {
+            lines.insert(field.name.to_owned(), v);
+        }
+    }
+    let resume = f.get("persona_resume_text").trim().to_owned();
+    let persona = (!name.is_empty() || !lines.is_empty() || !resume.is_empty()).then(|| crate::review::SharedPersona {
+        name,
+        region: Some(f.get("persona_region").trim().to_uppercase()).filter(|r| !r.is_empty()),
+        resume,
+        lines,
+    });
+    let share = crate::review::Share {
+        tlp,
+        named: f.get("named") == "on",
+        description: Some(f.get("description").trim().to_owned()).filter(|d| !d.is_empty()),
+        persona,
+    };
+    let shared = crate::review::share_sighting(&state, &web.caller, id, share).await?;
+    let to = if shared.sighting_of.starts_with("threat-actor--") { "actors" } else { "objects" };
+    let mut resp = Redirect::to(&format!("/{to}/{}#sightings", shared.sighting_of)).into_response();
+    resp.extensions_mut().insert(Returned(shared.stored as u64));
+    Ok(resp)
+}
