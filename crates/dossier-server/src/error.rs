@@ -112,6 +112,8 @@ impl From<dossier_store::StoreError> for ApiError {
     fn from(e: dossier_store::StoreError) -> Self {
         match e {
             dossier_store::StoreError::NotFound(what) => ApiError::not_found(what),
+            // The request named something the store refuses (a limit, a state): the caller's to fix.
+            dossier_store::StoreError::Invalid(what) => ApiError::bad_request(what),
             dossier_store::StoreError::Rejected(r) => {
                 let problems: Vec<serde_json::Value> = r
                     .errors

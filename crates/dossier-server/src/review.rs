@@ -172,6 +172,15 @@ pub(crate) fn entry_of(
     }
     ties.sort();
     ties.dedup();
+    let restricted: Vec<String> = s
+        .matches
+        .iter()
+        .filter_map(|h| match h {
+            Hit::Restricted(r) => Some(r.objects.iter().cloned()),
+            Hit::Candidate(_) => None,
+        })
+        .flatten()
+        .collect();
     let at = now_micros();
     let retention = i64::try_from(inner.config.review_retention.as_micros()).unwrap_or(i64::MAX);
     Some(NewReviewEntry {
@@ -187,6 +196,7 @@ pub(crate) fn entry_of(
         score: s.score,
         result: redact(s).to_string(),
         ties,
+        restricted,
     })
 }
 
@@ -208,6 +218,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/review", get(list))
         .route("/api/v1/review/{id}", get(one).post(judge))
         .route("/api/v1/review/{id}/sighting", axum::routing::post(sighting))
+        .route("/api/v1/review/{id}/access-request", axum::routing::post(access_request))
+        .route("/api/v1/access-requests", get(access_list))
+        .route("/api/v1/access-requests/{id}", axum::routing::post(access_decide))
         .route("/api/v1/review-counts", get(counts))
 }
 
@@ -562,4 +575,170 @@ fn parse_share(v: &Value) -> Result<Share, ApiError> {
         Some(_) => return Err(ApiError::bad_request("persona must be an object")),
     };
     Ok(Share { tlp, named, description, persona })
+}
+
+/// An access request as the organization that asked sees it: where it stands, never whom
+/// it went to or which objects it is about.
+pub(crate) fn requester_view(r: &dossier_store::AccessRequest) -> Value {
+    json!({
+        "id": r.id, "entry": r.entry, "status": r.status, "at": r.at, "note": r.note,
+        "decided_at": r.decided_at, "reply": r.reply,
+    })
+}
+
+/// An access request as the owner of the objects sees it: its own objects, when they were
+/// hit, and by whom — "an ISAC member" when the requester did not name itself. Never the
+/// applicant's data (the request holds none).
+pub(crate) fn owner_view(r: &dossier_store::AccessRequest, orgs: &[dossier_store::Org]) -> Value {
+    let requester = if r.named {
+        orgs.iter().find(|o| o.id == r.requester).map_or_else(|| "a member".to_owned(), |o| o.name.clone())
+    } else {
+        "an ISAC member".to_owned()
+    };
+    json!({
+        "id": r.id, "objects": r.objects, "hit_at": r.hit_at, "at": r.at, "requester": requester,
+        "requested_by": r.named.then_some(&r.requested_by), "note": r.note, "status": r.status,
+        "decided_at": r.decided_at, "decided_by": r.decided_by, "reply": r.reply,
+    })
+}
+
+/// Everything, for ISAC analysts.
+pub(crate) fn staff_view(r: &dossier_store::AccessRequest, orgs: &[dossier_store::Org]) -> Value {
+    let name =
+        |id: dossier_stix::OrgId| orgs.iter().find(|o| o.id == id).map_or_else(|| id.to_string(), |o| o.name.clone());
+    json!({
+        "id": r.id, "entry": r.entry, "requester": name(r.requester), "named": r.named, "requested_by": r.requested_by,
+        "owner": name(r.owner), "objects": r.objects, "hit_at": r.hit_at, "at": r.at, "note": r.note,
+        "status": r.status, "decided_at": r.decided_at, "decided_by": r.decided_by, "reply": r.reply,
+    })
+}
+
+/// Asks for access to what is behind entry `id`'s restricted hit.
+pub(crate) async fn ask_access(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    named: bool,
+    note: Option<String>,
+) -> Result<Vec<dossier_store::AccessRequest>, ApiError> {
+    let org = caller.org.id;
+    let token = caller.token.id.clone();
+    let inner = state.0.clone();
+    state
+        .blocking(move |store| {
+            let by = who(&inner, &token);
+            Ok(store.request_access(org, id, named, &by, note.as_deref(), now_micros())?)
+        })
+        .await
+}
+
+/// The owner's answer.
+pub(crate) async fn answer_access(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    grant: bool,
+    reply: Option<String>,
+) -> Result<dossier_store::AccessRequest, ApiError> {
+    let org = caller.org.id;
+    let token = caller.token.id.clone();
+    let inner = state.0.clone();
+    state
+        .blocking(move |store| {
+            let by = who(&inner, &token);
+            Ok(store.decide_access(org, id, grant, &by, reply.as_deref(), now_micros())?)
+        })
+        .await
+}
+
+fn optional_text(m: &serde_json::Map<String, Value>, k: &str) -> Result<Option<String>, ApiError> {
+    match m.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
+        Some(_) => Err(ApiError::bad_request(format!("{k} must be a string"))),
+    }
+}
+
+fn object_of(body: &[u8], allowed: &[&str]) -> Result<serde_json::Map<String, Value>, ApiError> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body: {e}")))?;
+    let Value::Object(m) = v else { return Err(ApiError::bad_request("the body must be a JSON object")) };
+    if let Some(k) = m.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ApiError::bad_request(format!("unknown field {k:?}: give {}", allowed.join(", "))));
+    }
+    Ok(m)
+}
+
+/// `POST /api/v1/review/{id}/access-request` with `{"named": false, "note": "…"}`.
+async fn access_request(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let m = object_of(&body, &["named", "note"])?;
+    let named = match m.get("named") {
+        None => false,
+        Some(b) => b.as_bool().ok_or_else(|| ApiError::bad_request("named must be true or false"))?,
+    };
+    let note = optional_text(&m, "note")?;
+    let rows = ask_access(&state, &caller, id, named, note).await?;
+    let body = json!({ "requests": rows.iter().map(requester_view).collect::<Vec<_>>() });
+    Ok((axum::http::StatusCode::CREATED, axum::Json(body)).into_response())
+}
+
+/// `GET /api/v1/access-requests[?side=all]`: requests addressed to the caller's
+/// organization and made by it; `side=all` lists every request (ISAC analysts).
+async fn access_list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let org = caller.org.id;
+    let all = match q.get("side").map(String::as_str) {
+        None => false,
+        Some("all") if caller.viewer.is_isac_staff() => true,
+        Some("all") => return Err(ApiError::forbidden("every organization's requests are for ISAC analysts")),
+        Some(other) => return Err(ApiError::bad_request(format!("side {other:?}: leave it out, or all"))),
+    };
+    let orgs = state.orgs().await?;
+    let (incoming, outgoing, every) = state
+        .blocking(move |store| {
+            use dossier_store::AccessSide;
+            let every = if all { Some(store.access_requests(org, AccessSide::All, 1000)?) } else { None };
+            Ok((
+                store.access_requests(org, AccessSide::Incoming, 1000)?,
+                store.access_requests(org, AccessSide::Outgoing, 1000)?,
+                every,
+            ))
+        })
+        .await?;
+    let mut body = json!({
+        "incoming": incoming.iter().map(|r| owner_view(r, &orgs)).collect::<Vec<_>>(),
+        "outgoing": outgoing.iter().map(requester_view).collect::<Vec<_>>(),
+    });
+    if let Some(every) = every {
+        body["all"] = json!(every.iter().map(|r| staff_view(r, &orgs)).collect::<Vec<_>>());
+    }
+    Ok(axum::Json(body).into_response())
+}
+
+/// `POST /api/v1/access-requests/{id}` with `{"decision": "grant" | "decline", "reply": "…"}`:
+/// the owner of the objects answers.
+async fn access_decide(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let m = object_of(&body, &["decision", "reply"])?;
+    let grant = match m.get("decision").and_then(Value::as_str) {
+        Some("grant") => true,
+        Some("decline") => false,
+        _ => return Err(ApiError::bad_request("decision must be grant or decline")),
+    };
+    let reply = optional_text(&m, "reply")?;
+    let r = answer_access(&state, &caller, id, grant, reply).await?;
+    let orgs = state.orgs().await?;
+    Ok(axum::Json(owner_view(&r, &orgs)).into_response())
 }

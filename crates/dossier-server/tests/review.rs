@@ -273,3 +273,129 @@ fn a_confirmed_hit_is_shared_as_a_sighting_with_a_new_persona_and_others_see_the
     let page = b.get(&format!("/actors/{actor}"));
     assert!(page.body.contains("Wallet B") && page.body.contains("id=\"corroboration\""), "{}", page.body);
 }
+
+#[test]
+fn a_restricted_hit_can_ask_its_owner_who_grants_or_declines_without_seeing_the_applicant() {
+    let app = spawn_app(Config::default());
+    // Exchange A holds a RED actor, persona and email, shared with nobody.
+    let red = email("red.farm@example.org", Tlp::Red);
+    let red_id = red["id"].as_str().unwrap().to_owned();
+    app.submit("Exchange A", false, &actor_with(7, &red, Tlp::Red));
+    let actor = "threat-actor--00000000-0000-4000-8000-000000000007";
+    let s = screen(&app, "Wallet B", "cand-r1", &["red.farm@example.org"]);
+    assert_eq!(s["decision"], "review", "{s}");
+    assert_eq!(s["matches"], json!([{"restricted": true, "contact": "the ISAC analysts"}]));
+    let entry = &queue(&app, "Wallet B", "open")[0];
+    let id = entry["id"].as_i64().unwrap();
+    assert!(!entry.to_string().contains(&red_id), "the queue names a hidden object: {entry}");
+    // Nobody but the screener may ask; an entry without a restricted hit has nothing to ask.
+    let ask = json!({"named": false, "note": "Our applicant; may we see?"}).to_string();
+    let path = format!("/api/v1/review/{id}/access-request");
+    assert_eq!(app.api("POST", &path, "Recruiter C", Some(&ask)).status, 404);
+    let r = app.api("POST", &path, "Wallet B", Some(&ask));
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(!r.body.contains(&red_id) && !r.body.contains("Exchange A"), "the requester learns the owner: {}", r.body);
+    let request = r.json()["requests"][0]["id"].as_i64().unwrap();
+    assert_eq!(r.json()["requests"][0]["status"], "pending");
+    // Asking again is the same request.
+    let again = app.api("POST", &path, "Wallet B", Some(&ask)).json();
+    assert_eq!(again["requests"].as_array().map(Vec::len), Some(1));
+    // The owner sees which of its objects was hit, when, by "an ISAC member" — no applicant data.
+    let list = app.api("GET", "/api/v1/access-requests", "Exchange A", None).json();
+    let incoming = &list["incoming"][0];
+    assert_eq!(incoming["requester"], "an ISAC member");
+    assert!(incoming["requested_by"].is_null());
+    let objects: Vec<&str> = incoming["objects"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(objects.contains(&red_id.as_str()) && objects.contains(&actor), "{objects:?}");
+    assert!(!list.to_string().contains("red.farm") && !list.to_string().contains("cand-r1"), "{list}");
+    // Recruiter C sees nothing of it; the analysts see everything, the requester named.
+    let c = app.api("GET", "/api/v1/access-requests", "Recruiter C", None).json();
+    assert_eq!((c["incoming"].as_array().map(Vec::len), c["outgoing"].as_array().map(Vec::len)), (Some(0), Some(0)));
+    assert_eq!(app.api("GET", "/api/v1/access-requests?side=all", "Recruiter C", None).status, 403);
+    let all = app.api("GET", "/api/v1/access-requests?side=all", "analyst", None).json();
+    assert_eq!(
+        (all["all"][0]["requester"].as_str(), all["all"][0]["owner"].as_str()),
+        (Some("Wallet B"), Some("Exchange A"))
+    );
+    // Only the owner answers, once.
+    let decide = |who: &str, d: &str| {
+        app.api(
+            "POST",
+            &format!("/api/v1/access-requests/{request}"),
+            who,
+            Some(&json!({"decision": d, "reply": "granted for this case"}).to_string()),
+        )
+    };
+    assert_eq!(decide("Wallet B", "grant").status, 404, "the requester granted itself access");
+    assert_eq!(decide("Recruiter C", "grant").status, 404);
+    let r = decide("Exchange A", "grant");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["status"], "granted");
+    assert_eq!(decide("Exchange A", "decline").status, 400, "answered twice");
+    // Wallet B now sees the hit, at once; Recruiter C still gets a restricted hit.
+    let s = screen(&app, "Wallet B", "cand-r2", &["red.farm@example.org"]);
+    assert_eq!(s["decision"], "match", "{s}");
+    assert_eq!(s["matches"][0]["actor"], actor);
+    let out = app.api("GET", "/api/v1/access-requests", "Wallet B", None).json();
+    assert_eq!(out["outgoing"][0]["status"], "granted");
+    assert_eq!(out["outgoing"][0]["reply"], "granted for this case");
+    assert!(!out.to_string().contains(&red_id));
+    let s = screen(&app, "Recruiter C", "cand-r3", &["red.farm@example.org"]);
+    assert_eq!(s["decision"], "review");
+    assert!(!s.to_string().contains(&red_id));
+    assert_eq!(
+        app.get(&app.col(&format!("objects/{red_id}/")), "Wallet B").status,
+        200,
+        "TAXII serves the granted object"
+    );
+    assert_eq!(app.get(&app.col(&format!("objects/{red_id}/")), "Recruiter C").status, 404);
+    // A declined request changes nothing: Recruiter C asks, Exchange A declines.
+    screen(&app, "Recruiter C", "cand-r4", &["red.farm@example.org"]);
+    let cid = queue(&app, "Recruiter C", "open")[0]["id"].as_i64().unwrap();
+    let r = app.api("POST", &format!("/api/v1/review/{cid}/access-request"), "Recruiter C", Some(r#"{"named":true}"#));
+    let creq = r.json()["requests"][0]["id"].as_i64().unwrap();
+    let inc = app.api("GET", "/api/v1/access-requests", "Exchange A", None).json();
+    assert!(inc["incoming"].as_array().unwrap().iter().any(|x| x["requester"] == "Recruiter C"), "{inc}");
+    let r =
+        app.api("POST", &format!("/api/v1/access-requests/{creq}"), "Exchange A", Some(r#"{"decision":"decline"}"#));
+    assert_eq!(r.json()["status"], "declined");
+    assert_eq!(screen(&app, "Recruiter C", "cand-r5", &["red.farm@example.org"])["decision"], "review");
+    // Every step is in the audit log.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let records = app.store.audit_log(&AuditQuery { limit: 500, ..Default::default() }).unwrap();
+    for p in [format!("/api/v1/review/{id}/access-request"), format!("/api/v1/access-requests/{request}")] {
+        assert!(records.iter().any(|r| r.path == p && r.method == "POST"), "{p} not audited");
+    }
+}
+
+#[test]
+fn access_requests_on_the_review_page() {
+    let app = spawn_app(Config::default());
+    let red = email("red.page@example.org", Tlp::Red);
+    let red_id = red["id"].as_str().unwrap().to_owned();
+    app.submit("Exchange A", false, &actor_with(8, &red, Tlp::Red));
+    let b = sign_in(&app, "Wallet B");
+    b.post("/screen", &format!("csrf={}&ref=web-r&emails=red.page%40example.org", b.csrf));
+    let id = queue(&app, "Wallet B", "open")[0]["id"].as_i64().unwrap();
+    let page = b.get("/review");
+    assert!(page.body.contains(&format!("id=\"ask-{id}\"")), "{}", page.body);
+    let r = b.post(&format!("/review/{id}/access"), &format!("csrf={}&note=backend+role", b.csrf));
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = b.get("/review?status=all");
+    assert!(page.body.contains("access-pending") && !page.body.contains(&red_id), "{}", page.body);
+    let a = sign_in(&app, "Exchange A");
+    let page = a.get("/review");
+    assert!(
+        page.body.contains("an ISAC member") && page.body.contains("backend role") && page.body.contains(&red_id),
+        "{}",
+        page.body
+    );
+    let request =
+        app.api("GET", "/api/v1/access-requests", "Exchange A", None).json()["incoming"][0]["id"].as_i64().unwrap();
+    let r = a.post(&format!("/access-requests/{request}"), &format!("csrf={}&decision=grant&reply=ok", a.csrf));
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = b.get("/review?status=all");
+    assert!(page.body.contains("access-granted"), "{}", page.body);
+    let analyst = sign_in(&app, "analyst");
+    assert!(analyst.get("/review").body.contains("id=\"all-access\""));
+}

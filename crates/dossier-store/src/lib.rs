@@ -22,8 +22,8 @@ mod sharing;
 mod sqlite;
 
 pub use sharing::{
-    Disposition, DispositionCount, Judgement, MAX_COMMENT, NewReviewEntry, ReviewEntry, ReviewQuery, ReviewStatus,
-    Sharing, SuppressedTie,
+    AccessRequest, AccessSide, AccessStatus, Disposition, DispositionCount, Judgement, MAX_COMMENT, NewReviewEntry,
+    ReviewEntry, ReviewQuery, ReviewStatus, Sharing, SuppressedTie,
 };
 pub use sqlite::SqliteStore;
 

@@ -238,6 +238,36 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX dispositions_object ON dispositions (object);
     "#,
+    // 13: access requests for restricted hits. `review_restricted` holds the hidden objects
+    //     behind an entry's restricted hit (kept for routing a request, never shown to the
+    //     screener); `access_requests` one request per entry and owning organization, with
+    //     that owner's objects (a JSON list), and its answer.
+    r#"
+    CREATE TABLE review_restricted (
+        entry  INTEGER NOT NULL,
+        object TEXT NOT NULL,
+        PRIMARY KEY (entry, object)
+    ) WITHOUT ROWID;
+    CREATE TABLE access_requests (
+        id           INTEGER PRIMARY KEY,
+        entry        INTEGER NOT NULL,
+        requester    INTEGER NOT NULL,
+        named        INTEGER NOT NULL,
+        requested_by TEXT NOT NULL,
+        owner        INTEGER NOT NULL,
+        objects      TEXT NOT NULL,
+        hit_at       INTEGER NOT NULL,
+        at           INTEGER NOT NULL,
+        note         TEXT,
+        status       TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'granted', 'declined')),
+        decided_at   INTEGER,
+        decided_by   TEXT,
+        reply        TEXT
+    );
+    CREATE UNIQUE INDEX access_requests_entry_owner ON access_requests (entry, owner);
+    CREATE INDEX access_requests_owner ON access_requests (owner, id);
+    CREATE INDEX access_requests_requester ON access_requests (requester, id);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -63,6 +63,9 @@ pub struct NewReviewEntry {
     pub result: String,
     /// The visible ties: (keyed hash of the applicant's value, stored object id).
     pub ties: Vec<(String, String)>,
+    /// The hidden objects behind a restricted hit (routing an access request; never shown
+    /// to the screener).
+    pub restricted: Vec<String>,
 }
 
 /// A queued screen.
@@ -143,6 +146,68 @@ pub struct DispositionCount {
 /// Longest comment kept on a judgement, in bytes.
 pub const MAX_COMMENT: usize = 4096;
 
+/// Where an access request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessStatus {
+    Pending,
+    Granted,
+    Declined,
+}
+
+impl AccessStatus {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "granted" => AccessStatus::Granted,
+            "declined" => AccessStatus::Declined,
+            _ => AccessStatus::Pending,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessStatus::Pending => "pending",
+            AccessStatus::Granted => "granted",
+            AccessStatus::Declined => "declined",
+        }
+    }
+}
+
+/// A member's request to see the hidden objects behind a restricted hit, addressed to the
+/// organization that owns them. Holds no applicant data. What each side may read of it is
+/// for the caller to decide (the requester never learns the objects or the owner).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessRequest {
+    pub id: i64,
+    /// The requester's review entry.
+    pub entry: i64,
+    pub requester: OrgId,
+    /// Whether the requester let the owner know who asks.
+    pub named: bool,
+    pub requested_by: String,
+    pub owner: OrgId,
+    /// The owner's objects behind the hit.
+    pub objects: Vec<String>,
+    /// When the hit happened (the screen).
+    pub hit_at: i64,
+    pub at: i64,
+    pub note: Option<String>,
+    pub status: AccessStatus,
+    pub decided_at: Option<i64>,
+    pub decided_by: Option<String>,
+    pub reply: Option<String>,
+}
+
+/// Which requests a listing returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessSide {
+    /// Addressed to the organization (it owns the objects).
+    Incoming,
+    /// Made by the organization.
+    Outgoing,
+    /// Every request (ISAC analysts).
+    All,
+}
+
 /// The sharing loop's records.
 pub trait Sharing: Send + Sync {
     /// Queues screens in one transaction; returns their ids.
@@ -164,4 +229,34 @@ pub trait Sharing: Send + Sync {
     fn disposition_counts(&self, object: Option<&str>, limit: usize) -> Result<Vec<DispositionCount>, StoreError>;
     /// Deletes entries and suppressions expired at `now`; returns how many entries.
     fn purge_reviews(&self, now: i64) -> Result<usize, StoreError>;
+
+    /// Asks the owners of the hidden objects behind entry `entry`'s restricted hit (an
+    /// entry of `requester`'s queue) for access: one request per owning organization (the
+    /// organization whose version of an object is served), at most one per entry and owner
+    /// (asking again returns the existing one). `NotFound` when the entry is not the
+    /// requester's or holds no restricted hit.
+    fn request_access(
+        &self,
+        requester: OrgId,
+        entry: i64,
+        named: bool,
+        requested_by: &str,
+        note: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<AccessRequest>, StoreError>;
+    /// Requests addressed to or made by `org`, or all, newest first.
+    fn access_requests(&self, org: OrgId, side: AccessSide, limit: usize) -> Result<Vec<AccessRequest>, StoreError>;
+    /// The owner's answer to request `id`: a grant adds the requester to the recipients of
+    /// the owner's served versions of the request's objects (and records the change, so
+    /// that every follower — the screening index — learns it); a decline changes nothing.
+    /// `NotFound` unless `owner` owns the request; `Invalid` when it was answered already.
+    fn decide_access(
+        &self,
+        owner: OrgId,
+        id: i64,
+        grant: bool,
+        decided_by: &str,
+        reply: Option<&str>,
+        now: i64,
+    ) -> Result<AccessRequest, StoreError>;
 }

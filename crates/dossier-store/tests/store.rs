@@ -503,6 +503,7 @@ fn entry(org: i64, at: i64, decision: &str, ties: &[(&str, &str)]) -> dossier_st
         score: 0.9,
         result: json!({"decision": decision}).to_string(),
         ties: ties.iter().map(|(v, o)| ((*v).to_owned(), (*o).to_owned())).collect(),
+        restricted: Vec::new(),
     }
 }
 

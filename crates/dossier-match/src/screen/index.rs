@@ -360,6 +360,14 @@ pub(crate) fn key_hash(kind: KeyKind, canonical: &str) -> u64 {
 }
 
 impl Index {
+    /// The STIX id of relationship `r` (by its number in the index).
+    pub(crate) fn rel_id(&self, r: u32) -> Option<String> {
+        let u = self.rel_uuids.0.get(r as usize)?;
+        Some(format_id(Ty::Relationship, (u128::from(u[0]) << 64) | u128::from(u[1])))
+    }
+}
+
+impl Index {
     pub fn new() -> Self {
         Self {
             nodes: Vec::new(),

@@ -96,6 +96,11 @@ pub enum Hit {
 pub struct Restricted {
     pub restricted: bool,
     pub contact: String,
+    /// The hidden objects behind the hit — identifiers, personas, actors and the
+    /// relationships between them — for the server to route an access request to their
+    /// owners. Never part of the answer.
+    #[serde(skip)]
+    pub objects: Vec<String>,
 }
 
 /// One actor (or a persona or identifier not yet tied to an actor) and why it matched.

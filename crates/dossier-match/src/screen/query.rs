@@ -522,11 +522,16 @@ impl Index {
         // Ties in weight are broken by STIX id, not by where the build happened to put the
         // nodes: the same data gives the same answer, whichever order it was read in.
         scored.sort_by(|x, y| y.llr.total_cmp(&x.llr).then_with(|| self.group_key(x.g).cmp(&self.group_key(y.g))));
-        let restricted: Option<Decision> = hidden
+        let flagged_hidden: Vec<Scored> = hidden
             .into_iter()
-            .map(|(g, evs)| self.score_group(g, evs, &probes, opts).decision)
-            .filter(|d| *d >= Decision::Review)
-            .max();
+            .map(|(g, evs)| self.score_group(g, evs, &probes, opts))
+            .filter(|s| s.decision >= Decision::Review)
+            .collect();
+        let restricted: Option<Decision> = flagged_hidden.iter().map(|s| s.decision).max();
+        // What lies behind a restricted hit, for an access request (never shown).
+        let mut hidden_objects: Vec<String> = flagged_hidden.iter().flat_map(|s| self.tie_objects(s)).collect();
+        hidden_objects.sort();
+        hidden_objects.dedup();
         let mut decision = scored.iter().map(|c| c.decision).max().unwrap_or(Decision::Clear);
         let score = scored.iter().map(|c| c.posterior).fold(0.0, f64::max);
         let score = (score * 10_000.0).round() / 10_000.0;
@@ -535,7 +540,11 @@ impl Index {
         let mut matches: Vec<Hit> = scored.into_iter().map(|c| Hit::Candidate(self.candidate(c, &probes))).collect();
         if restricted.is_some() {
             decision = decision.max(Decision::Review);
-            matches.push(Hit::Restricted(Restricted { restricted: true, contact: opts.contact.clone() }));
+            matches.push(Hit::Restricted(Restricted {
+                restricted: true,
+                contact: opts.contact.clone(),
+                objects: hidden_objects,
+            }));
         }
         Screening { reference: a.reference.clone(), decision, score, matches, warnings, suppressed, cut }
     }
@@ -753,6 +762,42 @@ impl Index {
         let posterior = score::posterior_with(llr, opts.prior_log_odds);
         let decision = score::decide(posterior, strong, opts.match_at, opts.review_at);
         Scored { g, kept, llr, strong, posterior, decision }
+    }
+
+    /// The objects of a scored group's ties: each piece of evidence's object, its persona,
+    /// the actor, and the relationships between them.
+    fn tie_objects(&self, s: &Scored) -> Vec<String> {
+        let id = |n: u32| self.nodes[n as usize].id();
+        let rels_between = |a: u32, b: u32| -> Vec<String> {
+            self.nodes[a as usize]
+                .edges
+                .iter()
+                .filter(|e| e.other == b && e.rel != TWIN && e.rel != NOTE_REF)
+                .filter_map(|e| self.rel_id(e.rel))
+                .collect()
+        };
+        let actor = match s.g {
+            Group::Actor(a) => Some(a),
+            _ => None,
+        };
+        let mut out = Vec::new();
+        for e in &s.kept {
+            let n = self.nodes[e.node as usize].primary(e.node);
+            out.push(id(n));
+            if let Some(p) = e.persona {
+                out.push(id(p));
+                out.extend(rels_between(n, p));
+                if let Some(a) = actor {
+                    out.extend(rels_between(p, a));
+                }
+            } else if let Some(a) = actor {
+                out.extend(rels_between(n, a));
+            }
+        }
+        if let Some(a) = actor {
+            out.push(id(a));
+        }
+        out
     }
 
     /// Writes a scored group out, with ids and names.

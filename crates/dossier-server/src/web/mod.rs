@@ -65,6 +65,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/review", get(review::page))
         .route("/review/{id}", post(review::judge))
         .route("/review/{id}/sighting", post(review::share))
+        .route("/review/{id}/access", post(review::ask))
+        .route("/access-requests/{id}", post(review::answer))
         .route("/admin", get(admin::overview))
         .route("/admin/orgs", post(admin::add_org))
         .route("/admin/users", post(admin::add_user))

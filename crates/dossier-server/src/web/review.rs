@@ -37,21 +37,43 @@ pub async fn page(
     let org = web.caller.org.id;
     let staff = web.staff();
     let query = ReviewQuery { status, limit: PER_PAGE + 1, before: f.before };
-    let (mut entries, counts) = state
+    let orgs = state.orgs().await?;
+    let (mut entries, counts, incoming, outgoing, every) = state
         .blocking(move |store| {
+            use dossier_store::AccessSide;
             let entries = store.review_entries(org, &query, now_micros())?;
             let counts = if staff { Some(store.disposition_counts(None, 50)?) } else { None };
-            Ok((entries, counts))
+            let incoming = store.access_requests(org, AccessSide::Incoming, 200)?;
+            let outgoing = store.access_requests(org, AccessSide::Outgoing, 200)?;
+            let every = if staff { Some(store.access_requests(org, AccessSide::All, 200)?) } else { None };
+            Ok((entries, counts, incoming, outgoing, every))
         })
         .await?;
+    let incoming: Vec<serde_json::Value> = incoming.iter().map(|r| crate::review::owner_view(r, &orgs)).collect();
+    // Each entry's own requests, by entry.
+    let mut asked: std::collections::HashMap<i64, Vec<serde_json::Value>> = Default::default();
+    for r in &outgoing {
+        asked.entry(r.entry).or_default().push(crate::review::requester_view(r));
+    }
+    let every: Option<Vec<serde_json::Value>> =
+        every.map(|all| all.iter().map(|r| crate::review::staff_view(r, &orgs)).collect());
     let more = (entries.len() > PER_PAGE).then(|| entries[PER_PAGE - 1].id);
     entries.truncate(PER_PAGE);
+    let entries: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            let mut v = serde_json::to_value(e).unwrap_or_default();
+            v["access"] = serde_json::json!(asked.remove(&e.id).unwrap_or_default());
+            v
+        })
+        .collect();
     let n = entries.len() as u64;
     let config = &state.0.config;
     let mut resp = render(
         "review.html",
         context! { ..web.ctx("review"), ..context! {
             entries => entries, status => label, more => more, counts => counts, judged => f.judged,
+            incoming => incoming, every => every,
             retention_days => config.review_retention.as_secs() / 86_400, keeps_ref => config.review_keeps_ref,
         } },
     );
@@ -106,4 +128,31 @@ pub async fn share(
     let mut resp = Redirect::to(&format!("/{to}/{}#sightings", shared.sighting_of)).into_response();
     resp.extensions_mut().insert(Returned(shared.stored as u64));
     Ok(resp)
+}
+
+/// A restricted hit's "request access" form.
+pub async fn ask(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { web, f }: Posted,
+) -> Result<Response, WebError> {
+    let note = Some(f.get("note").trim().to_owned()).filter(|n| !n.is_empty());
+    crate::review::ask_access(&state, &web.caller, id, f.get("named") == "on", note).await?;
+    Ok(Redirect::to(&format!("/review?status=all#entry-{id}")).into_response())
+}
+
+/// The owner's grant or decline.
+pub async fn answer(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { web, f }: Posted,
+) -> Result<Response, WebError> {
+    let grant = match f.get("decision") {
+        "grant" => true,
+        "decline" => false,
+        _ => return Err(WebError::bad_request("grant or decline")),
+    };
+    let reply = Some(f.get("reply").trim().to_owned()).filter(|n| !n.is_empty());
+    crate::review::answer_access(&state, &web.caller, id, grant, reply).await?;
+    Ok(Redirect::to("/review#access-requests").into_response())
 }

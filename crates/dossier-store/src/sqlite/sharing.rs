@@ -6,8 +6,8 @@ use rusqlite::{OptionalExtension, params};
 use super::SqliteStore;
 use crate::StoreError;
 use crate::sharing::{
-    Disposition, DispositionCount, Judgement, MAX_COMMENT, NewReviewEntry, ReviewEntry, ReviewQuery, ReviewStatus,
-    Sharing, SuppressedTie,
+    AccessRequest, AccessSide, AccessStatus, Disposition, DispositionCount, Judgement, MAX_COMMENT, NewReviewEntry,
+    ReviewEntry, ReviewQuery, ReviewStatus, Sharing, SuppressedTie,
 };
 
 const ENTRY_COLUMNS: &str = "id, org, at, expires, by_name, source, ref, ref_hash, decision, score, result, \
@@ -52,6 +52,8 @@ impl Sharing for SqliteStore {
             )?;
             let mut tie =
                 tx.prepare_cached("INSERT OR IGNORE INTO review_ties (entry, value_hash, object) VALUES (?1, ?2, ?3)")?;
+            let mut hidden =
+                tx.prepare_cached("INSERT OR IGNORE INTO review_restricted (entry, object) VALUES (?1, ?2)")?;
             for e in entries {
                 if !matches!(e.decision.as_str(), "match" | "review") {
                     return Err(StoreError::Invalid(format!(
@@ -75,6 +77,9 @@ impl Sharing for SqliteStore {
                 let id = tx.last_insert_rowid();
                 for (value, object) in &e.ties {
                     tie.execute(params![id, value, object])?;
+                }
+                for object in &e.restricted {
+                    hidden.execute(params![id, object])?;
                 }
                 ids.push(id);
             }
@@ -202,6 +207,34 @@ impl Sharing for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn request_access(
+        &self,
+        requester: OrgId,
+        entry: i64,
+        named: bool,
+        requested_by: &str,
+        note: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<AccessRequest>, StoreError> {
+        self.request_access_impl(requester, entry, named, requested_by, note, now)
+    }
+
+    fn access_requests(&self, org: OrgId, side: AccessSide, limit: usize) -> Result<Vec<AccessRequest>, StoreError> {
+        self.access_requests_impl(org, side, limit)
+    }
+
+    fn decide_access(
+        &self,
+        owner: OrgId,
+        id: i64,
+        grant: bool,
+        decided_by: &str,
+        reply: Option<&str>,
+        now: i64,
+    ) -> Result<AccessRequest, StoreError> {
+        self.decide_access_impl(owner, id, grant, decided_by, reply, now)
+    }
+
     fn purge_reviews(&self, now: i64) -> Result<usize, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
@@ -210,5 +243,182 @@ impl Sharing for SqliteStore {
         tx.execute("DELETE FROM suppressions WHERE expires <= ?1", [now])?;
         tx.commit()?;
         Ok(n)
+    }
+}
+
+const ACCESS_COLUMNS: &str = "id, entry, requester, named, requested_by, owner, objects, hit_at, at, note, status, \
+     decided_at, decided_by, reply";
+
+fn access_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccessRequest> {
+    let objects: String = r.get(6)?;
+    let status: String = r.get(10)?;
+    Ok(AccessRequest {
+        id: r.get(0)?,
+        entry: r.get(1)?,
+        requester: r.get(2)?,
+        named: r.get::<_, i64>(3)? != 0,
+        requested_by: r.get(4)?,
+        owner: r.get(5)?,
+        objects: serde_json::from_str(&objects).unwrap_or_default(),
+        hit_at: r.get(7)?,
+        at: r.get(8)?,
+        note: r.get(9)?,
+        status: AccessStatus::parse(&status),
+        decided_at: r.get(11)?,
+        decided_by: r.get(12)?,
+        reply: r.get(13)?,
+    })
+}
+
+/// Longest note or reply on an access request, in bytes.
+const MAX_NOTE: usize = 4096;
+
+impl SqliteStore {
+    pub(super) fn request_access_impl(
+        &self,
+        requester: OrgId,
+        entry: i64,
+        named: bool,
+        requested_by: &str,
+        note: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<AccessRequest>, StoreError> {
+        if note.is_some_and(|n| n.len() > MAX_NOTE) {
+            return Err(StoreError::Invalid(format!("a note is at most {MAX_NOTE} bytes")));
+        }
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let hit_at: Option<i64> = tx
+            .query_row(
+                "SELECT at FROM review_queue WHERE id = ?1 AND org = ?2 AND expires > ?3",
+                params![entry, requester, now],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(hit_at) = hit_at else {
+            return Err(StoreError::NotFound(format!("review entry {entry}")));
+        };
+        // Each hidden object's owner: the organization whose version is served.
+        let mut by_owner: std::collections::BTreeMap<OrgId, Vec<String>> = Default::default();
+        {
+            let mut objects = tx.prepare("SELECT object FROM review_restricted WHERE entry = ?1 ORDER BY object")?;
+            let mut owner = tx.prepare(
+                "SELECT DISTINCT o.org FROM objects o JOIN collection_objects co ON co.vid = o.vid AND co.latest = 1
+                  WHERE o.idh = ?1 AND o.id = ?2",
+            )?;
+            let ids: Vec<String> = objects.query_map([entry], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            for id in ids {
+                let owners: Vec<OrgId> =
+                    owner.query_map(params![super::id_hash(&id), id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+                for o in owners.into_iter().filter(|o| *o != requester) {
+                    by_owner.entry(o).or_default().push(id.clone());
+                }
+            }
+        }
+        if by_owner.is_empty() {
+            return Err(StoreError::NotFound(format!("a restricted hit in review entry {entry}")));
+        }
+        for (owner, objects) in &by_owner {
+            tx.execute(
+                "INSERT OR IGNORE INTO access_requests (entry, requester, named, requested_by, owner, objects, hit_at, at, note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    entry,
+                    requester,
+                    named,
+                    requested_by,
+                    owner,
+                    serde_json::to_string(objects).unwrap_or_default(),
+                    hit_at,
+                    now,
+                    note
+                ],
+            )?;
+        }
+        let rows = {
+            let mut stmt =
+                tx.prepare(&format!("SELECT {ACCESS_COLUMNS} FROM access_requests WHERE entry = ?1 ORDER BY id"))?;
+            stmt.query_map([entry], access_from_row)?.collect::<Result<Vec<_>, _>>()?
+        };
+        tx.commit()?;
+        Ok(rows)
+    }
+
+    pub(super) fn decide_access_impl(
+        &self,
+        owner: OrgId,
+        id: i64,
+        grant: bool,
+        decided_by: &str,
+        reply: Option<&str>,
+        now: i64,
+    ) -> Result<AccessRequest, StoreError> {
+        if reply.is_some_and(|n| n.len() > MAX_NOTE) {
+            return Err(StoreError::Invalid(format!("a reply is at most {MAX_NOTE} bytes")));
+        }
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let req = tx
+            .query_row(
+                &format!("SELECT {ACCESS_COLUMNS} FROM access_requests WHERE id = ?1 AND owner = ?2"),
+                params![id, owner],
+                access_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("access request {id}")))?;
+        if req.status != AccessStatus::Pending {
+            return Err(StoreError::Invalid(format!("access request {id} was {} already", req.status.as_str())));
+        }
+        let status = if grant { AccessStatus::Granted } else { AccessStatus::Declined };
+        tx.execute(
+            "UPDATE access_requests SET status = ?2, decided_at = ?3, decided_by = ?4, reply = ?5 WHERE id = ?1",
+            params![id, status.as_str(), now, decided_by, reply],
+        )?;
+        if grant {
+            // The owner's served versions of each object: the requester joins their
+            // recipients, and the change log says so (the screening index reads it).
+            let mut served = tx.prepare(
+                "SELECT o.vid, co.collection FROM objects o JOIN collection_objects co ON co.vid = o.vid AND co.latest = 1
+                  WHERE o.idh = ?1 AND o.id = ?2 AND o.org = ?3",
+            )?;
+            let mut add = tx.prepare(super::ADD_RECIPIENT)?;
+            let mut change =
+                tx.prepare("INSERT INTO changes (at, op, collection, vid, id) VALUES (?1, 'add', ?2, ?3, ?4)")?;
+            for object in &req.objects {
+                let rows: Vec<(i64, i64)> = served
+                    .query_map(params![super::id_hash(object), object, owner], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
+                for (vid, collection) in rows {
+                    if add.execute(params![vid, req.requester.to_string()])? > 0 {
+                        change.execute(params![now, collection, vid, object])?;
+                    }
+                }
+            }
+        }
+        let req = tx.query_row(
+            &format!("SELECT {ACCESS_COLUMNS} FROM access_requests WHERE id = ?1"),
+            [id],
+            access_from_row,
+        )?;
+        tx.commit()?;
+        Ok(req)
+    }
+
+    pub(super) fn access_requests_impl(
+        &self,
+        org: OrgId,
+        side: AccessSide,
+        limit: usize,
+    ) -> Result<Vec<AccessRequest>, StoreError> {
+        let filter = match side {
+            AccessSide::Incoming => "WHERE owner = ?1",
+            AccessSide::Outgoing => "WHERE requester = ?1",
+            AccessSide::All => "WHERE ?1 IS NOT NULL",
+        };
+        let conn = self.read();
+        let mut stmt =
+            conn.prepare(&format!("SELECT {ACCESS_COLUMNS} FROM access_requests {filter} ORDER BY id DESC LIMIT ?2"))?;
+        let rows = stmt.query_map(params![org, limit.clamp(1, 10_000) as i64], access_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
