@@ -42,15 +42,66 @@ pub struct BuildPhases {
     pub finish_seconds: f64,
 }
 
+/// The screening index as a follower of the change log: each batch's changed ids are read
+/// again (their newest version held, or gone).
+struct IndexFollower<'a> {
+    screener: &'a Screener,
+    applied: std::sync::atomic::AtomicUsize,
+}
+
+impl dossier_follow::Follower for IndexFollower<'_> {
+    fn name(&self) -> &'static str {
+        "screening-index"
+    }
+
+    fn apply(
+        &self,
+        store: &dyn ObjectStore,
+        changes: &[dossier_store::Change],
+    ) -> Result<(), dossier_follow::FollowError> {
+        let Some(last) = changes.last().map(|c| c.seq) else { return Ok(()) };
+        // Additions and removals alike: the newest version now held is read again.
+        let mut ids: Vec<String> =
+            changes.iter().filter_map(|c| c.id.clone()).filter(|id| parse_id(id).is_some()).collect();
+        ids.sort();
+        ids.dedup();
+        // The newest version now held of each changed id (a removal may uncover an older
+        // one); ids with none left are removed from the index.
+        let mut fresh: Vec<Prepared> = Vec::new();
+        let mut present: Vec<String> = Vec::new();
+        for chunk in ids.chunks(400) {
+            store.scan_latest(&[], Some(chunk), &mut |e, staff_only| {
+                present.push(e.id.to_owned());
+                if let Some(p) = screen::prepare(e.id, e.json, access_of(&e.latest(), staff_only)) {
+                    fresh.push(p);
+                }
+                true
+            })?;
+        }
+        present.sort();
+        let mut index = self.screener.index.write().unwrap_or_else(|p| p.into_inner());
+        for id in &ids {
+            if present.binary_search(id).is_err() {
+                index.remove(id);
+            }
+        }
+        self.applied.fetch_add(fresh.len(), std::sync::atomic::Ordering::Relaxed);
+        index.apply_all(fresh);
+        // Under the write lock: a reader never sees the index ahead of its position.
+        dossier_follow::Cursor::save(&self.screener.applied, last)
+    }
+}
+
 /// The index and the change-log position it reflects.
 pub struct Screener {
     index: RwLock<Index>,
-    /// The last change applied. Held while catching up, so two requests never apply the
-    /// same changes twice and neither screens before the index is current.
-    seq: Mutex<i64>,
-    /// The same position, readable without the lock: a screen that finds the log no further
-    /// than this does not queue behind others.
-    applied: std::sync::atomic::AtomicI64,
+    /// Held while catching up, so two requests never apply the same changes twice and
+    /// neither screens before the index is current.
+    catching: Mutex<()>,
+    /// The last change applied, readable without the lock: a screen that finds the log no
+    /// further than this does not queue behind others. It moves only under the index's
+    /// write lock, so it is always the position of exactly the index a reader sees.
+    applied: dossier_follow::MemoryCursor,
     pub options: Options,
     report: BuildReport,
     /// Recent whole-index counts for pages: each walks every node (30–50 ms at 2.4M nodes),
@@ -199,8 +250,8 @@ impl Screener {
     fn ready(index: Index, seq: i64, options: Options, report: BuildReport) -> Self {
         Self {
             index: RwLock::new(index),
-            seq: Mutex::new(seq),
-            applied: seq.into(),
+            catching: Mutex::new(()),
+            applied: dossier_follow::MemoryCursor::new(seq),
             options,
             report,
             counted: Default::default(),
@@ -234,7 +285,7 @@ impl Screener {
                         let report = BuildReport { objects: 0, seconds: 0.0, from_snapshot: true, stats, phases: None };
                         let mut s = Self::ready(index, seq, options, report);
                         s.catch_up(store)?;
-                        if s.applied.load(std::sync::atomic::Ordering::Acquire) != seq {
+                        if s.applied.position() != seq {
                             s.report.stats = s.stats();
                         }
                         s.report.seconds = started.elapsed().as_secs_f64();
@@ -254,7 +305,7 @@ impl Screener {
         // is the position of exactly this index, and screens (and a catch-up that finds
         // nothing to do) are not held up for the seconds the file takes.
         let index = self.index.read().unwrap_or_else(|p| p.into_inner());
-        let seq = self.applied.load(std::sync::atomic::Ordering::Acquire);
+        let seq = self.applied.position();
         let tmp = path.with_extension("tmp");
         {
             let f = std::fs::File::create(&tmp)?;
@@ -281,7 +332,7 @@ impl Screener {
     /// organization and whether it is ISAC staff, and the key is exactly that.
     pub fn census(&self, viewer: &Viewer) -> Census {
         let key = (viewer.org, viewer.is_isac_staff());
-        let seq = self.applied.load(std::sync::atomic::Ordering::Acquire);
+        let seq = self.applied.position();
         if let Some(c) = self.counted().census.get(&key).and_then(|t| t.fresh(seq)) {
             return c;
         }
@@ -296,7 +347,7 @@ impl Screener {
 
     /// [`Self::stats`], reused like [`Self::census`].
     pub fn recent_stats(&self) -> IndexStats {
-        let seq = self.applied.load(std::sync::atomic::Ordering::Acquire);
+        let seq = self.applied.position();
         if let Some(s) = self.counted().stats.and_then(|t| t.fresh(seq)) {
             return s;
         }
@@ -312,54 +363,26 @@ impl Screener {
     /// Whether the index already reflects every committed change (one small query): then a
     /// screen needs no catching up and is short enough to run where the request is handled.
     pub fn is_current(&self, store: &dyn ObjectStore) -> Result<bool, StoreError> {
-        Ok(store.last_change()? <= self.applied.load(std::sync::atomic::Ordering::Acquire))
+        Ok(self.applied.reached(store.last_change()?))
     }
 
-    /// Applies the change log since the last call. Cheap when nothing changed (one query).
+    /// Applies the change log since the last call, through the one seam every follower of
+    /// the log uses ([`dossier_follow::catch_up`]). Cheap when nothing changed (one query).
     pub fn catch_up(&self, store: &dyn ObjectStore) -> Result<usize, StoreError> {
         let last = store.last_change()?;
-        if last <= self.applied.load(std::sync::atomic::Ordering::Acquire) {
+        if self.applied.reached(last) {
             return Ok(0);
         }
-        let mut seq = self.seq.lock().unwrap_or_else(|p| p.into_inner());
-        if last <= *seq {
+        let _one = self.catching.lock().unwrap_or_else(|p| p.into_inner());
+        if self.applied.reached(last) {
             return Ok(0);
         }
-        let mut applied = 0;
-        loop {
-            let changes = store.changes_since(*seq, 20_000)?;
-            let Some(last) = changes.last().map(|c| c.seq) else { break };
-            // Additions and removals alike: the newest version now held is read again.
-            let mut ids: Vec<String> =
-                changes.into_iter().filter_map(|c| c.id).filter(|id| parse_id(id).is_some()).collect();
-            ids.sort();
-            ids.dedup();
-            // The newest version now held of each changed id (a removal may uncover an older
-            // one); ids with none left are removed from the index.
-            let mut fresh: Vec<Prepared> = Vec::new();
-            let mut present: Vec<String> = Vec::new();
-            for chunk in ids.chunks(400) {
-                store.scan_latest(&[], Some(chunk), &mut |e, staff_only| {
-                    present.push(e.id.to_owned());
-                    if let Some(p) = screen::prepare(e.id, e.json, access_of(&e.latest(), staff_only)) {
-                        fresh.push(p);
-                    }
-                    true
-                })?;
-            }
-            present.sort();
-            let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
-            for id in &ids {
-                if present.binary_search(id).is_err() {
-                    index.remove(id);
-                }
-            }
-            applied += fresh.len();
-            index.apply_all(fresh);
-            *seq = last;
-            self.applied.store(last, std::sync::atomic::Ordering::Release);
-        }
-        Ok(applied)
+        let follower = IndexFollower { screener: self, applied: Default::default() };
+        dossier_follow::catch_up(store, &follower, &self.applied, 20_000).map_err(|e| match e {
+            dossier_follow::FollowError::Store(e) => e,
+            other => StoreError::Corrupt(other.to_string()),
+        })?;
+        Ok(follower.applied.into_inner())
     }
 
     /// Screens one applicant against the index as it is now (call [`Self::catch_up`] first).

@@ -22,8 +22,8 @@ mod sharing;
 mod sqlite;
 
 pub use sharing::{
-    AccessRequest, AccessSide, AccessStatus, Disposition, DispositionCount, Judgement, MAX_COMMENT, NewReviewEntry,
-    ReviewEntry, ReviewQuery, ReviewStatus, Sharing, SuppressedTie,
+    AccessRequest, AccessSide, AccessStatus, Cursors, Disposition, DispositionCount, Inbox, Judgement, MAX_COMMENT,
+    NewNotification, NewReviewEntry, Notification, ReviewEntry, ReviewQuery, ReviewStatus, Sharing, SuppressedTie,
 };
 pub use sqlite::SqliteStore;
 

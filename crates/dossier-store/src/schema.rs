@@ -268,6 +268,25 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX access_requests_owner ON access_requests (owner, id);
     CREATE INDEX access_requests_requester ON access_requests (requester, id);
     "#,
+    // 14: durable cursors of the change log's followers (how far each got), and the
+    //     organizations' notifications (the inbox).
+    r#"
+    CREATE TABLE follower_cursors (
+        name TEXT PRIMARY KEY,
+        seq  INTEGER NOT NULL
+    );
+    CREATE TABLE notifications (
+        id      INTEGER PRIMARY KEY,
+        org     INTEGER NOT NULL,
+        at      INTEGER NOT NULL,
+        kind    TEXT NOT NULL,
+        title   TEXT NOT NULL,
+        link    TEXT,
+        body    TEXT NOT NULL,
+        read_at INTEGER
+    );
+    CREATE INDEX notifications_org ON notifications (org, id);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -260,3 +260,49 @@ pub trait Sharing: Send + Sync {
         now: i64,
     ) -> Result<AccessRequest, StoreError>;
 }
+
+/// Durable cursors of the change log's followers.
+pub trait Cursors: Send + Sync {
+    /// How far follower `name` got (`None`: never ran).
+    fn cursor(&self, name: &str) -> Result<Option<i64>, StoreError>;
+    fn save_cursor(&self, name: &str, seq: i64) -> Result<(), StoreError>;
+}
+
+/// One event in an organization's inbox. Holds no applicant data: titles and bodies name
+/// objects, organizations (as the recipient may know them) and counts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notification {
+    pub id: i64,
+    #[serde(skip)]
+    pub org: OrgId,
+    pub at: i64,
+    /// `review`, `access_request`, `access_granted`, `access_declined`, `sighting`, …
+    pub kind: String,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    pub body: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<i64>,
+}
+
+/// A notification to add.
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub org: OrgId,
+    pub at: i64,
+    pub kind: String,
+    pub title: String,
+    pub link: Option<String>,
+    pub body: serde_json::Value,
+}
+
+/// The organizations' inboxes.
+pub trait Inbox: Send + Sync {
+    fn notify(&self, items: &[NewNotification]) -> Result<Vec<i64>, StoreError>;
+    /// `org`'s notifications, newest first (`unread`: only those not read).
+    fn notifications(&self, org: OrgId, unread: bool, limit: usize) -> Result<Vec<Notification>, StoreError>;
+    fn unread(&self, org: OrgId) -> Result<u64, StoreError>;
+    /// Marks `ids` (all, when empty) of `org` read; returns how many changed.
+    fn mark_read(&self, org: OrgId, ids: &[i64], now: i64) -> Result<usize, StoreError>;
+}

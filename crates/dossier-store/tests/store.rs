@@ -411,6 +411,8 @@ fn upgrading_a_store_from_before_per_member_assertions_serves_the_first_members_
                WHERE vid IN (SELECT vid FROM objects WHERE id = '{id}');
              ALTER TABLE objects DROP COLUMN curator;
              DROP TABLE review_queue; DROP TABLE review_ties; DROP TABLE suppressions; DROP TABLE dispositions;
+             DROP TABLE review_restricted; DROP TABLE access_requests;
+             DROP TABLE follower_cursors; DROP TABLE notifications;
              PRAGMA user_version = 10;"
         ))
         .unwrap();

@@ -6,8 +6,8 @@ use rusqlite::{OptionalExtension, params};
 use super::SqliteStore;
 use crate::StoreError;
 use crate::sharing::{
-    AccessRequest, AccessSide, AccessStatus, Disposition, DispositionCount, Judgement, MAX_COMMENT, NewReviewEntry,
-    ReviewEntry, ReviewQuery, ReviewStatus, Sharing, SuppressedTie,
+    AccessRequest, AccessSide, AccessStatus, Cursors, Disposition, DispositionCount, Inbox, Judgement, MAX_COMMENT,
+    NewNotification, NewReviewEntry, Notification, ReviewEntry, ReviewQuery, ReviewStatus, Sharing, SuppressedTie,
 };
 
 const ENTRY_COLUMNS: &str = "id, org, at, expires, by_name, source, ref, ref_hash, decision, score, result, \
@@ -420,5 +420,97 @@ impl SqliteStore {
             conn.prepare(&format!("SELECT {ACCESS_COLUMNS} FROM access_requests {filter} ORDER BY id DESC LIMIT ?2"))?;
         let rows = stmt.query_map(params![org, limit.clamp(1, 10_000) as i64], access_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl Cursors for SqliteStore {
+    fn cursor(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        let conn = self.read();
+        Ok(conn.query_row("SELECT seq FROM follower_cursors WHERE name = ?1", [name], |r| r.get(0)).optional()?)
+    }
+
+    fn save_cursor(&self, name: &str, seq: i64) -> Result<(), StoreError> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO follower_cursors (name, seq) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+            params![name, seq],
+        )?;
+        Ok(())
+    }
+}
+
+fn notification_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Notification> {
+    let body: String = r.get(6)?;
+    Ok(Notification {
+        id: r.get(0)?,
+        org: r.get(1)?,
+        at: r.get(2)?,
+        kind: r.get(3)?,
+        title: r.get(4)?,
+        link: r.get(5)?,
+        body: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+        read_at: r.get(7)?,
+    })
+}
+
+impl Inbox for SqliteStore {
+    fn notify(&self, items: &[NewNotification]) -> Result<Vec<i64>, StoreError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let mut ids = Vec::with_capacity(items.len());
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO notifications (org, at, kind, title, link, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for n in items {
+                stmt.execute(params![n.org, n.at, n.kind, n.title, n.link, n.body.to_string()])?;
+                ids.push(tx.last_insert_rowid());
+            }
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    fn notifications(&self, org: OrgId, unread: bool, limit: usize) -> Result<Vec<Notification>, StoreError> {
+        let conn = self.read();
+        let filter = if unread { "AND read_at IS NULL" } else { "" };
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT id, org, at, kind, title, link, body, read_at FROM notifications WHERE org = ?1 {filter}
+             ORDER BY id DESC LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![org, limit.clamp(1, 1000) as i64], notification_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn unread(&self, org: OrgId) -> Result<u64, StoreError> {
+        let conn = self.read();
+        let n: i64 =
+            conn.query_row("SELECT count(*) FROM notifications WHERE org = ?1 AND read_at IS NULL", [org], |r| {
+                r.get(0)
+            })?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn mark_read(&self, org: OrgId, ids: &[i64], now: i64) -> Result<usize, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let mut n = 0;
+        if ids.is_empty() {
+            n += tx.execute(
+                "UPDATE notifications SET read_at = ?2 WHERE org = ?1 AND read_at IS NULL",
+                params![org, now],
+            )?;
+        } else {
+            let mut stmt =
+                tx.prepare("UPDATE notifications SET read_at = ?3 WHERE org = ?1 AND id = ?2 AND read_at IS NULL")?;
+            for id in ids {
+                n += stmt.execute(params![org, id, now])?;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
     }
 }
