@@ -240,6 +240,7 @@ pub(crate) fn start(state: &AppState) {
         tracing::info!(job = %id, "restarting a screening job left unfinished");
         spawn_runner(state.clone(), id);
     }
+    let state2 = state.clone();
     let state = state.clone();
     tokio::spawn(async move {
         loop {
@@ -256,6 +257,18 @@ pub(crate) fn start(state: &AppState) {
                 _ => {}
             }
             tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+    });
+    // Notifications of what arrives by any write path (sightings) follow the change log.
+    tokio::spawn(async move {
+        loop {
+            let inner = state2.0.clone();
+            match tokio::task::spawn_blocking(move || crate::notify::follow_sightings(&inner)).await {
+                Ok(Err(e)) => tracing::error!(error = %e, "notifications: following the change log failed"),
+                Err(e) => tracing::error!(error = %e, "notifications: the follower stopped"),
+                Ok(Ok(_)) => {}
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
 }

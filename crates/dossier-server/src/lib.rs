@@ -13,6 +13,7 @@ mod auth;
 mod error;
 pub mod jobs;
 mod media;
+mod notify;
 mod persona;
 pub mod quota;
 pub mod review;
@@ -34,15 +35,15 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use dossier_stix::Viewer;
 use dossier_stix::timestamp::now_micros;
-use dossier_store::{AuditRecord, Directory, ObjectStore, Org, Sharing};
+use dossier_store::{AuditRecord, Cursors, Directory, Inbox, ObjectStore, Org, Sharing};
 
 pub use auth::Caller;
 pub use error::ApiError;
 pub use media::{STIX_21, TAXII_21};
 
 /// Everything the server needs from storage.
-pub trait Store: ObjectStore + Directory + Sharing {}
-impl<T: ObjectStore + Directory + Sharing> Store for T {}
+pub trait Store: ObjectStore + Directory + Sharing + Inbox + Cursors {}
+impl<T: ObjectStore + Directory + Sharing + Inbox + Cursors> Store for T {}
 
 /// Server settings (see the README for the matching flags and environment variables).
 #[derive(Clone, Debug)]
@@ -174,6 +175,8 @@ pub(crate) struct Inner {
     pub suppressions: review::SuppressionCache,
     /// Each organization's count of review entries not judged yet, cached.
     pub open_reviews: review::OpenCounts,
+    /// Each organization's count of unread notifications, cached.
+    pub unread: notify::UnreadCounts,
 }
 
 type AuditReply = tokio::sync::oneshot::Sender<Result<(), (Option<dossier_store::StorageFailure>, String)>>;
@@ -299,6 +302,7 @@ impl AppState {
             taxii_seen: Default::default(),
             suppressions: Default::default(),
             open_reviews: Default::default(),
+            unread: Default::default(),
         })))
     }
 
@@ -435,6 +439,7 @@ pub fn app(state: AppState) -> Router {
         .merge(screen_api::router())
         .merge(jobs::router())
         .merge(review::router())
+        .merge(notify::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate_and_audit));
     Router::new()
         // Liveness: the process answers. Readiness: it can serve — the store takes writes.

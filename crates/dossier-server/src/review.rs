@@ -205,8 +205,9 @@ pub(crate) fn enqueue(inner: &Inner, entries: &[NewReviewEntry]) {
     if entries.is_empty() {
         return;
     }
-    if let Err(e) = inner.store.enqueue(entries) {
-        tracing::error!(error = %e, entries = entries.len(), "queueing screens for review failed");
+    match inner.store.enqueue(entries) {
+        Ok(ids) => crate::notify::send(inner, crate::notify::queued(entries, &ids)),
+        Err(e) => tracing::error!(error = %e, entries = entries.len(), "queueing screens for review failed"),
     }
     for e in entries {
         inner.open_reviews.forget(e.org);
@@ -627,7 +628,13 @@ pub(crate) async fn ask_access(
     state
         .blocking(move |store| {
             let by = who(&inner, &token);
-            Ok(store.request_access(org, id, named, &by, note.as_deref(), now_micros())?)
+            let now = now_micros();
+            let rows = store.request_access(org, id, named, &by, note.as_deref(), now)?;
+            // Tell the owners of the requests made now (one asked again is not announced
+            // again: it keeps its first time).
+            let fresh: Vec<dossier_store::AccessRequest> = rows.iter().filter(|r| r.at == now).cloned().collect();
+            crate::notify::send(&inner, crate::notify::asked(&fresh, &store.orgs()?));
+            Ok(rows)
         })
         .await
 }
@@ -646,7 +653,9 @@ pub(crate) async fn answer_access(
     state
         .blocking(move |store| {
             let by = who(&inner, &token);
-            Ok(store.decide_access(org, id, grant, &by, reply.as_deref(), now_micros())?)
+            let r = store.decide_access(org, id, grant, &by, reply.as_deref(), now_micros())?;
+            crate::notify::send(&inner, vec![crate::notify::answered(&r)]);
+            Ok(r)
         })
         .await
 }

@@ -399,3 +399,77 @@ fn access_requests_on_the_review_page() {
     let analyst = sign_in(&app, "analyst");
     assert!(analyst.get("/review").body.contains("id=\"all-access\""));
 }
+
+fn inbox(app: &App, who: &str) -> Vec<Value> {
+    let r = app.api("GET", "/api/v1/notifications", who, None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["notifications"].as_array().cloned().unwrap_or_default()
+}
+
+/// Waits for the background follower to announce what `who` expects.
+fn wait_for(app: &App, who: &str, kind: &str) -> Value {
+    for _ in 0..100 {
+        if let Some(n) = inbox(app, who).into_iter().find(|n| n["kind"] == kind) {
+            return n;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{who} was never told of a {kind}: {:?}", inbox(app, who));
+}
+
+#[test]
+fn each_organization_is_told_what_concerns_it_and_nothing_it_may_not_see() {
+    let app = spawn_app(Config::default());
+    world(&app); // Exchange A's GREEN actor 1 with EMAIL.
+    let red = email("red.inbox@example.org", Tlp::Red);
+    app.submit("Exchange A", false, &actor_with(9, &red, Tlp::Red));
+    // A screen in Wallet B's queue is in Wallet B's inbox, not anyone else's.
+    screen(&app, "Wallet B", "cand-n1", &[EMAIL]);
+    let n = wait_for(&app, "Wallet B", "review");
+    assert!(n["title"].as_str().unwrap().contains("cand-n1: match"), "{n}");
+    assert!(!n.to_string().contains("ops.farm"), "a notification holds the applicant's value: {n}");
+    for other in ["Exchange A", "Recruiter C"] {
+        assert!(inbox(&app, other).iter().all(|n| n["kind"] != "review"), "{other}");
+    }
+    // An access request reaches the owner, anonymous; the answer reaches the requester.
+    screen(&app, "Wallet B", "cand-n2", &["red.inbox@example.org"]);
+    let entry = queue(&app, "Wallet B", "open")[0]["id"].as_i64().unwrap();
+    app.api("POST", &format!("/api/v1/review/{entry}/access-request"), "Wallet B", Some("{}"));
+    let n = wait_for(&app, "Exchange A", "access_request");
+    assert!(n["title"].as_str().unwrap().starts_with("an ISAC member asks to see"), "{n}");
+    assert!(!n.to_string().contains("Wallet B") && !n.to_string().contains("red.inbox"), "{n}");
+    let req = n["body"]["id"].as_i64().unwrap();
+    app.api("POST", &format!("/api/v1/access-requests/{req}"), "Exchange A", Some(r#"{"decision":"decline"}"#));
+    let n = wait_for(&app, "Wallet B", "access_declined");
+    assert!(!n.to_string().contains("Exchange A"), "the requester learns the owner: {n}");
+    // Sightings by any write path reach the reporter when it may see them: Recruiter C's
+    // GREEN sighting of Exchange A's actor is announced; a RED one is not.
+    let t = "2026-12-01T00:00:00.000Z";
+    let sighting = |k: u32, tlp: Tlp| {
+        json!({"type": "sighting", "spec_version": "2.1", "id": format!("sighting--00000000-0000-4000-8000-{k:012}"),
+            "created": t, "modified": t, "sighting_of_ref": "threat-actor--00000000-0000-4000-8000-000000000001",
+            "first_seen": t, "last_seen": t, "count": 1, "object_marking_refs": [tlp.marking_id()]})
+    };
+    app.submit("Recruiter C", false, &[sighting(901, Tlp::Red)]);
+    app.submit("Recruiter C", true, &[sighting(902, Tlp::Green)]);
+    let n = wait_for(&app, "Exchange A", "sighting");
+    assert_eq!(n["body"]["sighting"], "sighting--00000000-0000-4000-8000-000000000902");
+    assert_eq!(n["body"]["by"], "Recruiter C");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let sightings: Vec<Value> = inbox(&app, "Exchange A").into_iter().filter(|n| n["kind"] == "sighting").collect();
+    assert_eq!(sightings.len(), 1, "a RED sighting Exchange A may not see was announced: {sightings:?}");
+    // Marked read, the count drops.
+    let r = app.api("POST", "/api/v1/notifications/read", "Exchange A", Some("{}"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(app.api("GET", "/api/v1/notifications", "Exchange A", None).json()["unread"], 0);
+    // The page: the header counts, the inbox lists, "mark all read" clears.
+    let b = sign_in(&app, "Wallet B");
+    let page = b.get("/inbox");
+    assert!(
+        page.body.contains("id=\"nav-inbox\"") && page.body.contains("unread\">") && page.body.contains("cand-n1"),
+        "{}",
+        page.body
+    );
+    assert_eq!(b.post("/inbox/read", &format!("csrf={}", b.csrf)).status, 303);
+    assert_eq!(app.api("GET", "/api/v1/notifications", "Wallet B", None).json()["unread"], 0);
+}

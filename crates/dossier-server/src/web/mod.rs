@@ -62,6 +62,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/contribute/bundle", post(contribute::bundle))
         .route("/objects/{id}/sighting", post(contribute::sighting))
         .route("/objects/{id}/sources.csv", get(pages::sources_csv))
+        .route("/inbox", get(review::inbox))
+        .route("/inbox/read", post(review::inbox_read))
         .route("/review", get(review::page))
         .route("/review/{id}", post(review::judge))
         .route("/review/{id}/sighting", post(review::share))
@@ -273,6 +275,8 @@ pub(crate) struct Web {
     pub since: i64,
     /// The organization's review entries waiting for a judgement (the header's badge).
     pub reviews: u64,
+    /// The organization's unread notifications (the header's badge).
+    pub unread: u64,
 }
 
 impl Web {
@@ -306,6 +310,7 @@ impl Web {
             staff => self.staff(),
             csrf => self.csrf,
             reviews => self.reviews,
+            unread => self.unread,
         }
     }
 }
@@ -349,12 +354,17 @@ async fn session_layer(State(state): State<AppState>, mut req: Request, next: Ne
         Principal::User(id) => Some(id.clone()),
         Principal::Token(_) => None,
     };
-    let reviews = {
+    let (reviews, unread) = {
         let inner = state.0.clone();
         let org = caller.org.id;
-        tokio::task::spawn_blocking(move || crate::review::open_count(&inner, org)).await.unwrap_or(0)
+        tokio::task::spawn_blocking(move || {
+            (crate::review::open_count(&inner, org), crate::notify::unread_count(&inner, org))
+        })
+        .await
+        .unwrap_or((0, 0))
     };
-    let web = Web { caller: caller.clone(), csrf: session.csrf.clone(), who, user, since: session.started, reviews };
+    let web =
+        Web { caller: caller.clone(), csrf: session.csrf.clone(), who, user, since: session.started, reviews, unread };
     let params = req.uri().query().map(str::to_owned);
     req.extensions_mut().insert(web);
     req.extensions_mut().insert(SessionCookie(cookie));
@@ -693,6 +703,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "audit.html",
     "account.html",
     "review.html",
+    "inbox.html",
     "macros.html",
 );
 

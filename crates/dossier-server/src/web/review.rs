@@ -156,3 +156,21 @@ pub async fn answer(
     crate::review::answer_access(&state, &web.caller, id, grant, reply).await?;
     Ok(Redirect::to("/review#access-requests").into_response())
 }
+
+/// The organization's inbox: what happened that concerns it, newest first.
+pub async fn inbox(State(state): State<AppState>, Extension(web): Extension<Web>) -> Result<Response, WebError> {
+    let org = web.caller.org.id;
+    let items = state.blocking(move |store| Ok(store.notifications(org, false, 200)?)).await?;
+    let n = items.len() as u64;
+    let mut resp = render("inbox.html", context! { ..web.ctx("inbox"), ..context! { items => items } });
+    resp.extensions_mut().insert(Returned(n));
+    Ok(resp)
+}
+
+/// Marks the inbox read.
+pub async fn inbox_read(State(state): State<AppState>, Posted { web, .. }: Posted) -> Result<Response, WebError> {
+    let org = web.caller.org.id;
+    state.blocking(move |store| Ok(store.mark_read(org, &[], now_micros())?)).await?;
+    state.0.unread.forget(org);
+    Ok(Redirect::to("/inbox").into_response())
+}
