@@ -241,6 +241,7 @@ pub(crate) fn start(state: &AppState) {
         spawn_runner(state.clone(), id);
     }
     let state2 = state.clone();
+    let hooks = state.clone();
     let state = state.clone();
     tokio::spawn(async move {
         loop {
@@ -257,6 +258,13 @@ pub(crate) fn start(state: &AppState) {
                 _ => {}
             }
             tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+    });
+    // Webhook deliveries that are due.
+    tokio::spawn(async move {
+        loop {
+            crate::webhooks::deliver_due(hooks.0.clone()).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
     // Notifications of what arrives by any write path (sightings) follow the change log.

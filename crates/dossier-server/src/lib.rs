@@ -21,6 +21,7 @@ mod screen_api;
 pub mod screening;
 mod taxii;
 mod web;
+mod webhooks;
 
 pub use web::{hash_password, password_problem, urlencode};
 
@@ -35,15 +36,15 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use dossier_stix::Viewer;
 use dossier_stix::timestamp::now_micros;
-use dossier_store::{AuditRecord, Cursors, Directory, Inbox, ObjectStore, Org, Sharing};
+use dossier_store::{AuditRecord, Cursors, Directory, Inbox, ObjectStore, Org, Sharing, Webhooks};
 
 pub use auth::Caller;
 pub use error::ApiError;
 pub use media::{STIX_21, TAXII_21};
 
 /// Everything the server needs from storage.
-pub trait Store: ObjectStore + Directory + Sharing + Inbox + Cursors {}
-impl<T: ObjectStore + Directory + Sharing + Inbox + Cursors> Store for T {}
+pub trait Store: ObjectStore + Directory + Sharing + Inbox + Cursors + Webhooks {}
+impl<T: ObjectStore + Directory + Sharing + Inbox + Cursors + Webhooks> Store for T {}
 
 /// Server settings (see the README for the matching flags and environment variables).
 #[derive(Clone, Debug)]
@@ -99,6 +100,13 @@ pub struct Config {
     /// Whether a review-queue entry keeps the applicant's `ref` as given (else only its
     /// keyed hash).
     pub review_keeps_ref: bool,
+    /// Attempts of one webhook delivery before it is dead (8 unless set).
+    pub webhook_attempts: u32,
+    /// The wait before the second attempt; it doubles each time, at most an hour.
+    pub webhook_backoff: Duration,
+    /// Let webhooks call loopback, private and link-local addresses (off: a member could
+    /// otherwise make the server call into its own network).
+    pub webhook_allow_private: bool,
 }
 
 impl Default for Config {
@@ -128,6 +136,9 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(30),
             review_retention: review::DEFAULT_RETENTION,
             review_keeps_ref: true,
+            webhook_attempts: 8,
+            webhook_backoff: Duration::from_secs(5),
+            webhook_allow_private: false,
         }
     }
 }
@@ -440,6 +451,7 @@ pub fn app(state: AppState) -> Router {
         .merge(jobs::router())
         .merge(review::router())
         .merge(notify::router())
+        .merge(webhooks::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate_and_audit));
     Router::new()
         // Liveness: the process answers. Readiness: it can serve — the store takes writes.

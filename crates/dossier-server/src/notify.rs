@@ -31,8 +31,10 @@ pub(crate) fn send(inner: &Inner, items: Vec<NewNotification>) {
     if items.is_empty() {
         return;
     }
-    if let Err(e) = inner.store.notify(&items) {
-        tracing::error!(error = %e, n = items.len(), "storing notifications failed");
+    match inner.store.notify(&items) {
+        // Each organization's webhooks that take the event get a delivery.
+        Ok(ids) => crate::webhooks::fan_out(inner, &items, &ids),
+        Err(e) => tracing::error!(error = %e, n = items.len(), "storing notifications failed"),
     }
     for n in &items {
         inner.unread.forget(n.org);

@@ -473,3 +473,144 @@ fn each_organization_is_told_what_concerns_it_and_nothing_it_may_not_see() {
     assert_eq!(b.post("/inbox/read", &format!("csrf={}", b.csrf)).status, 303);
     assert_eq!(app.api("GET", "/api/v1/notifications", "Wallet B", None).json()["unread"], 0);
 }
+
+/// A local HTTP receiver: records each request (headers and body) and answers with the
+/// status `status` holds at the time.
+struct Receiver {
+    url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+}
+
+fn receiver(status: u16) -> Receiver {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let code = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(status));
+    let (g, c) = (got.clone(), code.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut r = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            g.lock().unwrap().push((head, String::from_utf8_lossy(&body).into_owned()));
+            let s = c.load(std::sync::atomic::Ordering::SeqCst);
+            let mut w = stream;
+            let _ = write!(w, "HTTP/1.1 {s} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    Receiver { url, got, status: code }
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+#[test]
+fn webhooks_are_signed_retried_dead_lettered_and_sent_again() {
+    let app = spawn_app(Config {
+        webhook_allow_private: true,
+        webhook_backoff: std::time::Duration::from_millis(50),
+        webhook_attempts: 3,
+        ..Config::default()
+    });
+    world(&app);
+    let ok = receiver(200);
+    let r = app.api(
+        "POST",
+        "/api/v1/webhooks",
+        "Wallet B",
+        Some(&json!({"url": ok.url, "events": ["review"]}).to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let secret = r.json()["secret"].as_str().unwrap().to_owned();
+    let slack = receiver(200);
+    app.api("POST", "/api/v1/webhooks", "Wallet B", Some(&json!({"url": slack.url, "slack": true}).to_string()));
+    let down = receiver(500);
+    app.api("POST", "/api/v1/webhooks", "Wallet B", Some(&json!({"url": down.url}).to_string()));
+    // Bad webhooks are refused.
+    for bad in [
+        json!({"url": "ftp://x/"}),
+        json!({"url": "http://x/", "events": ["everything"]}),
+        json!({"url": "http://x/", "as": 1}),
+    ] {
+        assert_eq!(app.api("POST", "/api/v1/webhooks", "Wallet B", Some(&bad.to_string())).status, 400, "{bad}");
+    }
+    // Another member sees none of them.
+    let listed = app.api("GET", "/api/v1/webhooks", "Recruiter C", None).json();
+    assert_eq!(listed["webhooks"].as_array().map(Vec::len), Some(0));
+    assert!(!app.api("GET", "/api/v1/webhooks", "Wallet B", None).body.contains(&secret), "a listing shows the secret");
+    // A flagged screen: the event goes out, signed.
+    screen(&app, "Wallet B", "cand-w1", &[EMAIL]);
+    let wait = |rx: &Receiver, n: usize| {
+        for _ in 0..100 {
+            if rx.got.lock().unwrap().len() >= n {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("{} got {} requests, not {n}", rx.url, rx.got.lock().unwrap().len());
+    };
+    wait(&ok, 1);
+    let (head, body) = ok.got.lock().unwrap()[0].clone();
+    let sig = header(&head, "x-dossier-signature").unwrap();
+    let t = sig.split(',').next().unwrap().trim_start_matches("t=");
+    let want = dossier_match::keyed::hmac_hex(secret.as_bytes(), format!("{t}.{body}").as_bytes(), 32);
+    assert_eq!(sig, format!("t={t},v1={want}"), "the signature does not verify");
+    assert_eq!(header(&head, "x-dossier-event"), Some("review"));
+    let event: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(event["event"], "review");
+    assert!(!body.contains("ops.farm"), "a webhook carries the applicant's value: {body}");
+    wait(&slack, 1);
+    let text: Value = serde_json::from_str(&slack.got.lock().unwrap()[0].1).unwrap();
+    assert!(text["text"].as_str().unwrap().starts_with("dossier: "), "{text}");
+    // The receiver that answers 500 is tried 3 times, then the delivery is dead.
+    wait(&down, 3);
+    let mut dead = Vec::new();
+    for _ in 0..50 {
+        dead = app.api("GET", "/api/v1/webhooks/deliveries?status=dead", "Wallet B", None).json()["deliveries"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if !dead.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0]["attempts"], 3);
+    assert!(dead[0]["last_error"].as_str().unwrap().contains("500"), "{dead:?}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(down.got.lock().unwrap().len(), 3, "a dead delivery was tried again");
+    // Fixed, and sent again from the dead-letter list (only by its organization).
+    let id = dead[0]["id"].as_i64().unwrap();
+    assert_eq!(app.api("POST", &format!("/api/v1/webhooks/deliveries/{id}/resend"), "Recruiter C", None).status, 404);
+    down.status.store(200, std::sync::atomic::Ordering::SeqCst);
+    let r = app.api("POST", &format!("/api/v1/webhooks/deliveries/{id}/resend"), "Wallet B", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    wait(&down, 4);
+    for _ in 0..50 {
+        let d = app.api("GET", "/api/v1/webhooks/deliveries?status=delivered", "Wallet B", None).json();
+        if d["deliveries"].as_array().unwrap().iter().any(|x| x["id"] == id) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the re-sent delivery was not recorded as delivered");
+}

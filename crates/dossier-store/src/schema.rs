@@ -287,6 +287,35 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX notifications_org ON notifications (org, id);
     "#,
+    // 15: organizations' outgoing webhooks and their deliveries (pending with the time of
+    //     the next attempt, delivered, or dead after the last attempt failed).
+    r#"
+    CREATE TABLE webhooks (
+        id      INTEGER PRIMARY KEY,
+        org     INTEGER NOT NULL,
+        url     TEXT NOT NULL,
+        secret  TEXT NOT NULL,
+        events  TEXT NOT NULL,
+        slack   INTEGER NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE INDEX webhooks_org ON webhooks (org);
+    CREATE TABLE webhook_deliveries (
+        id           INTEGER PRIMARY KEY,
+        webhook      INTEGER NOT NULL,
+        org          INTEGER NOT NULL,
+        kind         TEXT NOT NULL,
+        payload      TEXT NOT NULL,
+        created      INTEGER NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_at      INTEGER NOT NULL,
+        status       TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'dead')),
+        last_error   TEXT,
+        delivered_at INTEGER
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_at);
+    CREATE INDEX webhook_deliveries_org ON webhook_deliveries (org, id);
+    "#,
 ];
 
 /// The schema version this binary writes.

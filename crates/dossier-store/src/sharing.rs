@@ -306,3 +306,77 @@ pub trait Inbox: Send + Sync {
     /// Marks `ids` (all, when empty) of `org` read; returns how many changed.
     fn mark_read(&self, org: OrgId, ids: &[i64], now: i64) -> Result<usize, StoreError>;
 }
+
+/// An organization's outgoing webhook.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Webhook {
+    pub id: i64,
+    #[serde(skip)]
+    pub org: OrgId,
+    pub url: String,
+    /// The signing secret (HMAC-SHA-256): shown once, when the webhook is made.
+    #[serde(skip)]
+    pub secret: String,
+    /// Notification kinds delivered (empty: all).
+    pub events: Vec<String>,
+    /// Send a Slack-compatible `{"text": …}` body instead of the event.
+    pub slack: bool,
+    pub created: i64,
+}
+
+/// One delivery of one event to one webhook.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Delivery {
+    pub id: i64,
+    pub webhook: i64,
+    #[serde(skip)]
+    pub org: OrgId,
+    pub kind: String,
+    /// The body sent (JSON).
+    #[serde(skip)]
+    pub payload: String,
+    pub created: i64,
+    pub attempts: u32,
+    pub next_at: i64,
+    /// `pending`, `delivered` or `dead`.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<i64>,
+}
+
+/// Outgoing webhooks and their deliveries.
+pub trait Webhooks: Send + Sync {
+    fn add_webhook(
+        &self,
+        org: OrgId,
+        url: &str,
+        secret: &str,
+        events: &[String],
+        slack: bool,
+        now: i64,
+    ) -> Result<Webhook, StoreError>;
+    /// `org`'s webhooks (all organizations' when `None`).
+    fn webhooks(&self, org: Option<OrgId>) -> Result<Vec<Webhook>, StoreError>;
+    /// Deletes one of `org`'s webhooks and its pending deliveries.
+    fn remove_webhook(&self, org: OrgId, id: i64) -> Result<(), StoreError>;
+    /// Queues deliveries: (webhook, organization, kind, payload), due at `now`.
+    fn queue_deliveries(&self, items: &[(i64, OrgId, String, String)], now: i64) -> Result<(), StoreError>;
+    /// Pending deliveries due at `now`, oldest first.
+    fn due_deliveries(&self, now: i64, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+    /// Records an attempt: delivered, or failed with `error` and retried at `retry_at`
+    /// (`None`: no more attempts — dead).
+    fn record_attempt(
+        &self,
+        id: i64,
+        delivered: bool,
+        error: Option<&str>,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// `org`'s deliveries, newest first, of one status or all.
+    fn deliveries(&self, org: OrgId, status: Option<&str>, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+    /// Sends a dead delivery of `org` again: pending, attempts from zero, due now.
+    fn resend(&self, org: OrgId, id: i64, now: i64) -> Result<Delivery, StoreError>;
+}

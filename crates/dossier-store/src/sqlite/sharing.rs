@@ -9,6 +9,7 @@ use crate::sharing::{
     AccessRequest, AccessSide, AccessStatus, Cursors, Disposition, DispositionCount, Inbox, Judgement, MAX_COMMENT,
     NewNotification, NewReviewEntry, Notification, ReviewEntry, ReviewQuery, ReviewStatus, Sharing, SuppressedTie,
 };
+use crate::sharing::{Delivery, Webhook, Webhooks};
 
 const ENTRY_COLUMNS: &str = "id, org, at, expires, by_name, source, ref, ref_hash, decision, score, result, \
      disposition, comment, judged_name, judged_at";
@@ -512,5 +513,165 @@ impl Inbox for SqliteStore {
         }
         tx.commit()?;
         Ok(n)
+    }
+}
+
+fn webhook_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Webhook> {
+    let events: String = r.get(4)?;
+    Ok(Webhook {
+        id: r.get(0)?,
+        org: r.get(1)?,
+        url: r.get(2)?,
+        secret: r.get(3)?,
+        events: events.split(',').filter(|e| !e.is_empty()).map(str::to_owned).collect(),
+        slack: r.get::<_, i64>(5)? != 0,
+        created: r.get(6)?,
+    })
+}
+
+const DELIVERY_COLUMNS: &str =
+    "id, webhook, org, kind, payload, created, attempts, next_at, status, last_error, delivered_at";
+
+fn delivery_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
+    Ok(Delivery {
+        id: r.get(0)?,
+        webhook: r.get(1)?,
+        org: r.get(2)?,
+        kind: r.get(3)?,
+        payload: r.get(4)?,
+        created: r.get(5)?,
+        attempts: r.get::<_, i64>(6)?.clamp(0, i64::from(u32::MAX)) as u32,
+        next_at: r.get(7)?,
+        status: r.get(8)?,
+        last_error: r.get(9)?,
+        delivered_at: r.get(10)?,
+    })
+}
+
+impl Webhooks for SqliteStore {
+    fn add_webhook(
+        &self,
+        org: OrgId,
+        url: &str,
+        secret: &str,
+        events: &[String],
+        slack: bool,
+        now: i64,
+    ) -> Result<Webhook, StoreError> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO webhooks (org, url, secret, events, slack, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![org, url, secret, events.join(","), slack, now],
+        )?;
+        let id = conn.last_insert_rowid();
+        Ok(conn.query_row(
+            "SELECT id, org, url, secret, events, slack, created FROM webhooks WHERE id = ?1",
+            [id],
+            webhook_from_row,
+        )?)
+    }
+
+    fn webhooks(&self, org: Option<OrgId>) -> Result<Vec<Webhook>, StoreError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, org, url, secret, events, slack, created FROM webhooks WHERE ?1 IS NULL OR org = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([org], webhook_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn remove_webhook(&self, org: OrgId, id: i64) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        if tx.execute("DELETE FROM webhooks WHERE id = ?1 AND org = ?2", params![id, org])? == 0 {
+            return Err(StoreError::NotFound(format!("webhook {id}")));
+        }
+        tx.execute("DELETE FROM webhook_deliveries WHERE webhook = ?1 AND status = 'pending'", [id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn queue_deliveries(&self, items: &[(i64, OrgId, String, String)], now: i64) -> Result<(), StoreError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO webhook_deliveries (webhook, org, kind, payload, created, next_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            )?;
+            for (webhook, org, kind, payload) in items {
+                stmt.execute(params![webhook, org, kind, payload, now])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn due_deliveries(&self, now: i64, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE status = 'pending' AND next_at <= ?1
+             ORDER BY next_at, id LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![now, limit.clamp(1, 1000) as i64], delivery_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn record_attempt(
+        &self,
+        id: i64,
+        delivered: bool,
+        error: Option<&str>,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let conn = self.lock();
+        if delivered {
+            conn.execute(
+                "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?2,
+                        last_error = NULL WHERE id = ?1",
+                params![id, now],
+            )?;
+        } else {
+            let (status, next) = match retry_at {
+                Some(at) => ("pending", at),
+                None => ("dead", now),
+            };
+            conn.execute(
+                "UPDATE webhook_deliveries SET status = ?2, attempts = attempts + 1, next_at = ?3, last_error = ?4
+                  WHERE id = ?1",
+                params![id, status, next, error],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn deliveries(&self, org: OrgId, status: Option<&str>, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE org = ?1 AND (?2 IS NULL OR status = ?2)
+             ORDER BY id DESC LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(params![org, status, limit.clamp(1, 1000) as i64], delivery_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn resend(&self, org: OrgId, id: i64, now: i64) -> Result<Delivery, StoreError> {
+        let conn = self.lock();
+        let n = conn.execute(
+            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_at = ?3, last_error = NULL
+              WHERE id = ?1 AND org = ?2 AND status = 'dead'",
+            params![id, org, now],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("dead delivery {id}")));
+        }
+        Ok(conn.query_row(
+            &format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?1"),
+            [id],
+            delivery_from_row,
+        )?)
     }
 }

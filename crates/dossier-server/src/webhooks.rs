@@ -1,0 +1,430 @@
+//! Outgoing webhooks: each organization may have its notifications POSTed to URLs of its
+//! own — the event as JSON, or a Slack-compatible `{"text": …}` body — signed so that the
+//! receiver can tell them from forgeries:
+//!
+//! ```text
+//! X-Dossier-Signature: t=1764806400,v1=<hex HMAC-SHA-256(secret, "1764806400." + body)>
+//! X-Dossier-Event: access_request
+//! X-Dossier-Delivery: 42
+//! ```
+//!
+//! The receiver recomputes the HMAC over the timestamp, a dot and the raw body with the
+//! secret it was shown when the webhook was made, compares in constant time, and refuses
+//! old timestamps (replays). A delivery that fails (no connection, a timeout of 10 s, any
+//! answer but 2xx) is tried again after 5 s, 10 s, 20 s … (doubling, at most an hour), up
+//! to `webhook_attempts` times (8: about 21 minutes); then it is dead, listed in the
+//! dead-letter list, and can be sent again from there. HTTPS uses the system's root
+//! certificates (rustls); addresses on loopback, private or link-local networks are refused
+//! unless the installation allows them (`webhook_allow_private`), so that a member cannot
+//! make the server call into its own network.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use dossier_stix::timestamp::now_micros;
+use dossier_store::{Delivery, NewNotification};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::{AppState, Caller, Inner};
+
+/// Longest a webhook URL may be.
+const MAX_URL: usize = 2048;
+/// Webhooks one organization may have.
+const PER_ORG: usize = 10;
+/// How long one attempt may take.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The deliveries of `items` (already stored, with their ids) to their organizations'
+/// webhooks that take their kind.
+pub(crate) fn fan_out(inner: &Inner, items: &[NewNotification], ids: &[i64]) {
+    let orgs: std::collections::BTreeSet<_> = items.iter().map(|n| n.org).collect();
+    let mut hooks = Vec::new();
+    for org in orgs {
+        match inner.store.webhooks(Some(org)) {
+            Ok(h) => hooks.extend(h),
+            Err(e) => tracing::error!(error = %e, "reading webhooks failed"),
+        }
+    }
+    if hooks.is_empty() {
+        return;
+    }
+    let mut out = Vec::new();
+    for (n, id) in items.iter().zip(ids) {
+        for h in hooks.iter().filter(|h| h.org == n.org && (h.events.is_empty() || h.events.contains(&n.kind))) {
+            let payload = if h.slack {
+                let link = n.link.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
+                json!({"text": format!("dossier: {}{link}", n.title)})
+            } else {
+                json!({"id": id, "event": n.kind, "at": n.at, "title": n.title, "link": n.link, "body": n.body})
+            };
+            out.push((h.id, h.org, n.kind.clone(), payload.to_string()));
+        }
+    }
+    if let Err(e) = inner.store.queue_deliveries(&out, now_micros()) {
+        tracing::error!(error = %e, "queueing webhook deliveries failed");
+    }
+}
+
+/// The signature header of `body` sent at `t` (unix seconds).
+pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
+    let mut text = format!("{t}.").into_bytes();
+    text.extend_from_slice(body);
+    format!("t={t},v1={}", dossier_match::keyed::hmac_hex(secret.as_bytes(), &text, 32))
+}
+
+/// A URL a webhook may use: `http` or `https`, a host, no credentials.
+pub(crate) fn check_url(url: &str) -> Result<(), String> {
+    if url.len() > MAX_URL {
+        return Err(format!("at most {MAX_URL} characters"));
+    }
+    let (scheme, rest) = url.split_once("://").ok_or("an http:// or https:// URL")?;
+    if !matches!(scheme, "http" | "https") {
+        return Err("only http:// and https:// URLs".into());
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') || url.chars().any(char::is_whitespace) {
+        return Err("a host, without user name or password, and no spaces".into());
+    }
+    Ok(())
+}
+
+struct Target {
+    tls: bool,
+    host: String,
+    port: u16,
+    path: String,
+}
+
+fn target(url: &str) -> Result<Target, String> {
+    check_url(url)?;
+    let (scheme, rest) = url.split_once("://").ok_or("no scheme")?;
+    let tls = scheme == "https";
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], rest[i..].to_owned()),
+        None => (rest, "/".to_owned()),
+    };
+    let path = if path.starts_with('?') { format!("/{path}") } else { path };
+    let (host, port) = if let Some(h) = authority.strip_prefix('[') {
+        let (h, after) = h.split_once(']').ok_or("a bracketed IPv6 address")?;
+        (h.to_owned(), after.strip_prefix(':').map(str::parse).transpose().map_err(|_| "the port")?)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_owned(), Some(p.parse().map_err(|_| "the port")?)),
+            None => (authority.to_owned(), None),
+        }
+    };
+    Ok(Target { tls, port: port.unwrap_or(if tls { 443 } else { 80 }), host, path })
+}
+
+/// Loopback, private, link-local, unspecified and other non-public addresses.
+fn internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            a.is_loopback()
+                || a.is_private()
+                || a.is_link_local()
+                || a.is_unspecified()
+                || a.is_broadcast()
+                || a.octets()[0] == 100 && (64..128).contains(&a.octets()[1]) // carrier-grade NAT
+        }
+        IpAddr::V6(a) => {
+            a.is_loopback()
+                || a.is_unspecified()
+                || (a.segments()[0] & 0xfe00) == 0xfc00 // unique local
+                || (a.segments()[0] & 0xffc0) == 0xfe80 // link-local
+                || a.to_ipv4_mapped().is_some_and(|v4| internal(IpAddr::V4(v4)))
+        }
+    }
+}
+
+fn tls_config() -> Option<Arc<tokio_rustls::rustls::ClientConfig>> {
+    static CONFIG: std::sync::OnceLock<Option<Arc<tokio_rustls::rustls::ClientConfig>>> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+            let found = rustls_native_certs::load_native_certs();
+            for cert in found.certs {
+                let _ = roots.add(cert);
+            }
+            if roots.is_empty() {
+                tracing::error!("no system root certificates found: https webhooks cannot be verified");
+                return None;
+            }
+            let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+            let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .ok()?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            Some(Arc::new(config))
+        })
+        .clone()
+}
+
+/// One POST: Ok when the receiver answered 2xx.
+async fn post_once(url: &str, headers: &[(&str, String)], body: Bytes, allow_private: bool) -> Result<(), String> {
+    let t = target(url)?;
+    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((t.host.as_str(), t.port))
+        .await
+        .map_err(|e| format!("resolving {}: {e}", t.host))?
+        .collect();
+    let addr = *addrs.first().ok_or_else(|| format!("{} has no address", t.host))?;
+    if !allow_private && addrs.iter().any(|a| internal(a.ip())) {
+        return Err(format!("{} is on a loopback, private or link-local network: refused", t.host));
+    }
+    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("connecting: {e}"))?;
+    let mut req = hyper::Request::post(t.path.as_str())
+        .header(hyper::header::HOST, &t.host)
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .header(hyper::header::USER_AGENT, "dossier-webhooks");
+    for (k, v) in headers {
+        req = req.header(*k, v.as_str());
+    }
+    let req = req.body(http_body_util::Full::new(body)).map_err(|e| format!("the request: {e}"))?;
+    let status = if t.tls {
+        let config = tls_config().ok_or("no system root certificates")?;
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(t.host.clone())
+            .map_err(|_| format!("{} is not a host name", t.host))?;
+        let tls =
+            tokio_rustls::TlsConnector::from(config).connect(name, stream).await.map_err(|e| format!("TLS: {e}"))?;
+        send(hyper_util::rt::TokioIo::new(tls), req).await?
+    } else {
+        send(hyper_util::rt::TokioIo::new(stream), req).await?
+    };
+    if status.is_success() { Ok(()) } else { Err(format!("answered {status}")) }
+}
+
+async fn send<IO>(io: IO, req: hyper::Request<http_body_util::Full<Bytes>>) -> Result<hyper::StatusCode, String>
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(io).await.map_err(|e| format!("HTTP handshake: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let resp = sender.send_request(req).await.map_err(|e| format!("sending: {e}"))?;
+    let status = resp.status();
+    // Read (and drop) the answer, up to a point.
+    let _ = tokio::time::timeout(Duration::from_secs(2), resp.into_body().collect()).await;
+    Ok(status)
+}
+
+/// Delivers what is due: one attempt each, recorded (delivered, retried later, or dead).
+pub(crate) async fn deliver_due(inner: Arc<Inner>) {
+    let due = {
+        let inner = inner.clone();
+        tokio::task::spawn_blocking(move || inner.store.due_deliveries(now_micros(), 50)).await
+    };
+    let due: Vec<Delivery> = match due {
+        Ok(Ok(d)) => d,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "reading due webhook deliveries failed");
+            return;
+        }
+        Err(_) => return,
+    };
+    if due.is_empty() {
+        return;
+    }
+    let hooks: HashMap<i64, dossier_store::Webhook> = {
+        let inner = inner.clone();
+        match tokio::task::spawn_blocking(move || inner.store.webhooks(None)).await {
+            Ok(Ok(h)) => h.into_iter().map(|h| (h.id, h)).collect(),
+            _ => return,
+        }
+    };
+    for d in due {
+        let Some(h) = hooks.get(&d.webhook) else { continue };
+        let t = now_micros() / 1_000_000;
+        let body = Bytes::from(d.payload.clone());
+        let headers = [
+            ("x-dossier-signature", signature(&h.secret, t, &body)),
+            ("x-dossier-event", d.kind.clone()),
+            ("x-dossier-delivery", d.id.to_string()),
+        ];
+        let allow_private = inner.config.webhook_allow_private;
+        let result = match tokio::time::timeout(TIMEOUT, post_once(&h.url, &headers, body, allow_private)).await {
+            Ok(r) => r,
+            Err(_) => Err(format!("no answer within {} s", TIMEOUT.as_secs())),
+        };
+        let attempts = d.attempts + 1;
+        let (delivered, error, retry_at) = match result {
+            Ok(()) => (true, None, None),
+            Err(e) => {
+                let retry = (attempts < inner.config.webhook_attempts).then(|| {
+                    let base = i64::try_from(inner.config.webhook_backoff.as_micros()).unwrap_or(i64::MAX);
+                    let wait = base.saturating_mul(1i64 << (attempts - 1).min(20)).min(3_600_000_000);
+                    now_micros().saturating_add(wait)
+                });
+                tracing::warn!(delivery = d.id, attempts, error = %e, dead = retry.is_none(), "webhook delivery failed");
+                (false, Some(e), retry)
+            }
+        };
+        let inner = inner.clone();
+        let id = d.id;
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Err(e) = inner.store.record_attempt(id, delivered, error.as_deref(), retry_at, now_micros()) {
+                tracing::error!(error = %e, "recording a webhook attempt failed");
+            }
+        })
+        .await;
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/webhooks", get(list).post(add))
+        .route("/api/v1/webhooks/{id}", delete(remove))
+        .route("/api/v1/webhooks/deliveries", get(deliveries))
+        .route("/api/v1/webhooks/deliveries/{id}/resend", post(resend))
+}
+
+/// The notification kinds a webhook may ask for.
+pub const EVENTS: &[&str] = &["review", "access_request", "access_granted", "access_declined", "sighting"];
+
+/// Makes a webhook for the caller's organization; the secret is returned this once.
+pub(crate) async fn make(
+    state: &AppState,
+    caller: &Caller,
+    url: String,
+    events: Vec<String>,
+    slack: bool,
+) -> Result<(dossier_store::Webhook, String), ApiError> {
+    check_url(&url).map_err(|e| ApiError::bad_request(format!("url: {e}")))?;
+    if let Some(e) = events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
+        return Err(ApiError::bad_request(format!("events: {e:?} is not one of {}", EVENTS.join(", "))));
+    }
+    let org = caller.org.id;
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal("randomness", e))?;
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let s2 = secret.clone();
+    let hook = state
+        .blocking(move |store| {
+            if store.webhooks(Some(org))?.len() >= PER_ORG {
+                return Err(ApiError::bad_request(format!("an organization has at most {PER_ORG} webhooks")));
+            }
+            Ok(store.add_webhook(org, &url, &s2, &events, slack, now_micros())?)
+        })
+        .await?;
+    Ok((hook, secret))
+}
+
+/// `POST /api/v1/webhooks` with `{"url": "https://…", "events": ["access_request"], "slack": false}`.
+async fn add(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let v: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the body: {e}")))?;
+    let Some(m) = v.as_object() else { return Err(ApiError::bad_request("the body must be a JSON object")) };
+    if let Some(k) = m.keys().find(|k| !matches!(k.as_str(), "url" | "events" | "slack")) {
+        return Err(ApiError::bad_request(format!("unknown field {k:?}: give url, events, slack")));
+    }
+    let url = m.get("url").and_then(Value::as_str).ok_or_else(|| ApiError::bad_request("url is required"))?;
+    let events: Vec<String> = match m.get("events") {
+        None => Vec::new(),
+        Some(list) => list
+            .as_array()
+            .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>())
+            .ok_or_else(|| ApiError::bad_request("events must be a list of event names"))?,
+    };
+    let slack = m.get("slack").and_then(Value::as_bool).unwrap_or(false);
+    let (hook, secret) = make(&state, &caller, url.trim().to_owned(), events, slack).await?;
+    let mut out = serde_json::to_value(&hook).unwrap_or_default();
+    out["secret"] = json!(secret);
+    Ok((axum::http::StatusCode::CREATED, axum::Json(out)).into_response())
+}
+
+/// `GET /api/v1/webhooks`: the caller's organization's webhooks (never their secrets).
+async fn list(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Result<Response, ApiError> {
+    let org = caller.org.id;
+    let hooks = state.blocking(move |store| Ok(store.webhooks(Some(org))?)).await?;
+    Ok(axum::Json(json!({"webhooks": hooks, "events": EVENTS})).into_response())
+}
+
+/// `DELETE /api/v1/webhooks/{id}`.
+async fn remove(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let org = caller.org.id;
+    state.blocking(move |store| Ok(store.remove_webhook(org, id)?)).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /api/v1/webhooks/deliveries?status=dead|pending|delivered`.
+async fn deliveries(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let status = match q.get("status").map(String::as_str) {
+        None => None,
+        Some(s @ ("dead" | "pending" | "delivered")) => Some(s.to_owned()),
+        Some(other) => return Err(ApiError::bad_request(format!("status {other:?}: dead, pending or delivered"))),
+    };
+    let org = caller.org.id;
+    let rows = state.blocking(move |store| Ok(store.deliveries(org, status.as_deref(), 200)?)).await?;
+    Ok(axum::Json(json!({"deliveries": rows})).into_response())
+}
+
+/// `POST /api/v1/webhooks/deliveries/{id}/resend`: a dead delivery, again.
+async fn resend(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let org = caller.org.id;
+    let d = state.blocking(move |store| Ok(store.resend(org, id, now_micros())?)).await?;
+    Ok(axum::Json(d).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_internal_addresses() {
+        assert!(check_url("https://hooks.example.com/T1/B2").is_ok());
+        assert!(check_url("ftp://x").is_err());
+        assert!(check_url("https://user:pw@example.com/").is_err());
+        let t = target("http://[::1]:8080/hook?x=1").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.path.as_str(), t.tls), ("::1", 8080, "/hook?x=1", false));
+        let t = target("https://example.com").unwrap();
+        assert_eq!((t.port, t.path.as_str(), t.tls), (443, "/", true));
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(internal(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2606:2800:220:1::1"] {
+            assert!(!internal(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn the_signature_is_an_hmac_over_the_timestamp_and_body() {
+        let s = signature("k", 1_700_000_000, b"{}");
+        let want = dossier_match::keyed::hmac_hex(b"k", b"1700000000.{}", 32);
+        assert_eq!(s, format!("t=1700000000,v1={want}"));
+    }
+}
