@@ -614,3 +614,32 @@ fn webhooks_are_signed_retried_dead_lettered_and_sent_again() {
     }
     panic!("the re-sent delivery was not recorded as delivered");
 }
+
+#[test]
+fn webhooks_on_the_inbox_page() {
+    let app = spawn_app(Config::default());
+    let b = sign_in(&app, "Wallet B");
+    let r = b.post(
+        "/inbox/webhooks",
+        &format!(
+            "csrf={}&url=https%3A%2F%2Fhooks.example.com%2Fdossier&events=review&events=sighting&slack=on",
+            b.csrf
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("id=\"webhook-secret\""), "{}", r.body);
+    let page = b.get("/inbox");
+    assert!(
+        page.body.contains("https://hooks.example.com/dossier") && page.body.contains("review, sighting"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("id=\"webhook-secret\""), "the secret is shown once only");
+    let r = b.post("/inbox/webhooks", &format!("csrf={}&url=gopher%3A%2F%2Fx", b.csrf));
+    assert_eq!(r.status, 400, "{}", r.body);
+    let id = app.api("GET", "/api/v1/webhooks", "Wallet B", None).json()["webhooks"][0]["id"].as_i64().unwrap();
+    let c = sign_in(&app, "Recruiter C");
+    assert_eq!(c.post(&format!("/inbox/webhooks/{id}/delete"), &format!("csrf={}", c.csrf)).status, 404);
+    assert_eq!(b.post(&format!("/inbox/webhooks/{id}/delete"), &format!("csrf={}", b.csrf)).status, 303);
+    assert!(!b.get("/inbox").body.contains("<code>https://hooks.example.com/dossier</code>"));
+}

@@ -171,6 +171,13 @@ struct ServeArgs {
     /// is kept as given, so that a reviewer finds the applicant in their own system).
     #[arg(long, env = "DOSSIER_REVIEW_REF_HASHED_ONLY")]
     review_ref_hashed_only: bool,
+    /// Attempts of one webhook delivery before it is dead [default: 8].
+    #[arg(long, env = "DOSSIER_WEBHOOK_ATTEMPTS")]
+    webhook_attempts: Option<u32>,
+    /// Let webhooks call loopback, private and link-local addresses (off by default: a
+    /// member could otherwise make the server call into its own network).
+    #[arg(long, env = "DOSSIER_WEBHOOK_ALLOW_PRIVATE")]
+    webhook_allow_private: bool,
 }
 
 #[derive(Args)]
@@ -290,6 +297,8 @@ struct FileConfig {
     operative_share: Option<f64>,
     review_retention_days: Option<u64>,
     review_ref_hashed_only: Option<bool>,
+    webhook_attempts: Option<u32>,
+    webhook_allow_private: Option<bool>,
 }
 
 impl ServeArgs {
@@ -362,6 +371,12 @@ impl ServeArgs {
                 .or(file.review_retention_days)
                 .map_or(defaults.review_retention, |d| std::time::Duration::from_secs(d.max(1) * 86_400)),
             review_keeps_ref: !(self.review_ref_hashed_only || file.review_ref_hashed_only.unwrap_or(false)),
+            webhook_attempts: self
+                .webhook_attempts
+                .or(file.webhook_attempts)
+                .unwrap_or(defaults.webhook_attempts)
+                .clamp(1, 30),
+            webhook_allow_private: self.webhook_allow_private || file.webhook_allow_private.unwrap_or(false),
             trusted_proxies: self
                 .trusted_proxies
                 .clone()

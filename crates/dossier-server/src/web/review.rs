@@ -157,14 +157,61 @@ pub async fn answer(
     Ok(Redirect::to("/review#access-requests").into_response())
 }
 
-/// The organization's inbox: what happened that concerns it, newest first.
+/// The organization's inbox: what happened that concerns it, newest first; its webhooks
+/// and their dead deliveries.
 pub async fn inbox(State(state): State<AppState>, Extension(web): Extension<Web>) -> Result<Response, WebError> {
+    inbox_page(&state, &web, None).await
+}
+
+async fn inbox_page(state: &AppState, web: &Web, secret: Option<(i64, String)>) -> Result<Response, WebError> {
     let org = web.caller.org.id;
-    let items = state.blocking(move |store| Ok(store.notifications(org, false, 200)?)).await?;
+    let (items, hooks, dead) = state
+        .blocking(move |store| {
+            Ok((
+                store.notifications(org, false, 200)?,
+                store.webhooks(Some(org))?,
+                store.deliveries(org, Some("dead"), 100)?,
+            ))
+        })
+        .await?;
     let n = items.len() as u64;
-    let mut resp = render("inbox.html", context! { ..web.ctx("inbox"), ..context! { items => items } });
+    let mut resp = render(
+        "inbox.html",
+        context! { ..web.ctx("inbox"), ..context! {
+            items => items, hooks => hooks, dead => dead, events => crate::webhooks::EVENTS, secret => secret,
+        } },
+    );
     resp.extensions_mut().insert(Returned(n));
     Ok(resp)
+}
+
+/// Adds a webhook from the inbox page; the page shows its secret this once.
+pub async fn add_webhook(State(state): State<AppState>, Posted { web, f }: Posted) -> Result<Response, WebError> {
+    let events: Vec<String> = f.all("events").into_iter().map(str::to_owned).collect();
+    let (hook, secret) =
+        crate::webhooks::make(&state, &web.caller, f.get("url").trim().to_owned(), events, f.get("slack") == "on")
+            .await?;
+    inbox_page(&state, &web, Some((hook.id, secret))).await
+}
+
+pub async fn remove_webhook(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { web, .. }: Posted,
+) -> Result<Response, WebError> {
+    let org = web.caller.org.id;
+    state.blocking(move |store| Ok(store.remove_webhook(org, id)?)).await?;
+    Ok(Redirect::to("/inbox#webhooks").into_response())
+}
+
+pub async fn resend_delivery(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { web, .. }: Posted,
+) -> Result<Response, WebError> {
+    let org = web.caller.org.id;
+    state.blocking(move |store| Ok(store.resend(org, id, now_micros())?)).await?;
+    Ok(Redirect::to("/inbox#webhooks").into_response())
 }
 
 /// Marks the inbox read.
