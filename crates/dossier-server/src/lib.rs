@@ -21,7 +21,7 @@ mod screen_api;
 pub mod screening;
 mod taxii;
 mod web;
-mod webhooks;
+pub mod webhooks;
 
 pub use web::{hash_password, password_problem, urlencode};
 
@@ -107,6 +107,8 @@ pub struct Config {
     /// Let webhooks call loopback, private and link-local addresses (off: a member could
     /// otherwise make the server call into its own network).
     pub webhook_allow_private: bool,
+    /// The SMTP server notifications are e-mailed through (none: e-mail is off).
+    pub smtp: Option<webhooks::Smtp>,
 }
 
 impl Default for Config {
@@ -139,6 +141,7 @@ impl Default for Config {
             webhook_attempts: 8,
             webhook_backoff: Duration::from_secs(5),
             webhook_allow_private: false,
+            smtp: None,
         }
     }
 }

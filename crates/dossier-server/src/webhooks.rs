@@ -1,6 +1,7 @@
-//! Outgoing webhooks: each organization may have its notifications POSTed to URLs of its
-//! own — the event as JSON, or a Slack-compatible `{"text": …}` body — signed so that the
-//! receiver can tell them from forgeries:
+//! Outgoing webhooks and e-mail: each organization may have its notifications POSTed to
+//! URLs of its own — the event as JSON, or a Slack-compatible `{"text": …}` body — signed so
+//! that the receiver can tell them from forgeries, or e-mailed (a `mailto:` address, sent
+//! through the installation's SMTP server, STARTTLS by default):
 //!
 //! ```text
 //! X-Dossier-Signature: t=1764806400,v1=<hex HMAC-SHA-256(secret, "1764806400." + body)>
@@ -81,10 +82,77 @@ pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
     format!("t={t},v1={}", dossier_match::keyed::hmac_hex(secret.as_bytes(), &text, 32))
 }
 
-/// A URL a webhook may use: `http` or `https`, a host, no credentials.
+/// How the server reaches its SMTP server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    /// User name and password, if the server wants them.
+    pub credentials: Option<(String, String)>,
+    /// The sender (`dossier@isac.example`).
+    pub from: String,
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS, which must succeed (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+    /// No TLS: only for a relay on the same host or network.
+    None,
+}
+
+/// Sends one e-mail through `smtp`.
+async fn mail(smtp: &Smtp, to: &str, subject: &str, text: String) -> Result<(), String> {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    let message = Message::builder()
+        .from(smtp.from.parse().map_err(|e| format!("the sender {:?}: {e}", smtp.from))?)
+        .to(to.parse().map_err(|e| format!("the address: {e}"))?)
+        .subject(subject)
+        .header(lettre::message::header::ContentType::TEXT_PLAIN)
+        .body(text)
+        .map_err(|e| format!("the message: {e}"))?;
+    let builder = match smtp.tls {
+        SmtpTls::Starttls => {
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(|e| e.to_string())?
+        }
+        SmtpTls::Implicit => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(|e| e.to_string())?,
+        SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+    };
+    let mut builder = builder.port(smtp.port).timeout(Some(TIMEOUT));
+    if let Some((user, password)) = &smtp.credentials {
+        builder = builder
+            .credentials(lettre::transport::smtp::authentication::Credentials::new(user.clone(), password.clone()));
+    }
+    builder.build().send(message).await.map(|_| ()).map_err(|e| format!("SMTP: {e}"))
+}
+
+/// The e-mail of one delivery's event: its title as the subject; the link and the event.
+fn mail_text(payload: &str) -> (String, String) {
+    let v: Value = serde_json::from_str(payload).unwrap_or(Value::Null);
+    let title = v["title"].as_str().or_else(|| v["text"].as_str()).unwrap_or("an event").to_owned();
+    let mut text = format!("{title}\n\n");
+    if let Some(link) = v["link"].as_str() {
+        text.push_str(&format!("See {link} on the ISAC's dossier.\n\n"));
+    }
+    text.push_str(&serde_json::to_string_pretty(&v).unwrap_or_default());
+    text.push('\n');
+    (format!("dossier: {title}"), text)
+}
+
+/// A URL a webhook may use: `http` or `https`, a host, no credentials; or `mailto:` and one
+/// e-mail address.
 pub(crate) fn check_url(url: &str) -> Result<(), String> {
     if url.len() > MAX_URL {
         return Err(format!("at most {MAX_URL} characters"));
+    }
+    if let Some(address) = url.strip_prefix("mailto:") {
+        return dossier_match::normalize::email::normalize(address)
+            .map(|_| ())
+            .map_err(|_| format!("{address:?} is not an e-mail address"));
     }
     let (scheme, rest) = url.split_once("://").ok_or("an http:// or https:// URL")?;
     if !matches!(scheme, "http" | "https") {
@@ -253,7 +321,19 @@ pub(crate) async fn deliver_due(inner: Arc<Inner>) {
             ("x-dossier-delivery", d.id.to_string()),
         ];
         let allow_private = inner.config.webhook_allow_private;
-        let result = match tokio::time::timeout(TIMEOUT, post_once(&h.url, &headers, body, allow_private)).await {
+        let attempt = async {
+            match h.url.strip_prefix("mailto:") {
+                Some(to) => match &inner.config.smtp {
+                    Some(smtp) => {
+                        let (subject, text) = mail_text(&d.payload);
+                        mail(smtp, to, &subject, text).await
+                    }
+                    None => Err("e-mail is not configured on this server (smtp_host)".to_owned()),
+                },
+                None => post_once(&h.url, &headers, body, allow_private).await,
+            }
+        };
+        let result = match tokio::time::timeout(TIMEOUT + Duration::from_secs(5), attempt).await {
             Ok(r) => r,
             Err(_) => Err(format!("no answer within {} s", TIMEOUT.as_secs())),
         };
@@ -301,6 +381,9 @@ pub(crate) async fn make(
     slack: bool,
 ) -> Result<(dossier_store::Webhook, String), ApiError> {
     check_url(&url).map_err(|e| ApiError::bad_request(format!("url: {e}")))?;
+    if url.starts_with("mailto:") && state.0.config.smtp.is_none() {
+        return Err(ApiError::bad_request("url: e-mail is not configured on this server (smtp_host)"));
+    }
     if let Some(e) = events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
         return Err(ApiError::bad_request(format!("events: {e:?} is not one of {}", EVENTS.join(", "))));
     }

@@ -643,3 +643,91 @@ fn webhooks_on_the_inbox_page() {
     assert_eq!(b.post(&format!("/inbox/webhooks/{id}/delete"), &format!("csrf={}", b.csrf)).status, 303);
     assert!(!b.get("/inbox").body.contains("<code>https://hooks.example.com/dossier</code>"));
 }
+
+/// A real SMTP server (aiosmtpd, `tests/python/smtp_sink.py`) that wants a password; each
+/// message it receives comes out as a JSON line.
+struct SmtpSink {
+    child: std::process::Child,
+    port: u16,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn smtp_sink() -> SmtpSink {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(python())
+        .arg(python_script("smtp_sink.py"))
+        .args(["--auth", "dossier:s3cret"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in out.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(std::time::Duration::from_secs(20)).unwrap();
+    let port = first.trim_start_matches("port ").parse().unwrap();
+    SmtpSink { child, port, lines: rx }
+}
+
+#[test]
+fn notifications_are_e_mailed_through_a_real_smtp_server_per_event() {
+    let sink = smtp_sink();
+    let app = spawn_app(Config {
+        smtp: Some(dossier_server::webhooks::Smtp {
+            host: "127.0.0.1".into(),
+            port: sink.port,
+            tls: dossier_server::webhooks::SmtpTls::None,
+            credentials: Some(("dossier".into(), "s3cret".into())),
+            from: "dossier@isac.example".into(),
+        }),
+        webhook_backoff: std::time::Duration::from_millis(50),
+        ..Config::default()
+    });
+    world(&app);
+    // Wallet B's security desk wants review events by e-mail; access answers are not asked for.
+    let r = app.api(
+        "POST",
+        "/api/v1/webhooks",
+        "Wallet B",
+        Some(&json!({"url": "mailto:secdesk@wallet-b.example", "events": ["review"]}).to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(app.api("POST", "/api/v1/webhooks", "Wallet B", Some(r#"{"url":"mailto:not-an-address"}"#)).status, 400);
+    screen(&app, "Wallet B", "cand-m1", &[EMAIL]);
+    let line = sink.lines.recv_timeout(std::time::Duration::from_secs(20)).expect("no e-mail arrived");
+    let m: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(m["from"], "dossier@isac.example");
+    assert_eq!(m["to"], json!(["secdesk@wallet-b.example"]));
+    let data = m["data"].as_str().unwrap();
+    assert!(data.contains("Subject: dossier: ") && data.contains("cand-m1"), "{data}");
+    assert!(!data.contains("ops.farm"), "an e-mail carries the applicant's value: {data}");
+    // Another event kind is not e-mailed.
+    let red = email("red.mail@example.org", Tlp::Red);
+    app.submit("Exchange A", false, &actor_with(11, &red, Tlp::Red));
+    let screened = screen(&app, "Wallet B", "cand-m2", &["red.mail@example.org"]);
+    assert_eq!(screened["decision"], "review");
+    let line = sink.lines.recv_timeout(std::time::Duration::from_secs(20)).expect("the review e-mail");
+    assert!(line.contains("cand-m2"), "{line}");
+    let entry = queue(&app, "Wallet B", "open")[0]["id"].as_i64().unwrap();
+    app.api("POST", &format!("/api/v1/review/{entry}/access-request"), "Wallet B", Some("{}"));
+    let req = wait_for(&app, "Exchange A", "access_request")["body"]["id"].as_i64().unwrap();
+    app.api("POST", &format!("/api/v1/access-requests/{req}"), "Exchange A", Some(r#"{"decision":"grant"}"#));
+    wait_for(&app, "Wallet B", "access_granted");
+    assert!(
+        sink.lines.recv_timeout(std::time::Duration::from_millis(1500)).is_err(),
+        "an event not asked for was e-mailed"
+    );
+}

@@ -76,7 +76,7 @@ enum Command {
     /// Make a fresh data directory with synthetic data and print what to do next.
     Demo(DemoArgs),
     /// Serve TAXII 2.1 (and the other HTTP interfaces) on the data directory.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Read the audit log (newest first, JSON Lines).
     Audit(AuditArgs),
 }
@@ -178,6 +178,23 @@ struct ServeArgs {
     /// member could otherwise make the server call into its own network).
     #[arg(long, env = "DOSSIER_WEBHOOK_ALLOW_PRIVATE")]
     webhook_allow_private: bool,
+    /// SMTP server for e-mailed notifications (`mailto:` webhooks) [default: none: e-mail off].
+    #[arg(long, env = "DOSSIER_SMTP_HOST")]
+    smtp_host: Option<String>,
+    /// Its port [default: 587 with starttls, 465 with tls, 25 with none].
+    #[arg(long, env = "DOSSIER_SMTP_PORT")]
+    smtp_port: Option<u16>,
+    /// starttls (the upgrade must succeed), tls (from the first byte) or none (a local relay
+    /// only) [default: starttls].
+    #[arg(long, env = "DOSSIER_SMTP_TLS")]
+    smtp_tls: Option<String>,
+    /// User name, if the server wants one (the password only from DOSSIER_SMTP_PASSWORD or
+    /// the configuration file, never a flag).
+    #[arg(long, env = "DOSSIER_SMTP_USER")]
+    smtp_user: Option<String>,
+    /// The sender address [default: dossier@ the SMTP host].
+    #[arg(long, env = "DOSSIER_SMTP_FROM")]
+    smtp_from: Option<String>,
 }
 
 #[derive(Args)]
@@ -299,6 +316,12 @@ struct FileConfig {
     review_ref_hashed_only: Option<bool>,
     webhook_attempts: Option<u32>,
     webhook_allow_private: Option<bool>,
+    smtp_host: Option<String>,
+    smtp_port: Option<u16>,
+    smtp_tls: Option<String>,
+    smtp_user: Option<String>,
+    smtp_password: Option<String>,
+    smtp_from: Option<String>,
 }
 
 impl ServeArgs {
@@ -377,6 +400,34 @@ impl ServeArgs {
                 .unwrap_or(defaults.webhook_attempts)
                 .clamp(1, 30),
             webhook_allow_private: self.webhook_allow_private || file.webhook_allow_private.unwrap_or(false),
+            smtp: match self.smtp_host.clone().or(file.smtp_host.clone()) {
+                None => None,
+                Some(host) => {
+                    use dossier_server::webhooks::{Smtp, SmtpTls};
+                    let tls = match self.smtp_tls.clone().or(file.smtp_tls.clone()).as_deref() {
+                        None | Some("starttls") => SmtpTls::Starttls,
+                        Some("tls") => SmtpTls::Implicit,
+                        Some("none") => SmtpTls::None,
+                        Some(other) => bail!("smtp_tls {other:?}: starttls, tls or none"),
+                    };
+                    let port = self.smtp_port.or(file.smtp_port).unwrap_or(match tls {
+                        SmtpTls::Starttls => 587,
+                        SmtpTls::Implicit => 465,
+                        SmtpTls::None => 25,
+                    });
+                    let password = std::env::var("DOSSIER_SMTP_PASSWORD").ok().or(file.smtp_password.clone());
+                    let credentials = match (self.smtp_user.clone().or(file.smtp_user.clone()), password) {
+                        (Some(u), Some(p)) => Some((u, p)),
+                        (None, None) => None,
+                        _ => bail!(
+                            "smtp_user and the SMTP password (DOSSIER_SMTP_PASSWORD or smtp_password) go together"
+                        ),
+                    };
+                    let from =
+                        self.smtp_from.clone().or(file.smtp_from.clone()).unwrap_or_else(|| format!("dossier@{host}"));
+                    Some(Smtp { host, port, tls, credentials, from })
+                }
+            },
             trusted_proxies: self
                 .trusted_proxies
                 .clone()
@@ -708,7 +759,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::PhotoHash(args) => photo_hash(&args),
         Command::IdHash(args) => id_hash(&cli.data, &args),
         Command::Demo(args) => demo(&cli.data, args),
-        Command::Serve(args) => serve(&cli.data, args),
+        Command::Serve(args) => serve(&cli.data, *args),
         Command::Audit(args) => {
             let store = open(&cli.data)?;
             let org = args.org.as_deref().map(|o| store.org_by_name(o)).transpose()?;
