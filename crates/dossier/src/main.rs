@@ -192,7 +192,7 @@ struct ServeArgs {
     /// the configuration file, never a flag).
     #[arg(long, env = "DOSSIER_SMTP_USER")]
     smtp_user: Option<String>,
-    /// The sender address [default: dossier@ the SMTP host].
+    /// The sender address [default: dossier at the SMTP host's name].
     #[arg(long, env = "DOSSIER_SMTP_FROM")]
     smtp_from: Option<String>,
 }
