@@ -41,8 +41,36 @@ pub(crate) fn send(inner: &Inner, items: Vec<NewNotification>) {
     }
 }
 
-/// A screen entered the organization's review queue.
+/// Screens entered the organization's review queue: one notification for a single screen;
+/// one per organization for a batch's chunk (a batch of thousands must not bury the inbox).
 pub(crate) fn queued(entries: &[NewReviewEntry], ids: &[i64]) -> Vec<NewNotification> {
+    if entries.len() > 1 {
+        let mut by_org: std::collections::BTreeMap<OrgId, Vec<(&NewReviewEntry, i64)>> = Default::default();
+        for (e, id) in entries.iter().zip(ids) {
+            by_org.entry(e.org).or_default().push((e, *id));
+        }
+        return by_org
+            .into_iter()
+            .map(|(org, list)| {
+                let matches = list.iter().filter(|(e, _)| e.decision == "match").count();
+                let first = list[0].0;
+                NewNotification {
+                    org,
+                    at: first.at,
+                    kind: "review".into(),
+                    title: format!(
+                        "{} screens of {}'s {} entered the review queue ({matches} match, {} review)",
+                        list.len(),
+                        first.by_name,
+                        first.source,
+                        list.len() - matches
+                    ),
+                    link: Some("/review".into()),
+                    body: json!({"entries": list.iter().map(|(_, id)| id).collect::<Vec<_>>(), "source": first.source}),
+                }
+            })
+            .collect();
+    }
     entries
         .iter()
         .zip(ids)

@@ -272,6 +272,37 @@ pub(crate) fn persona_objects(
     (persona, actor_id, objects)
 }
 
+/// A member's sighting of an actor or persona.
+pub(crate) struct NewSighting<'a> {
+    /// The member's identity.
+    pub by: &'a str,
+    /// The ISAC's identity: where an anonymous member's sighting is said to be seen.
+    pub isac: &'a str,
+    /// The actor or persona sighted.
+    pub of: &'a str,
+    /// When (RFC 3339).
+    pub when: &'a str,
+    pub tlp: Tlp,
+    /// Name the member in `where_sighted_refs`.
+    pub named: bool,
+    pub description: Option<&'a str>,
+}
+
+/// The STIX sighting: where it was seen is the member when named, else the ISAC standing
+/// for an anonymous member.
+pub(crate) fn sighting_object(s: &NewSighting<'_>, now: &str) -> Value {
+    let mut sighting = json!({
+        "type": "sighting", "spec_version": "2.1", "id": format!("sighting--{}", uuid::Uuid::new_v4()),
+        "created": now, "modified": now, "created_by_ref": s.by, "sighting_of_ref": s.of,
+        "first_seen": s.when, "last_seen": s.when, "count": 1,
+        "where_sighted_refs": [if s.named { s.by } else { s.isac }], "object_marking_refs": [s.tlp.marking_id()],
+    });
+    if let Some(d) = s.description.map(str::trim).filter(|d| !d.is_empty()) {
+        sighting["description"] = json!(d);
+    }
+    sighting
+}
+
 /// The collections `caller` may write to (and that somebody may read).
 pub(crate) fn writable(collections: &[Collection], caller: &Caller) -> Vec<Collection> {
     collections.iter().filter(|c| c.write.allows(&caller.viewer) && c.read != Access::Nobody).cloned().collect()

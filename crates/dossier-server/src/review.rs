@@ -433,17 +433,19 @@ pub(crate) async fn share_sighting(
     let by = caller.org.identity_id.clone();
     let now = Timestamp::from_unix_micros(now_micros()).as_str().to_owned();
     let seen_at = Timestamp::from_unix_micros(entry.at).as_str().to_owned();
-    let marks = json!([share.tlp.marking_id()]);
-    let isac = state.0.isac.identity_id.clone();
-    let sighting_id = format!("sighting--{}", uuid::Uuid::new_v4());
-    let mut sighting = json!({
-        "type": "sighting", "spec_version": "2.1", "id": sighting_id, "created": now, "modified": now,
-        "created_by_ref": by, "sighting_of_ref": of, "first_seen": seen_at, "last_seen": seen_at, "count": 1,
-        "where_sighted_refs": [if share.named { &by } else { &isac }], "object_marking_refs": marks,
-    });
-    if let Some(d) = share.description.as_deref().filter(|d| !d.trim().is_empty()) {
-        sighting["description"] = json!(d.trim());
-    }
+    let sighting = crate::persona::sighting_object(
+        &crate::persona::NewSighting {
+            by: &by,
+            isac: &state.0.isac.identity_id,
+            of: &of,
+            when: &seen_at,
+            tlp: share.tlp,
+            named: share.named,
+            description: share.description.as_deref(),
+        },
+        &now,
+    );
+    let sighting_id = sighting["id"].as_str().unwrap_or_default().to_owned();
     let mut objects = vec![sighting];
     let mut persona_id = None;
     if let Some(p) = &share.persona {

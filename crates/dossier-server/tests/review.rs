@@ -731,3 +731,36 @@ fn notifications_are_e_mailed_through_a_real_smtp_server_per_event() {
         "an event not asked for was e-mailed"
     );
 }
+
+#[test]
+fn one_member_cannot_bury_an_owner_in_access_requests_or_a_batch_in_notifications() {
+    let app = spawn_app(Config::default());
+    let red = email("red.spam@example.org", Tlp::Red);
+    app.submit("Exchange A", false, &actor_with(12, &red, Tlp::Red));
+    // 50 requests may wait with one owner; the 51st is refused until some are answered.
+    let mut last = 0;
+    for i in 0..51 {
+        screen(&app, "Wallet B", &format!("spam-{i}"), &["red.spam@example.org"]);
+        let id = queue(&app, "Wallet B", "open")[0]["id"].as_i64().unwrap();
+        last = app.api("POST", &format!("/api/v1/review/{id}/access-request"), "Wallet B", Some("{}")).status;
+        if i < 50 {
+            assert_eq!(last, 201, "request {i}");
+        }
+    }
+    assert_eq!(last, 400, "the 51st waiting request was accepted");
+    // A batch's flagged screens are one notification, not one each.
+    let lines: String = (0..3)
+        .map(|i| format!("{}\n", json!({"ref": format!("bulk-{i}"), "emails": ["red.spam@example.org"]})))
+        .collect();
+    let r = app.request(
+        "POST",
+        "/api/v1/screen/batch",
+        Some("Recruiter C"),
+        &[("Content-Type", "application/x-ndjson"), ("Accept", "application/x-ndjson")],
+        Some(&lines),
+    );
+    assert_eq!(r.status, 200);
+    let n: Vec<Value> = inbox(&app, "Recruiter C").into_iter().filter(|n| n["kind"] == "review").collect();
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert!(n[0]["title"].as_str().unwrap().starts_with("3 screens of"), "{}", n[0]);
+}

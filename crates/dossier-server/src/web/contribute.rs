@@ -316,16 +316,18 @@ pub async fn sighting(
     let now = dossier_stix::Timestamp::from_unix_micros(now_micros()).as_str().to_owned();
     let named = f.get("named") == "on";
     let by = web.caller.org.identity_id.clone();
-    let mut sighting = json!({
-        "type": "sighting", "spec_version": "2.1", "id": format!("sighting--{}", uuid::Uuid::new_v4()),
-        "created": now, "modified": now, "created_by_ref": by, "sighting_of_ref": id,
-        "first_seen": when, "last_seen": when, "count": 1, "object_marking_refs": [tlp.marking_id()],
-    });
-    // Where it was seen: the member, or — anonymous — the ISAC standing for it.
-    sighting["where_sighted_refs"] = json!([if named { by.clone() } else { state.0.isac.identity_id.clone() }]);
-    if !description.is_empty() {
-        sighting["description"] = json!(description);
-    }
+    let sighting = crate::persona::sighting_object(
+        &crate::persona::NewSighting {
+            by: &by,
+            isac: &state.0.isac.identity_id,
+            of: &id,
+            when: &when,
+            tlp,
+            named,
+            description: Some(description),
+        },
+        &now,
+    );
     let collections = state.blocking(|store| Ok(store.collections()?)).await?;
     let Some(collection) = writable(&collections, &web).first().cloned() else {
         return Err(WebError::forbidden("no collection accepts your contributions"));

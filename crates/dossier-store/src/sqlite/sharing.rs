@@ -274,6 +274,9 @@ fn access_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccessRequest> {
 /// Longest note or reply on an access request, in bytes.
 const MAX_NOTE: usize = 4096;
 
+/// Access requests one organization may have waiting with one owner.
+pub const MAX_PENDING: i64 = 50;
+
 impl SqliteStore {
     pub(super) fn request_access_impl(
         &self,
@@ -318,6 +321,20 @@ impl SqliteStore {
         }
         if by_owner.is_empty() {
             return Err(StoreError::NotFound(format!("a restricted hit in review entry {entry}")));
+        }
+        // One member cannot bury another's inbox in requests: a bounded number wait at once.
+        for owner in by_owner.keys() {
+            let waiting: i64 = tx.query_row(
+                "SELECT count(*) FROM access_requests WHERE requester = ?1 AND owner = ?2 AND status = 'pending'
+                   AND entry <> ?3",
+                params![requester, owner, entry],
+                |r| r.get(0),
+            )?;
+            if waiting >= MAX_PENDING {
+                return Err(StoreError::Invalid(format!(
+                    "{waiting} of your access requests to one owner are still waiting for an answer (at most {MAX_PENDING}); ask again once some are answered"
+                )));
+            }
         }
         for (owner, objects) in &by_owner {
             tx.execute(
