@@ -120,6 +120,14 @@ fn a_false_positive_suppresses_the_tie_for_the_judge_only_and_analysts_see_the_c
     let c = &r.json()["objects"][0];
     assert_eq!((c["object"].as_str(), c["false_positive"].as_u64()), (Some(object.as_str()), Some(1)));
     assert_eq!(app.api("GET", "/api/v1/review-counts", "Wallet B", None).status, 403);
+    // The object's page says so to analysts, and to nobody else.
+    let page = sign_in(&app, "analyst").get(&format!("/objects/{object}"));
+    assert!(
+        page.body.contains("id=\"judged-by-members\"") && page.body.contains("1</strong> false positive,"),
+        "{}",
+        page.body
+    );
+    assert!(!sign_in(&app, "Recruiter C").get(&format!("/objects/{object}")).body.contains("judged-by-members"));
     // Judged again as confirmed, the suppression is lifted.
     assert_eq!(judge(&app, "Wallet B", id, "confirmed", "").status, 200);
     assert_eq!(screen(&app, "Wallet B", "cand-1c", &[EMAIL])["decision"], "match");

@@ -530,6 +530,13 @@ pub async fn object(
         "edges": edges,
         "truncated": graph.truncated,
     });
+    // For ISAC analysts: how members judged this object in their review queues.
+    let judged = if web.staff() {
+        let object = subject.id.clone();
+        state.blocking(move |store| Ok(store.disposition_counts(Some(&object), 1)?)).await?.into_iter().next()
+    } else {
+        None
+    };
     let subject_json = &subject.json;
     let ctx = context! {
         ..web.ctx(if subject.ty == "threat-actor" { "actors" } else { "object" }),
@@ -548,6 +555,7 @@ pub async fn object(
             notes => notes,
             sightings => sightings,
             corroboration => corroboration,
+            judged => judged,
             can_sight => subject.ty == "identity" || subject.ty == "threat-actor",
             today => dossier_stix::Timestamp::from_unix_micros(dossier_stix::timestamp::now_micros()).as_str()[..10].to_owned(),
             sources => sources,
