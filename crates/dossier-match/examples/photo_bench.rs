@@ -3,6 +3,7 @@
 //!
 //! `cargo run --release -p dossier-match --example photo_bench [N] [WIDTH] [HEIGHT]`
 //! (defaults: 200 images of 600 × 800 pixels, JPEG quality 85, made in memory first).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 use std::time::Instant;
 

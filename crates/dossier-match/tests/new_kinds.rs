@@ -1,6 +1,7 @@
 //! Bank accounts, personal websites, photos, identity documents and postal addresses: stored as STIX (`bank-account`, `url`,
 //! `domain-name`), matched however either side writes them, look-alikes refused, and each
 //! TLP level seen by exactly the right organizations.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 use dossier_match::screen::{self, Access, Applicant, Decision, Hit, Index, Options};
 use dossier_stix::{Role, Tlp, Viewer};

@@ -5,6 +5,7 @@
 //!
 //! Also: an index kept up to date object by object answers exactly as one built afresh from
 //! the final data.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 use dossier_match::screen::{self, Access, Applicant, Hit, Index, Options, graph::Walk};
 use dossier_stix::{Role, Tlp, Viewer};

@@ -1,4 +1,5 @@
 //! Normalisers are idempotent (a canonical value normalises to itself) and never panic.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 use dossier_match::normalize::{account, address, clean, email, ip, name, phone};
 use proptest::prelude::*;

@@ -1,4 +1,5 @@
 //! The screening engine on a small hand-made graph: decisions, explanations, TLP.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 use dossier_match::screen::{self, Access, Applicant, Decision, Hit, Index, Options};
 use dossier_stix::{Role, Tlp, Viewer};

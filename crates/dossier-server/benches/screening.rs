@@ -8,6 +8,7 @@
 //! profiling one path). Measures: index build time and memory, single-applicant latency
 //! in-process (p50/p99), batch throughput on all cores, and `POST /api/v1/screen` latency
 //! under 32 concurrent clients.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -6,6 +6,7 @@
 //! --bench taxii_load`. Measures: a full paginated read of the default collection, POST
 //! throughput, the latency of 1,000-object pages under 32 concurrent readers, and the
 //! server's memory while a slow client pages through everything.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

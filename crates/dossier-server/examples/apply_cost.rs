@@ -3,6 +3,7 @@
 //! each filled one object at a time (`Index::apply`) and in batches of 1,024 as the
 //! server's build does (`Index::apply_all`), alternately, since this machine's speed
 //! drifts. `cargo run --release -p dossier-server --example apply_cost -- DIR [ROUNDS]`
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 use std::sync::Mutex;
 
 use dossier_match::screen::{Access, Index, Prepared, index::INDEXED_TYPES, prepare};

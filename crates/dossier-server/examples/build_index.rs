@@ -2,6 +2,7 @@
 //! `cargo run --release -p dossier-server --example build_index -- DIR [--snapshot]`
 //! With `--snapshot`, starts as the server does: from `DIR/screening.snapshot` when there
 //! is one, brought up to date from the change log.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 use dossier_store::Directory;
 
 fn main() {

@@ -1,6 +1,7 @@
 //! Cost of preparing one stored object for the screening index, by object type (up to
 //! 100,000 objects of each, read into memory first; one thread).
 //! `cargo run --release -p dossier-server --example prepare_cost -- DIR`
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 

@@ -1,6 +1,7 @@
 //! Cost of the store's scan for the screening index alone (a visitor that only counts),
 //! on PARTS reading threads (default 2).
 //! `cargo run --release -p dossier-server --example scan_cost -- DIR [PARTS]`
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use dossier_store::ObjectStore;

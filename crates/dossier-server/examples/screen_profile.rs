@@ -3,6 +3,7 @@
 //! One at a time by default; `batch` runs the batch path (JSON Lines in, JSON Lines out) on
 //! one thread. The index is loaded from `DIR/screening.snapshot` when present (and written
 //! there otherwise), so that the profile holds the queries, not the build.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 fn main() {
     let mut args = std::env::args().skip(1);
     let dir = args.next().expect("data directory");

@@ -1,5 +1,6 @@
 //! Black-box tests of the TAXII server: a real listener on port 0, a fresh data directory
 //! per test, requests over plain HTTP/1.1.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 mod common;
 

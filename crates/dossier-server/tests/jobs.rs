@@ -1,6 +1,7 @@
 //! Black-box tests of screening jobs (`/api/v1/screen/jobs`): a batch uploaded whole before
 //! anything is read, screened in the background, downloaded when done; visible to its own
 //! organization only; limits; resumed after a restart. And the idle-connection limit.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 mod common;
 

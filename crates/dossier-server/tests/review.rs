@@ -3,6 +3,7 @@
 //! the applicant's values; a judgement is that organization's alone; a false positive
 //! suppresses its ties in that organization's later screens and nobody else's; analysts see
 //! the judgements per object; entries expire.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 mod common;
 

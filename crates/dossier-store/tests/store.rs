@@ -1,4 +1,5 @@
 //! Store behaviour through its public traits.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 use dossier_stix::{Role, StixObject, Tlp};
 use dossier_store::{Directory, Item, ObjectStore, Query, SqliteStore, StoreError, Submission, Versions};

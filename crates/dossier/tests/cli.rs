@@ -1,4 +1,5 @@
 //! Black-box tests of the `dossier` binary: every test gets its own data directory.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -1,5 +1,6 @@
 //! Interop with independent OASIS tools (`stix2-validator`, `stix2`), installed from PyPI by
 //! `tests/python/setup.sh`, which the README's test command runs first.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -1,4 +1,5 @@
 //! `dossier screen` (local and against a server) and `dossier evaluate`, as a user runs them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -1,4 +1,5 @@
 //! `dossier serve` driven by the OASIS `taxii2-client` (PyPI), as member tooling would.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 use std::path::PathBuf;
 use std::process::Command;

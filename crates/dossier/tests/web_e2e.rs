@@ -7,6 +7,7 @@
 //! by Selenium from `.venv` (`tests/python/setup.sh`). Screenshots land in
 //! `target/web-screenshots/`. Set `DOSSIER_SKIP_BROWSER=1` to skip on a machine without
 //! Chromium; the test otherwise fails, so that CI cannot pass without running it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 mod common;
 
