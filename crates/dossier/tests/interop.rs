@@ -2,23 +2,8 @@
 //! `tests/python/setup.sh`, which the README's test command runs first.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
-use std::path::PathBuf;
+use dossier_test_support::{python, workspace};
 use std::process::Command;
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn python() -> PathBuf {
-    let p =
-        std::env::var_os("DOSSIER_PYTHON").map(PathBuf::from).unwrap_or_else(|| workspace().join(".venv/bin/python"));
-    assert!(
-        p.exists(),
-        "{} not found: run tests/python/setup.sh (the README's test command does) or set DOSSIER_PYTHON",
-        p.display()
-    );
-    p
-}
 
 fn dossier(data: &std::path::Path, args: &[&str]) -> std::process::Output {
     let out = Command::new(env!("CARGO_BIN_EXE_dossier")).arg("--data").arg(data).args(args).output().unwrap();

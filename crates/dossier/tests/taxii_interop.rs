@@ -1,19 +1,8 @@
 //! `dossier serve` driven by the OASIS `taxii2-client` (PyPI), as member tooling would.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
-use std::path::PathBuf;
+use dossier_test_support::{python, workspace};
 use std::process::Command;
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn python() -> PathBuf {
-    let p =
-        std::env::var_os("DOSSIER_PYTHON").map(PathBuf::from).unwrap_or_else(|| workspace().join(".venv/bin/python"));
-    assert!(p.exists(), "{} not found: run tests/python/setup.sh (the README's test command does)", p.display());
-    p
-}
 
 mod common;
 

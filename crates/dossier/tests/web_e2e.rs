@@ -11,19 +11,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use dossier_test_support::{python, workspace};
+use std::path::Path;
 use std::process::Command;
 
 use common::{ok_in, serve};
 use serde_json::{Value, json};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-fn python() -> PathBuf {
-    std::env::var_os("DOSSIER_PYTHON").map(PathBuf::from).unwrap_or_else(|| workspace().join(".venv/bin/python"))
-}
 
 /// An operative's email, persona name and actor id from the demo bundle.
 fn an_operative(bundle: &Path) -> (String, String, String) {

@@ -247,22 +247,5 @@ pub fn post_json(app: &App, path: &str, who: &str, body: &str) -> Response {
     app.api("POST", path, who, Some(body))
 }
 
-/// The Python of the test environment (`tests/python/setup.sh` makes `.venv`; the README's
-/// test command runs it), or `DOSSIER_PYTHON`.
-pub fn python() -> std::path::PathBuf {
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let p = std::env::var_os("DOSSIER_PYTHON")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join(".venv/bin/python"));
-    assert!(
-        p.exists(),
-        "{} not found: run tests/python/setup.sh (the README's test command does) or set DOSSIER_PYTHON",
-        p.display()
-    );
-    p
-}
-
-/// A file of the workspace's `tests/python`.
-pub fn python_script(name: &str) -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/python").join(name)
-}
+#[allow(unused_imports)]
+pub use dossier_test_support::{python, python_script};
