@@ -352,14 +352,39 @@ impl Default for Index {
     }
 }
 
+/// The installation's key for [`key_hash`] (SipHash's 128 bits), set once per process.
+static HASH_KEY: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+
+/// Keys the index's value hashes with `secret` (an installation secret): from then on a
+/// key hash is a keyed hash (SipHash-1-3, a PRF), so the hashes a watched subject is kept
+/// as reveal nothing without the key. Call once, before any index is built or loaded; a
+/// later call with another secret is refused (`false`): every hash of a process uses one
+/// key. Without a call the key is all zeros (tests, evaluations).
+pub fn set_hash_key(secret: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest([b"dossier index key\x00".as_slice(), secret].concat());
+    let k0 = u64::from_le_bytes(d[..8].try_into().unwrap_or_default());
+    let k1 = u64::from_le_bytes(d[8..16].try_into().unwrap_or_default());
+    HASH_KEY.get_or_init(|| (k0, k1)) == &(k0, k1)
+}
+
+/// The 64-bit keyed hash of one normalised value of `kind`: what the index keys values by,
+/// and what a watched subject's values are kept as.
 pub(crate) fn key_hash(kind: KeyKind, canonical: &str) -> u64 {
-    let mut h = Fast::default().build_hasher();
+    let (k0, k1) = *HASH_KEY.get_or_init(|| (0, 0));
+    let mut h = siphasher::sip::SipHasher13::new_with_keys(k0, k1);
     (kind as u8).hash(&mut h);
     canonical.hash(&mut h);
     h.finish()
 }
 
 impl Index {
+    /// The node holding object `id`, if the index holds it.
+    pub(crate) fn node_of(&self, id: &str) -> Option<u32> {
+        let (ty, uuid) = parse_id(id)?;
+        self.find(ty, uuid)
+    }
+
     /// The STIX id of relationship `r` (by its number in the index).
     pub(crate) fn rel_id(&self, r: u32) -> Option<String> {
         let u = self.rel_uuids.0.get(r as usize)?;
@@ -815,8 +840,7 @@ impl Index {
     /// Only what the viewer may see decides whether the value is too common: another
     /// member's hidden copies of a value never switch the viewer's own matches off. Hidden
     /// nodes beyond `max` are left out (they could only add a restricted hit).
-    pub(crate) fn lookup(&self, kind: KeyKind, canonical: &str, max: usize, viewer: &Viewer) -> Option<Vec<u32>> {
-        let h = key_hash(kind, canonical);
+    pub(crate) fn lookup(&self, kind: KeyKind, h: u64, max: usize, viewer: &Viewer) -> Option<Vec<u32>> {
         let map = if kind == KeyKind::Name { &self.names } else { &self.keys };
         let Some((head, len)) = map.get(h) else { return Some(Vec::new()) };
         // A chain no longer than `max` is taken whole (the usual case); a longer one is

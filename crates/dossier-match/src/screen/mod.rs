@@ -21,9 +21,9 @@ pub mod suppress;
 use dossier_stix::{OrgId, Tlp};
 use serde::Serialize;
 
-pub use index::{Index, IndexStats, Prepared, prepare};
+pub use index::{Index, IndexStats, Prepared, prepare, set_hash_key};
 pub use input::{Applicant, Limits, RecordError};
-pub use query::Options;
+pub use query::{Options, WatchProbe, Watched};
 pub use suppress::{Suppressed, Suppressions};
 
 /// The outcome for one applicant or one candidate.

@@ -4,6 +4,8 @@
 //! [`dossier_stix::policy::may_see`]); ties through hidden objects only count towards a
 //! restricted hit.
 
+use super::index::key_hash;
+use crate::resume::Signature;
 use std::collections::BTreeSet;
 
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
@@ -64,6 +66,73 @@ impl Default for Options {
             suppressions: None,
         }
     }
+}
+
+/// What a screen reads: an applicant's values, or a watched subject's keyed hashes.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Applicant(&'a Applicant),
+    Watched(&'a Watched),
+}
+
+/// A watched subject's values as kept: keyed hashes and signatures only (see
+/// [`Index::watch`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Watched {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub probes: Vec<WatchProbe>,
+    /// The resume's MinHash signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Vec<u32>>,
+    /// Profile photos' perceptual hashes (hex).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<String>,
+}
+
+/// One watched value: its field, evidence kind, key space and keyed hash.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WatchProbe {
+    pub field: String,
+    pub kind: u8,
+    pub key: u8,
+    pub hash: u64,
+    /// For phones, the calling code (`+1`, `+82`): the per-country weight needs it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hint: String,
+    /// Which value of the field it reads (several readings of one value count once).
+    pub origin: usize,
+}
+
+impl Watched {
+    /// The key hashes a change to the index may meet (what to look a subject up by).
+    pub fn hashes(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self.probes.iter().map(|p| p.hash).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+fn kind_of(v: u8) -> Option<Kind> {
+    crate::kinds::EVIDENCE.iter().map(|e| e.kind).find(|k| *k as u8 == v)
+}
+
+fn key_kind_of(v: u8) -> Option<KeyKind> {
+    const ALL: [KeyKind; 11] = [
+        KeyKind::Email,
+        KeyKind::Phone,
+        KeyKind::Wallet,
+        KeyKind::Account,
+        KeyKind::Ip,
+        KeyKind::Document,
+        KeyKind::Name,
+        KeyKind::Bank,
+        KeyKind::Website,
+        KeyKind::IdDocument,
+        KeyKind::Address,
+    ];
+    ALL.iter().copied().find(|k| *k as u8 == v)
 }
 
 /// One normalised input value.
@@ -304,8 +373,93 @@ impl Index {
 
     /// Screens one applicant.
     pub fn screen(&self, a: &Applicant, viewer: &Viewer, opts: &Options) -> Screening {
+        self.screen_source(Source::Applicant(a), viewer, opts)
+    }
+
+    /// What a watched subject is kept as: each value's field, evidence kind, key space and
+    /// keyed hash (never the value), the resume's MinHash signature and the photos'
+    /// perceptual hashes. Fuzzy names and IP ranges need the value itself and are not
+    /// kept; phones keep their calling code (for the per-country weight).
+    pub fn watch(&self, a: &Applicant, opts: &Options) -> Watched {
         let mut warnings = Vec::new();
-        let mut probes = self.probes(a, opts, &mut warnings);
+        let probes = self.probes(a, opts, &mut warnings);
+        let mut out = Vec::new();
+        for p in probes.iter().filter(|p| !p.penalty.is_nan()) {
+            let mut kind = p.kind;
+            let mut hint = String::new();
+            if p.key == KeyKind::Phone {
+                // Settled now, from the value: a VoIP or toll-free number weighs less.
+                if let Ok(n) = phone::normalize(&p.normalized, None) {
+                    if n.flags.iter().any(|f| *f != "personal") {
+                        kind = Kind::PhoneCheap;
+                    }
+                    hint = n.canonical.chars().take(4).collect();
+                }
+            }
+            out.push(WatchProbe {
+                field: p.field.to_owned(),
+                kind: kind as u8,
+                key: p.key as u8,
+                hash: key_hash(p.key, &p.normalized),
+                hint,
+                origin: p.origin.1,
+            });
+        }
+        Watched {
+            reference: a.reference.clone(),
+            probes: out,
+            resume: a.resume_text.as_deref().and_then(resume::signature).map(|s| s.0.to_vec()),
+            photos: a.photos.iter().filter_map(|h| photo::PhotoHash::parse(h).ok()).map(|h| h.hex()).collect(),
+        }
+    }
+
+    /// Screens a watched subject from its keyed hashes: the answer a screen of the same
+    /// values gives, but for fuzzy names and IP ranges.
+    pub fn screen_watched(&self, w: &Watched, viewer: &Viewer, opts: &Options) -> Screening {
+        self.screen_source(Source::Watched(w), viewer, opts)
+    }
+
+    /// Every key hash `id` is indexed under (nothing when the index does not hold it).
+    pub fn key_hashes_of(&self, id: &str) -> Vec<u64> {
+        let Some(n) = self.node_of(id) else { return Vec::new() };
+        let node = &self.nodes[n as usize];
+        let mut out = vec![node.key];
+        out.extend(node.edges.iter().filter(|e| e.rel == TWIN).map(|e| self.nodes[e.other as usize].key));
+        out.retain(|k| *k != 0);
+        out
+    }
+
+    fn screen_source(&self, src: Source<'_>, viewer: &Viewer, opts: &Options) -> Screening {
+        let mut warnings = Vec::new();
+        let (mut probes, hashes, keyed) = match src {
+            Source::Applicant(a) => {
+                let probes = self.probes(a, opts, &mut warnings);
+                let hashes: Vec<u64> = probes.iter().map(|p| key_hash(p.key, &p.normalized)).collect();
+                let n = probes.len();
+                (probes, hashes, vec![false; n])
+            }
+            Source::Watched(w) => {
+                let mut probes = Vec::new();
+                let mut hashes = Vec::new();
+                for p in &w.probes {
+                    let (Some(kind), Some(key)) = (kind_of(p.kind), key_kind_of(p.key)) else { continue };
+                    let Some(field) = crate::kinds::field(&p.field).map(|f| f.name) else { continue };
+                    probes.push(Probe {
+                        field,
+                        input: "(a watched value, kept as a keyed hash)".into(),
+                        normalized: p.hint.clone(),
+                        rules: Vec::new(),
+                        kind,
+                        key,
+                        penalty: 0.0,
+                        origin: (field, p.origin),
+                    });
+                    hashes.push(p.hash);
+                }
+                let n = probes.len();
+                (probes, hashes, vec![true; n])
+            }
+        };
         // Evidence per group, split by visibility.
         let mut shown: HashMap<Group, Vec<Ev>> = HashMap::default();
         let mut hidden: HashMap<Group, Vec<Ev>> = HashMap::default();
@@ -317,7 +471,7 @@ impl Index {
             // A value held by this many objects weighs nothing after the commonness discount
             // (1.5 − log10 64 < 0 for a name): it is not evidence, and not worth following.
             let fanout = if opts.list_all { SEARCH_FANOUT } else { MAX_FANOUT };
-            let Some(nodes) = self.lookup(probe.key, &probe.normalized, fanout, viewer) else { continue };
+            let Some(nodes) = self.lookup(probe.key, hashes[pi], fanout, viewer) else { continue };
             if probe.penalty.is_nan() {
                 // A guessed reading: on a hit, keep it only if the numbering plan agrees, and
                 // weigh it by how many regions the number fits (k readings, log10 k).
@@ -333,7 +487,7 @@ impl Index {
                 if cheap {
                     p.kind = Kind::PhoneCheap;
                 }
-            } else if probe.key == KeyKind::Phone && probe.kind == Kind::Phone && !nodes.is_empty() {
+            } else if probe.key == KeyKind::Phone && probe.kind == Kind::Phone && !nodes.is_empty() && !keyed[pi] {
                 let cheap = match phone::normalize(&probe.normalized, None) {
                     Ok(n) => n.flags.iter().any(|f| *f != "personal"),
                     Err(_) => true,
@@ -369,6 +523,7 @@ impl Index {
                 continue;
             }
             if probe.key == KeyKind::Ip
+                && !keyed[pi]
                 && let Ok(addr) = probe.normalized.parse::<IpAddr>()
             {
                 for (net, n) in self.ranges_containing(addr) {
@@ -380,13 +535,21 @@ impl Index {
             self.weigh(pi, probe, &found, opts.list_all, &mut shown, &mut hidden);
         }
         // Resume near-duplicates.
-        if let Some(text) = &a.resume_text
-            && let Some(sig) = resume::signature(text)
-        {
+        let resume: Option<(Signature, String)> = match src {
+            Source::Applicant(a) => a.resume_text.as_ref().and_then(|text| {
+                resume::signature(text).map(|sig| (sig, format!("({} characters)", text.chars().count())))
+            }),
+            Source::Watched(w) => w
+                .resume
+                .as_ref()
+                .and_then(|v| <[u32; resume::SIGNATURE_LEN]>::try_from(v.as_slice()).ok())
+                .map(|a| (Signature(a), "(a watched resume, kept as its MinHash signature)".to_owned())),
+        };
+        if let Some((sig, input)) = resume {
             let pi = probes.len();
             probes.push(Probe {
                 field: "resume_text",
-                input: format!("({} characters)", text.chars().count()),
+                input,
                 normalized: "MinHash of 3-word shingles".into(),
                 rules: Vec::new(),
                 kind: Kind::Resume,
@@ -407,7 +570,11 @@ impl Index {
             self.weigh_near(pi, Kind::Resume, near, score::NEAR_DUPLICATE, "resumes", opts, &mut shown, &mut hidden);
         }
         // Profile photos: perceptual hashes within a few bits.
-        for (i, ph) in a.photos.iter().enumerate() {
+        let photos: &[String] = match src {
+            Source::Applicant(a) => &a.photos,
+            Source::Watched(w) => &w.photos,
+        };
+        for (i, ph) in photos.iter().enumerate() {
             let h = match photo::PhotoHash::parse(ph) {
                 Ok(h) => h,
                 Err(err) => {
@@ -439,7 +606,7 @@ impl Index {
         let names: Vec<(usize, String)> = probes
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.key == KeyKind::Name)
+            .filter(|(i, p)| p.key == KeyKind::Name && !keyed.get(*i).copied().unwrap_or(false))
             .map(|(i, p)| (i, p.normalized.clone()))
             .collect();
         if !names.is_empty() {
@@ -546,7 +713,11 @@ impl Index {
                 objects: hidden_objects,
             }));
         }
-        Screening { reference: a.reference.clone(), decision, score, matches, warnings, suppressed, cut }
+        let reference = match src {
+            Source::Applicant(a) => a.reference.clone(),
+            Source::Watched(w) => w.reference.clone(),
+        };
+        Screening { reference, decision, score, matches, warnings, suppressed, cut }
     }
 
     /// Near-duplicates (resumes, photos) of one probe as evidence: `near` holds each stored
