@@ -242,6 +242,7 @@ pub(crate) fn start(state: &AppState) {
     }
     let state2 = state.clone();
     let hooks = state.clone();
+    let watching = state.clone();
     let state = state.clone();
     tokio::spawn(async move {
         loop {
@@ -257,6 +258,14 @@ pub(crate) fn start(state: &AppState) {
                 Ok(Err(e)) => tracing::error!(error = %e, "review queue: deleting expired entries failed"),
                 _ => {}
             }
+            // And watched subjects past their retention.
+            let inner = state.0.clone();
+            if let Ok(Err(e)) =
+                tokio::task::spawn_blocking(move || inner.store.purge_watched(dossier_stix::timestamp::now_micros()))
+                    .await
+            {
+                tracing::error!(error = %e, "monitoring: deleting expired subjects failed");
+            }
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
     });
@@ -265,6 +274,18 @@ pub(crate) fn start(state: &AppState) {
         loop {
             crate::webhooks::deliver_due(hooks.0.clone()).await;
             tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    // Watched subjects: re-screened when intelligence that may concern them arrives.
+    tokio::spawn(async move {
+        loop {
+            let inner = watching.0.clone();
+            match tokio::task::spawn_blocking(move || crate::monitor::follow(&inner)).await {
+                Ok(Err(e)) => tracing::error!(error = %e, "monitoring: following the change log failed"),
+                Err(e) => tracing::error!(error = %e, "monitoring: the follower stopped"),
+                Ok(Ok(_)) => {}
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
     // Notifications of what arrives by any write path (sightings) follow the change log.

@@ -13,6 +13,7 @@ mod auth;
 mod error;
 pub mod jobs;
 mod media;
+mod monitor;
 mod notify;
 mod persona;
 pub mod quota;
@@ -36,15 +37,15 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use dossier_stix::Viewer;
 use dossier_stix::timestamp::now_micros;
-use dossier_store::{AuditRecord, Cursors, Directory, Inbox, ObjectStore, Org, Sharing, Webhooks};
+use dossier_store::{AuditRecord, Cursors, Directory, Inbox, Monitoring, ObjectStore, Org, Sharing, Webhooks};
 
 pub use auth::Caller;
 pub use error::ApiError;
 pub use media::{STIX_21, TAXII_21};
 
 /// Everything the server needs from storage.
-pub trait Store: ObjectStore + Directory + Sharing + Inbox + Cursors + Webhooks {}
-impl<T: ObjectStore + Directory + Sharing + Inbox + Cursors + Webhooks> Store for T {}
+pub trait Store: ObjectStore + Directory + Sharing + Inbox + Cursors + Webhooks + Monitoring {}
+impl<T: ObjectStore + Directory + Sharing + Inbox + Cursors + Webhooks + Monitoring> Store for T {}
 
 /// Server settings (see the README for the matching flags and environment variables).
 #[derive(Clone, Debug)]
@@ -109,6 +110,8 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// The SMTP server notifications are e-mailed through (none: e-mail is off).
     pub smtp: Option<webhooks::Smtp>,
+    /// How long a watched subject is kept (365 days unless set).
+    pub watch_retention: Duration,
 }
 
 impl Default for Config {
@@ -142,6 +145,7 @@ impl Default for Config {
             webhook_backoff: Duration::from_secs(5),
             webhook_allow_private: false,
             smtp: None,
+            watch_retention: Duration::from_secs(365 * 86_400),
         }
     }
 }
@@ -270,6 +274,12 @@ impl AppState {
         let audit = AuditWriter::start(store.clone());
         let read_slots = tokio::sync::Semaphore::new(config.concurrent_reads.max(1));
         let id_document_key = store.secret("id-document")?;
+        // The index's value hashes are keyed with this installation's own key (watched
+        // subjects are kept as those hashes). One key per process: a second installation
+        // opened by the same process (tests) keeps the first one's.
+        if !dossier_match::screen::set_hash_key(&store.secret("index-key")?) {
+            tracing::debug!("the index hash key was set already in this process");
+        }
         let options = dossier_match::screen::Options {
             id_document_key: Some(id_document_key.as_slice().into()),
             contact: config.screen_contact.clone(),
@@ -455,6 +465,7 @@ pub fn app(state: AppState) -> Router {
         .merge(review::router())
         .merge(notify::router())
         .merge(webhooks::router())
+        .merge(monitor::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate_and_audit));
     Router::new()
         // Liveness: the process answers. Readiness: it can serve — the store takes writes.

@@ -118,7 +118,7 @@ pub(crate) fn who(inner: &Inner, token_id: &str) -> String {
 }
 
 /// The result as a queue entry keeps it: without the applicant's values.
-fn redact(s: &Screening) -> Value {
+pub(crate) fn redact(s: &Screening) -> Value {
     let mut v = serde_json::to_value(s).unwrap_or(Value::Null);
     if let Some(m) = v.as_object_mut() {
         m.remove("ref");

@@ -406,6 +406,30 @@ impl Screener {
         }
     }
 
+    /// An applicant as a watched subject: keyed hashes and signatures only.
+    pub fn watch(&self, applicant: &Applicant) -> dossier_match::screen::Watched {
+        self.index.read().unwrap_or_else(|p| p.into_inner()).watch(applicant, &self.options)
+    }
+
+    /// Screens a watched subject with `options` (call [`Self::catch_up`] first).
+    pub fn screen_watched(
+        &self,
+        subject: &dossier_match::screen::Watched,
+        viewer: &Viewer,
+        options: &Options,
+    ) -> Screening {
+        self.index.read().unwrap_or_else(|p| p.into_inner()).screen_watched(subject, viewer, options)
+    }
+
+    /// The key hashes of each of `ids` the index now holds.
+    pub fn key_hashes_of(&self, ids: &[String]) -> Vec<u64> {
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<u64> = ids.iter().flat_map(|id| index.key_hashes_of(id)).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Screens one applicant with `options` (see [`Self::options_with`]).
     pub fn screen_with(&self, applicant: &Applicant, viewer: &Viewer, options: &Options) -> Screening {
         self.index.read().unwrap_or_else(|p| p.into_inner()).screen(applicant, viewer, options)

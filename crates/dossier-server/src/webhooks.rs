@@ -370,7 +370,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The notification kinds a webhook may ask for.
-pub const EVENTS: &[&str] = &["review", "access_request", "access_granted", "access_declined", "sighting"];
+pub const EVENTS: &[&str] =
+    &["review", "access_request", "access_granted", "access_declined", "sighting", "monitoring"];
 
 /// Makes a webhook for the caller's organization; the secret is returned this once.
 pub(crate) async fn make(

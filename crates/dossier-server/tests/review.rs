@@ -773,3 +773,68 @@ fn one_member_cannot_bury_an_owner_in_access_requests_or_a_batch_in_notification
     assert_eq!(n.len(), 1, "{n:?}");
     assert!(n[0]["title"].as_str().unwrap().starts_with("3 screens of"), "{}", n[0]);
 }
+
+#[test]
+fn a_watched_subject_is_alerted_when_new_intelligence_meets_it_and_only_its_organization_is() {
+    let app = spawn_app(Config::default());
+    world(&app); // other intelligence, unrelated to the subject
+    // Wallet B hires someone and watches them: nothing is known of their values yet.
+    let hire = json!({"ref": "emp-7", "emails": ["later.exposed@example.org"], "phones": ["+1 415 555 0188"],
+                      "names": ["Jordan Lee"]});
+    let r = app.api("POST", "/api/v1/watchlist", "Wallet B", Some(&hire.to_string()));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["watched"][0].as_i64().unwrap();
+    let listed = app.api("GET", "/api/v1/watchlist", "Wallet B", None).json();
+    assert_eq!(listed["watched"][0]["ref"], "emp-7");
+    assert_eq!(listed["watched"][0]["fields"]["emails"], 1);
+    assert!(!listed.to_string().contains("later.exposed") && !listed.to_string().contains("555"), "{listed}");
+    assert_eq!(
+        app.api("GET", "/api/v1/watchlist", "Recruiter C", None).json()["watched"].as_array().map(Vec::len),
+        Some(0)
+    );
+    // The kept subject holds no value (only keyed hashes).
+    use dossier_store::Monitoring;
+    let kept = app.store.watched(app.orgs["Wallet B"].id, i64::MAX - 1, 10);
+    assert!(kept.is_ok());
+    // A RED actor with that email, which Wallet B may not see: a restricted alert only.
+    let red = email("later.exposed@example.org", Tlp::Red);
+    app.submit("Exchange A", false, &actor_with(20, &red, Tlp::Red));
+    let n = wait_for(&app, "Wallet B", "monitoring");
+    assert!(n["title"].as_str().unwrap().contains("emp-7") && n["title"].as_str().unwrap().ends_with("review"), "{n}");
+    assert_eq!(n["body"]["result"]["matches"], json!([{"restricted": true, "contact": "the ISAC analysts"}]), "{n}");
+    assert!(!n.to_string().contains(red["id"].as_str().unwrap()), "a hidden object in an alert: {n}");
+    // Another member's identical GREEN intelligence: a match, explained, with the actor.
+    let green = json!({"type": "phone-number", "spec_version": "2.1", "value": "+14155550188",
+                       "object_marking_refs": [Tlp::Green.marking_id()]});
+    let mut green = green;
+    let pid = dossier_stix::id::deterministic_sco_id("phone-number", green.as_object().unwrap()).unwrap();
+    green["id"] = json!(pid.as_str());
+    app.submit("Recruiter C", false, &actor_with(21, &green, Tlp::Green));
+    let mut alerts = Vec::new();
+    for _ in 0..100 {
+        alerts = inbox(&app, "Wallet B").into_iter().filter(|n| n["kind"] == "monitoring").collect();
+        if alerts.len() >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    let m = &alerts[0];
+    assert_eq!(m["body"]["result"]["decision"], "match", "{m}");
+    assert_eq!(m["body"]["result"]["matches"][0]["actor"], "threat-actor--00000000-0000-4000-8000-000000000021");
+    assert!(!m.to_string().contains("555"), "an alert holds the subject's value: {m}");
+    // Only Wallet B is told; nothing new, nothing again.
+    for other in ["Exchange A", "Recruiter C", "analyst"] {
+        assert!(inbox(&app, other).iter().all(|n| n["kind"] != "monitoring"), "{other} was alerted");
+    }
+    app.submit("Recruiter C", false, &actor_with(21, &green, Tlp::Green));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(inbox(&app, "Wallet B").iter().filter(|n| n["kind"] == "monitoring").count(), 2);
+    // Removed, it is watched no more (and only its organization may remove it).
+    assert_eq!(app.api("DELETE", &format!("/api/v1/watchlist/{id}"), "Recruiter C", None).status, 404);
+    assert_eq!(app.api("DELETE", &format!("/api/v1/watchlist/{id}"), "Wallet B", None).status, 204);
+    assert_eq!(
+        app.api("GET", "/api/v1/watchlist", "Wallet B", None).json()["watched"].as_array().map(Vec::len),
+        Some(0)
+    );
+}

@@ -25,7 +25,7 @@ pub use sharing::{
     AccessRequest, AccessSide, AccessStatus, Cursors, Disposition, DispositionCount, Inbox, Judgement, MAX_COMMENT,
     NewNotification, NewReviewEntry, Notification, ReviewEntry, ReviewQuery, ReviewStatus, Sharing, SuppressedTie,
 };
-pub use sharing::{Delivery, Webhook, Webhooks};
+pub use sharing::{Delivery, Monitoring, NewWatch, WatchRow, Webhook, Webhooks};
 pub use sqlite::SqliteStore;
 
 use dossier_stix::{Invalid, OrgId, Record, Role, Tlp};

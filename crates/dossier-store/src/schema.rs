@@ -316,6 +316,30 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_at);
     CREATE INDEX webhook_deliveries_org ON webhook_deliveries (org, id);
     "#,
+    // 16: continuous monitoring. A watched subject is kept as the screening engine's keyed
+    //     hashes of its values (JSON, never the values) with the key hashes in
+    //     `watch_keys` for looking subjects up by what changed; `alerted` lists the objects
+    //     already announced.
+    r#"
+    CREATE TABLE watched (
+        id         INTEGER PRIMARY KEY,
+        org        INTEGER NOT NULL,
+        ref        TEXT NOT NULL,
+        by_name    TEXT NOT NULL,
+        subject    TEXT NOT NULL,
+        created    INTEGER NOT NULL,
+        expires    INTEGER NOT NULL,
+        alerted    TEXT,
+        alerted_at INTEGER
+    );
+    CREATE INDEX watched_org ON watched (org, id);
+    CREATE TABLE watch_keys (
+        hash    INTEGER NOT NULL,
+        subject INTEGER NOT NULL,
+        PRIMARY KEY (hash, subject)
+    ) WITHOUT ROWID;
+    CREATE INDEX watch_keys_subject ON watch_keys (subject);
+    "#,
 ];
 
 /// The schema version this binary writes.

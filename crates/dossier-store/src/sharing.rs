@@ -380,3 +380,56 @@ pub trait Webhooks: Send + Sync {
     /// Sends a dead delivery of `org` again: pending, attempts from zero, due now.
     fn resend(&self, org: OrgId, id: i64, now: i64) -> Result<Delivery, StoreError>;
 }
+
+/// A subject to watch.
+#[derive(Debug, Clone)]
+pub struct NewWatch {
+    pub org: OrgId,
+    /// The member's reference of the subject.
+    pub reference: String,
+    pub by_name: String,
+    /// The subject as the screening engine keeps it (keyed hashes, signatures; JSON).
+    pub subject: String,
+    /// The key hashes to look it up by.
+    pub hashes: Vec<u64>,
+    pub created: i64,
+    pub expires: i64,
+}
+
+/// A watched subject.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WatchRow {
+    pub id: i64,
+    #[serde(skip)]
+    pub org: OrgId,
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub by: String,
+    #[serde(skip)]
+    pub subject: String,
+    pub created: i64,
+    pub expires: i64,
+    /// The objects already announced in an alert.
+    #[serde(skip)]
+    pub alerted: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerted_at: Option<i64>,
+}
+
+/// Continuous monitoring's watched subjects.
+pub trait Monitoring: Send + Sync {
+    /// Adds subjects in one transaction; returns their ids.
+    fn watch(&self, items: &[NewWatch]) -> Result<Vec<i64>, StoreError>;
+    /// `org`'s subjects not expired at `now`, newest first.
+    fn watched(&self, org: OrgId, now: i64, limit: usize) -> Result<Vec<WatchRow>, StoreError>;
+    /// Stops watching one of `org`'s subjects (its hashes go with it).
+    fn unwatch(&self, org: OrgId, id: i64) -> Result<(), StoreError>;
+    /// The subjects (of any organization, not expired at `now`) holding any of `hashes`.
+    fn watched_by_hashes(&self, hashes: &[u64], now: i64) -> Result<Vec<WatchRow>, StoreError>;
+    /// Records the objects announced for subject `id`.
+    fn set_alerted(&self, id: i64, objects: &[String], now: i64) -> Result<(), StoreError>;
+    /// Deletes subjects expired at `now`; returns how many.
+    fn purge_watched(&self, now: i64) -> Result<usize, StoreError>;
+    /// How many subjects are watched (all organizations).
+    fn watched_count(&self) -> Result<u64, StoreError>;
+}

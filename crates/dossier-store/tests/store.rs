@@ -414,7 +414,7 @@ fn upgrading_a_store_from_before_per_member_assertions_serves_the_first_members_
              DROP TABLE review_queue; DROP TABLE review_ties; DROP TABLE suppressions; DROP TABLE dispositions;
              DROP TABLE review_restricted; DROP TABLE access_requests;
              DROP TABLE follower_cursors; DROP TABLE notifications;
-             DROP TABLE webhooks; DROP TABLE webhook_deliveries;
+             DROP TABLE webhooks; DROP TABLE webhook_deliveries; DROP TABLE watched; DROP TABLE watch_keys;
              PRAGMA user_version = 10;"
         ))
         .unwrap();

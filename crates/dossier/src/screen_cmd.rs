@@ -116,6 +116,8 @@ pub fn run(data: &Path, args: ScreenArgs) -> Result<()> {
         prior_log_odds: dossier_match::screen::score::prior_log_odds(args.operative_share),
         ..Options::default()
     };
+    // The same keyed value hashes as the server's, so that both share one snapshot.
+    dossier_match::screen::set_hash_key(&store.secret("index-key")?);
     let tag = dossier_server::screening::snapshot_tag(&store)?;
     let snapshot = data.join(crate::SNAPSHOT);
     let screener = Screener::open(&store, &tag, options, Some(&snapshot)).context("building the screening index")?;

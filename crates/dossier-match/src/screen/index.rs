@@ -385,6 +385,17 @@ impl Index {
         self.find(ty, uuid)
     }
 
+    /// The two nodes relationship `id` ties, if the index holds it.
+    pub(crate) fn rel_ends(&self, id: &str) -> Option<(u32, u32)> {
+        let (ty, uuid) = parse_id(id)?;
+        if ty != Ty::Relationship {
+            return None;
+        }
+        let r = self.rel_ids.get(Ty::Relationship, split(uuid), &self.rel_uuids)?;
+        let rel = self.rels.get(r as usize).filter(|r| r.alive)?;
+        Some((rel.src, rel.dst))
+    }
+
     /// The STIX id of relationship `r` (by its number in the index).
     pub(crate) fn rel_id(&self, r: u32) -> Option<String> {
         let u = self.rel_uuids.0.get(r as usize)?;

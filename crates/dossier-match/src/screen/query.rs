@@ -419,13 +419,34 @@ impl Index {
         self.screen_source(Source::Watched(w), viewer, opts)
     }
 
-    /// Every key hash `id` is indexed under (nothing when the index does not hold it).
+    /// The key hashes a change to `id` may newly meet: the object's own keys; for a persona
+    /// or an actor also those of what is tied to it (a persona attributed to an actor after
+    /// its identifiers were filed); for a relationship those of both ends, the same way.
+    /// Nothing when the index does not hold it.
     pub fn key_hashes_of(&self, id: &str) -> Vec<u64> {
-        let Some(n) = self.node_of(id) else { return Vec::new() };
-        let node = &self.nodes[n as usize];
-        let mut out = vec![node.key];
-        out.extend(node.edges.iter().filter(|e| e.rel == TWIN).map(|e| self.nodes[e.other as usize].key));
+        let own = |n: u32, out: &mut Vec<u64>| {
+            let node = &self.nodes[n as usize];
+            out.push(node.key);
+            out.extend(node.edges.iter().filter(|e| e.rel == TWIN).map(|e| self.nodes[e.other as usize].key));
+        };
+        let around = |n: u32, out: &mut Vec<u64>| {
+            own(n, out);
+            if matches!(self.nodes[n as usize].ty, Ty::Identity | Ty::ThreatActor) {
+                for e in self.nodes[n as usize].edges.iter().filter(|e| e.rel != TWIN) {
+                    own(e.other, out);
+                }
+            }
+        };
+        let mut out = Vec::new();
+        if let Some(n) = self.node_of(id) {
+            around(n, &mut out);
+        } else if let Some((a, b)) = self.rel_ends(id) {
+            around(a, &mut out);
+            around(b, &mut out);
+        }
         out.retain(|k| *k != 0);
+        out.sort_unstable();
+        out.dedup();
         out
     }
 

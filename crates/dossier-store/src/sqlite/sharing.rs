@@ -9,7 +9,7 @@ use crate::sharing::{
     AccessRequest, AccessSide, AccessStatus, Cursors, Disposition, DispositionCount, Inbox, Judgement, MAX_COMMENT,
     NewNotification, NewReviewEntry, Notification, ReviewEntry, ReviewQuery, ReviewStatus, Sharing, SuppressedTie,
 };
-use crate::sharing::{Delivery, Webhook, Webhooks};
+use crate::sharing::{Delivery, Monitoring, NewWatch, WatchRow, Webhook, Webhooks};
 
 const ENTRY_COLUMNS: &str = "id, org, at, expires, by_name, source, ref, ref_hash, decision, score, result, \
      disposition, comment, judged_name, judged_at";
@@ -690,5 +690,113 @@ impl Webhooks for SqliteStore {
             [id],
             delivery_from_row,
         )?)
+    }
+}
+
+const WATCH_COLUMNS: &str = "id, org, ref, by_name, subject, created, expires, alerted, alerted_at";
+
+fn watch_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WatchRow> {
+    let alerted: Option<String> = r.get(7)?;
+    Ok(WatchRow {
+        id: r.get(0)?,
+        org: r.get(1)?,
+        reference: r.get(2)?,
+        by: r.get(3)?,
+        subject: r.get(4)?,
+        created: r.get(5)?,
+        expires: r.get(6)?,
+        alerted: alerted.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default(),
+        alerted_at: r.get(8)?,
+    })
+}
+
+impl Monitoring for SqliteStore {
+    fn watch(&self, items: &[NewWatch]) -> Result<Vec<i64>, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let mut ids = Vec::with_capacity(items.len());
+        {
+            let mut subject = tx.prepare_cached(
+                "INSERT INTO watched (org, ref, by_name, subject, created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            let mut key = tx.prepare_cached("INSERT OR IGNORE INTO watch_keys (hash, subject) VALUES (?1, ?2)")?;
+            for w in items {
+                subject.execute(params![w.org, w.reference, w.by_name, w.subject, w.created, w.expires])?;
+                let id = tx.last_insert_rowid();
+                for h in &w.hashes {
+                    // The 64 bits as SQLite's signed integer.
+                    key.execute(params![*h as i64, id])?;
+                }
+                ids.push(id);
+            }
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    fn watched(&self, org: OrgId, now: i64, limit: usize) -> Result<Vec<WatchRow>, StoreError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {WATCH_COLUMNS} FROM watched WHERE org = ?1 AND expires > ?2 ORDER BY id DESC LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(params![org, now, limit.clamp(1, 10_000) as i64], watch_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn unwatch(&self, org: OrgId, id: i64) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        if tx.execute("DELETE FROM watched WHERE id = ?1 AND org = ?2", params![id, org])? == 0 {
+            return Err(StoreError::NotFound(format!("watched subject {id}")));
+        }
+        tx.execute("DELETE FROM watch_keys WHERE subject = ?1", [id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn watched_by_hashes(&self, hashes: &[u64], now: i64) -> Result<Vec<WatchRow>, StoreError> {
+        let conn = self.read();
+        let mut ids = std::collections::BTreeSet::new();
+        {
+            let mut stmt = conn.prepare_cached("SELECT subject FROM watch_keys WHERE hash = ?1")?;
+            for h in hashes {
+                for id in stmt.query_map([*h as i64], |r| r.get::<_, i64>(0))? {
+                    ids.insert(id?);
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT {WATCH_COLUMNS} FROM watched WHERE id = ?1 AND expires > ?2"))?;
+        for id in ids {
+            if let Some(w) = stmt.query_row(params![id, now], watch_from_row).optional()? {
+                out.push(w);
+            }
+        }
+        Ok(out)
+    }
+
+    fn set_alerted(&self, id: i64, objects: &[String], now: i64) -> Result<(), StoreError> {
+        let conn = self.lock();
+        conn.execute(
+            "UPDATE watched SET alerted = ?2, alerted_at = ?3 WHERE id = ?1",
+            params![id, serde_json::to_string(objects).unwrap_or_default(), now],
+        )?;
+        Ok(())
+    }
+
+    fn purge_watched(&self, now: i64) -> Result<usize, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM watch_keys WHERE subject IN (SELECT id FROM watched WHERE expires <= ?1)", [now])?;
+        let n = tx.execute("DELETE FROM watched WHERE expires <= ?1", [now])?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn watched_count(&self) -> Result<u64, StoreError> {
+        let conn = self.read();
+        let n: i64 = conn.query_row("SELECT count(*) FROM watched", [], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
     }
 }
