@@ -285,7 +285,9 @@ pub(crate) fn start(state: &AppState) {
                 Err(e) => tracing::error!(error = %e, "monitoring: the follower stopped"),
                 Ok(Ok(_)) => {}
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            // Two small queries when nothing changed; an alert follows a write in tens of
+            // milliseconds.
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
     // Notifications of what arrives by any write path (sightings) follow the change log.

@@ -838,3 +838,23 @@ fn a_watched_subject_is_alerted_when_new_intelligence_meets_it_and_only_its_orga
         Some(0)
     );
 }
+
+#[test]
+fn watching_from_the_screening_page_and_the_watchlist() {
+    let app = spawn_app(Config::default());
+    let b = sign_in(&app, "Wallet B");
+    let r = b.post("/screen", &format!("csrf={}&ref=emp-9&emails=quiet.hire%40example.org&watch=on", b.csrf));
+    assert!(r.body.contains("id=\"watched\""), "{}", r.body);
+    let page = b.get("/watchlist");
+    assert!(
+        page.body.contains("emp-9") && page.body.contains("emails 1") && !page.body.contains("quiet.hire"),
+        "{}",
+        page.body
+    );
+    let id = app.api("GET", "/api/v1/watchlist", "Wallet B", None).json()["watched"][0]["id"].as_i64().unwrap();
+    let c = sign_in(&app, "Recruiter C");
+    assert!(!c.get("/watchlist").body.contains("emp-9"));
+    assert_eq!(c.post(&format!("/watchlist/{id}/remove"), &format!("csrf={}", c.csrf)).status, 404);
+    assert_eq!(b.post(&format!("/watchlist/{id}/remove"), &format!("csrf={}", b.csrf)).status, 303);
+    assert!(!b.get("/watchlist").body.contains("emp-9"));
+}

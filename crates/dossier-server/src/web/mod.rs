@@ -63,6 +63,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/objects/{id}/sighting", post(contribute::sighting))
         .route("/objects/{id}/sources.csv", get(pages::sources_csv))
         .route("/inbox", get(review::inbox))
+        .route("/watchlist", get(review::watchlist))
+        .route("/watchlist/{id}/remove", post(review::unwatch))
         .route("/inbox/read", post(review::inbox_read))
         .route("/inbox/webhooks", post(review::add_webhook))
         .route("/inbox/webhooks/{id}/delete", post(review::remove_webhook))
@@ -707,6 +709,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "account.html",
     "review.html",
     "inbox.html",
+    "watchlist.html",
     "macros.html",
 );
 

@@ -221,3 +221,29 @@ pub async fn inbox_read(State(state): State<AppState>, Posted { web, .. }: Poste
     state.0.unread.forget(org);
     Ok(Redirect::to("/inbox").into_response())
 }
+
+/// The organization's watched subjects: their references, fields and last alert — never
+/// their values — with removal.
+pub async fn watchlist(State(state): State<AppState>, Extension(web): Extension<Web>) -> Result<Response, WebError> {
+    let org = web.caller.org.id;
+    let rows = state.blocking(move |store| Ok(store.watched(org, now_micros(), 1000)?)).await?;
+    let n = rows.len() as u64;
+    let subjects: Vec<serde_json::Value> = rows.iter().map(crate::monitor::listing).collect();
+    let days = state.0.config.watch_retention.as_secs() / 86_400;
+    let mut resp = render(
+        "watchlist.html",
+        context! { ..web.ctx("watchlist"), ..context! { subjects => subjects, retention_days => days } },
+    );
+    resp.extensions_mut().insert(Returned(n));
+    Ok(resp)
+}
+
+pub async fn unwatch(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { web, .. }: Posted,
+) -> Result<Response, WebError> {
+    let org = web.caller.org.id;
+    state.blocking(move |store| Ok(store.unwatch(org, id)?)).await?;
+    Ok(Redirect::to("/watchlist").into_response())
+}

@@ -48,7 +48,7 @@ fn applicant_of(f: &Fields) -> Applicant {
 
 pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) -> Result<Response, WebError> {
     let mut echo = serde_json::Map::new();
-    for k in list_fields().chain(["ref", "resume_text", "region"]) {
+    for k in list_fields().chain(["ref", "resume_text", "region", "watch"]) {
         echo.insert(k.to_owned(), Value::String(f.get(k).to_owned()));
     }
     let applicant = applicant_of(&f);
@@ -87,7 +87,9 @@ pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) ->
     let org = web.caller.org.id;
     let token = web.caller.token.id.clone();
     let by = web.who.clone();
-    let (s, audit, queued) = state
+    let watch = f.get("watch") == "on";
+    let caller = web.caller.clone();
+    let (s, audit, queued, watched) = state
         .blocking(move |store| {
             inner.screener.catch_up(store).map_err(|e| crate::ApiError::internal("screening index", e))?;
             let options = inner.screener.options_with(crate::review::suppressions_for(&inner, org));
@@ -98,7 +100,9 @@ pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) ->
             if let Some(e) = &entry {
                 crate::review::enqueue(&inner, std::slice::from_ref(e));
             }
-            Ok((s, audit, entry.is_some()))
+            // Enrolled for monitoring, as keyed hashes only, when asked.
+            let watched = watch && crate::monitor::enrol(&inner, &caller, std::slice::from_ref(&applicant)).is_ok();
+            Ok((s, audit, entry.is_some(), watched))
         })
         .await?;
     let mut candidates = Vec::new();
@@ -126,7 +130,7 @@ pub async fn submit(State(state): State<AppState>, Posted { web, f }: Posted) ->
     let result = json!({
         "decision": s.decision.as_str(), "score": s.score, "candidates": candidates, "restricted": restricted,
         "warnings": s.warnings, "contact": state.0.screener.options.contact, "suppressed": s.suppressed,
-        "queued": queued,
+        "queued": queued, "watched": watched,
     });
     let at = dossier_stix::timestamp::now_micros();
     let mut resp = render("screen.html", context! { ..base, ..context! { result => result, screened_at => at } });
