@@ -126,6 +126,12 @@ conforms(r.json(), "/paths/~1api~1v1~1review-counts/get/responses/200/content/ap
 r = requests.post(base + "/api/v1/review/" + str(entry["id"]), json={"disposition": "maybe"}, headers=auth(member), timeout=30)
 assert r.status_code == 400
 conforms(r.json(), SCHEMAS + "Error", "a refused judgement")
+r = requests.post(base + "/api/v1/watchlist", json={"ref": "watched-1", "emails": ["watch.me@example.org"]}, headers=auth(member), timeout=30)
+assert r.status_code == 201, r.text
+conforms(r.json(), "/paths/~1api~1v1~1watchlist/post/responses/201/content/application~1json/schema", "a watch")
+r = requests.get(base + "/api/v1/watchlist", headers=auth(member), timeout=30)
+conforms(r.json(), "/paths/~1api~1v1~1watchlist/get/responses/200/content/application~1json/schema", "the watchlist")
+assert "watch.me" not in r.text, "the watchlist shows a value"
 r = requests.get(base + "/api/v1/search", params={"q": "x"}, timeout=30)
 assert r.status_code == 401 and "WWW-Authenticate" in r.headers
 print("all OpenAPI checks passed")

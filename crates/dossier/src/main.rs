@@ -178,6 +178,9 @@ struct ServeArgs {
     /// member could otherwise make the server call into its own network).
     #[arg(long, env = "DOSSIER_WEBHOOK_ALLOW_PRIVATE")]
     webhook_allow_private: bool,
+    /// Days a watched subject is kept [default: 365].
+    #[arg(long, env = "DOSSIER_WATCH_RETENTION_DAYS")]
+    watch_retention_days: Option<u64>,
     /// SMTP server for e-mailed notifications (`mailto:` webhooks) [default: none: e-mail off].
     #[arg(long, env = "DOSSIER_SMTP_HOST")]
     smtp_host: Option<String>,
@@ -322,6 +325,7 @@ struct FileConfig {
     smtp_user: Option<String>,
     smtp_password: Option<String>,
     smtp_from: Option<String>,
+    watch_retention_days: Option<u64>,
 }
 
 impl ServeArgs {
@@ -400,6 +404,10 @@ impl ServeArgs {
                 .unwrap_or(defaults.webhook_attempts)
                 .clamp(1, 30),
             webhook_allow_private: self.webhook_allow_private || file.webhook_allow_private.unwrap_or(false),
+            watch_retention: self
+                .watch_retention_days
+                .or(file.watch_retention_days)
+                .map_or(defaults.watch_retention, |d| std::time::Duration::from_secs(d.max(1) * 86_400)),
             smtp: match self.smtp_host.clone().or(file.smtp_host.clone()) {
                 None => None,
                 Some(host) => {
