@@ -250,6 +250,11 @@ try:
     check("Same operative as in our March incident (e2e)" in D.page_source and "confirmed" in D.page_source,
           "a judgement is recorded with its comment")
     shot("review-judged")
+    go("/inbox")
+    check("e2e-hit" in D.page_source, "the inbox tells of the screen in the review queue")
+    shot("inbox")
+    go("/watchlist")
+    shot("watchlist")
 
     # 5. Batch upload with progress and a downloadable result.
     go("/screen/batch")

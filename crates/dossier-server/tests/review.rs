@@ -644,6 +644,12 @@ fn webhooks_on_the_inbox_page() {
         page.body
     );
     assert!(!page.body.contains("id=\"webhook-secret\""), "the secret is shown once only");
+    // Every new page has a plain title.
+    for path in ["/inbox", "/review", "/watchlist", "/screen"] {
+        let page = b.get(path);
+        let title = page.body.split("<title>").nth(1).and_then(|t| t.split("</title>").next()).unwrap_or_default();
+        assert!(!title.contains('<') && title.len() < 80, "{path}'s title: {title}");
+    }
     let r = b.post("/inbox/webhooks", &format!("csrf={}&url=gopher%3A%2F%2Fx", b.csrf));
     assert_eq!(r.status, 400, "{}", r.body);
     let id = app.api("GET", "/api/v1/webhooks", "Wallet B", None).json()["webhooks"][0]["id"].as_i64().unwrap();
