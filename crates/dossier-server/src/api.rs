@@ -34,14 +34,7 @@ async fn audit(
         }
         None => None,
     };
-    let limit = match q.get("limit") {
-        Some(s) => s
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=10_000).contains(n))
-            .ok_or_else(|| ApiError::bad_request("limit must be 1..=10000"))?,
-        None => 100,
-    };
+    let limit = crate::error::limit_param(&q, 100, 10_000)?;
     let org_name = q.get("org").cloned();
     let path_prefix = q.get("path").cloned();
     let (records, orgs) = state

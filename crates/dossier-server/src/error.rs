@@ -159,3 +159,58 @@ impl From<dossier_store::StoreError> for ApiError {
         }
     }
 }
+
+/// The `limit` query parameter: `default` when absent, refused unless 1..=`max`.
+pub(crate) fn limit_param(
+    q: &std::collections::HashMap<String, String>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    match q.get("limit") {
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ApiError::bad_request(format!("limit must be 1..={max}"))),
+        None => Ok(default),
+    }
+}
+
+/// A request body that must be one JSON object with only the `allowed` fields (an empty
+/// body reads as `{}`); anything else is refused, naming the field.
+pub(crate) fn json_object(
+    body: &[u8],
+    allowed: &[&str],
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    let v: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Value::Object(Default::default())
+    } else {
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body: {e}")))?
+    };
+    let serde_json::Value::Object(m) = v else { return Err(ApiError::bad_request("the body must be a JSON object")) };
+    if let Some(k) = m.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ApiError::bad_request(format!("unknown field {k:?}: give {}", allowed.join(", "))));
+    }
+    Ok(m)
+}
+
+/// An optional string field (blank reads as absent), trimmed.
+pub(crate) fn optional_text(
+    m: &serde_json::Map<String, serde_json::Value>,
+    k: &str,
+) -> Result<Option<String>, ApiError> {
+    match m.get(k) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s.trim().to_owned())),
+        Some(_) => Err(ApiError::bad_request(format!("{k} must be a string"))),
+    }
+}
+
+/// An optional boolean field.
+pub(crate) fn optional_bool(m: &serde_json::Map<String, serde_json::Value>, k: &str) -> Result<Option<bool>, ApiError> {
+    match m.get(k) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(b) => b.as_bool().map(Some).ok_or_else(|| ApiError::bad_request(format!("{k} must be true or false"))),
+    }
+}

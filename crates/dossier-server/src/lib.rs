@@ -192,9 +192,9 @@ pub(crate) struct Inner {
     /// Each organization's ties judged false positives, cached.
     pub suppressions: review::SuppressionCache,
     /// Each organization's count of review entries not judged yet, cached.
-    pub open_reviews: review::OpenCounts,
+    pub open_reviews: review::OrgCounts,
     /// Each organization's count of unread notifications, cached.
-    pub unread: notify::UnreadCounts,
+    pub unread: review::OrgCounts,
 }
 
 type AuditReply = tokio::sync::oneshot::Sender<Result<(), (Option<dossier_store::StorageFailure>, String)>>;

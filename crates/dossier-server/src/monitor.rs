@@ -42,21 +42,27 @@ pub(crate) fn enrol(
     let now = now_micros();
     let retention = i64::try_from(inner.config.watch_retention.as_micros()).unwrap_or(i64::MAX);
     let by = crate::review::who(inner, &caller.token.id);
-    let items: Vec<NewWatch> = applicants
-        .iter()
-        .map(|a| {
-            let w = inner.screener.watch(a);
-            NewWatch {
-                org: caller.org.id,
-                reference: a.reference.clone(),
-                by_name: by.clone(),
-                subject: serde_json::to_string(&w).unwrap_or_default(),
-                hashes: w.hashes(),
-                created: now,
-                expires: now.saturating_add(retention),
-            }
-        })
-        .collect();
+    let mut items: Vec<NewWatch> = Vec::with_capacity(applicants.len());
+    for (i, a) in applicants.iter().enumerate() {
+        let w = inner.screener.watch(a);
+        // Nothing to look the subject up by: refused, not kept as an empty record.
+        if w.probes.is_empty() && w.resume.is_none() && w.photos.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "subject {} ({:?}): no value that can be watched (give an identifier, a name, a resume or a photo hash)",
+                i + 1,
+                a.reference
+            )));
+        }
+        items.push(NewWatch {
+            org: caller.org.id,
+            reference: a.reference.clone(),
+            by_name: by.clone(),
+            subject: serde_json::to_string(&w).unwrap_or_default(),
+            hashes: w.hashes(),
+            created: now,
+            expires: now.saturating_add(retention),
+        });
+    }
     Ok(inner.store.watch(&items)?)
 }
 
@@ -215,7 +221,7 @@ async fn list(
     Extension(caller): Extension<Caller>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(1000).clamp(1, 10_000);
+    let limit = crate::error::limit_param(&q, 1000, 10_000)?;
     let org = caller.org.id;
     let rows = state.blocking(move |store| Ok(store.watched(org, now_micros(), limit)?)).await?;
     let n = rows.len() as u64;

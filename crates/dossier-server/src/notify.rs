@@ -237,25 +237,9 @@ pub(crate) fn follow_sightings(inner: &Inner) -> Result<usize, FollowError> {
     dossier_follow::catch_up(store, &Sending(&f), &cursor, 5_000)
 }
 
-/// Each organization's unread count (the header's badge), cached for `cache_ttl`.
-#[derive(Default)]
-pub(crate) struct UnreadCounts(std::sync::Mutex<HashMap<OrgId, (std::time::Instant, u64)>>);
-
-impl UnreadCounts {
-    pub(crate) fn forget(&self, org: OrgId) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&org);
-    }
-}
-
+/// How many of `org`'s notifications are unread (the header's badge).
 pub(crate) fn unread_count(inner: &Inner, org: OrgId) -> u64 {
-    if let Some((at, n)) = inner.unread.0.lock().unwrap_or_else(|p| p.into_inner()).get(&org)
-        && at.elapsed() < inner.config.cache_ttl
-    {
-        return *n;
-    }
-    let n = inner.store.unread(org).unwrap_or(0);
-    inner.unread.0.lock().unwrap_or_else(|p| p.into_inner()).insert(org, (std::time::Instant::now(), n));
-    n
+    inner.unread.get(org, inner.config.cache_ttl, || inner.store.unread(org))
 }
 
 pub fn router() -> Router<AppState> {
@@ -270,14 +254,7 @@ async fn list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let unread = q.get("unread").is_some_and(|v| v == "true" || v == "1");
-    let limit = match q.get("limit") {
-        Some(s) => s
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| ApiError::bad_request("limit must be 1..=1000"))?,
-        None => 100,
-    };
+    let limit = crate::error::limit_param(&q, 100, 1000)?;
     let org = caller.org.id;
     let (items, n) =
         state.blocking(move |store| Ok((store.notifications(org, unread, limit)?, store.unread(org)?))).await?;
@@ -293,15 +270,7 @@ async fn read(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let v: Value = if body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the body: {e}")))?
-    };
-    let Some(m) = v.as_object() else { return Err(ApiError::bad_request("the body must be a JSON object")) };
-    if let Some(k) = m.keys().find(|k| k.as_str() != "ids") {
-        return Err(ApiError::bad_request(format!("unknown field {k:?}: give ids")));
-    }
+    let m = crate::error::json_object(&body, &["ids"])?;
     let ids: Vec<i64> = match m.get("ids") {
         None => Vec::new(),
         Some(list) => list

@@ -28,7 +28,7 @@ use dossier_stix::timestamp::{Timestamp, now_micros};
 use dossier_store::{Disposition, Judgement, NewReviewEntry, ReviewQuery, ReviewStatus};
 use serde_json::{Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, json_object, limit_param, optional_bool, optional_text};
 use crate::{AppState, Caller, Inner, Returned};
 
 /// How long entries are kept, unless set.
@@ -48,30 +48,41 @@ impl SuppressionCache {
     }
 }
 
-/// Each organization's count of entries not judged yet (the header's badge), kept for
-/// `config.cache_ttl`; queueing and judging in this process refresh it.
+/// A count per organization for the header's badges (review entries waiting, unread
+/// notifications), kept for `config.cache_ttl`; what changes it in this process forgets
+/// the organization's count.
 #[derive(Default)]
-pub(crate) struct OpenCounts(std::sync::Mutex<HashMap<OrgId, (Instant, u64)>>);
+pub(crate) struct OrgCounts(std::sync::Mutex<HashMap<OrgId, (Instant, u64)>>);
 
-impl OpenCounts {
-    fn forget(&self, org: OrgId) {
+impl OrgCounts {
+    pub(crate) fn forget(&self, org: OrgId) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&org);
+    }
+
+    /// `org`'s count, from the cache or from `load` (0, logged, when it fails).
+    pub(crate) fn get(
+        &self,
+        org: OrgId,
+        ttl: std::time::Duration,
+        load: impl FnOnce() -> Result<u64, dossier_store::StoreError>,
+    ) -> u64 {
+        if let Some((at, n)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&org)
+            && at.elapsed() < ttl
+        {
+            return *n;
+        }
+        let n = load().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "counting for the header failed");
+            0
+        });
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(org, (Instant::now(), n));
+        n
     }
 }
 
 /// How many of `org`'s entries wait for a judgement.
 pub(crate) fn open_count(inner: &Inner, org: OrgId) -> u64 {
-    if let Some((at, n)) = inner.open_reviews.0.lock().unwrap_or_else(|p| p.into_inner()).get(&org)
-        && at.elapsed() < inner.config.cache_ttl
-    {
-        return *n;
-    }
-    let n = inner.store.open_reviews(org, now_micros()).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "counting open review entries failed");
-        0
-    });
-    inner.open_reviews.0.lock().unwrap_or_else(|p| p.into_inner()).insert(org, (Instant::now(), n));
-    n
+    inner.open_reviews.get(org, inner.config.cache_ttl, || inner.store.open_reviews(org, now_micros()))
 }
 
 /// The ties `org` judged false positives (none: `None`), from the cache or the store.
@@ -234,17 +245,6 @@ fn status_of(q: &HashMap<String, String>) -> Result<ReviewStatus, ApiError> {
     })
 }
 
-fn limit_of(q: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, ApiError> {
-    match q.get("limit") {
-        Some(s) => s
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| ApiError::bad_request(format!("limit must be 1..={max}"))),
-        None => Ok(default),
-    }
-}
-
 /// `GET /api/v1/review?status=open|judged|all&limit=N&before=ID`: the caller's
 /// organization's queue, newest first.
 async fn list(
@@ -254,7 +254,7 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let query = ReviewQuery {
         status: status_of(&q)?,
-        limit: limit_of(&q, 100, 1000)?,
+        limit: limit_param(&q, 100, 1000)?,
         before: match q.get("before") {
             Some(b) => Some(b.parse::<i64>().map_err(|_| ApiError::bad_request("before must be an entry id"))?),
             None => None,
@@ -290,29 +290,18 @@ async fn judge(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let v: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the body: {e}")))?;
-    let (disposition, comment) = parse_judgement(&v)?;
+    let (disposition, comment) = parse_judgement(&json_object(&body, &["disposition", "comment"])?)?;
     let entry = judge_entry(&state, &caller, id, disposition, comment).await?;
     Ok(axum::Json(entry).into_response())
 }
 
-fn parse_judgement(v: &Value) -> Result<(Disposition, Option<String>), ApiError> {
-    let Some(m) = v.as_object() else { return Err(ApiError::bad_request("the body must be a JSON object")) };
-    if let Some(k) = m.keys().find(|k| !matches!(k.as_str(), "disposition" | "comment")) {
-        return Err(ApiError::bad_request(format!("unknown field {k:?}: give disposition and comment")));
-    }
+fn parse_judgement(m: &serde_json::Map<String, Value>) -> Result<(Disposition, Option<String>), ApiError> {
     let d = m
         .get("disposition")
         .and_then(Value::as_str)
         .and_then(Disposition::parse)
         .ok_or_else(|| ApiError::bad_request("disposition must be confirmed, false_positive or unsure"))?;
-    let comment = match m.get("comment") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(c)) if c.trim().is_empty() => None,
-        Some(Value::String(c)) => Some(c.trim().to_owned()),
-        Some(_) => return Err(ApiError::bad_request("comment must be a string")),
-    };
-    Ok((d, comment))
+    Ok((d, optional_text(m, "comment")?))
 }
 
 /// Judges an entry of the caller's organization (the page and the API share this).
@@ -351,7 +340,7 @@ async fn counts(
     if !caller.viewer.is_isac_staff() {
         return Err(ApiError::forbidden("judgement counts across members are for ISAC analysts"));
     }
-    let limit = limit_of(&q, 100, 10_000)?;
+    let limit = limit_param(&q, 100, 10_000)?;
     let object = q.get("object").cloned();
     let rows = state.blocking(move |store| Ok(store.disposition_counts(object.as_deref(), limit)?)).await?;
     let n = rows.len() as u64;
@@ -506,8 +495,7 @@ async fn sighting(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let v: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the body: {e}")))?;
-    let share = parse_share(&v)?;
+    let share = parse_share(&json_object(&body, &["tlp", "named", "description", "persona"])?)?;
     let shared = share_sighting(&state, &caller, id, share).await?;
     let n = shared.stored as u64;
     let mut resp = (axum::http::StatusCode::CREATED, axum::Json(shared)).into_response();
@@ -515,11 +503,7 @@ async fn sighting(
     Ok(resp)
 }
 
-fn parse_share(v: &Value) -> Result<Share, ApiError> {
-    let Some(m) = v.as_object() else { return Err(ApiError::bad_request("the body must be a JSON object")) };
-    if let Some(k) = m.keys().find(|k| !matches!(k.as_str(), "tlp" | "named" | "description" | "persona")) {
-        return Err(ApiError::bad_request(format!("unknown field {k:?}: give tlp, named, description, persona")));
-    }
+fn parse_share(m: &serde_json::Map<String, Value>) -> Result<Share, ApiError> {
     let tlp = match m.get("tlp") {
         None => dossier_stix::Tlp::Amber,
         Some(t) => t
@@ -527,15 +511,8 @@ fn parse_share(v: &Value) -> Result<Share, ApiError> {
             .and_then(dossier_stix::Tlp::parse)
             .ok_or_else(|| ApiError::bad_request("tlp must be clear, green, amber, amber+strict or red"))?,
     };
-    let named = match m.get("named") {
-        None => false,
-        Some(b) => b.as_bool().ok_or_else(|| ApiError::bad_request("named must be true or false"))?,
-    };
-    let description = match m.get("description") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(d)) => Some(d.clone()),
-        Some(_) => return Err(ApiError::bad_request("description must be a string")),
-    };
+    let named = optional_bool(m, "named")?.unwrap_or(false);
+    let description = optional_text(m, "description")?;
     let persona = match m.get("persona") {
         None | Some(Value::Null) => None,
         Some(Value::Object(p)) => {
@@ -662,24 +639,6 @@ pub(crate) async fn answer_access(
         .await
 }
 
-fn optional_text(m: &serde_json::Map<String, Value>, k: &str) -> Result<Option<String>, ApiError> {
-    match m.get(k) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
-        Some(_) => Err(ApiError::bad_request(format!("{k} must be a string"))),
-    }
-}
-
-fn object_of(body: &[u8], allowed: &[&str]) -> Result<serde_json::Map<String, Value>, ApiError> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body: {e}")))?;
-    let Value::Object(m) = v else { return Err(ApiError::bad_request("the body must be a JSON object")) };
-    if let Some(k) = m.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::bad_request(format!("unknown field {k:?}: give {}", allowed.join(", "))));
-    }
-    Ok(m)
-}
-
 /// `POST /api/v1/review/{id}/access-request` with `{"named": false, "note": "…"}`.
 async fn access_request(
     State(state): State<AppState>,
@@ -687,11 +646,8 @@ async fn access_request(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let m = object_of(&body, &["named", "note"])?;
-    let named = match m.get("named") {
-        None => false,
-        Some(b) => b.as_bool().ok_or_else(|| ApiError::bad_request("named must be true or false"))?,
-    };
+    let m = json_object(&body, &["named", "note"])?;
+    let named = optional_bool(&m, "named")?.unwrap_or(false);
     let note = optional_text(&m, "note")?;
     let rows = ask_access(&state, &caller, id, named, note).await?;
     let body = json!({ "requests": rows.iter().map(requester_view).collect::<Vec<_>>() });
@@ -742,7 +698,7 @@ async fn access_decide(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let m = object_of(&body, &["decision", "reply"])?;
+    let m = json_object(&body, &["decision", "reply"])?;
     let grant = match m.get("decision").and_then(Value::as_str) {
         Some("grant") => true,
         Some("decline") => false,

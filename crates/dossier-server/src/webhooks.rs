@@ -410,11 +410,7 @@ async fn add(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let v: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the body: {e}")))?;
-    let Some(m) = v.as_object() else { return Err(ApiError::bad_request("the body must be a JSON object")) };
-    if let Some(k) = m.keys().find(|k| !matches!(k.as_str(), "url" | "events" | "slack")) {
-        return Err(ApiError::bad_request(format!("unknown field {k:?}: give url, events, slack")));
-    }
+    let m = crate::error::json_object(&body, &["url", "events", "slack"])?;
     let url = m.get("url").and_then(Value::as_str).ok_or_else(|| ApiError::bad_request("url is required"))?;
     let events: Vec<String> = match m.get("events") {
         None => Vec::new(),
@@ -423,7 +419,7 @@ async fn add(
             .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>())
             .ok_or_else(|| ApiError::bad_request("events must be a list of event names"))?,
     };
-    let slack = m.get("slack").and_then(Value::as_bool).unwrap_or(false);
+    let slack = crate::error::optional_bool(&m, "slack")?.unwrap_or(false);
     let (hook, secret) = make(&state, &caller, url.trim().to_owned(), events, slack).await?;
     let mut out = serde_json::to_value(&hook).unwrap_or_default();
     out["secret"] = json!(secret);

@@ -558,6 +558,7 @@ fn webhooks_are_signed_retried_dead_lettered_and_sent_again() {
         json!({"url": "ftp://x/"}),
         json!({"url": "http://x/", "events": ["everything"]}),
         json!({"url": "http://x/", "as": 1}),
+        json!({"url": "http://x/", "slack": "yes"}),
     ] {
         assert_eq!(app.api("POST", "/api/v1/webhooks", "Wallet B", Some(&bad.to_string())).status, 400, "{bad}");
     }
@@ -798,6 +799,24 @@ fn a_watched_subject_is_alerted_when_new_intelligence_meets_it_and_only_its_orga
         app.api("GET", "/api/v1/watchlist", "Recruiter C", None).json()["watched"].as_array().map(Vec::len),
         Some(0)
     );
+    // Nothing watchable, a bad line or a bad limit is refused, naming what was wrong.
+    let r = app.api("POST", "/api/v1/watchlist", "Wallet B", Some(r#"{"ref": "empty"}"#));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("no value that can be watched"), "{}", r.body);
+    let lines =
+        format!("{}\n{{\"ref\": \"x\", \"colour\": 1}}\n", json!({"ref": "ok-1", "emails": ["a.b@example.org"]}));
+    let r = app.request(
+        "POST",
+        "/api/v1/watchlist",
+        Some("Wallet B"),
+        &[("Content-Type", "application/x-ndjson"), ("Accept", "application/json")],
+        Some(&lines),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("line 2"), "{}", r.body);
+    assert_eq!(app.api("GET", "/api/v1/watchlist?limit=abc", "Wallet B", None).status, 400);
+    let still = app.api("GET", "/api/v1/watchlist", "Wallet B", None).json();
+    assert_eq!(still["watched"].as_array().map(Vec::len), Some(1), "a refused request stored something: {still}");
     // The kept subject holds no value (only keyed hashes).
     use dossier_store::Monitoring;
     let kept = app.store.watched(app.orgs["Wallet B"].id, i64::MAX - 1, 10);
