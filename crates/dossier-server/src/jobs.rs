@@ -269,6 +269,19 @@ pub(crate) fn start(state: &AppState) {
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
     });
+    // Federation: each peer pulled from and pushed to every its interval, one run at a time.
+    for peer in hooks.0.config.peers.clone() {
+        let store = hooks.0.store.clone();
+        tokio::spawn(async move {
+            loop {
+                match crate::sync::run(&store, &peer).await {
+                    Ok(reports) => tracing::debug!(peer = %peer.name, runs = reports.len(), "sync done"),
+                    Err(e) => tracing::warn!(peer = %peer.name, error = %e, "sync failed; the next run resumes"),
+                }
+                tokio::time::sleep(peer.interval).await;
+            }
+        });
+    }
     // Webhook deliveries that are due.
     tokio::spawn(async move {
         loop {

@@ -15,11 +15,13 @@ pub mod jobs;
 mod media;
 mod monitor;
 mod notify;
+mod outbound;
 mod persona;
 pub mod quota;
 pub mod review;
 mod screen_api;
 pub mod screening;
+pub mod sync;
 mod taxii;
 mod web;
 pub mod webhooks;
@@ -37,15 +39,17 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use dossier_stix::Viewer;
 use dossier_stix::timestamp::now_micros;
-use dossier_store::{AuditRecord, Cursors, Directory, Inbox, Monitoring, ObjectStore, Org, Sharing, Webhooks};
+use dossier_store::{
+    AuditRecord, Cursors, Directory, Federation, Inbox, Monitoring, ObjectStore, Org, Sharing, Webhooks,
+};
 
 pub use auth::Caller;
 pub use error::ApiError;
 pub use media::{STIX_21, TAXII_21};
 
 /// Everything the server needs from storage.
-pub trait Store: ObjectStore + Directory + Sharing + Inbox + Cursors + Webhooks + Monitoring {}
-impl<T: ObjectStore + Directory + Sharing + Inbox + Cursors + Webhooks + Monitoring> Store for T {}
+pub trait Store: ObjectStore + Directory + Sharing + Inbox + Cursors + Webhooks + Monitoring + Federation {}
+impl<T: ObjectStore + Directory + Sharing + Inbox + Cursors + Webhooks + Monitoring + Federation> Store for T {}
 
 /// Server settings (see the README for the matching flags and environment variables).
 #[derive(Clone, Debug)]
@@ -112,6 +116,9 @@ pub struct Config {
     pub smtp: Option<webhooks::Smtp>,
     /// How long a watched subject is kept (365 days unless set).
     pub watch_retention: Duration,
+    /// Other TAXII servers pulled from and pushed to in the background, each every its
+    /// `interval`.
+    pub peers: Vec<sync::Peer>,
 }
 
 impl Default for Config {
@@ -146,6 +153,7 @@ impl Default for Config {
             webhook_allow_private: false,
             smtp: None,
             watch_retention: Duration::from_secs(365 * 86_400),
+            peers: Vec::new(),
         }
     }
 }

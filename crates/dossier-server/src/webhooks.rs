@@ -20,7 +20,6 @@
 //! make the server call into its own network.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +30,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use dossier_stix::timestamp::now_micros;
 use dossier_store::{Delivery, NewNotification};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
@@ -165,126 +163,27 @@ pub(crate) fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-struct Target {
-    tls: bool,
-    host: String,
-    port: u16,
-    path: String,
-}
-
-fn target(url: &str) -> Result<Target, String> {
-    check_url(url)?;
-    let (scheme, rest) = url.split_once("://").ok_or("no scheme")?;
-    let tls = scheme == "https";
-    let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) => (&rest[..i], rest[i..].to_owned()),
-        None => (rest, "/".to_owned()),
-    };
-    let path = if path.starts_with('?') { format!("/{path}") } else { path };
-    let (host, port) = if let Some(h) = authority.strip_prefix('[') {
-        let (h, after) = h.split_once(']').ok_or("a bracketed IPv6 address")?;
-        (h.to_owned(), after.strip_prefix(':').map(str::parse).transpose().map_err(|_| "the port")?)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h.to_owned(), Some(p.parse().map_err(|_| "the port")?)),
-            None => (authority.to_owned(), None),
-        }
-    };
-    Ok(Target { tls, port: port.unwrap_or(if tls { 443 } else { 80 }), host, path })
-}
-
-/// Loopback, private, link-local, unspecified and other non-public addresses.
-fn internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(a) => {
-            a.is_loopback()
-                || a.is_private()
-                || a.is_link_local()
-                || a.is_unspecified()
-                || a.is_broadcast()
-                || a.octets()[0] == 100 && (64..128).contains(&a.octets()[1]) // carrier-grade NAT
-        }
-        IpAddr::V6(a) => {
-            a.is_loopback()
-                || a.is_unspecified()
-                || (a.segments()[0] & 0xfe00) == 0xfc00 // unique local
-                || (a.segments()[0] & 0xffc0) == 0xfe80 // link-local
-                || a.to_ipv4_mapped().is_some_and(|v4| internal(IpAddr::V4(v4)))
-        }
-    }
-}
-
-fn tls_config() -> Option<Arc<tokio_rustls::rustls::ClientConfig>> {
-    static CONFIG: std::sync::OnceLock<Option<Arc<tokio_rustls::rustls::ClientConfig>>> = std::sync::OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-            let found = rustls_native_certs::load_native_certs();
-            for cert in found.certs {
-                let _ = roots.add(cert);
-            }
-            if roots.is_empty() {
-                tracing::error!("no system root certificates found: https webhooks cannot be verified");
-                return None;
-            }
-            let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-            let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .ok()?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            Some(Arc::new(config))
-        })
-        .clone()
-}
-
 /// One POST: Ok when the receiver answered 2xx.
 async fn post_once(url: &str, headers: &[(&str, String)], body: Bytes, allow_private: bool) -> Result<(), String> {
-    let t = target(url)?;
-    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((t.host.as_str(), t.port))
-        .await
-        .map_err(|e| format!("resolving {}: {e}", t.host))?
-        .collect();
-    let addr = *addrs.first().ok_or_else(|| format!("{} has no address", t.host))?;
-    if !allow_private && addrs.iter().any(|a| internal(a.ip())) {
-        return Err(format!("{} is on a loopback, private or link-local network: refused", t.host));
+    let mut all: Vec<(&str, String)> = vec![("content-type", "application/json".to_owned())];
+    all.extend(headers.iter().cloned());
+    let answer = crate::outbound::call(crate::outbound::Call {
+        method: hyper::Method::POST,
+        url,
+        headers: &all,
+        body,
+        public_only: !allow_private,
+        max_answer: 64 * 1024,
+        user_agent: "dossier-webhooks",
+    })
+    .await;
+    match answer {
+        Ok(a) if a.status.is_success() => Ok(()),
+        Ok(a) => Err(format!("answered {}", a.status)),
+        // A receiver that answers 2xx with an oversized body still got the delivery.
+        Err(e) if e.message.starts_with("reading the answer") => Ok(()),
+        Err(e) => Err(e.message),
     }
-    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("connecting: {e}"))?;
-    let mut req = hyper::Request::post(t.path.as_str())
-        .header(hyper::header::HOST, &t.host)
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .header(hyper::header::USER_AGENT, "dossier-webhooks");
-    for (k, v) in headers {
-        req = req.header(*k, v.as_str());
-    }
-    let req = req.body(http_body_util::Full::new(body)).map_err(|e| format!("the request: {e}"))?;
-    let status = if t.tls {
-        let config = tls_config().ok_or("no system root certificates")?;
-        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(t.host.clone())
-            .map_err(|_| format!("{} is not a host name", t.host))?;
-        let tls =
-            tokio_rustls::TlsConnector::from(config).connect(name, stream).await.map_err(|e| format!("TLS: {e}"))?;
-        send(hyper_util::rt::TokioIo::new(tls), req).await?
-    } else {
-        send(hyper_util::rt::TokioIo::new(stream), req).await?
-    };
-    if status.is_success() { Ok(()) } else { Err(format!("answered {status}")) }
-}
-
-async fn send<IO>(io: IO, req: hyper::Request<http_body_util::Full<Bytes>>) -> Result<hyper::StatusCode, String>
-where
-    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(io).await.map_err(|e| format!("HTTP handshake: {e}"))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let resp = sender.send_request(req).await.map_err(|e| format!("sending: {e}"))?;
-    let status = resp.status();
-    // Read (and drop) the answer, up to a point.
-    let _ = tokio::time::timeout(Duration::from_secs(2), resp.into_body().collect()).await;
-    Ok(status)
 }
 
 /// Delivers what is due: one attempt each, recorded (delivered, retried later, or dead).
@@ -480,10 +379,7 @@ mod tests {
         assert!(check_url("https://hooks.example.com/T1/B2").is_ok());
         assert!(check_url("ftp://x").is_err());
         assert!(check_url("https://user:pw@example.com/").is_err());
-        let t = target("http://[::1]:8080/hook?x=1").unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.path.as_str(), t.tls), ("::1", 8080, "/hook?x=1", false));
-        let t = target("https://example.com").unwrap();
-        assert_eq!((t.port, t.path.as_str(), t.tls), (443, "/", true));
+        use crate::outbound::internal;
         for ip in [
             "127.0.0.1",
             "10.1.2.3",

@@ -17,9 +17,12 @@
 //! Re-importing changes nothing; a newer version supersedes; an older version arriving later
 //! is kept as history and does not become the latest.
 
+mod federation;
 mod schema;
 mod sharing;
 mod sqlite;
+
+pub use federation::{Federation, MirrorReport, SyncState};
 
 pub use sharing::{
     AccessRequest, AccessSide, AccessStatus, Cursors, Disposition, DispositionCount, Inbox, Judgement, MAX_COMMENT,
@@ -291,6 +294,9 @@ pub struct Org {
     pub identity_id: String,
     /// The ISAC itself (exactly one).
     pub isac: bool,
+    /// Another TAXII server (kind `peer`): the objects pulled from it, and those it pushes
+    /// with a token of its own, are attributed to it, and are never pushed back to it.
+    pub peer: bool,
 }
 
 /// A token as stored (never its secret).

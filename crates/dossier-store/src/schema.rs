@@ -340,6 +340,32 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX watch_keys_subject ON watch_keys (subject);
     "#,
+    // 17: federation. Organizations of kind `peer` stand for other TAXII servers whose
+    //     objects are pulled in; `sync_state` holds each pull's and push's durable cursor
+    //     (a pull: the remote's last date added; a push: the change-log sequence) and its
+    //     counts and last error; `mirrors` what members' mirrors last reported.
+    r#"
+    ALTER TABLE orgs ADD COLUMN kind TEXT NOT NULL DEFAULT 'member' CHECK (kind IN ('member', 'peer'));
+    CREATE TABLE sync_state (
+        name       TEXT PRIMARY KEY,
+        cursor     TEXT,
+        objects    INTEGER NOT NULL DEFAULT 0,
+        skipped    INTEGER NOT NULL DEFAULT 0,
+        last_run   INTEGER,
+        last_ok    INTEGER,
+        last_error TEXT
+    );
+    CREATE TABLE mirrors (
+        token       TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        org         INTEGER NOT NULL,
+        synced_at   INTEGER NOT NULL,
+        newest      INTEGER,
+        objects     INTEGER NOT NULL,
+        reported_at INTEGER NOT NULL,
+        PRIMARY KEY (token, name)
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

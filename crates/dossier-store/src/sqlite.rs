@@ -1,5 +1,6 @@
 //! The embedded SQLite backend.
 
+mod federation;
 mod sharing;
 
 use std::path::{Path, PathBuf};
@@ -313,7 +314,7 @@ impl SqliteStore {
             }
             r => r?,
         };
-        Ok(Org { id: conn.last_insert_rowid(), name: name.to_owned(), identity_id, isac })
+        Ok(Org { id: conn.last_insert_rowid(), name: name.to_owned(), identity_id, isac, peer: false })
     }
 }
 
@@ -1756,8 +1757,9 @@ impl ObjectStore for SqliteStore {
     }
 }
 
-fn org_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Org> {
-    Ok(Org { id: r.get(0)?, name: r.get(1)?, identity_id: r.get(2)?, isac: r.get(3)? })
+pub(crate) fn org_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Org> {
+    let kind: String = r.get(4)?;
+    Ok(Org { id: r.get(0)?, name: r.get(1)?, identity_id: r.get(2)?, isac: r.get(3)?, peer: kind == "peer" })
 }
 
 fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenInfo> {
@@ -1881,21 +1883,25 @@ impl Directory for SqliteStore {
 
     fn orgs(&self) -> Result<Vec<Org>, StoreError> {
         let conn = self.read();
-        let mut stmt = conn.prepare("SELECT id, name, identity_id, isac FROM orgs ORDER BY id")?;
+        let mut stmt = conn.prepare("SELECT id, name, identity_id, isac, kind FROM orgs ORDER BY id")?;
         let rows = stmt.query_map([], org_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn org_by_name(&self, name: &str) -> Result<Org, StoreError> {
         let conn = self.read();
-        conn.query_row("SELECT id, name, identity_id, isac FROM orgs WHERE name = ?1", [name.trim()], org_from_row)
-            .optional()?
-            .ok_or_else(|| StoreError::NotFound(format!("organization {name:?}")))
+        conn.query_row(
+            "SELECT id, name, identity_id, isac, kind FROM orgs WHERE name = ?1",
+            [name.trim()],
+            org_from_row,
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("organization {name:?}")))
     }
 
     fn isac(&self) -> Result<Org, StoreError> {
         let conn = self.read();
-        conn.query_row("SELECT id, name, identity_id, isac FROM orgs WHERE isac = 1", [], org_from_row)
+        conn.query_row("SELECT id, name, identity_id, isac, kind FROM orgs WHERE isac = 1", [], org_from_row)
             .optional()?
             .ok_or_else(|| StoreError::Corrupt("the ISAC organization is missing".into()))
     }

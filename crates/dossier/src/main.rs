@@ -17,6 +17,7 @@ mod independent;
 mod pipeline;
 mod rng;
 mod screen_cmd;
+mod sync_cmd;
 
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -79,6 +80,9 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Read the audit log (newest first, JSON Lines).
     Audit(AuditArgs),
+    /// Pull from and push to other TAXII 2.1 servers (peers from flags or the configuration
+    /// file's `[[peers]]`), resuming from durable cursors; one JSON line per pull or push.
+    Sync(sync_cmd::SyncArgs),
 }
 
 #[derive(Args)]
@@ -326,6 +330,8 @@ struct FileConfig {
     smtp_password: Option<String>,
     smtp_from: Option<String>,
     watch_retention_days: Option<u64>,
+    #[serde(default)]
+    peers: Vec<sync_cmd::PeerConfig>,
 }
 
 impl ServeArgs {
@@ -448,6 +454,7 @@ impl ServeArgs {
                         .map_err(|e| anyhow::anyhow!("trusted_proxies: {p:?} is not an address or CIDR range: {e}"))
                 })
                 .collect::<Result<_>>()?,
+            peers: file.peers.iter().map(sync_cmd::PeerConfig::to_peer).collect::<Result<_>>()?,
             ..defaults
         };
         if config.api_root.is_empty()
@@ -498,8 +505,14 @@ struct ExportArgs {
 
 #[derive(Subcommand)]
 enum OrgCommand {
-    /// Add a member organization; prints its id.
-    Add { name: String },
+    /// Add a member organization (or, with --peer, one standing for another TAXII server
+    /// that syncs with this one: what it pushes with its token is never pushed back to it);
+    /// prints its id.
+    Add {
+        name: String,
+        #[arg(long)]
+        peer: bool,
+    },
     /// List organizations (JSON Lines).
     List,
 }
@@ -661,8 +674,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Org(cmd) => {
             let store = open(&cli.data)?;
             match cmd {
-                OrgCommand::Add { name } => {
-                    let org = store.add_org(&name)?;
+                OrgCommand::Add { name, peer } => {
+                    use dossier_store::Federation as _;
+                    let org = if peer { store.peer_org(&name)? } else { store.add_org(&name)? };
                     outln!("{}", org.id)?;
                 }
                 OrgCommand::List => {
@@ -768,6 +782,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::IdHash(args) => id_hash(&cli.data, &args),
         Command::Demo(args) => demo(&cli.data, args),
         Command::Serve(args) => serve(&cli.data, *args),
+        Command::Sync(args) => sync_cmd::run(&cli.data, args),
         Command::Audit(args) => {
             let store = open(&cli.data)?;
             let org = args.org.as_deref().map(|o| store.org_by_name(o)).transpose()?;
