@@ -132,6 +132,15 @@ conforms(r.json(), "/paths/~1api~1v1~1watchlist/post/responses/201/content/appli
 r = requests.get(base + "/api/v1/watchlist", headers=auth(member), timeout=30)
 conforms(r.json(), "/paths/~1api~1v1~1watchlist/get/responses/200/content/application~1json/schema", "the watchlist")
 assert "watch.me" not in r.text, "the watchlist shows a value"
+mirror = {"name": "laptop-1", "synced_at": "2026-01-01T00:00:00Z", "objects": 12}
+v = Draft202012Validator({"$ref": URI + "#/paths/~1api~1v1~1mirrors/post/requestBody/content/application~1json/schema"}, registry=registry)
+assert not list(v.iter_errors(mirror)), "the mirror report example does not conform"
+r = requests.post(base + "/api/v1/mirrors", json=mirror, headers=auth(member), timeout=30)
+assert r.status_code == 204, r.text
+print("ok - a mirror report")
+r = requests.post(base + "/api/v1/mirrors", json={"name": "laptop-1", "objects": 12}, headers=auth(member), timeout=30)
+assert r.status_code == 400
+conforms(r.json(), SCHEMAS + "Error", "a refused mirror report")
 r = requests.get(base + "/api/v1/search", params={"q": "x"}, timeout=30)
 assert r.status_code == 401 and "WWW-Authenticate" in r.headers
 print("all OpenAPI checks passed")

@@ -16,7 +16,50 @@ use crate::error::ApiError;
 use crate::{AppState, Caller, Returned};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/audit", get(audit)).route("/api/v1/objects/{id}/sources", get(sources))
+    Router::new()
+        .route("/api/v1/audit", get(audit))
+        .route("/api/v1/objects/{id}/sources", get(sources))
+        .route("/api/v1/mirrors", axum::routing::post(report_mirror))
+}
+
+/// `POST /api/v1/mirrors` `{"name": …, "synced_at": RFC 3339, "objects": N}`: a member's
+/// mirror (`dossier mirror`) reports its freshness after each complete sync; ISAC staff see
+/// it on the admin page. Kept per token and name; a member reports only for itself.
+async fn report_mirror(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let m = crate::error::json_object(&body, &["name", "synced_at", "objects", "newest"])?;
+    let name = crate::error::optional_text(&m, "name")?.ok_or_else(|| ApiError::bad_request("name is required"))?;
+    let time = |k: &str| -> Result<Option<i64>, ApiError> {
+        match crate::error::optional_text(&m, k)? {
+            Some(s) => Ok(Some(
+                Timestamp::parse(&s).map_err(|e| ApiError::bad_request(format!("{k} {s:?}: {e}")))?.unix_micros(),
+            )),
+            None => Ok(None),
+        }
+    };
+    let now = dossier_stix::timestamp::now_micros();
+    let synced_at = time("synced_at")?.ok_or_else(|| ApiError::bad_request("synced_at is required"))?;
+    if synced_at > now + 300_000_000 {
+        return Err(ApiError::bad_request("synced_at is in the future"));
+    }
+    let objects = m
+        .get("objects")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| ApiError::bad_request("objects must be a count"))?;
+    let report = dossier_store::MirrorReport {
+        token: caller.token.id.clone(),
+        name,
+        org: caller.org.id,
+        synced_at,
+        newest: time("newest")?,
+        objects,
+        reported_at: now,
+    };
+    state.blocking(move |store| Ok(store.report_mirror(&report)?)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET /api/v1/audit?org=NAME&since=RFC3339&path=PREFIX&limit=N`: newest first.

@@ -805,3 +805,280 @@ mod tests {
         assert_eq!(b.header().unwrap(), "Basic dTpwdy1zM2NyZXQ=");
     }
 }
+
+/// A member's mirror: a local replica of exactly what one member may see on a dossier (or
+/// any TAXII 2.1 server), for screening locally so that applicant data never leaves the
+/// member.
+#[derive(Debug, Clone)]
+pub struct Mirror {
+    /// The server: its address (`https://isac.example.org`), its discovery URL (`…/taxii2/`)
+    /// or an API root (`…/taxii2/api/`).
+    pub url: String,
+    pub auth: Auth,
+    /// The name the mirror reports itself under (e.g. this host's name).
+    pub name: String,
+    pub page: usize,
+    pub retries: u32,
+}
+
+/// What one mirror run did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct MirrorRun {
+    pub collections: u64,
+    /// Objects received by the incremental pulls.
+    pub pulled: u64,
+    /// Versions fetched because the manifest listed them and the mirror lacked them
+    /// (access granted to older objects, and the like).
+    pub fetched: u64,
+    /// Versions removed because the member may no longer see them (withdrawn, made RED,
+    /// collection closed).
+    pub removed: u64,
+    /// Object versions held after the run.
+    pub objects: u64,
+    /// Whether the server took the freshness report (a server that is not a dossier does not).
+    pub reported: bool,
+}
+
+/// The organization mirrored objects are attributed to in the mirror's store.
+pub const MIRROR_SOURCE: &str = "mirror-source";
+/// Local collections of a mirror have this alias prefix, then the remote collection's id.
+pub const MIRROR_PREFIX: &str = "mirror-";
+
+/// The API root behind `url` (discovery's default, else its first).
+async fn api_root(peer: &Peer) -> Result<String, SyncError> {
+    let url = peer.url.trim_end_matches('/');
+    let t = crate::outbound::target(url).map_err(|e| SyncError::Config(format!("{url:?}: {e}")))?;
+    let discovery = if t.path == "/" {
+        format!("{url}/taxii2/")
+    } else if url.ends_with("/taxii2") {
+        format!("{url}/")
+    } else {
+        return Ok(format!("{url}/"));
+    };
+    let v = json_of(&discovery, &request(peer, Method::GET, &discovery, None).await?)?;
+    let root = v["default"]
+        .as_str()
+        .or_else(|| v["api_roots"].as_array()?.first()?.as_str())
+        .ok_or_else(|| SyncError::Remote { url: discovery.clone(), reason: "discovery names no API root".into() })?;
+    // API roots may be given relative to the server.
+    if root.starts_with("http://") || root.starts_with("https://") {
+        Ok(if root.ends_with('/') { root.to_owned() } else { format!("{root}/") })
+    } else {
+        let base = &discovery[..discovery.len() - t.path.len().min(discovery.len())];
+        let base = if t.path == "/" { url.to_owned() } else { base.trim_end_matches('/').to_owned() };
+        let root = root.trim_start_matches('/');
+        Ok(format!("{base}/{}", if root.ends_with('/') { root.to_owned() } else { format!("{root}/") }))
+    }
+}
+
+/// Versions by instant (microseconds); `None` for an object without `modified`/`created`.
+fn instant(version: &str) -> Option<i64> {
+    Timestamp::parse(version).ok().map(|t| t.unix_micros())
+}
+
+/// Every page of `url` (an objects or manifest endpoint with its query), following `next`.
+async fn all_pages(peer: &Peer, url: &str, mut each: impl FnMut(Vec<Value>)) -> Result<(), SyncError> {
+    let mut next: Option<String> = None;
+    loop {
+        let mut u = url.to_owned();
+        if let Some(n) = &next {
+            u.push_str(&format!("&next={}", crate::urlencode(n)));
+        }
+        let v = json_of(&u, &request(peer, Method::GET, &u, None).await?)?;
+        each(v["objects"].as_array().cloned().unwrap_or_default());
+        next = v["next"].as_str().map(str::to_owned);
+        if v["more"].as_bool() != Some(true) || next.is_none() {
+            return Ok(());
+        }
+    }
+}
+
+/// Brings the local collection in line with the remote manifest: fetches versions it lacks,
+/// removes versions the member may no longer see.
+async fn reconcile(
+    store: &Arc<dyn Store>,
+    peer: &Peer,
+    remote_collection: &str,
+    run: &mut MirrorRun,
+) -> Result<(), SyncError> {
+    let base = format!("{}collections/{}/", peer.root(), crate::urlencode(remote_collection));
+    // The remote: id → versions (instants; versionless objects count as one each).
+    let mut remote: HashMap<String, Vec<Option<i64>>> = HashMap::new();
+    all_pages(peer, &format!("{base}manifest/?limit={}&match%5Bversion%5D=all", peer.page), |objects| {
+        for m in objects {
+            if let Some(id) = m["id"].as_str() {
+                remote.entry(id.to_owned()).or_default().push(m["version"].as_str().and_then(instant));
+            }
+        }
+    })
+    .await?;
+    let (org, local) = {
+        let peer2 = peer.clone();
+        blocking(store, move |s| Ok((s.peer_org(&peer2.name)?, local_collection(s, &peer2)?))).await?
+    };
+    // The mirror: id → (versions with their keys, versionless).
+    let local_versions = {
+        let cid = local.id;
+        blocking(store, move |s| {
+            let mut out: HashMap<String, (Vec<(i64, String)>, usize)> = HashMap::new();
+            let query = StoreQuery { collection: Some(cid), versions: vec![Versions::All], ..Default::default() };
+            s.scan_raw(&query, &mut |e| {
+                let slot = out.entry(e.id.to_owned()).or_default();
+                #[derive(serde::Deserialize)]
+                struct Dates {
+                    modified: Option<String>,
+                    created: Option<String>,
+                }
+                let dated = serde_json::from_str::<Dates>(e.json)
+                    .ok()
+                    .and_then(|d| d.modified.or(d.created))
+                    .and_then(|v| Timestamp::parse(&v).ok());
+                match dated {
+                    Some(t) => slot.0.push((t.unix_micros(), t.sort_key().to_owned())),
+                    None => slot.1 += 1,
+                }
+                true
+            })?;
+            Ok(out)
+        })
+        .await?
+    };
+    let mut fetch: Vec<String> = Vec::new();
+    let mut remove: Vec<(String, Vec<Versions>)> = Vec::new();
+    for (id, versions) in &remote {
+        let Some((dated, versionless)) = local_versions.get(id) else {
+            fetch.push(id.clone());
+            continue;
+        };
+        let remote_dated: HashSet<i64> = versions.iter().flatten().copied().collect();
+        let local_dated: HashSet<i64> = dated.iter().map(|(t, _)| *t).collect();
+        if *versionless > 0 || versions.iter().any(Option::is_none) {
+            // Versionless objects (a server lists their date added as their version): compare
+            // counts. More here than there: something went; fewer: something came.
+            let here = *versionless + dated.len();
+            if here != versions.len() {
+                if here > versions.len() {
+                    remove.push((id.clone(), Vec::new()));
+                }
+                fetch.push(id.clone());
+            }
+            continue;
+        }
+        if remote_dated.iter().any(|v| !local_dated.contains(v)) {
+            fetch.push(id.clone());
+        }
+        let extra: Vec<Versions> =
+            dated.iter().filter(|(t, _)| !remote_dated.contains(t)).map(|(_, key)| Versions::At(key.clone())).collect();
+        if !extra.is_empty() {
+            remove.push((id.clone(), extra));
+        }
+    }
+    for id in local_versions.keys() {
+        if !remote.contains_key(id) {
+            remove.push((id.clone(), Vec::new()));
+        }
+    }
+    // Removals first (a whole id removed is fetched again just after, when listed).
+    if !remove.is_empty() {
+        let cid = local.id;
+        run.removed += blocking(store, move |s| {
+            let mut n = 0u64;
+            for (id, versions) in &remove {
+                n += s.delete(cid, id, versions)? as u64;
+            }
+            Ok(n)
+        })
+        .await?;
+    }
+    for chunk in fetch.chunks(50) {
+        let ids = chunk.iter().map(|i| crate::urlencode(i)).collect::<Vec<_>>().join(",");
+        let url = format!("{base}objects/?limit={}&match%5Bversion%5D=all&match%5Bid%5D={ids}", peer.page);
+        let mut got = Vec::new();
+        all_pages(peer, &url, |objects| got.extend(objects)).await?;
+        run.fetched += got.len() as u64;
+        if !got.is_empty() {
+            store_page(store, &org, &local, got).await?;
+        }
+    }
+    Ok(())
+}
+
+/// One mirror run: for each collection the member may read, an incremental pull, then a
+/// reconciliation against the manifest; collections it may no longer read are emptied;
+/// then the freshness report to the server.
+pub async fn mirror(store: &Arc<dyn Store>, m: &Mirror) -> Result<MirrorRun, SyncError> {
+    let started = now_micros();
+    let mut peer = Peer::new(MIRROR_SOURCE, &m.url);
+    peer.auth = m.auth.clone();
+    peer.page = m.page;
+    peer.retries = m.retries;
+    // Unmarked objects are as restricted here as the most a member may see there says.
+    peer.tlp = Tlp::Amber;
+    peer.check()?;
+    peer.url = api_root(&peer).await?;
+    let collections = remote_collections(&peer, false).await?;
+    let mut run = MirrorRun { collections: collections.len() as u64, ..Default::default() };
+    for c in &collections {
+        let mut one = peer.clone();
+        one.into = Some(format!("{MIRROR_PREFIX}{c}"));
+        let report = recorded(store, state_name("pull", &one, c), pull(store, &one, c)).await?;
+        run.pulled += report.objects;
+        reconcile(store, &one, c, &mut run).await?;
+    }
+    // Collections the member may no longer read.
+    let keep: HashSet<String> = collections.iter().map(|c| format!("{MIRROR_PREFIX}{c}")).collect();
+    let (removed, objects) = blocking(store, move |s| {
+        let mut removed = 0u64;
+        for c in s.collections()? {
+            if c.alias.as_deref().is_some_and(|a| a.starts_with(MIRROR_PREFIX) && !keep.contains(a)) {
+                let mut ids = Vec::new();
+                let query = StoreQuery { collection: Some(c.id), ..Default::default() };
+                s.scan_raw(&query, &mut |e| {
+                    ids.push(e.id.to_owned());
+                    true
+                })?;
+                for id in ids {
+                    removed += s.delete(c.id, &id, &[])? as u64;
+                }
+            }
+        }
+        let mut objects = 0u64;
+        for c in s.collections()? {
+            if c.alias.as_deref().is_some_and(|a| a.starts_with(MIRROR_PREFIX)) {
+                let query = StoreQuery { collection: Some(c.id), versions: vec![Versions::All], ..Default::default() };
+                s.scan_raw(&query, &mut |_| {
+                    objects += 1;
+                    true
+                })?;
+            }
+        }
+        Ok((removed, objects))
+    })
+    .await?;
+    run.removed += removed;
+    run.objects = objects;
+    // The freshness report (a dossier's API; another TAXII server answers 404: fine).
+    let origin = peer.url.split("/taxii2/").next().unwrap_or(&peer.url).trim_end_matches('/').to_owned();
+    let body = serde_json::json!({"name": m.name, "synced_at": Timestamp::from_unix_micros(started).as_str(),
+                                  "objects": run.objects});
+    let url = format!("{origin}/api/v1/mirrors");
+    let mut headers = vec![("content-type", "application/json".to_owned())];
+    if let Some(a) = peer.auth.header() {
+        headers.push(("authorization", a));
+    }
+    let answer = call(Call {
+        method: Method::POST,
+        url: &url,
+        headers: &headers,
+        body: Bytes::from(body.to_string()),
+        public_only: false,
+        max_answer: 64 * 1024,
+        user_agent: "dossier-mirror",
+    })
+    .await;
+    run.reported = matches!(&answer, Ok(a) if a.status.is_success());
+    if !run.reported {
+        tracing::info!(%url, "the server took no freshness report (not a dossier, or an older one)");
+    }
+    Ok(run)
+}

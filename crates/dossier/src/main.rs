@@ -83,6 +83,10 @@ enum Command {
     /// Pull from and push to other TAXII 2.1 servers (peers from flags or the configuration
     /// file's `[[peers]]`), resuming from durable cursors; one JSON line per pull or push.
     Sync(sync_cmd::SyncArgs),
+    /// Keep this data directory a replica of exactly what one member may see on the ISAC's
+    /// server (withdrawals, TLP changes and grants included), to screen locally: applicant
+    /// data never leaves the member. `dossier screen` and `dossier serve` work on it.
+    Mirror(sync_cmd::MirrorArgs),
 }
 
 #[derive(Args)]
@@ -783,6 +787,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Demo(args) => demo(&cli.data, args),
         Command::Serve(args) => serve(&cli.data, *args),
         Command::Sync(args) => sync_cmd::run(&cli.data, args),
+        Command::Mirror(args) => sync_cmd::mirror(&cli.data, args),
         Command::Audit(args) => {
             let store = open(&cli.data)?;
             let org = args.org.as_deref().map(|o| store.org_by_name(o)).transpose()?;

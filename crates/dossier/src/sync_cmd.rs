@@ -233,3 +233,61 @@ pub fn run(data: &Path, args: SyncArgs) -> Result<()> {
         }
     })
 }
+
+#[derive(Args)]
+pub struct MirrorArgs {
+    /// The ISAC's server: its address, discovery URL or API root.
+    #[arg(long = "from")]
+    pub from: String,
+    /// The member's API token (or set DOSSIER_MIRROR_TOKEN, which keeps it out of the
+    /// process list).
+    #[arg(long, env = "DOSSIER_MIRROR_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// The name this mirror reports its freshness under [default: this host's name].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Keep the mirror fresh: run again every this many seconds.
+    #[arg(long)]
+    pub every: Option<u64>,
+    /// Objects per page.
+    #[arg(long, default_value_t = 1000)]
+    pub page: usize,
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "mirror".into())
+}
+
+/// `dossier mirror`: keeps the data directory a replica of what the member may see.
+pub fn mirror(data: &Path, args: MirrorArgs) -> Result<()> {
+    let m = dossier_server::sync::Mirror {
+        url: args.from.clone(),
+        auth: Auth::Bearer(args.token.trim().to_owned()),
+        name: args.name.clone().unwrap_or_else(host_name),
+        page: args.page.clamp(1, 10_000),
+        retries: 5,
+    };
+    let store: Arc<dyn dossier_server::Store> = Arc::new(crate::open(data)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        loop {
+            match dossier_server::sync::mirror(&store, &m).await {
+                Ok(run) => outln!("{}", serde_json::to_string(&run)?)?,
+                Err(e) if args.every.is_some() => eprintln!("mirror: {e}; trying again at the next run"),
+                Err(e) => bail!("mirror: {e}; the next run resumes from the saved cursors"),
+            }
+            match args.every {
+                Some(s) => tokio::time::sleep(Duration::from_secs(s.max(1))).await,
+                None => return Ok(()),
+            }
+        }
+    })
+}

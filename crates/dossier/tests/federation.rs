@@ -376,3 +376,182 @@ fn medallion_takes_a_push_and_a_third_installation_pulls_it_with_basic_authentic
     assert!(err.contains("401"), "{err}");
     assert!(!err.contains("wrong-password-xyz") && !err.contains("s3cret"), "{err}");
 }
+
+/// `METHOD URL` with a Bearer token through Python's requests: (status, body).
+fn http(method: &str, url: &str, token: &str, body: Option<&str>) -> (u16, String) {
+    let mut cmd = Command::new(python());
+    cmd.arg(python_script("http_call.py")).args([method, url, token]);
+    if let Some(b) = body {
+        cmd.arg(b);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (status, body) = text.split_once('\n').unwrap();
+    (status.trim().parse().unwrap(), body.trim_end().to_owned())
+}
+
+fn email_sco(value: &str, marking: &str) -> Value {
+    let mut v = json!({"type": "email-addr", "spec_version": "2.1", "value": value, "object_marking_refs": [marking]});
+    let id = dossier_stix::id::deterministic_sco_id("email-addr", v.as_object().unwrap()).unwrap();
+    v["id"] = json!(id.as_str());
+    v
+}
+
+/// An actor with a persona tied to `email`, all under `marking`.
+fn actor_with(n: u32, email: &Value, marking: &str) -> Vec<Value> {
+    let t = "2025-01-01T00:00:00.000Z";
+    let actor = format!("threat-actor--00000000-0000-4000-8000-{n:012}");
+    let persona = format!("identity--00000000-0000-4000-8000-{n:012}");
+    vec![
+        json!({"type": "threat-actor", "spec_version": "2.1", "id": actor, "created": t, "modified": t,
+               "name": format!("team {n}"), "object_marking_refs": [marking]}),
+        json!({"type": "identity", "spec_version": "2.1", "id": persona, "created": t, "modified": t,
+               "name": format!("Persona Number{n}"), "identity_class": "individual", "object_marking_refs": [marking]}),
+        json!({"type": "relationship", "spec_version": "2.1", "id": format!("relationship--00000000-0000-4000-8001-{n:012}"),
+               "created": t, "modified": t, "relationship_type": "attributed-to", "source_ref": persona, "target_ref": actor,
+               "object_marking_refs": [marking]}),
+        json!({"type": "relationship", "spec_version": "2.1", "id": format!("relationship--00000000-0000-4000-8002-{n:012}"),
+               "created": t, "modified": t, "relationship_type": "related-to", "source_ref": persona,
+               "target_ref": email["id"], "object_marking_refs": [marking]}),
+        email.clone(),
+    ]
+}
+
+/// Object versions the mirror holds, without the built-in definitions.
+fn mirrored(data: &Path) -> BTreeSet<(String, String)> {
+    let listing = ok_in(data, &["collection", "list"]);
+    let mut out = BTreeSet::new();
+    for line in listing.lines() {
+        let c: Value = serde_json::from_str(line).unwrap();
+        if c["alias"].as_str().is_some_and(|a| a.starts_with("mirror-")) {
+            for o in export(data, c["alias"].as_str().unwrap()) {
+                if !matches!(o["type"].as_str(), Some("marking-definition" | "extension-definition")) {
+                    out.insert(key(&o));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn visible(api: &str, user: &str, token: &str) -> BTreeSet<(String, String)> {
+    taxii_dump(api, user, token)
+        .into_iter()
+        .map(|(_, o)| o)
+        .filter(|o| !matches!(o["type"].as_str(), Some("marking-definition" | "extension-definition")))
+        .map(|o| key(&o))
+        .collect()
+}
+
+#[test]
+fn a_mirror_holds_exactly_what_its_member_sees_through_withdrawals_tlp_changes_and_grants_and_screens_locally() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, mirror) = (dir.path().join("server"), dir.path().join("mirror"));
+    ok_in(&s, &["org", "add", "Alpha"]);
+    let alpha_token =
+        ok_in(&s, &["token", "create", "--org", "Alpha", "--role", "member"]).lines().last().unwrap().to_owned();
+    let member_token = common::member_token(&s, "Member M");
+    let levels = write(dir.path(), "levels.json", &tlp_bundle("Alpha", 3, None));
+    ok_in(&s, &["import", &levels, "--org", "Alpha", "--named"]);
+    // A RED team Member M may not see, and two GREEN objects that will change.
+    let red_email = email_sco("red.farm@example.org", RED);
+    let mut objects = actor_with(7, &red_email, RED);
+    let green_email = email_sco("green.team@example.org", GREEN);
+    objects.extend(actor_with(8, &green_email, GREEN));
+    let bundle = json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000001", "objects": objects});
+    let more = write(dir.path(), "teams.json", &bundle.to_string());
+    ok_in(&s, &["import", &more, "--org", "Alpha"]);
+    let served = serve(&s, &[]);
+    let api = format!("{}/taxii2/api/", served.base());
+    let run_mirror = || {
+        let out = Command::new(bin())
+            .arg("--data")
+            .arg(&mirror)
+            .args(["mirror", "--from", &served.base(), "--name", "laptop-7", "--page", "4"])
+            .env("DOSSIER_MIRROR_TOKEN", &member_token)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "dossier mirror: {}", String::from_utf8_lossy(&out.stderr));
+        let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(run["reported"], true, "{run}");
+        run
+    };
+    run_mirror();
+    let seen = visible(&api, "Member M", &member_token);
+    assert_eq!(mirrored(&mirror), seen, "the mirror differs from what the member sees");
+    assert!(!seen.iter().any(|(id, _)| id == red_email["id"].as_str().unwrap()));
+    let screen_local = |email: &str| -> Value {
+        let applicants =
+            write(dir.path(), "applicants.jsonl", &format!("{{\"ref\":\"a1\",\"emails\":[\"{email}\"]}}\n"));
+        let out = ok_in(&mirror, &["screen", &applicants]);
+        serde_json::from_str(out.lines().next().unwrap()).unwrap()
+    };
+    assert_eq!(screen_local("green.team@example.org")["decision"], "match");
+    assert_eq!(screen_local("red.farm@example.org")["decision"], "clear");
+
+    // Alpha withdraws one of its GREEN objects and makes the GREEN team's persona RED.
+    let collection =
+        ok_in(&s, &["collection", "list"]).lines().next().map(|l| serde_json::from_str::<Value>(l).unwrap()).unwrap();
+    let cid = collection["uuid"].as_str().unwrap();
+    let withdrawn = "threat-actor--00000000-0000-4000-8000-000000000008";
+    let (status, body) = http("DELETE", &format!("{api}collections/{cid}/objects/{withdrawn}/"), &alpha_token, None);
+    assert_eq!(status, 200, "{body}");
+    let mut persona = objects[6].clone();
+    assert_eq!(persona["type"], "identity");
+    persona["modified"] = json!("2025-06-01T00:00:00.000Z");
+    persona["object_marking_refs"] = json!([RED]);
+    let (status, body) = http(
+        "POST",
+        &format!("{api}collections/{cid}/objects/"),
+        &alpha_token,
+        Some(&json!({"objects": [persona]}).to_string()),
+    );
+    assert_eq!(status, 202, "{body}");
+    // Member M's screen of the RED email is a restricted hit; it asks, and Alpha grants.
+    let base = served.base();
+    let (status, body) = http(
+        "POST",
+        &format!("{base}/api/v1/screen"),
+        &member_token,
+        Some(r#"{"ref": "cand-1", "emails": ["red.farm@example.org"]}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, queue) = http("GET", &format!("{base}/api/v1/review?status=open"), &member_token, None);
+    let entry = serde_json::from_str::<Value>(&queue).unwrap()["entries"][0]["id"].as_i64().unwrap();
+    let (status, asked) =
+        http("POST", &format!("{base}/api/v1/review/{entry}/access-request"), &member_token, Some("{}"));
+    assert_eq!(status, 201, "{asked}");
+    let request = serde_json::from_str::<Value>(&asked).unwrap()["requests"][0]["id"].as_i64().unwrap();
+    let (status, body) = http(
+        "POST",
+        &format!("{base}/api/v1/access-requests/{request}"),
+        &alpha_token,
+        Some(r#"{"decision": "grant"}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    let run = run_mirror();
+    let seen = visible(&api, "Member M", &member_token);
+    assert_eq!(mirrored(&mirror), seen, "after the changes: {run}");
+    let held = mirrored(&mirror);
+    assert!(held.iter().any(|(id, _)| id == red_email["id"].as_str().unwrap()), "the grant did not reach the mirror");
+    assert!(!held.iter().any(|(id, _)| id == withdrawn), "a withdrawn object stayed");
+    assert!(!held.iter().any(|(id, _)| id == persona_id()), "a persona made RED stayed");
+    assert!(run["removed"].as_u64().unwrap() >= 2 && run["fetched"].as_u64().unwrap() >= 1, "{run}");
+    assert_eq!(screen_local("red.farm@example.org")["decision"], "match");
+    // Nothing changes a third run.
+    let again = run_mirror();
+    assert_eq!((again["removed"].as_u64(), again["fetched"].as_u64()), (Some(0), Some(0)), "{again}");
+    // The ISAC sees the mirror's freshness.
+    let db = rusqlite::Connection::open_with_flags(s.join("dossier.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap();
+    let (name, objects): (String, i64) =
+        db.query_row("SELECT name, objects FROM mirrors", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!(name, "laptop-7");
+    assert!(objects as usize >= seen.len());
+}
+
+fn persona_id() -> &'static str {
+    "identity--00000000-0000-4000-8000-000000000008"
+}

@@ -29,8 +29,18 @@ fn require_admin(web: &Web) -> Result<(), WebError> {
 }
 
 async fn overview_ctx(state: &AppState, web: &Web) -> Result<minijinja::Value, WebError> {
-    let (orgs, users, tokens, collections) =
-        state.blocking(|store| Ok((store.orgs()?, store.users()?, store.tokens()?, store.collections()?))).await?;
+    let (orgs, users, tokens, collections, syncs, mirrors) = state
+        .blocking(|store| {
+            Ok((
+                store.orgs()?,
+                store.users()?,
+                store.tokens()?,
+                store.collections()?,
+                store.sync_states()?,
+                store.mirrors()?,
+            ))
+        })
+        .await?;
     let org_name = |id: i64| orgs.iter().find(|o| o.id == id).map_or_else(|| id.to_string(), |o| o.name.clone());
     let now = now_micros();
     let tokens: Vec<Value> = tokens
@@ -57,12 +67,35 @@ async fn overview_ctx(state: &AppState, web: &Web) -> Result<minijinja::Value, W
         .map(|c| json!({"id": c.id, "uuid": c.uuid, "alias": c.alias, "title": c.title, "default_tlp": c.default_tlp.as_str(),
                         "read": c.read.as_str(), "write": c.write.as_str()}))
         .collect();
-    let orgs: Vec<Value> =
-        orgs.iter().map(|o| json!({"id": o.id, "name": o.name, "identity": o.identity_id, "isac": o.isac})).collect();
+    let syncs: Vec<Value> = syncs
+        .iter()
+        .map(|s| {
+            let (direction, rest) = s.name.split_once(':').unwrap_or(("", &s.name));
+            let (peer, collection) = rest.split_once(':').unwrap_or((rest, ""));
+            json!({"direction": direction, "peer": peer, "collection": collection, "cursor": s.cursor,
+                   "objects": s.objects, "skipped": s.skipped, "last_run": s.last_run, "last_ok": s.last_ok,
+                   "error": s.last_error})
+        })
+        .collect();
+    // A mirror's freshness: how long ago it last finished a complete sync (it holds what its
+    // member could see then), by this server's clock when it reported.
+    let mirrors: Vec<Value> = mirrors
+        .iter()
+        .map(|m| {
+            let age = (now - m.synced_at).max(0) / 1_000_000;
+            json!({"org": org_name(m.org), "name": m.name, "synced_at": m.synced_at, "reported_at": m.reported_at,
+                   "objects": m.objects, "age_seconds": age, "stale": age > 3600})
+        })
+        .collect();
+    let orgs: Vec<Value> = orgs
+        .iter()
+        .map(|o| json!({"id": o.id, "name": o.name, "identity": o.identity_id, "isac": o.isac, "peer": o.peer}))
+        .collect();
     Ok(context! {
         ..web.ctx("admin"),
         ..context! {
             orgs => orgs, users => users, tokens => tokens, collections => collections,
+            syncs => syncs, mirrors => mirrors,
             admin => web.caller.token.role == Role::Admin,
             roles => ["member", "analyst", "admin"], tlps => ["clear", "green", "amber", "amber+strict", "red"],
         }
