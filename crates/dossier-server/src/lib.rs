@@ -26,6 +26,7 @@ mod taxii;
 mod web;
 pub mod webhooks;
 
+pub use outbound::fetch;
 pub use web::{hash_password, password_problem, urlencode};
 
 use std::net::SocketAddr;

@@ -196,6 +196,26 @@ where
     Ok(Answer { status, headers, body })
 }
 
+/// GETs `url` (http or https, system roots) and returns the body, refusing answers over
+/// `max_bytes` or other than 2xx: for the command line's fetches (MISP feeds).
+pub async fn fetch(url: &str, max_bytes: usize) -> Result<Vec<u8>, String> {
+    let answer = call(Call {
+        method: hyper::Method::GET,
+        url,
+        headers: &[("accept", "application/json".to_owned())],
+        body: Bytes::new(),
+        public_only: false,
+        max_answer: max_bytes,
+        user_agent: "dossier",
+    })
+    .await
+    .map_err(|e| format!("{url}: {e}"))?;
+    if !answer.status.is_success() {
+        return Err(format!("{url}: answered {}", answer.status));
+    }
+    Ok(answer.body.to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ macro_rules! outln {
 
 mod client;
 mod evaluate;
+mod formats;
 mod generate;
 mod independent;
 mod pipeline;
@@ -45,7 +46,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Import a STIX 2.1 bundle or JSON Lines of objects (FILE, or - for stdin).
+    /// Import a STIX 2.1 bundle or JSON Lines of objects, a MISP event or feed, the OFAC SDN
+    /// list, or a CSV of identifiers (FILE, a directory, a feed URL, or - for stdin).
     Import(ImportArgs),
     /// Export objects as a STIX 2.1 bundle on stdout.
     Export(ExportArgs),
@@ -486,6 +488,24 @@ struct ImportArgs {
     /// Largest accepted object, in bytes.
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     max_object_bytes: usize,
+    /// stix, misp, ofac or csv [default: detected from the file's name and content].
+    #[arg(long)]
+    format: Option<String>,
+    /// Show what would be created, and every record that would be refused; store nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// MISP, CSV: TLP of what says none [default: the collection's].
+    #[arg(long)]
+    tlp: Option<String>,
+    /// MISP, CSV: confidence of what says none.
+    #[arg(long, default_value_t = 50)]
+    confidence: u8,
+    /// MISP, CSV: region (ISO 3166 alpha-2) of phone numbers written without a country code.
+    #[arg(long)]
+    region: Option<String>,
+    /// OFAC: keep entries whose programs contain one of these (comma-separated), or `all`.
+    #[arg(long, default_value = "DPRK,CYBER")]
+    programs: String,
 }
 
 #[derive(Args)]
@@ -505,6 +525,13 @@ struct ExportArgs {
     /// Leave out anything more restricted than this TLP level (e.g. `green` for a public export).
     #[arg(long)]
     max_tlp: Option<String>,
+    /// `stix` (a bundle) or `misp` (one MISP event per --actor).
+    #[arg(long, default_value = "stix")]
+    format: String,
+    /// With --format misp: the actors to export (repeatable), each with its personas and
+    /// their identifiers.
+    #[arg(long)]
+    actor: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -896,6 +923,61 @@ fn serve(data: &Path, args: ServeArgs) -> Result<()> {
     result
 }
 
+/// `dossier export --format misp --actor ID…`: each actor, its personas and their
+/// identifiers (up to `--max-tlp`) as a MISP event; several actors give a JSON list.
+fn export_misp(data: &Path, args: &ExportArgs) -> Result<()> {
+    if args.actor.is_empty() {
+        bail!("--format misp needs --actor ID (repeatable)");
+    }
+    let store = open(data)?;
+    let max = args.max_tlp.as_deref().map(parse_tlp).transpose()?.unwrap_or(Tlp::Red);
+    let latest = |ids: Vec<String>, types: Vec<String>| -> Result<Vec<serde_json::Value>> {
+        let mut out = Vec::new();
+        let query = Query { ids, types, max_tlp: Some(max), ..Query::default() };
+        let mut seen = std::collections::HashSet::new();
+        store.scan_raw(&query, &mut |e| {
+            if seen.insert(e.id.to_owned())
+                && let Ok(v) = serde_json::from_str::<serde_json::Value>(e.json)
+                && v["revoked"] != serde_json::json!(true)
+            {
+                out.push(v);
+            }
+            true
+        })?;
+        Ok(out)
+    };
+    let relationships = latest(Vec::new(), vec!["relationship".into()])?;
+    let now = dossier_stix::Timestamp::from_unix_micros(dossier_stix::timestamp::now_micros()).as_str().to_owned();
+    let mut events = Vec::new();
+    for actor in &args.actor {
+        let personas: Vec<String> = relationships
+            .iter()
+            .filter(|r| r["relationship_type"] == "attributed-to" && r["target_ref"] == actor.as_str())
+            .filter_map(|r| r["source_ref"].as_str().map(str::to_owned))
+            .collect();
+        let ties: Vec<&serde_json::Value> = relationships
+            .iter()
+            .filter(|r| {
+                (r["relationship_type"] == "attributed-to" && r["target_ref"] == actor.as_str())
+                    || (r["relationship_type"] == "related-to"
+                        && r["source_ref"].as_str().is_some_and(|s| personas.iter().any(|p| p == s)))
+            })
+            .collect();
+        let mut ids: Vec<String> = vec![actor.clone()];
+        ids.extend(personas.iter().cloned());
+        ids.extend(ties.iter().filter_map(|r| r["target_ref"].as_str().map(str::to_owned)));
+        let mut objects = latest(ids, Vec::new())?;
+        if !objects.iter().any(|o| o["id"] == actor.as_str()) {
+            bail!("no actor {actor} (or it is above --max-tlp)");
+        }
+        objects.extend(ties.into_iter().cloned());
+        events.push(dossier_import::misp::export_event(actor, &objects, &now)?);
+    }
+    let out = if events.len() == 1 { events.remove(0) } else { serde_json::Value::Array(events) };
+    outln!("{}", serde_json::to_string_pretty(&out)?)?;
+    Ok(())
+}
+
 /// The write-ahead log's default bound under sustained writes.
 const DEFAULT_WAL_LIMIT: u64 = 256 * 1024 * 1024;
 
@@ -930,24 +1012,130 @@ fn import(data: &Path, args: ImportArgs) -> Result<()> {
         Some(key) => store.collection(key)?,
         None => store.default_collection()?,
     };
-    let limits = dossier_stix::split::Limits { max_object_bytes: args.max_object_bytes, ..Default::default() };
-    let (reader, size): (Box<dyn std::io::Read + Send>, Option<u64>) = if args.file == "-" {
-        (Box::new(std::io::stdin()), None)
-    } else {
-        let f = std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file))?;
-        let size = f.metadata().ok().map(|m| m.len());
-        (Box::new(f), size)
+    let given = match &args.format {
+        Some(f) => {
+            Some(dossier_import::Format::parse(f).with_context(|| format!("--format {f:?}: stix, misp, ofac or csv"))?)
+        }
+        None => None,
     };
+    let source = formats::Source::of(&args.file)?;
+    let format = match (&source, given) {
+        // A STIX file streams as before; only other formats are converted in memory.
+        (formats::Source::File(_), Some(dossier_import::Format::Stix)) => dossier_import::Format::Stix,
+        (s, g) => s.format(g)?,
+    };
+    if format != dossier_import::Format::Stix {
+        return import_converted(&store, &args, &org, &collection, &source, format);
+    }
+    if args.dry_run {
+        bail!(
+            "--dry-run is for MISP, OFAC and CSV inputs (a STIX import is validated whole and stores nothing when anything is invalid)"
+        );
+    }
+    if let formats::Source::Stdin(bytes) = source {
+        return import_stix(&store, &args, &org, &collection, Box::new(std::io::Cursor::new(bytes)), None);
+    }
+    if matches!(source, formats::Source::Url(_) | formats::Source::Dir(_)) {
+        bail!("a STIX bundle is imported from a file or stdin");
+    }
+    let f = std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file))?;
+    let size = f.metadata().ok().map(|m| m.len());
+    import_stix(&store, &args, &org, &collection, Box::new(f), size)
+}
+
+/// `dossier import --format misp|ofac|csv`: converted, previewed or stored at once.
+fn import_converted(
+    store: &SqliteStore,
+    args: &ImportArgs,
+    org: &dossier_store::Org,
+    collection: &dossier_store::Collection,
+    source: &formats::Source,
+    format: dossier_import::Format,
+) -> Result<()> {
+    let key = formats::id_key(store)?;
+    let programs: Vec<String> = if args.programs.trim().eq_ignore_ascii_case("all") {
+        Vec::new()
+    } else {
+        args.programs.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect()
+    };
+    let settings = formats::Settings {
+        by: (args.named || org.isac).then_some(org.identity_id.as_str()),
+        tlp: args.tlp.as_deref().map(parse_tlp).transpose()?.unwrap_or(collection.default_tlp),
+        confidence: args.confidence.min(100),
+        region: args.region.as_deref(),
+        programs,
+        id_key: &key,
+        now: dossier_stix::Timestamp::from_unix_micros(dossier_stix::timestamp::now_micros()).as_str().to_owned(),
+    };
+    let converted = formats::convert(store, source, format, &settings)?;
+    for r in &converted.refused {
+        eprintln!("refused {}: {}", r.at, r.reason);
+    }
+    for n in &converted.notes {
+        eprintln!("note: {n}");
+    }
+    if args.dry_run {
+        let out = serde_json::json!({
+            "format": format, "dry_run": true, "would_create": converted.counts(),
+            "objects": converted.objects.len(), "revoked": converted.revoked, "refused": converted.refused,
+            "notes": converted.notes,
+        });
+        outln!("{}", serde_json::to_string_pretty(&out)?)?;
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let submission =
+        dossier_store::Submission { org: org.id, collection: collection.id, named: args.named, curator: org.isac };
+    let summary = formats::store(store, &submission, &converted)
+        .with_context(|| format!("importing {} as {format:?}", args.file))?;
+    let secs = started.elapsed().as_secs_f64();
+    audit_cli(
+        store,
+        Some(org.id),
+        "import",
+        format!("file={} format={} collection={}", args.file, serde_json::to_string(&format)?, collection.uuid),
+        summary.total(),
+    )?;
+    eprintln!(
+        "imported {} objects in {secs:.2}s: {} added, {} updated, {} history, {} unchanged; {} refused, {} revoked (org {}, collection {})",
+        summary.total(),
+        summary.added,
+        summary.updated,
+        summary.history,
+        summary.unchanged,
+        converted.refused.len(),
+        converted.revoked.len(),
+        org.name,
+        collection.alias.as_deref().unwrap_or(&collection.uuid)
+    );
+    let out = serde_json::json!({
+        "format": format, "added": summary.added, "updated": summary.updated, "history": summary.history,
+        "unchanged": summary.unchanged, "objects": summary.total(), "refused": converted.refused.len(),
+        "revoked": converted.revoked.len(), "seconds": secs,
+    });
+    outln!("{out}")?;
+    Ok(())
+}
+
+fn import_stix(
+    store: &SqliteStore,
+    args: &ImportArgs,
+    org: &dossier_store::Org,
+    collection: &dossier_store::Collection,
+    reader: Box<dyn std::io::Read + Send>,
+    size: Option<u64>,
+) -> Result<()> {
+    let limits = dossier_stix::split::Limits { max_object_bytes: args.max_object_bytes, ..Default::default() };
     let bar = pipeline::progress_bar(size);
     let started = std::time::Instant::now();
     let submission =
         dossier_store::Submission { org: org.id, collection: collection.id, named: args.named, curator: org.isac };
-    let summary = pipeline::import(&store, &submission, reader, limits, bar.clone())
+    let summary = pipeline::import(store, &submission, reader, limits, bar.clone())
         .with_context(|| format!("importing {}", if args.file == "-" { "stdin" } else { &args.file }))?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     audit_cli(
-        &store,
+        store,
         Some(org.id),
         "import",
         format!("file={} collection={}", args.file, collection.uuid),
@@ -972,6 +1160,11 @@ fn import(data: &Path, args: ImportArgs) -> Result<()> {
 }
 
 fn export(data: &Path, args: ExportArgs) -> Result<()> {
+    match args.format.as_str() {
+        "stix" => {}
+        "misp" => return export_misp(data, &args),
+        other => bail!("--format {other:?}: stix or misp"),
+    }
     let store = open(data)?;
     store.stream_reads()?;
     let collection = args.collection.as_deref().map(|c| store.collection(c)).transpose()?;
