@@ -23,8 +23,9 @@
 //!
 //! Per actor one `threat-actor`, per persona one `identity` attributed to it, per value an
 //! SCO (or a `location`) tied to the persona by `related-to` (`located-at`). Ids are derived
-//! from the submitting organization and the names, so importing a sheet again updates the
-//! same objects instead of making new ones. An object mentioned by several rows takes the
+//! from the names within the submitting organization's scope (a keyed hash of it), so
+//! importing a sheet again updates the same objects instead of making new ones, two members'
+//! sheets never collide, and an id does not tell who submitted it. An object mentioned by several rows takes the
 //! most restrictive of their TLP levels and the highest confidence.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,6 +41,10 @@ use crate::{Converted, ImportError, derived_id};
 pub struct Options<'a> {
     /// The submitting organization's identity (`created_by_ref`), if it is named.
     pub by: Option<&'a str>,
+    /// Scopes the derived ids to the submitting organization without revealing it (callers
+    /// pass a keyed hash of the organization): two members' sheets never make the same ids,
+    /// and an id says nothing of who submitted it.
+    pub scope: &'a str,
     /// TLP of rows without one.
     pub tlp: Tlp,
     /// Confidence of rows without one.
@@ -245,16 +250,14 @@ pub fn convert(input: impl std::io::Read, opts: &Options<'_>) -> Result<Converte
             continue;
         }
         // The actor and persona.
-        let actor_id =
-            (!actor.is_empty()).then(|| derived_id("threat-actor", &[by.unwrap_or(""), &actor.to_lowercase()]));
+        let actor_id = (!actor.is_empty()).then(|| derived_id("threat-actor", &[opts.scope, &actor.to_lowercase()]));
         if let Some(id) = &actor_id {
             let mut o = base("threat-actor", id);
             o["name"] = json!(actor);
             put(id.clone(), o, tlp, Some(confidence));
         }
         let persona_name = if persona.is_empty() { format!("unnamed persona of {actor}") } else { persona.to_owned() };
-        let persona_id =
-            derived_id("identity", &[by.unwrap_or(""), &actor.to_lowercase(), &persona_name.to_lowercase()]);
+        let persona_id = derived_id("identity", &[opts.scope, &actor.to_lowercase(), &persona_name.to_lowercase()]);
         let mut p = base("identity", &persona_id);
         p["name"] = json!(persona_name);
         p["identity_class"] = json!("individual");
@@ -328,6 +331,7 @@ mod tests {
     fn opts() -> Options<'static> {
         Options {
             by: Some("identity--00000000-0000-4000-8000-000000000001"),
+            scope: "member-a",
             tlp: Tlp::Amber,
             confidence: 50,
             region: None,
@@ -365,10 +369,13 @@ mod tests {
             out.objects.iter().find(|o| o["relationship_type"] == "related-to" && o["start_time"].is_string()).unwrap();
         assert_eq!(tie["external_references"][0]["source_name"], "LinkedIn case");
         assert!(tie["start_time"].as_str().unwrap().starts_with("2025-03-01T00:00:00.000"));
-        // The same sheet again: the same ids.
+        // The same sheet again: the same ids; another member's: others.
         let again = convert(csv.as_bytes(), &opts()).unwrap();
         let ids = |c: &Converted| c.objects.iter().map(|o| o["id"].clone()).collect::<Vec<_>>();
         assert_eq!(ids(&out), ids(&again));
+        let other = convert(csv.as_bytes(), &Options { scope: "member-b", ..opts() }).unwrap();
+        let actor = |c: &Converted| c.objects.iter().find(|o| o["type"] == "threat-actor").unwrap()["id"].clone();
+        assert_ne!(actor(&out), actor(&other));
         // Every object is valid STIX.
         for o in &out.objects {
             dossier_stix::StixObject::parse(o.to_string().as_bytes()).unwrap();

@@ -30,6 +30,13 @@ pub fn derived_id(ty: &str, parts: &[&str]) -> String {
     dossier_stix::StixId::new_v5(ty, &NAMESPACE, &parts.join("\u{1f}")).as_str().to_owned()
 }
 
+/// The scope of the ids a spreadsheet import derives for organization `identity`, keyed with
+/// the installation's secret `key`: members' ids never collide, and nobody without the key
+/// can tell from an id who submitted it.
+pub fn scope(key: &[u8], identity: &str) -> String {
+    dossier_match::keyed::hmac_hex(key, format!("import-scope:{identity}").as_bytes(), 16)
+}
+
 /// Something an importer left out, and where it was.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refusal {

@@ -109,6 +109,22 @@ fn distribution_tlp(d: &Value) -> Option<Tlp> {
     }
 }
 
+/// The event's `timestamp` (unix seconds, as MISP writes it: a string or a number), else
+/// its `date`, as an RFC 3339 time.
+fn event_time(event: &Value) -> Option<String> {
+    let seconds = match &event["timestamp"] {
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    };
+    if let Some(s) = seconds.filter(|s| *s > 0) {
+        return Some(dossier_stix::Timestamp::from_unix_micros(s.saturating_mul(1_000_000)).as_str().to_owned());
+    }
+    let date = event["date"].as_str()?;
+    let t = dossier_stix::Timestamp::parse(&format!("{date}T00:00:00Z")).ok()?;
+    Some(dossier_stix::Timestamp::from_unix_micros(t.unix_micros()).as_str().to_owned())
+}
+
 /// Which contribution-form field an attribute type feeds, with the value as the form takes it.
 fn identifier(ty: &str, value: &str, person: &HashMap<String, String>) -> Option<(&'static str, String)> {
     let v = value.trim();
@@ -180,13 +196,17 @@ pub fn convert(events: &[Value], opts: &Options<'_>) -> Converted {
         }
     };
     let mut ignored: BTreeMap<String, usize> = BTreeMap::new();
-    let now = opts.now;
     for (n, event) in events.iter().enumerate() {
         let Some(event_uuid) = event["uuid"].as_str().filter(|u| uuid::Uuid::parse_str(u).is_ok()) else {
             out.refuse(format!("event #{}", n + 1), "no uuid");
             continue;
         };
         let info = event["info"].as_str().unwrap_or("MISP event").trim().to_owned();
+        // The event's own time stamps its objects: members importing the same event make the
+        // same objects (the store counts the second as corroboration, not a conflict), and
+        // importing it again changes nothing until the event changes.
+        let stamp = event_time(event).unwrap_or_else(|| opts.now.to_owned());
+        let now = stamp.as_str();
         let event_tlp = tag_tlp(&event["Tag"]).or_else(|| distribution_tlp(&event["distribution"])).unwrap_or(opts.tlp);
         // Provenance: the creating organization.
         let orgc = &event["Orgc"];

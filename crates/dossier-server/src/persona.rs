@@ -54,3 +54,43 @@ pub(crate) async fn store_as(
         .await?;
     Ok(n)
 }
+
+/// [`store_as`] for converted uploads: objects the store refuses (another organization's
+/// object of the same id) are left out and named, the rest stored in one transaction.
+/// Returns how many were stored and why each left-out one was.
+pub(crate) async fn store_as_leaving_out(
+    state: &AppState,
+    caller: &Caller,
+    collection: i64,
+    named: bool,
+    objects: Vec<Vec<u8>>,
+) -> Result<(usize, Vec<String>), ApiError> {
+    let org = caller.org.id;
+    let curator = caller.viewer.is_isac_staff();
+    let bytes: usize = objects.iter().map(Vec::len).sum();
+    state.0.quotas.take(org, objects.len() as u64, bytes as u64)?;
+    state
+        .blocking(move |store| {
+            let mut records = Vec::with_capacity(objects.len());
+            for (index, bytes) in objects.iter().enumerate() {
+                match StixObject::parse(bytes) {
+                    Ok(obj) => records.push(obj.into_record()),
+                    Err(errs) => {
+                        let text: Vec<String> = errs.iter().map(|e| format!("{}: {}", e.path, e.reason)).collect();
+                        return Err(ApiError::bad_request(format!(
+                            "object {index} is not valid STIX: {}",
+                            text.join("; ")
+                        )));
+                    }
+                }
+            }
+            let sub = Submission { org, collection, named, curator };
+            let (summary, refused) = dossier_store::import_leaving_out(store, &sub, &records)?;
+            let why = refused
+                .into_iter()
+                .map(|(i, p)| format!("{}: {p}", records.get(i).map(|r| r.id.to_string()).unwrap_or_default()))
+                .collect();
+            Ok((summary.total() as usize, why))
+        })
+        .await
+}

@@ -43,7 +43,7 @@ use axum::body::Bytes;
 use dossier_stix::timestamp::{Timestamp, now_micros};
 use dossier_stix::{OrgId, Role, StixObject, Tlp, Viewer, policy};
 use dossier_store::{
-    Access, ChangeOp, Collection, Item, Org, Query as StoreQuery, StoreError, Submission, SyncState, Versions,
+    Access, ChangeOp, Collection, Org, Query as StoreQuery, StoreError, Submission, SyncState, Versions,
 };
 use hyper::{Method, StatusCode};
 use serde_json::Value;
@@ -500,30 +500,13 @@ async fn store_page(
             }
         }
         let sub = Submission { org, collection, named: true, curator: false };
-        let mut refused: HashSet<usize> = HashSet::new();
-        // At most two rounds: the store names every object it refuses, with its position.
-        for _ in 0..2 {
-            let mut items: Vec<Item> = parsed
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !refused.contains(i))
-                .map(|(i, (_, record))| Item::Valid { index: i, line: 1, object: record.clone() })
-                .collect();
-            dossier_store::markings_first(&mut items);
-            match s.import(&sub, &mut items.into_iter(), &mut |_| {}) {
-                Ok(summary) => return Ok((summary, skipped)),
-                Err(StoreError::Rejected(r)) if r.fatal.is_none() && !r.errors.is_empty() => {
-                    for e in &r.errors {
-                        if refused.insert(e.index) {
-                            let id = parsed.get(e.index).map(|(_, r)| r.id.to_string()).unwrap_or_default();
-                            skipped.push(format!("{id}: {}", e.problem));
-                        }
-                    }
-                }
-                Err(e) => return Err(e),
-            }
+        let records: Vec<dossier_stix::Record> = parsed.into_iter().map(|(_, r)| r).collect();
+        let (summary, refused) = dossier_store::import_leaving_out(s, &sub, &records)?;
+        for (i, why) in refused {
+            let id = records.get(i).map(|r| r.id.to_string()).unwrap_or_default();
+            skipped.push(format!("{id}: {why}"));
         }
-        Err(StoreError::Invalid("a page was refused twice; nothing of it was stored".into()))
+        Ok((summary, skipped))
     })
     .await
 }

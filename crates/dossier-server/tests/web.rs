@@ -1006,3 +1006,67 @@ fn a_bundle_upload_cannot_version_another_members_object() {
         assert!(page.body.contains("Original Team") && !page.body.contains("Forged Team"));
     }
 }
+
+#[test]
+fn misp_and_csv_uploads_are_previewed_then_stored_and_another_members_objects_are_left_out() {
+    let w = world();
+    let a = sign_in(&w.app, "Exchange A");
+    let b = sign_in(&w.app, "Wallet B");
+    let collection = {
+        use dossier_store::Directory;
+        w.app.store.default_collection().unwrap().id
+    };
+    let form = |who: &Browser<'_>, format: &str, text: &str, preview: bool| {
+        format!(
+            "csrf={}&collection={collection}&format={format}&bundle={}{}",
+            who.csrf,
+            urlencode(text),
+            if preview { "&preview=on" } else { "" }
+        )
+    };
+    let sheet = "actor,persona,kind,value\nSheet Team,Sheet Persona,email,sheet.persona@example.org\n\
+                 Sheet Team,Sheet Persona,wallet,0xnot-a-wallet\n";
+    let r = a.post("/contribute/bundle", &form(&a, "csv", sheet, true));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Preview") && r.body.contains("line 3"), "{}", r.body);
+    assert!(!a.get("/actors").body.contains("Sheet Team"), "a preview stored something");
+    let r = a.post("/contribute/bundle", &form(&a, "csv", sheet, false));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Stored 5 objects"), "{}", r.body);
+    assert!(a.get("/actors").body.contains("Sheet Team"));
+    // A hostile member who knows how MISP imports derive ids made one of them first: the
+    // upload of the event stores the rest and names what it left out; A's object stays A's.
+    let event =
+        std::fs::read_to_string(dossier_test_support::workspace().join("tests/fixtures/misp/event.json")).unwrap();
+    let squatted = dossier_import::derived_id("threat-actor", &["misp-galaxy", "8cd3f6d7-4b8a-4c5e-9a65-0c6a2a3b1f11"]);
+    let mut squat = sdo("threat-actor", 41, json!({"name": "Squatted Team"}), Tlp::Green);
+    squat["id"] = json!(squatted);
+    let bundle = json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000041", "objects": [squat]});
+    assert_eq!(a.post("/contribute/bundle", &form(&a, "stix", &bundle.to_string(), false)).status, 200);
+    let r = b.post("/contribute/bundle", &form(&b, "misp", &event, false));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Left out") && r.body.contains(&squatted), "{}", r.body);
+    assert!(r.body.contains("1 refused"), "the bad ETH checksum: {}", r.body);
+    let actors = b.get("/actors").body;
+    assert!(actors.contains("Squatted Team") && !actors.contains("Famous Chollima"), "{actors}");
+    // An unknown format is refused, naming the ones there are.
+    let r = a.post("/contribute/bundle", &form(&a, "xlsx", sheet, false));
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn mirrors_report_their_freshness_for_themselves_and_only_isac_staff_see_it() {
+    let w = world();
+    let body = r#"{"name": "laptop-9", "synced_at": "2026-01-01T00:00:00Z", "objects": 1234}"#;
+    let r = post_json(&w.app, "/api/v1/mirrors", "Exchange A", body);
+    assert_eq!(r.status, 204, "{}", r.body);
+    let long = format!(r#"{{"name": "{}", "synced_at": "2026-01-01T00:00:00Z", "objects": 1}}"#, "x".repeat(101));
+    assert_eq!(post_json(&w.app, "/api/v1/mirrors", "Exchange A", &long).status, 400);
+    let future = r#"{"name": "n", "synced_at": "2999-01-01T00:00:00Z", "objects": 1}"#;
+    assert_eq!(post_json(&w.app, "/api/v1/mirrors", "Exchange A", future).status, 400);
+    let analyst = sign_in(&w.app, "analyst");
+    let page = analyst.get("/admin").body;
+    assert!(page.contains("id=\"federation\"") && page.contains("laptop-9") && page.contains("1234"), "{page}");
+    assert!(page.contains("Exchange A"), "the mirror's organization is named to staff");
+    assert_eq!(sign_in(&w.app, "Wallet B").get("/admin").status, 403);
+}

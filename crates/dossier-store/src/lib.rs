@@ -164,6 +164,44 @@ pub fn markings_first(items: &mut [Item]) {
     items.sort_by_key(|i| !matches!(i, Item::Valid { object, .. } if object.object_type() == "marking-definition"));
 }
 
+/// Imports `records` leaving out those the store refuses (another organization's object, an
+/// older version than one already refused, …): what is left is stored in one transaction.
+/// For conversions and federation, where one refused record must not stop the rest; a
+/// plain import stays all-or-nothing. Returns the summary and each refused record's position
+/// in `records` with why.
+pub fn import_leaving_out(
+    store: &dyn ObjectStore,
+    submission: &Submission,
+    records: &[Record],
+) -> Result<(ImportSummary, Vec<(usize, Invalid)>), StoreError> {
+    let mut refused: Vec<(usize, Invalid)> = Vec::new();
+    let mut left_out = std::collections::HashSet::new();
+    loop {
+        let mut items: Vec<Item> = records
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !left_out.contains(i))
+            .map(|(index, r)| Item::Valid { index, line: 1, object: r.clone() })
+            .collect();
+        markings_first(&mut items);
+        match store.import(submission, &mut items.into_iter(), &mut |_| {}) {
+            Ok(summary) => return Ok((summary, refused)),
+            Err(StoreError::Rejected(r)) if r.fatal.is_none() && !r.errors.is_empty() => {
+                let before = left_out.len();
+                for e in r.errors {
+                    if left_out.insert(e.index) {
+                        refused.push((e.index, e.problem));
+                    }
+                }
+                if left_out.len() == before {
+                    return Err(StoreError::Invalid("the store refused the same records twice".into()));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Who submits, and where to.
 #[derive(Clone, Copy, Debug)]
 pub struct Submission {

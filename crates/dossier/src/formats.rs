@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use dossier_import::{Converted, Format};
 use dossier_stix::{StixObject, Tlp};
-use dossier_store::{Directory, Item, ObjectStore, Query, SqliteStore, Submission, Versions};
+use dossier_store::{Directory, ObjectStore, Query, SqliteStore, Submission, Versions};
 
 /// The largest input read into memory for a conversion (a MISP feed's event, an SDN list).
 const MAX_INPUT: usize = 512 * 1024 * 1024;
@@ -83,6 +83,8 @@ fn fetch(url: &str) -> Result<Vec<u8>> {
 /// Settings of a conversion.
 pub struct Settings<'a> {
     pub by: Option<&'a str>,
+    /// See [`dossier_import::scope`].
+    pub scope: &'a str,
     pub tlp: Tlp,
     pub confidence: u8,
     pub region: Option<&'a str>,
@@ -126,6 +128,7 @@ pub fn convert(store: &SqliteStore, source: &Source, format: Format, s: &Setting
             };
             let opts = dossier_import::csv_ids::Options {
                 by: s.by,
+                scope: s.scope,
                 tlp: s.tlp,
                 confidence: s.confidence,
                 region: s.region,
@@ -198,18 +201,32 @@ pub fn convert(store: &SqliteStore, source: &Source, format: Format, s: &Setting
     })
 }
 
-/// Stores converted objects in one transaction; returns the store's summary.
-pub fn store(store: &SqliteStore, sub: &Submission, converted: &Converted) -> Result<dossier_store::ImportSummary> {
-    let mut items = Vec::with_capacity(converted.objects.len());
-    for (index, o) in converted.objects.iter().enumerate() {
-        let bytes = o.to_string();
-        match StixObject::parse(bytes.as_bytes()) {
-            Ok(obj) => items.push(Item::Valid { index, line: 1, object: obj.into_record() }),
-            Err(problems) => items.push(Item::Invalid { index, line: 1, problems }),
+/// Stores converted objects in one transaction, leaving out those the store refuses (e.g.
+/// another organization's object of the same id); returns the summary and those left out.
+pub fn store(
+    store: &SqliteStore,
+    sub: &Submission,
+    converted: &Converted,
+) -> Result<(dossier_store::ImportSummary, Vec<String>)> {
+    let mut records = Vec::with_capacity(converted.objects.len());
+    for o in &converted.objects {
+        match StixObject::parse(o.to_string().as_bytes()) {
+            Ok(obj) => records.push(obj.into_record()),
+            Err(problems) => bail!(
+                "the conversion made an invalid object {}: {}",
+                o["id"].as_str().unwrap_or("?"),
+                problems.iter().map(|p| format!("{}: {}", p.path, p.reason)).collect::<Vec<_>>().join("; ")
+            ),
         }
     }
-    dossier_store::markings_first(&mut items);
-    Ok(store.import(sub, &mut items.into_iter(), &mut |_| {})?)
+    let (summary, refused) = dossier_store::import_leaving_out(store, sub, &records)?;
+    Ok((
+        summary,
+        refused
+            .into_iter()
+            .map(|(i, why)| format!("{}: {why}", records.get(i).map(|r| r.id.to_string()).unwrap_or_default()))
+            .collect(),
+    ))
 }
 
 /// The installation's key for identity-document hashes.

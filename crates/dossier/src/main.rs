@@ -1058,8 +1058,10 @@ fn import_converted(
     } else {
         args.programs.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect()
     };
+    let scope = dossier_import::scope(&key, &org.identity_id);
     let settings = formats::Settings {
         by: (args.named || org.isac).then_some(org.identity_id.as_str()),
+        scope: &scope,
         tlp: args.tlp.as_deref().map(parse_tlp).transpose()?.unwrap_or(collection.default_tlp),
         confidence: args.confidence.min(100),
         region: args.region.as_deref(),
@@ -1086,8 +1088,11 @@ fn import_converted(
     let started = std::time::Instant::now();
     let submission =
         dossier_store::Submission { org: org.id, collection: collection.id, named: args.named, curator: org.isac };
-    let summary = formats::store(store, &submission, &converted)
+    let (summary, left_out) = formats::store(store, &submission, &converted)
         .with_context(|| format!("importing {} as {format:?}", args.file))?;
+    for why in &left_out {
+        eprintln!("left out {why}");
+    }
     let secs = started.elapsed().as_secs_f64();
     audit_cli(
         store,
@@ -1097,13 +1102,14 @@ fn import_converted(
         summary.total(),
     )?;
     eprintln!(
-        "imported {} objects in {secs:.2}s: {} added, {} updated, {} history, {} unchanged; {} refused, {} revoked (org {}, collection {})",
+        "imported {} objects in {secs:.2}s: {} added, {} updated, {} history, {} unchanged; {} refused, {} left out, {} revoked (org {}, collection {})",
         summary.total(),
         summary.added,
         summary.updated,
         summary.history,
         summary.unchanged,
         converted.refused.len(),
+        left_out.len(),
         converted.revoked.len(),
         org.name,
         collection.alias.as_deref().unwrap_or(&collection.uuid)
@@ -1111,6 +1117,7 @@ fn import_converted(
     let out = serde_json::json!({
         "format": format, "added": summary.added, "updated": summary.updated, "history": summary.history,
         "unchanged": summary.unchanged, "objects": summary.total(), "refused": converted.refused.len(),
+        "left_out": left_out.len(),
         "revoked": converted.revoked.len(), "seconds": secs,
     });
     outln!("{out}")?;

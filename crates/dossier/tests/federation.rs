@@ -555,3 +555,101 @@ fn a_mirror_holds_exactly_what_its_member_sees_through_withdrawals_tlp_changes_a
 fn persona_id() -> &'static str {
     "identity--00000000-0000-4000-8000-000000000008"
 }
+
+#[test]
+fn serve_runs_the_configured_peers_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    ok_in(&a, &["org", "add", "Alpha"]);
+    let levels = write(dir.path(), "levels.json", &tlp_bundle("Alpha", 2, None));
+    ok_in(&a, &["import", &levels, "--org", "Alpha"]);
+    let token = peer_token(&a, "bravo");
+    let served_a = serve(&a, &[]);
+    let config = format!(
+        "[[peers]]\nname = \"alpha\"\nurl = \"{}/taxii2/api/\"\ntoken_env = \"ALPHA_TOKEN\"\ninterval = 1\n",
+        served_a.base()
+    );
+    let config_file = write(dir.path(), "dossier.toml", &config);
+    // The token comes from the environment the server runs in.
+    let mut child = Command::new(bin())
+        .arg("--data")
+        .arg(&b)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config", &config_file])
+        .env("ALPHA_TOKEN", &token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let pulled = loop {
+        if let Some(n) = sync_objects(&b, "pull:alpha:")
+            && n >= 8
+        {
+            break n;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the background pull did not run");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(pulled >= 8, "CLEAR, GREEN, AMBER and AMBER+STRICT, two each");
+    let held = export(&b, "peer-alpha");
+    assert_eq!(held.iter().filter(|o| o["name"].as_str().is_some_and(|n| n.starts_with("Alpha "))).count(), 8);
+    // A configuration naming a variable that is not set is refused at start, by name.
+    let out = Command::new(bin())
+        .arg("--data")
+        .arg(&b)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config", &config_file])
+        .env_remove("ALPHA_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ALPHA_TOKEN"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_hostile_peer_can_neither_overwrite_a_members_object_nor_speak_for_a_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    ok_in(&b, &["org", "add", "Local Member"]);
+    let member = identity_of(&b, "Local Member");
+    let original = json!({"type": "threat-actor", "spec_version": "2.1", "id": "threat-actor--00000000-0000-4000-8000-0000000000aa",
+        "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z", "name": "Local team",
+        "object_marking_refs": [GREEN]});
+    let bundle = |objects: Vec<Value>| {
+        json!({"type": "bundle", "id": format!("bundle--{}", uuid::Uuid::new_v4()), "objects": objects}).to_string()
+    };
+    ok_in(&b, &["import", &write(dir.path(), "local.json", &bundle(vec![original.clone()])), "--org", "Local Member"]);
+    // The peer serves a newer version of that object, one claiming the member made it, and
+    // one honest object.
+    ok_in(&a, &["org", "add", "Impostor"]);
+    let mut overwrite = original.clone();
+    overwrite["modified"] = json!("2026-06-01T00:00:00.000Z");
+    overwrite["name"] = json!("Overwritten by a peer");
+    let mut spoof = original.clone();
+    spoof["id"] = json!("threat-actor--00000000-0000-4000-8000-0000000000bb");
+    spoof["name"] = json!("Spoofed team");
+    spoof["created_by_ref"] = json!(member);
+    let mut honest = original.clone();
+    honest["id"] = json!("threat-actor--00000000-0000-4000-8000-0000000000cc");
+    honest["name"] = json!("Honest team");
+    ok_in(
+        &a,
+        &["import", &write(dir.path(), "peer.json", &bundle(vec![overwrite, spoof, honest])), "--org", "Impostor"],
+    );
+    let token = peer_token(&a, "bravo");
+    let served = serve(&a, &[]);
+    let api = format!("{}/taxii2/api/", served.base());
+    let reports = sync(&b, &["--peer", "alpha", "--url", &api, "--token-env", "T"], ("T", &token));
+    assert_eq!(reports[0]["skipped"], 2, "{reports:?}");
+    let reasons = reports[0]["reasons"].to_string();
+    assert!(
+        reasons.contains("0000000000aa") && reasons.contains("0000000000bb") && reasons.contains("Local Member"),
+        "{reasons}"
+    );
+    let all: Vec<Value> =
+        serde_json::from_str::<Value>(&ok_in(&b, &["export"])).unwrap()["objects"].as_array().unwrap().clone();
+    let names: Vec<&str> = all.iter().filter_map(|o| o["name"].as_str()).collect();
+    assert!(names.contains(&"Local team") && names.contains(&"Honest team"), "{names:?}");
+    assert!(!names.contains(&"Overwritten by a peer") && !names.contains(&"Spoofed team"), "{names:?}");
+}

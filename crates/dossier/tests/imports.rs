@@ -117,6 +117,15 @@ fn misp_events_and_feeds_import_with_their_provenance_and_tlp_and_screen() {
         let r = screen(&data, dir.path(), &format!(r#"{{"ref": "a", "{field}": [{value}]}}"#));
         assert_eq!(r["decision"], "match", "{field}: {r}");
     }
+    // Another member imports the same event: the same objects, counted as corroboration —
+    // neither a conflict that stops its import nor a second copy.
+    ok_in(&data, &["org", "add", "Wallet B"]);
+    let s = summary(&ok_in(&data, &["import", &fixture("misp/event.json"), "--org", "Wallet B"]));
+    assert_eq!(
+        (s["added"].as_u64(), s["unchanged"].as_u64(), s["left_out"].as_u64()),
+        (Some(0), Some(18), Some(0)),
+        "{s}"
+    );
     // A feed: manifest.json and its events.
     let s = summary(&ok_in(&data, &["import", &fixture("misp/feed")]));
     assert_eq!(s["added"].as_u64(), Some(16), "{s}");

@@ -198,7 +198,92 @@ async fn store_objects(
     Ok(crate::persona::store_as(state, &web.caller, collection, named, objects).await?)
 }
 
+/// An upload in another format than STIX: a MISP event (JSON) or a CSV of identifiers,
+/// converted by `dossier_import` (every refused record named), previewed or stored through
+/// the same rules as every write.
+async fn converted_upload(state: &AppState, web: &Web, f: &Fields, format: &str) -> Result<Response, WebError> {
+    let text = f.get("bundle").trim().to_owned();
+    let max = state.0.config.max_content_length;
+    let collections = state.blocking(|store| Ok(store.collections()?)).await?;
+    let collection = f
+        .get("collection")
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| writable(&collections, web).into_iter().find(|c| c.id == id));
+    let refuse = |reason: String| -> Result<Response, WebError> { Err(WebError::bad_request(reason)) };
+    let Some(collection) = collection else { return refuse("choose a collection you may write to".into()) };
+    if text.is_empty() {
+        return refuse("paste the file's content or choose a file".into());
+    }
+    if text.len() > max {
+        return refuse(format!("the upload is {} bytes; the limit is {max} bytes", text.len()));
+    }
+    let named = f.get("named") == "on";
+    let preview = f.get("preview") == "on";
+    let now = dossier_stix::Timestamp::from_unix_micros(now_micros()).as_str().to_owned();
+    let by = named.then(|| web.caller.org.identity_id.clone());
+    let key = state.0.id_document_key.clone();
+    let scope = dossier_import::scope(&key, &web.caller.org.identity_id);
+    let tlp = collection.default_tlp;
+    let converted = match format {
+        "misp" => dossier_import::misp::events(text.as_bytes()).map(|events| {
+            let opts = dossier_import::misp::Options { tlp, confidence: 50, region: None, id_key: &key, now: &now };
+            dossier_import::misp::convert(&events, &opts)
+        }),
+        _ => {
+            let opts = dossier_import::csv_ids::Options {
+                by: by.as_deref(),
+                scope: &scope,
+                tlp,
+                confidence: 50,
+                region: None,
+                id_key: &key,
+                now: &now,
+            };
+            dossier_import::csv_ids::convert(text.as_bytes(), &opts)
+        }
+    };
+    let ctx = page_ctx(state, web).await?;
+    let form = json!({"tlp": "amber", "confidence": "70"});
+    let converted = match converted {
+        Ok(c) => c,
+        Err(e) => {
+            let mut resp = render(
+                "contribute.html",
+                context! { ..ctx, ..context! { form => form, bundle_problems => vec![json!({"reason": e.to_string()})],
+                bundle_text => text, bundle_error => "The upload was refused; nothing was stored.", upload_format => format } },
+            );
+            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            return Ok(resp);
+        }
+    };
+    let mut refused = converted.refused.clone();
+    refused.truncate(200);
+    let mut summary = json!({"counts": converted.counts(), "objects": converted.objects.len(), "refused": refused,
+        "refused_total": converted.refused.len(), "notes": converted.notes, "preview": preview});
+    if !preview && !converted.objects.is_empty() {
+        let objects: Vec<Vec<u8>> = converted.objects.iter().map(|o| o.to_string().into_bytes()).collect();
+        let (n, left_out) =
+            crate::persona::store_as_leaving_out(state, &web.caller, collection.id, named, objects).await?;
+        summary["stored"] = json!(n);
+        summary["left_out"] = json!(left_out);
+        summary["collection"] = json!(collection.title);
+    }
+    let mut resp = render(
+        "contribute.html",
+        context! { ..ctx, ..context! { form => form, converted => summary, upload_format => format,
+        bundle_text => if preview { text } else { String::new() } } },
+    );
+    resp.extensions_mut().insert(Returned(converted.objects.len() as u64));
+    Ok(resp)
+}
+
 pub async fn bundle(State(state): State<AppState>, Posted { web, f }: Posted) -> Result<Response, WebError> {
+    match f.get("format") {
+        "" | "stix" => {}
+        format @ ("misp" | "csv") => return converted_upload(&state, &web, &f, format).await,
+        other => return Err(WebError::bad_request(format!("format {other:?}: stix, misp or csv"))),
+    }
     let text = f.get("bundle").trim().to_owned();
     let mut problems: Vec<Value> = Vec::new();
     // Objects are kept as the bytes given: what goes in comes back unchanged.
