@@ -204,6 +204,9 @@ pub(crate) struct Inner {
     pub open_reviews: review::OrgCounts,
     /// Each organization's count of unread notifications, cached.
     pub unread: review::OrgCounts,
+    /// Per (collection, organization): the ids whose latest version it may not see, as of a
+    /// change-log position (paging every version of a collection needs them on each page).
+    pub hidden_latest: taxii::HiddenCache,
 }
 
 type AuditReply = tokio::sync::oneshot::Sender<Result<(), (Option<dossier_store::StorageFailure>, String)>>;
@@ -336,6 +339,7 @@ impl AppState {
             suppressions: Default::default(),
             open_reviews: Default::default(),
             unread: Default::default(),
+            hidden_latest: Default::default(),
         })))
     }
 

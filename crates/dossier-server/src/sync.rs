@@ -419,47 +419,48 @@ pub async fn pull(store: &Arc<dyn Store>, peer: &Peer, collection: &str) -> Resu
         .as_deref()
         .and_then(|c| Timestamp::parse(c).ok())
         .map(|t| Timestamp::from_unix_micros(t.unix_micros() - 1).as_str().to_owned());
-    let mut next: Option<String> = None;
-    loop {
+    let url_of = |next: Option<&str>| {
         let mut url = format!("{base}?limit={}&match%5Bversion%5D=all", peer.page);
         if let Some(since) = &since {
             url.push_str(&format!("&added_after={}", crate::urlencode(since)));
         }
-        if let Some(n) = &next {
+        if let Some(n) = next {
             url.push_str(&format!("&next={}", crate::urlencode(n)));
         }
-        let answer = request(peer, Method::GET, &url, None).await?;
-        let last = answer.headers.get("x-taxii-date-added-last").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let envelope = json_of(&url, &answer)?;
-        let objects = envelope["objects"].as_array().cloned().unwrap_or_default();
+        url
+    };
+    // The next page is fetched while the last one is stored: the network and the peer's
+    // work overlap with this store's.
+    let mut inflight = tokio::spawn(fetch_page(peer.clone(), url_of(None)));
+    loop {
+        let page = inflight.await.map_err(|e| SyncError::Config(format!("a fetch failed: {e}")))??;
         report.requests += 1;
-        report.objects += objects.len() as u64;
-        let more = envelope["more"].as_bool() == Some(true);
-        next = envelope["next"].as_str().map(str::to_owned);
-        let page_objects = objects.len() as u64;
-        let mut page_skipped = 0u64;
-        if !objects.is_empty() {
-            let stored = store_page(store, &org, &local, objects).await?;
-            report.added += stored.0.added;
-            report.updated += stored.0.updated;
-            report.history += stored.0.history;
-            report.unchanged += stored.0.unchanged;
-            page_skipped = stored.1.len() as u64;
-            for reason in stored.1 {
-                report.skip(reason);
-            }
+        let following = match (page.more, &page.next) {
+            (true, Some(n)) => Some(tokio::spawn(fetch_page(peer.clone(), url_of(Some(n))))),
+            _ => None,
+        };
+        let (summary, skipped, count) = store_body(store, &org, &local, page.body).await?;
+        report.objects += count as u64;
+        report.added += summary.added;
+        report.updated += summary.updated;
+        report.history += summary.history;
+        report.unchanged += summary.unchanged;
+        let page_skipped = skipped.len() as u64;
+        for reason in skipped {
+            report.skip(reason);
         }
-        if let Some(last) = last
+        if let Some(last) = page.last
             && Timestamp::parse(&last).is_ok()
         {
             state.cursor = Some(last);
         }
-        state.objects = state.objects.saturating_add(page_objects - page_skipped);
+        state.objects = state.objects.saturating_add((count as u64).saturating_sub(page_skipped));
         state.skipped = state.skipped.saturating_add(page_skipped);
         let save = state.clone();
         blocking(store, move |s| s.save_sync_state(&save)).await?;
-        if !more || next.is_none() {
-            break;
+        match following {
+            Some(f) => inflight = f,
+            None => break,
         }
     }
     tracing::info!(peer = %peer.name, collection, objects = report.objects, added = report.added,
@@ -467,7 +468,60 @@ pub async fn pull(store: &Arc<dyn Store>, peer: &Peer, collection: &str) -> Resu
     Ok(report)
 }
 
-/// Stores one page as the peer; returns the summary and why objects were skipped.
+/// One page as fetched: its body (parsed when stored), whether more follow, and the peer's
+/// date added of its last object.
+struct Page {
+    body: Bytes,
+    more: bool,
+    next: Option<String>,
+    last: Option<String>,
+}
+
+async fn fetch_page(peer: Peer, url: String) -> Result<Page, SyncError> {
+    let answer = request(&peer, Method::GET, &url, None).await?;
+    if !answer.status.is_success() {
+        return Err(remote(&url, &answer));
+    }
+    let last = answer.headers.get("x-taxii-date-added-last").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // Only what paging needs now; the objects are read when the page is stored.
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(default)]
+        more: bool,
+        next: Option<String>,
+    }
+    let head: Head = serde_json::from_slice(&answer.body).map_err(|e| SyncError::Remote {
+        url: url.clone(),
+        reason: format!("the answer is not a TAXII envelope: {e}"),
+    })?;
+    Ok(Page { body: answer.body, more: head.more, next: head.next, last })
+}
+
+/// Stores a page's objects as the peer, read from its body as they came; returns the
+/// summary, why objects were skipped, and how many objects the page held.
+async fn store_body(
+    store: &Arc<dyn Store>,
+    org: &Org,
+    local: &Collection,
+    body: Bytes,
+) -> Result<(dossier_store::ImportSummary, Vec<String>, usize), SyncError> {
+    let (org, collection) = (org.id, local.id);
+    blocking(store, move |s| {
+        #[derive(serde::Deserialize)]
+        struct Envelope<'a> {
+            #[serde(borrow, default)]
+            objects: Vec<&'a serde_json::value::RawValue>,
+        }
+        let env: Envelope<'_> = serde_json::from_slice(&body)
+            .map_err(|e| StoreError::Invalid(format!("a page is not a TAXII envelope: {e}")))?;
+        let texts: Vec<&[u8]> = env.objects.iter().map(|o| o.get().as_bytes()).collect();
+        let (summary, skipped) = store_objects(s, org, collection, &texts)?;
+        Ok((summary, skipped, texts.len()))
+    })
+    .await
+}
+
+/// Stores objects (as JSON values) as the peer.
 async fn store_page(
     store: &Arc<dyn Store>,
     org: &Org,
@@ -476,39 +530,53 @@ async fn store_page(
 ) -> Result<(dossier_store::ImportSummary, Vec<String>), SyncError> {
     let (org, collection) = (org.id, local.id);
     blocking(store, move |s| {
-        let members: HashMap<String, String> =
-            s.orgs()?.into_iter().filter(|o| !o.peer && !o.isac).map(|o| (o.identity_id, o.name)).collect();
-        let mut skipped = Vec::new();
-        let mut parsed = Vec::with_capacity(objects.len());
-        for (index, raw) in objects.iter().enumerate() {
-            let text = raw.to_string();
-            match StixObject::parse(text.as_bytes()) {
-                Ok(o) => {
-                    if let Some(by) = o.created_by_ref()
-                        && let Some(name) = members.get(by)
-                    {
-                        skipped.push(format!("{}: names member organization {name:?} as its creator", o.id().as_str()));
-                        continue;
-                    }
-                    parsed.push((index, o.into_record()));
-                }
-                Err(errs) => {
-                    let id = raw["id"].as_str().unwrap_or("an object without id");
-                    let why = errs.first().map(|e| format!("{} {}", e.path, e.reason)).unwrap_or_default();
-                    skipped.push(format!("{id}: invalid ({why})"));
-                }
-            }
-        }
-        let sub = Submission { org, collection, named: true, curator: false };
-        let records: Vec<dossier_stix::Record> = parsed.into_iter().map(|(_, r)| r).collect();
-        let (summary, refused) = dossier_store::import_leaving_out(s, &sub, &records)?;
-        for (i, why) in refused {
-            let id = records.get(i).map(|r| r.id.to_string()).unwrap_or_default();
-            skipped.push(format!("{id}: {why}"));
-        }
-        Ok((summary, skipped))
+        let texts: Vec<String> = objects.iter().map(Value::to_string).collect();
+        let texts: Vec<&[u8]> = texts.iter().map(String::as_bytes).collect();
+        store_objects(s, org, collection, &texts)
     })
     .await
+}
+
+/// Validates and stores objects as organization `org`: invalid ones, ones naming a member
+/// as their creator, and ones the store refuses are skipped with why.
+fn store_objects(
+    s: &dyn Store,
+    org: OrgId,
+    collection: dossier_store::CollectionId,
+    texts: &[&[u8]],
+) -> Result<(dossier_store::ImportSummary, Vec<String>), StoreError> {
+    let members: HashMap<String, String> =
+        s.orgs()?.into_iter().filter(|o| !o.peer && !o.isac).map(|o| (o.identity_id, o.name)).collect();
+    let mut skipped = Vec::new();
+    let mut records = Vec::with_capacity(texts.len());
+    for text in texts {
+        match StixObject::parse(text) {
+            Ok(o) => {
+                if let Some(by) = o.created_by_ref()
+                    && let Some(name) = members.get(by)
+                {
+                    skipped.push(format!("{}: names member organization {name:?} as its creator", o.id().as_str()));
+                    continue;
+                }
+                records.push(o.into_record());
+            }
+            Err(errs) => {
+                let id = serde_json::from_slice::<Value>(text)
+                    .ok()
+                    .and_then(|v| v["id"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "an object without id".into());
+                let why = errs.first().map(|e| format!("{} {}", e.path, e.reason)).unwrap_or_default();
+                skipped.push(format!("{id}: invalid ({why})"));
+            }
+        }
+    }
+    let sub = Submission { org, collection, named: true, curator: false };
+    let (summary, refused) = dossier_store::import_leaving_out(s, &sub, &records)?;
+    for (i, why) in refused {
+        let id = records.get(i).map(|r| r.id.to_string()).unwrap_or_default();
+        skipped.push(format!("{id}: {why}"));
+    }
+    Ok((summary, skipped))
 }
 
 /// Whether an object of TLP `tlp` may be pushed to `peer`.
@@ -527,6 +595,7 @@ fn pushable(
     peer_org: &Org,
     from: &[Collection],
     ids: &[String],
+    added: (i64, i64),
 ) -> Result<Vec<(String, String)>, StoreError> {
     let orgs = store.orgs()?;
     let isac = orgs.iter().find(|o| o.isac).map(|o| o.identity_id.clone()).unwrap_or_default();
@@ -535,27 +604,53 @@ fn pushable(
     let identity_of: HashMap<OrgId, &str> = orgs.iter().map(|o| (o.id, o.identity_id.as_str())).collect();
     let viewer = Viewer { org: peer_org.id, role: Role::Member, isac: false };
     let mut found: HashMap<String, String> = HashMap::new();
+    let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let mut seen: HashSet<String> = HashSet::new();
     for c in from {
-        let query = StoreQuery {
+        // The changes' objects were added in this window: read it in date-added order (an
+        // index range), not the collection by ids. What the window misses (an object added
+        // to this collection at another time) is looked up by id below.
+        let window = StoreQuery {
             collection: Some(c.id),
-            ids: ids.to_vec(),
+            added_after: Some(added.0 - 1),
             versions: vec![Versions::Latest],
             ..Default::default()
         };
-        store.scan_raw(&query, &mut |e| {
-            let refused = e.owner == peer_org.id
-                || (peers.contains(&e.owner) && !peer.forward)
-                || !may_push(peer, e.tlp)
-                || NEVER_PUSHED.contains(&e.object_type)
-                || (e.object_type == "identity" && identities.contains(e.id))
-                || found.contains_key(e.id);
-            if !refused {
-                let hide = !policy::may_see_submitter(&viewer, e.owner, e.named);
-                let hidden = identity_of.get(&e.owner).copied().filter(|_| hide);
-                found.insert(e.id.to_owned(), without_creator(e.json, &[hidden.unwrap_or(""), &isac]).into_owned());
+        let mut in_window = Vec::new();
+        store.scan_raw(&window, &mut |e| {
+            if e.date_added > added.1 {
+                return false;
+            }
+            if wanted.contains(e.id) {
+                seen.insert(e.id.to_owned());
+                in_window.push(e.to_entry());
             }
             true
         })?;
+        let rest: Vec<String> = ids.iter().filter(|i| !seen.contains(*i)).cloned().collect();
+        let by_id =
+            StoreQuery { collection: Some(c.id), ids: rest, versions: vec![Versions::Latest], ..Default::default() };
+        let mut more = Vec::new();
+        if !by_id.ids.is_empty() {
+            store.scan_raw(&by_id, &mut |e| {
+                more.push(e.to_entry());
+                true
+            })?;
+        }
+        for e in in_window.into_iter().chain(more) {
+            let refused = e.owner == peer_org.id
+                || (peers.contains(&e.owner) && !peer.forward)
+                || !may_push(peer, e.tlp)
+                || NEVER_PUSHED.contains(&e.object_type.as_str())
+                || (e.object_type == "identity" && identities.contains(e.id.as_str()))
+                || found.contains_key(&e.id);
+            if !refused {
+                let hide = !policy::may_see_submitter(&viewer, e.owner, e.named);
+                let hidden = identity_of.get(&e.owner).copied().filter(|_| hide);
+                let json = without_creator(&e.json, &[hidden.unwrap_or(""), &isac]).into_owned();
+                found.insert(e.id, json);
+            }
+        }
     }
     Ok(ids.iter().filter_map(|id| found.remove(id).map(|json| (id.clone(), json))).collect())
 }
@@ -638,7 +733,12 @@ pub async fn push(store: &Arc<dyn Store>, peer: &Peer, collection: &str) -> Resu
                         ids.push(id.clone());
                     }
                 }
-                let objects = pushable(s, &peer2, &org2, &from2, &ids)?;
+                let added = changes
+                    .iter()
+                    .filter(|c| c.op == ChangeOp::Add)
+                    .fold((i64::MAX, i64::MIN), |(lo, hi), c| (lo.min(c.at), hi.max(c.at)));
+                let objects =
+                    if ids.is_empty() { Vec::new() } else { pushable(s, &peer2, &org2, &from2, &ids, added)? };
                 Ok((changes, objects))
             })
             .await?

@@ -3,6 +3,7 @@
 //! never show up in bodies, counts, `more` flags, headers or errors.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -256,15 +257,26 @@ fn admits(viewer: &dossier_stix::Viewer, spec: &[String], e: &dossier_store::Ent
 /// of what it could see before). Their older versions are withheld too: otherwise
 /// `/versions/` and `match[version]=first` would show that a newer, hidden version exists,
 /// the latest answering 404 beside an older one that answers 200. Only queries for other
-/// versions than the latest pay for this look-up.
+/// versions than the latest pay for this look-up; the set for a whole collection is kept per
+/// organization until the change log moves (a client paging every version of a large
+/// collection would otherwise pay a full scan per page).
 fn hidden_latest(
     store: &dyn crate::Store,
+    cache: &HiddenCache,
     query: &StoreQuery,
     viewer: &dossier_stix::Viewer,
-) -> Result<std::collections::HashSet<String>, dossier_store::StoreError> {
-    let mut hidden = std::collections::HashSet::new();
+) -> Result<Arc<std::collections::HashSet<String>>, dossier_store::StoreError> {
     if viewer.is_isac_staff() || query.versions.iter().all(|v| *v == Versions::Latest) {
-        return Ok(hidden);
+        return Ok(Arc::default());
+    }
+    let whole = query.ids.is_empty() && query.types.is_empty();
+    let key = (query.collection.unwrap_or(0), viewer.org);
+    let seq = store.last_change()?;
+    if whole
+        && let Some((at, set)) = cache.0.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
+        && *at == seq
+    {
+        return Ok(set.clone());
     }
     let latest = StoreQuery {
         collection: query.collection,
@@ -275,14 +287,32 @@ fn hidden_latest(
         max_tlp: None,
         limit: usize::MAX,
     };
+    let mut hidden = std::collections::HashSet::new();
     store.scan_raw(&latest, &mut |e| {
         if e.tlp == dossier_stix::Tlp::Red && !admits(viewer, &[], e) {
             hidden.insert(e.id.to_owned());
         }
         true
     })?;
+    let hidden = Arc::new(hidden);
+    if whole {
+        let mut c = cache.0.lock().unwrap_or_else(|p| p.into_inner());
+        // A bound on what the cache holds: one entry per collection and organization paging
+        // every version; beyond, it starts over.
+        if c.len() >= 1024 {
+            c.clear();
+        }
+        c.insert(key, (seq, hidden.clone()));
+    }
     Ok(hidden)
 }
+
+/// Ids whose latest version one organization may not see, as of a change-log position.
+type HiddenIds = (i64, Arc<std::collections::HashSet<String>>);
+
+/// See [`hidden_latest`]: per (collection, organization).
+#[derive(Default)]
+pub(crate) struct HiddenCache(std::sync::Mutex<HashMap<(i64, dossier_stix::OrgId), HiddenIds>>);
 
 fn spec_matches(spec: &[String], entry: Option<&str>) -> bool {
     // Objects without spec_version (SCOs) are STIX 2.1 here.
@@ -302,12 +332,13 @@ async fn objects_page(
     let (query, limit, spec) = store_query(collection, f);
     let isac_identity = state.0.isac.identity_id.clone();
     let orgs = state.orgs().await?;
+    let inner = state.0.clone();
     let (body, count, first, last) = state
         .read(move |store| {
             let identity = |org: i64| orgs.iter().find(|o| o.id == org && !o.isac).map(|o| o.identity_id.as_str());
             let mut objects = String::with_capacity(limit.min(2000) * 512);
             let (mut count, mut first, mut last, mut more) = (0usize, None, 0i64, false);
-            let hidden = hidden_latest(store, &query, &viewer)?;
+            let hidden = hidden_latest(store, &inner.hidden_latest, &query, &viewer)?;
             store.scan_raw(&query, &mut |e| {
                 if !admits(&viewer, &spec, e) || hidden.contains(e.id) {
                     return true;
@@ -376,11 +407,12 @@ async fn visible(
 ) -> Result<(Vec<Entry>, bool), ApiError> {
     let viewer = caller.viewer;
     let (query, limit, spec) = store_query(collection, f);
+    let inner = state.0.clone();
     state
         .read(move |store| {
             let mut page = Vec::with_capacity(limit.min(4096));
             let mut more = false;
-            let hidden = hidden_latest(store, &query, &viewer)?;
+            let hidden = hidden_latest(store, &inner.hidden_latest, &query, &viewer)?;
             store.scan_raw(&query, &mut |e| {
                 if !admits(&viewer, &spec, e) || hidden.contains(e.id) {
                     return true;
