@@ -861,7 +861,10 @@ mod tests {
 
     #[test]
     fn envelopes_respect_count_and_bytes() {
-        let objects: Vec<(String, String)> = (0..10).map(|i| (format!("x--{i}"), "x".repeat(100))).collect();
+        let objects: Vec<(String, String)> = (0..10)
+            .map(|i| (format!("x--{i}"), format!("{{\"id\":\"x--{i}\",\"pad\":\"{}\"}}", "x".repeat(78))))
+            .collect();
+        assert!(objects.iter().all(|(_, j)| j.len() == 100));
         assert_eq!(envelopes(&objects, 3, 1 << 20).iter().map(|e| e.len()).collect::<Vec<_>>(), [3, 3, 3, 1]);
         assert_eq!(envelopes(&objects, 100, 350).iter().map(|e| e.len()).collect::<Vec<_>>(), [3, 3, 3, 1]);
         // An object larger than the limit still goes alone (the peer decides).
