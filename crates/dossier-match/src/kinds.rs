@@ -174,10 +174,10 @@ pub const EVIDENCE: &[EvidenceSpec] = &[
     EvidenceSpec {
         kind: Kind::Address,
         name: "postal address, same unit",
-        weight: 3.0,
+        weight: 3.5,
         strong: false,
         class: Some(4),
-        why: "a household: an innocent applicant at the very address a team used (its laptop farm) is the next tenant or a relative, of order 1e-3; never a match alone (a mail drop or a co-working address serves many, and an address held by several actors is discounted as such)",
+        why: "a household: the people at the very unit a team used (its laptop farm) are its facilitator's household; an innocent applicant gives that unit only as a later tenant, of order 1 in 3,000 screened at most; never a match alone (a mail drop or a co-working address serves many, and an address held by several actors is discounted as such)",
     },
     EvidenceSpec {
         kind: Kind::AddressBuilding,

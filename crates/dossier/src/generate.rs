@@ -307,6 +307,8 @@ struct Actor {
     banks: Vec<(String, String, String)>,
     /// Where the team's laptops are shipped: a facilitator's home.
     farm: Option<Farm>,
+    /// The perceptual hash of the edited headshot its personas share, if any.
+    headshot: Option<u64>,
 }
 
 /// A laptop farm's address, in the US or the UK.
@@ -426,6 +428,74 @@ fn gen_farm(ra: &mut Rng, w: &mut BundleWriter, actor: &mut Actor, tlp: Tlp, t: 
     }
     actor.farm = Some(f);
     Ok(())
+}
+
+/// `hash` with `k` distinct bits flipped: the same picture re-saved or cropped (a few bits),
+/// another portrait of the same pose (a dozen and more).
+fn flip_bits(r: &mut Rng, hash: u64, k: u32) -> u64 {
+    let mut out = hash;
+    while (out ^ hash).count_ones() < k {
+        out ^= 1u64 << r.below(64);
+    }
+    out
+}
+
+/// Half the teams reuse one edited headshot on their personas' profiles (stored as its
+/// perceptual hash on a `file`, each copy re-saved: 0-2 bits differ), drawn from a random
+/// stream of their own (`rp`) so that every other value of a data set stays as it was.
+fn gen_photos(rp: &mut Rng, w: &mut BundleWriter, actor: &mut Actor, tlp: Tlp, t: i64) -> Result<()> {
+    if !rp.chance(0.5) {
+        return Ok(());
+    }
+    let headshot = rp.next_u64();
+    for p in actor.personas.iter().filter(|p| !p.stolen) {
+        if !rp.chance(0.6) {
+            continue;
+        }
+        let k = rp.below(3) as u32;
+        let hash = dossier_match::photo::PhotoHash(flip_bits(rp, headshot, k)).hex();
+        let mut v = json!({"type": "file", "spec_version": "2.1", "name": format!("profile photo {hash}"),
+                           "x_dossier_phash": hash, "object_marking_refs": [tlp.marking_id()]});
+        let id = v.as_object().and_then(|m| deterministic_sco_id("file", m)).context("a file id")?.as_str().to_owned();
+        v["id"] = json!(id);
+        w.write(&v)?;
+        relationship(rp, w, "related-to", &p.id, &id, t, Marks { tlp, confidence: 80 })?;
+    }
+    actor.headshot = Some(headshot);
+    Ok(())
+}
+
+/// Applicants' photos: operatives of a team with a headshot often present it again (re-saved
+/// or cropped: 0-5 bits); innocents a portrait of their own, and 2% one of the same pose as a
+/// team's headshot (10-14 bits) as a hard negative.
+fn add_photo(rp: &mut Rng, actors: &[Actor], app: &mut Value, truth: &mut Value) {
+    let operative = truth["label"] == "operative";
+    let team = truth["actor"].as_str().and_then(|id| actors.iter().find(|a| a.id == id));
+    let (hash, tag, list) = match team.and_then(|a| a.headshot) {
+        Some(h) if operative && rp.chance(if truth["category"] == "weak_only" { 0.5 } else { 0.3 }) => {
+            let k = rp.below(6) as u32;
+            (flip_bits(rp, h, k), if k <= 2 { "photo_resaved" } else { "photo_cropped" }, "perturbations")
+        }
+        _ if operative => return,
+        _ => {
+            let shots: Vec<u64> = actors.iter().filter_map(|a| a.headshot).take(100).collect();
+            match rp.below(100) {
+                0..=1 if !shots.is_empty() => {
+                    let h = shots[rp.below(shots.len() as u64) as usize];
+                    let k = rp.range(10, 14) as u32;
+                    (flip_bits(rp, h, k), "photo_similar_portrait", "hard_negative")
+                }
+                2..=26 => (rp.next_u64(), "", ""),
+                _ => return,
+            }
+        }
+    };
+    app["photos"] = json!([dossier_match::photo::PhotoHash(hash).hex()]);
+    if !tag.is_empty()
+        && let Some(l) = truth[list].as_array_mut()
+    {
+        l.push(json!(tag));
+    }
 }
 
 /// A UK bank account: its IBAN, sort code and account number.
@@ -786,6 +856,8 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         gen_banks(&mut rb, &mut w, &mut actor, Tlp::Green, BASE_TIME)?;
         let mut ra = Rng::new(args.seed ^ 0xadd2_0000_0000 ^ u64::from(a));
         gen_farm(&mut ra, &mut w, &mut actor, Tlp::Green, BASE_TIME)?;
+        let mut rp = Rng::new(args.seed ^ 0x9407_0000_0000 ^ u64::from(a));
+        gen_photos(&mut rp, &mut w, &mut actor, Tlp::Green, BASE_TIME)?;
         actors.push(actor);
     }
     let objects = w.finish()?;
@@ -804,6 +876,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         let mut r = rng.fork(0xa991);
         let mut rb = Rng::new(args.seed ^ 0xba4c_a991);
         let mut ra = Rng::new(args.seed ^ 0xadd2_a991);
+        let mut rp = Rng::new(args.seed ^ 0x9407_a991);
         let taken = Taken::of(&actors);
         for i in 0..args.applicants {
             let reference = format!("app-{:06}", i + 1);
@@ -814,6 +887,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
             };
             add_bank(&mut rb, &actors, &mut app, &mut t);
             add_address(&mut ra, &actors, &mut app, &mut t);
+            add_photo(&mut rp, &actors, &mut app, &mut t);
             serde_json::to_writer(&mut out, &app)?;
             out.write_all(b"\n")?;
             serde_json::to_writer(&mut truth, &t)?;
@@ -907,7 +981,7 @@ fn gen_actor(r: &mut Rng, w: &mut BundleWriter, set_ids: &[String], a: u32) -> R
         emit_identifiers(r, w, &p, &n, t, tlp, confidence)?;
         personas.push(p);
     }
-    Ok(Actor { id: actor_id, personas, farm_ips, banks: Vec::new(), farm: None })
+    Ok(Actor { id: actor_id, personas, farm_ips, banks: Vec::new(), farm: None, headshot: None })
 }
 
 fn emit_identifiers(

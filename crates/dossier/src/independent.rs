@@ -11,6 +11,14 @@
 //! exit, a public resume template, a phone prefix, or a look-alike of a team's wallet
 //! (address poisoning: first and last characters equal).
 //!
+//! Profile photos are drawn as their 64-bit perceptual hashes (what members store and
+//! screen with): 40% of teams share one edited headshot across their personas, each copy
+//! re-saved (0-3 bits differ); operatives present it again re-saved or cropped (0-6 bits);
+//! innocents present portraits of their own, and 3% one of the same pose and framing as a
+//! team's headshot (10-16 bits differ) as a hard negative. (A model of the hash, not of
+//! pictures: how many bits a real re-encoding or crop flips is measured apart, in the
+//! photo unit tests and the photo-hashing benchmark.)
+//!
 //! It writes the same three files as `dossier generate` (bundle, applicants, truth), so
 //! `dossier evaluate` measures both the same way. Every operative and hard negative carries
 //! tags naming what was done to it, for the robustness tables.
@@ -308,6 +316,23 @@ struct Team {
     banks: Vec<Bank>,
     /// Where the team's laptops are shipped (a facilitator's home), if a member knows it.
     farm: Option<Postal>,
+    /// The perceptual hash of the edited headshot the team's personas share, if any.
+    headshot: Option<u64>,
+}
+
+/// `hash` with `k` distinct bits flipped: the same picture re-encoded, resized or cropped
+/// (a few bits), or another portrait of the same layout (a dozen and more).
+fn flipped(r: &mut Rng, hash: u64, k: u32) -> u64 {
+    let mut out = hash;
+    let mut done = 0;
+    while done < k {
+        let bit = 1u64 << r.below(64);
+        if (out ^ hash) & bit == 0 {
+            out ^= bit;
+            done += 1;
+        }
+    }
+    out
 }
 
 fn hex(r: &mut Rng, n: usize) -> String {
@@ -484,6 +509,8 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
     let mut rb = Rng::new(seed ^ 0x6a09_e667_f3bc_c908);
     // Postal addresses likewise.
     let mut ra = Rng::new(seed ^ 0x3c6e_f372_fe94_f82b);
+    // Profile photos (their perceptual hashes) likewise.
+    let mut rp = Rng::new(seed ^ 0xa54f_f53a_5f1d_36f1);
     let mut teams = Vec::new();
     let mut emails_seen = std::collections::HashSet::new();
     for _ in 0..actors {
@@ -501,6 +528,7 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
             template,
             banks: if rb.chance(0.5) { (0..rb.range(1, 2)).map(|_| bank(&mut rb)).collect() } else { Vec::new() },
             farm: ra.chance(0.6).then(|| postal(&mut ra)),
+            headshot: rp.chance(0.4).then(|| rp.next_u64()),
         };
         for _ in 0..r.range(2, 5) {
             let (korean, name) = if r.chance(0.6) {
@@ -645,6 +673,16 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
                 && ra.chance(0.8)
             {
                 w.rel(&mut ra, "located-at", &p.id, loc)?;
+            }
+            // The team's headshot on most of its personas' profiles, each copy re-saved.
+            if let Some(h) = team.headshot
+                && rp.chance(0.7)
+            {
+                let k = rp.below(4) as u32;
+                let hash = dossier_match::photo::PhotoHash(flipped(&mut rp, h, k)).hex();
+                let sco =
+                    w.sco(json!({"type": "file", "name": format!("profile photo {hash}"), "x_dossier_phash": hash}))?;
+                w.rel(&mut rp, "related-to", &p.id, &sco)?;
             }
             if let Some(site) = &p.website {
                 let v =
@@ -869,6 +907,15 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
                 a["addresses"] = json!([f.typed(&mut ra, &mut tags)]);
                 tags.push("address:laptop-farm");
             }
+            // The team's headshot again, re-encoded or cropped on the way: most operatives
+            // who reuse nothing else use it, a third of the others.
+            if let Some(h) = team.headshot
+                && rp.chance(if weak { 0.6 } else { 0.35 })
+            {
+                let k = rp.below(7) as u32;
+                tags.push(if k <= 3 { "photo:team-headshot-resaved" } else { "photo:team-headshot-cropped" });
+                a["photos"] = json!([dossier_match::photo::PhotoHash(flipped(&mut rp, h, k)).hex()]);
+            }
             json!({"ref": reference, "label": "operative", "actor": team.actor,
                    "category": if weak { "weak-only" } else { "reuses-identifier" },
                    "perturbations": tags, "hard_negative": []})
@@ -961,6 +1008,19 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
                     let mut no_tags = Vec::new();
                     a["addresses"] = json!([postal(&mut ra).typed(&mut ra, &mut no_tags)]);
                 }
+                _ => {}
+            }
+            // Photos: a third give one of their own; a few a portrait that looks like a
+            // team's headshot (the same pose and framing: 10-16 bits of 64 differ).
+            let headshots: Vec<u64> = teams.iter().filter_map(|t| t.headshot).take(200).collect();
+            match rp.below(100) {
+                0..=2 if !headshots.is_empty() => {
+                    tags.push("photo-similar-portrait");
+                    let h = headshots[rp.below(headshots.len() as u64) as usize];
+                    let k = rp.range(10, 16) as u32;
+                    a["photos"] = json!([dossier_match::photo::PhotoHash(flipped(&mut rp, h, k)).hex()]);
+                }
+                3..=32 => a["photos"] = json!([dossier_match::photo::PhotoHash(rp.next_u64()).hex()]),
                 _ => {}
             }
             json!({"ref": reference, "label": "legit", "actor": null, "category": "legit",
