@@ -448,6 +448,7 @@ fn gen_photos(rp: &mut Rng, w: &mut BundleWriter, actor: &mut Actor, tlp: Tlp, t
         return Ok(());
     }
     let headshot = rp.next_u64();
+    let mut written = std::collections::HashSet::new();
     for p in actor.personas.iter().filter(|p| !p.stolen) {
         if !rp.chance(0.6) {
             continue;
@@ -458,7 +459,10 @@ fn gen_photos(rp: &mut Rng, w: &mut BundleWriter, actor: &mut Actor, tlp: Tlp, t
                            "x_dossier_phash": hash, "object_marking_refs": [tlp.marking_id()]});
         let id = v.as_object().and_then(|m| deterministic_sco_id("file", m)).context("a file id")?.as_str().to_owned();
         v["id"] = json!(id);
-        w.write(&v)?;
+        // Two personas with the very same copy share one object.
+        if written.insert(id.clone()) {
+            w.write(&v)?;
+        }
         relationship(rp, w, "related-to", &p.id, &id, t, Marks { tlp, confidence: 80 })?;
     }
     actor.headshot = Some(headshot);

@@ -587,6 +587,7 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
     w.out.write_all(r.uuid().to_string().as_bytes())?;
     w.out.write_all(b"\",\"objects\":[\n")?;
     let mut stored_tags: std::collections::HashMap<String, Vec<&'static str>> = Default::default();
+    let mut photos_written: std::collections::HashMap<String, String> = Default::default();
     for (ti, team) in teams.iter().enumerate() {
         w.obj(&json!({"type": "threat-actor", "spec_version": "2.1", "id": team.actor, "created": T0, "modified": T0,
             "name": format!("independent team {ti}"), "object_marking_refs": [TLP_GREEN], "confidence": 80}))?;
@@ -680,8 +681,16 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
             {
                 let k = rp.below(4) as u32;
                 let hash = dossier_match::photo::PhotoHash(flipped(&mut rp, h, k)).hex();
-                let sco =
-                    w.sco(json!({"type": "file", "name": format!("profile photo {hash}"), "x_dossier_phash": hash}))?;
+                let v = json!({"type": "file", "name": format!("profile photo {hash}"), "x_dossier_phash": hash});
+                // Two personas with the very same copy share one object.
+                let sco = match photos_written.get(&hash) {
+                    Some(id) => id.clone(),
+                    None => {
+                        let id = w.sco(v)?;
+                        photos_written.insert(hash, id.clone());
+                        id
+                    }
+                };
                 w.rel(&mut rp, "related-to", &p.id, &sco)?;
             }
             if let Some(site) = &p.website {

@@ -221,6 +221,54 @@ pub(crate) const UNUSABLE: u8 = 8;
 /// A phone number stored without its country code: indexed under each reading where it is
 /// valid, each weighed down by the ambiguity.
 pub(crate) const GUESSED: u8 = 64;
+/// Below this many stored photos a probe reads them all (a few microseconds); above, it
+/// looks them up by hash chunks.
+const PHOTO_SCAN: usize = 2048;
+
+/// Profile photos by the four 16-bit chunks of their 64-bit hash. Two hashes within 8 bits
+/// of each other differ in at most 2 bits on at least one chunk (8 bits over 4 chunks), so a
+/// probe looks up, for each chunk, the 137 values within 2 bits of the probe's (1 + 16 +
+/// 120): 548 look-ups whatever the number of photos, each returning the few photos that
+/// share that chunk value, instead of reading every photo.
+#[derive(Default, Clone)]
+pub(crate) struct PhotoChunks {
+    tables: [HashMap<u16, SmallVec<[u32; 2]>, Fast>; 4],
+}
+
+impl PhotoChunks {
+    fn chunk(h: u64, i: usize) -> u16 {
+        (h >> (16 * i)) as u16
+    }
+
+    pub(crate) fn insert(&mut self, h: u64, node: u32) {
+        for (i, t) in self.tables.iter_mut().enumerate() {
+            t.entry(Self::chunk(h, i)).or_default().push(node);
+        }
+    }
+
+    /// Every node sharing a chunk within 2 bits of `h`'s (a superset of the photos within 8
+    /// bits; duplicates possible).
+    pub(crate) fn candidates(&self, h: u64) -> Vec<u32> {
+        let mut out = Vec::new();
+        for (i, t) in self.tables.iter().enumerate() {
+            let c = Self::chunk(h, i);
+            let mut probe = |v: u16| {
+                if let Some(nodes) = t.get(&v) {
+                    out.extend_from_slice(nodes);
+                }
+            };
+            probe(c);
+            for a in 0..16 {
+                probe(c ^ (1 << a));
+                for b in a + 1..16 {
+                    probe(c ^ (1 << a) ^ (1 << b));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// A profile photo's node: its `key` is the perceptual hash, compared by Hamming distance
 /// through [`Index::photo_candidates`], not chained in the key table.
 pub(crate) const PHOTO: u8 = 128;
@@ -329,6 +377,8 @@ pub struct Index {
     /// Nodes holding a profile photo's perceptual hash (their `key`), scanned by Hamming
     /// distance; rebuilt from the nodes' flags when a snapshot is read.
     pub(crate) photos: Vec<u32>,
+    /// The same photos by chunks of their hash, for stores holding many.
+    pub(crate) photo_chunks: PhotoChunks,
     /// LSH band (32-bit) → notes, sorted (bulk) plus a map for later additions.
     bands_sorted: Vec<(u32, u32)>,
     /// Where the bands whose top [`OFFSET_BITS`] bits are i start in `bands_sorted`
@@ -417,6 +467,7 @@ impl Index {
             ranges: Vec::new(),
             sigs: Vec::new(),
             photos: Vec::new(),
+            photo_chunks: PhotoChunks::default(),
             bands_sorted: Vec::new(),
             band_offsets: Vec::new(),
             bands_extra: HashMap::with_hasher(Fast::default()),
@@ -653,12 +704,18 @@ impl Index {
                     let target = if n_keys == 0 { n } else { self.twin(n, n_keys - 1) };
                     let node = &mut self.nodes[target as usize];
                     let listed = node.flags & PHOTO != 0;
+                    let moved = !listed || node.key != h;
                     node.key = h;
                     node.next = NONE;
                     node.flags |= PHOTO | ALIVE;
                     node.access = node_access;
                     if !listed {
                         self.photos.push(target);
+                    }
+                    // A new hash on a listed node: indexed under it too (the old entry is
+                    // checked against the node's key at every probe, so it finds nothing).
+                    if moved {
+                        self.photo_chunks.insert(h, target);
                     }
                 }
             }
@@ -967,18 +1024,22 @@ impl Index {
         kept
     }
 
-    /// Stored photos within [`photo::NEAR`] bits of `h`, with their distance: a linear scan
-    /// reading each photo node's 64-bit hash, run only for applicants who give a photo (an
-    /// index by hash chunks is the next step when stores hold many photos).
+    /// Stored photos within [`photo::NEAR`] bits of `h`, with their distance, in node order:
+    /// a linear scan of the photos while they are few, else a look-up by hash chunks
+    /// ([`PhotoChunks`]); either way each candidate's distance is read from its node.
     pub(crate) fn photo_candidates(&self, h: photo::PhotoHash) -> Vec<(u32, u32)> {
-        self.photos
-            .iter()
-            .filter_map(|&n| {
-                let node = &self.nodes[n as usize];
-                let d = (node.key ^ h.0).count_ones();
-                (node.alive() && node.flags & PHOTO != 0 && d <= photo::NEAR).then_some((n, d))
-            })
-            .collect()
+        let near = |n: u32| {
+            let node = &self.nodes[n as usize];
+            let d = (node.key ^ h.0).count_ones();
+            (node.alive() && node.flags & PHOTO != 0 && d <= photo::NEAR).then_some((n, d))
+        };
+        if self.photos.len() <= PHOTO_SCAN {
+            return self.photos.iter().filter_map(|&n| near(n)).collect();
+        }
+        let mut found: Vec<(u32, u32)> = self.photo_chunks.candidates(h.0).into_iter().filter_map(near).collect();
+        found.sort_unstable();
+        found.dedup();
+        found
     }
 
     /// Stored ranges containing `addr`.
@@ -1096,6 +1157,57 @@ pub(crate) fn is_identifier(ty: Ty) -> bool {
 mod tests {
     use super::prepare::{quick_account, quick_rel, quick_value};
     use super::*;
+
+    /// The chunk look-up finds exactly what reading every hash finds, at every distance up
+    /// to the limit (pigeonhole), for hashes made to sit at each distance from the probe.
+    #[test]
+    fn photo_chunks_find_every_hash_within_eight_bits() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut chunks = PhotoChunks::default();
+        let mut stored = Vec::new();
+        for n in 0..20_000u32 {
+            let h = next();
+            chunks.insert(h, n);
+            stored.push(h);
+        }
+        for _ in 0..200 {
+            let probe = next();
+            // Plant hashes at distances 0..=10 from the probe, bits spread over the chunks.
+            for d in 0..=10u32 {
+                let mut h = probe;
+                let mut flipped = 0;
+                while flipped < d {
+                    let bit = 1u64 << (next() % 64);
+                    if (h ^ probe) & bit == 0 {
+                        h ^= bit;
+                        flipped += 1;
+                    }
+                }
+                let n = stored.len() as u32;
+                chunks.insert(h, n);
+                stored.push(h);
+            }
+            let mut want: Vec<u32> = (0..stored.len() as u32)
+                .filter(|&n| (stored[n as usize] ^ probe).count_ones() <= photo::NEAR)
+                .collect();
+            let mut got: Vec<u32> = chunks
+                .candidates(probe)
+                .into_iter()
+                .filter(|&n| (stored[n as usize] ^ probe).count_ones() <= photo::NEAR)
+                .collect();
+            want.sort_unstable();
+            got.sort_unstable();
+            got.dedup();
+            assert_eq!(got, want);
+            assert!(want.len() >= 9, "the planted hashes at distance 0..=8 are found");
+        }
+    }
 
     #[test]
     fn ids_round_trip() {

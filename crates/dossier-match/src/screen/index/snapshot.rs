@@ -282,6 +282,9 @@ impl Index {
             ix.nodes.push(Node { uuid, key, access, next, aux, ty, flags, edges });
         }
         ix.photos = (0..ix.nodes.len() as u32).filter(|i| ix.nodes[*i as usize].flags & PHOTO != 0).collect();
+        for &n in &ix.photos {
+            ix.photo_chunks.insert(ix.nodes[n as usize].key, n);
+        }
         // The id table follows from the nodes (twins are reached through their primary).
         ix.ids = IdTable::with_capacity(ix.nodes.len());
         for (i, node) in ix.nodes.iter().enumerate() {
