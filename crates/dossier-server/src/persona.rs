@@ -26,32 +26,8 @@ pub(crate) async fn store_as(
     named: bool,
     objects: Vec<Vec<u8>>,
 ) -> Result<usize, ApiError> {
-    let org = caller.org.id;
-    let curator = caller.viewer.is_isac_staff();
     let n = objects.len();
-    let bytes: usize = objects.iter().map(Vec::len).sum();
-    state.0.quotas.take(org, n as u64, bytes as u64)?;
-    state
-        .blocking(move |store| {
-            let mut items = Vec::with_capacity(objects.len());
-            for (index, bytes) in objects.iter().enumerate() {
-                match StixObject::parse(bytes) {
-                    Ok(obj) => items.push(Item::Valid { index, line: 1, object: obj.into_record() }),
-                    Err(errs) => {
-                        let text: Vec<String> = errs.iter().map(|e| format!("{}: {}", e.path, e.reason)).collect();
-                        return Err(ApiError::bad_request(format!(
-                            "object {index} is not valid STIX: {}",
-                            text.join("; ")
-                        )));
-                    }
-                }
-            }
-            let sub = Submission { org, collection, named, curator };
-            dossier_store::markings_first(&mut items);
-            store.import(&sub, &mut items.into_iter(), &mut |_| {})?;
-            Ok(())
-        })
-        .await?;
+    store_validated(state, caller, collection, named, objects, false).await?;
     Ok(n)
 }
 
@@ -64,6 +40,20 @@ pub(crate) async fn store_as_leaving_out(
     collection: i64,
     named: bool,
     objects: Vec<Vec<u8>>,
+) -> Result<(usize, Vec<String>), ApiError> {
+    store_validated(state, caller, collection, named, objects, true).await
+}
+
+/// Takes the write quota, validates every object (an invalid one refuses the whole
+/// request, named by its position) and stores them as `caller`: all or nothing, or
+/// `leaving_out` what the store refuses.
+async fn store_validated(
+    state: &AppState,
+    caller: &Caller,
+    collection: i64,
+    named: bool,
+    objects: Vec<Vec<u8>>,
+    leaving_out: bool,
 ) -> Result<(usize, Vec<String>), ApiError> {
     let org = caller.org.id;
     let curator = caller.viewer.is_isac_staff();
@@ -85,6 +75,16 @@ pub(crate) async fn store_as_leaving_out(
                 }
             }
             let sub = Submission { org, collection, named, curator };
+            if !leaving_out {
+                let mut items: Vec<Item> = records
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, object)| Item::Valid { index, line: 1, object })
+                    .collect();
+                dossier_store::markings_first(&mut items);
+                let summary = store.import(&sub, &mut items.into_iter(), &mut |_| {})?;
+                return Ok((summary.total() as usize, Vec::new()));
+            }
             let (summary, refused) = dossier_store::import_leaving_out(store, &sub, &records)?;
             let why = refused
                 .into_iter()

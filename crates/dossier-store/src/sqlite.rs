@@ -1757,7 +1757,7 @@ impl ObjectStore for SqliteStore {
     }
 }
 
-pub(crate) fn org_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Org> {
+fn org_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Org> {
     let kind: String = r.get(4)?;
     Ok(Org { id: r.get(0)?, name: r.get(1)?, identity_id: r.get(2)?, isac: r.get(3)?, peer: kind == "peer" })
 }

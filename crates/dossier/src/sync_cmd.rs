@@ -192,6 +192,11 @@ fn peers(args: &SyncArgs) -> Result<Vec<Peer>> {
     Ok(out)
 }
 
+/// The runtime the sync and mirror commands run on.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")
+}
+
 /// Runs the peers once (or every `--every` seconds), printing one JSON line per pull or push.
 pub fn run(data: &Path, args: SyncArgs) -> Result<()> {
     if args.status {
@@ -204,11 +209,7 @@ pub fn run(data: &Path, args: SyncArgs) -> Result<()> {
     }
     let peers = peers(&args)?;
     let store: Arc<dyn dossier_server::Store> = Arc::new(crate::open(data)?);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
+    let runtime = runtime()?;
     runtime.block_on(async move {
         loop {
             let mut failed = Vec::new();
@@ -272,11 +273,7 @@ pub fn mirror(data: &Path, args: MirrorArgs) -> Result<()> {
         retries: 5,
     };
     let store: Arc<dyn dossier_server::Store> = Arc::new(crate::open(data)?);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
+    let runtime = runtime()?;
     runtime.block_on(async move {
         loop {
             match dossier_server::sync::mirror(&store, &m).await {

@@ -2,7 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteStore, org_from_row};
+use super::SqliteStore;
 use crate::federation::{Federation, MAX_MIRROR_NAME, MirrorReport, SyncState};
 use crate::{Directory, Org, StoreError};
 
@@ -20,22 +20,14 @@ fn state_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SyncState> {
 
 impl Federation for SqliteStore {
     fn peer_org(&self, name: &str) -> Result<Org, StoreError> {
-        let existing = {
-            let conn = self.read();
-            conn.query_row(
-                "SELECT id, name, identity_id, isac, kind FROM orgs WHERE name = ?1",
-                [name.trim()],
-                org_from_row,
-            )
-            .optional()?
-        };
-        let org = match existing {
-            Some(org) => org,
-            None => {
+        let org = match self.org_by_name(name) {
+            Ok(org) => org,
+            Err(StoreError::NotFound(_)) => {
                 let org = self.add_org(name)?;
                 self.lock().execute("UPDATE orgs SET kind = 'peer' WHERE id = ?1", [org.id])?;
                 Org { peer: true, ..org }
             }
+            Err(e) => return Err(e),
         };
         if !org.peer {
             return Err(StoreError::Conflict(format!(
