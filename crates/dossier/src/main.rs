@@ -679,7 +679,13 @@ fn open(data: &Path) -> Result<SqliteStore> {
 
 /// Records a command in the audit log, like every HTTP request (every export is
 /// audited). Local commands run with the data directory's authority: no token.
-fn audit_cli(store: &SqliteStore, org: Option<i64>, command: &str, params: String, returned: u64) -> Result<()> {
+pub(crate) fn audit_cli(
+    store: &dyn dossier_store::ObjectStore,
+    org: Option<i64>,
+    command: &str,
+    params: String,
+    returned: u64,
+) -> Result<()> {
     store
         .audit(&dossier_store::AuditRecord {
             at: dossier_stix::timestamp::now_micros(),

@@ -217,6 +217,12 @@ pub fn run(data: &Path, args: SyncArgs) -> Result<()> {
                 match dossier_server::sync::run(&store, peer).await {
                     Ok(reports) => {
                         for r in reports {
+                            // The audit log keeps what each run moved (never credentials).
+                            let params = format!(
+                                "peer={} collection={} direction={} skipped={}",
+                                r.peer, r.collection, r.direction, r.skipped
+                            );
+                            crate::audit_cli(store.as_ref(), None, "sync", params, r.objects)?;
                             outln!("{}", serde_json::to_string(&r)?)?;
                         }
                     }
@@ -277,7 +283,11 @@ pub fn mirror(data: &Path, args: MirrorArgs) -> Result<()> {
     runtime.block_on(async move {
         loop {
             match dossier_server::sync::mirror(&store, &m).await {
-                Ok(run) => outln!("{}", serde_json::to_string(&run)?)?,
+                Ok(run) => {
+                    let params = format!("from={} fetched={} removed={}", m.url, run.fetched, run.removed);
+                    crate::audit_cli(store.as_ref(), None, "mirror", params, run.pulled)?;
+                    outln!("{}", serde_json::to_string(&run)?)?
+                }
                 Err(e) if args.every.is_some() => eprintln!("mirror: {e}; trying again at the next run"),
                 Err(e) => bail!("mirror: {e}; the next run resumes from the saved cursors"),
             }

@@ -193,6 +193,9 @@ fn a_pull_killed_mid_way_resumes_with_nothing_lost_or_duplicated_and_holds_exact
     // Attributed to the peer, screenable and searchable here.
     let orgs = ok_in(&b, &["org", "list"]);
     assert!(orgs.lines().any(|l| l.contains("\"name\":\"alpha\"") && l.contains("\"peer\":true")), "{orgs}");
+    // Each run is in the audit log, without the token.
+    let audit = ok_in(&b, &["audit", "--path", "sync"]);
+    assert!(audit.contains("peer=alpha") && !audit.contains(&token), "{audit}");
     // A run with nothing new asks once and gets back only the object at the cursor.
     let again = sync(&b, &args, ("PEER_TOKEN", &token));
     assert_eq!(again[0]["requests"], 1, "{again:?}");
