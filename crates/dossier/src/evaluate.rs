@@ -172,9 +172,11 @@ fn run_in(args: &EvaluateArgs, work: &std::path::Path) -> Result<()> {
         args.actors, args.applicants, args.seed, args.generator
     );
     if args.generator == "independent" {
-        crate::independent::generate(args.actors, args.applicants, args.operative_share, args.seed, work)?;
+        // The store first: identity documents are drawn hashed under its key.
         let data = work.join("data");
         let store = SqliteStore::open(&data).with_context(|| format!("opening {}", data.display()))?;
+        let key = store.secret("id-document")?;
+        crate::independent::generate(args.actors, args.applicants, args.operative_share, args.seed, work, Some(&key))?;
         pipeline::import_generated(&store, &bundle)?;
         outln!("generator: independent (written apart from `dossier generate`)")?;
         return measure(args, &store, &applicants, &truth);

@@ -17,7 +17,10 @@
 //! innocents present portraits of their own, and 3% one of the same pose and framing as a
 //! team's headshot (10-16 bits differ) as a hard negative. (A model of the hash, not of
 //! pictures: how many bits a real re-encoding or crop flips is measured apart, in the
-//! photo unit tests and the photo-hashing benchmark.)
+//! photo unit tests and the photo-hashing benchmark.) Passports are drawn when the caller
+//! gives the evaluating store's key (they are stored only as keyed hashes): 30% of personas
+//! showed one, a third of the operatives who reuse identifiers type it again, innocents give
+//! their own, and 2% a number one digit from a persona's as a hard negative.
 //!
 //! It writes the same three files as `dossier generate` (bundle, applicants, truth), so
 //! `dossier evaluate` measures both the same way. Every operative and hard negative carries
@@ -114,6 +117,15 @@ struct Persona {
     resume: Option<String>,
     /// A personal site or portfolio (`janedoe.dev`, `jane.github.io`).
     website: Option<String>,
+    /// A passport the persona showed (issuing country, number), forged or stolen.
+    passport: Option<(&'static str, String)>,
+}
+
+/// Countries whose passports personas show.
+const PASSPORT_COUNTRIES: [&str; 5] = ["KR", "CN", "JP", "US", "VN"];
+
+fn passport_number(r: &mut Rng) -> String {
+    format!("{}{}", char::from(b'A' + r.below(26) as u8), decimal(r, 8))
 }
 
 /// A team's bank account: a UK or German IBAN with its national parts, or a US account
@@ -497,7 +509,16 @@ impl<W: Write> Writer<W> {
 }
 
 /// Writes the bundle, the applicants and the truth (same formats as `dossier generate`).
-pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, dir: &Path) -> Result<()> {
+/// `id_key`: the evaluating store's key for identity-document hashes (documents are stored
+/// only as keyed hashes); without it no documents are drawn.
+pub fn generate(
+    actors: u32,
+    applicants: u32,
+    operative_share: f64,
+    seed: u64,
+    dir: &Path,
+    id_key: Option<&[u8]>,
+) -> Result<()> {
     let mut r = Rng::new(seed ^ 0x1d6e_9e4d_7c3a_b5f1);
     let stock: Vec<Vec<usize>> =
         (0..6).map(|_| (0..6).map(|_| r.below(SENTENCES.len() as u64) as usize).collect()).collect();
@@ -511,6 +532,8 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
     let mut ra = Rng::new(seed ^ 0x3c6e_f372_fe94_f82b);
     // Profile photos (their perceptual hashes) likewise.
     let mut rp = Rng::new(seed ^ 0xa54f_f53a_5f1d_36f1);
+    // Identity documents likewise.
+    let mut rd = Rng::new(seed ^ 0x510e_527f_ade6_82d1);
     let mut teams = Vec::new();
     let mut emails_seen = std::collections::HashSet::new();
     for _ in 0..actors {
@@ -575,6 +598,8 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
                 accounts,
                 resume,
                 website,
+                passport: (id_key.is_some() && rd.chance(0.3))
+                    .then(|| (*rd.pick(&PASSPORT_COUNTRIES), passport_number(&mut rd))),
             });
         }
         teams.push(team);
@@ -674,6 +699,14 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
                 && ra.chance(0.8)
             {
                 w.rel(&mut ra, "located-at", &p.id, loc)?;
+            }
+            // A passport the persona showed, stored only as its keyed hash.
+            if let (Some((country, number)), Some(key)) = (&p.passport, id_key) {
+                let doc = dossier_match::normalize::id_document::normalize("passport", country, number)
+                    .context("a generated passport")?;
+                let sco = w.sco(json!({"type": "x-dossier-identity-document", "document_type": doc.kind,
+                                       "issuing_country": doc.country, "number_hmac": doc.hmac(key)}))?;
+                w.rel(&mut rd, "related-to", &p.id, &sco)?;
             }
             // The team's headshot on most of its personas' profiles, each copy re-saved.
             if let Some(h) = team.headshot
@@ -916,6 +949,20 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
                 a["addresses"] = json!([f.typed(&mut ra, &mut tags)]);
                 tags.push("address:laptop-farm");
             }
+            // The persona's passport again (a third of those who reuse identifiers), typed as
+            // people type it.
+            if let Some((country, number)) = &p.passport
+                && !weak
+                && rd.chance(0.33)
+            {
+                let typed = match rd.below(3) {
+                    0 => format!("passport {country} {number}"),
+                    1 => format!("Passport, {}, {}", country.to_lowercase(), number.to_lowercase()),
+                    _ => format!("PASSPORT {country} {} {}", &number[..4], &number[4..]),
+                };
+                tags.push("id-document:passport");
+                a["id_documents"] = json!([typed]);
+            }
             // The team's headshot again, re-encoded or cropped on the way: most operatives
             // who reuse nothing else use it, a third of the others.
             if let Some(h) = team.headshot
@@ -1018,6 +1065,30 @@ pub fn generate(actors: u32, applicants: u32, operative_share: f64, seed: u64, d
                     a["addresses"] = json!([postal(&mut ra).typed(&mut ra, &mut no_tags)]);
                 }
                 _ => {}
+            }
+            // Passports: a tenth give their own; a few a number one digit from a persona's
+            // (same country: a typo, or a forger's neighbour in a series).
+            if id_key.is_some() {
+                let held: Vec<&(&'static str, String)> = teams
+                    .iter()
+                    .flat_map(|t| t.personas.iter().filter_map(|p| p.passport.as_ref()))
+                    .take(200)
+                    .collect();
+                match rd.below(100) {
+                    0..=1 if !held.is_empty() => {
+                        let (country, number) = held[rd.below(held.len() as u64) as usize];
+                        let mut digits: Vec<u8> = number.bytes().collect();
+                        let last = digits.len() - 1;
+                        digits[last] = b'0' + ((digits[last] - b'0' + 1 + rd.below(9) as u8) % 10);
+                        tags.push("passport-one-digit");
+                        a["id_documents"] = json!([format!("passport {country} {}", String::from_utf8_lossy(&digits))]);
+                    }
+                    2..=11 => {
+                        let country = *rd.pick(&PASSPORT_COUNTRIES);
+                        a["id_documents"] = json!([format!("passport {country} {}", passport_number(&mut rd))]);
+                    }
+                    _ => {}
+                }
             }
             // Photos: a third give one of their own; a few a portrait that looks like a
             // team's headshot (the same pose and framing: 10-16 bits of 64 differ).
