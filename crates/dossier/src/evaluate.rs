@@ -181,6 +181,9 @@ fn run_in(args: &EvaluateArgs, work: &std::path::Path) -> Result<()> {
         outln!("generator: independent (written apart from `dossier generate`)")?;
         return measure(args, &store, &applicants, &truth);
     }
+    // The store first: identity documents are drawn hashed under its key.
+    let data = work.join("data");
+    let store = SqliteStore::open(&data).with_context(|| format!("opening {}", data.display()))?;
     generate::run(&generate::GenerateArgs {
         actors: args.actors,
         seed: args.seed,
@@ -189,9 +192,8 @@ fn run_in(args: &EvaluateArgs, work: &std::path::Path) -> Result<()> {
         applicants_out: Some(applicants.clone()),
         truth_out: Some(truth.clone()),
         operative_share: args.operative_share,
+        id_key: Some(store.secret("id-document")?),
     })?;
-    let data = work.join("data");
-    let store = SqliteStore::open(&data).with_context(|| format!("opening {}", data.display()))?;
     pipeline::import_generated(&store, &bundle)?;
     measure(args, &store, &applicants, &truth)
 }

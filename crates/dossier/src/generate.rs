@@ -51,6 +51,10 @@ pub struct GenerateArgs {
     /// Share of applicants who are operatives presenting new personas.
     #[arg(long, default_value_t = 0.05)]
     pub operative_share: f64,
+    /// The evaluating store's key for identity-document hashes (`dossier evaluate` gives
+    /// it): documents are stored only as keyed hashes, so without it none are drawn.
+    #[arg(skip)]
+    pub id_key: Option<Vec<u8>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -309,6 +313,8 @@ struct Actor {
     farm: Option<Farm>,
     /// The perceptual hash of the edited headshot its personas share, if any.
     headshot: Option<u64>,
+    /// Passports its personas showed: (issuing country, number).
+    passports: Vec<(&'static str, String)>,
 }
 
 /// A laptop farm's address, in the US or the UK.
@@ -495,6 +501,79 @@ fn add_photo(rp: &mut Rng, actors: &[Actor], app: &mut Value, truth: &mut Value)
         }
     };
     app["photos"] = json!([dossier_match::photo::PhotoHash(hash).hex()]);
+    if !tag.is_empty()
+        && let Some(l) = truth[list].as_array_mut()
+    {
+        l.push(json!(tag));
+    }
+}
+
+const PASSPORT_ISSUERS: [&str; 4] = ["KR", "CN", "JP", "RU"];
+
+fn passport_number(r: &mut Rng) -> String {
+    let digits: String = (0..8).map(|_| char::from(b'0' + r.below(10) as u8)).collect();
+    format!("{}{digits}", char::from(b'A' + r.below(26) as u8))
+}
+
+/// A quarter of the personas showed a passport (forged or stolen), stored only as its keyed
+/// hash under `key` and tied to the persona.
+fn gen_passports(rd: &mut Rng, w: &mut BundleWriter, actor: &mut Actor, key: &[u8], tlp: Tlp, t: i64) -> Result<()> {
+    for p in actor.personas.iter().filter(|p| !p.stolen) {
+        if !rd.chance(0.25) {
+            continue;
+        }
+        let (country, number) = (*rd.pick(&PASSPORT_ISSUERS), passport_number(rd));
+        let doc = dossier_match::normalize::id_document::normalize("passport", country, &number)
+            .context("a generated passport")?;
+        let mut v = json!({"type": "x-dossier-identity-document", "spec_version": "2.1", "document_type": doc.kind,
+                           "issuing_country": doc.country, "number_hmac": doc.hmac(key),
+                           "object_marking_refs": [tlp.marking_id()]});
+        let id = v
+            .as_object()
+            .and_then(|m| deterministic_sco_id("x-dossier-identity-document", m))
+            .context("a document id")?
+            .as_str()
+            .to_owned();
+        v["id"] = json!(id);
+        w.write(&v)?;
+        relationship(rd, w, "related-to", &p.id, &id, t, Marks { tlp, confidence: 80 })?;
+        actor.passports.push((country, number));
+    }
+    Ok(())
+}
+
+/// Applicants' passports: a quarter of the operatives who reuse identifiers give one their
+/// team's personas showed; innocents their own (8%), or one digit from a persona's (2%, a
+/// hard negative).
+fn add_passport(rd: &mut Rng, actors: &[Actor], app: &mut Value, truth: &mut Value) {
+    let operative = truth["label"] == "operative";
+    let team = truth["actor"].as_str().and_then(|id| actors.iter().find(|a| a.id == id));
+    let (text, tag, list) = match team {
+        Some(a) if operative && truth["category"] != "weak_only" && !a.passports.is_empty() && rd.chance(0.25) => {
+            let (country, number) = &a.passports[rd.below(a.passports.len() as u64) as usize];
+            (format!("passport {country} {number}"), "passport", "perturbations")
+        }
+        _ if operative => return,
+        _ => {
+            let held: Vec<&(&'static str, String)> = actors.iter().flat_map(|a| a.passports.iter()).take(200).collect();
+            match rd.below(100) {
+                0..=1 if !held.is_empty() => {
+                    let (country, number) = held[rd.below(held.len() as u64) as usize];
+                    let mut digits: Vec<u8> = number.bytes().collect();
+                    let last = digits.len() - 1;
+                    digits[last] = b'0' + ((digits[last] - b'0' + 1 + rd.below(9) as u8) % 10);
+                    (
+                        format!("passport {country} {}", String::from_utf8_lossy(&digits)),
+                        "passport_one_digit",
+                        "hard_negative",
+                    )
+                }
+                2..=9 => (format!("passport {} {}", rd.pick(&PASSPORT_ISSUERS), passport_number(rd)), "", ""),
+                _ => return,
+            }
+        }
+    };
+    app["id_documents"] = json!([text]);
     if !tag.is_empty()
         && let Some(l) = truth[list].as_array_mut()
     {
@@ -862,6 +941,10 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         gen_farm(&mut ra, &mut w, &mut actor, Tlp::Green, BASE_TIME)?;
         let mut rp = Rng::new(args.seed ^ 0x9407_0000_0000 ^ u64::from(a));
         gen_photos(&mut rp, &mut w, &mut actor, Tlp::Green, BASE_TIME)?;
+        if let Some(key) = &args.id_key {
+            let mut rd = Rng::new(args.seed ^ 0x1d0c_0000_0000 ^ u64::from(a));
+            gen_passports(&mut rd, &mut w, &mut actor, key, Tlp::Green, BASE_TIME)?;
+        }
         actors.push(actor);
     }
     let objects = w.finish()?;
@@ -881,6 +964,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
         let mut rb = Rng::new(args.seed ^ 0xba4c_a991);
         let mut ra = Rng::new(args.seed ^ 0xadd2_a991);
         let mut rp = Rng::new(args.seed ^ 0x9407_a991);
+        let mut rd = Rng::new(args.seed ^ 0x1d0c_a991);
         let taken = Taken::of(&actors);
         for i in 0..args.applicants {
             let reference = format!("app-{:06}", i + 1);
@@ -892,6 +976,9 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
             add_bank(&mut rb, &actors, &mut app, &mut t);
             add_address(&mut ra, &actors, &mut app, &mut t);
             add_photo(&mut rp, &actors, &mut app, &mut t);
+            if args.id_key.is_some() {
+                add_passport(&mut rd, &actors, &mut app, &mut t);
+            }
             serde_json::to_writer(&mut out, &app)?;
             out.write_all(b"\n")?;
             serde_json::to_writer(&mut truth, &t)?;
@@ -985,7 +1072,7 @@ fn gen_actor(r: &mut Rng, w: &mut BundleWriter, set_ids: &[String], a: u32) -> R
         emit_identifiers(r, w, &p, &n, t, tlp, confidence)?;
         personas.push(p);
     }
-    Ok(Actor { id: actor_id, personas, farm_ips, banks: Vec::new(), farm: None, headshot: None })
+    Ok(Actor { id: actor_id, personas, farm_ips, banks: Vec::new(), farm: None, headshot: None, passports: Vec::new() })
 }
 
 fn emit_identifiers(

@@ -1245,6 +1245,8 @@ fn demo(data: &Path, args: DemoArgs) -> Result<()> {
     let applicants = data.join("demo-applicants.jsonl");
     let truth = data.join("demo-truth.jsonl");
     eprintln!("generating {} actors (seed {}) …", args.actors, args.seed);
+    // The store first: the personas' passports are drawn hashed under its key.
+    let store = open(data)?;
     let stats = generate::run(&generate::GenerateArgs {
         actors: args.actors,
         seed: args.seed,
@@ -1253,9 +1255,9 @@ fn demo(data: &Path, args: DemoArgs) -> Result<()> {
         applicants_out: Some(applicants.clone()),
         truth_out: Some(truth.clone()),
         operative_share: 0.05,
+        id_key: Some(store.secret("id-document")?),
     });
     stats?;
-    let store = open(data)?;
     let mut orgs = Vec::new();
     for name in ["Example Exchange", "Example Wallet", "Example Recruiters"] {
         match store.add_org(name) {
