@@ -509,3 +509,46 @@ fn phones_stored_without_a_country_code_match_however_the_applicant_writes_them(
     let s = run(&ix, json!({"ref": "q", "phones": ["+1 312 555 0143"]}), member(3));
     assert_eq!(s.decision, Decision::Clear);
 }
+
+/// A reworked resume the index's bands may miss is still compared with the resumes of an
+/// actor that other evidence (a team's own IP) already points to, and the two together ask
+/// for review; a name is no such evidence.
+#[test]
+fn a_reworked_resume_counts_beside_a_teams_own_address_but_not_beside_a_name() {
+    let mut ix = Index::new();
+    let amber = access(Tlp::Amber, 1);
+    let farm_ip = "ipv4-addr--00000000-0000-5000-8000-000000000301";
+    let note = "note--00000000-0000-4000-8000-000000000302";
+    for (n, s, d) in [(401, P1, ACTOR), (402, P1, farm_ip)] {
+        let (id, j) = rel(n, s, d);
+        ix.upsert(&id, &j, amber.clone());
+    }
+    ix.upsert(ACTOR, &json!({"type": "threat-actor", "name": "team JADE"}).to_string(), amber.clone());
+    ix.upsert(
+        P1,
+        &json!({"type": "identity", "name": "Kim Chol-su", "identity_class": "individual"}).to_string(),
+        amber.clone(),
+    );
+    ix.upsert(farm_ip, &json!({"type": "ipv4-addr", "value": "73.22.140.9"}).to_string(), amber.clone());
+    let stored = "Senior blockchain engineer with eight years building decentralized exchanges. Built cross-chain bridges and ran smart contract audits for fintech startups. Led remote teams across time zones and shipped React and TypeScript front ends. Designed Solidity vaults and Rust indexers for high-volume trading. Mentored junior developers on security reviews and incident response. Contributed to open-source wallet libraries and gas optimisation tooling.";
+    ix.upsert(note, &json!({"type": "note", "content": stored, "object_refs": [P1]}).to_string(), amber);
+    // Sentences re-ordered, one of six rewritten, a few words changed.
+    let reworked = "Designed Solidity vaults and Rust indexers for high-volume trading. Senior blockchain developer with seven years building decentralized exchanges. Contributed to open-source wallet libraries and gas optimisation tooling. Managed distributed engineering squads and delivered modern web interfaces. Built cross-chain bridges and ran smart contract audits for fintech startups. Mentored junior developers on security reviews and incident response.";
+    let s = run(&ix, json!({"ref": "w1", "ips": ["73.22.140.9"], "resume_text": reworked}), member(3));
+    let c = top(&s);
+    let resume = c.evidence.iter().find(|e| e.field == "resume_text").expect("the resume counts beside the IP");
+    assert!(resume.weight > 0.0);
+    // (Shingle similarity 0.41: below what the bands find, found by the direct comparison.)
+    assert!(resume.notes.iter().any(|n| n.contains("other evidence already points")), "{resume:?}");
+    assert_eq!(s.decision, Decision::Review, "{s:?}");
+    // The same resume beside the persona's exact name: a name is never a way in.
+    let s = run(&ix, json!({"ref": "w2", "names": ["Kim Chol-su"], "resume_text": reworked}), member(3));
+    let targeted = s.matches.iter().any(|h| match h {
+        Hit::Candidate(c) => {
+            c.evidence.iter().any(|e| e.notes.iter().any(|n| n.contains("other evidence already points")))
+        }
+        Hit::Restricted(_) => false,
+    });
+    assert!(!targeted, "{s:?}");
+    assert_eq!(s.decision, Decision::Clear, "{s:?}");
+}

@@ -52,6 +52,10 @@ pub struct Options {
     pub suppressions: Option<std::sync::Arc<super::Suppressions>>,
 }
 
+/// The weight of non-name evidence for an actor above which an applicant's resume is
+/// compared with that actor's resumes directly (not only through the index's bands).
+const TARGETED_RESUME_LEAD: f64 = 1.5;
+
 impl Default for Options {
     fn default() -> Self {
         Self {
@@ -566,6 +570,9 @@ impl Index {
                 .and_then(|v| <[u32; resume::SIGNATURE_LEN]>::try_from(v.as_slice()).ok())
                 .map(|a| (Signature(a), "(a watched resume, kept as its MinHash signature)".to_owned())),
         };
+        // Kept for the targeted comparison below: the probe, the signature, and how many
+        // actors' resumes it is a copy of (a template is compared with no one).
+        let mut resume_probe: Option<(usize, Signature, usize)> = None;
         if let Some((sig, input)) = resume {
             let pi = probes.len();
             probes.push(Probe {
@@ -588,6 +595,15 @@ impl Index {
                 }
                 near.push((note, s, w, self.ties(note, viewer)));
             }
+            let copied: BTreeSet<Group> = near
+                .iter()
+                .filter(|(_, s, _, _)| *s >= score::NEAR_DUPLICATE)
+                // Only what the viewer may see counts: hidden data must not change which
+                // visible evidence is looked for.
+                .flat_map(|(_, _, _, ties)| ties.iter().filter(|t| t.visible).map(|t| t.group))
+                .filter(|g| !matches!(g, Group::Lone(_)))
+                .collect();
+            resume_probe = Some((pi, sig.clone(), copied.len()));
             self.weigh_near(pi, Kind::Resume, near, score::NEAR_DUPLICATE, "resumes", opts, &mut shown, &mut hidden);
         }
         // Profile photos: perceptual hashes within a few bits.
@@ -622,6 +638,59 @@ impl Index {
                 .collect();
             // Within 4 bits a photo is the same one re-saved: only those make a stock photo.
             self.weigh_near(pi, Kind::Photo, near, 1.0 - 4.0 / 64.0, "photos", opts, &mut shown, &mut hidden);
+        }
+        // A resume compared with the resumes of an actor that other evidence already points
+        // to: the index's bands find a reworked copy (a quarter of its sentences rewritten,
+        // all re-ordered) as a candidate in about half the pairs, but once a team's address,
+        // IP or headshot names the actor, reading its few resumes costs nothing. Only beside
+        // evidence that is not a name (a name is never a way in) weighing 1.5 or more, and
+        // never for a resume that copies several actors' (a public template).
+        if let Some((pi, sig, copied)) = &resume_probe
+            && *copied <= 1
+        {
+            for (g, evs) in shown.iter_mut() {
+                if evs.iter().any(|e| e.kind == Kind::Resume) {
+                    continue;
+                }
+                let lead: f64 =
+                    evs.iter().filter(|e| !matches!(e.kind, Kind::Name | Kind::NameFuzzy)).map(|e| e.weight).sum();
+                if lead < TARGETED_RESUME_LEAD {
+                    continue;
+                }
+                let mut best: Option<(f64, u32, u32, Tlp)> = None;
+                for (p, _) in self.personas_of(*g, viewer) {
+                    for e in self.nodes[p as usize].edges.iter().filter(|e| e.rel == NOTE_REF) {
+                        let note = &self.nodes[e.other as usize];
+                        if !note.alive() || !self.visible(note.access, viewer) {
+                            continue;
+                        }
+                        let Some(stored) = self.sig_of(e.other) else { continue };
+                        let sim = sig.similarity_compact(stored);
+                        if best.is_none_or(|b| sim > b.0) {
+                            best = Some((sim, e.other, p, self.tlp_of(note.access)));
+                        }
+                    }
+                }
+                if let Some((sim, note, p, tlp)) = best
+                    && score::resume_weight(sim) > 0.0
+                {
+                    evs.push(Ev {
+                        probe: *pi,
+                        kind: Kind::Resume,
+                        node: note,
+                        persona: Some(p),
+                        weight: score::resume_weight(sim),
+                        match_kind: MatchKind::NearDuplicate,
+                        similarity: Some((sim * 1000.0).round() / 1000.0),
+                        stored: None,
+                        confidence: None,
+                        tlp,
+                        notes: vec![
+                            "compared with this actor's resumes because other evidence already points to it".into(),
+                        ],
+                    });
+                }
+            }
         }
         // Fuzzy names, only beside other evidence (never a way in on their own).
         let names: Vec<(usize, String)> = probes
