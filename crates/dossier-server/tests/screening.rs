@@ -340,7 +340,8 @@ fn postal_addresses_are_screened_per_tlp_level_and_audited_as_hashes_only() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     let records = app.store.audit_log(&AuditQuery { limit: 200, ..Default::default() }).unwrap();
     for rec in &records {
-        let text = format!("{rec:?}").to_lowercase();
+        // What a record says, not when: a timestamp's digits may hold "62704" by chance.
+        let text = format!("{} {} {:?} {:?}", rec.method, rec.path, rec.params, rec.token).to_lowercase();
         for secret in ["oak", "springfield", "62704", "hire-1"] {
             assert!(!text.contains(secret), "audit record holds {secret}: {text}");
         }
