@@ -211,6 +211,11 @@ pub struct Report {
 impl Report {
     fn skip(&mut self, reason: String) {
         self.skipped += 1;
+        self.reason(reason);
+    }
+
+    /// Keeps the first few reasons.
+    fn reason(&mut self, reason: String) {
         if self.reasons.len() < 20 {
             self.reasons.push(reason);
         }
@@ -814,18 +819,17 @@ async fn send_envelope(
             s if s.is_success() => {
                 report.requests += 1;
                 let status: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-                let failures = status["failure_count"].as_u64().unwrap_or(0);
-                for f in status["failures"].as_array().into_iter().flatten().take(20) {
-                    report.skip(format!(
+                // Counted from `failure_count` (a peer may list fewer failures than it had);
+                // the reasons shown are those it lists.
+                let failures = status["failure_count"].as_u64().unwrap_or(0).min(part.len() as u64);
+                report.skipped += failures;
+                for f in status["failures"].as_array().into_iter().flatten() {
+                    report.reason(format!(
                         "{}: refused by the peer ({})",
                         f["id"].as_str().unwrap_or("?"),
                         f["message"].as_str().unwrap_or("no reason given")
                     ));
                 }
-                if failures > 0 && status["failures"].as_array().is_none_or(Vec::is_empty) {
-                    report.skipped += failures;
-                }
-                let failures = failures.min(part.len() as u64);
                 sent += part.len() as u64 - failures;
                 skipped += failures;
             }
@@ -880,6 +884,15 @@ mod tests {
         let out = without_creator(json, &["identity--a", "identity--isac"]);
         assert!(!out.contains("created_by_ref") && out.contains("\"name\":\"n\""));
         assert_eq!(without_creator(json, &["", "identity--isac"]), json);
+    }
+
+    #[test]
+    fn api_roots_resolve_against_the_discovery_url() {
+        let d = "https://isac.example:8443/taxii2/";
+        assert_eq!(origin(d), "https://isac.example:8443");
+        assert_eq!(resolve_root(d, "/taxii2/api/"), "https://isac.example:8443/taxii2/api/");
+        assert_eq!(resolve_root(d, "api"), "https://isac.example:8443/taxii2/api/");
+        assert_eq!(resolve_root(d, "https://other.example/root"), "https://other.example/root/");
     }
 
     #[test]
@@ -946,15 +959,28 @@ async fn api_root(peer: &Peer) -> Result<String, SyncError> {
         .as_str()
         .or_else(|| v["api_roots"].as_array()?.first()?.as_str())
         .ok_or_else(|| SyncError::Remote { url: discovery.clone(), reason: "discovery names no API root".into() })?;
-    // API roots may be given relative to the server.
-    if root.starts_with("http://") || root.starts_with("https://") {
-        Ok(if root.ends_with('/') { root.to_owned() } else { format!("{root}/") })
-    } else {
-        let base = &discovery[..discovery.len() - t.path.len().min(discovery.len())];
-        let base = if t.path == "/" { url.to_owned() } else { base.trim_end_matches('/').to_owned() };
-        let root = root.trim_start_matches('/');
-        Ok(format!("{base}/{}", if root.ends_with('/') { root.to_owned() } else { format!("{root}/") }))
+    Ok(resolve_root(&discovery, root))
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", rest.split(['/', '?', '#']).next().unwrap_or("")),
+        None => url.to_owned(),
     }
+}
+
+/// An API root as discovery names it — absolute, absolute-path, or relative to the discovery
+/// URL — as a URL ending in `/`.
+fn resolve_root(discovery: &str, root: &str) -> String {
+    let url = if root.starts_with("http://") || root.starts_with("https://") {
+        root.to_owned()
+    } else if root.starts_with('/') {
+        format!("{}{root}", origin(discovery))
+    } else {
+        format!("{}/{root}", discovery.trim_end_matches('/'))
+    };
+    if url.ends_with('/') { url } else { format!("{url}/") }
 }
 
 /// Versions by instant (microseconds); `None` for an object without `modified`/`created`.
@@ -1144,7 +1170,7 @@ pub async fn mirror(store: &Arc<dyn Store>, m: &Mirror) -> Result<MirrorRun, Syn
     run.removed += removed;
     run.objects = objects;
     // The freshness report (a dossier's API; another TAXII server answers 404: fine).
-    let origin = peer.url.split("/taxii2/").next().unwrap_or(&peer.url).trim_end_matches('/').to_owned();
+    let origin = origin(&peer.url);
     let body = serde_json::json!({"name": m.name, "synced_at": Timestamp::from_unix_micros(started).as_str(),
                                   "objects": run.objects});
     let url = format!("{origin}/api/v1/mirrors");
