@@ -136,6 +136,7 @@ pub fn catch_up(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dossier_store::{ChangeLog, Collections};
     use std::sync::Mutex;
 
     /// Records what it was given; fails once when asked to.

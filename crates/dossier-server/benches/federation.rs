@@ -9,6 +9,7 @@
 //! envelopes of 1,000.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
+use dossier_store::Collections;
 use std::sync::Arc;
 use std::time::Instant;
 

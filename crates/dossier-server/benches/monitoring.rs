@@ -8,6 +8,7 @@
 //! the engine's keyed hashes, as the API does.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tool code: a panic is a failure report
 
+use dossier_store::{ChangeLog, Collections};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

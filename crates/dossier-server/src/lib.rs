@@ -40,17 +40,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use dossier_stix::Viewer;
 use dossier_stix::timestamp::now_micros;
-use dossier_store::{
-    AuditRecord, Cursors, Directory, Federation, Inbox, Monitoring, ObjectStore, Org, Sharing, Webhooks,
-};
+use dossier_store::{AuditRecord, Org};
 
 pub use auth::Caller;
 pub use error::ApiError;
 pub use media::{STIX_21, TAXII_21};
 
-/// Everything the server needs from storage.
-pub trait Store: ObjectStore + Directory + Sharing + Inbox + Cursors + Webhooks + Monitoring + Federation {}
-impl<T: ObjectStore + Directory + Sharing + Inbox + Cursors + Webhooks + Monitoring + Federation> Store for T {}
+/// Everything the server needs from storage: [`dossier_store::Store`], whichever backend.
+pub use dossier_store::Store;
 
 /// Server settings (see the README for the matching flags and environment variables).
 #[derive(Clone, Debug)]

@@ -5,6 +5,7 @@
 
 mod common;
 
+use dossier_store::AuditLog;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,7 @@ use common::*;
 use dossier_server::Config;
 use dossier_server::jobs::JobLimits;
 use dossier_stix::Tlp;
-use dossier_store::{AuditQuery, ObjectStore};
+use dossier_store::AuditQuery;
 use serde_json::{Value, json};
 
 fn post_job(app: &App, who: &str, content_type: &str, body: &str) -> Response {

@@ -10,6 +10,7 @@ mod common;
 use common::*;
 use dossier_server::Config;
 use dossier_stix::Tlp;
+use dossier_store::AuditLog;
 use dossier_store::{AuditQuery, ObjectStore};
 use serde_json::{Value, json};
 

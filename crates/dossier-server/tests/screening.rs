@@ -7,7 +7,8 @@ mod common;
 use common::*;
 use dossier_server::Config;
 use dossier_stix::Tlp;
-use dossier_store::{AuditQuery, Directory, ObjectStore};
+use dossier_store::{AuditLog, Collections};
+use dossier_store::{AuditQuery, ObjectStore};
 use serde_json::{Value, json};
 
 fn sco(ty: &str, value: &str, tlp: Tlp) -> Value {

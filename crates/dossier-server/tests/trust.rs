@@ -8,6 +8,7 @@ mod common;
 use common::*;
 use dossier_server::Config;
 use dossier_stix::Tlp;
+use dossier_store::Collections;
 use serde_json::{Value, json};
 
 const A: &str = "Exchange A";
@@ -326,7 +327,6 @@ fn a_second_submitter_of_a_red_identifier_screens_it_at_once() {
 
 #[test]
 fn a_copy_in_a_collection_only_analysts_read_never_hides_an_identifier_from_members() {
-    use dossier_store::Directory;
     let app = spawn_app(Config::default());
     // A drop box: members write, only analysts read.
     let drop = app.store.add_collection("tips for the ISAC", Some("tips"), None, Tlp::Amber).unwrap();
@@ -614,10 +614,7 @@ fn red_granular_markings_and_tlp_markings_under_their_own_ids_are_honoured() {
     early["object_marking_refs"] = json!([other_red["id"]]);
     let sub = dossier_store::Submission {
         org: app.orgs[A].id,
-        collection: {
-            use dossier_store::Directory;
-            app.store.default_collection().unwrap().id
-        },
+        collection: { app.store.default_collection().unwrap().id },
         named: false,
         curator: false,
     };

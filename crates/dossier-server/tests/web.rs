@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use dossier_server::Config;
 use dossier_stix::Tlp;
+use dossier_store::{Accounts, AuditLog, Collections};
 use serde_json::{Value, json};
 
 const T: &str = "2026-01-02T03:04:05.000Z";
@@ -259,7 +260,6 @@ fn searches_and_screens_are_audited_with_hashes_only() {
     assert_eq!(b.get("/search?q=green.persona%40example.com").status, 200);
     let r = b.post("/screen", &format!("csrf={}&names=Gil+Dong+Hong&emails=green.persona%40example.com", b.csrf));
     assert!(r.body.contains("Verdant Team"), "{}", r.body);
-    use dossier_store::ObjectStore;
     let log = w.app.store.audit_log(&dossier_store::AuditQuery { limit: 100, ..Default::default() }).unwrap();
     let web: Vec<_> = log.iter().filter(|r| r.path.starts_with("web:/s")).collect();
     assert!(web.iter().any(|r| r.path == "web:/search"), "{log:?}");
@@ -352,10 +352,7 @@ fn a_contributed_persona_is_stored_and_bad_fields_are_named() {
 fn a_bundle_upload_is_validated_whole() {
     let w = world();
     let b = sign_in(&w.app, "Exchange A");
-    let collection = {
-        use dossier_store::Directory;
-        w.app.store.default_collection().unwrap().id
-    };
+    let collection = { w.app.store.default_collection().unwrap().id };
     let bad = json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000001", "objects": [
         sdo("threat-actor", 21, json!({"name": "Bundle Team"}), Tlp::Green),
         sdo("identity", 22, json!({"identity_class": "individual", "created": "not a date"}), Tlp::Green),
@@ -507,7 +504,6 @@ fn sign_in_user<'a>(app: &'a App, user: &str, password: &str) -> Option<Browser<
 
 #[test]
 fn a_user_changes_their_password_and_their_other_sessions_end() {
-    use dossier_store::Directory;
     let w = world();
     let app = &w.app;
     let first = "correct horse battery";
@@ -632,7 +628,6 @@ fn a_search_says_when_it_lists_only_the_strongest_results() {
 
 #[test]
 fn analysts_find_who_searched_or_screened_a_value_and_download_the_records() {
-    use dossier_store::ObjectStore;
     let w = world();
     let app = &w.app;
     // Exchange A screens a value on the web page; Wallet B searches it over the API, typed
@@ -727,7 +722,6 @@ fn the_sign_in_form_takes_at_most_16_kib_and_overlong_passwords_are_not_hashed()
 
 #[test]
 fn a_success_never_clears_failed_guesses_and_concurrent_guesses_are_counted_before_hashing() {
-    use dossier_store::Directory;
     let w = world();
     let app = &w.app;
     let hash = dossier_server::hash_password("correct horse battery").unwrap();
@@ -820,7 +814,7 @@ fn an_object_page_lists_only_submitters_of_versions_the_viewer_may_see() {
 
     // A version held only in a collection that analysts alone may read: its submitter is
     // not named to members either, whatever its TLP.
-    use dossier_store::{Directory, ObjectStore};
+    use dossier_store::ObjectStore;
     let staff = app.store.add_collection("staff only", None, None, Tlp::Amber).unwrap();
     app.store
         .set_collection_access(staff.id, dossier_store::Access::Analysts, dossier_store::Access::Analysts)
@@ -900,7 +894,6 @@ fn login_via(app: &App, forwarded: &str, form: &str) -> Response {
 /// ignored, so that an attacker cannot escape the limit by writing a new address into it.
 #[test]
 fn the_throttle_counts_the_client_a_trusted_proxy_names_and_ignores_the_header_otherwise() {
-    use dossier_store::Directory;
     let hash = dossier_server::hash_password("correct horse battery").unwrap();
     let proxy = dossier_match::normalize::ip::normalize("127.0.0.1").unwrap();
     let app = spawn_app(Config { trusted_proxies: vec![proxy], ..Config::default() });
@@ -935,7 +928,6 @@ fn the_throttle_counts_the_client_a_trusted_proxy_names_and_ignores_the_header_o
 /// client address, never a password or a token's secret.
 #[test]
 fn sign_ins_failures_and_sign_outs_are_audited_without_secrets() {
-    use dossier_store::{Directory, ObjectStore};
     let app = spawn_app(Config::default());
     let hash = dossier_server::hash_password("correct horse battery").unwrap();
     app.store.add_user(app.orgs["Exchange A"].id, "alice", dossier_stix::Role::Member, &hash).unwrap();
@@ -984,10 +976,7 @@ fn a_bundle_upload_cannot_version_another_members_object() {
     let w = world();
     let a = sign_in(&w.app, "Exchange A");
     let b = sign_in(&w.app, "Wallet B");
-    let collection = {
-        use dossier_store::Directory;
-        w.app.store.default_collection().unwrap().id
-    };
+    let collection = { w.app.store.default_collection().unwrap().id };
     let form = |who: &Browser<'_>, v: &Value| {
         format!("csrf={}&collection={collection}&bundle={}", who.csrf, urlencode(&v.to_string()))
     };
@@ -1012,10 +1001,7 @@ fn misp_and_csv_uploads_are_previewed_then_stored_and_another_members_objects_ar
     let w = world();
     let a = sign_in(&w.app, "Exchange A");
     let b = sign_in(&w.app, "Wallet B");
-    let collection = {
-        use dossier_store::Directory;
-        w.app.store.default_collection().unwrap().id
-    };
+    let collection = { w.app.store.default_collection().unwrap().id };
     let form = |who: &Browser<'_>, format: &str, text: &str, preview: bool| {
         format!(
             "csrf={}&collection={collection}&format={format}&bundle={}{}",

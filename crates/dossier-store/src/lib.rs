@@ -17,11 +17,13 @@
 //! Re-importing changes nothing; a newer version supersedes; an older version arriving later
 //! is kept as history and does not become the latest.
 
+mod backend;
 mod federation;
 mod schema;
 mod sharing;
 mod sqlite;
 
+pub use backend::{Location, Store, Upkeep, open, redact};
 pub use federation::{Federation, MirrorReport, SyncState};
 
 pub use sharing::{
@@ -34,15 +36,21 @@ pub use sqlite::SqliteStore;
 use dossier_stix::{Invalid, OrgId, Record, Role, Tlp};
 use serde::Serialize;
 
-/// Errors of the store.
+/// Errors of the store. Backend-neutral: a database's own error is kept as its message and
+/// how it failed ([`StorageFailure`]), so callers never name a backend's types.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// The database refused or failed the operation.
+    #[error("database error: {message}")]
+    Database {
+        message: String,
+        /// Whether the storage itself failed (disk full, unavailable), not the request.
+        failure: Option<StorageFailure>,
+    },
     #[error("cannot use data directory {path}: {source}")]
     Io { path: String, source: std::io::Error },
     #[error(
-        "the data directory was written by a newer dossier (schema version {found}; this binary supports up to {supported}); upgrade dossier"
+        "the database was written by a newer dossier (schema version {found}; this binary supports up to {supported}); upgrade dossier"
     )]
     NewerSchema { found: i64, supported: i64 },
     #[error("{0}")]
@@ -55,6 +63,9 @@ pub enum StoreError {
     Invalid(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database URL names no backend this binary has, or is malformed.
+    #[error("cannot open {url}: {reason}")]
+    Url { url: String, reason: String },
 }
 
 /// A failure of the storage itself rather than of the request: the answer says so, and
@@ -64,25 +75,15 @@ pub enum StorageFailure {
     /// The disk (or the filesystem's quota) is full.
     Full,
     /// The database cannot be read or written right now (I/O error, read-only filesystem,
-    /// locked by another process).
+    /// locked by another process, the database server unreachable).
     Unavailable,
 }
 
 impl StoreError {
     /// Whether this error is the storage failing (and which way), not the request.
     pub fn storage_failure(&self) -> Option<StorageFailure> {
-        use rusqlite::ErrorCode as C;
         match self {
-            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => match e.code {
-                C::DiskFull => Some(StorageFailure::Full),
-                C::SystemIoFailure
-                | C::CannotOpen
-                | C::ReadOnly
-                | C::DatabaseBusy
-                | C::DatabaseLocked
-                | C::FileLockingProtocolFailed => Some(StorageFailure::Unavailable),
-                _ => None,
-            },
+            StoreError::Database { failure, .. } => *failure,
             StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
                 Some(StorageFailure::Full)
             }
@@ -571,8 +572,9 @@ impl<'a> EntryRef<'a> {
     }
 }
 
-/// Storage of STIX object versions.
-pub trait ObjectStore: Send + Sync {
+/// Storage of STIX object versions (and the status resources of their imports). Every
+/// write to objects is recorded in the change log, so an object store is one.
+pub trait ObjectStore: ChangeLog + Send + Sync {
     /// Stores a stream of objects atomically (see the crate docs). `progress` is called with
     /// the number of items consumed so far, now and then.
     fn import(
@@ -608,13 +610,6 @@ pub trait ObjectStore: Send + Sync {
     /// whether each chose to be named), oldest first. Callers show only the submissions of
     /// versions the viewer may see.
     fn provenance(&self, id: &str) -> Result<Vec<Provenance>, StoreError>;
-
-    /// The sequence number of the newest change-log entry (0 when empty).
-    fn last_change(&self) -> Result<i64, StoreError>;
-
-    /// Change-log entries after `seq`, oldest first, at most `limit`: for followers such as
-    /// the screening index.
-    fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>, StoreError>;
 
     /// The newest version of every object of `types` (or of the objects `ids`, when given),
     /// across all collections, for an index that must apply the policy itself: the entry's
@@ -673,18 +668,9 @@ pub trait ObjectStore: Send + Sync {
     fn put_status(&self, id: &str, org: OrgId, json: &str) -> Result<(), StoreError>;
     /// A status resource and the organization that owns it.
     fn status(&self, id: &str) -> Result<Option<(OrgId, String)>, StoreError>;
-
-    /// Appends to the audit log.
-    fn audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        self.audit_many(std::slice::from_ref(record))
-    }
-    /// Appends several records in one durable transaction (group commit).
-    fn audit_many(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
-    /// Reads the audit log, newest first.
-    fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
-/// Organizations, tokens and collections.
+/// Organizations, their tokens and the installation's secrets.
 pub trait Directory: Send + Sync {
     fn add_org(&self, name: &str) -> Result<Org, StoreError>;
     fn orgs(&self) -> Result<Vec<Org>, StoreError>;
@@ -710,7 +696,33 @@ pub trait Directory: Send + Sync {
     fn token_for_secret(&self, secret: &str, now: i64) -> Result<Option<TokenInfo>, StoreError>;
     /// A token by id, revoked or not.
     fn token(&self, id: &str) -> Result<Option<TokenInfo>, StoreError>;
+}
 
+/// The append-only log of writes to objects, which feeds, the screening index, the sharing
+/// loop and federation follow.
+pub trait ChangeLog: Send + Sync {
+    /// The sequence number of the newest change-log entry (0 when empty).
+    fn last_change(&self) -> Result<i64, StoreError>;
+
+    /// Change-log entries after `seq`, oldest first, at most `limit`: for followers such as
+    /// the screening index.
+    fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>, StoreError>;
+}
+
+/// The append-only audit log: rows are added, never changed or removed.
+pub trait AuditLog: Send + Sync {
+    /// Appends to the audit log.
+    fn audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        self.audit_many(std::slice::from_ref(record))
+    }
+    /// Appends several records in one durable transaction (group commit).
+    fn audit_many(&self, records: &[AuditRecord]) -> Result<(), StoreError>;
+    /// Reads the audit log, newest first.
+    fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+/// People who sign in to the web interface, and signed-in web sessions.
+pub trait Accounts: Send + Sync {
     /// Stores (or replaces) a web session.
     fn save_session(&self, session: &WebSession) -> Result<(), StoreError>;
     fn session(&self, key: &[u8; 32]) -> Result<Option<WebSession>, StoreError>;
@@ -732,7 +744,10 @@ pub trait Directory: Send + Sync {
     fn enable_user(&self, id: &str) -> Result<(), StoreError>;
     /// Replaces a user's password; `password_hash` is a PHC string made by the caller.
     fn set_password(&self, id: &str, password_hash: &str) -> Result<(), StoreError>;
+}
 
+/// Collections and who may read and write them.
+pub trait Collections: Send + Sync {
     fn add_collection(
         &self,
         title: &str,

@@ -50,6 +50,27 @@ const DB_FILE: &str = "dossier.db";
 /// The namespace for the STIX identities that stand for member organizations.
 const ORG_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_9b0e_4d7a_5c3b_8e2f_1a9d_0c4b_7e61);
 
+/// SQLite's errors become the store's backend-neutral error, classified by what failed.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode as C;
+        let failure = match &e {
+            rusqlite::Error::SqliteFailure(f, _) => match f.code {
+                C::DiskFull => Some(StorageFailure::Full),
+                C::SystemIoFailure
+                | C::CannotOpen
+                | C::ReadOnly
+                | C::DatabaseBusy
+                | C::DatabaseLocked
+                | C::FileLockingProtocolFailed => Some(StorageFailure::Unavailable),
+                _ => None,
+            },
+            _ => None,
+        };
+        StoreError::Database { message: e.to_string(), failure }
+    }
+}
+
 fn io_err(path: &Path, source: std::io::Error) -> StoreError {
     StoreError::Io { path: path.display().to_string(), source }
 }
@@ -1565,92 +1586,6 @@ impl ObjectStore for SqliteStore {
             .optional()?)
     }
 
-    fn audit_many(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO audit (at, org, token, method, path, params, status, returned) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
-            for r in records {
-                stmt.execute(params![r.at, r.org, r.token, r.method, r.path, r.params, r.status, r.returned as i64])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn audit_log(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        let conn = self.read();
-        // With an organization, `org = ?` (not `?1 IS NULL OR …`) lets SQLite walk that
-        // organization's rows newest first on the (org, seq) index instead of every row.
-        let org_filter = if q.org.is_some() { "org = ?1" } else { "?1 IS NULL" };
-        let lookup = !q.params_any.is_empty();
-        // A lookup by value reads every record the other filters leave (newest first, no
-        // SQL limit: -1) and tests its parameters here, in one pass: SQLite's instr() took
-        // one pass per needle.
-        let mut stmt = conn.prepare(&format!(
-            "SELECT at, org, token, method, path, params, status, returned FROM audit
-             WHERE {org_filter} AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR substr(path, 1, length(?3)) = ?3)
-               AND (?5 IS NULL OR token = ?5)
-             ORDER BY seq DESC LIMIT ?4"
-        ))?;
-        let limit = if q.limit == 0 { 100 } else { q.limit };
-        let sql_limit = if lookup { -1 } else { limit as i64 };
-        let needles: std::collections::HashSet<&[u8]> = q.params_any.iter().map(|n| n.as_bytes()).collect();
-        let mut rows = stmt.query(params![q.org, q.since, q.path_prefix, sql_limit, q.token])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            if lookup {
-                let held = match r.get_ref(5)? {
-                    rusqlite::types::ValueRef::Text(p) => holds_quoted(p, &needles),
-                    _ => false,
-                };
-                if !held {
-                    continue;
-                }
-            }
-            out.push(AuditRecord {
-                at: r.get(0)?,
-                org: r.get(1)?,
-                token: r.get(2)?,
-                method: r.get(3)?,
-                path: r.get(4)?,
-                params: r.get(5)?,
-                status: r.get(6)?,
-                returned: r.get::<_, i64>(7)? as u64,
-            });
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
-    }
-
-    fn last_change(&self) -> Result<i64, StoreError> {
-        let conn = self.read();
-        let mut stmt = conn.prepare_cached("SELECT COALESCE(max(seq), 0) FROM changes")?;
-        Ok(stmt.query_row([], |r| r.get(0))?)
-    }
-
-    fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
-        let conn = self.read();
-        let mut stmt = conn.prepare_cached(
-            "SELECT c.seq, c.op, COALESCE(c.id, o.id), c.at FROM changes c LEFT JOIN objects o ON o.vid = c.vid
-              WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![seq, limit.min(i64::MAX as usize) as i64], |r| {
-            let op: String = r.get(1)?;
-            Ok(Change {
-                seq: r.get(0)?,
-                at: r.get(3)?,
-                op: if op == "remove" { ChangeOp::Remove } else { ChangeOp::Add },
-                id: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     fn scan_latest_parallel(
         &self,
         types: &[&str],
@@ -1953,6 +1888,115 @@ impl Directory for SqliteStore {
         Ok(stmt.query_row([id], token_from_row).optional()?)
     }
 
+    fn token_for_secret(&self, secret: &str, now: i64) -> Result<Option<TokenInfo>, StoreError> {
+        // Secrets carry 192 random bits, so looking up by their SHA-256 is safe; the final
+        // comparison of hashes runs in constant time.
+        let want = hash_secret(secret);
+        let conn = self.read();
+        let found: Option<(TokenInfo, Vec<u8>)> = conn
+            .query_row(&format!("SELECT {TOKEN_COLUMNS}, hash FROM tokens WHERE hash = ?1"), [&want], |r| {
+                Ok((token_from_row(r)?, r.get(7)?))
+            })
+            .optional()?;
+        Ok(found.and_then(|(info, hash)| {
+            let same = hash.len() == want.len() && hash.iter().zip(&want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+            let live = info.revoked.is_none() && info.expires.is_none_or(|e| e > now);
+            (same && live).then_some(info)
+        }))
+    }
+}
+
+impl ChangeLog for SqliteStore {
+    fn last_change(&self) -> Result<i64, StoreError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached("SELECT COALESCE(max(seq), 0) FROM changes")?;
+        Ok(stmt.query_row([], |r| r.get(0))?)
+    }
+
+    fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(
+            "SELECT c.seq, c.op, COALESCE(c.id, o.id), c.at FROM changes c LEFT JOIN objects o ON o.vid = c.vid
+              WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![seq, limit.min(i64::MAX as usize) as i64], |r| {
+            let op: String = r.get(1)?;
+            Ok(Change {
+                seq: r.get(0)?,
+                at: r.get(3)?,
+                op: if op == "remove" { ChangeOp::Remove } else { ChangeOp::Add },
+                id: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl AuditLog for SqliteStore {
+    fn audit_many(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO audit (at, org, token, method, path, params, status, returned) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for r in records {
+                stmt.execute(params![r.at, r.org, r.token, r.method, r.path, r.params, r.status, r.returned as i64])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn audit_log(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let conn = self.read();
+        // With an organization, `org = ?` (not `?1 IS NULL OR …`) lets SQLite walk that
+        // organization's rows newest first on the (org, seq) index instead of every row.
+        let org_filter = if q.org.is_some() { "org = ?1" } else { "?1 IS NULL" };
+        let lookup = !q.params_any.is_empty();
+        // A lookup by value reads every record the other filters leave (newest first, no
+        // SQL limit: -1) and tests its parameters here, in one pass: SQLite's instr() took
+        // one pass per needle.
+        let mut stmt = conn.prepare(&format!(
+            "SELECT at, org, token, method, path, params, status, returned FROM audit
+             WHERE {org_filter} AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR substr(path, 1, length(?3)) = ?3)
+               AND (?5 IS NULL OR token = ?5)
+             ORDER BY seq DESC LIMIT ?4"
+        ))?;
+        let limit = if q.limit == 0 { 100 } else { q.limit };
+        let sql_limit = if lookup { -1 } else { limit as i64 };
+        let needles: std::collections::HashSet<&[u8]> = q.params_any.iter().map(|n| n.as_bytes()).collect();
+        let mut rows = stmt.query(params![q.org, q.since, q.path_prefix, sql_limit, q.token])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            if lookup {
+                let held = match r.get_ref(5)? {
+                    rusqlite::types::ValueRef::Text(p) => holds_quoted(p, &needles),
+                    _ => false,
+                };
+                if !held {
+                    continue;
+                }
+            }
+            out.push(AuditRecord {
+                at: r.get(0)?,
+                org: r.get(1)?,
+                token: r.get(2)?,
+                method: r.get(3)?,
+                path: r.get(4)?,
+                params: r.get(5)?,
+                status: r.get(6)?,
+                returned: r.get::<_, i64>(7)? as u64,
+            });
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Accounts for SqliteStore {
     fn save_session(&self, s: &WebSession) -> Result<(), StoreError> {
         let conn = self.lock();
         conn.execute(
@@ -1994,23 +2038,6 @@ impl Directory for SqliteStore {
             "DELETE FROM web_sessions WHERE last < ?1 OR started < ?2",
             params![idle_before, started_before],
         )?)
-    }
-
-    fn token_for_secret(&self, secret: &str, now: i64) -> Result<Option<TokenInfo>, StoreError> {
-        // Secrets carry 192 random bits, so looking up by their SHA-256 is safe; the final
-        // comparison of hashes runs in constant time.
-        let want = hash_secret(secret);
-        let conn = self.read();
-        let found: Option<(TokenInfo, Vec<u8>)> = conn
-            .query_row(&format!("SELECT {TOKEN_COLUMNS}, hash FROM tokens WHERE hash = ?1"), [&want], |r| {
-                Ok((token_from_row(r)?, r.get(7)?))
-            })
-            .optional()?;
-        Ok(found.and_then(|(info, hash)| {
-            let same = hash.len() == want.len() && hash.iter().zip(&want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-            let live = info.revoked.is_none() && info.expires.is_none_or(|e| e > now);
-            (same && live).then_some(info)
-        }))
     }
 
     fn add_user(&self, org: OrgId, name: &str, role: Role, password_hash: &str) -> Result<User, StoreError> {
@@ -2084,7 +2111,9 @@ impl Directory for SqliteStore {
         }
         self.update_row(Row::User, id, "UPDATE users SET password = ?2 WHERE id = ?1", &[&id, &password_hash])
     }
+}
 
+impl Collections for SqliteStore {
     fn add_collection(
         &self,
         title: &str,
@@ -2166,6 +2195,46 @@ impl Directory for SqliteStore {
         )
         .optional()?
         .ok_or_else(|| StoreError::Corrupt("no collection exists".into()))
+    }
+}
+
+impl Upkeep for SqliteStore {
+    fn location(&self) -> String {
+        let dir = self.path.parent().unwrap_or(&self.path);
+        format!("sqlite:{}", dir.display())
+    }
+
+    fn start_serving(&self) -> Result<(), StoreError> {
+        self.background_checkpoints()
+    }
+
+    /// Every call: keeps the log under `wal_limit` (a truncating checkpoint once it passes
+    /// half); every tenth (once a second): a passive checkpoint.
+    fn upkeep(&self, tick: u64, wal_limit: u64) -> Result<(), StoreError> {
+        self.bound_wal(wal_limit)?;
+        if tick.is_multiple_of(10) {
+            self.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    fn stream_reads(&self) -> Result<(), StoreError> {
+        SqliteStore::stream_reads(self)
+    }
+
+    fn close(&self) -> Result<(), StoreError> {
+        SqliteStore::close(self)
+    }
+
+    /// `VACUUM INTO`: a consistent snapshot (one read transaction: writers go on), compacted.
+    fn backup(&self, to: &Path) -> Result<(), StoreError> {
+        if to.exists() {
+            return Err(StoreError::Conflict(format!("{}", to.display())));
+        }
+        let target = to.to_str().ok_or_else(|| StoreError::Invalid(format!("{} is not UTF-8", to.display())))?;
+        let conn = self.read();
+        conn.execute("VACUUM INTO ?1", [target])?;
+        Ok(())
     }
 }
 

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 use dossier_stix::{Role, StixObject, Tlp};
+use dossier_store::{Accounts, ChangeLog, Collections};
 use dossier_store::{Directory, Item, ObjectStore, Query, SqliteStore, StoreError, Submission, Versions};
 use serde_json::json;
 

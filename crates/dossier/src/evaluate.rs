@@ -16,7 +16,7 @@ use clap::Args;
 use dossier_match::screen::{self, Candidate, Decision, Hit, Options, Screening, score};
 use dossier_server::screening::Screener;
 use dossier_stix::{Role, Viewer};
-use dossier_store::{Directory, SqliteStore};
+use dossier_store::Store;
 use serde_json::Value;
 
 use crate::{generate, pipeline};
@@ -145,8 +145,8 @@ fn print_metrics(label: &str, m: &Metrics) -> std::io::Result<()> {
 
 pub fn run(args: &EvaluateArgs, data: &std::path::Path) -> Result<()> {
     if let (Some(apps), Some(truth)) = (&args.applicants_file, &args.truth_file) {
-        let store = SqliteStore::open(data).with_context(|| format!("opening {}", data.display()))?;
-        return measure(args, &store, apps, truth);
+        let store = crate::open(data)?;
+        return measure(args, store.as_ref(), apps, truth);
     }
     let (work, scratch) = match &args.work {
         Some(w) => (w.clone(), false),
@@ -174,16 +174,17 @@ fn run_in(args: &EvaluateArgs, work: &std::path::Path) -> Result<()> {
     if args.generator == "independent" {
         // The store first: identity documents are drawn hashed under its key.
         let data = work.join("data");
-        let store = SqliteStore::open(&data).with_context(|| format!("opening {}", data.display()))?;
+        // A scratch store of its own, in the work directory.
+        let store = scratch_store(&data)?;
         let key = store.secret("id-document")?;
         crate::independent::generate(args.actors, args.applicants, args.operative_share, args.seed, work, Some(&key))?;
-        pipeline::import_generated(&store, &bundle)?;
+        pipeline::import_generated(store.as_ref(), &bundle)?;
         outln!("generator: independent (written apart from `dossier generate`)")?;
-        return measure(args, &store, &applicants, &truth);
+        return measure(args, store.as_ref(), &applicants, &truth);
     }
     // The store first: identity documents are drawn hashed under its key.
     let data = work.join("data");
-    let store = SqliteStore::open(&data).with_context(|| format!("opening {}", data.display()))?;
+    let store = scratch_store(&data)?;
     generate::run(&generate::GenerateArgs {
         actors: args.actors,
         seed: args.seed,
@@ -194,12 +195,17 @@ fn run_in(args: &EvaluateArgs, work: &std::path::Path) -> Result<()> {
         operative_share: args.operative_share,
         id_key: Some(store.secret("id-document")?),
     })?;
-    pipeline::import_generated(&store, &bundle)?;
-    measure(args, &store, &applicants, &truth)
+    pipeline::import_generated(store.as_ref(), &bundle)?;
+    measure(args, store.as_ref(), &applicants, &truth)
+}
+
+/// The embedded store in the work directory `data` (the evaluation's own, thrown away).
+fn scratch_store(data: &std::path::Path) -> Result<std::sync::Arc<dyn dossier_store::Store>> {
+    dossier_store::open(&data.display().to_string()).with_context(|| format!("opening {}", data.display()))
 }
 
 /// Screens `applicants` against `store` and compares with `truth`.
-fn measure(args: &EvaluateArgs, store: &SqliteStore, applicants: &PathBuf, truth: &PathBuf) -> Result<()> {
+fn measure(args: &EvaluateArgs, store: &dyn Store, applicants: &PathBuf, truth: &PathBuf) -> Result<()> {
     let isac = store.isac()?;
     let screener = Screener::build(store, Options::default())?;
     let rep = screener.report();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use dossier_import::{Converted, Format};
 use dossier_stix::{StixObject, Tlp};
-use dossier_store::{Directory, ObjectStore, Query, SqliteStore, Submission, Versions};
+use dossier_store::{Query, Store, Submission, Versions};
 
 /// The largest input read into memory for a conversion (a MISP feed's event, an SDN list).
 const MAX_INPUT: usize = 512 * 1024 * 1024;
@@ -94,7 +94,7 @@ pub struct Settings<'a> {
 }
 
 /// The latest version of every object earlier SDN imports made.
-fn previous_sdn(store: &SqliteStore) -> Result<Vec<serde_json::Value>> {
+fn previous_sdn(store: &dyn Store) -> Result<Vec<serde_json::Value>> {
     let ofac = dossier_import::ofac::ofac_identity();
     let needle = format!("\"created_by_ref\":\"{ofac}\"");
     let mut out = Vec::new();
@@ -117,7 +117,7 @@ fn previous_sdn(store: &SqliteStore) -> Result<Vec<serde_json::Value>> {
 }
 
 /// Converts the source.
-pub fn convert(store: &SqliteStore, source: &Source, format: Format, s: &Settings<'_>) -> Result<Converted> {
+pub fn convert(store: &dyn Store, source: &Source, format: Format, s: &Settings<'_>) -> Result<Converted> {
     Ok(match format {
         Format::Stix => bail!("STIX is imported as it is, not converted"),
         Format::Csv => {
@@ -204,7 +204,7 @@ pub fn convert(store: &SqliteStore, source: &Source, format: Format, s: &Setting
 /// Stores converted objects in one transaction, leaving out those the store refuses (e.g.
 /// another organization's object of the same id); returns the summary and those left out.
 pub fn store(
-    store: &SqliteStore,
+    store: &dyn Store,
     sub: &Submission,
     converted: &Converted,
 ) -> Result<(dossier_store::ImportSummary, Vec<String>)> {
@@ -230,6 +230,6 @@ pub fn store(
 }
 
 /// The installation's key for identity-document hashes.
-pub fn id_key(store: &SqliteStore) -> Result<Vec<u8>> {
+pub fn id_key(store: &dyn Store) -> Result<Vec<u8>> {
     Ok(store.secret("id-document")?)
 }

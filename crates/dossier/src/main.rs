@@ -27,16 +27,22 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use dossier_stix::{Role, Tlp};
-use dossier_store::{Directory, ObjectStore, Query, SqliteStore, StoreError, Versions};
+use dossier_store::{Query, SqliteStore, Store, StoreError, Versions};
+use std::sync::Arc;
 
 /// dossier: a self-hostable threat-intelligence exchange for screening job applicants and
 /// payment counterparties against known fake-identity operatives.
 #[derive(Parser)]
 #[command(name = "dossier", version, about, long_about = None)]
 struct Cli {
-    /// Data directory of the embedded store.
+    /// Data directory: the embedded store's database (unless --database-url names another),
+    /// and this node's own files (the screening index snapshot, batch jobs).
     #[arg(long, global = true, env = "DOSSIER_DATA", default_value = "./dossier-data")]
     data: PathBuf,
+    /// Where the store lives instead of the data directory: `sqlite:PATH`, or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` for several nodes on one database.
+    #[arg(long, global = true, env = "DOSSIER_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// Log filter (e.g. `info`, `dossier=debug`); logs go to stderr.
     #[arg(long, global = true, env = "DOSSIER_LOG", default_value = "warn")]
     log: String,
@@ -673,14 +679,24 @@ fn main() -> ExitCode {
     }
 }
 
-fn open(data: &Path) -> Result<SqliteStore> {
-    SqliteStore::open(data).with_context(|| format!("opening the data directory {}", data.display()))
+/// The `--database-url` of this run, if one was given (set once, before any command runs).
+static DATABASE_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Opens the store: the `--database-url` if one was given, else the embedded store in the
+/// data directory `data`.
+fn open(data: &Path) -> Result<Arc<dyn Store>> {
+    match DATABASE_URL.get() {
+        Some(url) => dossier_store::open(url).with_context(|| format!("opening {}", dossier_store::redact(url))),
+        None => Ok(Arc::new(
+            SqliteStore::open(data).with_context(|| format!("opening the data directory {}", data.display()))?,
+        )),
+    }
 }
 
 /// Records a command in the audit log, like every HTTP request (every export is
 /// audited). Local commands run with the data directory's authority: no token.
 pub(crate) fn audit_cli(
-    store: &dyn dossier_store::ObjectStore,
+    store: &dyn dossier_store::AuditLog,
     org: Option<i64>,
     command: &str,
     params: String,
@@ -705,6 +721,10 @@ fn parse_tlp(s: &str) -> Result<Tlp> {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    if let Some(url) = &cli.database_url {
+        dossier_store::Location::parse(url)?;
+        let _ = DATABASE_URL.set(url.clone());
+    }
     match cli.command {
         Command::Import(args) => import(&cli.data, args),
         Command::Export(args) => export(&cli.data, args),
@@ -712,7 +732,6 @@ fn run(cli: Cli) -> Result<()> {
             let store = open(&cli.data)?;
             match cmd {
                 OrgCommand::Add { name, peer } => {
-                    use dossier_store::Federation as _;
                     let org = if peer { store.peer_org(&name)? } else { store.add_org(&name)? };
                     outln!("{}", org.id)?;
                 }
@@ -853,7 +872,7 @@ fn serve(data: &Path, args: ServeArgs) -> Result<()> {
     let wal_limit = args.wal_limit.or(args.file_config()?.wal_limit).unwrap_or(DEFAULT_WAL_LIMIT).max(1 << 20);
     config.index_snapshot = Some(data.join(SNAPSHOT));
     config.jobs_dir = Some(data.join("jobs"));
-    let store = std::sync::Arc::new(open(data)?);
+    let store = open(data)?;
     // A server that cannot write answers every request with an error: refuse to start.
     store.probe_write().map_err(|e| {
         let cause = match e.storage_failure() {
@@ -865,25 +884,21 @@ fn serve(data: &Path, args: ServeArgs) -> Result<()> {
             data.display()
         )
     })?;
-    // Checkpoint the WAL in the background so no request pays for it inside its commit: a
-    // passive checkpoint every second, and a truncating one as soon as the log passes half
-    // its limit (checked every 100 ms), so that it stays under the limit whatever the load.
-    store.background_checkpoints()?;
+    // The store's upkeep in the background, so that no request pays for it inside its commit
+    // (SQLite: a passive checkpoint every second, and a truncating one as soon as the
+    // write-ahead log passes half its limit, checked every 100 ms, so that it stays under
+    // the limit whatever the load).
+    store.start_serving()?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let checkpointer = {
         let (store, stop) = (store.clone(), stop.clone());
-        std::thread::Builder::new().name("dossier-checkpoint".into()).spawn(move || {
-            let mut tick = 0u32;
+        std::thread::Builder::new().name("dossier-upkeep".into()).spawn(move || {
+            let mut tick = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 std::thread::sleep(std::time::Duration::from_millis(100));
                 tick += 1;
-                if let Err(e) = store.bound_wal(wal_limit) {
-                    tracing::warn!(%e, "WAL checkpoint failed");
-                }
-                if tick.is_multiple_of(10)
-                    && let Err(e) = store.checkpoint()
-                {
-                    tracing::warn!(%e, "WAL checkpoint failed");
+                if let Err(e) = store.upkeep(tick, wal_limit) {
+                    tracing::warn!(%e, "store upkeep (WAL checkpoint) failed");
                 }
             }
         })?
@@ -1031,7 +1046,7 @@ fn import(data: &Path, args: ImportArgs) -> Result<()> {
         (s, g) => s.format(g)?,
     };
     if format != dossier_import::Format::Stix {
-        return import_converted(&store, &args, &org, &collection, &source, format);
+        return import_converted(store.as_ref(), &args, &org, &collection, &source, format);
     }
     if args.dry_run {
         bail!(
@@ -1039,19 +1054,19 @@ fn import(data: &Path, args: ImportArgs) -> Result<()> {
         );
     }
     if let formats::Source::Stdin(bytes) = source {
-        return import_stix(&store, &args, &org, &collection, Box::new(std::io::Cursor::new(bytes)), None);
+        return import_stix(store.as_ref(), &args, &org, &collection, Box::new(std::io::Cursor::new(bytes)), None);
     }
     if matches!(source, formats::Source::Url(_) | formats::Source::Dir(_)) {
         bail!("a STIX bundle is imported from a file or stdin");
     }
     let f = std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file))?;
     let size = f.metadata().ok().map(|m| m.len());
-    import_stix(&store, &args, &org, &collection, Box::new(f), size)
+    import_stix(store.as_ref(), &args, &org, &collection, Box::new(f), size)
 }
 
 /// `dossier import --format misp|ofac|csv`: converted, previewed or stored at once.
 fn import_converted(
-    store: &SqliteStore,
+    store: &dyn Store,
     args: &ImportArgs,
     org: &dossier_store::Org,
     collection: &dossier_store::Collection,
@@ -1131,7 +1146,7 @@ fn import_converted(
 }
 
 fn import_stix(
-    store: &SqliteStore,
+    store: &dyn Store,
     args: &ImportArgs,
     org: &dossier_store::Org,
     collection: &dossier_store::Collection,
@@ -1229,7 +1244,7 @@ fn export(data: &Path, args: ExportArgs) -> Result<()> {
         args.all_versions,
         args.max_tlp.as_deref().unwrap_or("-")
     );
-    audit_cli(&store, None, "export", params, n)?;
+    audit_cli(store.as_ref(), None, "export", params, n)?;
     if std::io::stderr().is_terminal() {
         eprintln!("exported {n} objects");
     }
@@ -1267,7 +1282,7 @@ fn demo(data: &Path, args: DemoArgs) -> Result<()> {
         }
     }
     let isac = store.isac()?;
-    let summary = pipeline::import_generated(&store, &bundle)?;
+    let summary = pipeline::import_generated(store.as_ref(), &bundle)?;
     let admin = store.create_token(isac.id, Role::Admin, Some("demo admin"), None)?;
     let member = store.create_token(orgs[0].id, Role::Member, Some("demo member"), None)?;
     // A web user for the browser, with a fresh random password.

@@ -92,10 +92,7 @@ pub fn import(
 
 /// Imports the bundle file at `path` as the ISAC (named), into the default collection, with
 /// a progress bar: how `demo` and `evaluate` load their generated data.
-pub fn import_generated(
-    store: &(impl ObjectStore + dossier_store::Directory),
-    path: &std::path::Path,
-) -> Result<ImportSummary> {
+pub fn import_generated(store: &dyn dossier_store::Store, path: &std::path::Path) -> Result<ImportSummary> {
     use anyhow::Context;
     let isac = store.isac()?;
     let collection = store.default_collection()?;

@@ -11,7 +11,6 @@ use dossier_match::screen::{Limits, Options};
 use dossier_server::screening::Screener;
 use dossier_server::screening::batch::{self, Format, Outcome};
 use dossier_stix::{Role, Viewer};
-use dossier_store::Directory;
 
 use crate::pipeline;
 
@@ -118,9 +117,10 @@ pub fn run(data: &Path, args: ScreenArgs) -> Result<()> {
     };
     // The same keyed value hashes as the server's, so that both share one snapshot.
     dossier_match::screen::set_hash_key(&store.secret("index-key")?);
-    let tag = dossier_server::screening::snapshot_tag(&store)?;
+    let tag = dossier_server::screening::snapshot_tag(store.as_ref())?;
     let snapshot = data.join(crate::SNAPSHOT);
-    let screener = Screener::open(&store, &tag, options, Some(&snapshot)).context("building the screening index")?;
+    let screener =
+        Screener::open(store.as_ref(), &tag, options, Some(&snapshot)).context("building the screening index")?;
     if !screener.report().from_snapshot
         && let Err(e) = screener.save(&tag, &snapshot)
     {
@@ -166,7 +166,7 @@ pub fn run(data: &Path, args: ScreenArgs) -> Result<()> {
     bar.finish_and_clear();
     let secs = screen_started.elapsed().as_secs_f64();
     crate::audit_cli(
-        &store,
+        store.as_ref(),
         Some(viewer.org),
         "screen",
         format!("file={} records={}", args.file, outcome.screened + outcome.errors),

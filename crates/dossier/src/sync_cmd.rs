@@ -200,7 +200,6 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// Runs the peers once (or every `--every` seconds), printing one JSON line per pull or push.
 pub fn run(data: &Path, args: SyncArgs) -> Result<()> {
     if args.status {
-        use dossier_store::Federation as _;
         let store = crate::open(data)?;
         for s in store.sync_states()? {
             outln!("{}", serde_json::to_string(&s)?)?;
@@ -208,7 +207,7 @@ pub fn run(data: &Path, args: SyncArgs) -> Result<()> {
         return Ok(());
     }
     let peers = peers(&args)?;
-    let store: Arc<dyn dossier_server::Store> = Arc::new(crate::open(data)?);
+    let store: Arc<dyn dossier_server::Store> = crate::open(data)?;
     let runtime = runtime()?;
     runtime.block_on(async move {
         loop {
@@ -278,7 +277,7 @@ pub fn mirror(data: &Path, args: MirrorArgs) -> Result<()> {
         page: args.page.clamp(1, 10_000),
         retries: 5,
     };
-    let store: Arc<dyn dossier_server::Store> = Arc::new(crate::open(data)?);
+    let store: Arc<dyn dossier_server::Store> = crate::open(data)?;
     let runtime = runtime()?;
     runtime.block_on(async move {
         loop {

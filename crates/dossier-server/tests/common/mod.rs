@@ -2,6 +2,7 @@
 //! directory per test, requests over plain HTTP/1.1.
 #![allow(dead_code)]
 
+use dossier_store::Collections;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
