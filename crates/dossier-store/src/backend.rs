@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::{
     Accounts, AuditLog, ChangeLog, Collections, Cursors, Directory, Federation, Inbox, Monitoring, ObjectStore,
-    Sharing, SqliteStore, StoreError, Webhooks,
+    Sharing, SqliteStore, StoreError, Transfer, Webhooks,
 };
 
 /// A backend's own upkeep, run by callers without naming the backend. Every method but
@@ -64,6 +64,7 @@ pub trait Store:
     + Monitoring
     + Federation
     + Upkeep
+    + Transfer
 {
 }
 impl<T> Store for T where
@@ -80,6 +81,7 @@ impl<T> Store for T where
         + Monitoring
         + Federation
         + Upkeep
+        + Transfer
 {
 }
 

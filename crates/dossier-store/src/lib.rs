@@ -22,9 +22,11 @@ mod federation;
 mod schema;
 mod sharing;
 mod sqlite;
+pub mod transfer;
 
 pub use backend::{Location, Store, Upkeep, open, redact};
 pub use federation::{Federation, MirrorReport, SyncState};
+pub use transfer::{Copied, Fingerprint, Transfer, copy};
 
 pub use sharing::{
     AccessRequest, AccessSide, AccessStatus, Cursors, Disposition, DispositionCount, Inbox, Judgement, MAX_COMMENT,

@@ -2,6 +2,7 @@
 
 mod federation;
 mod sharing;
+mod transfer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -79,7 +80,13 @@ impl SqliteStore {
     /// Opens (creating if needed) the store in `dir`, applying pending migrations.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-        let path = dir.join(DB_FILE);
+        Self::open_file(&dir.join(DB_FILE))
+    }
+
+    /// Opens (creating if needed) the store in the database file `path` itself (a backup,
+    /// say), applying pending migrations.
+    pub fn open_file(path: &Path) -> Result<Self, StoreError> {
+        let path = path.to_path_buf();
         let conn = Connection::open(&path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         // Large pages suit rows of a few hundred bytes of JSON; only applies to a new file.

@@ -18,6 +18,7 @@ mod independent;
 mod pipeline;
 mod rng;
 mod screen_cmd;
+mod store_cmd;
 mod sync_cmd;
 
 use std::io::{BufWriter, IsTerminal, Write};
@@ -95,6 +96,15 @@ enum Command {
     /// server (withdrawals, TLP changes and grants included), to screen locally: applicant
     /// data never leaves the member. `dossier screen` and `dossier serve` work on it.
     Mirror(sync_cmd::MirrorArgs),
+    /// Write a consistent copy of the whole store to FILE while it keeps serving (a
+    /// self-contained SQLite database, whichever backend the store is on).
+    Backup(store_cmd::BackupArgs),
+    /// Load a backup into a new store (the data directory, or --database-url), and check
+    /// it row by row and by a checksum of every object's JSON.
+    Restore(store_cmd::RestoreArgs),
+    /// Copy a whole store into another (a new one), e.g. from the embedded store to
+    /// PostgreSQL, and check the copy row by row and by a checksum of every object's JSON.
+    Migrate(store_cmd::MigrateArgs),
 }
 
 #[derive(Args)]
@@ -840,6 +850,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve(&cli.data, *args),
         Command::Sync(args) => sync_cmd::run(&cli.data, args),
         Command::Mirror(args) => sync_cmd::mirror(&cli.data, args),
+        Command::Backup(args) => store_cmd::backup(&cli.data, &args),
+        Command::Restore(args) => store_cmd::restore(&cli.data, &args),
+        Command::Migrate(args) => store_cmd::migrate(&args),
         Command::Audit(args) => {
             let store = open(&cli.data)?;
             let org = args.org.as_deref().map(|o| store.org_by_name(o)).transpose()?;
