@@ -114,22 +114,24 @@ pub struct TableDump<'a> {
     pub columns: &'a [String],
 }
 
+/// What a dump hands each row to.
+pub type RowVisitor<'v> = dyn FnMut(&TableDump<'_>, &[Value]) -> Result<(), StoreError> + 'v;
+
+/// One row of a load: table, columns, values.
+pub type LoadRow = Result<(String, Vec<String>, Vec<Value>), StoreError>;
+
 /// Whole-store copies: a consistent dump of every row, and a load of such a dump into a
 /// store that holds nothing yet.
 pub trait Transfer: Send + Sync {
     /// Visits every row of every table in [`TABLES`] order, each table in key order, all
     /// read in one transaction (a consistent snapshot while writers go on).
-    fn dump(&self, visit: &mut dyn FnMut(&TableDump<'_>, &[Value]) -> Result<(), StoreError>)
-    -> Result<(), StoreError>;
+    fn dump(&self, visit: &mut RowVisitor<'_>) -> Result<(), StoreError>;
 
     /// Replaces everything in this store by `rows` (table name, columns, values), in one
     /// transaction: all or nothing. Refused unless the store is new (no tokens, no users,
     /// no audit records, no organization but the ISAC's), so that a copy never overwrites
     /// a store in use.
-    fn load(
-        &self,
-        rows: &mut dyn Iterator<Item = Result<(String, Vec<String>, Vec<Value>), StoreError>>,
-    ) -> Result<u64, StoreError>;
+    fn load(&self, rows: &mut dyn Iterator<Item = LoadRow>) -> Result<u64, StoreError>;
 
     /// The store's [`Fingerprint`] (reads everything).
     fn fingerprint(&self) -> Result<Fingerprint, StoreError> {
@@ -152,7 +154,7 @@ pub struct Copied {
 /// Copies everything from `from` into `to` (which must be new; see [`Transfer::load`]),
 /// then checks that `to` holds exactly what `from` held when the copy read it.
 pub fn copy(from: &dyn Transfer, to: &dyn Transfer) -> Result<Copied, StoreError> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(String, Vec<String>, Vec<Value>), StoreError>>(1024);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<LoadRow>(1024);
     let mut source = Fingerprinter::default();
     let (loaded, dumped) = std::thread::scope(|scope| {
         let reader = scope.spawn(|| {

@@ -4,7 +4,7 @@ use rusqlite::types::ValueRef;
 
 use super::SqliteStore;
 use crate::StoreError;
-use crate::transfer::{TABLES, TableDump, Transfer, Value};
+use crate::transfer::{LoadRow, RowVisitor, TABLES, TableDump, Transfer, Value};
 
 /// A table's columns, and the ORDER BY that lists its rows in key order.
 fn layout(conn: &rusqlite::Connection, table: &str) -> Result<(Vec<String>, String), StoreError> {
@@ -58,10 +58,7 @@ impl rusqlite::ToSql for Value {
 }
 
 impl Transfer for SqliteStore {
-    fn dump(
-        &self,
-        visit: &mut dyn FnMut(&TableDump<'_>, &[Value]) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    fn dump(&self, visit: &mut RowVisitor<'_>) -> Result<(), StoreError> {
         let mut conn = self.read();
         // One read transaction: every table as of the same commit.
         let tx = conn.transaction()?;
@@ -83,10 +80,7 @@ impl Transfer for SqliteStore {
         Ok(())
     }
 
-    fn load(
-        &self,
-        rows: &mut dyn Iterator<Item = Result<(String, Vec<String>, Vec<Value>), StoreError>>,
-    ) -> Result<u64, StoreError> {
+    fn load(&self, rows: &mut dyn Iterator<Item = LoadRow>) -> Result<u64, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let used: i64 = tx.query_row(
