@@ -19,13 +19,16 @@
 
 mod backend;
 mod federation;
+mod pg_schema;
+mod postgres;
 mod schema;
 mod sharing;
 mod sqlite;
 pub mod transfer;
 
-pub use backend::{Location, Store, Upkeep, open, redact};
+pub use backend::{Location, Portable, Store, Upkeep, open, open_portable, redact};
 pub use federation::{Federation, MirrorReport, SyncState};
+pub use postgres::PgStore;
 pub use transfer::{Copied, Fingerprint, Transfer, copy};
 
 pub use sharing::{

@@ -53,6 +53,40 @@ pub const TABLES: &[&str] = &[
     "mirrors",
 ];
 
+/// Each table's key: a dump lists its rows in this order.
+pub fn key_of(table: &str) -> Option<&'static str> {
+    Some(match table {
+        "orgs" => "id",
+        "tokens" => "id",
+        "users" => "id",
+        "secrets" => "name",
+        "collections" => "id",
+        "objects" => "vid",
+        "collection_objects" => "collection, date_added",
+        "provenance" => "vid, org",
+        "multi_version" => "idh",
+        "changes" => "seq",
+        "statuses" => "id",
+        "audit" => "seq",
+        "web_sessions" => "key",
+        "review_queue" => "id",
+        "review_ties" => "entry, value_hash, object",
+        "suppressions" => "org, value_hash, object",
+        "dispositions" => "entry, object",
+        "review_restricted" => "entry, object",
+        "access_requests" => "id",
+        "follower_cursors" => "name",
+        "notifications" => "id",
+        "webhooks" => "id",
+        "webhook_deliveries" => "id",
+        "watched" => "id",
+        "watch_keys" => "hash, subject",
+        "sync_state" => "name",
+        "mirrors" => "token, name",
+        _ => return None,
+    })
+}
+
 /// What a store holds, to compare two stores after a copy: the rows of every table, and a
 /// SHA-256 over every object version (its id, version id and exact JSON, in version order)
 /// and over every audit record.

@@ -4,6 +4,8 @@
 //! Selenium, `aiosmtpd` …; the README's test command runs it first), and the scripts under
 //! `tests/python`.
 
+pub mod postgres;
+
 use std::path::PathBuf;
 
 /// The workspace's root directory.

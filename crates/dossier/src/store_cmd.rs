@@ -36,36 +36,35 @@ pub fn backup(data: &Path, args: &BackupArgs) -> Result<()> {
     if args.file.exists() {
         bail!("{} exists already: a backup never overwrites a file", args.file.display());
     }
-    let store = crate::open(data)?;
+    let store = crate::open_portable(data)?;
     store.backup(&args.file).with_context(|| format!("writing the backup {}", args.file.display()))?;
     // Check what was written: it opens, and holds as many objects as the store did then.
     let (written, _scratch) = open_copy(&args.file)?;
     let (versions, objects) = written.counts()?;
-    report("backup", &store.location(), &args.file.display().to_string(), None, versions, objects)
+    report("backup", &store.location(), &args.file.display().to_string(), None, Some((versions, objects)))
 }
 
 /// `dossier restore FILE`: loads a backup into the (new) store.
 pub fn restore(data: &Path, args: &RestoreArgs) -> Result<()> {
     let (source, _scratch) = open_copy(&args.file)?;
-    let target = crate::open(data)?;
+    let target = crate::open_portable(data)?;
     let copied = dossier_store::copy(&source, target.as_ref())
         .with_context(|| format!("restoring {} into {}", args.file.display(), target.location()))?;
-    let (versions, objects) = target.counts()?;
-    report("restore", &args.file.display().to_string(), &target.location(), Some(&copied), versions, objects)
+    report("restore", &args.file.display().to_string(), &target.location(), Some(&copied), None)
 }
 
 /// `dossier migrate --from URL --to URL`.
 pub fn migrate(args: &MigrateArgs) -> Result<()> {
-    let from =
-        dossier_store::open(&args.from).with_context(|| format!("opening {}", dossier_store::redact(&args.from)))?;
-    let to = dossier_store::open(&args.to).with_context(|| format!("opening {}", dossier_store::redact(&args.to)))?;
+    let from = dossier_store::open_portable(&args.from)
+        .with_context(|| format!("opening {}", dossier_store::redact(&args.from)))?;
+    let to = dossier_store::open_portable(&args.to)
+        .with_context(|| format!("opening {}", dossier_store::redact(&args.to)))?;
     if from.location() == to.location() {
         bail!("--from and --to are the same store");
     }
     let copied = dossier_store::copy(from.as_ref(), to.as_ref())
         .with_context(|| format!("copying {} into {}", from.location(), to.location()))?;
-    let (versions, objects) = to.counts()?;
-    report("migrate", &from.location(), &to.location(), Some(&copied), versions, objects)
+    report("migrate", &from.location(), &to.location(), Some(&copied), None)
 }
 
 /// A backup file opened as a store of its own, without changing it: a copy in a scratch
@@ -90,16 +89,17 @@ fn open_copy(file: &Path) -> Result<(SqliteStore, tempfile::TempDir)> {
     Ok((store, scratch))
 }
 
-fn report(what: &str, from: &str, to: &str, copied: Option<&Copied>, versions: u64, objects: u64) -> Result<()> {
-    let mut line = serde_json::json!({
-        "command": what,
-        "from": from,
-        "to": to,
-        "object_versions": versions,
-        "objects": objects,
-    });
+/// One JSON line: what was copied where, how many object versions (and, for a backup,
+/// distinct objects), and for a checked copy its rows and fingerprint.
+fn report(what: &str, from: &str, to: &str, copied: Option<&Copied>, counts: Option<(u64, u64)>) -> Result<()> {
+    let mut line = serde_json::json!({ "command": what, "from": from, "to": to });
+    if let Some((versions, objects)) = counts {
+        line["object_versions"] = versions.into();
+        line["objects"] = objects.into();
+    }
     if let Some(c) = copied {
         line["rows"] = c.rows.into();
+        line["object_versions"] = c.fingerprint.rows.get("objects").copied().unwrap_or(0).into();
         line["verified"] = serde_json::to_value(&c.fingerprint)?;
     }
     outln!("{line}")?;

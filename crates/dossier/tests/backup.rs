@@ -69,7 +69,7 @@ fn a_backup_taken_while_serving_and_writing_restores_to_the_same_store() {
     let restored = dir.path().join("restored");
     let out = ok_in(&restored, &["restore", backup.to_str().unwrap()]);
     let line: Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(line["objects"].as_u64(), Some(in_backup), "{out}");
+    assert_eq!(line["object_versions"].as_u64(), Some(in_backup), "{out}");
     assert_eq!(line["verified"]["rows"]["tokens"], 1, "{out}");
     let sha = line["verified"]["objects_sha256"].as_str().unwrap();
     assert_eq!(sha.len(), 64);
@@ -156,4 +156,36 @@ fn migrate_copies_everything_and_database_url_opens_the_copy() {
         copied["objects"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids, objects(&data).into_keys().collect());
     assert!(!elsewhere.join("dossier.db").exists(), "the store was not opened in the data directory");
+}
+
+#[test]
+fn migrate_to_postgres_back_up_there_and_restore_gives_the_same_export() {
+    let Some(cluster) = dossier_test_support::postgres::Cluster::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    member_token(&data, "Acme Exchange");
+    std::fs::write(dir.path().join("b.json"), bundle(200, "pg")).unwrap();
+    ok_in(&data, &["import", "--org", "Acme Exchange", dir.path().join("b.json").to_str().unwrap()]);
+    let url = cluster.database();
+    let out = ok_in(&data, &["migrate", "--from", &format!("sqlite:{}", data.display()), "--to", &url]);
+    let line: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(line["to"], url.as_str(), "{out}");
+    assert!(line["verified"]["objects_sha256"].as_str().is_some_and(|s| s.len() == 64));
+    // `dossier backup` of the PostgreSQL store (named by --database-url), restored into a
+    // new data directory, exports what the original exports.
+    let file = dir.path().join("pg.bak");
+    let backup = Command::new(bin())
+        .arg("--data")
+        .arg(dir.path().join("node"))
+        .args(["--database-url", &url, "backup", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(backup.status.success(), "{}", String::from_utf8_lossy(&backup.stderr));
+    let restored = dir.path().join("restored");
+    ok_in(&restored, &["restore", file.to_str().unwrap()]);
+    assert_eq!(objects(&restored), objects(&data));
+    // Serving from PostgreSQL is refused with what to do instead.
+    let serve = Command::new(bin()).args(["--database-url", &url, "org", "list"]).output().unwrap();
+    assert_eq!(serve.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&serve.stderr).contains("serve with sqlite:PATH"));
 }

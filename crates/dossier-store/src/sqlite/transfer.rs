@@ -24,12 +24,11 @@ fn layout(conn: &rusqlite::Connection, table: &str) -> Result<(Vec<String>, Stri
         return Err(StoreError::Corrupt(format!("table {table} is missing")));
     }
     keys.sort();
-    let order = if keys.is_empty() {
-        "rowid".to_owned()
-    } else {
-        keys.into_iter().map(|(_, k)| k).collect::<Vec<_>>().join(", ")
-    };
-    Ok((columns, order))
+    let key = keys.into_iter().map(|(_, k)| k).collect::<Vec<_>>().join(", ");
+    match crate::transfer::key_of(table) {
+        Some(listed) if listed == key => Ok((columns, key)),
+        listed => Err(StoreError::Corrupt(format!("table {table}'s key is ({key}), the copy expects {listed:?}"))),
+    }
 }
 
 fn value(v: ValueRef<'_>) -> Result<Value, StoreError> {

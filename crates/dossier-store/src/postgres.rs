@@ -1,0 +1,314 @@
+//! The PostgreSQL backend, for several dossier nodes on one database.
+//!
+//! Built so far: connecting, the versioned schema (every migration SQLite has, in
+//! PostgreSQL's dialect, applied under an advisory lock so that nodes starting together
+//! migrate once), and whole-store copies in and out ([`Transfer`]: `dossier migrate` between
+//! the embedded store and PostgreSQL, `dossier backup` of a PostgreSQL store). The object,
+//! directory and sharing-loop traits follow; until they do, [`crate::open`] refuses a
+//! PostgreSQL URL for serving and [`crate::open_portable`] opens one for copies.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Mutex;
+
+use postgres::types::Type;
+use postgres::{Client, NoTls};
+
+use crate::pg_schema::PG_MIGRATIONS;
+use crate::transfer::{LoadRow, RowVisitor, TABLES, TableDump, Transfer, Value, key_of};
+use crate::{StorageFailure, StoreError, Upkeep};
+
+/// An arbitrary constant: the advisory lock every node takes while it migrates the schema.
+const MIGRATION_LOCK: i64 = 0x646f_7373_6965_7201;
+
+/// Rows fetched per round trip when a dump streams a table.
+const DUMP_BATCH: i32 = 5_000;
+
+/// A PostgreSQL store.
+pub struct PgStore {
+    url: String,
+    conn: Mutex<Client>,
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        let failure = if e.is_closed() || e.as_db_error().is_none() && e.code().is_none() {
+            Some(StorageFailure::Unavailable)
+        } else {
+            match e.code().map(postgres::error::SqlState::code) {
+                // disk_full, insufficient_resources
+                Some("53100" | "53000") => Some(StorageFailure::Full),
+                // admin_shutdown, crash_shutdown, cannot_connect_now, read_only_sql_transaction
+                Some("57P01" | "57P02" | "57P03" | "25006") => Some(StorageFailure::Unavailable),
+                _ => None,
+            }
+        };
+        let message = match e.as_db_error() {
+            Some(db) => format!("{}: {}", db.severity(), db.message()),
+            None => e.to_string(),
+        };
+        StoreError::Database { message, failure }
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://USER:PASSWORD@HOST:PORT/DATABASE`) and applies pending
+    /// migrations.
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        let client = Client::connect(url, NoTls).map_err(|e| {
+            let mut err = StoreError::from(e);
+            if let StoreError::Database { message, .. } = &mut err {
+                *message = format!("connecting to {}: {message}", crate::redact(url));
+            }
+            err
+        })?;
+        let store = Self { url: url.to_owned(), conn: Mutex::new(client) };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Client> {
+        // A panic while holding the lock leaves no transaction open (it rolls back when its
+        // handle drops), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let mut tx = conn.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS dossier_schema (version BIGINT NOT NULL)")?;
+        let found: Option<i64> = tx.query_opt("SELECT version FROM dossier_schema", &[])?.map(|r| r.get(0));
+        let latest = PG_MIGRATIONS.len() as i64;
+        let current = found.unwrap_or(0);
+        if current > latest {
+            return Err(StoreError::NewerSchema { found: current, supported: latest });
+        }
+        for sql in PG_MIGRATIONS.iter().skip(usize::try_from(current).unwrap_or(0)) {
+            tx.batch_execute(sql)?;
+        }
+        if found.is_none() {
+            tx.execute("INSERT INTO dossier_schema (version) VALUES ($1)", &[&latest])?;
+        } else {
+            tx.execute("UPDATE dossier_schema SET version = $1", &[&latest])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The schema version the database is at.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self.lock().query_one("SELECT version FROM dossier_schema", &[])?.get(0))
+    }
+}
+
+/// A table's columns with their types, in order.
+fn columns(tx: &mut postgres::Transaction<'_>, table: &str) -> Result<Vec<(String, Type)>, StoreError> {
+    // A query that returns no rows still describes its columns.
+    let stmt = tx.prepare(&format!("SELECT * FROM {table} LIMIT 0"))?;
+    let cols: Vec<(String, Type)> = stmt.columns().iter().map(|c| (c.name().to_owned(), c.type_().clone())).collect();
+    if cols.is_empty() {
+        return Err(StoreError::Corrupt(format!("table {table} has no columns")));
+    }
+    Ok(cols)
+}
+
+fn value_of(row: &postgres::Row, i: usize, ty: &Type) -> Result<Value, StoreError> {
+    Ok(match *ty {
+        Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map_or(Value::Null, Value::Int),
+        Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map_or(Value::Null, |v| Value::Int(v.into())),
+        Type::FLOAT8 => row.try_get::<_, Option<f64>>(i)?.map_or(Value::Null, Value::Real),
+        Type::TEXT | Type::VARCHAR => row.try_get::<_, Option<String>>(i)?.map_or(Value::Null, Value::Text),
+        Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map_or(Value::Null, Value::Blob),
+        ref other => return Err(StoreError::Corrupt(format!("a column of unexpected type {other}"))),
+    })
+}
+
+/// One value in COPY's text format.
+fn copy_text(out: &mut String, v: &Value, ty: &Type) -> Result<(), StoreError> {
+    match (v, ty) {
+        (Value::Null, _) => out.push_str("\\N"),
+        (Value::Int(i), &Type::INT8 | &Type::INT4 | &Type::FLOAT8) => {
+            let _ = write!(out, "{i}");
+        }
+        (Value::Real(f), &Type::FLOAT8) if f.is_finite() => {
+            let _ = write!(out, "{f:?}");
+        }
+        (Value::Text(t), &Type::TEXT | &Type::VARCHAR) => {
+            for c in t.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\t' => out.push_str("\\t"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    c => out.push(c),
+                }
+            }
+        }
+        (Value::Blob(b), &Type::BYTEA) => {
+            out.push_str("\\\\x");
+            for byte in b {
+                let _ = write!(out, "{byte:02x}");
+            }
+        }
+        // SQLite keeps what a column is given; a flag or count stored as text (none is
+        // written so) would not fit PostgreSQL's typed column: refuse it by name.
+        (v, ty) => return Err(StoreError::Invalid(format!("a value {v:?} that a {ty} column cannot hold"))),
+    }
+    Ok(())
+}
+
+impl Transfer for PgStore {
+    fn dump(&self, visit: &mut RowVisitor<'_>) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let mut tx = conn
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        for table in TABLES {
+            let key = key_of(table).ok_or_else(|| StoreError::Corrupt(format!("no key listed for {table}")))?;
+            let cols = columns(&mut tx, table)?;
+            let names: Vec<String> = cols.iter().map(|(n, _)| n.clone()).collect();
+            let stmt = tx.prepare(&format!("SELECT {} FROM {table} ORDER BY {key}", names.join(", ")))?;
+            let portal = tx.bind(&stmt, &[])?;
+            let dump = TableDump { table, columns: &names };
+            let mut values = Vec::with_capacity(cols.len());
+            loop {
+                let rows = tx.query_portal(&portal, DUMP_BATCH)?;
+                for row in &rows {
+                    values.clear();
+                    for (i, (_, ty)) in cols.iter().enumerate() {
+                        values.push(value_of(row, i, ty)?);
+                    }
+                    visit(&dump, &values)?;
+                }
+                if rows.len() < DUMP_BATCH as usize {
+                    break;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn load(&self, rows: &mut dyn Iterator<Item = LoadRow>) -> Result<u64, StoreError> {
+        let mut conn = self.lock();
+        let mut tx = conn.transaction()?;
+        // One load at a time, and no node writes while it runs.
+        for table in TABLES {
+            tx.batch_execute(&format!("LOCK TABLE {table} IN EXCLUSIVE MODE"))?;
+        }
+        let used: i64 = tx
+            .query_one(
+                "SELECT (SELECT count(*) FROM tokens) + (SELECT count(*) FROM users) + (SELECT count(*) FROM audit)
+                      + (SELECT count(*) FROM orgs WHERE isac = 0)",
+                &[],
+            )?
+            .get(0);
+        if used > 0 {
+            return Err(StoreError::Invalid(
+                "the target store is in use (it has tokens, users, members or audit records): copy into a new, empty store"
+                    .into(),
+            ));
+        }
+        for table in TABLES.iter().rev() {
+            if *table != "audit" {
+                tx.batch_execute(&format!("DELETE FROM {table}"))?;
+            }
+        }
+        let mut n = 0u64;
+        let mut current: Option<(String, Vec<String>, Vec<Type>)> = None;
+        let mut buf = String::new();
+        let flush = |tx: &mut postgres::Transaction<'_>, table: &str, names: &[String], buf: &mut String| {
+            if buf.is_empty() {
+                return Ok::<(), StoreError>(());
+            }
+            let mut w = tx.copy_in(&format!("COPY {table} ({}) FROM STDIN", names.join(", ")))?;
+            w.write_all(buf.as_bytes()).map_err(|e| StoreError::Invalid(format!("copying {table}: {e}")))?;
+            w.finish()?;
+            buf.clear();
+            Ok(())
+        };
+        for row in rows {
+            let (table, names, values) = row?;
+            if !TABLES.contains(&table.as_str()) {
+                return Err(StoreError::Invalid(format!("unknown table {table:?} in the copy")));
+            }
+            if names.len() != values.len() {
+                return Err(StoreError::Invalid(format!("a malformed row of table {table} in the copy")));
+            }
+            let same = current.as_ref().is_some_and(|(t, c, _)| *t == table && *c == names);
+            if !same {
+                if let Some((t, c, _)) = &current {
+                    flush(&mut tx, t, c, &mut buf)?;
+                }
+                let cols = columns(&mut tx, &table)?;
+                let mut types = Vec::with_capacity(names.len());
+                for name in &names {
+                    let ty = cols
+                        .iter()
+                        .find(|(c, _)| c == name)
+                        .map(|(_, t)| t.clone())
+                        .ok_or_else(|| StoreError::Invalid(format!("table {table} has no column {name:?}")))?;
+                    types.push(ty);
+                }
+                current = Some((table.clone(), names.clone(), types));
+            }
+            let Some((_, _, types)) = &current else { continue };
+            for (i, (v, ty)) in values.iter().zip(types).enumerate() {
+                if i > 0 {
+                    buf.push('\t');
+                }
+                copy_text(&mut buf, v, ty).map_err(|e| StoreError::Invalid(format!("table {table}: {e}")))?;
+            }
+            buf.push('\n');
+            n += 1;
+            if buf.len() > 8 << 20
+                && let Some((t, c, _)) = &current
+            {
+                flush(&mut tx, t, c, &mut buf)?;
+            }
+        }
+        if let Some((t, c, _)) = &current {
+            flush(&mut tx, t, c, &mut buf)?;
+        }
+        // Identity columns continue after the highest copied key.
+        let identities = tx.query(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+              WHERE table_schema = current_schema() AND is_identity = 'YES'",
+            &[],
+        )?;
+        for r in identities {
+            let (table, column): (String, String) = (r.get(0), r.get(1));
+            tx.execute(
+                &format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), COALESCE(max({column}), 0) + 1, false) FROM {table}"
+                ),
+                &[],
+            )?;
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+}
+
+impl Upkeep for PgStore {
+    fn location(&self) -> String {
+        crate::redact(&self.url)
+    }
+
+    /// A consistent copy into a new SQLite database file (one repeatable-read transaction
+    /// on this side), which `dossier restore` loads into either backend. `pg_dump` is the
+    /// native alternative (see the operations guide).
+    fn backup(&self, to: &Path) -> Result<(), StoreError> {
+        if to.exists() {
+            return Err(StoreError::Conflict(format!("{}", to.display())));
+        }
+        let target = crate::SqliteStore::open_file(to)?;
+        crate::copy(self, &target)?;
+        target.close()?;
+        Ok(())
+    }
+}
