@@ -25,6 +25,7 @@ mod schema;
 mod sharing;
 mod sqlite;
 pub mod transfer;
+mod versions;
 
 pub use backend::{Location, Portable, Store, Upkeep, open, open_portable, redact};
 pub use federation::{Federation, MirrorReport, SyncState};

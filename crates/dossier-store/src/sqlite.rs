@@ -7,14 +7,15 @@ mod transfer;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use dossier_stix::timestamp::{Timestamp, now_micros};
-use dossier_stix::{Invalid, OrgId, Record, Role, StixId, StixObject, Tlp};
+use dossier_stix::timestamp::now_micros;
+use dossier_stix::{OrgId, Role, StixId, StixObject, Tlp};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sha2::{Digest, Sha256};
 
 use std::collections::{HashMap, HashSet};
 
 use crate::schema::{LATEST, MIGRATIONS};
+use crate::versions::{Existing, Importer, Member, NewVersion, SettleRow, VersionRows, is_versionless, settle_latest};
 use crate::*;
 
 /// The SQLite store in one data directory (`dossier.db` plus its WAL).
@@ -407,53 +408,6 @@ impl<'t> Stmts<'t> {
     }
 }
 
-/// Per-import state inside the transaction.
-struct Importer<'t> {
-    tx: &'t Transaction<'t>,
-    st: Stmts<'t>,
-    /// Version ids are assigned here: the import holds the write lock throughout.
-    next_vid: i64,
-    /// Member organizations by the STIX identity that stands for them.
-    org_by_identity: std::collections::HashMap<String, OrgId>,
-    sub: Submission,
-    default_tlp: Tlp,
-    last_date_added: i64,
-    now: i64,
-    /// TLP levels of marking-definitions under their own ids, as resolved so far.
-    custom_tlp: std::collections::HashMap<String, Option<Tlp>>,
-    /// Marking-definitions referenced before any definition of them was known, with the
-    /// first object that referenced each.
-    unresolved: std::collections::HashMap<String, String>,
-}
-
-struct Existing {
-    vid: i64,
-    version: String,
-    json: String,
-    org: OrgId,
-    named: bool,
-    recipients: String,
-}
-
-enum Outcome {
-    Added,
-    Updated,
-    History,
-    Unchanged,
-}
-
-/// Why a new version of another organization's object is refused.
-fn not_yours(id: &str) -> Invalid {
-    Invalid {
-        object_id: Some(id.to_owned()),
-        path: "$.id".into(),
-        reason: "another organization created this object, and only its creator or ISAC analysts may add versions \
-                 of it; submit an object of your own instead (a new object with a derived-from relationship to it, \
-                 a note, an opinion or a sighting)"
-            .into(),
-    }
-}
-
 /// The SQL condition selecting the objects `ids` (on `objects o`), and its arguments.
 fn ids_filter(ids: &[String]) -> (String, Vec<rusqlite::types::Value>) {
     let n = ids.len();
@@ -533,7 +487,7 @@ fn resettle_identifiers(tx: &Transaction<'_>) -> Result<(), StoreError> {
     let now = now_micros();
     for (collection, id, ty, no_version) in pairs {
         if is_versionless(&ty, no_version)
-            && let Some(vid) = settle_latest(tx, collection, &id)?
+            && let Some(vid) = settle_latest(&mut VersionTx { tx, st: Stmts::new(tx)? }, collection, &id)?
         {
             // Followers (the screening index and its snapshot) re-read the object.
             tx.execute(
@@ -558,198 +512,13 @@ const ADD_RECIPIENT: &str =
     "UPDATE objects SET recipients = CASE WHEN COALESCE(recipients, '') = '' THEN ?2 ELSE recipients || ',' || ?2 END
       WHERE vid = ?1 AND instr(',' || COALESCE(recipients, '') || ',', ',' || ?2 || ',') = 0";
 
-/// Whether objects of `ty` are versionless (SCOs, and custom types without `created` or
-/// `modified`): each organization's submission of one is its own assertion.
-fn is_versionless(ty: &str, no_version: bool) -> bool {
-    no_version || dossier_stix::object::SCO_TYPES.contains(&ty)
+/// The version rules' row operations on one SQLite transaction.
+struct VersionTx<'t> {
+    tx: &'t Transaction<'t>,
+    st: Stmts<'t>,
 }
 
-/// Decides which version of `id` the collection serves as its latest, after a version was
-/// added or removed.
-///
-/// Versioned objects (SDOs, SROs): the newest. Versionless objects (SCOs), where each
-/// organization's submission is its own assertion: every organization's newest version
-/// competes, one every member may see (any level but RED) beats a RED one, and otherwise
-/// the organization that asserted first keeps its place. So one member's RED re-marking
-/// never hides another member's assertion, and nobody replaces another's by choosing
-/// another level that every member sees anyway (CLEAR over GREEN). The
-/// organizations whose assertions lost join the winner's recipients: they know the value,
-/// so a RED winner must not hide it from them.
-/// Returns the version served, if the collection holds any.
-///
-/// Runs once per identifier that several organizations submitted differently, inside
-/// imports: it must read that id's few versions, never the collection (see [`SETTLE_ROWS`]).
-fn settle_latest(tx: &Transaction<'_>, collection: CollectionId, id: &str) -> Result<Option<i64>, StoreError> {
-    struct Row {
-        vid: i64,
-        version: String,
-        org: OrgId,
-        tlp: i64,
-        date_added: i64,
-        versioned: bool,
-    }
-    let rows: Vec<Row> = {
-        let mut stmt = tx.prepare_cached(SETTLE_ROWS)?;
-        let rows = stmt.query_map(params![collection, id_hash(id), id], |r| {
-            Ok(Row {
-                vid: r.get(0)?,
-                version: r.get(1)?,
-                org: r.get(2)?,
-                tlp: r.get(3)?,
-                date_added: r.get(4)?,
-                versioned: !is_versionless(&r.get::<_, String>(5)?, r.get(6)?),
-            })
-        })?;
-        rows.collect::<Result<_, _>>()?
-    };
-    let mut losers: Vec<OrgId> = Vec::new();
-    let winner = if rows.iter().any(|r| r.versioned) {
-        rows.iter().max_by(|a, b| a.version.cmp(&b.version).then(a.vid.cmp(&b.vid)))
-    } else {
-        // Per organization: its newest version and when it first asserted the value.
-        let mut per_org: HashMap<OrgId, (&Row, i64)> = HashMap::new();
-        for r in &rows {
-            let e = per_org.entry(r.org).or_insert((r, r.date_added));
-            if (r.version.as_str(), r.vid) > (e.0.version.as_str(), e.0.vid) {
-                e.0 = r;
-            }
-            e.1 = e.1.min(r.date_added);
-        }
-        // Inside the ISAC only RED restricts who sees an object: CLEAR, GREEN and AMBER are
-        // all seen by every member, so a lower level must not let a later member take over.
-        let red = Tlp::Red.code();
-        let best = per_org.values().min_by_key(|(r, first)| (r.tlp == red, *first, r.org)).map(|(r, _)| *r);
-        if let Some(w) = best {
-            losers = per_org.keys().copied().filter(|o| *o != w.org).collect();
-            losers.sort_unstable();
-        }
-        best
-    };
-    let Some(winner) = winner else { return Ok(None) };
-    let mut set = tx.prepare_cached(
-        "UPDATE collection_objects SET latest = ?3 WHERE collection = ?1 AND date_added = ?2 AND latest <> ?3",
-    )?;
-    for r in &rows {
-        set.execute(params![collection, r.date_added, r.vid == winner.vid])?;
-    }
-    let mut add = tx.prepare_cached(ADD_RECIPIENT)?;
-    for org in losers {
-        add.execute(params![winner.vid, org.to_string()])?;
-    }
-    Ok(Some(winner.vid))
-}
-
-/// [`ObjectStore::withdraw`] inside a transaction: removes the versions `vids` of `id` from
-/// `collection`, or for an organization `by` only its own versions and its own submissions of
-/// others' versions, then settles which version the collection serves.
-fn withdraw_in(
-    tx: &Transaction<'_>,
-    collection: CollectionId,
-    id: &str,
-    vids: &[i64],
-    by: Option<OrgId>,
-) -> Result<usize, StoreError> {
-    let now = now_micros();
-    let mut withdrawn = 0;
-    for &vid in vids {
-        // Only versions of this id in this collection, whatever the caller passed.
-        let row: Option<(OrgId, i64, String, Option<String>)> = tx
-            .query_row(
-                "SELECT o.org, co.date_added, o.json, o.recipients FROM objects o
-                   JOIN collection_objects co ON co.vid = o.vid AND co.collection = ?1
-                  WHERE o.vid = ?2 AND o.idh = ?3 AND o.id = ?4",
-                params![collection, vid, id_hash(id), id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
-        let Some((owner, date_added, json, recipients)) = row else { continue };
-        match by {
-            Some(org) if org != owner => {
-                // Not the caller's version: withdraw only the caller's own submission of it
-                // (a second submitter of the same content), if it made one. The sight that
-                // submission gave goes with it, unless the owner named the caller itself.
-                if tx.execute("DELETE FROM provenance WHERE vid = ?1 AND org = ?2", params![vid, org])? == 0 {
-                    continue;
-                }
-                if !names_recipient(tx, &json, org)? {
-                    let org = org.to_string();
-                    let kept: Vec<&str> =
-                        recipients.as_deref().unwrap_or("").split(',').filter(|r| !r.is_empty() && *r != org).collect();
-                    tx.execute(
-                        "UPDATE objects SET recipients = ?2 WHERE vid = ?1",
-                        params![vid, (!kept.is_empty()).then(|| kept.join(","))],
-                    )?;
-                }
-                // Followers (the screening index) re-read the object.
-                tx.execute(
-                    "INSERT INTO changes (at, op, collection, vid, id) VALUES (?1, 'add', ?2, ?3, ?4)",
-                    params![now, collection, vid, id],
-                )?;
-            }
-            _ => {
-                tx.execute(
-                    "DELETE FROM collection_objects WHERE collection = ?1 AND date_added = ?2",
-                    params![collection, date_added],
-                )?;
-                tx.execute(
-                    "INSERT INTO changes (at, op, collection, vid, id) VALUES (?1, 'remove', ?2, ?3, ?4)",
-                    params![now, collection, vid, id],
-                )?;
-                let still_held: bool =
-                    tx.query_row("SELECT EXISTS (SELECT 1 FROM collection_objects WHERE vid = ?1)", [vid], |r| {
-                        r.get(0)
-                    })?;
-                if !still_held {
-                    tx.execute("DELETE FROM provenance WHERE vid = ?1", [vid])?;
-                    tx.execute("DELETE FROM objects WHERE vid = ?1", [vid])?;
-                }
-            }
-        }
-        withdrawn += 1;
-    }
-    settle_latest(tx, collection, id)?;
-    Ok(withdrawn)
-}
-
-/// Whether the version's JSON names organization `org` in its share-with list.
-fn names_recipient(tx: &Transaction<'_>, json: &str, org: OrgId) -> Result<bool, StoreError> {
-    let identity: String = tx.query_row("SELECT identity_id FROM orgs WHERE id = ?1", [org], |r| r.get(0))?;
-    let object: serde_json::Value = serde_json::from_str(json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(object
-        .get(dossier_stix::object::SHARE_WITH)
-        .and_then(serde_json::Value::as_array)
-        .is_some_and(|names| names.iter().any(|n| n.as_str() == Some(identity.as_str()))))
-}
-
-/// Same object content: identical text, or equal JSON values (property order and
-/// insignificant formatting aside).
-fn same_content(stored: &str, json: &str) -> bool {
-    if stored == json {
-        return true;
-    }
-    type Map = serde_json::Map<String, serde_json::Value>;
-    match (serde_json::from_str::<Map>(stored), serde_json::from_str::<Map>(json)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
-impl Importer<'_> {
-    /// The member organizations a version names in `x_dossier_share_with_refs`, as stored.
-    /// Identities that are not members grant nothing (they stay in the JSON).
-    fn recipients(&self, object: &Record) -> Option<String> {
-        let ids: Vec<String> =
-            object.share_with.iter().filter_map(|i| self.org_by_identity.get(i)).map(|o| o.to_string()).collect();
-        (!ids.is_empty()).then(|| ids.join(","))
-    }
-
-    fn next_date_added(&mut self) -> i64 {
-        // Unique and strictly increasing within the collection, close to wall-clock time.
-        let t = self.now.max(self.last_date_added + 1);
-        self.last_date_added = t;
-        t
-    }
-
+impl VersionRows for VersionTx<'_> {
     fn existing(&mut self, id: &str) -> Result<Vec<Existing>, StoreError> {
         let rows = self.st.existing.query_map(params![id_hash(id), id], |r| {
             Ok(Existing {
@@ -764,212 +533,167 @@ impl Importer<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The level of one marking-definition under its own id: the most restrictive TLP level
-    /// any stored version of it defines (`None`: not a TLP marking, or unknown).
-    fn custom_level(&mut self, marking: &str) -> Result<Option<Tlp>, StoreError> {
-        if let Some(level) = self.custom_tlp.get(marking) {
-            return Ok(*level);
-        }
-        let mut level = None;
-        let mut known = false;
-        for e in self.existing(marking)? {
-            known = true;
-            if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&e.json) {
-                level = level.max(dossier_stix::tlp::claimed_level(&map));
-            }
-        }
-        if !known {
-            self.unresolved.entry(marking.to_owned()).or_default();
-        }
-        self.custom_tlp.insert(marking.to_owned(), level);
-        Ok(level)
-    }
-
-    /// The TLP level an object is stored under: the most restrictive of the fixed TLP
-    /// markings it references and of the TLP markings defined under their own ids; `None`
-    /// leaves the collection's default.
-    fn effective_tlp(&mut self, object: &Record) -> Result<Option<Tlp>, StoreError> {
-        let mut tlp = object.tlp;
-        for m in &object.custom_markings {
-            let level = self.custom_level(m)?;
-            if level.is_none()
-                && let Some(first) = self.unresolved.get_mut(m)
-                && first.is_empty()
-            {
-                object.id.as_str().clone_into(first);
-            }
-            tlp = tlp.max(level);
-        }
-        Ok(tlp)
-    }
-
-    fn store(&mut self, object: &Record) -> Result<Result<Outcome, Invalid>, StoreError> {
-        let id = object.id.as_str();
-        // A TLP marking defined under its own id after objects of this submission already
-        // referenced it: they were taken at the collection's default, so the submission is
-        // refused rather than stored under a weaker marking than the member chose.
-        if let Some(level) = object.claims_tlp {
-            if let Some(first) = self.unresolved.get(id).filter(|f| !f.is_empty()) {
-                return Ok(Err(Invalid {
-                    object_id: Some(id.to_owned()),
-                    path: "$".into(),
-                    reason: format!(
-                        "this marking-definition defines TLP:{} but {first} referenced it earlier in the submission; send marking-definitions before the objects they mark",
-                        level.as_str().to_uppercase()
-                    ),
-                }));
-            }
-            let current = self.custom_tlp.get(id).copied().flatten();
-            self.custom_tlp.insert(id.to_owned(), current.max(Some(level)));
-        }
-        let tlp = self.effective_tlp(object)?;
-        let existing = self.existing(id)?;
-        // Versionless objects (SCOs): a different content is a new version keyed by when it
-        // arrived, and each organization's is its own assertion. Versioned objects carry
-        // their version key and belong to their creator.
-        let versionless = is_versionless(object.object_type(), object.version.is_none());
-        let key = if versionless { None } else { object.version.as_ref().map(|v| v.sort_key().to_owned()) };
-        // The same version submitted again: nothing new, but a further submitter.
-        let fixed_tlp = dossier_stix::tlp::fixed_marking(id).is_some();
-        if let Some(e) = existing.iter().find(|e| match &key {
-            None => same_content(&e.json, &object.json),
-            Some(k) => e.version == *k && (fixed_tlp || same_content(&e.json, &object.json)),
-        }) {
-            self.attach_existing(e.vid, versionless)?;
-            return Ok(Ok(Outcome::Unchanged));
-        }
-        // Versions belong to their creator, the organization of the first stored version:
-        // anyone else needs to be ISAC staff curating.
-        let foreign =
-            (!versionless).then(|| existing.iter().min_by_key(|e| e.vid)).flatten().filter(|c| c.org != self.sub.org);
-        if foreign.is_some() && !self.sub.curator {
-            return Ok(Err(not_yours(id)));
-        }
-        let version_key = match key {
-            Some(k) if existing.iter().any(|e| e.version == k) => {
-                return Ok(Err(Invalid {
-                    object_id: Some(id.to_owned()),
-                    path: "$.modified".into(),
-                    reason: format!(
-                        "version {} is already stored with different content; a changed object needs a new modified timestamp",
-                        object.version.as_ref().map_or("", Timestamp::as_str)
-                    ),
-                }));
-            }
-            Some(k) => k,
-            None if existing.is_empty() => String::new(),
-            None => Timestamp::from_unix_micros(self.now.max(self.last_date_added + 1)).sort_key().to_owned(),
-        };
-        // A curated version stays the creator's: same owner, same anonymity, and every
-        // organization that could see the object before still can.
-        let (owner, named, curator, recipients) = match foreign {
-            Some(c) => {
-                let newest = existing.iter().max_by(|a, b| a.version.cmp(&b.version)).unwrap_or(c);
-                let mut list: Vec<String> =
-                    newest.recipients.split(',').filter(|r| !r.is_empty()).map(str::to_owned).collect();
-                for r in self.recipients(object).iter().flat_map(|r| r.split(',')) {
-                    if !list.iter().any(|x| x == r) {
-                        list.push(r.to_owned());
-                    }
-                }
-                (c.org, c.named, Some(self.sub.org), (!list.is_empty()).then(|| list.join(",")))
-            }
-            _ => (self.sub.org, self.sub.named, None, self.recipients(object)),
-        };
-        let newest_existing = existing.iter().map(|e| e.version.as_str()).max();
-        let outcome = match newest_existing {
-            None => Outcome::Added,
-            Some(n) if version_key.as_str() > n => Outcome::Updated,
-            Some(_) => Outcome::History,
-        };
-        let vid = self.next_vid;
-        self.next_vid += 1;
+    fn insert_version(&mut self, v: &NewVersion<'_>) -> Result<(), StoreError> {
         self.st.insert_object.execute(params![
-            vid,
-            id,
-            object.object_type(),
-            version_key,
-            object.version.as_ref().map(Timestamp::as_str),
-            object.spec_version,
-            tlp.map(Tlp::code),
-            object.confidence,
-            owner,
-            object.json,
-            id_hash(id),
-            named,
-            recipients,
-            curator,
+            v.vid,
+            v.id,
+            v.object_type,
+            v.version,
+            v.modified,
+            v.spec_version,
+            v.tlp,
+            v.confidence,
+            v.owner,
+            v.json,
+            id_hash(v.id),
+            v.named,
+            v.recipients,
+            v.curator,
         ])?;
-        if !existing.is_empty() {
-            self.st.mark_multi.execute([id_hash(id)])?;
-        }
-        self.add_to_collection(vid, id, &version_key, tlp, existing.is_empty())?;
-        if versionless && !existing.is_empty() {
-            settle_latest(self.tx, self.sub.collection, id)?;
-        }
-        Ok(Ok(outcome))
-    }
-
-    /// An already stored version was submitted again: make sure it is in this collection
-    /// and record this organization's provenance.
-    fn attach_existing(&mut self, vid: i64, versionless: bool) -> Result<(), StoreError> {
-        let present: bool = self.st.in_collection.query_row(params![self.sub.collection, vid], |r| r.get(0))?;
-        let (id, version, tlp, first_org): (String, String, Option<i64>, OrgId) =
-            self.st.version_of.query_row([vid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        if !present {
-            let tlp = tlp.map(tlp_of).transpose()?;
-            self.add_to_collection(vid, &id, &version, tlp, false)?;
-            if versionless {
-                settle_latest(self.tx, self.sub.collection, &id)?;
-            }
-        }
-        // The first submitter is recorded on the version itself. A later submitter of the
-        // same content already knows it, so it may see the version whatever its TLP: it joins
-        // the recipients (otherwise a success followed by "not found" would reveal that
-        // another member holds the object as RED). The change log says so, so that the
-        // screening index, which decides who sees what from the recipients, learns it too.
-        if first_org != self.sub.org {
-            self.add_provenance(vid)?;
-            if self.st.add_recipient.execute(params![vid, self.sub.org.to_string()])? > 0 && present {
-                self.st.insert_change.execute(params![self.now, self.sub.collection, vid])?;
-            }
-        }
         Ok(())
     }
 
-    fn add_to_collection(
+    fn mark_multi(&mut self, id: &str) -> Result<(), StoreError> {
+        self.st.mark_multi.execute([id_hash(id)])?;
+        Ok(())
+    }
+
+    fn in_collection(&mut self, collection: CollectionId, vid: i64) -> Result<bool, StoreError> {
+        Ok(self.st.in_collection.query_row(params![collection, vid], |r| r.get(0))?)
+    }
+
+    fn version_of(&mut self, vid: i64) -> Result<(String, String, Option<i64>, OrgId), StoreError> {
+        Ok(self.st.version_of.query_row([vid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?)
+    }
+
+    fn current_latest(&mut self, collection: CollectionId, id: &str) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(self
+            .st
+            .current_latest
+            .query_row(params![collection, id, id_hash(id)], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    fn unset_latest(&mut self, collection: CollectionId, vid: i64) -> Result<(), StoreError> {
+        self.st.unset_latest.execute(params![collection, vid])?;
+        Ok(())
+    }
+
+    fn insert_member(
         &mut self,
+        collection: CollectionId,
+        date_added: i64,
         vid: i64,
-        id: &str,
-        version: &str,
-        tlp: Option<Tlp>,
-        new_id: bool,
+        latest: bool,
+        tlp: i64,
     ) -> Result<(), StoreError> {
-        let mut latest = true;
-        if !new_id {
-            // The current latest version of this id in this collection, if any.
-            let current: Option<(i64, String)> = self
-                .st
-                .current_latest
-                .query_row(params![self.sub.collection, id, id_hash(id)], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            if let Some((cur_vid, cur_version)) = current {
-                if version > cur_version.as_str() {
-                    self.st.unset_latest.execute(params![self.sub.collection, cur_vid])?;
-                } else {
-                    latest = false;
-                }
-            }
-        }
-        let date_added = self.next_date_added();
-        let effective = tlp.unwrap_or(self.default_tlp);
-        self.st.insert_member.execute(params![self.sub.collection, date_added, vid, latest, effective.code()])?;
-        self.st.insert_change.execute(params![date_added, self.sub.collection, vid])?;
+        self.st.insert_member.execute(params![collection, date_added, vid, latest, tlp])?;
         Ok(())
     }
 
-    fn add_provenance(&mut self, vid: i64) -> Result<(), StoreError> {
-        self.st.insert_provenance.execute(params![vid, self.sub.org, self.sub.named, self.now])?;
+    fn log_change(
+        &mut self,
+        at: i64,
+        remove: bool,
+        collection: CollectionId,
+        vid: i64,
+        id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        if !remove && id.is_none() {
+            self.st.insert_change.execute(params![at, collection, vid])?;
+        } else {
+            self.tx
+                .prepare_cached("INSERT INTO changes (at, op, collection, vid, id) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                .execute(params![at, if remove { "remove" } else { "add" }, collection, vid, id])?;
+        }
+        Ok(())
+    }
+
+    fn insert_provenance(&mut self, vid: i64, org: OrgId, named: bool, at: i64) -> Result<(), StoreError> {
+        self.st.insert_provenance.execute(params![vid, org, named, at])?;
+        Ok(())
+    }
+
+    fn add_recipient(&mut self, vid: i64, org: OrgId) -> Result<bool, StoreError> {
+        Ok(self.st.add_recipient.execute(params![vid, org.to_string()])? > 0)
+    }
+
+    fn settle_rows(&mut self, collection: CollectionId, id: &str) -> Result<Vec<SettleRow>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(SETTLE_ROWS)?;
+        let rows = stmt.query_map(params![collection, id_hash(id), id], |r| {
+            Ok(SettleRow {
+                vid: r.get(0)?,
+                version: r.get(1)?,
+                org: r.get(2)?,
+                tlp: r.get(3)?,
+                date_added: r.get(4)?,
+                versioned: !is_versionless(&r.get::<_, String>(5)?, r.get(6)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn set_latest(&mut self, collection: CollectionId, date_added: i64, latest: bool) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "UPDATE collection_objects SET latest = ?3 WHERE collection = ?1 AND date_added = ?2 AND latest <> ?3",
+            )?
+            .execute(params![collection, date_added, latest])?;
+        Ok(())
+    }
+
+    fn member(&mut self, collection: CollectionId, id: &str, vid: i64) -> Result<Option<Member>, StoreError> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT o.org, co.date_added, o.json, o.recipients FROM objects o
+                   JOIN collection_objects co ON co.vid = o.vid AND co.collection = ?1
+                  WHERE o.vid = ?2 AND o.idh = ?3 AND o.id = ?4",
+            )?
+            .query_row(params![collection, vid, id_hash(id), id], |r| {
+                Ok(Member { owner: r.get(0)?, date_added: r.get(1)?, json: r.get(2)?, recipients: r.get(3)? })
+            })
+            .optional()?)
+    }
+
+    fn members(&mut self, collection: CollectionId, id: &str) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT o.vid, o.version FROM objects o
+             JOIN collection_objects co ON co.vid = o.vid AND co.collection = ?1
+             WHERE o.idh = ?2 AND o.id = ?3 ORDER BY o.version, o.vid",
+        )?;
+        let rows = stmt.query_map(params![collection, id_hash(id), id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn delete_provenance(&mut self, vid: i64, org: OrgId) -> Result<bool, StoreError> {
+        Ok(self.tx.execute("DELETE FROM provenance WHERE vid = ?1 AND org = ?2", params![vid, org])? > 0)
+    }
+
+    fn org_identity(&mut self, org: OrgId) -> Result<String, StoreError> {
+        Ok(self.tx.query_row("SELECT identity_id FROM orgs WHERE id = ?1", [org], |r| r.get(0))?)
+    }
+
+    fn set_recipients(&mut self, vid: i64, recipients: Option<&str>) -> Result<(), StoreError> {
+        self.tx.execute("UPDATE objects SET recipients = ?2 WHERE vid = ?1", params![vid, recipients])?;
+        Ok(())
+    }
+
+    fn remove_member(&mut self, collection: CollectionId, date_added: i64) -> Result<(), StoreError> {
+        self.tx.execute(
+            "DELETE FROM collection_objects WHERE collection = ?1 AND date_added = ?2",
+            params![collection, date_added],
+        )?;
+        Ok(())
+    }
+
+    fn held(&mut self, vid: i64) -> Result<bool, StoreError> {
+        Ok(self.tx.query_row("SELECT EXISTS (SELECT 1 FROM collection_objects WHERE vid = ?1)", [vid], |r| r.get(0))?)
+    }
+
+    fn delete_version(&mut self, vid: i64) -> Result<(), StoreError> {
+        self.tx.execute("DELETE FROM provenance WHERE vid = ?1", [vid])?;
+        self.tx.execute("DELETE FROM objects WHERE vid = ?1", [vid])?;
         Ok(())
     }
 }
@@ -1026,69 +750,30 @@ impl SqliteStore {
             |r| r.get(0),
         )?;
         let next_vid: i64 = tx.query_row("SELECT COALESCE(max(vid), 0) + 1 FROM objects", [], |r| r.get(0))?;
-        let mut imp = Importer {
-            tx: &tx,
-            st: Stmts::new(&tx)?,
+        let org_by_identity = {
+            let mut stmt = tx.prepare_cached("SELECT identity_id, id FROM orgs")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, OrgId>(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut rows = VersionTx { tx: &tx, st: Stmts::new(&tx)? };
+        let outcome = Importer {
+            rows: &mut rows,
             next_vid,
-            org_by_identity: {
-                let mut stmt = tx.prepare_cached("SELECT identity_id, id FROM orgs")?;
-                let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, OrgId>(1)?)))?;
-                rows.collect::<Result<_, _>>()?
-            },
+            org_by_identity,
             sub: *submission,
             default_tlp: tlp_of(default_tlp)?,
             last_date_added: last.unwrap_or(0),
             now: now_micros(),
             custom_tlp: Default::default(),
             unresolved: Default::default(),
+        }
+        .run(items, progress)?;
+        drop(rows);
+        let summary = match outcome {
+            Ok(summary) => summary,
+            // Dropping the transaction rolls it back.
+            Err(rejection) => return Err(StoreError::Rejected(rejection)),
         };
-        let mut summary = ImportSummary::default();
-        let mut errors: Vec<ItemError> = Vec::new();
-        let mut invalid_objects = 0usize;
-        let mut fatal = None;
-        let mut consumed = 0u64;
-        for item in items {
-            consumed += 1;
-            if consumed.is_multiple_of(8192) {
-                progress(consumed);
-            }
-            match item {
-                Item::Valid { index, line, object } => {
-                    // Once anything is invalid nothing will be stored: only keep validating.
-                    match imp.store(&object)? {
-                        Ok(_) if invalid_objects > 0 => {}
-                        Ok(Outcome::Added) => summary.added += 1,
-                        Ok(Outcome::Updated) => summary.updated += 1,
-                        Ok(Outcome::History) => summary.history += 1,
-                        Ok(Outcome::Unchanged) => summary.unchanged += 1,
-                        Err(problem) => {
-                            invalid_objects += 1;
-                            if errors.len() < MAX_REPORTED_ERRORS {
-                                errors.push(ItemError { index, line, problem });
-                            }
-                        }
-                    }
-                }
-                Item::Invalid { index, line, problems } => {
-                    invalid_objects += 1;
-                    for problem in problems {
-                        if errors.len() < MAX_REPORTED_ERRORS {
-                            errors.push(ItemError { index, line, problem });
-                        }
-                    }
-                }
-                Item::Broken(message) => {
-                    fatal = Some(message);
-                    break;
-                }
-            }
-        }
-        progress(consumed);
-        drop(imp);
-        if invalid_objects > 0 || fatal.is_some() {
-            drop(tx); // rolls back
-            return Err(StoreError::Rejected(Rejection { errors, invalid_objects, fatal }));
-        }
         if let Some((id, json)) = status {
             tx.execute(
                 "INSERT OR REPLACE INTO statuses (id, org, created, json) VALUES (?1, ?2, ?3, ?4)",
@@ -1532,33 +1217,13 @@ impl ObjectStore for SqliteStore {
     fn delete(&self, collection: CollectionId, id: &str, versions: &[Versions]) -> Result<usize, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        // Every version of this id in the collection, oldest first, read in the transaction
-        // that removes them.
-        let members: Vec<(i64, String)> = {
-            let mut stmt = tx.prepare_cached(
-                "SELECT o.vid, o.version FROM objects o
-                 JOIN collection_objects co ON co.vid = o.vid AND co.collection = ?1
-                 WHERE o.idh = ?2 AND o.id = ?3 ORDER BY o.version, o.vid",
-            )?;
-            let rows = stmt.query_map(params![collection, id_hash(id), id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        let all = versions.is_empty() || versions.contains(&Versions::All);
-        let last = members.len().saturating_sub(1);
-        let doomed: Vec<i64> = members
-            .iter()
-            .enumerate()
-            .filter(|(i, (_, v))| {
-                all || versions.iter().any(|sel| match sel {
-                    Versions::Latest => *i == last,
-                    Versions::First => *i == 0,
-                    Versions::At(key) => key == v,
-                    Versions::All => true,
-                })
-            })
-            .map(|(_, (vid, _))| *vid)
-            .collect();
-        let removed = withdraw_in(&tx, collection, id, &doomed, None)?;
+        let removed = crate::versions::delete(
+            &mut VersionTx { tx: &tx, st: Stmts::new(&tx)? },
+            collection,
+            id,
+            versions,
+            now_micros(),
+        )?;
         tx.commit()?;
         Ok(removed)
     }
@@ -1572,7 +1237,14 @@ impl ObjectStore for SqliteStore {
     ) -> Result<usize, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let removed = withdraw_in(&tx, collection, id, vids, by)?;
+        let removed = crate::versions::withdraw(
+            &mut VersionTx { tx: &tx, st: Stmts::new(&tx)? },
+            collection,
+            id,
+            vids,
+            by,
+            now_micros(),
+        )?;
         tx.commit()?;
         Ok(removed)
     }
