@@ -85,11 +85,6 @@ impl<T> Store for T where
 {
 }
 
-/// What whole-store copies need (`dossier backup`, `restore`, `migrate`): every backend
-/// has it, including one that cannot serve yet.
-pub trait Portable: Transfer + Upkeep {}
-impl<T: Transfer + Upkeep> Portable for T {}
-
 /// Where a store lives, parsed from a database URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -140,17 +135,6 @@ pub fn redact(url: &str) -> String {
 /// Opens (creating and migrating as needed) the store at `url`: `sqlite:PATH` (a bare path
 /// too) or `postgres://…`.
 pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    match Location::parse(url)? {
-        Location::Sqlite(path) => Ok(Arc::new(SqliteStore::open(&path)?)),
-        Location::Postgres(url) => Err(StoreError::Url {
-            url: redact(&url),
-            reason: "this release serves from PostgreSQL not yet (its objects, directory and sharing-loop tables are still to come); `dossier migrate`, `backup` and `restore` work with it already; serve with sqlite:PATH".into(),
-        }),
-    }
-}
-
-/// Opens the store at `url` for whole-store copies only (see [`Portable`]).
-pub fn open_portable(url: &str) -> Result<Arc<dyn Portable>, StoreError> {
     match Location::parse(url)? {
         Location::Sqlite(path) => Ok(Arc::new(SqliteStore::open(&path)?)),
         Location::Postgres(url) => Ok(Arc::new(crate::PgStore::open(&url)?)),

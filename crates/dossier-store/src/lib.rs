@@ -27,7 +27,7 @@ mod sqlite;
 pub mod transfer;
 mod versions;
 
-pub use backend::{Location, Portable, Store, Upkeep, open, open_portable, redact};
+pub use backend::{Location, Store, Upkeep, open, redact};
 pub use federation::{Federation, MirrorReport, SyncState};
 pub use postgres::PgStore;
 pub use transfer::{Copied, Fingerprint, Transfer, copy};
@@ -208,6 +208,118 @@ pub fn import_leaving_out(
         }
     }
 }
+
+/// The namespace for the STIX identities that stand for member organizations.
+const ORG_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_9b0e_4d7a_5c3b_8e2f_1a9d_0c4b_7e61);
+
+/// A new organization's name (trimmed) and the STIX identity that stands for it.
+fn org_name(name: &str) -> Result<(&str, String), StoreError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+        return Err(StoreError::Invalid("an organization name must be 1-200 printable characters".into()));
+    }
+    let identity_id = dossier_stix::StixId::new_v5("identity", &ORG_NAMESPACE, &name.to_lowercase()).to_string();
+    Ok((name, identity_id))
+}
+
+/// A new web user's name, trimmed.
+fn user_name(name: &str) -> Result<&str, StoreError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control() || c == ':') {
+        return Err(StoreError::Invalid(format!(
+            "user name {name:?} must be 1-64 characters without ':' or control characters"
+        )));
+    }
+    Ok(name)
+}
+
+/// Checks a new collection's title and alias.
+fn collection_names(title: &str, alias: Option<&str>) -> Result<(), StoreError> {
+    if title.trim().is_empty() {
+        return Err(StoreError::Invalid("a collection needs a title".into()));
+    }
+    if let Some(a) = alias
+        && (a.is_empty() || !a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    {
+        return Err(StoreError::Invalid(format!("alias {a:?} may only hold letters, digits, '-' and '_'")));
+    }
+    Ok(())
+}
+
+/// A random secret of `bytes` bytes, in hex.
+fn random_hex(bytes: usize) -> Result<String, StoreError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| StoreError::Invalid(format!("no system randomness: {e}")))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A token secret as stored: its SHA-256.
+fn hash_secret(secret: &str) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// A stable 64-bit hash of an object id (the first 8 bytes of its SHA-256), used as the
+/// compact key of the version index. Stable across releases and backends: it is stored.
+fn id_hash(id: &str) -> i64 {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(id.as_bytes());
+    i64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+/// Whether a stored token hash equals `want`, in constant time.
+fn same_hash(hash: &[u8], want: &[u8]) -> bool {
+    hash.len() == want.len() && hash.iter().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+/// Whether JSON text holds one of `needles` as a whole string value or key (`"needle"`):
+/// one pass over the quotes (escaped ones stay inside their string), each string compared
+/// by length first.
+pub(crate) fn holds_quoted(text: &[u8], needles: &std::collections::HashSet<&[u8]>) -> bool {
+    let lengths: std::collections::BTreeSet<usize> = needles.iter().map(|n| n.len()).collect();
+    let mut at = 0;
+    while let Some(i) = memchr::memchr(b'"', &text[at..]) {
+        let start = at + i + 1;
+        // The closing quote: the next one not escaped by an odd run of backslashes.
+        let mut end = start;
+        loop {
+            let Some(j) = memchr::memchr(b'"', &text[end..]) else { return false };
+            let q = end + j;
+            let backslashes = text[start..q].iter().rev().take_while(|&&b| b == b'\\').count();
+            if backslashes % 2 == 0 {
+                end = q;
+                break;
+            }
+            end = q + 1;
+        }
+        if lengths.contains(&(end - start)) && needles.contains(&text[start..end]) {
+            return true;
+        }
+        at = end + 1;
+    }
+    false
+}
+
+/// The objects every store holds from the start: the TLP marking-definitions and dossier's
+/// extension-definitions, stored by the ISAC.
+fn builtin_items() -> Result<Vec<Item>, StoreError> {
+    let builtins = dossier_stix::tlp::TLP2
+        .iter()
+        .chain(dossier_stix::tlp::TLP1.iter())
+        .map(|m| m.json)
+        .chain(dossier_stix::extension::DEFINITIONS);
+    let mut items = Vec::new();
+    for (index, json) in builtins.enumerate() {
+        let object = dossier_stix::StixObject::parse(json.as_bytes())
+            .map_err(|e| StoreError::Corrupt(format!("built-in object does not validate: {e:?}")))?;
+        items.push(Item::Valid { index, line: 1, object: object.into_record() });
+    }
+    Ok(items)
+}
+
+/// The name, alias, description and TLP default of the collection every store starts with.
+const DEFAULT_COLLECTION: (&str, &str, &str, Tlp) =
+    ("dossier intelligence", "default", "Intelligence shared by the members", Tlp::Amber);
 
 /// Who submits, and where to.
 #[derive(Clone, Copy, Debug)]

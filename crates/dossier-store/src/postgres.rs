@@ -1,11 +1,17 @@
 //! The PostgreSQL backend, for several dossier nodes on one database.
 //!
-//! Built so far: connecting, the versioned schema (every migration SQLite has, in
-//! PostgreSQL's dialect, applied under an advisory lock so that nodes starting together
-//! migrate once), and whole-store copies in and out ([`Transfer`]: `dossier migrate` between
-//! the embedded store and PostgreSQL, `dossier backup` of a PostgreSQL store). The object,
-//! directory and sharing-loop traits follow; until they do, [`crate::open`] refuses a
-//! PostgreSQL URL for serving and [`crate::open_portable`] opens one for copies.
+//! - The schema is versioned like SQLite's (the same migrations, in PostgreSQL's dialect),
+//!   applied under an advisory lock so that nodes starting together migrate once.
+//! - Writes to objects take turns through a transaction-scoped advisory lock
+//!   ([`WRITE_LOCK`]), so that version ids, change-log sequence numbers and each
+//!   collection's `date_added` grow in commit order on every node (see `objects`).
+//! - A small pool of connections ([`POOL`]) serves reads and writes of one node.
+//! - Whole-store copies in and out ([`Transfer`]) back `dossier migrate`, `backup` and
+//!   `restore`.
+
+mod directory;
+mod objects;
+mod sharing;
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -25,10 +31,22 @@ const MIGRATION_LOCK: i64 = 0x646f_7373_6965_7201;
 /// Rows fetched per round trip when a dump streams a table.
 const DUMP_BATCH: i32 = 5_000;
 
+/// The lock every write to objects takes (see `objects`).
+const WRITE_LOCK: i64 = 0x646f_7373_6965_7202;
+
+/// Connections per node.
+pub const POOL: usize = 4;
+
 /// A PostgreSQL store.
 pub struct PgStore {
     url: String,
-    conn: Mutex<Client>,
+    pool: Vec<Mutex<Client>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+/// Whether the error is a unique constraint's.
+fn is_unique_violation(e: &postgres::Error) -> bool {
+    e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
 }
 
 impl From<postgres::Error> for StoreError {
@@ -56,28 +74,61 @@ impl PgStore {
     /// Connects to `url` (`postgres://USER:PASSWORD@HOST:PORT/DATABASE`) and applies pending
     /// migrations.
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let client = Client::connect(url, NoTls).map_err(|e| {
-            let mut err = StoreError::from(e);
-            if let StoreError::Database { message, .. } = &mut err {
-                *message = format!("connecting to {}: {message}", crate::redact(url));
-            }
-            err
-        })?;
-        let store = Self { url: url.to_owned(), conn: Mutex::new(client) };
-        store.migrate()?;
+        let mut pool = Vec::with_capacity(POOL);
+        for _ in 0..POOL {
+            let client = Client::connect(url, NoTls).map_err(|e| {
+                let mut err = StoreError::from(e);
+                if let StoreError::Database { message, .. } = &mut err {
+                    *message = format!("connecting to {}: {message}", crate::redact(url));
+                }
+                err
+            })?;
+            pool.push(Mutex::new(client));
+        }
+        let store = Self { url: url.to_owned(), pool, next: Default::default() };
+        // Nodes starting together: one migrates and creates the ISAC, the others wait.
+        store.conn().execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+        let ready = store.migrate().and_then(|()| store.bootstrap());
+        store.conn().execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])?;
+        ready?;
         Ok(store)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Client> {
+    /// A connection: a free one if any, else the next in turn.
+    fn conn(&self) -> std::sync::MutexGuard<'_, Client> {
+        for c in &self.pool {
+            if let Ok(guard) = c.try_lock() {
+                return guard;
+            }
+        }
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.pool.len();
         // A panic while holding the lock leaves no transaction open (it rolls back when its
         // handle drops), so a poisoned lock is safe to reuse.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        self.pool[i].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Creates the ISAC organization, the default collection and the built-in objects on
+    /// first open (under the migration lock).
+    fn bootstrap(&self) -> Result<(), StoreError> {
+        let exists: bool = self.conn().query_one("SELECT EXISTS (SELECT 1 FROM orgs WHERE isac = 1)", &[])?.get(0);
+        if exists {
+            return Ok(());
+        }
+        let isac = self.add_org_inner("ISAC", true)?;
+        let (title, alias, description, tlp) = crate::DEFAULT_COLLECTION;
+        let coll = crate::Collections::add_collection(self, title, Some(alias), Some(description), tlp)?;
+        crate::ObjectStore::import(
+            self,
+            &crate::Submission { org: isac.id, collection: coll.id, named: true, curator: true },
+            &mut crate::builtin_items()?.into_iter(),
+            &mut |_| {},
+        )?;
+        Ok(())
     }
 
     fn migrate(&self) -> Result<(), StoreError> {
-        let mut conn = self.lock();
+        let mut conn = self.conn();
         let mut tx = conn.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS dossier_schema (version BIGINT NOT NULL)")?;
         let found: Option<i64> = tx.query_opt("SELECT version FROM dossier_schema", &[])?.map(|r| r.get(0));
         let latest = PG_MIGRATIONS.len() as i64;
@@ -99,7 +150,7 @@ impl PgStore {
 
     /// The schema version the database is at.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self.lock().query_one("SELECT version FROM dossier_schema", &[])?.get(0))
+        Ok(self.conn().query_one("SELECT version FROM dossier_schema", &[])?.get(0))
     }
 }
 
@@ -161,7 +212,7 @@ fn copy_text(out: &mut String, v: &Value, ty: &Type) -> Result<(), StoreError> {
 
 impl Transfer for PgStore {
     fn dump(&self, visit: &mut RowVisitor<'_>) -> Result<(), StoreError> {
-        let mut conn = self.lock();
+        let mut conn = self.conn();
         let mut tx = conn
             .build_transaction()
             .isolation_level(postgres::IsolationLevel::RepeatableRead)
@@ -194,8 +245,9 @@ impl Transfer for PgStore {
     }
 
     fn load(&self, rows: &mut dyn Iterator<Item = LoadRow>) -> Result<u64, StoreError> {
-        let mut conn = self.lock();
+        let mut conn = self.conn();
         let mut tx = conn.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
         // One load at a time, and no node writes while it runs.
         for table in TABLES {
             tx.batch_execute(&format!("LOCK TABLE {table} IN EXCLUSIVE MODE"))?;

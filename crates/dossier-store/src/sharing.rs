@@ -297,6 +297,12 @@ pub struct NewNotification {
     pub body: serde_json::Value,
 }
 
+/// Longest note or reply on an access request, in bytes.
+pub const MAX_NOTE: usize = 4096;
+
+/// Access requests one organization may have waiting with one owner.
+pub const MAX_PENDING: i64 = 50;
+
 /// The organizations' inboxes.
 pub trait Inbox: Send + Sync {
     fn notify(&self, items: &[NewNotification]) -> Result<Vec<i64>, StoreError>;

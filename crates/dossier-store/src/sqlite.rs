@@ -8,14 +8,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use dossier_stix::timestamp::now_micros;
-use dossier_stix::{OrgId, Role, StixId, StixObject, Tlp};
+use dossier_stix::{OrgId, Role, Tlp};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use sha2::{Digest, Sha256};
 
 use std::collections::{HashMap, HashSet};
 
 use crate::schema::{LATEST, MIGRATIONS};
-use crate::versions::{Existing, Importer, Member, NewVersion, SettleRow, VersionRows, is_versionless, settle_latest};
+use crate::versions::{
+    Candidate, Existing, Importer, Member, NewVersion, SettleRow, VersionRows, is_versionless, settle_latest,
+};
 use crate::*;
 
 /// The SQLite store in one data directory (`dossier.db` plus its WAL).
@@ -48,9 +49,6 @@ impl Drop for SqliteStore {
 const READERS: usize = 4;
 
 const DB_FILE: &str = "dossier.db";
-
-/// The namespace for the STIX identities that stand for member organizations.
-const ORG_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_9b0e_4d7a_5c3b_8e2f_1a9d_0c4b_7e61);
 
 /// SQLite's errors become the store's backend-neutral error, classified by what failed.
 impl From<rusqlite::Error> for StoreError {
@@ -301,23 +299,9 @@ impl SqliteStore {
             return Ok(());
         }
         let isac = self.add_org_inner("ISAC", true)?;
-        let coll = self.add_collection(
-            "dossier intelligence",
-            Some("default"),
-            Some("Intelligence shared by the members"),
-            Tlp::Amber,
-        )?;
-        let builtins = dossier_stix::tlp::TLP2
-            .iter()
-            .chain(dossier_stix::tlp::TLP1.iter())
-            .map(|m| m.json)
-            .chain(dossier_stix::extension::DEFINITIONS);
-        let mut items = Vec::new();
-        for (index, json) in builtins.enumerate() {
-            let object = StixObject::parse(json.as_bytes())
-                .map_err(|e| StoreError::Corrupt(format!("built-in object does not validate: {e:?}")))?;
-            items.push(Item::Valid { index, line: 1, object: object.into_record() });
-        }
+        let (title, alias, description, tlp) = crate::DEFAULT_COLLECTION;
+        let coll = self.add_collection(title, Some(alias), Some(description), tlp)?;
+        let items = crate::builtin_items()?;
         self.import(
             &Submission { org: isac.id, collection: coll.id, named: true, curator: true },
             &mut items.into_iter(),
@@ -327,11 +311,7 @@ impl SqliteStore {
     }
 
     fn add_org_inner(&self, name: &str, isac: bool) -> Result<Org, StoreError> {
-        let name = name.trim();
-        if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
-            return Err(StoreError::Invalid("an organization name must be 1-200 printable characters".into()));
-        }
-        let identity_id = StixId::new_v5("identity", &ORG_NAMESPACE, &name.to_lowercase()).to_string();
+        let (name, identity_id) = crate::org_name(name)?;
         let conn = self.lock();
         let r = conn.execute(
             "INSERT INTO orgs (name, identity_id, isac, created) VALUES (?1, ?2, ?3, ?4)",
@@ -345,23 +325,6 @@ impl SqliteStore {
         };
         Ok(Org { id: conn.last_insert_rowid(), name: name.to_owned(), identity_id, isac, peer: false })
     }
-}
-
-/// A stable 64-bit hash of an object id (the first 8 bytes of its SHA-256), used as the
-/// compact key of the version index. Stable across releases: it is stored.
-fn id_hash(id: &str) -> i64 {
-    let d = Sha256::digest(id.as_bytes());
-    i64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
-}
-
-fn hash_secret(secret: &str) -> Vec<u8> {
-    Sha256::digest(secret.as_bytes()).to_vec()
-}
-
-fn random_hex(bytes: usize) -> Result<String, StoreError> {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).map_err(|e| StoreError::Invalid(format!("no system randomness: {e}")))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn tlp_of(code: i64) -> Result<Tlp, StoreError> {
@@ -430,13 +393,6 @@ fn served_across(
     filter: &str,
     args: &[rusqlite::types::Value],
 ) -> Result<HashMap<String, i64>, StoreError> {
-    struct Candidate {
-        vid: i64,
-        version: String,
-        versionless: bool,
-        /// (only analysts may read it, it is RED, when first added): lowest is served.
-        rank: (bool, bool, i64),
-    }
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT o.id, o.vid, o.version, o.type, o.modified IS NULL, max(co.tlp), min(c.read_access = 'analysts'),
                 min(co.date_added)
@@ -456,17 +412,7 @@ fn served_across(
             rank: (r.get(6)?, r.get::<_, i64>(5)? == red, r.get(7)?),
         });
     }
-    Ok(by_id
-        .into_iter()
-        .filter_map(|(id, c)| {
-            let chosen = if c.iter().all(|c| c.versionless) {
-                c.iter().min_by_key(|c| (c.rank, c.vid))
-            } else {
-                c.iter().max_by(|a, b| a.version.cmp(&b.version).then(a.vid.cmp(&b.vid)))
-            };
-            chosen.map(|c| (id, c.vid))
-        })
-        .collect())
+    Ok(crate::versions::served(by_id))
 }
 
 /// The schema version from which an identifier's versions are per-member assertions.
@@ -1434,34 +1380,6 @@ impl SqliteStore {
     }
 }
 
-/// Whether JSON text holds one of `needles` as a whole string value or key (`"needle"`):
-/// one pass over the quotes (escaped ones stay inside their string), each string compared
-/// by length first.
-fn holds_quoted(text: &[u8], needles: &std::collections::HashSet<&[u8]>) -> bool {
-    let lengths: std::collections::BTreeSet<usize> = needles.iter().map(|n| n.len()).collect();
-    let mut at = 0;
-    while let Some(i) = memchr::memchr(b'"', &text[at..]) {
-        let start = at + i + 1;
-        // The closing quote: the next one not escaped by an odd run of backslashes.
-        let mut end = start;
-        loop {
-            let Some(j) = memchr::memchr(b'"', &text[end..]) else { return false };
-            let q = end + j;
-            let backslashes = text[start..q].iter().rev().take_while(|&&b| b == b'\\').count();
-            if backslashes % 2 == 0 {
-                end = q;
-                break;
-            }
-            end = q + 1;
-        }
-        if lengths.contains(&(end - start)) && needles.contains(&text[start..end]) {
-            return true;
-        }
-        at = end + 1;
-    }
-    false
-}
-
 fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get(3)?;
     Ok(User {
@@ -1578,7 +1496,7 @@ impl Directory for SqliteStore {
             })
             .optional()?;
         Ok(found.and_then(|(info, hash)| {
-            let same = hash.len() == want.len() && hash.iter().zip(&want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+            let same = crate::same_hash(&hash, &want);
             let live = info.revoked.is_none() && info.expires.is_none_or(|e| e > now);
             (same && live).then_some(info)
         }))
@@ -1720,12 +1638,7 @@ impl Accounts for SqliteStore {
     }
 
     fn add_user(&self, org: OrgId, name: &str, role: Role, password_hash: &str) -> Result<User, StoreError> {
-        let name = name.trim();
-        if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control() || c == ':') {
-            return Err(StoreError::Invalid(format!(
-                "user name {name:?} must be 1-64 characters without ':' or control characters"
-            )));
-        }
+        let name = crate::user_name(name)?;
         let id = format!("usr_{}", random_hex(6)?);
         let created = now_micros();
         let conn = self.lock();
@@ -1800,14 +1713,7 @@ impl Collections for SqliteStore {
         description: Option<&str>,
         default_tlp: Tlp,
     ) -> Result<Collection, StoreError> {
-        if title.trim().is_empty() {
-            return Err(StoreError::Invalid("a collection needs a title".into()));
-        }
-        if let Some(a) = alias
-            && (a.is_empty() || !a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        {
-            return Err(StoreError::Invalid(format!("alias {a:?} may only hold letters, digits, '-' and '_'")));
-        }
+        crate::collection_names(title, alias)?;
         let uuid = uuid::Uuid::new_v4().to_string();
         let conn = self.lock();
         let r = conn.execute(
@@ -2027,7 +1933,7 @@ mod plan_tests {
             let mut items = objects.into_iter().enumerate().map(|(index, v)| Item::Valid {
                 index,
                 line: 1,
-                object: StixObject::from_value(&v).unwrap().into_record(),
+                object: dossier_stix::StixObject::from_value(&v).unwrap().into_record(),
             });
             store.import(&sub, &mut items, &mut |_| {}).unwrap();
         }

@@ -204,6 +204,37 @@ pub(crate) fn settle_latest(
     Ok(Some(winner_vid))
 }
 
+/// A collection's latest version of an id, competing to be the one served across
+/// collections.
+pub(crate) struct Candidate {
+    pub vid: i64,
+    pub version: String,
+    pub versionless: bool,
+    /// (only analysts may read it, it is RED, when first added): lowest is served.
+    pub rank: (bool, bool, i64),
+}
+
+/// Which version of each id is served across collections — what the screening index reads
+/// and an export without a collection writes — from each id's candidates (the collections'
+/// latest versions). A versioned object: the newest. A versionless one (SCO), whose versions
+/// are different organizations' assertions, by the rule [`settle_latest`] applies in one
+/// collection: one that members may read beats one that only analysts may (a copy in an
+/// analysts-only drop box must not hide an identifier from the members), one any member may
+/// see beats a RED one, else the earliest added.
+pub(crate) fn served(by_id: HashMap<String, Vec<Candidate>>) -> HashMap<String, i64> {
+    by_id
+        .into_iter()
+        .filter_map(|(id, c)| {
+            let chosen = if c.iter().all(|c| c.versionless) {
+                c.iter().min_by_key(|c| (c.rank, c.vid))
+            } else {
+                c.iter().max_by(|a, b| a.version.cmp(&b.version).then(a.vid.cmp(&b.vid)))
+            };
+            chosen.map(|c| (id, c.vid))
+        })
+        .collect()
+}
+
 /// Whether the version's JSON names organization `org` in its share-with list.
 fn names_recipient(rows: &mut dyn VersionRows, json: &str, org: OrgId) -> Result<bool, StoreError> {
     let identity = rows.org_identity(org)?;

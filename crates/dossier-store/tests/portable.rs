@@ -208,12 +208,9 @@ fn a_postgres_store_backs_up_to_a_file_that_restores_anywhere() {
 
 #[test]
 fn a_wrong_url_or_an_unreachable_server_is_a_clear_error() {
-    let err = dossier_store::open_portable("postgres://dossier:hunter2@127.0.0.1:1/x").err().unwrap();
+    let err = dossier_store::open("postgres://dossier:hunter2@127.0.0.1:1/x").err().unwrap();
     let text = err.to_string();
     assert!(text.contains("connecting to postgres://dossier:***@127.0.0.1:1/x"), "{text}");
     assert!(!text.contains("hunter2"));
     assert_eq!(err.storage_failure(), Some(dossier_store::StorageFailure::Unavailable));
-    // Serving from PostgreSQL is refused, saying what works.
-    let serve = dossier_store::open("postgres://127.0.0.1:1/x").err().unwrap().to_string();
-    assert!(serve.contains("dossier migrate"), "{serve}");
 }

@@ -703,12 +703,6 @@ fn open(data: &Path) -> Result<Arc<dyn Store>> {
     }
 }
 
-/// Opens the store (as [`open`]) for whole-store copies only: every backend can.
-fn open_portable(data: &Path) -> Result<Arc<dyn dossier_store::Portable>> {
-    let url = DATABASE_URL.get().cloned().unwrap_or_else(|| data.display().to_string());
-    dossier_store::open_portable(&url).with_context(|| format!("opening {}", dossier_store::redact(&url)))
-}
-
 /// Records a command in the audit log, like every HTTP request (every export is
 /// audited). Local commands run with the data directory's authority: no token.
 pub(crate) fn audit_cli(

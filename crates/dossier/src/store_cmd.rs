@@ -36,7 +36,7 @@ pub fn backup(data: &Path, args: &BackupArgs) -> Result<()> {
     if args.file.exists() {
         bail!("{} exists already: a backup never overwrites a file", args.file.display());
     }
-    let store = crate::open_portable(data)?;
+    let store = crate::open(data)?;
     store.backup(&args.file).with_context(|| format!("writing the backup {}", args.file.display()))?;
     // Check what was written: it opens, and holds as many objects as the store did then.
     let (written, _scratch) = open_copy(&args.file)?;
@@ -47,7 +47,7 @@ pub fn backup(data: &Path, args: &BackupArgs) -> Result<()> {
 /// `dossier restore FILE`: loads a backup into the (new) store.
 pub fn restore(data: &Path, args: &RestoreArgs) -> Result<()> {
     let (source, _scratch) = open_copy(&args.file)?;
-    let target = crate::open_portable(data)?;
+    let target = crate::open(data)?;
     let copied = dossier_store::copy(&source, target.as_ref())
         .with_context(|| format!("restoring {} into {}", args.file.display(), target.location()))?;
     report("restore", &args.file.display().to_string(), &target.location(), Some(&copied), None)
@@ -55,10 +55,9 @@ pub fn restore(data: &Path, args: &RestoreArgs) -> Result<()> {
 
 /// `dossier migrate --from URL --to URL`.
 pub fn migrate(args: &MigrateArgs) -> Result<()> {
-    let from = dossier_store::open_portable(&args.from)
-        .with_context(|| format!("opening {}", dossier_store::redact(&args.from)))?;
-    let to = dossier_store::open_portable(&args.to)
-        .with_context(|| format!("opening {}", dossier_store::redact(&args.to)))?;
+    let from =
+        dossier_store::open(&args.from).with_context(|| format!("opening {}", dossier_store::redact(&args.from)))?;
+    let to = dossier_store::open(&args.to).with_context(|| format!("opening {}", dossier_store::redact(&args.to)))?;
     if from.location() == to.location() {
         bail!("--from and --to are the same store");
     }

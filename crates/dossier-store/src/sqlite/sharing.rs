@@ -7,7 +7,8 @@ use super::SqliteStore;
 use crate::StoreError;
 use crate::sharing::{
     AccessRequest, AccessSide, AccessStatus, Cursors, Disposition, DispositionCount, Inbox, Judgement, MAX_COMMENT,
-    NewNotification, NewReviewEntry, Notification, ReviewEntry, ReviewQuery, ReviewStatus, Sharing, SuppressedTie,
+    MAX_NOTE, MAX_PENDING, NewNotification, NewReviewEntry, Notification, ReviewEntry, ReviewQuery, ReviewStatus,
+    Sharing, SuppressedTie,
 };
 use crate::sharing::{Delivery, Monitoring, NewWatch, WatchRow, Webhook, Webhooks};
 
@@ -270,12 +271,6 @@ fn access_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccessRequest> {
         reply: r.get(13)?,
     })
 }
-
-/// Longest note or reply on an access request, in bytes.
-const MAX_NOTE: usize = 4096;
-
-/// Access requests one organization may have waiting with one owner.
-pub const MAX_PENDING: i64 = 50;
 
 impl SqliteStore {
     pub(super) fn request_access_impl(

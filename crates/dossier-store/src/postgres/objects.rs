@@ -1,0 +1,663 @@
+//! Object versions, their collections and provenance in PostgreSQL, under the rules of
+//! [`crate::versions`].
+//!
+//! Every write to objects runs in one transaction that first takes the store's write lock
+//! (a transaction-scoped advisory lock, [`super::WRITE_LOCK`]): writers on every node take
+//! turns, so version ids, change-log sequence numbers and each collection's `date_added`
+//! are assigned in commit order — strictly increasing, and never seen out of order by a
+//! reader on another node (a TAXII client paging by `added_after`, a change-log follower).
+
+use std::collections::HashMap;
+
+use dossier_stix::timestamp::now_micros;
+use dossier_stix::{OrgId, Tlp};
+use postgres::types::ToSql;
+
+use super::PgStore;
+use crate::versions::{Candidate, Existing, Importer, Member, NewVersion, SettleRow, VersionRows, is_versionless};
+use crate::{
+    CollectionId, Entry, EntryRef, ImportSummary, Item, ObjectStore, Provenance, Query, StoreError, Submission,
+    Versions,
+};
+
+type Param = Box<dyn ToSql + Sync>;
+
+/// The version rules' row operations on one PostgreSQL transaction.
+struct VersionTx<'a, 't> {
+    tx: &'a mut postgres::Transaction<'t>,
+    /// Statements prepared once per transaction (an import runs each many times).
+    prepared: HashMap<&'static str, postgres::Statement>,
+}
+
+impl<'a, 't> VersionTx<'a, 't> {
+    fn new(tx: &'a mut postgres::Transaction<'t>) -> Self {
+        Self { tx, prepared: HashMap::new() }
+    }
+    fn statement(&mut self, sql: &'static str) -> Result<postgres::Statement, StoreError> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.prepare(sql)?;
+        self.prepared.insert(sql, s.clone());
+        Ok(s)
+    }
+    fn exec(&mut self, sql: &'static str, args: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
+        let stmt = self.statement(sql)?;
+        Ok(self.tx.execute(&stmt, args)?)
+    }
+    fn rows(&mut self, sql: &'static str, args: &[&(dyn ToSql + Sync)]) -> Result<Vec<postgres::Row>, StoreError> {
+        let stmt = self.statement(sql)?;
+        Ok(self.tx.query(&stmt, args)?)
+    }
+}
+
+impl VersionRows for VersionTx<'_, '_> {
+    fn existing(&mut self, id: &str) -> Result<Vec<Existing>, StoreError> {
+        Ok(self
+            .rows(
+                "SELECT vid, version, json, org, named, COALESCE(recipients, '') FROM objects WHERE idh = $1 AND id = $2",
+                &[&crate::id_hash(id), &id],
+            )?
+            .iter()
+            .map(|r| Existing {
+                vid: r.get(0),
+                version: r.get(1),
+                json: r.get(2),
+                org: r.get(3),
+                named: r.get::<_, i64>(4) != 0,
+                recipients: r.get(5),
+            })
+            .collect())
+    }
+
+    fn insert_version(&mut self, v: &NewVersion<'_>) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO objects (vid, id, type, version, modified, spec_version, tlp, confidence, org, json, idh, named, recipients, curator)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            &[
+                &v.vid,
+                &v.id,
+                &v.object_type,
+                &v.version,
+                &v.modified,
+                &v.spec_version,
+                &v.tlp,
+                &v.confidence.map(i64::from),
+                &v.owner,
+                &v.json,
+                &crate::id_hash(v.id),
+                &i64::from(v.named),
+                &v.recipients,
+                &v.curator,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn mark_multi(&mut self, id: &str) -> Result<(), StoreError> {
+        self.exec("INSERT INTO multi_version (idh) VALUES ($1) ON CONFLICT DO NOTHING", &[&crate::id_hash(id)])?;
+        Ok(())
+    }
+
+    fn in_collection(&mut self, collection: CollectionId, vid: i64) -> Result<bool, StoreError> {
+        Ok(self.rows(
+            "SELECT EXISTS (SELECT 1 FROM collection_objects WHERE collection = $1 AND vid = $2)",
+            &[&collection, &vid],
+        )?[0]
+            .get(0))
+    }
+
+    fn version_of(&mut self, vid: i64) -> Result<(String, String, Option<i64>, OrgId), StoreError> {
+        let rows = self.rows("SELECT id, version, tlp, org FROM objects WHERE vid = $1", &[&vid])?;
+        let r = rows.first().ok_or_else(|| StoreError::Corrupt(format!("version {vid} is missing")))?;
+        Ok((r.get(0), r.get(1), r.get(2), r.get(3)))
+    }
+
+    fn current_latest(&mut self, collection: CollectionId, id: &str) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(self
+            .rows(
+                "SELECT co.vid, o.version FROM objects o JOIN collection_objects co ON co.vid = o.vid
+                  WHERE co.collection = $1 AND o.id = $2 AND o.idh = $3 AND co.latest = 1 LIMIT 1",
+                &[&collection, &id, &crate::id_hash(id)],
+            )?
+            .first()
+            .map(|r| (r.get(0), r.get(1))))
+    }
+
+    fn unset_latest(&mut self, collection: CollectionId, vid: i64) -> Result<(), StoreError> {
+        self.exec("UPDATE collection_objects SET latest = 0 WHERE collection = $1 AND vid = $2", &[&collection, &vid])?;
+        Ok(())
+    }
+
+    fn insert_member(
+        &mut self,
+        collection: CollectionId,
+        date_added: i64,
+        vid: i64,
+        latest: bool,
+        tlp: i64,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO collection_objects (collection, date_added, vid, latest, tlp) VALUES ($1, $2, $3, $4, $5)",
+            &[&collection, &date_added, &vid, &i64::from(latest), &tlp],
+        )?;
+        Ok(())
+    }
+
+    fn log_change(
+        &mut self,
+        at: i64,
+        remove: bool,
+        collection: CollectionId,
+        vid: i64,
+        id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO changes (at, op, collection, vid, id) VALUES ($1, $2, $3, $4, $5)",
+            &[&at, &if remove { "remove" } else { "add" }, &collection, &vid, &id],
+        )?;
+        Ok(())
+    }
+
+    fn insert_provenance(&mut self, vid: i64, org: OrgId, named: bool, at: i64) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO provenance (vid, org, named, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            &[&vid, &org, &i64::from(named), &at],
+        )?;
+        Ok(())
+    }
+
+    fn add_recipient(&mut self, vid: i64, org: OrgId) -> Result<bool, StoreError> {
+        Ok(self.exec(
+            "UPDATE objects SET recipients = CASE WHEN COALESCE(recipients, '') = '' THEN $2 ELSE recipients || ',' || $2 END
+              WHERE vid = $1 AND strpos(',' || COALESCE(recipients, '') || ',', ',' || $2 || ',') = 0",
+            &[&vid, &org.to_string()],
+        )? > 0)
+    }
+
+    fn settle_rows(&mut self, collection: CollectionId, id: &str) -> Result<Vec<SettleRow>, StoreError> {
+        Ok(self
+            .rows(
+                "SELECT o.vid, o.version, o.org, co.tlp, co.date_added, o.type, o.modified IS NULL
+                   FROM objects o JOIN collection_objects co ON co.collection = $1 AND co.vid = o.vid
+                  WHERE o.idh = $2 AND o.id = $3",
+                &[&collection, &crate::id_hash(id), &id],
+            )?
+            .iter()
+            .map(|r| SettleRow {
+                vid: r.get(0),
+                version: r.get(1),
+                org: r.get(2),
+                tlp: r.get(3),
+                date_added: r.get(4),
+                versioned: !is_versionless(r.get::<_, &str>(5), r.get(6)),
+            })
+            .collect())
+    }
+
+    fn set_latest(&mut self, collection: CollectionId, date_added: i64, latest: bool) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE collection_objects SET latest = $3 WHERE collection = $1 AND date_added = $2 AND latest <> $3",
+            &[&collection, &date_added, &i64::from(latest)],
+        )?;
+        Ok(())
+    }
+
+    fn member(&mut self, collection: CollectionId, id: &str, vid: i64) -> Result<Option<Member>, StoreError> {
+        Ok(self
+            .rows(
+                "SELECT o.org, co.date_added, o.json, o.recipients FROM objects o
+                   JOIN collection_objects co ON co.vid = o.vid AND co.collection = $1
+                  WHERE o.vid = $2 AND o.idh = $3 AND o.id = $4",
+                &[&collection, &vid, &crate::id_hash(id), &id],
+            )?
+            .first()
+            .map(|r| Member { owner: r.get(0), date_added: r.get(1), json: r.get(2), recipients: r.get(3) }))
+    }
+
+    fn members(&mut self, collection: CollectionId, id: &str) -> Result<Vec<(i64, String)>, StoreError> {
+        Ok(self
+            .rows(
+                "SELECT o.vid, o.version FROM objects o
+                   JOIN collection_objects co ON co.vid = o.vid AND co.collection = $1
+                  WHERE o.idh = $2 AND o.id = $3 ORDER BY o.version, o.vid",
+                &[&collection, &crate::id_hash(id), &id],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    fn delete_provenance(&mut self, vid: i64, org: OrgId) -> Result<bool, StoreError> {
+        Ok(self.exec("DELETE FROM provenance WHERE vid = $1 AND org = $2", &[&vid, &org])? > 0)
+    }
+
+    fn org_identity(&mut self, org: OrgId) -> Result<String, StoreError> {
+        let rows = self.rows("SELECT identity_id FROM orgs WHERE id = $1", &[&org])?;
+        rows.first().map(|r| r.get(0)).ok_or_else(|| StoreError::NotFound(format!("organization {org}")))
+    }
+
+    fn set_recipients(&mut self, vid: i64, recipients: Option<&str>) -> Result<(), StoreError> {
+        self.exec("UPDATE objects SET recipients = $2 WHERE vid = $1", &[&vid, &recipients])?;
+        Ok(())
+    }
+
+    fn remove_member(&mut self, collection: CollectionId, date_added: i64) -> Result<(), StoreError> {
+        self.exec(
+            "DELETE FROM collection_objects WHERE collection = $1 AND date_added = $2",
+            &[&collection, &date_added],
+        )?;
+        Ok(())
+    }
+
+    fn held(&mut self, vid: i64) -> Result<bool, StoreError> {
+        Ok(self.rows("SELECT EXISTS (SELECT 1 FROM collection_objects WHERE vid = $1)", &[&vid])?[0].get(0))
+    }
+
+    fn delete_version(&mut self, vid: i64) -> Result<(), StoreError> {
+        self.exec("DELETE FROM provenance WHERE vid = $1", &[&vid])?;
+        self.exec("DELETE FROM objects WHERE vid = $1", &[&vid])?;
+        Ok(())
+    }
+}
+
+const ENTRY_COLUMNS: &str = "o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, co.date_added, co.tlp, \
+     o.confidence, o.org, o.json, o.named, COALESCE(o.recipients, '')";
+
+/// One row of [`ENTRY_COLUMNS`], borrowed.
+fn entry_ref(row: &postgres::Row) -> EntryRef<'_> {
+    EntryRef {
+        vid: row.get(0),
+        id: row.get(1),
+        object_type: row.get(2),
+        modified: row.get(3),
+        spec_version: row.get(4),
+        date_added: row.get(5),
+        // An unknown code is treated as the most restrictive level.
+        tlp: Tlp::from_code(row.get(6)).unwrap_or(Tlp::Red),
+        confidence: row.get::<_, Option<i64>>(7).and_then(|c| u8::try_from(c).ok()),
+        owner: row.get(8),
+        json: row.get(9),
+        named: row.get::<_, i64>(10) != 0,
+        recipients: row.get(11),
+    }
+}
+
+/// Adds `v` to the arguments; returns its placeholder.
+fn arg(args: &mut Vec<Param>, v: Param) -> String {
+    args.push(v);
+    format!("${}", args.len())
+}
+
+/// The SQL of a [`Query`] (see the SQLite backend for what each part means).
+fn query_sql(query: &Query) -> (String, Vec<Param>) {
+    let mut args: Vec<Param> = Vec::new();
+    let mut sql = match query.collection {
+        Some(c) => {
+            let p = arg(&mut args, Box::new(c));
+            format!(
+                "SELECT {ENTRY_COLUMNS} FROM collection_objects co JOIN objects o ON co.vid = o.vid WHERE co.collection = {p}"
+            )
+        }
+        // Every version once, through the earliest of its collections that matches.
+        None => {
+            "SELECT DISTINCT ON (o.vid) o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, co.date_added,
+                        co.tlp, o.confidence, o.org, o.json, o.named, COALESCE(o.recipients, '')
+                   FROM objects o JOIN collection_objects co ON co.vid = o.vid WHERE 1 = 1"
+                .to_owned()
+        }
+    };
+    if let Some(after) = query.added_after {
+        let p = arg(&mut args, Box::new(after));
+        sql.push_str(&format!(" AND co.date_added > {p}"));
+    }
+    if let Some(max) = query.max_tlp {
+        let p = arg(&mut args, Box::new(max.code()));
+        sql.push_str(&format!(" AND co.tlp <= {p}"));
+    }
+    if !query.ids.is_empty() {
+        let ids = arg(&mut args, Box::new(query.ids.clone()));
+        let hashes = arg(&mut args, Box::new(query.ids.iter().map(|i| crate::id_hash(i)).collect::<Vec<i64>>()));
+        sql.push_str(&format!(" AND o.idh = ANY({hashes}) AND o.id = ANY({ids})"));
+    }
+    if !query.types.is_empty() {
+        let p = arg(&mut args, Box::new(query.types.clone()));
+        sql.push_str(&format!(" AND o.type = ANY({p})"));
+    }
+    let mut alts = Vec::new();
+    for v in &query.versions {
+        match v {
+            Versions::All => {
+                alts.clear();
+                break;
+            }
+            Versions::Latest if query.collection.is_some() => alts.push("co.latest = 1".to_owned()),
+            Versions::Latest => {
+                alts.push("EXISTS (SELECT 1 FROM collection_objects cl WHERE cl.vid = o.vid AND cl.latest = 1)".to_owned())
+            }
+            Versions::First if query.collection.is_some() => alts.push(
+                "NOT EXISTS (SELECT 1 FROM objects o2 JOIN collection_objects c2 ON c2.vid = o2.vid AND c2.collection = co.collection
+                  WHERE o2.idh = o.idh AND o2.id = o.id AND o2.version < o.version)"
+                    .to_owned(),
+            ),
+            Versions::First => alts.push(
+                "NOT EXISTS (SELECT 1 FROM objects o2 WHERE o2.idh = o.idh AND o2.id = o.id AND o2.version < o.version)"
+                    .to_owned(),
+            ),
+            Versions::At(key) => {
+                let p = arg(&mut args, Box::new(key.clone()));
+                alts.push(format!("o.version = {p}"));
+            }
+        }
+    }
+    if !alts.is_empty() && !query.versions.contains(&Versions::All) {
+        sql.push_str(&format!(" AND ({})", alts.join(" OR ")));
+    }
+    sql.push_str(if query.collection.is_some() { " ORDER BY co.date_added" } else { " ORDER BY o.vid, co.date_added" });
+    if query.limit != usize::MAX && query.collection.is_some() {
+        let p = arg(&mut args, Box::new(query.limit as i64));
+        sql.push_str(&format!(" LIMIT {p}"));
+    }
+    (sql, args)
+}
+
+impl PgStore {
+    /// Which version of each id is served across collections, among the ids `ids` (all
+    /// ids with several versions when `None`): id → version id.
+    fn served_across(
+        &self,
+        tx: &mut postgres::Transaction<'_>,
+        ids: Option<&[String]>,
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let filter = match ids {
+            Some(_) => "o.idh = ANY($1) AND o.id = ANY($2)",
+            None => "o.idh IN (SELECT idh FROM multi_version)",
+        };
+        let sql = format!(
+            "SELECT o.id, o.vid, o.version, o.type, o.modified IS NULL, max(co.tlp), bool_and(c.read_access = 'analysts'),
+                    min(co.date_added)
+               FROM objects o JOIN collection_objects co ON co.vid = o.vid JOIN collections c ON c.id = co.collection
+              WHERE {filter} AND EXISTS (SELECT 1 FROM collection_objects cl WHERE cl.vid = o.vid AND cl.latest = 1)
+              GROUP BY o.vid"
+        );
+        let rows = match ids {
+            Some(ids) => {
+                let hashes: Vec<i64> = ids.iter().map(|i| crate::id_hash(i)).collect();
+                tx.query(&sql, &[&hashes, &ids])?
+            }
+            None => tx.query(&sql, &[])?,
+        };
+        let red = Tlp::Red.code();
+        let mut by_id: HashMap<String, Vec<Candidate>> = HashMap::new();
+        for r in rows {
+            let ty: &str = r.get(3);
+            by_id.entry(r.get(0)).or_default().push(Candidate {
+                vid: r.get(1),
+                version: r.get(2),
+                versionless: is_versionless(ty, r.get(4)),
+                rank: (r.get(6), r.get::<_, i64>(5) == red, r.get(7)),
+            });
+        }
+        Ok(crate::versions::served(by_id))
+    }
+
+    /// One write transaction holding the store's write lock (see the module docs).
+    fn writing<T>(
+        &self,
+        f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn();
+        let mut tx = conn.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&super::WRITE_LOCK])?;
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn import_tx(
+        &self,
+        submission: &Submission,
+        items: &mut dyn Iterator<Item = Item>,
+        progress: &mut dyn FnMut(u64),
+        status: Option<(&str, &str)>,
+    ) -> Result<ImportSummary, StoreError> {
+        self.writing(|tx| {
+            let default_tlp: i64 = tx
+                .query_opt("SELECT default_tlp FROM collections WHERE id = $1", &[&submission.collection])?
+                .ok_or_else(|| StoreError::NotFound(format!("collection {}", submission.collection)))?
+                .get(0);
+            let last: Option<i64> = tx
+                .query_one(
+                    "SELECT max(date_added) FROM collection_objects WHERE collection = $1",
+                    &[&submission.collection],
+                )?
+                .get(0);
+            let next_vid: i64 = tx.query_one("SELECT COALESCE(max(vid), 0) + 1 FROM objects", &[])?.get(0);
+            let org_by_identity: HashMap<String, OrgId> =
+                tx.query("SELECT identity_id, id FROM orgs", &[])?.iter().map(|r| (r.get(0), r.get(1))).collect();
+            let outcome = Importer {
+                rows: &mut VersionTx::new(tx),
+                next_vid,
+                org_by_identity,
+                sub: *submission,
+                default_tlp: Tlp::from_code(default_tlp).unwrap_or(Tlp::Red),
+                last_date_added: last.unwrap_or(0),
+                now: now_micros(),
+                custom_tlp: Default::default(),
+                unresolved: Default::default(),
+            }
+            .run(items, progress)?;
+            // A rejection returns before the commit: the transaction rolls back.
+            let summary = outcome.map_err(StoreError::Rejected)?;
+            if let Some((id, json)) = status {
+                tx.execute(
+                    "INSERT INTO statuses (id, org, created, json) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (id) DO UPDATE SET org = EXCLUDED.org, created = EXCLUDED.created, json = EXCLUDED.json",
+                    &[&id, &submission.org, &now_micros(), &json],
+                )?;
+            }
+            Ok(summary)
+        })
+    }
+}
+
+impl ObjectStore for PgStore {
+    fn import(
+        &self,
+        submission: &Submission,
+        items: &mut dyn Iterator<Item = Item>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ImportSummary, StoreError> {
+        self.import_tx(submission, items, progress, None)
+    }
+
+    fn import_with_status(
+        &self,
+        submission: &Submission,
+        items: &mut dyn Iterator<Item = Item>,
+        status: (&str, &str),
+    ) -> Result<ImportSummary, StoreError> {
+        self.import_tx(submission, items, &mut |_| {}, Some(status))
+    }
+
+    fn scan_raw(&self, query: &Query, visit: &mut dyn FnMut(&EntryRef<'_>) -> bool) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let mut tx = conn.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
+        // Across collections, the latest of an id with several versions is the one served
+        // across collections (the rule every index uses), applied here; the limit with it.
+        let served = if query.collection.is_none() && query.versions == [Versions::Latest] {
+            Some(self.served_across(&mut tx, (!query.ids.is_empty()).then_some(query.ids.as_slice()))?)
+        } else {
+            None
+        };
+        let (sql, args) = query_sql(query);
+        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)).collect();
+        let stmt = tx.prepare(&sql)?;
+        let portal = tx.bind(&stmt, &refs)?;
+        let mut visited = 0usize;
+        'read: loop {
+            let rows = tx.query_portal(&portal, 1_000)?;
+            let done = rows.len() < 1_000;
+            for row in &rows {
+                let entry = entry_ref(row);
+                if let Some(served) = &served
+                    && served.get(entry.id).is_some_and(|v| *v != entry.vid)
+                {
+                    continue;
+                }
+                visited += 1;
+                if !visit(&entry) || visited == query.limit {
+                    break 'read;
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn versions(&self, id: &str) -> Result<Vec<Entry>, StoreError> {
+        let rows = self.conn().query(
+            &format!(
+                "SELECT {ENTRY_COLUMNS} FROM objects o
+                   JOIN collection_objects co ON co.vid = o.vid
+                    AND co.date_added = (SELECT min(c2.date_added) FROM collection_objects c2 WHERE c2.vid = o.vid)
+                  WHERE o.idh = $2 AND o.id = $1 ORDER BY o.version"
+            ),
+            &[&id, &crate::id_hash(id)],
+        )?;
+        Ok(rows.iter().map(|r| entry_ref(r).to_entry()).collect())
+    }
+
+    fn provenance(&self, id: &str) -> Result<Vec<Provenance>, StoreError> {
+        let rows = self.conn().query(
+            "SELECT o.vid, o.org, o.named,
+                    (SELECT min(co.date_added) FROM collection_objects co WHERE co.vid = o.vid) AS at, o.curator
+               FROM objects o WHERE o.idh = $2 AND o.id = $1
+             UNION ALL
+             SELECT p.vid, p.org, p.named, p.at, NULL FROM provenance p JOIN objects o ON o.vid = p.vid
+              WHERE o.idh = $2 AND o.id = $1
+             ORDER BY 4, 2, 1",
+            &[&id, &crate::id_hash(id)],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| Provenance {
+                vid: r.get(0),
+                org: r.get(1),
+                named: r.get::<_, i64>(2) != 0,
+                at: r.get::<_, Option<i64>>(3).unwrap_or(0),
+                curator: r.get(4),
+            })
+            .collect())
+    }
+
+    fn scan_latest(
+        &self,
+        types: &[&str],
+        ids: Option<&[String]>,
+        visit: &mut dyn FnMut(&EntryRef<'_>, bool) -> bool,
+    ) -> Result<(), StoreError> {
+        if ids.is_some_and(<[String]>::is_empty) {
+            return Ok(());
+        }
+        let mut conn = self.conn();
+        let mut tx = conn.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
+        // Which version of each id with several versions is served; every other id has one.
+        let served = self.served_across(&mut tx, ids)?;
+        let types: Vec<String> = types.iter().map(|t| (*t).to_owned()).collect();
+        let mut args: Vec<Param> = Vec::new();
+        let mut sql = String::from(
+            "SELECT o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, min(co.date_added), max(co.tlp),
+                    o.confidence, o.org, o.json, o.named, COALESCE(o.recipients, ''),
+                    bool_and(c.read_access = 'analysts'), bool_or(co.latest = 1)
+               FROM objects o
+               JOIN collection_objects co ON co.vid = o.vid
+               JOIN collections c ON c.id = co.collection
+              WHERE 1 = 1",
+        );
+        if !types.is_empty() {
+            let p = arg(&mut args, Box::new(types));
+            sql.push_str(&format!(" AND o.type = ANY({p})"));
+        }
+        if let Some(ids) = ids {
+            let vids: Vec<i64> = served.values().copied().collect();
+            let hashes = arg(&mut args, Box::new(ids.iter().map(|i| crate::id_hash(i)).collect::<Vec<i64>>()));
+            let ids = arg(&mut args, Box::new(ids.to_vec()));
+            let vids = arg(&mut args, Box::new(vids));
+            sql.push_str(&format!(
+                " AND ((o.idh = ANY({hashes}) AND o.id = ANY({ids}) AND o.idh NOT IN (SELECT idh FROM multi_version))
+                       OR o.vid = ANY({vids}))"
+            ));
+        }
+        sql.push_str(" GROUP BY o.vid ORDER BY o.vid");
+        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)).collect();
+        let stmt = tx.prepare(&sql)?;
+        let portal = tx.bind(&stmt, &refs)?;
+        'read: loop {
+            let rows = tx.query_portal(&portal, 2_000)?;
+            let done = rows.len() < 2_000;
+            for row in &rows {
+                let entry = entry_ref(row);
+                let latest_somewhere: bool = row.get(13);
+                let chosen = match served.get(entry.id) {
+                    Some(vid) => *vid == entry.vid,
+                    None => latest_somewhere,
+                };
+                if chosen && !visit(&entry, row.get(12)) {
+                    break 'read;
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn counts(&self) -> Result<(u64, u64), StoreError> {
+        let r = self.conn().query_one("SELECT count(*), count(DISTINCT id) FROM objects", &[])?;
+        Ok((r.get::<_, i64>(0).max(0) as u64, r.get::<_, i64>(1).max(0) as u64))
+    }
+
+    fn objects_estimate(&self) -> Result<u64, StoreError> {
+        // The versions less the extra versions of ids stored more than once (few).
+        let r = self.conn().query_one(
+            "SELECT (SELECT count(*) FROM objects)
+                  - (SELECT COALESCE(sum(n - 1), 0)::BIGINT FROM (SELECT count(*) AS n FROM objects
+                      WHERE idh IN (SELECT idh FROM multi_version) GROUP BY id) m)",
+            &[],
+        )?;
+        Ok(r.get::<_, i64>(0).max(0) as u64)
+    }
+
+    fn delete(&self, collection: CollectionId, id: &str, versions: &[Versions]) -> Result<usize, StoreError> {
+        self.writing(|tx| crate::versions::delete(&mut VersionTx::new(tx), collection, id, versions, now_micros()))
+    }
+
+    fn withdraw(
+        &self,
+        collection: CollectionId,
+        id: &str,
+        vids: &[i64],
+        by: Option<OrgId>,
+    ) -> Result<usize, StoreError> {
+        self.writing(|tx| crate::versions::withdraw(&mut VersionTx::new(tx), collection, id, vids, by, now_micros()))
+    }
+
+    fn put_status(&self, id: &str, org: OrgId, json: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO statuses (id, org, created, json) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET org = EXCLUDED.org, created = EXCLUDED.created, json = EXCLUDED.json",
+            &[&id, &org, &now_micros(), &json],
+        )?;
+        Ok(())
+    }
+
+    fn status(&self, id: &str) -> Result<Option<(OrgId, String)>, StoreError> {
+        Ok(self.conn().query_opt("SELECT org, json FROM statuses WHERE id = $1", &[&id])?.map(|r| (r.get(0), r.get(1))))
+    }
+}

@@ -1,0 +1,524 @@
+//! The store's contract: every behaviour the callers rely on, run against each backend —
+//! the embedded SQLite store and PostgreSQL (a throwaway cluster; see
+//! `dossier_test_support::postgres`). `cargo test -p dossier-store --test contract postgres`
+//! runs the PostgreSQL half alone.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
+use std::sync::{Arc, OnceLock};
+
+use dossier_stix::{Role, StixObject, Tlp};
+use dossier_store::transfer::Value;
+use dossier_store::{Item, Query, Store, StoreError, Submission, Versions};
+use dossier_test_support::postgres::Cluster;
+use serde_json::json;
+
+const ACTOR: &str = "threat-actor--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
+
+fn actor(modified: &str, name: &str) -> StixObject {
+    StixObject::from_value(&json!({"type": "threat-actor", "spec_version": "2.1", "id": ACTOR,
+        "created": "2024-01-01T00:00:00.000Z", "modified": modified, "name": name}))
+    .unwrap()
+}
+
+fn email(value: &str) -> StixObject {
+    let mut v = json!({"type": "email-addr", "value": value});
+    let id = dossier_stix::id::deterministic_sco_id("email-addr", v.as_object().unwrap()).unwrap();
+    v["id"] = json!(id.as_str());
+    StixObject::from_value(&v).unwrap()
+}
+
+fn cluster() -> Option<&'static Cluster> {
+    static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
+    CLUSTER.get_or_init(Cluster::start).as_ref()
+}
+
+/// Where a test's store lives, to open it again (a restart).
+struct Place {
+    _dir: Option<tempfile::TempDir>,
+    url: String,
+}
+
+impl Place {
+    fn reopen(&self) -> Arc<dyn Store> {
+        dossier_store::open(&self.url).unwrap()
+    }
+    /// No value of any row of the store holds `needle`.
+    fn assert_nowhere(&self, needle: &[u8]) {
+        let store = self.reopen();
+        store
+            .dump(&mut |t, row| {
+                for v in row {
+                    let bytes: &[u8] = match v {
+                        Value::Text(s) => s.as_bytes(),
+                        Value::Blob(b) => b,
+                        _ => continue,
+                    };
+                    assert!(!bytes.windows(needle.len()).any(|w| w == needle), "found in {}", t.table);
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+}
+
+/// A new store on SQLite, or on PostgreSQL (`pg`; `None` when PostgreSQL is to be skipped).
+fn setup(pg: bool) -> Option<(Place, Arc<dyn Store>, Submission)> {
+    let place = if pg {
+        Place { _dir: None, url: cluster()?.database() }
+    } else {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().display());
+        Place { _dir: Some(dir), url }
+    };
+    let store = place.reopen();
+    let sub = Submission {
+        org: store.isac().unwrap().id,
+        collection: store.default_collection().unwrap().id,
+        named: false,
+        curator: true,
+    };
+    Some((place, store, sub))
+}
+
+fn import(
+    store: &Arc<dyn Store>,
+    sub: &Submission,
+    objects: Vec<StixObject>,
+) -> Result<dossier_store::ImportSummary, StoreError> {
+    let mut items = objects.into_iter().enumerate().map(|(index, object)| Item::Valid {
+        index,
+        line: 1,
+        object: object.into_record(),
+    });
+    store.import(sub, &mut items, &mut |_| {})
+}
+
+fn latest(store: &Arc<dyn Store>, id: &str) -> Vec<String> {
+    let q = Query { ids: vec![id.to_owned()], ..Query::default() };
+    let mut out = Vec::new();
+    store
+        .scan(&q, &mut |e| {
+            out.push(e.json);
+            true
+        })
+        .unwrap();
+    out
+}
+
+/// Each test once per backend: `sqlite::NAME` and `postgres::NAME`.
+macro_rules! backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(false) })*
+        }
+        mod postgres {
+            $(#[test] fn $name() { super::$name(true) })*
+        }
+    };
+}
+
+backends!(
+    newer_version_supersedes_and_older_arrival_stays_history,
+    same_version_with_different_content_is_refused_and_nothing_is_stored,
+    two_organizations_submitting_one_sco_make_one_object,
+    unmarked_objects_get_the_collection_default_tlp,
+    date_added_is_strictly_increasing_within_a_collection,
+    tokens_are_hashed_expire_and_can_be_revoked,
+    builtin_tlp_markings_and_extension_definitions_are_present,
+    background_checkpoints_keep_the_data_readable,
+    the_parallel_newest_version_scan_sees_each_object_once_in_its_newest_version,
+    users_are_disabled_enabled_and_given_new_passwords,
+    web_sessions_are_kept_by_their_cookie_hash_and_pruned,
+    every_read_of_the_newest_versions_serves_the_same_assertion_of_a_shared_identifier,
+    review_queues_are_per_organization_and_judgements_suppress_only_for_the_judge,
+);
+
+fn entry(org: i64, at: i64, decision: &str, ties: &[(&str, &str)]) -> dossier_store::NewReviewEntry {
+    dossier_store::NewReviewEntry {
+        org,
+        at,
+        expires: at + 1_000,
+        by_id: "user:alice".into(),
+        by_name: "alice".into(),
+        source: "api".into(),
+        reference: Some(format!("cand-{at}")),
+        ref_hash: format!("h{at}"),
+        decision: decision.into(),
+        score: 0.9,
+        result: json!({"decision": decision}).to_string(),
+        ties: ties.iter().map(|(v, o)| ((*v).to_owned(), (*o).to_owned())).collect(),
+        restricted: Vec::new(),
+    }
+}
+
+/// An email at `tlp` with `confidence`.
+fn marked_email(value: &str, tlp: Tlp, confidence: u8) -> StixObject {
+    let mut v = json!({"type": "email-addr", "value": value, "spec_version": "2.1",
+        "object_marking_refs": [tlp.marking_id()], "confidence": confidence});
+    let id = dossier_stix::id::deterministic_sco_id("email-addr", v.as_object().unwrap()).unwrap();
+    v["id"] = json!(id.as_str());
+    StixObject::from_value(&v).unwrap()
+}
+
+fn newer_version_supersedes_and_older_arrival_stays_history(pg: bool) {
+    let Some((_d, store, sub)) = setup(pg) else { return };
+    let s = import(&store, &sub, vec![actor("2024-02-01T00:00:00.000Z", "v2")]).unwrap();
+    assert_eq!(s.added, 1);
+    let s = import(&store, &sub, vec![actor("2024-03-01T00:00:00.000Z", "v3")]).unwrap();
+    assert_eq!(s.updated, 1);
+    let s = import(&store, &sub, vec![actor("2024-01-15T00:00:00.000Z", "v1")]).unwrap();
+    assert_eq!(s.history, 1);
+    let s = import(&store, &sub, vec![actor("2024-03-01T00:00:00.000Z", "v3")]).unwrap();
+    assert_eq!(s.unchanged, 1);
+    let l = latest(&store, ACTOR);
+    assert_eq!(l.len(), 1);
+    assert!(l[0].contains("\"v3\""));
+    let versions = store.versions(ACTOR).unwrap();
+    let names: Vec<bool> = ["v1", "v2", "v3"].iter().zip(&versions).map(|(n, e)| e.json.contains(n)).collect();
+    assert_eq!(names, vec![true, true, true], "oldest first");
+    // First version and a given version.
+    let mut first = Vec::new();
+    store
+        .scan(
+            &Query {
+                ids: vec![ACTOR.into()],
+                versions: vec![Versions::First],
+                collection: Some(sub.collection),
+                ..Query::default()
+            },
+            &mut |e| {
+                first.push(e.version);
+                true
+            },
+        )
+        .unwrap();
+    assert_eq!(first, vec!["2024-01-15T00:00:00.000Z".to_owned()]);
+}
+
+fn same_version_with_different_content_is_refused_and_nothing_is_stored(pg: bool) {
+    let Some((_d, store, sub)) = setup(pg) else { return };
+    import(&store, &sub, vec![actor("2024-02-01T00:00:00.000Z", "v2")]).unwrap();
+    let before = store.last_change().unwrap();
+    let err =
+        import(&store, &sub, vec![email("new@example.com"), actor("2024-02-01T00:00:00.000Z", "changed")]).unwrap_err();
+    let StoreError::Rejected(r) = err else { panic!("expected a rejection") };
+    assert_eq!(r.invalid_objects, 1);
+    assert_eq!(r.errors[0].index, 1);
+    assert!(r.errors[0].problem.reason.contains("different content"), "{r}");
+    assert_eq!(store.last_change().unwrap(), before, "the valid email was not stored either");
+    assert!(latest(&store, email("new@example.com").id().as_str()).is_empty());
+}
+
+fn two_organizations_submitting_one_sco_make_one_object(pg: bool) {
+    let Some((_d, store, sub)) = setup(pg) else { return };
+    let other = store.add_org("Example Exchange").unwrap();
+    import(&store, &sub, vec![email("kim@example.com")]).unwrap();
+    let s =
+        import(&store, &Submission { org: other.id, curator: false, ..sub }, vec![email("kim@example.com")]).unwrap();
+    assert_eq!(s.unchanged, 1);
+    let id = email("kim@example.com").id().to_string();
+    assert_eq!(store.versions(&id).unwrap().len(), 1);
+    assert_eq!(store.provenance(&id).unwrap().len(), 2, "one object, two provenances");
+}
+
+fn unmarked_objects_get_the_collection_default_tlp(pg: bool) {
+    let Some((_d, store, _sub)) = setup(pg) else { return };
+    let isac = store.isac().unwrap();
+    let c = store.add_collection("Red room", Some("red-room"), None, Tlp::Red).unwrap();
+    import(
+        &store,
+        &Submission { org: isac.id, collection: c.id, named: false, curator: false },
+        vec![email("x@example.com")],
+    )
+    .unwrap();
+    let mut tlps = Vec::new();
+    store
+        .scan(&Query { collection: Some(c.id), ..Query::default() }, &mut |e| {
+            tlps.push(e.tlp);
+            true
+        })
+        .unwrap();
+    assert_eq!(tlps, vec![Tlp::Red]);
+    let mut n = 0;
+    store
+        .scan(&Query { collection: Some(c.id), max_tlp: Some(Tlp::Amber), ..Query::default() }, &mut |_| {
+            n += 1;
+            true
+        })
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+fn date_added_is_strictly_increasing_within_a_collection(pg: bool) {
+    let Some((_d, store, sub)) = setup(pg) else { return };
+    let objs: Vec<StixObject> = (0..200).map(|i| email(&format!("u{i}@example.com"))).collect();
+    import(&store, &sub, objs).unwrap();
+    import(&store, &sub, vec![email("late@example.com")]).unwrap();
+    let mut dates = Vec::new();
+    store
+        .scan(&Query { collection: Some(sub.collection), ..Query::default() }, &mut |e| {
+            dates.push(e.date_added);
+            true
+        })
+        .unwrap();
+    assert!(dates.windows(2).all(|w| w[0] < w[1]));
+}
+
+fn tokens_are_hashed_expire_and_can_be_revoked(pg: bool) {
+    let Some((dir, store, _sub)) = setup(pg) else { return };
+    let org = store.add_org("Example Wallet").unwrap();
+    let t = store.create_token(org.id, Role::Member, Some("ci"), None).unwrap();
+    let now = dossier_stix::timestamp::now_micros();
+    assert_eq!(store.token_for_secret(&t.secret, now).unwrap().unwrap().id, t.info.id);
+    assert!(store.token_for_secret("dsk_wrong", now).unwrap().is_none());
+    // The secret is stored nowhere: no value of any row holds it.
+    drop(store);
+    dir.assert_nowhere(t.secret.as_bytes());
+    let store = dir.reopen();
+    let expiring = store.create_token(org.id, Role::Analyst, None, Some(now + 1_000_000)).unwrap();
+    assert!(store.token_for_secret(&expiring.secret, now).unwrap().is_some());
+    assert!(store.token_for_secret(&expiring.secret, now + 2_000_000).unwrap().is_none());
+    store.revoke_token(&t.info.id).unwrap();
+    assert!(store.token_for_secret(&t.secret, now).unwrap().is_none());
+    assert!(matches!(store.revoke_token("tok_missing"), Err(StoreError::NotFound(_))));
+}
+
+fn builtin_tlp_markings_and_extension_definitions_are_present(pg: bool) {
+    let Some((_d, store, _sub)) = setup(pg) else { return };
+    for id in
+        [Tlp::Red.marking_id(), dossier_stix::extension::PHONE_NUMBER, dossier_stix::extension::CRYPTOCURRENCY_WALLET]
+    {
+        assert_eq!(latest(&store, id).len(), 1, "{id}");
+    }
+}
+
+fn background_checkpoints_keep_the_data_readable(pg: bool) {
+    let Some((_d, store, sub)) = setup(pg) else { return };
+    store.start_serving().unwrap();
+    import(&store, &sub, vec![email("a@example.com")]).unwrap();
+    store.upkeep(10, 1 << 30).unwrap();
+    import(&store, &sub, vec![email("b@example.com")]).unwrap();
+    store.upkeep(20, 1 << 30).unwrap();
+    assert_eq!(latest(&store, email("b@example.com").id().as_str()).len(), 1);
+}
+
+fn the_parallel_newest_version_scan_sees_each_object_once_in_its_newest_version(pg: bool) {
+    let Some((_dir, store, sub)) = setup(pg) else { return };
+    let (builtin_versions, builtin_ids) = store.counts().unwrap();
+    import(&store, &sub, vec![actor("2024-03-01T00:00:00.000Z", "v3"), email("a@example.com")]).unwrap();
+    // An older version arriving later is history; a newer one supersedes.
+    import(&store, &sub, vec![actor("2024-02-01T00:00:00.000Z", "v2")]).unwrap();
+    import(&store, &sub, vec![email("b@example.com"), actor("2024-04-01T00:00:00.000Z", "v4")]).unwrap();
+    for parts in [1, 2, 3] {
+        let seen = std::sync::Mutex::new(Vec::new());
+        store
+            .scan_latest_parallel(&[], parts, &|_, e, _| {
+                seen.lock().unwrap().push((e.id.to_owned(), e.json.contains("\"v4\"")));
+                true
+            })
+            .unwrap();
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort();
+        let actors: Vec<_> = seen.iter().filter(|(id, _)| id == ACTOR).collect();
+        assert_eq!(actors.len(), 1, "{parts} parts: {seen:?}");
+        assert!(actors[0].1, "the newest version (v4) is the one read");
+        assert_eq!(seen.iter().filter(|(id, _)| id.starts_with("email-addr--")).count(), 2);
+    }
+    assert_eq!(store.counts().unwrap(), (builtin_versions + 5, builtin_ids + 3), "5 versions of 3 objects");
+    // Nothing was deleted: the cheap estimate is the exact number of objects.
+    assert_eq!(store.objects_estimate().unwrap(), builtin_ids + 3);
+}
+
+fn users_are_disabled_enabled_and_given_new_passwords(pg: bool) {
+    let Some((_dir, store, _)) = setup(pg) else { return };
+    let org = store.add_org("Example Exchange").unwrap();
+    let u = store.add_user(org.id, "alice", Role::Member, "$argon2id$first").unwrap();
+    store.disable_user(&u.id).unwrap();
+    assert!(store.user("alice").unwrap().unwrap().disabled.is_some());
+    store.disable_user(&u.id).unwrap(); // already disabled: not an error
+    store.enable_user(&u.id).unwrap();
+    assert!(store.user("alice").unwrap().unwrap().disabled.is_none());
+    store.set_password(&u.id, "$argon2id$second").unwrap();
+    assert_eq!(store.user(&u.id).unwrap().unwrap().password_hash, "$argon2id$second");
+    assert!(matches!(store.set_password(&u.id, "plain text"), Err(StoreError::Invalid(_))));
+    assert_eq!(
+        store.user(&u.id).unwrap().unwrap().password_hash,
+        "$argon2id$second",
+        "a refused change changes nothing"
+    );
+    for r in [store.enable_user("usr_nobody"), store.disable_user("usr_nobody"), store.set_password("usr_nobody", "$x")]
+    {
+        assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    }
+}
+
+fn web_sessions_are_kept_by_their_cookie_hash_and_pruned(pg: bool) {
+    use dossier_store::WebSession;
+    let Some((dir, store, _)) = setup(pg) else { return };
+    let s = |k: u8, principal: &str, started: i64, last: i64| WebSession {
+        key: [k; 32],
+        principal: principal.into(),
+        csrf: format!("csrf{k}"),
+        started,
+        last,
+    };
+    store.save_session(&s(1, "user:usr_a", 100, 100)).unwrap();
+    store.save_session(&s(2, "user:usr_a", 200, 200)).unwrap();
+    store.save_session(&s(3, "token:tok_b", 300, 300)).unwrap();
+    store.touch_session(&[1; 32], 150).unwrap();
+    assert_eq!(store.session(&[1; 32]).unwrap(), Some(s(1, "user:usr_a", 100, 150)));
+    assert_eq!(store.session(&[9; 32]).unwrap(), None);
+    // Kept across a reopen (a restart).
+    drop(store);
+    let store = dir.reopen();
+    assert!(store.session(&[3; 32]).unwrap().is_some());
+    // Every session of a user but one; then pruning by idle time and by age.
+    assert_eq!(store.delete_sessions_of("user:usr_a", Some(&[2; 32])).unwrap(), 1);
+    assert!(store.session(&[1; 32]).unwrap().is_none() && store.session(&[2; 32]).unwrap().is_some());
+    assert_eq!(store.prune_sessions(250, 0).unwrap(), 1, "idle since 200");
+    assert_eq!(store.prune_sessions(0, 301).unwrap(), 1, "started at 300");
+    store.save_session(&s(4, "user:usr_c", 1, 1)).unwrap();
+    store.delete_session(&[4; 32]).unwrap();
+    assert!(store.session(&[4; 32]).unwrap().is_none());
+    assert_eq!(store.delete_sessions_of("user:usr_c", None).unwrap(), 0);
+}
+
+fn every_read_of_the_newest_versions_serves_the_same_assertion_of_a_shared_identifier(pg: bool) {
+    let Some((_d, store, sub)) = setup(pg) else { return };
+    let a = store.add_org("Exchange A").unwrap();
+    let b = store.add_org("Wallet B").unwrap();
+    let as_a = Submission { org: a.id, curator: false, ..sub };
+    let as_b = Submission { org: b.id, curator: false, ..sub };
+    import(&store, &as_a, vec![marked_email("shared@example.com", Tlp::Green, 80)]).unwrap();
+    // B's later copies, RED and CLEAR, with other confidences: neither takes A's place.
+    import(&store, &as_b, vec![marked_email("shared@example.com", Tlp::Red, 5)]).unwrap();
+    import(&store, &as_b, vec![marked_email("shared@example.com", Tlp::Clear, 1)]).unwrap();
+    let id = marked_email("shared@example.com", Tlp::Green, 80).id().to_string();
+    assert_eq!(store.versions(&id).unwrap().len(), 3);
+    // The index's cold build (scan_latest over everything, and its parallel variant) and its
+    // catch-up (scan_latest by id) read what TAXII serves as the latest: A's assertion.
+    let mut cold = Vec::new();
+    store
+        .scan_latest(&["email-addr"], None, &mut |e, _| {
+            cold.push((e.id.to_owned(), e.owner, e.tlp, e.confidence));
+            true
+        })
+        .unwrap();
+    let by_id = std::sync::Mutex::new(Vec::new());
+    store
+        .scan_latest_parallel(&["email-addr"], 2, &|_, e, _| {
+            by_id.lock().unwrap().push((e.id.to_owned(), e.owner, e.tlp, e.confidence));
+            true
+        })
+        .unwrap();
+    let mut warm = Vec::new();
+    store
+        .scan_latest(&[], Some(std::slice::from_ref(&id)), &mut |e, _| {
+            warm.push((e.id.to_owned(), e.owner, e.tlp, e.confidence));
+            true
+        })
+        .unwrap();
+    let expected = vec![(id.clone(), a.id, Tlp::Green, Some(80))];
+    assert_eq!(cold, expected);
+    assert_eq!(by_id.into_inner().unwrap(), expected);
+    assert_eq!(warm, expected);
+    let served = latest(&store, &id);
+    assert_eq!(served.len(), 1);
+    assert!(served[0].contains("\"confidence\":80"), "{served:?}");
+
+    // A newer copy in a second collection, one only analysts read: still A's, everywhere.
+    let drop = store.add_collection("drop box", None, None, Tlp::Amber).unwrap();
+    store.set_collection_access(drop.id, dossier_store::Access::Analysts, dossier_store::Access::Members).unwrap();
+    import(
+        &store,
+        &Submission { collection: drop.id, ..as_b },
+        vec![marked_email("shared@example.com", Tlp::Green, 2)],
+    )
+    .unwrap();
+    let mut cold = Vec::new();
+    store
+        .scan_latest(&["email-addr"], None, &mut |e, staff_only| {
+            cold.push((e.id.to_owned(), e.owner, e.tlp, e.confidence, staff_only));
+            true
+        })
+        .unwrap();
+    assert_eq!(cold, vec![(id.clone(), a.id, Tlp::Green, Some(80), false)]);
+    let mut warm = Vec::new();
+    store
+        .scan_latest(&[], Some(std::slice::from_ref(&id)), &mut |e, staff_only| {
+            warm.push((e.id.to_owned(), e.owner, e.tlp, e.confidence, staff_only));
+            true
+        })
+        .unwrap();
+    assert_eq!(warm, cold);
+    let served = latest(&store, &id);
+    assert_eq!(served.len(), 1);
+    assert!(served[0].contains("\"confidence\":80"), "{served:?}");
+}
+
+fn review_queues_are_per_organization_and_judgements_suppress_only_for_the_judge(pg: bool) {
+    use dossier_store::{Disposition, Judgement, ReviewQuery, ReviewStatus};
+    let Some((_dir, store, _)) = setup(pg) else { return };
+    let a = store.add_org("Exchange A").unwrap().id;
+    let b = store.add_org("Wallet B").unwrap().id;
+    let ids = store
+        .enqueue(&[
+            entry(a, 100, "review", &[("v1", "email-addr--1"), ("v2", "identity--2")]),
+            entry(a, 200, "match", &[("v3", "email-addr--1")]),
+            entry(b, 150, "review", &[("v1", "email-addr--1")]),
+        ])
+        .unwrap();
+    assert_eq!(ids.len(), 3);
+    // Nothing but match and review is queued; nothing of the batch is stored then.
+    assert!(matches!(store.enqueue(&[entry(a, 300, "clear", &[])]), Err(StoreError::Invalid(_))));
+    let open = |org| store.review_entries(org, &ReviewQuery { limit: 50, ..Default::default() }, 150).unwrap();
+    assert_eq!(open(a).iter().map(|e| e.id).collect::<Vec<_>>(), vec![ids[1], ids[0]], "newest first");
+    assert_eq!(open(b).len(), 1);
+    assert_eq!(store.open_reviews(a, 150).unwrap(), 2);
+    // B cannot read or judge A's entries.
+    assert!(store.review_entry(b, ids[0], 150).unwrap().is_none());
+    let j = |d| Judgement {
+        disposition: d,
+        comment: Some("checked the ATS".into()),
+        by_id: "user:bob".into(),
+        by_name: "bob".into(),
+    };
+    assert!(matches!(store.judge(b, ids[0], &j(Disposition::FalsePositive), 150), Err(StoreError::NotFound(_))));
+    assert!(store.suppressions(b, 150).unwrap().is_empty());
+    // A judges its first entry a false positive: its two ties are suppressed for A only.
+    let judged = store.judge(a, ids[0], &j(Disposition::FalsePositive), 160).unwrap();
+    assert_eq!(judged.disposition, Some(Disposition::FalsePositive));
+    assert_eq!(judged.judged_by.as_deref(), Some("bob"));
+    let sup = store.suppressions(a, 170).unwrap();
+    assert_eq!(sup.len(), 2);
+    assert!(sup.iter().all(|s| s.by_name == "bob" && s.at == 160));
+    assert!(store.suppressions(b, 170).unwrap().is_empty());
+    assert_eq!(store.open_reviews(a, 170).unwrap(), 1);
+    let judged_list =
+        store.review_entries(a, &ReviewQuery { status: ReviewStatus::Judged, limit: 10, before: None }, 170).unwrap();
+    assert_eq!(judged_list.len(), 1);
+    // B confirms its own entry: the analysts' counts see both judgements of the object.
+    store.judge(b, ids[2], &j(Disposition::Confirmed), 180).unwrap();
+    let counts = store.disposition_counts(Some("email-addr--1"), 10).unwrap();
+    assert_eq!((counts[0].false_positive, counts[0].confirmed, counts[0].organizations), (1, 1, 2));
+    // Judging again replaces the judgement: the suppressions go.
+    store.judge(a, ids[0], &j(Disposition::Unsure), 190).unwrap();
+    assert!(store.suppressions(a, 195).unwrap().is_empty());
+    let counts = store.disposition_counts(None, 10).unwrap();
+    assert!(counts.iter().all(|c| c.false_positive == 0), "{counts:?}");
+    // Retention: entries and suppressions expire and are purged.
+    store.judge(a, ids[0], &j(Disposition::FalsePositive), 200).unwrap();
+    assert_eq!(store.suppressions(a, 1_199).unwrap().len(), 2, "kept an entry's lifetime from the judgement");
+    assert!(store.suppressions(a, 1_200).unwrap().is_empty());
+    assert!(store.review_entry(a, ids[0], 1_100).unwrap().is_none(), "expired entries are not served");
+    assert_eq!(store.purge_reviews(1_250).unwrap(), 3);
+    assert!(
+        store
+            .review_entries(a, &ReviewQuery { status: ReviewStatus::All, limit: 10, before: None }, 0)
+            .unwrap()
+            .is_empty()
+    );
+    // A comment has a limit.
+    let long = Judgement { comment: Some("x".repeat(5000)), ..j(Disposition::Unsure) };
+    assert!(matches!(store.judge(a, ids[1], &long, 100), Err(StoreError::Invalid(_))));
+}
