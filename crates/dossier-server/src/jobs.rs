@@ -274,6 +274,15 @@ pub(crate) fn start(state: &AppState) {
         let store = hooks.0.store.clone();
         tokio::spawn(async move {
             loop {
+                let lead = format!("sync:{}", peer.name);
+                let leading = {
+                    let store = store.clone();
+                    tokio::task::spawn_blocking(move || store.lead(&lead)).await
+                };
+                if !matches!(leading, Ok(Ok(true))) {
+                    tokio::time::sleep(peer.interval).await;
+                    continue;
+                }
                 match crate::sync::run(&store, &peer).await {
                     Ok(reports) => tracing::debug!(peer = %peer.name, runs = reports.len(), "sync done"),
                     Err(e) => tracing::warn!(peer = %peer.name, error = %e, "sync failed; the next run resumes"),
@@ -285,13 +294,19 @@ pub(crate) fn start(state: &AppState) {
     // Webhook deliveries that are due.
     tokio::spawn(async move {
         loop {
-            crate::webhooks::deliver_due(hooks.0.clone()).await;
+            if crate::jobs::leads(&hooks, "webhooks").await {
+                crate::webhooks::deliver_due(hooks.0.clone()).await;
+            }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
     // Watched subjects: re-screened when intelligence that may concern them arrives.
     tokio::spawn(async move {
         loop {
+            if !leads(&watching, "monitor").await {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
             let inner = watching.0.clone();
             match tokio::task::spawn_blocking(move || crate::monitor::follow(&inner)).await {
                 Ok(Err(e)) => tracing::error!(error = %e, "monitoring: following the change log failed"),
@@ -306,6 +321,10 @@ pub(crate) fn start(state: &AppState) {
     // Notifications of what arrives by any write path (sightings) follow the change log.
     tokio::spawn(async move {
         loop {
+            if !leads(&state2, "sightings").await {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
             let inner = state2.0.clone();
             match tokio::task::spawn_blocking(move || crate::notify::follow_sightings(&inner)).await {
                 Ok(Err(e)) => tracing::error!(error = %e, "notifications: following the change log failed"),
@@ -315,6 +334,20 @@ pub(crate) fn start(state: &AppState) {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
+}
+
+/// Whether this node leads the background work `name` (one node of several on one
+/// database does it; see `Cursors::lead`). A store that cannot say is not led here.
+pub(crate) async fn leads(state: &AppState, name: &'static str) -> bool {
+    let inner = state.0.clone();
+    match tokio::task::spawn_blocking(move || inner.store.lead(name)).await {
+        Ok(Ok(lead)) => lead,
+        Ok(Err(e)) => {
+            tracing::warn!(work = name, error = %e, "cannot tell whether this node leads; not doing it now");
+            false
+        }
+        Err(_) => false,
+    }
 }
 
 /// The job `id` as `caller` may see it: its organization's, created with a role no higher.

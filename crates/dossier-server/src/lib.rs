@@ -279,7 +279,7 @@ pub struct AppState(pub(crate) Arc<Inner>);
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config) -> Result<Self, dossier_store::StoreError> {
         let isac = store.isac()?;
-        let throttle = auth::Throttle::new(config.auth_failures, config.auth_window);
+        let throttle = auth::Throttle::for_store(config.auth_failures, config.auth_window, store.clone());
         let audit = AuditWriter::start(store.clone());
         let read_slots = tokio::sync::Semaphore::new(config.concurrent_reads.max(1));
         let id_document_key = store.secret("id-document")?;
@@ -670,16 +670,16 @@ async fn authenticate_and_audit(
     // A token is 192 random bits and checked by a hash lookup: it cannot be guessed, and a
     // valid one is never refused because others failed from the same address (a NAT, a
     // proxy, a client that once had a typo). The address limit answers failures only.
-    let refuse = |state: &AppState| match state.0.throttle.check(ip) {
+    let refuse = async |state: &AppState| match state.0.throttle.check(ip).await {
         Err(e) => e.into_response(),
         Ok(()) => {
-            state.0.throttle.failed(ip);
+            state.0.throttle.failed(ip).await;
             tracing::warn!(%ip, %path, "authentication failed");
             ApiError::unauthorized().into_response()
         }
     };
     let Some((user, secret)) = auth::presented_secret(req.headers()) else {
-        return match state.0.throttle.check(ip) {
+        return match state.0.throttle.check(ip).await {
             Err(e) => e.into_response(),
             Ok(()) => ApiError::unauthorized().into_response(),
         };
@@ -691,7 +691,7 @@ async fn authenticate_and_audit(
         {
             (token, org)
         }
-        Ok(_) => return refuse(&state),
+        Ok(_) => return refuse(&state).await,
         Err(e) => return e.into_response(),
     };
     let viewer = Viewer { org: org.id, role: token.role, isac: org.isac };

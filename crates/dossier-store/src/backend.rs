@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::{
     Accounts, AuditLog, ChangeLog, Collections, Cursors, Directory, Federation, Inbox, Monitoring, ObjectStore,
-    Sharing, SqliteStore, StoreError, Transfer, Webhooks,
+    Sharing, SqliteStore, StoreError, Throttles, Transfer, Webhooks,
 };
 
 /// A backend's own upkeep, run by callers without naming the backend. Every method but
@@ -65,6 +65,7 @@ pub trait Store:
     + Federation
     + Upkeep
     + Transfer
+    + Throttles
 {
 }
 impl<T> Store for T where
@@ -82,6 +83,7 @@ impl<T> Store for T where
         + Federation
         + Upkeep
         + Transfer
+        + Throttles
 {
 }
 

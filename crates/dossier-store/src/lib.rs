@@ -24,12 +24,14 @@ mod postgres;
 mod schema;
 mod sharing;
 mod sqlite;
+mod throttle;
 pub mod transfer;
 mod versions;
 
 pub use backend::{Location, Store, Upkeep, open, redact};
 pub use federation::{Federation, MirrorReport, SyncState};
 pub use postgres::PgStore;
+pub use throttle::Throttles;
 pub use transfer::{Copied, Fingerprint, Transfer, copy};
 
 pub use sharing::{

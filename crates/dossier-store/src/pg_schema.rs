@@ -382,4 +382,13 @@ pub const PG_MIGRATIONS: &[&str] = &[
         PRIMARY KEY (token, name)
     );
     "#,
+    // 18: failed sign-ins and token failures counted per key, shared by the nodes.
+    r#"
+    CREATE TABLE auth_attempts (
+        key   TEXT PRIMARY KEY,
+        count BIGINT NOT NULL,
+        since BIGINT NOT NULL
+    );
+    CREATE INDEX auth_attempts_since ON auth_attempts (since);
+    "#,
 ];

@@ -42,6 +42,9 @@ pub struct PgStore {
     url: String,
     pool: Vec<Mutex<Client>>,
     next: std::sync::atomic::AtomicUsize,
+    /// The connection whose session holds this node's leads (session advisory locks: they
+    /// go with the connection when the process dies), and the leads it holds.
+    leases: Mutex<Option<(Client, std::collections::HashSet<String>)>>,
 }
 
 /// Whether the error is a unique constraint's.
@@ -85,7 +88,7 @@ impl PgStore {
             })?;
             pool.push(Mutex::new(client));
         }
-        let store = Self { url: url.to_owned(), pool, next: Default::default() };
+        let store = Self { url: url.to_owned(), pool, next: Default::default(), leases: Mutex::new(None) };
         // Nodes starting together: one migrates and creates the ISAC, the others wait.
         store.conn().execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
         let ready = store.migrate().and_then(|()| store.bootstrap());
@@ -105,6 +108,36 @@ impl PgStore {
         // A panic while holding the lock leaves no transaction open (it rolls back when its
         // handle drops), so a poisoned lock is safe to reuse.
         self.pool[i].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// [`crate::Cursors::lead`]: a session advisory lock per name on a connection of its
+    /// own; a lost connection loses every lead (they are taken again from scratch).
+    pub(crate) fn lead_inner(&self, name: &str) -> Result<bool, StoreError> {
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        if leases.as_mut().is_some_and(|(c, _)| c.is_closed()) {
+            *leases = None;
+        }
+        if leases.is_none() {
+            *leases = Some((Client::connect(&self.url, NoTls)?, Default::default()));
+        }
+        let Some((client, held)) = leases.as_mut() else { return Ok(false) };
+        if held.contains(name) {
+            return Ok(true);
+        }
+        let key = crate::id_hash(&format!("dossier-lead:{name}"));
+        match client.query_one("SELECT pg_try_advisory_lock($1)", &[&key]) {
+            Ok(row) => {
+                let got: bool = row.get(0);
+                if got {
+                    held.insert(name.to_owned());
+                }
+                Ok(got)
+            }
+            Err(e) => {
+                *leases = None;
+                Err(e.into())
+            }
+        }
     }
 
     /// Creates the ISAC organization, the default collection and the built-in objects on

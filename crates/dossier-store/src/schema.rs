@@ -366,6 +366,16 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (token, name)
     );
     "#,
+    // 18: failed sign-ins and token failures counted per key (`addr:IP`, `account:NAME`)
+    //     within a window, for nodes that share one database (see `Throttles`).
+    r#"
+    CREATE TABLE auth_attempts (
+        key   TEXT PRIMARY KEY,
+        count INTEGER NOT NULL,
+        since INTEGER NOT NULL
+    );
+    CREATE INDEX auth_attempts_since ON auth_attempts (since);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -266,6 +266,16 @@ pub trait Cursors: Send + Sync {
     /// How far follower `name` got (`None`: never ran).
     fn cursor(&self, name: &str) -> Result<Option<i64>, StoreError>;
     fn save_cursor(&self, name: &str, seq: i64) -> Result<(), StoreError>;
+    /// Whether this process leads the background work `name` (a follower with a durable
+    /// cursor, webhook deliveries, a peer's sync): one process at a time does it, so that
+    /// several nodes on one database neither announce a change twice nor deliver a webhook
+    /// twice. Once held, the lead stays with the process until it ends (or loses its
+    /// database connection); another node then takes it over. A store that only one
+    /// process serves always leads.
+    fn lead(&self, name: &str) -> Result<bool, StoreError> {
+        let _ = name;
+        Ok(true)
+    }
 }
 
 /// One event in an organization's inbox. Holds no applicant data: titles and bodies name

@@ -1783,6 +1783,54 @@ impl Collections for SqliteStore {
     }
 }
 
+impl Throttles for SqliteStore {
+    fn refused_since(&self, key: &str, limit: u32, window: i64, now: i64) -> Result<Option<i64>, StoreError> {
+        let conn = self.read();
+        let row: Option<(i64, i64)> = conn
+            .query_row("SELECT count, since FROM auth_attempts WHERE key = ?1", [key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(row.and_then(|(n, since)| (n >= i64::from(limit) && now - since < window).then_some(since)))
+    }
+
+    fn attempt(&self, keys: &[(&str, u32)], window: i64, now: i64) -> Result<Option<i64>, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for (key, limit) in keys {
+            let row: Option<(i64, i64)> = tx
+                .query_row("SELECT count, since FROM auth_attempts WHERE key = ?1", [key], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            if let Some((n, since)) = row
+                && n >= i64::from(*limit)
+                && now - since < window
+            {
+                return Ok(Some(since));
+            }
+        }
+        for (key, _) in keys {
+            tx.execute(
+                "INSERT INTO auth_attempts (key, count, since) VALUES (?1, 1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET
+                   count = CASE WHEN ?2 - since >= ?3 THEN 1 ELSE count + 1 END,
+                   since = CASE WHEN ?2 - since >= ?3 THEN ?2 ELSE since END",
+                params![key, now, window],
+            )?;
+        }
+        tx.execute("DELETE FROM auth_attempts WHERE since < ?1", [now - window])?;
+        tx.commit()?;
+        Ok(None)
+    }
+
+    fn refund(&self, keys: &[&str]) -> Result<(), StoreError> {
+        let conn = self.lock();
+        for key in keys {
+            conn.execute("UPDATE auth_attempts SET count = max(count - 1, 0) WHERE key = ?1", [key])?;
+        }
+        Ok(())
+    }
+}
+
 impl Upkeep for SqliteStore {
     fn location(&self) -> String {
         let dir = self.path.parent().unwrap_or(&self.path);

@@ -51,6 +51,7 @@ pub const TABLES: &[&str] = &[
     "watch_keys",
     "sync_state",
     "mirrors",
+    "auth_attempts",
 ];
 
 /// Each table's key: a dump lists its rows in this order.
@@ -83,6 +84,7 @@ pub fn key_of(table: &str) -> Option<&'static str> {
         "watch_keys" => "hash, subject",
         "sync_state" => "name",
         "mirrors" => "token, name",
+        "auth_attempts" => "key",
         _ => return None,
     })
 }

@@ -118,6 +118,8 @@ macro_rules! backends {
 }
 
 backends!(
+    failed_authentications_are_counted_per_key_within_a_window,
+    leads_and_durable_cursors,
     newer_version_supersedes_and_older_arrival_stays_history,
     same_version_with_different_content_is_refused_and_nothing_is_stored,
     two_organizations_submitting_one_sco_make_one_object,
@@ -521,4 +523,54 @@ fn review_queues_are_per_organization_and_judgements_suppress_only_for_the_judge
     // A comment has a limit.
     let long = Judgement { comment: Some("x".repeat(5000)), ..j(Disposition::Unsure) };
     assert!(matches!(store.judge(a, ids[1], &long, 100), Err(StoreError::Invalid(_))));
+}
+
+fn failed_authentications_are_counted_per_key_within_a_window(pg: bool) {
+    let Some((_d, store, _)) = setup(pg) else { return };
+    assert_eq!(store.shares_throttle(), pg, "only a store several nodes share keeps the counts");
+    let (window, t0) = (60_000_000, 1_000_000_000);
+    // Two attempts allowed per address, ten per account.
+    for i in 0..2 {
+        assert_eq!(store.attempt(&[("addr:192.0.2.1", 2), ("account:alice", 10)], window, t0 + i).unwrap(), None);
+    }
+    assert_eq!(store.refused_since("addr:192.0.2.1", 2, window, t0 + 5).unwrap(), Some(t0));
+    // Refused: nothing counted, for either key.
+    assert_eq!(store.attempt(&[("addr:192.0.2.1", 2), ("account:alice", 10)], window, t0 + 5).unwrap(), Some(t0));
+    assert_eq!(store.refused_since("account:alice", 2, window, t0 + 5).unwrap(), Some(t0), "alice has two");
+    assert_eq!(store.refused_since("account:alice", 3, window, t0 + 5).unwrap(), None, "not three");
+    // A success takes back its own attempt.
+    store.refund(&["addr:192.0.2.1"]).unwrap();
+    assert_eq!(store.refused_since("addr:192.0.2.1", 2, window, t0 + 6).unwrap(), None);
+    assert_eq!(store.attempt(&[("addr:192.0.2.1", 2)], window, t0 + 7).unwrap(), None);
+    // After the window a key starts again.
+    assert_eq!(store.refused_since("addr:192.0.2.1", 2, window, t0 + window).unwrap(), None);
+    assert_eq!(store.attempt(&[("addr:192.0.2.1", 2)], window, t0 + window + 1).unwrap(), None);
+    assert_eq!(store.refused_since("addr:192.0.2.1", 2, window, t0 + window + 2).unwrap(), None, "one of two");
+    // Another address is unaffected.
+    assert_eq!(store.refused_since("addr:198.51.100.7", 2, window, t0 + 5).unwrap(), None);
+}
+
+fn leads_and_durable_cursors(pg: bool) {
+    let Some((place, store, _)) = setup(pg) else { return };
+    assert_eq!(store.cursor("notify").unwrap(), None);
+    store.save_cursor("notify", 7).unwrap();
+    store.save_cursor("notify", 9).unwrap();
+    assert_eq!(place.reopen().cursor("notify").unwrap(), Some(9), "durable");
+    assert!(store.lead("monitor").unwrap());
+    assert!(store.lead("monitor").unwrap(), "kept");
+    let second = place.reopen();
+    if pg {
+        // A second node on the same database does not lead what the first leads, until the
+        // first is gone.
+        assert!(!second.lead("monitor").unwrap());
+        assert!(second.lead("webhooks").unwrap());
+        drop(store);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !second.lead("monitor").unwrap() {
+            assert!(std::time::Instant::now() < deadline, "the lead passes on when its holder is gone");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    } else {
+        assert!(second.lead("monitor").unwrap(), "one process serves an embedded store: it always leads");
+    }
 }

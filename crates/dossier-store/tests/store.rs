@@ -93,7 +93,7 @@ fn upgrading_a_store_from_before_per_member_assertions_serves_the_first_members_
              DROP TABLE review_restricted; DROP TABLE access_requests;
              DROP TABLE follower_cursors; DROP TABLE notifications;
              DROP TABLE webhooks; DROP TABLE webhook_deliveries; DROP TABLE watched; DROP TABLE watch_keys;
-             ALTER TABLE orgs DROP COLUMN kind; DROP TABLE sync_state; DROP TABLE mirrors;
+             ALTER TABLE orgs DROP COLUMN kind; DROP TABLE sync_state; DROP TABLE mirrors; DROP TABLE auth_attempts;
              PRAGMA user_version = 10;"
         ))
         .unwrap();

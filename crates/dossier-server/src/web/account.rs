@@ -67,12 +67,12 @@ pub async fn change_password(
     // against the address and the account, before the password is hashed.
     let ip = state.client_ip(peer.ip(), &headers);
     let keys = [crate::auth::Key::Addr(ip), crate::auth::Key::Account(user.name.to_lowercase())];
-    state.0.throttle.begin(&keys).map_err(WebError::from)?;
+    state.0.throttle.begin(&keys).await.map_err(WebError::from)?;
     let hash = user.password_hash.clone();
     let right = current.len() <= super::MAX_PASSWORD
         && tokio::task::spawn_blocking(move || verify_password(&current, &hash)).await.unwrap_or(false);
     if right {
-        state.0.throttle.refund(&keys);
+        state.0.throttle.refund(&keys).await;
     } else {
         tracing::warn!(%ip, "password change with a wrong current password");
         problems.entry("current").or_default().push("is not your current password".into());

@@ -550,7 +550,7 @@ async fn login(
     let mut who: (Option<i64>, Option<String>) =
         (None, (!user.is_empty()).then(|| format!("user:{}", user.chars().take(128).collect::<String>())));
     if valid_token.is_none()
-        && let Err(e) = state.0.throttle.begin(&keys)
+        && let Err(e) = state.0.throttle.begin(&keys).await
     {
         let _ = audit_sign_in(&state, who.0, who.1, ip, "sign-in refused: too many failures", 429).await;
         return WebError { title: "Too many failed sign-ins", ..WebError::from(e) }.into_response();
@@ -592,7 +592,7 @@ async fn login(
         return resp;
     };
     if matches!(principal, Principal::User(_)) {
-        state.0.throttle.refund(&keys);
+        state.0.throttle.refund(&keys).await;
     }
     // Like every request, a sign-in that cannot be audited does not happen.
     if let Err(e) = audit_sign_in(&state, who.0, who.1, ip, "sign-in", 303).await {

@@ -480,3 +480,58 @@ impl ChangeLog for PgStore {
             .collect())
     }
 }
+
+impl crate::Throttles for PgStore {
+    /// Several nodes share a PostgreSQL database.
+    fn shares_throttle(&self) -> bool {
+        true
+    }
+
+    fn refused_since(&self, key: &str, limit: u32, window: i64, now: i64) -> Result<Option<i64>, StoreError> {
+        let row = self.conn().query_opt("SELECT count, since FROM auth_attempts WHERE key = $1", &[&key])?;
+        Ok(row.and_then(|r| {
+            let (n, since): (i64, i64) = (r.get(0), r.get(1));
+            (n >= i64::from(limit) && now - since < window).then_some(since)
+        }))
+    }
+
+    fn attempt(&self, keys: &[(&str, u32)], window: i64, now: i64) -> Result<Option<i64>, StoreError> {
+        let mut conn = self.conn();
+        let mut tx = conn.transaction()?;
+        // Rows first (so that two nodes counting a new key at once both see it), then
+        // locked in key order (no deadlock between two attempts on the same keys).
+        let mut sorted: Vec<&(&str, u32)> = keys.iter().collect();
+        sorted.sort_by_key(|(k, _)| *k);
+        for (key, _) in &sorted {
+            tx.execute(
+                "INSERT INTO auth_attempts (key, count, since) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
+                &[key, &now],
+            )?;
+        }
+        for (key, limit) in &sorted {
+            let r = tx.query_one("SELECT count, since FROM auth_attempts WHERE key = $1 FOR UPDATE", &[key])?;
+            let (n, since): (i64, i64) = (r.get(0), r.get(1));
+            if n >= i64::from(*limit) && now - since < window {
+                return Ok(Some(since));
+            }
+        }
+        for (key, _) in &sorted {
+            tx.execute(
+                "UPDATE auth_attempts SET
+                   count = CASE WHEN $2 - since >= $3 THEN 1 ELSE count + 1 END,
+                   since = CASE WHEN $2 - since >= $3 THEN $2 ELSE since END
+                 WHERE key = $1",
+                &[key, &now, &window],
+            )?;
+        }
+        tx.execute("DELETE FROM auth_attempts WHERE since < $1", &[&(now - window)])?;
+        tx.commit()?;
+        Ok(None)
+    }
+
+    fn refund(&self, keys: &[&str]) -> Result<(), StoreError> {
+        let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+        self.conn().execute("UPDATE auth_attempts SET count = greatest(count - 1, 0) WHERE key = ANY($1)", &[&keys])?;
+        Ok(())
+    }
+}

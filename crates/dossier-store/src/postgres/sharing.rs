@@ -422,6 +422,10 @@ impl Cursors for PgStore {
         )?;
         Ok(())
     }
+
+    fn lead(&self, name: &str) -> Result<bool, StoreError> {
+        self.lead_inner(name)
+    }
 }
 
 fn notification_from_row(r: &postgres::Row) -> Notification {
