@@ -47,6 +47,17 @@ pub struct PgStore {
     leases: Mutex<Option<(Client, std::collections::HashSet<String>)>>,
 }
 
+/// Runs `f`, which blocks on the database, so that it may be called from anywhere: an async
+/// task on a runtime's worker thread hands its thread over first (`block_in_place`; the
+/// client's own I/O cannot run inside another runtime's worker), a blocking-pool thread or
+/// a thread outside any runtime just runs it.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// Whether the error is a unique constraint's.
 fn is_unique_violation(e: &postgres::Error) -> bool {
     e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION)

@@ -4,6 +4,7 @@
 //! Selenium, `aiosmtpd` …; the README's test command runs it first), and the scripts under
 //! `tests/python`.
 
+pub mod http;
 pub mod postgres;
 
 use std::path::PathBuf;

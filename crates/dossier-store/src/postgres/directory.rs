@@ -96,49 +96,59 @@ impl PgStore {
 
 impl Directory for PgStore {
     fn probe_write(&self) -> Result<(), StoreError> {
-        let mut fresh = vec![0u8; 64];
-        getrandom::fill(&mut fresh).map_err(|e| StoreError::Invalid(format!("no system randomness: {e}")))?;
-        self.conn().execute(
-            "INSERT INTO secrets (name, value) VALUES ('health-probe', $1) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
-            &[&fresh],
-        )?;
-        Ok(())
+        super::blocking(|| {
+            let mut fresh = vec![0u8; 64];
+            getrandom::fill(&mut fresh).map_err(|e| StoreError::Invalid(format!("no system randomness: {e}")))?;
+            self.conn().execute(
+                "INSERT INTO secrets (name, value) VALUES ('health-probe', $1) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+                &[&fresh],
+            )?;
+            Ok(())
+        })
     }
 
     fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError> {
-        let mut fresh = vec![0u8; 32];
-        getrandom::fill(&mut fresh).map_err(|e| StoreError::Invalid(format!("no system randomness: {e}")))?;
-        let mut conn = self.conn();
-        // Two nodes asking at once keep the one secret that was stored first.
-        conn.execute("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&name, &fresh])?;
-        Ok(conn.query_one("SELECT value FROM secrets WHERE name = $1", &[&name])?.get(0))
+        super::blocking(|| {
+            let mut fresh = vec![0u8; 32];
+            getrandom::fill(&mut fresh).map_err(|e| StoreError::Invalid(format!("no system randomness: {e}")))?;
+            let mut conn = self.conn();
+            // Two nodes asking at once keep the one secret that was stored first.
+            conn.execute("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&name, &fresh])?;
+            Ok(conn.query_one("SELECT value FROM secrets WHERE name = $1", &[&name])?.get(0))
+        })
     }
 
     fn add_org(&self, name: &str) -> Result<Org, StoreError> {
-        self.add_org_inner(name, false)
+        super::blocking(|| self.add_org_inner(name, false))
     }
 
     fn orgs(&self) -> Result<Vec<Org>, StoreError> {
-        Ok(self
-            .conn()
-            .query(&format!("SELECT {ORG_COLUMNS} FROM orgs ORDER BY id"), &[])?
-            .iter()
-            .map(org_from_row)
-            .collect())
+        super::blocking(|| {
+            Ok(self
+                .conn()
+                .query(&format!("SELECT {ORG_COLUMNS} FROM orgs ORDER BY id"), &[])?
+                .iter()
+                .map(org_from_row)
+                .collect())
+        })
     }
 
     fn org_by_name(&self, name: &str) -> Result<Org, StoreError> {
-        self.conn()
-            .query_opt(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE lower(name) = lower($1)"), &[&name.trim()])?
-            .map(|r| org_from_row(&r))
-            .ok_or_else(|| StoreError::NotFound(format!("organization {name:?}")))
+        super::blocking(|| {
+            self.conn()
+                .query_opt(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE lower(name) = lower($1)"), &[&name.trim()])?
+                .map(|r| org_from_row(&r))
+                .ok_or_else(|| StoreError::NotFound(format!("organization {name:?}")))
+        })
     }
 
     fn isac(&self) -> Result<Org, StoreError> {
-        self.conn()
-            .query_opt(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE isac = 1"), &[])?
-            .map(|r| org_from_row(&r))
-            .ok_or_else(|| StoreError::Corrupt("the ISAC organization is missing".into()))
+        super::blocking(|| {
+            self.conn()
+                .query_opt(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE isac = 1"), &[])?
+                .map(|r| org_from_row(&r))
+                .ok_or_else(|| StoreError::Corrupt("the ISAC organization is missing".into()))
+        })
     }
 
     fn create_token(
@@ -148,169 +158,210 @@ impl Directory for PgStore {
         label: Option<&str>,
         expires: Option<i64>,
     ) -> Result<NewToken, StoreError> {
-        let id = format!("tok_{}", crate::random_hex(6)?);
-        let secret = format!("dsk_{}", crate::random_hex(24)?);
-        let created = now_micros();
-        if !self.org_exists(org)? {
-            return Err(StoreError::NotFound(format!("organization {org}")));
-        }
-        self.conn().execute(
-            "INSERT INTO tokens (id, org, role, hash, label, created, expires) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[&id, &org, &role.as_str(), &crate::hash_secret(&secret), &label, &created, &expires],
-        )?;
-        Ok(NewToken {
-            info: TokenInfo { id, org, role, label: label.map(str::to_owned), created, expires, revoked: None },
-            secret,
+        super::blocking(|| {
+            let id = format!("tok_{}", crate::random_hex(6)?);
+            let secret = format!("dsk_{}", crate::random_hex(24)?);
+            let created = now_micros();
+            if !self.org_exists(org)? {
+                return Err(StoreError::NotFound(format!("organization {org}")));
+            }
+            self.conn().execute(
+                "INSERT INTO tokens (id, org, role, hash, label, created, expires) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[&id, &org, &role.as_str(), &crate::hash_secret(&secret), &label, &created, &expires],
+            )?;
+            Ok(NewToken {
+                info: TokenInfo { id, org, role, label: label.map(str::to_owned), created, expires, revoked: None },
+                secret,
+            })
         })
     }
 
     fn revoke_token(&self, id: &str) -> Result<(), StoreError> {
-        self.update_row(
-            "tokens",
-            id,
-            "UPDATE tokens SET revoked = $2 WHERE id = $1 AND revoked IS NULL",
-            &[&id, &now_micros()],
-        )
+        super::blocking(|| {
+            self.update_row(
+                "tokens",
+                id,
+                "UPDATE tokens SET revoked = $2 WHERE id = $1 AND revoked IS NULL",
+                &[&id, &now_micros()],
+            )
+        })
     }
 
     fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        Ok(self
-            .conn()
-            .query(&format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created"), &[])?
-            .iter()
-            .map(token_from_row)
-            .collect())
+        super::blocking(|| {
+            Ok(self
+                .conn()
+                .query(&format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created"), &[])?
+                .iter()
+                .map(token_from_row)
+                .collect())
+        })
     }
 
     fn token_for_secret(&self, secret: &str, now: i64) -> Result<Option<TokenInfo>, StoreError> {
-        // Secrets carry 192 random bits, so looking up by their SHA-256 is safe; the final
-        // comparison of hashes runs in constant time.
-        let want = crate::hash_secret(secret);
-        let row =
-            self.conn().query_opt(&format!("SELECT {TOKEN_COLUMNS}, hash FROM tokens WHERE hash = $1"), &[&want])?;
-        Ok(row.and_then(|r| {
-            let info = token_from_row(&r);
-            let hash: Vec<u8> = r.get(7);
-            let live = info.revoked.is_none() && info.expires.is_none_or(|e| e > now);
-            (crate::same_hash(&hash, &want) && live).then_some(info)
-        }))
+        super::blocking(|| {
+            // Secrets carry 192 random bits, so looking up by their SHA-256 is safe; the final
+            // comparison of hashes runs in constant time.
+            let want = crate::hash_secret(secret);
+            let row = self
+                .conn()
+                .query_opt(&format!("SELECT {TOKEN_COLUMNS}, hash FROM tokens WHERE hash = $1"), &[&want])?;
+            Ok(row.and_then(|r| {
+                let info = token_from_row(&r);
+                let hash: Vec<u8> = r.get(7);
+                let live = info.revoked.is_none() && info.expires.is_none_or(|e| e > now);
+                (crate::same_hash(&hash, &want) && live).then_some(info)
+            }))
+        })
     }
 
     fn token(&self, id: &str) -> Result<Option<TokenInfo>, StoreError> {
-        Ok(self
-            .conn()
-            .query_opt(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1"), &[&id])?
-            .map(|r| token_from_row(&r)))
+        super::blocking(|| {
+            Ok(self
+                .conn()
+                .query_opt(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1"), &[&id])?
+                .map(|r| token_from_row(&r)))
+        })
     }
 }
 
 impl Accounts for PgStore {
     fn save_session(&self, s: &WebSession) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO web_sessions (key, principal, csrf, started, last) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (key) DO UPDATE SET principal = EXCLUDED.principal, csrf = EXCLUDED.csrf,
-                 started = EXCLUDED.started, last = EXCLUDED.last",
-            &[&&s.key[..], &s.principal, &s.csrf, &s.started, &s.last],
-        )?;
-        Ok(())
+        super::blocking(|| {
+            self.conn().execute(
+                "INSERT INTO web_sessions (key, principal, csrf, started, last) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (key) DO UPDATE SET principal = EXCLUDED.principal, csrf = EXCLUDED.csrf,
+                     started = EXCLUDED.started, last = EXCLUDED.last",
+                &[&&s.key[..], &s.principal, &s.csrf, &s.started, &s.last],
+            )?;
+            Ok(())
+        })
     }
 
     fn session(&self, key: &[u8; 32]) -> Result<Option<WebSession>, StoreError> {
-        Ok(self
-            .conn()
-            .query_opt("SELECT principal, csrf, started, last FROM web_sessions WHERE key = $1", &[&&key[..]])?
-            .map(|r| WebSession { key: *key, principal: r.get(0), csrf: r.get(1), started: r.get(2), last: r.get(3) }))
+        super::blocking(|| {
+            Ok(self
+                .conn()
+                .query_opt("SELECT principal, csrf, started, last FROM web_sessions WHERE key = $1", &[&&key[..]])?
+                .map(|r| WebSession {
+                    key: *key,
+                    principal: r.get(0),
+                    csrf: r.get(1),
+                    started: r.get(2),
+                    last: r.get(3),
+                }))
+        })
     }
 
     fn touch_session(&self, key: &[u8; 32], last: i64) -> Result<(), StoreError> {
-        self.conn().execute("UPDATE web_sessions SET last = $2 WHERE key = $1", &[&&key[..], &last])?;
-        Ok(())
+        super::blocking(|| {
+            self.conn().execute("UPDATE web_sessions SET last = $2 WHERE key = $1", &[&&key[..], &last])?;
+            Ok(())
+        })
     }
 
     fn delete_session(&self, key: &[u8; 32]) -> Result<(), StoreError> {
-        self.conn().execute("DELETE FROM web_sessions WHERE key = $1", &[&&key[..]])?;
-        Ok(())
+        super::blocking(|| {
+            self.conn().execute("DELETE FROM web_sessions WHERE key = $1", &[&&key[..]])?;
+            Ok(())
+        })
     }
 
     fn delete_sessions_of(&self, principal: &str, keep: Option<&[u8; 32]>) -> Result<usize, StoreError> {
-        let keep: &[u8] = keep.map_or(&[], |k| &k[..]);
-        let n =
-            self.conn().execute("DELETE FROM web_sessions WHERE principal = $1 AND key <> $2", &[&principal, &keep])?;
-        Ok(n as usize)
+        super::blocking(|| {
+            let keep: &[u8] = keep.map_or(&[], |k| &k[..]);
+            let n = self
+                .conn()
+                .execute("DELETE FROM web_sessions WHERE principal = $1 AND key <> $2", &[&principal, &keep])?;
+            Ok(n as usize)
+        })
     }
 
     fn prune_sessions(&self, idle_before: i64, started_before: i64) -> Result<usize, StoreError> {
-        let n = self
-            .conn()
-            .execute("DELETE FROM web_sessions WHERE last < $1 OR started < $2", &[&idle_before, &started_before])?;
-        Ok(n as usize)
+        super::blocking(|| {
+            let n = self.conn().execute(
+                "DELETE FROM web_sessions WHERE last < $1 OR started < $2",
+                &[&idle_before, &started_before],
+            )?;
+            Ok(n as usize)
+        })
     }
 
     fn add_user(&self, org: OrgId, name: &str, role: Role, password_hash: &str) -> Result<User, StoreError> {
-        let name = crate::user_name(name)?;
-        let id = format!("usr_{}", crate::random_hex(6)?);
-        let created = now_micros();
-        if !self.org_exists(org)? {
-            return Err(StoreError::NotFound(format!("organization {org}")));
-        }
-        let r = self.conn().execute(
-            "INSERT INTO users (id, name, org, role, password, created) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&id, &name, &org, &role.as_str(), &password_hash, &created],
-        );
-        match r {
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!("a user named {name:?} already exists")));
+        super::blocking(|| {
+            let name = crate::user_name(name)?;
+            let id = format!("usr_{}", crate::random_hex(6)?);
+            let created = now_micros();
+            if !self.org_exists(org)? {
+                return Err(StoreError::NotFound(format!("organization {org}")));
             }
-            r => r?,
-        };
-        Ok(User {
-            id,
-            name: name.to_owned(),
-            org,
-            role,
-            password_hash: password_hash.to_owned(),
-            created,
-            disabled: None,
+            let r = self.conn().execute(
+                "INSERT INTO users (id, name, org, role, password, created) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&id, &name, &org, &role.as_str(), &password_hash, &created],
+            );
+            match r {
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(StoreError::Conflict(format!("a user named {name:?} already exists")));
+                }
+                r => r?,
+            };
+            Ok(User {
+                id,
+                name: name.to_owned(),
+                org,
+                role,
+                password_hash: password_hash.to_owned(),
+                created,
+                disabled: None,
+            })
         })
     }
 
     fn users(&self) -> Result<Vec<User>, StoreError> {
-        Ok(self
-            .conn()
-            .query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY created"), &[])?
-            .iter()
-            .map(user_from_row)
-            .collect())
+        super::blocking(|| {
+            Ok(self
+                .conn()
+                .query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY created"), &[])?
+                .iter()
+                .map(user_from_row)
+                .collect())
+        })
     }
 
     fn user(&self, key: &str) -> Result<Option<User>, StoreError> {
-        Ok(self
-            .conn()
-            .query_opt(
-                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 OR lower(name) = lower($1) LIMIT 1"),
-                &[&key.trim()],
-            )?
-            .map(|r| user_from_row(&r)))
+        super::blocking(|| {
+            Ok(self
+                .conn()
+                .query_opt(
+                    &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 OR lower(name) = lower($1) LIMIT 1"),
+                    &[&key.trim()],
+                )?
+                .map(|r| user_from_row(&r)))
+        })
     }
 
     fn disable_user(&self, id: &str) -> Result<(), StoreError> {
-        self.update_row(
-            "users",
-            id,
-            "UPDATE users SET disabled = $2 WHERE id = $1 AND disabled IS NULL",
-            &[&id, &now_micros()],
-        )
+        super::blocking(|| {
+            self.update_row(
+                "users",
+                id,
+                "UPDATE users SET disabled = $2 WHERE id = $1 AND disabled IS NULL",
+                &[&id, &now_micros()],
+            )
+        })
     }
 
     fn enable_user(&self, id: &str) -> Result<(), StoreError> {
-        self.update_row("users", id, "UPDATE users SET disabled = NULL WHERE id = $1", &[&id])
+        super::blocking(|| self.update_row("users", id, "UPDATE users SET disabled = NULL WHERE id = $1", &[&id]))
     }
 
     fn set_password(&self, id: &str, password_hash: &str) -> Result<(), StoreError> {
-        if !password_hash.starts_with('$') {
-            return Err(StoreError::Invalid("a password is stored as a PHC hash string".into()));
-        }
-        self.update_row("users", id, "UPDATE users SET password = $2 WHERE id = $1", &[&id, &password_hash])
+        super::blocking(|| {
+            if !password_hash.starts_with('$') {
+                return Err(StoreError::Invalid("a password is stored as a PHC hash string".into()));
+            }
+            self.update_row("users", id, "UPDATE users SET password = $2 WHERE id = $1", &[&id, &password_hash])
+        })
     }
 }
 
@@ -322,216 +373,248 @@ impl Collections for PgStore {
         description: Option<&str>,
         default_tlp: Tlp,
     ) -> Result<Collection, StoreError> {
-        crate::collection_names(title, alias)?;
-        let uuid = uuid::Uuid::new_v4().to_string();
-        let r = self.conn().query_one(
-            "INSERT INTO collections (uuid, alias, title, description, default_tlp, created)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            &[&uuid, &alias, &title.trim(), &description, &default_tlp.code(), &now_micros()],
-        );
-        let id: CollectionId = match r {
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!("collection alias {:?}", alias.unwrap_or_default())));
-            }
-            r => r?.get(0),
-        };
-        Ok(Collection {
-            id,
-            uuid,
-            alias: alias.map(str::to_owned),
-            title: title.trim().to_owned(),
-            description: description.map(str::to_owned),
-            default_tlp,
-            read: Access::Members,
-            write: Access::Members,
+        super::blocking(|| {
+            crate::collection_names(title, alias)?;
+            let uuid = uuid::Uuid::new_v4().to_string();
+            let r = self.conn().query_one(
+                "INSERT INTO collections (uuid, alias, title, description, default_tlp, created)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                &[&uuid, &alias, &title.trim(), &description, &default_tlp.code(), &now_micros()],
+            );
+            let id: CollectionId = match r {
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(StoreError::Conflict(format!("collection alias {:?}", alias.unwrap_or_default())));
+                }
+                r => r?.get(0),
+            };
+            Ok(Collection {
+                id,
+                uuid,
+                alias: alias.map(str::to_owned),
+                title: title.trim().to_owned(),
+                description: description.map(str::to_owned),
+                default_tlp,
+                read: Access::Members,
+                write: Access::Members,
+            })
         })
     }
 
     fn set_collection_access(&self, id: CollectionId, read: Access, write: Access) -> Result<(), StoreError> {
-        crate::validate_access(read, write)?;
-        let n = self.conn().execute(
-            "UPDATE collections SET read_access = $2, write_access = $3 WHERE id = $1",
-            &[&id, &read.as_str(), &write.as_str()],
-        )?;
-        if n == 0 {
-            return Err(StoreError::NotFound(format!("collection {id}")));
-        }
-        Ok(())
+        super::blocking(|| {
+            crate::validate_access(read, write)?;
+            let n = self.conn().execute(
+                "UPDATE collections SET read_access = $2, write_access = $3 WHERE id = $1",
+                &[&id, &read.as_str(), &write.as_str()],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("collection {id}")));
+            }
+            Ok(())
+        })
     }
 
     fn collections(&self) -> Result<Vec<Collection>, StoreError> {
-        Ok(self
-            .conn()
-            .query(&format!("SELECT {COLLECTION_COLUMNS} FROM collections ORDER BY id"), &[])?
-            .iter()
-            .map(collection_from_row)
-            .collect())
+        super::blocking(|| {
+            Ok(self
+                .conn()
+                .query(&format!("SELECT {COLLECTION_COLUMNS} FROM collections ORDER BY id"), &[])?
+                .iter()
+                .map(collection_from_row)
+                .collect())
+        })
     }
 
     fn collection(&self, key: &str) -> Result<Collection, StoreError> {
-        self.conn()
-            .query_opt(
-                &format!(
-                    "SELECT {COLLECTION_COLUMNS} FROM collections WHERE uuid = $1 OR alias = $1 OR CAST(id AS TEXT) = $1
-                      ORDER BY id LIMIT 1"
-                ),
-                &[&key],
-            )?
-            .map(|r| collection_from_row(&r))
-            .ok_or_else(|| StoreError::NotFound(format!("collection {key:?}")))
+        super::blocking(|| {
+            self.conn()
+                .query_opt(
+                    &format!(
+                        "SELECT {COLLECTION_COLUMNS} FROM collections WHERE uuid = $1 OR alias = $1 OR CAST(id AS TEXT) = $1
+                          ORDER BY id LIMIT 1"
+                    ),
+                    &[&key],
+                )?
+                .map(|r| collection_from_row(&r))
+                .ok_or_else(|| StoreError::NotFound(format!("collection {key:?}")))
+        })
     }
 
     fn default_collection(&self) -> Result<Collection, StoreError> {
-        self.conn()
-            .query_opt(&format!("SELECT {COLLECTION_COLUMNS} FROM collections ORDER BY id LIMIT 1"), &[])?
-            .map(|r| collection_from_row(&r))
-            .ok_or_else(|| StoreError::Corrupt("no collection exists".into()))
+        super::blocking(|| {
+            self.conn()
+                .query_opt(&format!("SELECT {COLLECTION_COLUMNS} FROM collections ORDER BY id LIMIT 1"), &[])?
+                .map(|r| collection_from_row(&r))
+                .ok_or_else(|| StoreError::Corrupt("no collection exists".into()))
+        })
     }
 }
 
 impl AuditLog for PgStore {
     fn audit_many(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
-        let stmt = tx.prepare(
-            "INSERT INTO audit (at, org, token, method, path, params, status, returned) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )?;
-        for r in records {
-            tx.execute(
-                &stmt,
-                &[&r.at, &r.org, &r.token, &r.method, &r.path, &r.params, &i64::from(r.status), &(r.returned as i64)],
+        super::blocking(|| {
+            let mut conn = self.conn();
+            let mut tx = conn.transaction()?;
+            let stmt = tx.prepare(
+                "INSERT INTO audit (at, org, token, method, path, params, status, returned) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )?;
-        }
-        tx.commit()?;
-        Ok(())
+            for r in records {
+                tx.execute(
+                    &stmt,
+                    &[
+                        &r.at,
+                        &r.org,
+                        &r.token,
+                        &r.method,
+                        &r.path,
+                        &r.params,
+                        &i64::from(r.status),
+                        &(r.returned as i64),
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     fn audit_log(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        let limit = if q.limit == 0 { 100 } else { q.limit };
-        let lookup = !q.params_any.is_empty();
-        // A lookup by value reads every record the other filters leave, newest first, and
-        // tests its parameters here in one pass.
-        let sql_limit: Option<i64> = if lookup { None } else { Some(limit as i64) };
-        let needles: std::collections::HashSet<&[u8]> = q.params_any.iter().map(|n| n.as_bytes()).collect();
-        let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
-        let stmt = tx.prepare(
-            "SELECT at, org, token, method, path, params, status, returned FROM audit
-              WHERE ($1::BIGINT IS NULL OR org = $1) AND ($2::BIGINT IS NULL OR at >= $2)
-                AND ($3::TEXT IS NULL OR left(path, length($3)) = $3) AND ($5::TEXT IS NULL OR token = $5)
-              ORDER BY seq DESC LIMIT $4",
-        )?;
-        let portal = tx.bind(&stmt, &[&q.org, &q.since, &q.path_prefix, &sql_limit, &q.token])?;
-        let mut out = Vec::new();
-        'read: loop {
-            let rows = tx.query_portal(&portal, 2_000)?;
-            let done = rows.len() < 2_000;
-            for r in rows {
-                if lookup {
-                    let params: Option<String> = r.get(5);
-                    if !params.is_some_and(|p| crate::holds_quoted(p.as_bytes(), &needles)) {
-                        continue;
+        super::blocking(|| {
+            let limit = if q.limit == 0 { 100 } else { q.limit };
+            let lookup = !q.params_any.is_empty();
+            // A lookup by value reads every record the other filters leave, newest first, and
+            // tests its parameters here in one pass.
+            let sql_limit: Option<i64> = if lookup { None } else { Some(limit as i64) };
+            let needles: std::collections::HashSet<&[u8]> = q.params_any.iter().map(|n| n.as_bytes()).collect();
+            let mut conn = self.conn();
+            let mut tx = conn.transaction()?;
+            let stmt = tx.prepare(
+                "SELECT at, org, token, method, path, params, status, returned FROM audit
+                  WHERE ($1::BIGINT IS NULL OR org = $1) AND ($2::BIGINT IS NULL OR at >= $2)
+                    AND ($3::TEXT IS NULL OR left(path, length($3)) = $3) AND ($5::TEXT IS NULL OR token = $5)
+                  ORDER BY seq DESC LIMIT $4",
+            )?;
+            let portal = tx.bind(&stmt, &[&q.org, &q.since, &q.path_prefix, &sql_limit, &q.token])?;
+            let mut out = Vec::new();
+            'read: loop {
+                let rows = tx.query_portal(&portal, 2_000)?;
+                let done = rows.len() < 2_000;
+                for r in rows {
+                    if lookup {
+                        let params: Option<String> = r.get(5);
+                        if !params.is_some_and(|p| crate::holds_quoted(p.as_bytes(), &needles)) {
+                            continue;
+                        }
+                    }
+                    out.push(AuditRecord {
+                        at: r.get(0),
+                        org: r.get(1),
+                        token: r.get(2),
+                        method: r.get(3),
+                        path: r.get(4),
+                        params: r.get(5),
+                        status: u16::try_from(r.get::<_, i64>(6)).unwrap_or(0),
+                        returned: r.get::<_, i64>(7).max(0) as u64,
+                    });
+                    if out.len() >= limit {
+                        break 'read;
                     }
                 }
-                out.push(AuditRecord {
-                    at: r.get(0),
-                    org: r.get(1),
-                    token: r.get(2),
-                    method: r.get(3),
-                    path: r.get(4),
-                    params: r.get(5),
-                    status: u16::try_from(r.get::<_, i64>(6)).unwrap_or(0),
-                    returned: r.get::<_, i64>(7).max(0) as u64,
-                });
-                if out.len() >= limit {
-                    break 'read;
+                if done {
+                    break;
                 }
             }
-            if done {
-                break;
-            }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 }
 
 impl ChangeLog for PgStore {
     fn last_change(&self) -> Result<i64, StoreError> {
-        Ok(self.conn().query_one("SELECT COALESCE(max(seq), 0) FROM changes", &[])?.get(0))
+        super::blocking(|| Ok(self.conn().query_one("SELECT COALESCE(max(seq), 0) FROM changes", &[])?.get(0)))
     }
 
     fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
-        let rows = self.conn().query(
-            "SELECT c.seq, c.op, COALESCE(c.id, o.id), c.at FROM changes c LEFT JOIN objects o ON o.vid = c.vid
-              WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
-            &[&seq, &(limit.min(i64::MAX as usize) as i64)],
-        )?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let op: String = r.get(1);
-                Change {
-                    seq: r.get(0),
-                    at: r.get(3),
-                    op: if op == "remove" { ChangeOp::Remove } else { ChangeOp::Add },
-                    id: r.get(2),
-                }
-            })
-            .collect())
+        super::blocking(|| {
+            let rows = self.conn().query(
+                "SELECT c.seq, c.op, COALESCE(c.id, o.id), c.at FROM changes c LEFT JOIN objects o ON o.vid = c.vid
+                  WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
+                &[&seq, &(limit.min(i64::MAX as usize) as i64)],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let op: String = r.get(1);
+                    Change {
+                        seq: r.get(0),
+                        at: r.get(3),
+                        op: if op == "remove" { ChangeOp::Remove } else { ChangeOp::Add },
+                        id: r.get(2),
+                    }
+                })
+                .collect())
+        })
     }
 }
 
 impl crate::Throttles for PgStore {
     /// Several nodes share a PostgreSQL database.
     fn shares_throttle(&self) -> bool {
-        true
+        super::blocking(|| true)
     }
 
     fn refused_since(&self, key: &str, limit: u32, window: i64, now: i64) -> Result<Option<i64>, StoreError> {
-        let row = self.conn().query_opt("SELECT count, since FROM auth_attempts WHERE key = $1", &[&key])?;
-        Ok(row.and_then(|r| {
-            let (n, since): (i64, i64) = (r.get(0), r.get(1));
-            (n >= i64::from(limit) && now - since < window).then_some(since)
-        }))
+        super::blocking(|| {
+            let row = self.conn().query_opt("SELECT count, since FROM auth_attempts WHERE key = $1", &[&key])?;
+            Ok(row.and_then(|r| {
+                let (n, since): (i64, i64) = (r.get(0), r.get(1));
+                (n >= i64::from(limit) && now - since < window).then_some(since)
+            }))
+        })
     }
 
     fn attempt(&self, keys: &[(&str, u32)], window: i64, now: i64) -> Result<Option<i64>, StoreError> {
-        let mut conn = self.conn();
-        let mut tx = conn.transaction()?;
-        // Rows first (so that two nodes counting a new key at once both see it), then
-        // locked in key order (no deadlock between two attempts on the same keys).
-        let mut sorted: Vec<&(&str, u32)> = keys.iter().collect();
-        sorted.sort_by_key(|(k, _)| *k);
-        for (key, _) in &sorted {
-            tx.execute(
-                "INSERT INTO auth_attempts (key, count, since) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
-                &[key, &now],
-            )?;
-        }
-        for (key, limit) in &sorted {
-            let r = tx.query_one("SELECT count, since FROM auth_attempts WHERE key = $1 FOR UPDATE", &[key])?;
-            let (n, since): (i64, i64) = (r.get(0), r.get(1));
-            if n >= i64::from(*limit) && now - since < window {
-                return Ok(Some(since));
+        super::blocking(|| {
+            let mut conn = self.conn();
+            let mut tx = conn.transaction()?;
+            // Rows first (so that two nodes counting a new key at once both see it), then
+            // locked in key order (no deadlock between two attempts on the same keys).
+            let mut sorted: Vec<&(&str, u32)> = keys.iter().collect();
+            sorted.sort_by_key(|(k, _)| *k);
+            for (key, _) in &sorted {
+                tx.execute(
+                    "INSERT INTO auth_attempts (key, count, since) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
+                    &[key, &now],
+                )?;
             }
-        }
-        for (key, _) in &sorted {
-            tx.execute(
-                "UPDATE auth_attempts SET
-                   count = CASE WHEN $2 - since >= $3 THEN 1 ELSE count + 1 END,
-                   since = CASE WHEN $2 - since >= $3 THEN $2 ELSE since END
-                 WHERE key = $1",
-                &[key, &now, &window],
-            )?;
-        }
-        tx.execute("DELETE FROM auth_attempts WHERE since < $1", &[&(now - window)])?;
-        tx.commit()?;
-        Ok(None)
+            for (key, limit) in &sorted {
+                let r = tx.query_one("SELECT count, since FROM auth_attempts WHERE key = $1 FOR UPDATE", &[key])?;
+                let (n, since): (i64, i64) = (r.get(0), r.get(1));
+                if n >= i64::from(*limit) && now - since < window {
+                    return Ok(Some(since));
+                }
+            }
+            for (key, _) in &sorted {
+                tx.execute(
+                    "UPDATE auth_attempts SET
+                       count = CASE WHEN $2 - since >= $3 THEN 1 ELSE count + 1 END,
+                       since = CASE WHEN $2 - since >= $3 THEN $2 ELSE since END
+                     WHERE key = $1",
+                    &[key, &now, &window],
+                )?;
+            }
+            tx.execute("DELETE FROM auth_attempts WHERE since < $1", &[&(now - window)])?;
+            tx.commit()?;
+            Ok(None)
+        })
     }
 
     fn refund(&self, keys: &[&str]) -> Result<(), StoreError> {
-        let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
-        self.conn().execute("UPDATE auth_attempts SET count = greatest(count - 1, 0) WHERE key = ANY($1)", &[&keys])?;
-        Ok(())
+        super::blocking(|| {
+            let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+            self.conn()
+                .execute("UPDATE auth_attempts SET count = greatest(count - 1, 0) WHERE key = ANY($1)", &[&keys])?;
+            Ok(())
+        })
     }
 }

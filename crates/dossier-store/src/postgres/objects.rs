@@ -468,7 +468,7 @@ impl ObjectStore for PgStore {
         items: &mut dyn Iterator<Item = Item>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<ImportSummary, StoreError> {
-        self.import_tx(submission, items, progress, None)
+        super::blocking(|| self.import_tx(submission, items, progress, None))
     }
 
     fn import_with_status(
@@ -477,81 +477,87 @@ impl ObjectStore for PgStore {
         items: &mut dyn Iterator<Item = Item>,
         status: (&str, &str),
     ) -> Result<ImportSummary, StoreError> {
-        self.import_tx(submission, items, &mut |_| {}, Some(status))
+        super::blocking(|| self.import_tx(submission, items, &mut |_| {}, Some(status)))
     }
 
     fn scan_raw(&self, query: &Query, visit: &mut dyn FnMut(&EntryRef<'_>) -> bool) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let mut tx = conn.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
-        // Across collections, the latest of an id with several versions is the one served
-        // across collections (the rule every index uses), applied here; the limit with it.
-        let served = if query.collection.is_none() && query.versions == [Versions::Latest] {
-            Some(self.served_across(&mut tx, (!query.ids.is_empty()).then_some(query.ids.as_slice()))?)
-        } else {
-            None
-        };
-        let (sql, args) = query_sql(query);
-        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)).collect();
-        let stmt = tx.prepare(&sql)?;
-        let portal = tx.bind(&stmt, &refs)?;
-        let mut visited = 0usize;
-        'read: loop {
-            let rows = tx.query_portal(&portal, 1_000)?;
-            let done = rows.len() < 1_000;
-            for row in &rows {
-                let entry = entry_ref(row);
-                if let Some(served) = &served
-                    && served.get(entry.id).is_some_and(|v| *v != entry.vid)
-                {
-                    continue;
+        super::blocking(|| {
+            let mut conn = self.conn();
+            let mut tx = conn.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
+            // Across collections, the latest of an id with several versions is the one served
+            // across collections (the rule every index uses), applied here; the limit with it.
+            let served = if query.collection.is_none() && query.versions == [Versions::Latest] {
+                Some(self.served_across(&mut tx, (!query.ids.is_empty()).then_some(query.ids.as_slice()))?)
+            } else {
+                None
+            };
+            let (sql, args) = query_sql(query);
+            let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)).collect();
+            let stmt = tx.prepare(&sql)?;
+            let portal = tx.bind(&stmt, &refs)?;
+            let mut visited = 0usize;
+            'read: loop {
+                let rows = tx.query_portal(&portal, 1_000)?;
+                let done = rows.len() < 1_000;
+                for row in &rows {
+                    let entry = entry_ref(row);
+                    if let Some(served) = &served
+                        && served.get(entry.id).is_some_and(|v| *v != entry.vid)
+                    {
+                        continue;
+                    }
+                    visited += 1;
+                    if !visit(&entry) || visited == query.limit {
+                        break 'read;
+                    }
                 }
-                visited += 1;
-                if !visit(&entry) || visited == query.limit {
-                    break 'read;
+                if done {
+                    break;
                 }
             }
-            if done {
-                break;
-            }
-        }
-        tx.commit()?;
-        Ok(())
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     fn versions(&self, id: &str) -> Result<Vec<Entry>, StoreError> {
-        let rows = self.conn().query(
-            &format!(
-                "SELECT {ENTRY_COLUMNS} FROM objects o
-                   JOIN collection_objects co ON co.vid = o.vid
-                    AND co.date_added = (SELECT min(c2.date_added) FROM collection_objects c2 WHERE c2.vid = o.vid)
-                  WHERE o.idh = $2 AND o.id = $1 ORDER BY o.version"
-            ),
-            &[&id, &crate::id_hash(id)],
-        )?;
-        Ok(rows.iter().map(|r| entry_ref(r).to_entry()).collect())
+        super::blocking(|| {
+            let rows = self.conn().query(
+                &format!(
+                    "SELECT {ENTRY_COLUMNS} FROM objects o
+                       JOIN collection_objects co ON co.vid = o.vid
+                        AND co.date_added = (SELECT min(c2.date_added) FROM collection_objects c2 WHERE c2.vid = o.vid)
+                      WHERE o.idh = $2 AND o.id = $1 ORDER BY o.version"
+                ),
+                &[&id, &crate::id_hash(id)],
+            )?;
+            Ok(rows.iter().map(|r| entry_ref(r).to_entry()).collect())
+        })
     }
 
     fn provenance(&self, id: &str) -> Result<Vec<Provenance>, StoreError> {
-        let rows = self.conn().query(
-            "SELECT o.vid, o.org, o.named,
-                    (SELECT min(co.date_added) FROM collection_objects co WHERE co.vid = o.vid) AS at, o.curator
-               FROM objects o WHERE o.idh = $2 AND o.id = $1
-             UNION ALL
-             SELECT p.vid, p.org, p.named, p.at, NULL FROM provenance p JOIN objects o ON o.vid = p.vid
-              WHERE o.idh = $2 AND o.id = $1
-             ORDER BY 4, 2, 1",
-            &[&id, &crate::id_hash(id)],
-        )?;
-        Ok(rows
-            .iter()
-            .map(|r| Provenance {
-                vid: r.get(0),
-                org: r.get(1),
-                named: r.get::<_, i64>(2) != 0,
-                at: r.get::<_, Option<i64>>(3).unwrap_or(0),
-                curator: r.get(4),
-            })
-            .collect())
+        super::blocking(|| {
+            let rows = self.conn().query(
+                "SELECT o.vid, o.org, o.named,
+                        (SELECT min(co.date_added) FROM collection_objects co WHERE co.vid = o.vid) AS at, o.curator
+                   FROM objects o WHERE o.idh = $2 AND o.id = $1
+                 UNION ALL
+                 SELECT p.vid, p.org, p.named, p.at, NULL FROM provenance p JOIN objects o ON o.vid = p.vid
+                  WHERE o.idh = $2 AND o.id = $1
+                 ORDER BY 4, 2, 1",
+                &[&id, &crate::id_hash(id)],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| Provenance {
+                    vid: r.get(0),
+                    org: r.get(1),
+                    named: r.get::<_, i64>(2) != 0,
+                    at: r.get::<_, Option<i64>>(3).unwrap_or(0),
+                    curator: r.get(4),
+                })
+                .collect())
+        })
     }
 
     fn scan_latest(
@@ -560,82 +566,90 @@ impl ObjectStore for PgStore {
         ids: Option<&[String]>,
         visit: &mut dyn FnMut(&EntryRef<'_>, bool) -> bool,
     ) -> Result<(), StoreError> {
-        if ids.is_some_and(<[String]>::is_empty) {
-            return Ok(());
-        }
-        let mut conn = self.conn();
-        let mut tx = conn.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
-        // Which version of each id with several versions is served; every other id has one.
-        let served = self.served_across(&mut tx, ids)?;
-        let types: Vec<String> = types.iter().map(|t| (*t).to_owned()).collect();
-        let mut args: Vec<Param> = Vec::new();
-        let mut sql = String::from(
-            "SELECT o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, min(co.date_added), max(co.tlp),
-                    o.confidence, o.org, o.json, o.named, COALESCE(o.recipients, ''),
-                    bool_and(c.read_access = 'analysts'), bool_or(co.latest = 1)
-               FROM objects o
-               JOIN collection_objects co ON co.vid = o.vid
-               JOIN collections c ON c.id = co.collection
-              WHERE 1 = 1",
-        );
-        if !types.is_empty() {
-            let p = arg(&mut args, Box::new(types));
-            sql.push_str(&format!(" AND o.type = ANY({p})"));
-        }
-        if let Some(ids) = ids {
-            let vids: Vec<i64> = served.values().copied().collect();
-            let hashes = arg(&mut args, Box::new(ids.iter().map(|i| crate::id_hash(i)).collect::<Vec<i64>>()));
-            let ids = arg(&mut args, Box::new(ids.to_vec()));
-            let vids = arg(&mut args, Box::new(vids));
-            sql.push_str(&format!(
-                " AND ((o.idh = ANY({hashes}) AND o.id = ANY({ids}) AND o.idh NOT IN (SELECT idh FROM multi_version))
-                       OR o.vid = ANY({vids}))"
-            ));
-        }
-        sql.push_str(" GROUP BY o.vid ORDER BY o.vid");
-        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)).collect();
-        let stmt = tx.prepare(&sql)?;
-        let portal = tx.bind(&stmt, &refs)?;
-        'read: loop {
-            let rows = tx.query_portal(&portal, 2_000)?;
-            let done = rows.len() < 2_000;
-            for row in &rows {
-                let entry = entry_ref(row);
-                let latest_somewhere: bool = row.get(13);
-                let chosen = match served.get(entry.id) {
-                    Some(vid) => *vid == entry.vid,
-                    None => latest_somewhere,
-                };
-                if chosen && !visit(&entry, row.get(12)) {
-                    break 'read;
+        super::blocking(|| {
+            if ids.is_some_and(<[String]>::is_empty) {
+                return Ok(());
+            }
+            let mut conn = self.conn();
+            let mut tx = conn.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
+            // Which version of each id with several versions is served; every other id has one.
+            let served = self.served_across(&mut tx, ids)?;
+            let types: Vec<String> = types.iter().map(|t| (*t).to_owned()).collect();
+            let mut args: Vec<Param> = Vec::new();
+            let mut sql = String::from(
+                "SELECT o.vid, o.id, o.type, COALESCE(o.modified, ''), o.spec_version, min(co.date_added), max(co.tlp),
+                        o.confidence, o.org, o.json, o.named, COALESCE(o.recipients, ''),
+                        bool_and(c.read_access = 'analysts'), bool_or(co.latest = 1)
+                   FROM objects o
+                   JOIN collection_objects co ON co.vid = o.vid
+                   JOIN collections c ON c.id = co.collection
+                  WHERE 1 = 1",
+            );
+            if !types.is_empty() {
+                let p = arg(&mut args, Box::new(types));
+                sql.push_str(&format!(" AND o.type = ANY({p})"));
+            }
+            if let Some(ids) = ids {
+                let vids: Vec<i64> = served.values().copied().collect();
+                let hashes = arg(&mut args, Box::new(ids.iter().map(|i| crate::id_hash(i)).collect::<Vec<i64>>()));
+                let ids = arg(&mut args, Box::new(ids.to_vec()));
+                let vids = arg(&mut args, Box::new(vids));
+                sql.push_str(&format!(
+                    " AND ((o.idh = ANY({hashes}) AND o.id = ANY({ids}) AND o.idh NOT IN (SELECT idh FROM multi_version))
+                           OR o.vid = ANY({vids}))"
+                ));
+            }
+            sql.push_str(" GROUP BY o.vid ORDER BY o.vid");
+            let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)).collect();
+            let stmt = tx.prepare(&sql)?;
+            let portal = tx.bind(&stmt, &refs)?;
+            'read: loop {
+                let rows = tx.query_portal(&portal, 2_000)?;
+                let done = rows.len() < 2_000;
+                for row in &rows {
+                    let entry = entry_ref(row);
+                    let latest_somewhere: bool = row.get(13);
+                    let chosen = match served.get(entry.id) {
+                        Some(vid) => *vid == entry.vid,
+                        None => latest_somewhere,
+                    };
+                    if chosen && !visit(&entry, row.get(12)) {
+                        break 'read;
+                    }
+                }
+                if done {
+                    break;
                 }
             }
-            if done {
-                break;
-            }
-        }
-        tx.commit()?;
-        Ok(())
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     fn counts(&self) -> Result<(u64, u64), StoreError> {
-        let r = self.conn().query_one("SELECT count(*), count(DISTINCT id) FROM objects", &[])?;
-        Ok((r.get::<_, i64>(0).max(0) as u64, r.get::<_, i64>(1).max(0) as u64))
+        super::blocking(|| {
+            let r = self.conn().query_one("SELECT count(*), count(DISTINCT id) FROM objects", &[])?;
+            Ok((r.get::<_, i64>(0).max(0) as u64, r.get::<_, i64>(1).max(0) as u64))
+        })
     }
 
     fn objects_estimate(&self) -> Result<u64, StoreError> {
-        // The versions less the extra versions of ids stored more than once (few).
-        let r = self.conn().query_one(
-            "SELECT (SELECT count(*) FROM objects)
-                  - (SELECT COALESCE(sum(n - 1), 0)::BIGINT FROM (SELECT count(*) AS n FROM objects
-                      WHERE idh IN (SELECT idh FROM multi_version) GROUP BY id) m)",
-            &[],
-        )?;
-        Ok(r.get::<_, i64>(0).max(0) as u64)
+        super::blocking(|| {
+            // The versions less the extra versions of ids stored more than once (few).
+            let r = self.conn().query_one(
+                "SELECT (SELECT count(*) FROM objects)
+                      - (SELECT COALESCE(sum(n - 1), 0)::BIGINT FROM (SELECT count(*) AS n FROM objects
+                          WHERE idh IN (SELECT idh FROM multi_version) GROUP BY id) m)",
+                &[],
+            )?;
+            Ok(r.get::<_, i64>(0).max(0) as u64)
+        })
     }
 
     fn delete(&self, collection: CollectionId, id: &str, versions: &[Versions]) -> Result<usize, StoreError> {
-        self.writing(|tx| crate::versions::delete(&mut VersionTx::new(tx), collection, id, versions, now_micros()))
+        super::blocking(|| {
+            self.writing(|tx| crate::versions::delete(&mut VersionTx::new(tx), collection, id, versions, now_micros()))
+        })
     }
 
     fn withdraw(
@@ -645,19 +659,30 @@ impl ObjectStore for PgStore {
         vids: &[i64],
         by: Option<OrgId>,
     ) -> Result<usize, StoreError> {
-        self.writing(|tx| crate::versions::withdraw(&mut VersionTx::new(tx), collection, id, vids, by, now_micros()))
+        super::blocking(|| {
+            self.writing(|tx| {
+                crate::versions::withdraw(&mut VersionTx::new(tx), collection, id, vids, by, now_micros())
+            })
+        })
     }
 
     fn put_status(&self, id: &str, org: OrgId, json: &str) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO statuses (id, org, created, json) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (id) DO UPDATE SET org = EXCLUDED.org, created = EXCLUDED.created, json = EXCLUDED.json",
-            &[&id, &org, &now_micros(), &json],
-        )?;
-        Ok(())
+        super::blocking(|| {
+            self.conn().execute(
+                "INSERT INTO statuses (id, org, created, json) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (id) DO UPDATE SET org = EXCLUDED.org, created = EXCLUDED.created, json = EXCLUDED.json",
+                &[&id, &org, &now_micros(), &json],
+            )?;
+            Ok(())
+        })
     }
 
     fn status(&self, id: &str) -> Result<Option<(OrgId, String)>, StoreError> {
-        Ok(self.conn().query_opt("SELECT org, json FROM statuses WHERE id = $1", &[&id])?.map(|r| (r.get(0), r.get(1))))
+        super::blocking(|| {
+            Ok(self
+                .conn()
+                .query_opt("SELECT org, json FROM statuses WHERE id = $1", &[&id])?
+                .map(|r| (r.get(0), r.get(1))))
+        })
     }
 }
