@@ -308,14 +308,38 @@ pub(crate) fn start(state: &AppState) {
                 continue;
             }
             let inner = watching.0.clone();
-            match tokio::task::spawn_blocking(move || crate::monitor::follow(&inner)).await {
-                Ok(Err(e)) => tracing::error!(error = %e, "monitoring: following the change log failed"),
-                Err(e) => tracing::error!(error = %e, "monitoring: the follower stopped"),
-                Ok(Ok(_)) => {}
+            // The log's end before following: the wait below returns at once if anything
+            // came after it, whether or not this round already applied it.
+            let end = match tokio::task::spawn_blocking(move || {
+                let end = inner.store.last_change()?;
+                crate::monitor::follow(&inner)
+                    .map(|_| end)
+                    .map_err(|e| dossier_store::StoreError::Invalid(e.to_string()))
+            })
+            .await
+            {
+                Ok(Ok(end)) => Some(end),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "monitoring: following the change log failed");
+                    None
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "monitoring: the follower stopped");
+                    None
+                }
+            };
+            // Wait for the next commit (told at once by PostgreSQL; the embedded store is
+            // read every 20 ms): an alert follows a write in tens of milliseconds.
+            match end {
+                Some(end) => {
+                    let inner = watching.0.clone();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        inner.store.wait_for_change(end, Duration::from_millis(500))
+                    })
+                    .await;
+                }
+                None => tokio::time::sleep(Duration::from_millis(500)).await,
             }
-            // Two small queries when nothing changed; an alert follows a write in tens of
-            // milliseconds.
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
     // Notifications of what arrives by any write path (sightings) follow the change log.

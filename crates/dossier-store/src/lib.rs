@@ -1,9 +1,18 @@
 //! # dossier-store
 //!
-//! Persistence behind capability traits ([`ObjectStore`], [`Directory`]), so a PostgreSQL
-//! backend can be added without touching callers. The embedded backend is SQLite
-//! ([`SqliteStore`]) in WAL mode with `synchronous = FULL`: a write is durable once the call
-//! that made it returns, and a crash at any point leaves the last committed state.
+//! Persistence behind capability traits — objects ([`ObjectStore`]), the change log
+//! ([`ChangeLog`]), the audit log ([`AuditLog`]), organizations and tokens ([`Directory`]),
+//! users and sessions ([`Accounts`]), [`Collections`], the sharing loop ([`Sharing`],
+//! [`Inbox`], [`Cursors`], [`Webhooks`], [`Monitoring`]), [`Federation`], [`Throttles`],
+//! whole-store copies ([`Transfer`]) and upkeep ([`Upkeep`]) — gathered in [`Store`] and
+//! opened by URL with [`open`], so that callers name no backend. Errors are backend-neutral
+//! ([`StoreError`]).
+//!
+//! Two backends: the embedded SQLite store ([`SqliteStore`]) in WAL mode with
+//! `synchronous = FULL` (a write is durable once the call that made it returns, and a crash
+//! at any point leaves the last committed state), and PostgreSQL ([`PgStore`]) for several
+//! nodes on one database. The rules of versions are written once (`versions.rs`) over the
+//! row operations each backend supplies.
 //!
 //! ## Object versions
 //! Every version `(id, modified)` is one row holding its exact compact JSON. The version key
@@ -821,6 +830,21 @@ pub trait Directory: Send + Sync {
 /// The append-only log of writes to objects, which feeds, the screening index, the sharing
 /// loop and federation follow.
 pub trait ChangeLog: Send + Sync {
+    /// Returns once the log may hold entries after `after`, or after `timeout`: what a
+    /// follower waits on between catch-ups. This default reads the log's end every 20 ms;
+    /// PostgreSQL is told of every commit (LISTEN/NOTIFY) and polls only as a fallback.
+    fn wait_for_change(&self, after: i64, timeout: std::time::Duration) -> Result<(), StoreError> {
+        let deadline = std::time::Instant::now() + timeout;
+        while self.last_change()? <= after {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(std::time::Duration::from_millis(20)));
+        }
+        Ok(())
+    }
+
     /// The sequence number of the newest change-log entry (0 when empty).
     fn last_change(&self) -> Result<i64, StoreError>;
 

@@ -18,6 +18,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::sync::Mutex;
 
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::Type;
 use postgres::{Client, NoTls};
 
@@ -45,7 +46,20 @@ pub struct PgStore {
     /// The connection whose session holds this node's leads (session advisory locks: they
     /// go with the connection when the process dies), and the leads it holds.
     leases: Mutex<Option<(Client, std::collections::HashSet<String>)>>,
+    /// Commits seen by this node's listener (LISTEN dossier_changes), for
+    /// [`crate::ChangeLog::wait_for_change`]; started on first use.
+    commits: std::sync::OnceLock<std::sync::Arc<Commits>>,
 }
+
+/// How many commits the listener has heard of; waiters sleep on the condition variable.
+#[derive(Default)]
+struct Commits {
+    heard: Mutex<u64>,
+    changed: std::sync::Condvar,
+}
+
+/// The channel every write to objects notifies on commit.
+const CHANNEL: &str = "dossier_changes";
 
 /// Runs `f`, which blocks on the database, so that it may be called from anywhere: an async
 /// task on a runtime's worker thread hands its thread over first (`block_in_place`; the
@@ -56,6 +70,12 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
         _ => f(),
     }
+}
+
+/// A listener that cannot start leaves waiters polling; say so once on stderr (the store
+/// has no logger of its own).
+fn tracing_free_warning(e: &std::io::Error) {
+    eprintln!("dossier: cannot start the PostgreSQL change listener ({e}); followers poll instead");
 }
 
 /// Whether the error is a unique constraint's.
@@ -99,7 +119,13 @@ impl PgStore {
             })?;
             pool.push(Mutex::new(client));
         }
-        let store = Self { url: url.to_owned(), pool, next: Default::default(), leases: Mutex::new(None) };
+        let store = Self {
+            url: url.to_owned(),
+            pool,
+            next: Default::default(),
+            leases: Mutex::new(None),
+            commits: Default::default(),
+        };
         // Nodes starting together: one migrates and creates the ISAC, the others wait.
         store.conn().execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
         let ready = store.migrate().and_then(|()| store.bootstrap());
@@ -149,6 +175,56 @@ impl PgStore {
                 Err(e.into())
             }
         }
+    }
+
+    /// The listener: a thread of its own on a connection of its own that LISTENs and wakes
+    /// every waiter on each notification; reconnects after a second when the connection
+    /// drops (waiters fall back to polling meanwhile). It ends with the process.
+    fn commits(&self) -> std::sync::Arc<Commits> {
+        self.commits
+            .get_or_init(|| {
+                let commits = std::sync::Arc::new(Commits::default());
+                let (url, heard) = (self.url.clone(), commits.clone());
+                let started = std::thread::Builder::new().name("dossier-pg-listen".into()).spawn(move || {
+                    loop {
+                        if let Ok(mut client) = Client::connect(&url, NoTls)
+                            && client.batch_execute(&format!("LISTEN {CHANNEL}")).is_ok()
+                        {
+                            loop {
+                                let mut got = false;
+                                let mut failed = false;
+                                {
+                                    let mut notes = client.notifications();
+                                    let mut iter = notes.timeout_iter(std::time::Duration::from_secs(1));
+                                    loop {
+                                        match iter.next() {
+                                            Ok(Some(_)) => got = true,
+                                            Ok(None) => break,
+                                            Err(_) => {
+                                                failed = true;
+                                                break;
+                                            }
+                                        }
+                                    }
+                                }
+                                if got {
+                                    *heard.heard.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+                                    heard.changed.notify_all();
+                                }
+                                if failed || client.is_closed() {
+                                    break;
+                                }
+                            }
+                        }
+                        std::thread::sleep(std::time::Duration::from_secs(1));
+                    }
+                });
+                if let Err(e) = started {
+                    tracing_free_warning(&e);
+                }
+                commits
+            })
+            .clone()
     }
 
     /// Creates the ISAC organization, the default collection and the built-in objects on

@@ -118,6 +118,7 @@ macro_rules! backends {
 }
 
 backends!(
+    a_follower_waiting_on_the_log_wakes_on_another_nodes_commit,
     failed_authentications_are_counted_per_key_within_a_window,
     leads_and_durable_cursors,
     newer_version_supersedes_and_older_arrival_stays_history,
@@ -573,4 +574,27 @@ fn leads_and_durable_cursors(pg: bool) {
     } else {
         assert!(second.lead("monitor").unwrap(), "one process serves an embedded store: it always leads");
     }
+}
+
+fn a_follower_waiting_on_the_log_wakes_on_another_nodes_commit(pg: bool) {
+    let Some((place, store, sub)) = setup(pg) else { return };
+    let end = store.last_change().unwrap();
+    // Nothing new: the wait lasts its timeout.
+    let started = std::time::Instant::now();
+    store.wait_for_change(end, std::time::Duration::from_millis(200)).unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(190));
+    // A commit through another handle (another node) ends a long wait at once.
+    let other = place.reopen();
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let started = std::time::Instant::now();
+            store.wait_for_change(end, std::time::Duration::from_secs(10)).unwrap();
+            started.elapsed()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        import(&other, &sub, vec![email("woken@example.org")]).unwrap();
+        let waited = waiter.join().unwrap();
+        assert!(waited < std::time::Duration::from_secs(2), "woken {waited:?} after it began waiting");
+    });
+    assert!(store.last_change().unwrap() > end);
 }

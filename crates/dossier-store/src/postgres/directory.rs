@@ -530,6 +530,30 @@ impl AuditLog for PgStore {
 }
 
 impl ChangeLog for PgStore {
+    /// Waits for the listener to hear of a commit (checking the log's end at least every
+    /// 100 ms, in case a notification was missed while the listener reconnected).
+    fn wait_for_change(&self, after: i64, timeout: std::time::Duration) -> Result<(), StoreError> {
+        let commits = self.commits();
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let seen = *commits.heard.lock().unwrap_or_else(|p| p.into_inner());
+            if self.last_change()? > after {
+                return Ok(());
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            let heard = commits.heard.lock().unwrap_or_else(|p| p.into_inner());
+            if *heard == seen {
+                let _ = commits
+                    .changed
+                    .wait_timeout(heard, left.min(std::time::Duration::from_millis(100)))
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+        }
+    }
+
     fn last_change(&self) -> Result<i64, StoreError> {
         super::blocking(|| Ok(self.conn().query_one("SELECT COALESCE(max(seq), 0) FROM changes", &[])?.get(0)))
     }

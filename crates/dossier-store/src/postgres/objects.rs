@@ -410,6 +410,8 @@ impl PgStore {
         let mut tx = conn.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&super::WRITE_LOCK])?;
         let out = f(&mut tx)?;
+        // Delivered to every listening node when (and only if) the transaction commits.
+        tx.execute("SELECT pg_notify($1, '')", &[&super::CHANNEL])?;
         tx.commit()?;
         Ok(out)
     }
