@@ -118,6 +118,7 @@ macro_rules! backends {
 }
 
 backends!(
+    a_member_cannot_version_withdraw_or_hide_another_members_intelligence,
     a_follower_waiting_on_the_log_wakes_on_another_nodes_commit,
     failed_authentications_are_counted_per_key_within_a_window,
     leads_and_durable_cursors,
@@ -597,4 +598,42 @@ fn a_follower_waiting_on_the_log_wakes_on_another_nodes_commit(pg: bool) {
         assert!(waited < std::time::Duration::from_secs(2), "woken {waited:?} after it began waiting");
     });
     assert!(store.last_change().unwrap() > end);
+}
+
+fn a_member_cannot_version_withdraw_or_hide_another_members_intelligence(pg: bool) {
+    let Some((_d, store, sub)) = setup(pg) else { return };
+    let a = store.add_org("Exchange A").unwrap().id;
+    let b = store.add_org("Wallet B").unwrap().id;
+    let as_a = Submission { org: a, curator: false, named: true, ..sub };
+    let as_b = Submission { org: b, curator: false, named: false, ..sub };
+    import(&store, &as_a, vec![actor("2024-01-01T00:00:00.000Z", "A's team")]).unwrap();
+    // B cannot add a version of A's object, however new.
+    let err = import(&store, &as_b, vec![actor("2030-01-01T00:00:00.000Z", "B's rewrite")]).unwrap_err();
+    assert!(err.to_string().contains("another organization created this object"), "{err}");
+    assert!(latest(&store, ACTOR)[0].contains("A's team"));
+    // B cannot withdraw A's version (nothing of B's is there to withdraw).
+    let vids: Vec<i64> = store.versions(ACTOR).unwrap().iter().map(|e| e.vid).collect();
+    assert_eq!(store.withdraw(sub.collection, ACTOR, &vids, Some(b)).unwrap(), 0);
+    assert!(latest(&store, ACTOR)[0].contains("A's team"), "still served");
+    // B asserting the same identifier as RED does not hide A's GREEN assertion.
+    let green = marked_email("shared@example.org", Tlp::Green, 80);
+    let red = marked_email("shared@example.org", Tlp::Red, 5);
+    import(&store, &as_a, vec![green.clone()]).unwrap();
+    import(&store, &as_b, vec![red]).unwrap();
+    let mut served = Vec::new();
+    store
+        .scan(&Query { ids: vec![green.id().to_string()], ..Query::default() }, &mut |e| {
+            served.push((e.owner, e.tlp));
+            true
+        })
+        .unwrap();
+    assert_eq!(served, vec![(a, Tlp::Green)], "A's assertion is the one served");
+    // B withdrawing its own RED copy leaves A's alone; A's stays whatever B does.
+    let b_vids: Vec<i64> =
+        store.versions(green.id().as_str()).unwrap().iter().filter(|e| e.owner == b).map(|e| e.vid).collect();
+    assert_eq!(store.withdraw(sub.collection, green.id().as_str(), &b_vids, Some(b)).unwrap(), 1);
+    let a_vids: Vec<i64> =
+        store.versions(green.id().as_str()).unwrap().iter().filter(|e| e.owner == a).map(|e| e.vid).collect();
+    assert_eq!(store.withdraw(sub.collection, green.id().as_str(), &a_vids, Some(b)).unwrap(), 0);
+    assert_eq!(latest(&store, green.id().as_str()).len(), 1);
 }

@@ -81,16 +81,9 @@ fn a_backup_taken_while_serving_and_writing_restores_to_the_same_store() {
     assert!(orgs.contains("Acme Exchange"), "{orgs}");
     let served = serve(&restored, &[]);
     let status_of = |secret: &str| {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(served.addr()).unwrap();
-        write!(
-            s,
-            "GET /taxii2/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {secret}\r\nAccept: application/taxii+json;version=2.1\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut answer = String::new();
-        s.read_to_string(&mut answer).unwrap();
-        answer.split(' ').nth(1).unwrap_or("").to_owned()
+        let auth = format!("Bearer {secret}");
+        let headers = [("Authorization", auth.as_str()), ("Accept", "application/taxii+json;version=2.1")];
+        dossier_test_support::http::request(&served.addr(), "GET", "/taxii2/", &headers, None).status.to_string()
     };
     assert_eq!(status_of(&token), "200", "the restored token authenticates");
     assert_eq!(status_of("dsk_not-a-token"), "401");

@@ -59,23 +59,26 @@ fn email(value: &str, n: usize) -> Value {
            "id": format!("email-addr--{:08x}-0000-4000-8000-{n:012x}", value.len())})
 }
 
-/// An actor, its persona and the persona's email, marked GREEN.
-fn actor_with_email(value: &str) -> Vec<Value> {
-    let m = json!(["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]);
+const GREEN: &str = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
+const RED: &str = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1";
+
+/// Actor `n`, its persona and the persona's email, under `marking`.
+fn actor_with_email(value: &str, n: u32, marking: &str) -> Vec<Value> {
+    let m = json!([marking]);
     let t = "2025-01-01T00:00:00.000Z";
-    let actor = "threat-actor--00000000-0000-4000-8000-000000000001";
-    let persona = "identity--00000000-0000-4000-8000-000000000001";
+    let actor = format!("threat-actor--00000000-0000-4000-8000-{n:012}");
+    let persona = format!("identity--00000000-0000-4000-8000-{n:012}");
     let e = json!({"type": "email-addr", "spec_version": "2.1", "value": value,
-                   "id": "email-addr--5d3f6a1e-0000-4000-8000-000000000001", "object_marking_refs": m});
+                   "id": format!("email-addr--5d3f6a1e-0000-4000-8000-{n:012}"), "object_marking_refs": m});
     vec![
         json!({"type": "threat-actor", "spec_version": "2.1", "id": actor, "created": t, "modified": t,
                "name": "team one", "object_marking_refs": m}),
         json!({"type": "identity", "spec_version": "2.1", "id": persona, "created": t, "modified": t,
                "name": "Persona Numberone", "identity_class": "individual", "object_marking_refs": m}),
-        json!({"type": "relationship", "spec_version": "2.1", "id": "relationship--00000000-0000-4000-8001-000000000001",
+        json!({"type": "relationship", "spec_version": "2.1", "id": format!("relationship--00000000-0000-4000-8001-{n:012}"),
                "created": t, "modified": t, "relationship_type": "attributed-to", "source_ref": persona, "target_ref": actor,
                "object_marking_refs": m}),
-        json!({"type": "relationship", "spec_version": "2.1", "id": "relationship--00000000-0000-4000-8002-000000000001",
+        json!({"type": "relationship", "spec_version": "2.1", "id": format!("relationship--00000000-0000-4000-8002-{n:012}"),
                "created": t, "modified": t, "relationship_type": "related-to", "source_ref": persona,
                "target_ref": e["id"], "object_marking_refs": m}),
         e,
@@ -104,7 +107,7 @@ fn what_one_node_accepts_the_others_serve_screen_and_find_within_a_second() {
         assert_eq!(r.json()["decision"], "clear", "{}", r.body);
     }
     let value = "kim.operative@proton.me";
-    let objects = actor_with_email(value);
+    let objects = actor_with_email(value, 1, GREEN);
     let r = post_objects(&nodes[0].addr(), &collection, &writer, &objects).unwrap();
     assert_eq!(r.status, 202, "{}", r.body);
     assert_eq!(r.json()["status"], "complete", "{}", r.body);
@@ -134,6 +137,27 @@ fn what_one_node_accepts_the_others_serve_screen_and_find_within_a_second() {
     }
     let took = written.elapsed();
     assert!(took < Duration::from_secs(1), "readable, screenable and searchable on two other nodes in {took:?}");
+
+    // TLP holds on every node: a RED actor written through node 0 is the writer's on
+    // node 2, and on node 1 the other member gets neither the object nor the actor.
+    let secret = "red.operative@proton.me";
+    let red = actor_with_email(secret, 2, RED);
+    assert_eq!(post_objects(&nodes[0].addr(), &collection, &writer, &red).unwrap().status, 202);
+    let red_id = red[4]["id"].as_str().unwrap();
+    let path = format!("/taxii2/api/collections/{collection}/objects/?match[id]={red_id}");
+    assert_eq!(get(&nodes[2], &path, &writer, TAXII).json()["objects"][0]["value"], secret);
+    let hidden = get(&nodes[1], &path, &reader, TAXII);
+    assert!(!hidden.body.contains(secret), "{}", hidden.body);
+    let body = json!({"ref": "applicant-2", "emails": [secret]}).to_string();
+    let screened = request(
+        &nodes[1].addr(),
+        "POST",
+        "/api/v1/screen",
+        &[("Authorization", &format!("Bearer {reader}")), ("Content-Type", "application/json")],
+        Some(&body),
+    );
+    assert_eq!(screened.json()["decision"], "review", "{}", screened.body);
+    assert!(!screened.body.contains(red[0]["id"].as_str().unwrap()) && !screened.body.contains(red_id));
 
     // A web session made on one node is good on every node.
     let login = request(
