@@ -6,8 +6,8 @@
 //!
 //! `DOSSIER_BENCH_OBJECTS` (default 200,000; the target is stated at 1,000,000) sets
 //! the store's size. PostgreSQL runs as a throwaway cluster (`initdb`/`pg_ctl`, as in the
-//! tests: fsync on, the server's defaults otherwise); `DOSSIER_BENCH_BACKENDS=sqlite`
-//! leaves it out.
+//! tests: fsync on, the server's defaults otherwise), or an empty database of yours named by
+//! `DOSSIER_BENCH_PG_URL`; `DOSSIER_BENCH_BACKENDS=sqlite` leaves it out.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 use std::time::{Duration, Instant};
@@ -150,11 +150,15 @@ fn main() {
         eprintln!("SQLite, {objects} objects:");
         rows.push(("SQLite", run(&format!("sqlite:{}", dir.path().join("data").display()), objects)));
     }
-    if backends.contains("postgres")
-        && let Some(cluster) = dossier_test_support::postgres::Cluster::start()
-    {
-        eprintln!("PostgreSQL, {objects} objects:");
-        rows.push(("PostgreSQL", run(&cluster.database(), objects)));
+    if backends.contains("postgres") {
+        // An empty database of yours (`DOSSIER_BENCH_PG_URL`), else a throwaway cluster.
+        if let Ok(url) = std::env::var("DOSSIER_BENCH_PG_URL") {
+            eprintln!("PostgreSQL ({}), {objects} objects:", dossier_store::redact(&url));
+            rows.push(("PostgreSQL", run(&url, objects)));
+        } else if let Some(cluster) = dossier_test_support::postgres::Cluster::start() {
+            eprintln!("PostgreSQL, {objects} objects:");
+            rows.push(("PostgreSQL", run(&cluster.database(), objects)));
+        }
     }
     println!(
         "| backend | import objects/s | TAXII read objects/s | index cold build s | catch-up p50 ms | catch-up p99 ms |"

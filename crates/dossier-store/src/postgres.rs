@@ -49,7 +49,14 @@ pub struct PgStore {
     /// Commits seen by this node's listener (LISTEN dossier_changes), for
     /// [`crate::ChangeLog::wait_for_change`]; started on first use.
     commits: std::sync::OnceLock<std::sync::Arc<Commits>>,
+    /// Object versions written since the planner's statistics were last refreshed.
+    unanalyzed: std::sync::atomic::AtomicU64,
 }
+
+/// Versions written by this node after which it refreshes the planner's statistics
+/// (`ANALYZE`): right after a bulk load they describe a much smaller store, and plans for a
+/// handful of ids turn into whole-table reads.
+const ANALYZE_AFTER: u64 = 50_000;
 
 /// How many commits the listener has heard of; waiters sleep on the condition variable.
 #[derive(Default)]
@@ -110,13 +117,19 @@ impl PgStore {
     pub fn open(url: &str) -> Result<Self, StoreError> {
         let mut pool = Vec::with_capacity(POOL);
         for _ in 0..POOL {
-            let client = Client::connect(url, NoTls).map_err(|e| {
+            let mut client = Client::connect(url, NoTls).map_err(|e| {
                 let mut err = StoreError::from(e);
                 if let StoreError::Database { message, .. } = &mut err {
                     *message = format!("connecting to {}: {message}", crate::redact(url));
                 }
                 err
             })?;
+            // Every statement is planned for its own parameters: a generic plan for
+            // `idh = ANY($1)` (made after a statement's fifth run) reads whole tables, where
+            // the plan for a handful of ids reads a handful of index entries.
+            client.batch_execute("SET plan_cache_mode = force_custom_plan")?;
+            // Pages and look-ups are short: starting parallel workers costs more than it saves.
+            client.batch_execute("SET max_parallel_workers_per_gather = 0")?;
             pool.push(Mutex::new(client));
         }
         let store = Self {
@@ -125,6 +138,7 @@ impl PgStore {
             next: Default::default(),
             leases: Mutex::new(None),
             commits: Default::default(),
+            unanalyzed: Default::default(),
         };
         // Nodes starting together: one migrates and creates the ISAC, the others wait.
         store.conn().execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
@@ -227,6 +241,16 @@ impl PgStore {
             .clone()
     }
 
+    /// Counts `written` versions; refreshes the statistics once enough were written.
+    pub(crate) fn wrote(&self, written: u64) {
+        use std::sync::atomic::Ordering;
+        let before = self.unanalyzed.fetch_add(written, Ordering::Relaxed);
+        if before + written >= ANALYZE_AFTER && self.unanalyzed.swap(0, Ordering::Relaxed) >= ANALYZE_AFTER {
+            // Best effort: the statistics also come with autovacuum, only later.
+            let _ = self.conn().batch_execute("ANALYZE objects, collection_objects, changes, multi_version");
+        }
+    }
+
     /// Creates the ISAC organization, the default collection and the built-in objects on
     /// first open (under the migration lock).
     fn bootstrap(&self) -> Result<(), StoreError> {
@@ -297,7 +321,7 @@ fn value_of(row: &postgres::Row, i: usize, ty: &Type) -> Result<Value, StoreErro
 }
 
 /// One value in COPY's text format.
-fn copy_text(out: &mut String, v: &Value, ty: &Type) -> Result<(), StoreError> {
+pub(super) fn copy_text(out: &mut String, v: &Value, ty: &Type) -> Result<(), StoreError> {
     match (v, ty) {
         (Value::Null, _) => out.push_str("\\N"),
         (Value::Int(i), &Type::INT8 | &Type::INT4 | &Type::FLOAT8) => {

@@ -14,6 +14,7 @@ use crate::{
 };
 
 /// A stored version of the id being imported.
+#[derive(Clone)]
 pub(crate) struct Existing {
     pub vid: i64,
     pub version: String,
@@ -109,7 +110,22 @@ pub(crate) trait VersionRows {
     fn held(&mut self, vid: i64) -> Result<bool, StoreError>;
     /// Deletes the version and its provenance.
     fn delete_version(&mut self, vid: i64) -> Result<(), StoreError>;
+
+    /// Reads the stored versions of `ids` ahead, for the [`VersionRows::existing`] calls to
+    /// come (a backend for which a round trip costs makes one for many objects).
+    fn prefetch(&mut self, ids: &[&str]) -> Result<(), StoreError> {
+        let _ = ids;
+        Ok(())
+    }
+
+    /// Writes whatever the backend buffered; called before the transaction commits.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
+
+/// Objects read ahead at a time by [`Importer::run`].
+const CHUNK: usize = 2_000;
 
 pub(crate) enum Outcome {
     Added,
@@ -294,6 +310,7 @@ pub(crate) fn withdraw(
         withdrawn += 1;
     }
     settle_latest(rows, collection, id)?;
+    rows.flush()?;
     Ok(withdrawn)
 }
 
@@ -356,42 +373,57 @@ impl Importer<'_> {
         let mut invalid_objects = 0usize;
         let mut fatal = None;
         let mut consumed = 0u64;
-        for item in items {
-            consumed += 1;
-            if consumed.is_multiple_of(8192) {
-                progress(consumed);
-            }
-            match item {
-                Item::Valid { index, line, object } => {
-                    // Once anything is invalid nothing will be stored: only keep validating.
-                    match self.store(&object)? {
-                        Ok(_) if invalid_objects > 0 => {}
-                        Ok(Outcome::Added) => summary.added += 1,
-                        Ok(Outcome::Updated) => summary.updated += 1,
-                        Ok(Outcome::History) => summary.history += 1,
-                        Ok(Outcome::Unchanged) => summary.unchanged += 1,
-                        Err(problem) => {
-                            invalid_objects += 1;
+        let mut chunk: Vec<Item> = Vec::with_capacity(CHUNK);
+        let mut items = items.peekable();
+        'read: while items.peek().is_some() {
+            chunk.clear();
+            chunk.extend(items.by_ref().take(CHUNK));
+            let ids: Vec<&str> = chunk
+                .iter()
+                .filter_map(|i| match i {
+                    Item::Valid { object, .. } => Some(object.id.as_str()),
+                    _ => None,
+                })
+                .collect();
+            self.rows.prefetch(&ids)?;
+            for item in chunk.drain(..) {
+                consumed += 1;
+                if consumed.is_multiple_of(8192) {
+                    progress(consumed);
+                }
+                match item {
+                    Item::Valid { index, line, object } => {
+                        // Once anything is invalid nothing will be stored: only keep validating.
+                        match self.store(&object)? {
+                            Ok(_) if invalid_objects > 0 => {}
+                            Ok(Outcome::Added) => summary.added += 1,
+                            Ok(Outcome::Updated) => summary.updated += 1,
+                            Ok(Outcome::History) => summary.history += 1,
+                            Ok(Outcome::Unchanged) => summary.unchanged += 1,
+                            Err(problem) => {
+                                invalid_objects += 1;
+                                if errors.len() < MAX_REPORTED_ERRORS {
+                                    errors.push(ItemError { index, line, problem });
+                                }
+                            }
+                        }
+                    }
+                    Item::Invalid { index, line, problems } => {
+                        invalid_objects += 1;
+                        for problem in problems {
                             if errors.len() < MAX_REPORTED_ERRORS {
                                 errors.push(ItemError { index, line, problem });
                             }
                         }
                     }
-                }
-                Item::Invalid { index, line, problems } => {
-                    invalid_objects += 1;
-                    for problem in problems {
-                        if errors.len() < MAX_REPORTED_ERRORS {
-                            errors.push(ItemError { index, line, problem });
-                        }
+                    Item::Broken(message) => {
+                        fatal = Some(message);
+                        break 'read;
                     }
-                }
-                Item::Broken(message) => {
-                    fatal = Some(message);
-                    break;
                 }
             }
         }
+        self.rows.flush()?;
         progress(consumed);
         if invalid_objects > 0 || fatal.is_some() {
             return Ok(Err(Rejection { errors, invalid_objects, fatal }));

@@ -561,7 +561,7 @@ impl ChangeLog for PgStore {
     fn changes_since(&self, seq: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
         super::blocking(|| {
             let rows = self.conn().query(
-                "SELECT c.seq, c.op, COALESCE(c.id, o.id), c.at FROM changes c LEFT JOIN objects o ON o.vid = c.vid
+                "SELECT c.seq, c.op, COALESCE(c.id, (SELECT o.id FROM objects o WHERE o.vid = c.vid)), c.at FROM changes c
                   WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
                 &[&seq, &(limit.min(i64::MAX as usize) as i64)],
             )?;

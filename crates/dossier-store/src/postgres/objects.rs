@@ -11,9 +11,10 @@ use std::collections::HashMap;
 
 use dossier_stix::timestamp::now_micros;
 use dossier_stix::{OrgId, Tlp};
-use postgres::types::ToSql;
+use postgres::types::{ToSql, Type};
 
 use super::PgStore;
+use crate::transfer::Value;
 use crate::versions::{Candidate, Existing, Importer, Member, NewVersion, SettleRow, VersionRows, is_versionless};
 use crate::{
     CollectionId, Entry, EntryRef, ImportSummary, Item, ObjectStore, Provenance, Query, StoreError, Submission,
@@ -22,16 +23,71 @@ use crate::{
 
 type Param = Box<dyn ToSql + Sync>;
 
-/// The version rules' row operations on one PostgreSQL transaction.
+/// The version rules' row operations on one PostgreSQL transaction. An import's new rows
+/// (versions, memberships, change-log entries) are buffered and written by COPY in bulk —
+/// before any read or update that could see them, and before the commit — and the stored
+/// versions of the objects to come are read ahead ([`VersionRows::prefetch`]): a round trip
+/// per object would cap an import at a few thousand objects a second.
 struct VersionTx<'a, 't> {
     tx: &'a mut postgres::Transaction<'t>,
     /// Statements prepared once per transaction (an import runs each many times).
     prepared: HashMap<&'static str, postgres::Statement>,
+    /// Stored versions by id, as read ahead and as inserted since.
+    known: HashMap<String, Vec<Existing>>,
+    objects: Vec<Vec<Value>>,
+    members: Vec<Vec<Value>>,
+    changes: Vec<Vec<Value>>,
+    multi: Vec<i64>,
+}
+
+const OBJECT_COLUMNS: &str =
+    "vid, id, type, version, modified, spec_version, tlp, confidence, org, json, idh, named, recipients, curator";
+const OBJECT_TYPES: [Type; 14] = [
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+    Type::INT8,
+    Type::INT8,
+    Type::TEXT,
+    Type::INT8,
+    Type::INT8,
+    Type::TEXT,
+    Type::INT8,
+];
+const MEMBER_COLUMNS: &str = "collection, date_added, vid, latest, tlp";
+const MEMBER_TYPES: [Type; 5] = [Type::INT8, Type::INT8, Type::INT8, Type::INT8, Type::INT8];
+const CHANGE_COLUMNS: &str = "at, op, collection, vid, id";
+const CHANGE_TYPES: [Type; 5] = [Type::INT8, Type::TEXT, Type::INT8, Type::INT8, Type::TEXT];
+
+/// Rows fetched per round trip by a scan.
+const READ_BATCH: i32 = 5_000;
+
+/// Rows buffered before a flush is forced.
+const BUFFERED: usize = 20_000;
+
+fn text(v: Option<&str>) -> Value {
+    v.map_or(Value::Null, |t| Value::Text(t.to_owned()))
+}
+
+fn int(v: Option<i64>) -> Value {
+    v.map_or(Value::Null, Value::Int)
 }
 
 impl<'a, 't> VersionTx<'a, 't> {
     fn new(tx: &'a mut postgres::Transaction<'t>) -> Self {
-        Self { tx, prepared: HashMap::new() }
+        Self {
+            tx,
+            prepared: HashMap::new(),
+            known: HashMap::new(),
+            objects: Vec::new(),
+            members: Vec::new(),
+            changes: Vec::new(),
+            multi: Vec::new(),
+        }
     }
     fn statement(&mut self, sql: &'static str) -> Result<postgres::Statement, StoreError> {
         if let Some(s) = self.prepared.get(sql) {
@@ -41,61 +97,144 @@ impl<'a, 't> VersionTx<'a, 't> {
         self.prepared.insert(sql, s.clone());
         Ok(s)
     }
+    /// Runs a statement (after writing what is buffered: it may read or change those rows).
     fn exec(&mut self, sql: &'static str, args: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
+        self.write_buffered()?;
         let stmt = self.statement(sql)?;
         Ok(self.tx.execute(&stmt, args)?)
     }
     fn rows(&mut self, sql: &'static str, args: &[&(dyn ToSql + Sync)]) -> Result<Vec<postgres::Row>, StoreError> {
+        self.write_buffered()?;
         let stmt = self.statement(sql)?;
         Ok(self.tx.query(&stmt, args)?)
+    }
+    /// A change to stored versions the read-ahead cannot follow (recipients, deletions):
+    /// forget it.
+    fn forget(&mut self) {
+        self.known.clear();
+    }
+    fn copy(
+        tx: &mut postgres::Transaction<'_>,
+        table: &str,
+        columns: &str,
+        types: &[Type],
+        rows: &mut Vec<Vec<Value>>,
+    ) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut buf = String::new();
+        for row in rows.iter() {
+            for (i, (v, ty)) in row.iter().zip(types).enumerate() {
+                if i > 0 {
+                    buf.push('\t');
+                }
+                super::copy_text(&mut buf, v, ty)?;
+            }
+            buf.push('\n');
+        }
+        let mut w = tx.copy_in(&format!("COPY {table} ({columns}) FROM STDIN"))?;
+        std::io::Write::write_all(&mut w, buf.as_bytes())
+            .map_err(|e| StoreError::Database { message: format!("copying into {table}: {e}"), failure: None })?;
+        w.finish()?;
+        rows.clear();
+        Ok(())
+    }
+    fn write_buffered(&mut self) -> Result<(), StoreError> {
+        Self::copy(self.tx, "objects", OBJECT_COLUMNS, &OBJECT_TYPES, &mut self.objects)?;
+        Self::copy(self.tx, "collection_objects", MEMBER_COLUMNS, &MEMBER_TYPES, &mut self.members)?;
+        Self::copy(self.tx, "changes", CHANGE_COLUMNS, &CHANGE_TYPES, &mut self.changes)?;
+        if !self.multi.is_empty() {
+            let multi = std::mem::take(&mut self.multi);
+            self.tx.execute(
+                "INSERT INTO multi_version (idh) SELECT DISTINCT unnest($1::BIGINT[]) ON CONFLICT DO NOTHING",
+                &[&multi],
+            )?;
+        }
+        Ok(())
+    }
+    fn buffered(&mut self) -> Result<(), StoreError> {
+        if self.objects.len() + self.members.len() + self.changes.len() >= BUFFERED {
+            self.write_buffered()?;
+        }
+        Ok(())
     }
 }
 
 impl VersionRows for VersionTx<'_, '_> {
     fn existing(&mut self, id: &str) -> Result<Vec<Existing>, StoreError> {
-        Ok(self
-            .rows(
-                "SELECT vid, version, json, org, named, COALESCE(recipients, '') FROM objects WHERE idh = $1 AND id = $2",
-                &[&crate::id_hash(id), &id],
-            )?
-            .iter()
-            .map(|r| Existing {
-                vid: r.get(0),
-                version: r.get(1),
-                json: r.get(2),
-                org: r.get(3),
-                named: r.get::<_, i64>(4) != 0,
-                recipients: r.get(5),
-            })
-            .collect())
+        if let Some(known) = self.known.get(id) {
+            return Ok(known.clone());
+        }
+        self.prefetch(&[id])?;
+        Ok(self.known.get(id).cloned().unwrap_or_default())
     }
 
-    fn insert_version(&mut self, v: &NewVersion<'_>) -> Result<(), StoreError> {
-        self.exec(
-            "INSERT INTO objects (vid, id, type, version, modified, spec_version, tlp, confidence, org, json, idh, named, recipients, curator)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            &[
-                &v.vid,
-                &v.id,
-                &v.object_type,
-                &v.version,
-                &v.modified,
-                &v.spec_version,
-                &v.tlp,
-                &v.confidence.map(i64::from),
-                &v.owner,
-                &v.json,
-                &crate::id_hash(v.id),
-                &i64::from(v.named),
-                &v.recipients,
-                &v.curator,
-            ],
+    fn prefetch(&mut self, ids: &[&str]) -> Result<(), StoreError> {
+        let wanted: Vec<String> =
+            ids.iter().filter(|i| !self.known.contains_key(**i)).map(|i| (*i).to_owned()).collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let hashes: Vec<i64> = wanted.iter().map(|i| crate::id_hash(i)).collect();
+        let rows = self.rows(
+            "SELECT id, vid, version, json, org, named, COALESCE(recipients, '') FROM objects
+              WHERE idh = ANY($1) AND id = ANY($2)",
+            &[&hashes, &wanted],
         )?;
+        for id in wanted {
+            self.known.entry(id).or_default();
+        }
+        for r in rows {
+            let id: String = r.get(0);
+            self.known.entry(id).or_default().push(Existing {
+                vid: r.get(1),
+                version: r.get(2),
+                json: r.get(3),
+                org: r.get(4),
+                named: r.get::<_, i64>(5) != 0,
+                recipients: r.get(6),
+            });
+        }
         Ok(())
     }
 
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.write_buffered()
+    }
+
+    fn insert_version(&mut self, v: &NewVersion<'_>) -> Result<(), StoreError> {
+        self.objects.push(vec![
+            Value::Int(v.vid),
+            Value::Text(v.id.to_owned()),
+            Value::Text(v.object_type.to_owned()),
+            Value::Text(v.version.to_owned()),
+            text(v.modified),
+            text(v.spec_version),
+            int(v.tlp),
+            int(v.confidence.map(i64::from)),
+            Value::Int(v.owner),
+            Value::Text(v.json.to_owned()),
+            Value::Int(crate::id_hash(v.id)),
+            Value::Int(i64::from(v.named)),
+            text(v.recipients),
+            int(v.curator),
+        ]);
+        if let Some(known) = self.known.get_mut(v.id) {
+            known.push(Existing {
+                vid: v.vid,
+                version: v.version.to_owned(),
+                json: v.json.to_owned(),
+                org: v.owner,
+                named: v.named,
+                recipients: v.recipients.unwrap_or_default().to_owned(),
+            });
+        }
+        self.buffered()
+    }
+
     fn mark_multi(&mut self, id: &str) -> Result<(), StoreError> {
-        self.exec("INSERT INTO multi_version (idh) VALUES ($1) ON CONFLICT DO NOTHING", &[&crate::id_hash(id)])?;
+        self.multi.push(crate::id_hash(id));
         Ok(())
     }
 
@@ -137,11 +276,14 @@ impl VersionRows for VersionTx<'_, '_> {
         latest: bool,
         tlp: i64,
     ) -> Result<(), StoreError> {
-        self.exec(
-            "INSERT INTO collection_objects (collection, date_added, vid, latest, tlp) VALUES ($1, $2, $3, $4, $5)",
-            &[&collection, &date_added, &vid, &i64::from(latest), &tlp],
-        )?;
-        Ok(())
+        self.members.push(vec![
+            Value::Int(collection),
+            Value::Int(date_added),
+            Value::Int(vid),
+            Value::Int(i64::from(latest)),
+            Value::Int(tlp),
+        ]);
+        self.buffered()
     }
 
     fn log_change(
@@ -152,11 +294,14 @@ impl VersionRows for VersionTx<'_, '_> {
         vid: i64,
         id: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.exec(
-            "INSERT INTO changes (at, op, collection, vid, id) VALUES ($1, $2, $3, $4, $5)",
-            &[&at, &if remove { "remove" } else { "add" }, &collection, &vid, &id],
-        )?;
-        Ok(())
+        self.changes.push(vec![
+            Value::Int(at),
+            Value::Text(if remove { "remove" } else { "add" }.to_owned()),
+            Value::Int(collection),
+            Value::Int(vid),
+            text(id),
+        ]);
+        self.buffered()
     }
 
     fn insert_provenance(&mut self, vid: i64, org: OrgId, named: bool, at: i64) -> Result<(), StoreError> {
@@ -168,6 +313,7 @@ impl VersionRows for VersionTx<'_, '_> {
     }
 
     fn add_recipient(&mut self, vid: i64, org: OrgId) -> Result<bool, StoreError> {
+        self.forget();
         Ok(self.exec(
             "UPDATE objects SET recipients = CASE WHEN COALESCE(recipients, '') = '' THEN $2 ELSE recipients || ',' || $2 END
               WHERE vid = $1 AND strpos(',' || COALESCE(recipients, '') || ',', ',' || $2 || ',') = 0",
@@ -238,6 +384,7 @@ impl VersionRows for VersionTx<'_, '_> {
     }
 
     fn set_recipients(&mut self, vid: i64, recipients: Option<&str>) -> Result<(), StoreError> {
+        self.forget();
         self.exec("UPDATE objects SET recipients = $2 WHERE vid = $1", &[&vid, &recipients])?;
         Ok(())
     }
@@ -255,6 +402,7 @@ impl VersionRows for VersionTx<'_, '_> {
     }
 
     fn delete_version(&mut self, vid: i64) -> Result<(), StoreError> {
+        self.forget();
         self.exec("DELETE FROM provenance WHERE vid = $1", &[&vid])?;
         self.exec("DELETE FROM objects WHERE vid = $1", &[&vid])?;
         Ok(())
@@ -423,6 +571,18 @@ impl PgStore {
         progress: &mut dyn FnMut(u64),
         status: Option<(&str, &str)>,
     ) -> Result<ImportSummary, StoreError> {
+        let summary = self.import_in_tx(submission, items, progress, status)?;
+        self.wrote(summary.added + summary.updated + summary.history);
+        Ok(summary)
+    }
+
+    fn import_in_tx(
+        &self,
+        submission: &Submission,
+        items: &mut dyn Iterator<Item = Item>,
+        progress: &mut dyn FnMut(u64),
+        status: Option<(&str, &str)>,
+    ) -> Result<ImportSummary, StoreError> {
         self.writing(|tx| {
             let default_tlp: i64 = tx
                 .query_opt("SELECT default_tlp FROM collections WHERE id = $1", &[&submission.collection])?
@@ -499,8 +659,8 @@ impl ObjectStore for PgStore {
             let portal = tx.bind(&stmt, &refs)?;
             let mut visited = 0usize;
             'read: loop {
-                let rows = tx.query_portal(&portal, 1_000)?;
-                let done = rows.len() < 1_000;
+                let rows = tx.query_portal(&portal, READ_BATCH)?;
+                let done = rows.len() < READ_BATCH as usize;
                 for row in &rows {
                     let entry = entry_ref(row);
                     if let Some(served) = &served
@@ -592,22 +752,30 @@ impl ObjectStore for PgStore {
                 sql.push_str(&format!(" AND o.type = ANY({p})"));
             }
             if let Some(ids) = ids {
-                let vids: Vec<i64> = served.values().copied().collect();
-                let hashes = arg(&mut args, Box::new(ids.iter().map(|i| crate::id_hash(i)).collect::<Vec<i64>>()));
-                let ids = arg(&mut args, Box::new(ids.to_vec()));
+                // The versions to read, by key: each id stored once has its one version, each
+                // id stored several times the version served (a plan by key whatever the
+                // planner's statistics say right after a bulk load).
+                let hashes: Vec<i64> = ids.iter().map(|i| crate::id_hash(i)).collect();
+                let mut vids: Vec<i64> = tx
+                    .query(
+                        "SELECT o.vid FROM objects o WHERE o.idh = ANY($1) AND o.id = ANY($2)
+                            AND NOT EXISTS (SELECT 1 FROM multi_version m WHERE m.idh = o.idh)",
+                        &[&hashes, &ids],
+                    )?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                vids.extend(served.values().copied());
                 let vids = arg(&mut args, Box::new(vids));
-                sql.push_str(&format!(
-                    " AND ((o.idh = ANY({hashes}) AND o.id = ANY({ids}) AND o.idh NOT IN (SELECT idh FROM multi_version))
-                           OR o.vid = ANY({vids}))"
-                ));
+                sql.push_str(&format!(" AND o.vid = ANY({vids})"));
             }
             sql.push_str(" GROUP BY o.vid ORDER BY o.vid");
             let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)).collect();
             let stmt = tx.prepare(&sql)?;
             let portal = tx.bind(&stmt, &refs)?;
             'read: loop {
-                let rows = tx.query_portal(&portal, 2_000)?;
-                let done = rows.len() < 2_000;
+                let rows = tx.query_portal(&portal, READ_BATCH)?;
+                let done = rows.len() < READ_BATCH as usize;
                 for row in &rows {
                     let entry = entry_ref(row);
                     let latest_somewhere: bool = row.get(13);
