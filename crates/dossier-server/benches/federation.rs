@@ -9,14 +9,13 @@
 //! envelopes of 1,000.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
-use dossier_store::Collections;
 use std::sync::Arc;
 use std::time::Instant;
 
 use dossier_server::sync::{Auth, Peer};
 use dossier_server::{AppState, Config};
 use dossier_stix::{Role, StixObject, Tlp};
-use dossier_store::{Directory, Federation, Item, ObjectStore, SqliteStore, Submission};
+use dossier_store::{Item, Submission};
 use serde_json::json;
 
 const LEVELS: [Tlp; 4] = [Tlp::Clear, Tlp::Green, Tlp::Amber, Tlp::Green];
@@ -50,7 +49,7 @@ fn objects(units: usize) -> Vec<serde_json::Value> {
     out
 }
 
-fn import(store: &SqliteStore, org: i64, objects: &[serde_json::Value]) {
+fn import(store: &Arc<dyn dossier_store::Store>, org: i64, objects: &[serde_json::Value]) {
     let collection = store.default_collection().unwrap().id;
     let sub = Submission { org, collection, named: true, curator: false };
     let mut items = objects.iter().enumerate().map(|(index, v)| Item::Valid {
@@ -64,7 +63,7 @@ fn import(store: &SqliteStore, org: i64, objects: &[serde_json::Value]) {
 /// Serves `store` on a free loopback port; returns the base URL. The write quota is lifted:
 /// a peer pushing is otherwise held to the receiving server's 100,000 objects a minute
 /// per organization, which is what this would measure.
-fn serve(store: Arc<SqliteStore>, runtime: &tokio::runtime::Runtime) -> String {
+fn serve(store: Arc<dyn dossier_store::Store>, runtime: &tokio::runtime::Runtime) -> String {
     let config = Config {
         write_quota: dossier_server::quota::WriteQuota {
             objects_per_minute: u64::MAX / 2,
@@ -86,7 +85,7 @@ fn main() {
     println!("federation bench: {n} objects, {} cores", std::thread::available_parallelism().map_or(1, |c| c.get()));
 
     // The source: a second dossier, served.
-    let source = Arc::new(SqliteStore::open(&dir.path().join("source")).unwrap());
+    let source = dossier_store::open(&dir.path().join("source").display().to_string()).unwrap();
     let alpha = source.add_org("Alpha").unwrap();
     let made = objects(n / 5);
     let started = Instant::now();
@@ -97,7 +96,8 @@ fn main() {
     let source_url = serve(source.clone(), &runtime);
 
     // The pull: everything, then again with nothing new.
-    let dest: Arc<dyn dossier_server::Store> = Arc::new(SqliteStore::open(&dir.path().join("dest")).unwrap());
+    let dest: Arc<dyn dossier_server::Store> =
+        dossier_store::open(&dir.path().join("dest").display().to_string()).unwrap();
     let mut peer = Peer::new("alpha", &format!("{source_url}/taxii2/api/"));
     peer.auth = Auth::Bearer(token);
     peer.page = 10_000;
@@ -120,7 +120,7 @@ fn main() {
     );
 
     // The push: the source's CLEAR and GREEN objects to a third dossier, served.
-    let target = Arc::new(SqliteStore::open(&dir.path().join("target")).unwrap());
+    let target = dossier_store::open(&dir.path().join("target").display().to_string()).unwrap();
     let alpha_there = target.peer_org("alpha").unwrap();
     let target_token = target.create_token(alpha_there.id, Role::Member, None, None).unwrap().secret;
     let collection = target.default_collection().unwrap().uuid;
@@ -164,7 +164,7 @@ fn main() {
         ));
         alt.push_str(&format!("{i},{i},\"a.k.a.\",\"ALIAS{i}, Given\",-0- \r\n"));
     }
-    let ofac_store = SqliteStore::open(&dir.path().join("ofac")).unwrap();
+    let ofac_store = dossier_store::open(&dir.path().join("ofac").display().to_string()).unwrap();
     let isac = ofac_store.isac().unwrap();
     let collection = ofac_store.default_collection().unwrap().id;
     let started = Instant::now();
@@ -176,7 +176,7 @@ fn main() {
     let records: Vec<_> =
         converted.objects.iter().map(|o| StixObject::parse(o.to_string().as_bytes()).unwrap().into_record()).collect();
     let sub = Submission { org: isac.id, collection, named: true, curator: true };
-    let (summary, _) = dossier_store::import_leaving_out(&ofac_store, &sub, &records).unwrap();
+    let (summary, _) = dossier_store::import_leaving_out(ofac_store.as_ref(), &sub, &records).unwrap();
     let secs = started.elapsed().as_secs_f64();
     println!(
         "OFAC SDN import: 18,000 entries ({} kept) → {} objects in {secs:.2} s (conversion {convert_secs:.2} s)",

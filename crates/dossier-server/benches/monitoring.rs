@@ -8,14 +8,12 @@
 //! the engine's keyed hashes, as the API does.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tool code: a panic is a failure report
 
-use dossier_store::{ChangeLog, Collections};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dossier_match::screen::{Index, Options, input};
 use dossier_server::{AppState, Config};
 use dossier_stix::StixObject;
-use dossier_store::{Cursors, Directory, Inbox, Item, Monitoring, NewWatch, ObjectStore, SqliteStore, Submission};
+use dossier_store::{Item, NewWatch, Submission};
 use serde_json::{Value, json};
 
 fn sco(ty: &str, mut v: Value) -> Value {
@@ -61,7 +59,7 @@ fn wallet(i: usize) -> String {
     format!("0x{:040x}", 0x5aae_b605_3f3e_94c9u64 as u128 * 1_000_003 + i as u128)
 }
 
-fn import(store: &SqliteStore, org: i64, objects: &[Value]) {
+fn import(store: &std::sync::Arc<dyn dossier_store::Store>, org: i64, objects: &[Value]) {
     let sub = Submission { org, collection: store.default_collection().unwrap().id, named: true, curator: false };
     let mut items = objects.iter().enumerate().map(|(index, v)| Item::Valid {
         index,
@@ -74,7 +72,7 @@ fn import(store: &SqliteStore, org: i64, objects: &[Value]) {
 fn main() {
     let n: usize = std::env::var("DOSSIER_BENCH_WATCHED").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let store = dossier_store::open(&dir.path().display().to_string()).unwrap();
     let intel = store.add_org("Exchange A").unwrap();
     let watcher = store.add_org("Wallet B").unwrap();
     let t = "2026-12-01T00:00:00.000Z";
@@ -138,7 +136,7 @@ fn main() {
         n as f64 / secs
     );
 
-    let caught_up = |store: &SqliteStore| {
+    let caught_up = |store: &dyn dossier_store::Store| {
         let last = store.last_change().unwrap();
         for _ in 0..600_000 {
             if store.cursor("monitoring").unwrap().unwrap_or(0) >= last {
@@ -148,7 +146,7 @@ fn main() {
         }
         panic!("the monitor did not catch up");
     };
-    caught_up(&store);
+    caught_up(store.as_ref());
 
     // One new persona with five identifiers of one subject: commit → alert.
     let mut lat = Vec::new();
@@ -188,7 +186,7 @@ fn main() {
     import(&store, intel.id, &bulk);
     let imported = started.elapsed().as_secs_f64();
     let t0 = Instant::now();
-    caught_up(&store);
+    caught_up(store.as_ref());
     let checked = t0.elapsed().as_secs_f64();
     let alerts = store.notifications(watcher.id, false, 1000).unwrap().len() - alerts_before;
     println!(

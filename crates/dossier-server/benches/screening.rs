@@ -20,7 +20,6 @@ use dossier_server::screening::Screener;
 use dossier_server::screening::batch::{self, Outcome};
 use dossier_server::{AppState, Config};
 use dossier_stix::{Role, Viewer};
-use dossier_store::{Directory, SqliteStore};
 
 /// Anonymous resident memory (the heap): file pages the store maps for reading are the
 /// OS page cache, not the index.
@@ -76,7 +75,7 @@ fn main() {
         return;
     };
     let applicants_path = std::env::var("DOSSIER_BENCH_APPLICANTS").expect("DOSSIER_BENCH_APPLICANTS");
-    let store = Arc::new(SqliteStore::open(std::path::Path::new(&data)).unwrap());
+    let store = dossier_store::open(&data).unwrap();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     println!("machine: {cores} cores");
 
@@ -137,7 +136,13 @@ fn main() {
 
 /// The parts asked for by `DOSSIER_BENCH_ONLY`, on the index from the data directory's
 /// snapshot (written there first when missing).
-fn partial(store: Arc<SqliteStore>, data: &str, applicants_path: &str, cores: usize, run: &dyn Fn(&str) -> bool) {
+fn partial(
+    store: Arc<dyn dossier_store::Store>,
+    data: &str,
+    applicants_path: &str,
+    cores: usize,
+    run: &dyn Fn(&str) -> bool,
+) {
     let isac = store.isac().unwrap();
     let snap = std::path::Path::new(data).join("screening.snapshot");
     let text = std::fs::read_to_string(applicants_path).unwrap();
@@ -225,7 +230,7 @@ fn query_phases(screener: &Screener, text: &str, analyst: &Viewer, cores: usize,
 }
 
 /// Part 4: `POST /api/v1/screen` over HTTP, 1 and 32 clients.
-fn http_phase(store: Arc<SqliteStore>, text: &str, config: Config) {
+fn http_phase(store: Arc<dyn dossier_store::Store>, text: &str, config: Config) {
     // 4. HTTP: POST /api/v1/screen under 32 concurrent clients.
     let org = store.add_org(&format!("Bench Member {}", std::process::id())).unwrap();
     let token = store.create_token(org.id, Role::Member, Some("bench"), None).unwrap().secret;

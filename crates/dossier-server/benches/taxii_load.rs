@@ -8,7 +8,6 @@
 //! server's memory while a slow client pages through everything.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
-use dossier_store::Collections;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -17,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use dossier_server::{AppState, Config};
 use dossier_stix::Role;
-use dossier_store::{Directory, SqliteStore};
 
 struct Client {
     stream: BufReader<TcpStream>,
@@ -116,15 +114,15 @@ fn main() {
         eprintln!("set DOSSIER_BENCH_DATA to a data directory with imported objects (scripts/bench-taxii-native does)");
         return;
     };
-    let store = Arc::new(SqliteStore::open(std::path::Path::new(&data)).unwrap());
+    let store = dossier_store::open(&data.to_string_lossy()).unwrap();
     // As `dossier serve` does: checkpoints in the background, not inside commits.
-    store.background_checkpoints().unwrap();
+    store.start_serving().unwrap();
     {
         let store = store.clone();
         std::thread::spawn(move || {
             loop {
                 std::thread::sleep(Duration::from_secs(1));
-                let _ = store.checkpoint();
+                let _ = store.upkeep(10, 256 << 20);
             }
         });
     }

@@ -7,13 +7,12 @@
 use std::sync::Mutex;
 
 use dossier_match::screen::{Access, Index, Prepared, index::INDEXED_TYPES, prepare};
-use dossier_store::ObjectStore;
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let dir = args.next().expect("data directory");
     let rounds: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(3);
-    let store = dossier_store::SqliteStore::open(std::path::Path::new(&dir)).expect("open");
+    let store = dossier_store::open(&dir).expect("open");
     let parts: Vec<Mutex<Vec<Prepared>>> = (0..2).map(|_| Mutex::default()).collect();
     let t = std::time::Instant::now();
     store

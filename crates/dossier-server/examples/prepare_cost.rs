@@ -5,11 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use dossier_store::ObjectStore;
-
 fn main() {
     let dir = std::env::args().nth(1).expect("data directory");
-    let store = dossier_store::SqliteStore::open(std::path::Path::new(&dir)).expect("open");
+    let store = dossier_store::open(&dir).expect("open");
     let by_type: Mutex<BTreeMap<String, Vec<(String, String)>>> = Mutex::default();
     store
         .scan_latest_parallel(&[], 1, &|_, e, _| {

@@ -4,12 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use dossier_store::ObjectStore;
-
 fn main() {
     let dir = std::env::args().nth(1).expect("data directory");
     let parts: usize = std::env::args().nth(2).and_then(|p| p.parse().ok()).unwrap_or(2);
-    let store = dossier_store::SqliteStore::open(std::path::Path::new(&dir)).expect("open");
+    let store = dossier_store::open(&dir).expect("open");
     let n = AtomicU64::new(0);
     let bytes = AtomicU64::new(0);
     let t = std::time::Instant::now();

@@ -10,11 +10,11 @@ fn main() {
     let apps = args.next().expect("applicants file");
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(5000);
     let batch = args.next().as_deref() == Some("batch");
-    let store = dossier_store::SqliteStore::open(std::path::Path::new(&dir)).expect("open");
-    let isac = dossier_server::screening::snapshot_tag(&store).expect("store id");
+    let store = dossier_store::open(&dir).expect("open");
+    let isac = dossier_server::screening::snapshot_tag(store.as_ref()).expect("store id");
     let snapshot = std::path::Path::new(&dir).join("screening.snapshot");
-    let s =
-        dossier_server::screening::Screener::open(&store, &isac, Default::default(), Some(&snapshot)).expect("index");
+    let s = dossier_server::screening::Screener::open(store.as_ref(), &isac, Default::default(), Some(&snapshot))
+        .expect("index");
     if !s.report().from_snapshot {
         s.save(&isac, &snapshot).expect("snapshot");
     }
