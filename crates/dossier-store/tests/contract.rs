@@ -118,6 +118,7 @@ macro_rules! backends {
 }
 
 backends!(
+    scans_read_every_row_in_order_past_any_batch_size,
     a_member_cannot_version_withdraw_or_hide_another_members_intelligence,
     a_follower_waiting_on_the_log_wakes_on_another_nodes_commit,
     failed_authentications_are_counted_per_key_within_a_window,
@@ -636,4 +637,44 @@ fn a_member_cannot_version_withdraw_or_hide_another_members_intelligence(pg: boo
         store.versions(green.id().as_str()).unwrap().iter().filter(|e| e.owner == a).map(|e| e.vid).collect();
     assert_eq!(store.withdraw(sub.collection, green.id().as_str(), &a_vids, Some(b)).unwrap(), 0);
     assert_eq!(latest(&store, green.id().as_str()).len(), 1);
+}
+
+fn scans_read_every_row_in_order_past_any_batch_size(pg: bool) {
+    let Some((_d, store, sub)) = setup(pg) else { return };
+    let (_, before) = store.counts().unwrap();
+    let n = 12_345;
+    import(&store, &sub, (0..n).map(|i| email(&format!("bulk.{i}@example.org"))).collect()).unwrap();
+    for collection in [Some(sub.collection), None] {
+        let (mut seen, mut last) = (0u64, i64::MIN);
+        let mut ids = std::collections::HashSet::new();
+        store
+            .scan(&Query { collection, ..Query::default() }, &mut |e| {
+                if collection.is_some() {
+                    assert!(e.date_added > last, "in date-added order");
+                    last = e.date_added;
+                }
+                assert!(ids.insert(e.id), "each object once");
+                seen += 1;
+                true
+            })
+            .unwrap();
+        assert_eq!(seen, before + n as u64, "{collection:?}");
+    }
+    // A limit, and a visitor that stops, end the scan where they say.
+    let mut seen = 0;
+    store
+        .scan(&Query { collection: Some(sub.collection), limit: 10_001, ..Query::default() }, &mut |_| {
+            seen += 1;
+            true
+        })
+        .unwrap();
+    assert_eq!(seen, 10_001);
+    let mut seen = 0;
+    store
+        .scan(&Query { collection: Some(sub.collection), ..Query::default() }, &mut |_| {
+            seen += 1;
+            seen < 10_500
+        })
+        .unwrap();
+    assert_eq!(seen, 10_500);
 }

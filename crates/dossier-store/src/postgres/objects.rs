@@ -63,6 +63,9 @@ const MEMBER_TYPES: [Type; 5] = [Type::INT8, Type::INT8, Type::INT8, Type::INT8,
 const CHANGE_COLUMNS: &str = "at, op, collection, vid, id";
 const CHANGE_TYPES: [Type; 5] = [Type::INT8, Type::TEXT, Type::INT8, Type::INT8, Type::TEXT];
 
+/// Rows one window of a scan reads (see `query_sql`).
+const WINDOW: i64 = 10_000;
+
 /// Rows fetched per round trip by a scan.
 const READ_BATCH: i32 = 5_000;
 
@@ -438,7 +441,12 @@ fn arg(args: &mut Vec<Param>, v: Param) -> String {
 }
 
 /// The SQL of a [`Query`] (see the SQLite backend for what each part means).
-fn query_sql(query: &Query) -> (String, Vec<Param>) {
+///
+/// Read in windows of `window` rows by key (`date_added` in a collection, else the version
+/// id), each after the last one read (`after`): a query without a LIMIT is planned for all
+/// of its rows — a sort of the rest of the collection for every TAXII page, which made
+/// reading a collection quadratic — where a LIMIT walks the index.
+fn query_sql(query: &Query, after: Option<i64>, window: i64) -> (String, Vec<Param>) {
     let mut args: Vec<Param> = Vec::new();
     let mut sql = match query.collection {
         Some(c) => {
@@ -501,11 +509,13 @@ fn query_sql(query: &Query) -> (String, Vec<Param>) {
     if !alts.is_empty() && !query.versions.contains(&Versions::All) {
         sql.push_str(&format!(" AND ({})", alts.join(" OR ")));
     }
-    sql.push_str(if query.collection.is_some() { " ORDER BY co.date_added" } else { " ORDER BY o.vid, co.date_added" });
-    if query.limit != usize::MAX && query.collection.is_some() {
-        let p = arg(&mut args, Box::new(query.limit as i64));
-        sql.push_str(&format!(" LIMIT {p}"));
+    if let Some(after) = after {
+        let p = arg(&mut args, Box::new(after));
+        sql.push_str(&format!(" AND {} > {p}", if query.collection.is_some() { "co.date_added" } else { "o.vid" }));
     }
+    sql.push_str(if query.collection.is_some() { " ORDER BY co.date_added" } else { " ORDER BY o.vid, co.date_added" });
+    let p = arg(&mut args, Box::new(window));
+    sql.push_str(&format!(" LIMIT {p}"));
     (sql, args)
 }
 
@@ -653,16 +663,19 @@ impl ObjectStore for PgStore {
             } else {
                 None
             };
-            let (sql, args) = query_sql(query);
-            let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)).collect();
-            let stmt = tx.prepare(&sql)?;
-            let portal = tx.bind(&stmt, &refs)?;
-            let mut visited = 0usize;
+            // Windows of rows by key, the last of each where the next starts.
+            let window = match query.limit {
+                usize::MAX => WINDOW,
+                n => i64::try_from(n).unwrap_or(WINDOW).clamp(1, WINDOW),
+            };
+            let (mut visited, mut after) = (0usize, None);
             'read: loop {
-                let rows = tx.query_portal(&portal, READ_BATCH)?;
-                let done = rows.len() < READ_BATCH as usize;
+                let (sql, args) = query_sql(query, after, window);
+                let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)).collect();
+                let rows = tx.query(&sql, &refs)?;
                 for row in &rows {
                     let entry = entry_ref(row);
+                    after = Some(if query.collection.is_some() { entry.date_added } else { entry.vid });
                     if let Some(served) = &served
                         && served.get(entry.id).is_some_and(|v| *v != entry.vid)
                     {
@@ -673,7 +686,7 @@ impl ObjectStore for PgStore {
                         break 'read;
                     }
                 }
-                if done {
+                if (rows.len() as i64) < window {
                     break;
                 }
             }
