@@ -155,7 +155,7 @@ fn main() {
         if let Ok(url) = std::env::var("DOSSIER_BENCH_PG_URL") {
             eprintln!("PostgreSQL ({}), {objects} objects:", dossier_store::redact(&url));
             rows.push(("PostgreSQL", run(&url, objects)));
-        } else if let Some(cluster) = dossier_test_support::postgres::Cluster::start() {
+        } else if let Some(cluster) = dossier_test_support::postgres::Cluster::start_with(true) {
             eprintln!("PostgreSQL, {objects} objects:");
             rows.push(("PostgreSQL", run(&cluster.database(), objects)));
         }

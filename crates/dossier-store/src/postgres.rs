@@ -49,8 +49,10 @@ pub struct PgStore {
     /// Commits seen by this node's listener (LISTEN dossier_changes), for
     /// [`crate::ChangeLog::wait_for_change`]; started on first use.
     commits: std::sync::OnceLock<std::sync::Arc<Commits>>,
-    /// Object versions written since the planner's statistics were last refreshed.
+    /// Object versions this node has written, and how many it had written at the last
+    /// refresh of the planner's statistics.
     unanalyzed: std::sync::atomic::AtomicU64,
+    analyzed: std::sync::atomic::AtomicU64,
 }
 
 /// Versions written by this node after which it refreshes the planner's statistics
@@ -139,6 +141,7 @@ impl PgStore {
             leases: Mutex::new(None),
             commits: Default::default(),
             unanalyzed: Default::default(),
+            analyzed: Default::default(),
         };
         // Nodes starting together: one migrates and creates the ISAC, the others wait.
         store.conn().execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
@@ -241,11 +244,18 @@ impl PgStore {
             .clone()
     }
 
-    /// Counts `written` versions; refreshes the statistics once enough were written.
+    /// Counts `written` versions; refreshes the statistics when this node has written at
+    /// least [`ANALYZE_AFTER`] since the last refresh and as many as it had written by then
+    /// (so a bulk load of a million objects analyses a handful of times, not twenty).
     pub(crate) fn wrote(&self, written: u64) {
         use std::sync::atomic::Ordering;
-        let before = self.unanalyzed.fetch_add(written, Ordering::Relaxed);
-        if before + written >= ANALYZE_AFTER && self.unanalyzed.swap(0, Ordering::Relaxed) >= ANALYZE_AFTER {
+        let total = self.unanalyzed.fetch_add(written, Ordering::Relaxed) + written;
+        let last = self.analyzed.load(Ordering::Relaxed);
+        let due = total - last.min(total);
+        if due >= ANALYZE_AFTER
+            && due >= last
+            && self.analyzed.compare_exchange(last, total, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
             // Best effort: the statistics also come with autovacuum, only later.
             let _ = self.conn().batch_execute("ANALYZE objects, collection_objects, changes, multi_version");
         }

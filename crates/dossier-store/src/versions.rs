@@ -125,7 +125,7 @@ pub(crate) trait VersionRows {
 }
 
 /// Objects read ahead at a time by [`Importer::run`].
-const CHUNK: usize = 2_000;
+const CHUNK: usize = 5_000;
 
 pub(crate) enum Outcome {
     Added,

@@ -63,6 +63,15 @@ impl Cluster {
     /// # Panics
     /// When PostgreSQL is missing (and not to be skipped) or does not start.
     pub fn start() -> Option<Cluster> {
+        Self::start_with(false)
+    }
+
+    /// [`Cluster::start`], with `fsync` as asked: tests run without it (nothing they do
+    /// needs to survive a power cut), benchmarks with it, as a real server runs.
+    ///
+    /// # Panics
+    /// As [`Cluster::start`].
+    pub fn start_with(fsync: bool) -> Option<Cluster> {
         let Some(bin) = pg_bin() else {
             if std::env::var("DOSSIER_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
                 eprintln!("PostgreSQL is not installed: DOSSIER_SKIP_POSTGRES=1, skipping its half of this test");
@@ -95,9 +104,10 @@ impl Cluster {
             .unwrap();
         assert!(init.status.success(), "initdb failed: {}", String::from_utf8_lossy(&init.stderr));
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={} -c max_connections=200",
             cluster.port,
-            cluster.dir.display()
+            cluster.dir.display(),
+            if fsync { "on" } else { "off" }
         );
         let log = cluster.dir.join("server.log");
         let start = cluster

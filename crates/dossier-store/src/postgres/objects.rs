@@ -17,8 +17,8 @@ use super::PgStore;
 use crate::transfer::Value;
 use crate::versions::{Candidate, Existing, Importer, Member, NewVersion, SettleRow, VersionRows, is_versionless};
 use crate::{
-    CollectionId, Entry, EntryRef, ImportSummary, Item, ObjectStore, Provenance, Query, StoreError, Submission,
-    Versions,
+    CollectionId, Entry, EntryRef, ImportSummary, Item, LatestRef, ObjectStore, Provenance, Query, StoreError,
+    Submission, Versions,
 };
 
 type Param = Box<dyn ToSql + Sync>;
@@ -732,6 +732,95 @@ impl ObjectStore for PgStore {
                     curator: r.get(4),
                 })
                 .collect())
+        })
+    }
+
+    /// The newest version of everything, in `parts` ranges of version ids read at the same
+    /// time on the pool's connections (the screening index's cold build).
+    fn scan_latest_parallel(
+        &self,
+        types: &[&str],
+        parts: usize,
+        visit: &(dyn Fn(usize, &LatestRef<'_>, bool) -> bool + Sync),
+    ) -> Result<(), StoreError> {
+        super::blocking(|| {
+            let (served, lo, hi) = {
+                let mut conn = self.conn();
+                let mut tx =
+                    conn.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
+                let served = self.served_across(&mut tx, None)?;
+                let span = tx.query_one("SELECT COALESCE(min(vid), 1), COALESCE(max(vid), 0) FROM objects", &[])?;
+                tx.commit()?;
+                (served, span.get::<_, i64>(0), span.get::<_, i64>(1))
+            };
+            let parts = parts.clamp(1, super::POOL) as i64;
+            let step = ((hi - lo + 1).max(0) + parts - 1) / parts;
+            let types: Vec<String> = types.iter().map(|t| (*t).to_owned()).collect();
+            let served = &served;
+            let types = &types;
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..parts)
+                    .map(|i| {
+                        scope.spawn(move || -> Result<(), StoreError> {
+                            let (from, to) = (lo + i * step, (lo + (i + 1) * step - 1).min(hi));
+                            if from > to {
+                                return Ok(());
+                            }
+                            let mut conn = self.conn();
+                            let mut tx = conn
+                                .build_transaction()
+                                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                                .read_only(true)
+                                .start()?;
+                            let stmt = tx.prepare(
+                                "SELECT o.vid, o.id, o.type, max(co.tlp), o.confidence, o.org, o.json,
+                                        COALESCE(o.recipients, ''), bool_and(c.read_access = 'analysts'),
+                                        bool_or(co.latest = 1)
+                                   FROM objects o
+                                   JOIN collection_objects co ON co.vid = o.vid
+                                   JOIN collections c ON c.id = co.collection
+                                  WHERE o.vid BETWEEN $1 AND $2 AND (cardinality($3::TEXT[]) = 0 OR o.type = ANY($3))
+                                  GROUP BY o.vid ORDER BY o.vid",
+                            )?;
+                            let portal = tx.bind(&stmt, &[&from, &to, types])?;
+                            loop {
+                                let rows = tx.query_portal(&portal, READ_BATCH)?;
+                                for row in &rows {
+                                    let (vid, id): (i64, &str) = (row.get(0), row.get(1));
+                                    let chosen = match served.get(id) {
+                                        Some(v) => *v == vid,
+                                        None => row.get::<_, bool>(9),
+                                    };
+                                    if !chosen {
+                                        continue;
+                                    }
+                                    let entry = LatestRef {
+                                        id,
+                                        object_type: row.get(2),
+                                        tlp: Tlp::from_code(row.get(3)).unwrap_or(Tlp::Red),
+                                        confidence: row.get::<_, Option<i64>>(4).and_then(|c| u8::try_from(c).ok()),
+                                        owner: row.get(5),
+                                        json: row.get(6),
+                                        recipients: row.get(7),
+                                    };
+                                    if !visit(i as usize, &entry, row.get(8)) {
+                                        return Ok(());
+                                    }
+                                }
+                                if rows.len() < READ_BATCH as usize {
+                                    break;
+                                }
+                            }
+                            tx.commit()?;
+                            Ok(())
+                        })
+                    })
+                    .collect();
+                for h in handles {
+                    h.join().map_err(|_| StoreError::Invalid("a scan thread panicked".into()))??;
+                }
+                Ok(())
+            })
         })
     }
 
