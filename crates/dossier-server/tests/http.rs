@@ -7,13 +7,22 @@ mod common;
 use common::*;
 use dossier_server::Config;
 use dossier_stix::Tlp;
-use dossier_store::AuditLog;
-use dossier_store::{AuditQuery, Directory};
+use dossier_store::AuditQuery;
 use serde_json::{Value, json};
 
 #[test]
 fn each_tlp_level_is_seen_by_exactly_the_right_organizations_on_every_read_path() {
-    let app = spawn_app(Config::default());
+    each_tlp_level_is_seen_by_exactly_the_right_organizations_on_every_read_path_on(&spawn_app(Config::default()));
+}
+
+#[test]
+fn each_tlp_level_is_seen_by_exactly_the_right_organizations_on_every_read_path_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        each_tlp_level_is_seen_by_exactly_the_right_organizations_on_every_read_path_on(&app);
+    }
+}
+
+fn each_tlp_level_is_seen_by_exactly_the_right_organizations_on_every_read_path_on(app: &App) {
     let mut by_level = Vec::new();
     for tlp in Tlp::ALL {
         let o = email(&format!("{}@owner-a.example", tlp.as_str().replace('+', "-")), tlp);
@@ -49,7 +58,17 @@ fn each_tlp_level_is_seen_by_exactly_the_right_organizations_on_every_read_path(
 /// and the paging flags.
 #[test]
 fn each_tlp_level_is_seen_by_exactly_the_right_organizations_when_asked_by_type() {
-    let app = spawn_app(Config::default());
+    each_tlp_level_is_seen_by_exactly_the_right_organizations_when_asked_by_type_on(&spawn_app(Config::default()));
+}
+
+#[test]
+fn each_tlp_level_is_seen_by_exactly_the_right_organizations_when_asked_by_type_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        each_tlp_level_is_seen_by_exactly_the_right_organizations_when_asked_by_type_on(&app);
+    }
+}
+
+fn each_tlp_level_is_seen_by_exactly_the_right_organizations_when_asked_by_type_on(app: &App) {
     let mut by_level = Vec::new();
     for (i, tlp) in Tlp::ALL.into_iter().enumerate() {
         let id = format!("intrusion-set--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd{i:02}");
@@ -255,7 +274,17 @@ fn a_revoked_token_stops_working_once_the_cache_expires() {
 
 #[test]
 fn red_shared_with_a_named_member_is_seen_by_that_member_only() {
-    let app = spawn_app(Config::default());
+    red_shared_with_a_named_member_is_seen_by_that_member_only_on(&spawn_app(Config::default()));
+}
+
+#[test]
+fn red_shared_with_a_named_member_is_seen_by_that_member_only_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        red_shared_with_a_named_member_is_seen_by_that_member_only_on(&app);
+    }
+}
+
+fn red_shared_with_a_named_member_is_seen_by_that_member_only_on(app: &App) {
     let mut o = email("shared@a.example", Tlp::Red);
     o["x_dossier_share_with_refs"] =
         json!([app.orgs["Recruiter C"].identity_id, "identity--0b0f4a0c-8f5e-4b8e-9a53-2b4d6e3f1a99"]);
@@ -277,7 +306,19 @@ fn red_shared_with_a_named_member_is_seen_by_that_member_only() {
 
 #[test]
 fn submitting_an_object_another_member_holds_as_red_reveals_nothing_and_grants_only_your_copy() {
-    let app = spawn_app(Config::default());
+    submitting_an_object_another_member_holds_as_red_reveals_nothing_and_grants_only_your_copy_on(&spawn_app(
+        Config::default(),
+    ));
+}
+
+#[test]
+fn submitting_an_object_another_member_holds_as_red_reveals_nothing_and_grants_only_your_copy_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        submitting_an_object_another_member_holds_as_red_reveals_nothing_and_grants_only_your_copy_on(&app);
+    }
+}
+
+fn submitting_an_object_another_member_holds_as_red_reveals_nothing_and_grants_only_your_copy_on(app: &App) {
     let o = email("known@a.example", Tlp::Red);
     app.submit("Exchange A", false, std::slice::from_ref(&o));
     let id = o["id"].as_str().unwrap();
@@ -355,7 +396,7 @@ fn a_full_store_answers_507_and_health_tells_live_from_ready() {
         )
     };
     assert_eq!(post(1).status, 202);
-    app.store.fill_up_after(4).unwrap();
+    app.sqlite.as_ref().unwrap().fill_up_after(4).unwrap();
     let r = post(2);
     assert_eq!(r.status, 507, "{}", r.body);
     assert!(r.json()["description"].as_str().unwrap().contains("nothing was stored"), "{}", r.body);

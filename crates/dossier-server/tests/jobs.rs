@@ -5,7 +5,6 @@
 
 mod common;
 
-use dossier_store::AuditLog;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 

@@ -10,8 +10,7 @@ mod common;
 use common::*;
 use dossier_server::Config;
 use dossier_stix::Tlp;
-use dossier_store::AuditLog;
-use dossier_store::{AuditQuery, ObjectStore};
+use dossier_store::AuditQuery;
 use serde_json::{Value, json};
 
 const EMAIL: &str = "ops.farm@example.org";
@@ -42,7 +41,19 @@ fn judge(app: &App, who: &str, id: i64, disposition: &str, comment: &str) -> Res
 
 #[test]
 fn a_flagged_screen_is_queued_for_its_organization_only_and_without_the_applicants_values() {
-    let app = spawn_app(Config::default());
+    a_flagged_screen_is_queued_for_its_organization_only_and_without_the_applicants_values_on(&spawn_app(
+        Config::default(),
+    ));
+}
+
+#[test]
+fn a_flagged_screen_is_queued_for_its_organization_only_and_without_the_applicants_values_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        a_flagged_screen_is_queued_for_its_organization_only_and_without_the_applicants_values_on(&app);
+    }
+}
+
+fn a_flagged_screen_is_queued_for_its_organization_only_and_without_the_applicants_values_on(app: &App) {
     let object = world(&app);
     // A clear screen is not queued; a match is.
     assert_eq!(screen(&app, "Wallet B", "cand-0", &["someone.else@example.org"])["decision"], "clear");
@@ -93,7 +104,19 @@ fn a_flagged_screen_is_queued_for_its_organization_only_and_without_the_applican
 
 #[test]
 fn a_false_positive_suppresses_the_tie_for_the_judge_only_and_analysts_see_the_counts() {
-    let app = spawn_app(Config::default());
+    a_false_positive_suppresses_the_tie_for_the_judge_only_and_analysts_see_the_counts_on(
+        &spawn_app(Config::default()),
+    );
+}
+
+#[test]
+fn a_false_positive_suppresses_the_tie_for_the_judge_only_and_analysts_see_the_counts_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        a_false_positive_suppresses_the_tie_for_the_judge_only_and_analysts_see_the_counts_on(&app);
+    }
+}
+
+fn a_false_positive_suppresses_the_tie_for_the_judge_only_and_analysts_see_the_counts_on(app: &App) {
     let object = world(&app);
     for who in ["Wallet B", "Recruiter C"] {
         assert_eq!(screen(&app, who, "cand-1", &[EMAIL])["decision"], "match");
@@ -219,8 +242,19 @@ fn the_review_page_lists_judges_and_counts() {
 
 #[test]
 fn a_confirmed_hit_is_shared_as_a_sighting_with_a_new_persona_and_others_see_the_corroboration() {
-    use dossier_store::Directory;
-    let app = spawn_app(Config::default());
+    a_confirmed_hit_is_shared_as_a_sighting_with_a_new_persona_and_others_see_the_corroboration_on(&spawn_app(
+        Config::default(),
+    ));
+}
+
+#[test]
+fn a_confirmed_hit_is_shared_as_a_sighting_with_a_new_persona_and_others_see_the_corroboration_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        a_confirmed_hit_is_shared_as_a_sighting_with_a_new_persona_and_others_see_the_corroboration_on(&app);
+    }
+}
+
+fn a_confirmed_hit_is_shared_as_a_sighting_with_a_new_persona_and_others_see_the_corroboration_on(app: &App) {
     world(&app);
     let actor = "threat-actor--00000000-0000-4000-8000-000000000001";
     assert_eq!(screen(&app, "Wallet B", "cand-5", &[EMAIL])["decision"], "match");
@@ -286,7 +320,19 @@ fn a_confirmed_hit_is_shared_as_a_sighting_with_a_new_persona_and_others_see_the
 
 #[test]
 fn a_restricted_hit_can_ask_its_owner_who_grants_or_declines_without_seeing_the_applicant() {
-    let app = spawn_app(Config::default());
+    a_restricted_hit_can_ask_its_owner_who_grants_or_declines_without_seeing_the_applicant_on(&spawn_app(
+        Config::default(),
+    ));
+}
+
+#[test]
+fn a_restricted_hit_can_ask_its_owner_who_grants_or_declines_without_seeing_the_applicant_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        a_restricted_hit_can_ask_its_owner_who_grants_or_declines_without_seeing_the_applicant_on(&app);
+    }
+}
+
+fn a_restricted_hit_can_ask_its_owner_who_grants_or_declines_without_seeing_the_applicant_on(app: &App) {
     // Exchange A holds a RED actor, persona and email, shared with nobody.
     let red = email("red.farm@example.org", Tlp::Red);
     let red_id = red["id"].as_str().unwrap().to_owned();
@@ -429,7 +475,17 @@ fn wait_for(app: &App, who: &str, kind: &str) -> Value {
 
 #[test]
 fn each_organization_is_told_what_concerns_it_and_nothing_it_may_not_see() {
-    let app = spawn_app(Config::default());
+    each_organization_is_told_what_concerns_it_and_nothing_it_may_not_see_on(&spawn_app(Config::default()));
+}
+
+#[test]
+fn each_organization_is_told_what_concerns_it_and_nothing_it_may_not_see_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        each_organization_is_told_what_concerns_it_and_nothing_it_may_not_see_on(&app);
+    }
+}
+
+fn each_organization_is_told_what_concerns_it_and_nothing_it_may_not_see_on(app: &App) {
     world(&app); // Exchange A's GREEN actor 1 with EMAIL.
     let red = email("red.inbox@example.org", Tlp::Red);
     app.submit("Exchange A", false, &actor_with(9, &red, Tlp::Red));
@@ -784,7 +840,19 @@ fn one_member_cannot_bury_an_owner_in_access_requests_or_a_batch_in_notification
 
 #[test]
 fn a_watched_subject_is_alerted_when_new_intelligence_meets_it_and_only_its_organization_is() {
-    let app = spawn_app(Config::default());
+    a_watched_subject_is_alerted_when_new_intelligence_meets_it_and_only_its_organization_is_on(&spawn_app(
+        Config::default(),
+    ));
+}
+
+#[test]
+fn a_watched_subject_is_alerted_when_new_intelligence_meets_it_and_only_its_organization_is_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        a_watched_subject_is_alerted_when_new_intelligence_meets_it_and_only_its_organization_is_on(&app);
+    }
+}
+
+fn a_watched_subject_is_alerted_when_new_intelligence_meets_it_and_only_its_organization_is_on(app: &App) {
     world(&app); // other intelligence, unrelated to the subject
     // Wallet B hires someone and watches them: nothing is known of their values yet.
     let hire = json!({"ref": "emp-7", "emails": ["later.exposed@example.org"], "phones": ["+1 415 555 0188"],
@@ -819,7 +887,6 @@ fn a_watched_subject_is_alerted_when_new_intelligence_meets_it_and_only_its_orga
     let still = app.api("GET", "/api/v1/watchlist", "Wallet B", None).json();
     assert_eq!(still["watched"].as_array().map(Vec::len), Some(1), "a refused request stored something: {still}");
     // The kept subject holds no value (only keyed hashes).
-    use dossier_store::Monitoring;
     let kept = app.store.watched(app.orgs["Wallet B"].id, i64::MAX - 1, 10);
     assert!(kept.is_ok());
     // A RED actor with that email, which Wallet B may not see: a restricted alert only.

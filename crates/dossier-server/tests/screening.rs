@@ -7,8 +7,7 @@ mod common;
 use common::*;
 use dossier_server::Config;
 use dossier_stix::Tlp;
-use dossier_store::{AuditLog, Collections};
-use dossier_store::{AuditQuery, ObjectStore};
+use dossier_store::AuditQuery;
 use serde_json::{Value, json};
 
 fn sco(ty: &str, value: &str, tlp: Tlp) -> Value {
@@ -20,7 +19,17 @@ fn sco(ty: &str, value: &str, tlp: Tlp) -> Value {
 
 #[test]
 fn screening_and_search_show_each_tlp_level_to_exactly_the_right_organizations() {
-    let app = spawn_app(Config::default());
+    screening_and_search_show_each_tlp_level_to_exactly_the_right_organizations_on(&spawn_app(Config::default()));
+}
+
+#[test]
+fn screening_and_search_show_each_tlp_level_to_exactly_the_right_organizations_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        screening_and_search_show_each_tlp_level_to_exactly_the_right_organizations_on(&app);
+    }
+}
+
+fn screening_and_search_show_each_tlp_level_to_exactly_the_right_organizations_on(app: &App) {
     let mut cases = Vec::new();
     for (i, tlp) in Tlp::ALL.into_iter().enumerate() {
         let value = format!("operative.{}@proton.me", i);

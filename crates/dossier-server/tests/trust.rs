@@ -8,7 +8,6 @@ mod common;
 use common::*;
 use dossier_server::Config;
 use dossier_stix::Tlp;
-use dossier_store::Collections;
 use serde_json::{Value, json};
 
 const A: &str = "Exchange A";
@@ -46,7 +45,17 @@ fn object_name(app: &App, id: &str, who: &str) -> Option<String> {
 
 #[test]
 fn a_member_cannot_add_a_version_to_another_members_object() {
-    let app = spawn_app(Config::default());
+    a_member_cannot_add_a_version_to_another_members_object_on(&spawn_app(Config::default()));
+}
+
+#[test]
+fn a_member_cannot_add_a_version_to_another_members_object_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        a_member_cannot_add_a_version_to_another_members_object_on(&app);
+    }
+}
+
+fn a_member_cannot_add_a_version_to_another_members_object_on(app: &App) {
     let mine = actor(1, "Famous Chollima cell 3", "2025-01-01T00:00:00.000Z", Tlp::Green);
     assert_eq!(post(&app, A, std::slice::from_ref(&mine)).status, 202);
     let id = mine["id"].as_str().unwrap();
@@ -119,7 +128,17 @@ fn a_curated_version_keeps_the_creators_anonymity_and_audience() {
 
 #[test]
 fn delete_withdraws_only_what_the_caller_owns_whatever_the_filters() {
-    let app = spawn_app(Config::default());
+    delete_withdraws_only_what_the_caller_owns_whatever_the_filters_on(&spawn_app(Config::default()));
+}
+
+#[test]
+fn delete_withdraws_only_what_the_caller_owns_whatever_the_filters_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        delete_withdraws_only_what_the_caller_owns_whatever_the_filters_on(&app);
+    }
+}
+
+fn delete_withdraws_only_what_the_caller_owns_whatever_the_filters_on(app: &App) {
     let v1 = actor(1, "A's actor", "2025-01-01T00:00:00.000Z", Tlp::Red);
     let v2 = actor(1, "A's actor v2", "2025-02-01T00:00:00.000Z", Tlp::Red);
     assert_eq!(post(&app, A, &[v1, v2]).status, 202);
@@ -160,7 +179,17 @@ fn delete_withdraws_only_what_the_caller_owns_whatever_the_filters() {
 
 #[test]
 fn deleting_a_shared_identifier_withdraws_only_the_callers_assertion() {
-    let app = spawn_app(Config::default());
+    deleting_a_shared_identifier_withdraws_only_the_callers_assertion_on(&spawn_app(Config::default()));
+}
+
+#[test]
+fn deleting_a_shared_identifier_withdraws_only_the_callers_assertion_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        deleting_a_shared_identifier_withdraws_only_the_callers_assertion_on(&app);
+    }
+}
+
+fn deleting_a_shared_identifier_withdraws_only_the_callers_assertion_on(app: &App) {
     let e = email("shared.value@example.com", Tlp::Green);
     let id = e["id"].as_str().unwrap();
     app.submit(A, false, &actor_with(1, &e, Tlp::Green));
@@ -180,7 +209,17 @@ fn deleting_a_shared_identifier_withdraws_only_the_callers_assertion() {
 
 #[test]
 fn a_stricter_marking_of_a_shared_identifier_never_hides_another_members_assertion() {
-    let app = spawn_app(Config::default());
+    a_stricter_marking_of_a_shared_identifier_never_hides_another_members_assertion_on(&spawn_app(Config::default()));
+}
+
+#[test]
+fn a_stricter_marking_of_a_shared_identifier_never_hides_another_members_assertion_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        a_stricter_marking_of_a_shared_identifier_never_hides_another_members_assertion_on(&app);
+    }
+}
+
+fn a_stricter_marking_of_a_shared_identifier_never_hides_another_members_assertion_on(app: &App) {
     let green = email("chol.su.dev@example.com", Tlp::Green);
     let id = green["id"].as_str().unwrap().to_owned();
     app.submit(A, false, &actor_with(1, &green, Tlp::Green));
@@ -364,7 +403,17 @@ fn a_copy_in_a_collection_only_analysts_read_never_hides_an_identifier_from_memb
 /// the copies hid the resume (a cap on crowded resume bands).
 #[test]
 fn floods_of_hidden_copies_never_move_what_another_member_sees() {
-    let app = spawn_app(Config::default());
+    floods_of_hidden_copies_never_move_what_another_member_sees_on(&spawn_app(Config::default()));
+}
+
+#[test]
+fn floods_of_hidden_copies_never_move_what_another_member_sees_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        floods_of_hidden_copies_never_move_what_another_member_sees_on(&app);
+    }
+}
+
+fn floods_of_hidden_copies_never_move_what_another_member_sees_on(app: &App) {
     let t = "2025-01-01T00:00:00.000Z";
     let green = json!([Tlp::Green.marking_id()]);
     let red = json!([Tlp::Red.marking_id()]);
@@ -555,7 +604,17 @@ fn a_member_over_its_write_quota_is_told_when_to_come_back_and_others_write_on()
 /// and `match[version]=first|all` alike, and the owner still sees every version.
 #[test]
 fn a_hidden_newer_version_is_not_detectable_through_older_ones() {
-    let app = spawn_app(Config::default());
+    a_hidden_newer_version_is_not_detectable_through_older_ones_on(&spawn_app(Config::default()));
+}
+
+#[test]
+fn a_hidden_newer_version_is_not_detectable_through_older_ones_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        a_hidden_newer_version_is_not_detectable_through_older_ones_on(&app);
+    }
+}
+
+fn a_hidden_newer_version_is_not_detectable_through_older_ones_on(app: &App) {
     let v1 = actor(50, "Shared first", "2025-01-01T00:00:00.000Z", Tlp::Green);
     let id = v1["id"].as_str().unwrap().to_owned();
     assert_eq!(post(&app, A, &[v1]).status, 202);
@@ -623,11 +682,7 @@ fn red_granular_markings_and_tlp_markings_under_their_own_ids_are_honoured() {
         line: index as u64 + 1,
         object: dossier_stix::StixObject::from_value(&v).unwrap().into_record(),
     });
-    let err = {
-        use dossier_store::ObjectStore;
-        app.store.import(&sub, &mut items, &mut |_| {})
-    }
-    .expect_err("refused");
+    let err = { app.store.import(&sub, &mut items, &mut |_| {}) }.expect_err("refused");
     assert!(format!("{err:?}").contains("send marking-definitions before the objects they mark"), "{err:?}");
     assert_eq!(app.get(&app.col("objects/threat-actor--00000000-0000-4000-8000-000000000063/"), A).status, 404);
 }

@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use dossier_server::Config;
 use dossier_stix::Tlp;
-use dossier_store::{Accounts, AuditLog, Collections};
 use serde_json::{Value, json};
 
 const T: &str = "2026-01-02T03:04:05.000Z";
@@ -146,7 +145,6 @@ fn a_revoked_token_ends_its_sessions() {
     let b = sign_in(&w.app, "Recruiter C");
     assert_eq!(b.get("/").status, 200);
     let org = w.app.orgs["Recruiter C"].id;
-    use dossier_store::Directory;
     let token = w.app.store.tokens().unwrap().into_iter().find(|t| t.org == org).unwrap();
     w.app.store.revoke_token(&token.id).unwrap();
     std::thread::sleep(Config::default().cache_ttl + std::time::Duration::from_millis(200));
@@ -289,7 +287,6 @@ fn a_contributed_persona_is_stored_and_bad_fields_are_named() {
     assert!(r.body.contains("id=\"err-id_documents\""), "{}", r.body);
     // An address needs its country (a STIX location does).
     assert!(r.body.contains("id=\"err-addresses\"") && r.body.contains("country"), "{}", r.body);
-    use dossier_store::ObjectStore;
     let before = w.app.store.counts().unwrap();
     let good = format!(
         "csrf={}&name=New+Persona&wallets={RED_WALLET}&emails=new.persona%40example.com&bank_accounts=GB33+BUKB+2020+1555+5555+55&websites=https%3A%2F%2Fwww.fresh-persona.dev%2Fcv&photos=9a3c5e710f2db468&id_documents=passport+KR+M12345678&addresses=1420+N+Oak+St+Apt+3%2C+Springfield%2C+IL+62704&region=US&tlp=amber&confidence=70&actor=new&new_actor=Fresh+Team",
@@ -329,7 +326,7 @@ fn a_contributed_persona_is_stored_and_bad_fields_are_named() {
     let r = other.post("/screen", &format!("csrf={}&addresses=1420+oak+street+%233+springfield+62704", other.csrf));
     assert!(r.body.contains("Fresh Team") && r.body.contains("same unit"), "{}", r.body);
     let stored: Vec<String> = {
-        use dossier_store::{ObjectStore, Query};
+        use dossier_store::Query;
         let mut all = Vec::new();
         w.app
             .store
@@ -557,7 +554,6 @@ fn a_user_changes_their_password_and_their_other_sessions_end() {
 
 #[test]
 fn an_admin_resets_a_password_and_disables_and_enables_a_user() {
-    use dossier_store::Directory;
     let mut w = world();
     let isac = w.app.orgs["analyst"].id;
     let secret = w.app.store.create_token(isac, dossier_stix::Role::Admin, None, None).unwrap().secret;
@@ -814,7 +810,6 @@ fn an_object_page_lists_only_submitters_of_versions_the_viewer_may_see() {
 
     // A version held only in a collection that analysts alone may read: its submitter is
     // not named to members either, whatever its TLP.
-    use dossier_store::ObjectStore;
     let staff = app.store.add_collection("staff only", None, None, Tlp::Amber).unwrap();
     app.store
         .set_collection_access(staff.id, dossier_store::Access::Analysts, dossier_store::Access::Analysts)

@@ -2,14 +2,13 @@
 //! directory per test, requests over plain HTTP/1.1.
 #![allow(dead_code)]
 
-use dossier_store::Collections;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 
 use dossier_server::{AppState, Config};
 use dossier_stix::{Role, StixObject, Tlp};
-use dossier_store::{Directory, Item, ObjectStore, SqliteStore, Submission};
+use dossier_store::{Item, SqliteStore, Submission};
 use serde_json::{Value, json};
 
 pub struct Response {
@@ -46,7 +45,9 @@ impl Response {
 
 pub struct App {
     pub addr: std::net::SocketAddr,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn dossier_store::Store>,
+    /// The embedded store itself, for fault tests of SQLite (none on PostgreSQL).
+    pub sqlite: Option<Arc<SqliteStore>>,
     pub dir: tempfile::TempDir,
     pub tokens: std::collections::HashMap<&'static str, String>,
     pub orgs: std::collections::HashMap<&'static str, dossier_store::Org>,
@@ -55,12 +56,33 @@ pub struct App {
 
 pub const MEMBERS: [&str; 3] = ["Exchange A", "Wallet B", "Recruiter C"];
 
-pub fn spawn_app(mut config: Config) -> App {
+pub fn spawn_app(config: Config) -> App {
+    spawn_app_on(None, config)
+}
+
+/// [`spawn_app`] on a database of its own in this test binary's throwaway PostgreSQL
+/// cluster (started on first use, stopped when the binary ends); `None` when PostgreSQL is
+/// not installed and `DOSSIER_SKIP_POSTGRES=1` says to skip.
+pub fn spawn_app_pg(config: Config) -> Option<App> {
+    static CLUSTER: std::sync::OnceLock<Option<dossier_test_support::postgres::Cluster>> = std::sync::OnceLock::new();
+    let cluster = CLUSTER.get_or_init(dossier_test_support::postgres::Cluster::start).as_ref()?;
+    Some(spawn_app_on(Some(&cluster.database()), config))
+}
+
+/// [`spawn_app`] on the store at `url` (a PostgreSQL database, say) instead of an embedded
+/// store in the temporary directory.
+pub fn spawn_app_on(url: Option<&str>, mut config: Config) -> App {
     let dir = tempfile::tempdir().unwrap();
     if config.jobs_dir.is_none() {
         config.jobs_dir = Some(dir.path().join("jobs"));
     }
-    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let (store, sqlite): (Arc<dyn dossier_store::Store>, _) = match url {
+        Some(url) => (dossier_store::open(url).unwrap(), None),
+        None => {
+            let s = Arc::new(SqliteStore::open(dir.path()).unwrap());
+            (s.clone(), Some(s))
+        }
+    };
     let mut tokens = std::collections::HashMap::new();
     let mut orgs = std::collections::HashMap::new();
     for name in MEMBERS {
@@ -83,7 +105,7 @@ pub fn spawn_app(mut config: Config) -> App {
             dossier_server::serve(listener, state, std::future::pending()).await.unwrap();
         });
     });
-    App { addr, store, dir, tokens, orgs, collection }
+    App { addr, store, sqlite, dir, tokens, orgs, collection }
 }
 
 impl App {
