@@ -54,12 +54,12 @@ fn a_flagged_screen_is_queued_for_its_organization_only_and_without_the_applican
 }
 
 fn a_flagged_screen_is_queued_for_its_organization_only_and_without_the_applicants_values_on(app: &App) {
-    let object = world(&app);
+    let object = world(app);
     // A clear screen is not queued; a match is.
-    assert_eq!(screen(&app, "Wallet B", "cand-0", &["someone.else@example.org"])["decision"], "clear");
-    assert!(queue(&app, "Wallet B", "all").is_empty());
-    assert_eq!(screen(&app, "Wallet B", "cand-17", &[" OPS.Farm@example.org"])["decision"], "match");
-    let entries = queue(&app, "Wallet B", "open");
+    assert_eq!(screen(app, "Wallet B", "cand-0", &["someone.else@example.org"])["decision"], "clear");
+    assert!(queue(app, "Wallet B", "all").is_empty());
+    assert_eq!(screen(app, "Wallet B", "cand-17", &[" OPS.Farm@example.org"])["decision"], "match");
+    let entries = queue(app, "Wallet B", "open");
     assert_eq!(entries.len(), 1, "{entries:?}");
     let e = &entries[0];
     assert_eq!(e["ref"], "cand-17");
@@ -71,9 +71,9 @@ fn a_flagged_screen_is_queued_for_its_organization_only_and_without_the_applican
     // Nobody else sees, reads or judges it.
     let id = e["id"].as_i64().unwrap();
     for other in ["Exchange A", "Recruiter C", "analyst"] {
-        assert!(queue(&app, other, "all").is_empty(), "{other} sees Wallet B's queue");
+        assert!(queue(app, other, "all").is_empty(), "{other} sees Wallet B's queue");
         assert_eq!(app.api("GET", &format!("/api/v1/review/{id}"), other, None).status, 404);
-        assert_eq!(judge(&app, other, id, "false_positive", "").status, 404, "{other} judged Wallet B's entry");
+        assert_eq!(judge(app, other, id, "false_positive", "").status, 404, "{other} judged Wallet B's entry");
     }
     assert_eq!(app.api("GET", &format!("/api/v1/review/{id}"), "Wallet B", None).status, 200);
     // A batch queues what it flags, once each.
@@ -90,16 +90,16 @@ fn a_flagged_screen_is_queued_for_its_organization_only_and_without_the_applican
         Some(&batch),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    let entries = queue(&app, "Wallet B", "open");
+    let entries = queue(app, "Wallet B", "open");
     assert_eq!(entries.iter().map(|e| e["ref"].as_str().unwrap()).collect::<Vec<_>>(), ["b-1", "cand-17"]);
     assert_eq!(entries[0]["source"], "batch");
     // Bad judgements are refused and change nothing.
-    assert_eq!(judge(&app, "Wallet B", id, "maybe", "").status, 400);
+    assert_eq!(judge(app, "Wallet B", id, "maybe", "").status, 400);
     let long = "x".repeat(5000);
-    assert_eq!(judge(&app, "Wallet B", id, "unsure", &long).status, 400);
+    assert_eq!(judge(app, "Wallet B", id, "unsure", &long).status, 400);
     let r = app.api("POST", &format!("/api/v1/review/{id}"), "Wallet B", Some(r#"{"disposition":"unsure","by":"x"}"#));
     assert_eq!(r.status, 400, "unknown fields are an error");
-    assert_eq!(queue(&app, "Wallet B", "open").len(), 2);
+    assert_eq!(queue(app, "Wallet B", "open").len(), 2);
 }
 
 #[test]
@@ -117,25 +117,25 @@ fn a_false_positive_suppresses_the_tie_for_the_judge_only_and_analysts_see_the_c
 }
 
 fn a_false_positive_suppresses_the_tie_for_the_judge_only_and_analysts_see_the_counts_on(app: &App) {
-    let object = world(&app);
+    let object = world(app);
     for who in ["Wallet B", "Recruiter C"] {
-        assert_eq!(screen(&app, who, "cand-1", &[EMAIL])["decision"], "match");
+        assert_eq!(screen(app, who, "cand-1", &[EMAIL])["decision"], "match");
     }
-    let id = queue(&app, "Wallet B", "open")[0]["id"].as_i64().unwrap();
-    let r = judge(&app, "Wallet B", id, "false_positive", "our employee since 2019");
+    let id = queue(app, "Wallet B", "open")[0]["id"].as_i64().unwrap();
+    let r = judge(app, "Wallet B", id, "false_positive", "our employee since 2019");
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["disposition"], "false_positive");
-    assert!(queue(&app, "Wallet B", "open").is_empty());
-    assert_eq!(queue(&app, "Wallet B", "judged").len(), 1);
+    assert!(queue(app, "Wallet B", "open").is_empty());
+    assert_eq!(queue(app, "Wallet B", "judged").len(), 1);
     // Wallet B's next screen of that value leaves the tie out, and says why.
-    let again = screen(&app, "Wallet B", "cand-1b", &[EMAIL]);
+    let again = screen(app, "Wallet B", "cand-1b", &[EMAIL]);
     assert_eq!(again["decision"], "clear", "{again}");
     assert_eq!(again["suppressed"][0]["object"], json!(object));
     let note = again["suppressed"][0]["note"].as_str().unwrap();
     assert!(note.starts_with("suppressed: judged a false positive by"), "{note}");
     // Nobody else's screens change: Recruiter C, Exchange A, the analysts still match.
     for who in ["Recruiter C", "Exchange A", "analyst"] {
-        let s = screen(&app, who, "cand-2", &[EMAIL]);
+        let s = screen(app, who, "cand-2", &[EMAIL]);
         assert_eq!(s["decision"], "match", "{who}: {s}");
         assert!(s.get("suppressed").is_none(), "{who}: {s}");
     }
@@ -146,16 +146,16 @@ fn a_false_positive_suppresses_the_tie_for_the_judge_only_and_analysts_see_the_c
     assert_eq!((c["object"].as_str(), c["false_positive"].as_u64()), (Some(object.as_str()), Some(1)));
     assert_eq!(app.api("GET", "/api/v1/review-counts", "Wallet B", None).status, 403);
     // The object's page says so to analysts, and to nobody else.
-    let page = sign_in(&app, "analyst").get(&format!("/objects/{object}"));
+    let page = sign_in(app, "analyst").get(&format!("/objects/{object}"));
     assert!(
         page.body.contains("id=\"judged-by-members\"") && page.body.contains("1</strong> false positive,"),
         "{}",
         page.body
     );
-    assert!(!sign_in(&app, "Recruiter C").get(&format!("/objects/{object}")).body.contains("judged-by-members"));
+    assert!(!sign_in(app, "Recruiter C").get(&format!("/objects/{object}")).body.contains("judged-by-members"));
     // Judged again as confirmed, the suppression is lifted.
-    assert_eq!(judge(&app, "Wallet B", id, "confirmed", "").status, 200);
-    assert_eq!(screen(&app, "Wallet B", "cand-1c", &[EMAIL])["decision"], "match");
+    assert_eq!(judge(app, "Wallet B", id, "confirmed", "").status, 200);
+    assert_eq!(screen(app, "Wallet B", "cand-1c", &[EMAIL])["decision"], "match");
     let r = app.api("GET", &format!("/api/v1/review-counts?object={object}"), "analyst", None);
     let c = &r.json()["objects"][0];
     assert_eq!((c["false_positive"].as_u64(), c["confirmed"].as_u64()), (Some(0), Some(1)));
@@ -255,10 +255,10 @@ fn a_confirmed_hit_is_shared_as_a_sighting_with_a_new_persona_and_others_see_the
 }
 
 fn a_confirmed_hit_is_shared_as_a_sighting_with_a_new_persona_and_others_see_the_corroboration_on(app: &App) {
-    world(&app);
+    world(app);
     let actor = "threat-actor--00000000-0000-4000-8000-000000000001";
-    assert_eq!(screen(&app, "Wallet B", "cand-5", &[EMAIL])["decision"], "match");
-    let id = queue(&app, "Wallet B", "open")[0]["id"].as_i64().unwrap();
+    assert_eq!(screen(app, "Wallet B", "cand-5", &[EMAIL])["decision"], "match");
+    let id = queue(app, "Wallet B", "open")[0]["id"].as_i64().unwrap();
     let share = json!({"tlp": "green", "description": "Applied for a Solidity role",
         "persona": {"name": "Daniel Brooks", "emails": ["d.brooks.dev@example.net"], "phones": ["+1 312 555 0199"],
                     "accounts": ["github:dbrooks-dev"], "region": "US"}});
@@ -266,7 +266,7 @@ fn a_confirmed_hit_is_shared_as_a_sighting_with_a_new_persona_and_others_see_the
     // Only a confirmed hit is shared; not another member's entry.
     let r = app.api("POST", &path, "Wallet B", Some(&share.to_string()));
     assert_eq!(r.status, 409, "{}", r.body);
-    assert_eq!(judge(&app, "Wallet B", id, "confirmed", "").status, 200);
+    assert_eq!(judge(app, "Wallet B", id, "confirmed", "").status, 200);
     assert_eq!(app.api("POST", &path, "Recruiter C", Some(&share.to_string())).status, 404);
     // A bad identifier names its field, and nothing is stored.
     let before = app.store.counts().unwrap();
@@ -291,11 +291,11 @@ fn a_confirmed_hit_is_shared_as_a_sighting_with_a_new_persona_and_others_see_the
     assert_eq!(o["created_by_ref"], json!(isac), "an anonymous sighting names nobody");
     assert!(!r.body.contains(&app.orgs["Wallet B"].identity_id));
     // The new persona's identifiers are screenable by every member at once.
-    let s = screen(&app, "Recruiter C", "cand-6", &["d.brooks.dev@example.net"]);
+    let s = screen(app, "Recruiter C", "cand-6", &["d.brooks.dev@example.net"]);
     assert_eq!(s["decision"], "match", "{s}");
     assert_eq!(s["matches"][0]["actor"], actor);
     // The actor's page shows the corroboration: one organization besides the reporter.
-    let c = sign_in(&app, "Recruiter C");
+    let c = sign_in(app, "Recruiter C");
     let page = c.get(&format!("/actors/{actor}"));
     assert!(
         page.body.contains("id=\"corroboration\"") && page.body.contains("Sighted by 1 organization"),
@@ -305,15 +305,15 @@ fn a_confirmed_hit_is_shared_as_a_sighting_with_a_new_persona_and_others_see_the
     assert!(page.body.contains("Applied for a Solidity role") && page.body.contains("an ISAC member"), "{}", page.body);
     // A RED sighting is seen by its maker only: Recruiter C's page does not move.
     let before_page = c.get(&format!("/actors/{actor}")).body.replace(&c.csrf, "");
-    assert_eq!(screen(&app, "Wallet B", "cand-7", &[EMAIL])["decision"], "match");
-    let id2 = queue(&app, "Wallet B", "open")[0]["id"].as_i64().unwrap();
-    judge(&app, "Wallet B", id2, "confirmed", "");
+    assert_eq!(screen(app, "Wallet B", "cand-7", &[EMAIL])["decision"], "match");
+    let id2 = queue(app, "Wallet B", "open")[0]["id"].as_i64().unwrap();
+    judge(app, "Wallet B", id2, "confirmed", "");
     let r =
         app.api("POST", &format!("/api/v1/review/{id2}/sighting"), "Wallet B", Some(r#"{"tlp":"red","named":true}"#));
     assert_eq!(r.status, 201, "{}", r.body);
     let after_page = c.get(&format!("/actors/{actor}")).body.replace(&c.csrf, "");
     assert_eq!(before_page, after_page, "a RED sighting moved another member's page");
-    let b = sign_in(&app, "Wallet B");
+    let b = sign_in(app, "Wallet B");
     let page = b.get(&format!("/actors/{actor}"));
     assert!(page.body.contains("Wallet B") && page.body.contains("id=\"corroboration\""), "{}", page.body);
 }
@@ -338,10 +338,10 @@ fn a_restricted_hit_can_ask_its_owner_who_grants_or_declines_without_seeing_the_
     let red_id = red["id"].as_str().unwrap().to_owned();
     app.submit("Exchange A", false, &actor_with(7, &red, Tlp::Red));
     let actor = "threat-actor--00000000-0000-4000-8000-000000000007";
-    let s = screen(&app, "Wallet B", "cand-r1", &["red.farm@example.org"]);
+    let s = screen(app, "Wallet B", "cand-r1", &["red.farm@example.org"]);
     assert_eq!(s["decision"], "review", "{s}");
     assert_eq!(s["matches"], json!([{"restricted": true, "contact": "the ISAC analysts"}]));
-    let entry = &queue(&app, "Wallet B", "open")[0];
+    let entry = &queue(app, "Wallet B", "open")[0];
     let id = entry["id"].as_i64().unwrap();
     assert!(!entry.to_string().contains(&red_id), "the queue names a hidden object: {entry}");
     // Nobody but the screener may ask; an entry without a restricted hit has nothing to ask.
@@ -389,14 +389,14 @@ fn a_restricted_hit_can_ask_its_owner_who_grants_or_declines_without_seeing_the_
     assert_eq!(r.json()["status"], "granted");
     assert_eq!(decide("Exchange A", "decline").status, 400, "answered twice");
     // Wallet B now sees the hit, at once; Recruiter C still gets a restricted hit.
-    let s = screen(&app, "Wallet B", "cand-r2", &["red.farm@example.org"]);
+    let s = screen(app, "Wallet B", "cand-r2", &["red.farm@example.org"]);
     assert_eq!(s["decision"], "match", "{s}");
     assert_eq!(s["matches"][0]["actor"], actor);
     let out = app.api("GET", "/api/v1/access-requests", "Wallet B", None).json();
     assert_eq!(out["outgoing"][0]["status"], "granted");
     assert_eq!(out["outgoing"][0]["reply"], "granted for this case");
     assert!(!out.to_string().contains(&red_id));
-    let s = screen(&app, "Recruiter C", "cand-r3", &["red.farm@example.org"]);
+    let s = screen(app, "Recruiter C", "cand-r3", &["red.farm@example.org"]);
     assert_eq!(s["decision"], "review");
     assert!(!s.to_string().contains(&red_id));
     assert_eq!(
@@ -406,8 +406,8 @@ fn a_restricted_hit_can_ask_its_owner_who_grants_or_declines_without_seeing_the_
     );
     assert_eq!(app.get(&app.col(&format!("objects/{red_id}/")), "Recruiter C").status, 404);
     // A declined request changes nothing: Recruiter C asks, Exchange A declines.
-    screen(&app, "Recruiter C", "cand-r4", &["red.farm@example.org"]);
-    let cid = queue(&app, "Recruiter C", "open")[0]["id"].as_i64().unwrap();
+    screen(app, "Recruiter C", "cand-r4", &["red.farm@example.org"]);
+    let cid = queue(app, "Recruiter C", "open")[0]["id"].as_i64().unwrap();
     let r = app.api("POST", &format!("/api/v1/review/{cid}/access-request"), "Recruiter C", Some(r#"{"named":true}"#));
     let creq = r.json()["requests"][0]["id"].as_i64().unwrap();
     let inc = app.api("GET", "/api/v1/access-requests", "Exchange A", None).json();
@@ -415,7 +415,7 @@ fn a_restricted_hit_can_ask_its_owner_who_grants_or_declines_without_seeing_the_
     let r =
         app.api("POST", &format!("/api/v1/access-requests/{creq}"), "Exchange A", Some(r#"{"decision":"decline"}"#));
     assert_eq!(r.json()["status"], "declined");
-    assert_eq!(screen(&app, "Recruiter C", "cand-r5", &["red.farm@example.org"])["decision"], "review");
+    assert_eq!(screen(app, "Recruiter C", "cand-r5", &["red.farm@example.org"])["decision"], "review");
     // Every step is in the audit log.
     std::thread::sleep(std::time::Duration::from_millis(200));
     let records = app.store.audit_log(&AuditQuery { limit: 500, ..Default::default() }).unwrap();
@@ -486,27 +486,27 @@ fn each_organization_is_told_what_concerns_it_and_nothing_it_may_not_see_on_post
 }
 
 fn each_organization_is_told_what_concerns_it_and_nothing_it_may_not_see_on(app: &App) {
-    world(&app); // Exchange A's GREEN actor 1 with EMAIL.
+    world(app); // Exchange A's GREEN actor 1 with EMAIL.
     let red = email("red.inbox@example.org", Tlp::Red);
     app.submit("Exchange A", false, &actor_with(9, &red, Tlp::Red));
     // A screen in Wallet B's queue is in Wallet B's inbox, not anyone else's.
-    screen(&app, "Wallet B", "cand-n1", &[EMAIL]);
-    let n = wait_for(&app, "Wallet B", "review");
+    screen(app, "Wallet B", "cand-n1", &[EMAIL]);
+    let n = wait_for(app, "Wallet B", "review");
     assert!(n["title"].as_str().unwrap().contains("cand-n1: match"), "{n}");
     assert!(!n.to_string().contains("ops.farm"), "a notification holds the applicant's value: {n}");
     for other in ["Exchange A", "Recruiter C"] {
-        assert!(inbox(&app, other).iter().all(|n| n["kind"] != "review"), "{other}");
+        assert!(inbox(app, other).iter().all(|n| n["kind"] != "review"), "{other}");
     }
     // An access request reaches the owner, anonymous; the answer reaches the requester.
-    screen(&app, "Wallet B", "cand-n2", &["red.inbox@example.org"]);
-    let entry = queue(&app, "Wallet B", "open")[0]["id"].as_i64().unwrap();
+    screen(app, "Wallet B", "cand-n2", &["red.inbox@example.org"]);
+    let entry = queue(app, "Wallet B", "open")[0]["id"].as_i64().unwrap();
     app.api("POST", &format!("/api/v1/review/{entry}/access-request"), "Wallet B", Some("{}"));
-    let n = wait_for(&app, "Exchange A", "access_request");
+    let n = wait_for(app, "Exchange A", "access_request");
     assert!(n["title"].as_str().unwrap().starts_with("an ISAC member asks to see"), "{n}");
     assert!(!n.to_string().contains("Wallet B") && !n.to_string().contains("red.inbox"), "{n}");
     let req = n["body"]["id"].as_i64().unwrap();
     app.api("POST", &format!("/api/v1/access-requests/{req}"), "Exchange A", Some(r#"{"decision":"decline"}"#));
-    let n = wait_for(&app, "Wallet B", "access_declined");
+    let n = wait_for(app, "Wallet B", "access_declined");
     assert!(!n.to_string().contains("Exchange A"), "the requester learns the owner: {n}");
     // Sightings by any write path reach the reporter when it may see them: Recruiter C's
     // GREEN sighting of Exchange A's actor is announced; a RED one is not.
@@ -518,18 +518,18 @@ fn each_organization_is_told_what_concerns_it_and_nothing_it_may_not_see_on(app:
     };
     app.submit("Recruiter C", false, &[sighting(901, Tlp::Red)]);
     app.submit("Recruiter C", true, &[sighting(902, Tlp::Green)]);
-    let n = wait_for(&app, "Exchange A", "sighting");
+    let n = wait_for(app, "Exchange A", "sighting");
     assert_eq!(n["body"]["sighting"], "sighting--00000000-0000-4000-8000-000000000902");
     assert_eq!(n["body"]["by"], "Recruiter C");
     std::thread::sleep(std::time::Duration::from_millis(700));
-    let sightings: Vec<Value> = inbox(&app, "Exchange A").into_iter().filter(|n| n["kind"] == "sighting").collect();
+    let sightings: Vec<Value> = inbox(app, "Exchange A").into_iter().filter(|n| n["kind"] == "sighting").collect();
     assert_eq!(sightings.len(), 1, "a RED sighting Exchange A may not see was announced: {sightings:?}");
     // Marked read, the count drops.
     let r = app.api("POST", "/api/v1/notifications/read", "Exchange A", Some("{}"));
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(app.api("GET", "/api/v1/notifications", "Exchange A", None).json()["unread"], 0);
     // The page: the header counts, the inbox lists, "mark all read" clears.
-    let b = sign_in(&app, "Wallet B");
+    let b = sign_in(app, "Wallet B");
     let page = b.get("/inbox");
     assert!(
         page.body.contains("id=\"nav-inbox\"") && page.body.contains("unread\">") && page.body.contains("cand-n1"),
@@ -853,7 +853,7 @@ fn a_watched_subject_is_alerted_when_new_intelligence_meets_it_and_only_its_orga
 }
 
 fn a_watched_subject_is_alerted_when_new_intelligence_meets_it_and_only_its_organization_is_on(app: &App) {
-    world(&app); // other intelligence, unrelated to the subject
+    world(app); // other intelligence, unrelated to the subject
     // Wallet B hires someone and watches them: nothing is known of their values yet.
     let hire = json!({"ref": "emp-7", "emails": ["later.exposed@example.org"], "phones": ["+1 415 555 0188"],
                       "names": ["Jordan Lee"]});
@@ -892,7 +892,7 @@ fn a_watched_subject_is_alerted_when_new_intelligence_meets_it_and_only_its_orga
     // A RED actor with that email, which Wallet B may not see: a restricted alert only.
     let red = email("later.exposed@example.org", Tlp::Red);
     app.submit("Exchange A", false, &actor_with(20, &red, Tlp::Red));
-    let n = wait_for(&app, "Wallet B", "monitoring");
+    let n = wait_for(app, "Wallet B", "monitoring");
     assert!(n["title"].as_str().unwrap().contains("emp-7") && n["title"].as_str().unwrap().ends_with("review"), "{n}");
     assert_eq!(n["body"]["result"]["matches"], json!([{"restricted": true, "contact": "the ISAC analysts"}]), "{n}");
     assert!(!n.to_string().contains(red["id"].as_str().unwrap()), "a hidden object in an alert: {n}");
@@ -905,7 +905,7 @@ fn a_watched_subject_is_alerted_when_new_intelligence_meets_it_and_only_its_orga
     app.submit("Recruiter C", false, &actor_with(21, &green, Tlp::Green));
     let mut alerts = Vec::new();
     for _ in 0..100 {
-        alerts = inbox(&app, "Wallet B").into_iter().filter(|n| n["kind"] == "monitoring").collect();
+        alerts = inbox(app, "Wallet B").into_iter().filter(|n| n["kind"] == "monitoring").collect();
         if alerts.len() >= 2 {
             break;
         }
@@ -918,11 +918,11 @@ fn a_watched_subject_is_alerted_when_new_intelligence_meets_it_and_only_its_orga
     assert!(!m.to_string().contains("555"), "an alert holds the subject's value: {m}");
     // Only Wallet B is told; nothing new, nothing again.
     for other in ["Exchange A", "Recruiter C", "analyst"] {
-        assert!(inbox(&app, other).iter().all(|n| n["kind"] != "monitoring"), "{other} was alerted");
+        assert!(inbox(app, other).iter().all(|n| n["kind"] != "monitoring"), "{other} was alerted");
     }
     app.submit("Recruiter C", false, &actor_with(21, &green, Tlp::Green));
     std::thread::sleep(std::time::Duration::from_millis(500));
-    assert_eq!(inbox(&app, "Wallet B").iter().filter(|n| n["kind"] == "monitoring").count(), 2);
+    assert_eq!(inbox(app, "Wallet B").iter().filter(|n| n["kind"] == "monitoring").count(), 2);
     // Removed, it is watched no more (and only its organization may remove it).
     assert_eq!(app.api("DELETE", &format!("/api/v1/watchlist/{id}"), "Recruiter C", None).status, 404);
     assert_eq!(app.api("DELETE", &format!("/api/v1/watchlist/{id}"), "Wallet B", None).status, 204);

@@ -46,7 +46,7 @@ fn screening_and_search_show_each_tlp_level_to_exactly_the_right_organizations_o
         for who in ["Exchange A", "Wallet B", "Recruiter C", "analyst"] {
             let sees = *tlp != Tlp::Red || who == "Exchange A" || who == "analyst";
             // Screening.
-            let r = post_json(&app, "/api/v1/screen", who, &json!({"ref": "x", "emails": [value]}).to_string());
+            let r = post_json(app, "/api/v1/screen", who, &json!({"ref": "x", "emails": [value]}).to_string());
             assert_eq!(r.status, 200, "{}", r.body);
             let body = r.json();
             if sees {

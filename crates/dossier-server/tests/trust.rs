@@ -57,13 +57,13 @@ fn a_member_cannot_add_a_version_to_another_members_object_on_postgres() {
 
 fn a_member_cannot_add_a_version_to_another_members_object_on(app: &App) {
     let mine = actor(1, "Famous Chollima cell 3", "2025-01-01T00:00:00.000Z", Tlp::Green);
-    assert_eq!(post(&app, A, std::slice::from_ref(&mine)).status, 202);
+    assert_eq!(post(app, A, std::slice::from_ref(&mine)).status, 202);
     let id = mine["id"].as_str().unwrap();
 
     // B posts a newer version of A's actor: refused as a whole, with the rule and what to do.
     let forged = actor(1, "nothing to see here", "2026-06-01T00:00:00.000Z", Tlp::Green);
     let other = actor(2, "B's own actor", "2026-06-01T00:00:00.000Z", Tlp::Green);
-    let r = post(&app, B, &[other.clone(), forged.clone()]);
+    let r = post(app, B, &[other.clone(), forged.clone()]);
     assert_eq!(r.status, 422, "{}", r.body);
     let body = r.json();
     assert_eq!(body["details"][0]["id"], json!(id), "{}", r.body);
@@ -72,21 +72,21 @@ fn a_member_cannot_add_a_version_to_another_members_object_on(app: &App) {
     assert!(reason.contains("only its creator or ISAC analysts") && reason.contains("derived-from"), "{reason}");
     // An older version (history) is a version too.
     let older = actor(1, "rewritten history", "2024-06-01T00:00:00.000Z", Tlp::Green);
-    assert_eq!(post(&app, B, &[older]).status, 422);
+    assert_eq!(post(app, B, &[older]).status, 422);
     // Nothing of the refused request was stored, and everyone still reads A's text.
     assert_eq!(app.get(&app.col(&format!("objects/{}/", other["id"].as_str().unwrap())), B).status, 404);
     for who in EVERYONE {
-        assert_eq!(object_name(&app, id, who).as_deref(), Some("Famous Chollima cell 3"), "{who}");
+        assert_eq!(object_name(app, id, who).as_deref(), Some("Famous Chollima cell 3"), "{who}");
         let versions = app.get(&app.col(&format!("objects/{id}/versions/")), who).json();
         assert_eq!(versions["versions"].as_array().unwrap().len(), 1, "{who}");
     }
 
     // The creator may version its own object.
     let update = actor(1, "Famous Chollima cell 3 (renamed)", "2026-01-01T00:00:00.000Z", Tlp::Green);
-    assert_eq!(post(&app, A, &[update]).status, 202);
-    assert_eq!(object_name(&app, id, C).as_deref(), Some("Famous Chollima cell 3 (renamed)"));
+    assert_eq!(post(app, A, &[update]).status, 202);
+    assert_eq!(object_name(app, id, C).as_deref(), Some("Famous Chollima cell 3 (renamed)"));
     // Resubmitting the identical version is harmless, and B's own objects are fine.
-    assert_eq!(post(&app, B, &[other]).status, 202);
+    assert_eq!(post(app, B, &[other]).status, 202);
 }
 
 #[test]
@@ -141,7 +141,7 @@ fn delete_withdraws_only_what_the_caller_owns_whatever_the_filters_on_postgres()
 fn delete_withdraws_only_what_the_caller_owns_whatever_the_filters_on(app: &App) {
     let v1 = actor(1, "A's actor", "2025-01-01T00:00:00.000Z", Tlp::Red);
     let v2 = actor(1, "A's actor v2", "2025-02-01T00:00:00.000Z", Tlp::Red);
-    assert_eq!(post(&app, A, &[v1, v2]).status, 202);
+    assert_eq!(post(app, A, &[v1, v2]).status, 202);
     let id = "threat-actor--00000000-0000-4000-8000-000000000001";
     // B cannot add a version, so it tries the filters: before, the ownership check looked
     // at what added_after left (B's own version) and the removal took every version.
@@ -152,7 +152,7 @@ fn delete_withdraws_only_what_the_caller_owns_whatever_the_filters_on(app: &App)
     }
     // An object B may see but does not own: 403, nothing removed.
     let green = actor(2, "A's green actor", "2025-01-01T00:00:00.000Z", Tlp::Green);
-    assert_eq!(post(&app, A, &[green]).status, 202);
+    assert_eq!(post(app, A, &[green]).status, 202);
     let gid = "threat-actor--00000000-0000-4000-8000-000000000002";
     for query in ["", &format!("?added_after={before}"), "?match[version]=last"] {
         let r = app.request("DELETE", &app.col(&format!("objects/{gid}/{query}")), Some(B), &[], None);
@@ -170,7 +170,7 @@ fn delete_withdraws_only_what_the_caller_owns_whatever_the_filters_on(app: &App)
     // The owner deletes one version, then the rest; an analyst may delete anything.
     let r = app.request("DELETE", &app.col(&format!("objects/{id}/?match[version]=first")), Some(A), &[], None);
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(object_name(&app, id, A).as_deref(), Some("A's actor v2"));
+    assert_eq!(object_name(app, id, A).as_deref(), Some("A's actor v2"));
     assert_eq!(app.request("DELETE", &app.col(&format!("objects/{id}/")), Some(A), &[], None).status, 200);
     assert_eq!(app.get(&app.col(&format!("objects/{id}/")), A).status, 404);
     assert_eq!(app.request("DELETE", &app.col(&format!("objects/{gid}/")), Some("analyst"), &[], None).status, 200);
@@ -194,13 +194,13 @@ fn deleting_a_shared_identifier_withdraws_only_the_callers_assertion_on(app: &Ap
     let id = e["id"].as_str().unwrap();
     app.submit(A, false, &actor_with(1, &e, Tlp::Green));
     // B asserts the same identifier (same content) and then withdraws it.
-    assert_eq!(post(&app, B, std::slice::from_ref(&e)).status, 202);
+    assert_eq!(post(app, B, std::slice::from_ref(&e)).status, 202);
     let r = app.request("DELETE", &app.col(&format!("objects/{id}/")), Some(B), &[], None);
     assert_eq!(r.status, 200, "{}", r.body);
     // A's identifier and its match are untouched for everyone.
     for who in EVERYONE {
         assert_eq!(app.get(&app.col(&format!("objects/{id}/")), who).status, 200, "{who}");
-        let s = screen(&app, who, json!({"ref": "x", "emails": ["shared.value@example.com"]}));
+        let s = screen(app, who, json!({"ref": "x", "emails": ["shared.value@example.com"]}));
         assert_eq!(s["decision"], "match", "{who}: {s}");
     }
     // C never asserted it: nothing to withdraw.
@@ -224,7 +224,7 @@ fn a_stricter_marking_of_a_shared_identifier_never_hides_another_members_asserti
     let id = green["id"].as_str().unwrap().to_owned();
     app.submit(A, false, &actor_with(1, &green, Tlp::Green));
     let before: Vec<Value> =
-        EVERYONE.iter().map(|w| screen(&app, w, json!({"ref": "x", "emails": ["chol.su.dev@example.com"]}))).collect();
+        EVERYONE.iter().map(|w| screen(app, w, json!({"ref": "x", "emails": ["chol.su.dev@example.com"]}))).collect();
     for s in &before {
         assert_eq!(s["decision"], "match", "{s}");
     }
@@ -233,16 +233,16 @@ fn a_stricter_marking_of_a_shared_identifier_never_hides_another_members_asserti
     // resubmission with a new confidence: nothing any viewer gets changes.
     let red = email("chol.su.dev@example.com", Tlp::Red);
     assert_eq!(red["id"], json!(id));
-    assert_eq!(post(&app, B, std::slice::from_ref(&red)).status, 202);
+    assert_eq!(post(app, B, std::slice::from_ref(&red)).status, 202);
     let mut red2 = red.clone();
     red2["confidence"] = json!(5);
-    assert_eq!(post(&app, B, &[red2]).status, 202);
+    assert_eq!(post(app, B, &[red2]).status, 202);
 
     for (who, s_before) in EVERYONE.iter().zip(&before) {
         let r = app.get(&app.col(&format!("objects/{id}/")), who);
         assert_eq!(r.status, 200, "{who}: {}", r.body);
         assert_eq!(r.json()["objects"][0]["object_marking_refs"], json!([Tlp::Green.marking_id()]), "{who}");
-        let s = screen(&app, who, json!({"ref": "x", "emails": ["chol.su.dev@example.com"]}));
+        let s = screen(app, who, json!({"ref": "x", "emails": ["chol.su.dev@example.com"]}));
         assert_eq!(s["decision"], "match", "{who}: {s}");
         assert_eq!(s["score"], s_before["score"], "{who}");
         assert_eq!(s["matches"][0]["evidence"][0]["tlp"], "green", "{who}: {s}");
@@ -257,16 +257,16 @@ fn a_stricter_marking_of_a_shared_identifier_never_hides_another_members_asserti
     // it as GREEN (B knows it independently); A's RED assertion stays A's.
     let secret = email("quiet@example.com", Tlp::Red);
     let sid = secret["id"].as_str().unwrap();
-    assert_eq!(post(&app, A, std::slice::from_ref(&secret)).status, 202);
+    assert_eq!(post(app, A, std::slice::from_ref(&secret)).status, 202);
     assert_eq!(app.get(&app.col(&format!("objects/{sid}/")), C).status, 404);
-    assert_eq!(post(&app, B, &[email("quiet@example.com", Tlp::Green)]).status, 202);
+    assert_eq!(post(app, B, &[email("quiet@example.com", Tlp::Green)]).status, 202);
     let r = app.get(&app.col(&format!("objects/{sid}/")), C);
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["objects"][0]["object_marking_refs"], json!([Tlp::Green.marking_id()]));
     // A re-marks its own copy as RED again: B's GREEN assertion still stands.
     let mut again = secret.clone();
     again["confidence"] = json!(90);
-    assert_eq!(post(&app, A, &[again]).status, 202);
+    assert_eq!(post(app, A, &[again]).status, 202);
     assert_eq!(app.get(&app.col(&format!("objects/{sid}/")), C).status, 200);
 }
 
@@ -431,7 +431,7 @@ fn floods_of_hidden_copies_never_move_what_another_member_sees_on(app: &App) {
     let resume = "Senior blockchain engineer with eight years building decentralized exchanges, cross-chain bridges and smart contract audits for fintech startups; led remote teams across time zones, shipped React and TypeScript front ends, designed Solidity vaults and Rust indexers, and mentored junior developers on security reviews.";
     objects.push(json!({"type": "note", "spec_version": "2.1", "id": "note--00000000-0000-4000-8000-000000000040",
         "created": t, "modified": t, "content": resume, "object_refs": [persona], "object_marking_refs": green}));
-    assert_eq!(post(&app, A, &objects).status, 202);
+    assert_eq!(post(app, A, &objects).status, 202);
 
     let probes = [
         json!({"ref": "e", "emails": ["kimcholsu.dev@gmail.com"]}),
@@ -447,7 +447,7 @@ fn floods_of_hidden_copies_never_move_what_another_member_sees_on(app: &App) {
         s
     };
     let seen = |who: &str| -> Vec<Value> {
-        let mut out: Vec<Value> = probes.iter().map(|p| visible(&screen(&app, who, p.clone()))).collect();
+        let mut out: Vec<Value> = probes.iter().map(|p| visible(&screen(app, who, p.clone()))).collect();
         let q = app.get("/api/v1/search?q=kimcholsu.dev%40gmail.com", who);
         assert_eq!(q.status, 200, "{}", q.body);
         out.push(q.json()["results"].clone());
@@ -457,7 +457,7 @@ fn floods_of_hidden_copies_never_move_what_another_member_sees_on(app: &App) {
     // the actor's page with its picture of associations and sources, the email's page.
     let mail_id = mail["id"].as_str().unwrap().to_owned();
     let pages = |who: &str| -> Vec<String> {
-        let b = sign_in(&app, who);
+        let b = sign_in(app, who);
         [
             "/".to_owned(),
             "/actors/threat-actor--00000000-0000-4000-8000-000000000040".to_owned(),
@@ -534,7 +534,7 @@ fn floods_of_hidden_copies_never_move_what_another_member_sees_on(app: &App) {
         flood.push(tie(k, &e["id"]));
         flood.push(e);
     }
-    assert_eq!(post(&app, B, &flood).status, 202);
+    assert_eq!(post(app, B, &flood).status, 202);
     let mut flood = Vec::new();
     for k in 0..700usize {
         let mut p = json!({"type": "phone-number", "spec_version": "2.1", "value": format!("+97252{:07}", 2_000_000 + k), "object_marking_refs": red});
@@ -543,15 +543,15 @@ fn floods_of_hidden_copies_never_move_what_another_member_sees_on(app: &App) {
         flood.push(tie(1000 + k, &p["id"]));
         flood.push(p);
     }
-    assert_eq!(post(&app, B, &flood).status, 202);
+    assert_eq!(post(app, B, &flood).status, 202);
     let flood: Vec<Value> = (0..300usize)
         .map(|k| json!({"type": "note", "spec_version": "2.1", "id": format!("note--00000000-0000-4000-9000-{k:012}"),
             "created": t, "modified": t, "content": resume, "object_refs": [hidden_persona], "object_marking_refs": red}))
         .collect();
-    assert_eq!(post(&app, B, &flood).status, 202);
+    assert_eq!(post(app, B, &flood).status, 202);
     // And 250 RED actors: newer than anything A shared, never on A's or C's dashboard.
     let flood: Vec<Value> = (0..250u32).map(|k| actor(5000 + k, &format!("hidden {k}"), t, Tlp::Red)).collect();
-    assert_eq!(post(&app, B, &flood).status, 202);
+    assert_eq!(post(app, B, &flood).status, 202);
 
     for (i, who) in [A, C].iter().enumerate() {
         assert_eq!(seen(who), before[i], "{who}");
@@ -569,7 +569,7 @@ fn floods_of_hidden_copies_never_move_what_another_member_sees_on(app: &App) {
             }
         }
         // The hidden copies may only add a restricted hit.
-        let s = screen(&app, who, probes[0].clone());
+        let s = screen(app, who, probes[0].clone());
         assert_eq!(s["decision"], "match", "{who}: {s}");
     }
 }
@@ -617,10 +617,10 @@ fn a_hidden_newer_version_is_not_detectable_through_older_ones_on_postgres() {
 fn a_hidden_newer_version_is_not_detectable_through_older_ones_on(app: &App) {
     let v1 = actor(50, "Shared first", "2025-01-01T00:00:00.000Z", Tlp::Green);
     let id = v1["id"].as_str().unwrap().to_owned();
-    assert_eq!(post(&app, A, &[v1]).status, 202);
+    assert_eq!(post(app, A, &[v1]).status, 202);
     assert_eq!(app.get(&app.col(&format!("objects/{id}/versions/")), C).status, 200);
     let v2 = actor(50, "Now restricted", "2025-06-01T00:00:00.000Z", Tlp::Red);
-    assert_eq!(post(&app, A, &[v2]).status, 202);
+    assert_eq!(post(app, A, &[v2]).status, 202);
     for path in [
         format!("objects/{id}/"),
         format!("objects/{id}/versions/"),
