@@ -7,7 +7,8 @@
 //! `DOSSIER_BENCH_OBJECTS` (default 200,000; the target is stated at 1,000,000) sets
 //! the store's size. PostgreSQL runs as a throwaway cluster (`initdb`/`pg_ctl`, as in the
 //! tests: fsync on, the server's defaults otherwise), or an empty database of yours named by
-//! `DOSSIER_BENCH_PG_URL`; `DOSSIER_BENCH_BACKENDS=sqlite` leaves it out.
+//! `DOSSIER_BENCH_PG_URL`; `DOSSIER_BENCH_BACKENDS=sqlite` leaves it out. With both, each
+//! runs in a process of its own, one after the other.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a panic is a failure report
 
 use std::time::{Duration, Instant};
@@ -65,6 +66,20 @@ struct Figures {
     catch_up_p99_ms: f64,
 }
 
+/// `units` units (5 objects each) in envelopes of 10,000 objects.
+fn import_all(store: &dyn Store, sub: &Submission, units: usize) {
+    let mut batch = Vec::with_capacity(10_000);
+    for i in 0..units {
+        batch.extend(unit(i));
+        if batch.len() >= 10_000 {
+            import(store, sub, std::mem::take(&mut batch));
+        }
+    }
+    if !batch.is_empty() {
+        import(store, sub, batch);
+    }
+}
+
 fn run(url: &str, objects: usize) -> Figures {
     let store = dossier_store::open(url).unwrap();
     let org = store.add_org("Acme Exchange").unwrap();
@@ -74,16 +89,7 @@ fn run(url: &str, objects: usize) -> Figures {
     // Import: envelopes of 10,000 objects, as TAXII clients and `dossier sync` send them.
     let units = objects / 5;
     let started = Instant::now();
-    let mut batch = Vec::with_capacity(10_000);
-    for i in 0..units {
-        batch.extend(unit(i));
-        if batch.len() >= 10_000 {
-            import(store.as_ref(), &sub, std::mem::take(&mut batch));
-        }
-    }
-    if !batch.is_empty() {
-        import(store.as_ref(), &sub, batch);
-    }
+    import_all(store.as_ref(), &sub, units);
     let import_per_s = (units * 5) as f64 / started.elapsed().as_secs_f64();
     eprintln!("  import: {import_per_s:.0} objects/s");
 
@@ -144,30 +150,47 @@ fn run(url: &str, objects: usize) -> Figures {
 fn main() {
     let objects: usize = std::env::var("DOSSIER_BENCH_OBJECTS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
     let backends = std::env::var("DOSSIER_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
-    let dir = tempfile::tempdir().unwrap();
-    let mut rows = Vec::new();
-    if backends.contains("sqlite") {
-        eprintln!("SQLite, {objects} objects:");
-        rows.push(("SQLite", run(&format!("sqlite:{}", dir.path().join("data").display()), objects)));
+    let chosen: Vec<&str> = ["sqlite", "postgres"].into_iter().filter(|b| backends.contains(b)).collect();
+    if std::env::var_os("DOSSIER_BENCH_ROW_ONLY").is_none() {
+        println!(
+            "| backend | import objects/s | TAXII read objects/s | index cold build s | catch-up p50 ms | catch-up p99 ms |"
+        );
+        println!("|---|---|---|---|---|---|");
     }
-    if backends.contains("postgres") {
-        // An empty database of yours (`DOSSIER_BENCH_PG_URL`), else a throwaway cluster.
-        if let Ok(url) = std::env::var("DOSSIER_BENCH_PG_URL") {
-            eprintln!("PostgreSQL ({}), {objects} objects:", dossier_store::redact(&url));
-            rows.push(("PostgreSQL", run(&url, objects)));
-        } else if let Some(cluster) = dossier_test_support::postgres::Cluster::start_with(true) {
-            eprintln!("PostgreSQL, {objects} objects:");
-            rows.push(("PostgreSQL", run(&cluster.database(), objects)));
+    if chosen.len() > 1 {
+        // Each backend in a process of its own, one after the other: what the first leaves
+        // behind (its server's background tasks, its index in memory, its writes still going
+        // to the disk) slowed the second by a quarter when both ran in one process.
+        for backend in chosen {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(std::env::args().skip(1))
+                .env("DOSSIER_BENCH_BACKENDS", backend)
+                .env("DOSSIER_BENCH_ROW_ONLY", "1")
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "the {backend} run failed");
+            print!("{}", String::from_utf8_lossy(&out.stdout));
+            let _ = std::process::Command::new("sync").status();
         }
+        return;
     }
-    println!(
-        "| backend | import objects/s | TAXII read objects/s | index cold build s | catch-up p50 ms | catch-up p99 ms |"
-    );
-    println!("|---|---|---|---|---|---|");
-    for (name, f) in &rows {
+    let dir = tempfile::tempdir().unwrap();
+    let row = |name: &str, f: Figures| {
         println!(
             "| {name} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} |",
             f.import_per_s, f.taxii_per_s, f.build_s, f.catch_up_p50_ms, f.catch_up_p99_ms
         );
+    };
+    if chosen.contains(&"sqlite") {
+        eprintln!("SQLite, {objects} objects:");
+        row("SQLite", run(&format!("sqlite:{}", dir.path().join("data").display()), objects));
+    } else if let Ok(url) = std::env::var("DOSSIER_BENCH_PG_URL") {
+        // An empty database of yours, else a throwaway cluster.
+        eprintln!("PostgreSQL ({}), {objects} objects:", dossier_store::redact(&url));
+        row("PostgreSQL", run(&url, objects));
+    } else if let Some(cluster) = dossier_test_support::postgres::Cluster::start_with(true) {
+        eprintln!("PostgreSQL, {objects} objects:");
+        row("PostgreSQL", run(&cluster.database(), objects));
     }
 }

@@ -113,26 +113,35 @@ impl From<postgres::Error> for StoreError {
     }
 }
 
+/// A connection to `url` with the session settings every statement here is written for.
+fn connect(url: &str) -> Result<Client, StoreError> {
+    let mut client = Client::connect(url, NoTls).map_err(|e| {
+        let mut err = StoreError::from(e);
+        if let StoreError::Database { message, .. } = &mut err {
+            *message = format!("connecting to {}: {message}", crate::redact(url));
+        }
+        err
+    })?;
+    // Every statement is planned for its own parameters: a generic plan for
+    // `idh = ANY($1)` (made after a statement's fifth run) reads whole tables, where
+    // the plan for a handful of ids reads a handful of index entries.
+    client.batch_execute("SET plan_cache_mode = force_custom_plan")?;
+    // Pages and look-ups are short: starting parallel workers costs more than it saves.
+    client.batch_execute("SET max_parallel_workers_per_gather = 0")?;
+    // Nor does compiling a statement: JIT, started by cost estimates that run high
+    // while a growing table's statistics lag, took 50–90 ms to save less than 1 ms
+    // on an import's read-ahead.
+    client.batch_execute("SET jit = off")?;
+    Ok(client)
+}
+
 impl PgStore {
     /// Connects to `url` (`postgres://USER:PASSWORD@HOST:PORT/DATABASE`) and applies pending
     /// migrations.
     pub fn open(url: &str) -> Result<Self, StoreError> {
         let mut pool = Vec::with_capacity(POOL);
         for _ in 0..POOL {
-            let mut client = Client::connect(url, NoTls).map_err(|e| {
-                let mut err = StoreError::from(e);
-                if let StoreError::Database { message, .. } = &mut err {
-                    *message = format!("connecting to {}: {message}", crate::redact(url));
-                }
-                err
-            })?;
-            // Every statement is planned for its own parameters: a generic plan for
-            // `idh = ANY($1)` (made after a statement's fifth run) reads whole tables, where
-            // the plan for a handful of ids reads a handful of index entries.
-            client.batch_execute("SET plan_cache_mode = force_custom_plan")?;
-            // Pages and look-ups are short: starting parallel workers costs more than it saves.
-            client.batch_execute("SET max_parallel_workers_per_gather = 0")?;
-            pool.push(Mutex::new(client));
+            pool.push(Mutex::new(connect(url)?));
         }
         let store = Self {
             url: url.to_owned(),
@@ -256,8 +265,15 @@ impl PgStore {
             && due >= last
             && self.analyzed.compare_exchange(last, total, Ordering::Relaxed, Ordering::Relaxed).is_ok()
         {
-            // Best effort: the statistics also come with autovacuum, only later.
-            let _ = self.conn().batch_execute("ANALYZE objects, collection_objects, changes, multi_version");
+            // Best effort, on a connection of its own in the background (ANALYZE reads while
+            // writers go on; the writer that crossed the threshold should not wait for it):
+            // the statistics also come with autovacuum, only later.
+            let url = self.url.clone();
+            let _ = std::thread::Builder::new().name("dossier-analyze".into()).spawn(move || {
+                if let Ok(mut client) = connect(&url) {
+                    let _ = client.batch_execute("ANALYZE objects, collection_objects, changes, multi_version");
+                }
+            });
         }
     }
 
@@ -330,6 +346,26 @@ fn value_of(row: &postgres::Row, i: usize, ty: &Type) -> Result<Value, StoreErro
     })
 }
 
+/// Text in COPY's text format: backslash, tab, newline and carriage return escaped, the
+/// rest copied in runs (an object's JSON is most of an import's bytes).
+fn copy_escape(out: &mut String, t: &str) {
+    let mut start = 0;
+    for (i, b) in t.bytes().enumerate() {
+        let escaped = match b {
+            b'\\' => "\\\\",
+            b'\t' => "\\t",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            _ => continue,
+        };
+        // `i` is at an ASCII byte, so both slices end on character boundaries.
+        out.push_str(&t[start..i]);
+        out.push_str(escaped);
+        start = i + 1;
+    }
+    out.push_str(&t[start..]);
+}
+
 /// One value in COPY's text format.
 pub(super) fn copy_text(out: &mut String, v: &Value, ty: &Type) -> Result<(), StoreError> {
     match (v, ty) {
@@ -340,17 +376,7 @@ pub(super) fn copy_text(out: &mut String, v: &Value, ty: &Type) -> Result<(), St
         (Value::Real(f), &Type::FLOAT8) if f.is_finite() => {
             let _ = write!(out, "{f:?}");
         }
-        (Value::Text(t), &Type::TEXT | &Type::VARCHAR) => {
-            for c in t.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\t' => out.push_str("\\t"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    c => out.push(c),
-                }
-            }
-        }
+        (Value::Text(t), &Type::TEXT | &Type::VARCHAR) => copy_escape(out, t),
         (Value::Blob(b), &Type::BYTEA) => {
             out.push_str("\\\\x");
             for byte in b {
