@@ -10,7 +10,7 @@
 //! are interned (most objects share a handful), and key postings are chained through the
 //! nodes instead of one vector per key.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 
@@ -385,6 +385,11 @@ pub struct Index {
     /// (2^20 + 1 entries once built): a probe is one table read and a short search.
     band_offsets: Vec<u32>,
     bands_extra: HashMap<u32, Vec<u32>, Fast>,
+    /// Bands of `bands_sorted` holding more than [`MAX_BAND_POSTINGS`] resumes that every
+    /// member sees ([`Access::open`]): crowded for every viewer, so a probe skips them
+    /// without reading each posting's access. Later postings only add to a band; a resume
+    /// that stops being open empties the set (probes then count what each viewer sees).
+    open_crowded: HashSet<u32, Fast>,
     pub(crate) access: Vec<Access>,
     access_ids: HashMap<Access, u32, Fast>,
     last_access: usize,
@@ -471,6 +476,7 @@ impl Index {
             bands_sorted: Vec::new(),
             band_offsets: Vec::new(),
             bands_extra: HashMap::with_hasher(Fast::default()),
+            open_crowded: HashSet::with_hasher(Fast::default()),
             access: Vec::new(),
             access_ids: HashMap::with_hasher(Fast::default()),
             last_access: 0,
@@ -654,6 +660,10 @@ impl Index {
             return;
         }
         let n = self.node(p.ty, p.uuid);
+        // A resume with band postings (from an earlier version) that every member saw.
+        let open_postings = p.ty == Ty::Note
+            && self.nodes[n as usize].aux != NONE
+            && self.access.get(self.nodes[n as usize].access as usize).is_some_and(Access::open);
         self.clear_node(n);
         let node_access = access;
         match p.body {
@@ -739,6 +749,11 @@ impl Index {
                 }
             }
             Body::Rel { .. } => {}
+        }
+        if open_postings && !self.access[node_access as usize].open() {
+            // A resume that every member saw no longer is: the crowded bands were counted
+            // with it.
+            self.open_crowded.clear();
         }
         let node = &mut self.nodes[n as usize];
         node.flags |= ALIVE;
@@ -892,6 +907,22 @@ impl Index {
             offsets[i] += offsets[i - 1];
         }
         self.band_offsets = offsets;
+        self.open_crowded.clear();
+        let mut i = 0;
+        while i < v.len() {
+            let band = v[i].0;
+            let run = v[i..].partition_point(|(b, _)| *b == band);
+            if run > MAX_BAND_POSTINGS {
+                let open = v[i..i + run]
+                    .iter()
+                    .filter(|(_, n)| self.access[self.nodes[*n as usize].access as usize].open())
+                    .count();
+                if open > MAX_BAND_POSTINGS {
+                    self.open_crowded.insert(band);
+                }
+            }
+            i += run;
+        }
         self.bands_sorted = v;
         self.bands_extra.shrink_to_fit();
         self.nodes.shrink_to_fit();
@@ -992,6 +1023,10 @@ impl Index {
             let postings = self.bands_sorted[start..end].iter().map(|(_, n)| *n).chain(extra.iter().copied());
             if end - start + extra.len() <= MAX_BAND_POSTINGS {
                 out.extend(postings);
+                continue;
+            }
+            if self.open_crowded.contains(&band) {
+                // More resumes every member sees than the limit: crowded for this viewer too.
                 continue;
             }
             // A band shared by this many resumes comes from boilerplate everybody writes,
@@ -1157,6 +1192,41 @@ pub(crate) fn is_identifier(ty: Ty) -> bool {
 mod tests {
     use super::prepare::{quick_account, quick_rel, quick_value};
     use super::*;
+
+    /// A band holding more resumes that every member sees than the limit is skipped for
+    /// every viewer without reading its postings; once some of them stop being open (made
+    /// RED by their owner) the band is counted per viewer again: a member who cannot see
+    /// the RED copies finds the rest, another index's stale count never hides them.
+    #[test]
+    fn crowded_bands_follow_what_stops_being_open() {
+        let text = "Senior blockchain engineer with eight years building decentralized exchanges, cross-chain \
+                    bridges and smart contract audits for fintech startups; led remote teams across time zones.";
+        let sig = resume::signature(text).unwrap();
+        use dossier_stix::Tlp;
+        let open =
+            |owner| Access { tlp: Tlp::Green, owner, recipients: Vec::new(), staff_only: false, confidence: None };
+        let note = |i: usize| format!("note--00000000-0000-4000-8000-{i:012}");
+        let json = serde_json::json!({"type": "note", "content": text, "object_refs": ["identity--00000000-0000-4000-8000-000000000011"]}).to_string();
+        let copies = MAX_BAND_POSTINGS + 2;
+        let mut ix = Index::new();
+        ix.begin_bulk(copies);
+        for i in 0..copies {
+            ix.upsert(&note(i), &json, open(1));
+        }
+        ix.finish_bulk();
+        let member = Viewer { org: 3, role: dossier_stix::Role::Member, isac: false };
+        assert!(!ix.open_crowded.is_empty(), "{} postings", ix.bands_sorted.len());
+        assert!(ix.resume_candidates(&sig, &member).is_empty(), "crowded for everyone");
+        // Three copies become RED: 255 open copies are left, under the limit.
+        for i in 0..3 {
+            ix.upsert(&note(i), &json, Access { tlp: Tlp::Red, ..open(1) });
+        }
+        assert!(ix.open_crowded.is_empty());
+        assert_eq!(ix.resume_candidates(&sig, &member).len(), copies - 3, "the open copies, not the RED ones");
+        // The owner sees all of them: still crowded for it.
+        let owner = Viewer { org: 1, ..member };
+        assert!(ix.resume_candidates(&sig, &owner).is_empty());
+    }
 
     /// The chunk look-up finds exactly what reading every hash finds, at every distance up
     /// to the limit (pigeonhole), for hashes made to sit at each distance from the probe.
