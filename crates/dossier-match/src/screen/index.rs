@@ -913,11 +913,10 @@ impl Index {
             let band = v[i].0;
             let run = v[i..].partition_point(|(b, _)| *b == band);
             if run > MAX_BAND_POSTINGS {
-                let open = v[i..i + run]
-                    .iter()
-                    .filter(|(_, n)| self.access[self.nodes[*n as usize].access as usize].open())
-                    .count();
-                if open > MAX_BAND_POSTINGS {
+                // Only whether more than the limit are open: the count stops there.
+                let mut open =
+                    v[i..i + run].iter().filter(|(_, n)| self.access[self.nodes[*n as usize].access as usize].open());
+                if open.nth(MAX_BAND_POSTINGS).is_some() {
                     self.open_crowded.insert(band);
                 }
             }
