@@ -552,3 +552,79 @@ fn a_reworked_resume_counts_beside_a_teams_own_address_but_not_beside_a_name() {
     assert!(!targeted, "{s:?}");
     assert_eq!(s.decision, Decision::Clear, "{s:?}");
 }
+
+/// A value held by more actors than a screen follows is given up for a viewer without
+/// walking its chain when that many ties are seen by every member (counted when the index
+/// is built). When some of those ties stop being open — the relationships, or the personas
+/// at their other end, made RED — the count is dropped and the chain is counted for each
+/// viewer again: a member who cannot see the RED ties gets the value back as evidence.
+#[test]
+fn a_common_value_follows_ties_that_stop_being_open() {
+    let amber = access(Tlp::Amber, 1);
+    let red = access(Tlp::Red, 1);
+    let email = |i: usize| format!("email-addr--00000000-0000-5000-8000-{i:012}");
+    let persona = |i: usize| format!("identity--00000000-0000-4000-8000-{i:012}");
+    let actor = |i: usize| format!("threat-actor--00000000-0000-4000-8000-{i:012}");
+    let rel_id = |i: usize, k: usize| format!("relationship--00000000-0000-4000-{k:04}-{i:012}");
+    let link = |ix: &mut Index, i: usize, a: &Access| {
+        for (k, (s, d)) in [(persona(i), email(i)), (persona(i), actor(i))].into_iter().enumerate() {
+            let j =
+                json!({"type": "relationship", "relationship_type": "related-to", "source_ref": s, "target_ref": d});
+            ix.upsert(&rel_id(i, k + 1), &j.to_string(), a.clone());
+        }
+    };
+    let persona_json = |i: usize| {
+        json!({"type": "identity", "name": format!("Persona {i}"), "identity_class": "individual"}).to_string()
+    };
+    let mut ix = Index::new();
+    ix.begin_bulk(70 * 5);
+    for i in 0..70 {
+        ix.upsert(
+            &email(i),
+            &json!({"type": "email-addr", "value": "shared.farm@example.org"}).to_string(),
+            amber.clone(),
+        );
+        ix.upsert(&persona(i), &persona_json(i), amber.clone());
+        ix.upsert(&actor(i), &json!({"type": "threat-actor", "name": format!("Team {i}")}).to_string(), amber.clone());
+        link(&mut ix, i, &amber);
+    }
+    ix.finish_bulk();
+    let probe = json!({"ref": "c1", "emails": ["shared.farm@example.org"]});
+    assert!(run(&ix, probe.clone(), member(3)).matches.is_empty(), "held by 70 actors: too common");
+    // Ten ties made RED: 60 are left that member 3 sees, under the fan-out.
+    for i in 0..10 {
+        link(&mut ix, i, &red);
+    }
+    let sixty = |s: &screen::Screening| {
+        s.decision != Decision::Clear
+            && s.matches.iter().any(|h| match h {
+                Hit::Candidate(c) => {
+                    c.evidence.iter().any(|e| e.notes.iter().any(|n| n.contains("tied to 60 different actors")))
+                }
+                Hit::Restricted(_) => false,
+            })
+    };
+    let s = run(&ix, probe.clone(), member(3));
+    assert!(sixty(&s), "{s:?}");
+    assert!(run(&ix, probe.clone(), member(1)).matches.is_empty(), "the owner still sees 70");
+    // The same when personas at the other end are made RED instead (a fresh index).
+    let mut ix = Index::new();
+    ix.begin_bulk(70 * 5);
+    for i in 0..70 {
+        ix.upsert(
+            &email(i),
+            &json!({"type": "email-addr", "value": "shared.farm@example.org"}).to_string(),
+            amber.clone(),
+        );
+        ix.upsert(&persona(i), &persona_json(i), amber.clone());
+        ix.upsert(&actor(i), &json!({"type": "threat-actor", "name": format!("Team {i}")}).to_string(), amber.clone());
+        link(&mut ix, i, &amber);
+    }
+    ix.finish_bulk();
+    assert!(run(&ix, probe.clone(), member(3)).matches.is_empty());
+    for i in 0..10 {
+        ix.upsert(&persona(i), &persona_json(i), red.clone());
+    }
+    let s = run(&ix, probe, member(3));
+    assert!(sixty(&s), "{s:?}");
+}

@@ -390,6 +390,12 @@ pub struct Index {
     /// without reading each posting's access. Later postings only add to a band; a resume
     /// that stops being open empties the set (probes then count what each viewer sees).
     open_crowded: HashSet<u32, Fast>,
+    /// Key and name chains longer than a screen's fan-out, with how many of their nodes
+    /// every member sees tied to something every member sees (counted up to just past
+    /// the search fan-out): a value that common for everyone is given up without walking
+    /// its chain. A change that could lower a count (a node leaving the chain, a tie
+    /// unlinked, a neighbour cleared) drops the chain's entry; lookups walk it again.
+    open_common: HashMap<(bool, u64), u32, Fast>,
     pub(crate) access: Vec<Access>,
     access_ids: HashMap<Access, u32, Fast>,
     last_access: usize,
@@ -477,6 +483,7 @@ impl Index {
             band_offsets: Vec::new(),
             bands_extra: HashMap::with_hasher(Fast::default()),
             open_crowded: HashSet::with_hasher(Fast::default()),
+            open_common: HashMap::with_hasher(Fast::default()),
             access: Vec::new(),
             access_ids: HashMap::with_hasher(Fast::default()),
             last_access: 0,
@@ -801,6 +808,7 @@ impl Index {
         let (s, d) = (rel.src, rel.dst);
         for n in [s, d] {
             self.nodes[n as usize].edges.retain(|e| e.rel != r);
+            self.forget_common(n);
         }
     }
 
@@ -809,6 +817,14 @@ impl Index {
     fn clear_node(&mut self, n: u32) {
         if !self.nodes[n as usize].alive() {
             return;
+        }
+        // What this node was to its neighbours' ties (alive, open) may change.
+        if !self.open_common.is_empty() {
+            let neighbours: Vec<u32> =
+                self.nodes[n as usize].edges.iter().filter(|e| e.rel != TWIN).map(|e| e.other).collect();
+            for o in neighbours {
+                self.forget_common(o);
+            }
         }
         let twins: Vec<u32> = self.nodes[n as usize].edges.iter().filter(|e| e.rel == TWIN).map(|e| e.other).collect();
         for t in twins.iter().copied().chain(std::iter::once(n)) {
@@ -866,6 +882,7 @@ impl Index {
         if h == 0 || node.flags & PHOTO != 0 {
             return;
         }
+        self.open_common.remove(&(node.ty == Ty::Identity, h));
         let map = if node.ty == Ty::Identity { &mut self.names } else { &mut self.keys };
         let Some((head, len)) = map.get(h) else { return };
         if head == n {
@@ -923,6 +940,7 @@ impl Index {
             i += run;
         }
         self.bands_sorted = v;
+        self.count_open_common();
         self.bands_extra.shrink_to_fit();
         self.nodes.shrink_to_fit();
         self.rels.shrink_to_fit();
@@ -944,6 +962,10 @@ impl Index {
         // A chain no longer than `max` is taken whole (the usual case); a longer one is
         // walked counting what the viewer may see, and given up as soon as that is too much.
         let short = len as usize <= max;
+        if !short && self.open_common.get(&(kind == KeyKind::Name, h)).is_some_and(|&c| c as usize > max) {
+            // More than `max` tied nodes every member sees: too common for this viewer too.
+            return None;
+        }
         let mut out = Vec::new();
         let mut lone = Vec::new();
         let (mut visible, mut hidden) = (0usize, 0usize);
@@ -981,6 +1003,64 @@ impl Index {
         }
         out.extend(lone);
         Some(out)
+    }
+
+    /// Fills [`Index::open_common`] from the chains as they are.
+    fn count_open_common(&mut self) {
+        let mut counts = HashMap::with_hasher(Fast::default());
+        for (is_name, map) in [(false, &self.keys), (true, &self.names)] {
+            for (h, (head, len)) in map.iter() {
+                if (len as usize) <= crate::screen::query::MAX_FANOUT {
+                    continue;
+                }
+                let mut count = 0u32;
+                let mut cur = head;
+                while cur != NONE && (count as usize) <= crate::screen::query::SEARCH_FANOUT {
+                    let node = &self.nodes[cur as usize];
+                    if node.key == h && node.alive() && self.is_open(node.access) && self.tied_openly(cur) {
+                        count += 1;
+                    }
+                    cur = node.next;
+                }
+                counts.insert((is_name, h), count);
+            }
+        }
+        self.open_common = counts;
+    }
+
+    fn is_open(&self, access: u32) -> bool {
+        self.access.get(access as usize).is_some_and(Access::open)
+    }
+
+    /// [`Index::tied_for`] for a viewer who sees only what every member sees.
+    fn tied_openly(&self, n: u32) -> bool {
+        let p = self.nodes[n as usize].primary(n);
+        self.nodes[p as usize].edges.iter().any(|e| {
+            if e.rel == TWIN {
+                return false;
+            }
+            let other = &self.nodes[e.other as usize];
+            let rel_ok = e.rel == NOTE_REF || {
+                let r = &self.rels[e.rel as usize];
+                r.alive && self.is_open(r.access)
+            };
+            rel_ok && other.alive() && self.is_open(other.access)
+        })
+    }
+
+    /// Drops the [`Index::open_common`] entries of `n`'s key and its twins' keys.
+    fn forget_common(&mut self, n: u32) {
+        if self.open_common.is_empty() {
+            return;
+        }
+        let node = &self.nodes[n as usize];
+        self.open_common.remove(&(node.ty == Ty::Identity, node.key));
+        for e in &node.edges {
+            if e.rel == TWIN {
+                let twin = &self.nodes[e.other as usize];
+                self.open_common.remove(&(twin.ty == Ty::Identity, twin.key));
+            }
+        }
     }
 
     /// Whether an identifier is tied, through a live relationship or note the viewer may

@@ -1200,7 +1200,7 @@ pub const SEARCH_CAP: usize = 50;
 pub const SEARCH_FANOUT: usize = 2_000;
 
 /// Objects a single value may tie to before it stops counting as evidence.
-const MAX_FANOUT: usize = 64;
+pub(crate) const MAX_FANOUT: usize = 64;
 /// The least summed weight for a candidate to be listed.
 const MIN_LISTED_LLR: f64 = 1.0;
 
