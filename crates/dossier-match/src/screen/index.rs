@@ -392,8 +392,8 @@ pub struct Index {
     open_crowded: HashSet<u32, Fast>,
     /// Key and name chains longer than a screen's fan-out, with how many of their nodes
     /// every member sees tied to something every member sees (counted up to just past
-    /// the search fan-out): a value that common for everyone is given up without walking
-    /// its chain. A change that could lower a count (a node leaving the chain, a tie
+    /// that fan-out; a search, which follows more, walks the chain): a value that common
+    /// for everyone is given up without walking its chain. A change that could lower a count (a node leaving the chain, a tie
     /// unlinked, a neighbour cleared) drops the chain's entry; lookups walk it again.
     open_common: HashMap<(bool, u64), u32, Fast>,
     pub(crate) access: Vec<Access>,
@@ -1015,7 +1015,7 @@ impl Index {
                 }
                 let mut count = 0u32;
                 let mut cur = head;
-                while cur != NONE && (count as usize) <= crate::screen::query::SEARCH_FANOUT {
+                while cur != NONE && (count as usize) <= crate::screen::query::MAX_FANOUT {
                     let node = &self.nodes[cur as usize];
                     if node.key == h && node.alive() && self.is_open(node.access) && self.tied_openly(cur) {
                         count += 1;
