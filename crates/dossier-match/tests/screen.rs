@@ -576,19 +576,27 @@ fn a_common_value_follows_ties_that_stop_being_open() {
     let persona_json = |i: usize| {
         json!({"type": "identity", "name": format!("Persona {i}"), "identity_class": "individual"}).to_string()
     };
-    let mut ix = Index::new();
-    ix.begin_bulk(70 * 5);
-    for i in 0..70 {
-        ix.upsert(
-            &email(i),
-            &json!({"type": "email-addr", "value": "shared.farm@example.org"}).to_string(),
-            amber.clone(),
-        );
-        ix.upsert(&persona(i), &persona_json(i), amber.clone());
-        ix.upsert(&actor(i), &json!({"type": "threat-actor", "name": format!("Team {i}")}).to_string(), amber.clone());
-        link(&mut ix, i, &amber);
-    }
-    ix.finish_bulk();
+    let build = || {
+        let mut ix = Index::new();
+        ix.begin_bulk(70 * 5);
+        for i in 0..70 {
+            ix.upsert(
+                &email(i),
+                &json!({"type": "email-addr", "value": "shared.farm@example.org"}).to_string(),
+                amber.clone(),
+            );
+            ix.upsert(&persona(i), &persona_json(i), amber.clone());
+            ix.upsert(
+                &actor(i),
+                &json!({"type": "threat-actor", "name": format!("Team {i}")}).to_string(),
+                amber.clone(),
+            );
+            link(&mut ix, i, &amber);
+        }
+        ix.finish_bulk();
+        ix
+    };
+    let mut ix = build();
     let probe = json!({"ref": "c1", "emails": ["shared.farm@example.org"]});
     assert!(run(&ix, probe.clone(), member(3)).matches.is_empty(), "held by 70 actors: too common");
     // Ten ties made RED: 60 are left that member 3 sees, under the fan-out.
@@ -608,19 +616,7 @@ fn a_common_value_follows_ties_that_stop_being_open() {
     assert!(sixty(&s), "{s:?}");
     assert!(run(&ix, probe.clone(), member(1)).matches.is_empty(), "the owner still sees 70");
     // The same when personas at the other end are made RED instead (a fresh index).
-    let mut ix = Index::new();
-    ix.begin_bulk(70 * 5);
-    for i in 0..70 {
-        ix.upsert(
-            &email(i),
-            &json!({"type": "email-addr", "value": "shared.farm@example.org"}).to_string(),
-            amber.clone(),
-        );
-        ix.upsert(&persona(i), &persona_json(i), amber.clone());
-        ix.upsert(&actor(i), &json!({"type": "threat-actor", "name": format!("Team {i}")}).to_string(), amber.clone());
-        link(&mut ix, i, &amber);
-    }
-    ix.finish_bulk();
+    let mut ix = build();
     assert!(run(&ix, probe.clone(), member(3)).matches.is_empty());
     for i in 0..10 {
         ix.upsert(&persona(i), &persona_json(i), red.clone());

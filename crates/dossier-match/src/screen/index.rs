@@ -1034,18 +1034,7 @@ impl Index {
 
     /// [`Index::tied_for`] for a viewer who sees only what every member sees.
     fn tied_openly(&self, n: u32) -> bool {
-        let p = self.nodes[n as usize].primary(n);
-        self.nodes[p as usize].edges.iter().any(|e| {
-            if e.rel == TWIN {
-                return false;
-            }
-            let other = &self.nodes[e.other as usize];
-            let rel_ok = e.rel == NOTE_REF || {
-                let r = &self.rels[e.rel as usize];
-                r.alive && self.is_open(r.access)
-            };
-            rel_ok && other.alive() && self.is_open(other.access)
-        })
+        self.tied_where(n, |access| self.is_open(access))
     }
 
     /// Drops the [`Index::open_common`] entries of `n`'s key and its twins' keys.
@@ -1066,6 +1055,12 @@ impl Index {
     /// Whether an identifier is tied, through a live relationship or note the viewer may
     /// see, to a live object the viewer may see.
     fn tied_for(&self, n: u32, viewer: &Viewer) -> bool {
+        self.tied_where(n, |access| self.visible_to(access, viewer))
+    }
+
+    /// Whether an identifier is tied, through a live relationship or note whose access
+    /// `sees`, to a live object whose access `sees`.
+    fn tied_where(&self, n: u32, sees: impl Fn(u32) -> bool) -> bool {
         let p = self.nodes[n as usize].primary(n);
         self.nodes[p as usize].edges.iter().any(|e| {
             if e.rel == TWIN {
@@ -1074,9 +1069,9 @@ impl Index {
             let other = &self.nodes[e.other as usize];
             let rel_ok = e.rel == NOTE_REF || {
                 let r = &self.rels[e.rel as usize];
-                r.alive && self.visible_to(r.access, viewer)
+                r.alive && sees(r.access)
             };
-            rel_ok && other.alive() && self.visible_to(other.access, viewer)
+            rel_ok && other.alive() && sees(other.access)
         })
     }
 
