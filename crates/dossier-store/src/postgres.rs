@@ -113,8 +113,29 @@ impl From<postgres::Error> for StoreError {
     }
 }
 
+/// A transaction that reads one snapshot of the database throughout (REPEATABLE READ): a
+/// scan, a dump or a build sees no commit made while it runs.
+pub(super) fn snapshot(conn: &mut Client, read_only: bool) -> Result<postgres::Transaction<'_>, StoreError> {
+    Ok(conn
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(read_only)
+        .start()?)
+}
+
 /// A connection to `url` with the session settings every statement here is written for.
 fn connect(url: &str) -> Result<Client, StoreError> {
+    // This build speaks to PostgreSQL without TLS: a URL that demands it is refused by
+    // name, not with a failed handshake.
+    if let Ok(config) = url.parse::<postgres::Config>()
+        && config.get_ssl_mode() == postgres::config::SslMode::Require
+    {
+        return Err(StoreError::Invalid(format!(
+            "{}: sslmode=require, but dossier connects to PostgreSQL without TLS; use a local \
+             socket, a TLS tunnel or a pooler in front of a remote database (sslmode=disable or prefer)",
+            crate::redact(url)
+        )));
+    }
     let mut client = Client::connect(url, NoTls).map_err(|e| {
         let mut err = StoreError::from(e);
         if let StoreError::Database { message, .. } = &mut err {
@@ -393,11 +414,7 @@ pub(super) fn copy_text(out: &mut String, v: &Value, ty: &Type) -> Result<(), St
 impl Transfer for PgStore {
     fn dump(&self, visit: &mut RowVisitor<'_>) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        let mut tx = conn
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()?;
+        let mut tx = snapshot(&mut conn, true)?;
         for table in TABLES {
             let key = key_of(table).ok_or_else(|| StoreError::Corrupt(format!("no key listed for {table}")))?;
             let cols = columns(&mut tx, table)?;

@@ -728,3 +728,15 @@ fn large_imports_see_what_their_earlier_chunks_wrote(pg: bool) {
     }
     assert_eq!(store.provenance(email("e3@example.org").id().as_str()).unwrap().len(), 2);
 }
+
+/// A URL that demands TLS is refused by name before any connection is tried (this build
+/// connects without TLS), and the refusal does not echo the password.
+#[test]
+fn a_url_that_demands_tls_is_refused_by_name() {
+    let Err(err) = dossier_store::open("postgres://dossier:hunter2@127.0.0.1:1/db?sslmode=require") else {
+        panic!("opened");
+    };
+    let text = err.to_string();
+    assert!(text.contains("without TLS") && text.contains("sslmode=require"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}

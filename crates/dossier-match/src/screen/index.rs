@@ -820,7 +820,8 @@ impl Index {
         }
         // What this node was to its neighbours' ties (alive, open) may change.
         if !self.open_common.is_empty() {
-            let neighbours: Vec<u32> =
+            // (On the apply path: no allocation for the handful of edges most nodes have.)
+            let neighbours: SmallVec<[u32; 8]> =
                 self.nodes[n as usize].edges.iter().filter(|e| e.rel != TWIN).map(|e| e.other).collect();
             for o in neighbours {
                 self.forget_common(o);

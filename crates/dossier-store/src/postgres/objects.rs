@@ -632,6 +632,8 @@ impl PgStore {
         Ok(out)
     }
 
+    /// One import in one write transaction (with the TAXII status resource, when given),
+    /// counted towards the next refresh of the planner's statistics.
     fn import_tx(
         &self,
         submission: &Submission,
@@ -639,19 +641,7 @@ impl PgStore {
         progress: &mut dyn FnMut(u64),
         status: Option<(&str, &str)>,
     ) -> Result<ImportSummary, StoreError> {
-        let summary = self.import_in_tx(submission, items, progress, status)?;
-        self.wrote(summary.added + summary.updated + summary.history);
-        Ok(summary)
-    }
-
-    fn import_in_tx(
-        &self,
-        submission: &Submission,
-        items: &mut dyn Iterator<Item = Item>,
-        progress: &mut dyn FnMut(u64),
-        status: Option<(&str, &str)>,
-    ) -> Result<ImportSummary, StoreError> {
-        self.writing(|tx| {
+        let summary = self.writing(|tx| {
             let default_tlp: i64 = tx
                 .query_opt("SELECT default_tlp FROM collections WHERE id = $1", &[&submission.collection])?
                 .ok_or_else(|| StoreError::NotFound(format!("collection {}", submission.collection)))?
@@ -687,7 +677,9 @@ impl PgStore {
                 )?;
             }
             Ok(summary)
-        })
+        })?;
+        self.wrote(summary.added + summary.updated + summary.history);
+        Ok(summary)
     }
 }
 
@@ -713,7 +705,7 @@ impl ObjectStore for PgStore {
     fn scan_raw(&self, query: &Query, visit: &mut dyn FnMut(&EntryRef<'_>) -> bool) -> Result<(), StoreError> {
         super::blocking(|| {
             let mut conn = self.conn();
-            let mut tx = conn.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
+            let mut tx = super::snapshot(&mut conn, false)?;
             // Across collections, the latest of an id with several versions is the one served
             // across collections (the rule every index uses), applied here; the limit with it.
             let served = if query.collection.is_none() && query.versions == [Versions::Latest] {
@@ -804,8 +796,7 @@ impl ObjectStore for PgStore {
         super::blocking(|| {
             let (served, lo, hi, staff_only) = {
                 let mut conn = self.conn();
-                let mut tx =
-                    conn.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
+                let mut tx = super::snapshot(&mut conn, false)?;
                 let served = self.served_across(&mut tx, None)?;
                 let span = tx.query_one("SELECT COALESCE(min(vid), 1), COALESCE(max(vid), 0) FROM objects", &[])?;
                 let staff_only: Vec<i64> = tx
@@ -832,11 +823,7 @@ impl ObjectStore for PgStore {
                                 return Ok(());
                             }
                             let mut conn = self.conn();
-                            let mut tx = conn
-                                .build_transaction()
-                                .isolation_level(postgres::IsolationLevel::RepeatableRead)
-                                .read_only(true)
-                                .start()?;
+                            let mut tx = super::snapshot(&mut conn, true)?;
                             // The memberships are summed up per version on their own (narrow
                             // rows; the analysts-only collections, a handful, passed in) and
                             // both sides are read only over this part's range: grouping the
@@ -909,7 +896,7 @@ impl ObjectStore for PgStore {
                 return Ok(());
             }
             let mut conn = self.conn();
-            let mut tx = conn.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
+            let mut tx = super::snapshot(&mut conn, false)?;
             // Which version of each id with several versions is served; every other id has one.
             let served = self.served_across(&mut tx, ids)?;
             let types: Vec<String> = types.iter().map(|t| (*t).to_owned()).collect();
