@@ -139,6 +139,15 @@ fn the_write_ahead_log_stays_under_its_limit_under_back_to_back_writes() {
                 }
             });
         }
+        // The readers stop however this body ends: a failed assertion or import below must
+        // fail the test, not leave the scope waiting for readers that never stop (a hang).
+        struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for StopOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let _stop_readers = StopOnDrop(&stop);
         let mut one_write = 0;
         for round in 0..30 {
             let before = store.wal_bytes();
