@@ -113,7 +113,7 @@ pub const EVIDENCE: &[EvidenceSpec] = &[
         weight: 1.5,
         strong: false,
         class: Some(0),
-        why: "common names are shared by thousands (0 for the name of a stolen real identity)",
+        why: "at most: a name weighs log10(0.5 / how many stored personas would carry it by chance), from how common its parts are in the data and in the population (0 for the name of a stolen real identity)",
     },
     EvidenceSpec {
         kind: Kind::NameFuzzy,
@@ -121,7 +121,7 @@ pub const EVIDENCE: &[EvidenceSpec] = &[
         weight: 0.5,
         strong: false,
         class: Some(0),
-        why: "a spelling variant alone says little",
+        why: "at most, and never more than the stored name itself weighs: a spelling variant alone says little",
     },
     EvidenceSpec {
         kind: Kind::Iban,

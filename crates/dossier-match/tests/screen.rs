@@ -624,3 +624,138 @@ fn a_common_value_follows_ties_that_stop_being_open() {
     let s = run(&ix, probe, member(3));
     assert!(sixty(&s), "{s:?}");
 }
+
+/// An index of 400 personas, each of its own actor: 300 named from a small pool of common
+/// parts (as a large store's Korean personas are), plus a few rare names, and one persona
+/// with a rare name whose e-mail is known (for the names-beside-evidence test).
+fn name_store(extra: &[(usize, &str, Access)]) -> Index {
+    let amber = access(Tlp::Amber, 1);
+    let persona = |i: usize| format!("identity--00000000-0000-4000-8000-{i:012}");
+    let actor = |i: usize| format!("threat-actor--00000000-0000-4000-8000-{i:012}");
+    let family = ["Kim", "Lee", "Park", "Choi", "Jung"];
+    let given = ["Min-jun", "Seo-jun", "Ha-joon", "Do-yun", "Eun-woo", "Ji-ho"];
+    let mut ix = Index::new();
+    ix.begin_bulk(2000);
+    let add = |ix: &mut Index, i: usize, name: &str, a: &Access| {
+        ix.upsert(
+            &persona(i),
+            &json!({"type": "identity", "name": name, "identity_class": "individual"}).to_string(),
+            a.clone(),
+        );
+        ix.upsert(&actor(i), &json!({"type": "threat-actor", "name": format!("Team {i}")}).to_string(), a.clone());
+        let r = format!("relationship--00000000-0000-4000-0001-{i:012}");
+        let j = json!({"type": "relationship", "relationship_type": "attributed-to", "source_ref": persona(i), "target_ref": actor(i)});
+        ix.upsert(&r, &j.to_string(), a.clone());
+    };
+    for i in 0..300 {
+        let name = format!("{} {}", family[i % family.len()], given[(i / family.len()) % given.len()]);
+        add(&mut ix, 1000 + i, &name, &amber);
+    }
+    for (i, name) in [(1400, "Zbigniew Wardzinski"), (1401, "Thaddeus Okonkwo-Lindqvist")] {
+        add(&mut ix, i, name, &amber);
+    }
+    for (i, name, a) in extra {
+        add(&mut ix, *i, name, a);
+    }
+    ix.finish_bulk();
+    ix
+}
+
+fn name_weight(s: &screen::Screening) -> Option<f64> {
+    s.matches.iter().find_map(|h| match h {
+        Hit::Candidate(c) => c.evidence.iter().find(|e| e.field == "names").map(|e| e.weight),
+        Hit::Restricted(_) => None,
+    })
+}
+
+fn all_name_weights(ix: &Index, name: &str, viewer: Viewer) -> f64 {
+    let opts = Options { list_all: true, ..Options::default() };
+    let s = ix.screen(&applicant(json!({"ref": "n", "names": [name]})), &viewer, &opts);
+    name_weight(&s).unwrap_or(f64::NAN)
+}
+
+#[test]
+fn a_name_weighs_by_how_common_its_parts_are() {
+    let ix = name_store(&[]);
+    // A rare name: at most the kind's weight (1.5, less the tie's 90% confidence).
+    let rare = all_name_weights(&ix, "Zbigniew Wardzinski", member(3));
+    assert!(rare > 1.4, "{rare}");
+    // A name from the common pool (each held by ten actors, its parts by 60 or 50 of 302
+    // names, Kim by a fifth of all Koreans) weighs nothing, and alone lists no one.
+    let common = all_name_weights(&ix, "Min-jun Kim", member(3));
+    assert!(common == 0.0, "{common}");
+    let s = run(&ix, json!({"ref": "n1", "names": ["Kim Min-jun"]}), member(3));
+    assert!(s.matches.is_empty(), "{s:?}");
+    assert_eq!(s.decision, Decision::Clear);
+    // Even the rare name alone is never more than a listed candidate.
+    let s = run(&ix, json!({"ref": "n2", "names": ["Wardzinski, Zbigniew"]}), member(3));
+    assert_eq!(s.decision, Decision::Clear, "{s:?}");
+    assert!(name_weight(&s).is_some_and(|w| w > 1.4), "{s:?}");
+}
+
+#[test]
+fn a_common_name_in_the_population_weighs_less_even_in_a_small_store() {
+    // A persona called John Smith among a few hundred Korean names: its parts are rare in
+    // the data but common in the population (the US census), so it weighs less than a name
+    // as rare in the data that is rare everywhere.
+    let ix = name_store(&[(1500, "John Smith", access(Tlp::Amber, 1))]);
+    let smith = all_name_weights(&ix, "John Smith", member(3));
+    let rare = all_name_weights(&ix, "Thaddeus Okonkwo-Lindqvist", member(3));
+    // 303 names × 1.6% (John) × 0.83% (Smith) = 0.04 expected holders: log10(0.5 / 0.04)
+    // = 1.10, less the tie's confidence; the rare name is capped at 1.5.
+    assert!(smith < rare - 0.3, "John Smith {smith}, a rare name {rare}");
+    assert!((smith - (1.10 + (0.9f64).log10())).abs() < 0.02, "{smith}");
+}
+
+#[test]
+fn hidden_names_do_not_move_the_weight_of_a_visible_one() {
+    // Member 2 keeps 200 RED personas named Wardzinski: what member 3 sees of the one AMBER
+    // Wardzinski must weigh the same as without them.
+    let red: Vec<(usize, String, Access)> =
+        (0..200).map(|i| (2000 + i, format!("Wardzinski Person{i}"), access(Tlp::Red, 2))).collect();
+    let extra: Vec<(usize, &str, Access)> = red.iter().map(|(i, n, a)| (*i, n.as_str(), a.clone())).collect();
+    let with = name_store(&extra);
+    let without = name_store(&[]);
+    let a = all_name_weights(&with, "Zbigniew Wardzinski", member(3));
+    let b = all_name_weights(&without, "Zbigniew Wardzinski", member(3));
+    assert_eq!(a, b, "member 3's weight moved with member 2's hidden names");
+    // Made GREEN, the same 200 names are every member's data: Wardzinski is then common.
+    let green: Vec<(usize, &str, Access)> =
+        red.iter().map(|(i, n, _)| (*i, n.as_str(), access(Tlp::Green, 2))).collect();
+    let open = name_store(&green);
+    let c = all_name_weights(&open, "Zbigniew Wardzinski", member(3));
+    assert!(c < b - 0.5, "{c} vs {b}");
+    // The counts survive a snapshot, and follow names that stop being open.
+    let mut buf = Vec::new();
+    open.write_snapshot(&mut buf, b"t").unwrap();
+    let (mut back, _) = Index::read_snapshot(&mut buf.as_slice()).unwrap();
+    assert_eq!(all_name_weights(&back, "Zbigniew Wardzinski", member(3)), c);
+    for (i, n, _) in &red {
+        let id = format!("identity--00000000-0000-4000-8000-{i:012}");
+        let j = json!({"type": "identity", "name": n, "identity_class": "individual"});
+        back.upsert(&id, &j.to_string(), access(Tlp::Red, 2));
+    }
+    assert_eq!(all_name_weights(&back, "Zbigniew Wardzinski", member(3)), b);
+}
+
+#[test]
+fn a_name_beside_other_evidence_is_compared_with_that_actors_personas_only() {
+    // A pool name weighs nothing found among 300; once a website ties the applicant to the
+    // actor, the name is compared with that actor's one persona and counts.
+    let mut ix = name_store(&[]);
+    let site = "domain-name--00000000-0000-5000-8000-000000009001";
+    ix.upsert(site, &json!({"type": "domain-name", "value": "minjun-builds.dev"}).to_string(), access(Tlp::Amber, 1));
+    let r = "relationship--00000000-0000-4000-0002-000000009001";
+    let j = json!({"type": "relationship", "relationship_type": "related-to",
+        "source_ref": "identity--00000000-0000-4000-8000-000000001000", "target_ref": site});
+    ix.upsert(r, &j.to_string(), access(Tlp::Amber, 1));
+    let alone = run(&ix, json!({"ref": "b1", "websites": ["minjun-builds.dev"]}), member(3));
+    let with_name =
+        run(&ix, json!({"ref": "b2", "websites": ["minjun-builds.dev"], "names": ["Kim Min-jun"]}), member(3));
+    let w = name_weight(&with_name).unwrap_or(0.0);
+    assert!(w > 0.5, "{with_name:?}");
+    assert!(with_name.score > alone.score, "{} vs {}", with_name.score, alone.score);
+    let Hit::Candidate(c) = &with_name.matches[0] else { panic!("restricted") };
+    let e = c.evidence.iter().find(|e| e.field == "names").unwrap();
+    assert!(e.notes.iter().any(|n| n.contains("compared with the 1 persona")), "{:?}", e.notes);
+}

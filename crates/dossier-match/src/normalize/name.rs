@@ -81,6 +81,135 @@ const VARIANTS: &[&[&str]] = &[
     &["vu", "vo"],
 ];
 
+/// How common the most common name parts are: the share of people carrying each one in
+/// the population where it is most common (national statistics, rounded: Statistics Korea's
+/// 2015 census for Korean family names, China's 2020 household register, Vietnamese and
+/// Japanese surname surveys, the 2010 US census for surnames and the US Social Security
+/// Administration's name counts for given names). An applicant pool mixes populations, so
+/// this is an upper bound of how often an innocent applicant carries the part: a name
+/// weighs at most what it should. Keys are folded tokens ([`normalize`]); parts not listed
+/// are measured from the names in the data alone.
+const POPULATION_SHARES: &[(&str, f64)] = &[
+    // Korean family names
+    ("kim", 0.215),
+    ("lee", 0.147),
+    ("park", 0.084),
+    ("choi", 0.047),
+    ("jung", 0.043),
+    ("kang", 0.023),
+    ("cho", 0.021),
+    ("yoon", 0.021),
+    ("jang", 0.020),
+    ("lim", 0.017),
+    ("han", 0.015),
+    ("oh", 0.015),
+    ("seo", 0.015),
+    ("shin", 0.014),
+    ("kwon", 0.014),
+    ("hwang", 0.014),
+    ("ahn", 0.013),
+    ("song", 0.013),
+    ("ryu", 0.011),
+    ("hong", 0.011),
+    // Chinese family names (pinyin; Wong, Chan, Cheung… fold to these)
+    ("wang", 0.072),
+    ("li", 0.070),
+    ("zhang", 0.068),
+    ("liu", 0.054),
+    ("chen", 0.045),
+    ("yang", 0.031),
+    ("huang", 0.023),
+    ("zhao", 0.021),
+    ("wu", 0.021),
+    ("zhou", 0.019),
+    ("xu", 0.015),
+    ("sun", 0.014),
+    ("hu", 0.013),
+    ("ma", 0.013),
+    ("zhu", 0.013),
+    ("guo", 0.012),
+    ("he", 0.011),
+    ("lin", 0.011),
+    ("gao", 0.011),
+    ("luo", 0.010),
+    // Vietnamese family names
+    ("nguyen", 0.38),
+    ("tran", 0.11),
+    ("le", 0.095),
+    ("pham", 0.071),
+    ("hoang", 0.051),
+    ("phan", 0.045),
+    ("vu", 0.039),
+    ("dang", 0.021),
+    ("bui", 0.020),
+    ("do", 0.014),
+    ("ho", 0.013),
+    ("ngo", 0.013),
+    // Japanese family names
+    ("sato", 0.015),
+    ("suzuki", 0.015),
+    ("takahashi", 0.011),
+    ("tanaka", 0.011),
+    ("watanabe", 0.009),
+    ("ito", 0.009),
+    ("yamamoto", 0.009),
+    ("nakamura", 0.009),
+    ("kobayashi", 0.008),
+    ("kato", 0.007),
+    // US family names
+    ("smith", 0.0083),
+    ("johnson", 0.0066),
+    ("williams", 0.0055),
+    ("brown", 0.0049),
+    ("jones", 0.0048),
+    ("garcia", 0.0040),
+    ("miller", 0.0040),
+    ("davis", 0.0038),
+    ("rodriguez", 0.0035),
+    ("martinez", 0.0035),
+    ("hernandez", 0.0034),
+    ("lopez", 0.0029),
+    ("gonzalez", 0.0029),
+    ("wilson", 0.0028),
+    ("anderson", 0.0028),
+    ("taylor", 0.0026),
+    ("moore", 0.0025),
+    ("jackson", 0.0024),
+    ("martin", 0.0024),
+    // US given names (share of all people)
+    ("james", 0.016),
+    ("john", 0.016),
+    ("robert", 0.015),
+    ("michael", 0.014),
+    ("william", 0.012),
+    ("david", 0.011),
+    ("mary", 0.011),
+    // Thomas: a family name (0.26%) and, more often, a given name
+    ("thomas", 0.006),
+    ("richard", 0.007),
+    ("joseph", 0.006),
+    ("charles", 0.006),
+    ("christopher", 0.006),
+    ("daniel", 0.005),
+    ("matthew", 0.004),
+    ("anthony", 0.004),
+    ("mark", 0.004),
+    ("patricia", 0.004),
+    ("jennifer", 0.004),
+    ("linda", 0.004),
+    ("elizabeth", 0.004),
+    ("kevin", 0.003),
+    ("brian", 0.003),
+    ("jessica", 0.003),
+    ("sarah", 0.003),
+];
+
+/// The share of people carrying folded name part `token` where it is most common, if it
+/// is one of the common parts listed (see `POPULATION_SHARES`).
+pub fn population_share(token: &str) -> Option<f64> {
+    POPULATION_SHARES.iter().find(|(t, _)| *t == token).map(|(_, s)| *s)
+}
+
 /// Romanised Korean syllables that joined given names are split into.
 const SYLLABLES: &[&str] = &[
     "chol", "chul", "cheol", "su", "soo", "min", "jun", "joon", "young", "yong", "yeong", "ho", "jin", "hyun", "hyeon",

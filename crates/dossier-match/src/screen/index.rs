@@ -402,6 +402,10 @@ pub struct Index {
     unusable: usize,
     /// Stored phone numbers per calling-code bucket (see `score::phone_bucket`).
     phones: Vec<u32>,
+    /// Individuals' names every member sees: how many carry each folded name part (by its
+    /// keyed hash), and how many there are — how common a name is in the data.
+    name_parts: HashMap<u64, u32, Fast>,
+    named_open: u32,
     /// Between [`Index::begin_bulk`] and [`Index::finish_bulk`]: band postings go straight
     /// into `bands_sorted`, unsorted, and are sorted once at the end.
     bulk: bool,
@@ -489,6 +493,8 @@ impl Index {
             last_access: 0,
             unusable: 0,
             phones: vec![0; super::score::PHONE_BUCKETS],
+            name_parts: HashMap::with_hasher(Fast::default()),
+            named_open: 0,
             bulk: false,
         }
     }
@@ -531,6 +537,33 @@ impl Index {
     /// of what another member sees, and what every member sees is the same for all.
     pub(crate) fn phones_stored(&self, e164: &str) -> u32 {
         self.phones[super::score::phone_bucket(e164)].max(1)
+    }
+
+    /// How many of the individuals every member sees would carry a folded name made of
+    /// `parts` (each a part's keyed hash and, for a common part, its share in the population
+    /// where it is most common) by chance: their number times the product of how common
+    /// each part is — the larger of its share among their names and its population share.
+    /// The share among their names is smoothed towards [`score::NAME_PART_SHARE`] as if
+    /// [`score::NAME_PART_PSEUDO`] more names had been seen, so that a handful of names
+    /// (a new installation) does not make every part look common. Only names every member
+    /// sees count, as for phones.
+    pub(crate) fn name_holders_by_chance(&self, parts: &[(u64, Option<f64>)]) -> f64 {
+        use super::score::{NAME_PART_PSEUDO, NAME_PART_SHARE};
+        let named = f64::from(self.named_open);
+        let share: f64 = parts
+            .iter()
+            .map(|(h, population)| {
+                let seen = f64::from(self.name_parts.get(h).copied().unwrap_or(0));
+                let measured = (seen + NAME_PART_PSEUDO * NAME_PART_SHARE) / (named + NAME_PART_PSEUDO);
+                population.map_or(measured, |p| p.max(measured)).min(1.0)
+            })
+            .product();
+        named.max(1.0) * share
+    }
+
+    /// Individuals' names every member sees (for [`Index::name_holders_by_chance`]).
+    pub(crate) fn named_open(&self) -> u32 {
+        self.named_open
     }
 
     /// The compact signature of a resume note.
@@ -676,12 +709,20 @@ impl Index {
         match p.body {
             Body::Gone => return,
             Body::Actor { name } => self.set_text(n, name),
-            Body::Identity { name, flags, name_key } => {
+            Body::Identity { name, flags, name_key, parts } => {
                 if let Some(h) = name_key {
                     let head = push_chain(&mut self.names, h, n);
                     let node = &mut self.nodes[n as usize];
                     node.next = head;
                     node.key = h;
+                    // Only what every member sees counts: a member's hidden names must not
+                    // change the weight of what another member sees.
+                    if self.access[access as usize].open() && !parts.is_empty() {
+                        self.named_open += 1;
+                        for t in parts {
+                            *self.name_parts.entry(t).or_default() += 1;
+                        }
+                    }
                 }
                 self.set_text(n, name);
                 self.nodes[n as usize].flags |= flags;
@@ -825,6 +866,27 @@ impl Index {
                 self.nodes[n as usize].edges.iter().filter(|e| e.rel != TWIN).map(|e| e.other).collect();
             for o in neighbours {
                 self.forget_common(o);
+            }
+        }
+        // What an individual's name added to the name counts goes with it (it was counted
+        // when it was chained under a name and every member saw it).
+        let node = &self.nodes[n as usize];
+        if node.ty == Ty::Identity
+            && node.key != 0
+            && self.access.get(node.access as usize).is_some_and(Access::open)
+            && let Some(folded) = name::normalize(self.label(n))
+        {
+            let parts = prepare::part_hashes(&folded.tokens);
+            if !parts.is_empty() {
+                self.named_open = self.named_open.saturating_sub(1);
+                for t in parts {
+                    if let Some(c) = self.name_parts.get_mut(&t) {
+                        *c = c.saturating_sub(1);
+                        if *c == 0 {
+                            self.name_parts.remove(&t);
+                        }
+                    }
+                }
             }
         }
         let twins: Vec<u32> = self.nodes[n as usize].edges.iter().filter(|e| e.rel == TWIN).map(|e| e.other).collect();

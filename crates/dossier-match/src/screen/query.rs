@@ -56,6 +56,18 @@ pub struct Options {
 /// compared with that actor's resumes directly (not only through the index's bands).
 const TARGETED_RESUME_LEAD: f64 = 1.5;
 
+/// How a watched name's hint starts: its parts follow (see [`folded_parts`]).
+const NAME_PARTS: &str = "parts:";
+
+/// A folded name's parts, each once: its keyed hash and, for a common part, its share in
+/// the population where it is most common.
+fn folded_parts(key: &str) -> Vec<(u64, Option<f64>)> {
+    let mut tokens: Vec<&str> = key.split(' ').filter(|t| !t.is_empty()).collect();
+    tokens.sort_unstable();
+    tokens.dedup();
+    tokens.into_iter().map(|t| (key_hash(KeyKind::Name, t), name::population_share(t))).collect()
+}
+
 impl Default for Options {
     fn default() -> Self {
         Self {
@@ -391,6 +403,15 @@ impl Index {
         for p in probes.iter().filter(|p| !p.penalty.is_nan()) {
             let mut kind = p.kind;
             let mut hint = String::new();
+            if p.key == KeyKind::Name {
+                // The name's parts as keyed hashes, with a common part's population share
+                // (which says only that the name holds a part that common), for its weight.
+                let parts: Vec<String> = folded_parts(&p.normalized)
+                    .into_iter()
+                    .map(|(h, share)| share.map_or(format!("{h:016x}"), |s| format!("{h:016x}={s}")))
+                    .collect();
+                hint = format!("{NAME_PARTS}{}", parts.join(" "));
+            }
             if p.key == KeyKind::Phone {
                 // Settled now, from the value: a VoIP or toll-free number weighs less.
                 if let Ok(n) = phone::normalize(&p.normalized, None) {
@@ -415,6 +436,23 @@ impl Index {
             resume: a.resume_text.as_deref().and_then(resume::signature).map(|s| s.0.to_vec()),
             photos: a.photos.iter().filter_map(|h| photo::PhotoHash::parse(h).ok()).map(|h| h.hex()).collect(),
         }
+    }
+
+    /// How many stored individuals would carry a name probe's folded name by chance
+    /// ([`Index::name_holders_by_chance`]), from its folded key or, for a watched name, from
+    /// its parts kept in the hint; `None` when a watched name was kept without them.
+    fn name_chance(&self, normalized: &str) -> Option<f64> {
+        let parts: Vec<(u64, Option<f64>)> = match normalized.strip_prefix(NAME_PARTS) {
+            Some(kept) => kept
+                .split(' ')
+                .filter_map(|p| {
+                    let (h, share) = p.split_once('=').map_or((p, None), |(h, s)| (h, s.parse::<f64>().ok()));
+                    u64::from_str_radix(h, 16).ok().map(|h| (h, share))
+                })
+                .collect(),
+            None => folded_parts(normalized),
+        };
+        (!parts.is_empty()).then(|| self.name_holders_by_chance(&parts))
     }
 
     /// Screens a watched subject from its keyed hashes: the answer a screen of the same
@@ -692,6 +730,11 @@ impl Index {
                 }
             }
         }
+        self.weigh_names_beside(&mut shown, &probes, viewer, opts.list_all);
+        for evs in hidden.values_mut() {
+            // Restricted hits keep the weight of a name found among all stored names.
+            evs.retain(|e| e.kind != Kind::Name || e.weight > 0.0 || opts.list_all || is_stolen_note(e));
+        }
         // Fuzzy names, only beside other evidence (never a way in on their own).
         let names: Vec<(usize, String)> = probes
             .iter()
@@ -710,27 +753,39 @@ impl Index {
                 if !evs.iter().any(|e| e.kind.is_strong()) && evs.iter().map(|e| e.weight).sum::<f64>() < 2.0 {
                     continue;
                 }
-                let mut best: Option<(f64, usize, u32, Tlp)> = None;
-                for (p, tlp) in self.personas_of(*g, viewer) {
+                let mut best: Option<(f64, usize, u32, Tlp, String)> = None;
+                let personas = self.personas_of(*g, viewer);
+                let k = personas.len().max(1);
+                for (p, tlp) in personas {
                     let Some(stored) = name::normalize(self.label(p)) else { continue };
                     for (pi, key) in &names {
                         let s = strsim::jaro_winkler(key, &stored.key);
-                        let better = best.is_none_or(|b| {
+                        let better = best.as_ref().is_none_or(|b| {
                             s > b.0 || s == b.0 && (*pi, self.stable_key(p)) < (b.1, self.stable_key(b.2))
                         });
                         if s >= 0.9 && better {
-                            best = Some((s, *pi, p, tlp));
+                            best = Some((s, *pi, p, tlp, stored.key.clone()));
                         }
                     }
                 }
-                if let Some((s, pi, p, tlp)) = best {
+                if let Some((s, pi, p, tlp, stored_key)) = best {
                     let stolen = self.nodes[p as usize].flags & STOLEN != 0;
+                    // Compared with this actor's k personas, as a name beside other evidence
+                    // is (see `weigh_names_beside`), but a variant: any of about
+                    // FUZZY_SPELLINGS names as common would have come this close.
+                    let named = f64::from(self.named_open().max(1));
+                    let chance = self.name_chance(&stored_key).unwrap_or(named);
+                    let holders = k as f64 * chance / named * score::FUZZY_SPELLINGS;
+                    let weight = Kind::NameFuzzy.weight().min(score::name_weight(holders));
+                    if weight <= 0.0 && !stolen {
+                        continue;
+                    }
                     evs.push(Ev {
                         probe: pi,
                         kind: Kind::NameFuzzy,
                         node: p,
                         persona: Some(p),
-                        weight: if stolen { 0.0 } else { Kind::NameFuzzy.weight() },
+                        weight: if stolen { 0.0 } else { weight },
                         match_kind: MatchKind::Fuzzy,
                         similarity: Some((s * 1000.0).round() / 1000.0),
                         stored: Some(self.label(p).to_owned()),
@@ -873,6 +928,46 @@ impl Index {
         }
     }
 
+    /// Names beside other evidence. A name found among all stored names weighs by how many
+    /// of them would carry it by chance (`N·f`); but once other evidence (weighing
+    /// [`TARGETED_RESUME_LEAD`] or more, names aside) points to an actor, its name is
+    /// compared with that actor's few personas only, and a coincidence there is `N/k` times
+    /// rarer: the name weighs `log10(NAME_REUSE / (k·f))` (at most the kind's weight) when
+    /// that is more. `k` counts the personas the viewer sees: what it cannot see does not
+    /// move its scores. Names that still weigh nothing are dropped.
+    fn weigh_names_beside(
+        &self,
+        shown: &mut HashMap<Group, Vec<Ev>>,
+        probes: &[Probe],
+        viewer: &Viewer,
+        list_all: bool,
+    ) {
+        for (g, evs) in shown.iter_mut() {
+            if !evs.iter().any(|e| e.kind == Kind::Name) {
+                continue;
+            }
+            let lead: f64 =
+                evs.iter().filter(|e| !matches!(e.kind, Kind::Name | Kind::NameFuzzy)).map(|e| e.weight).sum();
+            if lead >= TARGETED_RESUME_LEAD {
+                let k = self.personas_of(*g, viewer).len().max(1);
+                let named = f64::from(self.named_open().max(1));
+                for e in evs.iter_mut().filter(|e| e.kind == Kind::Name && !is_stolen_note(e)) {
+                    let Some(chance) = self.name_chance(&probes[e.probe].normalized) else { continue };
+                    let w = score::name_weight(k as f64 * chance / named);
+                    let weight = w + score::confidence_penalty(e.confidence);
+                    if weight > e.weight {
+                        e.weight = weight;
+                        e.notes = vec![format!(
+                            "compared with the {k} persona{} of an actor other evidence already points to, not with all {named} names in the data (weight {w:.2})",
+                            if k == 1 { "" } else { "s" }
+                        )];
+                    }
+                }
+            }
+            evs.retain(|e| e.kind != Kind::Name || e.weight > 0.0 || list_all || is_stolen_note(e));
+        }
+    }
+
     /// Turns the ties found for one probe into evidence, with the commonness discount.
     fn weigh(
         &self,
@@ -895,6 +990,13 @@ impl Index {
                 continue;
             }
             let discount = (n as f64).log10();
+            // A name's weight follows from how many stored personas would carry it by chance
+            // (not from the `n` actors found: each is one of them; see `score::name_weight`).
+            let name = (probe.kind == Kind::Name).then(|| {
+                let chance = self.name_chance(&probe.normalized);
+                let holders = chance.unwrap_or(n as f64);
+                (score::name_weight(holders), chance)
+            });
             for (node, tie, mk, stored) in found.iter().filter(|f| f.1.visible == visible) {
                 let flags = self.nodes[*node as usize].flags;
                 let mut kind = if *mk == MatchKind::InRange { Kind::IpRange } else { probe.kind };
@@ -905,6 +1007,17 @@ impl Index {
                 let one_team_ip = kind == Kind::Ip && groups.len() - lone == 1;
                 let base = if matches!(kind, Kind::Phone | Kind::PhoneCheap) {
                     score::phone_weight(kind, &probe.normalized, self.phones_stored(&probe.normalized))
+                } else if let Some((w, chance)) = name.filter(|_| kind == Kind::Name) {
+                    if w < kind.weight() {
+                        notes.push(match chance {
+                            Some(c) => format!(
+                                "a common name: about {c:.1} of the {} names in the data would be this one by chance, from how common its parts are (weight {w:.2})",
+                                self.named_open()
+                            ),
+                            None => format!("the name is carried by {n} different actors (weight {w:.2})"),
+                        });
+                    }
+                    w
                 } else if one_team_ip {
                     notes.push(
                         "the address is tied to one actor only: a team's own address (a laptop farm), not shared infrastructure"
@@ -915,7 +1028,7 @@ impl Index {
                     kind.weight()
                 };
                 let mut weight = base + score::confidence_penalty(tie.confidence) - probe.penalty;
-                if base < kind.weight() {
+                if matches!(kind, Kind::Phone | Kind::PhoneCheap) && base < kind.weight() {
                     notes.push(format!(
                         "{} numbers of this country are in the data: a coincidence is likelier (weight at most {base:.2})",
                         self.phones_stored(&probe.normalized)
@@ -943,7 +1056,7 @@ impl Index {
                         if k == 1 { "" } else { "s" }
                     ));
                 }
-                if n > 1 {
+                if n > 1 && kind != Kind::Name {
                     weight -= discount;
                     notes.push(format!("the value is tied to {n} different actors: weight lowered by log10({n})"));
                 }
@@ -956,8 +1069,9 @@ impl Index {
                 }
                 // Evidence that weighs nothing is dropped, except a stolen identity's name,
                 // which the caller should see was considered and set aside, and in a search,
-                // which lists whoever holds the value.
-                if weight <= 0.0 && !list_all && notes.iter().all(|n| n != STOLEN_NOTE) {
+                // which lists whoever holds the value. A name is kept until the screen knows
+                // whether other evidence points to its actor (see `weigh_names_beside`).
+                if weight <= 0.0 && !list_all && kind != Kind::Name && notes.iter().all(|n| n != STOLEN_NOTE) {
                     continue;
                 }
                 let ev = Ev {
@@ -1203,6 +1317,10 @@ pub const SEARCH_FANOUT: usize = 2_000;
 pub(crate) const MAX_FANOUT: usize = 64;
 /// The least summed weight for a candidate to be listed.
 const MIN_LISTED_LLR: f64 = 1.0;
+
+fn is_stolen_note(e: &Ev) -> bool {
+    e.notes.iter().any(|n| n == STOLEN_NOTE)
+}
 
 const STOLEN_NOTE: &str = "the name or document of a real person whose identity was stolen: not evidence on its own";
 

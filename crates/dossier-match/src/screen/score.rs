@@ -139,6 +139,40 @@ pub fn phone_weight(kind: Kind, e164: &str, stored: u32) -> f64 {
     kind.weight().min((space / f64::from(stored.max(1))).log10())
 }
 
+/// How often an operative presents, as his own, one of the names his team's personas carry
+/// in the data (folded: spelling, order and romanisation aside). An assumption, not a
+/// measurement — no member knows how many of the operatives it screened it missed; it
+/// only shifts every name's weight by its log (−0.3).
+pub const NAME_REUSE: f64 = 0.5;
+
+/// How common a name part is taken to be before any names are seen: one person in a
+/// thousand, about the share of a family name ranked a hundredth in its country (the
+/// hundredth Korean family name is rarer, the hundredth US one about as common).
+pub const NAME_PART_SHARE: f64 = 1e-3;
+
+/// How many names that prior share weighs against the names in the data: with a hundred
+/// names or fewer the prior dominates; from thousands on, the data.
+pub const NAME_PART_PSEUDO: f64 = 100.0;
+
+/// How many distinct names, each about as common, lie within a fuzzy name match
+/// (Jaro-Winkler 0.9) of a given name: a variant is that much likelier a coincidence than
+/// the name itself. An order of magnitude (spellings, transliterations, one letter off).
+pub const FUZZY_SPELLINGS: f64 = 10.0;
+
+/// The weight of a name that agrees with a stored persona's, when `holders` of the
+/// individuals it was compared with would carry it by chance (their number times how common
+/// the name is, see `Index::name_holders_by_chance`). An operative presents one of his
+/// team's names with probability [`NAME_REUSE`]: among `N` stored names, the one of this
+/// actor's persona with probability `NAME_REUSE · n/N` if `n` actors hold it; an innocent
+/// carries it with its frequency `f` in the population; so the odds that the applicant is
+/// an operative of one of the `n` grow by `NAME_REUSE · n / (N·f)`, and those that he is
+/// this one by `NAME_REUSE / (N·f)`: `N·f` is how many stored personas would carry the
+/// name by chance. A common name in a large store weighs nothing; a rare one at most the
+/// kind's weight (1.5), never a match.
+pub fn name_weight(holders: f64) -> f64 {
+    (NAME_REUSE.log10() - holders.max(1e-9).log10()).min(Kind::Name.weight())
+}
+
 /// The weight of a resume whose estimated shingle Jaccard similarity is `s`: nothing below
 /// 0.3 (stock phrases), rising linearly to 2.0 at 0.5 and to the full 4.0 at 0.9.
 pub fn resume_weight(s: f64) -> f64 {

@@ -101,6 +101,8 @@ pub(super) enum Body {
         flags: u8,
         /// The hash of the folded name, for individuals.
         name_key: Option<u64>,
+        /// The hashes of its folded parts, each once (for how common they are).
+        parts: SmallVec<[u64; 4]>,
     },
     Identifier {
         keys: SmallVec<[PreparedKey; 1]>,
@@ -118,6 +120,14 @@ pub(super) enum Body {
         src: (Ty, u128),
         dst: (Ty, u128),
     },
+}
+
+/// The keyed hashes of a folded name's parts, each once.
+pub(in crate::screen) fn part_hashes(tokens: &[String]) -> SmallVec<[u64; 4]> {
+    let mut out: SmallVec<[u64; 4]> = tokens.iter().map(|t| key_hash(KeyKind::Name, t)).collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 fn is_stolen(f: &Fields<'_>) -> bool {
@@ -415,12 +425,10 @@ pub fn prepare(id: &str, json: &str, access: Access) -> Option<Prepared> {
                     flags |= INDIVIDUAL;
                 }
                 let name = f.name.as_deref().unwrap_or_default().to_owned();
-                let name_key = if flags & INDIVIDUAL != 0 {
-                    name::normalize(&name).map(|folded| key_hash(KeyKind::Name, &folded.key))
-                } else {
-                    None
-                };
-                Body::Identity { name, flags, name_key }
+                let folded = if flags & INDIVIDUAL != 0 { name::normalize(&name) } else { None };
+                let name_key = folded.as_ref().map(|f| key_hash(KeyKind::Name, &f.key));
+                let parts = folded.as_ref().map(|f| part_hashes(&f.tokens)).unwrap_or_default();
+                Body::Identity { name, flags, name_key, parts }
             }
             Ty::Relationship => rel_body(f.source_ref.as_deref(), f.target_ref.as_deref()),
             Ty::Note => {

@@ -15,7 +15,8 @@ use super::*;
 /// Skype, Discord, Telegram and WhatsApp accounts in their other forms.
 /// 6: copy-paste artefacts, full-width forms and look-alike letters cleaned from stored
 /// values; IP and resume weights (one-team addresses, shared templates).
-const FORMAT: u64 = 8;
+/// 9: how many individuals' names every member sees carry each name part.
+const FORMAT: u64 = 9;
 const MAGIC: &[u8; 8] = b"DSXIDX01";
 
 fn bad(what: &str) -> io::Error {
@@ -221,6 +222,14 @@ impl Index {
         for p in &self.phones {
             w.u32(*p)?;
         }
+        w.u32(self.named_open)?;
+        let mut parts: Vec<(u64, u32)> = self.name_parts.iter().map(|(h, c)| (*h, *c)).collect();
+        parts.sort_unstable();
+        w.len(parts.len())?;
+        for (h, c) in parts {
+            w.u64(h)?;
+            w.u32(c)?;
+        }
         w.0.write_all(MAGIC)
     }
 
@@ -343,6 +352,13 @@ impl Index {
         ix.phones = (0..n).map(|_| r.u32()).collect::<io::Result<_>>()?;
         if ix.phones.len() != super::super::score::PHONE_BUCKETS {
             return Err(bad("phone buckets differ"));
+        }
+        ix.named_open = r.u32()?;
+        let n = r.len(MAX)?;
+        ix.name_parts.reserve(n);
+        for _ in 0..n {
+            let h = r.u64()?;
+            ix.name_parts.insert(h, r.u32()?);
         }
         if &r.bytes::<8>()? != MAGIC {
             return Err(bad("truncated"));
