@@ -406,6 +406,9 @@ pub struct Index {
     /// keyed hash), and how many there are — how common a name is in the data.
     name_parts: HashMap<u64, u32, Fast>,
     named_open: u32,
+    /// How often two resumes of unrelated actors are alike, measured on the open resumes at
+    /// each full build or snapshot read (see [`Index::measure_resumes`]).
+    resume_tail: Option<ResumeTail>,
     /// Between [`Index::begin_bulk`] and [`Index::finish_bulk`]: band postings go straight
     /// into `bands_sorted`, unsorted, and are sorted once at the end.
     bulk: bool,
@@ -495,6 +498,7 @@ impl Index {
             phones: vec![0; super::score::PHONE_BUCKETS],
             name_parts: HashMap::with_hasher(Fast::default()),
             named_open: 0,
+            resume_tail: None,
             bulk: false,
         }
     }
@@ -1004,11 +1008,113 @@ impl Index {
         }
         self.bands_sorted = v;
         self.count_open_common();
+        self.measure_resumes();
         self.bands_extra.shrink_to_fit();
         self.nodes.shrink_to_fit();
         self.rels.shrink_to_fit();
         self.texts.shrink_to_fit();
         self.sigs.shrink_to_fit();
+    }
+
+    /// Measures how alike the resumes of unrelated actors are: [`RESUME_PAIRS`] pairs of
+    /// open resumes drawn at random (the same pairs for the same data), each of two
+    /// different owners (the actor its persona is tied to, else what it is about), and the
+    /// share of them at each similarity or more. Stored resumes are written for the same
+    /// jobs as applicants' and from the same templates: that two unrelated ones come this
+    /// close is how often an innocent's resume comes this close to a stored one. Fewer than
+    /// [`RESUME_MIN_MEASURED`] open resumes measure nothing (the model's weights stand).
+    fn measure_resumes(&mut self) {
+        self.resume_tail = None;
+        let mut notes: Vec<(u32, u32)> = (0..self.nodes.len() as u32)
+            .filter(|&n| {
+                let node = &self.nodes[n as usize];
+                node.ty == Ty::Note
+                    && node.alive()
+                    && node.aux != NONE
+                    && self.access.get(node.access as usize).is_some_and(Access::open)
+            })
+            .map(|n| (n, self.resume_owner(n)))
+            .collect();
+        // In the order of their ids, not of where the build put them: the same data draws
+        // the same pairs, whichever order it was read in.
+        notes.sort_unstable_by_key(|(n, _)| self.nodes[*n as usize].uuid);
+        if notes.len() < RESUME_MIN_MEASURED {
+            return;
+        }
+        let mut at_least = [0u64; resume::SIGNATURE_LEN + 1];
+        let mut pairs = 0u64;
+        let mut state = notes.len() as u64;
+        let mut next = || {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        for _ in 0..RESUME_PAIRS {
+            let (a, b) = (next() % notes.len() as u64, next() % notes.len() as u64);
+            let ((na, oa), (nb, ob)) = (notes[a as usize], notes[b as usize]);
+            if oa == ob {
+                continue;
+            }
+            let (sa, sb) =
+                (&self.sigs[self.nodes[na as usize].aux as usize], &self.sigs[self.nodes[nb as usize].aux as usize]);
+            let same = sa.iter().zip(sb.iter()).filter(|(x, y)| x == y).count();
+            at_least[same] += 1;
+            pairs += 1;
+        }
+        for i in (0..resume::SIGNATURE_LEN).rev() {
+            at_least[i] += at_least[i + 1];
+        }
+        self.resume_tail = Some(ResumeTail { at_least, pairs, resumes: notes.len() as u64 });
+    }
+
+    /// Who a resume belongs to, for telling related resumes from unrelated ones: of the
+    /// actors it is about (directly or through a persona tied to one), the first by id; else
+    /// the first object it is about by id; else itself.
+    fn resume_owner(&self, note: u32) -> u32 {
+        let by_id = |n: &u32| (self.nodes[*n as usize].ty as u8, self.nodes[*n as usize].uuid);
+        let refs: SmallVec<[u32; 4]> =
+            self.nodes[note as usize].edges.iter().filter(|e| e.rel == NOTE_REF).map(|e| e.other).collect();
+        let actors = refs.iter().flat_map(|&r| {
+            let node = &self.nodes[r as usize];
+            let own = (node.ty == Ty::ThreatActor).then_some(r);
+            let tied = node
+                .edges
+                .iter()
+                .filter(|e| {
+                    e.rel < TWIN
+                        && self.rels.get(e.rel as usize).is_some_and(|rel| rel.alive)
+                        && self.nodes[e.other as usize].ty == Ty::ThreatActor
+                })
+                .map(|e| e.other);
+            own.into_iter().chain(tied)
+        });
+        actors.min_by_key(by_id).or_else(|| refs.iter().copied().min_by_key(by_id)).unwrap_or(note)
+    }
+
+    /// The measured likelihood ratio bound for a resume whose similarity with the closest
+    /// of `compared` stored resumes is `s`: `1 / (compared × q(s))`, where `q(s)` is the
+    /// share of unrelated pairs at least that alike — `None` when nothing was measured or
+    /// no measured pair came that close (the model's weight then stands). `compared` is
+    /// every open resume for a resume found through the index, an actor's few for the
+    /// direct comparison.
+    pub(crate) fn resume_measured_weight(&self, s: f64, compared: Option<usize>) -> Option<f64> {
+        let t = self.resume_tail.as_ref()?;
+        let i = ((s * resume::SIGNATURE_LEN as f64).round() as usize).min(resume::SIGNATURE_LEN);
+        // Pairs alike by shared phrases, not copies: a copy (a public template several
+        // actors' resumes are taken from) is weighed by the copies discount instead.
+        let copy = (COPY_SIMILARITY * resume::SIGNATURE_LEN as f64) as usize;
+        if i >= copy {
+            return None;
+        }
+        let alike = t.at_least[i] - t.at_least[copy];
+        if alike == 0 {
+            return None;
+        }
+        let q = alike as f64 / t.pairs.max(1) as f64;
+        let n = compared.map_or(t.resumes as f64, |k| k.max(1) as f64);
+        Some(-(n * q).min(1.0).log10())
     }
 
     /// Nodes whose key is `(kind, canonical)` that may matter to `viewer`: `None` when
@@ -1292,6 +1398,25 @@ const OFFSET_BITS: u32 = 20;
 
 /// Resumes one LSH band may point at before it is ignored as boilerplate.
 const MAX_BAND_POSTINGS: usize = 256;
+
+/// Pairs of unrelated resumes compared to measure how alike such resumes are.
+const RESUME_PAIRS: usize = 400_000;
+
+/// From this similarity two resumes are copies of one document (or of one template),
+/// not texts sharing phrases.
+const COPY_SIMILARITY: f64 = 0.6;
+
+/// Open resumes needed before their likeness is measured.
+const RESUME_MIN_MEASURED: usize = 200;
+
+/// The measured likeness of unrelated resumes: of `pairs` pairs, how many agree in at
+/// least `i` of the signature's slots, for every `i`; and how many open resumes there are.
+#[derive(Debug, Clone)]
+struct ResumeTail {
+    at_least: [u64; resume::SIGNATURE_LEN + 1],
+    pairs: u64,
+    resumes: u64,
+}
 /// Copies of one value tied to nothing (for the viewer) that a crowded key still follows.
 const LONE_KEPT: usize = 8;
 /// Bands a stored resume must share with the query to be compared.
@@ -1363,6 +1488,57 @@ mod tests {
         // The owner sees all of them: still crowded for it.
         let owner = Viewer { org: 1, ..member };
         assert!(ix.resume_candidates(&sig, &owner).is_empty());
+    }
+
+    /// How alike unrelated resumes are is measured on open resumes of different owners
+    /// only: resumes written from a small pool of stock sentences make a similarity that
+    /// the model weighs lower, hidden resumes change nothing, a team's own resumes (one
+    /// owner) measure nothing, and copies (from 0.6) are left to the copies discount.
+    #[test]
+    fn resume_likeness_is_measured_on_open_resumes_of_different_actors() {
+        use crate::screen::score;
+        use dossier_stix::Tlp;
+        let sentences: Vec<String> = (0..24)
+            .map(|i| {
+                format!("delivered project number {i} on time with a distributed team using modern tooling and care")
+            })
+            .collect();
+        let mut state = 7u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        let texts: Vec<String> = (0..600)
+            .map(|_| (0..8).map(|_| sentences[next() % sentences.len()].as_str()).collect::<Vec<_>>().join(". "))
+            .collect();
+        let access = |tlp| Access { tlp, owner: 1, recipients: Vec::new(), staff_only: false, confidence: None };
+        let build = |n: usize, red: usize, one_owner: bool| {
+            let mut ix = Index::new();
+            ix.begin_bulk(n + red);
+            for (i, text) in texts.iter().take(n + red).enumerate() {
+                let about = if one_owner { 1 } else { i + 1 };
+                let refs = [format!("identity--00000000-0000-4000-8000-{about:012}")];
+                let json = serde_json::json!({"type": "note", "content": text, "object_refs": refs}).to_string();
+                let tlp = if i < n { Tlp::Green } else { Tlp::Red };
+                ix.upsert(&format!("note--00000000-0000-4000-8000-{i:012}"), &json, access(tlp));
+            }
+            ix.finish_bulk();
+            ix
+        };
+        let few = build(150, 0, false);
+        assert!(few.resume_measured_weight(0.4, None).is_none(), "150 open resumes measure nothing");
+        let ix = build(300, 0, false);
+        let w = ix.resume_measured_weight(0.4, None).expect("measured");
+        assert!(w < score::resume_weight(0.4), "{w} vs the model's {}", score::resume_weight(0.4));
+        // Compared with one actor's two resumes instead of all 300: 150 times rarer.
+        let k = ix.resume_measured_weight(0.4, Some(2)).expect("measured");
+        assert!(k > w, "{k} vs {w}");
+        assert!(ix.resume_measured_weight(0.7, None).is_none(), "copies are weighed by the copies discount");
+        // 300 RED resumes of the same kind: the same measure.
+        let hidden = build(300, 300, false);
+        assert_eq!(hidden.resume_measured_weight(0.4, None), Some(w));
+        // One owner's resumes are related to each other: no unrelated pair, nothing measured.
+        assert!(build(300, 0, true).resume_measured_weight(0.4, None).is_none());
     }
 
     /// The chunk look-up finds exactly what reading every hash finds, at every distance up

@@ -627,7 +627,12 @@ impl Index {
             for note in self.resume_candidates(&sig, viewer) {
                 let Some(stored) = self.sig_of(note) else { continue };
                 let s = sig.similarity_compact(stored);
-                let w = score::resume_weight(s);
+                // The model's weight, or less where the data shows that unrelated resumes
+                // come this close to one of all the stored ones often enough.
+                let mut w = score::resume_weight(s);
+                if let Some(m) = self.resume_measured_weight(s, None) {
+                    w = w.min(m);
+                }
                 if w <= 0.0 {
                     continue;
                 }
@@ -696,6 +701,7 @@ impl Index {
                     continue;
                 }
                 let mut best: Option<(f64, u32, u32, Tlp)> = None;
+                let mut compared = 0;
                 for (p, _) in self.personas_of(*g, viewer) {
                     for e in self.nodes[p as usize].edges.iter().filter(|e| e.rel == NOTE_REF) {
                         let note = &self.nodes[e.other as usize];
@@ -703,21 +709,28 @@ impl Index {
                             continue;
                         }
                         let Some(stored) = self.sig_of(e.other) else { continue };
+                        compared += 1;
                         let sim = sig.similarity_compact(stored);
                         if best.is_none_or(|b| sim > b.0) {
                             best = Some((sim, e.other, p, self.tlp_of(note.access)));
                         }
                     }
                 }
+                // The model's weight, or less where the data shows unrelated resumes come
+                // this close to `compared` of them often enough.
+                let weight = |sim: f64| {
+                    let w = score::resume_weight(sim);
+                    self.resume_measured_weight(sim, Some(compared)).map_or(w, |m| w.min(m))
+                };
                 if let Some((sim, note, p, tlp)) = best
-                    && score::resume_weight(sim) > 0.0
+                    && weight(sim) > 0.0
                 {
                     evs.push(Ev {
                         probe: *pi,
                         kind: Kind::Resume,
                         node: note,
                         persona: Some(p),
-                        weight: score::resume_weight(sim),
+                        weight: weight(sim),
                         match_kind: MatchKind::NearDuplicate,
                         similarity: Some((sim * 1000.0).round() / 1000.0),
                         stored: None,
@@ -730,7 +743,9 @@ impl Index {
                 }
             }
         }
-        self.weigh_names_beside(&mut shown, &probes, viewer, opts.list_all);
+        // A resume that copies several actors' (a public template) singles none of them out.
+        let template = resume_probe.as_ref().filter(|(_, _, copied)| *copied > 1).map(|(pi, _, _)| *pi);
+        self.weigh_names_beside(&mut shown, &probes, template, viewer, opts.list_all);
         for evs in hidden.values_mut() {
             // Restricted hits keep the weight of a name found among all stored names.
             evs.retain(|e| e.kind != Kind::Name || e.weight > 0.0 || opts.list_all || is_stolen_note(e));
@@ -930,15 +945,17 @@ impl Index {
 
     /// Names beside other evidence. A name found among all stored names weighs by how many
     /// of them would carry it by chance (`N·f`); but once other evidence (weighing
-    /// [`TARGETED_RESUME_LEAD`] or more, names aside) points to an actor, its name is
-    /// compared with that actor's few personas only, and a coincidence there is `N/k` times
-    /// rarer: the name weighs `log10(NAME_REUSE / (k·f))` (at most the kind's weight) when
-    /// that is more. `k` counts the personas the viewer sees: what it cannot see does not
-    /// move its scores. Names that still weigh nothing are dropped.
+    /// [`TARGETED_RESUME_LEAD`] or more, names aside, and not a resume that copies several
+    /// actors' — a public template points to none of them in particular) points to an
+    /// actor, its name is compared with that actor's few personas only, and a coincidence
+    /// there is `N/k` times rarer: the name weighs `log10(NAME_REUSE / (k·f))` (at most the
+    /// kind's weight) when that is more. `k` counts the personas the viewer sees: what it
+    /// cannot see does not move its scores. Names that still weigh nothing are dropped.
     fn weigh_names_beside(
         &self,
         shown: &mut HashMap<Group, Vec<Ev>>,
         probes: &[Probe],
+        template: Option<usize>,
         viewer: &Viewer,
         list_all: bool,
     ) {
@@ -946,8 +963,11 @@ impl Index {
             if !evs.iter().any(|e| e.kind == Kind::Name) {
                 continue;
             }
-            let lead: f64 =
-                evs.iter().filter(|e| !matches!(e.kind, Kind::Name | Kind::NameFuzzy)).map(|e| e.weight).sum();
+            let lead: f64 = evs
+                .iter()
+                .filter(|e| !matches!(e.kind, Kind::Name | Kind::NameFuzzy) && Some(e.probe) != template)
+                .map(|e| e.weight)
+                .sum();
             if lead >= TARGETED_RESUME_LEAD {
                 let k = self.personas_of(*g, viewer).len().max(1);
                 let named = f64::from(self.named_open().max(1));
