@@ -759,3 +759,28 @@ fn a_name_beside_other_evidence_is_compared_with_that_actors_personas_only() {
     let e = c.evidence.iter().find(|e| e.field == "names").unwrap();
     assert!(e.notes.iter().any(|n| n.contains("compared with the 1 persona")), "{:?}", e.notes);
 }
+
+#[test]
+fn a_public_template_is_no_lead_for_a_name() {
+    // Three actors' personas hold copies of one resume (a public template); one of them is
+    // named Kim Min-jun, a name from the common pool. An applicant with the template and
+    // that name: the template points to none of the three in particular, so the name is
+    // weighed as found among all names (nothing). A resume of that one actor's own is a
+    // lead, and beside it the same name counts.
+    let mut ix = name_store(&[]);
+    let note = |i: usize| format!("note--00000000-0000-4000-8000-{i:012}");
+    let persona = |i: usize| format!("identity--00000000-0000-4000-8000-{i:012}");
+    for i in 0..3 {
+        let j = json!({"type": "note", "content": RESUME, "object_refs": [persona(1000 + 30 * i)]});
+        ix.upsert(&note(5000 + i), &j.to_string(), access(Tlp::Amber, 1));
+    }
+    let own = "Rust engineer who built a payments ledger in Tokio and Postgres, ran chaos drills on \
+               Kubernetes clusters in three regions, wrote the runbooks and trained the on-call rotation \
+               of twelve engineers across two continents without a single missed handover in two years.";
+    let j = json!({"type": "note", "content": own, "object_refs": [persona(1000)]});
+    ix.upsert(&note(5010), &j.to_string(), access(Tlp::Amber, 1));
+    let s = run(&ix, json!({"ref": "t1", "resume_text": RESUME, "names": ["Kim Min-jun"]}), member(3));
+    assert!(name_weight(&s).is_none(), "{s:?}");
+    let s = run(&ix, json!({"ref": "t2", "resume_text": own, "names": ["Kim Min-jun"]}), member(3));
+    assert!(name_weight(&s).is_some_and(|w| w > 0.5), "{s:?}");
+}

@@ -764,8 +764,10 @@ impl Index {
                 }
                 // Half a unit of weight only matters beside substantial evidence: an
                 // identifier, or weak pieces that together weigh 2 or more (a team's
-                // address and a reworked resume).
-                if !evs.iter().any(|e| e.kind.is_strong()) && evs.iter().map(|e| e.weight).sum::<f64>() < 2.0 {
+                // address and a reworked resume) — not counting a public template, which
+                // points to none of its actors in particular.
+                let weak: f64 = evs.iter().filter(|e| Some(e.probe) != template).map(|e| e.weight).sum();
+                if !evs.iter().any(|e| e.kind.is_strong()) && weak < 2.0 {
                     continue;
                 }
                 let mut best: Option<(f64, usize, u32, Tlp, String)> = None;
@@ -774,6 +776,11 @@ impl Index {
                 for (p, tlp) in personas {
                     let Some(stored) = name::normalize(self.label(p)) else { continue };
                     for (pi, key) in &names {
+                        // The very name was weighed as such (and dropped if it weighs
+                        // nothing): a variant is another name.
+                        if *key == stored.key {
+                            continue;
+                        }
                         let s = strsim::jaro_winkler(key, &stored.key);
                         let better = best.as_ref().is_none_or(|b| {
                             s > b.0 || s == b.0 && (*pi, self.stable_key(p)) < (b.1, self.stable_key(b.2))
