@@ -1017,7 +1017,8 @@ impl Index {
     }
 
     /// Measures how alike the resumes of unrelated actors are: [`RESUME_PAIRS`] pairs of
-    /// open resumes drawn at random (the same pairs for the same data), each of two
+    /// open resumes drawn at random (the same pairs for the same data; among at most
+    /// [`RESUME_SAMPLE`] of them chosen by id), each of two
     /// different owners (the actor its persona is tied to, else what it is about), and the
     /// share of them at each similarity or more. Stored resumes are written for the same
     /// jobs as applicants' and from the same templates: that two unrelated ones come this
@@ -1025,20 +1026,29 @@ impl Index {
     /// [`RESUME_MIN_MEASURED`] open resumes measure nothing (the model's weights stand).
     fn measure_resumes(&mut self) {
         self.resume_tail = None;
+        let open_resume = |node: &Node| {
+            node.ty == Ty::Note
+                && node.alive()
+                && node.aux != NONE
+                && self.access.get(node.access as usize).is_some_and(Access::open)
+        };
+        let total = self.nodes.iter().filter(|n| open_resume(n)).count();
+        if total < RESUME_MIN_MEASURED {
+            return;
+        }
+        // Pairs are drawn among at most RESUME_SAMPLE of them, chosen by their ids (so the
+        // same data draws the same pairs, whichever order it was read in), and small enough
+        // to stay in cache.
+        let every = total.div_ceil(RESUME_SAMPLE) as u64;
         let mut notes: Vec<(u32, u32)> = (0..self.nodes.len() as u32)
             .filter(|&n| {
                 let node = &self.nodes[n as usize];
-                node.ty == Ty::Note
-                    && node.alive()
-                    && node.aux != NONE
-                    && self.access.get(node.access as usize).is_some_and(Access::open)
+                open_resume(node) && (node.uuid[0] ^ node.uuid[1].rotate_left(17)) % every == 0
             })
             .map(|n| (n, self.resume_owner(n)))
             .collect();
-        // In the order of their ids, not of where the build put them: the same data draws
-        // the same pairs, whichever order it was read in.
         notes.sort_unstable_by_key(|(n, _)| self.nodes[*n as usize].uuid);
-        if notes.len() < RESUME_MIN_MEASURED {
+        if notes.len() < 2 {
             return;
         }
         let mut at_least = [0u64; resume::SIGNATURE_LEN + 1];
@@ -1066,7 +1076,7 @@ impl Index {
         for i in (0..resume::SIGNATURE_LEN).rev() {
             at_least[i] += at_least[i + 1];
         }
-        self.resume_tail = Some(ResumeTail { at_least, pairs, resumes: notes.len() as u64 });
+        self.resume_tail = Some(ResumeTail { at_least, pairs, resumes: total as u64 });
     }
 
     /// Who a resume belongs to, for telling related resumes from unrelated ones: of the
@@ -1405,6 +1415,9 @@ const RESUME_PAIRS: usize = 400_000;
 /// From this similarity two resumes are copies of one document (or of one template),
 /// not texts sharing phrases.
 const COPY_SIMILARITY: f64 = 0.6;
+
+/// At most this many open resumes are drawn from to measure their likeness.
+const RESUME_SAMPLE: usize = 20_000;
 
 /// Open resumes needed before their likeness is measured.
 const RESUME_MIN_MEASURED: usize = 200;
