@@ -314,6 +314,8 @@ impl Index {
         }
         for names in [false, true] {
             let n = r.len(MAX)?;
+            // Sized once: growing a table of millions of keys rehashes it again and again.
+            *if names { &mut ix.names } else { &mut ix.keys } = KeyTable::with_capacity(n);
             for _ in 0..n {
                 let h = r.u64()?;
                 let v = (r.u32()?, r.u32()?);
