@@ -1043,7 +1043,7 @@ impl Index {
         let mut notes: Vec<(u32, u32)> = (0..self.nodes.len() as u32)
             .filter(|&n| {
                 let node = &self.nodes[n as usize];
-                open_resume(node) && (node.uuid[0] ^ node.uuid[1].rotate_left(17)) % every == 0
+                open_resume(node) && (node.uuid[0] ^ node.uuid[1].rotate_left(17)).is_multiple_of(every)
             })
             .map(|n| (n, self.resume_owner(n)))
             .collect();
