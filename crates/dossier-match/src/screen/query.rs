@@ -1038,7 +1038,8 @@ impl Index {
                     if w < kind.weight() {
                         notes.push(match chance {
                             Some(c) => format!(
-                                "a common name: about {c:.1} of the {} names in the data would be this one by chance, from how common its parts are (weight {w:.2})",
+                                "a common name: about {} of the {} names in the data would be this one by chance, from how common its parts are (weight {w:.2})",
+                                if c < 0.1 { format!("{c:.3}") } else { format!("{c:.1}") },
                                 self.named_open()
                             ),
                             None => format!("the name is carried by {n} different actors (weight {w:.2})"),

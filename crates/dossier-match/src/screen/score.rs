@@ -236,6 +236,20 @@ mod tests {
     }
 
     #[test]
+    fn a_name_weighs_less_the_more_would_carry_it_and_never_more_than_its_kind() {
+        let mut last = f64::INFINITY;
+        for holders in [1e-9, 1e-6, 1e-3, 0.01, 0.1, 0.5, 1.0, 10.0, 1e3, 1e6] {
+            let w = name_weight(holders);
+            assert!(w <= Kind::Name.weight() && w <= last, "{holders}: {w}");
+            last = w;
+        }
+        assert_eq!(name_weight(1e-9), Kind::Name.weight());
+        // As many chance holders as NAME_REUSE: no evidence either way.
+        assert!(name_weight(NAME_REUSE).abs() < 1e-12);
+        assert!(name_weight(1.0) < 0.0);
+    }
+
+    #[test]
     fn weights_fall_with_confidence() {
         assert_eq!(confidence_penalty(None), 0.0);
         assert!((confidence_penalty(Some(50)) + 0.301).abs() < 0.001);
