@@ -30,7 +30,8 @@ const SHINGLE: usize = 3;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Signature(pub [u32; SIGNATURE_LEN]);
 
-fn splitmix(mut z: u64) -> u64 {
+/// SplitMix64: the output for state `z` (the state then advances by the same constant).
+pub(crate) fn splitmix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

@@ -1054,12 +1054,11 @@ impl Index {
         let mut at_least = [0u64; resume::SIGNATURE_LEN + 1];
         let mut pairs = 0u64;
         let mut state = notes.len() as u64;
+        // SplitMix64 over a counter: the same pairs for the same resumes.
         let mut next = || {
+            let z = resume::splitmix(state);
             state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
+            z
         };
         for _ in 0..RESUME_PAIRS {
             let (a, b) = (next() % notes.len() as u64, next() % notes.len() as u64);
