@@ -39,7 +39,7 @@ mod versions;
 
 pub use backend::{Location, Store, Upkeep, open, redact};
 pub use federation::{Federation, MirrorReport, SyncState};
-pub use postgres::PgStore;
+pub use postgres::{POOL as PG_POOL, PgStore};
 pub use throttle::Throttles;
 pub use transfer::{Copied, Fingerprint, Transfer, copy};
 

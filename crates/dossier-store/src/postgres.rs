@@ -12,15 +12,16 @@
 mod directory;
 mod objects;
 mod sharing;
+mod tls;
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::Mutex;
 
+use postgres::Client;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::Type;
-use postgres::{Client, NoTls};
 
 use crate::pg_schema::PG_MIGRATIONS;
 use crate::transfer::{LoadRow, RowVisitor, TABLES, TableDump, Transfer, Value, key_of};
@@ -41,6 +42,8 @@ pub const POOL: usize = 4;
 /// A PostgreSQL store.
 pub struct PgStore {
     url: String,
+    /// How to reach it (the URL's TLS settings applied).
+    connector: tls::Connector,
     pool: Vec<Mutex<Client>>,
     next: std::sync::atomic::AtomicUsize,
     /// The connection whose session holds this node's leads (session advisory locks: they
@@ -123,26 +126,9 @@ pub(super) fn snapshot(conn: &mut Client, read_only: bool) -> Result<postgres::T
         .start()?)
 }
 
-/// A connection to `url` with the session settings every statement here is written for.
-fn connect(url: &str) -> Result<Client, StoreError> {
-    // This build speaks to PostgreSQL without TLS: a URL that demands it is refused by
-    // name, not with a failed handshake.
-    if let Ok(config) = url.parse::<postgres::Config>()
-        && config.get_ssl_mode() == postgres::config::SslMode::Require
-    {
-        return Err(StoreError::Invalid(format!(
-            "{}: sslmode=require, but dossier connects to PostgreSQL without TLS; use a local \
-             socket, a TLS tunnel or a pooler in front of a remote database (sslmode=disable or prefer)",
-            crate::redact(url)
-        )));
-    }
-    let mut client = Client::connect(url, NoTls).map_err(|e| {
-        let mut err = StoreError::from(e);
-        if let StoreError::Database { message, .. } = &mut err {
-            *message = format!("connecting to {}: {message}", crate::redact(url));
-        }
-        err
-    })?;
+/// A connection with the session settings every statement here is written for.
+fn connect(connector: &tls::Connector) -> Result<Client, StoreError> {
+    let mut client = connector.connect()?;
     // Every statement is planned for its own parameters: a generic plan for
     // `idh = ANY($1)` (made after a statement's fifth run) reads whole tables, where
     // the plan for a handful of ids reads a handful of index entries.
@@ -160,12 +146,14 @@ impl PgStore {
     /// Connects to `url` (`postgres://USER:PASSWORD@HOST:PORT/DATABASE`) and applies pending
     /// migrations.
     pub fn open(url: &str) -> Result<Self, StoreError> {
+        let connector = tls::Connector::parse(url)?;
         let mut pool = Vec::with_capacity(POOL);
         for _ in 0..POOL {
-            pool.push(Mutex::new(connect(url)?));
+            pool.push(Mutex::new(connect(&connector)?));
         }
         let store = Self {
             url: url.to_owned(),
+            connector,
             pool,
             next: Default::default(),
             leases: Mutex::new(None),
@@ -202,7 +190,7 @@ impl PgStore {
             *leases = None;
         }
         if leases.is_none() {
-            *leases = Some((Client::connect(&self.url, NoTls)?, Default::default()));
+            *leases = Some((self.connector.connect()?, Default::default()));
         }
         let Some((client, held)) = leases.as_mut() else { return Ok(false) };
         if held.contains(name) {
@@ -231,10 +219,10 @@ impl PgStore {
         self.commits
             .get_or_init(|| {
                 let commits = std::sync::Arc::new(Commits::default());
-                let (url, heard) = (self.url.clone(), commits.clone());
+                let (connector, heard) = (self.connector.clone(), commits.clone());
                 let started = std::thread::Builder::new().name("dossier-pg-listen".into()).spawn(move || {
                     loop {
-                        if let Ok(mut client) = Client::connect(&url, NoTls)
+                        if let Ok(mut client) = connector.connect()
                             && client.batch_execute(&format!("LISTEN {CHANNEL}")).is_ok()
                         {
                             loop {
@@ -289,9 +277,9 @@ impl PgStore {
             // Best effort, on a connection of its own in the background (ANALYZE reads while
             // writers go on; the writer that crossed the threshold should not wait for it):
             // the statistics also come with autovacuum, only later.
-            let url = self.url.clone();
+            let connector = self.connector.clone();
             let _ = std::thread::Builder::new().name("dossier-analyze".into()).spawn(move || {
-                if let Ok(mut client) = connect(&url) {
+                if let Ok(mut client) = connect(&connector) {
                     let _ = client.batch_execute("ANALYZE objects, collection_objects, changes, multi_version");
                 }
             });

@@ -731,12 +731,67 @@ fn large_imports_see_what_their_earlier_chunks_wrote(pg: bool) {
 
 /// A URL that demands TLS is refused by name before any connection is tried (this build
 /// connects without TLS), and the refusal does not echo the password.
+/// TLS to PostgreSQL as libpq's `sslmode` says: `verify-full` checks the chain and the
+/// host name, `verify-ca` the chain only, `require` encrypts without checking unless given
+/// a root; a certificate from another CA, a name that does not match, or a server without
+/// TLS are refused with a message that says which (and never the password).
+fn refused(url: &str) -> String {
+    match dossier_store::open(url) {
+        Ok(_) => panic!("opened {url}"),
+        Err(e) => e.to_string(),
+    }
+}
+
 #[test]
-fn a_url_that_demands_tls_is_refused_by_name() {
-    let Err(err) = dossier_store::open("postgres://dossier:hunter2@127.0.0.1:1/db?sslmode=require") else {
-        panic!("opened");
+fn tls_to_postgresql_follows_sslmode() {
+    let Some(secure) = Cluster::start_tls() else { return };
+    let url = secure.database().replace("dossier@", "dossier:hunter2@");
+    let by_name = url.replace("127.0.0.1", "localhost");
+    let root = |p: &std::path::Path| format!("sslrootcert={}", p.display().to_string().replace('/', "%2F"));
+    let ca = root(&secure.ca_file());
+    let encrypted = || {
+        secure
+            .psql(
+                &url,
+                "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                  WHERE s.ssl AND a.datname = current_database() AND a.pid <> pg_backend_pid()",
+            )
+            .trim()
+            .parse::<usize>()
+            .unwrap()
     };
-    let text = err.to_string();
-    assert!(text.contains("without TLS") && text.contains("sslmode=require"), "{text}");
-    assert!(!text.contains("hunter2"), "{text}");
+    let store = dossier_store::open(&format!("{by_name}?sslmode=verify-full&{ca}")).unwrap();
+    assert!(store.isac().is_ok());
+    assert!(encrypted() >= dossier_store::PG_POOL, "the pool's connections use TLS");
+    drop(store);
+    // The certificate names localhost, not 127.0.0.1.
+    let err = refused(&format!("{url}?sslmode=verify-full&{ca}"));
+    assert!(err.contains("host name verified") && err.contains("invalid peer certificate"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    // The chain alone is enough for verify-ca, and for require with a root.
+    for mode in ["verify-ca", "require"] {
+        let store = dossier_store::open(&format!("{url}?sslmode={mode}&{ca}")).unwrap();
+        assert!(store.isac().is_ok(), "{mode}");
+    }
+    // A CA that did not sign the server's certificate.
+    let other = tempfile::tempdir().unwrap();
+    Cluster::make_certificates(other.path());
+    let wrong = root(&other.path().join("ca.pem"));
+    for mode in ["verify-full", "verify-ca", "require"] {
+        let err = refused(&format!("{by_name}?sslmode={mode}&{wrong}"));
+        // (The other CA has the same name: its signature is what fails.)
+        assert!(err.contains("invalid peer certificate") && err.contains(&format!("sslmode={mode}")), "{mode}: {err}");
+    }
+    // require without a root: encrypted, not checked.
+    let store = dossier_store::open(&format!("{url}?sslmode=require")).unwrap();
+    assert!(store.isac().is_ok());
+    assert!(encrypted() >= dossier_store::PG_POOL);
+    drop(store);
+    // A server without TLS, asked for it: refused, saying so.
+    if let Some(plain) = cluster().map(|c| c.database()) {
+        let err = refused(&format!("{plain}?sslmode=require"));
+        assert!(err.contains("TLS"), "{err}");
+    }
+    // Without sslmode (or with prefer), no TLS.
+    let _store = dossier_store::open(&format!("{url}?sslmode=prefer")).unwrap();
 }

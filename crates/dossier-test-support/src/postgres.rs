@@ -72,6 +72,71 @@ impl Cluster {
     /// # Panics
     /// As [`Cluster::start`].
     pub fn start_with(fsync: bool) -> Option<Cluster> {
+        Self::start_full(fsync, false)
+    }
+
+    /// A cluster that also speaks TLS, with a certificate for the host name `localhost`
+    /// (not for 127.0.0.1) signed by a throwaway CA written to [`Cluster::ca_file`] (made
+    /// with the `openssl` program, which Debian's `ca-certificates` depends on).
+    ///
+    /// # Panics
+    /// As [`Cluster::start`], and when `openssl` fails.
+    pub fn start_tls() -> Option<Cluster> {
+        Self::start_full(false, true)
+    }
+
+    /// The CA certificate of a [`Cluster::start_tls`] cluster (PEM).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// Writes a CA (`ca.pem`, `ca.key`) and a server certificate for `localhost` signed by
+    /// it (`server.crt`, `server.key`) into `dir`.
+    ///
+    /// # Panics
+    /// When `openssl` fails.
+    pub fn make_certificates(dir: &Path) {
+        let run = |args: &[&str]| {
+            let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=dossier test CA", "-keyout", "ca.key"];
+        ca.extend(ec);
+        ca.extend(["-out", "ca.pem", "-addext", "basicConstraints=critical,CA:TRUE"]);
+        ca.extend(["-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+        run(&ca);
+        let mut req = vec!["req", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"];
+        req.extend(ec);
+        run(&req);
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.crt",
+        ]);
+        // PostgreSQL refuses a key others may read.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    fn start_full(fsync: bool, tls: bool) -> Option<Cluster> {
         let Some(bin) = pg_bin() else {
             if std::env::var("DOSSIER_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
                 eprintln!("PostgreSQL is not installed: DOSSIER_SKIP_POSTGRES=1, skipping its half of this test");
@@ -88,6 +153,9 @@ impl Cluster {
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
         ));
         std::fs::create_dir_all(&base).unwrap();
+        if tls {
+            Self::make_certificates(&base);
+        }
         let as_postgres = is_root();
         let cluster = Cluster { dir: base, bin, port: free_port(), as_postgres, next: AtomicU32::new(0) };
         if as_postgres {
@@ -103,12 +171,16 @@ impl Cluster {
             .output()
             .unwrap();
         assert!(init.status.success(), "initdb failed: {}", String::from_utf8_lossy(&init.stderr));
-        let options = format!(
+        let mut options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={} -c max_connections=200",
             cluster.port,
             cluster.dir.display(),
             if fsync { "on" } else { "off" }
         );
+        if tls {
+            let d = cluster.dir.display();
+            options.push_str(&format!(" -c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key"));
+        }
         let log = cluster.dir.join("server.log");
         let start = cluster
             .command("pg_ctl")
