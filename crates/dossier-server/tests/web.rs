@@ -44,7 +44,32 @@ struct World {
 /// Wallet B shares a RED actor with its persona, email and wallet (anonymously); Exchange A
 /// shares a GREEN actor whose persona uses the same wallet (anonymously too).
 fn world() -> World {
-    let app = spawn_app(Config::default());
+    world_on(spawn_app(Config::default()))
+}
+
+/// The same world on PostgreSQL; `None` when its tests are skipped.
+fn world_pg() -> Option<World> {
+    spawn_app_pg(Config::default()).map(world_on)
+}
+
+/// Each test below that runs on this world runs on both stores: `name` on the embedded
+/// one, `name_on_postgres` on a PostgreSQL database of its own, the same body.
+macro_rules! on_both_stores {
+    ($($name:ident, $pg:ident, $body:ident;)*) => {$(
+        #[test]
+        fn $name() {
+            $body(world());
+        }
+        #[test]
+        fn $pg() {
+            if let Some(w) = world_pg() {
+                $body(w);
+            }
+        }
+    )*};
+}
+
+fn world_on(app: App) -> World {
     let red_actor = sdo("threat-actor", 1, json!({"name": "Crimson Secret Team"}), Tlp::Red);
     let red_persona =
         sdo("identity", 2, json!({"name": "Redacted Hiddenname", "identity_class": "individual"}), Tlp::Red);
@@ -88,9 +113,7 @@ fn world() -> World {
 }
 
 /// A signed-in browser: its session cookie and CSRF token.
-#[test]
-fn pages_need_a_session_and_sign_in_checks_credentials() {
-    let w = world();
+fn pages_need_a_session_and_sign_in_checks_credentials_in(w: World) {
     let r = w.app.request("GET", "/search?q=x", None, &[("Accept", "text/html")], None);
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), Some("/login?next=/search"));
@@ -113,9 +136,7 @@ fn pages_need_a_session_and_sign_in_checks_credentials() {
     assert_eq!(r.header("location"), Some("/"));
 }
 
-#[test]
-fn forms_need_the_session_csrf_token_and_this_origin() {
-    let w = world();
+fn forms_need_the_session_csrf_token_and_this_origin_in(w: World) {
     let b = sign_in(&w.app, "Exchange A");
     let r = b.post("/screen", "csrf=wrong&emails=a%40example.com");
     assert_eq!(r.status, 403, "{}", r.body);
@@ -139,9 +160,7 @@ fn forms_need_the_session_csrf_token_and_this_origin() {
     assert_eq!(b.get("/").status, 303);
 }
 
-#[test]
-fn a_revoked_token_ends_its_sessions() {
-    let w = world();
+fn a_revoked_token_ends_its_sessions_in(w: World) {
     let b = sign_in(&w.app, "Recruiter C");
     assert_eq!(b.get("/").status, 200);
     let org = w.app.orgs["Recruiter C"].id;
@@ -151,9 +170,7 @@ fn a_revoked_token_ends_its_sessions() {
     assert_eq!(b.get("/").status, 303);
 }
 
-#[test]
-fn red_data_is_seen_by_exactly_its_owner_and_isac_analysts_on_every_page() {
-    let w = world();
+fn red_data_is_seen_by_exactly_its_owner_and_isac_analysts_on_every_page_in(w: World) {
     for (who, sees_red) in [("Wallet B", true), ("analyst", true), ("Exchange A", false), ("Recruiter C", false)] {
         let b = sign_in(&w.app, who);
         let red_name = "Crimson Secret Team";
@@ -224,9 +241,7 @@ fn red_data_is_seen_by_exactly_its_owner_and_isac_analysts_on_every_page() {
     }
 }
 
-#[test]
-fn anonymous_sources_stay_anonymous_except_to_their_owner_and_analysts() {
-    let w = world();
+fn anonymous_sources_stay_anonymous_except_to_their_owner_and_analysts_in(w: World) {
     // An object that names its anonymous submitter in created_by_ref: the STIX shown on its
     // page carries the ISAC's identity instead, for whoever may not know the submitter.
     let exchange = w.app.orgs["Exchange A"].identity_id.clone();
@@ -251,9 +266,7 @@ fn anonymous_sources_stay_anonymous_except_to_their_owner_and_analysts() {
     }
 }
 
-#[test]
-fn searches_and_screens_are_audited_with_hashes_only() {
-    let w = world();
+fn searches_and_screens_are_audited_with_hashes_only_in(w: World) {
     let b = sign_in(&w.app, "Exchange A");
     assert_eq!(b.get("/search?q=green.persona%40example.com").status, 200);
     let r = b.post("/screen", &format!("csrf={}&names=Gil+Dong+Hong&emails=green.persona%40example.com", b.csrf));
@@ -268,9 +281,7 @@ fn searches_and_screens_are_audited_with_hashes_only() {
     }
 }
 
-#[test]
-fn a_contributed_persona_is_stored_and_bad_fields_are_named() {
-    let w = world();
+fn a_contributed_persona_is_stored_and_bad_fields_are_named_in(w: World) {
     let b = sign_in(&w.app, "Recruiter C");
     let bad = format!(
         "csrf={}&name=New+Persona&wallets=0x123&emails=not-an-email&bank_accounts=GB33BUKB20201555555556&websites=ftp%3A%2F%2Fx.dev&photos=xyz&id_documents=library+card+1234&addresses=1420+Oak+St%2C+Springfield&tlp=amber&confidence=70&collection=",
@@ -345,9 +356,7 @@ fn a_contributed_persona_is_stored_and_bad_fields_are_named() {
     assert!(stored.iter().all(|j| !j.contains("M12345678") && !j.contains("12345678")), "a raw number was stored");
 }
 
-#[test]
-fn a_bundle_upload_is_validated_whole() {
-    let w = world();
+fn a_bundle_upload_is_validated_whole_in(w: World) {
     let b = sign_in(&w.app, "Exchange A");
     let collection = { w.app.store.default_collection().unwrap().id };
     let bad = json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000001", "objects": [
@@ -372,9 +381,7 @@ fn a_bundle_upload_is_validated_whole() {
     assert!(b.get("/actors").body.contains("Bundle Team"));
 }
 
-#[test]
-fn administration_is_for_isac_staff_and_a_new_token_is_shown_once() {
-    let w = world();
+fn administration_is_for_isac_staff_and_a_new_token_is_shown_once_in(w: World) {
     let member = sign_in(&w.app, "Exchange A");
     assert_eq!(member.get("/admin").status, 403);
     assert_eq!(member.get("/admin/audit").status, 403);
@@ -386,9 +393,7 @@ fn administration_is_for_isac_staff_and_a_new_token_is_shown_once() {
     assert_eq!(analyst.post("/admin/orgs", &format!("csrf={}&name=Rogue", analyst.csrf)).status, 403);
 }
 
-#[test]
-fn every_page_renders() {
-    let w = world();
+fn every_page_renders_in(w: World) {
     let b = sign_in(&w.app, "analyst");
     for path in [
         "/",
@@ -437,9 +442,7 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-#[test]
-fn a_recorded_sighting_shows_on_the_persona_page_to_whom_its_tlp_allows() {
-    let w = world();
+fn a_recorded_sighting_shows_on_the_persona_page_to_whom_its_tlp_allows_in(w: World) {
     let b = sign_in(&w.app, "Exchange A");
     let path = format!("/objects/{}/sighting", w.green_persona);
     for (tlp, text) in [("red", "Applied+for+a+backend+role+%28red%29"), ("amber", "Applied+again+%28amber%29")] {
@@ -465,9 +468,7 @@ fn a_recorded_sighting_shows_on_the_persona_page_to_whom_its_tlp_allows() {
     assert!(!page.body.contains("Exchange A"), "an anonymous sighting stays anonymous");
 }
 
-#[test]
-fn the_dashboard_counts_only_what_each_organization_may_see() {
-    let w = world();
+fn the_dashboard_counts_only_what_each_organization_may_see_in(w: World) {
     // Wallet B's RED actor, persona, email, wallet and three relationships are counted for
     // Wallet B and ISAC staff only; store-wide figures (which count them too) are staff-only.
     for (who, census, own, staff) in [
@@ -499,9 +500,7 @@ fn sign_in_user<'a>(app: &'a App, user: &str, password: &str) -> Option<Browser<
     log_in(app, &format!("user={}&password={}&next=%2Faccount", urlencode(user), urlencode(password)))
 }
 
-#[test]
-fn a_user_changes_their_password_and_their_other_sessions_end() {
-    let w = world();
+fn a_user_changes_their_password_and_their_other_sessions_end_in(w: World) {
     let app = &w.app;
     let first = "correct horse battery";
     let hash = dossier_server::hash_password(first).unwrap();
@@ -552,9 +551,7 @@ fn a_user_changes_their_password_and_their_other_sessions_end() {
     assert!(t.get("/account").body.contains("opened with an API token"));
 }
 
-#[test]
-fn an_admin_resets_a_password_and_disables_and_enables_a_user() {
-    let mut w = world();
+fn an_admin_resets_a_password_and_disables_and_enables_a_user_in(mut w: World) {
     let isac = w.app.orgs["analyst"].id;
     let secret = w.app.store.create_token(isac, dossier_stix::Role::Admin, None, None).unwrap().secret;
     w.app.tokens.insert("admin", secret);
@@ -622,9 +619,7 @@ fn a_search_says_when_it_lists_only_the_strongest_results() {
     assert!(page.body.contains("1 result for") && !page.body.contains("strongest"), "{}", page.body);
 }
 
-#[test]
-fn analysts_find_who_searched_or_screened_a_value_and_download_the_records() {
-    let w = world();
+fn analysts_find_who_searched_or_screened_a_value_and_download_the_records_in(w: World) {
     let app = &w.app;
     // Exchange A screens a value on the web page; Wallet B searches it over the API, typed
     // in another case with spaces around; Recruiter C screens something else, and sends a
@@ -676,9 +671,7 @@ fn analysts_find_who_searched_or_screened_a_value_and_download_the_records() {
     assert_eq!(a.get("/admin/audit?value=x").status, 403);
 }
 
-#[test]
-fn sign_in_follows_only_same_origin_paths() {
-    let w = world();
+fn sign_in_follows_only_same_origin_paths_in(w: World) {
     let token = &w.app.tokens["Exchange A"];
     // Browsers drop tabs and line breaks from URLs: `/\t/evil.example/` is `//evil.example/`.
     for (next, expect) in [
@@ -701,9 +694,7 @@ fn sign_in_follows_only_same_origin_paths() {
     }
 }
 
-#[test]
-fn the_sign_in_form_takes_at_most_16_kib_and_overlong_passwords_are_not_hashed() {
-    let w = world();
+fn the_sign_in_form_takes_at_most_16_kib_and_overlong_passwords_are_not_hashed_in(w: World) {
     let big = format!("user=alice&password={}", "x".repeat(20 * 1024));
     let r = w.app.request(
         "POST",
@@ -716,9 +707,7 @@ fn the_sign_in_form_takes_at_most_16_kib_and_overlong_passwords_are_not_hashed()
     assert!(sign_in_user(&w.app, "alice", &"y".repeat(2000)).is_none());
 }
 
-#[test]
-fn a_success_never_clears_failed_guesses_and_concurrent_guesses_are_counted_before_hashing() {
-    let w = world();
+fn a_success_never_clears_failed_guesses_and_concurrent_guesses_are_counted_before_hashing_in(w: World) {
     let app = &w.app;
     let hash = dossier_server::hash_password("correct horse battery").unwrap();
     app.store.add_user(app.orgs["Exchange A"].id, "alice", dossier_stix::Role::Member, &hash).unwrap();
@@ -778,9 +767,7 @@ fn a_success_never_clears_failed_guesses_and_concurrent_guesses_are_counted_befo
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 40, "{statuses:?}");
 }
 
-#[test]
-fn an_object_page_lists_only_submitters_of_versions_the_viewer_may_see() {
-    let w = world();
+fn an_object_page_lists_only_submitters_of_versions_the_viewer_may_see_in(w: World) {
     let app = &w.app;
     // Recruiter C submits a RED object under its own name; Exchange A the same content.
     let secret = email("named.red@example.com", Tlp::Red);
@@ -857,9 +844,7 @@ fn an_object_page_lists_only_submitters_of_versions_the_viewer_may_see() {
     assert_eq!(app.get(&format!("/api/v1/objects/{id}/sources"), "Recruiter C").status, 200);
 }
 
-#[test]
-fn a_file_with_a_multibyte_custom_hash_renders() {
-    let w = world();
+fn a_file_with_a_multibyte_custom_hash_renders_in(w: World) {
     let mut file = json!({"type": "file", "spec_version": "2.1", "name": "resume.pdf",
         "hashes": {"x-custom": "ééééééééééééééééééé"}, "object_marking_refs": [Tlp::Green.marking_id()]});
     let id = dossier_stix::id::deterministic_sco_id("file", file.as_object().unwrap()).unwrap();
@@ -966,9 +951,7 @@ fn sign_ins_failures_and_sign_outs_are_audited_without_secrets() {
 
 /// The bundle upload obeys the creator rule like TAXII: Wallet B cannot version Exchange
 /// A's actor by uploading it, and nothing of the upload is stored.
-#[test]
-fn a_bundle_upload_cannot_version_another_members_object() {
-    let w = world();
+fn a_bundle_upload_cannot_version_another_members_object_in(w: World) {
     let a = sign_in(&w.app, "Exchange A");
     let b = sign_in(&w.app, "Wallet B");
     let collection = { w.app.store.default_collection().unwrap().id };
@@ -991,9 +974,7 @@ fn a_bundle_upload_cannot_version_another_members_object() {
     }
 }
 
-#[test]
-fn misp_and_csv_uploads_are_previewed_then_stored_and_another_members_objects_are_left_out() {
-    let w = world();
+fn misp_and_csv_uploads_are_previewed_then_stored_and_another_members_objects_are_left_out_in(w: World) {
     let a = sign_in(&w.app, "Exchange A");
     let b = sign_in(&w.app, "Wallet B");
     let collection = { w.app.store.default_collection().unwrap().id };
@@ -1035,9 +1016,7 @@ fn misp_and_csv_uploads_are_previewed_then_stored_and_another_members_objects_ar
     assert_eq!(r.status, 400);
 }
 
-#[test]
-fn mirrors_report_their_freshness_for_themselves_and_only_isac_staff_see_it() {
-    let w = world();
+fn mirrors_report_their_freshness_for_themselves_and_only_isac_staff_see_it_in(w: World) {
     let body = r#"{"name": "laptop-9", "synced_at": "2026-01-01T00:00:00Z", "objects": 1234}"#;
     let r = post_json(&w.app, "/api/v1/mirrors", "Exchange A", body);
     assert_eq!(r.status, 204, "{}", r.body);
@@ -1050,4 +1029,30 @@ fn mirrors_report_their_freshness_for_themselves_and_only_isac_staff_see_it() {
     assert!(page.contains("id=\"federation\"") && page.contains("laptop-9") && page.contains("1234"), "{page}");
     assert!(page.contains("Exchange A"), "the mirror's organization is named to staff");
     assert_eq!(sign_in(&w.app, "Wallet B").get("/admin").status, 403);
+}
+
+on_both_stores! {
+    pages_need_a_session_and_sign_in_checks_credentials, pages_need_a_session_and_sign_in_checks_credentials_on_postgres, pages_need_a_session_and_sign_in_checks_credentials_in;
+    forms_need_the_session_csrf_token_and_this_origin, forms_need_the_session_csrf_token_and_this_origin_on_postgres, forms_need_the_session_csrf_token_and_this_origin_in;
+    a_revoked_token_ends_its_sessions, a_revoked_token_ends_its_sessions_on_postgres, a_revoked_token_ends_its_sessions_in;
+    red_data_is_seen_by_exactly_its_owner_and_isac_analysts_on_every_page, red_data_is_seen_by_exactly_its_owner_and_isac_analysts_on_every_page_on_postgres, red_data_is_seen_by_exactly_its_owner_and_isac_analysts_on_every_page_in;
+    anonymous_sources_stay_anonymous_except_to_their_owner_and_analysts, anonymous_sources_stay_anonymous_except_to_their_owner_and_analysts_on_postgres, anonymous_sources_stay_anonymous_except_to_their_owner_and_analysts_in;
+    searches_and_screens_are_audited_with_hashes_only, searches_and_screens_are_audited_with_hashes_only_on_postgres, searches_and_screens_are_audited_with_hashes_only_in;
+    a_contributed_persona_is_stored_and_bad_fields_are_named, a_contributed_persona_is_stored_and_bad_fields_are_named_on_postgres, a_contributed_persona_is_stored_and_bad_fields_are_named_in;
+    a_bundle_upload_is_validated_whole, a_bundle_upload_is_validated_whole_on_postgres, a_bundle_upload_is_validated_whole_in;
+    administration_is_for_isac_staff_and_a_new_token_is_shown_once, administration_is_for_isac_staff_and_a_new_token_is_shown_once_on_postgres, administration_is_for_isac_staff_and_a_new_token_is_shown_once_in;
+    every_page_renders, every_page_renders_on_postgres, every_page_renders_in;
+    a_recorded_sighting_shows_on_the_persona_page_to_whom_its_tlp_allows, a_recorded_sighting_shows_on_the_persona_page_to_whom_its_tlp_allows_on_postgres, a_recorded_sighting_shows_on_the_persona_page_to_whom_its_tlp_allows_in;
+    the_dashboard_counts_only_what_each_organization_may_see, the_dashboard_counts_only_what_each_organization_may_see_on_postgres, the_dashboard_counts_only_what_each_organization_may_see_in;
+    a_user_changes_their_password_and_their_other_sessions_end, a_user_changes_their_password_and_their_other_sessions_end_on_postgres, a_user_changes_their_password_and_their_other_sessions_end_in;
+    an_admin_resets_a_password_and_disables_and_enables_a_user, an_admin_resets_a_password_and_disables_and_enables_a_user_on_postgres, an_admin_resets_a_password_and_disables_and_enables_a_user_in;
+    analysts_find_who_searched_or_screened_a_value_and_download_the_records, analysts_find_who_searched_or_screened_a_value_and_download_the_records_on_postgres, analysts_find_who_searched_or_screened_a_value_and_download_the_records_in;
+    sign_in_follows_only_same_origin_paths, sign_in_follows_only_same_origin_paths_on_postgres, sign_in_follows_only_same_origin_paths_in;
+    the_sign_in_form_takes_at_most_16_kib_and_overlong_passwords_are_not_hashed, the_sign_in_form_takes_at_most_16_kib_and_overlong_passwords_are_not_hashed_on_postgres, the_sign_in_form_takes_at_most_16_kib_and_overlong_passwords_are_not_hashed_in;
+    a_success_never_clears_failed_guesses_and_concurrent_guesses_are_counted_before_hashing, a_success_never_clears_failed_guesses_and_concurrent_guesses_are_counted_before_hashing_on_postgres, a_success_never_clears_failed_guesses_and_concurrent_guesses_are_counted_before_hashing_in;
+    an_object_page_lists_only_submitters_of_versions_the_viewer_may_see, an_object_page_lists_only_submitters_of_versions_the_viewer_may_see_on_postgres, an_object_page_lists_only_submitters_of_versions_the_viewer_may_see_in;
+    a_file_with_a_multibyte_custom_hash_renders, a_file_with_a_multibyte_custom_hash_renders_on_postgres, a_file_with_a_multibyte_custom_hash_renders_in;
+    a_bundle_upload_cannot_version_another_members_object, a_bundle_upload_cannot_version_another_members_object_on_postgres, a_bundle_upload_cannot_version_another_members_object_in;
+    misp_and_csv_uploads_are_previewed_then_stored_and_another_members_objects_are_left_out, misp_and_csv_uploads_are_previewed_then_stored_and_another_members_objects_are_left_out_on_postgres, misp_and_csv_uploads_are_previewed_then_stored_and_another_members_objects_are_left_out_in;
+    mirrors_report_their_freshness_for_themselves_and_only_isac_staff_see_it, mirrors_report_their_freshness_for_themselves_and_only_isac_staff_see_it_on_postgres, mirrors_report_their_freshness_for_themselves_and_only_isac_staff_see_it_in;
 }
