@@ -84,6 +84,24 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+impl Drop for PgStore {
+    /// The driver's clients close on a runtime of their own, which cannot start inside
+    /// another: when the last handle to the store goes inside an async caller (`dossier
+    /// sync` ends its run in a runtime), they are closed on a thread of their own.
+    fn drop(&mut self) {
+        let pool = std::mem::take(&mut self.pool);
+        let leases = self.leases.get_mut().map_or(None, Option::take);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let _ = std::thread::Builder::new()
+                .name("dossier-pg-close".into())
+                .spawn(move || drop((pool, leases)))
+                .map(|t| t.join());
+        } else {
+            drop((pool, leases));
+        }
+    }
+}
+
 /// A listener that cannot start leaves waiters polling; say so once on stderr (the store
 /// has no logger of its own).
 fn tracing_free_warning(e: &std::io::Error) {

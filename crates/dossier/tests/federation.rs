@@ -12,7 +12,7 @@ use dossier_test_support::{python, python_script};
 use serde_json::{Value, json};
 
 mod common;
-use common::{bin, ok_in, run_in, serve};
+use common::{bin, dossier_in, ok_in, run_in, serve, use_store};
 
 const CLEAR: &str = "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487";
 const GREEN: &str = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
@@ -104,9 +104,7 @@ fn sync_objects(data: &Path, prefix: &str) -> Option<u64> {
 /// Starts `dossier sync ARGS` with `env`, kills it with SIGKILL once its saved state for
 /// `prefix` counts at least `at` objects, and returns that count (it must not have finished).
 fn kill_mid_way(data: &Path, args: &[&str], env: (&str, &str), prefix: &str, at: u64) -> u64 {
-    let mut child = Command::new(bin())
-        .arg("--data")
-        .arg(data)
+    let mut child = dossier_in(data)
         .arg("sync")
         .args(args)
         .env(env.0, env.1)
@@ -130,7 +128,7 @@ fn kill_mid_way(data: &Path, args: &[&str], env: (&str, &str), prefix: &str, at:
 }
 
 fn sync(data: &Path, args: &[&str], env: (&str, &str)) -> Vec<Value> {
-    let out = Command::new(bin()).arg("--data").arg(data).arg("sync").args(args).env(env.0, env.1).output().unwrap();
+    let out = dossier_in(data).arg("sync").args(args).env(env.0, env.1).output().unwrap();
     assert!(out.status.success(), "dossier sync {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
@@ -141,8 +139,30 @@ fn marking(o: &Value) -> Option<&str> {
 
 #[test]
 fn a_pull_killed_mid_way_resumes_with_nothing_lost_or_duplicated_and_holds_exactly_what_the_peer_may_see() {
+    a_pull_killed_mid_way_resumes_on(None);
+}
+
+/// The same with the pulling installation's store on PostgreSQL (its cursor, the peer's
+/// objects and the audit in the database; the kill -9 mid-transaction).
+#[test]
+fn a_pull_killed_mid_way_resumes_with_nothing_lost_or_duplicated_on_postgres() {
+    if let Some(cluster) = pg_cluster() {
+        a_pull_killed_mid_way_resumes_on(Some(&cluster.database()));
+    }
+}
+
+/// This test binary's throwaway PostgreSQL cluster (started on first use).
+fn pg_cluster() -> Option<&'static dossier_test_support::postgres::Cluster> {
+    static CLUSTER: std::sync::OnceLock<Option<dossier_test_support::postgres::Cluster>> = std::sync::OnceLock::new();
+    CLUSTER.get_or_init(dossier_test_support::postgres::Cluster::start).as_ref()
+}
+
+fn a_pull_killed_mid_way_resumes_on(pulling_store: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    if let Some(url) = pulling_store {
+        use_store(&b, url);
+    }
     ok_in(&a, &["org", "add", "Alpha"]);
     let alpha = identity_of(&a, "Alpha");
     let generated = dir.path().join("gen.json");
@@ -449,8 +469,23 @@ fn visible(api: &str, user: &str, token: &str) -> BTreeSet<(String, String)> {
 
 #[test]
 fn a_mirror_holds_exactly_what_its_member_sees_through_withdrawals_tlp_changes_and_grants_and_screens_locally() {
+    a_mirror_holds_exactly_what_its_member_sees_on(None);
+}
+
+/// The same with the mirror's store on PostgreSQL.
+#[test]
+fn a_mirror_holds_exactly_what_its_member_sees_on_postgres() {
+    if let Some(cluster) = pg_cluster() {
+        a_mirror_holds_exactly_what_its_member_sees_on(Some(&cluster.database()));
+    }
+}
+
+fn a_mirror_holds_exactly_what_its_member_sees_on(mirror_store: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let (s, mirror) = (dir.path().join("server"), dir.path().join("mirror"));
+    if let Some(url) = mirror_store {
+        use_store(&mirror, url);
+    }
     ok_in(&s, &["org", "add", "Alpha"]);
     let alpha_token =
         ok_in(&s, &["token", "create", "--org", "Alpha", "--role", "member"]).lines().last().unwrap().to_owned();
@@ -468,9 +503,7 @@ fn a_mirror_holds_exactly_what_its_member_sees_through_withdrawals_tlp_changes_a
     let served = serve(&s, &[]);
     let api = format!("{}/taxii2/api/", served.base());
     let run_mirror = || {
-        let out = Command::new(bin())
-            .arg("--data")
-            .arg(&mirror)
+        let out = dossier_in(&mirror)
             .args(["mirror", "--from", &served.base(), "--name", "laptop-7", "--page", "4"])
             .env("DOSSIER_MIRROR_TOKEN", &member_token)
             .output()
@@ -590,7 +623,9 @@ fn serve_runs_the_configured_peers_in_the_background() {
         {
             break n;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "the background pull did not run");
+        // Generous: on a loaded machine (this binary's PostgreSQL tests start a cluster
+        // beside it) a first request can time out, and retries back off up to 30 s.
+        assert!(started.elapsed() < Duration::from_secs(90), "the background pull did not run");
         std::thread::sleep(Duration::from_millis(100));
     };
     let _ = child.kill();

@@ -10,9 +10,30 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_dossier"))
 }
 
+/// The file in a data directory that, when a test writes it, names the store the
+/// directory's commands use instead of its embedded one (a PostgreSQL database).
+pub const STORE_URL_FILE: &str = "test-store-url";
+
+/// `dossier --data DATA` (and `--database-url` when the directory names another store,
+/// see [`STORE_URL_FILE`]), ready for its arguments.
+pub fn dossier_in(data: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.arg("--data").arg(data);
+    if let Ok(url) = std::fs::read_to_string(data.join(STORE_URL_FILE)) {
+        c.arg("--database-url").arg(url.trim());
+    }
+    c
+}
+
+/// A data directory at `data` whose commands use the store at `url`.
+pub fn use_store(data: &Path, url: &str) {
+    std::fs::create_dir_all(data).unwrap();
+    std::fs::write(data.join(STORE_URL_FILE), url).unwrap();
+}
+
 /// `dossier --data DATA ARGS…`
 pub fn run_in(data: &Path, args: &[&str]) -> Output {
-    Command::new(bin()).arg("--data").arg(data).args(args).output().unwrap()
+    dossier_in(data).args(args).output().unwrap()
 }
 
 /// Like [`run_in`], failing the test unless it succeeds; returns stdout.
@@ -57,9 +78,7 @@ impl Drop for Served {
 
 /// Starts `dossier --data DATA serve --listen 127.0.0.1:0 EXTRA…` and waits for its URL.
 pub fn serve(data: &Path, extra: &[&str]) -> Served {
-    let mut child = Command::new(bin())
-        .arg("--data")
-        .arg(data)
+    let mut child = dossier_in(data)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
         .stdout(Stdio::piped())
