@@ -600,7 +600,16 @@ fn an_admin_resets_a_password_and_disables_and_enables_a_user_in(mut w: World) {
 
 #[test]
 fn a_search_says_when_it_lists_only_the_strongest_results() {
-    let app = spawn_app(Config::default());
+    a_search_says_when_it_lists_only_the_strongest_results_in(|c| Some(spawn_app(c)));
+}
+
+#[test]
+fn a_search_says_when_it_lists_only_the_strongest_results_on_postgres() {
+    a_search_says_when_it_lists_only_the_strongest_results_in(spawn_app_pg);
+}
+
+fn a_search_says_when_it_lists_only_the_strongest_results_in(spawn: fn(Config) -> Option<App>) {
+    let Some(app) = spawn(Config::default()) else { return };
     let mut objects = Vec::new();
     for n in 0..51u32 {
         let actor = sdo("threat-actor", 1000 + n, json!({"name": format!("Team {n}")}), Tlp::Green);
@@ -874,9 +883,20 @@ fn login_via(app: &App, forwarded: &str, form: &str) -> Response {
 /// ignored, so that an attacker cannot escape the limit by writing a new address into it.
 #[test]
 fn the_throttle_counts_the_client_a_trusted_proxy_names_and_ignores_the_header_otherwise() {
+    the_throttle_counts_the_client_a_trusted_proxy_names_and_ignores_the_header_otherwise_in(|c| Some(spawn_app(c)));
+}
+
+#[test]
+fn the_throttle_counts_the_client_a_trusted_proxy_names_and_ignores_the_header_otherwise_on_postgres() {
+    the_throttle_counts_the_client_a_trusted_proxy_names_and_ignores_the_header_otherwise_in(spawn_app_pg);
+}
+
+fn the_throttle_counts_the_client_a_trusted_proxy_names_and_ignores_the_header_otherwise_in(
+    spawn: fn(Config) -> Option<App>,
+) {
     let hash = dossier_server::hash_password("correct horse battery").unwrap();
     let proxy = dossier_match::normalize::ip::normalize("127.0.0.1").unwrap();
-    let app = spawn_app(Config { trusted_proxies: vec![proxy], ..Config::default() });
+    let Some(app) = spawn(Config { trusted_proxies: vec![proxy], ..Config::default() }) else { return };
     app.store.add_user(app.orgs["Exchange A"].id, "alice", dossier_stix::Role::Member, &hash).unwrap();
     // 25 guesses from one client; it writes a forged address first, the proxy appends the
     // real one, which is what counts.
@@ -908,7 +928,16 @@ fn the_throttle_counts_the_client_a_trusted_proxy_names_and_ignores_the_header_o
 /// client address, never a password or a token's secret.
 #[test]
 fn sign_ins_failures_and_sign_outs_are_audited_without_secrets() {
-    let app = spawn_app(Config::default());
+    sign_ins_failures_and_sign_outs_are_audited_without_secrets_in(|c| Some(spawn_app(c)));
+}
+
+#[test]
+fn sign_ins_failures_and_sign_outs_are_audited_without_secrets_on_postgres() {
+    sign_ins_failures_and_sign_outs_are_audited_without_secrets_in(spawn_app_pg);
+}
+
+fn sign_ins_failures_and_sign_outs_are_audited_without_secrets_in(spawn: fn(Config) -> Option<App>) {
+    let Some(app) = spawn(Config::default()) else { return };
     let hash = dossier_server::hash_password("correct horse battery").unwrap();
     app.store.add_user(app.orgs["Exchange A"].id, "alice", dossier_stix::Role::Member, &hash).unwrap();
     assert!(log_in(&app, "user=alice&password=wrong+guess+here&next=%2F").is_none());
