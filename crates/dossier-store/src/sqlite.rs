@@ -27,6 +27,10 @@ pub struct SqliteStore {
     /// Read-only connections: in WAL mode readers never wait for the writer.
     readers: Vec<Mutex<Connection>>,
     next_reader: std::sync::atomic::AtomicUsize,
+    /// Set while [`SqliteStore::bound_wal`] gathers the read connections: new reads wait
+    /// for it to finish instead of taking a connection back the moment one is released
+    /// (busy readers otherwise kept it from ever holding them all, and the log grew).
+    pausing: std::sync::atomic::AtomicBool,
     /// The background checkpointer's own connection, opened on first use.
     checkpointer: Mutex<Option<Connection>>,
 }
@@ -103,6 +107,7 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             readers: Vec::new(),
             next_reader: Default::default(),
+            pausing: Default::default(),
             checkpointer: Mutex::new(None),
         };
         store.migrate()?;
@@ -193,6 +198,16 @@ impl SqliteStore {
         }
         let writer = self.lock();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        // New reads wait from here until the log is emptied (or this gives up), however
+        // this ends.
+        struct Resume<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for Resume<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, std::sync::atomic::Ordering::Release);
+            }
+        }
+        self.pausing.store(true, std::sync::atomic::Ordering::Release);
+        let _resume = Resume(&self.pausing);
         let mut paused = Vec::with_capacity(self.readers.len());
         for r in &self.readers {
             loop {
@@ -248,6 +263,10 @@ impl SqliteStore {
 
     /// A read-only connection: a free one if any, else the next in turn.
     fn read(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // While the write-ahead log is being bounded (at most 5 s, usually a few ms).
+        while self.pausing.load(std::sync::atomic::Ordering::Acquire) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         for r in &self.readers {
             if let Ok(guard) = r.try_lock() {
                 return guard;
