@@ -186,8 +186,8 @@ impl SqliteStore {
     /// passive checkpoint cannot restart the log while writes keep coming and reads overlap
     /// (each write appends behind the readers), so once the log passes half the limit this
     /// pauses the store for a moment — the writer, and every read connection as soon as its
-    /// current query ends (waiting at most 5 s for one; a longer read, such as a full
-    /// export, postpones this to the next call) — copies the log whole into the database
+    /// current query ends, new reads waiting meanwhile (at most 5 s in all; a longer read,
+    /// such as a full export, postpones this to the next call) — copies the log whole into the database
     /// and truncates it (`wal_checkpoint(TRUNCATE)`). Writers and readers wait for that
     /// copy: well under a second for 128 MiB on a local disk. Returns the log's size after.
     /// The server calls it every 100 ms from a thread of its own.
