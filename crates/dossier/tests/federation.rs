@@ -229,8 +229,23 @@ fn a_pull_killed_mid_way_resumes_on(pulling_store: Option<&str>) {
 
 #[test]
 fn a_push_sends_only_what_may_leave_resumes_after_kill_9_and_never_sends_back() {
+    a_push_sends_only_what_may_leave_on(None);
+}
+
+/// The same with the pushing installation's store on PostgreSQL.
+#[test]
+fn a_push_sends_only_what_may_leave_on_postgres() {
+    if let Some(cluster) = pg_cluster() {
+        a_push_sends_only_what_may_leave_on(Some(&cluster.database()));
+    }
+}
+
+fn a_push_sends_only_what_may_leave_on(pushing_store: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    if let Some(url) = pushing_store {
+        use_store(&a, url);
+    }
     ok_in(&a, &["org", "add", "Alpha"]);
     let alpha = identity_of(&a, "Alpha");
     // Alpha is anonymous to other members: its identity must not leave with its objects.
@@ -647,8 +662,23 @@ fn serve_runs_the_configured_peers_in_the_background() {
 
 #[test]
 fn a_hostile_peer_can_neither_overwrite_a_members_object_nor_speak_for_a_member() {
+    a_hostile_peer_can_do_nothing_on(None);
+}
+
+/// The same with the receiving installation's store on PostgreSQL.
+#[test]
+fn a_hostile_peer_can_neither_overwrite_nor_speak_for_a_member_on_postgres() {
+    if let Some(cluster) = pg_cluster() {
+        a_hostile_peer_can_do_nothing_on(Some(&cluster.database()));
+    }
+}
+
+fn a_hostile_peer_can_do_nothing_on(receiving_store: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    if let Some(url) = receiving_store {
+        use_store(&b, url);
+    }
     ok_in(&b, &["org", "add", "Local Member"]);
     let member = identity_of(&b, "Local Member");
     let original = json!({"type": "threat-actor", "spec_version": "2.1", "id": "threat-actor--00000000-0000-4000-8000-0000000000aa",
