@@ -1083,18 +1083,24 @@ impl Index {
     /// the first object it is about by id; else itself.
     fn resume_owner(&self, note: u32) -> u32 {
         let by_id = |n: &u32| (self.nodes[*n as usize].ty as u8, self.nodes[*n as usize].uuid);
+        // Only ties every member sees: a hidden relationship must not regroup open resumes
+        // (which pairs count as unrelated moves every member's resume weights).
+        let open = |access: u32| self.access.get(access as usize).is_some_and(Access::open);
         let refs: SmallVec<[u32; 4]> =
             self.nodes[note as usize].edges.iter().filter(|e| e.rel == NOTE_REF).map(|e| e.other).collect();
         let actors = refs.iter().flat_map(|&r| {
             let node = &self.nodes[r as usize];
-            let own = (node.ty == Ty::ThreatActor).then_some(r);
+            let own = (node.ty == Ty::ThreatActor && open(node.access)).then_some(r);
             let tied = node
                 .edges
                 .iter()
                 .filter(|e| {
+                    let actor = &self.nodes[e.other as usize];
                     e.rel < TWIN
-                        && self.rels.get(e.rel as usize).is_some_and(|rel| rel.alive)
-                        && self.nodes[e.other as usize].ty == Ty::ThreatActor
+                        && self.rels.get(e.rel as usize).is_some_and(|rel| rel.alive && open(rel.access))
+                        && actor.ty == Ty::ThreatActor
+                        && actor.alive()
+                        && open(actor.access)
                 })
                 .map(|e| e.other);
             own.into_iter().chain(tied)
@@ -1551,6 +1557,23 @@ mod tests {
         assert_eq!(hidden.resume_measured_weight(0.4, None), Some(w));
         // One owner's resumes are related to each other: no unrelated pair, nothing measured.
         assert!(build(300, 0, true).resume_measured_weight(0.4, None).is_none());
+        // A member's RED relationships tying every one of those personas to one (open) actor
+        // regroup nothing: the measure others' weights follow stays the same. The same
+        // ties made GREEN make the resumes one actor's: nothing unrelated is left to measure.
+        let tie_all = |tlp| {
+            let mut ix = build(300, 0, false);
+            let actor = "threat-actor--00000000-0000-4000-8000-000000009999";
+            ix.upsert(actor, &serde_json::json!({"type": "threat-actor", "name": "T"}).to_string(), access(Tlp::Green));
+            for i in 0..300 {
+                let j = serde_json::json!({"type": "relationship", "relationship_type": "attributed-to",
+                    "source_ref": format!("identity--00000000-0000-4000-8000-{:012}", i + 1), "target_ref": actor});
+                ix.upsert(&format!("relationship--00000000-0000-4000-8000-{i:012}"), &j.to_string(), access(tlp));
+            }
+            ix.finish_bulk();
+            ix.resume_measured_weight(0.4, None)
+        };
+        assert_eq!(tie_all(Tlp::Red), Some(w));
+        assert_eq!(tie_all(Tlp::Green), None);
     }
 
     /// The chunk look-up finds exactly what reading every hash finds, at every distance up
