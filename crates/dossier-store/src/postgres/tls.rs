@@ -69,10 +69,6 @@ fn percent_decode(s: &str) -> Option<String> {
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 3;
             }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
             b => {
                 out.push(b);
                 i += 1;
@@ -195,26 +191,35 @@ fn client_config(url: &str, mode: Mode, root: Option<&str>) -> Result<rustls::Cl
     };
     let config = match (mode, root) {
         (Mode::VerifyFull, _) => builder.with_root_certificates(roots()?).with_no_client_auth(),
-        (Mode::VerifyCa, _) | (Mode::Require, Some(_)) => {
-            let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots()?), provider)
-                .build()
-                .map_err(|e| invalid(url, format!("TLS: {e}")))?;
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(ChainOnly(inner))).with_no_client_auth()
-        }
-        (Mode::Require, None) => {
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(Unchecked(provider))).with_no_client_auth()
+        (Mode::VerifyCa, _) | (Mode::Require, _) => {
+            let chain = if mode == Mode::Require && root.is_none() {
+                None
+            } else {
+                Some(
+                    rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots()?), provider.clone())
+                        .build()
+                        .map_err(|e| invalid(url, format!("TLS: {e}")))?,
+                )
+            };
+            let lenient = Lenient { chain, provider };
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(lenient)).with_no_client_auth()
         }
         (Mode::Plain, _) => return Err(invalid(url, "no TLS asked for")),
     };
     Ok(config)
 }
 
-/// `verify-ca`: the chain must lead to a trusted root; the name in the certificate need
-/// not be the host's.
+/// `verify-ca` (`chain`: the chain must lead to a trusted root, the name in the certificate
+/// need not be the host's) and `require` without a root (`chain` is `None`: any certificate,
+/// libpq's meaning). Either way the handshake's signatures are checked, so the session key
+/// belongs to the certificate shown.
 #[derive(Debug)]
-struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
+struct Lenient {
+    chain: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+}
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -223,7 +228,8 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+        let Some(chain) = &self.chain else { return Ok(ServerCertVerified::assertion()) };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -236,7 +242,7 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
     fn verify_tls13_signature(
         &self,
@@ -244,47 +250,10 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `require` without a root certificate: any certificate (libpq's meaning); the handshake's
-/// signatures are still checked, so the session key belongs to the certificate shown.
-#[derive(Debug)]
-struct Unchecked(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -306,5 +275,8 @@ mod tests {
         assert!(err.contains("sslmode=verify-everything is not one of") && !err.contains("secret"), "{err}");
         let err = Connector::parse("postgres://u@h/d?sslmode=verify-ca&sslrootcert=%2Fno%2Fsuch.pem").unwrap_err();
         assert!(err.to_string().contains("sslrootcert /no/such.pem"), "{err}");
+        // As libpq: only %XX is decoded ('+' is a plus sign in a path).
+        let err = Connector::parse("postgres://u@h/d?sslmode=verify-ca&sslrootcert=%2Fa+b.pem").unwrap_err();
+        assert!(err.to_string().contains("sslrootcert /a+b.pem"), "{err}");
     }
 }
