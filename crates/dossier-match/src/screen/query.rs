@@ -1008,6 +1008,8 @@ impl Index {
         if found.is_empty() {
             return;
         }
+        // How many stored names would be a name probe's by chance (the same for both sides).
+        let name_chance = if probe.kind == Kind::Name { self.name_chance(&probe.normalized) } else { None };
         for visible in [true, false] {
             let groups: BTreeSet<Group> = found.iter().filter(|f| f.1.visible == visible).map(|f| f.1.group).collect();
             // Copies of the value tied to nothing are not actors: they do not make it common.
@@ -1020,9 +1022,8 @@ impl Index {
             // A name's weight follows from how many stored personas would carry it by chance
             // (not from the `n` actors found: each is one of them; see `score::name_weight`).
             let name = (probe.kind == Kind::Name).then(|| {
-                let chance = self.name_chance(&probe.normalized);
-                let holders = chance.unwrap_or(n as f64);
-                (score::name_weight(holders), chance)
+                let holders = name_chance.unwrap_or(n as f64);
+                (score::name_weight(holders), name_chance)
             });
             for (node, tie, mk, stored) in found.iter().filter(|f| f.1.visible == visible) {
                 let flags = self.nodes[*node as usize].flags;
