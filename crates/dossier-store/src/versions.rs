@@ -122,10 +122,16 @@ pub(crate) trait VersionRows {
     fn flush(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// Starts writing what is buffered while the rules go on, if the backend can (the next
+    /// statement waits for it); called once the next objects' versions are read ahead.
+    fn handoff(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Objects read ahead at a time by [`Importer::run`].
-const CHUNK: usize = 5_000;
+const CHUNK: usize = 2_000;
 
 pub(crate) enum Outcome {
     Added,
@@ -386,6 +392,9 @@ impl Importer<'_> {
                 })
                 .collect();
             self.rows.prefetch(&ids)?;
+            // The last chunk's rows are written while this one is worked through: read
+            // ahead first, so that the read does not wait for the write.
+            self.rows.handoff()?;
             for item in chunk.drain(..) {
                 consumed += 1;
                 if consumed.is_multiple_of(8192) {

@@ -133,6 +133,7 @@ backends!(
     builtin_tlp_markings_and_extension_definitions_are_present,
     background_checkpoints_keep_the_data_readable,
     the_parallel_newest_version_scan_sees_each_object_once_in_its_newest_version,
+    the_parallel_scan_sums_up_a_versions_memberships,
     users_are_disabled_enabled_and_given_new_passwords,
     web_sessions_are_kept_by_their_cookie_hash_and_pruned,
     every_read_of_the_newest_versions_serves_the_same_assertion_of_a_shared_identifier,
@@ -333,6 +334,49 @@ fn the_parallel_newest_version_scan_sees_each_object_once_in_its_newest_version(
     assert_eq!(store.counts().unwrap(), (builtin_versions + 5, builtin_ids + 3), "5 versions of 3 objects");
     // Nothing was deleted: the cheap estimate is the exact number of objects.
     assert_eq!(store.objects_estimate().unwrap(), builtin_ids + 3);
+}
+
+/// What the index's scan says of a version held in several collections: the highest TLP of
+/// its memberships, analysts-only only when every collection holding it is, and read when
+/// it is the newest in any of them.
+fn the_parallel_scan_sums_up_a_versions_memberships(pg: bool) {
+    use dossier_store::Access;
+    let Some((_dir, store, sub)) = setup(pg) else { return };
+    let staff = store.add_collection("Analysts' notes", Some("staff"), None, Tlp::Red).unwrap();
+    store.set_collection_access(staff.id, Access::Analysts, Access::Analysts).unwrap();
+    let amber = store.add_collection("Amber", Some("amber"), None, Tlp::Amber).unwrap();
+    let into = |c: &dossier_store::Collection| Submission { collection: c.id, ..sub };
+    // Both in the default (GREEN) collection and in the analysts' (RED).
+    let both = email("both@example.com");
+    import(&store, &sub, vec![both.clone()]).unwrap();
+    import(&store, &into(&staff), vec![both.clone()]).unwrap();
+    // Only in the analysts' collection; in the analysts' and the AMBER one.
+    let staff_only = email("staff@example.com");
+    import(&store, &into(&staff), vec![staff_only.clone()]).unwrap();
+    let two_staffless = email("amber@example.com");
+    import(&store, &into(&amber), vec![two_staffless.clone()]).unwrap();
+    import(&store, &into(&staff), vec![two_staffless.clone()]).unwrap();
+    // An older version in the AMBER collection after a newer one there: read once, newest.
+    import(&store, &into(&amber), vec![actor("2024-03-01T00:00:00.000Z", "v3")]).unwrap();
+    import(&store, &into(&staff), vec![actor("2024-02-01T00:00:00.000Z", "v2")]).unwrap();
+    for parts in [1, 2] {
+        let seen = std::sync::Mutex::new(std::collections::HashMap::new());
+        store
+            .scan_latest_parallel(&[], parts, &|_, e, staff| {
+                let first = seen.lock().unwrap().insert(e.id.to_owned(), (e.tlp, staff, e.json.to_owned()));
+                assert!(first.is_none(), "{} read twice", e.id);
+                true
+            })
+            .unwrap();
+        let seen = seen.into_inner().unwrap();
+        let of = |o: &StixObject| seen.get(o.id().as_str()).map(|(t, s, _)| (*t, *s));
+        assert_eq!(of(&both), Some((Tlp::Red, false)), "{parts} parts");
+        assert_eq!(of(&staff_only), Some((Tlp::Red, true)), "{parts} parts");
+        assert_eq!(of(&two_staffless), Some((Tlp::Red, false)), "{parts} parts");
+        let (tlp, staff, json) = &seen[ACTOR];
+        assert!(json.contains("\"v3\""), "{parts} parts: {json}");
+        assert_eq!((*tlp, *staff), (Tlp::Amber, false), "{parts} parts");
+    }
 }
 
 fn users_are_disabled_enabled_and_given_new_passwords(pg: bool) {
@@ -687,7 +731,7 @@ fn numbered_actor(i: usize, modified: &str) -> StixObject {
     .unwrap()
 }
 
-/// An import reads the stored versions of its objects a chunk (5,000) at a time and
+/// An import reads the stored versions of its objects a chunk (2,000) at a time and
 /// PostgreSQL buffers the rows it writes, skipping the write-out before a read when every
 /// buffered version is one it already holds. Ids written by an earlier chunk of the same
 /// import, ids stored before it, and ids read again after another member's copy changed a
@@ -727,6 +771,30 @@ fn large_imports_see_what_their_earlier_chunks_wrote(pg: bool) {
         assert_eq!(store.versions(id.as_str()).unwrap().len(), 1, "{id}");
     }
     assert_eq!(store.provenance(email("e3@example.org").id().as_str()).unwrap().len(), 2);
+}
+
+/// PostgreSQL writes an import's rows on a second thread while the next objects are worked
+/// through: a write that the server refuses there (here a check the test adds, which the
+/// first chunk's rows break) fails the whole import — nothing of it is stored, neither that
+/// chunk nor the ones after — and the store goes on working.
+#[test]
+fn postgres_a_write_refused_behind_an_import_fails_all_of_it() {
+    let Some((place, store, sub)) = setup(true) else { return };
+    let cluster = cluster().unwrap();
+    cluster.psql(&place.url, "ALTER TABLE objects ADD CONSTRAINT poison CHECK (json NOT LIKE '%poison%')");
+    let objects = |n: usize| -> Vec<StixObject> {
+        (0..n).map(|i| email(&format!("{}{i}@example.org", if i == 100 { "poison" } else { "a" }))).collect()
+    };
+    let err = import(&store, &sub, objects(5_000)).unwrap_err();
+    assert!(err.to_string().contains("poison"), "{err}");
+    for value in ["a0@example.org", "a2500@example.org", "a4999@example.org"] {
+        assert!(latest(&store, email(value).id().as_str()).is_empty(), "{value} was stored");
+    }
+    assert_eq!(cluster.psql(&place.url, "SELECT count(*) FROM objects WHERE type = 'email-addr'").trim(), "0");
+    cluster.psql(&place.url, "ALTER TABLE objects DROP CONSTRAINT poison");
+    let s = import(&store, &sub, objects(5_000)).unwrap();
+    assert_eq!(s.added, 5_000);
+    assert_eq!(latest(&store, email("a4999@example.org").id().as_str()).len(), 1);
 }
 
 /// A URL that demands TLS is refused by name before any connection is tried (this build

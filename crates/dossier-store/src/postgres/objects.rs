@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use dossier_stix::timestamp::now_micros;
 use dossier_stix::{OrgId, Tlp};
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 
 use super::PgStore;
@@ -28,19 +29,95 @@ type Param = Box<dyn ToSql + Sync>;
 /// versions of the objects to come are read ahead ([`VersionRows::prefetch`]): a round trip
 /// per object would cap an import at a few thousand objects a second.
 struct VersionTx<'a, 't> {
-    tx: &'a mut postgres::Transaction<'t>,
+    /// The transaction; `None` while the writer thread has it (see [`Writer`]).
+    tx: Option<&'a mut postgres::Transaction<'t>>,
+    /// A thread that writes handed-off rows while the version rules go on (imports only).
+    writer: Option<Writer<'a, 't>>,
     /// Statements prepared once per transaction (an import runs each many times).
     prepared: HashMap<&'static str, postgres::Statement>,
     /// Stored versions by id, as read ahead and as inserted since.
     known: HashMap<String, Vec<Existing>>,
-    objects: CopyRows,
-    members: CopyRows,
-    changes: CopyRows,
-    multi: Vec<i64>,
+    buffer: Buffer,
     /// Some buffered row belongs to an id that `known` does not hold: a read of stored
     /// versions must write the buffer first. Otherwise the read-ahead can skip that (every
     /// buffered version is in `known`, so a read of other ids cannot miss one).
     unknown_buffered: bool,
+}
+
+/// New rows not yet written.
+#[derive(Default)]
+struct Buffer {
+    objects: CopyRows,
+    members: CopyRows,
+    changes: CopyRows,
+    multi: Vec<i64>,
+}
+
+impl Buffer {
+    fn rows(&self) -> usize {
+        self.objects.rows + self.members.rows + self.changes.rows + self.multi.len()
+    }
+    /// Writes the rows (COPY per table) and empties the buffer, keeping its memory.
+    fn write(&mut self, tx: &mut postgres::Transaction<'_>) -> Result<(), StoreError> {
+        copy(tx, "objects", OBJECT_COLUMNS, &mut self.objects)?;
+        copy(tx, "collection_objects", MEMBER_COLUMNS, &mut self.members)?;
+        copy(tx, "changes", CHANGE_COLUMNS, &mut self.changes)?;
+        if !self.multi.is_empty() {
+            tx.execute(
+                "INSERT INTO multi_version (idh) SELECT DISTINCT unnest($1::BIGINT[]) ON CONFLICT DO NOTHING",
+                &[&self.multi],
+            )?;
+            self.multi.clear();
+        }
+        Ok(())
+    }
+}
+
+fn copy(tx: &mut postgres::Transaction<'_>, table: &str, columns: &str, rows: &mut CopyRows) -> Result<(), StoreError> {
+    if rows.rows == 0 {
+        return Ok(());
+    }
+    let mut w = tx.copy_in(&format!("COPY {table} ({columns}) FROM STDIN (FORMAT binary)"))?;
+    std::io::Write::write_all(&mut w, rows.finish())
+        .map_err(|e| StoreError::Database { message: format!("copying into {table}: {e}"), failure: None })?;
+    w.finish()?;
+    rows.clear();
+    Ok(())
+}
+
+/// The import's second thread. The version rules hand it the transaction with the rows
+/// buffered so far ([`VersionRows::handoff`]) and work through the next objects while the
+/// server stores those rows; the next statement takes the transaction back, waiting for the
+/// write to end. So statements still run one at a time and in order on the one transaction
+/// (an import stays atomic), but the server's work (COPY, the indexes) and the rules' work
+/// overlap instead of taking turns — one side was idle half the time.
+struct Writer<'a, 't> {
+    to: std::sync::mpsc::Sender<Handed<'a, 't>>,
+    back: std::sync::mpsc::Receiver<Returned<'a, 't>>,
+}
+
+type Handed<'a, 't> = (&'a mut postgres::Transaction<'t>, Buffer);
+type Returned<'a, 't> = (&'a mut postgres::Transaction<'t>, Result<Buffer, StoreError>);
+
+impl<'a, 't> Writer<'a, 't> {
+    /// Starts the writer thread in `scope`; it ends when the writer is dropped.
+    fn start<'scope>(scope: &'scope std::thread::Scope<'scope, '_>) -> Self
+    where
+        'a: 'scope,
+        't: 'scope,
+    {
+        let (to, jobs) = std::sync::mpsc::channel::<Handed<'a, 't>>();
+        let (done, back) = std::sync::mpsc::channel::<Returned<'a, 't>>();
+        scope.spawn(move || {
+            for (tx, mut buffer) in jobs {
+                let written = buffer.write(tx).map(|()| buffer);
+                if done.send((tx, written)).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { to, back }
+    }
 }
 
 /// The stored versions of `wanted`, each id with its (maybe empty) list.
@@ -165,30 +242,48 @@ const CHANGE_COLUMNS: &str = "at, op, collection, vid, id";
 /// Rows one window of a scan reads (see `query_sql`).
 const WINDOW: i64 = 10_000;
 
-/// Rows fetched per round trip by a scan.
-const READ_BATCH: i32 = 5_000;
-
 /// Rows buffered before a flush is forced.
 const BUFFERED: usize = 20_000;
 
 impl<'a, 't> VersionTx<'a, 't> {
     fn new(tx: &'a mut postgres::Transaction<'t>) -> Self {
         Self {
-            tx,
+            tx: Some(tx),
+            writer: None,
             prepared: HashMap::new(),
             known: HashMap::new(),
-            objects: CopyRows::default(),
-            members: CopyRows::default(),
-            changes: CopyRows::default(),
-            multi: Vec::new(),
+            buffer: Buffer::default(),
             unknown_buffered: false,
         }
+    }
+    /// As [`Self::new`], with buffered rows written on a thread of `scope` once handed off.
+    fn pipelined<'scope>(tx: &'a mut postgres::Transaction<'t>, scope: &'scope std::thread::Scope<'scope, '_>) -> Self
+    where
+        'a: 'scope,
+        't: 'scope,
+    {
+        Self { writer: Some(Writer::start(scope)), ..Self::new(tx) }
+    }
+    /// The transaction, taken back from the writer thread (after its write) if it has it.
+    fn tx(&mut self) -> Result<&mut postgres::Transaction<'t>, StoreError> {
+        if self.tx.is_none() {
+            let writer = self.writer.as_ref().ok_or_else(|| StoreError::Invalid("no transaction".into()))?;
+            let (tx, written) =
+                writer.back.recv().map_err(|_| StoreError::Invalid("the import's writer thread stopped".into()))?;
+            self.tx = Some(tx);
+            let emptied = written?;
+            // Its memory is used again for the next rows (none were added meanwhile).
+            if self.buffer.rows() == 0 {
+                self.buffer = emptied;
+            }
+        }
+        self.tx.as_deref_mut().ok_or_else(|| StoreError::Invalid("no transaction".into()))
     }
     fn statement(&mut self, sql: &'static str) -> Result<postgres::Statement, StoreError> {
         if let Some(s) = self.prepared.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.tx.prepare(sql)?;
+        let s = self.tx()?.prepare(sql)?;
         self.prepared.insert(sql, s.clone());
         Ok(s)
     }
@@ -196,51 +291,29 @@ impl<'a, 't> VersionTx<'a, 't> {
     fn exec(&mut self, sql: &'static str, args: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
         self.write_buffered()?;
         let stmt = self.statement(sql)?;
-        Ok(self.tx.execute(&stmt, args)?)
+        Ok(self.tx()?.execute(&stmt, args)?)
     }
     fn rows(&mut self, sql: &'static str, args: &[&(dyn ToSql + Sync)]) -> Result<Vec<postgres::Row>, StoreError> {
         self.write_buffered()?;
         let stmt = self.statement(sql)?;
-        Ok(self.tx.query(&stmt, args)?)
+        Ok(self.tx()?.query(&stmt, args)?)
     }
     /// A change to stored versions the read-ahead cannot follow (recipients, deletions):
     /// forget it.
     fn forget(&mut self) {
-        self.unknown_buffered |= self.objects.rows > 0;
+        self.unknown_buffered |= self.buffer.objects.rows > 0;
         self.known.clear();
     }
-    fn copy(
-        tx: &mut postgres::Transaction<'_>,
-        table: &str,
-        columns: &str,
-        rows: &mut CopyRows,
-    ) -> Result<(), StoreError> {
-        if rows.rows == 0 {
-            return Ok(());
-        }
-        let mut w = tx.copy_in(&format!("COPY {table} ({columns}) FROM STDIN (FORMAT binary)"))?;
-        std::io::Write::write_all(&mut w, rows.finish())
-            .map_err(|e| StoreError::Database { message: format!("copying into {table}: {e}"), failure: None })?;
-        w.finish()?;
-        rows.clear();
-        Ok(())
-    }
     fn write_buffered(&mut self) -> Result<(), StoreError> {
-        Self::copy(self.tx, "objects", OBJECT_COLUMNS, &mut self.objects)?;
-        Self::copy(self.tx, "collection_objects", MEMBER_COLUMNS, &mut self.members)?;
-        Self::copy(self.tx, "changes", CHANGE_COLUMNS, &mut self.changes)?;
+        let mut buffer = std::mem::take(&mut self.buffer);
+        let written = buffer.write(self.tx()?);
+        self.buffer = buffer;
+        written?;
         self.unknown_buffered = false;
-        if !self.multi.is_empty() {
-            let multi = std::mem::take(&mut self.multi);
-            self.tx.execute(
-                "INSERT INTO multi_version (idh) SELECT DISTINCT unnest($1::BIGINT[]) ON CONFLICT DO NOTHING",
-                &[&multi],
-            )?;
-        }
         Ok(())
     }
     fn buffered(&mut self) -> Result<(), StoreError> {
-        if self.objects.rows + self.members.rows + self.changes.rows >= BUFFERED {
+        if self.buffer.rows() >= BUFFERED {
             self.write_buffered()?;
         }
         Ok(())
@@ -265,7 +338,7 @@ impl VersionRows for VersionTx<'_, '_> {
         if self.unknown_buffered {
             self.write_buffered()?;
         }
-        let fresh = read_versions(self.tx, wanted)?;
+        let fresh = read_versions(self.tx()?, wanted)?;
         self.known.extend(fresh);
         Ok(())
     }
@@ -274,8 +347,25 @@ impl VersionRows for VersionTx<'_, '_> {
         self.write_buffered()
     }
 
+    fn handoff(&mut self) -> Result<(), StoreError> {
+        if self.writer.is_none() || self.buffer.rows() == 0 {
+            return Ok(());
+        }
+        // The rows of versions `known` does not hold are written before anything reads
+        // versions, as when they are written here: the writer is done before the next read.
+        self.tx()?;
+        let (Some(tx), Some(writer)) = (self.tx.take(), &self.writer) else {
+            return Ok(());
+        };
+        let buffer = std::mem::take(&mut self.buffer);
+        writer.to.send((tx, buffer)).map_err(|_| StoreError::Invalid("the import's writer thread stopped".into()))?;
+        self.unknown_buffered = false;
+        Ok(())
+    }
+
     fn insert_version(&mut self, v: &NewVersion<'_>) -> Result<(), StoreError> {
-        self.objects
+        self.buffer
+            .objects
             .int(v.vid)
             .text(v.id)
             .text(v.object_type)
@@ -307,7 +397,7 @@ impl VersionRows for VersionTx<'_, '_> {
     }
 
     fn mark_multi(&mut self, id: &str) -> Result<(), StoreError> {
-        self.multi.push(crate::id_hash(id));
+        self.buffer.multi.push(crate::id_hash(id));
         Ok(())
     }
 
@@ -349,7 +439,7 @@ impl VersionRows for VersionTx<'_, '_> {
         latest: bool,
         tlp: i64,
     ) -> Result<(), StoreError> {
-        self.members.int(collection).int(date_added).int(vid).int(i64::from(latest)).int(tlp).end();
+        self.buffer.members.int(collection).int(date_added).int(vid).int(i64::from(latest)).int(tlp).end();
         self.buffered()
     }
 
@@ -361,7 +451,14 @@ impl VersionRows for VersionTx<'_, '_> {
         vid: i64,
         id: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.changes.int(at).text(if remove { "remove" } else { "add" }).int(collection).int(vid).opt_text(id).end();
+        self.buffer
+            .changes
+            .int(at)
+            .text(if remove { "remove" } else { "add" })
+            .int(collection)
+            .int(vid)
+            .opt_text(id)
+            .end();
         self.buffered()
     }
 
@@ -655,18 +752,20 @@ impl PgStore {
             let next_vid: i64 = tx.query_one("SELECT COALESCE(max(vid), 0) + 1 FROM objects", &[])?.get(0);
             let org_by_identity: HashMap<String, OrgId> =
                 tx.query("SELECT identity_id, id FROM orgs", &[])?.iter().map(|r| (r.get(0), r.get(1))).collect();
-            let outcome = Importer {
-                rows: &mut VersionTx::new(tx),
-                next_vid,
-                org_by_identity,
-                sub: *submission,
-                default_tlp: Tlp::from_code(default_tlp).unwrap_or(Tlp::Red),
-                last_date_added: last.unwrap_or(0),
-                now: now_micros(),
-                custom_tlp: Default::default(),
-                unresolved: Default::default(),
-            }
-            .run(items, progress)?;
+            let outcome = std::thread::scope(|scope| {
+                Importer {
+                    rows: &mut VersionTx::pipelined(&mut *tx, scope),
+                    next_vid,
+                    org_by_identity,
+                    sub: *submission,
+                    default_tlp: Tlp::from_code(default_tlp).unwrap_or(Tlp::Red),
+                    last_date_added: last.unwrap_or(0),
+                    now: now_micros(),
+                    custom_tlp: Default::default(),
+                    unresolved: Default::default(),
+                }
+                .run(items, progress)
+            })?;
             // A rejection returns before the commit: the transaction rolls back.
             let summary = outcome.map_err(StoreError::Rejected)?;
             if let Some((id, json)) = status {
@@ -680,6 +779,23 @@ impl PgStore {
         })?;
         self.wrote(summary.added + summary.updated + summary.history);
         Ok(summary)
+    }
+}
+
+/// A version's memberships summed up: its effective TLP (the highest), whether every
+/// collection holding it is for analysts only, and whether it is the newest somewhere.
+#[derive(Clone, Copy)]
+struct Memberships {
+    tlp: i64,
+    staff_only: bool,
+    latest: bool,
+}
+
+impl Memberships {
+    fn add(&mut self, other: Memberships) {
+        self.tlp = self.tlp.max(other.tlp);
+        self.staff_only &= other.staff_only;
+        self.latest |= other.latest;
     }
 }
 
@@ -824,54 +940,71 @@ impl ObjectStore for PgStore {
                             }
                             let mut conn = self.conn();
                             let mut tx = super::snapshot(&mut conn, true)?;
-                            // The memberships are summed up per version on their own (narrow
-                            // rows; the analysts-only collections, a handful, passed in) and
-                            // both sides are read only over this part's range: grouping the
-                            // wide joined rows, and a membership index read from its start
-                            // for every part, cost twice the time (539 → 260 ms a quarter
-                            // of 1M objects).
+                            // Each version once per collection holding it, in version
+                            // order; the memberships of one version (adjacent rows) are
+                            // summed up here. Summing them in the query (a GROUP BY of the
+                            // membership index) cost the server a fifth of the scan.
                             let stmt = tx.prepare(
-                                "SELECT o.vid, o.id, o.type, m.tlp, o.confidence, o.org, o.json,
-                                        COALESCE(o.recipients, ''), m.staff_only, m.latest
+                                "SELECT o.vid, o.id, o.type, co.tlp, o.confidence, o.org, o.json,
+                                        COALESCE(o.recipients, ''), co.collection, co.latest
                                    FROM objects o
-                                   JOIN (SELECT co.vid, max(co.tlp) AS tlp,
-                                                bool_and(co.collection = ANY($4::BIGINT[])) AS staff_only,
-                                                bool_or(co.latest = 1) AS latest
-                                           FROM collection_objects co
-                                          WHERE co.vid BETWEEN $1 AND $2
-                                          GROUP BY co.vid) m ON m.vid = o.vid
-                                  WHERE o.vid BETWEEN $1 AND $2 AND (cardinality($3::TEXT[]) = 0 OR o.type = ANY($3))
+                                   JOIN collection_objects co ON co.vid = o.vid
+                                  WHERE o.vid BETWEEN $1 AND $2 AND co.vid BETWEEN $1 AND $2
+                                    AND (cardinality($3::TEXT[]) = 0 OR o.type = ANY($3))
                                   ORDER BY o.vid",
                             )?;
-                            let portal = tx.bind(&stmt, &[&from, &to, types, staff_only])?;
-                            loop {
-                                let rows = tx.query_portal(&portal, READ_BATCH)?;
-                                for row in &rows {
-                                    let (vid, id): (i64, &str) = (row.get(0), row.get(1));
-                                    let chosen = match served.get(id) {
-                                        Some(v) => *v == vid,
-                                        None => row.get::<_, bool>(9),
-                                    };
-                                    if !chosen {
-                                        continue;
-                                    }
-                                    let entry = LatestRef {
-                                        id,
-                                        object_type: row.get(2),
-                                        tlp: Tlp::from_code(row.get(3)).unwrap_or(Tlp::Red),
-                                        confidence: row.get::<_, Option<i64>>(4).and_then(|c| u8::try_from(c).ok()),
-                                        owner: row.get(5),
-                                        json: row.get(6),
-                                        recipients: row.get(7),
-                                    };
-                                    if !visit(i as usize, &entry, row.get(8)) {
-                                        return Ok(());
-                                    }
+                            // The newest version of an id kept in several versions is the one
+                            // served across collections; any other is newest where it is.
+                            let emit = |row: &postgres::Row, m: Memberships| -> bool {
+                                let (vid, id): (i64, &str) = (row.get(0), row.get(1));
+                                let chosen = match served.get(id) {
+                                    Some(v) => *v == vid,
+                                    None => m.latest,
+                                };
+                                if !chosen {
+                                    return true;
                                 }
-                                if rows.len() < READ_BATCH as usize {
-                                    break;
+                                let entry = LatestRef {
+                                    id,
+                                    object_type: row.get(2),
+                                    tlp: Tlp::from_code(m.tlp).unwrap_or(Tlp::Red),
+                                    confidence: row.get::<_, Option<i64>>(4).and_then(|c| u8::try_from(c).ok()),
+                                    owner: row.get(5),
+                                    json: row.get(6),
+                                    recipients: row.get(7),
+                                };
+                                visit(i as usize, &entry, m.staff_only)
+                            };
+                            // Streamed, not fetched in batches through a portal: the server
+                            // keeps producing rows while this thread works through the last
+                            // ones (with a portal's round trips each side waited for the
+                            // other: one part alone read 1M objects in 2.35 s, now 2.11 s).
+                            let mut rows = tx.query_raw(&stmt, [&from as &(dyn ToSql + Sync), &to, types])?;
+                            let mut pending: Option<(postgres::Row, Memberships)> = None;
+                            while let Some(row) = rows.next()? {
+                                let vid: i64 = row.get(0);
+                                let m = Memberships {
+                                    tlp: row.get(3),
+                                    staff_only: staff_only.contains(&row.get::<_, i64>(8)),
+                                    latest: row.get::<_, i64>(9) == 1,
+                                };
+                                match &mut pending {
+                                    Some((held, sum)) if held.get::<_, i64>(0) == vid => sum.add(m),
+                                    _ => {
+                                        if let Some((held, sum)) = pending.replace((row, m))
+                                            && !emit(&held, sum)
+                                        {
+                                            return Ok(());
+                                        }
+                                    }
                                 }
                             }
+                            if let Some((held, sum)) = pending.take()
+                                && !emit(&held, sum)
+                            {
+                                return Ok(());
+                            }
+                            drop(rows);
                             tx.commit()?;
                             Ok(())
                         })
@@ -935,25 +1068,20 @@ impl ObjectStore for PgStore {
             sql.push_str(" GROUP BY o.vid ORDER BY o.vid");
             let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as &(dyn ToSql + Sync)).collect();
             let stmt = tx.prepare(&sql)?;
-            let portal = tx.bind(&stmt, &refs)?;
-            'read: loop {
-                let rows = tx.query_portal(&portal, READ_BATCH)?;
-                let done = rows.len() < READ_BATCH as usize;
-                for row in &rows {
-                    let entry = entry_ref(row);
-                    let latest_somewhere: bool = row.get(13);
-                    let chosen = match served.get(entry.id) {
-                        Some(vid) => *vid == entry.vid,
-                        None => latest_somewhere,
-                    };
-                    if chosen && !visit(&entry, row.get(12)) {
-                        break 'read;
-                    }
-                }
-                if done {
+            // Streamed (see `scan_latest_parallel`).
+            let mut rows = tx.query_raw(&stmt, refs)?;
+            while let Some(row) = rows.next()? {
+                let entry = entry_ref(&row);
+                let latest_somewhere: bool = row.get(13);
+                let chosen = match served.get(entry.id) {
+                    Some(vid) => *vid == entry.vid,
+                    None => latest_somewhere,
+                };
+                if chosen && !visit(&entry, row.get(12)) {
                     break;
                 }
             }
+            drop(rows);
             tx.commit()?;
             Ok(())
         })
