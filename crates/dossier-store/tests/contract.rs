@@ -797,12 +797,7 @@ fn postgres_a_write_refused_behind_an_import_fails_all_of_it() {
     assert_eq!(latest(&store, email("a4999@example.org").id().as_str()).len(), 1);
 }
 
-/// A URL that demands TLS is refused by name before any connection is tried (this build
-/// connects without TLS), and the refusal does not echo the password.
-/// TLS to PostgreSQL as libpq's `sslmode` says: `verify-full` checks the chain and the
-/// host name, `verify-ca` the chain only, `require` encrypts without checking unless given
-/// a root; a certificate from another CA, a name that does not match, or a server without
-/// TLS are refused with a message that says which (and never the password).
+/// The error of opening `url`, which must fail.
 fn refused(url: &str) -> String {
     match dossier_store::open(url) {
         Ok(_) => panic!("opened {url}"),
@@ -810,6 +805,13 @@ fn refused(url: &str) -> String {
     }
 }
 
+/// TLS to PostgreSQL as libpq's `sslmode` says: `verify-full` checks the chain and the
+/// host name, `verify-ca` the chain only, `require` encrypts without checking unless given
+/// a root; a certificate from another CA, a name that does not match, or a server without
+/// TLS are refused with a message that says which (and never the password). A role the
+/// server admits by client certificate only signs in with `sslcert` and `sslkey`; without
+/// them, with another CA's certificate, with a key others may read or with a key that is
+/// not the certificate's, it is refused, saying why.
 #[test]
 fn tls_to_postgresql_follows_sslmode() {
     let Some(secure) = Cluster::start_tls() else { return };
@@ -862,4 +864,28 @@ fn tls_to_postgresql_follows_sslmode() {
     }
     // Without sslmode (or with prefer), no TLS.
     let _store = dossier_store::open(&format!("{url}?sslmode=prefer")).unwrap();
+
+    // A role the server lets in only with a client certificate its CA signed.
+    let only = secure.certificate_only_database().replace("127.0.0.1", "localhost");
+    let (cert, key) = secure.client_files();
+    let path = |p: &std::path::Path| p.display().to_string().replace('/', "%2F");
+    let with = |cert: &str, key: &str| format!("{only}?sslmode=verify-full&{ca}&sslcert={cert}&sslkey={key}");
+    let store = dossier_store::open(&with(&path(&cert), &path(&key))).unwrap();
+    assert!(store.isac().is_ok(), "signed in by certificate");
+    drop(store);
+    let err = refused(&format!("{only}?sslmode=verify-full&{ca}"));
+    assert!(err.contains("requires a valid client certificate"), "without a certificate: {err}");
+    // A certificate of another CA (for the same name) is refused by the server.
+    let err = refused(&with(&path(&other.path().join("client.crt")), &path(&other.path().join("client.key"))));
+    assert!(err.contains("UnknownCA"), "another CA's certificate: {err}");
+    // A key others may read is refused before anything is sent, naming the file.
+    let open_key = other.path().join("open.key");
+    std::fs::copy(&key, &open_key).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&open_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = refused(&with(&path(&cert), &path(&open_key)));
+    assert!(err.contains("open.key") && err.contains("may be read by others"), "{err}");
+    // A key that is not the certificate's is refused before anything is sent.
+    let err = refused(&with(&path(&cert), &path(&other.path().join("client.key"))));
+    assert!(err.contains("sslcert and sslkey") && err.contains("KeyMismatch"), "{err}");
 }

@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 /// A running throwaway cluster.
 pub struct Cluster {
@@ -56,6 +57,10 @@ fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
+/// The role of [`Cluster::certificate_only_database`]: the name its client certificate
+/// carries (`CN`), which `cert` authentication maps to the role.
+pub const CERTIFICATE_ROLE: &str = "dossier_cert";
+
 impl Cluster {
     /// Starts a cluster, or `None` when PostgreSQL is not installed and
     /// `DOSSIER_SKIP_POSTGRES=1` says to skip.
@@ -90,8 +95,9 @@ impl Cluster {
         self.dir.join("ca.pem")
     }
 
-    /// Writes a CA (`ca.pem`, `ca.key`) and a server certificate for `localhost` signed by
-    /// it (`server.crt`, `server.key`) into `dir`.
+    /// Writes a CA (`ca.pem`, `ca.key`), a server certificate for `localhost` signed by it
+    /// (`server.crt`, `server.key`) and a client certificate for the role
+    /// [`CERTIFICATE_ROLE`] (`client.crt`, `client.key`, mode 0600) into `dir`.
     ///
     /// # Panics
     /// When `openssl` fails.
@@ -131,9 +137,96 @@ impl Cluster {
             "-out",
             "server.crt",
         ]);
-        // PostgreSQL refuses a key others may read.
+        let mut req = vec!["req", "-subj", "/CN=dossier_cert", "-keyout", "client.key", "-out", "client.csr"];
+        req.extend(ec);
+        run(&req);
+        std::fs::write(
+            dir.join("client.ext"),
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+        )
+        .unwrap();
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "client.ext",
+            "-out",
+            "client.crt",
+        ]);
+        // PostgreSQL (and libpq's rule, which the store follows) refuses a key others may read.
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        for key in ["server.key", "client.key"] {
+            std::fs::set_permissions(dir.join(key), std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+
+    /// A new database owned by [`CERTIFICATE_ROLE`], a role that may connect to a
+    /// [`Cluster::start_tls`] cluster only over TLS with a client certificate the cluster's
+    /// CA signed (`cert` in `pg_hba.conf`); returns its URL (no TLS parameters).
+    ///
+    /// # Panics
+    /// When the role, the database or the configuration cannot be made.
+    pub fn certificate_only_database(&self) -> String {
+        let admin = self.database();
+        let role = CERTIFICATE_ROLE;
+        let exists = self.psql(&admin, &format!("SELECT count(*) FROM pg_roles WHERE rolname = '{role}'"));
+        if exists.trim() == "0" {
+            self.psql(&admin, &format!("CREATE ROLE {role} LOGIN"));
+            let hba = self.dir.join("data").join("pg_hba.conf");
+            let rules = std::fs::read_to_string(&hba).unwrap();
+            std::fs::write(
+                &hba,
+                format!("hostssl all {role} 127.0.0.1/32 cert\nhost all {role} 127.0.0.1/32 reject\n{rules}"),
+            )
+            .unwrap();
+            let reload = self.command("pg_ctl").arg("-D").arg(self.dir.join("data")).arg("reload").output().unwrap();
+            assert!(reload.status.success(), "pg_ctl reload: {}", String::from_utf8_lossy(&reload.stderr));
+            // The server reads the new rules when it gets to the signal: wait for them.
+            let refused = || {
+                !self
+                    .command("psql")
+                    .args([
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        &self.port.to_string(),
+                        "-U",
+                        role,
+                        "-d",
+                        "postgres",
+                        "-c",
+                        "SELECT 1",
+                    ])
+                    .env("PGSSLMODE", "disable")
+                    .output()
+                    .unwrap()
+                    .status
+                    .success()
+            };
+            let mut tries = 0;
+            while !refused() {
+                tries += 1;
+                assert!(tries < 100, "the server did not take the certificate-only rule");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let name = format!("c{}", self.next.fetch_add(1, Ordering::Relaxed));
+        self.psql(&admin, &format!("CREATE DATABASE {name} OWNER {role}"));
+        format!("postgres://{role}@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// The client certificate and key of a [`Cluster::start_tls`] cluster (PEM).
+    pub fn client_files(&self) -> (PathBuf, PathBuf) {
+        (self.dir.join("client.crt"), self.dir.join("client.key"))
     }
 
     fn start_full(fsync: bool, tls: bool) -> Option<Cluster> {
@@ -179,7 +272,9 @@ impl Cluster {
         );
         if tls {
             let d = cluster.dir.display();
-            options.push_str(&format!(" -c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key"));
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key -c ssl_ca_file={d}/ca.pem"
+            ));
         }
         let log = cluster.dir.join("server.log");
         let start = cluster

@@ -13,6 +13,12 @@
 //! - `verify-ca`: TLS, the certificate chain checked against `sslrootcert` (else the
 //!   system's roots), not the host name;
 //! - `verify-full`: TLS, the chain and the host name checked.
+//!
+//! `sslcert` and `sslkey` (PEM files; the key PKCS#8, SEC1 or PKCS#1) give the client
+//! certificate a server that authenticates by certificate (`cert` in `pg_hba.conf`) asks
+//! for. As libpq, the key must not be readable by others (mode 0600, or 0640 owned by root);
+//! unlike libpq, they need TLS to be asked for (`sslmode=require` or stricter) rather than
+//! being ignored without it.
 
 use std::sync::Arc;
 
@@ -20,7 +26,7 @@ use postgres::{Client, NoTls};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -84,7 +90,10 @@ impl Connector {
     pub(crate) fn parse(url: &str) -> Result<Self, StoreError> {
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let mut kept = Vec::new();
-        let (mut mode, mut root) = (Mode::Plain, None);
+        let (mut mode, mut root, mut cert, mut private) = (Mode::Plain, None, None, None);
+        let path = |name: &str, value: &str| {
+            percent_decode(value).ok_or_else(|| invalid(url, format!("{name} is not a valid path")))
+        };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             match key {
@@ -104,19 +113,29 @@ impl Connector {
                         }
                     }
                 }
-                "sslrootcert" => {
-                    root = Some(percent_decode(value).ok_or_else(|| invalid(url, "sslrootcert is not a valid path"))?)
-                }
+                "sslrootcert" => root = Some(path("sslrootcert", value)?),
+                "sslcert" => cert = Some(path("sslcert", value)?),
+                "sslkey" => private = Some(path("sslkey", value)?),
                 _ => kept.push(pair),
             }
         }
+        let client = match (cert, private) {
+            (None, None) => None,
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(invalid(url, "sslcert and sslkey go together: the certificate and its private key"));
+            }
+            (Some(_), Some(_)) if mode == Mode::Plain => {
+                return Err(invalid(url, "sslcert and sslkey need sslmode=require, verify-ca or verify-full"));
+            }
+            (Some(cert), Some(key)) => Some(client_certificate(url, &cert, &key)?),
+        };
         if mode != Mode::Plain {
             kept.push("sslmode=require");
         }
         let driver_url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
         let tls = match mode {
             Mode::Plain => None,
-            _ => Some(MakeRustlsConnect::new(client_config(url, mode, root.as_deref())?)),
+            _ => Some(MakeRustlsConnect::new(client_config(url, mode, root.as_deref(), client)?)),
         };
         Ok(Self { url: driver_url, given: url.to_owned(), tls, mode })
     }
@@ -160,7 +179,45 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn client_config(url: &str, mode: Mode, root: Option<&str>) -> Result<rustls::ClientConfig, StoreError> {
+/// A client certificate chain and its key.
+type ClientCertificate = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
+/// Reads `sslcert` and `sslkey`, refusing a key that others may read (as libpq does).
+fn client_certificate(url: &str, cert: &str, key: &str) -> Result<ClientCertificate, StoreError> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| invalid(url, format!("sslcert {cert}: {e}")))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(url, format!("sslcert {cert}: {e}")))?;
+    if chain.is_empty() {
+        return Err(invalid(url, format!("sslcert {cert}: no certificate in the file")));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(key).map_err(|e| invalid(url, format!("sslkey {key}: {e}")))?;
+        let mode = meta.mode() & 0o777;
+        // Group read is allowed for a key owned by root (shared with a service group).
+        let allowed = if meta.uid() == 0 { 0o040 } else { 0 };
+        if mode & 0o077 & !allowed != 0 {
+            return Err(invalid(
+                url,
+                format!(
+                    "sslkey {key}: the private key may be read by others (mode {mode:o}); it must have mode 0600 or \
+                     less (0640 if owned by root)"
+                ),
+            ));
+        }
+    }
+    let private = PrivateKeyDer::from_pem_file(key).map_err(|e| invalid(url, format!("sslkey {key}: {e}")))?;
+    Ok((chain, private))
+}
+
+fn client_config(
+    url: &str,
+    mode: Mode,
+    root: Option<&str>,
+    client: Option<ClientCertificate>,
+) -> Result<rustls::ClientConfig, StoreError> {
     let provider = provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -189,9 +246,9 @@ fn client_config(url: &str, mode: Mode, root: Option<&str>) -> Result<rustls::Cl
         }
         Ok(store)
     };
-    let config = match (mode, root) {
-        (Mode::VerifyFull, _) => builder.with_root_certificates(roots()?).with_no_client_auth(),
-        (Mode::VerifyCa, _) | (Mode::Require, _) => {
+    let builder = match mode {
+        Mode::VerifyFull => builder.with_root_certificates(roots()?),
+        Mode::VerifyCa | Mode::Require => {
             let chain = if mode == Mode::Require && root.is_none() {
                 None
             } else {
@@ -202,11 +259,16 @@ fn client_config(url: &str, mode: Mode, root: Option<&str>) -> Result<rustls::Cl
                 )
             };
             let lenient = Lenient { chain, provider };
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(lenient)).with_no_client_auth()
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(lenient))
         }
-        (Mode::Plain, _) => return Err(invalid(url, "no TLS asked for")),
+        Mode::Plain => return Err(invalid(url, "no TLS asked for")),
     };
-    Ok(config)
+    match client {
+        None => Ok(builder.with_no_client_auth()),
+        Some((chain, key)) => {
+            builder.with_client_auth_cert(chain, key).map_err(|e| invalid(url, format!("sslcert and sslkey: {e}")))
+        }
+    }
 }
 
 /// `verify-ca` (`chain`: the chain must lead to a trusted root, the name in the certificate
@@ -278,5 +340,14 @@ mod tests {
         // As libpq: only %XX is decoded ('+' is a plus sign in a path).
         let err = Connector::parse("postgres://u@h/d?sslmode=verify-ca&sslrootcert=%2Fa+b.pem").unwrap_err();
         assert!(err.to_string().contains("sslrootcert /a+b.pem"), "{err}");
+        // A client certificate: both files, and TLS asked for.
+        let err = Connector::parse("postgres://u@h/d?sslmode=require&sslcert=%2Fc.pem").unwrap_err().to_string();
+        assert!(err.contains("sslcert and sslkey go together"), "{err}");
+        let err = Connector::parse("postgres://u@h/d?sslkey=%2Fk.pem&sslcert=%2Fc.pem").unwrap_err().to_string();
+        assert!(err.contains("need sslmode=require"), "{err}");
+        let err = Connector::parse("postgres://u@h/d?sslmode=require&sslcert=%2Fno%2Fc.pem&sslkey=%2Fk.pem")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sslcert /no/c.pem"), "{err}");
     }
 }
