@@ -12,7 +12,7 @@ use dossier_test_support::{python, python_script};
 use serde_json::{Value, json};
 
 mod common;
-use common::{bin, dossier_in, ok_in, run_in, serve, use_store};
+use common::{dossier_in, ok_in, run_in, serve, use_store};
 
 const CLEAR: &str = "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487";
 const GREEN: &str = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
@@ -376,8 +376,25 @@ fn medallion(dir: &Path) -> (Medallion, String, &'static str) {
 
 #[test]
 fn medallion_takes_a_push_and_a_third_installation_pulls_it_with_basic_authentication() {
+    medallion_takes_a_push_and_a_pull_on(None);
+}
+
+/// The same with the pushing and the pulling installations' stores on PostgreSQL (one
+/// database each).
+#[test]
+fn medallion_takes_a_push_and_a_third_installation_pulls_it_on_postgres() {
+    if let Some(cluster) = pg_cluster() {
+        medallion_takes_a_push_and_a_pull_on(Some((&cluster.database(), &cluster.database())));
+    }
+}
+
+fn medallion_takes_a_push_and_a_pull_on(stores: Option<(&str, &str)>) {
     let dir = tempfile::tempdir().unwrap();
     let (a, c) = (dir.path().join("a"), dir.path().join("c"));
+    if let Some((pushing, pulling)) = stores {
+        use_store(&a, pushing);
+        use_store(&c, pulling);
+    }
     ok_in(&a, &["org", "add", "Alpha"]);
     let levels = write(dir.path(), "levels.json", &tlp_bundle("Alpha", 30, None));
     ok_in(&a, &["import", &levels, "--org", "Alpha", "--named"]);
@@ -401,14 +418,7 @@ fn medallion_takes_a_push_and_a_third_installation_pulls_it_with_basic_authentic
     // The named member's identity went along (it chose to be named).
     assert!(held.iter().all(|o| o.get("created_by_ref").is_none()), "no creator was set in this bundle");
     // Wrong credentials: a clear error, the password nowhere in it.
-    let out = Command::new(bin())
-        .arg("--data")
-        .arg(&c)
-        .arg("sync")
-        .args(&pull)
-        .env("MEDALLION_PASSWORD", "wrong-password-xyz")
-        .output()
-        .unwrap();
+    let out = dossier_in(&c).arg("sync").args(&pull).env("MEDALLION_PASSWORD", "wrong-password-xyz").output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("401"), "{err}");
@@ -609,8 +619,24 @@ fn persona_id() -> &'static str {
 
 #[test]
 fn serve_runs_the_configured_peers_in_the_background() {
+    serve_runs_the_configured_peers_on(None);
+}
+
+/// The same with the pulling node's store on PostgreSQL (the pull's cursor and lead in the
+/// database).
+#[test]
+fn serve_runs_the_configured_peers_in_the_background_on_postgres() {
+    if let Some(cluster) = pg_cluster() {
+        serve_runs_the_configured_peers_on(Some(&cluster.database()));
+    }
+}
+
+fn serve_runs_the_configured_peers_on(pulling_store: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    if let Some(url) = pulling_store {
+        use_store(&b, url);
+    }
     ok_in(&a, &["org", "add", "Alpha"]);
     let levels = write(dir.path(), "levels.json", &tlp_bundle("Alpha", 2, None));
     ok_in(&a, &["import", &levels, "--org", "Alpha"]);
@@ -622,9 +648,7 @@ fn serve_runs_the_configured_peers_in_the_background() {
     );
     let config_file = write(dir.path(), "dossier.toml", &config);
     // The token comes from the environment the server runs in.
-    let mut child = Command::new(bin())
-        .arg("--data")
-        .arg(&b)
+    let mut child = dossier_in(&b)
         .args(["serve", "--listen", "127.0.0.1:0", "--config", &config_file])
         .env("ALPHA_TOKEN", &token)
         .stdout(Stdio::piped())
@@ -649,9 +673,7 @@ fn serve_runs_the_configured_peers_in_the_background() {
     let held = export(&b, "peer-alpha");
     assert_eq!(held.iter().filter(|o| o["name"].as_str().is_some_and(|n| n.starts_with("Alpha "))).count(), 8);
     // A configuration naming a variable that is not set is refused at start, by name.
-    let out = Command::new(bin())
-        .arg("--data")
-        .arg(&b)
+    let out = dossier_in(&b)
         .args(["serve", "--listen", "127.0.0.1:0", "--config", &config_file])
         .env_remove("ALPHA_TOKEN")
         .output()
