@@ -112,56 +112,43 @@ impl Cluster {
         ca.extend(["-out", "ca.pem", "-addext", "basicConstraints=critical,CA:TRUE"]);
         ca.extend(["-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
         run(&ca);
-        let mut req = vec!["req", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"];
-        req.extend(ec);
-        run(&req);
-        std::fs::write(
-            dir.join("server.ext"),
+        // A key and a certificate for `name`, signed by the CA, with `extensions`.
+        let signed = |file: &str, name: &str, extensions: &str| {
+            let (key, csr, ext, crt) =
+                (format!("{file}.key"), format!("{file}.csr"), format!("{file}.ext"), format!("{file}.crt"));
+            let subject = format!("/CN={name}");
+            let mut req = vec!["req", "-subj", &subject, "-keyout", &key, "-out", &csr];
+            req.extend(ec);
+            run(&req);
+            std::fs::write(dir.join(&ext), extensions).unwrap();
+            run(&[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+                "-out",
+                &crt,
+            ]);
+        };
+        signed(
+            "server",
+            "localhost",
             "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        run(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.crt",
-        ]);
-        let mut req = vec!["req", "-subj", "/CN=dossier_cert", "-keyout", "client.key", "-out", "client.csr"];
-        req.extend(ec);
-        run(&req);
-        std::fs::write(
-            dir.join("client.ext"),
+        );
+        signed(
+            "client",
+            CERTIFICATE_ROLE,
             "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
-        )
-        .unwrap();
-        run(&[
-            "x509",
-            "-req",
-            "-in",
-            "client.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "client.ext",
-            "-out",
-            "client.crt",
-        ]);
+        );
         // PostgreSQL (and libpq's rule, which the store follows) refuses a key others may read.
         use std::os::unix::fs::PermissionsExt;
         for key in ["server.key", "client.key"] {

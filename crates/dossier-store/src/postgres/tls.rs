@@ -179,18 +179,22 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// The certificates of PEM file `path` (at least one), named by its parameter in errors.
+fn certificates(url: &str, param: &str, path: &str) -> Result<Vec<CertificateDer<'static>>, StoreError> {
+    let failed = |e: rustls::pki_types::pem::Error| invalid(url, format!("{param} {path}: {e}"));
+    let certs = CertificateDer::pem_file_iter(path).map_err(failed)?.collect::<Result<Vec<_>, _>>().map_err(failed)?;
+    if certs.is_empty() {
+        return Err(invalid(url, format!("{param} {path}: no certificate in the file")));
+    }
+    Ok(certs)
+}
+
 /// A client certificate chain and its key.
 type ClientCertificate = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
 
 /// Reads `sslcert` and `sslkey`, refusing a key that others may read (as libpq does).
 fn client_certificate(url: &str, cert: &str, key: &str) -> Result<ClientCertificate, StoreError> {
-    let chain = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| invalid(url, format!("sslcert {cert}: {e}")))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| invalid(url, format!("sslcert {cert}: {e}")))?;
-    if chain.is_empty() {
-        return Err(invalid(url, format!("sslcert {cert}: no certificate in the file")));
-    }
+    let chain = certificates(url, "sslcert", cert)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
@@ -226,14 +230,7 @@ fn client_config(
         let mut store = RootCertStore::empty();
         match root {
             Some(path) => {
-                let certs = CertificateDer::pem_file_iter(path)
-                    .map_err(|e| invalid(url, format!("sslrootcert {path}: {e}")))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| invalid(url, format!("sslrootcert {path}: {e}")))?;
-                if certs.is_empty() {
-                    return Err(invalid(url, format!("sslrootcert {path}: no certificate in the file")));
-                }
-                for c in certs {
+                for c in certificates(url, "sslrootcert", path)? {
                     store.add(c).map_err(|e| invalid(url, format!("sslrootcert {path}: {e}")))?;
                 }
             }
