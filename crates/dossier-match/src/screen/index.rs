@@ -1259,9 +1259,12 @@ impl Index {
         })
     }
 
-    /// Resume notes sharing an LSH band with `sig` that may matter to `viewer`.
-    pub(crate) fn resume_candidates(&self, sig: &Signature, viewer: &Viewer) -> Vec<u32> {
+    /// Resume notes sharing an LSH band with `sig` that may matter to `viewer`, and how
+    /// many of `sig`'s bands were crowded for the viewer (more than [`MAX_BAND_POSTINGS`]
+    /// resumes it sees) and so not followed.
+    pub(crate) fn resume_candidates(&self, sig: &Signature, viewer: &Viewer) -> (Vec<u32>, usize) {
         let mut out = Vec::new();
+        let mut crowded = 0;
         let bands = sig.bands().map(|b| b as u32);
         // The 32 probes are independent: read all their offsets, then touch the start of
         // every run, before searching any of them, so that the cache misses overlap instead
@@ -1285,6 +1288,7 @@ impl Index {
             }
             if self.open_crowded.contains(&band) {
                 // More resumes every member sees than the limit: crowded for this viewer too.
+                crowded += 1;
                 continue;
             }
             // A band shared by this many resumes comes from boilerplate everybody writes,
@@ -1296,6 +1300,7 @@ impl Index {
             out.extend(postings.filter(|n| self.visible_to(self.nodes[*n as usize].access, viewer)));
             if out.len() - before > MAX_BAND_POSTINGS {
                 out.truncate(before);
+                crowded += 1;
             }
         }
         // A near-duplicate shares many bands (a Jaccard similarity of 0.65 shares two or more
@@ -1314,7 +1319,7 @@ impl Index {
             i = j;
         }
         kept.retain(|n| self.nodes[*n as usize].alive() && self.sig_of(*n).is_some());
-        kept
+        (kept, crowded)
     }
 
     /// Stored photos within [`photo::NEAR`] bits of `h`, with their distance, in node order:
@@ -1412,7 +1417,7 @@ fn push_chain(map: &mut KeyTable, h: u64, n: u32) -> u32 {
 const OFFSET_BITS: u32 = 20;
 
 /// Resumes one LSH band may point at before it is ignored as boilerplate.
-const MAX_BAND_POSTINGS: usize = 256;
+pub(crate) const MAX_BAND_POSTINGS: usize = 256;
 
 /// Pairs of unrelated resumes compared to measure how alike such resumes are.
 const RESUME_PAIRS: usize = 400_000;
@@ -1496,16 +1501,17 @@ mod tests {
         ix.finish_bulk();
         let member = Viewer { org: 3, role: dossier_stix::Role::Member, isac: false };
         assert!(!ix.open_crowded.is_empty(), "{} postings", ix.bands_sorted.len());
-        assert!(ix.resume_candidates(&sig, &member).is_empty(), "crowded for everyone");
+        assert_eq!(ix.resume_candidates(&sig, &member), (Vec::new(), resume::BANDS), "crowded for everyone");
         // Three copies become RED: 255 open copies are left, under the limit.
         for i in 0..3 {
             ix.upsert(&note(i), &json, Access { tlp: Tlp::Red, ..open(1) });
         }
         assert!(ix.open_crowded.is_empty());
-        assert_eq!(ix.resume_candidates(&sig, &member).len(), copies - 3, "the open copies, not the RED ones");
+        let (found, crowded) = ix.resume_candidates(&sig, &member);
+        assert_eq!((found.len(), crowded), (copies - 3, 0), "the open copies, not the RED ones");
         // The owner sees all of them: still crowded for it.
         let owner = Viewer { org: 1, ..member };
-        assert!(ix.resume_candidates(&sig, &owner).is_empty());
+        assert_eq!(ix.resume_candidates(&sig, &owner), (Vec::new(), resume::BANDS));
     }
 
     /// How alike unrelated resumes are is measured on open resumes of different owners
