@@ -785,32 +785,39 @@ fn a_public_template_is_no_lead_for_a_name() {
     assert!(name_weight(&s).is_some_and(|w| w > 0.5), "{s:?}");
 }
 
-/// A team's resume that is a public template with a few words changed, and an applicant
-/// who sends that very copy. While the template's other copies are few, the team's copy is
-/// found and weighs as the team's own. Once more than the index follows (300) copies of the
-/// template are stored where the viewer sees them, most of the copy's bands are crowded:
-/// the resume is a public template and singles out no actor — the applicant is not flagged
-/// for it. Copies the viewer cannot see (another member's RED ones) change nothing for it.
+/// A team's resume (stored by member 1) that is a public template with a few words changed,
+/// and an applicant who sends that very copy. While the template's other copies are few,
+/// the team's copy is found and weighs as the team's own. Once more than the index follows
+/// of them crowd most of the copy's bands — stored by the team's own member (an
+/// installation with one contributor), or by several members — the resume is a public
+/// template and singles out no actor: the applicant is not flagged for it. One other
+/// member's copies alone, however many (a flood of the team's resume), and copies the
+/// viewer cannot see change nothing for it.
 #[test]
 fn a_resume_close_to_a_template_hundreds_copy_singles_out_no_actor() {
     let team_copy = RESUME.replace("mentored junior developers", "mentored two junior developers");
-    let note = |i: usize| format!("note--00000000-0000-4000-8000-{i:012}");
-    let build = |copies: usize, tlp: Tlp, owner: i64| {
+    let build = |groups: &[(usize, Tlp, i64)]| {
         let mut ix = Index::new();
         let amber = access(Tlp::Amber, 1);
         let (id, j) = rel(301, P1, ACTOR);
         ix.upsert(&id, &j, amber.clone());
-        ix.upsert(
-            P1,
-            &json!({"type": "identity", "name": "Kim Chol-su", "identity_class": "individual"}).to_string(),
-            amber.clone(),
-        );
+        let persona = json!({"type": "identity", "name": "Kim Chol-su", "identity_class": "individual"});
+        ix.upsert(P1, &persona.to_string(), amber.clone());
         ix.upsert(ACTOR, &json!({"type": "threat-actor", "name": "team JADE"}).to_string(), amber.clone());
         let j = json!({"type": "note", "content": team_copy, "object_refs": [P1]});
         ix.upsert(NOTE, &j.to_string(), amber.clone());
-        for i in 0..copies {
-            let j = json!({"type": "note", "content": RESUME, "object_refs": [format!("identity--00000000-0000-4000-9000-{i:012}")]});
-            ix.upsert(&note(7000 + i), &j.to_string(), access(tlp, owner));
+        let mut i = 0;
+        for (copies, tlp, owner) in groups {
+            for _ in 0..*copies {
+                i += 1;
+                let j = json!({"type": "note", "content": RESUME,
+                    "object_refs": [format!("identity--00000000-0000-4000-9000-{i:012}")]});
+                ix.upsert(
+                    &format!("note--00000000-0000-4000-8000-{:012}", 7000 + i),
+                    &j.to_string(),
+                    access(*tlp, *owner),
+                );
+            }
         }
         ix
     };
@@ -821,21 +828,33 @@ fn a_resume_close_to_a_template_hundreds_copy_singles_out_no_actor() {
         })
     };
     let applicant = json!({"ref": "r", "resume_text": team_copy});
+    let counts = |groups: &[(usize, Tlp, i64)]| {
+        let s = run(&build(groups), applicant.clone(), member(3));
+        assert!(resume_weight(&s).is_some_and(|w| w > 2.0), "{groups:?}: {s:?}");
+        assert_ne!(s.decision, Decision::Clear, "{groups:?}: {s:?}");
+    };
+    let template = |groups: &[(usize, Tlp, i64)]| {
+        let ix = build(groups);
+        let s = run(&ix, applicant.clone(), member(3));
+        assert_eq!(s.decision, Decision::Clear, "{groups:?}: {s:?}");
+        assert!(resume_weight(&s).is_none(), "{groups:?}: {s:?}");
+        let all = ix.screen(
+            &self::applicant(applicant.clone()),
+            &member(3),
+            &Options { list_all: true, ..Options::default() },
+        );
+        let Hit::Candidate(c) = &all.matches[0] else { panic!("restricted") };
+        let e = c.evidence.iter().find(|e| e.field == "resume_text").unwrap();
+        assert!(e.notes.iter().any(|n| n.contains("a public template")), "{groups:?}: {:?}", e.notes);
+    };
     // A few copies: the team's edited copy is found and counts.
-    let s = run(&build(20, Tlp::Green, 2), applicant.clone(), member(3));
-    assert!(resume_weight(&s).is_some_and(|w| w > 2.0), "{s:?}");
-    assert_ne!(s.decision, Decision::Clear, "{s:?}");
-    // Hundreds of open copies: a public template.
-    let ix = build(300, Tlp::Green, 2);
-    let s = run(&ix, applicant.clone(), member(3));
-    assert_eq!(s.decision, Decision::Clear, "{s:?}");
-    assert!(resume_weight(&s).is_none(), "{s:?}");
-    let all =
-        ix.screen(&self::applicant(applicant.clone()), &member(3), &Options { list_all: true, ..Options::default() });
-    let Hit::Candidate(c) = &all.matches[0] else { panic!("restricted") };
-    let e = c.evidence.iter().find(|e| e.field == "resume_text").unwrap();
-    assert!(e.notes.iter().any(|n| n.contains("a public template")), "{:?}", e.notes);
-    // Hundreds of RED copies of member 2: member 3 sees none of them, and weighs as before.
-    let s = run(&build(300, Tlp::Red, 2), applicant, member(3));
-    assert!(resume_weight(&s).is_some_and(|w| w > 2.0), "{s:?}");
+    counts(&[(20, Tlp::Green, 2)]);
+    // Hundreds of open copies stored by the team's own member, or by three members.
+    template(&[(300, Tlp::Green, 1)]);
+    template(&[(200, Tlp::Green, 2), (200, Tlp::Green, 4), (200, Tlp::Green, 5)]);
+    // Hundreds stored by one other member alone: crowded for its own resumes only.
+    counts(&[(300, Tlp::Green, 2)]);
+    counts(&[(600, Tlp::Green, 2), (10, Tlp::Green, 4)]);
+    // Hundreds of RED copies of member 2: member 3 sees none of them.
+    counts(&[(300, Tlp::Red, 2)]);
 }

@@ -10,14 +10,14 @@
 //! are interned (most objects share a handful), and key postings are chained through the
 //! nodes instead of one vector per key.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 
 use serde::Deserialize;
 use smallvec::SmallVec;
 
-use dossier_stix::Viewer;
+use dossier_stix::{OrgId, Viewer};
 
 use super::Access;
 use super::ids::{IdTable, KeyTable, Keyed};
@@ -385,11 +385,14 @@ pub struct Index {
     /// (2^20 + 1 entries once built): a probe is one table read and a short search.
     band_offsets: Vec<u32>,
     bands_extra: HashMap<u32, Vec<u32>, Fast>,
-    /// Bands of `bands_sorted` holding more than [`MAX_BAND_POSTINGS`] resumes that every
-    /// member sees ([`Access::open`]): crowded for every viewer, so a probe skips them
-    /// without reading each posting's access. Later postings only add to a band; a resume
-    /// that stops being open empties the set (probes then count what each viewer sees).
-    open_crowded: HashSet<u32, Fast>,
+    /// Bands of `bands_sorted` crowded, with the resumes every member sees
+    /// ([`Access::open`]), for the resumes of their largest owner at least — how those are
+    /// spread over their owners, and the band's postings of other owners when it is not
+    /// crowded for every owner: a probe skips the largest owner's postings (or all of them)
+    /// without reading each one's access. Later postings only add to a band (the summary
+    /// then undercounts: a probe follows more than it must, never less); a resume that
+    /// stops being open empties the map (probes then count what each viewer sees).
+    open_crowded: HashMap<u32, (Crowd, Vec<u32>), Fast>,
     /// Key and name chains longer than a screen's fan-out, with how many of their nodes
     /// every member sees tied to something every member sees (counted up to just past
     /// that fan-out; a search, which follows more, walks the chain): a value that common
@@ -489,7 +492,7 @@ impl Index {
             bands_sorted: Vec::new(),
             band_offsets: Vec::new(),
             bands_extra: HashMap::with_hasher(Fast::default()),
-            open_crowded: HashSet::with_hasher(Fast::default()),
+            open_crowded: HashMap::with_hasher(Fast::default()),
             open_common: HashMap::with_hasher(Fast::default()),
             access: Vec::new(),
             access_ids: HashMap::with_hasher(Fast::default()),
@@ -997,11 +1000,18 @@ impl Index {
             let band = v[i].0;
             let run = v[i..].partition_point(|(b, _)| *b == band);
             if run > MAX_BAND_POSTINGS {
-                // Only whether more than the limit are open: the count stops there.
-                let mut open =
-                    v[i..i + run].iter().filter(|(_, n)| self.access[self.nodes[*n as usize].access as usize].open());
-                if open.nth(MAX_BAND_POSTINGS).is_some() {
-                    self.open_crowded.insert(band);
+                let open = v[i..i + run]
+                    .iter()
+                    .map(|(_, n)| &self.access[self.nodes[*n as usize].access as usize])
+                    .filter(|a| a.open())
+                    .map(|a| a.owner);
+                let crowd = Crowd::of(open);
+                let top = crowd.top[0].0;
+                if crowd.crowds_all() {
+                    self.open_crowded.insert(band, (crowd, Vec::new()));
+                } else if crowd.crowds(top) {
+                    let others = v[i..i + run].iter().map(|(_, n)| *n).filter(|n| self.owner_of(*n) != top).collect();
+                    self.open_crowded.insert(band, (crowd, others));
                 }
             }
             i += run;
@@ -1259,12 +1269,13 @@ impl Index {
         })
     }
 
-    /// Resume notes sharing an LSH band with `sig` that may matter to `viewer`, and how
-    /// many of `sig`'s bands were crowded for the viewer (more than [`MAX_BAND_POSTINGS`]
-    /// resumes it sees) and so not followed.
-    pub(crate) fn resume_candidates(&self, sig: &Signature, viewer: &Viewer) -> (Vec<u32>, usize) {
+    /// Resume notes sharing an LSH band with `sig` that may matter to `viewer`, and which
+    /// of `sig`'s bands were crowded (more than [`MAX_BAND_POSTINGS`] resumes the viewer
+    /// sees) for whose resumes — see [`Crowd`]. A band crowded for some owners' resumes is
+    /// still followed for the others'.
+    pub(crate) fn resume_candidates(&self, sig: &Signature, viewer: &Viewer) -> (Vec<u32>, Crowded) {
         let mut out = Vec::new();
-        let mut crowded = 0;
+        let mut crowded = Crowded::default();
         let bands = sig.bands().map(|b| b as u32);
         // The 32 probes are independent: read all their offsets, then touch the start of
         // every run, before searching any of them, so that the cache misses overlap instead
@@ -1286,22 +1297,53 @@ impl Index {
                 out.extend(postings);
                 continue;
             }
-            if self.open_crowded.contains(&band) {
-                // More resumes every member sees than the limit: crowded for this viewer too.
-                crowded += 1;
+            if let Some((crowd, others)) = self.open_crowded.get(&band) {
+                // Crowded with what every member sees: for this viewer too — for every
+                // owner's resumes, or for the largest owner's, whose postings are skipped
+                // and the others' followed (unless the viewer sees more than the limit).
+                let top = crowd.top[0].0;
+                if crowd.crowds_all() {
+                    crowded.all += 1;
+                    continue;
+                }
+                let rest: Vec<u32> = others
+                    .iter()
+                    .copied()
+                    .chain(extra.iter().copied().filter(|n| self.owner_of(*n) != top))
+                    .filter(|n| self.visible_to(self.nodes[*n as usize].access, viewer))
+                    .collect();
+                if rest.len() > MAX_BAND_POSTINGS {
+                    crowded.all += 1;
+                } else {
+                    *crowded.by_owner.entry(top).or_default() += 1;
+                    out.extend(rest);
+                }
                 continue;
             }
             // A band shared by this many resumes comes from boilerplate everybody writes,
-            // not from copying: it finds nothing worth the comparisons. Only the resumes
-            // the viewer may see count towards that (another member's hidden copies never
-            // switch the viewer's own near-duplicates off), and the hidden ones of so
-            // crowded a band are left out (they could only add a restricted hit).
-            let before = out.len();
-            out.extend(postings.filter(|n| self.visible_to(self.nodes[*n as usize].access, viewer)));
-            if out.len() - before > MAX_BAND_POSTINGS {
-                out.truncate(before);
-                crowded += 1;
+            // or from a document hundreds copy: it finds nothing worth the comparisons. Only
+            // the resumes the viewer may see count towards that (another member's hidden
+            // copies never switch the viewer's own near-duplicates off), and the hidden ones
+            // of so crowded a band are left out (they could only add a restricted hit).
+            let visible: Vec<u32> =
+                postings.filter(|n| self.visible_to(self.nodes[*n as usize].access, viewer)).collect();
+            if visible.len() <= MAX_BAND_POSTINGS {
+                out.extend(visible);
+                continue;
             }
+            let crowd = Crowd::of(visible.iter().map(|n| self.owner_of(*n)));
+            if crowd.crowds_all() {
+                crowded.all += 1;
+                continue;
+            }
+            // Crowded only for the resumes of the organization that stored most of it (one
+            // member's copies, however many, never switch off another member's resumes):
+            // the others' are followed.
+            let top = crowd.top[0].0;
+            if crowd.crowds(top) {
+                *crowded.by_owner.entry(top).or_default() += 1;
+            }
+            out.extend(visible.into_iter().filter(|n| !crowd.crowds(self.owner_of(*n))));
         }
         // A near-duplicate shares many bands (a Jaccard similarity of 0.65 shares two or more
         // of the 32 in 98.5% of pairs); one shared band is mostly chance and boilerplate.
@@ -1320,6 +1362,11 @@ impl Index {
         }
         kept.retain(|n| self.nodes[*n as usize].alive() && self.sig_of(*n).is_some());
         (kept, crowded)
+    }
+
+    /// The organization that stored node `n`.
+    pub(crate) fn owner_of(&self, n: u32) -> OrgId {
+        self.access[self.nodes[n as usize].access as usize].owner
     }
 
     /// Stored photos within [`photo::NEAR`] bits of `h`, with their distance, in node order:
@@ -1419,6 +1466,64 @@ const OFFSET_BITS: u32 = 20;
 /// Resumes one LSH band may point at before it is ignored as boilerplate.
 pub(crate) const MAX_BAND_POSTINGS: usize = 256;
 
+/// How the resumes of a crowded LSH band are spread over the organizations that stored
+/// them: how many there are, and the two owners with most (their counts).
+///
+/// The band is crowded *for the resumes of* an organization when it holds more than
+/// [`MAX_BAND_POSTINGS`] even without the resumes of any one other organization: so no
+/// member's copies alone — a flood of another member's team resume — can switch off a
+/// resume the member did not store, while a band crowded by an organization's own data
+/// (an installation with one contributor) is crowded for it as before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Crowd {
+    total: u32,
+    top: [(OrgId, u32); 2],
+}
+
+impl Crowd {
+    fn of(owners: impl Iterator<Item = OrgId>) -> Self {
+        let mut counts: HashMap<OrgId, u32, Fast> = HashMap::default();
+        for o in owners {
+            *counts.entry(o).or_default() += 1;
+        }
+        let mut top = [(OrgId::MIN, 0u32); 2];
+        for (o, c) in &counts {
+            if *c > top[0].1 || (*c == top[0].1 && *o < top[0].0) {
+                top[1] = top[0];
+                top[0] = (*o, *c);
+            } else if *c > top[1].1 || (*c == top[1].1 && *o < top[1].0) {
+                top[1] = (*o, *c);
+            }
+        }
+        Self { total: counts.values().sum(), top }
+    }
+    /// Crowded for `owner`'s resumes: past the limit without the largest other owner's.
+    pub(crate) fn crowds(&self, owner: OrgId) -> bool {
+        let other = if self.top[0].0 == owner { self.top[1].1 } else { self.top[0].1 };
+        (self.total - other) as usize > MAX_BAND_POSTINGS
+    }
+    /// Crowded for every owner's resumes (for the largest owner's too, as its largest
+    /// other owner holds no more than the largest).
+    pub(crate) fn crowds_all(&self) -> bool {
+        (self.total - self.top[0].1) as usize > MAX_BAND_POSTINGS
+    }
+}
+
+/// The bands of a resume probe crowded for every owner's resumes (`all`) and those crowded
+/// only for one organization's (`by_owner`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Crowded {
+    pub(crate) all: usize,
+    pub(crate) by_owner: HashMap<OrgId, usize>,
+}
+
+impl Crowded {
+    /// Crowded bands for the resumes of `owner`.
+    pub(crate) fn for_owner(&self, owner: OrgId) -> usize {
+        self.all + self.by_owner.get(&owner).copied().unwrap_or(0)
+    }
+}
+
 /// Pairs of unrelated resumes compared to measure how alike such resumes are.
 const RESUME_PAIRS: usize = 400_000;
 
@@ -1501,17 +1606,59 @@ mod tests {
         ix.finish_bulk();
         let member = Viewer { org: 3, role: dossier_stix::Role::Member, isac: false };
         assert!(!ix.open_crowded.is_empty(), "{} postings", ix.bands_sorted.len());
-        assert_eq!(ix.resume_candidates(&sig, &member), (Vec::new(), resume::BANDS), "crowded for everyone");
+        // Crowded for the resumes of their one owner, for every viewer.
+        let own = |n| Crowded { all: 0, by_owner: HashMap::from([(1, n)]) };
+        assert_eq!(ix.resume_candidates(&sig, &member), (Vec::new(), own(resume::BANDS)), "crowded for everyone");
         // Three copies become RED: 255 open copies are left, under the limit.
         for i in 0..3 {
             ix.upsert(&note(i), &json, Access { tlp: Tlp::Red, ..open(1) });
         }
         assert!(ix.open_crowded.is_empty());
         let (found, crowded) = ix.resume_candidates(&sig, &member);
-        assert_eq!((found.len(), crowded), (copies - 3, 0), "the open copies, not the RED ones");
+        assert_eq!((found.len(), crowded), (copies - 3, Crowded::default()), "the open copies, not the RED ones");
         // The owner sees all of them: still crowded for it.
         let owner = Viewer { org: 1, ..member };
-        assert_eq!(ix.resume_candidates(&sig, &owner), (Vec::new(), resume::BANDS));
+        assert_eq!(ix.resume_candidates(&sig, &owner), (Vec::new(), own(resume::BANDS)));
+    }
+
+    /// One member's copies of a resume, however many, crowd the bands for that member's
+    /// resumes only: another member's copy in the same bands is still found, from the
+    /// bulk-built summary and when counted per viewer. Copies by several members crowd the
+    /// bands for everyone's.
+    #[test]
+    fn one_members_copies_never_crowd_out_another_members_resume() {
+        let text = "Senior blockchain engineer with eight years building decentralized exchanges, cross-chain \
+                    bridges and smart contract audits for fintech startups; led remote teams across time zones.";
+        let sig = resume::signature(text).unwrap();
+        use dossier_stix::Tlp;
+        let open =
+            |owner| Access { tlp: Tlp::Green, owner, recipients: Vec::new(), staff_only: false, confidence: None };
+        let note = |i: usize| format!("note--00000000-0000-4000-8000-{i:012}");
+        let json = serde_json::json!({"type": "note", "content": text, "object_refs": ["identity--00000000-0000-4000-8000-000000000011"]}).to_string();
+        let member = Viewer { org: 3, role: dossier_stix::Role::Member, isac: false };
+        for bulk in [true, false] {
+            let mut ix = Index::new();
+            if bulk {
+                ix.begin_bulk(400);
+            }
+            ix.upsert(&note(0), &json, open(1));
+            for i in 1..=300 {
+                ix.upsert(&note(i), &json, open(2));
+            }
+            if bulk {
+                ix.finish_bulk();
+            }
+            let (found, crowded) = ix.resume_candidates(&sig, &member);
+            assert_eq!(found, vec![ix.node_of(&note(0)).unwrap()], "bulk {bulk}");
+            assert_eq!(crowded, Crowded { all: 0, by_owner: HashMap::from([(2, resume::BANDS)]) }, "bulk {bulk}");
+            // A third member's 300 copies: crowded for everyone's resumes.
+            for i in 301..=600 {
+                ix.upsert(&note(i), &json, open(4));
+            }
+            let (found, crowded) = ix.resume_candidates(&sig, &member);
+            assert!(found.is_empty(), "bulk {bulk}");
+            assert_eq!(crowded.for_owner(1), resume::BANDS, "bulk {bulk}");
+        }
     }
 
     /// How alike unrelated resumes are is measured on open resumes of different owners

@@ -660,16 +660,26 @@ impl Index {
             // a document hundreds of the stored ones copy — a public template — and what
             // copies of it the other bands found single out no actor (at 100,000 actors
             // such a template's copies crowd every band but a few, which then found one
-            // or two actors and weighed the template as a team's own resume).
-            let at_least = if crowded >= TEMPLATE_CROWDED_BANDS { MAX_BAND_POSTINGS } else { 1 };
-            resume_probe = Some((pi, sig.clone(), copied.len().max(at_least)));
+            // or two actors and weighed the template as a team's own resume). Counted per
+            // stored resume's owner (see `Crowd`): another member's copies, however many,
+            // never make a member's resume a template.
+            let at_least = |note: u32| {
+                if crowded.for_owner(self.owner_of(note)) >= TEMPLATE_CROWDED_BANDS { MAX_BAND_POSTINGS } else { 1 }
+            };
+            let template_seen = near.iter().any(|(note, s, _, ties)| {
+                *s >= score::NEAR_DUPLICATE
+                    && at_least(*note) > 1
+                    && ties.iter().any(|t| t.visible && !matches!(t.group, Group::Lone(_)))
+            });
+            let copies = if template_seen { copied.len().max(MAX_BAND_POSTINGS) } else { copied.len() };
+            resume_probe = Some((pi, sig.clone(), copies));
             self.weigh_near(
                 pi,
                 Kind::Resume,
                 near,
                 score::NEAR_DUPLICATE,
                 "resumes",
-                at_least,
+                &at_least,
                 opts,
                 &mut shown,
                 &mut hidden,
@@ -706,7 +716,7 @@ impl Index {
                 .filter(|(_, _, w, _)| *w > 0.0)
                 .collect();
             // Within 4 bits a photo is the same one re-saved: only those make a stock photo.
-            self.weigh_near(pi, Kind::Photo, near, 1.0 - 4.0 / 64.0, "photos", 1, opts, &mut shown, &mut hidden);
+            self.weigh_near(pi, Kind::Photo, near, 1.0 - 4.0 / 64.0, "photos", &|_| 1, opts, &mut shown, &mut hidden);
         }
         // A resume compared with the resumes of an actor that other evidence already points
         // to: the index's bands find a reworked copy (a quarter of its sentences rewritten,
@@ -918,9 +928,9 @@ impl Index {
     /// several actors is most likely public — a resume template, a stock headshot — not a
     /// team's own: it weighs `TEMPLATE_DISCOUNT × log10 n` less, `n` counted apart for what
     /// the viewer sees and what it does not, and only among copies at least `copy_at`
-    /// similar (things merely sharing stock phrases do not make a template), and at least
-    /// `at_least` (more than the index follows when the document is known to be that
-    /// widely copied).
+    /// similar (things merely sharing stock phrases do not make a template), and for each
+    /// stored node at least `at_least(node)` (more than the index follows when its owner's
+    /// data shows the document that widely copied).
     #[allow(clippy::too_many_arguments)]
     fn weigh_near(
         &self,
@@ -929,7 +939,7 @@ impl Index {
         near: Vec<(u32, f64, f64, Vec<Tie>)>,
         copy_at: f64,
         what: &str,
-        at_least: usize,
+        at_least: &dyn Fn(u32) -> usize,
         opts: &Options,
         shown: &mut HashMap<Group, Vec<Ev>>,
         hidden: &mut HashMap<Group, Vec<Ev>>,
@@ -942,18 +952,19 @@ impl Index {
                 .map(|t| t.group)
                 .collect::<BTreeSet<Group>>()
                 .len()
-                .max(at_least)
+                .max(1)
         };
         let (seen_n, hidden_n) = (actors(true), actors(false));
         for (node, s, w, ties) in near {
+            let floor = at_least(node);
             for t in ties {
-                let n = if t.visible { seen_n } else { hidden_n };
+                let n = if t.visible { seen_n } else { hidden_n }.max(floor);
                 let mut notes = Vec::new();
                 let mut w = w;
                 if n > 1 {
                     let lowered = score::TEMPLATE_DISCOUNT * (n as f64).log10();
                     w -= lowered;
-                    notes.push(if n == at_least && at_least > 1 {
+                    notes.push(if n == floor && floor > 1 {
                         format!(
                             "more than {n} stored {what} share parts of this one: a public template, weight lowered by {lowered:.2}"
                         )
