@@ -66,12 +66,20 @@ pub fn normalize(input: &str, region: Option<&str>) -> Result<Phone, NormalizeEr
                 .map_err(|_| NormalizeError::Phone("unknown region"))?,
         )
     };
-    let parsed = phonenumber::parse(hint, &s).ok().filter(phonenumber::is_valid);
+    let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+    // A number with its country code that the parser refuses for a stray character (a
+    // bracket left open) is read again from its digits: otherwise the digit-by-digit form
+    // below would be a key the same number, written cleanly, does not get.
+    let parsed = phonenumber::parse(hint, &s).ok().filter(phonenumber::is_valid).or_else(|| {
+        s.starts_with('+')
+            .then(|| phonenumber::parse(None, format!("+{digits}")).ok())
+            .flatten()
+            .filter(phonenumber::is_valid)
+    });
     let Some(number) = parsed else {
         // A number written with its country code that the numbering plan does not know (a
         // new range, outdated metadata, a typo in the stored copy) is still compared, digit
         // by digit, and flagged as unverified.
-        let digits: String = s.chars().filter(char::is_ascii_digit).collect();
         if s.starts_with('+')
             && (8..=15).contains(&digits.len())
             && s.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
@@ -290,6 +298,12 @@ mod tests {
         assert_eq!(p.canonical, "+849147345929");
         assert_eq!(p.flags, vec!["unverified"]);
         assert_eq!(normalize("+84 914 734 592 9", None).unwrap().canonical, "+849147345929");
+        // A stray bracket does not make a valid number "unverified": it gets the key the
+        // clean number gets (found by the idempotence property test: `+14730000(`).
+        let clean = normalize("+14730000", None).unwrap();
+        let stray = normalize("+14730000(", Some("US")).unwrap();
+        assert_eq!(stray.canonical, clean.canonical);
+        assert_eq!(normalize(&stray.canonical, None).unwrap().canonical, stray.canonical);
     }
 
     #[test]
