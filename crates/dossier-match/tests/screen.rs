@@ -858,3 +858,67 @@ fn a_resume_close_to_a_template_hundreds_copy_singles_out_no_actor() {
     // Hundreds of RED copies of member 2: member 3 sees none of them.
     counts(&[(300, Tlp::Red, 2)]);
 }
+
+/// Member 1's persona with an e-mail, and an applicant who gives it. Another member files
+/// 70 spellings of that address (Gmail dots, tags), each tied to a persona of its own that
+/// members see: the value is too common for that member's copies only, and member 3 still
+/// gets member 1's match, the same as before — built object by object and in bulk. Member
+/// 1's own 70 copies, or two other members' 70 each, make it too common for everyone
+/// (given up, as before).
+#[test]
+fn one_members_visible_copies_never_switch_off_another_members_value() {
+    let id = |p: &str, n: u64| format!("{p}--00000000-0000-4000-8000-{n:012}");
+    let rel = |n: u64, s: &str, d: &str| {
+        let j = json!({"type": "relationship", "relationship_type": "related-to", "source_ref": s, "target_ref": d});
+        (id("relationship", n), j.to_string())
+    };
+    let build = |bulk: bool, floods: &[i64]| {
+        let mut ix = Index::new();
+        if bulk {
+            ix.begin_bulk(1000);
+        }
+        let a = access(Tlp::Green, 1);
+        ix.upsert(&id("threat-actor", 1), &json!({"type": "threat-actor", "name": "JADE"}).to_string(), a.clone());
+        let p = json!({"type": "identity", "name": "Kim Chol-su", "identity_class": "individual"});
+        ix.upsert(&id("identity", 1), &p.to_string(), a.clone());
+        let e = json!({"type": "email-addr", "value": "cholsu.dev@gmail.com"});
+        ix.upsert(&id("email-addr", 1), &e.to_string(), a.clone());
+        for (r, s, d) in [(1, id("identity", 1), id("threat-actor", 1)), (2, id("identity", 1), id("email-addr", 1))] {
+            let (r, j) = rel(r, &s, &d);
+            ix.upsert(&r, &j, a.clone());
+        }
+        for (f, owner) in floods.iter().enumerate() {
+            let b = access(Tlp::Green, *owner);
+            for i in 0..70u64 {
+                let n = 1000 * (f as u64 + 1) + i;
+                let spelled = format!("c.holsudev+{n}@gmail.com");
+                ix.upsert(
+                    &id("email-addr", n),
+                    &json!({"type": "email-addr", "value": spelled}).to_string(),
+                    b.clone(),
+                );
+                let p = json!({"type": "identity", "name": format!("Persona {n}"), "identity_class": "individual"});
+                ix.upsert(&id("identity", n), &p.to_string(), b.clone());
+                let (r, j) = rel(n, &id("identity", n), &id("email-addr", n));
+                ix.upsert(&r, &j, b.clone());
+            }
+        }
+        if bulk {
+            ix.finish_bulk();
+        }
+        ix
+    };
+    let screen_it = |ix: &Index| run(ix, json!({"ref": "e", "emails": ["cholsu.dev@gmail.com"]}), member(3));
+    for bulk in [false, true] {
+        let before = screen_it(&build(bulk, &[]));
+        assert_eq!(before.decision, Decision::Match, "{before:?}");
+        let flooded = screen_it(&build(bulk, &[2]));
+        assert_eq!((flooded.decision, flooded.score), (before.decision, before.score), "bulk {bulk}: {flooded:?}");
+        assert_eq!(format!("{:?}", top(&flooded).evidence), format!("{:?}", top(&before).evidence), "bulk {bulk}");
+        // Member 1's own copies; two other members' copies.
+        for floods in [&[1][..], &[2, 4][..]] {
+            let s = screen_it(&build(bulk, floods));
+            assert_eq!(s.decision, Decision::Clear, "bulk {bulk}, {floods:?}: {s:?}");
+        }
+    }
+}

@@ -393,12 +393,15 @@ pub struct Index {
     /// then undercounts: a probe follows more than it must, never less); a resume that
     /// stops being open empties the map (probes then count what each viewer sees).
     open_crowded: HashMap<u32, (Crowd, Vec<u32>), Fast>,
-    /// Key and name chains longer than a screen's fan-out, with how many of their nodes
-    /// every member sees tied to something every member sees (counted up to just past
-    /// that fan-out; a search, which follows more, walks the chain): a value that common
-    /// for everyone is given up without walking its chain. A change that could lower a count (a node leaving the chain, a tie
-    /// unlinked, a neighbour cleared) drops the chain's entry; lookups walk it again.
-    open_common: HashMap<(bool, u64), u32, Fast>,
+    /// Key and name chains longer than a screen's fan-out that are too common, with what
+    /// every member sees, for the nodes of their largest owner at least: how their nodes
+    /// every member sees tied to something every member sees are spread over their owners
+    /// ([`Crowd`]), and the chain's nodes of other owners (a value that common for every
+    /// owner is given up without walking its chain; one that common for one owner's nodes
+    /// is walked over the others' only). A node chained later by another owner joins that
+    /// list; a change that could lower a count (a node leaving the chain, a tie unlinked, a
+    /// neighbour cleared) drops the chain's entry, and lookups walk it again.
+    open_common: HashMap<(bool, u64), (Crowd, Vec<u32>), Fast>,
     pub(crate) access: Vec<Access>,
     access_ids: HashMap<Access, u32, Fast>,
     last_access: usize,
@@ -722,6 +725,8 @@ impl Index {
                     let node = &mut self.nodes[n as usize];
                     node.next = head;
                     node.key = h;
+                    node.access = node_access;
+                    self.chained(true, h, n);
                     // Only what every member sees counts: a member's hidden names must not
                     // change the weight of what another member sees.
                     if self.access[access as usize].open() && !parts.is_empty() {
@@ -759,6 +764,7 @@ impl Index {
                     // may have sat here).
                     node.flags = (node.flags & !PHOTO) | flags | ALIVE;
                     node.access = node_access;
+                    self.chained(false, h, target);
                 }
                 for net in ranges {
                     self.ranges.push((net, n));
@@ -1007,9 +1013,9 @@ impl Index {
                     .map(|a| a.owner);
                 let crowd = Crowd::of(open);
                 let top = crowd.top[0].0;
-                if crowd.crowds_all() {
+                if crowd.crowds_all(MAX_BAND_POSTINGS) {
                     self.open_crowded.insert(band, (crowd, Vec::new()));
-                } else if crowd.crowds(top) {
+                } else if crowd.crowds(top, MAX_BAND_POSTINGS) {
                     let others = v[i..i + run].iter().map(|(_, n)| *n).filter(|n| self.owner_of(*n) != top).collect();
                     self.open_crowded.insert(band, (crowd, others));
                 }
@@ -1153,73 +1159,147 @@ impl Index {
     pub(crate) fn lookup(&self, kind: KeyKind, h: u64, max: usize, viewer: &Viewer) -> Option<Vec<u32>> {
         let map = if kind == KeyKind::Name { &self.names } else { &self.keys };
         let Some((head, len)) = map.get(h) else { return Some(Vec::new()) };
-        // A chain no longer than `max` is taken whole (the usual case); a longer one is
-        // walked counting what the viewer may see, and given up as soon as that is too much.
-        let short = len as usize <= max;
-        if !short && self.open_common.get(&(kind == KeyKind::Name, h)).is_some_and(|&c| c as usize > max) {
-            // More than `max` tied nodes every member sees: too common for this viewer too.
-            return None;
-        }
-        let mut out = Vec::new();
-        let mut lone = Vec::new();
-        let (mut visible, mut hidden) = (0usize, 0usize);
-        let mut cur = head;
-        while cur != NONE {
-            let node = &self.nodes[cur as usize];
-            let kind_ok = holds_key(node.ty, kind);
-            if kind_ok && node.key == h && node.alive() {
-                if short {
-                    out.push(cur);
-                } else if self.visible_to(node.access, viewer) {
-                    // Copies of a value tied to nothing the viewer may see are one value on
-                    // record, however many spellings of it were filed: they do not make it
-                    // common (a member filing 70 spellings of another's address must not
-                    // switch its match off), and a few of them stand for all.
-                    if self.tied_for(cur, viewer) {
-                        visible += 1;
-                        if visible > max {
-                            return None;
-                        }
-                        out.push(cur);
-                    } else {
-                        lone.push(cur);
-                    }
-                } else if hidden < max {
-                    hidden += 1;
+        // A chain no longer than `max` is taken whole (the usual case).
+        if len as usize <= max {
+            let mut out = Vec::with_capacity(len as usize);
+            let mut cur = head;
+            while cur != NONE {
+                let node = &self.nodes[cur as usize];
+                if holds_key(node.ty, kind) && node.key == h && node.alive() {
                     out.push(cur);
                 }
+                cur = node.next;
             }
-            cur = node.next;
+            return Some(out);
+        }
+        // A longer one counts, per owner, the nodes the viewer may see tied to something it
+        // may see: too many even without any one other organization's, and an owner's nodes
+        // are too common to follow (see `Crowd`) — so one member's copies, however many, never
+        // switch off another member's value.
+        if let Some((crowd, others)) = self.open_common.get(&(kind == KeyKind::Name, h)) {
+            if crowd.crowds_all(max) {
+                // Too common for every owner's nodes with what every member sees.
+                return None;
+            }
+            let top = crowd.top[0].0;
+            if crowd.crowds(top, max) {
+                // The largest owner's nodes are too common for every viewer: only the
+                // others' are read (its count, what every member sees of it, stands in).
+                let rest = others.iter().copied().filter(|n| self.owner_of(*n) != top);
+                return self.holders(rest, kind, h, max, viewer, Some((top, crowd.top[0].1)));
+            }
+        }
+        let mut chain = Vec::with_capacity(len as usize);
+        let mut cur = head;
+        while cur != NONE {
+            chain.push(cur);
+            cur = self.nodes[cur as usize].next;
+        }
+        self.holders(chain.into_iter(), kind, h, max, viewer, None)
+    }
+
+    /// The holders of key `h` among `nodes` that a screen follows for `viewer` (see
+    /// [`Index::lookup`]), in the order given, copies tied to nothing after the rest;
+    /// `skipped` is an owner whose nodes were left out, with how many of them count.
+    fn holders(
+        &self,
+        nodes: impl Iterator<Item = u32>,
+        kind: KeyKind,
+        h: u64,
+        max: usize,
+        viewer: &Viewer,
+        skipped: Option<(OrgId, u32)>,
+    ) -> Option<Vec<u32>> {
+        // Visible and tied (true), or hidden (false), in order; visible copies tied to
+        // nothing the viewer may see apart: they are one value on record, however many
+        // spellings of it were filed, do not make it common, and a few stand for all.
+        let mut out: Vec<(u32, bool)> = Vec::new();
+        let mut lone = Vec::new();
+        let (mut tied, mut hidden) = (0usize, 0usize);
+        for n in nodes {
+            let node = &self.nodes[n as usize];
+            if !(holds_key(node.ty, kind) && node.key == h && node.alive()) {
+                continue;
+            }
+            if self.visible_to(node.access, viewer) {
+                if self.tied_for(n, viewer) {
+                    tied += 1;
+                    out.push((n, true));
+                } else {
+                    lone.push(n);
+                }
+            } else if hidden < max {
+                hidden += 1;
+                out.push((n, false));
+            }
+        }
+        let crowded = skipped.is_some() || tied > max;
+        if crowded {
+            let owners = out.iter().filter(|(_, t)| *t).map(|(n, _)| self.owner_of(*n));
+            let crowd = Crowd::counted(owners, skipped);
+            if crowd.crowds_all(max) {
+                return None;
+            }
+            // The nodes of an owner for whose nodes the value is too common are not followed,
+            // tied, hidden or lone alike.
+            let keep = |n: &u32| !crowd.crowds(self.owner_of(*n), max);
+            out.retain(|(n, _)| keep(n));
+            lone.retain(keep);
         }
         if lone.len() > LONE_KEPT {
             lone.sort_unstable_by_key(|n| (self.nodes[*n as usize].ty as u8, self.nodes[*n as usize].uuid));
             lone.truncate(LONE_KEPT);
         }
-        out.extend(lone);
-        Some(out)
+        let found: Vec<u32> = out.into_iter().map(|(n, _)| n).chain(lone).collect();
+        // Nothing left of a value too common to follow: given up, as for every owner.
+        if crowded && found.is_empty() {
+            return None;
+        }
+        Some(found)
     }
 
     /// Fills [`Index::open_common`] from the chains as they are.
     fn count_open_common(&mut self) {
-        let mut counts = HashMap::with_hasher(Fast::default());
+        let mut common = HashMap::with_hasher(Fast::default());
+        let fanout = crate::screen::query::MAX_FANOUT;
         for (is_name, map) in [(false, &self.keys), (true, &self.names)] {
             for (h, (head, len)) in map.iter() {
-                if (len as usize) <= crate::screen::query::MAX_FANOUT {
+                if (len as usize) <= fanout {
                     continue;
                 }
-                let mut count = 0u32;
+                let mut chain = Vec::with_capacity(len as usize);
                 let mut cur = head;
-                while cur != NONE && (count as usize) <= crate::screen::query::MAX_FANOUT {
+                while cur != NONE {
                     let node = &self.nodes[cur as usize];
-                    if node.key == h && node.alive() && self.is_open(node.access) && self.tied_openly(cur) {
-                        count += 1;
+                    if node.key == h && node.alive() {
+                        chain.push(cur);
                     }
                     cur = node.next;
                 }
-                counts.insert((is_name, h), count);
+                let open = chain
+                    .iter()
+                    .filter(|n| self.is_open(self.nodes[**n as usize].access) && self.tied_openly(**n))
+                    .map(|n| self.owner_of(*n));
+                let crowd = Crowd::of(open);
+                let top = crowd.top[0].0;
+                if crowd.crowds(top, fanout) {
+                    chain.retain(|n| self.owner_of(*n) != top);
+                    common.insert((is_name, h), (crowd, chain));
+                }
             }
         }
-        self.open_common = counts;
+        self.open_common = common;
+    }
+
+    /// A node chained under key `h` (a name's when `is_name`): it joins the other owners'
+    /// nodes of the chain's [`Index::open_common`] entry, if any.
+    fn chained(&mut self, is_name: bool, h: u64, n: u32) {
+        let owner = self.owner_of(n);
+        if let Some((crowd, others)) = self.open_common.get_mut(&(is_name, h))
+            && crowd.top[0].0 != owner
+        {
+            others.push(n);
+        }
     }
 
     fn is_open(&self, access: u32) -> bool {
@@ -1302,7 +1382,7 @@ impl Index {
                 // owner's resumes, or for the largest owner's, whose postings are skipped
                 // and the others' followed (unless the viewer sees more than the limit).
                 let top = crowd.top[0].0;
-                if crowd.crowds_all() {
+                if crowd.crowds_all(MAX_BAND_POSTINGS) {
                     crowded.all += 1;
                     continue;
                 }
@@ -1332,7 +1412,7 @@ impl Index {
                 continue;
             }
             let crowd = Crowd::of(visible.iter().map(|n| self.owner_of(*n)));
-            if crowd.crowds_all() {
+            if crowd.crowds_all(MAX_BAND_POSTINGS) {
                 crowded.all += 1;
                 continue;
             }
@@ -1340,10 +1420,10 @@ impl Index {
             // member's copies, however many, never switch off another member's resumes):
             // the others' are followed.
             let top = crowd.top[0].0;
-            if crowd.crowds(top) {
+            if crowd.crowds(top, MAX_BAND_POSTINGS) {
                 *crowded.by_owner.entry(top).or_default() += 1;
             }
-            out.extend(visible.into_iter().filter(|n| !crowd.crowds(self.owner_of(*n))));
+            out.extend(visible.into_iter().filter(|n| !crowd.crowds(self.owner_of(*n), MAX_BAND_POSTINGS)));
         }
         // A near-duplicate shares many bands (a Jaccard similarity of 0.65 shares two or more
         // of the 32 in 98.5% of pairs); one shared band is mostly chance and boilerplate.
@@ -1482,9 +1562,16 @@ pub(crate) struct Crowd {
 
 impl Crowd {
     fn of(owners: impl Iterator<Item = OrgId>) -> Self {
+        Self::counted(owners, None)
+    }
+    /// As [`Crowd::of`], with `more` entries of one owner counted besides.
+    fn counted(owners: impl Iterator<Item = OrgId>, more: Option<(OrgId, u32)>) -> Self {
         let mut counts: HashMap<OrgId, u32, Fast> = HashMap::default();
         for o in owners {
             *counts.entry(o).or_default() += 1;
+        }
+        if let Some((o, c)) = more {
+            *counts.entry(o).or_default() += c;
         }
         let mut top = [(OrgId::MIN, 0u32); 2];
         for (o, c) in &counts {
@@ -1497,15 +1584,16 @@ impl Crowd {
         }
         Self { total: counts.values().sum(), top }
     }
-    /// Crowded for `owner`'s resumes: past the limit without the largest other owner's.
-    pub(crate) fn crowds(&self, owner: OrgId) -> bool {
+    /// Crowded for `owner`'s entries: more than `limit` without the largest other
+    /// owner's.
+    pub(crate) fn crowds(&self, owner: OrgId, limit: usize) -> bool {
         let other = if self.top[0].0 == owner { self.top[1].1 } else { self.top[0].1 };
-        (self.total - other) as usize > MAX_BAND_POSTINGS
+        (self.total - other) as usize > limit
     }
-    /// Crowded for every owner's resumes (for the largest owner's too, as its largest
+    /// Crowded for every owner's entries (for the largest owner's too, as its largest
     /// other owner holds no more than the largest).
-    pub(crate) fn crowds_all(&self) -> bool {
-        (self.total - self.top[0].1) as usize > MAX_BAND_POSTINGS
+    pub(crate) fn crowds_all(&self, limit: usize) -> bool {
+        (self.total - self.top[0].1) as usize > limit
     }
 }
 
