@@ -395,6 +395,49 @@ fn a_copy_in_a_collection_only_analysts_read_never_hides_an_identifier_from_memb
     }
 }
 
+/// Visible floods by one member never switch off another member's match: A files an actor
+/// whose persona has a GREEN address; B files 70 GREEN spellings of that address (Gmail
+/// dots and tags), each tied to B's own GREEN persona. Before, the address was then held by
+/// more than 64 tied objects and given up for everyone; now it is too common for B's
+/// copies only, and C's screen (decision, score, evidence) is what it was.
+#[test]
+fn one_members_visible_flood_never_switches_off_another_members_match() {
+    one_members_visible_flood_never_switches_off_on(&spawn_app(Config::default()));
+}
+
+#[test]
+fn one_members_visible_flood_never_switches_off_another_members_match_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        one_members_visible_flood_never_switches_off_on(&app);
+    }
+}
+
+fn one_members_visible_flood_never_switches_off_on(app: &App) {
+    let t = "2025-01-01T00:00:00.000Z";
+    let green = json!([Tlp::Green.marking_id()]);
+    let mail = email("kim.cholsu.dev@gmail.com", Tlp::Green);
+    assert_eq!(post(app, A, &actor_with(50, &mail, Tlp::Green)).status, 202);
+    let probe = json!({"ref": "e", "emails": ["kimcholsu.dev@gmail.com"]});
+    let before = screen(app, C, probe.clone());
+    assert_eq!(before["decision"], "match", "{before}");
+    let persona = "identity--00000000-0000-4000-8000-000000000051";
+    let mut flood = vec![json!({"type": "identity", "spec_version": "2.1", "id": persona, "created": t, "modified": t,
+        "name": "Someone Else", "identity_class": "individual", "object_marking_refs": green})];
+    for i in 0..70 {
+        let spelled = email(&format!("k.imcholsu.dev+{i}@gmail.com"), Tlp::Green);
+        flood.push(json!({"type": "relationship", "spec_version": "2.1",
+            "id": format!("relationship--00000000-0000-4000-9100-{i:012}"), "created": t, "modified": t,
+            "relationship_type": "related-to", "source_ref": persona, "target_ref": spelled["id"], "object_marking_refs": green}));
+        flood.push(spelled);
+    }
+    assert_eq!(post(app, B, &flood).status, 202);
+    let after = screen(app, C, probe.clone());
+    assert_eq!(after, before, "C's screen after B's flood");
+    // B's own copies are too common for B to follow: a screen by B finds A's, not its own.
+    let by_b = screen(app, B, probe);
+    assert_eq!(by_b["decision"], "match", "{by_b}");
+}
+
 /// Hidden floods never move what another member sees: B posts 70 RED Gmail dot variants of
 /// A's GREEN address, 700 RED numbers of the country of A's GREEN phone and 300 RED copies
 /// of the resume A filed. C's and A's screens, searches and census stay what they were
