@@ -1671,20 +1671,31 @@ mod tests {
     use super::prepare::{quick_account, quick_rel, quick_value};
     use super::*;
 
+    /// A resume's signature and a note holding it, its copies made with [`note`] and [`open`].
+    fn resume_note() -> (Signature, String) {
+        let text = "Senior blockchain engineer with eight years building decentralized exchanges, cross-chain \
+                    bridges and smart contract audits for fintech startups; led remote teams across time zones.";
+        let json = serde_json::json!({"type": "note", "content": text,
+            "object_refs": ["identity--00000000-0000-4000-8000-000000000011"]});
+        (resume::signature(text).unwrap(), json.to_string())
+    }
+
+    fn note(i: usize) -> String {
+        format!("note--00000000-0000-4000-8000-{i:012}")
+    }
+
+    /// What `owner` stores GREEN.
+    fn open(owner: OrgId) -> Access {
+        Access { tlp: dossier_stix::Tlp::Green, owner, recipients: Vec::new(), staff_only: false, confidence: None }
+    }
+
     /// A band holding more resumes that every member sees than the limit is skipped for
     /// every viewer without reading its postings; once some of them stop being open (made
     /// RED by their owner) the band is counted per viewer again: a member who cannot see
     /// the RED copies finds the rest, another index's stale count never hides them.
     #[test]
     fn crowded_bands_follow_what_stops_being_open() {
-        let text = "Senior blockchain engineer with eight years building decentralized exchanges, cross-chain \
-                    bridges and smart contract audits for fintech startups; led remote teams across time zones.";
-        let sig = resume::signature(text).unwrap();
-        use dossier_stix::Tlp;
-        let open =
-            |owner| Access { tlp: Tlp::Green, owner, recipients: Vec::new(), staff_only: false, confidence: None };
-        let note = |i: usize| format!("note--00000000-0000-4000-8000-{i:012}");
-        let json = serde_json::json!({"type": "note", "content": text, "object_refs": ["identity--00000000-0000-4000-8000-000000000011"]}).to_string();
+        let (sig, json) = resume_note();
         let copies = MAX_BAND_POSTINGS + 2;
         let mut ix = Index::new();
         ix.begin_bulk(copies);
@@ -1699,7 +1710,7 @@ mod tests {
         assert_eq!(ix.resume_candidates(&sig, &member), (Vec::new(), own(resume::BANDS)), "crowded for everyone");
         // Three copies become RED: 255 open copies are left, under the limit.
         for i in 0..3 {
-            ix.upsert(&note(i), &json, Access { tlp: Tlp::Red, ..open(1) });
+            ix.upsert(&note(i), &json, Access { tlp: dossier_stix::Tlp::Red, ..open(1) });
         }
         assert!(ix.open_crowded.is_empty());
         let (found, crowded) = ix.resume_candidates(&sig, &member);
@@ -1715,14 +1726,7 @@ mod tests {
     /// bands for everyone's.
     #[test]
     fn one_members_copies_never_crowd_out_another_members_resume() {
-        let text = "Senior blockchain engineer with eight years building decentralized exchanges, cross-chain \
-                    bridges and smart contract audits for fintech startups; led remote teams across time zones.";
-        let sig = resume::signature(text).unwrap();
-        use dossier_stix::Tlp;
-        let open =
-            |owner| Access { tlp: Tlp::Green, owner, recipients: Vec::new(), staff_only: false, confidence: None };
-        let note = |i: usize| format!("note--00000000-0000-4000-8000-{i:012}");
-        let json = serde_json::json!({"type": "note", "content": text, "object_refs": ["identity--00000000-0000-4000-8000-000000000011"]}).to_string();
+        let (sig, json) = resume_note();
         let member = Viewer { org: 3, role: dossier_stix::Role::Member, isac: false };
         for bulk in [true, false] {
             let mut ix = Index::new();
