@@ -806,6 +806,9 @@ fn a_resume_close_to_a_template_hundreds_copy_singles_out_no_actor() {
         ix.upsert(ACTOR, &json!({"type": "threat-actor", "name": "team JADE"}).to_string(), amber.clone());
         let j = json!({"type": "note", "content": team_copy, "object_refs": [P1]});
         ix.upsert(NOTE, &j.to_string(), amber.clone());
+        ix.upsert(EMAIL, &json!({"type": "email-addr", "value": "cholsu.dev@gmail.com"}).to_string(), amber.clone());
+        let (id, j) = rel(304, P1, EMAIL);
+        ix.upsert(&id, &j, amber.clone());
         let mut i = 0;
         for (copies, tlp, owner) in groups {
             for _ in 0..*copies {
@@ -857,6 +860,15 @@ fn a_resume_close_to_a_template_hundreds_copy_singles_out_no_actor() {
     counts(&[(600, Tlp::Green, 2), (10, Tlp::Green, 4)]);
     // Hundreds of RED copies of member 2: member 3 sees none of them.
     counts(&[(300, Tlp::Red, 2)]);
+    // Beside the team's e-mail (a lead), the template itself — every band of it crowded, so
+    // the index finds no copy — is not compared with the team's resumes directly either: it
+    // adds nothing to the e-mail's match.
+    let with_lead = json!({"ref": "l", "resume_text": RESUME, "emails": ["cholsu.dev@gmail.com"]});
+    let s = run(&build(&[(300, Tlp::Green, 1)]), with_lead.clone(), member(3));
+    assert_eq!(s.decision, Decision::Match, "{s:?}");
+    assert!(resume_weight(&s).is_none(), "{s:?}");
+    let s = run(&build(&[(20, Tlp::Green, 2)]), with_lead, member(3));
+    assert!(resume_weight(&s).is_some_and(|w| w > 2.0), "{s:?}");
 }
 
 /// Member 1's persona with an e-mail, and an applicant who gives it. Another member files

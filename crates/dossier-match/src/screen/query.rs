@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use dossier_stix::Tlp;
 use dossier_stix::policy::{self, Viewer};
 
-use super::index::{ACCOUNT_ID, GUESSED, Index, KeyKind, MAX_BAND_POSTINGS, NOTE_REF, STOLEN, TWIN, Ty};
+use super::index::{ACCOUNT_ID, Crowded, GUESSED, Index, KeyKind, MAX_BAND_POSTINGS, NOTE_REF, STOLEN, TWIN, Ty};
 use super::input::Applicant;
 use super::score::{self, Kind};
 
@@ -619,7 +619,7 @@ impl Index {
         };
         // Kept for the targeted comparison below: the probe, the signature, and how many
         // actors' resumes it is a copy of (a template is compared with no one).
-        let mut resume_probe: Option<(usize, Signature, usize)> = None;
+        let mut resume_probe: Option<(usize, Signature, usize, Crowded)> = None;
         if let Some((sig, input)) = resume {
             let pi = probes.len();
             probes.push(Probe {
@@ -672,7 +672,6 @@ impl Index {
                     && ties.iter().any(|t| t.visible && !matches!(t.group, Group::Lone(_)))
             });
             let copies = if template_seen { copied.len().max(MAX_BAND_POSTINGS) } else { copied.len() };
-            resume_probe = Some((pi, sig.clone(), copies));
             self.weigh_near(
                 pi,
                 Kind::Resume,
@@ -684,6 +683,7 @@ impl Index {
                 &mut shown,
                 &mut hidden,
             );
+            resume_probe = Some((pi, sig.clone(), copies, crowded));
         }
         // Profile photos: perceptual hashes within a few bits.
         let photos: &[String] = match src {
@@ -724,7 +724,7 @@ impl Index {
         // IP or headshot names the actor, reading its few resumes costs nothing. Only beside
         // evidence that is not a name (a name is never a way in) weighing 1.5 or more, and
         // never for a resume that copies several actors' (a public template).
-        if let Some((pi, sig, copied)) = &resume_probe
+        if let Some((pi, sig, copied, crowded)) = &resume_probe
             && *copied <= 1
         {
             for (g, evs) in shown.iter_mut() {
@@ -742,6 +742,11 @@ impl Index {
                     for e in self.nodes[p as usize].edges.iter().filter(|e| e.rel == NOTE_REF) {
                         let note = &self.nodes[e.other as usize];
                         if !note.alive() || !self.visible(note.access, viewer) {
+                            continue;
+                        }
+                        // Not a resume of which the applicant's is, by its owner's data, a
+                        // copy of a public template (see `TEMPLATE_CROWDED_BANDS`).
+                        if crowded.for_owner(self.owner_of(e.other)) >= TEMPLATE_CROWDED_BANDS {
                             continue;
                         }
                         let Some(stored) = self.sig_of(e.other) else { continue };
@@ -780,7 +785,7 @@ impl Index {
             }
         }
         // A resume that copies several actors' (a public template) singles none of them out.
-        let template = resume_probe.as_ref().filter(|(_, _, copied)| *copied > 1).map(|(pi, _, _)| *pi);
+        let template = resume_probe.as_ref().filter(|(_, _, copied, _)| *copied > 1).map(|(pi, _, _, _)| *pi);
         self.weigh_names_beside(&mut shown, &probes, template, viewer, opts.list_all);
         for evs in hidden.values_mut() {
             // Restricted hits keep the weight of a name found among all stored names.
