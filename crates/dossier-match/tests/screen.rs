@@ -927,8 +927,9 @@ fn one_members_visible_copies_never_switch_off_another_members_value() {
         let flooded = screen_it(&build(bulk, &[2]));
         assert_eq!((flooded.decision, flooded.score), (before.decision, before.score), "bulk {bulk}: {flooded:?}");
         assert_eq!(format!("{:?}", top(&flooded).evidence), format!("{:?}", top(&before).evidence), "bulk {bulk}");
-        // Member 1's own copies; two other members' copies.
-        for floods in [&[1][..], &[2, 4][..]] {
+        // Member 1's own copies; two other members' copies; five members' (given up part-way
+        // through the chain, as soon as no one owner's copies decide it).
+        for floods in [&[1][..], &[2, 4][..], &[2, 4, 5, 6, 7][..]] {
             let s = screen_it(&build(bulk, floods));
             assert_eq!(s.decision, Decision::Clear, "bulk {bulk}, {floods:?}: {s:?}");
         }

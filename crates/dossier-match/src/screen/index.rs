@@ -1189,6 +1189,10 @@ impl Index {
                 return self.holders(rest, kind, h, max, viewer, Some((top, crowd.top[0].1)));
             }
         }
+        // No summary (a change near the chain dropped it until the next build): walked. A
+        // value common across owners is given up part-way; one made common by a single
+        // owner's nodes (a store with one contributor) is walked whole, as the others'
+        // nodes may come anywhere in it.
         let mut chain = Vec::with_capacity(len as usize);
         let mut cur = head;
         while cur != NONE {
@@ -1216,6 +1220,11 @@ impl Index {
         let mut out: Vec<(u32, bool)> = Vec::new();
         let mut lone = Vec::new();
         let (mut tied, mut hidden) = (0usize, 0usize);
+        // Past the limit, the owners are counted again at each doubling: once the value is
+        // too common for every owner's nodes it stays so whatever follows (each node adds
+        // to the total at least as much as to the largest owner's count), so a chain common
+        // across owners is given up without walking the rest of it.
+        let mut check_at = max + 1;
         for n in nodes {
             let node = &self.nodes[n as usize];
             if !(holds_key(node.ty, kind) && node.key == h && node.alive()) {
@@ -1225,6 +1234,13 @@ impl Index {
                 if self.tied_for(n, viewer) {
                     tied += 1;
                     out.push((n, true));
+                    if tied == check_at {
+                        check_at = check_at.saturating_mul(2);
+                        let owners = out.iter().filter(|(_, t)| *t).map(|(n, _)| self.owner_of(*n));
+                        if Crowd::counted(owners, skipped).crowds_all(max) {
+                            return None;
+                        }
+                    }
                 } else {
                     lone.push(n);
                 }
