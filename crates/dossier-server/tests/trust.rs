@@ -438,6 +438,77 @@ fn one_members_visible_flood_never_switches_off_on(app: &App) {
     assert_eq!(by_b["decision"], "match", "{by_b}");
 }
 
+/// A files its team's own IP address and resume (GREEN); C's screen of an applicant who
+/// gives both is `review` on A's actor. B then ties that very address to twenty GREEN
+/// actors of its own and files copies of the resume for each. Before, the address was then
+/// tied to more actors than an IP's weight bears and was no longer followed, and the
+/// resume counted as a public template: A's actor fell to `clear` for everyone. Actors only
+/// one other organization's data reaches are not counted against A's evidence now: C's
+/// answer about A's actor is what it was.
+#[test]
+fn one_members_ties_never_make_another_members_address_common() {
+    one_members_ties_never_make_another_members_address_common_on(&spawn_app(Config::default()));
+}
+
+#[test]
+fn one_members_ties_never_make_another_members_address_common_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        one_members_ties_never_make_another_members_address_common_on(&app);
+    }
+}
+
+fn one_members_ties_never_make_another_members_address_common_on(app: &App) {
+    let t = "2025-01-01T00:00:00.000Z";
+    let green = json!([Tlp::Green.marking_id()]);
+    let mut ip =
+        json!({"type": "ipv4-addr", "spec_version": "2.1", "value": "198.51.100.7", "object_marking_refs": green});
+    ip["id"] = json!(dossier_stix::id::deterministic_sco_id("ipv4-addr", ip.as_object().unwrap()).unwrap().as_str());
+    let resume = "Senior blockchain engineer with eight years building decentralized exchanges, cross-chain bridges and smart contract audits for fintech startups; led remote teams across time zones, shipped React and TypeScript front ends, designed Solidity vaults and Rust indexers, and mentored junior developers on security reviews.";
+    let note = |n: u32| {
+        json!({"type": "note", "spec_version": "2.1", "id": format!("note--00000000-0000-4000-8000-{n:012}"),
+            "created": t, "modified": t, "content": resume,
+            "object_refs": [format!("identity--00000000-0000-4000-8000-{n:012}")], "object_marking_refs": green})
+    };
+    let mut objects = actor_with(60, &ip, Tlp::Green);
+    objects.push(note(60));
+    assert_eq!(post(app, A, &objects).status, 202);
+    let probe = json!({"ref": "i", "ips": ["198.51.100.7"], "resume_text": resume.replace("eight", "nine")});
+    let team = "threat-actor--00000000-0000-4000-8000-000000000060";
+    let of_team = |s: &Value| -> Value {
+        s["matches"].as_array().unwrap().iter().find(|m| m["actor"] == team).cloned().unwrap_or(Value::Null)
+    };
+    let before = screen(app, C, probe.clone());
+    assert_eq!(before["decision"], "review", "{before}");
+    assert!(of_team(&before)["evidence"].as_array().unwrap().iter().any(|e| e["field"] == "ips"), "{before}");
+    let mut flood = Vec::new();
+    for n in 61..=80 {
+        flood.extend(actor_with(n, &ip, Tlp::Green));
+        flood.push(note(n));
+    }
+    assert_eq!(post(app, B, &flood).status, 202);
+    let after = screen(app, C, probe.clone());
+    // The same, but for a note that says what was set aside.
+    let mut team_after = of_team(&after);
+    let mut set_aside = 0;
+    for e in team_after["evidence"].as_array_mut().unwrap() {
+        if let Some(notes) = e.get_mut("notes").and_then(Value::as_array_mut) {
+            notes.retain(|n| {
+                let aside =
+                    n.as_str().unwrap().contains("20 other actors tied to the value by one other organization's data");
+                set_aside += usize::from(aside);
+                !aside
+            });
+        }
+    }
+    assert_eq!(set_aside, 1, "{after}");
+    assert_eq!(team_after, of_team(&before), "A's actor in C's screen after B's ties: {after}");
+    assert_eq!(after["decision"], "review", "{after}");
+    // For B's own actors the address is common: none of them is more than `clear`.
+    for m in after["matches"].as_array().unwrap().iter().filter(|m| m["actor"] != team) {
+        assert_eq!(m["decision"], "clear", "{m}");
+    }
+}
+
 /// Hidden floods never move what another member sees: B posts 70 RED Gmail dot variants of
 /// A's GREEN address, 700 RED numbers of the country of A's GREEN phone and 300 RED copies
 /// of the resume A filed. C's and A's screens, searches and census stay what they were

@@ -402,6 +402,14 @@ pub struct Index {
     /// list; a change that could lower a count (a node leaving the chain, a tie unlinked, a
     /// neighbour cleared) drops the chain's entry, and lookups walk it again.
     open_common: HashMap<(bool, u64), (Crowd, Vec<u32>), Fast>,
+    /// Objects with many ties, every one of which every member sees: the fewest actors any
+    /// of those ties is counted against, with what every member sees (see
+    /// `screen::query::Reach`). A value past its limit at that count weighs nothing through
+    /// the object for any viewer — a viewer sees at least those ties, and more ties never
+    /// lower the count — so a screen does not walk its ties (a VPN exit one member tied to
+    /// thousands of actors). Counted when the index is built; a change to the object, to a
+    /// tie's relationship, persona or actor drops the entry, and screens walk the ties again.
+    pub(crate) fanned: HashMap<u32, Fanned, Fast>,
     pub(crate) access: Vec<Access>,
     access_ids: HashMap<Access, u32, Fast>,
     last_access: usize,
@@ -497,6 +505,7 @@ impl Index {
             bands_extra: HashMap::with_hasher(Fast::default()),
             open_crowded: HashMap::with_hasher(Fast::default()),
             open_common: HashMap::with_hasher(Fast::default()),
+            fanned: HashMap::with_hasher(Fast::default()),
             access: Vec::new(),
             access_ids: HashMap::with_hasher(Fast::default()),
             last_access: 0,
@@ -706,6 +715,8 @@ impl Index {
                 self.rels[r as usize] = Rel { access, src: s, dst: d, alive: true };
                 self.nodes[s as usize].edges.push(Edge { rel: r, other: d });
                 self.nodes[d as usize].edges.push(Edge { rel: r, other: s });
+                self.forget_fanned(s);
+                self.forget_fanned(d);
             }
             return;
         }
@@ -861,6 +872,7 @@ impl Index {
         rel.alive = false;
         let (s, d) = (rel.src, rel.dst);
         for n in [s, d] {
+            self.forget_fanned(n);
             self.nodes[n as usize].edges.retain(|e| e.rel != r);
             self.forget_common(n);
         }
@@ -869,6 +881,9 @@ impl Index {
     /// Takes a node out of every key, name and band it was in, and drops its own edges
     /// (a note's refs, twins); relationships stay, as they are objects of their own.
     fn clear_node(&mut self, n: u32) {
+        // A placeholder (a relationship's end not yet filed) becoming an object changes the
+        // ties through it, as a change to a filed one does.
+        self.forget_fanned(n);
         if !self.nodes[n as usize].alive() {
             return;
         }
@@ -1024,6 +1039,7 @@ impl Index {
         }
         self.bands_sorted = v;
         self.count_open_common();
+        self.count_fanned();
         self.measure_resumes();
         self.bands_extra.shrink_to_fit();
         self.nodes.shrink_to_fit();
@@ -1327,6 +1343,29 @@ impl Index {
         self.tied_where(n, |access| self.is_open(access))
     }
 
+    /// Drops the [`Index::fanned`] entries a change at `n` may affect: a tie runs from an
+    /// object through a persona to an actor (or to the actor directly), so `n`'s own, and
+    /// for a persona or an actor those of the objects whose ties run through it.
+    fn forget_fanned(&mut self, n: u32) {
+        if self.fanned.is_empty() {
+            return;
+        }
+        self.fanned.remove(&n);
+        let node = &self.nodes[n as usize];
+        if !matches!(node.ty, Ty::Identity | Ty::ThreatActor) {
+            return;
+        }
+        for e in node.edges.iter().filter(|e| e.rel != TWIN) {
+            self.fanned.remove(&e.other);
+            let other = &self.nodes[e.other as usize];
+            if node.ty == Ty::ThreatActor && other.ty == Ty::Identity {
+                for e2 in other.edges.iter().filter(|e| e.rel != TWIN) {
+                    self.fanned.remove(&e2.other);
+                }
+            }
+        }
+    }
+
     /// Drops the [`Index::open_common`] entries of `n`'s key and its twins' keys.
     fn forget_common(&mut self, n: u32) {
         if self.open_common.is_empty() {
@@ -1561,6 +1600,18 @@ const OFFSET_BITS: u32 = 20;
 
 /// Resumes one LSH band may point at before it is ignored as boilerplate.
 pub(crate) const MAX_BAND_POSTINGS: usize = 256;
+
+/// What the ties of an object with many ties weigh for every viewer (see [`Index::fanned`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fanned {
+    /// The fewest actors any of its ties is counted against.
+    pub(crate) floor: u32,
+    /// The actors its ties reach without those of the organization whose data alone
+    /// reaches the most: past a value's limit, the value is common for everyone.
+    pub(crate) everyone: u32,
+    /// The organizations every one of its ties runs through.
+    pub(crate) common: crate::screen::query::reach::Chain,
+}
 
 /// How the resumes of a crowded LSH band are spread over the organizations that stored
 /// them: how many there are, and the two owners with most (their counts).

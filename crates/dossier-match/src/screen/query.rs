@@ -14,14 +14,18 @@ use std::net::IpAddr;
 use dossier_stix::Tlp;
 use dossier_stix::policy::{self, Viewer};
 
-use super::index::{ACCOUNT_ID, Crowded, GUESSED, Index, KeyKind, MAX_BAND_POSTINGS, NOTE_REF, STOLEN, TWIN, Ty};
+use super::index::{
+    ACCOUNT_ID, Crowded, Fanned, GUESSED, Index, KeyKind, MAX_BAND_POSTINGS, NOTE_REF, STOLEN, TWIN, Ty,
+};
 use super::input::Applicant;
 use super::score::{self, Kind};
 
 mod probes;
+pub(crate) mod reach;
 use super::{Candidate, Decision, Evidence, Hit, MatchKind, PersonaRef, Restricted, Screening, Warning};
 use crate::normalize::{account, address, bank, email, ip, name, phone, website};
 use crate::{photo, resume, wallet};
+use reach::{Chain, Reach};
 
 /// Screening settings.
 #[derive(Debug, Clone)]
@@ -183,6 +187,15 @@ enum Group {
     Lone(u32),
 }
 
+impl Group {
+    /// The actor, persona or object the group stands for.
+    fn node(self) -> u32 {
+        match self {
+            Group::Actor(n) | Group::Persona(n) | Group::Lone(n) => n,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Tie {
     group: Group,
@@ -192,6 +205,8 @@ struct Tie {
     /// The most restrictive TLP on the way (the objects and relationships of the tie): the
     /// evidence is handled under it.
     tlp: Tlp,
+    /// The organizations whose data the tie runs through.
+    chain: Chain,
 }
 
 /// A group's evidence, weighed.
@@ -245,9 +260,20 @@ impl Index {
         policy::may_see(viewer, &policy::Access { tlp: a.tlp, owner: a.owner, recipients: &a.recipients })
     }
 
-    fn ties_of_persona(&self, p: u32, visible: bool, conf: Option<u8>, tlp: Tlp, viewer: &Viewer, out: &mut Vec<Tie>) {
+    #[allow(clippy::too_many_arguments)]
+    fn ties_of_persona(
+        &self,
+        p: u32,
+        visible: bool,
+        conf: Option<u8>,
+        tlp: Tlp,
+        chain: Chain,
+        viewer: &Viewer,
+        out: &mut Vec<Tie>,
+    ) {
         let before = out.len();
         let tlp = tlp.max(self.tlp_of(self.nodes[p as usize].access));
+        let chain = chain.with(self.owner_of(p));
         for e in &self.nodes[p as usize].edges {
             if e.rel == NOTE_REF || e.rel == TWIN {
                 continue;
@@ -269,22 +295,33 @@ impl Index {
                 visible: visible && self.visible(rel.access, viewer) && self.visible(other.access, viewer),
                 confidence: min_conf(conf, rel_access.confidence),
                 tlp: tlp.max(rel_access.tlp).max(self.tlp_of(other.access)),
+                chain: chain.with(rel_access.owner).with(self.owner_of(e.other)),
             });
         }
         // A persona tied to no actor the viewer may see stands for itself (hidden ties to
         // actors only add restricted hits beside it).
         if !out[before..].iter().any(|t| t.visible) && (visible || out.len() == before) {
-            out.push(Tie { group: Group::Persona(p), persona: Some(p), visible, confidence: conf, tlp });
+            out.push(Tie { group: Group::Persona(p), persona: Some(p), visible, confidence: conf, tlp, chain });
         }
     }
 
     /// Every way `start` ties to an actor or persona.
     fn ties(&self, start: u32, viewer: &Viewer) -> Vec<Tie> {
-        self.ties_within(start, viewer, usize::MAX).unwrap_or_default()
+        self.ties_within(start, viewer, usize::MAX, &mut Vec::new()).unwrap_or_default()
     }
 
-    /// The ties of `start`, or `None` as soon as they reach more than `limit` groups.
-    fn ties_within(&self, start: u32, viewer: &Viewer, limit: usize) -> Option<Vec<Tie>> {
+    /// The ties of `start`, or `None` as soon as they reach more than `limit` groups the
+    /// viewer may see even without the groups of the one organization whose data alone
+    /// reaches the most (see [`Reach`]): common for everyone. Ties that weigh nothing for
+    /// any viewer by the index's summary (see `Index::fanned`) are not walked: `skipped`
+    /// gets the organizations they all run through and how many actors count against them.
+    fn ties_within(
+        &self,
+        start: u32,
+        viewer: &Viewer,
+        limit: usize,
+        skipped: &mut Vec<(Chain, usize)>,
+    ) -> Option<Vec<Tie>> {
         let start = self.nodes[start as usize].primary(start);
         let node = &self.nodes[start as usize];
         let mut out = Vec::new();
@@ -293,6 +330,7 @@ impl Index {
         }
         let vis = self.visible(node.access, viewer);
         let own_tlp = self.tlp_of(node.access);
+        let own = Chain::of(self.owner_of(start));
         match node.ty {
             Ty::ThreatActor => {
                 out.push(Tie {
@@ -301,13 +339,25 @@ impl Index {
                     visible: vis,
                     confidence: None,
                     tlp: own_tlp,
+                    chain: own,
                 });
             }
-            Ty::Identity => self.ties_of_persona(start, vis, None, own_tlp, viewer, &mut out),
+            Ty::Identity => self.ties_of_persona(start, vis, None, own_tlp, own, viewer, &mut out),
             _ => {
-                // Visible groups reached so far, counted as ties arrive (not re-sorted).
-                let mut groups: std::collections::HashSet<Group, foldhash::fast::FixedState> = Default::default();
-                let mut counted = 0;
+                // Ties that weigh nothing for any viewer, as counted when the index was
+                // built (see `Index::fanned`): not walked.
+                if let Some(f) = self.fanned.get(&start)
+                    && f.floor as usize > limit
+                {
+                    if f.everyone as usize > limit {
+                        return None;
+                    }
+                    skipped.push((f.common, f.floor as usize));
+                    return Some(out);
+                }
+                // Whether the ties are common for everyone is checked each time their
+                // number doubles past the limit (a tie adds at most one group).
+                let mut check_at = limit.saturating_add(1);
                 for e in &node.edges {
                     if e.rel == TWIN {
                         continue;
@@ -316,30 +366,22 @@ impl Index {
                     if !other.alive() {
                         continue;
                     }
-                    let (rel_vis, conf, rel_tlp) = if e.rel == NOTE_REF {
-                        (true, None, Tlp::Clear)
+                    // A note's references are its owner's; a relationship is its creator's.
+                    let (rel_vis, conf, rel_tlp, chain) = if e.rel == NOTE_REF {
+                        (true, None, Tlp::Clear, own)
                     } else {
                         let rel = &self.rels[e.rel as usize];
                         if !rel.alive {
                             continue;
                         }
                         let a = &self.access[rel.access as usize];
-                        (self.visible(rel.access, viewer), a.confidence, a.tlp)
+                        (self.visible(rel.access, viewer), a.confidence, a.tlp, Chain::of(a.owner))
                     };
                     let tlp = own_tlp.max(rel_tlp);
                     match other.ty {
                         Ty::Identity => {
                             let v = vis && rel_vis && self.visible(other.access, viewer);
-                            self.ties_of_persona(e.other, v, conf, tlp, viewer, &mut out);
-                            // Only visible actors count, so hidden data never changes what
-                            // the caller's own evidence weighs.
-                            if out.len() > limit {
-                                groups.extend(out[counted..].iter().filter(|t| t.visible).map(|t| t.group));
-                                counted = out.len();
-                                if groups.len() > limit {
-                                    return None;
-                                }
-                            }
+                            self.ties_of_persona(e.other, v, conf, tlp, chain, viewer, &mut out);
                         }
                         Ty::ThreatActor => out.push(Tie {
                             group: Group::Actor(e.other),
@@ -347,8 +389,17 @@ impl Index {
                             visible: vis && rel_vis && self.visible(other.access, viewer),
                             confidence: conf,
                             tlp: tlp.max(self.tlp_of(other.access)),
+                            chain: chain.with(self.owner_of(e.other)),
                         }),
                         _ => {}
+                    }
+                    // Only visible actors count, so hidden data never changes what the
+                    // caller's own evidence weighs.
+                    if out.len() >= check_at {
+                        check_at = check_at.saturating_mul(2);
+                        if Reach::of(out.iter().filter(|t| t.visible)).beyond(limit) {
+                            return None;
+                        }
                     }
                 }
                 // An object tied to nothing the viewer may see stands alone.
@@ -359,11 +410,39 @@ impl Index {
                         visible: vis,
                         confidence: None,
                         tlp: own_tlp,
+                        chain: own,
                     });
                 }
             }
         }
         Some(out)
+    }
+
+    /// Fills [`Index::fanned`]: for each object with [`FANNED_EDGES`] edges or more whose
+    /// every tie every member sees, the fewest actors any of its ties is counted against.
+    pub(super) fn count_fanned(&mut self) {
+        // Sees what every member sees, and nothing more.
+        let everyone = Viewer { org: dossier_stix::OrgId::MIN, role: dossier_stix::Role::Member, isac: false };
+        let mut fanned: std::collections::HashMap<u32, Fanned, foldhash::fast::FixedState> = Default::default();
+        for n in 0..self.nodes.len() as u32 {
+            let node = &self.nodes[n as usize];
+            if node.edges.len() < FANNED_EDGES || matches!(node.ty, Ty::Identity | Ty::ThreatActor) || !node.alive() {
+                continue;
+            }
+            let ties = self.ties(n, &everyone);
+            if ties.is_empty() || ties.iter().any(|t| !t.visible) {
+                continue;
+            }
+            let reach = Reach::of(ties.iter());
+            if let Some(floor) = ties.iter().map(|t| reach.for_chain(&t.chain)).min()
+                && floor >= FANNED_EDGES / 2
+                && let Some(common) = Reach::common(ties.iter())
+            {
+                let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+                fanned.insert(n, Fanned { floor: count(floor), everyone: count(reach.for_everyone()), common });
+            }
+        }
+        self.fanned = fanned;
     }
 
     /// The personas of a group the viewer may see, for fuzzy name comparison, with the
@@ -573,22 +652,26 @@ impl Index {
             // the commonness discount leaves nothing) is common infrastructure — a VPN
             // exit, a popular name — not evidence: stop following it.
             let limit = if opts.list_all { SEARCH_FANOUT } else { 10f64.powf(probe.kind.weight()).min(1e6) as usize };
-            let mut groups: Vec<Group> = Vec::new();
+            // Counted per organization (see `Reach`): one member's ties, however many,
+            // never make another member's value common. Checked each time the visible
+            // ties double past the limit.
             let mut common = false;
-            'nodes: for n in nodes {
-                let Some(ties) = self.ties_within(n, viewer, limit) else {
+            let mut check_at = limit.saturating_add(1);
+            let mut seen = 0;
+            let mut skipped = Vec::new();
+            for n in nodes {
+                let Some(ties) = self.ties_within(n, viewer, limit, &mut skipped) else {
                     common = true;
                     break;
                 };
-                for t in ties {
-                    if t.visible && !groups.contains(&t.group) {
-                        groups.push(t.group);
-                        if groups.len() > limit {
-                            common = true;
-                            break 'nodes;
-                        }
+                seen += ties.iter().filter(|t| t.visible).count();
+                found.extend(ties.into_iter().map(|t| (n, t, MatchKind::Exact, None)));
+                if seen >= check_at {
+                    check_at = check_at.saturating_mul(2);
+                    if Reach::of(found.iter().map(|f| &f.1).filter(|t| t.visible)).beyond(limit) {
+                        common = true;
+                        break;
                     }
-                    found.push((n, t, MatchKind::Exact, None));
                 }
             }
             if common {
@@ -604,7 +687,7 @@ impl Index {
                     }
                 }
             }
-            self.weigh(pi, probe, &found, opts.list_all, &mut shown, &mut hidden);
+            self.weigh(pi, probe, &found, &skipped, opts.list_all, &mut shown, &mut hidden);
         }
         // Resume near-duplicates.
         let resume: Option<(Signature, String)> = match src {
@@ -617,9 +700,9 @@ impl Index {
                 .and_then(|v| <[u32; resume::SIGNATURE_LEN]>::try_from(v.as_slice()).ok())
                 .map(|a| (Signature(a), "(a watched resume, kept as its MinHash signature)".to_owned())),
         };
-        // Kept for the targeted comparison below: the probe, the signature, and how many
-        // actors' resumes it is a copy of (a template is compared with no one).
-        let mut resume_probe: Option<(usize, Signature, usize, Crowded)> = None;
+        // Kept for the targeted comparison below: the probe, the signature, the actors whose
+        // resumes it is a copy of and the crowded bands (a template is compared with no one).
+        let mut resume_probe: Option<(usize, Signature, Reach, Crowded)> = None;
         if let Some((sig, input)) = resume {
             let pi = probes.len();
             probes.push(Probe {
@@ -648,14 +731,13 @@ impl Index {
                 }
                 near.push((note, s, w, self.ties(note, viewer)));
             }
-            let copied: BTreeSet<Group> = near
-                .iter()
-                .filter(|(_, s, _, _)| *s >= score::NEAR_DUPLICATE)
-                // Only what the viewer may see counts: hidden data must not change which
-                // visible evidence is looked for.
-                .flat_map(|(_, _, _, ties)| ties.iter().filter(|t| t.visible).map(|t| t.group))
-                .filter(|g| !matches!(g, Group::Lone(_)))
-                .collect();
+            // Only what the viewer may see counts: hidden data must not change which
+            // visible evidence is looked for.
+            let copied = Reach::of(
+                near.iter()
+                    .filter(|(_, s, _, _)| *s >= score::NEAR_DUPLICATE)
+                    .flat_map(|(_, _, _, ties)| ties.iter().filter(|t| t.visible)),
+            );
             // Bands shared with more resumes than the index follows: the resume is close to
             // a document hundreds of the stored ones copy — a public template — and what
             // copies of it the other bands found single out no actor (at 100,000 actors
@@ -666,12 +748,6 @@ impl Index {
             let at_least = |note: u32| {
                 if crowded.for_owner(self.owner_of(note)) >= TEMPLATE_CROWDED_BANDS { MAX_BAND_POSTINGS } else { 1 }
             };
-            let template_seen = near.iter().any(|(note, s, _, ties)| {
-                *s >= score::NEAR_DUPLICATE
-                    && at_least(*note) > 1
-                    && ties.iter().any(|t| t.visible && !matches!(t.group, Group::Lone(_)))
-            });
-            let copies = if template_seen { copied.len().max(MAX_BAND_POSTINGS) } else { copied.len() };
             self.weigh_near(
                 pi,
                 Kind::Resume,
@@ -683,7 +759,7 @@ impl Index {
                 &mut shown,
                 &mut hidden,
             );
-            resume_probe = Some((pi, sig.clone(), copies, crowded));
+            resume_probe = Some((pi, sig.clone(), copied, crowded));
         }
         // Profile photos: perceptual hashes within a few bits.
         let photos: &[String] = match src {
@@ -724,11 +800,19 @@ impl Index {
         // IP or headshot names the actor, reading its few resumes costs nothing. Only beside
         // evidence that is not a name (a name is never a way in) weighing 1.5 or more, and
         // never for a resume that copies several actors' (a public template).
-        if let Some((pi, sig, copied, crowded)) = &resume_probe
-            && *copied <= 1
-        {
+        // Whether the applicant's resume is a public template, for the evidence of group `g`:
+        // it is close to the resumes of several actors, or crowds the bands of the resumes
+        // of `g`'s organization — both counted so that one other organization's copies,
+        // however many, never make it one (see `Reach` and `Crowd`).
+        let template = |g: Group| -> Option<usize> {
+            let (pi, _, copied, crowded) = resume_probe.as_ref()?;
+            let owner = self.owner_of(g.node());
+            (crowded.for_owner(owner) >= TEMPLATE_CROWDED_BANDS || copied.for_chain(&Chain::of(owner)) > 1)
+                .then_some(*pi)
+        };
+        if let Some((pi, sig, _, crowded)) = &resume_probe {
             for (g, evs) in shown.iter_mut() {
-                if evs.iter().any(|e| e.kind == Kind::Resume) {
+                if evs.iter().any(|e| e.kind == Kind::Resume) || template(*g).is_some() {
                     continue;
                 }
                 let lead: f64 =
@@ -785,8 +869,7 @@ impl Index {
             }
         }
         // A resume that copies several actors' (a public template) singles none of them out.
-        let template = resume_probe.as_ref().filter(|(_, _, copied, _)| *copied > 1).map(|(pi, _, _, _)| *pi);
-        self.weigh_names_beside(&mut shown, &probes, template, viewer, opts.list_all);
+        self.weigh_names_beside(&mut shown, &probes, &template, viewer, opts.list_all);
         for evs in hidden.values_mut() {
             // Restricted hits keep the weight of a name found among all stored names.
             evs.retain(|e| e.kind != Kind::Name || e.weight > 0.0 || opts.list_all || is_stolen_note(e));
@@ -807,7 +890,7 @@ impl Index {
                 // identifier, or weak pieces that together weigh 2 or more (a team's
                 // address and a reworked resume) — not counting a public template, which
                 // points to none of its actors in particular.
-                let weak: f64 = evs.iter().filter(|e| Some(e.probe) != template).map(|e| e.weight).sum();
+                let weak: f64 = evs.iter().filter(|e| Some(e.probe) != template(*g)).map(|e| e.weight).sum();
                 if !evs.iter().any(|e| e.kind.is_strong()) && weak < 2.0 {
                     continue;
                 }
@@ -949,21 +1032,21 @@ impl Index {
         shown: &mut HashMap<Group, Vec<Ev>>,
         hidden: &mut HashMap<Group, Vec<Ev>>,
     ) {
+        // Counted per organization (see `Reach`): one member's copies never make another
+        // member's document a template.
         let actors = |visible: bool| {
-            near.iter()
-                .filter(|(_, s, _, _)| *s >= copy_at)
-                .flat_map(|(_, _, _, ties)| ties.iter())
-                .filter(|t| t.visible == visible && !matches!(t.group, Group::Lone(_)))
-                .map(|t| t.group)
-                .collect::<BTreeSet<Group>>()
-                .len()
-                .max(1)
+            Reach::of(
+                near.iter()
+                    .filter(|(_, s, _, _)| *s >= copy_at)
+                    .flat_map(|(_, _, _, ties)| ties.iter())
+                    .filter(|t| t.visible == visible),
+            )
         };
-        let (seen_n, hidden_n) = (actors(true), actors(false));
+        let (seen, hidden_reach) = (actors(true), actors(false));
         for (node, s, w, ties) in near {
             let floor = at_least(node);
             for t in ties {
-                let n = if t.visible { seen_n } else { hidden_n }.max(floor);
+                let n = if t.visible { &seen } else { &hidden_reach }.for_chain(&t.chain).max(floor);
                 let mut notes = Vec::new();
                 let mut w = w;
                 if n > 1 {
@@ -1013,7 +1096,7 @@ impl Index {
         &self,
         shown: &mut HashMap<Group, Vec<Ev>>,
         probes: &[Probe],
-        template: Option<usize>,
+        template: &dyn Fn(Group) -> Option<usize>,
         viewer: &Viewer,
         list_all: bool,
     ) {
@@ -1023,7 +1106,7 @@ impl Index {
             }
             let lead: f64 = evs
                 .iter()
-                .filter(|e| !matches!(e.kind, Kind::Name | Kind::NameFuzzy) && Some(e.probe) != template)
+                .filter(|e| !matches!(e.kind, Kind::Name | Kind::NameFuzzy) && Some(e.probe) != template(*g))
                 .map(|e| e.weight)
                 .sum();
             if lead >= TARGETED_RESUME_LEAD {
@@ -1047,11 +1130,13 @@ impl Index {
     }
 
     /// Turns the ties found for one probe into evidence, with the commonness discount.
+    #[allow(clippy::too_many_arguments)]
     fn weigh(
         &self,
         pi: usize,
         probe: &Probe,
         found: &[(u32, Tie, MatchKind, Option<String>)],
+        skipped: &[(Chain, usize)],
         list_all: bool,
         shown: &mut HashMap<Group, Vec<Ev>>,
         hidden: &mut HashMap<Group, Vec<Ev>>,
@@ -1062,20 +1147,11 @@ impl Index {
         // How many stored names would be a name probe's by chance (the same for both sides).
         let name_chance = if probe.kind == Kind::Name { self.name_chance(&probe.normalized) } else { None };
         for visible in [true, false] {
-            let groups: BTreeSet<Group> = found.iter().filter(|f| f.1.visible == visible).map(|f| f.1.group).collect();
-            // Copies of the value tied to nothing are not actors: they do not make it common.
-            let lone = groups.iter().filter(|g| matches!(g, Group::Lone(_))).count();
-            let n = (groups.len() - lone).max(1);
-            if n == 0 {
-                continue;
-            }
-            let discount = (n as f64).log10();
-            // A name's weight follows from how many stored personas would carry it by chance
-            // (not from the `n` actors found: each is one of them; see `score::name_weight`).
-            let name = (probe.kind == Kind::Name).then(|| {
-                let holders = name_chance.unwrap_or(n as f64);
-                (score::name_weight(holders), name_chance)
-            });
+            // The actors the value reaches, counted per organization (see `Reach`); copies
+            // of the value tied to nothing are not actors and do not make it common.
+            let reach = Reach::of(found.iter().map(|f| &f.1).filter(|t| t.visible == visible));
+            // Ties not walked are visible to every viewer (see `Index::fanned`).
+            let reach = if visible { reach.with_floors(skipped) } else { reach };
             for (node, tie, mk, stored) in found.iter().filter(|f| f.1.visible == visible) {
                 let flags = self.nodes[*node as usize].flags;
                 let mut kind = if *mk == MatchKind::InRange { Kind::IpRange } else { probe.kind };
@@ -1083,7 +1159,15 @@ impl Index {
                     kind = Kind::AccountId;
                 }
                 let mut notes = Vec::new();
-                let one_team_ip = kind == Kind::Ip && groups.len() - lone == 1;
+                let n = reach.for_chain(&tie.chain);
+                let one_team_ip = kind == Kind::Ip && n == 1;
+                // A name's weight follows from how many stored personas would carry it by
+                // chance (not from the `n` actors found: each is one of them; see
+                // `score::name_weight`).
+                let name = (probe.kind == Kind::Name).then(|| {
+                    let holders = name_chance.unwrap_or(n as f64);
+                    (score::name_weight(holders), name_chance)
+                });
                 let base = if matches!(kind, Kind::Phone | Kind::PhoneCheap) {
                     score::phone_weight(kind, &probe.normalized, self.phones_stored(&probe.normalized))
                 } else if let Some((w, chance)) = name.filter(|_| kind == Kind::Name) {
@@ -1137,8 +1221,16 @@ impl Index {
                     ));
                 }
                 if n > 1 && kind != Kind::Name {
-                    weight -= discount;
+                    weight -= (n as f64).log10();
                     notes.push(format!("the value is tied to {n} different actors: weight lowered by log10({n})"));
+                }
+                let aside = reach.set_aside(&tie.chain);
+                if aside > 0 && kind != Kind::Name {
+                    notes.push(format!(
+                        "{aside} other actor{} tied to the value by one other organization's data alone {} not counted against it",
+                        if aside == 1 { "" } else { "s" },
+                        if aside == 1 { "is" } else { "are" }
+                    ));
                 }
                 if matches!(kind, Kind::Name | Kind::IdDocument)
                     && let Some(p) = tie.persona
@@ -1395,6 +1487,10 @@ pub const SEARCH_FANOUT: usize = 2_000;
 
 /// Objects a single value may tie to before it stops counting as evidence.
 pub(crate) const MAX_FANOUT: usize = 64;
+
+/// Objects with this many edges or more get a summary of their ties when the index is
+/// built (see `Index::fanned`), kept when at least half as many actors count against each.
+const FANNED_EDGES: usize = 32;
 /// The least summed weight for a candidate to be listed.
 const MIN_LISTED_LLR: f64 = 1.0;
 
