@@ -719,9 +719,14 @@ fn hidden_names_do_not_move_the_weight_of_a_visible_one() {
     let a = all_name_weights(&with, "Zbigniew Wardzinski", member(3));
     let b = all_name_weights(&without, "Zbigniew Wardzinski", member(3));
     assert_eq!(a, b, "member 3's weight moved with member 2's hidden names");
-    // Made GREEN, the same 200 names are every member's data: Wardzinski is then common.
+    // Made GREEN by member 2 alone, they are set aside for another member's name (see
+    // `one_members_names_never_make_another_members_name_common`); GREEN names of two
+    // members are every member's data: Wardzinski is then common.
     let green: Vec<(usize, &str, Access)> =
         red.iter().map(|(i, n, _)| (*i, n.as_str(), access(Tlp::Green, 2))).collect();
+    assert_eq!(all_name_weights(&name_store(&green), "Zbigniew Wardzinski", member(3)), b);
+    let green: Vec<(usize, &str, Access)> =
+        red.iter().map(|(i, n, _)| (*i, n.as_str(), access(Tlp::Green, 2 + 2 * (*i as i64 % 2)))).collect();
     let open = name_store(&green);
     let c = all_name_weights(&open, "Zbigniew Wardzinski", member(3));
     assert!(c < b - 0.5, "{c} vs {b}");
@@ -1100,16 +1105,17 @@ fn a_summary_of_many_ties_never_changes_an_answer() {
         ix
     };
     let answers = |ix: &Index| -> Vec<String> {
-        [1, 2, 3]
+        let analyst = Viewer { org: 9, role: Role::Analyst, isac: true };
+        [member(1), member(2), member(3), analyst]
             .into_iter()
-            .map(|org| {
-                // Member 2 reviews from a posterior of 0.05: a team's own address alone
-                // (2.0) is then a restricted hit, when hidden.
-                let review_at = if org == 2 { 0.05 } else { Options::default().review_at };
+            .map(|viewer| {
+                // Member 2 and the analyst review from a posterior of 0.05: a team's own
+                // address alone (2.0) is then a hit (a restricted one, when hidden).
+                let review_at = if viewer.org == 3 || viewer.org == 1 { Options::default().review_at } else { 0.05 };
                 let s = ix.screen(
                     &applicant(json!({"ref": "i", "ips": ["198.51.100.7"]})),
-                    &member(org),
-                    &Options { list_all: org == 3, review_at, ..Options::default() },
+                    &viewer,
+                    &Options { list_all: viewer.org == 3, review_at, ..Options::default() },
                 );
                 format!("{s:?}")
             })
@@ -1127,16 +1133,169 @@ fn a_summary_of_many_ties_never_changes_an_answer() {
     let built = bulk(&base);
     let before = answers(&built);
     assert!(before[0].contains("decision: Clear") && !before[0].contains("evidence: [Evidence"), "{}", before[0]);
-    for (what, change) in changes {
-        let mut updated = bulk(&base);
-        apply(&mut updated, &change);
-        let all: Vec<Op> = base.iter().cloned().chain(change.iter().cloned()).collect();
-        let fresh = bulk(&all);
+    // The same with the member's RED ties (one: a restricted hit for others; fifteen: too
+    // many to weigh anything) and another member's tie, which the summary leaves to be
+    // walked or counts apart (built in bulk and object by object, before any change).
+    let mixed = |red: u64| {
+        let mut mixed = base.clone();
+        for n in 41..41 + red {
+            mixed.extend(team(n, 1, Tlp::Red, Tlp::Green));
+        }
+        mixed.extend(team(200, 2, Tlp::Green, Tlp::Green));
+        mixed
+    };
+    let one_red = answers(&bulk(&mixed(1)));
+    assert!(one_red[1].contains("Restricted"), "{}", one_red[1]);
+    assert!(!one_red[0].contains("Restricted") && !one_red[3].contains("Restricted"), "{one_red:?}");
+    for base in [base.clone(), mixed(1), mixed(15)] {
         let mut plain = Index::new();
-        apply(&mut plain, &all);
-        let got = answers(&updated);
-        assert_eq!(got, answers(&fresh), "{what}: updated vs built in bulk");
-        assert_eq!(got, answers(&plain), "{what}: updated vs built object by object");
-        assert_ne!(got, before, "{what}: the change must matter to someone");
+        apply(&mut plain, &base);
+        let before = answers(&bulk(&base));
+        assert_eq!(before, answers(&plain), "built in bulk vs object by object");
+        for (what, change) in &changes {
+            let mut updated = bulk(&base);
+            apply(&mut updated, change);
+            let all: Vec<Op> = base.iter().cloned().chain(change.iter().cloned()).collect();
+            let fresh = bulk(&all);
+            let mut plain = Index::new();
+            apply(&mut plain, &all);
+            let got = answers(&updated);
+            assert_eq!(got, answers(&fresh), "{what}: updated vs built in bulk");
+            assert_eq!(got, answers(&plain), "{what}: updated vs built object by object");
+            assert_ne!(got, before, "{what}: the change must matter to someone");
+        }
+    }
+}
+
+/// A name weighs by how many stored names would carry it by chance, from how common its
+/// parts are among the names every member sees. Another member filing 300 open personas
+/// named like member 1's persona made those parts common, and member 1's name evidence
+/// weighed nothing for everyone. Each part is now counted without the names of the one
+/// other organization holding the most with it: member 3's answer about member 1's actor is
+/// the same, built in bulk or object by object. Member 1's own 300 still lower it.
+#[test]
+fn one_members_names_never_make_another_members_name_common() {
+    let id = |p: &str, n: u64| format!("{p}--00000000-0000-4000-8000-{n:012}");
+    let rel = |n: u64, s: &str, d: &str| {
+        let j = json!({"type": "relationship", "relationship_type": "related-to", "source_ref": s, "target_ref": d});
+        (id("relationship", n), j.to_string())
+    };
+    let ip = "ipv4-addr--00000000-0000-5000-8000-000000000001";
+    let build = |bulk: bool, flood: Option<i64>| {
+        let mut ix = Index::new();
+        if bulk {
+            ix.begin_bulk(1000);
+        }
+        let a = access(Tlp::Green, 1);
+        ix.upsert(&id("threat-actor", 1), &json!({"type": "threat-actor", "name": "JADE"}).to_string(), a.clone());
+        let p = json!({"type": "identity", "name": "Ryom Kwang-jin", "identity_class": "individual"});
+        ix.upsert(&id("identity", 1), &p.to_string(), a.clone());
+        ix.upsert(ip, &json!({"type": "ipv4-addr", "value": "198.51.100.7"}).to_string(), a.clone());
+        for (r, s, d) in [(1, id("identity", 1), id("threat-actor", 1)), (2, id("identity", 1), ip.to_owned())] {
+            let (r, j) = rel(r, &s, &d);
+            ix.upsert(&r, &j, a.clone());
+        }
+        // Other people's names, so that the parts' shares are measured on something.
+        for n in 0..200u64 {
+            let p =
+                json!({"type": "identity", "name": format!("Person{n} Surname{n}"), "identity_class": "individual"});
+            ix.upsert(&id("identity", 5000 + n), &p.to_string(), access(Tlp::Green, 2 + (n % 3) as i64));
+        }
+        if let Some(owner) = flood {
+            for n in 0..300u64 {
+                let p =
+                    json!({"type": "identity", "name": format!("Kwang-jin Ryom{n}"), "identity_class": "individual"});
+                ix.upsert(&id("identity", 1000 + n), &p.to_string(), access(Tlp::Green, owner));
+                let p =
+                    json!({"type": "identity", "name": format!("Ryom{n} Kwang-jin"), "identity_class": "individual"});
+                ix.upsert(&id("identity", 2000 + n), &p.to_string(), access(Tlp::Green, owner));
+                let p = json!({"type": "identity", "name": format!("Ryom Kwang{n}"), "identity_class": "individual"});
+                ix.upsert(&id("identity", 3000 + n), &p.to_string(), access(Tlp::Green, owner));
+            }
+        }
+        if bulk {
+            ix.finish_bulk();
+        }
+        ix
+    };
+    let name_weight = |ix: &Index| -> f64 {
+        let s = run(ix, json!({"ref": "n", "names": ["Ryom Kwang-jin"], "ips": ["198.51.100.7"]}), member(3));
+        let c = top(&s);
+        assert_eq!(c.actor.as_deref(), Some(id("threat-actor", 1).as_str()), "{s:?}");
+        c.evidence.iter().find(|e| e.field == "names").map_or(0.0, |e| e.weight)
+    };
+    for bulk in [false, true] {
+        let before = name_weight(&build(bulk, None));
+        assert!(before > 0.5, "bulk {bulk}: {before}");
+        assert_eq!(name_weight(&build(bulk, Some(4))), before, "bulk {bulk}: another member's names");
+        let own = name_weight(&build(bulk, Some(1)));
+        assert!(own < before - 0.5, "bulk {bulk}: member 1's own names: {own} vs {before}");
+    }
+}
+
+/// Member 1 files 40 personas with one name (more than a name's weight bears: for member
+/// 1's ties the name is too common to follow); member 2 has one persona with that name and
+/// the team's own address. Member 2's persona is still followed and its name weighs what it
+/// weighs beside 5 of member 1's — built in bulk and object by object, whichever order the
+/// holders come in.
+#[test]
+fn one_members_many_holders_never_set_aside_another_members_holder() {
+    let id = |p: &str, n: u64| format!("{p}--00000000-0000-4000-8000-{n:012}");
+    let ip = "ipv4-addr--00000000-0000-5000-8000-000000000001";
+    let build = |bulk: bool, many: u64, first: bool| {
+        let mut ix = Index::new();
+        if bulk {
+            ix.begin_bulk(1000);
+        }
+        let person = |ix: &mut Index, n: u64, owner: i64| {
+            let a = access(Tlp::Green, owner);
+            ix.upsert(
+                &id("threat-actor", n),
+                &json!({"type": "threat-actor", "name": format!("team {n}")}).to_string(),
+                a.clone(),
+            );
+            let p = json!({"type": "identity", "name": "Ryom Kwang-jin", "identity_class": "individual"});
+            ix.upsert(&id("identity", n), &p.to_string(), a.clone());
+            let j = json!({"type": "relationship", "relationship_type": "related-to", "source_ref": id("identity", n), "target_ref": id("threat-actor", n)});
+            ix.upsert(&id("relationship", n), &j.to_string(), a);
+        };
+        if first {
+            person(&mut ix, 1, 2);
+        }
+        for n in 0..many {
+            person(&mut ix, 100 + n, 1);
+        }
+        if !first {
+            person(&mut ix, 1, 2);
+        }
+        let a = access(Tlp::Green, 2);
+        ix.upsert(ip, &json!({"type": "ipv4-addr", "value": "198.51.100.7"}).to_string(), a.clone());
+        let j = json!({"type": "relationship", "relationship_type": "related-to", "source_ref": id("identity", 1), "target_ref": ip});
+        ix.upsert(&id("relationship", 9999), &j.to_string(), a);
+        if bulk {
+            ix.finish_bulk();
+        }
+        ix
+    };
+    let name_weight = |ix: &Index| -> Option<f64> {
+        let s = run(ix, json!({"ref": "n", "names": ["Ryom Kwang-jin"], "ips": ["198.51.100.7"]}), member(3));
+        let c = top(&s);
+        assert_eq!(c.actor.as_deref(), Some(id("threat-actor", 1).as_str()), "{s:?}");
+        c.evidence.iter().find(|e| e.field == "names").map(|e| e.weight)
+    };
+    for bulk in [false, true] {
+        for first in [false, true] {
+            let few = name_weight(&build(bulk, 5, first));
+            assert!(few.is_some_and(|w| w > 0.3), "bulk {bulk}, first {first}: {few:?}");
+            assert_eq!(name_weight(&build(bulk, 40, first)), few, "bulk {bulk}, first {first}");
+            // Member 1's own personas get nothing from the name among 40 of theirs.
+            let s = run(&build(bulk, 40, first), json!({"ref": "n", "names": ["Ryom Kwang-jin"]}), member(3));
+            assert_eq!(s.decision, Decision::Clear);
+            let member_1s = s.matches.iter().filter(|h| match h {
+                Hit::Candidate(c) => c.actor.as_deref() != Some(id("threat-actor", 1).as_str()),
+                Hit::Restricted(_) => true,
+            });
+            assert_eq!(member_1s.count(), 0, "bulk {bulk}, first {first}: {s:?}");
+        }
     }
 }

@@ -418,7 +418,7 @@ pub struct Index {
     phones: Vec<u32>,
     /// Individuals' names every member sees: how many carry each folded name part (by its
     /// keyed hash), and how many there are — how common a name is in the data.
-    name_parts: HashMap<u64, u32, Fast>,
+    name_parts: HashMap<u64, PartCount, Fast>,
     named_open: u32,
     /// How often two resumes of unrelated actors are alike, measured on the open resumes at
     /// each full build or snapshot read (see [`Index::measure_resumes`]).
@@ -565,14 +565,16 @@ impl Index {
     /// The share among their names is smoothed towards [`score::NAME_PART_SHARE`] as if
     /// [`score::NAME_PART_PSEUDO`] more names had been seen, so that a handful of names
     /// (a new installation) does not make every part look common. Only names every member
-    /// sees count, as for phones.
-    pub(crate) fn name_holders_by_chance(&self, parts: &[(u64, Option<f64>)]) -> f64 {
+    /// sees count, as for phones; and for a name filed by `owner`, each part's count leaves
+    /// out the names of the one other organization that holds the most with it (see
+    /// [`PartCount`]).
+    pub(crate) fn name_holders_by_chance(&self, parts: &[(u64, Option<f64>)], owner: OrgId) -> f64 {
         use super::score::{NAME_PART_PSEUDO, NAME_PART_SHARE};
         let named = f64::from(self.named_open);
         let share: f64 = parts
             .iter()
             .map(|(h, population)| {
-                let seen = f64::from(self.name_parts.get(h).copied().unwrap_or(0));
+                let seen = f64::from(self.name_parts.get(h).map_or(0, |c| c.without_largest_other(owner)));
                 let measured = (seen + NAME_PART_PSEUDO * NAME_PART_SHARE) / (named + NAME_PART_PSEUDO);
                 population.map_or(measured, |p| p.max(measured)).min(1.0)
             })
@@ -742,8 +744,9 @@ impl Index {
                     // change the weight of what another member sees.
                     if self.access[access as usize].open() && !parts.is_empty() {
                         self.named_open += 1;
+                        let owner = self.access[access as usize].owner;
                         for t in parts {
-                            *self.name_parts.entry(t).or_default() += 1;
+                            self.name_parts.entry(t).or_default().add(owner);
                         }
                     }
                 }
@@ -907,12 +910,12 @@ impl Index {
             let parts = prepare::part_hashes(&folded.tokens);
             if !parts.is_empty() {
                 self.named_open = self.named_open.saturating_sub(1);
+                let owner = self.owner_of(n);
                 for t in parts {
-                    if let Some(c) = self.name_parts.get_mut(&t) {
-                        *c = c.saturating_sub(1);
-                        if *c == 0 {
-                            self.name_parts.remove(&t);
-                        }
+                    if let Some(c) = self.name_parts.get_mut(&t)
+                        && c.sub(owner)
+                    {
+                        self.name_parts.remove(&t);
                     }
                 }
             }
@@ -1601,16 +1604,74 @@ const OFFSET_BITS: u32 = 20;
 /// Resumes one LSH band may point at before it is ignored as boilerplate.
 pub(crate) const MAX_BAND_POSTINGS: usize = 256;
 
-/// What the ties of an object with many ties weigh for every viewer (see [`Index::fanned`]).
-#[derive(Debug, Clone, Copy)]
+/// How many of the names every member sees hold a name part: in all, and per organization.
+/// A part's share among the stored names sets how much a name made of it weighs; counted
+/// per organization, one member filing a thousand personas named like another member's
+/// never makes that member's name common (its names are set aside for the other's).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PartCount {
+    total: u32,
+    by: SmallVec<[(OrgId, u32); 1]>,
+}
+
+impl PartCount {
+    pub(crate) fn add(&mut self, org: OrgId) {
+        self.add_n(org, 1);
+    }
+
+    pub(crate) fn add_n(&mut self, org: OrgId, n: u32) {
+        self.total = self.total.saturating_add(n);
+        match self.by.iter_mut().find(|(o, _)| *o == org) {
+            Some(e) => e.1 = e.1.saturating_add(n),
+            None => self.by.push((org, n)),
+        }
+    }
+
+    /// Takes one of `org`'s away; true when none is left.
+    fn sub(&mut self, org: OrgId) -> bool {
+        self.total = self.total.saturating_sub(1);
+        if let Some(i) = self.by.iter().position(|(o, _)| *o == org) {
+            self.by[i].1 = self.by[i].1.saturating_sub(1);
+            if self.by[i].1 == 0 {
+                self.by.swap_remove(i);
+            }
+        }
+        self.total == 0
+    }
+
+    /// The count without the names of the organization other than `owner` that holds the
+    /// most of them.
+    pub(crate) fn without_largest_other(&self, owner: OrgId) -> u32 {
+        let other = self.by.iter().filter(|(o, _)| *o != owner).map(|(_, c)| *c).max().unwrap_or(0);
+        self.total.saturating_sub(other)
+    }
+
+    /// Each organization's count.
+    pub(crate) fn per_org(&self) -> &[(OrgId, u32)] {
+        &self.by
+    }
+}
+
+/// The ties of an object with many ties that a screen need not walk (see [`Index::fanned`]).
+#[derive(Debug, Clone)]
 pub(crate) struct Fanned {
-    /// The fewest actors any of its ties is counted against.
-    pub(crate) floor: u32,
-    /// The actors its ties reach without those of the organization whose data alone
-    /// reaches the most: past a value's limit, the value is common for everyone.
+    /// The organization whose edges reach the most actors through its data alone, every
+    /// member seeing every tie.
+    pub(crate) top: OrgId,
+    /// How many actors those edges reach: past a value's limit, they weigh nothing for
+    /// any viewer.
+    pub(crate) alone: u32,
+    /// The actors all of the object's ties every member sees reach without those of the
+    /// organization whose data alone reaches the most: past a value's limit, the value is
+    /// common for everyone.
     pub(crate) everyone: u32,
-    /// The organizations every one of its ties runs through.
-    pub(crate) common: crate::screen::query::reach::Chain,
+    /// Edges (by position) through that organization's RED data only, whose ties it and
+    /// the ISAC's staff see and no one else, and how many actors they reach: hidden from
+    /// every other viewer, and past a value's limit weighing nothing for them either.
+    pub(crate) private: Box<[u32]>,
+    pub(crate) private_alone: u32,
+    /// The object's other edges (by position), walked.
+    pub(crate) exceptions: Box<[u32]>,
 }
 
 /// How the resumes of a crowded LSH band are spread over the organizations that stored

@@ -4,13 +4,14 @@
 //! [`dossier_stix::policy::may_see`]); ties through hidden objects only count towards a
 //! restricted hit.
 
-use super::index::key_hash;
+use super::index::{Edge, key_hash};
 use crate::resume::Signature;
 use std::collections::BTreeSet;
 
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::IpAddr;
 
+use dossier_stix::OrgId;
 use dossier_stix::Tlp;
 use dossier_stix::policy::{self, Viewer};
 
@@ -164,6 +165,12 @@ fn key_kind_of(v: u8) -> Option<KeyKind> {
     ALL.iter().copied().find(|k| *k as u8 == v)
 }
 
+/// Ties not walked (see `Index::fanned`), for the ties the viewer sees and for those hidden
+/// from it: for each, the organization whose data alone they run through and how many actors
+/// they reach.
+#[derive(Debug, Default)]
+struct Unwalked(Vec<(OrgId, usize)>, Vec<(OrgId, usize)>);
+
 /// One normalised input value.
 struct Probe {
     field: &'static str,
@@ -307,21 +314,111 @@ impl Index {
 
     /// Every way `start` ties to an actor or persona.
     fn ties(&self, start: u32, viewer: &Viewer) -> Vec<Tie> {
-        self.ties_within(start, viewer, usize::MAX, &mut Vec::new()).unwrap_or_default()
+        self.ties_within(start, viewer, usize::MAX, &mut Unwalked::default()).unwrap_or_default()
+    }
+
+    /// The ties through one edge of an identifier, note or other object (`vis`: whether
+    /// the object is visible; `own_tlp`, `own`: its marking and owner).
+    fn edge_ties(&self, e: &Edge, vis: bool, own_tlp: Tlp, own: Chain, viewer: &Viewer, out: &mut Vec<Tie>) {
+        if e.rel == TWIN {
+            return;
+        }
+        let other = &self.nodes[e.other as usize];
+        if !other.alive() {
+            return;
+        }
+        // A note's references are its owner's; a relationship is its creator's.
+        let (rel_vis, conf, rel_tlp, chain) = if e.rel == NOTE_REF {
+            (true, None, Tlp::Clear, own)
+        } else {
+            let rel = &self.rels[e.rel as usize];
+            if !rel.alive {
+                return;
+            }
+            let a = &self.access[rel.access as usize];
+            (self.visible(rel.access, viewer), a.confidence, a.tlp, Chain::of(a.owner))
+        };
+        let tlp = own_tlp.max(rel_tlp);
+        match other.ty {
+            Ty::Identity => {
+                let v = vis && rel_vis && self.visible(other.access, viewer);
+                self.ties_of_persona(e.other, v, conf, tlp, chain, viewer, out);
+            }
+            Ty::ThreatActor => out.push(Tie {
+                group: Group::Actor(e.other),
+                persona: None,
+                visible: vis && rel_vis && self.visible(other.access, viewer),
+                confidence: conf,
+                tlp: tlp.max(self.tlp_of(other.access)),
+                chain: chain.with(self.owner_of(e.other)),
+            }),
+            _ => {}
+        }
+    }
+
+    /// The one organization whose data every tie of holder `n` runs through, from what is
+    /// read without walking the ties — the owner of a persona; for another object, the
+    /// owner of every relationship tying it (a note's references are its owner's) — and
+    /// how many ties at most; `None` when there are several, or `n` is hidden.
+    fn sole_owner(&self, n: u32, viewer: &Viewer) -> Option<(OrgId, usize)> {
+        let node = &self.nodes[self.nodes[n as usize].primary(n) as usize];
+        if !node.alive() || !self.visible(node.access, viewer) {
+            return None;
+        }
+        match node.ty {
+            Ty::Identity | Ty::ThreatActor => Some((self.owner_of(n), 1)),
+            _ => {
+                let mut owner = None;
+                let mut ties = 0;
+                for e in node.edges.iter().filter(|e| e.rel != TWIN) {
+                    let o = if e.rel == NOTE_REF {
+                        self.access[node.access as usize].owner
+                    } else {
+                        let rel = &self.rels[e.rel as usize];
+                        if !rel.alive {
+                            continue;
+                        }
+                        self.access[rel.access as usize].owner
+                    };
+                    if owner.is_some_and(|w| w != o) {
+                        return None;
+                    }
+                    owner = Some(o);
+                    ties += 1;
+                }
+                owner.map(|o| (o, ties))
+            }
+        }
+    }
+
+    /// Whether everything on the ties through edge `e` (the relationship, the persona, its
+    /// relationships to actors and the actors) is either seen by every member or RED data
+    /// of `org` shared with no one: so that `org` and the ISAC's staff see these ties and no
+    /// one else does.
+    fn private_to(&self, e: &Edge, org: OrgId) -> bool {
+        let ok = |access: u32| {
+            let a = &self.access[access as usize];
+            a.open() || (a.tlp == Tlp::Red && a.owner == org && a.recipients.is_empty() && !a.staff_only)
+        };
+        if e.rel == TWIN || e.rel == NOTE_REF || !ok(self.rels[e.rel as usize].access) {
+            return false;
+        }
+        let other = &self.nodes[e.other as usize];
+        ok(other.access)
+            && (other.ty != Ty::Identity
+                || other.edges.iter().filter(|p| p.rel != NOTE_REF && p.rel != TWIN).all(|p| {
+                    let actor = &self.nodes[p.other as usize];
+                    actor.ty != Ty::ThreatActor || (ok(self.rels[p.rel as usize].access) && ok(actor.access))
+                }))
     }
 
     /// The ties of `start`, or `None` as soon as they reach more than `limit` groups the
     /// viewer may see even without the groups of the one organization whose data alone
     /// reaches the most (see [`Reach`]): common for everyone. Ties that weigh nothing for
     /// any viewer by the index's summary (see `Index::fanned`) are not walked: `skipped`
-    /// gets the organizations they all run through and how many actors count against them.
-    fn ties_within(
-        &self,
-        start: u32,
-        viewer: &Viewer,
-        limit: usize,
-        skipped: &mut Vec<(Chain, usize)>,
-    ) -> Option<Vec<Tie>> {
+    /// gets, for ties the viewer sees (`.0`) and for ties hidden from it (`.1`), the
+    /// organization whose data alone they run through and how many actors they reach.
+    fn ties_within(&self, start: u32, viewer: &Viewer, limit: usize, skipped: &mut Unwalked) -> Option<Vec<Tie>> {
         let start = self.nodes[start as usize].primary(start);
         let node = &self.nodes[start as usize];
         let mut out = Vec::new();
@@ -344,55 +441,46 @@ impl Index {
             }
             Ty::Identity => self.ties_of_persona(start, vis, None, own_tlp, own, viewer, &mut out),
             _ => {
-                // Ties that weigh nothing for any viewer, as counted when the index was
-                // built (see `Index::fanned`): not walked.
+                // The ties of the organization whose data alone reaches the most actors, as
+                // counted when the index was built (see `Index::fanned`): when they weigh
+                // nothing for any viewer, only the object's other edges are walked, and
+                // that organization's actors are counted without being walked.
                 if let Some(f) = self.fanned.get(&start)
-                    && f.floor as usize > limit
+                    && f.alone as usize > limit
                 {
                     if f.everyone as usize > limit {
                         return None;
                     }
-                    skipped.push((f.common, f.floor as usize));
+                    // The organization's RED edges: its own and the ISAC's staff see them (and
+                    // they weigh nothing as its open ones); for everyone else they are
+                    // hidden, counted apart, and weigh nothing past the limit too.
+                    let private = f.private_alone as usize;
+                    let walk = |edges: &[u32], out: &mut Vec<Tie>| {
+                        for i in edges {
+                            if let Some(e) = node.edges.get(*i as usize) {
+                                self.edge_ties(e, vis, own_tlp, own, viewer, out);
+                            }
+                        }
+                    };
+                    if viewer.org == f.top || viewer.is_isac_staff() {
+                        skipped.0.push((f.top, f.alone as usize + private));
+                    } else {
+                        skipped.0.push((f.top, f.alone as usize));
+                        if private > limit {
+                            skipped.1.push((f.top, private));
+                        } else {
+                            walk(&f.private, &mut out);
+                        }
+                    }
+                    walk(&f.exceptions, &mut out);
+                    // The organization's ties are there, and every member sees them.
                     return Some(out);
                 }
                 // Whether the ties are common for everyone is checked each time their
                 // number doubles past the limit (a tie adds at most one group).
                 let mut check_at = limit.saturating_add(1);
                 for e in &node.edges {
-                    if e.rel == TWIN {
-                        continue;
-                    }
-                    let other = &self.nodes[e.other as usize];
-                    if !other.alive() {
-                        continue;
-                    }
-                    // A note's references are its owner's; a relationship is its creator's.
-                    let (rel_vis, conf, rel_tlp, chain) = if e.rel == NOTE_REF {
-                        (true, None, Tlp::Clear, own)
-                    } else {
-                        let rel = &self.rels[e.rel as usize];
-                        if !rel.alive {
-                            continue;
-                        }
-                        let a = &self.access[rel.access as usize];
-                        (self.visible(rel.access, viewer), a.confidence, a.tlp, Chain::of(a.owner))
-                    };
-                    let tlp = own_tlp.max(rel_tlp);
-                    match other.ty {
-                        Ty::Identity => {
-                            let v = vis && rel_vis && self.visible(other.access, viewer);
-                            self.ties_of_persona(e.other, v, conf, tlp, chain, viewer, &mut out);
-                        }
-                        Ty::ThreatActor => out.push(Tie {
-                            group: Group::Actor(e.other),
-                            persona: None,
-                            visible: vis && rel_vis && self.visible(other.access, viewer),
-                            confidence: conf,
-                            tlp: tlp.max(self.tlp_of(other.access)),
-                            chain: chain.with(self.owner_of(e.other)),
-                        }),
-                        _ => {}
-                    }
+                    self.edge_ties(e, vis, own_tlp, own, viewer, &mut out);
                     // Only visible actors count, so hidden data never changes what the
                     // caller's own evidence weighs.
                     if out.len() >= check_at {
@@ -418,29 +506,85 @@ impl Index {
         Some(out)
     }
 
-    /// Fills [`Index::fanned`]: for each object with [`FANNED_EDGES`] edges or more whose
-    /// every tie every member sees, the fewest actors any of its ties is counted against.
+    /// Fills [`Index::fanned`]: for each object with [`FANNED_EDGES`] edges or more, the
+    /// organization whose edges, every one of them seen by every member and running
+    /// through that organization's data only, reach the most actors — how many, and the
+    /// object's other edges.
     pub(super) fn count_fanned(&mut self) {
         // Sees what every member sees, and nothing more.
-        let everyone = Viewer { org: dossier_stix::OrgId::MIN, role: dossier_stix::Role::Member, isac: false };
+        let everyone = Viewer { org: OrgId::MIN, role: dossier_stix::Role::Member, isac: false };
         let mut fanned: std::collections::HashMap<u32, Fanned, foldhash::fast::FixedState> = Default::default();
+        let mut ties = Vec::new();
         for n in 0..self.nodes.len() as u32 {
             let node = &self.nodes[n as usize];
             if node.edges.len() < FANNED_EDGES || matches!(node.ty, Ty::Identity | Ty::ThreatActor) || !node.alive() {
                 continue;
             }
-            let ties = self.ties(n, &everyone);
-            if ties.is_empty() || ties.iter().any(|t| !t.visible) {
+            // Only an object every member sees (who sees which of its ties is then up to
+            // the ties alone).
+            if !self.visible(node.access, &everyone) {
                 continue;
             }
-            let reach = Reach::of(ties.iter());
-            if let Some(floor) = ties.iter().map(|t| reach.for_chain(&t.chain)).min()
-                && floor >= FANNED_EDGES / 2
-                && let Some(common) = Reach::common(ties.iter())
-            {
-                let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-                fanned.insert(n, Fanned { floor: count(floor), everyone: count(reach.for_everyone()), common });
+            let vis = true;
+            let (own_tlp, own) = (self.tlp_of(node.access), Chain::of(self.owner_of(n)));
+            // Per edge: the one organization all its ties run through alone, when every
+            // member sees them all (open) or when they are that organization's RED data
+            // only (private); and the actors each organization's such edges reach.
+            let mut open: Vec<Tie> = Vec::new();
+            let mut kinds: Vec<Option<(OrgId, bool)>> = Vec::with_capacity(node.edges.len());
+            let mut groups: HashMap<OrgId, (BTreeSet<Group>, BTreeSet<Group>)> = HashMap::default();
+            for e in &node.edges {
+                ties.clear();
+                self.edge_ties(e, vis, own_tlp, own, &everyone, &mut ties);
+                let single = ties
+                    .first()
+                    .and_then(|t| t.chain.single())
+                    .filter(|_| ties.iter().all(|t| t.chain == ties[0].chain && !matches!(t.group, Group::Lone(_))));
+                let kind = single.and_then(|o| {
+                    if ties.iter().all(|t| t.visible) {
+                        Some((o, true))
+                    } else if ties.iter().all(|t| !t.visible) && self.private_to(e, o) {
+                        Some((o, false))
+                    } else {
+                        None
+                    }
+                });
+                if let Some((o, is_open)) = kind {
+                    let g = groups.entry(o).or_default();
+                    if is_open { &mut g.0 } else { &mut g.1 }.extend(ties.iter().map(|t| t.group));
+                }
+                kinds.push(kind);
+                open.extend(ties.iter().filter(|t| t.visible).copied());
             }
+            let Some((top, (reached, private))) =
+                groups.into_iter().max_by(|a, b| a.1.0.len().cmp(&b.1.0.len()).then(b.0.cmp(&a.0)))
+            else {
+                continue;
+            };
+            let positions = |want: Option<(OrgId, bool)>, of: bool| -> Vec<u32> {
+                (0..node.edges.len() as u32).filter(|i| (kinds[*i as usize] == want) == of).collect()
+            };
+            let private_edges = positions(Some((top, false)), true);
+            let exceptions: Vec<u32> = positions(Some((top, true)), false)
+                .into_iter()
+                .filter(|i| kinds[*i as usize] != Some((top, false)))
+                .collect();
+            if reached.len() < FANNED_REACHED || exceptions.len() > node.edges.len() / 2 {
+                continue;
+            }
+            let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+            let everyone_count = Reach::of(open.iter()).for_everyone();
+            fanned.insert(
+                n,
+                Fanned {
+                    top,
+                    alone: count(reached.len()),
+                    everyone: count(everyone_count),
+                    private_alone: count(private.len()),
+                    private: private_edges.into(),
+                    exceptions: exceptions.into(),
+                },
+            );
         }
         self.fanned = fanned;
     }
@@ -529,7 +673,7 @@ impl Index {
     /// How many stored individuals would carry a name probe's folded name by chance
     /// ([`Index::name_holders_by_chance`]), from its folded key or, for a watched name, from
     /// its parts kept in the hint; `None` when a watched name was kept without them.
-    fn name_chance(&self, normalized: &str) -> Option<f64> {
+    fn name_chance(&self, normalized: &str, owner: OrgId) -> Option<f64> {
         let parts: Vec<(u64, Option<f64>)> = match normalized.strip_prefix(NAME_PARTS) {
             Some(kept) => kept
                 .split(' ')
@@ -540,7 +684,7 @@ impl Index {
                 .collect(),
             None => folded_parts(normalized),
         };
-        (!parts.is_empty()).then(|| self.name_holders_by_chance(&parts))
+        (!parts.is_empty()).then(|| self.name_holders_by_chance(&parts, owner))
     }
 
     /// Screens a watched subject from its keyed hashes: the answer a screen of the same
@@ -658,8 +802,25 @@ impl Index {
             let mut common = false;
             let mut check_at = limit.saturating_add(1);
             let mut seen = 0;
-            let mut skipped = Vec::new();
+            let mut skipped = Unwalked::default();
+            // Organizations for whose data the count of actors is already past the limit (it
+            // only grows): ties through their data weigh nothing any more. A later holder
+            // all of whose ties run through one such organization's data — a persona of
+            // its own, or an object whose every relationship it made — is not walked, and
+            // counts as one actor per tie.
+            let mut saturated: Vec<OrgId> = Vec::new();
+            let mut not_walked: Vec<(OrgId, usize)> = Vec::new();
             for n in nodes {
+                if !saturated.is_empty()
+                    && let Some((owner, ties)) = self.sole_owner(n, viewer)
+                    && saturated.contains(&owner)
+                {
+                    match not_walked.iter_mut().find(|(o, _)| *o == owner) {
+                        Some(e) => e.1 += ties,
+                        None => not_walked.push((owner, ties)),
+                    }
+                    continue;
+                }
                 let Some(ties) = self.ties_within(n, viewer, limit, &mut skipped) else {
                     common = true;
                     break;
@@ -668,12 +829,17 @@ impl Index {
                 found.extend(ties.into_iter().map(|t| (n, t, MatchKind::Exact, None)));
                 if seen >= check_at {
                     check_at = check_at.saturating_mul(2);
-                    if Reach::of(found.iter().map(|f| &f.1).filter(|t| t.visible)).beyond(limit) {
+                    let reach = Reach::of(found.iter().map(|f| &f.1).filter(|t| t.visible))
+                        .with_unwalked(&skipped.0)
+                        .with_unwalked(&not_walked);
+                    if reach.beyond(limit) {
                         common = true;
                         break;
                     }
+                    saturated = reach.past(limit);
                 }
             }
+            skipped.0.extend(not_walked);
             if common {
                 continue;
             }
@@ -920,7 +1086,7 @@ impl Index {
                     // is (see `weigh_names_beside`), but a variant: any of about
                     // FUZZY_SPELLINGS names as common would have come this close.
                     let named = f64::from(self.named_open().max(1));
-                    let chance = self.name_chance(&stored_key).unwrap_or(named);
+                    let chance = self.name_chance(&stored_key, self.owner_of(p)).unwrap_or(named);
                     let holders = k as f64 * chance / named * score::FUZZY_SPELLINGS;
                     let weight = Kind::NameFuzzy.weight().min(score::name_weight(holders));
                     if weight <= 0.0 && !stolen {
@@ -1113,7 +1279,8 @@ impl Index {
                 let k = self.personas_of(*g, viewer).len().max(1);
                 let named = f64::from(self.named_open().max(1));
                 for e in evs.iter_mut().filter(|e| e.kind == Kind::Name && !is_stolen_note(e)) {
-                    let Some(chance) = self.name_chance(&probes[e.probe].normalized) else { continue };
+                    let owner = self.owner_of(e.persona.unwrap_or(e.node));
+                    let Some(chance) = self.name_chance(&probes[e.probe].normalized, owner) else { continue };
                     let w = score::name_weight(k as f64 * chance / named);
                     let weight = w + score::confidence_penalty(e.confidence);
                     if weight > e.weight {
@@ -1136,7 +1303,7 @@ impl Index {
         pi: usize,
         probe: &Probe,
         found: &[(u32, Tie, MatchKind, Option<String>)],
-        skipped: &[(Chain, usize)],
+        skipped: &Unwalked,
         list_all: bool,
         shown: &mut HashMap<Group, Vec<Ev>>,
         hidden: &mut HashMap<Group, Vec<Ev>>,
@@ -1144,14 +1311,19 @@ impl Index {
         if found.is_empty() {
             return;
         }
-        // How many stored names would be a name probe's by chance (the same for both sides).
-        let name_chance = if probe.kind == Kind::Name { self.name_chance(&probe.normalized) } else { None };
+        // How many stored names would be a name probe's by chance (the same for both sides),
+        // for the names of each organization (see `PartCount`).
+        let mut chances: Vec<(OrgId, Option<f64>)> = Vec::new();
+        let limit = if list_all { SEARCH_FANOUT } else { 10f64.powf(probe.kind.weight()).min(1e6) as usize };
         for visible in [true, false] {
             // The actors the value reaches, counted per organization (see `Reach`); copies
             // of the value tied to nothing are not actors and do not make it common.
+            if !found.iter().any(|f| f.1.visible == visible) {
+                continue;
+            }
             let reach = Reach::of(found.iter().map(|f| &f.1).filter(|t| t.visible == visible));
             // Ties not walked are visible to every viewer (see `Index::fanned`).
-            let reach = if visible { reach.with_floors(skipped) } else { reach };
+            let reach = reach.with_unwalked(if visible { &skipped.0 } else { &skipped.1 });
             for (node, tie, mk, stored) in found.iter().filter(|f| f.1.visible == visible) {
                 let flags = self.nodes[*node as usize].flags;
                 let mut kind = if *mk == MatchKind::InRange { Kind::IpRange } else { probe.kind };
@@ -1160,13 +1332,27 @@ impl Index {
                 }
                 let mut notes = Vec::new();
                 let n = reach.for_chain(&tie.chain);
+                // Past the limit a screen stops following a value (see `screen_source`): a
+                // value that common for this tie's organizations is not evidence (a name's
+                // weight does not fall with `n`, so this is what sets it aside).
+                if n > limit {
+                    continue;
+                }
                 let one_team_ip = kind == Kind::Ip && n == 1;
                 // A name's weight follows from how many stored personas would carry it by
                 // chance (not from the `n` actors found: each is one of them; see
                 // `score::name_weight`).
                 let name = (probe.kind == Kind::Name).then(|| {
-                    let holders = name_chance.unwrap_or(n as f64);
-                    (score::name_weight(holders), name_chance)
+                    let owner = self.owner_of(tie.persona.unwrap_or(*node));
+                    let chance = match chances.iter().find(|(o, _)| *o == owner) {
+                        Some((_, c)) => *c,
+                        None => {
+                            let c = self.name_chance(&probe.normalized, owner);
+                            chances.push((owner, c));
+                            c
+                        }
+                    };
+                    (score::name_weight(chance.unwrap_or(n as f64)), chance)
                 });
                 let base = if matches!(kind, Kind::Phone | Kind::PhoneCheap) {
                     score::phone_weight(kind, &probe.normalized, self.phones_stored(&probe.normalized))
@@ -1489,8 +1675,10 @@ pub const SEARCH_FANOUT: usize = 2_000;
 pub(crate) const MAX_FANOUT: usize = 64;
 
 /// Objects with this many edges or more get a summary of their ties when the index is
-/// built (see `Index::fanned`), kept when at least half as many actors count against each.
-const FANNED_EDGES: usize = 32;
+/// built (see `Index::fanned`), kept when one organization's edges reach more actors than
+/// the smallest limit of a value (an IP address's: 10).
+const FANNED_EDGES: usize = 12;
+const FANNED_REACHED: usize = 11;
 /// The least summed weight for a candidate to be listed.
 const MIN_LISTED_LLR: f64 = 1.0;
 

@@ -16,7 +16,7 @@ use super::*;
 /// 6: copy-paste artefacts, full-width forms and look-alike letters cleaned from stored
 /// values; IP and resume weights (one-team addresses, shared templates).
 /// 9: how many individuals' names every member sees carry each name part.
-const FORMAT: u64 = 9;
+const FORMAT: u64 = 10;
 const MAGIC: &[u8; 8] = b"DSXIDX01";
 
 fn bad(what: &str) -> io::Error {
@@ -223,12 +223,18 @@ impl Index {
             w.u32(*p)?;
         }
         w.u32(self.named_open)?;
-        let mut parts: Vec<(u64, u32)> = self.name_parts.iter().map(|(h, c)| (*h, *c)).collect();
-        parts.sort_unstable();
+        let mut parts: Vec<(u64, &super::PartCount)> = self.name_parts.iter().map(|(h, c)| (*h, c)).collect();
+        parts.sort_unstable_by_key(|(h, _)| *h);
         w.len(parts.len())?;
         for (h, c) in parts {
             w.u64(h)?;
-            w.u32(c)?;
+            let mut by = c.per_org().to_vec();
+            by.sort_unstable();
+            w.len(by.len())?;
+            for (org, n) in by {
+                w.i64(org)?;
+                w.u32(n)?;
+            }
         }
         w.0.write_all(MAGIC)
     }
@@ -360,7 +366,12 @@ impl Index {
         ix.name_parts.reserve(n);
         for _ in 0..n {
             let h = r.u64()?;
-            ix.name_parts.insert(h, r.u32()?);
+            let mut count = super::PartCount::default();
+            for _ in 0..r.len(MAX)? {
+                let org = r.i64()?;
+                count.add_n(org, r.u32()?);
+            }
+            ix.name_parts.insert(h, count);
         }
         if &r.bytes::<8>()? != MAGIC {
             return Err(bad("truncated"));

@@ -45,9 +45,9 @@ impl Chain {
         self.iter().any(|o| o == owner)
     }
 
-    /// Whether the chains share an organization.
-    pub(super) fn meets(&self, other: &Chain) -> bool {
-        self.iter().any(|o| other.contains(o))
+    /// The one organization of a chain through one organization's data only.
+    pub(super) fn single(&self) -> Option<OrgId> {
+        (self.len == 1).then_some(self.orgs[0])
     }
 
     /// The organizations on both chains.
@@ -70,32 +70,56 @@ pub(super) struct Reach {
     groups: usize,
     /// Organizations with the groups only their data reaches, largest first.
     alone: Vec<(OrgId, usize)>,
-    /// Ties not walked (see `Index::fanned`): every one runs through the data of the
-    /// organizations of the chain, and at least this many actors count against each.
-    floors: Vec<(Chain, usize)>,
 }
 
 impl Reach {
     /// Counts `ties` (lone objects are not actors and are not counted).
     pub(super) fn of<'a>(ties: impl Iterator<Item = &'a Tie>) -> Self {
-        let mut common: HashMap<Group, Chain> = HashMap::default();
+        // Most values reach one actor or a few: a list searched in place, until it is long.
+        let mut few: Vec<(Group, Chain)> = Vec::new();
+        let mut many: HashMap<Group, Chain> = HashMap::default();
         for t in ties.filter(|t| !matches!(t.group, Group::Lone(_))) {
-            common.entry(t.group).and_modify(|c| *c = c.meet(&t.chain)).or_insert(t.chain);
-        }
-        let mut alone: HashMap<OrgId, usize> = HashMap::default();
-        for c in common.values() {
-            for o in c.iter() {
-                *alone.entry(o).or_default() += 1;
+            if many.is_empty() {
+                if let Some(e) = few.iter_mut().find(|(g, _)| *g == t.group) {
+                    e.1 = e.1.meet(&t.chain);
+                } else if few.len() < 32 {
+                    few.push((t.group, t.chain));
+                } else {
+                    many.extend(few.drain(..));
+                    many.insert(t.group, t.chain);
+                }
+            } else {
+                many.entry(t.group).and_modify(|c| *c = c.meet(&t.chain)).or_insert(t.chain);
             }
         }
-        let mut alone: Vec<(OrgId, usize)> = alone.into_iter().collect();
+        let groups = few.len() + many.len();
+        let mut alone: Vec<(OrgId, usize)> = Vec::new();
+        for c in few.iter().map(|(_, c)| c).chain(many.values()) {
+            for o in c.iter() {
+                match alone.iter_mut().find(|(a, _)| *a == o) {
+                    Some(e) => e.1 += 1,
+                    None => alone.push((o, 1)),
+                }
+            }
+        }
         alone.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        Self { groups: common.len(), alone, floors: Vec::new() }
+        Self { groups, alone }
     }
 
-    /// The count with ties that were not walked: `floors` (see [`Reach::floors`]).
-    pub(super) fn with_floors(mut self, floors: &[(Chain, usize)]) -> Self {
-        self.floors = floors.to_vec();
+    /// The count with ties that were not walked (see `Index::fanned`): for each, an
+    /// organization and how many actors ties through its data alone reach.
+    pub(super) fn with_unwalked(mut self, unwalked: &[(OrgId, usize)]) -> Self {
+        if unwalked.is_empty() {
+            return self;
+        }
+        for (org, n) in unwalked {
+            self.groups += n;
+            match self.alone.iter_mut().find(|(o, _)| o == org) {
+                Some(e) => e.1 += n,
+                None => self.alone.push((*org, *n)),
+            }
+        }
+        self.alone.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         self
     }
 
@@ -104,12 +128,9 @@ impl Reach {
         self.alone.iter().copied().find(|(o, _)| !chain.contains(*o))
     }
 
-    /// The groups counted against evidence that runs through `chain` (at least 1): with
-    /// ties not walked, at least as many as those count against evidence that runs through
-    /// the data of one of their organizations.
+    /// The groups counted against evidence that runs through `chain` (at least 1).
     pub(super) fn for_chain(&self, chain: &Chain) -> usize {
-        let walked = (self.groups - self.largest_other(chain).map_or(0, |(_, n)| n)).max(1);
-        self.floors.iter().filter(|(c, _)| c.meets(chain)).map(|(_, n)| *n).fold(walked, usize::max)
+        (self.groups - self.largest_other(chain).map_or(0, |(_, n)| n)).max(1)
     }
 
     /// How many groups one other organization's data alone adds for `chain` (not counted).
@@ -123,15 +144,16 @@ impl Reach {
         self.groups - self.alone.first().map_or(0, |(_, n)| *n)
     }
 
+    /// The organizations for whose data alone (a chain of that organization only) more
+    /// than `limit` groups count: any tie through their data counts at least as many.
+    pub(super) fn past(&self, limit: usize) -> Vec<OrgId> {
+        self.alone.iter().map(|(o, _)| *o).filter(|o| self.for_chain(&Chain::of(*o)) > limit).collect()
+    }
+
     /// More than `limit` groups for every chain (see [`Reach::for_everyone`]): common for
     /// everyone, whatever ties are still to come.
     pub(super) fn beyond(&self, limit: usize) -> bool {
         self.for_everyone() > limit
-    }
-
-    /// The organizations every tie counted runs through (none when there is none).
-    pub(super) fn common<'a>(ties: impl Iterator<Item = &'a Tie>) -> Option<Chain> {
-        ties.map(|t| t.chain).reduce(|a, b| a.meet(&b))
     }
 }
 
@@ -196,17 +218,18 @@ mod tests {
         let m = c.meet(&Chain::of(3).with(1));
         assert_eq!(m.iter().collect::<Vec<_>>(), vec![1, 3]);
         assert!(!m.contains(2));
-        assert!(c.meets(&Chain::of(4)) && !m.meets(&Chain::of(4)));
+        assert_eq!((c.single(), Chain::of(3).single()), (None, Some(3)));
     }
 
     #[test]
-    fn ties_not_walked_count_for_evidence_through_their_organizations() {
+    fn ties_not_walked_count_as_their_organizations_actors() {
         // Organization 1's thousand actors behind a summary; one more tie of its own and
         // one of organization 2's, walked.
         let ties = [tie(1, &[1]), tie(2, &[2])];
-        let r = Reach::of(ties.iter()).with_floors(&[(Chain::of(1), 1000)]);
-        assert_eq!(r.for_chain(&Chain::of(1)), 1000);
+        let r = Reach::of(ties.iter()).with_unwalked(&[(1, 1000)]);
+        assert_eq!(r.for_chain(&Chain::of(1)), 1001);
         assert_eq!(r.for_chain(&Chain::of(2)), 1);
-        assert_eq!(r.for_chain(&Chain::of(2).with(1)), 1000);
+        assert_eq!(r.for_chain(&Chain::of(2).with(1)), 1002);
+        assert_eq!(r.for_everyone(), 1);
     }
 }
