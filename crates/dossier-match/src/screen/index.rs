@@ -1670,6 +1670,9 @@ pub(crate) struct Fanned {
     /// every other viewer, and past a value's limit weighing nothing for them either.
     pub(crate) private: Box<[u32]>,
     pub(crate) private_alone: u32,
+    /// The object itself is that organization's RED data, shared with no one: the edges
+    /// counted in `alone` are seen by it and the ISAC's staff only.
+    pub(crate) object_private: bool,
     /// The object's other edges (by position), walked.
     pub(crate) exceptions: Box<[u32]>,
 }

@@ -464,6 +464,10 @@ impl Index {
                     };
                     if viewer.org == f.top || viewer.is_isac_staff() {
                         skipped.0.push((f.top, f.alone as usize + private));
+                    } else if f.object_private {
+                        // An object of the organization's RED data: every tie of it is
+                        // hidden from this viewer, counted apart.
+                        skipped.1.push((f.top, f.alone as usize));
                     } else {
                         skipped.0.push((f.top, f.alone as usize));
                         if private > limit {
@@ -520,11 +524,19 @@ impl Index {
             if node.edges.len() < FANNED_EDGES || matches!(node.ty, Ty::Identity | Ty::ThreatActor) || !node.alive() {
                 continue;
             }
-            // Only an object every member sees (who sees which of its ties is then up to
-            // the ties alone).
-            if !self.visible(node.access, &everyone) {
-                continue;
-            }
+            // An object every member sees (who sees which of its ties is then up to the ties
+            // alone), or one organization's RED object shared with no one: its ties are
+            // then sorted as that organization sees them.
+            let access = &self.access[node.access as usize];
+            let object_private = !access.open();
+            let looks = if object_private {
+                if access.tlp != Tlp::Red || !access.recipients.is_empty() || access.staff_only {
+                    continue;
+                }
+                Viewer { org: access.owner, role: dossier_stix::Role::Member, isac: false }
+            } else {
+                everyone
+            };
             let vis = true;
             let (own_tlp, own) = (self.tlp_of(node.access), Chain::of(self.owner_of(n)));
             // Per edge: the one organization all its ties run through alone, when every
@@ -535,13 +547,16 @@ impl Index {
             let mut groups: HashMap<OrgId, (BTreeSet<Group>, BTreeSet<Group>)> = HashMap::default();
             for e in &node.edges {
                 ties.clear();
-                self.edge_ties(e, vis, own_tlp, own, &everyone, &mut ties);
+                self.edge_ties(e, vis, own_tlp, own, &looks, &mut ties);
                 let single = ties
                     .first()
                     .and_then(|t| t.chain.single())
                     .filter(|_| ties.iter().all(|t| t.chain == ties[0].chain && !matches!(t.group, Group::Lone(_))));
                 let kind = single.and_then(|o| {
-                    if ties.iter().all(|t| t.visible) {
+                    if object_private {
+                        // Seen by the object's organization, and by no other member.
+                        (o == looks.org && ties.iter().all(|t| t.visible) && self.private_to(e, o)).then_some((o, true))
+                    } else if ties.iter().all(|t| t.visible) {
                         Some((o, true))
                     } else if ties.iter().all(|t| !t.visible) && self.private_to(e, o) {
                         Some((o, false))
@@ -573,7 +588,8 @@ impl Index {
                 continue;
             }
             let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-            let everyone_count = Reach::of(open.iter()).for_everyone();
+            // (What every member sees of the object: nothing, when it is RED.)
+            let everyone_count = if object_private { 0 } else { Reach::of(open.iter()).for_everyone() };
             fanned.insert(
                 n,
                 Fanned {
@@ -581,6 +597,7 @@ impl Index {
                     alone: count(reached.len()),
                     everyone: count(everyone_count),
                     private_alone: count(private.len()),
+                    object_private,
                     private: private_edges.into(),
                     exceptions: exceptions.into(),
                 },
