@@ -1157,9 +1157,19 @@ fn a_summary_of_many_ties_never_changes_an_answer() {
         apply(&mut plain, &base);
         let before = answers(&bulk(&base));
         assert_eq!(before, answers(&plain), "built in bulk vs object by object");
+        // The summaries travel in the snapshot.
+        let restored = |ix: Index| {
+            let mut buf = Vec::new();
+            ix.write_snapshot(&mut buf, b"t").unwrap();
+            Index::read_snapshot(&mut buf.as_slice()).unwrap().0
+        };
+        assert_eq!(answers(&restored(bulk(&base))), before, "read back from a snapshot");
         for (what, change) in &changes {
+            let mut from_snapshot = restored(bulk(&base));
+            apply(&mut from_snapshot, change);
             let mut updated = bulk(&base);
             apply(&mut updated, change);
+            assert_eq!(answers(&from_snapshot), answers(&updated), "{what}: from a snapshot");
             let all: Vec<Op> = base.iter().cloned().chain(change.iter().cloned()).collect();
             let fresh = bulk(&all);
             let mut plain = Index::new();

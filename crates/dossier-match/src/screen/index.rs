@@ -1003,6 +1003,11 @@ impl Index {
     /// Moves the bands gathered during a bulk load into the sorted array (smaller, and
     /// faster to probe). Call once after the initial build.
     pub fn finish_bulk(&mut self) {
+        self.finish(true);
+    }
+
+    /// [`Index::finish_bulk`], counting [`Index::fanned`] or not (a snapshot carries it).
+    pub(crate) fn finish(&mut self, count_fanned: bool) {
         self.bulk = false;
         let mut v: Vec<(u32, u32)> = std::mem::take(&mut self.bands_sorted);
         for (band, notes) in self.bands_extra.drain() {
@@ -1042,7 +1047,9 @@ impl Index {
         }
         self.bands_sorted = v;
         self.count_open_common();
-        self.count_fanned();
+        if count_fanned {
+            self.count_fanned();
+        }
         self.measure_resumes();
         self.bands_extra.shrink_to_fit();
         self.nodes.shrink_to_fit();

@@ -16,7 +16,7 @@ use super::*;
 /// 6: copy-paste artefacts, full-width forms and look-alike letters cleaned from stored
 /// values; IP and resume weights (one-team addresses, shared templates).
 /// 9: how many individuals' names every member sees carry each name part.
-const FORMAT: u64 = 10;
+const FORMAT: u64 = 11;
 const MAGIC: &[u8; 8] = b"DSXIDX01";
 
 fn bad(what: &str) -> io::Error {
@@ -236,6 +236,23 @@ impl Index {
                 w.u32(n)?;
             }
         }
+        let mut fanned: Vec<(&u32, &super::Fanned)> = self.fanned.iter().collect();
+        fanned.sort_unstable_by_key(|(n, _)| **n);
+        w.len(fanned.len())?;
+        for (n, f) in fanned {
+            w.u32(*n)?;
+            w.i64(f.top)?;
+            w.u32(f.alone)?;
+            w.u32(f.everyone)?;
+            w.u32(f.private_alone)?;
+            w.u8(u8::from(f.object_private))?;
+            for list in [&f.private, &f.exceptions] {
+                w.len(list.len())?;
+                for i in list.iter() {
+                    w.u32(*i)?;
+                }
+            }
+        }
         w.0.write_all(MAGIC)
     }
 
@@ -373,6 +390,29 @@ impl Index {
             }
             ix.name_parts.insert(h, count);
         }
+        let n = r.len(MAX)?;
+        let mut fanned = Vec::with_capacity(n);
+        for _ in 0..n {
+            let node = r.u32()?;
+            let (top, alone, everyone, private_alone) = (r.i64()?, r.u32()?, r.u32()?, r.u32()?);
+            let object_private = r.u8()? != 0;
+            let mut lists = [Vec::new(), Vec::new()];
+            for list in &mut lists {
+                let k = r.len(MAX)?;
+                *list = (0..k).map(|_| r.u32()).collect::<io::Result<_>>()?;
+            }
+            let [private, exceptions] = lists;
+            let f = super::Fanned {
+                top,
+                alone,
+                everyone,
+                private_alone,
+                object_private,
+                private: private.into(),
+                exceptions: exceptions.into(),
+            };
+            fanned.push((node, f));
+        }
         if &r.bytes::<8>()? != MAGIC {
             return Err(bad("truncated"));
         }
@@ -403,7 +443,16 @@ impl Index {
         {
             return Err(bad("a key points outside the index"));
         }
-        ix.finish_bulk();
+        // Edge positions must be inside their object's edges.
+        for (n, f) in &fanned {
+            let edges = ix.nodes.get(*n as usize).map_or(0, |node| node.edges.len());
+            if (*n as usize) >= nodes || f.private.iter().chain(f.exceptions.iter()).any(|i| (*i as usize) >= edges) {
+                return Err(bad("a summary points outside the index"));
+            }
+        }
+        // The summaries were counted when the snapshot was written.
+        ix.finish(false);
+        ix.fanned.extend(fanned);
         Ok((ix, tag))
     }
 }
