@@ -92,6 +92,33 @@ fn index() -> Index {
     ix
 }
 
+/// `TYPE--00000000-0000-4000-8000-N`, an id of the tests' pattern.
+fn oid(ty: &str, n: u64) -> String {
+    format!("{ty}--00000000-0000-4000-8000-{n:012}")
+}
+
+/// Relationship `n`, `related-to` from `s` to `d`: its id and JSON.
+fn related(n: u64, s: &str, d: &str) -> (String, String) {
+    let j = json!({"type": "relationship", "relationship_type": "related-to", "source_ref": s, "target_ref": d});
+    (oid("relationship", n), j.to_string())
+}
+
+/// The address of [`team_at`].
+const IP: &str = "ipv4-addr--00000000-0000-5000-8000-000000000001";
+
+/// A team (actor 1, "JADE") with one persona named `persona` and its own address `ip`
+/// (198.51.100.7), all under `a`.
+fn team_at(ix: &mut Index, persona: &str, ip: &str, a: &Access) {
+    ix.upsert(&oid("threat-actor", 1), &json!({"type": "threat-actor", "name": "JADE"}).to_string(), a.clone());
+    let p = json!({"type": "identity", "name": persona, "identity_class": "individual"});
+    ix.upsert(&oid("identity", 1), &p.to_string(), a.clone());
+    ix.upsert(ip, &json!({"type": "ipv4-addr", "value": "198.51.100.7"}).to_string(), a.clone());
+    for (r, s, d) in [(1, oid("identity", 1), oid("threat-actor", 1)), (2, oid("identity", 1), ip.to_owned())] {
+        let (r, j) = related(r, &s, &d);
+        ix.upsert(&r, &j, a.clone());
+    }
+}
+
 fn member(org: i64) -> Viewer {
     Viewer { org, role: Role::Member, isac: false }
 }
@@ -884,11 +911,7 @@ fn a_resume_close_to_a_template_hundreds_copy_singles_out_no_actor() {
 /// (given up, as before).
 #[test]
 fn one_members_visible_copies_never_switch_off_another_members_value() {
-    let id = |p: &str, n: u64| format!("{p}--00000000-0000-4000-8000-{n:012}");
-    let rel = |n: u64, s: &str, d: &str| {
-        let j = json!({"type": "relationship", "relationship_type": "related-to", "source_ref": s, "target_ref": d});
-        (id("relationship", n), j.to_string())
-    };
+    let (id, rel) = (oid, related);
     let build = |bulk: bool, floods: &[i64]| {
         let mut ix = Index::new();
         if bulk {
@@ -951,28 +974,17 @@ fn one_members_visible_copies_never_switch_off_another_members_value() {
 /// 1's own twenty, or two other members' ten each, still make both common.
 #[test]
 fn one_members_ties_never_make_another_members_value_common() {
-    let id = |p: &str, n: u64| format!("{p}--00000000-0000-4000-8000-{n:012}");
-    let rel = |n: u64, s: &str, d: &str| {
-        let j = json!({"type": "relationship", "relationship_type": "related-to", "source_ref": s, "target_ref": d});
-        (id("relationship", n), j.to_string())
-    };
-    let ip = "ipv4-addr--00000000-0000-5000-8000-000000000001";
+    let (id, rel) = (oid, related);
+    let ip = IP;
     let build = |bulk: bool, floods: &[(i64, u64)]| {
         let mut ix = Index::new();
         if bulk {
             ix.begin_bulk(1000);
         }
         let a = access(Tlp::Green, 1);
-        ix.upsert(&id("threat-actor", 1), &json!({"type": "threat-actor", "name": "JADE"}).to_string(), a.clone());
-        let p = json!({"type": "identity", "name": "Kim Chol-su", "identity_class": "individual"});
-        ix.upsert(&id("identity", 1), &p.to_string(), a.clone());
-        ix.upsert(ip, &json!({"type": "ipv4-addr", "value": "198.51.100.7"}).to_string(), a.clone());
+        team_at(&mut ix, "Kim Chol-su", IP, &a);
         let note = json!({"type": "note", "content": RESUME, "object_refs": [id("identity", 1)]});
         ix.upsert(&id("note", 1), &note.to_string(), a.clone());
-        for (r, s, d) in [(1, id("identity", 1), id("threat-actor", 1)), (2, id("identity", 1), ip.to_owned())] {
-            let (r, j) = rel(r, &s, &d);
-            ix.upsert(&r, &j, a.clone());
-        }
         let mut n = 1000;
         for (owner, count) in floods {
             let b = access(Tlp::Green, *owner);
@@ -1052,8 +1064,8 @@ fn one_members_ties_never_make_another_members_value_common() {
 /// object by object answers exactly as one built from scratch, in bulk or not.
 #[test]
 fn a_summary_of_many_ties_never_changes_an_answer() {
-    let id = |p: &str, n: u64| format!("{p}--00000000-0000-4000-8000-{n:012}");
-    let ip = "ipv4-addr--00000000-0000-5000-8000-000000000001";
+    let id = oid;
+    let ip = IP;
     type Op = (String, Option<(String, Access)>);
     let team = |n: u64, owner: i64, tlp: Tlp, actor_tlp: Tlp| -> Vec<Op> {
         let a = access(tlp, owner);
@@ -1193,26 +1205,14 @@ fn a_summary_of_many_ties_never_changes_an_answer() {
 /// the same, built in bulk or object by object. Member 1's own 300 still lower it.
 #[test]
 fn one_members_names_never_make_another_members_name_common() {
-    let id = |p: &str, n: u64| format!("{p}--00000000-0000-4000-8000-{n:012}");
-    let rel = |n: u64, s: &str, d: &str| {
-        let j = json!({"type": "relationship", "relationship_type": "related-to", "source_ref": s, "target_ref": d});
-        (id("relationship", n), j.to_string())
-    };
-    let ip = "ipv4-addr--00000000-0000-5000-8000-000000000001";
+    let id = oid;
     let build = |bulk: bool, flood: Option<i64>| {
         let mut ix = Index::new();
         if bulk {
             ix.begin_bulk(1000);
         }
         let a = access(Tlp::Green, 1);
-        ix.upsert(&id("threat-actor", 1), &json!({"type": "threat-actor", "name": "JADE"}).to_string(), a.clone());
-        let p = json!({"type": "identity", "name": "Ryom Kwang-jin", "identity_class": "individual"});
-        ix.upsert(&id("identity", 1), &p.to_string(), a.clone());
-        ix.upsert(ip, &json!({"type": "ipv4-addr", "value": "198.51.100.7"}).to_string(), a.clone());
-        for (r, s, d) in [(1, id("identity", 1), id("threat-actor", 1)), (2, id("identity", 1), ip.to_owned())] {
-            let (r, j) = rel(r, &s, &d);
-            ix.upsert(&r, &j, a.clone());
-        }
+        team_at(&mut ix, "Ryom Kwang-jin", IP, &a);
         // Other people's names, so that the parts' shares are measured on something.
         for n in 0..200u64 {
             let p =
@@ -1258,8 +1258,8 @@ fn one_members_names_never_make_another_members_name_common() {
 /// holders come in.
 #[test]
 fn one_members_many_holders_never_set_aside_another_members_holder() {
-    let id = |p: &str, n: u64| format!("{p}--00000000-0000-4000-8000-{n:012}");
-    let ip = "ipv4-addr--00000000-0000-5000-8000-000000000001";
+    let id = oid;
+    let ip = IP;
     let build = |bulk: bool, many: u64, first: bool| {
         let mut ix = Index::new();
         if bulk {
