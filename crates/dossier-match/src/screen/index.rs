@@ -415,7 +415,7 @@ pub struct Index {
     last_access: usize,
     unusable: usize,
     /// Stored phone numbers per calling-code bucket (see `score::phone_bucket`).
-    phones: Vec<u32>,
+    phones: Vec<PartCount>,
     /// Individuals' names every member sees: how many carry each folded name part (by its
     /// keyed hash), and how many there are — how common a name is in the data.
     name_parts: HashMap<u64, PartCount, Fast>,
@@ -510,7 +510,7 @@ impl Index {
             access_ids: HashMap::with_hasher(Fast::default()),
             last_access: 0,
             unusable: 0,
-            phones: vec![0; super::score::PHONE_BUCKETS],
+            phones: vec![PartCount::default(); super::score::PHONE_BUCKETS],
             name_parts: HashMap::with_hasher(Fast::default()),
             named_open: 0,
             resume_tail: None,
@@ -553,9 +553,12 @@ impl Index {
 
     /// Phone numbers every member may see stored under the calling code of `e164` (never
     /// less than 1). Only those count: a member's hidden numbers must not lower the weight
-    /// of what another member sees, and what every member sees is the same for all.
-    pub(crate) fn phones_stored(&self, e164: &str) -> u32 {
-        self.phones[super::score::phone_bucket(e164)].max(1)
+    /// of what another member sees, and what every member sees is the same for all. Nor
+    /// do the numbers of the one organization, other than those `on` the evidence's tie,
+    /// that holds the most: one member filing thousands of open numbers of a country never
+    /// lowers the weight of another member's number.
+    pub(crate) fn phones_stored(&self, e164: &str, on: impl Fn(OrgId) -> bool) -> u32 {
+        self.phones[super::score::phone_bucket(e164)].without_largest(on).max(1)
     }
 
     /// How many of the individuals every member sees would carry a folded name made of
@@ -767,7 +770,7 @@ impl Index {
                     if let Some(b) = phone_bucket
                         && open
                     {
-                        self.phones[usize::from(b)] += 1;
+                        self.phones[usize::from(b)].add(self.access[access as usize].owner);
                         self.nodes[target as usize].aux = u32::from(b);
                     }
                     let head = push_chain(&mut self.keys, h, target);
@@ -926,10 +929,11 @@ impl Index {
             // What the node added to the counts goes with it.
             let node = &self.nodes[t as usize];
             if is_identifier(node.ty) {
+                let owner = self.access[node.access as usize].owner;
                 if node.aux != NONE
                     && let Some(count) = self.phones.get_mut(node.aux as usize)
                 {
-                    *count = count.saturating_sub(1);
+                    count.sub(owner);
                 }
                 if node.flags & UNUSABLE != 0 {
                     self.unusable = self.unusable.saturating_sub(1);
@@ -1566,7 +1570,7 @@ impl Index {
             resumes: self.nodes.iter().filter(|n| n.alive() && n.ty == Ty::Note && n.aux != NONE).count(),
             access_facts: self.access.len(),
             unusable_values: self.unusable,
-            open_phones: self.phones.iter().map(|p| *p as usize).sum(),
+            open_phones: self.phones.iter().map(|p| p.total() as usize).sum(),
             approx_bytes,
         }
     }
@@ -1611,7 +1615,8 @@ const OFFSET_BITS: u32 = 20;
 /// Resumes one LSH band may point at before it is ignored as boilerplate.
 pub(crate) const MAX_BAND_POSTINGS: usize = 256;
 
-/// How many of the names every member sees hold a name part: in all, and per organization.
+/// How many of the names (or phone numbers of a country) every member sees hold a name part:
+/// in all, and per organization.
 /// A part's share among the stored names sets how much a name made of it weighs; counted
 /// per organization, one member filing a thousand personas named like another member's
 /// never makes that member's name common (its names are set aside for the other's).
@@ -1649,8 +1654,18 @@ impl PartCount {
     /// The count without the names of the organization other than `owner` that holds the
     /// most of them.
     pub(crate) fn without_largest_other(&self, owner: OrgId) -> u32 {
-        let other = self.by.iter().filter(|(o, _)| *o != owner).map(|(_, c)| *c).max().unwrap_or(0);
+        self.without_largest(|o| o == owner)
+    }
+
+    /// The count without those of the organization, not one of those `exempt`, that holds
+    /// the most.
+    pub(crate) fn without_largest(&self, exempt: impl Fn(OrgId) -> bool) -> u32 {
+        let other = self.by.iter().filter(|(o, _)| !exempt(*o)).map(|(_, c)| *c).max().unwrap_or(0);
         self.total.saturating_sub(other)
+    }
+
+    pub(crate) fn total(&self) -> u32 {
+        self.total
     }
 
     /// Each organization's count.

@@ -1372,7 +1372,11 @@ impl Index {
                     (score::name_weight(chance.unwrap_or(n as f64)), chance)
                 });
                 let base = if matches!(kind, Kind::Phone | Kind::PhoneCheap) {
-                    score::phone_weight(kind, &probe.normalized, self.phones_stored(&probe.normalized))
+                    score::phone_weight(
+                        kind,
+                        &probe.normalized,
+                        self.phones_stored(&probe.normalized, |o| tie.chain.contains(o)),
+                    )
                 } else if let Some((w, chance)) = name.filter(|_| kind == Kind::Name) {
                     if w < kind.weight() {
                         notes.push(match chance {
@@ -1398,7 +1402,7 @@ impl Index {
                 if matches!(kind, Kind::Phone | Kind::PhoneCheap) && base < kind.weight() {
                     notes.push(format!(
                         "{} numbers of this country are in the data: a coincidence is likelier (weight at most {base:.2})",
-                        self.phones_stored(&probe.normalized)
+                        self.phones_stored(&probe.normalized, |o| tie.chain.contains(o))
                     ));
                 }
                 if probe.penalty > 0.0 {

@@ -16,7 +16,7 @@ use super::*;
 /// 6: copy-paste artefacts, full-width forms and look-alike letters cleaned from stored
 /// values; IP and resume weights (one-team addresses, shared templates).
 /// 9: how many individuals' names every member sees carry each name part.
-const FORMAT: u64 = 11;
+const FORMAT: u64 = 12;
 const MAGIC: &[u8; 8] = b"DSXIDX01";
 
 fn bad(what: &str) -> io::Error {
@@ -141,6 +141,27 @@ impl Index {
         sum.0.write_all(&check.to_le_bytes())
     }
 
+    /// Per-organization counts, by organization.
+    fn write_counts(w: &mut W<impl Write>, c: &super::PartCount) -> io::Result<()> {
+        let mut by = c.per_org().to_vec();
+        by.sort_unstable();
+        w.len(by.len())?;
+        for (org, n) in by {
+            w.i64(org)?;
+            w.u32(n)?;
+        }
+        Ok(())
+    }
+
+    fn read_counts(r: &mut R<impl Read>) -> io::Result<super::PartCount> {
+        let mut count = super::PartCount::default();
+        for _ in 0..r.len(MAX)? {
+            let org = r.i64()?;
+            count.add_n(org, r.u32()?);
+        }
+        Ok(count)
+    }
+
     fn write_body(&self, out: &mut impl Write, tag: &[u8]) -> io::Result<()> {
         let mut w = W(out);
         w.0.write_all(MAGIC)?;
@@ -220,7 +241,7 @@ impl Index {
         w.u64(self.unusable as u64)?;
         w.len(self.phones.len())?;
         for p in &self.phones {
-            w.u32(*p)?;
+            Self::write_counts(&mut w, p)?;
         }
         w.u32(self.named_open)?;
         let mut parts: Vec<(u64, &super::PartCount)> = self.name_parts.iter().map(|(h, c)| (*h, c)).collect();
@@ -228,13 +249,7 @@ impl Index {
         w.len(parts.len())?;
         for (h, c) in parts {
             w.u64(h)?;
-            let mut by = c.per_org().to_vec();
-            by.sort_unstable();
-            w.len(by.len())?;
-            for (org, n) in by {
-                w.i64(org)?;
-                w.u32(n)?;
-            }
+            Self::write_counts(&mut w, c)?;
         }
         let mut fanned: Vec<(&u32, &super::Fanned)> = self.fanned.iter().collect();
         fanned.sort_unstable_by_key(|(n, _)| **n);
@@ -374,7 +389,7 @@ impl Index {
         ix.bands_sorted = bands;
         ix.unusable = r.u64()? as usize;
         let n = r.len(1 << 10)?;
-        ix.phones = (0..n).map(|_| r.u32()).collect::<io::Result<_>>()?;
+        ix.phones = (0..n).map(|_| Self::read_counts(&mut r)).collect::<io::Result<_>>()?;
         if ix.phones.len() != super::super::score::PHONE_BUCKETS {
             return Err(bad("phone buckets differ"));
         }
@@ -383,12 +398,7 @@ impl Index {
         ix.name_parts.reserve(n);
         for _ in 0..n {
             let h = r.u64()?;
-            let mut count = super::PartCount::default();
-            for _ in 0..r.len(MAX)? {
-                let org = r.i64()?;
-                count.add_n(org, r.u32()?);
-            }
-            ix.name_parts.insert(h, count);
+            ix.name_parts.insert(h, Self::read_counts(&mut r)?);
         }
         let n = r.len(MAX)?;
         let mut fanned = Vec::with_capacity(n);
