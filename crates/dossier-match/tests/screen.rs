@@ -103,6 +103,19 @@ fn related(n: u64, s: &str, d: &str) -> (String, String) {
     (oid("relationship", n), j.to_string())
 }
 
+/// An index filled by `fill`, object by object or (`bulk`) as a bulk load finished.
+fn built(bulk: bool, fill: impl FnOnce(&mut Index)) -> Index {
+    let mut ix = Index::new();
+    if bulk {
+        ix.begin_bulk(1000);
+    }
+    fill(&mut ix);
+    if bulk {
+        ix.finish_bulk();
+    }
+    ix
+}
+
 /// The address of [`team_at`].
 const IP: &str = "ipv4-addr--00000000-0000-5000-8000-000000000001";
 
@@ -977,36 +990,31 @@ fn one_members_ties_never_make_another_members_value_common() {
     let (id, rel) = (oid, related);
     let ip = IP;
     let build = |bulk: bool, floods: &[(i64, u64)]| {
-        let mut ix = Index::new();
-        if bulk {
-            ix.begin_bulk(1000);
-        }
-        let a = access(Tlp::Green, 1);
-        team_at(&mut ix, "Kim Chol-su", IP, &a);
-        let note = json!({"type": "note", "content": RESUME, "object_refs": [id("identity", 1)]});
-        ix.upsert(&id("note", 1), &note.to_string(), a.clone());
-        let mut n = 1000;
-        for (owner, count) in floods {
-            let b = access(Tlp::Green, *owner);
-            for _ in 0..*count {
-                n += 1;
-                let actor = json!({"type": "threat-actor", "name": format!("team {n}")});
-                ix.upsert(&id("threat-actor", n), &actor.to_string(), b.clone());
-                let p = json!({"type": "identity", "name": format!("Persona {n}"), "identity_class": "individual"});
-                ix.upsert(&id("identity", n), &p.to_string(), b.clone());
-                let note = json!({"type": "note", "content": RESUME, "object_refs": [id("identity", n)]});
-                ix.upsert(&id("note", n), &note.to_string(), b.clone());
-                for (k, s, d) in [(0, id("identity", n), id("threat-actor", n)), (1, id("identity", n), ip.to_owned())]
-                {
-                    let (r, j) = rel(2 * n + k, &s, &d);
-                    ix.upsert(&r, &j, b.clone());
+        built(bulk, |ix| {
+            let a = access(Tlp::Green, 1);
+            team_at(ix, "Kim Chol-su", IP, &a);
+            let note = json!({"type": "note", "content": RESUME, "object_refs": [id("identity", 1)]});
+            ix.upsert(&id("note", 1), &note.to_string(), a.clone());
+            let mut n = 1000;
+            for (owner, count) in floods {
+                let b = access(Tlp::Green, *owner);
+                for _ in 0..*count {
+                    n += 1;
+                    let actor = json!({"type": "threat-actor", "name": format!("team {n}")});
+                    ix.upsert(&id("threat-actor", n), &actor.to_string(), b.clone());
+                    let p = json!({"type": "identity", "name": format!("Persona {n}"), "identity_class": "individual"});
+                    ix.upsert(&id("identity", n), &p.to_string(), b.clone());
+                    let note = json!({"type": "note", "content": RESUME, "object_refs": [id("identity", n)]});
+                    ix.upsert(&id("note", n), &note.to_string(), b.clone());
+                    for (k, s, d) in
+                        [(0, id("identity", n), id("threat-actor", n)), (1, id("identity", n), ip.to_owned())]
+                    {
+                        let (r, j) = rel(2 * n + k, &s, &d);
+                        ix.upsert(&r, &j, b.clone());
+                    }
                 }
             }
-        }
-        if bulk {
-            ix.finish_bulk();
-        }
-        ix
+        })
     };
     let edited = RESUME.replace("mentored junior developers", "mentored two junior developers");
     let screen_it =
@@ -1207,34 +1215,26 @@ fn a_summary_of_many_ties_never_changes_an_answer() {
 fn one_members_names_never_make_another_members_name_common() {
     let id = oid;
     let build = |bulk: bool, flood: Option<i64>| {
-        let mut ix = Index::new();
-        if bulk {
-            ix.begin_bulk(1000);
-        }
-        let a = access(Tlp::Green, 1);
-        team_at(&mut ix, "Ryom Kwang-jin", IP, &a);
-        // Other people's names, so that the parts' shares are measured on something.
-        for n in 0..200u64 {
-            let p =
-                json!({"type": "identity", "name": format!("Person{n} Surname{n}"), "identity_class": "individual"});
-            ix.upsert(&id("identity", 5000 + n), &p.to_string(), access(Tlp::Green, 2 + (n % 3) as i64));
-        }
-        if let Some(owner) = flood {
-            for n in 0..300u64 {
-                let p =
-                    json!({"type": "identity", "name": format!("Kwang-jin Ryom{n}"), "identity_class": "individual"});
-                ix.upsert(&id("identity", 1000 + n), &p.to_string(), access(Tlp::Green, owner));
-                let p =
-                    json!({"type": "identity", "name": format!("Ryom{n} Kwang-jin"), "identity_class": "individual"});
-                ix.upsert(&id("identity", 2000 + n), &p.to_string(), access(Tlp::Green, owner));
-                let p = json!({"type": "identity", "name": format!("Ryom Kwang{n}"), "identity_class": "individual"});
-                ix.upsert(&id("identity", 3000 + n), &p.to_string(), access(Tlp::Green, owner));
+        built(bulk, |ix| {
+            let a = access(Tlp::Green, 1);
+            team_at(ix, "Ryom Kwang-jin", IP, &a);
+            // Other people's names, so that the parts' shares are measured on something.
+            for n in 0..200u64 {
+                let p = json!({"type": "identity", "name": format!("Person{n} Surname{n}"), "identity_class": "individual"});
+                ix.upsert(&id("identity", 5000 + n), &p.to_string(), access(Tlp::Green, 2 + (n % 3) as i64));
             }
-        }
-        if bulk {
-            ix.finish_bulk();
-        }
-        ix
+            if let Some(owner) = flood {
+                for n in 0..300u64 {
+                    let p = json!({"type": "identity", "name": format!("Kwang-jin Ryom{n}"), "identity_class": "individual"});
+                    ix.upsert(&id("identity", 1000 + n), &p.to_string(), access(Tlp::Green, owner));
+                    let p = json!({"type": "identity", "name": format!("Ryom{n} Kwang-jin"), "identity_class": "individual"});
+                    ix.upsert(&id("identity", 2000 + n), &p.to_string(), access(Tlp::Green, owner));
+                    let p =
+                        json!({"type": "identity", "name": format!("Ryom Kwang{n}"), "identity_class": "individual"});
+                    ix.upsert(&id("identity", 3000 + n), &p.to_string(), access(Tlp::Green, owner));
+                }
+            }
+        })
     };
     let name_weight = |ix: &Index| -> f64 {
         let s = run(ix, json!({"ref": "n", "names": ["Ryom Kwang-jin"], "ips": ["198.51.100.7"]}), member(3));
@@ -1261,39 +1261,33 @@ fn one_members_many_holders_never_set_aside_another_members_holder() {
     let id = oid;
     let ip = IP;
     let build = |bulk: bool, many: u64, first: bool| {
-        let mut ix = Index::new();
-        if bulk {
-            ix.begin_bulk(1000);
-        }
-        let person = |ix: &mut Index, n: u64, owner: i64| {
-            let a = access(Tlp::Green, owner);
-            ix.upsert(
-                &id("threat-actor", n),
-                &json!({"type": "threat-actor", "name": format!("team {n}")}).to_string(),
-                a.clone(),
-            );
-            let p = json!({"type": "identity", "name": "Ryom Kwang-jin", "identity_class": "individual"});
-            ix.upsert(&id("identity", n), &p.to_string(), a.clone());
-            let j = json!({"type": "relationship", "relationship_type": "related-to", "source_ref": id("identity", n), "target_ref": id("threat-actor", n)});
-            ix.upsert(&id("relationship", n), &j.to_string(), a);
-        };
-        if first {
-            person(&mut ix, 1, 2);
-        }
-        for n in 0..many {
-            person(&mut ix, 100 + n, 1);
-        }
-        if !first {
-            person(&mut ix, 1, 2);
-        }
-        let a = access(Tlp::Green, 2);
-        ix.upsert(ip, &json!({"type": "ipv4-addr", "value": "198.51.100.7"}).to_string(), a.clone());
-        let j = json!({"type": "relationship", "relationship_type": "related-to", "source_ref": id("identity", 1), "target_ref": ip});
-        ix.upsert(&id("relationship", 9999), &j.to_string(), a);
-        if bulk {
-            ix.finish_bulk();
-        }
-        ix
+        built(bulk, |ix| {
+            let person = |ix: &mut Index, n: u64, owner: i64| {
+                let a = access(Tlp::Green, owner);
+                ix.upsert(
+                    &id("threat-actor", n),
+                    &json!({"type": "threat-actor", "name": format!("team {n}")}).to_string(),
+                    a.clone(),
+                );
+                let p = json!({"type": "identity", "name": "Ryom Kwang-jin", "identity_class": "individual"});
+                ix.upsert(&id("identity", n), &p.to_string(), a.clone());
+                let j = json!({"type": "relationship", "relationship_type": "related-to", "source_ref": id("identity", n), "target_ref": id("threat-actor", n)});
+                ix.upsert(&id("relationship", n), &j.to_string(), a);
+            };
+            if first {
+                person(ix, 1, 2);
+            }
+            for n in 0..many {
+                person(ix, 100 + n, 1);
+            }
+            if !first {
+                person(ix, 1, 2);
+            }
+            let a = access(Tlp::Green, 2);
+            ix.upsert(ip, &json!({"type": "ipv4-addr", "value": "198.51.100.7"}).to_string(), a.clone());
+            let j = json!({"type": "relationship", "relationship_type": "related-to", "source_ref": id("identity", 1), "target_ref": ip});
+            ix.upsert(&id("relationship", 9999), &j.to_string(), a);
+        })
     };
     let name_weight = |ix: &Index| -> Option<f64> {
         let s = run(ix, json!({"ref": "n", "names": ["Ryom Kwang-jin"], "ips": ["198.51.100.7"]}), member(3));
@@ -1327,29 +1321,27 @@ fn one_members_many_holders_never_set_aside_another_members_holder() {
 #[test]
 fn one_members_numbers_never_lower_another_members_phone() {
     let build = |bulk: bool, floods: &[(i64, u64)]| {
-        let mut ix = Index::new();
-        if bulk {
-            ix.begin_bulk(1000);
-        }
-        let a = access(Tlp::Green, 1);
-        team_at(&mut ix, "Kim Chol-su", IP, &a);
-        let phone = "phone-number--00000000-0000-5000-8000-000000000002";
-        ix.upsert(phone, &json!({"type": "phone-number", "value": "+972502345678"}).to_string(), a.clone());
-        let (r, j) = related(3, &oid("identity", 1), phone);
-        ix.upsert(&r, &j, a);
-        let mut i = 0u64;
-        for (owner, count) in floods {
-            for _ in 0..*count {
-                i += 1;
-                let v = format!("+97252{:07}", 1_000_000 + i);
-                let id = format!("phone-number--00000000-0000-5000-9000-{i:012}");
-                ix.upsert(&id, &json!({"type": "phone-number", "value": v}).to_string(), access(Tlp::Green, *owner));
+        built(bulk, |ix| {
+            let a = access(Tlp::Green, 1);
+            team_at(ix, "Kim Chol-su", IP, &a);
+            let phone = "phone-number--00000000-0000-5000-8000-000000000002";
+            ix.upsert(phone, &json!({"type": "phone-number", "value": "+972502345678"}).to_string(), a.clone());
+            let (r, j) = related(3, &oid("identity", 1), phone);
+            ix.upsert(&r, &j, a);
+            let mut i = 0u64;
+            for (owner, count) in floods {
+                for _ in 0..*count {
+                    i += 1;
+                    let v = format!("+97252{:07}", 1_000_000 + i);
+                    let id = format!("phone-number--00000000-0000-5000-9000-{i:012}");
+                    ix.upsert(
+                        &id,
+                        &json!({"type": "phone-number", "value": v}).to_string(),
+                        access(Tlp::Green, *owner),
+                    );
+                }
             }
-        }
-        if bulk {
-            ix.finish_bulk();
-        }
-        ix
+        })
     };
     let phone_weight = |ix: &Index| -> f64 {
         let s = run(ix, json!({"ref": "p", "phones": ["+972 50-234-5678"]}), member(3));

@@ -824,7 +824,8 @@ impl Index {
             // only grows): ties through their data weigh nothing any more. A later holder
             // all of whose ties run through one such organization's data — a persona of
             // its own, or an object whose every relationship it made — is not walked, and
-            // counts as one actor per tie.
+            // counts as one actor per tie. (Its ties hidden from the viewer are then not
+            // weighed as a restricted hit either, as when a value was given up whole.)
             let mut saturated: Vec<OrgId> = Vec::new();
             let mut not_walked: Vec<(OrgId, usize)> = Vec::new();
             for n in nodes {
