@@ -422,7 +422,7 @@ pub struct Index {
     named_open: u32,
     /// How often two resumes of unrelated actors are alike, measured on the open resumes at
     /// each full build or snapshot read (see [`Index::measure_resumes`]).
-    resume_tail: Option<ResumeTail>,
+    resume_tail: ResumeTails,
     /// Between [`Index::begin_bulk`] and [`Index::finish_bulk`]: band postings go straight
     /// into `bands_sorted`, unsorted, and are sorted once at the end.
     bulk: bool,
@@ -513,7 +513,7 @@ impl Index {
             phones: vec![PartCount::default(); super::score::PHONE_BUCKETS],
             name_parts: HashMap::with_hasher(Fast::default()),
             named_open: 0,
-            resume_tail: None,
+            resume_tail: ResumeTails::default(),
             bulk: false,
         }
     }
@@ -1062,25 +1062,45 @@ impl Index {
         self.sigs.shrink_to_fit();
     }
 
-    /// Measures how alike the resumes of unrelated actors are: [`RESUME_PAIRS`] pairs of
-    /// open resumes drawn at random (the same pairs for the same data; among at most
-    /// [`RESUME_SAMPLE`] of them chosen by id), each of two
-    /// different owners (the actor its persona is tied to, else what it is about), and the
-    /// share of them at each similarity or more. Stored resumes are written for the same
-    /// jobs as applicants' and from the same templates: that two unrelated ones come this
-    /// close is how often an innocent's resume comes this close to a stored one. Fewer than
-    /// [`RESUME_MIN_MEASURED`] open resumes measure nothing (the model's weights stand).
+    /// Measures how alike the resumes of unrelated actors are, twice: without the
+    /// organization that holds the most open resumes, and without the one that holds the
+    /// second most (see [`ResumeTails`]): one member filing thousands of open resumes alike
+    /// never lowers the weight of another member's resume.
     fn measure_resumes(&mut self) {
-        self.resume_tail = None;
-        let open_resume = |node: &Node| {
-            node.ty == Ty::Note
-                && node.alive()
-                && node.aux != NONE
-                && self.access.get(node.access as usize).is_some_and(Access::open)
-        };
-        let total = self.nodes.iter().filter(|n| open_resume(n)).count();
+        let mut by_org: HashMap<OrgId, usize, Fast> = HashMap::default();
+        for node in &self.nodes {
+            if self.open_resume(node) {
+                *by_org.entry(self.access[node.access as usize].owner).or_default() += 1;
+            }
+        }
+        let mut orgs: Vec<(OrgId, usize)> = by_org.into_iter().collect();
+        orgs.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let largest = [orgs.first().map(|o| o.0), orgs.get(1).map(|o| o.0)];
+        let without = [self.measure_tail(largest[0]), self.measure_tail(largest[1])];
+        self.resume_tail = ResumeTails { largest, without };
+    }
+
+    /// Whether `node` is a resume every member sees.
+    fn open_resume(&self, node: &Node) -> bool {
+        node.ty == Ty::Note
+            && node.alive()
+            && node.aux != NONE
+            && self.access.get(node.access as usize).is_some_and(Access::open)
+    }
+
+    /// [`RESUME_PAIRS`] pairs of open resumes (but those of `without`) drawn at random (the
+    /// same pairs for the same data; among at most [`RESUME_SAMPLE`] of them chosen by id),
+    /// each of two different owners (the actor its persona is tied to, else what it is
+    /// about), and the share of them at each similarity or more. Stored resumes are written
+    /// for the same jobs as applicants' and from the same templates: that two unrelated ones
+    /// come this close is how often an innocent's resume comes this close to a stored one.
+    /// Fewer than [`RESUME_MIN_MEASURED`] open resumes measure nothing (the model's weights
+    /// stand).
+    fn measure_tail(&self, without: Option<OrgId>) -> Option<ResumeTail> {
+        let counted = |node: &Node| self.open_resume(node) && Some(self.access[node.access as usize].owner) != without;
+        let total = self.nodes.iter().filter(|n| counted(n)).count();
         if total < RESUME_MIN_MEASURED {
-            return;
+            return None;
         }
         // Pairs are drawn among at most RESUME_SAMPLE of them, chosen by their ids (so the
         // same data draws the same pairs, whichever order it was read in), and small enough
@@ -1089,13 +1109,13 @@ impl Index {
         let mut notes: Vec<(u32, u32)> = (0..self.nodes.len() as u32)
             .filter(|&n| {
                 let node = &self.nodes[n as usize];
-                open_resume(node) && (node.uuid[0] ^ node.uuid[1].rotate_left(17)).is_multiple_of(every)
+                counted(node) && (node.uuid[0] ^ node.uuid[1].rotate_left(17)).is_multiple_of(every)
             })
             .map(|n| (n, self.resume_owner(n)))
             .collect();
         notes.sort_unstable_by_key(|(n, _)| self.nodes[*n as usize].uuid);
         if notes.len() < 2 {
-            return;
+            return None;
         }
         let mut at_least = [0u64; resume::SIGNATURE_LEN + 1];
         let mut pairs = 0u64;
@@ -1121,7 +1141,7 @@ impl Index {
         for i in (0..resume::SIGNATURE_LEN).rev() {
             at_least[i] += at_least[i + 1];
         }
-        self.resume_tail = Some(ResumeTail { at_least, pairs, resumes: total as u64 });
+        Some(ResumeTail { at_least, pairs, resumes: total as u64 })
     }
 
     /// Who a resume belongs to, for telling related resumes from unrelated ones: of the
@@ -1160,8 +1180,12 @@ impl Index {
     /// no measured pair came that close (the model's weight then stands). `compared` is
     /// every open resume for a resume found through the index, an actor's few for the
     /// direct comparison.
-    pub(crate) fn resume_measured_weight(&self, s: f64, compared: Option<usize>) -> Option<f64> {
-        let t = self.resume_tail.as_ref()?;
+    ///
+    /// Measured without the one organization, other than `owner` (who filed the stored
+    /// resume), that holds the most open resumes: however many open resumes one member
+    /// files, and however alike, they never move the weight of another member's resume.
+    pub(crate) fn resume_measured_weight(&self, s: f64, compared: Option<usize>, owner: OrgId) -> Option<f64> {
+        let t = self.resume_tail.for_owner(owner)?;
         let i = ((s * resume::SIGNATURE_LEN as f64).round() as usize).min(resume::SIGNATURE_LEN);
         // Pairs alike by shared phrases, not copies: a copy (a public template several
         // actors' resumes are taken from) is weighed by the copies discount instead.
@@ -1786,6 +1810,29 @@ struct ResumeTail {
     pairs: u64,
     resumes: u64,
 }
+
+/// The likeness of unrelated resumes, measured per organization: without the
+/// organization that holds the most open resumes, and without the one that holds the
+/// second most. A stored resume is weighed by the measure without the largest
+/// organization other than its owner: the open resumes of any one other member, however
+/// many and however alike, never move its weight (two members together can, as two
+/// members' names or numbers can).
+#[derive(Debug, Clone, Default)]
+struct ResumeTails {
+    /// The two organizations with the most open resumes, the largest first.
+    largest: [Option<OrgId>; 2],
+    /// Measured without `largest[0]`, and without `largest[1]` (without no one when there
+    /// is no such organization); `None`: too few resumes to measure anything.
+    without: [Option<ResumeTail>; 2],
+}
+
+impl ResumeTails {
+    /// The measure a resume filed by `owner` is weighed by.
+    fn for_owner(&self, owner: OrgId) -> Option<&ResumeTail> {
+        let i = usize::from(self.largest[0] == Some(owner));
+        self.without[i].as_ref()
+    }
+}
 /// Copies of one value tied to nothing (for the viewer) that a crowded key still follows.
 const LONE_KEPT: usize = 8;
 /// Bands a stored resume must share with the query to be compared.
@@ -1942,19 +1989,19 @@ mod tests {
             ix
         };
         let few = build(150, 0, false);
-        assert!(few.resume_measured_weight(0.4, None).is_none(), "150 open resumes measure nothing");
+        assert!(few.resume_measured_weight(0.4, None, 1).is_none(), "150 open resumes measure nothing");
         let ix = build(300, 0, false);
-        let w = ix.resume_measured_weight(0.4, None).expect("measured");
+        let w = ix.resume_measured_weight(0.4, None, 1).expect("measured");
         assert!(w < score::resume_weight(0.4), "{w} vs the model's {}", score::resume_weight(0.4));
         // Compared with one actor's two resumes instead of all 300: 150 times rarer.
-        let k = ix.resume_measured_weight(0.4, Some(2)).expect("measured");
+        let k = ix.resume_measured_weight(0.4, Some(2), 1).expect("measured");
         assert!(k > w, "{k} vs {w}");
-        assert!(ix.resume_measured_weight(0.7, None).is_none(), "copies are weighed by the copies discount");
+        assert!(ix.resume_measured_weight(0.7, None, 1).is_none(), "copies are weighed by the copies discount");
         // 300 RED resumes of the same kind: the same measure.
         let hidden = build(300, 300, false);
-        assert_eq!(hidden.resume_measured_weight(0.4, None), Some(w));
+        assert_eq!(hidden.resume_measured_weight(0.4, None, 1), Some(w));
         // One owner's resumes are related to each other: no unrelated pair, nothing measured.
-        assert!(build(300, 0, true).resume_measured_weight(0.4, None).is_none());
+        assert!(build(300, 0, true).resume_measured_weight(0.4, None, 1).is_none());
         // A member's RED relationships tying every one of those personas to one (open) actor
         // regroup nothing: the measure others' weights follow stays the same. The same
         // ties made GREEN make the resumes one actor's: nothing unrelated is left to measure.
@@ -1968,10 +2015,72 @@ mod tests {
                 ix.upsert(&format!("relationship--00000000-0000-4000-8000-{i:012}"), &j.to_string(), access(tlp));
             }
             ix.finish_bulk();
-            ix.resume_measured_weight(0.4, None)
+            ix.resume_measured_weight(0.4, None, 1)
         };
         assert_eq!(tie_all(Tlp::Red), Some(w));
         assert_eq!(tie_all(Tlp::Green), None);
+    }
+
+    /// One member filing thousands of open resumes alike (each about another persona: pairs
+    /// of "unrelated" resumes at 0.3-0.6) lowers the measured weight of its own resumes, never
+    /// that of another member's; two members doing it together lower everyone's.
+    #[test]
+    fn one_members_resumes_alike_never_lower_another_members_resume() {
+        use dossier_stix::Tlp;
+        let mut state = 11u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        // Honest resumes: eight sentences of a pool of 200 (unrelated pairs share little).
+        // The flood: eight of a pool of 10 (unrelated pairs share about half).
+        let mut text = |pool: usize, tag: &str| {
+            (0..8)
+                .map(|_| format!("{tag} built system number {} for the payments group with rust", next() % pool))
+                .collect::<Vec<_>>()
+                .join(". ")
+        };
+        let honest: Vec<String> = (0..600).map(|_| text(200, "honestly")).collect();
+        let flood: Vec<String> = (0..2000).map(|_| text(10, "flood")).collect();
+        // Who files what: `honest_by(k)` the k-th honest resume, then the flood's ranges.
+        let build = |honest_by: &dyn Fn(usize) -> OrgId, floods: &[(OrgId, std::ops::Range<usize>)]| {
+            let mut ix = Index::new();
+            ix.begin_bulk(3000);
+            let mut i = 0usize;
+            let mut put = |ix: &mut Index, text: &str, owner: OrgId| {
+                i += 1;
+                let refs = [format!("identity--00000000-0000-4000-8000-{i:012}")];
+                let json = serde_json::json!({"type": "note", "content": text, "object_refs": refs}).to_string();
+                let access =
+                    Access { tlp: Tlp::Green, owner, recipients: Vec::new(), staff_only: false, confidence: None };
+                ix.upsert(&format!("note--00000000-0000-4000-8000-{i:012}"), &json, access);
+            };
+            for (k, t) in honest.iter().enumerate() {
+                put(&mut ix, t, honest_by(k));
+            }
+            for (owner, range) in floods {
+                for t in &flood[range.clone()] {
+                    put(&mut ix, t, *owner);
+                }
+            }
+            ix.finish_bulk();
+            ix
+        };
+        let weight = |ix: &Index, owner: OrgId| ix.resume_measured_weight(0.4, None, owner);
+        // The 600 honest resumes, measured by themselves.
+        let w = weight(&build(&|_| 1, &[]), 1).expect("measured");
+        // Members 1 and 3 file 300 each; member 2 floods 2,000: member 1's and member 3's
+        // resumes are weighed exactly as on the honest ones alone.
+        let split = |k: usize| if k < 300 { 1 } else { 3 };
+        let one = build(&split, &[(2, 0..2000)]);
+        assert_eq!(weight(&one, 1), Some(w));
+        assert_eq!(weight(&one, 3), Some(w));
+        // Member 2's own resumes are weighed with its flood in: lower.
+        let own = weight(&one, 2).expect("measured");
+        assert!(own < w - 0.5, "member 2's own: {own} vs {w}");
+        // Two members' floods, 1,000 each: member 1's weight falls too.
+        let both = weight(&build(&split, &[(2, 0..1000), (4, 1000..2000)]), 1).expect("measured");
+        assert!(both < w - 0.5, "two members' floods: {both} vs {w}");
     }
 
     /// The chunk look-up finds exactly what reading every hash finds, at every distance up

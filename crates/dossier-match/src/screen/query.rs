@@ -907,7 +907,7 @@ impl Index {
                 // The model's weight, or less where the data shows that unrelated resumes
                 // come this close to one of all the stored ones often enough.
                 let mut w = score::resume_weight(s);
-                if let Some(m) = self.resume_measured_weight(s, None) {
+                if let Some(m) = self.resume_measured_weight(s, None, self.owner_of(note)) {
                     w = w.min(m);
                 }
                 if w <= 0.0 {
@@ -1027,19 +1027,19 @@ impl Index {
                 }
                 // The model's weight, or less where the data shows unrelated resumes come
                 // this close to `compared` of them often enough.
-                let weight = |sim: f64| {
+                let weight = |sim: f64, note: u32| {
                     let w = score::resume_weight(sim);
-                    self.resume_measured_weight(sim, Some(compared)).map_or(w, |m| w.min(m))
+                    self.resume_measured_weight(sim, Some(compared), self.owner_of(note)).map_or(w, |m| w.min(m))
                 };
                 if let Some((sim, note, p, tlp)) = best
-                    && weight(sim) > 0.0
+                    && weight(sim, note) > 0.0
                 {
                     evs.push(Ev {
                         probe: *pi,
                         kind: Kind::Resume,
                         node: note,
                         persona: Some(p),
-                        weight: weight(sim),
+                        weight: weight(sim, note),
                         match_kind: MatchKind::NearDuplicate,
                         similarity: Some((sim * 1000.0).round() / 1000.0),
                         stored: None,
