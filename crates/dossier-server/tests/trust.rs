@@ -493,8 +493,10 @@ fn one_members_ties_never_make_another_members_address_common_on(app: &App) {
     for e in team_after["evidence"].as_array_mut().unwrap() {
         if let Some(notes) = e.get_mut("notes").and_then(Value::as_array_mut) {
             notes.retain(|n| {
-                let aside =
-                    n.as_str().unwrap().contains("20 other actors tied to the value by one other organization's data");
+                let aside = n
+                    .as_str()
+                    .unwrap()
+                    .contains("more than 10 other actors tied to the value by one other organization's data");
                 set_aside += usize::from(aside);
                 !aside
             });

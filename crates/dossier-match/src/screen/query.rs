@@ -356,10 +356,14 @@ impl Index {
         }
     }
 
-    /// The one organization whose data every tie of holder `n` runs through, from what is
-    /// read without walking the ties — the owner of a persona; for another object, the
-    /// owner of every relationship tying it (a note's references are its owner's) — and
-    /// how many ties at most; `None` when there are several, or `n` is hidden.
+    /// The one organization whose data every tie of holder `n` the viewer sees runs
+    /// through, from what is read without walking the ties — the owner of a persona; for
+    /// another object, the owner of every relationship tying it (a note's references are
+    /// its owner's) — and how many ties at most; `None` when there are several, when `n`
+    /// is hidden, or when a relationship the viewer sees leads to an object it does not
+    /// (walked, so that what it sees stands apart). Relationships hidden from the viewer
+    /// are left out: whether a holder is walked, and what it counts, never depend on data
+    /// the viewer may not see.
     fn sole_owner(&self, n: u32, viewer: &Viewer) -> Option<(OrgId, usize)> {
         let node = &self.nodes[self.nodes[n as usize].primary(n) as usize];
         if !node.alive() || !self.visible(node.access, viewer) {
@@ -375,11 +379,18 @@ impl Index {
                         self.access[node.access as usize].owner
                     } else {
                         let rel = &self.rels[e.rel as usize];
-                        if !rel.alive {
+                        if !rel.alive || !self.visible(rel.access, viewer) {
                             continue;
                         }
                         self.access[rel.access as usize].owner
                     };
+                    let other = &self.nodes[e.other as usize];
+                    if !other.alive() {
+                        continue;
+                    }
+                    if !self.visible(other.access, viewer) {
+                        return None;
+                    }
                     if owner.is_some_and(|w| w != o) {
                         return None;
                     }
@@ -1434,8 +1445,12 @@ impl Index {
                 }
                 let aside = reach.set_aside(&tie.chain);
                 if aside > 0 && kind != Kind::Name {
+                    // Past the limit an organization's later holders are counted, not walked
+                    // (see `screen_source`), in the order the index keeps them: only that it
+                    // is past the limit is the same in every order.
+                    let counted = if aside > limit { format!("more than {limit}") } else { aside.to_string() };
                     notes.push(format!(
-                        "{aside} other actor{} tied to the value by one other organization's data alone {} not counted against it",
+                        "{counted} other actor{} tied to the value by one other organization's data alone {} not counted against it",
                         if aside == 1 { "" } else { "s" },
                         if aside == 1 { "is" } else { "are" }
                     ));
@@ -1497,6 +1512,12 @@ impl Index {
                 .then_with(|| a.persona.map(|p| self.stable_key(p)).cmp(&b.persona.map(|p| self.stable_key(p))))
                 // Of two ties that weigh the same, the one under the less restrictive marking.
                 .then_with(|| a.tlp.cmp(&b.tlp))
+                // Then a fixed order, whatever order the ties were stored in (an index kept up
+                // to date object by object answers as one built afresh): two relationships
+                // of different members between the same persona and actor differ in what
+                // their notes count.
+                .then_with(|| b.confidence.cmp(&a.confidence))
+                .then_with(|| a.notes.cmp(&b.notes))
         });
         let mut seen_origin = BTreeSet::new();
         let mut seen_class = BTreeSet::new();
