@@ -1300,20 +1300,36 @@ fn present_wallet(r: &mut Rng, chain: wallet::Chain, addr: &str) -> (Value, &'st
 /// Emails and platform logins already held by a persona. A platform gives each login and
 /// each address to one person at a time, so a fresh applicant never draws one of these
 /// (names-derived handles would otherwise collide for people who share a common name).
+/// Addresses are compared as mailboxes: `paul.king3967@gmail.com` is the mailbox of
+/// `paulking3967@gmail.com` (Gmail ignores dots and `+tags`), so an applicant giving it is
+/// the persona's holder, not an innocent.
 #[derive(Default)]
 struct Taken(HashSet<String>);
+
+/// The mailbox an address delivers to: case folded; for Gmail (and googlemail.com) without
+/// the local part's dots and `+tag`.
+fn mailbox(e: &str) -> String {
+    let e = e.to_lowercase();
+    match e.rsplit_once('@') {
+        Some((local, "gmail.com" | "googlemail.com")) => {
+            let local = local.split('+').next().unwrap_or(local).replace('.', "");
+            format!("{local}@gmail.com")
+        }
+        _ => e,
+    }
+}
 
 impl Taken {
     fn of(actors: &[Actor]) -> Self {
         let mut t = HashSet::new();
         for p in actors.iter().flat_map(|a| a.personas.iter()) {
-            t.extend(p.emails.iter().map(|e| format!("email:{}", e.to_lowercase())));
+            t.extend(p.emails.iter().map(|e| format!("email:{}", mailbox(e))));
             t.extend(p.accounts.iter().map(|(pl, l)| format!("acct:{pl}:{}", l.to_lowercase())));
         }
         Self(t)
     }
     fn email(&self, e: &str) -> bool {
-        self.0.contains(&format!("email:{}", e.to_lowercase()))
+        self.0.contains(&format!("email:{}", mailbox(e)))
     }
     fn account(&self, platform: &str, login: &str) -> bool {
         self.0.contains(&format!("acct:{platform}:{}", login.to_lowercase()))
@@ -1527,4 +1543,16 @@ fn operative_applicant(r: &mut Rng, actors: &[Actor], taken: &Taken, reference: 
         json!({"ref": reference, "label": "operative", "actor": actor.id, "persona": source.id, "category": category,
                "perturbations": perturbations, "hard_negative": []}),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mailbox;
+
+    #[test]
+    fn a_mailbox_is_compared_as_gmail_delivers() {
+        assert_eq!(mailbox("Paul.King3967@gmail.com"), mailbox("paulking3967@gmail.com"));
+        assert_eq!(mailbox("paul.king+jobs@googlemail.com"), "paulking@gmail.com");
+        assert_ne!(mailbox("paul.king@proton.me"), mailbox("paulking@proton.me"));
+    }
 }

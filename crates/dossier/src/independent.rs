@@ -979,7 +979,14 @@ pub fn generate(
             let name = format!("{} {}", r.pick(WEST_FIRST), r.pick(WEST_LAST));
             let handle: String = name.to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
             a["names"] = json!([name]);
-            a["emails"] = json!([format!("{handle}.{}@{}", r.range(1, 99_999), r.pick(PROVIDERS))]);
+            // An address is one person's mailbox: an innocent never gives a persona's (at
+            // 100,000 teams the draw repeats one a few times in 40,000; both are drawn as
+            // `handle.digits`, so the same mailbox is the same string).
+            let mut email = format!("{handle}.{}@{}", r.range(1, 99_999), r.pick(PROVIDERS));
+            while emails_seen.contains(&email) {
+                email = format!("{handle}.{}@{}", r.range(1, 99_999), r.pick(PROVIDERS));
+            }
+            a["emails"] = json!([email]);
             let (mut e164, _) = phone(&mut r);
             let roll = r.below(100);
             let team = &teams[r.below(teams.len() as u64) as usize];
