@@ -1251,6 +1251,49 @@ fn one_members_names_never_make_another_members_name_common() {
     }
 }
 
+/// How many names are in the data sets how many stored names a name could be by chance:
+/// member 4 filing 20,000 open personas, whatever their names, leaves the weight of member
+/// 1's "Sarah Hong" (two parts common somewhere: its chance grows with the names counted)
+/// as it was; member 1's own 20,000, or two members' 10,000 each, lower it.
+#[test]
+fn one_members_names_never_move_how_many_names_another_members_name_is_weighed_against() {
+    let id = oid;
+    let build = |bulk: bool, floods: &[(i64, u64)]| {
+        built(bulk, |ix| {
+            team_at(ix, "Sarah Hong", IP, &access(Tlp::Green, 1));
+            for n in 0..200u64 {
+                let p = json!({"type": "identity", "name": format!("Person{n} Surname{n}"), "identity_class": "individual"});
+                ix.upsert(&id("identity", 5000 + n), &p.to_string(), access(Tlp::Green, 2 + (n % 3) as i64));
+            }
+            let mut next = 100_000u64;
+            for &(owner, count) in floods {
+                for _ in 0..count {
+                    next += 1;
+                    let p = json!({"type": "identity", "name": format!("Flood{next} Filed{next}"), "identity_class": "individual"});
+                    ix.upsert(&id("identity", next), &p.to_string(), access(Tlp::Green, owner));
+                }
+            }
+        })
+    };
+    // The name alone: weighed against every stored name (listed however weak, as a search).
+    let name_weight = |ix: &Index| -> f64 {
+        let opts = Options { list_all: true, ..Options::default() };
+        let s = ix.screen(&applicant(json!({"ref": "n", "names": ["Sarah Hong"]})), &member(3), &opts);
+        let c = top(&s);
+        assert_eq!(c.actor.as_deref(), Some(id("threat-actor", 1).as_str()), "{s:?}");
+        c.evidence.iter().find(|e| e.field == "names").map_or(0.0, |e| e.weight)
+    };
+    for bulk in [false, true] {
+        let before = name_weight(&build(bulk, &[]));
+        assert!(before > 1.0, "bulk {bulk}: {before}");
+        assert_eq!(name_weight(&build(bulk, &[(4, 20_000)])), before, "bulk {bulk}: another member's names");
+        let own = name_weight(&build(bulk, &[(1, 20_000)]));
+        assert!(own < before - 0.5, "bulk {bulk}: member 1's own names: {own} vs {before}");
+        let two = name_weight(&build(bulk, &[(4, 10_000), (5, 10_000)]));
+        assert!(two < before - 0.5, "bulk {bulk}: two members' names: {two} vs {before}");
+    }
+}
+
 /// Member 1 files 40 personas with one name (more than a name's weight bears: for member
 /// 1's ties the name is too common to follow); member 2 has one persona with that name and
 /// the team's own address. Member 2's persona is still followed and its name weighs what it

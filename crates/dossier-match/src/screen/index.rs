@@ -419,7 +419,8 @@ pub struct Index {
     /// Individuals' names every member sees: how many carry each folded name part (by its
     /// keyed hash), and how many there are — how common a name is in the data.
     name_parts: HashMap<u64, PartCount, Fast>,
-    named_open: u32,
+    /// Per organization (see [`PartCount`]): how many names every member sees each files.
+    named_open: PartCount,
     /// How often two resumes of unrelated actors are alike, measured on the open resumes at
     /// each full build or snapshot read (see [`Index::measure_resumes`]).
     resume_tail: ResumeTails,
@@ -512,7 +513,7 @@ impl Index {
             unusable: 0,
             phones: vec![PartCount::default(); super::score::PHONE_BUCKETS],
             name_parts: HashMap::with_hasher(Fast::default()),
-            named_open: 0,
+            named_open: PartCount::default(),
             resume_tail: ResumeTails::default(),
             bulk: false,
         }
@@ -570,10 +571,11 @@ impl Index {
     /// (a new installation) does not make every part look common. Only names every member
     /// sees count, as for phones; and for a name filed by `owner`, each part's count leaves
     /// out the names of the one other organization that holds the most with it (see
-    /// [`PartCount`]).
+    /// [`PartCount`]), and the number of names leaves out those of the one other
+    /// organization that files the most (see [`Index::named_for`]).
     pub(crate) fn name_holders_by_chance(&self, parts: &[(u64, Option<f64>)], owner: OrgId) -> f64 {
         use super::score::{NAME_PART_PSEUDO, NAME_PART_SHARE};
-        let named = f64::from(self.named_open);
+        let named = f64::from(self.named_for(owner));
         let share: f64 = parts
             .iter()
             .map(|(h, population)| {
@@ -585,9 +587,14 @@ impl Index {
         named.max(1.0) * share
     }
 
-    /// Individuals' names every member sees (for [`Index::name_holders_by_chance`]).
-    pub(crate) fn named_open(&self) -> u32 {
-        self.named_open
+    /// Individuals' names every member sees, as counted for a name filed by `owner` (for
+    /// [`Index::name_holders_by_chance`]): without the names of the one other organization
+    /// that files the most. The count sets how many stored names a name could be by chance;
+    /// one member filing thousands of open names, whatever they are, must not move the
+    /// weight of another member's name (it would lower a name with common parts, and raise
+    /// one with rare parts).
+    pub(crate) fn named_for(&self, owner: OrgId) -> u32 {
+        self.named_open.without_largest_other(owner)
     }
 
     /// The compact signature of a resume note.
@@ -746,8 +753,8 @@ impl Index {
                     // Only what every member sees counts: a member's hidden names must not
                     // change the weight of what another member sees.
                     if self.access[access as usize].open() && !parts.is_empty() {
-                        self.named_open += 1;
                         let owner = self.access[access as usize].owner;
+                        self.named_open.add(owner);
                         for t in parts {
                             self.name_parts.entry(t).or_default().add(owner);
                         }
@@ -912,8 +919,8 @@ impl Index {
         {
             let parts = prepare::part_hashes(&folded.tokens);
             if !parts.is_empty() {
-                self.named_open = self.named_open.saturating_sub(1);
                 let owner = self.owner_of(n);
+                self.named_open.sub(owner);
                 for t in parts {
                     if let Some(c) = self.name_parts.get_mut(&t)
                         && c.sub(owner)

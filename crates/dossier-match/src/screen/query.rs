@@ -1114,7 +1114,7 @@ impl Index {
                     // Compared with this actor's k personas, as a name beside other evidence
                     // is (see `weigh_names_beside`), but a variant: any of about
                     // FUZZY_SPELLINGS names as common would have come this close.
-                    let named = f64::from(self.named_open().max(1));
+                    let named = f64::from(self.named_for(self.owner_of(p)).max(1));
                     let chance = self.name_chance(&stored_key, self.owner_of(p)).unwrap_or(named);
                     let holders = k as f64 * chance / named * score::FUZZY_SPELLINGS;
                     let weight = Kind::NameFuzzy.weight().min(score::name_weight(holders));
@@ -1306,9 +1306,9 @@ impl Index {
                 .sum();
             if lead >= TARGETED_RESUME_LEAD {
                 let k = self.personas_of(*g, viewer).len().max(1);
-                let named = f64::from(self.named_open().max(1));
                 for e in evs.iter_mut().filter(|e| e.kind == Kind::Name && !is_stolen_note(e)) {
                     let owner = self.owner_of(e.persona.unwrap_or(e.node));
+                    let named = f64::from(self.named_for(owner).max(1));
                     let Some(chance) = self.name_chance(&probes[e.probe].normalized, owner) else { continue };
                     let w = score::name_weight(k as f64 * chance / named);
                     let weight = w + score::confidence_penalty(e.confidence);
@@ -1395,7 +1395,7 @@ impl Index {
                             Some(c) => format!(
                                 "a common name: about {} of the {} names in the data would be this one by chance, from how common its parts are (weight {w:.2})",
                                 if c < 0.1 { format!("{c:.3}") } else { format!("{c:.1}") },
-                                self.named_open()
+                                self.named_for(self.owner_of(tie.persona.unwrap_or(*node)))
                             ),
                             None => format!("the name is carried by {n} different actors (weight {w:.2})"),
                         });

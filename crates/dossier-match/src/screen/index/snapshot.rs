@@ -16,7 +16,8 @@ use super::*;
 /// 6: copy-paste artefacts, full-width forms and look-alike letters cleaned from stored
 /// values; IP and resume weights (one-team addresses, shared templates).
 /// 9: how many individuals' names every member sees carry each name part.
-const FORMAT: u64 = 12;
+/// 13: how many names every member sees, per organization.
+const FORMAT: u64 = 13;
 const MAGIC: &[u8; 8] = b"DSXIDX01";
 
 fn bad(what: &str) -> io::Error {
@@ -243,7 +244,7 @@ impl Index {
         for p in &self.phones {
             Self::write_counts(&mut w, p)?;
         }
-        w.u32(self.named_open)?;
+        Self::write_counts(&mut w, &self.named_open)?;
         let mut parts: Vec<(u64, &super::PartCount)> = self.name_parts.iter().map(|(h, c)| (*h, c)).collect();
         parts.sort_unstable_by_key(|(h, _)| *h);
         w.len(parts.len())?;
@@ -393,7 +394,7 @@ impl Index {
         if ix.phones.len() != super::super::score::PHONE_BUCKETS {
             return Err(bad("phone buckets differ"));
         }
-        ix.named_open = r.u32()?;
+        ix.named_open = Self::read_counts(&mut r)?;
         let n = r.len(MAX)?;
         ix.name_parts.reserve(n);
         for _ in 0..n {
