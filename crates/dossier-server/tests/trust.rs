@@ -438,6 +438,68 @@ fn one_members_visible_flood_never_switches_off_on(app: &App) {
     assert_eq!(by_b["decision"], "match", "{by_b}");
 }
 
+/// A files a persona named "Sarah Hong" (both parts common somewhere, so how many names the
+/// data holds sets how likely a coincidence it is). B files 20,000 GREEN personas of other
+/// names. Before, A's name then weighed less in C's search: the count of names was
+/// everyone's. It leaves out the one other member filing the most now: C's search answers
+/// about A's actor as it did.
+#[test]
+fn one_members_names_never_make_another_members_name_weigh_less() {
+    one_members_names_never_make_another_members_name_weigh_less_on(&spawn_app(Config::default()));
+}
+
+#[test]
+fn one_members_names_never_make_another_members_name_weigh_less_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        one_members_names_never_make_another_members_name_weigh_less_on(&app);
+    }
+}
+
+fn one_members_names_never_make_another_members_name_weigh_less_on(app: &App) {
+    let t = "2025-01-01T00:00:00.000Z";
+    let green = json!([Tlp::Green.marking_id()]);
+    let identity = |id: String, name: &str| {
+        json!({"type": "identity", "spec_version": "2.1", "id": id, "created": t, "modified": t,
+               "name": name, "identity_class": "individual", "object_marking_refs": green})
+    };
+    let persona = "identity--00000000-0000-4000-8000-000000000070".to_owned();
+    let actor = "threat-actor--00000000-0000-4000-8000-000000000070";
+    let team = vec![
+        json!({"type": "threat-actor", "spec_version": "2.1", "id": actor, "created": t, "modified": t,
+               "name": "team 70", "object_marking_refs": green}),
+        identity(persona.clone(), "Sarah Hong"),
+        json!({"type": "relationship", "spec_version": "2.1", "id": "relationship--00000000-0000-4000-8001-000000000070",
+               "created": t, "modified": t, "relationship_type": "attributed-to", "source_ref": persona,
+               "target_ref": actor, "object_marking_refs": green}),
+    ];
+    assert_eq!(post(app, A, &team).status, 202);
+    // Other people's names (C's), so that the parts' shares are measured on something.
+    let others: Vec<Value> = (0..200)
+        .map(|n| identity(format!("identity--00000000-0000-4000-8300-{n:012}"), &format!("Person{n} Surname{n}")))
+        .collect();
+    assert_eq!(post(app, C, &others).status, 202);
+    let of_a = |who: &str| -> Value {
+        let r = app.request("GET", "/api/v1/search?q=Sarah%20Hong", Some(who), &[("Accept", "application/json")], None);
+        assert_eq!(r.status, 200, "{}", r.body);
+        let body = r.json();
+        body["results"].as_array().unwrap().iter().find(|c| c["actor"] == actor).cloned().unwrap_or(Value::Null)
+    };
+    let before = of_a(C);
+    let weight =
+        |c: &Value| c["evidence"].as_array().unwrap().iter().find(|e| e["field"] == "names").unwrap()["weight"].clone();
+    assert!(weight(&before).as_f64().unwrap() > 1.0, "{before}");
+    for part in 0..2 {
+        let flood: Vec<Value> = (0..10_000)
+            .map(|n| {
+                let n = part * 10_000 + n;
+                identity(format!("identity--00000000-0000-4000-8400-{n:012}"), &format!("Flood{n} Filed{n}"))
+            })
+            .collect();
+        assert_eq!(post(app, B, &flood).status, 202);
+    }
+    assert_eq!(of_a(C), before, "A's actor in C's search after B's 20,000 names");
+}
+
 /// A files its team's own IP address and resume (GREEN); C's screen of an applicant who
 /// gives both is `review` on A's actor. B then ties that very address to twenty GREEN
 /// actors of its own and files copies of the resume for each. Before, the address was then
