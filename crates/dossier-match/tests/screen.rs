@@ -1251,6 +1251,82 @@ fn one_members_names_never_make_another_members_name_common() {
     }
 }
 
+/// Member 2 files 20 copies of one address (each its own object, as members may file them)
+/// for 20 open personas of its own actors: past the 10 an IP's weight bears, its later
+/// copies are counted, not walked. Member 1 ties one of them (the first or the last filed)
+/// to its own RED persona by a RED relationship. Member 3, screening an applicant with that
+/// persona's e-mail and the address, gets member 1's actor as a restricted hit that rests on
+/// the address too, wherever that copy stands among the holders (the tie was lost when the
+/// copy came after the count passed the limit); and what member 3 sees is the same as
+/// without member 1's data.
+#[test]
+fn a_hidden_tie_on_a_holder_past_the_limit_is_still_a_restricted_hit() {
+    let id = oid;
+    let build = |bulk: bool, tied: Option<u64>| {
+        built(bulk, |ix| {
+            for n in 0..20u64 {
+                let a = access(Tlp::Green, 2);
+                let actor = id("threat-actor", 100 + n);
+                ix.upsert(&actor, &json!({"type": "threat-actor", "name": format!("team {n}")}).to_string(), a.clone());
+                let p = json!({"type": "identity", "name": format!("Person {n}"), "identity_class": "individual"});
+                ix.upsert(&id("identity", 100 + n), &p.to_string(), a.clone());
+                let ip = json!({"type": "ipv4-addr", "value": "198.51.100.7"});
+                ix.upsert(&id("ipv4-addr", 100 + n), &ip.to_string(), a.clone());
+                for (r, d) in [(100 + n, actor), (200 + n, id("ipv4-addr", 100 + n))] {
+                    let (r, j) = related(r, &id("identity", 100 + n), &d);
+                    ix.upsert(&r, &j, a.clone());
+                }
+            }
+            if let Some(k) = tied {
+                let red = access(Tlp::Red, 1);
+                ix.upsert(
+                    &id("threat-actor", 1),
+                    &json!({"type": "threat-actor", "name": "JADE"}).to_string(),
+                    red.clone(),
+                );
+                let p = json!({"type": "identity", "name": "Someone Else", "identity_class": "individual"});
+                ix.upsert(&id("identity", 1), &p.to_string(), red.clone());
+                let mail = json!({"type": "email-addr", "value": "kim.cholsu@proton.me"});
+                ix.upsert(&id("email-addr", 1), &mail.to_string(), red.clone());
+                for (r, d) in [(1, id("threat-actor", 1)), (2, id("email-addr", 1)), (900, id("ipv4-addr", 100 + k))] {
+                    let (r, j) = related(r, &id("identity", 1), &d);
+                    ix.upsert(&r, &j, red.clone());
+                }
+            }
+        })
+    };
+    let applicant = json!({"ref": "r", "emails": ["kim.cholsu@proton.me"], "ips": ["198.51.100.7"]});
+    let seen = |s: &screen::Screening| -> Vec<serde_json::Value> {
+        s.matches
+            .iter()
+            .filter_map(|h| match h {
+                Hit::Candidate(c) => Some(serde_json::to_value(c).unwrap()),
+                Hit::Restricted(_) => None,
+            })
+            .collect()
+    };
+    let behind = |s: &screen::Screening| -> Vec<String> {
+        s.matches
+            .iter()
+            .flat_map(|h| match h {
+                Hit::Restricted(r) => r.objects.clone(),
+                Hit::Candidate(_) => Vec::new(),
+            })
+            .collect()
+    };
+    for bulk in [false, true] {
+        let without = run(&build(bulk, None), applicant.clone(), member(3));
+        assert!(behind(&without).is_empty(), "{without:?}");
+        for k in [0, 19] {
+            let with = run(&build(bulk, Some(k)), applicant.clone(), member(3));
+            assert_eq!(seen(&with), seen(&without), "bulk {bulk}, copy {k}: what member 3 sees");
+            let objects = behind(&with);
+            assert!(objects.contains(&id("email-addr", 1)), "bulk {bulk}, copy {k}: {objects:?}");
+            assert!(objects.contains(&id("relationship", 900)), "bulk {bulk}, copy {k}: {objects:?}");
+        }
+    }
+}
+
 /// How many names are in the data sets how many stored names a name could be by chance:
 /// member 4 filing 20,000 open personas, whatever their names, leaves the weight of member
 /// 1's "Sarah Hong" (two parts common somewhere: its chance grows with the names counted)

@@ -359,27 +359,47 @@ impl Index {
     /// The one organization whose data every tie of holder `n` the viewer sees runs
     /// through, from what is read without walking the ties — the owner of a persona; for
     /// another object, the owner of every relationship tying it (a note's references are
-    /// its owner's) — and how many ties at most; `None` when there are several, when `n`
-    /// is hidden, or when a relationship the viewer sees leads to an object it does not
-    /// (walked, so that what it sees stands apart). Relationships hidden from the viewer
-    /// are left out: whether a holder is walked, and what it counts, never depend on data
-    /// the viewer may not see.
-    fn sole_owner(&self, n: u32, viewer: &Viewer) -> Option<(OrgId, usize)> {
+    /// its owner's) — how many ties at most, and whether the holder has relationships the
+    /// viewer does not see; `None` when there are several, when `n` is hidden, or when a
+    /// relationship the viewer sees leads to an object it does not (walked, so that what it
+    /// sees stands apart). Relationships hidden from the viewer are left out: whether a
+    /// holder is walked, and what it counts, never depend on data the viewer may not see.
+    fn sole_owner(&self, n: u32, viewer: &Viewer) -> Option<(OrgId, usize, bool)> {
         let node = &self.nodes[self.nodes[n as usize].primary(n) as usize];
         if !node.alive() || !self.visible(node.access, viewer) {
             return None;
         }
+        let hidden_rel = |e: &Edge| {
+            e.rel != TWIN && e.rel != NOTE_REF && {
+                let rel = &self.rels[e.rel as usize];
+                rel.alive && !self.visible(rel.access, viewer)
+            }
+        };
         match node.ty {
-            Ty::Identity | Ty::ThreatActor => Some((self.owner_of(n), 1)),
+            Ty::Identity | Ty::ThreatActor => {
+                // A persona's ties run to actors: hidden when the relationship or the actor is.
+                let hidden = node.edges.iter().any(|e| {
+                    hidden_rel(e)
+                        || (e.rel != TWIN
+                            && e.rel != NOTE_REF
+                            && !self.visible(self.nodes[e.other as usize].access, viewer))
+                });
+                Some((self.owner_of(n), 1, hidden))
+            }
             _ => {
                 let mut owner = None;
                 let mut ties = 0;
+                let mut hidden = false;
                 for e in node.edges.iter().filter(|e| e.rel != TWIN) {
+                    if hidden_rel(e) {
+                        hidden = true;
+                        continue;
+                    }
                     let o = if e.rel == NOTE_REF {
                         self.access[node.access as usize].owner
                     } else {
                         let rel = &self.rels[e.rel as usize];
-                        if !rel.alive || !self.visible(rel.access, viewer) {
+                        if !rel.alive {
                             continue;
                         }
                         self.access[rel.access as usize].owner
@@ -397,7 +417,7 @@ impl Index {
                     owner = Some(o);
                     ties += 1;
                 }
-                owner.map(|o| (o, ties))
+                owner.map(|o| (o, ties, hidden))
             }
         }
     }
@@ -833,20 +853,26 @@ impl Index {
             let mut skipped = Unwalked::default();
             // Organizations for whose data the count of actors is already past the limit (it
             // only grows): ties through their data weigh nothing any more. A later holder
-            // all of whose ties run through one such organization's data — a persona of
-            // its own, or an object whose every relationship it made — is not walked, and
-            // counts as one actor per tie. (Its ties hidden from the viewer are then not
-            // weighed as a restricted hit either, as when a value was given up whole.)
+            // all of whose ties the viewer sees run through one such organization's data —
+            // a persona of its own, or an object whose every relationship it made — is not
+            // walked for them, and counts as one actor per tie. A holder with relationships
+            // hidden from the viewer is walked for its hidden ties only (a restricted hit
+            // through another member's hidden data on it), so what the viewer sees is the
+            // same whether or not such data exists.
             let mut saturated: Vec<OrgId> = Vec::new();
             let mut not_walked: Vec<(OrgId, usize)> = Vec::new();
             for n in nodes {
                 if !saturated.is_empty()
-                    && let Some((owner, ties)) = self.sole_owner(n, viewer)
+                    && let Some((owner, ties, hidden)) = self.sole_owner(n, viewer)
                     && saturated.contains(&owner)
                 {
                     match not_walked.iter_mut().find(|(o, _)| *o == owner) {
                         Some(e) => e.1 += ties,
                         None => not_walked.push((owner, ties)),
+                    }
+                    if hidden {
+                        let behind = self.ties(n, viewer).into_iter().filter(|t| !t.visible);
+                        found.extend(behind.map(|t| (n, t, MatchKind::Exact, None)));
                     }
                     continue;
                 }
