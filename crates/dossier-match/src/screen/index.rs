@@ -1074,16 +1074,19 @@ impl Index {
     /// second most (see [`ResumeTails`]): one member filing thousands of open resumes alike
     /// never lowers the weight of another member's resume.
     fn measure_resumes(&mut self) {
+        // The open resumes and who filed them, in node order: one pass over the nodes.
+        let open: Vec<(u32, OrgId)> = (0..self.nodes.len() as u32)
+            .filter(|&n| self.open_resume(&self.nodes[n as usize]))
+            .map(|n| (n, self.owner_of(n)))
+            .collect();
         let mut by_org: HashMap<OrgId, usize, Fast> = HashMap::default();
-        for node in &self.nodes {
-            if self.open_resume(node) {
-                *by_org.entry(self.access[node.access as usize].owner).or_default() += 1;
-            }
+        for (_, org) in &open {
+            *by_org.entry(*org).or_default() += 1;
         }
         let mut orgs: Vec<(OrgId, usize)> = by_org.into_iter().collect();
         orgs.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let largest = [orgs.first().map(|o| o.0), orgs.get(1).map(|o| o.0)];
-        let without = [self.measure_tail(largest[0]), self.measure_tail(largest[1])];
+        let without = [self.measure_tail(&open, largest[0]), self.measure_tail(&open, largest[1])];
         self.resume_tail = ResumeTails { largest, without };
     }
 
@@ -1095,17 +1098,16 @@ impl Index {
             && self.access.get(node.access as usize).is_some_and(Access::open)
     }
 
-    /// [`RESUME_PAIRS`] pairs of open resumes (but those of `without`) drawn at random (the
-    /// same pairs for the same data; among at most [`RESUME_SAMPLE`] of them chosen by id),
-    /// each of two different owners (the actor its persona is tied to, else what it is
+    /// [`RESUME_PAIRS`] pairs of the `open` resumes (but those of `without`) drawn at random
+    /// (the same pairs for the same data; among at most [`RESUME_SAMPLE`] of them chosen by
+    /// id), each of two different owners (the actor its persona is tied to, else what it is
     /// about), and the share of them at each similarity or more. Stored resumes are written
     /// for the same jobs as applicants' and from the same templates: that two unrelated ones
     /// come this close is how often an innocent's resume comes this close to a stored one.
     /// Fewer than [`RESUME_MIN_MEASURED`] open resumes measure nothing (the model's weights
     /// stand).
-    fn measure_tail(&self, without: Option<OrgId>) -> Option<ResumeTail> {
-        let counted = |node: &Node| self.open_resume(node) && Some(self.access[node.access as usize].owner) != without;
-        let total = self.nodes.iter().filter(|n| counted(n)).count();
+    fn measure_tail(&self, open: &[(u32, OrgId)], without: Option<OrgId>) -> Option<ResumeTail> {
+        let total = open.iter().filter(|(_, org)| Some(*org) != without).count();
         if total < RESUME_MIN_MEASURED {
             return None;
         }
@@ -1113,12 +1115,13 @@ impl Index {
         // same data draws the same pairs, whichever order it was read in), and small enough
         // to stay in cache.
         let every = total.div_ceil(RESUME_SAMPLE) as u64;
-        let mut notes: Vec<(u32, u32)> = (0..self.nodes.len() as u32)
-            .filter(|&n| {
-                let node = &self.nodes[n as usize];
-                counted(node) && (node.uuid[0] ^ node.uuid[1].rotate_left(17)).is_multiple_of(every)
+        let mut notes: Vec<(u32, u32)> = open
+            .iter()
+            .filter(|(n, org)| {
+                let node = &self.nodes[*n as usize];
+                Some(*org) != without && (node.uuid[0] ^ node.uuid[1].rotate_left(17)).is_multiple_of(every)
             })
-            .map(|n| (n, self.resume_owner(n)))
+            .map(|(n, _)| (*n, self.resume_owner(*n)))
             .collect();
         notes.sort_unstable_by_key(|(n, _)| self.nodes[*n as usize].uuid);
         if notes.len() < 2 {
@@ -1133,15 +1136,16 @@ impl Index {
             state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
             z
         };
+        // The sample's signatures side by side: a pair reads two of them, not two nodes and
+        // two signatures spread over the whole index (four cache misses a pair).
+        let sigs: Vec<[u16; resume::SIGNATURE_LEN]> =
+            notes.iter().map(|(n, _)| self.sigs[self.nodes[*n as usize].aux as usize]).collect();
         for _ in 0..RESUME_PAIRS {
-            let (a, b) = (next() % notes.len() as u64, next() % notes.len() as u64);
-            let ((na, oa), (nb, ob)) = (notes[a as usize], notes[b as usize]);
-            if oa == ob {
+            let (a, b) = ((next() % notes.len() as u64) as usize, (next() % notes.len() as u64) as usize);
+            if notes[a].1 == notes[b].1 {
                 continue;
             }
-            let (sa, sb) =
-                (&self.sigs[self.nodes[na as usize].aux as usize], &self.sigs[self.nodes[nb as usize].aux as usize]);
-            let same = sa.iter().zip(sb.iter()).filter(|(x, y)| x == y).count();
+            let same = sigs[a].iter().zip(sigs[b].iter()).filter(|(x, y)| x == y).count();
             at_least[same] += 1;
             pairs += 1;
         }
