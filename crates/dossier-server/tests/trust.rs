@@ -500,6 +500,91 @@ fn one_members_names_never_make_another_members_name_weigh_less_on(app: &App) {
     assert_eq!(of_a(C), before, "A's actor in C's search after B's 20,000 names");
 }
 
+/// How alike unrelated resumes are is measured when the index is built. B files 500 open
+/// resumes of its own, C 300, A its team's resume; a node built on that answers C's screen
+/// of an applicant whose resume is close to A's (but not a copy). B then files 2,000 open
+/// resumes alike (each about another persona: "unrelated" pairs at 0.3-0.6). A node built
+/// afresh answers C exactly as before about A's actor: the likeness A's resume is weighed
+/// by leaves out B, the member filing the most. (Measured on everyone's resumes, as
+/// before, B's flood took A's resume, 2.39 at a similarity of 0.58, out of C's answer.)
+#[test]
+fn one_members_resumes_alike_never_lower_another_members_resume() {
+    one_members_resumes_alike_never_lower_another_members_resume_on(&spawn_app(Config::default()));
+}
+
+#[test]
+fn one_members_resumes_alike_never_lower_another_members_resume_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        one_members_resumes_alike_never_lower_another_members_resume_on(&app);
+    }
+}
+
+fn one_members_resumes_alike_never_lower_another_members_resume_on(app: &App) {
+    let t = "2025-01-01T00:00:00.000Z";
+    let green = json!([Tlp::Green.marking_id()]);
+    let mut state = 23u64;
+    let mut next = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    // Eight sentences of a pool: of 200 for honest resumes (unrelated pairs share little),
+    // of 10 for the flood (unrelated pairs share about half).
+    let mut text = |pool: usize, tag: &str| -> String {
+        (0..8)
+            .map(|_| format!("{tag} built system number {} for the payments group with rust", next() % pool))
+            .collect::<Vec<_>>()
+            .join(". ")
+    };
+    let note = |id: String, about: String, content: String| {
+        json!({"type": "note", "spec_version": "2.1", "id": id, "created": t, "modified": t,
+               "content": content, "object_refs": [about], "object_marking_refs": green})
+    };
+    let resumes = |prefix: u32, from: usize, count: usize, texts: &mut dyn FnMut() -> String| -> Vec<Value> {
+        (from..from + count)
+            .map(|n| {
+                note(
+                    format!("note--00000000-0000-4000-{prefix:04}-{n:012}"),
+                    format!("identity--00000000-0000-4000-{prefix:04}-{n:012}"),
+                    texts(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(post(app, B, &resumes(8500, 0, 500, &mut || text(200, "honestly"))).status, 202);
+    assert_eq!(post(app, C, &resumes(8600, 0, 300, &mut || text(200, "honestly"))).status, 202);
+    // A's team: an actor, a persona and its resume; the applicant's resume keeps six of
+    // its eight sentences, and adds three.
+    let sentences: Vec<String> =
+        (0..12).map(|i| format!("team jade shipped wallet feature {i} to production on a tight deadline")).collect();
+    let actor = "threat-actor--00000000-0000-4000-8000-000000000080";
+    let persona = "identity--00000000-0000-4000-8000-000000000080";
+    let team = vec![
+        json!({"type": "threat-actor", "spec_version": "2.1", "id": actor, "created": t, "modified": t,
+               "name": "team 80", "object_marking_refs": green}),
+        json!({"type": "identity", "spec_version": "2.1", "id": persona, "created": t, "modified": t,
+               "name": "Persona Eighty", "identity_class": "individual", "object_marking_refs": green}),
+        json!({"type": "relationship", "spec_version": "2.1", "id": "relationship--00000000-0000-4000-8001-000000000080",
+               "created": t, "modified": t, "relationship_type": "attributed-to", "source_ref": persona,
+               "target_ref": actor, "object_marking_refs": green}),
+        note("note--00000000-0000-4000-8000-000000000080".into(), persona.into(), sentences[..8].join(". ")),
+    ];
+    assert_eq!(post(app, A, &team).status, 202);
+    let applicant = sentences[..6].iter().chain(&sentences[8..11]).cloned().collect::<Vec<_>>().join(". ");
+    let probe = json!({"ref": "cv", "resume_text": applicant});
+    let of_a = |node: &App| -> Value {
+        let s = screen(node, C, probe.clone());
+        s["matches"].as_array().unwrap().iter().find(|c| c["actor"] == actor).cloned().unwrap_or(Value::Null)
+    };
+    let before = of_a(&app.another_node(Config::default()));
+    assert!(before["evidence"][0]["weight"].as_f64().is_some_and(|w| w > 1.0), "{before}");
+    for part in 0..2 {
+        let flood = resumes(8700, part * 1000, 1000, &mut || text(10, "flood"));
+        assert_eq!(post(app, B, &flood).status, 202);
+    }
+    let after = of_a(&app.another_node(Config::default()));
+    assert_eq!(after, before, "A's actor in C's screen on a node built after B's flood");
+}
+
 /// A files its team's own IP address and resume (GREEN); C's screen of an applicant who
 /// gives both is `review` on A's actor. B then ties that very address to twenty GREEN
 /// actors of its own and files copies of the resume for each. Before, the address was then

@@ -94,10 +94,16 @@ pub fn spawn_app_on(url: Option<&str>, mut config: Config) -> App {
     tokens.insert("analyst", store.create_token(isac.id, Role::Analyst, None, None).unwrap().secret);
     orgs.insert("analyst", isac);
     let collection = store.default_collection().unwrap().uuid;
+    let addr = serve_store(store.clone(), config);
+    App { addr, store, sqlite, dir, tokens, orgs, collection }
+}
+
+/// A server on `store` (its index built from what is stored), on a port of its own.
+fn serve_store(store: Arc<dyn dossier_store::Store>, config: Config) -> std::net::SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     listener.set_nonblocking(true).unwrap();
-    let state = AppState::new(store.clone(), config).unwrap();
+    let state = AppState::new(store, config).unwrap();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async move {
@@ -105,10 +111,28 @@ pub fn spawn_app_on(url: Option<&str>, mut config: Config) -> App {
             dossier_server::serve(listener, state, std::future::pending()).await.unwrap();
         });
     });
-    App { addr, store, sqlite, dir, tokens, orgs, collection }
+    addr
 }
 
 impl App {
+    /// A second server on the same store, with its index built afresh from what is stored
+    /// (as after a restart, or on another node), answering to the same tokens.
+    pub fn another_node(&self, mut config: Config) -> App {
+        let dir = tempfile::tempdir().unwrap();
+        if config.jobs_dir.is_none() {
+            config.jobs_dir = Some(dir.path().join("jobs"));
+        }
+        App {
+            addr: serve_store(self.store.clone(), config),
+            store: self.store.clone(),
+            sqlite: self.sqlite.clone(),
+            dir,
+            tokens: self.tokens.clone(),
+            orgs: self.orgs.clone(),
+            collection: self.collection.clone(),
+        }
+    }
+
     pub fn request(
         &self,
         method: &str,
