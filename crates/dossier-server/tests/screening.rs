@@ -10,13 +10,6 @@ use dossier_stix::Tlp;
 use dossier_store::AuditQuery;
 use serde_json::{Value, json};
 
-fn sco(ty: &str, value: &str, tlp: Tlp) -> Value {
-    let mut v = json!({"type": ty, "spec_version": "2.1", "value": value, "object_marking_refs": [tlp.marking_id()]});
-    let id = dossier_stix::id::deterministic_sco_id(ty, v.as_object().unwrap()).unwrap();
-    v["id"] = json!(id.as_str());
-    v
-}
-
 #[test]
 fn screening_and_search_show_each_tlp_level_to_exactly_the_right_organizations() {
     screening_and_search_show_each_tlp_level_to_exactly_the_right_organizations_on(&spawn_app(Config::default()));

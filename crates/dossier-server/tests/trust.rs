@@ -500,6 +500,39 @@ fn one_members_names_never_make_another_members_name_weigh_less_on(app: &App) {
     assert_eq!(of_a(C), before, "A's actor in C's search after B's 20,000 names");
 }
 
+/// A files a persona with an Israeli mobile number (GREEN); C screens an applicant giving it
+/// in national format. B then files 7,000 GREEN numbers of the same country. The weight of a
+/// number falls with how many numbers of its country the data holds; that count leaves out
+/// the one other member holding the most, so C's answer about A's actor is what it was.
+#[test]
+fn one_members_numbers_never_lower_another_members_phone() {
+    one_members_numbers_never_lower_another_members_phone_on(&spawn_app(Config::default()));
+}
+
+#[test]
+fn one_members_numbers_never_lower_another_members_phone_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        one_members_numbers_never_lower_another_members_phone_on(&app);
+    }
+}
+
+fn one_members_numbers_never_lower_another_members_phone_on(app: &App) {
+    let phone = sco("phone-number", "+972502345678", Tlp::Green);
+    assert_eq!(post(app, A, &actor_with(90, &phone, Tlp::Green)).status, 202);
+    let actor = "threat-actor--00000000-0000-4000-8000-000000000090";
+    let probe = json!({"ref": "p", "phones": ["+972 50-234-5678"]});
+    let of_a = || -> Value {
+        let s = screen(app, C, probe.clone());
+        s["matches"].as_array().unwrap().iter().find(|m| m["actor"] == actor).cloned().unwrap_or(Value::Null)
+    };
+    let before = of_a();
+    assert!(before["evidence"][0]["weight"].as_f64().is_some_and(|w| w > 4.5), "{before}");
+    let flood: Vec<Value> =
+        (0..7000).map(|k| sco("phone-number", &format!("+97252{:07}", 1_000_000 + k), Tlp::Green)).collect();
+    assert_eq!(post(app, B, &flood).status, 202);
+    assert_eq!(of_a(), before, "A's actor in C's screen after B's 7,000 numbers");
+}
+
 /// How alike unrelated resumes are is measured when the index is built. B files 500 open
 /// resumes of its own, C 300, A its team's resume; a node built on that answers C's screen
 /// of an applicant whose resume is close to A's (but not a copy). B then files 2,000 open

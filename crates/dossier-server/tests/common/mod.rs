@@ -206,9 +206,13 @@ impl App {
 }
 
 pub fn email(value: &str, tlp: Tlp) -> Value {
-    let mut v =
-        json!({"type": "email-addr", "spec_version": "2.1", "value": value, "object_marking_refs": [tlp.marking_id()]});
-    let id = dossier_stix::id::deterministic_sco_id("email-addr", v.as_object().unwrap()).unwrap();
+    sco("email-addr", value, tlp)
+}
+
+/// A cyber-observable of type `ty` with its `value`, marked `tlp`, under its deterministic id.
+pub fn sco(ty: &str, value: &str, tlp: Tlp) -> Value {
+    let mut v = json!({"type": ty, "spec_version": "2.1", "value": value, "object_marking_refs": [tlp.marking_id()]});
+    let id = dossier_stix::id::deterministic_sco_id(ty, v.as_object().unwrap()).unwrap();
     v["id"] = json!(id.as_str());
     v
 }
