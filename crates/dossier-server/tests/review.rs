@@ -838,6 +838,12 @@ fn one_member_cannot_bury_an_owner_in_access_requests_or_a_batch_in_notification
     assert!(n[0]["title"].as_str().unwrap().starts_with("3 screens of"), "{}", n[0]);
 }
 
+/// Whether `text` holds the watched hire's phone number (+1 415 555 0188) in any form.
+/// Not just "555": a token id or a timestamp holds those three digits now and then.
+fn holds_the_hires_number(text: &str) -> bool {
+    ["5550188", "555 0188", "555-0188", "555.0188"].iter().any(|form| text.contains(form))
+}
+
 #[test]
 fn a_watched_subject_is_alerted_when_new_intelligence_meets_it_and_only_its_organization_is() {
     a_watched_subject_is_alerted_when_new_intelligence_meets_it_and_only_its_organization_is_on(&spawn_app(
@@ -863,7 +869,7 @@ fn a_watched_subject_is_alerted_when_new_intelligence_meets_it_and_only_its_orga
     let listed = app.api("GET", "/api/v1/watchlist", "Wallet B", None).json();
     assert_eq!(listed["watched"][0]["ref"], "emp-7");
     assert_eq!(listed["watched"][0]["fields"]["emails"], 1);
-    assert!(!listed.to_string().contains("later.exposed") && !listed.to_string().contains("555"), "{listed}");
+    assert!(!listed.to_string().contains("later.exposed") && !holds_the_hires_number(&listed.to_string()), "{listed}");
     assert_eq!(
         app.api("GET", "/api/v1/watchlist", "Recruiter C", None).json()["watched"].as_array().map(Vec::len),
         Some(0)
@@ -915,7 +921,7 @@ fn a_watched_subject_is_alerted_when_new_intelligence_meets_it_and_only_its_orga
     let m = &alerts[0];
     assert_eq!(m["body"]["result"]["decision"], "match", "{m}");
     assert_eq!(m["body"]["result"]["matches"][0]["actor"], "threat-actor--00000000-0000-4000-8000-000000000021");
-    assert!(!m.to_string().contains("555"), "an alert holds the subject's value: {m}");
+    assert!(!holds_the_hires_number(&m.to_string()), "an alert holds the subject's value: {m}");
     // Only Wallet B is told; nothing new, nothing again.
     for other in ["Exchange A", "Recruiter C", "analyst"] {
         assert!(inbox(app, other).iter().all(|n| n["kind"] != "monitoring"), "{other} was alerted");
