@@ -494,17 +494,8 @@ fn a_name_weighs_the_same_after(app: &App, name: &str, count: usize, flood: impl
         json!({"type": "identity", "spec_version": "2.1", "id": id, "created": t, "modified": t,
                "name": name, "identity_class": "individual", "object_marking_refs": green})
     };
-    let persona = "identity--00000000-0000-4000-8000-000000000070".to_owned();
     let actor = "threat-actor--00000000-0000-4000-8000-000000000070";
-    let team = vec![
-        json!({"type": "threat-actor", "spec_version": "2.1", "id": actor, "created": t, "modified": t,
-               "name": "team 70", "object_marking_refs": green}),
-        identity(persona.clone(), name),
-        json!({"type": "relationship", "spec_version": "2.1", "id": "relationship--00000000-0000-4000-8001-000000000070",
-               "created": t, "modified": t, "relationship_type": "attributed-to", "source_ref": persona,
-               "target_ref": actor, "object_marking_refs": green}),
-    ];
-    assert_eq!(post(app, A, &team).status, 202);
+    assert_eq!(post(app, A, &team(70, name, Tlp::Green)).status, 202);
     // Other people's names (C's), so that the parts' shares are measured on something.
     let others: Vec<Value> = (0..200)
         .map(|n| identity(format!("identity--00000000-0000-4000-8300-{n:012}"), &format!("Person{n} Surname{n}")))
@@ -620,17 +611,9 @@ fn one_members_resumes_alike_never_lower_another_members_resume_on(app: &App) {
         (0..12).map(|i| format!("team jade shipped wallet feature {i} to production on a tight deadline")).collect();
     let actor = "threat-actor--00000000-0000-4000-8000-000000000080";
     let persona = "identity--00000000-0000-4000-8000-000000000080";
-    let team = vec![
-        json!({"type": "threat-actor", "spec_version": "2.1", "id": actor, "created": t, "modified": t,
-               "name": "team 80", "object_marking_refs": green}),
-        json!({"type": "identity", "spec_version": "2.1", "id": persona, "created": t, "modified": t,
-               "name": "Persona Eighty", "identity_class": "individual", "object_marking_refs": green}),
-        json!({"type": "relationship", "spec_version": "2.1", "id": "relationship--00000000-0000-4000-8001-000000000080",
-               "created": t, "modified": t, "relationship_type": "attributed-to", "source_ref": persona,
-               "target_ref": actor, "object_marking_refs": green}),
-        note("note--00000000-0000-4000-8000-000000000080".into(), persona.into(), sentences[..8].join(". ")),
-    ];
-    assert_eq!(post(app, A, &team).status, 202);
+    let mut objects = team(80, "Persona Eighty", Tlp::Green);
+    objects.push(note("note--00000000-0000-4000-8000-000000000080".into(), persona.into(), sentences[..8].join(". ")));
+    assert_eq!(post(app, A, &objects).status, 202);
     let applicant = sentences[..6].iter().chain(&sentences[8..11]).cloned().collect::<Vec<_>>().join(". ");
     let probe = json!({"ref": "cv", "resume_text": applicant});
     let of_a = |node: &App| -> Value {

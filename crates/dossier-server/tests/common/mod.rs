@@ -223,22 +223,31 @@ pub fn ids(body: &Value, key: &str) -> Vec<String> {
 
 /// An actor with one persona tied to `identifier`, all at `tlp`.
 pub fn actor_with(n: u32, identifier: &Value, tlp: Tlp) -> Vec<Value> {
+    let mut objects = team(n, &format!("Persona Number{n}"), tlp);
+    let persona = format!("identity--00000000-0000-4000-8000-{n:012}");
+    objects.push(json!({"type": "relationship", "spec_version": "2.1",
+        "id": format!("relationship--00000000-0000-4000-8002-{n:012}"), "created": "2025-01-01T00:00:00.000Z",
+        "modified": "2025-01-01T00:00:00.000Z", "relationship_type": "related-to", "source_ref": persona,
+        "target_ref": identifier["id"], "object_marking_refs": [tlp.marking_id()]}));
+    objects.push(identifier.clone());
+    objects
+}
+
+/// Actor `n` ("team n") and its persona `n` named `persona`, attributed to it, all under
+/// `tlp`: the first three objects of [`actor_with`].
+pub fn team(n: u32, persona: &str, tlp: Tlp) -> Vec<Value> {
     let m = json!([tlp.marking_id()]);
     let t = "2025-01-01T00:00:00.000Z";
     let actor = format!("threat-actor--00000000-0000-4000-8000-{n:012}");
-    let persona = format!("identity--00000000-0000-4000-8000-{n:012}");
+    let id = format!("identity--00000000-0000-4000-8000-{n:012}");
     vec![
         json!({"type": "threat-actor", "spec_version": "2.1", "id": actor, "created": t, "modified": t,
                "name": format!("team {n}"), "object_marking_refs": m}),
-        json!({"type": "identity", "spec_version": "2.1", "id": persona, "created": t, "modified": t,
-               "name": format!("Persona Number{n}"), "identity_class": "individual", "object_marking_refs": m}),
+        json!({"type": "identity", "spec_version": "2.1", "id": id, "created": t, "modified": t,
+               "name": persona, "identity_class": "individual", "object_marking_refs": m}),
         json!({"type": "relationship", "spec_version": "2.1", "id": format!("relationship--00000000-0000-4000-8001-{n:012}"),
-               "created": t, "modified": t, "relationship_type": "attributed-to", "source_ref": persona, "target_ref": actor,
+               "created": t, "modified": t, "relationship_type": "attributed-to", "source_ref": id, "target_ref": actor,
                "object_marking_refs": m}),
-        json!({"type": "relationship", "spec_version": "2.1", "id": format!("relationship--00000000-0000-4000-8002-{n:012}"),
-               "created": t, "modified": t, "relationship_type": "related-to", "source_ref": persona,
-               "target_ref": identifier["id"], "object_marking_refs": m}),
-        identifier.clone(),
     ]
 }
 
