@@ -1476,3 +1476,56 @@ fn one_members_numbers_never_lower_another_members_phone() {
         }
     }
 }
+
+/// A candidate found by weak evidence alone (a team's own IP, a persona's name) is weighed
+/// down by each kind of identifier the applicant gave that agrees with nothing of it — an
+/// operative of that team would have given one of its own as often as not — and a
+/// candidate with an identifier agreement is not.
+#[test]
+fn identifiers_that_agree_with_nothing_of_a_weakly_found_actor_weigh_against_it() {
+    let a = access(Tlp::Green, 1);
+    let email = oid("email-addr", 7);
+    let ix = built(false, |ix| {
+        team_at(ix, "Kim Chol-su", IP, &a);
+        ix.upsert(&email, &json!({"type": "email-addr", "value": "cholsu.dev@gmail.com"}).to_string(), a.clone());
+        let (r, j) = related(3, &oid("identity", 1), &email);
+        ix.upsert(&r, &j, a.clone());
+    });
+    let weak = run(&ix, json!({"ref": "a1", "names": ["Kim Chol-su"], "ips": ["198.51.100.7"]}), member(3));
+    let c = top(&weak);
+    assert!(c.absent.is_none(), "{c:?}");
+    let evidence: f64 = c.evidence.iter().map(|e| e.weight).sum();
+    assert!((c.llr - evidence).abs() < 0.01, "{c:?}");
+
+    // The same beside an e-mail address, two phone numbers and a wallet that are nobody's:
+    // three kinds, each log10(1/2).
+    let fresh = run(
+        &ix,
+        json!({"ref": "a2", "names": ["Kim Chol-su"], "ips": ["198.51.100.7"], "emails": ["k.cs.1990@example.org"],
+               "phones": ["+44 20 7946 0321", "+44 20 7946 0322"], "wallets": [{"address": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}]}),
+        member(3),
+    );
+    let f = top(&fresh);
+    let absent = f.absent.as_ref().expect("three kinds of identifier agree with nothing");
+    assert_eq!(absent.fields, ["emails", "phones", "wallets"]);
+    assert!((absent.weight - 3.0 * 0.5f64.log10()).abs() < 0.001, "{absent:?}");
+    assert!((f.llr - (c.llr + 3.0 * 0.5f64.log10())).abs() < 1e-9, "{f:?} against {c:?}");
+    assert!(f.score < c.score);
+    // It is part of the answer, with the evidence.
+    let text = serde_json::to_string(&fresh).unwrap();
+    assert!(text.contains(r#""absent":{"fields":["emails","phones","wallets"],"weight":-0.903}"#), "{text}");
+
+    // One of them is the persona's own address: an identifier agrees, nothing is absent.
+    let strong = run(
+        &ix,
+        json!({"ref": "a3", "names": ["Kim Chol-su"], "ips": ["198.51.100.7"], "emails": ["Cholsu.Dev@gmail.com"],
+               "phones": ["+44 20 7946 0321"]}),
+        member(3),
+    );
+    let s = top(&strong);
+    assert!(s.absent.is_none(), "{s:?}");
+    assert_eq!(strong.decision, Decision::Match, "{strong:?}");
+    // An applicant who gave no identifiers at all loses nothing for them.
+    let bare = run(&ix, json!({"ref": "a4", "ips": ["198.51.100.7"]}), member(3));
+    assert!(top(&bare).absent.is_none(), "{bare:?}");
+}

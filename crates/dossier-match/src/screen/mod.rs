@@ -114,12 +114,26 @@ pub struct Candidate {
     pub score: f64,
     pub decision: Decision,
     pub evidence: Vec<Evidence>,
+    /// Found by weak evidence alone: the kinds of identifier the applicant gave that agree
+    /// with nothing of this actor, and what they weigh against it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub absent: Option<Absent>,
     /// Whether any evidence is of a strong kind (an identifier).
     #[serde(skip)]
     pub strong: bool,
     /// The summed log-likelihood ratio (without the prior).
     #[serde(skip)]
     pub llr: f64,
+}
+
+/// Identifiers the applicant gave that a candidate found by weak evidence alone does not
+/// hold: an operative of it would have reused one of his team's as often as not.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Absent {
+    /// The applicant's fields (`emails`, `phones`, `accounts`, …), one per kind.
+    pub fields: Vec<&'static str>,
+    /// Their summed weight (log10 likelihood ratio, negative).
+    pub weight: f64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

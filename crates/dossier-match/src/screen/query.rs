@@ -220,6 +220,9 @@ struct Tie {
 struct Scored {
     g: Group,
     kept: Vec<Ev>,
+    /// The kinds of identifier the applicant gave that agree with nothing of the group
+    /// (counted only when no identifier agrees: see [`score::absence_weight`]).
+    absent: Vec<&'static str>,
     llr: f64,
     strong: bool,
     posterior: f64,
@@ -1545,6 +1548,8 @@ impl Index {
                 .then_with(|| b.confidence.cmp(&a.confidence))
                 .then_with(|| a.notes.cmp(&b.notes))
         });
+        // Fields with any agreement with this group, weighed or not.
+        let agreed: BTreeSet<&'static str> = evs.iter().map(|e| probes[e.probe].field).collect();
         let mut seen_origin = BTreeSet::new();
         let mut seen_class = BTreeSet::new();
         let mut kept = Vec::new();
@@ -1559,11 +1564,20 @@ impl Index {
             }
             kept.push(e);
         }
-        let llr: f64 = kept.iter().map(|e| e.weight).sum();
         let strong = kept.iter().any(|e| e.kind.is_strong() && e.weight > 0.0);
+        // Found by weak evidence alone: each kind of identifier the applicant gave that
+        // agrees with nothing of this actor is evidence against it.
+        let mut absent: Vec<&'static str> = Vec::new();
+        if !strong {
+            absent =
+                probes.iter().filter(|p| p.kind.is_strong() && !agreed.contains(p.field)).map(|p| p.field).collect();
+            absent.sort_unstable();
+            absent.dedup();
+        }
+        let llr: f64 = kept.iter().map(|e| e.weight).sum::<f64>() + score::absence_weight(absent.len());
         let posterior = score::posterior_with(llr, opts.prior_log_odds);
         let decision = score::decide(posterior, strong, opts.match_at, opts.review_at);
-        Scored { g, kept, llr, strong, posterior, decision }
+        Scored { g, kept, absent, llr, strong, posterior, decision }
     }
 
     /// The objects of a scored group's ties: each piece of evidence's object, its persona,
@@ -1604,7 +1618,7 @@ impl Index {
 
     /// Writes a scored group out, with ids and names.
     fn candidate(&self, scored: Scored, probes: &[Probe]) -> Candidate {
-        let Scored { g, kept, llr, strong, posterior, decision } = scored;
+        let Scored { g, kept, absent, llr, strong, posterior, decision } = scored;
         let mut personas: Vec<u32> = kept.iter().filter_map(|e| e.persona).collect();
         personas.sort_unstable_by_key(|p| self.stable_key(*p));
         personas.dedup();
@@ -1655,6 +1669,10 @@ impl Index {
             score: (posterior * 10_000.0).round() / 10_000.0,
             decision,
             evidence,
+            absent: (!absent.is_empty()).then(|| super::Absent {
+                weight: (score::absence_weight(absent.len()) * 1000.0).round() / 1000.0,
+                fields: absent,
+            }),
             strong,
             llr,
         }

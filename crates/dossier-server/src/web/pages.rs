@@ -313,6 +313,7 @@ pub(crate) fn candidate_json(c: &Candidate, evidence: Vec<Value>) -> Value {
         "actor": c.actor, "actor_name": c.actor_name,
         "personas": c.personas.iter().map(|p| json!({"id": p.id, "name": p.name, "stolen": p.stolen_identity})).collect::<Vec<_>>(),
         "score": c.score, "decision": c.decision.as_str(), "evidence": evidence,
+        "absent": c.absent.as_ref().map(|a| json!({"fields": a.fields, "weight": format!("{:+.1}", a.weight)})),
     })
 }
 
