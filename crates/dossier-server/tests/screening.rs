@@ -350,3 +350,65 @@ fn postal_addresses_are_screened_per_tlp_level_and_audited_as_hashes_only() {
         }
     }
 }
+
+/// Over HTTP: a candidate found by weak evidence alone (a laptop farm's unit) lists the kinds
+/// of identifier the applicant gave that agree with nothing of it, and what they weigh; a
+/// candidate an identifier agrees with lists none; a restricted hit says nothing of either.
+#[test]
+fn identifiers_that_agree_with_nothing_are_listed_against_a_weakly_found_actor() {
+    let app = spawn_app(Config::default());
+    for (n, tlp) in [(60u32, Tlp::Amber), (61, Tlp::Red)] {
+        let id = format!("location--00000000-0000-4000-8000-{:012}", 760 + n);
+        let loc = json!({"type": "location", "spec_version": "2.1", "id": id, "created": "2025-01-01T00:00:00.000Z",
+            "modified": "2025-01-01T00:00:00.000Z", "street_address": format!("{} N Elm St Apt 2", 1500 + n),
+            "city": "Springfield", "postal_code": "62704", "country": "US", "object_marking_refs": [tlp.marking_id()]});
+        let mut objects = actor_with(n, &loc, tlp);
+        let mail = email(&format!("farm.hand{n}@example.net"), tlp);
+        objects.push(json!({"type": "relationship", "spec_version": "2.1",
+            "id": format!("relationship--00000000-0000-4000-8003-{n:012}"), "created": "2025-01-01T00:00:00.000Z",
+            "modified": "2025-01-01T00:00:00.000Z", "relationship_type": "related-to",
+            "source_ref": format!("identity--00000000-0000-4000-8000-{n:012}"), "target_ref": mail["id"],
+            "object_marking_refs": [tlp.marking_id()]}));
+        objects.push(mail);
+        app.submit("Exchange A", false, &objects);
+    }
+    let screen = |who: &str, body: Value| {
+        let r = post_json(&app, "/api/v1/screen", who, &body.to_string());
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    };
+    // The AMBER farm's unit beside an e-mail address and a phone number that are nobody's.
+    let v = screen(
+        "Wallet B",
+        json!({"ref": "hire-1", "addresses": ["1560 North Elm Street #2, Springfield, IL 62704"],
+               "emails": ["new.hire@example.org"], "phones": ["+1 217 555 0199"]}),
+    );
+    let c = &v["matches"][0];
+    assert_eq!(c["evidence"][0]["field"], "addresses", "{v}");
+    assert_eq!(c["absent"], json!({"fields": ["emails", "phones"], "weight": -0.602}), "{v}");
+    // 3.5 for the unit, −0.6 for the two: still worth a look.
+    assert_eq!(v["decision"], "review", "{v}");
+    // The same unit beside the persona's own address: an identifier agrees, nothing is absent.
+    let v = screen(
+        "Wallet B",
+        json!({"ref": "hire-2", "addresses": ["1560 North Elm Street #2, Springfield, IL 62704"],
+               "emails": ["Farm.Hand60@example.net"], "phones": ["+1 217 555 0199"]}),
+    );
+    assert_eq!(v["decision"], "match", "{v}");
+    assert!(v["matches"][0].get("absent").is_none(), "{v}");
+    // The RED farm: another member gets a restricted hit and nothing else.
+    let v = screen(
+        "Wallet B",
+        json!({"ref": "hire-3", "addresses": ["1561 N Elm St Apt 2, Springfield IL 62704"],
+               "emails": ["new.hire@example.org"], "phones": ["+1 217 555 0199"]}),
+    );
+    assert_eq!(v["matches"], json!([{"restricted": true, "contact": "the ISAC analysts"}]), "{v}");
+    assert_eq!(v["decision"], "review", "{v}");
+    // Its owner sees its own candidate with the absence.
+    let v = screen(
+        "Exchange A",
+        json!({"ref": "hire-3", "addresses": ["1561 N Elm St Apt 2, Springfield IL 62704"],
+               "emails": ["new.hire@example.org"], "phones": ["+1 217 555 0199"]}),
+    );
+    assert_eq!(v["matches"][0]["absent"]["fields"], json!(["emails", "phones"]), "{v}");
+}
