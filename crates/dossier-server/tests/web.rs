@@ -336,6 +336,18 @@ fn a_contributed_persona_is_stored_and_bad_fields_are_named_in(w: World) {
     // Its address, typed another way: the same flat asks for review.
     let r = other.post("/screen", &format!("csrf={}&addresses=1420+oak+street+%233+springfield+62704", other.csrf));
     assert!(r.body.contains("Fresh Team") && r.body.contains("same unit"), "{}", r.body);
+    assert!(!r.body.contains("class=\"absent\""), "nothing else was given: {}", r.body);
+    // Beside an e-mail address and a phone that are nobody's, the page says they count against it.
+    let r = other.post(
+        "/screen",
+        &format!(
+            "csrf={}&addresses=1420+oak+street+%233+springfield+62704&emails=someone.else%40example.org&phones=%2B1+217+555+0199",
+            other.csrf
+        ),
+    );
+    let result = r.body.split("id=\"screen-form\"").next().unwrap_or_default();
+    assert!(result.contains("Fresh Team") && result.contains("class=\"absent\""), "{result}");
+    assert!(result.contains("emails, phones") && result.contains("-0.6"), "{result}");
     let stored: Vec<String> = {
         use dossier_store::Query;
         let mut all = Vec::new();
