@@ -292,6 +292,22 @@ fn search_finds_identifiers_and_names() {
 }
 
 #[test]
+fn a_searchs_readings_of_one_value_never_count_as_absent_identifiers() {
+    let a = access(Tlp::Green, 1);
+    let ix = built(false, |ix| team_at(ix, "Myong Cholsu", IP, &a));
+    // `myong.cholsu` reads as a website and as a name: the name finds the persona, and the
+    // website reading is no identifier the person gave that agrees with nothing.
+    let s = ix.search("myong.cholsu", &member(3), &Options::default());
+    let c = top(&s);
+    assert_eq!(c.actor.as_deref(), Some(oid("threat-actor", 1).as_str()), "{s:?}");
+    assert!(c.absent.is_none(), "{c:?}");
+    // An applicant who gives both is another matter.
+    let s = run(&ix, json!({"ref": "s1", "names": ["Myong Cholsu"], "websites": ["myong.cholsu"]}), member(3));
+    let c = top(&s);
+    assert_eq!(c.absent.as_ref().map(|a| a.fields.clone()), Some(vec!["websites"]), "{s:?}");
+}
+
+#[test]
 fn updating_a_persona_keeps_its_resume_and_identifiers() {
     let mut ix = index();
     ix.upsert(

@@ -51,6 +51,8 @@ pub struct Options {
     /// [`SEARCH_FANOUT`] holders), strongest first. A screen weighs a common value down to
     /// nothing, stops following it, and does not list candidates below a posterior of
     /// about 1% — noise to a screener, but what an analyst searching a name wants to see.
+    /// A search's readings of one typed value (a name, a website) are not identifiers a
+    /// person gave, so none counts as absent.
     pub list_all: bool,
     /// Ties the screening organization judged false positives: they do not count, and the
     /// answer lists them.
@@ -1566,9 +1568,10 @@ impl Index {
         }
         let strong = kept.iter().any(|e| e.kind.is_strong() && e.weight > 0.0);
         // Found by weak evidence alone: each kind of identifier the applicant gave that
-        // agrees with nothing of this actor is evidence against it.
+        // agrees with nothing of this actor is evidence against it. Not in a search: its
+        // readings are guesses at what one typed value is, not values a person gave.
         let mut absent: Vec<&'static str> = Vec::new();
-        if !strong {
+        if !strong && !opts.list_all {
             absent =
                 probes.iter().filter(|p| p.kind.is_strong() && !agreed.contains(p.field)).map(|p| p.field).collect();
             absent.sort_unstable();
