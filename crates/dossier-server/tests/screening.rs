@@ -356,7 +356,17 @@ fn postal_addresses_are_screened_per_tlp_level_and_audited_as_hashes_only() {
 /// candidate an identifier agrees with lists none; a restricted hit says nothing of either.
 #[test]
 fn identifiers_that_agree_with_nothing_are_listed_against_a_weakly_found_actor() {
-    let app = spawn_app(Config::default());
+    identifiers_that_agree_with_nothing_are_listed_against_a_weakly_found_actor_on(&spawn_app(Config::default()));
+}
+
+#[test]
+fn identifiers_that_agree_with_nothing_are_listed_against_a_weakly_found_actor_on_postgres() {
+    if let Some(app) = spawn_app_pg(Config::default()) {
+        identifiers_that_agree_with_nothing_are_listed_against_a_weakly_found_actor_on(&app);
+    }
+}
+
+fn identifiers_that_agree_with_nothing_are_listed_against_a_weakly_found_actor_on(app: &App) {
     for (n, tlp) in [(60u32, Tlp::Amber), (61, Tlp::Red)] {
         let id = format!("location--00000000-0000-4000-8000-{:012}", 760 + n);
         let loc = json!({"type": "location", "spec_version": "2.1", "id": id, "created": "2025-01-01T00:00:00.000Z",
@@ -373,7 +383,7 @@ fn identifiers_that_agree_with_nothing_are_listed_against_a_weakly_found_actor()
         app.submit("Exchange A", false, &objects);
     }
     let screen = |who: &str, body: Value| {
-        let r = post_json(&app, "/api/v1/screen", who, &body.to_string());
+        let r = post_json(app, "/api/v1/screen", who, &body.to_string());
         assert_eq!(r.status, 200, "{}", r.body);
         r.json()
     };
