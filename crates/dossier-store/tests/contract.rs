@@ -138,6 +138,7 @@ backends!(
     web_sessions_are_kept_by_their_cookie_hash_and_pruned,
     every_read_of_the_newest_versions_serves_the_same_assertion_of_a_shared_identifier,
     review_queues_are_per_organization_and_judgements_suppress_only_for_the_judge,
+    objects_submitted_again_settle_from_what_was_read_ahead,
 );
 
 fn entry(org: i64, at: i64, decision: &str, ties: &[(&str, &str)]) -> dossier_store::NewReviewEntry {
@@ -771,6 +772,78 @@ fn large_imports_see_what_their_earlier_chunks_wrote(pg: bool) {
         assert_eq!(store.versions(id.as_str()).unwrap().len(), 1, "{id}");
     }
     assert_eq!(store.provenance(email("e3@example.org").id().as_str()).unwrap().len(), 2);
+}
+
+/// Objects submitted again unchanged are settled from what the read-ahead read of them
+/// (PostgreSQL answers from it: a re-import of 100,000 unchanged objects made two queries per
+/// object, and another member's copy four), with the same outcome as SQLite: a membership in
+/// a collection that did not hold the version, a further submitter joining the recipients
+/// once, the change log saying so once, and nothing for the same member sending it again.
+fn objects_submitted_again_settle_from_what_was_read_ahead(pg: bool) {
+    let Some((_d, store, sub)) = setup(pg) else { return };
+    let n = 3_000;
+    let emails = |range: std::ops::Range<usize>| -> Vec<StixObject> {
+        range.map(|i| email(&format!("again{i}@example.org"))).collect()
+    };
+    let count = |store: &Arc<dyn Store>, collection: i64| {
+        let q = Query { collection: Some(collection), ..Query::default() };
+        let mut seen = 0;
+        store
+            .scan(&q, &mut |_| {
+                seen += 1;
+                true
+            })
+            .unwrap();
+        seen
+    };
+    let log = |store: &Arc<dyn Store>| store.changes_since(0, 1_000_000).unwrap().len();
+    assert_eq!(import(&store, &sub, emails(0..n)).unwrap().added as usize, n);
+    let after_first = log(&store);
+    let in_default = count(&store, sub.collection);
+    // The same member again: nothing changes, nothing is logged.
+    let s = import(&store, &sub, emails(0..n)).unwrap();
+    assert_eq!((s.added, s.unchanged as usize), (0, n));
+    assert_eq!(log(&store), after_first);
+    // Into another collection, each twice in one import: the versions join it once (one
+    // log entry each), and stay one version.
+    let other_collection = store.add_collection("Second", Some("second"), None, Tlp::Amber).unwrap();
+    let into = Submission { collection: other_collection.id, ..sub };
+    let mut twice = emails(0..n);
+    twice.extend(emails(0..n));
+    let s = import(&store, &into, twice).unwrap();
+    assert_eq!(s.unchanged as usize, 2 * n);
+    assert_eq!(count(&store, other_collection.id), n);
+    assert_eq!(count(&store, sub.collection), in_default);
+    assert_eq!(log(&store), after_first + n);
+    let id = email("again7@example.org").id().to_string();
+    assert_eq!(store.versions(&id).unwrap().len(), 1);
+    // Another member, each object twice in one import and then once more: it becomes a
+    // further submitter and a recipient once, logged once per object.
+    let member = store.add_org("Example Exchange").unwrap();
+    let theirs = Submission { org: member.id, curator: false, ..sub };
+    let mut twice = emails(0..n);
+    twice.extend(emails(0..n));
+    let s = import(&store, &theirs, twice).unwrap();
+    assert_eq!(s.unchanged as usize, 2 * n);
+    assert_eq!(log(&store), after_first + 2 * n);
+    let s = import(&store, &theirs, emails(0..n)).unwrap();
+    assert_eq!(s.unchanged as usize, n);
+    assert_eq!(log(&store), after_first + 2 * n);
+    let provenance = store.provenance(&id).unwrap();
+    assert_eq!(provenance.len(), 2, "{provenance:?}");
+    let q = Query { ids: vec![id.clone()], ..Query::default() };
+    let mut recipients = Vec::new();
+    store
+        .scan(&q, &mut |e| {
+            recipients.push(e.recipients.clone());
+            true
+        })
+        .unwrap();
+    assert_eq!(recipients, vec![vec![member.id]]);
+    // What was stored is what a store opened afresh reads.
+    let fresh = _d.reopen();
+    assert_eq!(fresh.provenance(&id).unwrap().len(), 2);
+    assert_eq!(count(&fresh, other_collection.id), n);
 }
 
 /// PostgreSQL writes an import's rows on a second thread while the next objects are worked

@@ -37,11 +37,28 @@ struct VersionTx<'a, 't> {
     prepared: HashMap<&'static str, postgres::Statement>,
     /// Stored versions by id, as read ahead and as inserted since.
     known: HashMap<String, Vec<Existing>>,
+    /// What the read-ahead read of each stored version besides (by version id), with the
+    /// collections it is in as memberships are added since: an object submitted again
+    /// unchanged is then settled without a round trip (a re-import of 100,000 unchanged
+    /// objects took 27 s with two queries per object, against 0.7 s on SQLite).
+    stored: HashMap<i64, Stored>,
     buffer: Buffer,
     /// Some buffered row belongs to an id that `known` does not hold: a read of stored
     /// versions must write the buffer first. Otherwise the read-ahead can skip that (every
     /// buffered version is in `known`, so a read of other ids cannot miss one).
     unknown_buffered: bool,
+}
+
+/// A stored version as [`read_versions`] read it: what `version_of` and `in_collection`
+/// answer.
+struct Stored {
+    id: String,
+    version: String,
+    tlp: Option<i64>,
+    org: OrgId,
+    collections: Vec<CollectionId>,
+    /// Organizations that may see it whatever its TLP, as stored and as added since.
+    recipients: String,
 }
 
 /// New rows not yet written.
@@ -51,11 +68,20 @@ struct Buffer {
     members: CopyRows,
     changes: CopyRows,
     multi: Vec<i64>,
+    /// Further submitters of stored versions: version, organization, named, when.
+    provenance: [Vec<i64>; 4],
+    /// Organizations to add to stored versions' recipients: versions, organizations.
+    recipients: (Vec<i64>, Vec<String>),
 }
 
 impl Buffer {
     fn rows(&self) -> usize {
-        self.objects.rows + self.members.rows + self.changes.rows + self.multi.len()
+        self.objects.rows
+            + self.members.rows
+            + self.changes.rows
+            + self.multi.len()
+            + self.provenance[0].len()
+            + self.recipients.0.len()
     }
     /// Writes the rows (COPY per table) and empties the buffer, keeping its memory.
     fn write(&mut self, tx: &mut postgres::Transaction<'_>) -> Result<(), StoreError> {
@@ -68,6 +94,27 @@ impl Buffer {
                 &[&self.multi],
             )?;
             self.multi.clear();
+        }
+        if !self.provenance[0].is_empty() {
+            let [vid, org, named, at] = &self.provenance;
+            tx.execute(
+                "INSERT INTO provenance (vid, org, named, at)
+                 SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[]) ON CONFLICT DO NOTHING",
+                &[vid, org, named, at],
+            )?;
+            self.provenance.iter_mut().for_each(Vec::clear);
+        }
+        if !self.recipients.0.is_empty() {
+            // One organization per version here (the read-ahead knows whether it is there).
+            tx.execute(
+                "UPDATE objects o
+                    SET recipients = CASE WHEN COALESCE(o.recipients, '') = '' THEN u.org ELSE o.recipients || ',' || u.org END
+                   FROM unnest($1::BIGINT[], $2::TEXT[]) AS u(vid, org)
+                  WHERE o.vid = u.vid AND strpos(',' || COALESCE(o.recipients, '') || ',', ',' || u.org || ',') = 0",
+                &[&self.recipients.0, &self.recipients.1],
+            )?;
+            self.recipients.0.clear();
+            self.recipients.1.clear();
         }
         Ok(())
     }
@@ -124,6 +171,7 @@ impl<'a, 't> Writer<'a, 't> {
 fn read_versions(
     client: &mut impl postgres::GenericClient,
     wanted: Vec<String>,
+    stored: &mut HashMap<i64, Stored>,
 ) -> Result<HashMap<String, Vec<Existing>>, StoreError> {
     // One index probe per hash (sorted: the index is read in order), forced by a LATERAL
     // subquery that `OFFSET 0` keeps from being flattened. `idh = ANY($1) AND id = ANY($2)`
@@ -135,9 +183,10 @@ fn read_versions(
     hashes.sort_unstable();
     hashes.dedup();
     let rows = client.query(
-        "SELECT o.id, o.vid, o.version, o.json, o.org, o.named, o.recipients
+        "SELECT o.id, o.vid, o.version, o.json, o.org, o.named, o.recipients, o.tlp,
+                ARRAY(SELECT c.collection FROM collection_objects c WHERE c.vid = o.vid)
            FROM unnest($1::BIGINT[]) AS w(h),
-                LATERAL (SELECT id, vid, version, json, org, named, COALESCE(recipients, '') AS recipients
+                LATERAL (SELECT id, vid, version, json, org, named, COALESCE(recipients, '') AS recipients, tlp
                            FROM objects WHERE idh = w.h OFFSET 0) AS o",
         &[&hashes],
     )?;
@@ -145,14 +194,26 @@ fn read_versions(
     for r in rows {
         // Another id with the same hash was not asked for.
         let Some(known) = fresh.get_mut(r.get::<_, &str>(0)) else { continue };
-        known.push(Existing {
+        let existing = Existing {
             vid: r.get(1),
             version: r.get(2),
             json: r.get(3),
             org: r.get(4),
             named: r.get::<_, i64>(5) != 0,
             recipients: r.get(6),
-        });
+        };
+        stored.insert(
+            existing.vid,
+            Stored {
+                id: r.get(0),
+                version: existing.version.clone(),
+                tlp: r.get(7),
+                org: existing.org,
+                collections: r.get(8),
+                recipients: existing.recipients.clone(),
+            },
+        );
+        known.push(existing);
     }
     Ok(fresh)
 }
@@ -252,6 +313,7 @@ impl<'a, 't> VersionTx<'a, 't> {
             writer: None,
             prepared: HashMap::new(),
             known: HashMap::new(),
+            stored: HashMap::new(),
             buffer: Buffer::default(),
             unknown_buffered: false,
         }
@@ -303,6 +365,7 @@ impl<'a, 't> VersionTx<'a, 't> {
     fn forget(&mut self) {
         self.unknown_buffered |= self.buffer.objects.rows > 0;
         self.known.clear();
+        self.stored.clear();
     }
     fn write_buffered(&mut self) -> Result<(), StoreError> {
         let mut buffer = std::mem::take(&mut self.buffer);
@@ -338,8 +401,10 @@ impl VersionRows for VersionTx<'_, '_> {
         if self.unknown_buffered {
             self.write_buffered()?;
         }
-        let fresh = read_versions(self.tx()?, wanted)?;
-        self.known.extend(fresh);
+        let mut stored = std::mem::take(&mut self.stored);
+        let fresh = read_versions(self.tx()?, wanted, &mut stored);
+        self.stored = stored;
+        self.known.extend(fresh?);
         Ok(())
     }
 
@@ -402,6 +467,9 @@ impl VersionRows for VersionTx<'_, '_> {
     }
 
     fn in_collection(&mut self, collection: CollectionId, vid: i64) -> Result<bool, StoreError> {
+        if let Some(s) = self.stored.get(&vid) {
+            return Ok(s.collections.contains(&collection));
+        }
         Ok(self.rows(
             "SELECT EXISTS (SELECT 1 FROM collection_objects WHERE collection = $1 AND vid = $2)",
             &[&collection, &vid],
@@ -410,6 +478,9 @@ impl VersionRows for VersionTx<'_, '_> {
     }
 
     fn version_of(&mut self, vid: i64) -> Result<(String, String, Option<i64>, OrgId), StoreError> {
+        if let Some(s) = self.stored.get(&vid) {
+            return Ok((s.id.clone(), s.version.clone(), s.tlp, s.org));
+        }
         let rows = self.rows("SELECT id, version, tlp, org FROM objects WHERE vid = $1", &[&vid])?;
         let r = rows.first().ok_or_else(|| StoreError::Corrupt(format!("version {vid} is missing")))?;
         Ok((r.get(0), r.get(1), r.get(2), r.get(3)))
@@ -440,6 +511,9 @@ impl VersionRows for VersionTx<'_, '_> {
         tlp: i64,
     ) -> Result<(), StoreError> {
         self.buffer.members.int(collection).int(date_added).int(vid).int(i64::from(latest)).int(tlp).end();
+        if let Some(s) = self.stored.get_mut(&vid) {
+            s.collections.push(collection);
+        }
         self.buffered()
     }
 
@@ -463,14 +537,35 @@ impl VersionRows for VersionTx<'_, '_> {
     }
 
     fn insert_provenance(&mut self, vid: i64, org: OrgId, named: bool, at: i64) -> Result<(), StoreError> {
-        self.exec(
-            "INSERT INTO provenance (vid, org, named, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            &[&vid, &org, &i64::from(named), &at],
-        )?;
-        Ok(())
+        // Written with the next rows: nothing an import reads depends on it, and every other
+        // statement writes the buffer first.
+        for (column, value) in self.buffer.provenance.iter_mut().zip([vid, org, i64::from(named), at]) {
+            column.push(value);
+        }
+        self.buffered()
     }
 
     fn add_recipient(&mut self, vid: i64, org: OrgId) -> Result<bool, StoreError> {
+        // A version the read-ahead read: whether `org` is there is known, and the change is
+        // written with the next rows (each version once, as the cache follows it).
+        if let Some(s) = self.stored.get_mut(&vid) {
+            let org = org.to_string();
+            if s.recipients.split(',').any(|r| r == org) {
+                return Ok(false);
+            }
+            s.recipients = if s.recipients.is_empty() { org.clone() } else { format!("{},{org}", s.recipients) };
+            let recipients = s.recipients.clone();
+            let cached = self.known.get_mut(&s.id).and_then(|v| v.iter_mut().find(|e| e.vid == vid));
+            match cached {
+                Some(e) => e.recipients = recipients,
+                // A later read-ahead of this id must see the change written first.
+                None => self.unknown_buffered = true,
+            }
+            self.buffer.recipients.0.push(vid);
+            self.buffer.recipients.1.push(org);
+            self.buffered()?;
+            return Ok(true);
+        }
         self.forget();
         Ok(self.exec(
             "UPDATE objects SET recipients = CASE WHEN COALESCE(recipients, '') = '' THEN $2 ELSE recipients || ',' || $2 END
@@ -548,6 +643,8 @@ impl VersionRows for VersionTx<'_, '_> {
     }
 
     fn remove_member(&mut self, collection: CollectionId, date_added: i64) -> Result<(), StoreError> {
+        // Which version left is not known here: the read-ahead's memberships are dropped.
+        self.stored.clear();
         self.exec(
             "DELETE FROM collection_objects WHERE collection = $1 AND date_added = $2",
             &[&collection, &date_added],
