@@ -161,11 +161,12 @@ pub const IDENTIFIER_REUSE: f64 = 0.5;
 /// `1 − IDENTIFIER_REUSE`, an innocent applicant almost surely, so each weighs
 /// `log10(1 − IDENTIFIER_REUSE)` (−0.3). Without it a name alone, or a building alone, was
 /// scored as if every innocent with a persona's name had given nothing else: in the
-/// evaluations the operatives found by weak evidence alone were a few percent of those
-/// scored 0.2–0.8, not the half their scores claimed. A candidate with an identifier
-/// agreement is not weighed down this way: an operative who reuses one of his team's
-/// identifiers often makes the others fresh, and the identifiers' weights are set low
-/// enough that such candidates are matched as often as their scores say.
+/// evaluations, of the applicants scored 0.5–0.8 (at each set's share of operatives) at most
+/// about 1% were operatives, not the half their scores claimed. A candidate with an
+/// identifier agreement is not weighed down this way: an operative who reuses one of his
+/// team's identifiers often makes the others fresh, and counting absences against such
+/// candidates too was measured to turn matches into reviews (match recall 0.938 → 0.903 on
+/// one evaluation set) for two fewer phone coincidences matched (of 199,790 innocents).
 pub fn absence_weight(fields: usize) -> f64 {
     fields as f64 * (1.0 - IDENTIFIER_REUSE).log10()
 }
