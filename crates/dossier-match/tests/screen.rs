@@ -1545,3 +1545,54 @@ fn identifiers_that_agree_with_nothing_of_a_weakly_found_actor_weigh_against_it(
     let bare = run(&ix, json!({"ref": "a4", "ips": ["198.51.100.7"]}), member(3));
     assert!(top(&bare).absent.is_none(), "{bare:?}");
 }
+
+/// Another member's data — the applicant's e-mail address and phone tied to its own
+/// actors, and a RED relationship of its own tying that address to the first
+/// member's persona — never adds or removes an absence on the first member's candidate as a
+/// third member sees it: the hidden tie is a restricted hit, nothing more.
+#[test]
+fn one_members_data_never_changes_the_absences_on_another_members_candidate() {
+    let a = access(Tlp::Green, 1);
+    let fill_a = |ix: &mut Index| team_at(ix, "Myong Cholsu", IP, &a);
+    let input = json!({"ref": "b1", "ips": ["198.51.100.7"], "emails": ["fresh.face@example.org"], "phones": ["+44 20 7946 0321"]});
+    let alone = built(false, fill_a);
+    let flooded = built(false, |ix| {
+        fill_a(ix);
+        let b = access(Tlp::Green, 2);
+        let email = oid("email-addr", 50);
+        let phone = oid("phone-number", 51);
+        ix.upsert(&email, &json!({"type": "email-addr", "value": "fresh.face@example.org"}).to_string(), b.clone());
+        ix.upsert(&phone, &json!({"type": "phone-number", "value": "+442079460321"}).to_string(), b.clone());
+        // Five actors: each a candidate of its own (an identifier agrees), listed above the
+        // first member's, and all within the ten candidates listed.
+        for k in 0..5u64 {
+            let actor = oid("threat-actor", 100 + k);
+            let persona = oid("identity", 200 + k);
+            ix.upsert(&actor, &json!({"type": "threat-actor", "name": format!("B team {k}")}).to_string(), b.clone());
+            let p = json!({"type": "identity", "name": format!("B persona {k}"), "identity_class": "individual"});
+            ix.upsert(&persona, &p.to_string(), b.clone());
+            for (j, (s, d)) in [(&persona, &actor), (&persona, &email), (&persona, &phone)].into_iter().enumerate() {
+                let (r, body) = related(1000 + 3 * k + j as u64, s, d);
+                ix.upsert(&r, &body, b.clone());
+            }
+        }
+        let (r, body) = related(2000, &oid("identity", 1), &email);
+        ix.upsert(&r, &body, access(Tlp::Red, 2));
+    });
+    let candidate_of_a = |s: &screen::Screening| {
+        s.matches
+            .iter()
+            .find_map(|h| match h {
+                Hit::Candidate(c) if c.actor.as_deref() == Some(oid("threat-actor", 1).as_str()) => Some(c.clone()),
+                _ => None,
+            })
+            .expect("member 1's actor is a candidate")
+    };
+    let before = candidate_of_a(&run(&alone, input.clone(), member(3)));
+    let after_screen = run(&flooded, input, member(3));
+    let after = candidate_of_a(&after_screen);
+    assert_eq!(before.absent.as_ref().map(|a| a.fields.clone()), Some(vec!["emails", "phones"]), "{before:?}");
+    assert_eq!(after.absent, before.absent, "{after:?}");
+    assert!((after.llr - before.llr).abs() < 1e-9, "{} against {}", after.llr, before.llr);
+    assert_eq!(screen::query::restricted_count(&after_screen), 1, "{after_screen:?}");
+}
